@@ -1,0 +1,41 @@
+"""The `hub` command: one entry point, one module per sub-command.
+
+Each sub-command lives in its own module exposing ``configure(parser)`` and
+``run(args) -> int``. Command modules keep heavy imports (Kafka, HTTP) inside
+``run`` so that building the parser stays cheap for every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+# name -> (module, one-line help)
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("hub.ops.validate_cmd", "validate CloudEvent files against the v1 contract"),
+}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Sociaal-domein integration hub.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in _COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        importlib.import_module(module_name).configure(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen sub-command; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    code: int = importlib.import_module(args._module).run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

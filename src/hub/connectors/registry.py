@@ -1,0 +1,198 @@
+"""The registry of partners: who may send what, as which source, and how each takes deliveries.
+
+The registry is a data file (YAML) validated at start-up; a bad file stops the hub
+before it consumes anything, naming the bad field's path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hub.errors import ConfigurationError
+
+__all__ = [
+    "DEMO_REGISTRY_PATH",
+    "KafkaTopicDelivery",
+    "Partner",
+    "PartnerRegistry",
+    "Role",
+    "WebhookDelivery",
+    "load_registry",
+]
+
+DEMO_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "partners.demo.yaml"
+
+_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_AGB = re.compile(r"^[0-9]{8}$")
+
+
+class Role(StrEnum):
+    """The five partner roles of the contract (messages.md, "Partners and roles")."""
+
+    SWT = "swt"
+    GP = "gp"
+    VEILIG_THUIS = "veilig-thuis"
+    PROVIDER = "provider"
+    BACKOFFICE = "backoffice"
+
+
+class KafkaTopicDelivery(BaseModel):
+    """The partner reads its deliveries from a Kafka topic of its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["kafka"] = "kafka"
+    topic: str | None = Field(
+        default=None,
+        description="Topic name; default is the hub's per-partner delivery topic.",
+    )
+
+
+class WebhookDelivery(BaseModel):
+    """The partner takes deliveries over HTTPS, signed per Standard Webhooks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["webhook"] = "webhook"
+    url: str = Field(description="HTTPS endpoint (http only on loopback, for tests and demos).")
+    secret_env: str | None = Field(
+        default=None, description="Environment variable holding the signing secret."
+    )
+
+
+class Credentials(BaseModel):
+    """How the partner authenticates to the hub. Keys are stored hashed, never in clear."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key_sha256: tuple[str, ...] = Field(
+        default=(), description="SHA-256 hex digests of the partner's API keys (several for rotation)."
+    )
+    mtls_subjects: tuple[str, ...] = Field(
+        default=(), description="Client-certificate subject DNs that identify this partner."
+    )
+    kafka_principal: str | None = Field(
+        default=None, description="SASL principal the partner uses on the hub's Kafka cluster."
+    )
+
+
+class Partner(BaseModel):
+    """One registered partner organisation (messages.md: id, role, source, agb, credentials, delivery)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=_SLUG, max_length=64, description="Slug, e.g. gp-de-linde.")]
+    role: Role
+    source: Annotated[
+        str, Field(pattern=r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", description="URN it sends as.")
+    ]
+    agb: str | None = Field(default=None, description="AGB code (8 digits); gp and provider only.")
+    credentials: Credentials = Credentials()
+    delivery: KafkaTopicDelivery | WebhookDelivery = Field(
+        default_factory=KafkaTopicDelivery, discriminator="kind"
+    )
+
+    @model_validator(mode="after")
+    def _agb_matches_role(self) -> Partner:
+        needs_agb = self.role in (Role.GP, Role.PROVIDER)
+        if needs_agb and (self.agb is None or not _AGB.match(self.agb)):
+            raise ValueError("a gp or provider needs an 8-digit agb")
+        if not needs_agb and self.agb is not None:
+            raise ValueError("only a gp or provider has an agb")
+        return self
+
+
+class _RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partners: list[Partner]
+
+
+class PartnerRegistry:
+    """Look-ups over the registered partners; enforces one swt, backoffice and veilig-thuis."""
+
+    def __init__(self, partners: Iterable[Partner]) -> None:
+        self._by_id: dict[str, Partner] = {}
+        self._by_source: dict[str, Partner] = {}
+        self._by_agb: dict[str, Partner] = {}
+        for index, partner in enumerate(partners):
+            where = f"partners[{index}]"
+            if partner.id in self._by_id:
+                raise ConfigurationError("partner registry", f"{where}.id", "duplicate partner id")
+            if partner.source in self._by_source:
+                raise ConfigurationError("partner registry", f"{where}.source", "duplicate source")
+            if partner.agb is not None and partner.agb in self._by_agb:
+                raise ConfigurationError("partner registry", f"{where}.agb", "duplicate agb")
+            self._by_id[partner.id] = partner
+            self._by_source[partner.source] = partner
+            if partner.agb is not None:
+                self._by_agb[partner.agb] = partner
+        for role in (Role.SWT, Role.BACKOFFICE, Role.VEILIG_THUIS):
+            count = sum(1 for p in self._by_id.values() if p.role is role)
+            if count != 1:
+                raise ConfigurationError(
+                    "partner registry",
+                    "partners",
+                    f"a deployment needs exactly one {role.value} partner, found {count}",
+                )
+
+    def __iter__(self) -> Iterator[Partner]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, partner_id: str) -> Partner | None:
+        """The partner with this id, or None."""
+        return self._by_id.get(partner_id)
+
+    def by_source(self, source: str) -> Partner | None:
+        """The partner that sends as this source URN, or None."""
+        return self._by_source.get(source)
+
+    def by_agb(self, agb: str) -> Partner | None:
+        """The gp or provider with this AGB code, or None."""
+        return self._by_agb.get(agb)
+
+    def only(self, role: Role) -> Partner:
+        """The single partner of a one-per-deployment role (swt, backoffice, veilig-thuis)."""
+        return next(p for p in self._by_id.values() if p.role is role)
+
+    def with_role(self, role: Role) -> list[Partner]:
+        """Every partner of this role, in registry order."""
+        return [p for p in self._by_id.values() if p.role is role]
+
+
+def _error_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)
+
+
+def load_registry(path: Path | str = DEMO_REGISTRY_PATH) -> PartnerRegistry:
+    """Read and validate a partner registry file; raise ConfigurationError naming the bad path."""
+    path = Path(path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(str(path), "", f"cannot read file ({exc.strerror})") from None
+    except yaml.YAMLError:
+        raise ConfigurationError(str(path), "", "not valid YAML") from None
+    try:
+        parsed = _RegistryFile.model_validate(raw if isinstance(raw, Mapping) else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # Pydantic's message, without the offending input: config files may hold secrets.
+        raise ConfigurationError(str(path), _error_path(first["loc"]), first["msg"]) from None
+    return PartnerRegistry(parsed.partners)
