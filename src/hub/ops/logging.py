@@ -1,0 +1,126 @@
+"""Structured logging with a redaction processor that keeps personal data out of every line.
+
+Two layers, because either alone can fail:
+
+1. Keys are allow-listed. A value logged under a key not in ``SAFE_KEYS`` is replaced
+   by ``"[redacted]"``: a developer who logs ``client=...`` by mistake leaks nothing.
+2. Values under safe keys are scanned for shapes of personal data (a 9-digit number,
+   an e-mail address, a phone number, a postcode) and masked too: an event id chosen by
+   a partner could hold a BSN.
+
+Exceptions are rendered as type and frames only. Foreign exception messages are dropped
+because they can quote input (pydantic, json, KeyError all do); the hub's own errors are
+built never to carry payload values, so their sentence is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from hub.errors import HubError
+
+__all__ = ["REDACTED", "SAFE_KEYS", "configure_logging", "get_logger", "redact"]
+
+REDACTED = "[redacted]"
+
+SAFE_KEYS: frozenset[str] = frozenset(
+    {
+        # structlog's own
+        "event", "level", "timestamp", "logger",
+        # identifiers of things, never of people
+        "event_id", "event_type", "partner", "recipient", "source_partner", "delivery_id",
+        "disclosure_id", "trace_id", "instance", "group", "transactional_id",
+        # Kafka coordinates
+        "topic", "topics", "partition", "offset", "bootstrap_servers",
+        # outcomes and counts
+        "outcome", "code", "codes", "path", "paths", "status", "attempt", "count", "records",
+        "deliveries", "disclosures", "state_changes", "dead_lettered", "duplicates",
+        "duration_ms", "delay_seconds", "lag", "url_host", "port", "version", "command",
+        # exception rendering (see _render_exception)
+        "exc_type", "error", "frames",
+    }
+)  # fmt: skip
+
+_PERSONAL_SHAPES = re.compile(
+    r"\b\d{9}\b"  # BSN or other 9-digit number
+    r"|[^\s@]+@[^\s@]+\.[^\s@]+"  # e-mail address
+    r"|\+?\d[\d ()\-]{8,}\d"  # phone number
+    r"|\b[1-9]\d{3}\s?[A-Za-z]{2}\b"  # postcode
+)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PERSONAL_SHAPES.sub(REDACTED, value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask(item) for item in value]
+    # Mappings and arbitrary objects could hold anything; their repr is not trusted.
+    return REDACTED
+
+
+def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: allow-listed keys only, and no personal shapes in their values."""
+    for key in list(event_dict):
+        if key in SAFE_KEYS:
+            event_dict[key] = _mask(event_dict[key])
+        else:
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def _render_exception(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    exc_type, exc, tb = exc_info
+    if exc_type is None:
+        return event_dict
+    event_dict["exc_type"] = exc_type.__name__
+    if isinstance(exc, HubError):
+        event_dict["error"] = str(exc)
+    event_dict["frames"] = [
+        f"{frame.filename}:{frame.lineno} {frame.name}" for frame in traceback.extract_tb(tb)
+    ]
+    return event_dict
+
+
+def configure_logging(*, format: str = "json", level: str = "INFO") -> None:
+    """Set up structlog once for the process: JSON (production) or console (development)."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _render_exception,
+            redact,  # last before the renderer: nothing is added after it
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(**context: Mapping[str, Any] | str | int | None) -> Any:
+    """A logger with context bound; use snake_case event names (docs/operations.md lists them)."""
+    return structlog.get_logger().bind(**context)

@@ -1,0 +1,66 @@
+"""What the pipeline does with one valid event: the output of routing, as plain data.
+
+`decide()` (in hub.routing) is pure: given a valid event and a view of the state it
+returns a Decision, and the pipeline turns that Decision into Kafka records that are
+written in one transaction (deliveries, disclosure records, state changes and the
+input offsets together), so no release happens without its record, and no record
+without its release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import ErrorDetail
+
+__all__ = ["Decision", "Delivery", "OutboundEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """A CloudEvent as one recipient receives it: same type, source and time, projected data."""
+
+    id: str
+    source: str
+    type: str
+    time: str
+    subject: str
+    data: Mapping[str, Any]
+    traceparent: str | None = None
+    tracestate: str | None = None
+    dataschema: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One release of data to one recipient partner's outbound channel."""
+
+    recipient: str
+    event: OutboundEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything the pipeline writes for one event, atomically.
+
+    - ``deliveries``: events for recipients' outbound topics (ordered as they must be sent).
+    - ``disclosures``: disclosure-log records (JSON-ready mappings with a ``disclosure_id``),
+      one per (event, recipient) the table resolves, delivered or withheld.
+    - ``state_changes``: state key -> new value, or None to delete (a tombstone).
+    - ``rejection``: set when a stateful rule rejects the event; then it is dead-lettered
+      and nothing is delivered (state changes may still record that it was seen).
+    - ``unroutable``: the rejection is "names something the hub never saw".
+    """
+
+    deliveries: tuple[Delivery, ...] = ()
+    disclosures: tuple[Mapping[str, Any], ...] = ()
+    state_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    rejection: tuple[ErrorDetail, ...] = ()
+    unroutable: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        """True when the event is dead-lettered rather than delivered."""
+        return bool(self.rejection)

@@ -1,0 +1,120 @@
+"""HubSettings: every setting of the hub in one typed model, read once in app.py.
+
+Precedence (highest first): explicit constructor arguments, environment variables
+(prefix ``HUB_``, nested sections joined by ``__``, e.g. ``HUB_KAFKA__BOOTSTRAP_SERVERS``),
+a ``.env`` file in the working directory, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.connectors.registry import DEMO_REGISTRY_PATH
+
+__all__ = [
+    "AuditSettings",
+    "HubSettings",
+    "KafkaSettings",
+    "LoggingSettings",
+    "PrivacySettings",
+    "RetrySettings",
+]
+
+_DAY_MS = 24 * 60 * 60 * 1000
+
+
+class KafkaSettings(BaseModel):
+    """Where the broker is and how the hub names and sizes its topics."""
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers. When unset, `hub demo` starts a local broker.",
+    )
+    topic_prefix: str = Field(default="sociaaldomein", description="Prefix of every hub topic.")
+    partitions: int = Field(default=6, ge=1, description="Partitions of topics the hub creates.")
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replication factor of created topics (3 in production).",
+    )
+    group_id: str = Field(default="hub-router", description="Consumer group of the router.")
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        description="Stable id of this hub instance; part of the transactional id, so a restarted "
+        "instance fences its predecessor's unfinished transaction.",
+    )
+    personal_retention_ms: int = Field(
+        default=30 * _DAY_MS, ge=1, description="Retention of topics that hold personal data."
+    )
+    disclosure_retention_ms: int = Field(
+        default=7 * 365 * _DAY_MS, ge=1, description="Retention of the disclosure-log topic."
+    )
+    max_batch: int = Field(
+        default=500, ge=1, description="Most records the router processes in one transaction."
+    )
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+
+class RetrySettings(BaseModel):
+    """Bounded exponential backoff for transient failures (broker unavailable)."""
+
+    initial_seconds: float = Field(default=0.2, gt=0, description="First wait.")
+    max_seconds: float = Field(default=10.0, gt=0, description="Longest single wait.")
+
+
+class PrivacySettings(BaseModel):
+    """The routing/privacy table and the pseudonym key."""
+
+    policy_file: Path | None = Field(
+        default=None, description="Routing/privacy table (YAML); default: the spec's defaults."
+    )
+    pseudonym_secret: SecretStr = Field(
+        default=SecretStr("demo-only-pseudonym-secret-change-me"),
+        description="HMAC-SHA256 key for BSN pseudonyms in the disclosure log. "
+        "The default is for demos only; production must set its own.",
+    )
+    result_areas: tuple[str, ...] | None = Field(
+        default=None, description="The municipality's result-area list; default: the spec's list."
+    )
+
+
+class AuditSettings(BaseModel):
+    """Where the queryable copy of the disclosure log lives."""
+
+    store_url: str = Field(
+        default="sqlite:///.hub-run/audit.sqlite3",
+        description="sqlite:///PATH (default) or postgresql://... .",
+    )
+
+
+class LoggingSettings(BaseModel):
+    """Log rendering; personal data is redacted whatever is chosen here."""
+
+    format: Literal["json", "console"] = Field(default="json", description="json in production.")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class HubSettings(BaseSettings):
+    """All settings of the hub."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    partners_file: Path = Field(
+        default=DEMO_REGISTRY_PATH,
+        description="Partner registry (YAML); default: demo registry.",
+    )
+    kafka: KafkaSettings = KafkaSettings()
+    retry: RetrySettings = RetrySettings()
+    privacy: PrivacySettings = PrivacySettings()
+    audit: AuditSettings = AuditSettings()
+    logging: LoggingSettings = LoggingSettings()

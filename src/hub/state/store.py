@@ -1,0 +1,105 @@
+"""A key-value view of the routing state, with a per-batch overlay that commits or discards.
+
+The values are small JSON objects (ids, AGBs, consent flags, links, periods, result
+areas, law, pseudonyms; never names or free text). Kafka is the source of truth: every
+change is also written to a compacted changelog topic in the same transaction as the
+deliveries it explains, and the store is rebuilt from that topic on start.
+
+Why a dict and not an embedded database: the state per referral or assignment is a few
+hundred bytes, look-ups are on the hot path of every event, and the changelog already
+gives durability; a municipality's two years of cases fit in memory many times over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+__all__ = ["Overlay", "StateStore", "StateView"]
+
+Value = Mapping[str, Any]
+
+
+class StateView(Protocol):
+    """Read access to the state, as routing sees it."""
+
+    def get(self, key: str) -> Value | None:
+        """The value stored under key, or None."""
+        ...
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+        """Every live key that starts with prefix (order unspecified)."""
+        ...
+
+
+class StateStore:
+    """The committed state of this hub instance."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Value] = {}
+
+    def get(self, key: str) -> Value | None:
+        """The value stored under key, or None."""
+        return self._data.get(key)
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+        """Every live key that starts with prefix."""
+        return (key for key in list(self._data) if key.startswith(prefix))
+
+    def apply(self, changes: Mapping[str, Value | None]) -> None:
+        """Apply committed changes (None deletes the key)."""
+        for key, value in changes.items():
+            if value is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = value
+
+    def overlay(self) -> Overlay:
+        """A scratch layer for one batch: reads see its own writes, nothing reaches the store until commit."""
+        return Overlay(self)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_DELETED: Any = object()
+
+
+class Overlay:
+    """Uncommitted changes on top of a StateStore; commit() applies them, dropping it discards them."""
+
+    def __init__(self, base: StateStore) -> None:
+        self._base = base
+        self._changes: dict[str, Any] = {}
+
+    def get(self, key: str) -> Value | None:
+        """The value under key as this batch sees it."""
+        if key in self._changes:
+            value = self._changes[key]
+            return None if value is _DELETED else value  # type: ignore[no-any-return]
+        return self._base.get(key)
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+        """Live keys with this prefix, including this batch's additions and without its deletions."""
+        seen = set()
+        for key in self._base.keys_with_prefix(prefix):
+            seen.add(key)
+            if self._changes.get(key, None) is not _DELETED:
+                yield key
+        for key, value in list(self._changes.items()):
+            if key.startswith(prefix) and key not in seen and value is not _DELETED:
+                yield key
+
+    def put(self, changes: Mapping[str, Value | None]) -> None:
+        """Record changes made by one event (None deletes)."""
+        for key, value in changes.items():
+            self._changes[key] = _DELETED if value is None else value
+
+    def pending(self) -> dict[str, Value | None]:
+        """The changes of this batch, as they go to the changelog."""
+        return {k: (None if v is _DELETED else v) for k, v in self._changes.items()}
+
+    def commit(self) -> None:
+        """Apply this batch's changes to the store (after the Kafka transaction committed)."""
+        self._base.apply(self.pending())
+        self._changes.clear()
