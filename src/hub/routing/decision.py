@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hub.errors import ErrorDetail
 
-__all__ = ["Decision", "Delivery", "OutboundEvent"]
+__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind", "OutboundEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +65,35 @@ class Decision:
     def rejected(self) -> bool:
         """True when the event is dead-lettered rather than delivered."""
         return bool(self.rejection)
+
+
+class OutcomeKind(StrEnum):
+    """The three ends of an inbound event: nothing is ever lost in between."""
+
+    ACCEPTED = "accepted"  # routed: delivered to zero or more recipients (or withheld, logged)
+    DEAD_LETTERED = "dead-lettered"  # invalid (stateless or stateful) or unroutable
+    DUPLICATE = "duplicate"  # (source, id) seen before: acknowledged as the original
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the per-event step (validate -> dedupe -> decide) made of one inbound event.
+
+    The live pipeline and `hub preview` both call the same ``process()`` (in hub.routing)
+    and get this back; only the pipeline then writes it to Kafka.
+
+    - ``event_id`` / ``source``: the envelope's, when they could be read (for the status
+      record and the dead-letter reason); None when the envelope itself was unreadable.
+    - ``event_type``: the envelope's type when known, for metrics and logs.
+    - ``errors``: set for DEAD_LETTERED (stateless validation or a stateful rule).
+    - ``decision``: set for ACCEPTED, and for a DEAD_LETTERED event rejected by a stateful
+      rule (its ``state_changes`` may record that the event was seen).
+    """
+
+    kind: OutcomeKind
+    event_id: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    errors: tuple[ErrorDetail, ...] = ()
+    decision: Decision | None = None
+    unroutable: bool = False

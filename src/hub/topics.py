@@ -1,0 +1,83 @@
+"""The hub's Kafka topics: their names, and their creation with the right retention.
+
+::
+
+    <prefix>.inbound.<partner>     one per partner: what it sends (HTTP gateway or its own producer)
+    <prefix>.deliveries.<partner>  one per partner: what it may receive (binary-mode CloudEvents)
+    <prefix>.deadletter            invalid or unroutable events, with a reason of codes and paths
+    <prefix>.state                 compacted changelog of the routing state (no names, no free text)
+    <prefix>.disclosures           the disclosure log (pseudonyms only), kept for years
+
+One inbound topic per partner makes the topic the proof of who sent an event (Kafka
+ACLs limit a partner's principal to its own topic), so ``source`` can be checked
+against it. Within a topic the key is the CloudEvent subject, so order per subject holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.connectors.registry import Partner, PartnerRegistry
+from hub.settings import KafkaSettings
+
+__all__ = ["TopicLayout", "TopicSpec"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic the hub needs, with the configuration it is created with."""
+
+    name: str
+    config: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    """Topic names for one deployment, derived from the settings and the partner registry."""
+
+    prefix: str
+
+    def inbound(self, partner_id: str) -> str:
+        """The topic a partner sends on."""
+        return f"{self.prefix}.inbound.{partner_id}"
+
+    def deliveries(self, partner: Partner) -> str:
+        """The topic a partner's deliveries are released to."""
+        topic = getattr(partner.delivery, "topic", None)
+        return topic or f"{self.prefix}.deliveries.{partner.id}"
+
+    @property
+    def deadletter(self) -> str:
+        """Invalid and unroutable events."""
+        return f"{self.prefix}.deadletter"
+
+    @property
+    def state(self) -> str:
+        """The routing state's compacted changelog."""
+        return f"{self.prefix}.state"
+
+    @property
+    def disclosures(self) -> str:
+        """The disclosure log."""
+        return f"{self.prefix}.disclosures"
+
+    def partner_of_inbound(self, topic: str) -> str | None:
+        """The partner id an inbound topic belongs to, or None when it is not an inbound topic."""
+        head = f"{self.prefix}.inbound."
+        return topic[len(head) :] if topic.startswith(head) else None
+
+    def all_topics(self, registry: PartnerRegistry, kafka: KafkaSettings) -> list[TopicSpec]:
+        """Every topic the hub needs, with retention: personal data short, the log long."""
+        personal = {"retention.ms": str(kafka.personal_retention_ms), "cleanup.policy": "delete"}
+        specs = [TopicSpec(self.inbound(p.id), personal) for p in registry]
+        specs += [TopicSpec(self.deliveries(p), personal) for p in registry]
+        specs.append(TopicSpec(self.deadletter, personal))
+        # The state outlives topic retention (privacy.md, "Retention"): compacted, never deleted by age.
+        specs.append(TopicSpec(self.state, {"cleanup.policy": "compact"}))
+        specs.append(
+            TopicSpec(
+                self.disclosures,
+                {"retention.ms": str(kafka.disclosure_retention_ms), "cleanup.policy": "delete"},
+            )
+        )
+        return specs
