@@ -107,6 +107,9 @@ class ErrorCode(StrEnum):
     DELETE_WITHOUT_NEW = "DELETE_WITHOUT_NEW"
     RESULT_AREA_NOT_ASSIGNED = "RESULT_AREA_NOT_ASSIGNED"
 
+    # The hub itself
+    PROCESSING_FAILED = "PROCESSING_FAILED"
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:

@@ -1,0 +1,41 @@
+# The two commands a newcomer needs:  make demo  and  make test  (see README.md).
+PY := .venv/bin/python
+
+.PHONY: demo test bootstrap lint typecheck contract unit integration kafka-stop bench clean
+
+bootstrap:
+	@./scripts/bootstrap
+
+## Run the hub with the demo registry and watch a referral reach the wijkteam.
+## Starts a local Kafka broker unless HUB_KAFKA__BOOTSTRAP_SERVERS is set.
+demo: bootstrap
+	@$(PY) -m hub.cli demo
+
+## Everything CI runs: lint, types, the published contract, unit and integration tests.
+test: bootstrap lint typecheck contract
+	@$(PY) -m pytest
+
+lint:
+	@$(PY) -m ruff check src tests bench
+	@$(PY) -m ruff format --check src tests bench
+
+typecheck:
+	@$(PY) -m mypy
+
+contract:
+	@$(PY) -m hub.cli schemas check docs/schemas
+
+unit: bootstrap
+	@$(PY) -m pytest tests/unit
+
+integration: bootstrap
+	@$(PY) -m pytest tests/integration
+
+kafka-stop:
+	@$(PY) -m hub.ops.localkafka stop
+
+bench: bootstrap
+	@$(PY) bench/run_all.py
+
+clean:
+	rm -rf .venv .hub-run .pytest_cache .mypy_cache .ruff_cache

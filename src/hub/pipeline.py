@@ -1,0 +1,227 @@
+"""The story of one inbound record: accept -> validate -> route -> filter -> deliver -> audit.
+
+``Pipeline.handle`` turns one record from a partner's inbound topic into the records the
+hub writes for it (deliveries, disclosure records, state changes, or a dead letter). It
+does no I/O: the router writes its output in one Kafka transaction, and `hub preview`
+runs the very same per-event step (``hub.routing.process``) in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hub.connectors.registry import Partner, PartnerRegistry
+from hub.envelope import from_kafka, outbound_to_kafka
+from hub.errors import ErrorCode, ErrorDetail
+from hub.ops import metrics
+from hub.ops.logging import get_logger
+from hub.routing.decision import Outcome, OutcomeKind
+from hub.state.store import Overlay
+from hub.topics import TopicLayout
+
+__all__ = ["InboundRecord", "OutRecord", "Pipeline", "Processor", "dead_letter_reason"]
+
+_log = get_logger()
+
+Headers = tuple[tuple[str, bytes], ...]
+
+Processor = Callable[[Mapping[str, Any], Partner, Overlay], Outcome]
+"""validate -> dedupe -> decide -> record state, for one event (hub.routing.process, bound)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """One Kafka record from a partner's inbound topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One Kafka record the hub writes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+def dead_letter_reason(errors: tuple[ErrorDetail, ...]) -> dict[str, Any]:
+    """The machine-readable reason of a dead letter: codes, paths and sentences, never values."""
+    return {"code": errors[0].code.value, "errors": [e.as_dict() for e in errors]}
+
+
+class Pipeline:
+    """Maps inbound records to output records through the per-event processor."""
+
+    def __init__(
+        self, layout: TopicLayout, registry: PartnerRegistry, processor: Processor
+    ) -> None:
+        self._layout = layout
+        self._registry = registry
+        self._process = processor
+        self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
+
+    def handle(self, record: InboundRecord, state: Overlay) -> list[OutRecord]:
+        """Everything the hub writes for this record; state changes are also put into ``state``."""
+        partner = self._sender(record)
+        metrics.EVENTS_IN.labels(partner=partner.id if partner else "unknown").inc()
+        if partner is None:
+            # Only the hub subscribes to inbound topics, so this is a misconfiguration,
+            # not partner input; dead-letter rather than guess who sent it.
+            outcome = _rejected(
+                ErrorCode.SOURCE_MISMATCH,
+                "source",
+                "The inbound topic belongs to no registered partner.",
+            )
+        else:
+            outcome = self._outcome(record, partner, state)
+        log = _log.bind(
+            partner=partner.id if partner else None,
+            event_id=outcome.event_id,
+            event_type=outcome.event_type,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        if outcome.kind is OutcomeKind.DUPLICATE:
+            metrics.EVENTS_DUPLICATE.labels(partner=partner.id if partner else "unknown").inc()
+            log.info("event_duplicate")
+            return []
+        out = self._state_records(outcome)
+        if outcome.kind is OutcomeKind.DEAD_LETTERED:
+            codes = [e.code.value for e in outcome.errors]
+            metrics.EVENTS_DEAD_LETTERED.labels(
+                partner=partner.id if partner else "unknown", code=codes[0]
+            ).inc()
+            log.info("event_dead_lettered", codes=codes, paths=[e.path for e in outcome.errors])
+            out.append(self._dead_letter(record, partner, outcome))
+            out.extend(self._disclosure_records(outcome))
+            return out
+        out.extend(self._delivery_records(outcome))
+        out.extend(self._disclosure_records(outcome))
+        log.info(
+            "event_routed", deliveries=len(outcome.decision.deliveries) if outcome.decision else 0
+        )
+        return out
+
+    def _sender(self, record: InboundRecord) -> Partner | None:
+        partner_id = self._layout.partner_of_inbound(record.topic)
+        return self._registry.get(partner_id) if partner_id else None
+
+    def _outcome(self, record: InboundRecord, partner: Partner, state: Overlay) -> Outcome:
+        try:
+            raw = from_kafka(record.key, record.headers, record.value)
+        except ValueError:
+            return _rejected(
+                ErrorCode.MALFORMED_JSON,
+                "data",
+                "The record is not a binary-mode CloudEvent with a JSON object value.",
+            )
+        try:
+            return self._process(raw, partner, state)
+        except Exception:
+            # A bug in the hub must not block the partition or lose the event: park it.
+            _log.exception(
+                "event_processing_failed",
+                partner=partner.id,
+                topic=record.topic,
+                offset=record.offset,
+            )
+            return _rejected(
+                ErrorCode.PROCESSING_FAILED,
+                "",
+                "The hub could not process this event; operators have been alerted and will replay it.",
+            )
+
+    def _state_records(self, outcome: Outcome) -> list[OutRecord]:
+        if outcome.decision is None:
+            return []
+        return [
+            OutRecord(
+                self._layout.state,
+                key.encode(),
+                None if value is None else _json(value),
+            )
+            for key, value in outcome.decision.state_changes.items()
+        ]
+
+    def _delivery_records(self, outcome: Outcome) -> list[OutRecord]:
+        assert outcome.decision is not None
+        out = []
+        for delivery in outcome.decision.deliveries:
+            key, headers, value = outbound_to_kafka(delivery.event)
+            out.append(
+                OutRecord(self._delivery_topics[delivery.recipient], key, value, tuple(headers))
+            )
+            metrics.EVENTS_DELIVERED.labels(
+                type=delivery.event.type, recipient=delivery.recipient
+            ).inc()
+        return out
+
+    def _disclosure_records(self, outcome: Outcome) -> list[OutRecord]:
+        if outcome.decision is None:
+            return []
+        out = []
+        for record in outcome.decision.disclosures:
+            if record.get("outcome") == "withheld":
+                metrics.EVENTS_WITHHELD.labels(
+                    type=str(record.get("event_type")), recipient=str(record.get("recipient"))
+                ).inc()
+            out.append(
+                OutRecord(
+                    self._layout.disclosures, str(record["disclosure_id"]).encode(), _json(record)
+                )
+            )
+        return out
+
+    def _dead_letter(
+        self, record: InboundRecord, partner: Partner | None, outcome: Outcome
+    ) -> OutRecord:
+        # The original record rides in the value (this topic has the short retention of
+        # personal data) so an operator can replay it; the reason holds codes and paths only.
+        reason = dead_letter_reason(outcome.errors)
+        value = {
+            "reason": reason,
+            "unroutable": outcome.unroutable,
+            "partner": partner.id if partner else None,
+            "event_id": outcome.event_id,
+            "origin": {
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+            },
+            "record": {
+                "key": _b64(record.key),
+                "headers": [[name, _b64(v)] for name, v in record.headers],
+                "value": _b64(record.value),
+            },
+        }
+        headers = (
+            ("hub-reason-code", reason["code"].encode()),
+            ("hub-partner", (partner.id if partner else "unknown").encode()),
+        )
+        # Keyed by origin partition, not by subject: a rejected subject may be a BSN.
+        key = f"{record.topic}:{record.partition}".encode()
+        return OutRecord(self._layout.deadletter, key, _json(value), headers)
+
+
+def _rejected(code: ErrorCode, path: str, message: str) -> Outcome:
+    return Outcome(kind=OutcomeKind.DEAD_LETTERED, errors=(ErrorDetail(path, code, message),))
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _b64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode()
