@@ -7,6 +7,8 @@
     <prefix>.deadletter            invalid or unroutable events, with a reason of codes and paths
     <prefix>.state                 compacted changelog of the routing state (no names, no free text)
     <prefix>.disclosures           the disclosure log (pseudonyms only), kept for years
+    <prefix>.status                compacted: per (source, id), what became of an event (for its sender)
+    <prefix>.parked.<partner>      webhook deliveries that ran out of retries, for replay
 
 One inbound topic per partner makes the topic the proof of who sent an event (Kafka
 ACLs limit a partner's principal to its own topic), so ``source`` can be checked
@@ -61,6 +63,15 @@ class TopicLayout:
         """The disclosure log."""
         return f"{self.prefix}.disclosures"
 
+    @property
+    def status(self) -> str:
+        """Per (source, id): accepted, dead-lettered (with codes) or duplicate, and to whom delivered."""
+        return f"{self.prefix}.status"
+
+    def parked(self, partner_id: str) -> str:
+        """Webhook deliveries to this partner that exhausted their retries, kept for replay."""
+        return f"{self.prefix}.parked.{partner_id}"
+
     def partner_of_inbound(self, topic: str) -> str | None:
         """The partner id an inbound topic belongs to, or None when it is not an inbound topic."""
         head = f"{self.prefix}.inbound."
@@ -72,6 +83,9 @@ class TopicLayout:
         specs = [TopicSpec(self.inbound(p.id), personal) for p in registry]
         specs += [TopicSpec(self.deliveries(p), personal) for p in registry]
         specs.append(TopicSpec(self.deadletter, personal))
+        specs += [TopicSpec(self.parked(p.id), personal) for p in registry]
+        # Status records hold ids, partner ids and codes only; compacted, one per event.
+        specs.append(TopicSpec(self.status, {"cleanup.policy": "compact"}))
         # The state outlives topic retention (privacy.md, "Retention"): compacted, never deleted by age.
         specs.append(TopicSpec(self.state, {"cleanup.policy": "compact"}))
         specs.append(

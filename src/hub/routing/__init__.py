@@ -1,5 +1,5 @@
 """Routing: which recipients an event goes to, with which fields, and what the hub remembers."""
 
-from hub.routing.decision import Decision, Delivery, Outcome, OutcomeKind, OutboundEvent
+from hub.routing.decision import Decision, Delivery, OutboundEvent, Outcome, OutcomeKind
 
-__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind", "OutboundEvent"]
+__all__ = ["Decision", "Delivery", "OutboundEvent", "Outcome", "OutcomeKind"]

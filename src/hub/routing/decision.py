@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.errors import ErrorDetail
 
-__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind", "OutboundEvent"]
+__all__ = ["Decision", "Delivery", "OutboundEvent", "Outcome", "OutcomeKind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,9 @@ class Delivery:
 
     recipient: str
     event: OutboundEvent
+    disclosure_id: str | None = (
+        None  # the disclosure record of this release (header hub-disclosure-id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
