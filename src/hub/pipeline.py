@@ -12,6 +12,7 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.connectors.registry import Partner, PartnerRegistry
@@ -64,11 +65,16 @@ class Pipeline:
     """Maps inbound records to output records through the per-event processor."""
 
     def __init__(
-        self, layout: TopicLayout, registry: PartnerRegistry, processor: Processor
+        self,
+        layout: TopicLayout,
+        registry: PartnerRegistry,
+        processor: Processor,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._layout = layout
         self._registry = registry
         self._process = processor
+        self._clock = clock
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
 
     def handle(self, record: InboundRecord, state: Overlay) -> list[OutRecord]:
@@ -98,6 +104,7 @@ class Pipeline:
             log.info("event_duplicate")
             return []
         out = self._state_records(outcome)
+        out.extend(self._status_record(outcome, partner))
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             codes = [e.code.value for e in outcome.errors]
             metrics.EVENTS_DEAD_LETTERED.labels(
@@ -154,6 +161,33 @@ class Pipeline:
             )
             for key, value in outcome.decision.state_changes.items()
         ]
+
+    def _status_record(self, outcome: Outcome, partner: Partner | None) -> list[OutRecord]:
+        """What became of the event, for its sender (GET /events/{id}); ids and codes only."""
+        if outcome.event_id is None or outcome.source is None:
+            return []  # the envelope was unreadable: there is no (source, id) to answer for
+        decision = outcome.decision
+        delivered = [] if decision is None else [d.recipient for d in decision.deliveries]
+        withheld = (
+            []
+            if decision is None
+            else [
+                str(r["recipient"]) for r in decision.disclosures if r.get("outcome") == "withheld"
+            ]
+        )
+        status = {
+            "event_id": outcome.event_id,
+            "source": outcome.source,
+            "partner": partner.id if partner else None,
+            "type": outcome.event_type,
+            "status": "delivered" if outcome.kind is OutcomeKind.ACCEPTED else "dead-lettered",
+            "codes": [e.code.value for e in outcome.errors],
+            "recipients": list(dict.fromkeys(delivered)),
+            "withheld": list(dict.fromkeys(withheld)),
+            "at": self._clock().isoformat(),
+        }
+        key = f"{outcome.source} {outcome.event_id}".encode()
+        return [OutRecord(self._layout.status, key, _json(status))]
 
     def _delivery_records(self, outcome: Outcome) -> list[OutRecord]:
         assert outcome.decision is not None
