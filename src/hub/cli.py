@@ -17,6 +17,8 @@ __all__ = ["main"]
 # name -> (module, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("hub.ops.validate_cmd", "validate CloudEvent files against the v1 contract"),
+    "run": ("hub.ops.run_cmd", "run the hub until SIGINT/SIGTERM"),
+    "demo": ("hub.ops.demo_cmd", "run the hub with the demo registry and the example scenario"),
 }
 
 

@@ -73,7 +73,8 @@ class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     api_key_sha256: tuple[str, ...] = Field(
-        default=(), description="SHA-256 hex digests of the partner's API keys (several for rotation)."
+        default=(),
+        description="SHA-256 hex digests of the partner's API keys (several for rotation).",
     )
     mtls_subjects: tuple[str, ...] = Field(
         default=(), description="Client-certificate subject DNs that identify this partner."

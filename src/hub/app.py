@@ -1,0 +1,90 @@
+"""Composition root: settings -> logging -> registries -> pipeline -> router (and the edges).
+
+Only this module knows every concrete class; everything below it receives values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from hub.connectors.registry import PartnerRegistry, load_registry
+from hub.errors import ConfigurationError
+from hub.ops.logging import configure_logging, get_logger
+from hub.pipeline import Pipeline, Processor
+from hub.router import KafkaRouter
+from hub.settings import HubSettings
+from hub.topics import TopicLayout
+
+__all__ = ["Hub", "build_hub", "build_processor", "configure_process", "run_until_signalled"]
+
+
+def build_processor(settings: HubSettings, registry: PartnerRegistry) -> Processor:
+    """The per-event step (validate -> dedupe -> decide), bound to this deployment's configuration."""
+    from hub.routing import build_context, process
+
+    context = build_context(settings, registry)
+
+    def processor(raw, sender, state):  # type: ignore[no-untyped-def]
+        return process(raw, sender, state, context)
+
+    return processor
+
+
+@dataclass
+class Hub:
+    """A configured hub: what `hub run` and the tests start."""
+
+    settings: HubSettings
+    registry: PartnerRegistry
+    layout: TopicLayout
+    pipeline: Pipeline
+    router: KafkaRouter
+
+
+def build_hub(settings: HubSettings) -> Hub:
+    """Validate configuration and wire the hub; raises ConfigurationError before anything runs."""
+    if not settings.kafka.bootstrap_servers:
+        raise ConfigurationError(
+            "settings", "kafka.bootstrap_servers", "not set (HUB_KAFKA__BOOTSTRAP_SERVERS)"
+        )
+    registry = load_registry(settings.partners_file)
+    layout = TopicLayout(settings.kafka.topic_prefix)
+    pipeline = Pipeline(layout, registry, build_processor(settings, registry))
+    router = KafkaRouter(
+        kafka=settings.kafka,
+        retry=settings.retry,
+        layout=layout,
+        registry=registry,
+        pipeline=pipeline,
+    )
+    return Hub(settings, registry, layout, pipeline, router)
+
+
+async def run_until_signalled(
+    services: list[Callable[[asyncio.Event], Awaitable[None]]],
+) -> None:
+    """Run services until SIGINT/SIGTERM, then ask each to stop and wait for them."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(service(stop)) for service in services]
+    await asyncio.wait(
+        [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    stop.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            get_logger().error("service_failed", exc_info=result)
+            raise result
+
+
+def configure_process(settings: HubSettings) -> None:
+    """Process-wide set-up that must happen once, before anything logs."""
+    configure_logging(format=settings.logging.format, level=settings.logging.level)

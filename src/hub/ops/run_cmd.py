@@ -1,0 +1,30 @@
+"""`hub run`: run the hub (the router) until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`hub run` takes its configuration from HUB_* settings only."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the hub; returns 0 after a clean stop, 78 on a configuration error."""
+    from hub.app import build_hub, configure_process, run_until_signalled
+    from hub.errors import ConfigurationError
+    from hub.ops.logging import get_logger
+    from hub.settings import HubSettings
+
+    settings = HubSettings()
+    configure_process(settings)
+    try:
+        hub = build_hub(settings)
+    except ConfigurationError as exc:
+        get_logger().error("configuration_invalid", error=str(exc))
+        return 78  # EX_CONFIG: a bad file stops the hub before it consumes anything
+    asyncio.run(run_until_signalled([hub.router.run]))
+    return 0
