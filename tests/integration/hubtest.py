@@ -1,0 +1,123 @@
+"""Helpers for integration tests: a hub with its own topics, run in-process or as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from hub.app import Hub, build_hub
+from hub.ops.partner_io import Received, receive, send_events
+from hub.router import ensure_topics
+from hub.settings import HubSettings, KafkaSettings, RetrySettings
+
+
+def isolated_settings(bootstrap: str, **kafka: Any) -> HubSettings:
+    """Settings whose topics, group and transactional id belong to this test alone."""
+    run = uuid.uuid4().hex[:10]
+    return HubSettings(
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap,
+            topic_prefix=f"t{run}",
+            group_id=f"router-{run}",
+            instance_id="test",
+            partitions=kafka.pop("partitions", 3),
+            **kafka,
+        ),
+        retry=RetrySettings(initial_seconds=0.1, max_seconds=1.0),
+    )
+
+
+@dataclass
+class HubUnderTest:
+    """A hub and what a test needs to talk to it as partners do."""
+
+    hub: Hub
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return self.hub.settings.kafka
+
+    async def create_topics(self) -> None:
+        """Create the hub's topics before the hub runs (it would create them itself on start)."""
+        await ensure_topics(self.kafka, self.hub.layout, self.hub.registry)
+
+    async def send(self, partner_id: str, events: Iterable[Mapping[str, Any]]) -> int:
+        """Send events as this partner (on its inbound topic)."""
+        return await send_events(self.kafka, self.hub.layout.inbound(partner_id), events)
+
+    def deliveries_topic(self, partner_id: str) -> str:
+        partner = self.hub.registry.get(partner_id)
+        assert partner is not None
+        return self.hub.layout.deliveries(partner)
+
+    async def collect(
+        self,
+        topics: list[str],
+        until: Callable[[list[Received]], bool],
+        *,
+        timeout: float = 60.0,
+    ) -> list[Received]:
+        """Read committed records from topics until ``until(records)`` holds, then return them all."""
+        records: list[Received] = []
+
+        async def read() -> None:
+            async for record in receive(self.kafka, topics):
+                records.append(record)
+                if until(records):
+                    return
+
+        await asyncio.wait_for(read(), timeout)
+        return records
+
+    async def settle(self, topics: list[str], idle_seconds: float = 3.0) -> list[Received]:
+        """Everything on topics once nothing new has arrived for idle_seconds."""
+        return [r async for r in receive(self.kafka, topics, idle_seconds=idle_seconds)]
+
+
+@asynccontextmanager
+async def running_hub(settings: HubSettings) -> AsyncIterator[HubUnderTest]:
+    """Run the hub's router in this event loop for the duration of the block."""
+    hub = build_hub(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(hub.router.run(stop))
+    try:
+        await asyncio.wait_for(hub.router.ready.wait(), timeout=60)
+        yield HubUnderTest(hub)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def hub_process(settings: HubSettings) -> subprocess.Popen[bytes]:
+    """Start `hub run` as a separate OS process with these settings (for crash tests)."""
+    env = {
+        **os.environ,
+        "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
+        "HUB_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
+        "HUB_KAFKA__INSTANCE_ID": settings.kafka.instance_id,
+        "HUB_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "HUB_KAFKA__MAX_BATCH": str(settings.kafka.max_batch),
+        "HUB_LOGGING__LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: no shutdown hooks, an open transaction is left for the broker to abort."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)

@@ -1,0 +1,149 @@
+"""The pipeline's delivery guarantees, against a real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from hub.app import build_hub
+from hub.schemas import TYPES
+from hub.testing import valid_example
+
+from .hubtest import HubUnderTest, hub_process, isolated_settings, kill_hard, running_hub
+
+REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
+STATUS = "nl.sociaaldomein.referrals.status-changed.v1"
+
+
+def event_of(type_: str, **data: Any) -> dict[str, Any]:
+    """The shared valid example of a type, with a fresh id and the given data fields replaced."""
+    event = copy.deepcopy(valid_example(type_))
+    event["id"] = str(uuid.uuid4())
+    event["data"].update(data)
+    event["subject"] = str(event["data"][TYPES[type_].subject_field])
+    return event
+
+
+def referral(referral_id: str, **data: Any) -> dict[str, Any]:
+    """A GP referral that consents to status and content feedback."""
+    consent = {"status_feedback": True, "content_feedback": True, "recorded_on": "2026-11-02"}
+    return event_of(REFERRAL, referral_id=referral_id, consent=consent, **data)
+
+
+def ids(records: list[Any]) -> list[str]:
+    return [r.event()["id"] for r in records]
+
+
+async def test_referral_from_a_gp_reaches_the_wijkteam(kafka_bootstrap: str) -> None:
+    """A GP's referral sent on Kafka appears, validated and unchanged, on the wijkteam's topic."""
+    async with running_hub(isolated_settings(kafka_bootstrap)) as hub:
+        sent = referral("REF-flow-1")
+        await hub.send("gp-de-linde", [sent])
+        got = await hub.collect([hub.deliveries_topic("swt-zwolle")], lambda rs: len(rs) >= 1)
+
+    delivered = got[0].event()
+    assert delivered["type"] == REFERRAL
+    assert delivered["source"] == sent["source"]
+    assert delivered["subject"] == "REF-flow-1"
+    assert delivered["data"] == sent["data"]
+    assert got[0].key == b"REF-flow-1"
+    header_names = {name for name, _ in got[0].headers}
+    assert header_names <= {
+        "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
+        "ce_dataschema", "ce_traceparent", "ce_tracestate", "content-type", "hub-disclosure-id",
+    }  # fmt: skip
+
+
+async def test_invalid_event_is_dead_lettered_and_does_not_block_its_partition(
+    kafka_bootstrap: str,
+) -> None:
+    """An invalid event goes to the dead-letter topic with codes only; the next event behind it is delivered."""
+    async with running_hub(isolated_settings(kafka_bootstrap)) as hub:
+        bad = referral("REF-dl-1")
+        bad["data"]["client"]["bsn"] = "999999991"  # fails the 11-proof
+        good = referral("REF-dl-1")  # same subject, so same partition, right behind it
+        await hub.send("gp-de-linde", [bad, good])
+        delivered = await hub.collect([hub.deliveries_topic("swt-zwolle")], lambda rs: len(rs) >= 1)
+        dead = await hub.collect([hub.layout.deadletter], lambda rs: len(rs) >= 1)
+
+    assert ids(delivered) == [good["id"]]
+    letter = dead[0].json()
+    assert letter["reason"]["code"] == "BSN_INVALID"
+    assert [e["path"] for e in letter["reason"]["errors"]] == ["data.client.bsn"]
+    assert letter["event_id"] == bad["id"]
+    assert "999999991" not in json.dumps(letter["reason"])
+    assert dict(dead[0].headers) == {
+        "hub-reason-code": b"BSN_INVALID",
+        "hub-partner": b"gp-de-linde",
+    }
+    assert b"999999991" not in dead[0].key  # type: ignore[operator]
+
+
+async def test_a_duplicate_source_and_id_is_delivered_once(kafka_bootstrap: str) -> None:
+    """The same (source, id) sent twice reaches the recipient once."""
+    async with running_hub(isolated_settings(kafka_bootstrap)) as hub:
+        event = referral("REF-dup-1")
+        await hub.send("gp-de-linde", [event, event])
+        await hub.collect([hub.deliveries_topic("swt-zwolle")], lambda rs: len(rs) >= 1)
+        everything = await hub.settle([hub.deliveries_topic("swt-zwolle"), hub.layout.deadletter])
+
+    assert ids(everything) == [event["id"]]
+
+
+async def test_order_per_subject_is_kept_across_1000_events(kafka_bootstrap: str) -> None:
+    """1,000 events over 6 partitions reach their recipients in the order sent, per subject."""
+    subjects = [f"REF-order-{n:03d}" for n in range(100)]
+    async with running_hub(isolated_settings(kafka_bootstrap, partitions=6)) as hub:
+        await hub.send("gp-de-linde", [referral(s) for s in subjects])
+        await hub.collect([hub.deliveries_topic("swt-zwolle")], lambda rs: len(rs) >= 100)
+        # Nine status changes per referral, interleaved across subjects: 900 more events.
+        updates = [
+            event_of(STATUS, referral_id=s, note=f"step {step}") | {"subject": s}
+            for step in range(9)
+            for s in subjects
+        ]
+        await hub.send("swt-zwolle", updates)
+        got = await hub.collect([hub.deliveries_topic("gp-de-linde")], lambda rs: len(rs) >= 900)
+
+    steps: dict[str, list[int]] = defaultdict(list)
+    for record in got:
+        data = record.event()["data"]
+        steps[data["referral_id"]].append(int(data["note"].removeprefix("step ")))
+    assert sorted(steps) == subjects
+    assert all(seen == list(range(9)) for seen in steps.values())
+    assert len({r.partition for r in got}) > 1
+
+
+async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
+    kafka_bootstrap: str,
+) -> None:
+    """A hub killed with SIGKILL mid-stream and restarted delivers every event exactly once."""
+    settings = isolated_settings(kafka_bootstrap, max_batch=10)
+    sent = [referral(f"REF-kill-{n:03d}") for n in range(400)]
+    hub = HubUnderTest(build_hub(settings))
+    swt = hub.deliveries_topic("swt-zwolle")
+    await hub.create_topics()
+    await hub.send("gp-de-linde", sent)
+
+    process = hub_process(settings)
+    try:
+        await hub.collect([swt], lambda rs: len(rs) >= 50, timeout=90)
+    finally:
+        kill_hard(process)
+    partial = await hub.settle([swt], idle_seconds=1.0)
+    assert 50 <= len(partial) < len(sent), "the kill must land mid-stream"
+
+    process = hub_process(settings)
+    try:
+        await hub.collect([swt], lambda rs: len(rs) >= len(sent), timeout=120)
+        everything = await hub.settle([swt], idle_seconds=3.0)
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 30)
+
+    assert sorted(ids(everything)) == sorted(e["id"] for e in sent)
+    assert len(everything) == len(sent)
