@@ -1,1 +1,1 @@
-"""ops."""
+"""Operations: logging, metrics, the command-line tools and the local Kafka broker."""
