@@ -1,0 +1,559 @@
+"""The CloudEvent envelope (CloudEvents 1.0, NL GOV profile) and its Kafka binary-mode codec.
+
+Partners send structured mode over HTTP: one JSON object holding the attributes and
+``data``. The hub writes binary mode to Kafka: ``ce_*`` headers, the JSON of ``data`` as
+the value and ``subject`` as the key. ``from_kafka`` turns binary mode back into the
+structured dict, so one validation (``hub.schemas.validate_event``) serves both.
+
+No personal data may ride in attributes or headers (NL GOV profile): the only extensions
+accepted are ``traceparent`` and ``tracestate``, and a ``subject`` that is a BSN is refused,
+both when reading an event and when writing one to Kafka.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, NamedTuple, Protocol
+
+from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
+
+__all__ = [
+    "ATTRIBUTES",
+    "CONTENT_TYPE",
+    "EXTENSIONS",
+    "SPECVERSION",
+    "CloudEvent",
+    "EnvelopeAttributes",
+    "EventLike",
+    "from_kafka",
+    "is_bsn",
+    "parse_structured",
+    "passes_eleven_proof",
+    "path_key",
+    "read_attributes",
+    "to_kafka",
+]
+
+SPECVERSION: Final = "1.0"
+CONTENT_TYPE: Final = "application/json"
+EXTENSIONS: Final = frozenset({"traceparent", "tracestate"})
+ATTRIBUTES: Final = frozenset(
+    {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema"}
+    | EXTENSIONS
+    | {"data"}
+)
+
+_ID_MAX_LENGTH: Final = 128
+_STRING_ATTRIBUTES: Final = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "traceparent",
+    "tracestate",
+)
+_REQUIRED: Final = frozenset({"specversion", "id", "source", "type", "time", "subject"})
+_HEADER_PREFIX: Final = "ce_"
+_CONTENT_TYPE_HEADER: Final = "content-type"
+# Attributes in the order they are written as Kafka headers (data travels as the value).
+_HEADER_ATTRIBUTES: Final = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "dataschema",
+    "traceparent",
+    "tracestate",
+)
+
+_NINE_DIGITS = re.compile(r"[0-9]{9}")
+_SAFE_KEY = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{5}")
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_JSON_MEDIA_TYPE = re.compile(r"application/json(?:\s*;\s*charset=\"?utf-8\"?)?", re.IGNORECASE)
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
+_TRACEPARENT = re.compile(
+    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+)
+_TRACESTATE_MEMBER = re.compile(
+    r"(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})"
+    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+)
+_TRACESTATE_MAX_LENGTH: Final = 512
+_TRACESTATE_MAX_MEMBERS: Final = 32
+
+
+def is_bsn(value: str) -> bool:
+    """Tell whether a string is a BSN: 9 digits passing the contract's 11-proof.
+
+    The 11-proof weighs the digits 9, 8, ..., 2, -1 and needs a weighted sum divisible by
+    11 and not 0. It is written out rather than delegated to python-stdnum because it runs
+    for every BSN of every event (stdnum costs ~10x more); a test proves both agree.
+    """
+    if len(value) != 9 or _NINE_DIGITS.fullmatch(value) is None:
+        return False
+    return passes_eleven_proof(value)
+
+
+def passes_eleven_proof(digits: str) -> bool:
+    """Tell whether a string already known to be 9 ASCII digits passes the 11-proof."""
+    d = digits.encode("ascii")
+    # ASCII digit c has code 48 + c; the weights 9..2, -1 sum to 43, hence 48 * 43.
+    weighted = (
+        (9 * d[0] + 8 * d[1] + 7 * d[2] + 6 * d[3] + 5 * d[4] + 4 * d[5] + 3 * d[6] + 2 * d[7])
+        - d[8]
+        - 48 * 43
+    )
+    return weighted != 0 and weighted % 11 == 0
+
+
+def path_key(name: object) -> str:
+    """Render an input key for an error path: the key when it looks like a field name, else ``*``.
+
+    Keys come from the sender and could carry personal data. A key shaped like every field
+    and attribute name of the contract (lower-case ASCII letters, digits, ``_`` or ``-``,
+    not starting with a digit, at most 64, no run of five digits) is shown, so a typo is
+    easy to find; anything else, such as a name or a number, is replaced.
+    """
+    if (
+        isinstance(name, str)
+        and _SAFE_KEY.fullmatch(name) is not None
+        and _DIGIT_RUN.search(name) is None
+    ):
+        return name
+    return "*"
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """One CloudEvent as the hub writes it: attributes plus a JSON object as ``data``.
+
+    ``specversion`` is always "1.0" and ``datacontenttype`` always ``application/json``.
+    """
+
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+    data: Mapping[str, Any]
+    dataschema: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    def attributes(self) -> dict[str, str]:
+        """The context attributes as strings (``time`` in RFC 3339), absent ones left out."""
+        attributes = {
+            "specversion": SPECVERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "subject": self.subject,
+            "datacontenttype": CONTENT_TYPE,
+        }
+        for name in ("dataschema", "traceparent", "tracestate"):
+            value = getattr(self, name)
+            if value is not None:
+                attributes[name] = value
+        return attributes
+
+    def to_structured(self) -> dict[str, Any]:
+        """The structured-mode dict (attributes and ``data``), ready for ``json.dumps``."""
+        return {**self.attributes(), "data": dict(self.data)}
+
+
+class EnvelopeAttributes(NamedTuple):
+    """The attributes read from an event; a field is None when absent or invalid."""
+
+    id: str | None
+    source: str | None
+    type: str | None
+    time: datetime | None
+    subject: str | None
+    dataschema: str | None
+    traceparent: str | None
+    tracestate: str | None
+    data: Mapping[str, Any] | None
+
+
+def _error(path: str, code: ErrorCode, message: str) -> ErrorDetail:
+    return ErrorDetail(path=path, code=code, message=message)
+
+
+def _string(raw: Mapping[str, Any], name: str, errors: list[ErrorDetail], required: bool) -> None:
+    """Append why attribute ``name`` is not a non-empty string (the caller saw it is not)."""
+    if name not in raw:
+        if required:
+            errors.append(_error(name, ErrorCode.FIELD_REQUIRED, "This attribute is required."))
+        return
+    value = raw[name]
+    if value is None:
+        errors.append(
+            _error(name, ErrorCode.FIELD_NULL, "null is not allowed; omit an optional attribute.")
+        )
+    elif not isinstance(value, str):
+        errors.append(_error(name, ErrorCode.TYPE_MISMATCH, "Must be a JSON string."))
+    else:
+        errors.append(_error(name, ErrorCode.TOO_SHORT, "Must not be empty."))
+
+
+def _is_tracestate(value: str) -> bool:
+    if len(value) > _TRACESTATE_MAX_LENGTH:
+        return False
+    members = [member.strip(" \t") for member in value.split(",")]
+    members = [member for member in members if member]
+    if not members or len(members) > _TRACESTATE_MAX_MEMBERS:
+        return False
+    return all(_TRACESTATE_MEMBER.fullmatch(member) is not None for member in members)
+
+
+def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[ErrorDetail]]:
+    """Check the envelope of a structured-mode event; return what is valid and every problem.
+
+    Checks everything the envelope alone decides: specversion, id, source and type present,
+    time in RFC 3339 with an offset, subject present and not a BSN, datacontenttype JSON,
+    dataschema an absolute URI, trace context well formed, no other extension, data an
+    object. Whether the type is known and the subject matches ``data`` is the schemas' part.
+    """
+    errors: list[ErrorDetail] = []
+    # Every attribute is read as "a non-empty str, else None"; _string explains a None.
+    strings: dict[str, str | None] = {}
+    for name in _STRING_ATTRIBUTES:
+        value = raw.get(name)
+        if type(value) is str and value:
+            strings[name] = value
+        else:
+            strings[name] = None
+            if value is not None or name in raw or name in _REQUIRED:
+                _string(raw, name, errors, name in _REQUIRED)
+
+    specversion = strings["specversion"]
+    if specversion is not None and specversion != SPECVERSION:
+        errors.append(
+            _error(
+                "specversion",
+                ErrorCode.SPECVERSION_UNSUPPORTED,
+                'Only CloudEvents specversion "1.0" is accepted.',
+            )
+        )
+
+    event_id = strings["id"]
+    if event_id is not None and len(event_id) > _ID_MAX_LENGTH:
+        errors.append(_error("id", ErrorCode.TOO_LONG, "Must have at most 128 characters."))
+        event_id = None
+
+    time: datetime | None = None
+    time_text = strings["time"]
+    if time_text is not None:
+        time = _parse_time(time_text)
+        if time is None:
+            errors.append(
+                _error(
+                    "time",
+                    ErrorCode.DATETIME_INVALID,
+                    "Must be an RFC 3339 date-time with an offset, e.g. 2025-03-03T09:15:00+01:00.",
+                )
+            )
+
+    subject = strings["subject"]
+    if subject is not None and is_bsn(subject):
+        errors.append(
+            _error(
+                "subject",
+                ErrorCode.SUBJECT_IS_BSN,
+                "The subject must never be a BSN; use an identifier that is not 9 digits.",
+            )
+        )
+        subject = None
+
+    content_type = strings["datacontenttype"]
+    if (
+        content_type is not None
+        and content_type != CONTENT_TYPE
+        and _JSON_MEDIA_TYPE.fullmatch(content_type) is None
+    ):
+        errors.append(
+            _error(
+                "datacontenttype",
+                ErrorCode.CONTENT_TYPE_UNSUPPORTED,
+                "Only application/json is accepted.",
+            )
+        )
+
+    dataschema = strings["dataschema"]
+    if dataschema is not None and _ABSOLUTE_URI.fullmatch(dataschema) is None:
+        errors.append(_error("dataschema", ErrorCode.FORMAT_INVALID, "Must be an absolute URI."))
+        dataschema = None
+
+    traceparent = strings["traceparent"]
+    if traceparent is not None and _TRACEPARENT.fullmatch(traceparent) is None:
+        errors.append(
+            _error(
+                "traceparent",
+                ErrorCode.FORMAT_INVALID,
+                "Must be a W3C traceparent: version-traceid-parentid-flags in lower-case hex.",
+            )
+        )
+        traceparent = None
+
+    tracestate = strings["tracestate"]
+    if tracestate is not None and not _is_tracestate(tracestate):
+        errors.append(
+            _error(
+                "tracestate",
+                ErrorCode.FORMAT_INVALID,
+                "Must be a W3C tracestate: at most 32 key=value members, 512 characters.",
+            )
+        )
+        tracestate = None
+
+    data = raw.get("data")
+    if not isinstance(data, Mapping):
+        if "data" not in raw:
+            if "data_base64" not in raw:  # reported below, once
+                errors.append(
+                    _error("data", ErrorCode.FIELD_REQUIRED, "This attribute is required.")
+                )
+        elif data is None:
+            errors.append(_error("data", ErrorCode.FIELD_NULL, "null is not allowed."))
+        else:
+            errors.append(_error("data", ErrorCode.TYPE_MISMATCH, "Must be a JSON object."))
+        data = None
+
+    if len(raw) > len(ATTRIBUTES) or not ATTRIBUTES.issuperset(raw):
+        for name in raw:
+            if name in ATTRIBUTES:
+                continue
+            if name == "data_base64":
+                errors.append(
+                    _error(
+                        "data_base64",
+                        ErrorCode.CONTENT_TYPE_UNSUPPORTED,
+                        "Binary data is not accepted; send data as a JSON object.",
+                    )
+                )
+            else:
+                errors.append(
+                    _error(
+                        path_key(name),
+                        ErrorCode.EXTENSION_NOT_ALLOWED,
+                        "Only the traceparent and tracestate extensions are accepted.",
+                    )
+                )
+
+    attributes = EnvelopeAttributes(
+        id=event_id,
+        source=strings["source"],
+        type=strings["type"],
+        time=time,
+        subject=subject,
+        dataschema=dataschema,
+        traceparent=traceparent,
+        tracestate=tracestate,
+        data=data,
+    )
+    return attributes, errors
+
+
+def _parse_time(text: str) -> datetime | None:
+    if _RFC3339.fullmatch(text) is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.upper())
+    except ValueError:
+        return None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def _loads(body: bytes | str) -> Any:
+    """Strict JSON: no NaN or Infinity, no duplicate keys in an object."""
+    return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+
+
+def parse_structured(body: bytes | str) -> dict[str, Any]:
+    """Parse a structured-mode event (JSON text) into a dict; raise InvalidEvent when unusable.
+
+    Rejects text that is not strict JSON (MALFORMED_JSON: also NaN, Infinity and duplicate
+    keys) and JSON that is not an object (ENVELOPE_INVALID). Nothing else is checked here.
+    """
+    try:
+        value = _loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidEvent(
+            [_error("", ErrorCode.MALFORMED_JSON, "The body is not valid UTF-8 JSON.")]
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidEvent(
+            [_error("", ErrorCode.ENVELOPE_INVALID, "A CloudEvent must be a JSON object.")]
+        )
+    return value
+
+
+class EventLike(Protocol):
+    """Anything shaped like a CloudEvent: CloudEvent, or routing's OutboundEvent (time as text)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def time(self) -> datetime | str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def dataschema(self) -> str | None: ...
+    @property
+    def traceparent(self) -> str | None: ...
+    @property
+    def tracestate(self) -> str | None: ...
+
+
+def _attributes_of(event: EventLike | Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The attributes to write as headers and the data, from an event object or a dict."""
+    if isinstance(event, Mapping):
+        attributes = {name: value for name, value in event.items() if name != "data"}
+        for name in attributes:
+            if name not in ATTRIBUTES:
+                raise InvalidEvent(
+                    [
+                        _error(
+                            path_key(name),
+                            ErrorCode.EXTENSION_NOT_ALLOWED,
+                            "Only the traceparent and tracestate extensions go into headers.",
+                        )
+                    ]
+                )
+        return attributes, event.get("data")
+    time = event.time
+    attributes = {
+        "specversion": SPECVERSION,
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "time": time if isinstance(time, str) else time.isoformat(),
+        "subject": event.subject,
+        "datacontenttype": CONTENT_TYPE,
+        "dataschema": event.dataschema,
+        "traceparent": event.traceparent,
+        "tracestate": event.tracestate,
+    }
+    return attributes, event.data
+
+
+def _header_value(value: Any) -> bytes:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.encode("utf-8")
+
+
+def to_kafka(event: EventLike | Mapping[str, Any]) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
+    """Encode an event in Kafka binary mode: (key = subject, ``ce_*`` headers, JSON of data).
+
+    Takes a CloudEvent (or any EventLike) or a structured-mode dict; a dict is encoded as
+    it is, valid or not, so tools can send what a partner would. Raises InvalidEvent rather
+    than put a BSN subject or an extension attribute into the key and headers.
+    """
+    attributes, data = _attributes_of(event)
+    subject = attributes.get("subject")
+    if isinstance(subject, str) and is_bsn(subject):
+        raise InvalidEvent(
+            [_error("subject", ErrorCode.SUBJECT_IS_BSN, "The subject must never be a BSN.")]
+        )
+    headers = [
+        (_HEADER_PREFIX + name, _header_value(attributes[name]))
+        for name in _HEADER_ATTRIBUTES
+        if attributes.get(name) is not None
+    ]
+    content_type = attributes.get("datacontenttype", CONTENT_TYPE)
+    if content_type is not None:
+        headers.append((_CONTENT_TYPE_HEADER, _header_value(content_type)))
+    value = json.dumps(
+        dict(data) if isinstance(data, Mapping) else data,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    key = subject.encode("utf-8") if isinstance(subject, str) else b""
+    return key, headers, value.encode("utf-8")
+
+
+def from_kafka(
+    key: bytes | None, headers: Sequence[tuple[str, bytes]], value: bytes | None
+) -> dict[str, Any]:
+    """Decode a Kafka binary-mode record into the structured-mode dict ``validate_event`` takes.
+
+    Every ``ce_*`` header becomes an attribute (so an unknown one is rejected later as an
+    extension), ``content-type`` becomes ``datacontenttype``, other headers are transport
+    metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, the
+    value is not a JSON object, or the key differs from the subject.
+    """
+    structured: dict[str, Any] = {}
+    for name, raw_value in headers:
+        lowered = name.lower()
+        if lowered.startswith(_HEADER_PREFIX):
+            attribute = lowered[len(_HEADER_PREFIX) :]
+        elif lowered == _CONTENT_TYPE_HEADER:
+            attribute = "datacontenttype"
+        else:
+            continue
+        path = path_key(attribute)
+        if attribute in structured:
+            raise InvalidEvent(
+                [_error(path, ErrorCode.ENVELOPE_INVALID, "This header appears more than once.")]
+            )
+        try:
+            structured[attribute] = raw_value.decode("utf-8")
+        except (UnicodeDecodeError, AttributeError):
+            raise InvalidEvent(
+                [_error(path, ErrorCode.ENVELOPE_INVALID, "Header values must be UTF-8 text.")]
+            ) from None
+    if value is None:
+        raise InvalidEvent([_error("data", ErrorCode.FIELD_REQUIRED, "The record has no value.")])
+    try:
+        structured["data"] = _loads(value)
+    except (ValueError, RecursionError):
+        raise InvalidEvent(
+            [_error("data", ErrorCode.MALFORMED_JSON, "The record value is not valid UTF-8 JSON.")]
+        ) from None
+    if key is not None:
+        subject = structured.get("subject")
+        try:
+            key_text: str | None = key.decode("utf-8")
+        except UnicodeDecodeError:
+            key_text = None
+        if isinstance(subject, str) and key_text != subject:
+            raise InvalidEvent(
+                [
+                    _error(
+                        "subject",
+                        ErrorCode.SUBJECT_MISMATCH,
+                        "The Kafka key must equal the subject.",
+                    )
+                ]
+            )
+    return structured

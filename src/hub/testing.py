@@ -1,0 +1,150 @@
+"""Public test helpers: the partner example messages, and events built from them.
+
+The examples live in ``examples/`` at the repository root (see examples/README.md): per
+type a ``valid/`` and an ``invalid/`` folder, ``invalid.yaml`` naming the one error each
+invalid file must produce, and ``scenario.yaml`` listing the valid files in the order a
+pipeline receives them. Every helper returns fresh copies, so a test may change them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+import yaml
+
+from hub.connectors.registry import Partner, PartnerRegistry, load_registry
+from hub.errors import ErrorCode
+from hub.schemas.registry import spec_for
+
+__all__ = [
+    "EXAMPLES_DIR",
+    "OMIT",
+    "InvalidExample",
+    "demo_registry",
+    "examples_for",
+    "invalid_examples",
+    "load_example",
+    "make_event",
+    "scenario",
+    "sender_of",
+    "valid_example",
+]
+
+# --- Example messages (examples/, hub.schemas) ---------------------------------------------
+
+EXAMPLES_DIR: Final = Path(__file__).resolve().parents[2] / "examples"
+
+
+class _Omit:
+    """The marker for "leave this field out" in ``make_event`` overrides."""
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Final = _Omit()
+
+
+class InvalidExample(NamedTuple):
+    """An invalid example file and the one error it must produce."""
+
+    file: Path
+    code: ErrorCode
+    path: str
+
+
+@cache
+def _read(path: Path) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return value
+
+
+def load_example(path: Path | str) -> dict[str, Any]:
+    """One example event (a structured-mode dict), from a path absolute or under ``examples/``."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = EXAMPLES_DIR / path
+    return copy.deepcopy(_read(path.resolve()))
+
+
+@cache
+def _scenario_files() -> tuple[Path, ...]:
+    raw = yaml.safe_load((EXAMPLES_DIR / "scenario.yaml").read_text(encoding="utf-8"))
+    return tuple(EXAMPLES_DIR / name for name in raw["events"])
+
+
+def scenario() -> list[dict[str, Any]]:
+    """Every valid example, in the order of ``scenario.yaml`` (the order a pipeline receives them)."""
+    return [load_example(path) for path in _scenario_files()]
+
+
+def _valid_files(type_: str) -> list[Path]:
+    short_name = spec_for(type_).short_name
+    folder = EXAMPLES_DIR / short_name / "valid"
+    in_scenario = [path for path in _scenario_files() if path.parent == folder]
+    others = sorted(path for path in folder.glob("*.json") if path not in in_scenario)
+    return in_scenario + others
+
+
+def examples_for(type_: str) -> list[dict[str, Any]]:
+    """The valid examples of a type (full type or short name), in scenario order."""
+    return [load_example(path) for path in _valid_files(type_)]
+
+
+def valid_example(type_: str) -> dict[str, Any]:
+    """The type's first valid example in the scenario: the one ``make_event`` starts from."""
+    files = _valid_files(type_)
+    if not files:
+        raise LookupError(f"no valid example for {type_}")
+    return load_example(files[0])
+
+
+def invalid_examples() -> Iterator[InvalidExample]:
+    """Every invalid example with the code and path of the single error it must produce."""
+    raw = yaml.safe_load((EXAMPLES_DIR / "invalid.yaml").read_text(encoding="utf-8"))
+    for name, expected in sorted(raw.items()):
+        yield InvalidExample(EXAMPLES_DIR / name, ErrorCode(expected["code"]), expected["path"])
+
+
+def _apply(target: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for name, value in overrides.items():
+        if value is OMIT:
+            target.pop(name, None)
+        else:
+            target[name] = copy.deepcopy(value)
+
+
+def make_event(
+    type_: str, /, *, envelope: Mapping[str, Any] | None = None, **data_overrides: Any
+) -> dict[str, Any]:
+    """A valid structured-mode event of ``type_`` built from its example, with changes.
+
+    ``data_overrides`` replace top-level fields of ``data`` (``OMIT`` removes one);
+    ``envelope`` does the same for attributes. The event gets a fresh random ``id`` unless
+    ``envelope`` sets one; ``subject`` is not kept in step with ``data``: set both.
+    """
+    event = valid_example(type_)
+    event["id"] = str(uuid.uuid4())
+    _apply(event["data"], data_overrides)
+    _apply(event, envelope or {})
+    return event
+
+
+@cache
+def demo_registry() -> PartnerRegistry:
+    """The demo partner registry (src/hub/data/partners.demo.yaml), loaded once."""
+    return load_registry()
+
+
+def sender_of(event: Mapping[str, Any], registry: PartnerRegistry | None = None) -> Partner:
+    """The registered partner whose source the event carries (demo registry by default)."""
+    partner = (registry or demo_registry()).by_source(str(event.get("source")))
+    if partner is None:
+        raise LookupError("no registered partner sends as this event's source")
+    return partner

@@ -1,0 +1,286 @@
+"""The CloudEvent envelope: structured-mode parsing and the Kafka binary-mode codec."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.envelope import (
+    CloudEvent,
+    from_kafka,
+    parse_structured,
+    path_key,
+    to_kafka,
+)
+from hub.errors import ErrorCode, InvalidEvent
+from hub.schemas import validate_event
+from hub.testing import EXAMPLES_DIR, load_example, make_event, sender_of, valid_example
+
+VALID_FILES = sorted(EXAMPLES_DIR.glob("*/valid/*.json"))
+# Keys whose values are personal data (or free text that may hold it).
+PERSONAL_KEYS = frozenset(
+    {
+        "bsn",
+        "initials",
+        "given_name",
+        "family_name_prefix",
+        "family_name",
+        "birth_date",
+        "street",
+        "house_number",
+        "house_letter",
+        "house_number_addition",
+        "postcode",
+        "city",
+        "phone",
+        "email",
+        "name",
+        "summary",
+        "description",
+        "note",
+        "explanation",
+        "motivation",
+        "reason",
+        "safety_conditions",
+        "monitoring_agreements",
+        "not_informed_reason",
+    }
+)
+
+
+def _personal_values(value: Any, key: str = "") -> Iterator[str]:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _personal_values(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _personal_values(item, key)
+    elif key in PERSONAL_KEYS and not isinstance(value, bool) and len(str(value)) >= 4:
+        # Shorter values (a house number, a code) occur by chance in ids and times.
+        text = str(value)
+        yield text
+        yield text.replace(" ", "").upper()
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(EXAMPLES_DIR))
+
+
+@pytest.mark.parametrize("path", VALID_FILES, ids=_name)
+def test_kafka_round_trip_gives_back_the_same_event(path: Path) -> None:
+    """to_kafka then from_kafka gives the event's structured form, and it validates to the same event."""
+    raw = load_example(path)
+    sender = sender_of(raw)
+    event = validate_event(raw, sender=sender)
+    cloud_event = event.to_cloud_event()
+    key, headers, value = to_kafka(cloud_event)
+    structured = from_kafka(key, headers, value)
+    assert structured == cloud_event.to_structured()
+    assert structured == {**raw, "data": event.canonical_data()}
+    again = validate_event(structured, sender=sender)
+    assert again == event
+
+
+@pytest.mark.parametrize("path", VALID_FILES, ids=_name)
+def test_no_personal_value_reaches_a_header_or_the_key(path: Path) -> None:
+    """No header value and not the key holds any personal value of the example."""
+    raw = load_example(path)
+    event = validate_event(raw, sender=sender_of(raw))
+    key, headers, _ = to_kafka(event.to_cloud_event())
+    values = set(_personal_values(raw["data"]))
+    for _, header in headers:
+        text = header.decode()
+        assert not [v for v in values if v in text], text
+    assert key.decode() == raw["subject"]
+    assert key.decode() not in values
+
+
+def test_binary_mode_headers() -> None:
+    """Binary mode: ce_* headers for the attributes present, content-type, key subject, data as value."""
+    raw = valid_example("referrals.submitted")
+    key, headers, value = to_kafka(validate_event(raw, sender=sender_of(raw)).to_cloud_event())
+    assert key == b"DL-2025-0317"
+    assert headers == [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", raw["id"].encode()),
+        ("ce_source", b"urn:nld:agb:01234567"),
+        ("ce_type", b"nl.sociaaldomein.referrals.submitted.v1"),
+        ("ce_time", b"2025-03-03T10:42:17+01:00"),
+        ("ce_subject", b"DL-2025-0317"),
+        ("ce_dataschema", b"https://hub.zwolle.example/schemas/referrals.submitted.v1.json"),
+        ("ce_traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("content-type", b"application/json"),
+    ]
+    assert json.loads(value)["referral_id"] == "DL-2025-0317"
+
+
+def test_structured_dict_encodes_like_its_cloud_event() -> None:
+    """A valid structured-mode dict and its CloudEvent give the same record."""
+    raw = valid_example("care.stopped")
+    event = validate_event(raw, sender=sender_of(raw))
+    assert to_kafka(raw) == to_kafka(event.to_cloud_event())
+
+
+@dataclass(frozen=True)
+class _Outbound:
+    id: str
+    source: str
+    type: str
+    time: str
+    subject: str
+    data: dict[str, Any]
+    traceparent: str | None = None
+    tracestate: str | None = None
+    dataschema: str | None = None
+
+
+def test_outbound_event_with_time_as_text() -> None:
+    """An outbound event whose time is already text is encoded with that text."""
+    outbound = _Outbound(
+        "delivery-1",
+        "urn:nld:oin:00000001234567890000:systeem:backoffice",
+        "nl.sociaaldomein.budgets.status-reported.v1",
+        "2025-04-01T07:00:00+02:00",
+        "Wijkteam Zwolle-Zuid",
+        {"team": "Wijkteam Zwolle-Zuid"},
+        tracestate="hub=1",
+    )
+    key, headers, value = to_kafka(outbound)
+    assert key == b"Wijkteam Zwolle-Zuid"
+    assert ("ce_time", b"2025-04-01T07:00:00+02:00") in headers
+    assert ("ce_tracestate", b"hub=1") in headers
+    assert json.loads(value) == {"team": "Wijkteam Zwolle-Zuid"}
+
+
+def test_to_kafka_refuses_a_bsn_subject() -> None:
+    """The codec never writes a BSN into the key and headers."""
+    event = CloudEvent(
+        id="1",
+        source="urn:x",
+        type="nl.sociaaldomein.cases.closed.v1",
+        time=datetime(2025, 7, 15, 14, 0, tzinfo=UTC),
+        subject="999900018",
+        data={},
+    )
+    with pytest.raises(InvalidEvent) as caught:
+        to_kafka(event)
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("subject", ErrorCode.SUBJECT_IS_BSN)
+    ]
+    with pytest.raises(InvalidEvent):
+        to_kafka(make_event("cases.closed", envelope={"subject": "999900018"}))
+
+
+def test_to_kafka_refuses_an_extension_attribute() -> None:
+    """A dict with an extension attribute is not encoded: it could carry personal data."""
+    raw = make_event("cases.closed", envelope={"clientbsn": "999900018"})
+    with pytest.raises(InvalidEvent) as caught:
+        to_kafka(raw)
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("clientbsn", ErrorCode.EXTENSION_NOT_ALLOWED)
+    ]
+
+
+def test_to_kafka_encodes_an_invalid_dict_as_it_is() -> None:
+    """A tool may send an invalid event: its attributes go as they are, for the hub to reject."""
+    raw = make_event("cases.closed", envelope={"specversion": 1.0, "time": "yesterday"})
+    structured = from_kafka(*to_kafka(raw))
+    assert (structured["specversion"], structured["time"]) == ("1.0", "yesterday")
+
+
+def _record(**changes: Any) -> tuple[bytes | None, list[tuple[str, bytes]], bytes | None]:
+    raw = valid_example("cases.closed")
+    key, headers, value = to_kafka(raw)
+    return changes.get("key", key), changes.get("headers", headers), changes.get("value", value)
+
+
+def test_from_kafka_keeps_unknown_ce_headers_for_validation_to_reject() -> None:
+    """An unknown ce_ header becomes an attribute, so validation rejects it as an extension."""
+    key, headers, value = _record()
+    structured = from_kafka(key, [*headers, ("ce_clientname", b"x"), ("x-trace", b"y")], value)
+    assert structured["clientname"] == "x"
+    assert "x-trace" not in structured
+    with pytest.raises(InvalidEvent) as caught:
+        validate_event(structured, sender=None)
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("clientname", ErrorCode.EXTENSION_NOT_ALLOWED)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("record", "path", "code"),
+    [
+        ({"value": b"{not json"}, "data", ErrorCode.MALFORMED_JSON),
+        ({"value": b'{"a": NaN}'}, "data", ErrorCode.MALFORMED_JSON),
+        ({"value": b'{"a": 1, "a": 2}'}, "data", ErrorCode.MALFORMED_JSON),
+        ({"value": None}, "data", ErrorCode.FIELD_REQUIRED),
+        ({"key": b"ZWZ-2025-0057"}, "subject", ErrorCode.SUBJECT_MISMATCH),
+        ({"headers": [("ce_id", b"1"), ("ce_id", b"2")]}, "id", ErrorCode.ENVELOPE_INVALID),
+        ({"headers": [("ce_source", b"\xff")]}, "source", ErrorCode.ENVELOPE_INVALID),
+    ],
+)
+def test_from_kafka_rejects_unusable_records(
+    record: dict[str, Any], path: str, code: ErrorCode
+) -> None:
+    """A record that cannot be read as a CloudEvent raises InvalidEvent with a path and code."""
+    with pytest.raises(InvalidEvent) as caught:
+        from_kafka(*_record(**record))
+    assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
+
+
+def test_from_kafka_without_key_does_not_compare() -> None:
+    """A record without a key is read; the key check needs a key."""
+    _, headers, value = _record()
+    assert from_kafka(None, headers, value)["subject"] == "ZWZ-2025-0042"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", ErrorCode.MALFORMED_JSON),
+        (b"\xff\xfe", ErrorCode.MALFORMED_JSON),
+        (b'{"id": "1", "id": "2"}', ErrorCode.MALFORMED_JSON),
+        (b'{"data": Infinity}', ErrorCode.MALFORMED_JSON),
+        (b"[]", ErrorCode.ENVELOPE_INVALID),
+        (b'"event"', ErrorCode.ENVELOPE_INVALID),
+    ],
+)
+def test_parse_structured_rejects(body: bytes, code: ErrorCode) -> None:
+    """Only strict JSON holding an object is a structured-mode event."""
+    with pytest.raises(InvalidEvent) as caught:
+        parse_structured(body)
+    assert [(e.path, e.code) for e in caught.value.errors] == [("", code)]
+
+
+def test_parse_structured_reads_an_example() -> None:
+    """An example file parses to the same dict json.loads gives."""
+    path = EXAMPLES_DIR / "referrals.submitted" / "valid" / "poh-ggz-referral.json"
+    assert parse_structured(path.read_bytes()) == json.loads(path.read_text("utf-8"))
+    assert parse_structured(path.read_text("utf-8")) == load_example(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("traceparent", "traceparent"),
+        ("_private", "_private"),
+        ("a-b_c1", "a-b_c1"),
+        ("1abc", "*"),
+        ("abc12345", "*"),
+        ("with space", "*"),
+        ("Esther", "*"),
+        ("ZQ0000A0", "*"),
+        ("x" * 64, "x" * 64),
+        ("x" * 65, "*"),
+        (42, "*"),
+    ],
+)
+def test_path_key(key: object, shown: str) -> None:
+    """path_key shows lower-case field-like keys and replaces anything else (or a digit run) by `*`."""
+    assert path_key(key) == shown
