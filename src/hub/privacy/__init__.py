@@ -1,1 +1,35 @@
-"""privacy."""
+"""Privacy per recipient: the table as configuration, projection (deny by default), pseudonyms."""
+
+from hub.privacy.policy import (
+    DEFAULT_POLICY_PATH,
+    InvariantViolation,
+    LegalBasis,
+    PrivacyPolicy,
+    Route,
+    Selector,
+    assert_may_receive,
+    compile_policy,
+    is_safety_type,
+    load_policy,
+)
+from hub.privacy.project import Projected, Projection, compile_projection, project
+from hub.privacy.pseudonym import DEMO_PSEUDONYM_SECRET, Pseudonymiser
+
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "DEMO_PSEUDONYM_SECRET",
+    "InvariantViolation",
+    "LegalBasis",
+    "PrivacyPolicy",
+    "Projected",
+    "Projection",
+    "Pseudonymiser",
+    "Route",
+    "Selector",
+    "assert_may_receive",
+    "compile_policy",
+    "compile_projection",
+    "is_safety_type",
+    "load_policy",
+    "project",
+]

@@ -56,6 +56,10 @@ class Decision:
     - ``rejection``: set when a stateful rule rejects the event; then it is dead-lettered
       and nothing is delivered (state changes may still record that it was seen).
     - ``unroutable``: the rejection is "names something the hub never saw".
+    - ``held_changes``: changes to the held-content store (key -> value, None deletes):
+      the latest plan per case, kept for assignments that go live later. Unlike the
+      routing state it holds personal data (goal texts), so it has its own store and
+      compacted topic with their own retention (docs/state.md, "Held content").
     """
 
     deliveries: tuple[Delivery, ...] = ()
@@ -63,6 +67,7 @@ class Decision:
     state_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     rejection: tuple[ErrorDetail, ...] = ()
     unroutable: bool = False
+    held_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
     @property
     def rejected(self) -> bool:

@@ -1,0 +1,198 @@
+"""The disclosure store in PostgreSQL (psycopg 3), chosen by a ``postgresql://`` store URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.store import AuditStoreError
+
+__all__ = ["PostgresDisclosureStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS disclosures (
+    disclosure_id text PRIMARY KEY,
+    event_id      text NOT NULL,
+    event_type    text NOT NULL,
+    source        text NOT NULL,
+    recipient     text NOT NULL,
+    outcome       text NOT NULL,
+    decided_at    timestamptz NOT NULL,
+    record        jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS disclosure_subjects (
+    pseudonym     text NOT NULL,
+    disclosure_id text NOT NULL REFERENCES disclosures (disclosure_id),
+    PRIMARY KEY (pseudonym, disclosure_id)
+);
+-- No foreign key: an attempt may be consumed before its disclosure on another partition.
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    attempt_id    text PRIMARY KEY,
+    disclosure_id text NOT NULL,
+    attempt       integer NOT NULL,
+    attempted_at  timestamptz NOT NULL,
+    record        jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_attempts_by_disclosure
+    ON delivery_attempts (disclosure_id, attempt);
+CREATE OR REPLACE FUNCTION hub_audit_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the disclosure log is append-only';
+END
+$$;
+"""
+
+_TRIGGERS = """
+DO $$ BEGIN
+    CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+        FOR EACH ROW EXECUTE FUNCTION hub_audit_append_only();
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+DO $$ BEGIN
+    CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION hub_audit_append_only();
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+"""
+
+_TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
+
+
+class PostgresDisclosureStore:
+    """Disclosure records in PostgreSQL; append-only through triggers."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        try:
+            self._db = psycopg.connect(url, autocommit=False)
+            if read_only:
+                self._db.read_only = True
+                return
+            with self._db.transaction(), self._db.cursor() as cursor:
+                # Several hub instances may start at once: create the schema one at a time.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('hub_audit_schema'))")
+                cursor.execute(_SCHEMA)
+                for table in _TABLES:
+                    cursor.execute(_TRIGGERS.format(table=table))
+        except psycopg.Error as exc:
+            # The server's message may quote the URL (with a password): keep only the class.
+            raise AuditStoreError(
+                f"cannot open the disclosure store ({type(exc).__name__})"
+            ) from None
+
+    def add(self, records: Iterable[DisclosureRecord]) -> int:
+        """Store records not stored yet (by disclosure_id), atomically; returns how many were new."""
+        added = 0
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                for record in records:
+                    cursor.execute(
+                        "INSERT INTO disclosures (disclosure_id, event_id, event_type, source,"
+                        " recipient, outcome, decided_at, record)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                        " ON CONFLICT (disclosure_id) DO NOTHING",
+                        (
+                            record.disclosure_id,
+                            record.event_id,
+                            record.event_type,
+                            record.source,
+                            record.recipient,
+                            record.outcome.value,
+                            record.decided_at,
+                            Jsonb(record.model_dump(mode="json")),
+                        ),
+                    )
+                    if cursor.rowcount != 1:
+                        continue  # already stored: a redelivery; the first copy stays
+                    added += 1
+                    cursor.executemany(
+                        "INSERT INTO disclosure_subjects (pseudonym, disclosure_id)"
+                        " VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                        [(subject, record.disclosure_id) for subject in record.data_subjects],
+                    )
+        except psycopg.Error as exc:
+            raise AuditStoreError(
+                f"cannot write disclosure records ({type(exc).__name__})"
+            ) from None
+        return added
+
+    def add_attempts(self, attempts: Iterable[DeliveryAttempt]) -> int:
+        """Store delivery attempts not stored yet (by attempt_id); returns how many were new."""
+        added = 0
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                for attempt in attempts:
+                    cursor.execute(
+                        "INSERT INTO delivery_attempts (attempt_id, disclosure_id, attempt,"
+                        " attempted_at, record) VALUES (%s, %s, %s, %s, %s)"
+                        " ON CONFLICT (attempt_id) DO NOTHING",
+                        (
+                            attempt.attempt_id,
+                            attempt.disclosure_id,
+                            attempt.attempt,
+                            attempt.attempted_at,
+                            Jsonb(attempt.model_dump(mode="json")),
+                        ),
+                    )
+                    added += cursor.rowcount == 1
+        except psycopg.Error as exc:
+            raise AuditStoreError(
+                f"cannot write delivery attempts ({type(exc).__name__})"
+            ) from None
+        return added
+
+    def get(self, disclosure_id: str) -> DisclosureRecord | None:
+        """One record by id, or None."""
+        rows = self._query(
+            "SELECT record FROM disclosures WHERE disclosure_id = %s", (disclosure_id,)
+        )
+        return DisclosureRecord.model_validate(rows[0][0]) if rows else None
+
+    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+        rows = self._query(
+            "SELECT d.record FROM disclosure_subjects s"
+            " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
+            " WHERE s.pseudonym = %s ORDER BY d.decided_at, d.disclosure_id",
+            (pseudonym,),
+        )
+        return [DisclosureRecord.model_validate(row[0]) for row in rows]
+
+    def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
+        """The delivery attempts of one disclosure, in attempt order."""
+        rows = self._query(
+            "SELECT record FROM delivery_attempts WHERE disclosure_id = %s"
+            " ORDER BY attempt, attempted_at, attempt_id",
+            (disclosure_id,),
+        )
+        return [DeliveryAttempt.model_validate(row[0]) for row in rows]
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._db.close()
+
+    def __enter__(self) -> PostgresDisclosureStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        except psycopg.Error as exc:
+            raise AuditStoreError(
+                f"cannot read the disclosure store ({type(exc).__name__})"
+            ) from None

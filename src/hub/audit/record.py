@@ -1,0 +1,107 @@
+"""The disclosure record (after Logboek Dataverwerkingen) and the delivery-attempt record.
+
+One disclosure record per (event, recipient the table resolves), written in the same
+atomic step as the release or withholding it describes. It holds ids, paths, the legal
+basis and keyed pseudonyms of the data subjects: never a BSN, a name or any other value
+of the event's data. Records are immutable; a webhook's later transmission attempts are
+appended as separate DeliveryAttempt records that point to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AttemptResult",
+    "DeliveryAttempt",
+    "DisclosureOutcome",
+    "DisclosureRecord",
+    "record_sort_key",
+]
+
+_HEX64 = r"^[0-9a-f]{64}$"
+
+
+def _sorted_unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
+
+
+class DisclosureOutcome(StrEnum):
+    """What happened to the data for this recipient."""
+
+    DELIVERED = "delivered"  # released to the recipient's outbound channel
+    WITHHELD = "withheld"  # the table resolved the recipient, a condition kept the data back
+    FAILED = "failed"  # released, but the channel finally refused it (webhooks, later)
+
+
+class DisclosureRecord(BaseModel):
+    """One disclosure-log record: who received (or was refused) which fields of which event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    disclosure_id: str = Field(description="Deterministic id (UUIDv5) of (event, recipient).")
+    event_id: str = Field(description="The id of the event whose data this is.")
+    event_type: str = Field(description="Its full CloudEvents type.")
+    source: str = Field(description="The partner id of the event's sender.")
+    recipient: str = Field(description="The partner id of the recipient.")
+    assignment_number: str | None = Field(
+        default=None, description="The assignment a per-assignment delivery is for."
+    )
+    delivery_id: str | None = Field(
+        default=None, description="The id of the released CloudEvent; None when withheld."
+    )
+    decided_at: AwareDatetime = Field(description="When the hub released or withheld the data.")
+    outcome: DisclosureOutcome
+    reason: str | None = Field(
+        default=None, description="A reason code, for withheld or failed; never a value."
+    )
+    fields_disclosed: Annotated[tuple[str, ...], AfterValidator(_sorted_unique)] = Field(
+        description="Paths into data that were released (generic: goals[].goal_id)."
+    )
+    fields_withheld: Annotated[tuple[str, ...], AfterValidator(_sorted_unique)] = Field(
+        description="Paths present in the event that this recipient did not receive."
+    )
+    legal_basis: str = Field(description="From the table, for the law that applies.")
+    processing_activity: str = Field(description="Id in the AVG art. 30 register.")
+    data_subjects: Annotated[
+        tuple[Annotated[str, Field(pattern=_HEX64)], ...], AfterValidator(_sorted_unique)
+    ] = Field(description="Keyed pseudonyms (HMAC-SHA256, hex) of the BSNs concerned.")
+    data_subject_id_type: Literal["BSN"] = "BSN"
+    trace_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="W3C trace id.")
+    span_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="This disclosure's span id.")
+    parent_span_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{16}$",
+        description="The sender's span (from the event's traceparent), when it had one.",
+    )
+
+
+class AttemptResult(StrEnum):
+    """The result of one transmission attempt to a webhook."""
+
+    SUCCEEDED = "succeeded"  # 2xx
+    FAILED = "failed"  # to be retried
+    PARKED = "parked"  # retries exhausted or permanent failure: parked for replay
+
+
+class DeliveryAttempt(BaseModel):
+    """One transmission attempt of a released delivery, linked to its disclosure record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempt_id: str = Field(description="Unique id of this attempt (idempotent insert).")
+    disclosure_id: str = Field(description="The disclosure record this attempt belongs to.")
+    attempt: int = Field(ge=1, description="1 for the first transmission, then 2, 3, ...")
+    attempted_at: AwareDatetime
+    result: AttemptResult
+    status: int | None = Field(default=None, description="HTTP status, when one was received.")
+    reason: str | None = Field(default=None, description="A reason code; never a payload value.")
+
+
+def record_sort_key(record: DisclosureRecord) -> tuple[datetime, str]:
+    """Order of records in a subject's listing: by decided_at, then disclosure_id."""
+    return (record.decided_at, record.disclosure_id)

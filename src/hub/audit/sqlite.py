@@ -1,0 +1,192 @@
+"""The disclosure store in SQLite (stdlib sqlite3): the default, one file, no server."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC
+from pathlib import Path
+from types import TracebackType
+
+from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.store import AuditStoreError
+
+__all__ = ["SqliteDisclosureStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS disclosures (
+    disclosure_id TEXT PRIMARY KEY,
+    event_id      TEXT NOT NULL,
+    event_type    TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    recipient     TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    decided_at    TEXT NOT NULL,  -- UTC, fixed width: sorts as text
+    record        TEXT NOT NULL   -- the whole record as JSON
+);
+CREATE TABLE IF NOT EXISTS disclosure_subjects (
+    pseudonym     TEXT NOT NULL,
+    disclosure_id TEXT NOT NULL REFERENCES disclosures (disclosure_id),
+    PRIMARY KEY (pseudonym, disclosure_id)
+);
+-- No foreign key: an attempt may be consumed before its disclosure on another partition.
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    attempt_id    TEXT PRIMARY KEY,
+    disclosure_id TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    attempted_at  TEXT NOT NULL,
+    record        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_attempts_by_disclosure
+    ON delivery_attempts (disclosure_id, attempt);
+"""
+
+_APPEND_ONLY = """
+CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;
+"""
+
+_TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
+
+
+class SqliteDisclosureStore:
+    """Disclosure records in one SQLite file; append-only through triggers."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        target = str(path)
+        try:
+            if read_only:
+                if target != ":memory:" and not Path(target).is_file():
+                    raise AuditStoreError("the disclosure store file does not exist")
+                uri = f"file:{Path(target).resolve()}?mode=ro" if target != ":memory:" else target
+                self._db = sqlite3.connect(uri, uri=target != ":memory:")
+            else:
+                if target != ":memory:":
+                    Path(target).parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(target)
+                with self._db:
+                    self._db.executescript(
+                        _SCHEMA + "".join(_APPEND_ONLY.format(table=t) for t in _TABLES)
+                    )
+            self._db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise AuditStoreError(
+                f"cannot open the disclosure store ({type(exc).__name__})"
+            ) from None
+
+    def add(self, records: Iterable[DisclosureRecord]) -> int:
+        """Store records not stored yet (by disclosure_id), atomically; returns how many were new."""
+        added = 0
+        try:
+            with self._db:
+                for record in records:
+                    cursor = self._db.execute(
+                        "INSERT INTO disclosures (disclosure_id, event_id, event_type, source,"
+                        " recipient, outcome, decided_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (disclosure_id) DO NOTHING",
+                        (
+                            record.disclosure_id,
+                            record.event_id,
+                            record.event_type,
+                            record.source,
+                            record.recipient,
+                            record.outcome.value,
+                            _utc_text(record),
+                            record.model_dump_json(),
+                        ),
+                    )
+                    if cursor.rowcount != 1:
+                        continue  # already stored: a redelivery; the first copy stays
+                    added += 1
+                    self._db.executemany(
+                        "INSERT INTO disclosure_subjects (pseudonym, disclosure_id) VALUES (?, ?)"
+                        " ON CONFLICT DO NOTHING",
+                        [(subject, record.disclosure_id) for subject in record.data_subjects],
+                    )
+        except sqlite3.Error as exc:
+            raise AuditStoreError(
+                f"cannot write disclosure records ({type(exc).__name__})"
+            ) from None
+        return added
+
+    def add_attempts(self, attempts: Iterable[DeliveryAttempt]) -> int:
+        """Store delivery attempts not stored yet (by attempt_id); returns how many were new."""
+        added = 0
+        try:
+            with self._db:
+                for attempt in attempts:
+                    cursor = self._db.execute(
+                        "INSERT INTO delivery_attempts (attempt_id, disclosure_id, attempt,"
+                        " attempted_at, record) VALUES (?, ?, ?, ?, ?)"
+                        " ON CONFLICT (attempt_id) DO NOTHING",
+                        (
+                            attempt.attempt_id,
+                            attempt.disclosure_id,
+                            attempt.attempt,
+                            attempt.attempted_at.astimezone(UTC).isoformat(),
+                            attempt.model_dump_json(),
+                        ),
+                    )
+                    added += cursor.rowcount == 1
+        except sqlite3.Error as exc:
+            raise AuditStoreError(
+                f"cannot write delivery attempts ({type(exc).__name__})"
+            ) from None
+        return added
+
+    def get(self, disclosure_id: str) -> DisclosureRecord | None:
+        """One record by id, or None."""
+        row = self._query(
+            "SELECT record FROM disclosures WHERE disclosure_id = ?", (disclosure_id,)
+        )
+        return DisclosureRecord.model_validate(json.loads(row[0][0])) if row else None
+
+    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+        rows = self._query(
+            "SELECT d.record FROM disclosure_subjects s"
+            " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
+            " WHERE s.pseudonym = ? ORDER BY d.decided_at, d.disclosure_id",
+            (pseudonym,),
+        )
+        return [DisclosureRecord.model_validate(json.loads(row[0])) for row in rows]
+
+    def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
+        """The delivery attempts of one disclosure, in attempt order."""
+        rows = self._query(
+            "SELECT record FROM delivery_attempts WHERE disclosure_id = ?"
+            " ORDER BY attempt, attempted_at, attempt_id",
+            (disclosure_id,),
+        )
+        return [DeliveryAttempt.model_validate(json.loads(row[0])) for row in rows]
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._db.close()
+
+    def __enter__(self) -> SqliteDisclosureStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[str, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise AuditStoreError(
+                f"cannot read the disclosure store ({type(exc).__name__})"
+            ) from None
+
+
+def _utc_text(record: DisclosureRecord) -> str:
+    # Fixed width (microseconds always present) so that text order is time order.
+    return record.decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")

@@ -1,0 +1,78 @@
+"""The queryable disclosure log: one small Protocol, two backends chosen by URL.
+
+``sqlite:///PATH`` (default; stdlib sqlite3) or ``postgresql://...`` (psycopg 3). Both are
+append-only (no update or delete API, and triggers refuse UPDATE and DELETE) and insert
+idempotently by id, because they are fed from a Kafka topic that can redeliver: a record
+whose id is already stored is skipped, the stored one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Protocol
+
+from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.errors import ConfigurationError, HubError
+
+__all__ = ["AuditStoreError", "DisclosureStore", "open_store"]
+
+
+class AuditStoreError(HubError):
+    """The disclosure store failed (unreachable, missing, corrupt); no record values inside."""
+
+
+class DisclosureStore(Protocol):
+    """Append-only, idempotent storage of disclosure records and delivery attempts."""
+
+    def add(self, records: Iterable[DisclosureRecord]) -> int:
+        """Store records not stored yet (by disclosure_id), atomically; returns how many were new."""
+        ...
+
+    def add_attempts(self, attempts: Iterable[DeliveryAttempt]) -> int:
+        """Store delivery attempts not stored yet (by attempt_id); returns how many were new."""
+        ...
+
+    def get(self, disclosure_id: str) -> DisclosureRecord | None:
+        """One record by id, or None."""
+        ...
+
+    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+        ...
+
+    def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
+        """The delivery attempts of one disclosure, in attempt order."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+    def __enter__(self) -> DisclosureStore: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def open_store(url: str, *, read_only: bool = False) -> DisclosureStore:
+    """Open the store at ``url``; ``read_only`` neither creates it nor its tables.
+
+    Raises ConfigurationError for a URL of no known scheme, AuditStoreError when the store
+    cannot be opened.
+    """
+    if url.startswith("sqlite:///"):
+        from hub.audit.sqlite import SqliteDisclosureStore
+
+        return SqliteDisclosureStore(url.removeprefix("sqlite:///"), read_only=read_only)
+    if url.startswith(("postgresql://", "postgres://")):
+        from hub.audit.postgres import PostgresDisclosureStore
+
+        return PostgresDisclosureStore(url, read_only=read_only)
+    raise ConfigurationError(
+        "audit settings", "store_url", "use sqlite:///PATH or postgresql://..."
+    )

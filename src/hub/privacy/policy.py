@@ -1,0 +1,613 @@
+"""The routing/privacy table as configuration: who receives which fields of which type.
+
+The table is a YAML file (default ``src/hub/data/privacy.default.yaml``, the defaults
+of shared/spec/privacy.md) that a privacy officer can read and change; docs/privacy.md
+explains every key. It is validated and compiled once, at start-up: a row naming an
+unknown type, field path, recipient, condition, legal basis or processing activity
+stops the hub with a ConfigurationError naming the file and the row's path.
+
+Three invariants of privacy.md are checked by code that does not read the table's
+intent, only what each row could reach, so no configuration can break them:
+
+- a ``safety-*`` type reaches only veilig-thuis and swt (invariant 2);
+- a gp is reached only as "the gp that sent this referral", only with its status
+  feedback consent (invariant 3);
+- a provider is reached only through its own assignment, and plan goals only filtered
+  by that assignment's result areas (invariant 4).
+
+The routing code checks invariant 2 again for every release (``assert_may_receive``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from hub.connectors.registry import Partner, PartnerRegistry, Role
+from hub.errors import ConfigurationError, HubError
+from hub.privacy.project import (
+    ListNode,
+    ObjectNode,
+    Projection,
+    UnknownPath,
+    compile_projection,
+    schema_tree,
+)
+
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "LAWS",
+    "SAFETY_RECIPIENT_ROLES",
+    "AddedField",
+    "Condition",
+    "InvariantViolation",
+    "ItemFilter",
+    "LegalBasis",
+    "PrivacyPolicy",
+    "Route",
+    "SchemaSpec",
+    "Selector",
+    "SubjectOverride",
+    "assert_may_receive",
+    "compile_policy",
+    "is_safety_type",
+    "load_policy",
+]
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "data" / "privacy.default.yaml"
+
+LAWS = ("wmo", "jeugdwet", "participatiewet")
+
+SAFETY_RECIPIENT_ROLES = frozenset({Role.VEILIG_THUIS, Role.SWT})
+"""The only roles a safety-* event may ever reach (privacy.md, invariant 2)."""
+
+
+class InvariantViolation(HubError):
+    """A release would break a privacy invariant; raised instead of releasing (a hub bug)."""
+
+
+class SchemaSpec(Protocol):
+    """What the policy needs to know of a message type (hub.schemas.TypeSpec has it)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def short_name(self) -> str: ...
+
+    @property
+    def model(self) -> builtins.type[BaseModel]: ...
+
+
+class Selector(StrEnum):
+    """How a row names its recipient; a registered partner id is also accepted."""
+
+    SWT = "swt"
+    BACKOFFICE = "backoffice"
+    VEILIG_THUIS = "veilig-thuis"
+    REFERRING_GP = "referring-gp"  # the gp whose AGB sent the referral this event names
+    ASSIGNED_PROVIDER = "assigned-provider"  # the provider with the event's provider_agb
+    LIVE_ASSIGNMENT_PROVIDERS = "live-assignment-providers"  # per live assignment of the case
+    PARTNER = "partner"  # a named partner: the row's recipient is a partner id
+
+
+_ROLE_OF_SELECTOR = {
+    Selector.SWT: Role.SWT,
+    Selector.BACKOFFICE: Role.BACKOFFICE,
+    Selector.VEILIG_THUIS: Role.VEILIG_THUIS,
+    Selector.REFERRING_GP: Role.GP,
+    Selector.ASSIGNED_PROVIDER: Role.PROVIDER,
+    Selector.LIVE_ASSIGNMENT_PROVIDERS: Role.PROVIDER,
+}
+
+# What a dynamic selector needs in the type's data to find its recipient.
+_SELECTOR_NEEDS = {
+    Selector.REFERRING_GP: "referral_id",
+    Selector.ASSIGNED_PROVIDER: "provider_agb",
+    Selector.LIVE_ASSIGNMENT_PROVIDERS: "case_id",
+}
+
+
+class Condition(StrEnum):
+    """A fact about the event's links that a row (or some of its fields) depends on."""
+
+    CONSENT_STATUS_FEEDBACK = "consent.status_feedback"
+    CONSENT_CONTENT_FEEDBACK = "consent.content_feedback"
+
+    @property
+    def withheld_reason(self) -> str:
+        """The disclosure log's reason code when a row is withheld for lack of this fact."""
+        return {
+            Condition.CONSENT_STATUS_FEEDBACK: "NO_STATUS_FEEDBACK_CONSENT",
+            Condition.CONSENT_CONTENT_FEEDBACK: "NO_CONTENT_FEEDBACK_CONSENT",
+        }[self]
+
+
+class ItemFilter(StrEnum):
+    """A per-item filter on a list, with the state it needs."""
+
+    GOALS_IN_ASSIGNMENT_RESULT_AREAS = "goals-in-assignment-result-areas"
+
+    @property
+    def list_path(self) -> str:
+        """The list whose items the filter keeps or drops."""
+        return "goals"
+
+    @property
+    def withheld_reason(self) -> str:
+        """The disclosure log's reason code when the filter leaves nothing to deliver."""
+        return "NO_GOALS_FOR_ASSIGNMENT"
+
+
+class SubjectOverride(StrEnum):
+    """What replaces the CloudEvent subject for a row's recipients."""
+
+    ASSIGNMENT_NUMBER = "assignment_number"
+
+
+class AddedField(StrEnum):
+    """Fields the hub adds to a recipient's data from the delivery's context."""
+
+    ASSIGNMENT_NUMBER = "assignment_number"
+
+
+@dataclass(frozen=True, slots=True)
+class LegalBasis:
+    """The legal basis of a disclosure, per law of the event (or of what it is linked to)."""
+
+    name: str
+    default: str
+    by_law: Mapping[str, str] = field(default_factory=dict)
+
+    def for_law(self, law: str | None) -> str:
+        """The basis under this law; the default when no law applies or is known."""
+        if law is None:
+            return self.default
+        return self.by_law.get(law, self.default)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One compiled row: an event type, a recipient, and what that recipient may see."""
+
+    row: str  # "routes[3]": where the row is in the file, for messages
+    type: str
+    selector: Selector
+    partner_id: str | None
+    projection: Projection
+    condition: Condition | None
+    item_filter: ItemFilter | None
+    subject: SubjectOverride | None
+    added: tuple[AddedField, ...]
+    legal_basis: LegalBasis
+    processing_activity: str
+    conditional: tuple[tuple[Condition, Projection], ...] = ()
+    _by_conditions: Mapping[frozenset[Condition], Projection] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @property
+    def conditions(self) -> frozenset[Condition]:
+        """Every condition this row looks at (its own and its conditional fields')."""
+        own = {self.condition} if self.condition else set()
+        return frozenset(own | {c for c, _ in self.conditional})
+
+    def projection_for(self, holding: frozenset[Condition]) -> Projection:
+        """The row's fields plus the conditional fields whose condition holds (precompiled)."""
+        key = frozenset(c for c, _ in self.conditional if c in holding)
+        return self._by_conditions.get(key, self.projection)
+
+
+class PrivacyPolicy:
+    """The compiled table: routes per event type, in file order."""
+
+    def __init__(self, source: str, routes: Iterable[Route]) -> None:
+        self.source = source
+        self.routes: tuple[Route, ...] = tuple(routes)
+        by_type: dict[str, list[Route]] = {}
+        for route in self.routes:
+            by_type.setdefault(route.type, []).append(route)
+        self._by_type = {k: tuple(v) for k, v in by_type.items()}
+        self._held: dict[str, Projection] = {}
+        for route in self.routes:
+            if route.selector is Selector.LIVE_ASSIGNMENT_PROVIDERS:
+                whole = route.projection
+                for _, extra in route.conditional:
+                    whole = whole.union(extra)
+                known = self._held.get(route.type)
+                self._held[route.type] = whole if known is None else known.union(whole)
+
+    def routes_for(self, event_type: str) -> tuple[Route, ...]:
+        """The rows for this full type (empty: the type goes to nobody)."""
+        return self._by_type.get(event_type, ())
+
+    def held_projection(self, event_type: str) -> Projection | None:
+        """What of this type the hub keeps for assignments that become live later, if anything.
+
+        The union of the fields of every per-live-assignment row of the type: the held copy
+        holds only what some provider may yet receive.
+        """
+        return self._held.get(event_type)
+
+
+def is_safety_type(event_type: str) -> bool:
+    """True for the safety-* types (safety reports, feedback, handovers), by name alone."""
+    return any(part.startswith("safety-") for part in event_type.split("."))
+
+
+def assert_may_receive(event_type: str, partner: Partner) -> None:
+    """Refuse (InvariantViolation) a release that breaks invariant 2, whatever the table says."""
+    if is_safety_type(event_type) and partner.role not in SAFETY_RECIPIENT_ROLES:
+        raise InvariantViolation(
+            f"refused to release a safety event to partner {partner.id} (role {partner.role})"
+        )
+
+
+# --------------------------------------------------------------------------- the file
+
+
+class _RawRoute(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: StrictStr
+    recipient: StrictStr
+    fields: Literal["all"] | list[StrictStr]
+    except_: list[StrictStr] = Field(default_factory=list, alias="except")
+    when: StrictStr | None = None
+    fields_when: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
+    filter: StrictStr | None = None
+    subject: StrictStr | None = None
+    add: list[StrictStr] = Field(default_factory=list)
+    legal_basis: StrictStr
+    processing_activity: StrictStr
+
+
+class _RawPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    processing_activities: list[StrictStr]
+    legal_bases: dict[StrictStr, StrictStr | dict[StrictStr, StrictStr]]
+    routes: list[_RawRoute]
+
+
+def load_policy(
+    path: Path | str = DEFAULT_POLICY_PATH,
+    *,
+    registry: PartnerRegistry,
+    types: Mapping[str, SchemaSpec] | None = None,
+) -> PrivacyPolicy:
+    """Read, validate and compile a policy file; ConfigurationError names the bad row's path.
+
+    ``types`` defaults to the hub's v1 types (hub.schemas.TYPES).
+    """
+    path = Path(path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(str(path), "", f"cannot read file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigurationError(str(path), where, "not valid YAML") from None
+    return compile_policy(raw, source=str(path), registry=registry, types=types)
+
+
+def compile_policy(
+    raw: Any,
+    *,
+    source: str,
+    registry: PartnerRegistry,
+    types: Mapping[str, SchemaSpec] | None = None,
+) -> PrivacyPolicy:
+    """Validate and compile an already-parsed policy document (see load_policy)."""
+    if types is None:
+        from hub.schemas import TYPES
+
+        types = TYPES
+    try:
+        parsed = _RawPolicy.model_validate(raw if isinstance(raw, Mapping) else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # Pydantic's message without the input: a policy file is configuration, not data,
+        # but the habit of never echoing input is kept everywhere.
+        raise ConfigurationError(source, _error_path(first["loc"]), first["msg"]) from None
+    return _Compiler(source, registry, types, parsed).compile()
+
+
+@dataclass(slots=True)
+class _Compiler:
+    source: str
+    registry: PartnerRegistry
+    types: Mapping[str, SchemaSpec]
+    raw: _RawPolicy
+    _schemas: dict[str, ObjectNode] = field(default_factory=dict)
+
+    def fail(self, path: str, message: str) -> ConfigurationError:
+        return ConfigurationError(self.source, path, message)
+
+    def compile(self) -> PrivacyPolicy:
+        activities = self._activities()
+        bases = self._legal_bases()
+        routes: list[Route] = []
+        seen: dict[tuple[str, str], str] = {}
+        for index, row in enumerate(self.raw.routes):
+            route = self._route(f"routes[{index}]", row, activities, bases)
+            key = (route.type, route.partner_id or route.selector.value)
+            if key in seen:
+                raise self.fail(
+                    f"routes[{index}]", f"repeats the type and recipient of {seen[key]}"
+                )
+            seen[key] = route.row
+            routes.append(route)
+        for route in routes:
+            # From the compiled routes: what each row can reach, whatever it says.
+            self._check_safety_confined(route.row, route.type, route.partner_id or route.selector)
+            self._check_gp_and_provider_isolation(route)
+        return PrivacyPolicy(self.source, routes)
+
+    def _activities(self) -> frozenset[str]:
+        for index, name in enumerate(self.raw.processing_activities):
+            if not name.strip():
+                raise self.fail(f"processing_activities[{index}]", "must not be empty")
+        return frozenset(self.raw.processing_activities)
+
+    def _legal_bases(self) -> dict[str, LegalBasis]:
+        bases: dict[str, LegalBasis] = {}
+        for name, value in self.raw.legal_bases.items():
+            where = f"legal_bases.{name}"
+            if isinstance(value, str):
+                if not value.strip():
+                    raise self.fail(where, "must not be empty")
+                bases[name] = LegalBasis(name, value)
+                continue
+            unknown = sorted(set(value) - {*LAWS, "default"})
+            if unknown:
+                raise self.fail(f"{where}.{unknown[0]}", f"not a law; use {', '.join(LAWS)}")
+            missing = [k for k in (*LAWS, "default") if k not in value]
+            if missing:
+                raise self.fail(where, f"needs a basis for {missing[0]}")
+            bases[name] = LegalBasis(name, value["default"], {law: value[law] for law in LAWS})
+        return bases
+
+    def _spec(self, where: str, name: str) -> SchemaSpec:
+        for spec in self.types.values():
+            if name in (spec.type, spec.short_name):
+                return spec
+        raise self.fail(where, "not a known message type")
+
+    def _schema(self, spec: SchemaSpec) -> ObjectNode:
+        if spec.type not in self._schemas:
+            self._schemas[spec.type] = schema_tree(spec.model)
+        return self._schemas[spec.type]
+
+    def _route(
+        self,
+        where: str,
+        row: _RawRoute,
+        activities: frozenset[str],
+        bases: Mapping[str, LegalBasis],
+    ) -> Route:
+        spec = self._spec(f"{where}.type", row.type)
+        # Invariant 2 first, from the type's name and the recipient's role alone: no other
+        # key of the row is read, so nothing else in the table can change the outcome.
+        self._check_safety_confined(where, spec.type, row.recipient)
+        schema = self._schema(spec)
+        selector, partner_id = self._selector(f"{where}.recipient", row.recipient, schema)
+
+        projection = self._projection(where, schema, row.fields, row.except_)
+        condition = self._condition(f"{where}.when", row.when, selector) if row.when else None
+        conditional: list[tuple[Condition, Projection]] = []
+        for name, paths in row.fields_when.items():
+            cond = self._condition(f"{where}.fields_when.{name}", name, selector)
+            extra = self._paths(f"{where}.fields_when.{name}", schema, paths)
+            conditional.append((cond, extra))
+
+        item_filter = self._filter(f"{where}.filter", row.filter, selector, schema)
+        subject = self._subject(f"{where}.subject", row.subject, selector)
+        added = self._added(f"{where}.add", row.add, selector, schema)
+
+        if row.legal_basis not in bases:
+            raise self.fail(f"{where}.legal_basis", "not one of the file's legal_bases")
+        if row.processing_activity not in activities:
+            raise self.fail(
+                f"{where}.processing_activity", "not one of the file's processing_activities"
+            )
+
+        by_conditions: dict[frozenset[Condition], Projection] = {}
+        for size in range(len(conditional) + 1):
+            for chosen in itertools.combinations(conditional, size):
+                whole = projection
+                for _, extra in chosen:
+                    whole = whole.union(extra)
+                by_conditions[frozenset(c for c, _ in chosen)] = whole
+
+        return Route(
+            row=where,
+            type=spec.type,
+            selector=selector,
+            partner_id=partner_id,
+            projection=projection,
+            condition=condition,
+            item_filter=item_filter,
+            subject=subject,
+            added=added,
+            legal_basis=bases[row.legal_basis],
+            processing_activity=row.processing_activity,
+            conditional=tuple(conditional),
+            _by_conditions=by_conditions,
+        )
+
+    def _selector(self, where: str, name: str, schema: ObjectNode) -> tuple[Selector, str | None]:
+        if name == Selector.PARTNER.value or name not in Selector.__members__.values():
+            if self.registry.get(name) is None:
+                raise self.fail(where, "neither a recipient selector nor a registered partner id")
+            return Selector.PARTNER, name
+        selector = Selector(name)
+        needs = _SELECTOR_NEEDS.get(selector)
+        if needs is not None and needs not in schema.fields:
+            raise self.fail(where, f"{selector.value} needs a type whose data has {needs}")
+        return selector, None
+
+    def _projection(
+        self, where: str, schema: ObjectNode, fields: str | list[str], exclude: list[str]
+    ) -> Projection:
+        if isinstance(fields, str):  # "all": every v1 field, expanded now
+            projection = compile_projection(schema, None)
+        else:
+            projection = self._paths(f"{where}.fields", schema, fields)
+        for index, path in enumerate(exclude):
+            try:
+                projection = compile_projection(schema, projection.paths, exclude=[path])
+            except UnknownPath as exc:
+                raise self.fail(f"{where}.except[{index}]", str(exc)) from None
+        return projection
+
+    def _paths(self, where: str, schema: ObjectNode, paths: list[str]) -> Projection:
+        for index, path in enumerate(paths):
+            try:
+                compile_projection(schema, [path])
+            except UnknownPath as exc:
+                raise self.fail(f"{where}[{index}]", str(exc)) from None
+        return compile_projection(schema, paths)
+
+    def _condition(self, where: str, name: str, selector: Selector) -> Condition:
+        try:
+            condition = Condition(name)
+        except ValueError:
+            raise self.fail(
+                where, f"not a condition; known: {', '.join(c.value for c in Condition)}"
+            ) from None
+        if selector is not Selector.REFERRING_GP:
+            raise self.fail(where, "consent conditions apply to the referring-gp recipient only")
+        return condition
+
+    def _filter(
+        self, where: str, name: str | None, selector: Selector, schema: ObjectNode
+    ) -> ItemFilter | None:
+        if name is None:
+            return None
+        try:
+            item_filter = ItemFilter(name)
+        except ValueError:
+            raise self.fail(
+                where, f"not a filter; known: {', '.join(f.value for f in ItemFilter)}"
+            ) from None
+        goals = schema.fields.get("goals")
+        if not (isinstance(goals, ListNode) and "result_area" in goals.item.fields):
+            raise self.fail(where, "this filter needs a type with goals[].result_area")
+        if selector is not Selector.LIVE_ASSIGNMENT_PROVIDERS:
+            raise self.fail(where, "this filter needs the live-assignment-providers recipient")
+        return item_filter
+
+    def _subject(self, where: str, name: str | None, selector: Selector) -> SubjectOverride | None:
+        per_assignment = selector is Selector.LIVE_ASSIGNMENT_PROVIDERS
+        if name is None:
+            if per_assignment:
+                # The original subject would be the case id, which a provider must not see.
+                raise self.fail(where, "live-assignment-providers needs subject: assignment_number")
+            return None
+        try:
+            subject = SubjectOverride(name)
+        except ValueError:
+            raise self.fail(where, "the only subject override is assignment_number") from None
+        if not per_assignment:
+            raise self.fail(where, "assignment_number is known only per live assignment")
+        return subject
+
+    def _added(
+        self, where: str, names: list[str], selector: Selector, schema: ObjectNode
+    ) -> tuple[AddedField, ...]:
+        added: list[AddedField] = []
+        for index, name in enumerate(names):
+            try:
+                item = AddedField(name)
+            except ValueError:
+                raise self.fail(
+                    f"{where}[{index}]", "the only added field is assignment_number"
+                ) from None
+            if selector is not Selector.LIVE_ASSIGNMENT_PROVIDERS:
+                raise self.fail(
+                    f"{where}[{index}]", "assignment_number is known only per live assignment"
+                )
+            if name in schema.fields:
+                raise self.fail(f"{where}[{index}]", "the type already has this field")
+            added.append(item)
+        return tuple(added)
+
+    # ---- the invariants, from what each compiled route can reach
+
+    def _roles_of(self, recipient: str) -> frozenset[Role]:
+        """The roles a recipient name can resolve to (empty for a name that is neither)."""
+        try:
+            selector = Selector(recipient)
+        except ValueError:
+            partner = self.registry.get(recipient)
+            return frozenset({partner.role}) if partner else frozenset()
+        role = _ROLE_OF_SELECTOR.get(selector)
+        return frozenset({role}) if role else frozenset()
+
+    def _reachable_roles(self, route: Route) -> frozenset[Role]:
+        return self._roles_of(route.partner_id or route.selector.value)
+
+    def _check_safety_confined(self, where: str, event_type: str, recipient: str) -> None:
+        if not is_safety_type(event_type):
+            return
+        if self._roles_of(str(recipient)) - SAFETY_RECIPIENT_ROLES:
+            raise self.fail(
+                f"{where}.recipient",
+                "a safety-* type may reach only veilig-thuis and swt (privacy.md invariant 2)",
+            )
+
+    def _check_gp_and_provider_isolation(self, route: Route) -> None:
+        roles = self._reachable_roles(route)
+        if Role.GP in roles and not (
+            route.selector is Selector.REFERRING_GP
+            and route.condition is Condition.CONSENT_STATUS_FEEDBACK
+        ):
+            raise self.fail(
+                f"{route.row}.recipient",
+                "a gp may be reached only as referring-gp with when: consent.status_feedback "
+                "(privacy.md invariant 3)",
+            )
+        if Role.PROVIDER in roles:
+            if route.selector not in (
+                Selector.ASSIGNED_PROVIDER,
+                Selector.LIVE_ASSIGNMENT_PROVIDERS,
+            ):
+                raise self.fail(
+                    f"{route.row}.recipient",
+                    "a provider may be reached only through its own assignment "
+                    "(assigned-provider or live-assignment-providers; privacy.md invariant 4)",
+                )
+            names_goals = any(
+                p.startswith("goals") for p in route.projection_for(route.conditions).paths
+            )
+            if (
+                route.selector is Selector.LIVE_ASSIGNMENT_PROVIDERS
+                and names_goals
+                and route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS
+            ):
+                raise self.fail(
+                    f"{route.row}.filter",
+                    "goals reach a provider only with filter: goals-in-assignment-result-areas "
+                    "(privacy.md invariant 4)",
+                )
+
+
+def _error_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)

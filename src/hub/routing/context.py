@@ -1,0 +1,65 @@
+"""What routing needs besides the event and the state: registry, table, pseudonyms, clock."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from hub.connectors.registry import PartnerRegistry
+from hub.privacy.policy import DEFAULT_POLICY_PATH, PrivacyPolicy, load_policy
+from hub.privacy.pseudonym import Pseudonymiser
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
+
+__all__ = ["RoutingContext", "build_context", "random_trace_id", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+def random_trace_id() -> str:
+    """A fresh W3C trace id (32 lower-case hex characters, never all zeros)."""
+    while True:
+        value = secrets.token_hex(16)
+        if value != "0" * 32:
+            return value
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingContext:
+    """Configuration that ``decide`` and ``process`` read; fixed for the life of the process.
+
+    - ``registry``: the partners; recipients resolve to them.
+    - ``policy``: the compiled routing/privacy table.
+    - ``pseudonymise``: BSN -> keyed pseudonym, for state and disclosure records.
+    - ``now``: the clock for ``decided_at``.
+    - ``new_trace_id``: used when an event carries no ``traceparent``.
+    - ``result_areas``: the municipality's result areas for validation (None: the defaults).
+    """
+
+    registry: PartnerRegistry
+    policy: PrivacyPolicy
+    pseudonymise: Pseudonymiser
+    now: Callable[[], datetime] = utc_now
+    new_trace_id: Callable[[], str] = random_trace_id
+    result_areas: frozenset[str] | None = None
+
+
+def build_context(settings: HubSettings, registry: PartnerRegistry) -> RoutingContext:
+    """The routing context of a deployment; raises ConfigurationError for a bad policy file."""
+    privacy = settings.privacy
+    policy = load_policy(privacy.policy_file or DEFAULT_POLICY_PATH, registry=registry)
+    secret = privacy.pseudonym_secret.get_secret_value().encode("utf-8")
+    areas = frozenset(privacy.result_areas) if privacy.result_areas is not None else None
+    return RoutingContext(
+        registry=registry,
+        policy=policy,
+        pseudonymise=Pseudonymiser(secret),
+        result_areas=areas,
+    )

@@ -1,0 +1,649 @@
+"""The rules that need state (messages.md), and what each accepted event changes in it.
+
+One function per type reads the state, rejects the event with path, code and sentence
+when a rule is broken, and otherwise records the state changes and the facts routing
+needs (the law, the data subjects, the referral, the live assignments). Sentences never
+hold values. Duplicate suppression by (source, id) happens before (``process``).
+
+Provider isolation: an assignment issued to another provider is answered exactly as an
+unknown one (same path, code and sentence), so probing numbers reveals nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from hub.connectors.registry import Partner, Role
+from hub.errors import ErrorCode, ErrorDetail
+from hub.privacy.project import project
+from hub.routing.context import RoutingContext
+from hub.routing.ids import TraceContext
+from hub.routing.state_model import (
+    assignment_key,
+    assignment_request_key,
+    case_assignments_key,
+    case_key,
+    decision_key,
+    is_live,
+    plan_key,
+    referral_key,
+    report_key,
+    request_key,
+    safety_case_key,
+)
+from hub.schemas import LAW_CATEGORIES, STOP_REASONS, ValidEvent
+from hub.state.store import StateView
+
+__all__ = ["Facts", "Ruling", "apply_rules"]
+
+Value = Mapping[str, Any]
+
+# One sentence for "unknown" and "another provider's": the two must be indistinguishable.
+_NOT_YOUR_ASSIGNMENT = (
+    "No assignment with this assignment_number is issued to the sending provider."
+)
+
+
+@dataclass(slots=True)
+class Facts:
+    """What routing needs to know about an accepted event's links."""
+
+    law: str | None = None
+    subjects: set[str] = field(default_factory=set)
+    referral: Value | None = None
+    live_assignments: list[tuple[str, Value]] = field(default_factory=list)
+    # (assignment number, its state) that just went live and get the case's held plan now
+    plan_replays: list[tuple[str, Value]] = field(default_factory=list)
+    replay_plan: Value | None = None
+
+
+@dataclass(slots=True)
+class Ruling:
+    """The verdict on one event: errors, or the state changes and facts of an accepted event."""
+
+    errors: list[ErrorDetail] = field(default_factory=list)
+    unroutable: bool = False
+    changes: dict[str, Value | None] = field(default_factory=dict)
+    held: dict[str, Value | None] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
+
+
+@dataclass(slots=True)
+class _Input:
+    event: ValidEvent
+    data: Mapping[str, Any]
+    state: StateView
+    held: StateView | None
+    ctx: RoutingContext
+    sender: Partner | None
+    ruling: Ruling
+    trace: TraceContext
+
+    def get(self, key: str) -> Value | None:
+        """The state as this event sees it: its own earlier changes first."""
+        if key in self.ruling.changes:
+            return self.ruling.changes[key]
+        return self.state.get(key)
+
+    def put(self, key: str, value: Value | None) -> None:
+        self.ruling.changes[key] = value
+
+    def stamp(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of a state value marked with this event's date (for retention)."""
+        return {**value, "updated_on": self.event.event_date.isoformat()}
+
+    def reject(self, path: str, code: ErrorCode, message: str) -> None:
+        self.ruling.errors.append(ErrorDetail(path, code, message))
+
+    def unroutable(self, path: str, message: str) -> None:
+        self.ruling.unroutable = True
+        self.reject(path, ErrorCode.UNKNOWN_REFERENCE, message)
+
+    def own_subjects(self) -> set[str]:
+        return {self.ctx.pseudonymise(bsn) for bsn in _bsns(self.data)}
+
+
+def apply_rules(
+    event: ValidEvent,
+    data: Mapping[str, Any],
+    state: StateView,
+    ctx: RoutingContext,
+    trace: TraceContext,
+    *,
+    held: StateView | None = None,
+) -> Ruling:
+    """Check the stateful rules for one valid event and work out its state changes."""
+    sender = ctx.registry.by_source(event.source)
+    ruling = Ruling()
+    item = _Input(event, data, state, held, ctx, sender, ruling, trace)
+    ruling.facts.subjects |= item.own_subjects()
+    law = data.get("law")
+    ruling.facts.law = law if isinstance(law, str) else None
+    _RULES.get(event.spec.short_name, _no_rules)(item)
+    if ruling.errors:
+        # A rejected event changes nothing (process() still records that it was seen).
+        ruling.changes.clear()
+        ruling.held.clear()
+    return ruling
+
+
+def _no_rules(item: _Input) -> None:
+    """Types without stateful rules or state (budgets)."""
+
+
+# --------------------------------------------------------------------------- referrals
+
+
+def _referral_submitted(item: _Input) -> None:
+    key = referral_key(item.data["referral_id"])
+    if item.get(key) is not None:
+        item.reject(
+            "data.referral_id",
+            ErrorCode.ID_ALREADY_KNOWN,
+            "A referral with this referral_id was already submitted.",
+        )
+        return
+    consent = item.data["consent"]
+    item.put(
+        key,
+        item.stamp(
+            {
+                "gp_agb": item.data["referrer"]["agb"],
+                "status_feedback": bool(consent["status_feedback"]),
+                "content_feedback": bool(consent.get("content_feedback", False)),
+                "subjects": sorted(item.own_subjects()),
+            }
+        ),
+    )
+
+
+def _referral_status_changed(item: _Input) -> None:
+    key = referral_key(item.data["referral_id"])
+    referral = item.get(key)
+    if referral is None:
+        item.unroutable("data.referral_id", "No referral with this referral_id is known.")
+        return
+    item.ruling.facts.referral = referral
+    item.ruling.facts.subjects |= set(referral.get("subjects", ()))
+    case_id = item.data.get("case_id")
+    if case_id is not None and referral.get("case_id") != case_id:
+        item.put(key, item.stamp({**referral, "case_id": case_id}))
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _case_opened(item: _Input) -> None:
+    case_id = item.data["case_id"]
+    key = case_key(case_id)
+    case = dict(item.get(key) or {})
+    case["subjects"] = sorted(set(case.get("subjects", ())) | item.own_subjects())
+    origin = item.data.get("origin") or {}
+    for link, state_key in (("referral_id", referral_key), ("safety_case_id", safety_case_key)):
+        linked_id = origin.get(link)
+        if linked_id is None:
+            continue
+        case[link] = linked_id
+        linked = item.get(state_key(linked_id))
+        if linked is not None and linked.get("case_id") != case_id:
+            item.put(state_key(linked_id), item.stamp({**linked, "case_id": case_id}))
+    item.put(key, item.stamp(case))
+
+
+def _case_plan_updated(item: _Input) -> None:
+    case_id = item.data["case_id"]
+    key = case_key(case_id)
+    case = item.get(key)
+    if case is None:
+        item.unroutable("data.case_id", "No case with this case_id is known.")
+        return
+    version = item.data["plan_version"]
+    if version <= int(case.get("plan_version", 0)):
+        item.reject(
+            "data.plan_version",
+            ErrorCode.PLAN_VERSION_NOT_NEWER,
+            "The plan_version must be higher than the last one the hub saw for this case.",
+        )
+        return
+    item.put(key, item.stamp({**case, "plan_version": version}))
+    item.ruling.facts.subjects |= set(case.get("subjects", ()))
+    for number, assignment in _assignments_of_case(item, case_id):
+        if is_live(assignment):
+            updated = item.stamp({**assignment, "plan_version": version})
+            item.put(assignment_key(number), updated)
+            item.ruling.facts.live_assignments.append((number, updated))
+    _hold_plan(item, case_id, version)
+
+
+def _hold_plan(item: _Input, case_id: str, version: int) -> None:
+    """Keep what a provider may yet receive of this plan, for assignments that go live later."""
+    if item.held is None:
+        return
+    held_fields = item.ctx.policy.held_projection(item.event.type)
+    if held_fields is None:
+        return
+    # Goals without a result area go to no provider: the held copy does not keep them.
+    kept = project(item.data, held_fields, {"goals": lambda goal: "result_area" in goal})
+    event, trace = item.event, item.trace
+    item.ruling.held[plan_key(case_id)] = {
+        "event_id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "time": event.time.isoformat(),
+        "subject": event.subject,
+        "tracestate": event.tracestate,
+        "dataschema": event.dataschema,
+        "trace_id": trace.trace_id,
+        "parent_span_id": trace.parent_span_id,
+        "trace_flags": trace.flags,
+        "plan_version": version,
+        "data": kept.payload,
+        "omitted": list(kept.withheld),
+    }
+
+
+def _case_closed(item: _Input) -> None:
+    case_id = item.data["case_id"]
+    case = item.get(case_key(case_id))
+    if case is not None:
+        item.ruling.facts.subjects |= set(case.get("subjects", ()))
+        item.put(case_key(case_id), item.stamp({**case, "closed_on": item.data["closed_on"]}))
+    if item.held is not None:
+        item.ruling.held[plan_key(case_id)] = None  # a closed case gets no more plans
+
+
+def _assignments_of_case(item: _Input, case_id: str) -> Iterator[tuple[str, Value]]:
+    index = item.get(case_assignments_key(case_id)) or {}
+    for number in index.get("assignments", ()):
+        assignment = item.get(assignment_key(number))
+        if assignment is not None and assignment.get("case_id") == case_id:
+            yield number, assignment
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def _safety_report_submitted(item: _Input) -> None:
+    key = report_key(item.data["report_id"])
+    if item.get(key) is not None:
+        item.reject(
+            "data.report_id",
+            ErrorCode.ID_ALREADY_KNOWN,
+            "A safety report with this report_id was already submitted.",
+        )
+        return
+    value: dict[str, Any] = {"subjects": sorted(item.own_subjects())}
+    if "case_id" in item.data:
+        value["case_id"] = item.data["case_id"]
+    item.put(key, item.stamp(value))
+
+
+def _safety_report_feedback(item: _Input) -> None:
+    report = item.get(report_key(item.data["report_id"]))
+    if report is None:
+        item.unroutable("data.report_id", "No safety report with this report_id is known.")
+        return
+    item.ruling.facts.subjects |= set(report.get("subjects", ()))
+
+
+def _safety_case_handed_over(item: _Input) -> None:
+    key = safety_case_key(item.data["safety_case_id"])
+    value = dict(item.get(key) or {})
+    subjects = set(value.get("subjects", ())) | item.own_subjects()
+    report_id = item.data.get("report_id")
+    if report_id is not None:
+        value["report_id"] = report_id
+        report = item.get(report_key(report_id))
+        if report is not None:
+            subjects |= set(report.get("subjects", ()))
+    item.ruling.facts.subjects |= subjects
+    value["subjects"] = sorted(subjects)
+    item.put(key, item.stamp(value))
+
+
+# --------------------------------------------------------------------------- provisions
+
+
+def _provision_requested(item: _Input) -> None:
+    key = request_key(item.data["request_id"])
+    if item.get(key) is not None:
+        item.reject(
+            "data.request_id",
+            ErrorCode.ID_ALREADY_KNOWN,
+            "A provision request with this request_id was already submitted.",
+        )
+        return
+    item.put(
+        key,
+        item.stamp(
+            {
+                "case_id": item.data["case_id"],
+                "law": item.data["law"],
+                "subjects": sorted(item.own_subjects()),
+            }
+        ),
+    )
+
+
+def _provision_decided(item: _Input) -> None:
+    request_id = item.data["request_id"]
+    request = item.get(request_key(request_id))
+    if request is None:
+        item.unroutable("data.request_id", "No provision request with this request_id is known.")
+        return
+    law = request.get("law")
+    item.ruling.facts.law = law
+    item.ruling.facts.subjects |= set(request.get("subjects", ()))
+    product = item.data.get("product")
+    if isinstance(law, str) and product is not None:
+        _check_category(item, law, product)
+    item.put(decision_key(item.data["decision_id"]), item.stamp({"request_id": request_id}))
+
+
+def _check_category(item: _Input, law: str, product: Mapping[str, Any]) -> None:
+    if product.get("category") not in LAW_CATEGORIES.get(law, frozenset()):
+        item.reject(
+            "data.product.category",
+            ErrorCode.CATEGORY_LAW_MISMATCH,
+            "The product category does not belong to the law of the request or assignment "
+            "(Wmo 01-18, Jeugdwet 40-55, Participatiewet P1-P9).",
+        )
+
+
+# --------------------------------------------------------------------------- assignments
+
+
+def _assignment_issued(item: _Input) -> None:
+    data = item.data
+    number = data["assignment_number"]
+    key = assignment_key(number)
+    known = item.get(key)
+    status = data["status"]
+    provider = item.ctx.registry.by_agb(data["provider_agb"])
+    if status == "new":
+        if known is not None:
+            item.reject(
+                "data.assignment_number",
+                ErrorCode.ID_ALREADY_KNOWN,
+                "An assignment with this assignment_number was already issued.",
+            )
+    elif known is None:
+        item.reject(
+            "data.assignment_number",
+            ErrorCode.ASSIGNMENT_UNKNOWN,
+            "No assignment with this assignment_number was issued; issue it with status new first.",
+        )
+    elif known.get("status") == "withdrawn":
+        item.reject(
+            "data.status",
+            ErrorCode.ASSIGNMENT_WITHDRAWN,
+            "This assignment was withdrawn; nothing may follow a withdrawal.",
+        )
+    elif known.get("provider_agb") != data["provider_agb"]:
+        item.reject(
+            "data.provider_agb",
+            ErrorCode.PROVIDER_CHANGED,
+            "The provider of an assignment cannot change; withdraw it and issue a new one.",
+        )
+    if provider is None or provider.role is not Role.PROVIDER:
+        item.reject(
+            "data.provider_agb",
+            ErrorCode.PROVIDER_UNKNOWN,
+            "The provider_agb is not that of a registered provider.",
+        )
+    if item.ruling.errors:
+        return
+
+    previous = known or {}
+    value: dict[str, Any] = {
+        "provider_agb": data["provider_agb"],
+        "status": status,
+        "law": data["law"],
+        "product": dict(data["product"]),
+        "period": dict(data["period"]),
+        "result_areas": list(data["result_areas"]),
+        "decision_id": data["decision_id"],
+        "subjects": sorted(item.own_subjects()),
+        "care": dict(previous.get("care") or {}),
+        "plan_version": int(previous.get("plan_version", 0)),
+    }
+    if "case_id" in data:
+        value["case_id"] = data["case_id"]
+    if status == "withdrawn":
+        value["ended_on"] = item.event.event_date.isoformat()
+    old_case, new_case = previous.get("case_id"), value.get("case_id")
+    if old_case != new_case:
+        _index_assignment(item, old_case, number, add=False)
+        _index_assignment(item, new_case, number, add=True)
+    if status == "new":
+        value = _replay_plan_if_newer(item, number, value)
+    item.put(key, item.stamp(value))
+
+
+def _index_assignment(item: _Input, case_id: str | None, number: str, *, add: bool) -> None:
+    if case_id is None:
+        return
+    key = case_assignments_key(case_id)
+    numbers = list((item.get(key) or {}).get("assignments", ()))
+    if add and number not in numbers:
+        numbers.append(number)
+    elif not add and number in numbers:
+        numbers.remove(number)
+    item.put(key, item.stamp({"assignments": numbers}) if numbers else None)
+
+
+def _replay_plan_if_newer(item: _Input, number: str, value: dict[str, Any]) -> dict[str, Any]:
+    """An assignment that goes live after its case's latest plan gets that plan now."""
+    case_id = value.get("case_id")
+    if case_id is None or item.held is None or not is_live(value):
+        return value
+    plan = item.held.get(plan_key(case_id))
+    if plan is None or int(plan["plan_version"]) <= int(value.get("plan_version", 0)):
+        return value
+    value = {**value, "plan_version": int(plan["plan_version"])}
+    item.ruling.facts.replay_plan = plan
+    item.ruling.facts.plan_replays.append((number, value))
+    return value
+
+
+# --------------------------------------------------------------------------- care
+
+
+def _own_assignment(item: _Input) -> tuple[str, Value] | None:
+    """The sender's own, not withdrawn assignment, or None after rejecting the event."""
+    number = item.data["assignment_number"]
+    assignment = item.get(assignment_key(number))
+    sender_agb = item.sender.agb if item.sender is not None else None
+    if assignment is None or sender_agb is None or assignment.get("provider_agb") != sender_agb:
+        item.reject("data.assignment_number", ErrorCode.ASSIGNMENT_UNKNOWN, _NOT_YOUR_ASSIGNMENT)
+        return None
+    if assignment.get("status") == "withdrawn":
+        item.reject(
+            "data.assignment_number",
+            ErrorCode.ASSIGNMENT_WITHDRAWN,
+            "This assignment was withdrawn; nothing may be reported on it.",
+        )
+        return None
+    item.ruling.facts.law = assignment.get("law")
+    item.ruling.facts.subjects |= set(assignment.get("subjects", ()))
+    return number, assignment
+
+
+def _check_product(item: _Input, assignment: Value) -> None:
+    product = item.data["product"]
+    law = assignment.get("law")
+    if isinstance(law, str):
+        _check_category(item, law, product)
+    if dict(product) != dict(assignment.get("product") or {}):
+        item.reject(
+            "data.product",
+            ErrorCode.PRODUCT_MISMATCH,
+            "The product must equal the product of the assignment.",
+        )
+
+
+def _check_in_period(item: _Input, assignment: Value, path: str, day: str) -> None:
+    period = assignment.get("period") or {}
+    start, end = period.get("start"), period.get("end")
+    value = date.fromisoformat(day)
+    if (start is not None and value < date.fromisoformat(start)) or (
+        end is not None and value > date.fromisoformat(end)
+    ):
+        item.reject(
+            path, ErrorCode.DATE_OUTSIDE_PERIOD, "The date must lie within the assignment period."
+        )
+
+
+def _care_started(item: _Input) -> None:
+    own = _own_assignment(item)
+    if own is None:
+        return
+    number, assignment = own
+    _check_product(item, assignment)
+    care = dict(assignment.get("care") or {})
+    started_on = item.data["started_on"]
+    if item.data["delivery_status"] == "deleted":
+        if care.get("started_on") != started_on:
+            item.reject(
+                "data.delivery_status",
+                ErrorCode.DELETE_WITHOUT_NEW,
+                "A deleted start must correct an earlier start with the same started_on.",
+            )
+            return
+        care.pop("started_on")
+    else:
+        _check_in_period(item, assignment, "data.started_on", started_on)
+        care["started_on"] = started_on
+    if not item.ruling.errors:
+        item.put(assignment_key(number), item.stamp({**assignment, "care": care}))
+
+
+def _care_stopped(item: _Input) -> None:
+    own = _own_assignment(item)
+    if own is None:
+        return
+    number, assignment = own
+    _check_product(item, assignment)
+    care = dict(assignment.get("care") or {})
+    stopped_on, reason = item.data["stopped_on"], item.data["reason"]
+    value: dict[str, Any] = dict(assignment)
+    if item.data["delivery_status"] == "deleted":
+        if care.get("stopped_on") != stopped_on or care.get("stop_reason") != reason:
+            item.reject(
+                "data.delivery_status",
+                ErrorCode.DELETE_WITHOUT_NEW,
+                "A deleted stop must correct an earlier stop with the same stopped_on and reason.",
+            )
+            return
+        care.pop("stopped_on")
+        care.pop("stop_reason")
+        value.pop("ended_on", None)
+        value["care"] = care
+        value = _replay_plan_if_newer(item, number, value)  # live again
+    else:
+        started_on = care.get("started_on")
+        if started_on is None:
+            item.reject(
+                "data.assignment_number",
+                ErrorCode.CARE_NOT_STARTED,
+                "Care was not started for this assignment (or its start was deleted).",
+            )
+        elif date.fromisoformat(stopped_on) < date.fromisoformat(started_on):
+            item.reject(
+                "data.stopped_on",
+                ErrorCode.STOP_BEFORE_START,
+                "stopped_on must not be before started_on.",
+            )
+        _check_in_period(item, assignment, "data.stopped_on", stopped_on)
+        law = str(assignment.get("law"))
+        if reason not in STOP_REASONS.get(law, frozenset()):
+            item.reject(
+                "data.reason",
+                ErrorCode.STOP_REASON_INVALID,
+                "The stop reason is not in the list for the assignment's law "
+                "(WMO588 for Wmo and Participatiewet, JZ588 for Jeugdwet).",
+            )
+        care["stopped_on"] = stopped_on
+        care["stop_reason"] = reason
+        value["care"] = care
+        value["ended_on"] = stopped_on
+    if not item.ruling.errors:
+        item.put(assignment_key(number), item.stamp(value))
+
+
+def _outcomes_reported(item: _Input) -> None:
+    own = _own_assignment(item)
+    if own is None:
+        return
+    _, assignment = own
+    period = item.data["period"]
+    _check_in_period(item, assignment, "data.period.start", period["start"])
+    _check_in_period(item, assignment, "data.period.end", period["end"])
+    areas = set(assignment.get("result_areas", ()))
+    for index, result in enumerate(item.data["results"]):
+        if result["result_area"] not in areas:
+            item.reject(
+                f"data.results[{index}].result_area",
+                ErrorCode.RESULT_AREA_NOT_ASSIGNED,
+                "This result area is not one of the assignment's result areas.",
+            )
+
+
+def _assignment_request_submitted(item: _Input) -> None:
+    key = assignment_request_key(item.data["request_id"])
+    if item.get(key) is not None:
+        item.reject(
+            "data.request_id",
+            ErrorCode.ID_ALREADY_KNOWN,
+            "An assignment request with this request_id was already submitted.",
+        )
+        return
+    item.put(
+        key,
+        item.stamp(
+            {
+                "provider_agb": item.data["provider_agb"],
+                "law": item.data["law"],
+                "subjects": sorted(item.own_subjects()),
+            }
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _bsns(value: Any) -> Iterator[str]:
+    """Every BSN in the data: the value of each ``bsn`` key (only Person objects have one)."""
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            if key == "bsn" and isinstance(child, str):
+                yield child
+            else:
+                yield from _bsns(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _bsns(child)
+
+
+_RULES: dict[str, Callable[[_Input], None]] = {
+    "referrals.submitted": _referral_submitted,
+    "referrals.status-changed": _referral_status_changed,
+    "cases.opened": _case_opened,
+    "cases.plan-updated": _case_plan_updated,
+    "cases.closed": _case_closed,
+    "safety-reports.submitted": _safety_report_submitted,
+    "safety-reports.feedback": _safety_report_feedback,
+    "safety-cases.handed-over": _safety_case_handed_over,
+    "provisions.requested": _provision_requested,
+    "provisions.decided": _provision_decided,
+    "budgets.status-reported": _no_rules,
+    "assignments.issued": _assignment_issued,
+    "care.started": _care_started,
+    "care.stopped": _care_stopped,
+    "outcomes.reported": _outcomes_reported,
+    "assignment-requests.submitted": _assignment_request_submitted,
+}

@@ -1,0 +1,149 @@
+"""Disclosure records: every field privacy.md lists, legal basis per law, subjects through state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.privacy import Pseudonymiser
+from hub.routing import OutcomeKind
+from hub.routing.ids import delivery_id, disclosure_id, span_id
+
+from .routing_helpers import GENERATED_TRACE_ID, SECRET, InMemoryHub, example
+
+pseudonym = Pseudonymiser(SECRET)
+CLIENT, SON, DAUGHTER = "999900018", "999900031", "999900043"  # the referral's household
+
+
+def records(hub: InMemoryHub, file: str) -> list[dict[str, Any]]:
+    """The disclosure records of the last event sent after running the chain up to ``file``."""
+    outcome = hub.upto(file)[-1]
+    assert outcome.kind is OutcomeKind.ACCEPTED
+    assert outcome.decision is not None
+    return [dict(r) for r in outcome.decision.disclosures]
+
+
+def test_a_referral_to_the_team_is_recorded_with_every_field(hub: InMemoryHub) -> None:
+    """The record of a referral's release to swt holds exactly the fields of privacy.md."""
+    raw = example("referrals.submitted/valid/poh-ggz-referral.json")
+    [record] = records(hub, "referrals.submitted/valid/poh-ggz-referral.json")
+    record_id = disclosure_id(raw["source"], raw["id"], "swt-zwolle")
+    assert record == {
+        "disclosure_id": record_id,
+        "event_id": raw["id"],
+        "event_type": "nl.sociaaldomein.referrals.submitted.v1",
+        "source": "gp-de-linde",
+        "recipient": "swt-zwolle",
+        "assignment_number": None,
+        "delivery_id": delivery_id(raw["source"], raw["id"], "swt-zwolle"),
+        "decided_at": "2026-01-05T09:30:00Z",
+        "outcome": "delivered",
+        "reason": None,
+        "fields_disclosed": [
+            "client.address.city",
+            "client.address.house_letter",
+            "client.address.house_number",
+            "client.address.postcode",
+            "client.address.street",
+            "client.birth_date",
+            "client.bsn",
+            "client.family_name",
+            "client.family_name_prefix",
+            "client.given_name",
+            "client.initials",
+            "client.phone",
+            "consent.content_feedback",
+            "consent.recorded_on",
+            "consent.status_feedback",
+            "household_members[].birth_date",
+            "household_members[].bsn",
+            "household_members[].family_name",
+            "household_members[].family_name_prefix",
+            "household_members[].given_name",
+            "household_members[].initials",
+            "referral_id",
+            "referrer.agb",
+            "referrer.contact.email",
+            "referrer.contact.name",
+            "referrer.contact.phone",
+            "referrer.practice_name",
+            "referrer.role",
+            "request.life_domains",
+            "request.summary",
+            "request.urgency",
+        ],
+        "fields_withheld": [],
+        "legal_basis": "Explicit consent of the client (AVG art. 6(1)(a) and art. 9(2)(a))",
+        "processing_activity": "referral-intake",
+        "data_subjects": sorted(pseudonym(b) for b in (CLIENT, SON, DAUGHTER)),
+        "data_subject_id_type": "BSN",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": span_id(record_id),
+        "parent_span_id": "00f067aa0ba902b7",
+    }
+
+
+def test_ids_are_stable_uuid5s_of_source_event_recipient_and_assignment() -> None:
+    """The id derivation is fixed: changing it would make redeliveries look new."""
+    source = "urn:nld:agb:01234567"
+    assert disclosure_id(source, "event-1", "swt-zwolle") == "4b5f38fd-4523-5397-80c6-555ec426b4af"
+    assert delivery_id(source, "event-1", "swt-zwolle") == "2601be2c-6464-5b79-b929-10eb3efa2189"
+    assert (
+        delivery_id(source, "event-1", "provider-x", "25000107")
+        == "0ef95727-46b3-5549-b4cb-b7ce44a3fdbd"
+    )
+
+
+def test_the_delivery_continues_the_senders_trace(hub: InMemoryHub) -> None:
+    """The released CloudEvent's traceparent is a child span (the record's) of the event's trace."""
+    outcome = hub.send(example("referrals.submitted/valid/poh-ggz-referral.json"))
+    assert outcome.decision is not None
+    [delivery] = outcome.decision.deliveries
+    [record] = outcome.decision.disclosures
+    assert (
+        delivery.event.traceparent == f"00-4bf92f3577b34da6a3ce929d0e0e4736-{record['span_id']}-01"
+    )
+
+
+def test_care_concerns_the_assignments_client_under_its_law(hub: InMemoryHub) -> None:
+    """A Jeugdwet care start names the assignment's client and representative, Jeugdwet's basis."""
+    found = records(hub, "care.started/valid/jeugdhulp-started-wrong-date.json")
+    assert [(r["recipient"], r["legal_basis"]) for r in found] == [
+        ("backoffice-zwolle", "Jeugdwet chapter 7.4"),
+        ("swt-zwolle", "Jeugdwet chapter 7.4"),
+    ]
+    for record in found:
+        # The event holds no BSN: the son (client) and his mother (legal representative)
+        # are linked through the assignment's state.
+        assert record["data_subjects"] == sorted([pseudonym(SON), pseudonym(CLIENT)])
+        assert record["trace_id"] == GENERATED_TRACE_ID  # the event carried no traceparent
+        assert record["parent_span_id"] is None
+
+
+def test_a_decision_takes_the_law_of_its_request(hub: InMemoryHub) -> None:
+    """provisions.decided has no law of its own; its request's (Jeugdwet) gives the basis."""
+    hub.upto("provisions.requested/valid/vervoer-per-rit.json")
+    outcome = hub.send(example("provisions.decided/valid/jeugdhulp-partially-granted.json"))
+    assert outcome.decision is not None
+    [record] = outcome.decision.disclosures
+    assert record["legal_basis"] == "Jeugdwet chapter 7.4"
+    request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
+    assert record["data_subjects"] == [pseudonym(request["data"]["client"]["bsn"])]
+
+
+def test_budgets_concern_nobody(hub: InMemoryHub) -> None:
+    """A budget status has no data subjects and the no-personal-data basis."""
+    outcome = hub.send(example("budgets.status-reported/valid/march.json"))
+    assert outcome.decision is not None
+    [record] = outcome.decision.disclosures
+    assert record["data_subjects"] == []
+    assert record["legal_basis"] == "None needed: the event carries no personal data"
+    assert record["processing_activity"] == "budget-monitoring"
+
+
+def test_cases_opened_goes_to_nobody_and_gets_no_record(hub: InMemoryHub) -> None:
+    """An event no row sends anywhere gets neither a delivery nor a disclosure record."""
+    outcome = hub.upto("cases.opened/valid/after-referral.json")[-1]
+    assert outcome.kind is OutcomeKind.ACCEPTED
+    assert outcome.decision is not None
+    assert outcome.decision.deliveries == ()
+    assert outcome.decision.disclosures == ()
