@@ -1,0 +1,270 @@
+"""One webhook partner's channel: decode a delivery record, send it, park it, log each attempt.
+
+Shared by the WebhookDeliverer (``webhook.py``) and replay (``parking.py``), so a record
+is handled the same way whether it comes from the deliveries topic or the parked topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+import httpx
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from prometheus_client import Counter, Gauge
+
+from hub.connectors.registry import Partner, WebhookDelivery
+from hub.delivery.breaker import CircuitBreaker
+from hub.delivery.sender import AttemptResult, WebhookSender, WebhookSettings, check_webhook_url
+from hub.delivery.signing import parse_secrets
+from hub.envelope import from_kafka
+from hub.errors import ConfigurationError, InvalidEvent
+from hub.ops.logging import get_logger
+from hub.topics import TopicLayout
+
+__all__ = [
+    "ATTEMPTS",
+    "BREAKER_OPEN",
+    "BREAKER_OPENED",
+    "DISCLOSURE_ID_HEADER",
+    "MIN_SECRET_BYTES",
+    "PARKED",
+    "PARK_REASON_HEADER",
+    "Channel",
+    "Record",
+    "WebhookTarget",
+    "http_client",
+    "new_breaker",
+    "webhook_target",
+]
+
+DISCLOSURE_ID_HEADER = "hub-disclosure-id"
+PARK_REASON_HEADER = "hub-park-reason"
+MIN_SECRET_BYTES = 24  # Standard Webhooks: secrets of 24 to 64 random bytes
+
+_log = get_logger()
+
+ATTEMPTS = Counter(
+    "hub_webhook_attempts_total", "Webhook transmission attempts, by result.", ["partner", "result"]
+)
+PARKED = Counter(
+    "hub_webhook_parked_total", "Webhook deliveries parked, by reason code.", ["partner", "reason"]
+)
+BREAKER_OPEN = Gauge(
+    "hub_webhook_breaker_open", "1 while a partner's circuit breaker is not closed.", ["partner"]
+)
+BREAKER_OPENED = Counter(
+    "hub_webhook_breaker_opened_total", "Times a partner's circuit breaker opened.", ["partner"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """A webhook partner with its checked URL and signing keys."""
+
+    partner: Partner
+    url: str
+    keys: tuple[bytes, ...]
+
+
+def webhook_target(partner: Partner, environ: Mapping[str, str]) -> WebhookTarget:
+    """Check a webhook partner's URL and read its signing secrets from ``environ``.
+
+    Raises ConfigurationError naming the registry path or the variable, never the value.
+    """
+    delivery = partner.delivery
+    where = f"partners.{partner.id}.delivery"
+    if not isinstance(delivery, WebhookDelivery):
+        raise ConfigurationError("partner registry", where, "the partner takes no webhooks")
+    check_webhook_url(delivery.url, where=f"{where}.url")
+    if not delivery.secret_env:
+        raise ConfigurationError(
+            "partner registry", f"{where}.secret_env", "a webhook partner needs a signing secret"
+        )
+    raw = environ.get(delivery.secret_env)
+    if not raw:
+        raise ConfigurationError(
+            "environment", delivery.secret_env, "the webhook signing secret is not set"
+        )
+    try:
+        keys = parse_secrets(raw)
+    except ValueError as error:
+        raise ConfigurationError("environment", delivery.secret_env, str(error)) from None
+    if any(len(key) < MIN_SECRET_BYTES for key in keys):
+        raise ConfigurationError(
+            "environment",
+            delivery.secret_env,
+            f"a webhook signing secret must hold at least {MIN_SECRET_BYTES} bytes",
+        )
+    return WebhookTarget(partner, delivery.url, keys)
+
+
+def http_client(
+    settings: WebhookSettings, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """An HTTP client for one partner: its own connection pool, the timeouts, no redirects."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def new_breaker(settings: WebhookSettings) -> CircuitBreaker:
+    """A closed circuit breaker with the configured threshold and cool-down."""
+    return CircuitBreaker(
+        failure_threshold=settings.breaker_failure_threshold,
+        cooldown_seconds=settings.breaker_cooldown_seconds,
+    )
+
+
+Headers: TypeAlias = Sequence[tuple[str, bytes]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def _new_sender(
+    target: WebhookTarget,
+    settings: WebhookSettings,
+    client: httpx.AsyncClient,
+    breaker: CircuitBreaker,
+) -> WebhookSender:
+    partner_id = target.partner.id
+
+    def on_breaker_change(opened: bool) -> None:
+        BREAKER_OPEN.labels(partner=partner_id).set(1 if opened else 0)
+        if opened:
+            BREAKER_OPENED.labels(partner=partner_id).inc()
+
+    return WebhookSender(
+        partner_id=partner_id,
+        url=target.url,
+        keys=target.keys,
+        settings=settings,
+        client=client,
+        breaker=breaker,
+        on_breaker_change=on_breaker_change,
+    )
+
+
+class Channel:
+    """What delivering and replaying share for one partner: send, park, and log each attempt."""
+
+    def __init__(
+        self,
+        target: WebhookTarget,
+        *,
+        layout: TopicLayout,
+        settings: WebhookSettings,
+        client: httpx.AsyncClient,
+        breaker: CircuitBreaker,
+        producer: AIOKafkaProducer,
+        on_parked: Callable[[bytes, int, int], None] | None = None,
+    ) -> None:
+        self._partner = target.partner.id
+        self._sender = _new_sender(target, settings, client, breaker)
+        self._producer = producer
+        self._parked_topic = layout.parked(target.partner.id)
+        self._disclosures = layout.disclosures
+        self._on_parked = on_parked
+
+    async def handle(
+        self, record: Record, is_parked: Callable[[bytes], Awaitable[bool]]
+    ) -> str | None:
+        """Deliver one record or park it; return None when delivered, else the park reason."""
+        headers = [(name, value) for name, value in record.headers if name != PARK_REASON_HEADER]
+        disclosure_id = _header(headers, DISCLOSURE_ID_HEADER)
+        context: dict[str, Any] = {
+            "disclosure_id": disclosure_id,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        }
+
+        async def on_attempt(result: AttemptResult) -> None:
+            await self._write_attempt(disclosure_id, result)
+
+        reason: str | None = None
+        event: dict[str, Any] = {}
+        try:
+            event = from_kafka(record.key, headers, record.value)
+        except (InvalidEvent, ValueError):
+            reason = "RECORD_INVALID"
+        if reason is None and not (isinstance(event.get("id"), str) and event["id"]):
+            reason = "RECORD_INVALID"
+        if reason is None and record.key is not None and await is_parked(record.key):
+            reason = "SUBJECT_PARKED"
+        if reason is not None:
+            # Parked without a transmission: attempt 0 in the disclosure log.
+            await on_attempt(AttemptResult(0, datetime.now(UTC), "parked", None, reason))
+            await self._park(record, headers, reason, attempt=0, status=None, **context)
+            return reason
+        context["delivery_id"] = event["id"]
+        outcome = await self._sender.send(event, on_attempt, **context)
+        if outcome.delivered:
+            return None
+        assert outcome.reason is not None
+        await self._park(
+            record,
+            headers,
+            outcome.reason,
+            attempt=outcome.attempts,
+            status=outcome.status,
+            **context,
+        )
+        return outcome.reason
+
+    async def _write_attempt(self, disclosure_id: str | None, result: AttemptResult) -> None:
+        value = {
+            "record_type": "delivery-attempt",
+            "disclosure_id": disclosure_id,
+            "attempt": result.attempt,
+            "at": result.at.isoformat(timespec="milliseconds"),
+            "result": result.result,
+            "status": result.status,
+            "reason": result.reason,
+        }
+        await self._producer.send_and_wait(
+            self._disclosures,
+            key=disclosure_id.encode() if disclosure_id else None,
+            value=json.dumps(value, separators=(",", ":")).encode(),
+        )
+        if result.attempt > 0:
+            ATTEMPTS.labels(partner=self._partner, result=result.result).inc()
+
+    async def _park(
+        self,
+        record: Record,
+        headers: Headers,
+        reason: str,
+        *,
+        attempt: int,
+        status: int | None,
+        **context: Any,
+    ) -> None:
+        metadata = await self._producer.send_and_wait(
+            self._parked_topic,
+            key=record.key,
+            value=record.value,
+            headers=[*headers, (PARK_REASON_HEADER, reason.encode())],
+        )
+        if record.key is not None and self._on_parked is not None:
+            self._on_parked(record.key, metadata.partition, metadata.offset)
+        PARKED.labels(partner=self._partner, reason=reason).inc()
+        _log.warning(
+            "webhook_parked",
+            partner=self._partner,
+            code=reason,
+            attempt=attempt,
+            status=status,
+            **context,
+        )

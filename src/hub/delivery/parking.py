@@ -1,0 +1,199 @@
+"""Parked webhook deliveries: which subjects are held back, and replaying them in order.
+
+A delivery is parked when its partner refuses it for good, its retry budget runs out or
+its record cannot be decoded; see ``webhook.py`` for the rule that keeps order per
+subject. ``replay`` sends parked records again; its consumer group's committed offsets
+are what tells the deliverer that a subject's parked records have been taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import Counter
+
+from hub.connectors.registry import Partner
+from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
+from hub.delivery.sender import WebhookSettings
+from hub.kafka_clients import client_options, topic_partitions
+from hub.ops.logging import get_logger
+from hub.settings import KafkaSettings
+from hub.topics import TopicLayout
+
+__all__ = ["REPLAYED", "ParkedSubjects", "ReplayReport", "replay", "replay_group"]
+
+_POLL_MS = 200
+_CATCH_UP_SECONDS = 120.0
+
+_log = get_logger()
+
+REPLAYED = Counter(
+    "hub_webhook_replayed_total", "Parked deliveries replayed, by outcome.", ["partner", "outcome"]
+)
+
+
+def replay_group(partner_id: str) -> str:
+    """The consumer group whose committed offsets mark how far a partner's parked records are replayed."""
+    return f"hub-webhook-replay-{partner_id}"
+
+
+class ParkedSubjects:
+    """Which subjects (Kafka keys) of one partner have a parked record that replay has not taken.
+
+    Built from the parked topic from the replay group's committed offsets onwards, and
+    kept current by the deliverer's own parking and by re-reading the topic whenever a
+    known subject is checked (replay may have parked it again, or taken it).
+    """
+
+    def __init__(
+        self, tail: AIOKafkaConsumer, admin: AIOKafkaAdminClient, topic: str, group: str
+    ) -> None:
+        self._tail = tail
+        self._admin = admin
+        self._topic = topic
+        self._group = group
+        self._partitions: list[TopicPartition] = []
+        self._last: dict[bytes, tuple[int, int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def load(self) -> None:
+        """Read the parked records replay has not yet taken."""
+        self._partitions = await topic_partitions(self._admin, self._topic)
+        self._tail.assign(self._partitions)
+        replayed = await self._replayed()
+        for tp in self._partitions:
+            if tp.partition in replayed:
+                self._tail.seek(tp, replayed[tp.partition])
+            else:
+                await self._tail.seek_to_beginning(tp)
+        await self._catch_up()
+
+    def note(self, key: bytes, partition: int, offset: int) -> None:
+        """Remember a record parked at (partition, offset)."""
+        known = self._last.get(key)
+        if known is None or known[1] < offset:
+            self._last[key] = (partition, offset)
+
+    async def is_parked(self, key: bytes) -> bool:
+        """Tell whether this subject still has a parked record that replay has not taken."""
+        if key not in self._last:
+            return False
+        async with self._lock:
+            # Offsets first, then the topic: replay parks a failed record again before it
+            # commits past the old one, so the re-parked copy is always seen here.
+            replayed = await self._replayed()
+            await self._catch_up()
+            known = self._last.get(key)
+            if known is None:
+                return False
+            partition, offset = known
+            if offset >= replayed.get(partition, 0):
+                return True
+            del self._last[key]
+            return False
+
+    async def _replayed(self) -> dict[int, int]:
+        offsets = await self._admin.list_consumer_group_offsets(
+            self._group, partitions=self._partitions
+        )
+        return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    async def _catch_up(self) -> None:
+        ends = await self._tail.end_offsets(self._partitions)
+        # A broker too slow to serve this fails the session, which is then retried.
+        async with asyncio.timeout(_CATCH_UP_SECONDS):
+            while any([await self._tail.position(tp) < end for tp, end in ends.items()]):
+                batch = await self._tail.getmany(*self._partitions, timeout_ms=_POLL_MS)
+                for records in batch.values():
+                    for record in records:
+                        if record.key is not None:
+                            self.note(record.key, record.partition, record.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """What one replay run did with a partner's parked records."""
+
+    partner: str
+    delivered: int
+    parked_again: int
+
+
+async def replay(
+    partner: Partner,
+    *,
+    kafka: KafkaSettings,
+    webhooks: WebhookSettings,
+    layout: TopicLayout,
+    environ: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> ReplayReport:
+    """Send a partner's parked records again, in their order, up to the topic's end at the start.
+
+    Each record gets the full retry budget. A record that fails again is parked again
+    (with its new reason), and so is every later record of its subject in this run, so
+    order per subject holds. Progress is committed after each record in the group
+    ``hub-webhook-replay-<partner>``; the deliverer reads that group to know when a
+    subject is clear. Run one replay per partner at a time.
+    """
+    target = webhook_target(partner, os.environ if environ is None else environ)
+    options = client_options(kafka)
+    consumer = AIOKafkaConsumer(
+        **options,
+        group_id=replay_group(partner.id),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
+    admin = AIOKafkaAdminClient(**options)
+    failed_subjects: set[bytes] = set()
+
+    async def is_parked(key: bytes) -> bool:
+        return key in failed_subjects
+
+    delivered = parked_again = 0
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(http_client(webhooks, transport))
+        for started in (producer, admin, consumer):
+            await started.start()
+            stack.push_async_callback(
+                started.close if isinstance(started, AIOKafkaAdminClient) else started.stop
+            )
+        channel = Channel(
+            target,
+            layout=layout,
+            settings=webhooks,
+            client=client,
+            breaker=new_breaker(webhooks),
+            producer=producer,
+        )
+        partitions = await topic_partitions(admin, layout.parked(partner.id))
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=_POLL_MS)
+                for record in batch.get(tp, []):
+                    if record.offset >= ends[tp]:
+                        break  # parked after the run started: left for the next run
+                    reason = await channel.handle(record, is_parked)
+                    if reason is None:
+                        delivered += 1
+                    else:
+                        parked_again += 1
+                        if record.key is not None:
+                            failed_subjects.add(record.key)
+                    REPLAYED.labels(
+                        partner=partner.id, outcome="delivered" if reason is None else "parked"
+                    ).inc()
+                    await consumer.commit({tp: record.offset + 1})
+    _log.info("webhook_replayed", partner=partner.id, deliveries=delivered, count=parked_again)
+    return ReplayReport(partner.id, delivered, parked_again)

@@ -1,0 +1,376 @@
+"""WebhookDeliverer: moves each webhook partner's deliveries from Kafka to its HTTPS endpoint.
+
+For every partner whose registry entry says ``delivery: {kind: webhook}``, one consumer
+(group ``hub-webhook-<partner id>``, ``read_committed``, manual commits) reads
+``<prefix>.deliveries.<partner>`` and POSTs each binary-mode CloudEvent in structured
+mode, signed per Standard Webhooks. ``sender.py`` does the HTTP part, ``channel.py``
+handles one record (send, park, log the attempt), ``parking.py`` holds replay.
+
+Guarantees, and how they are kept:
+
+- At-least-once: an offset is committed only after its record was delivered (2xx) or
+  parked. A crash or restart sends the uncommitted records again with the same
+  ``webhook-id`` (the CloudEvent id); receivers dedupe by it.
+- Order per subject: the key is the subject, so a subject lives in one partition, and
+  a partition's records are handled one at a time in offset order (partitions run side
+  by side). While a partition's record is being retried, the partition is paused, not
+  abandoned: the consumer keeps polling, so a long outage does not evict it from its group.
+- Parking keeps order too: a record that is refused for good (a 4xx other than 408/429),
+  runs out of its retry budget or cannot be decoded is copied to
+  ``<prefix>.parked.<partner>`` with its headers, value and a ``hub-park-reason`` code.
+  **While a subject has a parked record that replay has not yet taken, every later
+  record of that subject is parked too** (reason ``SUBJECT_PARKED``), so the receiver
+  never sees a subject's events out of order; other subjects flow on. ``replay``
+  (``hub.delivery.parking``) sends the parked records again in their order; once it has
+  taken all of a subject's parked records (its consumer group
+  ``hub-webhook-replay-<partner>`` committed past them), the subject is delivered
+  directly again. A replayed record that fails again is parked
+  again, and so are the subject's later records in that run.
+- One dead partner does not slow the others: each partner has its own consumer, HTTP
+  connection pool and circuit breaker.
+- Every transmission attempt is appended to the disclosure log as a ``delivery-attempt``
+  record linked to the release's disclosure record (``hub-disclosure-id`` header);
+  ``attempt`` 0 marks a record parked without a transmission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, KafkaError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+
+from hub.connectors.registry import Partner, WebhookDelivery
+from hub.delivery.breaker import CircuitBreaker
+from hub.delivery.channel import (
+    Channel,
+    Record,
+    WebhookTarget,
+    http_client,
+    new_breaker,
+    webhook_target,
+)
+from hub.delivery.parking import ParkedSubjects, replay_group
+from hub.delivery.sender import WebhookSettings
+from hub.kafka_clients import client_options
+from hub.ops.logging import get_logger
+from hub.settings import KafkaSettings, RetrySettings
+from hub.topics import TopicLayout
+
+__all__ = ["WebhookDeliverer", "delivery_group"]
+
+_POLL_MS = 200
+_MAX_RECORDS = 100
+
+_log = get_logger()
+
+
+def delivery_group(partner_id: str) -> str:
+    """The consumer group that delivers a partner's webhook deliveries."""
+    return f"hub-webhook-{partner_id}"
+
+
+class _Worker:
+    """Handles one partition's records one at a time, in offset order."""
+
+    def __init__(self, handle: Callable[[Record], Awaitable[None]]) -> None:
+        self._handle = handle
+        self._queue: deque[Record] = deque()
+        self._wake = asyncio.Event()
+        self.done: int | None = None  # next offset to commit
+        self.committed: int | None = None
+        self.task = asyncio.create_task(self._run())
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue)
+
+    def feed(self, records: Iterable[Record]) -> None:
+        self._queue.extend(records)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            record = self._queue[0]
+            await self._handle(record)
+            self._queue.popleft()
+            self.done = record.offset + 1
+
+
+class _Workers(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The partition workers of one consumer; commits what they finished, also on revocation."""
+
+    def __init__(self, handle: Callable[[Record], Awaitable[None]]) -> None:
+        self._handle = handle
+        self._workers: dict[TopicPartition, _Worker] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+
+    def feed(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
+        for tp, records in batch.items():
+            worker = self._workers.get(tp)
+            if worker is None:
+                worker = self._workers[tp] = _Worker(self._handle)
+            worker.feed(records)
+
+    def busy(self) -> set[TopicPartition]:
+        return {tp for tp, worker in self._workers.items() if worker.busy}
+
+    def raise_if_failed(self) -> None:
+        for worker in self._workers.values():
+            if worker.task.done() and not worker.task.cancelled():
+                error = worker.task.exception()
+                if error is not None:
+                    raise error
+
+    async def commit(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        chosen = self._workers if partitions is None else partitions
+        offsets = {
+            tp: worker.done
+            for tp in chosen
+            if (worker := self._workers.get(tp)) is not None
+            and worker.done is not None
+            and worker.done != worker.committed
+        }
+        if not offsets or self.consumer is None:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced; the partition's new owner resends from the last commit.
+            _log.warning("webhook_commit_failed", count=len(offsets))
+            return
+        for tp, offset in offsets.items():
+            self._workers[tp].committed = offset
+
+    async def stop(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        chosen = list(self._workers if partitions is None else partitions)
+        tasks = [self._workers[tp].task for tp in chosen if tp in self._workers]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(KafkaError):
+            await self.commit(chosen)
+        for tp in chosen:
+            self._workers.pop(tp, None)
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.stop(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
+@dataclass
+class _Session:
+    """The Kafka and HTTP clients of one run of one partner's delivery loop."""
+
+    consumer: AIOKafkaConsumer
+    producer: AIOKafkaProducer
+    tail: AIOKafkaConsumer
+    admin: AIOKafkaAdminClient
+    client: httpx.AsyncClient
+    workers: _Workers
+    started: list[Any] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.workers.stop()
+        for client in reversed(self.started):
+            with contextlib.suppress(Exception):  # closing after a failure may fail again
+                await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+        await self.client.aclose()
+
+
+class WebhookDeliverer:
+    """Delivers every webhook partner's deliveries topic to its endpoint until stopped.
+
+    Construction checks each webhook partner's URL and signing secret and raises
+    ConfigurationError, so a bad entry stops the hub before it consumes anything.
+    """
+
+    def __init__(
+        self,
+        partners: Iterable[Partner],
+        *,
+        kafka: KafkaSettings,
+        webhooks: WebhookSettings,
+        layout: TopicLayout,
+        retry: RetrySettings | None = None,
+        environ: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self._targets = [
+            webhook_target(p, env) for p in partners if isinstance(p.delivery, WebhookDelivery)
+        ]
+        self._kafka = kafka
+        self._webhooks = webhooks
+        self._layout = layout
+        self._retry = retry or RetrySettings()
+        self._transport = transport
+        self._breakers = {t.partner.id: new_breaker(webhooks) for t in self._targets}
+        self._ready_by_partner = {t.partner.id: asyncio.Event() for t in self._targets}
+        self._ready = asyncio.Event()
+
+    @property
+    def partners(self) -> tuple[str, ...]:
+        """Ids of the partners this deliverer serves."""
+        return tuple(t.partner.id for t in self._targets)
+
+    @property
+    def ready(self) -> asyncio.Event:
+        """Set once every partner's consumer has its partitions."""
+        return self._ready
+
+    def breaker(self, partner_id: str) -> CircuitBreaker:
+        """The circuit breaker of one partner (for health checks and tests)."""
+        return self._breakers[partner_id]
+
+    async def run(self, stop: asyncio.Event, *, grace_seconds: float = 5.0) -> None:
+        """Run every partner's delivery loop until ``stop`` is set.
+
+        A loop notices ``stop`` within one poll and commits what it finished; one still
+        busy after ``grace_seconds`` (e.g. reconnecting to Kafka) is cancelled. Records
+        in flight are not committed, so they are sent again on the next start.
+        """
+        async with asyncio.TaskGroup() as group:
+            loops = [group.create_task(self._run_partner(t, stop)) for t in self._targets]
+            group.create_task(self._watch_ready(stop))
+            stopping = group.create_task(stop.wait())
+            await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set() and loops:
+                _, pending = await asyncio.wait(loops, timeout=grace_seconds)
+                for task in pending:
+                    task.cancel()
+            stopping.cancel()
+
+    async def _watch_ready(self, stop: asyncio.Event) -> None:
+        for event in self._ready_by_partner.values():
+            waiter = asyncio.ensure_future(event.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            if stop.is_set():
+                return
+        self._ready.set()
+
+    async def _run_partner(self, target: WebhookTarget, stop: asyncio.Event) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+            wait=wait_exponential_jitter(
+                multiplier=self._retry.initial_seconds, max=self._retry.max_seconds
+            ),
+            before_sleep=_log_session_retry(target.partner.id),
+            reraise=True,
+        ):
+            with attempt:
+                session = await self._open(target)
+                try:
+                    await self._loop(target, session, stop)
+                finally:
+                    await session.close()
+
+    async def _open(self, target: WebhookTarget) -> _Session:
+        partner = target.partner
+        options = client_options(self._kafka)
+        producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
+        tail = AIOKafkaConsumer(
+            **options,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        admin = AIOKafkaAdminClient(**options)
+        consumer = AIOKafkaConsumer(
+            **options,
+            group_id=delivery_group(partner.id),
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        parked = ParkedSubjects(
+            tail, admin, self._layout.parked(partner.id), replay_group(partner.id)
+        )
+        client = http_client(self._webhooks, self._transport)
+        channel = Channel(
+            target,
+            layout=self._layout,
+            settings=self._webhooks,
+            client=client,
+            breaker=self._breakers[partner.id],
+            producer=producer,
+            on_parked=parked.note,
+        )
+
+        async def handle(record: Record) -> None:
+            await channel.handle(record, parked.is_parked)
+
+        workers = _Workers(handle)
+        workers.consumer = consumer
+        session = _Session(consumer, producer, tail, admin, client, workers)
+        try:
+            for started in (producer, tail, admin):
+                await started.start()
+                session.started.append(started)
+            await parked.load()
+            consumer.subscribe([self._layout.deliveries(partner)], listener=workers)
+            await consumer.start()
+            session.started.append(consumer)
+        except BaseException:
+            await session.close()
+            raise
+        _log.info(
+            "webhook_deliverer_started",
+            partner=partner.id,
+            group=delivery_group(partner.id),
+            topic=self._layout.deliveries(partner),
+        )
+        return session
+
+    async def _loop(self, target: WebhookTarget, session: _Session, stop: asyncio.Event) -> None:
+        consumer = session.consumer
+        ready = self._ready_by_partner[target.partner.id]
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=_POLL_MS, max_records=_MAX_RECORDS)
+            assigned = consumer.assignment()
+            if assigned:
+                ready.set()
+            session.workers.feed(batch)
+            session.workers.raise_if_failed()
+            # A partition whose worker still has records is not fetched further, but the
+            # consumer keeps polling, so a long retry never exceeds max.poll.interval.ms.
+            busy = session.workers.busy() & assigned
+            paused = consumer.paused()
+            if busy - paused:
+                consumer.pause(*(busy - paused))
+            if paused - busy:
+                consumer.resume(*(paused - busy))
+            await session.workers.commit()
+
+
+def _log_session_retry(partner_id: str) -> Callable[[RetryCallState], None]:
+    def log(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        _log.warning(
+            "webhook_deliverer_retrying",
+            partner=partner_id,
+            attempt=state.attempt_number,
+            exc_type=type(error).__name__ if error else None,
+            delay_seconds=round(state.upcoming_sleep, 2),
+        )
+
+    return log
