@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from hub.connectors.registry import PartnerRegistry, load_registry
+from hub.connectors.registry import Partner, PartnerRegistry, load_registry
 from hub.errors import ConfigurationError
 from hub.ops.logging import configure_logging, get_logger
 from hub.pipeline import Pipeline, Processor
 from hub.router import KafkaRouter
+from hub.routing import Outcome, build_context, process
 from hub.settings import HubSettings
+from hub.state import Overlay
 from hub.topics import TopicLayout
 
 __all__ = ["Hub", "build_hub", "build_processor", "configure_process", "run_until_signalled"]
@@ -24,12 +27,12 @@ __all__ = ["Hub", "build_hub", "build_processor", "configure_process", "run_unti
 
 def build_processor(settings: HubSettings, registry: PartnerRegistry) -> Processor:
     """The per-event step (validate -> dedupe -> decide), bound to this deployment's configuration."""
-    from hub.routing import build_context, process
-
     context = build_context(settings, registry)
 
-    def processor(raw, sender, state):  # type: ignore[no-untyped-def]
-        return process(raw, sender, state, context)
+    def processor(
+        raw: Mapping[str, Any], sender: Partner, state: Overlay, held: Overlay
+    ) -> Outcome:
+        return process(raw, sender, state, context, held=held)
 
     return processor
 
@@ -65,7 +68,7 @@ def build_hub(settings: HubSettings) -> Hub:
 
 
 async def run_until_signalled(
-    services: list[Callable[[asyncio.Event], Awaitable[None]]],
+    services: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]],
 ) -> None:
     """Run services until SIGINT/SIGTERM, then ask each to stop and wait for them."""
     stop = asyncio.Event()

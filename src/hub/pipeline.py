@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import from_kafka, outbound_to_kafka
-from hub.errors import ErrorCode, ErrorDetail
+from hub.envelope import from_kafka, to_kafka
+from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.routing.decision import Outcome, OutcomeKind
@@ -30,8 +30,11 @@ _log = get_logger()
 
 Headers = tuple[tuple[str, bytes], ...]
 
-Processor = Callable[[Mapping[str, Any], Partner, Overlay], Outcome]
-"""validate -> dedupe -> decide -> record state, for one event (hub.routing.process, bound)."""
+Processor = Callable[[Mapping[str, Any], Partner, Overlay, Overlay], Outcome]
+"""validate -> dedupe -> decide -> record state, for one event: (raw, sender, state, held).
+
+This is hub.routing.process bound to the deployment's RoutingContext (see app.py).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +80,8 @@ class Pipeline:
         self._clock = clock
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
 
-    def handle(self, record: InboundRecord, state: Overlay) -> list[OutRecord]:
-        """Everything the hub writes for this record; state changes are also put into ``state``."""
+    def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
+        """Everything the hub writes for this record; its changes are also put into the overlays."""
         partner = self._sender(record)
         metrics.EVENTS_IN.labels(partner=partner.id if partner else "unknown").inc()
         if partner is None:
@@ -90,7 +93,7 @@ class Pipeline:
                 "The inbound topic belongs to no registered partner.",
             )
         else:
-            outcome = self._outcome(record, partner, state)
+            outcome = self._outcome(record, partner, state, held)
         log = _log.bind(
             partner=partner.id if partner else None,
             event_id=outcome.event_id,
@@ -125,9 +128,13 @@ class Pipeline:
         partner_id = self._layout.partner_of_inbound(record.topic)
         return self._registry.get(partner_id) if partner_id else None
 
-    def _outcome(self, record: InboundRecord, partner: Partner, state: Overlay) -> Outcome:
+    def _outcome(
+        self, record: InboundRecord, partner: Partner, state: Overlay, held: Overlay
+    ) -> Outcome:
         try:
             raw = from_kafka(record.key, record.headers, record.value)
+        except InvalidEvent as exc:
+            return Outcome(kind=OutcomeKind.DEAD_LETTERED, errors=exc.errors)
         except ValueError:
             return _rejected(
                 ErrorCode.MALFORMED_JSON,
@@ -135,7 +142,7 @@ class Pipeline:
                 "The record is not a binary-mode CloudEvent with a JSON object value.",
             )
         try:
-            return self._process(raw, partner, state)
+            return self._process(raw, partner, state, held)
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
             _log.exception(
@@ -153,13 +160,14 @@ class Pipeline:
     def _state_records(self, outcome: Outcome) -> list[OutRecord]:
         if outcome.decision is None:
             return []
+        decision = outcome.decision
         return [
-            OutRecord(
-                self._layout.state,
-                key.encode(),
-                None if value is None else _json(value),
+            OutRecord(topic, key.encode(), None if value is None else _json(value))
+            for topic, changes in (
+                (self._layout.state, decision.state_changes),
+                (self._layout.held, decision.held_changes),
             )
-            for key, value in outcome.decision.state_changes.items()
+            for key, value in changes.items()
         ]
 
     def _status_record(self, outcome: Outcome, partner: Partner | None) -> list[OutRecord]:
@@ -193,7 +201,7 @@ class Pipeline:
         assert outcome.decision is not None
         out = []
         for delivery in outcome.decision.deliveries:
-            key, headers, value = outbound_to_kafka(delivery.event)
+            key, headers, value = to_kafka(delivery.event)
             out.append(
                 OutRecord(self._delivery_topics[delivery.recipient], key, value, tuple(headers))
             )

@@ -43,6 +43,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from hub.connectors.registry import PartnerRegistry
+from hub.kafka_clients import client_options, topic_partitions
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
@@ -50,31 +51,16 @@ from hub.settings import KafkaSettings, RetrySettings
 from hub.state.store import StateStore
 from hub.topics import TopicLayout
 
-__all__ = ["KafkaRouter", "ensure_topics", "kafka_client_options", "load_state"]
+__all__ = ["KafkaRouter", "ensure_topics", "load_state"]
 
 _log = get_logger()
-
-
-def kafka_client_options(settings: KafkaSettings) -> dict[str, Any]:
-    """Connection options shared by every aiokafka client the hub creates."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "security_protocol": settings.security_protocol,
-    }
-    if settings.sasl_mechanism:
-        options["sasl_mechanism"] = settings.sasl_mechanism
-        options["sasl_plain_username"] = settings.sasl_username
-        options["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
-    return options
 
 
 async def ensure_topics(
     settings: KafkaSettings, layout: TopicLayout, registry: PartnerRegistry
 ) -> None:
     """Create every topic the hub needs that does not exist yet; existing ones are left alone."""
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -97,29 +83,30 @@ async def ensure_topics(
 
 
 @dataclass
-class _StateTail:
-    """A group-less reader of the state changelog that the router catches up before each batch."""
+class _Changelogs:
+    """A group-less reader of the compacted changelogs (state, held), caught up before each batch.
+
+    One consumer serves both topics; each record is applied to the store of its topic.
+    """
 
     consumer: AIOKafkaConsumer
     partitions: list[TopicPartition]
+    stores: dict[str, StateStore]
 
-    async def catch_up(self, store: StateStore, limit_seconds: float = 30.0) -> int:
-        """Apply every committed change up to the current last stable offset; returns how many."""
+    async def catch_up(self, limit_seconds: float = 30.0) -> int:
+        """Apply every committed change up to the current last stable offsets; returns how many."""
         ends = await self.consumer.end_offsets(self.partitions)
         applied = 0
         deadline = time.monotonic() + limit_seconds
-        while any([await self._behind(tp, end) for tp, end in ends.items()]):
+        while any([await self.consumer.position(tp) < end for tp, end in ends.items()]):
             if time.monotonic() > deadline:
-                raise TimeoutError("state changelog catch-up took too long")
+                raise TimeoutError("changelog catch-up took too long")
             batch = await self.consumer.getmany(*self.partitions, timeout_ms=200)
-            for records in batch.values():
-                store.apply({_key(r): _value(r) for r in records})
+            for tp, records in batch.items():
+                self.stores[tp.topic].apply({_key(r): _value(r) for r in records})
                 applied += len(records)
-        metrics.STATE_KEYS.set(len(store))
+        metrics.STATE_KEYS.set(sum(len(store) for store in self.stores.values()))
         return applied
-
-    async def _behind(self, tp: TopicPartition, end: int) -> bool:
-        return bool(await self.consumer.position(tp) < end)
 
 
 def _key(record: ConsumerRecord[bytes, bytes]) -> str:
@@ -127,33 +114,35 @@ def _key(record: ConsumerRecord[bytes, bytes]) -> str:
 
 
 def _value(record: ConsumerRecord[bytes, bytes]) -> Mapping[str, Any] | None:
-    return None if record.value is None else json.loads(record.value)  # type: ignore[no-any-return]
+    return None if record.value is None else json.loads(record.value)
 
 
-async def load_state(settings: KafkaSettings, layout: TopicLayout) -> tuple[StateStore, _StateTail]:
-    """Rebuild the routing state from its changelog and keep a tail open for catching up."""
+async def load_state(settings: KafkaSettings, layout: TopicLayout) -> _Changelogs:
+    """Rebuild the routing state and the held content from their changelogs; keep reading them."""
     consumer = AIOKafkaConsumer(
-        **kafka_client_options(settings),
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await consumer.start()
-    partitions = [
-        TopicPartition(layout.state, p)
-        for p in sorted(consumer.partitions_for_topic(layout.state) or ())
-    ]
-    if not partitions:
+    try:
+        await admin.start()
+        topics = (layout.state, layout.held)
+        partitions = [tp for topic in topics for tp in await topic_partitions(admin, topic)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        changelogs = _Changelogs(consumer, partitions, {t: StateStore() for t in topics})
+        applied = await changelogs.catch_up(limit_seconds=300.0)
+    except BaseException:
         await consumer.stop()
-        raise KafkaError(f"state topic {layout.state} has no partitions")
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    store = StateStore()
-    tail = _StateTail(consumer, partitions)
-    applied = await tail.catch_up(store, limit_seconds=300.0)
-    _log.info("state_loaded", records=applied, count=len(store))
-    return store, tail
+        raise
+    finally:
+        await admin.close()
+    _log.info("state_loaded", records=applied, count=len(changelogs.stores[layout.state]))
+    return changelogs
 
 
 @dataclass
@@ -162,11 +151,12 @@ class _Session:
 
     consumer: AIOKafkaConsumer
     producer: AIOKafkaProducer
-    store: StateStore
-    tail: _StateTail
+    changelogs: _Changelogs
+    state: StateStore
+    held: StateStore
 
     async def close(self) -> None:
-        for client in (self.consumer, self.producer, self.tail.consumer):
+        for client in (self.consumer, self.producer, self.changelogs.consumer):
             with contextlib.suppress(Exception):  # closing after a failure may fail again
                 await client.stop()
 
@@ -204,8 +194,11 @@ class KafkaRouter:
         """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+            # multiplier, not initial: tenacity 9.2 deprecates a non-default initial.
             wait=wait_exponential_jitter(
-                initial=self._retry.initial_seconds, max=self._retry.max_seconds
+                multiplier=self._retry.initial_seconds,
+                max=self._retry.max_seconds,
+                jitter=self._retry.initial_seconds,
             ),
             before_sleep=_log_retry,
             reraise=True,
@@ -220,9 +213,9 @@ class KafkaRouter:
 
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
-        store, tail = await load_state(self._kafka, self._layout)
+        changelogs = await load_state(self._kafka, self._layout)
         producer = AIOKafkaProducer(
-            **kafka_client_options(self._kafka),
+            **client_options(self._kafka),
             transactional_id=self.transactional_id,
             enable_idempotence=True,
             acks="all",
@@ -230,13 +223,19 @@ class KafkaRouter:
         )
         consumer = AIOKafkaConsumer(
             *[self._layout.inbound(p.id) for p in self._registry],
-            **kafka_client_options(self._kafka),
+            **client_options(self._kafka),
             group_id=self._kafka.group_id,
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
         )
-        session = _Session(consumer, producer, store, tail)
+        session = _Session(
+            consumer,
+            producer,
+            changelogs,
+            changelogs.stores[self._layout.state],
+            changelogs.stores[self._layout.held],
+        )
         try:
             await producer.start()
             await consumer.start()
@@ -267,12 +266,12 @@ class KafkaRouter:
         self, session: _Session, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
         started = time.monotonic()
-        await session.tail.catch_up(session.store)
-        overlay = session.store.overlay()
+        await session.changelogs.catch_up()
+        state, held = session.state.overlay(), session.held.overlay()
         out: list[OutRecord] = []
         for records in batch.values():
             for record in records:
-                out.extend(self._pipeline.handle(_inbound(record), overlay))
+                out.extend(self._pipeline.handle(_inbound(record), state, held))
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         async with session.producer.transaction():
             sends = [
@@ -283,7 +282,8 @@ class KafkaRouter:
             ]
             await session.producer.send_offsets_to_transaction(offsets, self._kafka.group_id)
         await asyncio.gather(*sends)  # acknowledged by the commit; surfaces any send error
-        overlay.commit()
+        state.commit()
+        held.commit()
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
         _log.debug("batch_committed", records=sum(len(r) for r in batch.values()), count=len(out))
 

@@ -6,6 +6,7 @@
     <prefix>.deliveries.<partner>  one per partner: what it may receive (binary-mode CloudEvents)
     <prefix>.deadletter            invalid or unroutable events, with a reason of codes and paths
     <prefix>.state                 compacted changelog of the routing state (no names, no free text)
+    <prefix>.held                  compacted, with personal-data retention: the latest plan per case
     <prefix>.disclosures           the disclosure log (pseudonyms only), kept for years
     <prefix>.status                compacted: per (source, id), what became of an event (for its sender)
     <prefix>.parked.<partner>      webhook deliveries that ran out of retries, for replay
@@ -59,6 +60,11 @@ class TopicLayout:
         return f"{self.prefix}.state"
 
     @property
+    def held(self) -> str:
+        """Held content (the latest plan per case, for assignments that go live later)."""
+        return f"{self.prefix}.held"
+
+    @property
     def disclosures(self) -> str:
         """The disclosure log."""
         return f"{self.prefix}.disclosures"
@@ -88,6 +94,16 @@ class TopicLayout:
         specs.append(TopicSpec(self.status, {"cleanup.policy": "compact"}))
         # The state outlives topic retention (privacy.md, "Retention"): compacted, never deleted by age.
         specs.append(TopicSpec(self.state, {"cleanup.policy": "compact"}))
+        # Held plans contain goal texts: compacted, but also deleted with personal data's retention.
+        specs.append(
+            TopicSpec(
+                self.held,
+                {
+                    "cleanup.policy": "compact,delete",
+                    "retention.ms": str(kafka.personal_retention_ms),
+                },
+            )
+        )
         specs.append(
             TopicSpec(
                 self.disclosures,

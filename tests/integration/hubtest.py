@@ -17,6 +17,7 @@ from hub.app import Hub, build_hub
 from hub.ops.partner_io import Received, receive, send_events
 from hub.router import ensure_topics
 from hub.settings import HubSettings, KafkaSettings, RetrySettings
+from hub.topics import TopicLayout
 
 
 def isolated_settings(bootstrap: str, **kafka: Any) -> HubSettings:
@@ -44,6 +45,10 @@ class HubUnderTest:
     @property
     def kafka(self) -> KafkaSettings:
         return self.hub.settings.kafka
+
+    @property
+    def layout(self) -> TopicLayout:
+        return self.hub.layout
 
     async def create_topics(self) -> None:
         """Create the hub's topics before the hub runs (it would create them itself on start)."""
@@ -112,7 +117,7 @@ def hub_process(settings: HubSettings) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "hub.cli", "run"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
 

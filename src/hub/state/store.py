@@ -76,7 +76,7 @@ class Overlay:
         """The value under key as this batch sees it."""
         if key in self._changes:
             value = self._changes[key]
-            return None if value is _DELETED else value  # type: ignore[no-any-return]
+            return None if value is _DELETED else value
         return self._base.get(key)
 
     def keys_with_prefix(self, prefix: str) -> Iterator[str]:
