@@ -12,7 +12,9 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.connectors.registry import Partner, PartnerRegistry, load_registry
+from hub.audit.feed import AuditFeed
+from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery, load_registry
+from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.ops.logging import configure_logging, get_logger
 from hub.pipeline import Pipeline, Processor
@@ -37,6 +39,9 @@ def build_processor(settings: HubSettings, registry: PartnerRegistry) -> Process
     return processor
 
 
+Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
 @dataclass
 class Hub:
     """A configured hub: what `hub run` and the tests start."""
@@ -46,6 +51,15 @@ class Hub:
     layout: TopicLayout
     pipeline: Pipeline
     router: KafkaRouter
+    audit_feed: AuditFeed
+    webhooks: WebhookDeliverer | None
+
+    def services(self) -> list[Service]:
+        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery."""
+        services: list[Service] = [self.router.run, self.audit_feed.run]
+        if self.webhooks is not None:
+            services.append(self.webhooks.run)
+        return services
 
 
 def build_hub(settings: HubSettings) -> Hub:
@@ -64,12 +78,23 @@ def build_hub(settings: HubSettings) -> Hub:
         registry=registry,
         pipeline=pipeline,
     )
-    return Hub(settings, registry, layout, pipeline, router)
+    audit_feed = AuditFeed(kafka=settings.kafka, audit=settings.audit, layout=layout)
+    webhook_partners = [p for p in registry if isinstance(p.delivery, WebhookDelivery)]
+    webhooks = (
+        WebhookDeliverer(
+            webhook_partners,
+            kafka=settings.kafka,
+            webhooks=settings.webhooks,
+            layout=layout,
+            retry=settings.retry,
+        )
+        if webhook_partners
+        else None
+    )
+    return Hub(settings, registry, layout, pipeline, router, audit_feed, webhooks)
 
 
-async def run_until_signalled(
-    services: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]],
-) -> None:
+async def run_until_signalled(services: list[Service]) -> None:
     """Run services until SIGINT/SIGTERM, then ask each to stop and wait for them."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -23,6 +23,7 @@ __all__ = [
     "LoggingSettings",
     "PrivacySettings",
     "RetrySettings",
+    "WebhookSettings",
 ]
 
 _DAY_MS = 24 * 60 * 60 * 1000
@@ -95,6 +96,43 @@ class AuditSettings(BaseModel):
     )
 
 
+class WebhookSettings(BaseModel):
+    """Timeouts, the retry budget and the circuit breaker of webhook deliveries."""
+
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest wait for each of write and response, per attempt."
+    )
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait for a connection, per attempt."
+    )
+    max_attempts: int = Field(
+        default=12, ge=1, description="Attempts per delivery before it is parked."
+    )
+    max_elapsed_seconds: float = Field(
+        default=7200.0,
+        gt=0,
+        description="Time per delivery after which it is parked: no retry starts after it.",
+    )
+    initial_backoff_seconds: float = Field(
+        default=1.0, gt=0, description="Wait before the first retry; doubles each attempt."
+    )
+    max_backoff_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between two attempts, jitter included."
+    )
+    jitter_seconds: float = Field(
+        default=1.0, ge=0, description="Random extra wait, up to this, added to each backoff."
+    )
+    retry_after_max_seconds: float = Field(
+        default=600.0, ge=0, description="Longest Retry-After the hub honours."
+    )
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failed attempts that open a partner's breaker."
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0, gt=0, description="Time an open breaker waits before one probe attempt."
+    )
+
+
 class LoggingSettings(BaseModel):
     """Log rendering; personal data is redacted whatever is chosen here."""
 
@@ -117,4 +155,5 @@ class HubSettings(BaseSettings):
     retry: RetrySettings = RetrySettings()
     privacy: PrivacySettings = PrivacySettings()
     audit: AuditSettings = AuditSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     logging: LoggingSettings = LoggingSettings()

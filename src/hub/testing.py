@@ -31,6 +31,7 @@ __all__ = [
     "invalid_examples",
     "load_example",
     "make_event",
+    "personal_values",
     "scenario",
     "sender_of",
     "valid_example",
@@ -148,3 +149,40 @@ def sender_of(event: Mapping[str, Any], registry: PartnerRegistry | None = None)
     if partner is None:
         raise LookupError("no registered partner sends as this event's source")
     return partner
+
+
+# --- Personal data in examples (for "no personal data in logs, headers, errors" tests) -------
+
+PERSONAL_KEYS: Final = frozenset(
+    {
+        "bsn", "initials", "given_name", "family_name_prefix", "family_name", "birth_date",
+        "street", "house_letter", "house_number_addition", "postcode", "city", "phone",
+        "email", "name", "practice_name", "organisation", "summary", "description", "note",
+        "motivation", "explanation", "safety_conditions", "monitoring_agreements",
+        "not_informed_reason", "parties",
+    }
+)  # fmt: skip
+
+
+def personal_values(value: Any, key: str = "") -> Iterator[str]:
+    """Every personal or free-text string in a document, as sent and as the hub normalises it.
+
+    Values shorter than four characters (a house letter, an initial) occur by chance in
+    ids and timestamps, so they are left out; a ``reason`` counts only when it is free text
+    (a stop reason or park reason is a code). BSN-shaped strings count under any key.
+    """
+    from hub.envelope import is_bsn
+
+    if isinstance(value, Mapping):
+        for child_key, child in value.items():
+            yield from personal_values(child, str(child_key))
+    elif isinstance(value, list):
+        for child in value:
+            yield from personal_values(child, key)
+    elif isinstance(value, str) and (
+        (key in PERSONAL_KEYS and len(value) > 3)
+        or (key == "reason" and " " in value)
+        or is_bsn(value)
+    ):
+        yield value
+        yield value.replace(" ", "").upper()  # the normalised postcode

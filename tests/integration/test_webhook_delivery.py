@@ -26,14 +26,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.audit.record import DeliveryAttempt
 from hub.connectors.registry import Partner, Role, WebhookDelivery
 from hub.delivery.channel import BREAKER_OPENED, DISCLOSURE_ID_HEADER, PARK_REASON_HEADER
 from hub.delivery.parking import ReplayReport, replay
 from hub.delivery.receiver import Deduplicator, WebhookVerificationError, verify
-from hub.delivery.sender import WebhookSettings
 from hub.delivery.webhook import WebhookDeliverer
 from hub.envelope import CloudEvent, to_kafka
-from hub.settings import KafkaSettings, RetrySettings
+from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
 
 SECRET_ENV = "HUB_TEST_WEBHOOK_SECRET"
@@ -518,16 +518,23 @@ async def test_each_attempt_is_appended_to_the_disclosure_log(webhook_partner: M
         by_id.setdefault(record["disclosure_id"], []).append(record)
     for record in records:
         assert set(record) == {
-            "record_type", "disclosure_id", "attempt", "at", "result", "status", "reason"
+            "record_type", "attempt_id", "disclosure_id", "attempt", "attempted_at", "result",
+            "status", "reason",
         }  # fmt: skip
         assert record["record_type"] == "delivery-attempt"
-        assert datetime.fromisoformat(record["at"]).tzinfo is not None
+        assert datetime.fromisoformat(record["attempted_at"]).tzinfo is not None
+        assert (
+            DeliveryAttempt.model_validate(
+                {k: v for k, v in record.items() if k != "record_type"}
+            ).disclosure_id
+            == record["disclosure_id"]
+        )
     shape = {
         disclosure: [(r["attempt"], r["result"], r["status"], r["reason"]) for r in found]
         for disclosure, found in by_id.items()
     }
     assert shape == {
-        f"disc-{retried.id}": [(1, "failed", 503, "HTTP_503"), (2, "delivered", 200, None)],
+        f"disc-{retried.id}": [(1, "failed", 503, "HTTP_503"), (2, "succeeded", 200, None)],
         f"disc-{gone.id}": [(1, "parked", 410, "HTTP_410")],
     }
     raw = json.dumps(records)

@@ -95,7 +95,11 @@ class DeliveryAttempt(BaseModel):
 
     attempt_id: str = Field(description="Unique id of this attempt (idempotent insert).")
     disclosure_id: str = Field(description="The disclosure record this attempt belongs to.")
-    attempt: int = Field(ge=1, description="1 for the first transmission, then 2, 3, ...")
+    attempt: int = Field(
+        ge=0,
+        description="1 for the first transmission, then 2, 3, ...; 0 when parked unsent "
+        "(a later record of a subject that already has a parked one).",
+    )
     attempted_at: AwareDatetime
     result: AttemptResult
     status: int | None = Field(default=None, description="HTTP status, when one was received.")

@@ -7,6 +7,7 @@ is handled the same way whether it comes from the deliveries topic or the parked
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,13 +17,16 @@ import httpx
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter, Gauge
 
+from hub.audit.record import AttemptResult as AuditResult
+from hub.audit.record import DeliveryAttempt
 from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.breaker import CircuitBreaker
-from hub.delivery.sender import AttemptResult, WebhookSender, WebhookSettings, check_webhook_url
+from hub.delivery.sender import AttemptResult, WebhookSender, check_webhook_url
 from hub.delivery.signing import parse_secrets
 from hub.envelope import from_kafka
 from hub.errors import ConfigurationError, InvalidEvent
 from hub.ops.logging import get_logger
+from hub.settings import WebhookSettings
 from hub.topics import TopicLayout
 
 __all__ = [
@@ -46,6 +50,15 @@ PARK_REASON_HEADER = "hub-park-reason"
 MIN_SECRET_BYTES = 24  # Standard Webhooks: secrets of 24 to 64 random bytes
 
 _log = get_logger()
+
+# Attempt ids are derived, so a record written twice (a crash before the offset commit)
+# is one row in the audit store.
+_ATTEMPT_NAMESPACE = uuid.UUID("6f1d3c7e-2a4b-5c8d-9e0f-1a2b3c4d5e6f")
+_AUDIT_RESULT = {
+    "delivered": AuditResult.SUCCEEDED,
+    "failed": AuditResult.FAILED,
+    "parked": AuditResult.PARKED,
+}
 
 ATTEMPTS = Counter(
     "hub_webhook_attempts_total", "Webhook transmission attempts, by result.", ["partner", "result"]
@@ -224,18 +237,27 @@ class Channel:
         return outcome.reason
 
     async def _write_attempt(self, disclosure_id: str | None, result: AttemptResult) -> None:
-        value = {
-            "record_type": "delivery-attempt",
-            "disclosure_id": disclosure_id,
-            "attempt": result.attempt,
-            "at": result.at.isoformat(timespec="milliseconds"),
-            "result": result.result,
-            "status": result.status,
-            "reason": result.reason,
-        }
+        if disclosure_id is None:
+            # Every release by the hub names its disclosure record; without one there is
+            # nothing to link the attempt to (a record not written by the hub's router).
+            _log.warning("attempt_unlinked", partner=self._partner, attempt=result.attempt)
+            return
+        at = result.at.isoformat(timespec="milliseconds")
+        record = DeliveryAttempt(
+            attempt_id=str(
+                uuid.uuid5(_ATTEMPT_NAMESPACE, f"{disclosure_id}|{result.attempt}|{at}")
+            ),
+            disclosure_id=disclosure_id,
+            attempt=result.attempt,
+            attempted_at=result.at,
+            result=_AUDIT_RESULT[result.result],
+            status=result.status,
+            reason=result.reason,
+        )
+        value = {"record_type": "delivery-attempt", **record.model_dump(mode="json")}
         await self._producer.send_and_wait(
             self._disclosures,
-            key=disclosure_id.encode() if disclosure_id else None,
+            key=disclosure_id.encode(),
             value=json.dumps(value, separators=(",", ":")).encode(),
         )
         if result.attempt > 0:

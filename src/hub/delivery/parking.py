@@ -21,10 +21,9 @@ from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
-from hub.delivery.sender import WebhookSettings
 from hub.kafka_clients import client_options, topic_partitions
 from hub.ops.logging import get_logger
-from hub.settings import KafkaSettings
+from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
 
 __all__ = ["REPLAYED", "ParkedSubjects", "ReplayReport", "replay", "replay_group"]

@@ -60,10 +60,9 @@ from hub.delivery.channel import (
     webhook_target,
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
-from hub.delivery.sender import WebhookSettings
 from hub.kafka_clients import client_options
 from hub.ops.logging import get_logger
-from hub.settings import KafkaSettings, RetrySettings
+from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
 
 __all__ = ["WebhookDeliverer", "delivery_group"]

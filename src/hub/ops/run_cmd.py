@@ -1,4 +1,4 @@
-"""`hub run`: run the hub (the router) until SIGINT/SIGTERM."""
+"""`hub run`: run the hub (router, audit-store feed, webhook delivery) until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         get_logger().error("configuration_invalid", error=str(exc))
         return 78  # EX_CONFIG: a bad file stops the hub before it consumes anything
-    asyncio.run(run_until_signalled([hub.router.run]))
+    asyncio.run(run_until_signalled(hub.services()))
     return 0

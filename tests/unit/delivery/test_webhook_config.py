@@ -7,10 +7,9 @@ import base64
 import pytest
 
 from hub.connectors.registry import KafkaTopicDelivery, Partner, Role, WebhookDelivery
-from hub.delivery.sender import WebhookSettings
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
-from hub.settings import KafkaSettings
+from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
 
 GOOD_SECRET = "whsec_" + base64.b64encode(b"x" * 32).decode()

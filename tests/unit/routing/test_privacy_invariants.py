@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.connectors.registry import PartnerRegistry, Role
-from hub.envelope import is_bsn
 from hub.privacy import InvariantViolation, PrivacyPolicy, Selector, is_safety_type, project
 from hub.privacy.policy import Route
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode, schema_tree
 from hub.routing import OutcomeKind, RoutingContext
 from hub.routing.state_model import assignment_key
 from hub.schemas import TYPES, validate_with_registry
+from hub.testing import personal_values
 
 from .routing_helpers import EXAMPLES, InMemoryHub, example, make_context, scenario_files, variant
 
@@ -307,30 +307,7 @@ def test_probing_any_number_reveals_nothing(registry: PartnerRegistry, number: s
 # ------------------------------------------------------------------ 5. no personal values
 
 
-_PERSONAL_KEYS = {
-    "bsn", "initials", "given_name", "family_name", "birth_date", "street", "house_letter",
-    "house_number_addition", "postcode", "city", "phone", "email", "name", "practice_name",
-    "organisation", "summary", "description", "note", "motivation", "explanation",
-    "safety_conditions", "monitoring_agreements", "not_informed_reason", "parties",
-}  # fmt: skip
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def personal_values(value: Any, key: str = "") -> Iterator[str]:
-    """Every personal or free-text string in a document (longer than 3 characters)."""
-    if isinstance(value, Mapping):
-        for child_key, child in value.items():
-            yield from personal_values(child, child_key)
-    elif isinstance(value, list):
-        for child in value:
-            yield from personal_values(child, key)
-    elif isinstance(value, str) and (
-        (key in _PERSONAL_KEYS and len(value) > 3)
-        or (key == "reason" and " " in value)  # free text; a reason code is not personal
-        or is_bsn(value)  # also a BSN sent as subject
-    ):
-        yield value
-        yield value.replace(" ", "").upper()  # the normalised postcode
 
 
 def test_no_personal_value_reaches_errors_records_or_routing_state(

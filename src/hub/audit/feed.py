@@ -1,0 +1,143 @@
+"""AuditFeed: copies the disclosure log from its Kafka topic into the queryable store.
+
+The topic is the durable, append-only log; the store is the copy that answers "who
+received what about this resident". FastStream is enough here: the feed needs
+at-least-once, and the store inserts idempotently by disclosure_id and attempt_id, so a
+redelivered record is one row. A batch is acknowledged only after the store took it; a
+store that is down is retried (the batch is rewound), never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram256, SASLScram512
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.store import DisclosureStore, open_store
+from hub.ops.logging import get_logger
+from hub.settings import AuditSettings, KafkaSettings
+from hub.topics import TopicLayout
+
+__all__ = ["AuditFeed", "split_records"]
+
+_log = get_logger()
+
+RECORDS_STORED = Counter(
+    "hub_audit_records_stored_total",
+    "Disclosure-log records copied into the audit store.",
+    ["kind"],
+)
+RECORDS_INVALID = Counter(
+    "hub_audit_records_invalid_total", "Disclosure-log records the audit store could not read."
+)
+
+
+def split_records(
+    values: Sequence[Mapping[str, Any]],
+) -> tuple[list[DisclosureRecord], list[DeliveryAttempt]]:
+    """Parse a batch of log records into disclosures and delivery attempts; unreadable ones are counted and logged."""
+    disclosures: list[DisclosureRecord] = []
+    attempts: list[DeliveryAttempt] = []
+    for value in values:
+        try:
+            if value.get("record_type") == "delivery-attempt":
+                attempts.append(
+                    DeliveryAttempt.model_validate(
+                        {k: v for k, v in value.items() if k != "record_type"}
+                    )
+                )
+            else:
+                disclosures.append(DisclosureRecord.model_validate(value))
+        except (ValidationError, AttributeError):
+            # Written by the hub itself, so this is a bug, not partner input: the topic
+            # keeps the record; the store copy goes on without it and operators are told.
+            RECORDS_INVALID.inc()
+            _log.error("audit_record_invalid")
+    return disclosures, attempts
+
+
+class AuditFeed:
+    """A FastStream consumer of the disclosure topic that writes into the audit store."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        audit: AuditSettings,
+        layout: TopicLayout,
+        group_id: str = "hub-audit",
+        retry_seconds: float = 2.0,
+    ) -> None:
+        self._kafka = kafka
+        self._audit = audit
+        self._retry_seconds = retry_seconds
+        self._broker = KafkaBroker(
+            kafka.bootstrap_servers or "", security=_security(kafka), logger=None
+        )
+        # The store's connection lives on one thread (sqlite3 objects are thread-bound);
+        # running it there keeps blocking database calls off the event loop.
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-store")
+        self._store: DisclosureStore | None = None
+        self.stored = 0
+        self._broker.subscriber(
+            layout.disclosures,
+            group_id=group_id,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            batch=True,
+            max_records=500,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )(self._handle)
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _write(self, disclosures: list[DisclosureRecord], attempts: list[DeliveryAttempt]) -> int:
+        if self._store is None:
+            self._store = open_store(self._audit.store_url)
+        added = self._store.add(disclosures)
+        # Attempts after their disclosure: a batch may hold both, in log order.
+        added += self._store.add_attempts(attempts)
+        return added
+
+    async def _handle(self, values: list[dict[str, Any]]) -> None:
+        disclosures, attempts = split_records(values)
+        try:
+            await self._call(self._write, disclosures, attempts)
+        except Exception:
+            _log.exception("audit_store_unavailable")
+            await asyncio.sleep(self._retry_seconds)  # no hot loop while the store is down
+            raise  # NACK: the batch is rewound and read again
+        RECORDS_STORED.labels(kind="disclosure").inc(len(disclosures))
+        RECORDS_STORED.labels(kind="attempt").inc(len(attempts))
+        self.stored += len(disclosures) + len(attempts)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set."""
+        await self._broker.start()
+        try:
+            await stop.wait()
+        finally:
+            await self._broker.stop()
+            if self._store is not None:
+                await self._call(self._store.close)
+            self._pool.shutdown(wait=True)
+
+
+def _security(kafka: KafkaSettings) -> SASLScram512 | SASLScram256 | None:
+    if not kafka.sasl_mechanism or not kafka.sasl_username or not kafka.sasl_password:
+        return None
+    kind = SASLScram512 if kafka.sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
+    return kind(
+        kafka.sasl_username,
+        kafka.sasl_password.get_secret_value(),
+        use_ssl=kafka.security_protocol == "SASL_SSL",
+    )
