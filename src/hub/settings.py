@@ -11,13 +11,15 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from limits import parse_many
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
 
 __all__ = [
     "AuditSettings",
+    "GatewaySettings",
     "HubSettings",
     "KafkaSettings",
     "LoggingSettings",
@@ -133,6 +135,91 @@ class WebhookSettings(BaseModel):
     )
 
 
+class GatewaySettings(BaseModel):
+    """Settings of the inbound HTTP API (`hub gateway`)."""
+
+    host: str = Field(default="127.0.0.1", description="Address uvicorn binds to.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port uvicorn binds to.")
+
+    tls_certfile: Path | None = Field(
+        default=None, description="Server certificate (PEM); HTTPS when set, plain HTTP otherwise."
+    )
+    tls_keyfile: Path | None = Field(default=None, description="Private key of the certificate.")
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) that client certificates must chain to; enables mTLS.",
+    )
+    tls_client_cert: Literal["optional", "required"] = Field(
+        default="optional",
+        description="With a client CA: 'optional' lets API-key partners connect without a "
+        "certificate; 'required' refuses the TLS handshake without a valid one.",
+    )
+
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted; larger ones are refused with 413 while reading.",
+    )
+    max_batch_events: int = Field(
+        default=100, ge=1, le=1000, description="Most events in one batch-mode request."
+    )
+    rate_limit: str = Field(
+        default="1200/minute",
+        description="Events per partner in a moving window (limits syntax, e.g. '1200/minute'; "
+        "several separated by ';'). A batch costs one per event, any other request one.",
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest time to receive a request body (else 408)."
+    )
+    kafka_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for Kafka to acknowledge an event before answering 503.",
+    )
+    retry_after_seconds: int = Field(
+        default=5, ge=1, description="Retry-After sent with 503 when Kafka is unavailable."
+    )
+    recent_ids: int = Field(
+        default=100_000,
+        ge=0,
+        description="Accepted (source, id) pairs remembered, so a resend is answered without "
+        "producing it again and its status reads 'accepted' until the router has processed it.",
+    )
+    status_max_records: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Status records held in memory from the status topic; the oldest are "
+        "dropped first.",
+    )
+    limit_concurrency: int | None = Field(
+        default=1000, ge=1, description="Connections and tasks uvicorn serves at once (else 503)."
+    )
+    timeout_keep_alive: int = Field(
+        default=5, ge=1, description="Seconds an idle keep-alive connection stays open."
+    )
+    docs: bool = Field(default=True, description="Serve Swagger UI at /docs (from local assets).")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("not a rate limit such as '1200/minute'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> GatewaySettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("tls_certfile and tls_keyfile are set together")
+        if self.tls_client_ca is not None and self.tls_certfile is None:
+            raise ValueError("mTLS (tls_client_ca) needs tls_certfile and tls_keyfile")
+        if min(item.amount for item in parse_many(self.rate_limit)) < self.max_batch_events:
+            # A full batch would never fit in the window: its partner could never send it.
+            raise ValueError("every rate_limit window must allow at least max_batch_events")
+        return self
+
+
 class LoggingSettings(BaseModel):
     """Log rendering; personal data is redacted whatever is chosen here."""
 
@@ -156,4 +243,5 @@ class HubSettings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     audit: AuditSettings = AuditSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()

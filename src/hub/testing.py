@@ -175,6 +175,8 @@ def personal_values(value: Any, key: str = "") -> Iterator[str]:
 
     if isinstance(value, Mapping):
         for child_key, child in value.items():
+            if key == "team" and child_key == "name":
+                continue  # a team's name is an organisation's, and the budget subject by contract
             yield from personal_values(child, str(child_key))
     elif isinstance(value, list):
         for child in value:
@@ -185,4 +187,5 @@ def personal_values(value: Any, key: str = "") -> Iterator[str]:
         or is_bsn(value)
     ):
         yield value
-        yield value.replace(" ", "").upper()  # the normalised postcode
+        if key == "postcode":
+            yield value.replace(" ", "").upper()  # as the hub normalises it

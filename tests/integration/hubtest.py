@@ -7,23 +7,27 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hub.app import Hub, build_hub
 from hub.ops.partner_io import Received, receive, send_events
 from hub.router import ensure_topics
-from hub.settings import HubSettings, KafkaSettings, RetrySettings
+from hub.settings import AuditSettings, HubSettings, KafkaSettings, RetrySettings
 from hub.topics import TopicLayout
 
 
-def isolated_settings(bootstrap: str, **kafka: Any) -> HubSettings:
-    """Settings whose topics, group and transactional id belong to this test alone."""
+def isolated_settings(bootstrap: str, audit_dir: Path | None = None, **kafka: Any) -> HubSettings:
+    """Settings whose topics, group, transactional id and audit store belong to this test alone."""
     run = uuid.uuid4().hex[:10]
+    store = (audit_dir or Path(tempfile.gettempdir())) / f"audit-{run}.sqlite3"
     return HubSettings(
+        audit=AuditSettings(store_url=f"sqlite:///{store}"),
         kafka=KafkaSettings(
             bootstrap_servers=bootstrap,
             topic_prefix=f"t{run}",
@@ -82,6 +86,15 @@ class HubUnderTest:
         await asyncio.wait_for(read(), timeout)
         return records
 
+    async def wait_for_status(self, events: list[Mapping[str, Any]], timeout: float = 60.0) -> None:
+        """Wait until the hub has recorded what became of each of these events."""
+        wanted = {f"{e['source']} {e['id']}".encode() for e in events}
+        await self.collect(
+            [self.layout.status],
+            lambda rs: wanted <= {r.key for r in rs},
+            timeout=timeout,
+        )
+
     async def settle(self, topics: list[str], idle_seconds: float = 3.0) -> list[Received]:
         """Everything on topics once nothing new has arrived for idle_seconds."""
         return [r async for r in receive(self.kafka, topics, idle_seconds=idle_seconds)]
@@ -101,8 +114,11 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[HubUnderTest]:
         await asyncio.wait_for(task, timeout=30)
 
 
-def hub_process(settings: HubSettings) -> subprocess.Popen[bytes]:
-    """Start `hub run` as a separate OS process with these settings (for crash tests)."""
+def hub_process(settings: HubSettings, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `hub run` as a separate OS process with these settings (for crash tests).
+
+    Its JSON log lines are appended to ``log_file`` when given, so a test can scan them.
+    """
     env = {
         **os.environ,
         "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
@@ -111,15 +127,18 @@ def hub_process(settings: HubSettings) -> subprocess.Popen[bytes]:
         "HUB_KAFKA__INSTANCE_ID": settings.kafka.instance_id,
         "HUB_KAFKA__PARTITIONS": str(settings.kafka.partitions),
         "HUB_KAFKA__MAX_BATCH": str(settings.kafka.max_batch),
-        "HUB_LOGGING__LEVEL": "WARNING",
+        "HUB_LOGGING__LEVEL": "INFO" if log_file else "WARNING",
+        "HUB_LOGGING__FORMAT": "json",
+        "HUB_AUDIT__STORE_URL": settings.audit.store_url,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with open(log_file or os.devnull, "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
 
 
 def kill_hard(process: subprocess.Popen[bytes]) -> None:

@@ -49,7 +49,7 @@ SAFE_KEYS: frozenset[str] = frozenset(
         "outcome", "code", "codes", "path", "paths", "status", "attempt", "count", "records",
         "deliveries", "disclosures", "state_changes", "dead_lettered", "duplicates",
         "duration_ms", "delay_seconds", "lag", "url_host", "port", "version", "command",
-        "redacted_keys",
+        "redacted_keys", "route", "method",
     }
 )  # fmt: skip
 
@@ -159,5 +159,10 @@ def configure_logging(*, format: str = "json", level: str = "INFO") -> None:
 
 
 def get_logger(**context: Mapping[str, Any] | str | int | None) -> Any:
-    """A logger with context bound; use snake_case event names (docs/operations.md lists them)."""
-    return structlog.get_logger().bind(**context)
+    """A logger with context bound; use snake_case event names (docs/operations.md lists them).
+
+    It is a lazy proxy: the processors (redaction included) are taken from the configuration
+    at its first use, not now, so a module-level ``_log = get_logger()`` created before
+    ``configure_logging`` still redacts.
+    """
+    return structlog.get_logger(**context)

@@ -110,3 +110,19 @@ def test_foreign_exception_messages_are_dropped_and_hub_errors_kept(captured: io
     assert "error" not in first
     assert "999999990" not in json.dumps(first)
     assert second["error"] == "event is invalid (1 error(s), first data.client.bsn: BSN_INVALID)"
+
+
+def test_a_logger_created_before_configuration_still_redacts() -> None:
+    """A module-level logger made before configure_logging uses the redacting configuration."""
+    structlog.reset_defaults()
+    early = get_logger()
+    buffer = io.StringIO()
+    configure_logging(format="json", level="DEBUG")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+    try:
+        early.info("event_routed", client_bsn="999999990", event_id="999999990")
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(buffer.getvalue())
+    assert line["client_bsn"] == REDACTED
+    assert line["event_id"] == REDACTED

@@ -1,0 +1,358 @@
+"""The inbound HTTP API as an ASGI app: POST /events, GET /events/{id}, health, OpenAPI, /docs.
+
+``create_app`` takes its collaborators as values (an EventSink, a StatusBook, a validator),
+so tests run it in memory; ``build_gateway_app`` wires the Kafka ones. Both return a
+FastAPI app that uvicorn (``hub.gateway.server``) or any ASGI server can run.
+
+A request to POST /events goes: authenticate (401) -> Content-Type (415) -> rate-limit
+pre-check (429) -> read the body within size and time (413, 408) -> strict JSON (400) ->
+batch length (413) -> rate limit per event (429) -> per event: contract (403, 422),
+resend, produce and wait for Kafka (202, 503).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Final, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+from hub.connectors.registry import PartnerRegistry
+from hub.errors import ErrorCode, ErrorDetail
+from hub.gateway import metrics
+from hub.gateway.auth import Authenticator
+from hub.gateway.body import Mode, decode_json, mode_of
+from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
+from hub.gateway.limits import PartnerRateLimiter, read_body
+from hub.gateway.openapi import (
+    AcceptedBody,
+    BatchResults,
+    EventStatusBody,
+    HealthBody,
+    install_openapi,
+    problem_responses,
+)
+from hub.gateway.problems import Problem, ProblemCode, ProblemError, install_problem_handlers
+from hub.gateway.sink import EventSink, KafkaEventSink
+from hub.gateway.status import StatusBook, StatusTail
+from hub.ops.logging import get_logger
+from hub.settings import GatewaySettings, KafkaSettings
+from hub.topics import TopicLayout
+
+__all__ = ["Service", "build_gateway_app", "create_app"]
+
+
+_DOCS_ASSETS: Final = "/docs/assets"
+_DESCRIPTION: Final = """\
+Partners send CloudEvents (NL GOV profile) to the hub; see docs/http-api.md.
+
+Authenticate with `Authorization: Bearer <key>`, `X-API-Key: <key>` or a registered
+client certificate. Error answers are RFC 9457 problem bodies
+(`application/problem+json`) that name paths and codes, never input values.
+"""
+
+
+class Service(Protocol):
+    """A background part of the gateway started and stopped with the app (producer, tail)."""
+
+    async def start(self) -> None:
+        """Begin; must return promptly (connect in the background)."""
+        ...
+
+    async def stop(self) -> None:
+        """End and release every resource."""
+        ...
+
+
+class _Gateway:
+    """What the routes need, held on ``app.state.gateway``."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        authenticator: Authenticator,
+        limiter: PartnerRateLimiter,
+        intake: EventIntake,
+        book: StatusBook,
+        sink: EventSink,
+    ) -> None:
+        self.settings = settings
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.intake = intake
+        self.book = book
+        self.sink = sink
+
+
+def _gateway(request: Request) -> _Gateway:
+    gateway: _Gateway = request.app.state.gateway
+    return gateway
+
+
+async def post_events(request: Request) -> Response:
+    """Take one event (structured mode) or a batch; see docs/http-api.md."""
+    gateway = _gateway(request)
+    partner = gateway.authenticator.authenticate(request)
+    request.state.partner = partner.id
+    mode = mode_of(request.headers.get("content-type"))
+    await gateway.limiter.precheck(partner.id)
+    body = await read_body(
+        request,
+        max_bytes=gateway.settings.max_body_bytes,
+        timeout_seconds=gateway.settings.body_timeout_seconds,
+    )
+    payload = decode_json(body)
+    items: list[Any]
+    if mode is Mode.BATCH:
+        if not isinstance(payload, list):
+            raise ProblemError(_not_an_array())
+        if len(payload) > gateway.settings.max_batch_events:
+            raise ProblemError(Problem(413, ProblemCode.BATCH_TOO_LARGE.value))
+        if not payload:
+            raise ProblemError(_not_an_array())
+        items = payload
+    else:
+        items = [payload]
+    await gateway.limiter.check(partner.id, cost=len(items))
+    if not gateway.sink.connected:
+        raise ProblemError(gateway.intake.unavailable())
+    answers = await gateway.intake.take(partner, items)
+    if mode is Mode.STRUCTURED:
+        (answer,) = answers
+        if isinstance(answer, Problem):
+            return answer.response()
+        return JSONResponse(answer.as_dict(), status_code=202)
+    return _batch_response(answers)
+
+
+def _not_an_array() -> Problem:
+    return Problem(
+        422,
+        ErrorCode.ENVELOPE_INVALID.value,
+        errors=[
+            ErrorDetail(
+                "", ErrorCode.ENVELOPE_INVALID, "A batch is a JSON array of at least one event."
+            )
+        ],
+    )
+
+
+def _batch_response(answers: Sequence[Accepted | Problem]) -> Response:
+    results: list[dict[str, Any]] = []
+    retry_after: list[int] = []
+    for index, answer in enumerate(answers):
+        if isinstance(answer, Accepted):
+            results.append({"index": index, "status": "accepted", "id": answer.id})
+        else:
+            results.append({"index": index, "status": "rejected", "problem": answer.body()})
+            if "Retry-After" in answer.headers:
+                retry_after.append(int(answer.headers["Retry-After"]))
+    headers = {"Retry-After": str(max(retry_after))} if retry_after else None
+    return JSONResponse({"results": results}, status_code=207, headers=headers)
+
+
+async def get_event_status(request: Request, event_id: str) -> Response:
+    """What became of one of the calling partner's events; 404 for anything else."""
+    gateway = _gateway(request)
+    partner = gateway.authenticator.authenticate(request)
+    request.state.partner = partner.id
+    await gateway.limiter.check(partner.id)
+    status = gateway.book.lookup(partner, event_id)
+    if status is None:
+        raise ProblemError(Problem(404, ProblemCode.NOT_FOUND.value))
+    return JSONResponse(status.as_dict(event_id), headers={"Cache-Control": "no-store"})
+
+
+async def healthz() -> dict[str, str]:
+    """The process is up and answering."""
+    return {"status": "ok"}
+
+
+async def readyz(request: Request) -> Response:
+    """Kafka answers the producer: the gateway can accept events."""
+    gateway = _gateway(request)
+    if await gateway.sink.probe():
+        return JSONResponse({"status": "ready"})
+    return gateway.intake.unavailable().response()
+
+
+async def swagger_ui(request: Request) -> HTMLResponse:
+    """Swagger UI from the app's own assets: no CDN, works offline."""
+    return get_swagger_ui_html(
+        openapi_url=str(request.app.openapi_url),
+        title=f"{request.app.title}: API",
+        swagger_js_url=f"{_DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{_DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{_DOCS_ASSETS}/favicon-32x32.png",
+    )
+
+
+def create_app(
+    *,
+    settings: GatewaySettings,
+    registry: PartnerRegistry,
+    layout: TopicLayout,
+    sink: EventSink,
+    book: StatusBook,
+    validator: Validator | None = None,
+    services: Sequence[Service] = (),
+) -> FastAPI:
+    """The gateway app over the given sink and status book; ``services`` run with its lifespan."""
+    limiter = PartnerRateLimiter(settings.rate_limit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started: list[Service] = []
+        try:
+            for service in services:
+                await service.start()
+                started.append(service)
+            get_logger().info("gateway_started", count=len(started))
+            yield
+        finally:
+            for service in reversed(started):
+                await service.stop()
+            await limiter.close()
+
+    app = FastAPI(
+        title="Sociaal-domein hub",
+        version="1",
+        description=_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.gateway = _Gateway(
+        settings=settings,
+        authenticator=Authenticator(registry),
+        limiter=limiter,
+        intake=EventIntake(
+            layout=layout,
+            sink=sink,
+            book=book,
+            validator=validator or default_validator(),
+            retry_after_seconds=settings.retry_after_seconds,
+        ),
+        book=book,
+        sink=sink,
+    )
+    app.add_api_route(
+        "/events",
+        post_events,
+        methods=["POST"],
+        status_code=202,
+        summary="Send one event or a batch",
+        response_model=AcceptedBody,
+        responses={
+            207: {"model": BatchResults, "description": "Batch mode: one answer per event."},
+            **problem_responses(400, 401, 403, 408, 413, 415, 422, 429, 503),
+        },
+        tags=["events"],
+    )
+    app.add_api_route(
+        "/events/{event_id:path}",
+        get_event_status,
+        methods=["GET"],
+        summary="What became of one of your events",
+        response_model=EventStatusBody,
+        responses=problem_responses(400, 401, 404, 429),
+        tags=["events"],
+    )
+    app.add_api_route(
+        "/healthz", healthz, methods=["GET"], response_model=HealthBody, tags=["operations"]
+    )
+    app.add_api_route(
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        response_model=HealthBody,
+        responses=problem_responses(503),
+        tags=["operations"],
+    )
+    if settings.docs:
+        app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+        app.mount(_DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    install_openapi(app, max_batch=settings.max_batch_events)
+    install_problem_handlers(app)
+    app.add_middleware(_AccessLog)
+    return app
+
+
+def build_gateway_app(
+    settings: GatewaySettings,
+    kafka: KafkaSettings,
+    registry: PartnerRegistry,
+    *,
+    result_areas: frozenset[str] | None = None,
+) -> FastAPI:
+    """The gateway app on Kafka: producer to the inbound topics, tail of the status topic."""
+    layout = TopicLayout(kafka.topic_prefix)
+    sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
+    book = StatusBook(max_records=settings.status_max_records, recent_ids=settings.recent_ids)
+    tail = StatusTail(kafka, layout.status, book)
+    return create_app(
+        settings=settings,
+        registry=registry,
+        layout=layout,
+        sink=sink,
+        book=book,
+        validator=default_validator(result_areas),
+        services=[sink, tail],
+    )
+
+
+class _AccessLog:
+    """One log line and metric per request, by endpoint name: the raw path may hold an id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = _route_of(scope)
+            partner = scope.get("state", {}).get("partner")
+            metrics.REQUESTS.labels(route=route, status=str(status)).inc()
+            metrics.REQUEST_SECONDS.labels(route=route).observe(time.monotonic() - started)
+            get_logger().info(
+                "http_request",
+                route=route,
+                method=scope.get("method"),
+                status=status,
+                partner=partner,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+
+
+def _route_of(scope: Scope) -> str:
+    """The endpoint's name (post_events, get_event_status, ...): one token, never client text."""
+    name = getattr(scope.get("route"), "name", None)  # set by FastAPI's own routes
+    if isinstance(name, str):
+        return name
+    path = str(scope.get("path", ""))
+    if path == "/openapi.json":
+        return "openapi"
+    if path.startswith(_DOCS_ASSETS + "/"):
+        return "docs_assets"
+    return "unmatched"  # never the raw path: it is the client's text

@@ -1,0 +1,175 @@
+"""Where accepted events go: a partner's inbound topic, acknowledged by Kafka before the 202.
+
+``KafkaEventSink`` holds one idempotent producer (``acks="all"``): an event counts as
+accepted only when every in-sync replica has it. The producer connects in the background
+and reconnects with backoff, so the gateway starts (and answers 503) while Kafka is down.
+
+When Kafka does not acknowledge in time the partner gets 503 and sends again. The first
+attempt may still reach the topic later; the router then suppresses the resend as a
+duplicate of (source, id), so a retry never delivers an event twice and a 503 never loses
+one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from hub.kafka_clients import client_options
+from hub.ops.logging import get_logger
+from hub.settings import KafkaSettings
+
+__all__ = ["EventSink", "KafkaEventSink", "KafkaRecord"]
+
+
+_BACKOFF_INITIAL = 0.2
+_BACKOFF_MAX = 10.0
+_PROBE_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """One binary-mode CloudEvent on its way to a topic."""
+
+    topic: str
+    key: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    value: bytes
+
+
+class EventSink(Protocol):
+    """Takes records and says, per record, whether Kafka acknowledged it."""
+
+    @property
+    def connected(self) -> bool:
+        """True while a producer is connected (a send may still fail)."""
+        ...
+
+    async def send(self, records: Sequence[KafkaRecord]) -> list[bool]:
+        """Produce the records in order; True for each one Kafka acknowledged in time."""
+        ...
+
+    async def probe(self) -> bool:
+        """Ask the cluster for metadata now: True when it answers (for /readyz)."""
+        ...
+
+
+class KafkaEventSink:
+    """An EventSink over one aiokafka producer (acks=all, idempotent), connected in the background."""
+
+    def __init__(self, kafka: KafkaSettings, *, timeout_seconds: float) -> None:
+        self._kafka = kafka
+        self._timeout = timeout_seconds
+        self._producer: Any = None
+        self._connector: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True once the producer has connected."""
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Begin connecting in the background; returns at once."""
+        if self._connector is None:
+            self._connector = asyncio.create_task(self._connect(), name="gateway-producer")
+
+    async def stop(self) -> None:
+        """Flush and close the producer (or stop trying to connect)."""
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+            self._connector = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(KafkaError, OSError):
+                await producer.stop()
+
+    async def _connect(self) -> None:
+        delay = _BACKOFF_INITIAL
+        while True:
+            producer = AIOKafkaProducer(
+                **client_options(self._kafka),
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=2,
+                # Records Kafka has not taken by the time the partner hears 503 expire too.
+                request_timeout_ms=int(self._timeout * 1000),
+            )
+            try:
+                await producer.start()
+            except (KafkaError, OSError) as exc:
+                with contextlib.suppress(KafkaError, OSError):
+                    await producer.stop()
+                get_logger().warning(
+                    "gateway_kafka_unavailable", exc_type=type(exc).__name__, delay_seconds=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+            get_logger().info("gateway_kafka_connected")
+            return
+
+    async def send(self, records: Sequence[KafkaRecord]) -> list[bool]:
+        """Produce in order and wait for the acknowledgements, all within the timeout."""
+        producer = self._producer
+        if producer is None:
+            return [False] * len(records)
+        deadline = time.monotonic() + self._timeout
+        futures: list[asyncio.Future[Any] | None] = []
+        for record in records:
+            try:
+                async with asyncio.timeout_at(_loop_deadline(deadline)):
+                    future = await producer.send(
+                        record.topic,
+                        value=record.value,
+                        key=record.key,
+                        headers=list(record.headers),
+                    )
+                future.add_done_callback(_consume_outcome)
+                futures.append(future)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                # Cancelling send() itself keeps the record out of Kafka (aiokafka docs).
+                get_logger().warning("gateway_send_failed", exc_type=type(exc).__name__)
+                futures.append(None)
+        pending = [f for f in futures if f is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+        return [
+            f is not None and f.done() and not f.cancelled() and f.exception() is None
+            for f in futures
+        ]
+
+    async def probe(self) -> bool:
+        """Fetch cluster metadata within a short timeout."""
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            async with asyncio.timeout(_PROBE_TIMEOUT):
+                await producer.client.fetch_all_metadata()
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
+
+
+def _loop_deadline(deadline: float) -> float:
+    # time.monotonic() and the loop's clock are the same on CPython, but do not rely on it.
+    return asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic())
+
+
+def _consume_outcome(future: asyncio.Future[Any]) -> None:
+    # A send that failed after the partner got its answer must not warn "never retrieved".
+    if not future.cancelled():
+        future.exception()

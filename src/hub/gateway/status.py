@@ -1,0 +1,238 @@
+"""What became of an event, for its sender: the router's status records plus this gateway's own.
+
+The router writes one record per processed event to the compacted status topic, keyed
+``"<source> <id>"`` (UTF-8), valued JSON::
+
+    {"event_id": ..., "source": ..., "partner": "gp-de-linde", "type": ...,
+     "status": "delivered" | "dead-lettered", "codes": [...],
+     "recipients": ["swt-zwolle"], "withheld": [], "at": "2026-...+00:00"}
+
+``StatusTail`` reads that topic from the beginning with a group-less ``read_committed``
+consumer and keeps following it into a ``StatusBook`` in memory. The book also remembers
+the events this gateway produced, so an event accepted but not yet processed reads
+``accepted``, and a resend of it is answered without producing it again.
+
+A partner sees only its own events: the key is built from the authenticated partner's
+source and the record must name that partner, so another partner's id answers exactly as
+an unknown one (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from hub.connectors.registry import Partner
+from hub.kafka_clients import client_options
+from hub.ops.logging import get_logger
+from hub.settings import KafkaSettings
+
+__all__ = ["EventStatus", "StatusBook", "StatusTail", "status_key"]
+
+
+_BACKOFF_INITIAL = 0.5
+_BACKOFF_MAX = 10.0
+
+
+def status_key(source: str, event_id: str) -> str:
+    """The status topic's key for an event (as the router writes it)."""
+    return f"{source} {event_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class EventStatus:
+    """What became of one event: ids and codes only, never data."""
+
+    status: str  # accepted | delivered | dead-lettered | duplicate
+    partner: str | None
+    codes: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
+    at: str | None = None
+
+    def as_dict(self, event_id: str) -> dict[str, Any]:
+        """The body of GET /events/{id}."""
+        return {
+            "id": event_id,
+            "status": self.status,
+            "codes": list(self.codes),
+            "recipients": list(self.recipients),
+            "withheld": list(self.withheld),
+            "at": self.at,
+        }
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def _parse(value: bytes) -> EventStatus | None:
+    try:
+        record = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, Mapping) or not isinstance(record.get("status"), str):
+        return None
+    partner = record.get("partner")
+    at = record.get("at")
+    return EventStatus(
+        status=record["status"],
+        partner=partner if isinstance(partner, str) else None,
+        codes=_strings(record.get("codes")),
+        recipients=_strings(record.get("recipients")),
+        withheld=_strings(record.get("withheld")),
+        at=at if isinstance(at, str) else None,
+    )
+
+
+class StatusBook:
+    """In-memory status per "<source> <id>": the router's records and this gateway's acceptances.
+
+    Both parts are bounded; the oldest entries are dropped first. A dropped router record
+    answers 404 until the gateway restarts and reads the topic again.
+    """
+
+    def __init__(self, *, max_records: int, recent_ids: int) -> None:
+        self._records: OrderedDict[str, EventStatus] = OrderedDict()
+        self._accepted: OrderedDict[str, str] = OrderedDict()
+        self._max_records = max_records
+        self._recent_ids = recent_ids
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def apply(self, key: str, value: bytes | None) -> bool:
+        """Apply one status-topic record (None deletes); False when the value is unreadable."""
+        if value is None:
+            self._records.pop(key, None)
+            return True
+        status = _parse(value)
+        if status is None:
+            return False
+        self._records[key] = status
+        self._records.move_to_end(key)
+        while len(self._records) > self._max_records:
+            self._records.popitem(last=False)
+        return True
+
+    def mark_accepted(self, key: str, partner_id: str) -> None:
+        """Remember that this gateway produced the event and Kafka acknowledged it."""
+        if self._recent_ids == 0:
+            return
+        self._accepted[key] = partner_id
+        self._accepted.move_to_end(key)
+        while len(self._accepted) > self._recent_ids:
+            self._accepted.popitem(last=False)
+
+    def seen(self, key: str) -> bool:
+        """True when the event was accepted here or the router has processed it."""
+        return key in self._accepted or key in self._records
+
+    def lookup(self, partner: Partner, event_id: str) -> EventStatus | None:
+        """The status of this partner's event, or None when unknown or not the partner's."""
+        key = status_key(partner.source, event_id)
+        record = self._records.get(key)
+        if record is not None:
+            # The source in the key is the sender's claim; the partner is the router's finding.
+            return record if record.partner == partner.id else None
+        if self._accepted.get(key) == partner.id:
+            return EventStatus(status="accepted", partner=partner.id)
+        return None
+
+
+class StatusTail:
+    """Follows the status topic into a StatusBook; reconnects with backoff, never fails."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, book: StatusBook) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._book = book
+        self._task: asyncio.Task[None] | None = None
+        self._caught_up = asyncio.Event()
+
+    @property
+    def caught_up(self) -> asyncio.Event:
+        """Set once the tail has read up to the topic's end at least once."""
+        return self._caught_up
+
+    async def start(self) -> None:
+        """Start following in the background; returns at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gateway-status-tail")
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        delay = _BACKOFF_INITIAL
+        while True:
+            try:
+                await self._follow()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                get_logger().warning(
+                    "gateway_status_tail_retrying",
+                    exc_type=type(exc).__name__,
+                    topic=self._topic,
+                    delay_seconds=delay,
+                )
+            except Exception as exc:
+                # A bug must not end the tail silently (statuses would freeze): log, back off.
+                get_logger().error("gateway_status_tail_failed", exc_info=exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(
+            **client_options(self._kafka),
+            group_id=None,  # every instance reads the whole topic: no group, no commits
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        try:
+            await consumer.start()
+            if self._topic not in await consumer.topics():
+                return  # the router has not created it yet; _run tries again
+            consumer.subscribe([self._topic])  # without a group: all partitions, from the start
+            ends: dict[TopicPartition, int] | None = None
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        self._apply(record)
+                if self._caught_up.is_set() or not consumer.assignment():
+                    continue
+                if ends is None:
+                    ends = await consumer.end_offsets(list(consumer.assignment()))
+                if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                    self._caught_up.set()
+                    get_logger().info(
+                        "gateway_status_loaded", topic=self._topic, count=len(self._book)
+                    )
+        finally:
+            await consumer.stop()
+
+    def _apply(self, record: Any) -> None:
+        key = (record.key or b"").decode("utf-8", "replace")
+        if not self._book.apply(key, record.value):
+            get_logger().warning(
+                "status_record_unreadable",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )

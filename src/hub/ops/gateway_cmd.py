@@ -1,0 +1,70 @@
+"""`hub gateway`: serve the inbound HTTP API (docs/http-api.md) until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+__all__ = ["configure", "run"]
+
+_EX_CONFIG = 78  # a bad setting or file stops the gateway before it listens
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options override the HUB_GATEWAY__* settings; everything else comes from HUB_* settings."""
+    parser.add_argument("--host", help="address to bind (default from settings: 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default from settings: 8080)")
+    parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="private key of the server certificate")
+    parser.add_argument("--tls-client-ca", type=Path, help="CA bundle for client certificates")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the gateway; 0 after a clean stop, 78 on a configuration error."""
+    from pydantic import ValidationError
+
+    from hub.app import configure_process, run_until_signalled
+    from hub.connectors.registry import load_registry
+    from hub.errors import ConfigurationError
+    from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
+    from hub.ops.logging import get_logger
+    from hub.settings import HubSettings
+
+    settings = HubSettings()
+    configure_process(settings)
+    log = get_logger(command="gateway")
+    base = settings.gateway
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "tls_certfile": args.tls_cert,
+        "tls_keyfile": args.tls_key,
+        "tls_client_ca": args.tls_client_ca,
+    }
+    try:
+        gateway = GatewaySettings.model_validate(
+            {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+        )
+        if not settings.kafka.bootstrap_servers:
+            raise ConfigurationError(
+                "settings", "kafka.bootstrap_servers", "not set (HUB_KAFKA__BOOTSTRAP_SERVERS)"
+            )
+        registry = load_registry(settings.partners_file)
+    except ValidationError as exc:
+        paths = [".".join(str(p) for p in error["loc"]) for error in exc.errors()]
+        log.error("configuration_invalid", paths=paths)
+        return _EX_CONFIG
+    except ConfigurationError as exc:
+        log.error("configuration_invalid", error=str(exc))
+        return _EX_CONFIG
+    areas = settings.privacy.result_areas
+    app = build_gateway_app(
+        gateway,
+        settings.kafka,
+        registry,
+        result_areas=frozenset(areas) if areas is not None else None,
+    )
+    log.info("gateway_starting", port=gateway.port)
+    asyncio.run(run_until_signalled([GatewayServer(app, gateway).run]))
+    return 0

@@ -1,0 +1,143 @@
+"""Limits: body size while streaming, body read time, events per partner in a moving window."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.gateway import GatewaySettings
+from hub.gateway.limits import PartnerRateLimiter
+from hub.gateway.testing import RecordingSink
+
+from .gatewaytest import BATCH, AppFactory, auth, referral
+
+
+@asynccontextmanager
+async def _client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", timeout=10
+        ) as client,
+    ):
+        yield client
+
+
+class _Counting:
+    """A request body streamed in chunks, counting how many the server pulled."""
+
+    def __init__(self, chunk: bytes, chunks: int, *, delay: float = 0.0) -> None:
+        self.chunk = chunk
+        self.chunks = chunks
+        self.delay = delay
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            self.pulled += 1
+            yield self.chunk
+
+
+async def test_declared_oversized_body_is_refused_before_reading(
+    client: httpx.AsyncClient, sink: RecordingSink
+) -> None:
+    """A Content-Length over the limit answers 413 BODY_TOO_LARGE without reading the body."""
+    body = b" " * (64 * 1024 + 1)
+    response = await client.post("/events", content=body, headers=auth())
+    assert response.status_code == 413
+    assert response.json()["code"] == "BODY_TOO_LARGE"
+    assert sink.records == []
+
+
+async def test_streamed_oversized_body_is_refused_while_reading(
+    client: httpx.AsyncClient,
+) -> None:
+    """A chunked body is refused as soon as it passes the limit, not after it was read whole."""
+    body = _Counting(b" " * 16 * 1024, chunks=100)
+    response = await client.post("/events", content=body, headers=auth())
+    assert response.status_code == 413
+    assert body.pulled == 5  # 64 KiB allowed: the fifth 16 KiB chunk passes the limit
+
+
+async def test_body_exactly_at_the_limit_is_read(client: httpx.AsyncClient) -> None:
+    """The limit is inclusive: a body of exactly max_body_bytes is parsed (here: as bad JSON)."""
+    response = await client.post("/events", content=b"{" * (64 * 1024), headers=auth())
+    assert response.status_code == 400
+
+
+async def test_slow_body_gets_408(make_app: AppFactory, settings: GatewaySettings) -> None:
+    """A body that does not arrive within body_timeout_seconds answers 408 REQUEST_TIMEOUT."""
+    app = make_app(settings=settings.model_copy(update={"body_timeout_seconds": 0.2}))
+    body = _Counting(b" ", chunks=20, delay=0.05)
+    async with _client(app) as client:
+        response = await client.post("/events", content=body, headers=auth())
+    assert response.status_code == 408
+    assert response.json()["code"] == "REQUEST_TIMEOUT"
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    make_app: AppFactory, settings: GatewaySettings
+) -> None:
+    """Past the partner's events per window the answer is 429 RATE_LIMITED with Retry-After."""
+    limited = settings.model_copy(update={"rate_limit": "3/minute", "max_batch_events": 3})
+    app = make_app(settings=limited)
+    async with _client(app) as client:
+        statuses = []
+        for _ in range(4):
+            response = await client.post("/events", content=json.dumps(referral()), headers=auth())
+            statuses.append(response.status_code)
+        other = await client.post(
+            "/events", content=json.dumps(referral()), headers=auth("gp-het-anker")
+        )
+    assert statuses == [202, 202, 202, 429]
+    assert response.json()["code"] == "RATE_LIMITED"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert other.status_code == 403  # another partner has its own window (and not this source)
+
+
+async def test_a_batch_costs_one_per_event(make_app: AppFactory, settings: GatewaySettings) -> None:
+    """A batch of three uses three of the window; the next single event is refused."""
+    limited = settings.model_copy(update={"rate_limit": "3/minute", "max_batch_events": 3})
+    app = make_app(settings=limited)
+    async with _client(app) as client:
+        batch = await client.post(
+            "/events",
+            content=json.dumps([referral()] * 3),
+            headers=auth(content_type=BATCH),
+        )
+        single = await client.post("/events", content=json.dumps(referral()), headers=auth())
+    assert batch.status_code == 207
+    assert single.status_code == 429
+
+
+async def test_rate_limit_window_moves() -> None:
+    """Once the oldest events leave the window, the partner may send again."""
+    limiter = PartnerRateLimiter("2/second")
+    try:
+        await limiter.check("p", cost=2)
+        with pytest.raises(Exception, match="429"):
+            await limiter.check("p")
+        await asyncio.sleep(1.1)
+        await limiter.check("p")
+    finally:
+        await limiter.close()
+
+
+def test_settings_refuse_a_window_smaller_than_a_batch() -> None:
+    """A rate limit that could never admit a full batch is a configuration error."""
+    with pytest.raises(ValueError, match="max_batch_events"):
+        GatewaySettings(rate_limit="10/minute", max_batch_events=100)
+
+
+def test_settings_refuse_an_unreadable_rate_limit() -> None:
+    """The rate limit must be in the limits library's syntax."""
+    with pytest.raises(ValueError, match="rate limit"):
+        GatewaySettings(rate_limit="lots")
