@@ -77,9 +77,26 @@ async def ensure_topics(
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
                 await admin.create_topics(missing)
+            await _wait_for_leaders(admin, [t.name for t in missing])
             _log.info("topics_created", topics=[t.name for t in missing])
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Wait until every partition of new topics has a leader, so clients start without errors."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        described = await admin.describe_topics(topics)
+        if all(
+            t["error_code"] == 0
+            and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise KafkaError("new topics have no partition leaders yet")
 
 
 @dataclass

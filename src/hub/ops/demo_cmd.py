@@ -1,7 +1,10 @@
-"""`hub demo`: start a broker if needed, run the hub, send the example scenario, show what each partner receives.
+"""`hub demo`: start a broker if needed, run the hub, play the example scenario, show what each partner receives.
 
 Each run uses its own topic prefix, so the demo can be run again and again against the
 same local broker without its events being suppressed as duplicates of the last run.
+The scenario is the chained story in examples/scenario.yaml; each event is sent by its
+partner only after the hub has decided the previous one, as real partners answer only
+what they have received.
 """
 
 from __future__ import annotations
@@ -9,31 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from typing import Any
 
-__all__ = ["SCENARIO", "configure", "run"]
+__all__ = ["configure", "run"]
 
-# The order a real case would follow; each step sends the shared valid example of that type.
-SCENARIO: tuple[str, ...] = (
-    "referrals.submitted",
-    "referrals.status-changed",
-    "cases.opened",
-    "safety-reports.submitted",
-    "safety-reports.feedback",
-    "safety-cases.handed-over",
-    "provisions.requested",
-    "provisions.decided",
-    "assignments.issued",
-    "cases.plan-updated",
-    "care.started",
-    "outcomes.reported",
-    "care.stopped",
-    "assignment-requests.submitted",
-    "budgets.status-reported",
-    "cases.closed",
-)
+_PREFIX = "nl.sociaaldomein."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--once",
         action="store_true",
-        help="exit after the scenario has been delivered (default: keep the hub running)",
+        help="exit after the scenario has been played (default: keep the hub running)",
     )
     parser.add_argument(
         "--show-data", action="store_true", help="print delivered data, not only field names"
@@ -53,15 +39,22 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_demo(once=args.once, show_data=args.show_data))
 
 
-def _paths(data: Any, prefix: str = "") -> list[str]:
-    if isinstance(data, dict):
-        out: list[str] = []
-        for key, value in data.items():
-            out.extend(_paths(value, f"{prefix}.{key}" if prefix else key))
-        return out
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        return sorted({p for item in data for p in _paths(item, f"{prefix}[]")})
-    return [prefix]
+def _short(event_type: str) -> str:
+    return event_type.removeprefix(_PREFIX).removesuffix(".v1")
+
+
+def _fields(data: Any) -> str:
+    """The delivered fields, one level deep: ``referral_id, client{bsn,...}, goals[2]{goal_id,...}``."""
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            parts.append(f"{key}{{{','.join(value)}}}")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            inner = sorted({k for item in value for k in item})
+            parts.append(f"{key}[{len(value)}]{{{','.join(inner)}}}")
+        else:
+            parts.append(key)
+    return " ".join(parts)
 
 
 async def _demo(*, once: bool, show_data: bool) -> int:
@@ -69,58 +62,89 @@ async def _demo(*, once: bool, show_data: bool) -> int:
     from hub.ops.localkafka import LocalKafka
     from hub.ops.partner_io import receive, send_events
     from hub.settings import HubSettings
-    from hub.testing import valid_example
+    from hub.testing import scenario
 
     settings = HubSettings()
     if not settings.kafka.bootstrap_servers:
-        print(
-            "No HUB_KAFKA__BOOTSTRAP_SERVERS set: starting a local Kafka broker (first run downloads it)..."
-        )
-        settings.kafka.bootstrap_servers = LocalKafka().ensure_running(timeout=180)
+        print("No HUB_KAFKA__BOOTSTRAP_SERVERS set: starting a local Kafka broker", flush=True)
+        print("(the first run downloads Kafka 3.9.1 with Maven; that takes a minute)", flush=True)
+        settings.kafka.bootstrap_servers = LocalKafka().ensure_running(timeout=300)
     if "HUB_KAFKA__TOPIC_PREFIX" not in os.environ:
         settings.kafka.topic_prefix = f"demo{time.strftime('%Y%m%d%H%M%S')}"
+    if "HUB_AUDIT__STORE_URL" not in os.environ:
+        settings.audit.store_url = f"sqlite:///.hub-run/{settings.kafka.topic_prefix}-audit.sqlite3"
     settings.logging.format = "console"
     settings.logging.level = "WARNING"
     configure_process(settings)
     hub = build_hub(settings)
-    print(f"Kafka: {settings.kafka.bootstrap_servers}   topics: {settings.kafka.topic_prefix}.*")
+    layout, registry = hub.layout, hub.registry
+    # Leadership settling on new topics makes aiokafka log transient errors it retries itself.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    print(f"Kafka {settings.kafka.bootstrap_servers}, topics {settings.kafka.topic_prefix}.*")
 
     stop = asyncio.Event()
-    router_task = asyncio.create_task(hub.router.run(stop))
+    services = [asyncio.create_task(service(stop)) for service in hub.services()]
     await asyncio.wait_for(hub.router.ready.wait(), timeout=120)
-    print("Hub running. Sending the demo scenario as the partners would:\n")
+    print("Hub running. Partners send the example scenario; each line below is what a")
+    print("partner received (deny by default: only the fields it may see).\n")
 
-    by_id: dict[str, str] = {}
-    for short in SCENARIO:
-        event = valid_example(f"nl.sociaaldomein.{short}.v1")
-        sender = hub.registry.by_source(event["source"])
-        assert sender is not None, f"example for {short} has an unregistered source"
-        by_id[event["id"]] = short
-        await send_events(settings.kafka, hub.layout.inbound(sender.id), [event])
-        print(f"  {sender.id:<27} sent     {short}")
-    print("\nWhat each partner received (deny by default: only the fields it may see):\n")
+    recipient_of = {layout.deliveries(p): p.id for p in registry}
+    decided: set[bytes] = set()
+    progress = asyncio.Condition()
+    arrivals: dict[tuple[str, str], int] = {}
 
-    topics = [hub.layout.deliveries(p) for p in hub.registry] + [hub.layout.deadletter]
-    recipient_of = {hub.layout.deliveries(p): p.id for p in hub.registry}
-    seen_swt_referral = False
-    async for record in receive(settings.kafka, topics, idle_seconds=8.0):
-        if record.topic == hub.layout.deadletter:
-            reason = record.json()["reason"]
-            print(f"  DEAD-LETTER {reason['code']:<26} {[e['path'] for e in reason['errors']]}")
-            continue
-        event = record.event()
-        short = event["type"].removeprefix("nl.sociaaldomein.").removesuffix(".v1")
-        recipient = recipient_of[record.topic]
-        seen_swt_referral |= recipient == "swt-zwolle" and short == "referrals.submitted"
-        shown = event["data"] if show_data else ", ".join(_paths(event["data"]))
-        print(f"  {recipient:<27} received {short:<30} {shown}")
-    if seen_swt_referral:
-        print("\nThe GP's referral reached the wijkteam (swt-zwolle).")
-    if once:
+    async def show_deliveries() -> None:
+        async for record in receive(settings.kafka, [*recipient_of, layout.deadletter]):
+            if record.topic == layout.deadletter:
+                reason = record.json()["reason"]
+                print(f"      x dead-lettered: {reason['code']} at {reason['errors'][0]['path']}")
+                continue
+            event = record.event()
+            recipient = recipient_of[record.topic]
+            key = (recipient, _short(event["type"]))
+            arrivals[key] = arrivals.get(key, 0) + 1
+            shown = event["data"] if show_data else _fields(event["data"])
+            print(f"      -> {recipient:<26} {shown}", flush=True)
+
+    async def follow_status() -> None:
+        async for record in receive(settings.kafka, [layout.status, layout.disclosures]):
+            value = record.json() or {}
+            if record.topic == layout.disclosures:
+                if value.get("outcome") == "withheld":
+                    print(f"      -- {value['recipient']:<26} withheld: {value['reason']}")
+                continue
+            async with progress:
+                if record.key is not None:
+                    decided.add(record.key)
+                progress.notify_all()
+
+    watchers = [asyncio.create_task(show_deliveries()), asyncio.create_task(follow_status())]
+    try:
+        for event in scenario():
+            sender = registry.by_source(event["source"])
+            assert sender is not None, "every example is sent by a registered partner"
+            print(f"  {sender.id} sends {_short(event['type'])}", flush=True)
+            await send_events(settings.kafka, layout.inbound(sender.id), [event])
+            key = f"{event['source']} {event['id']}".encode()
+            async with progress:
+                await asyncio.wait_for(progress.wait_for(lambda: key in decided), 60)  # noqa: B023
+            await asyncio.sleep(0.3)  # let the delivery lines print before the next event
+        await asyncio.sleep(1.0)
+        reached = arrivals.get(("swt-zwolle", "referrals.submitted"), 0) > 0
+        print(
+            "\nThe GP's referral reached the wijkteam (swt-zwolle)."
+            if reached
+            else "\nThe GP's referral did NOT reach the wijkteam: see the log above."
+        )
+        if once:
+            return 0 if reached else 1
+        print("The hub keeps running (hub run does the same without the scenario). Ctrl-C stops.")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*services)
+        return 0
+    finally:
         stop.set()
-        await router_task
-        return 0 if seen_swt_referral else 1
-    print("\nThe hub keeps running; press Ctrl-C to stop.")
-    with contextlib.suppress(asyncio.CancelledError):
-        await router_task
-    return 0
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        await asyncio.gather(*services, return_exceptions=True)

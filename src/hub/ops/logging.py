@@ -89,7 +89,7 @@ def _mask(value: Any, key: str) -> Any:
 
 # Written by the hub's own processors, never from input: exempt from the shape scan
 # (an ISO timestamp would otherwise look like a phone number).
-_GENERATED_KEYS = frozenset({"timestamp", "level", "logger"})
+_GENERATED_KEYS = frozenset({"timestamp", "level", "logger", "detail"})
 
 
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -136,13 +136,48 @@ def _render_exception(
     return event_dict
 
 
+def _library_record(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Shape a library's (aiokafka, uvicorn) log record: its sentence, masked, as ``detail``.
+
+    Runs before ``redact``, which would replace the sentence (it has spaces): libraries log
+    broker errors, topic names and addresses there, which operators need, and never message
+    payloads. The shape scan still masks anything that looks like personal data.
+    """
+    record = event_dict.pop("_record", None)
+    event_dict.pop("_from_structlog", None)
+    if isinstance(record, logging.LogRecord):
+        event_dict["detail"] = _PERSONAL_SHAPES.sub(REDACTED, str(event_dict.get("event")))[:500]
+        event_dict["event"] = "library_log"
+        event_dict["logger"] = record.name
+    return event_dict
+
+
 def configure_logging(*, format: str = "json", level: str = "INFO") -> None:
-    """Set up structlog once for the process: JSON (production) or console (development)."""
+    """Set up structlog once for the process: JSON (production) or console (development).
+
+    Standard-library logging (aiokafka, uvicorn) is routed through the same redaction and
+    renderer, at WARNING and above, so every line on stderr has one format.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[_library_record, redact, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
