@@ -81,6 +81,7 @@ class _Input:
     sender: Partner | None
     ruling: Ruling
     trace: TraceContext
+    _subjects: frozenset[str] | None = None
 
     def get(self, key: str) -> Value | None:
         """The state as this event sees it: its own earlier changes first."""
@@ -102,8 +103,11 @@ class _Input:
         self.ruling.unroutable = True
         self.reject(path, ErrorCode.UNKNOWN_REFERENCE, message)
 
-    def own_subjects(self) -> set[str]:
-        return {self.ctx.pseudonymise(bsn) for bsn in _bsns(self.data)}
+    def own_subjects(self) -> frozenset[str]:
+        """Pseudonyms of the BSNs in this event; computed once (HMAC over a tree walk)."""
+        if self._subjects is None:
+            self._subjects = frozenset(self.ctx.pseudonymise(bsn) for bsn in _bsns(self.data))
+        return self._subjects
 
 
 def apply_rules(
