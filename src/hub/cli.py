@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hub.ops.demo_cmd", "run the hub with the demo registry and the example scenario"),
     "preview": ("hub.ops.preview_cmd", "show what each recipient would get of CloudEvent files"),
     "audit": ("hub.ops.audit_cmd", "query the disclosure log (a resident's right of access)"),
+    "schemas": ("hub.ops.schemas_cmd", "export, check and document the contract's JSON Schemas"),
 }
 
 

@@ -91,7 +91,7 @@ class AssignmentIssued(ContractModel):
     period: BoundedPeriod
     scope: Omittable[Scope] = None
     variant: Variant
-    result_areas: list[ResultArea]
+    result_areas: Annotated[list[ResultArea], Field(json_schema_extra={"uniqueItems": True})]
     team_contact: Contact
     issued_on: IsoDate
 
@@ -214,7 +214,7 @@ class AssignmentRequestSubmitted(ContractModel):
     period: Period
     scope: Omittable[Scope] = None
     variant: Variant
-    result_areas: list[ResultArea]
+    result_areas: Annotated[list[ResultArea], Field(json_schema_extra={"uniqueItems": True})]
 
     @model_validator(mode="after")
     def _request_rules(self) -> AssignmentRequestSubmitted:

@@ -168,6 +168,9 @@ class TextLimit:
         }
 
 
+_DATE_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
 class _IsoDate:
     """A date written ``YYYY-MM-DD`` and nothing else, parsed to ``datetime.date``."""
 
@@ -177,7 +180,7 @@ class _IsoDate:
         return core_schema.chain_schema(
             [
                 core_schema.custom_error_schema(
-                    core_schema.str_schema(strict=True, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                    core_schema.str_schema(strict=True, pattern=_DATE_PATTERN),
                     custom_error_type=ErrorCode.DATE_INVALID.value,
                     custom_error_message="Must be a date written YYYY-MM-DD.",
                 ),
@@ -191,7 +194,8 @@ class _IsoDate:
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "format": "date"}
+        # The pattern too: "format" only asserts in validators that opt in (2020-12).
+        return {"type": "string", "format": "date", "pattern": _DATE_PATTERN}
 
 
 class _Number:
@@ -535,8 +539,20 @@ class Product(ContractModel):
     code: ProductCode
 
 
+def _scope_shapes(schema: dict[str, Any]) -> None:
+    """State the two shapes of a scope in its JSON Schema (``Scope._one_shape`` checks them)."""
+    _drop_null_defaults(schema)
+    volume = ["volume", "unit", "frequency"]
+    schema["anyOf"] = [
+        {"required": volume, "properties": {"budget_cents": False}},
+        {"required": ["budget_cents"], "properties": dict.fromkeys(volume, False)},
+    ]
+
+
 class Scope(ContractModel):
     """How much: ``{volume, unit, frequency}`` (WJ756, WMO757) or ``{budget_cents}``."""
+
+    model_config = ConfigDict(json_schema_extra=_scope_shapes)
 
     volume: Omittable[PositiveInt] = None
     unit: Omittable[Unit] = None

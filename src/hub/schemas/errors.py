@@ -154,7 +154,8 @@ def error_details(exc: ValidationError, prefix: str = "data") -> list[ErrorDetai
                 details.append(ErrorDetail(path=path, code=issue.code, message=issue.message))
             continue
         path = render_path(prefix, loc)
-        if error["type"] != "missing" and error.get("input", ...) is None:
+        # An unknown field is unknown whatever its value; only a known one can be "null".
+        if error["type"] not in ("missing", "extra_forbidden") and error.get("input", ...) is None:
             details.append(
                 ErrorDetail(
                     path=path,

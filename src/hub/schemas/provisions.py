@@ -6,9 +6,9 @@ Types ``provisions.requested`` (swt -> backoffice), ``provisions.decided`` and
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from hub.errors import ErrorCode
 from hub.schemas.common import (
@@ -55,7 +55,7 @@ class ProvisionRequested(ContractModel):
     period: Period
     scope: Omittable[Scope] = None
     variant: Variant
-    result_areas: list[ResultArea]
+    result_areas: Annotated[list[ResultArea], Field(json_schema_extra={"uniqueItems": True})]
     preferred_provider_agb: Omittable[Agb] = None
     motivation: Omittable[Text] = None
 

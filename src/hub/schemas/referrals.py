@@ -63,7 +63,9 @@ class ReferralRequest(ContractModel):
     """What the referral asks: a summary, the life domains concerned (distinct) and urgency."""
 
     summary: Text
-    life_domains: Annotated[list[LifeDomain], Field(min_length=1)]
+    life_domains: Annotated[
+        list[LifeDomain], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+    ]
     urgency: Urgency
 
     @model_validator(mode="after")

@@ -81,7 +81,9 @@ class Reporter(ContractModel):
 class Concern(ContractModel):
     """What the report is about: kinds (distinct), a description and whether danger is acute."""
 
-    kinds: Annotated[list[ConcernKind], Field(min_length=1)]
+    kinds: Annotated[
+        list[ConcernKind], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+    ]
     description: LongText
     acute_danger: bool
     signals_observed_on: Omittable[IsoDate] = None
@@ -106,7 +108,9 @@ class SafetyReportSubmitted(ContractModel):
     report_id: Identifier
     case_id: Omittable[Identifier] = None
     reporter: Reporter
-    meldcode_steps_completed: Annotated[list[MeldcodeStep], Field(min_length=1)]
+    meldcode_steps_completed: Annotated[
+        list[MeldcodeStep], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+    ]
     concern: Concern
     persons: Annotated[list[InvolvedPerson], Field(min_length=1)]
     household_informed: bool
