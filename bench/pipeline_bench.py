@@ -144,6 +144,10 @@ def main() -> None:
         f"through the hub on Kafka: {kafka['hub_eps']:.0f} events/s; plain produce+consume "
         f"baseline {kafka['plain_eps']:.0f} events/s; ratio {kafka['ratio']:.2f}"
     )
+    print(
+        f"summary: pipeline {memory['ratio']:.1f}x decode in memory; "
+        f"{kafka['ratio']:.2f}x plain Kafka throughput"
+    )
 
 
 if __name__ == "__main__":
