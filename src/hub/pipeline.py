@@ -22,7 +22,7 @@ from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.routing.decision import Outcome, OutcomeKind
 from hub.state.store import Overlay
-from hub.topics import TopicLayout
+from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
 
 __all__ = ["InboundRecord", "OutRecord", "Pipeline", "Processor", "dead_letter_reason"]
 
@@ -202,6 +202,9 @@ class Pipeline:
         out = []
         for delivery in outcome.decision.deliveries:
             key, headers, value = to_kafka(delivery.event)
+            if delivery.disclosure_id:
+                # Links later webhook attempts to this release's disclosure record.
+                headers.append((DISCLOSURE_ID_HEADER, delivery.disclosure_id.encode()))
             out.append(
                 OutRecord(self._delivery_topics[delivery.recipient], key, value, tuple(headers))
             )

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.settings import KafkaSettings
 
-__all__ = ["TopicLayout", "TopicSpec"]
+__all__ = ["DISCLOSURE_ID_HEADER", "TopicLayout", "TopicSpec"]
+
+DISCLOSURE_ID_HEADER = "hub-disclosure-id"
+"""Header on each delivery naming its disclosure record (an id, not personal data)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from hub.app import build_hub
-from hub.routing.ids import delivery_id
+from hub.routing.ids import delivery_id, disclosure_id
 from hub.schemas import TYPES, validate_event
 from hub.testing import valid_example
 
@@ -58,7 +58,11 @@ async def test_referral_from_a_gp_reaches_the_wijkteam(kafka_bootstrap: str) -> 
     assert delivered["data"] == validate_event(sent, sender=None).canonical_data()
     assert delivered["data"]["client"]["address"]["postcode"] == "8021PK"  # normalised
     assert got[0].key == b"REF-flow-1"
-    header_names = {name for name, _ in got[0].headers}
+    headers = dict(got[0].headers)
+    assert headers["hub-disclosure-id"].decode() == disclosure_id(
+        sent["source"], sent["id"], "swt-zwolle", None
+    )
+    header_names = set(headers)
     assert header_names <= {
         "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
         "ce_dataschema", "ce_traceparent", "ce_tracestate", "content-type", "hub-disclosure-id",

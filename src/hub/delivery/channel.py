@@ -27,7 +27,7 @@ from hub.envelope import from_kafka
 from hub.errors import ConfigurationError, InvalidEvent
 from hub.ops.logging import get_logger
 from hub.settings import WebhookSettings
-from hub.topics import TopicLayout
+from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
 
 __all__ = [
     "ATTEMPTS",
@@ -45,7 +45,6 @@ __all__ = [
     "webhook_target",
 ]
 
-DISCLOSURE_ID_HEADER = "hub-disclosure-id"
 PARK_REASON_HEADER = "hub-park-reason"
 MIN_SECRET_BYTES = 24  # Standard Webhooks: secrets of 24 to 64 random bytes
 

@@ -189,6 +189,12 @@ class _Session:
         for client in reversed(self.started):
             with contextlib.suppress(Exception):  # closing after a failure may fail again
                 await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+        # Clients built but never started (a failure part-way through _open) must still be
+        # stopped: aiokafka warns about, and pytest fails on, an unclosed client.
+        for built in (self.consumer, self.tail, self.producer):
+            if built not in self.started:
+                with contextlib.suppress(Exception):
+                    await built.stop()
         await self.client.aclose()
 
 
