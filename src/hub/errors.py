@@ -30,6 +30,7 @@ __all__ = [
     "PermanentDeliveryError",
     "RetryableDeliveryError",
     "UnroutableEvent",
+    "config_path",
 ]
 
 
@@ -169,6 +170,17 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help; the delivery is parked for replay."""
+
+
+def config_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location in a configuration file as a path: ``partners[2].agb``."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)
 
 
 class ConfigurationError(HubError):

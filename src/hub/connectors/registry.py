@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, config_path
 
 __all__ = [
     "DEMO_REGISTRY_PATH",
@@ -171,16 +171,6 @@ class PartnerRegistry:
         return [p for p in self._by_id.values() if p.role is role]
 
 
-def _error_path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + item)
-    return "".join(parts)
-
-
 def load_registry(path: Path | str = DEMO_REGISTRY_PATH) -> PartnerRegistry:
     """Read and validate a partner registry file; raise ConfigurationError naming the bad path."""
     path = Path(path)
@@ -195,5 +185,5 @@ def load_registry(path: Path | str = DEMO_REGISTRY_PATH) -> PartnerRegistry:
     except ValidationError as exc:
         first = exc.errors()[0]
         # Pydantic's message, without the offending input: config files may hold secrets.
-        raise ConfigurationError(str(path), _error_path(first["loc"]), first["msg"]) from None
+        raise ConfigurationError(str(path), config_path(first["loc"]), first["msg"]) from None
     return PartnerRegistry(parsed.partners)

@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from hub.connectors.registry import Partner, PartnerRegistry, Role
-from hub.errors import ConfigurationError, HubError
+from hub.errors import ConfigurationError, HubError, config_path
 from hub.privacy.project import (
     ListNode,
     ObjectNode,
@@ -319,7 +319,7 @@ def compile_policy(
         first = exc.errors()[0]
         # Pydantic's message without the input: a policy file is configuration, not data,
         # but the habit of never echoing input is kept everywhere.
-        raise ConfigurationError(source, _error_path(first["loc"]), first["msg"]) from None
+        raise ConfigurationError(source, config_path(first["loc"]), first["msg"]) from None
     return _Compiler(source, registry, types, parsed).compile()
 
 
@@ -601,13 +601,3 @@ class _Compiler:
                     "goals reach a provider only with filter: goals-in-assignment-result-areas "
                     "(privacy.md invariant 4)",
                 )
-
-
-def _error_path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + item)
-    return "".join(parts)

@@ -96,6 +96,13 @@ class _Input:
         """A copy of a state value marked with this event's date (for retention)."""
         return {**value, "updated_on": self.event.event_date.isoformat()}
 
+    def is_new(self, key: str, path: str, message: str) -> bool:
+        """True when key is not in the state yet; else the event is rejected as ID_ALREADY_KNOWN."""
+        if self.get(key) is None:
+            return True
+        self.reject(path, ErrorCode.ID_ALREADY_KNOWN, message)
+        return False
+
     def reject(self, path: str, code: ErrorCode, message: str) -> None:
         self.ruling.errors.append(ErrorDetail(path, code, message))
 
@@ -143,12 +150,9 @@ def _no_rules(item: _Input) -> None:
 
 def _referral_submitted(item: _Input) -> None:
     key = referral_key(item.data["referral_id"])
-    if item.get(key) is not None:
-        item.reject(
-            "data.referral_id",
-            ErrorCode.ID_ALREADY_KNOWN,
-            "A referral with this referral_id was already submitted.",
-        )
+    if not item.is_new(
+        key, "data.referral_id", "A referral with this referral_id was already submitted."
+    ):
         return
     consent = item.data["consent"]
     item.put(
@@ -272,12 +276,9 @@ def _assignments_of_case(item: _Input, case_id: str) -> Iterator[tuple[str, Valu
 
 def _safety_report_submitted(item: _Input) -> None:
     key = report_key(item.data["report_id"])
-    if item.get(key) is not None:
-        item.reject(
-            "data.report_id",
-            ErrorCode.ID_ALREADY_KNOWN,
-            "A safety report with this report_id was already submitted.",
-        )
+    if not item.is_new(
+        key, "data.report_id", "A safety report with this report_id was already submitted."
+    ):
         return
     value: dict[str, Any] = {"subjects": sorted(item.own_subjects())}
     if "case_id" in item.data:
@@ -313,12 +314,9 @@ def _safety_case_handed_over(item: _Input) -> None:
 
 def _provision_requested(item: _Input) -> None:
     key = request_key(item.data["request_id"])
-    if item.get(key) is not None:
-        item.reject(
-            "data.request_id",
-            ErrorCode.ID_ALREADY_KNOWN,
-            "A provision request with this request_id was already submitted.",
-        )
+    if not item.is_new(
+        key, "data.request_id", "A provision request with this request_id was already submitted."
+    ):
         return
     item.put(
         key,
@@ -598,12 +596,9 @@ def _outcomes_reported(item: _Input) -> None:
 
 def _assignment_request_submitted(item: _Input) -> None:
     key = assignment_request_key(item.data["request_id"])
-    if item.get(key) is not None:
-        item.reject(
-            "data.request_id",
-            ErrorCode.ID_ALREADY_KNOWN,
-            "An assignment request with this request_id was already submitted.",
-        )
+    if not item.is_new(
+        key, "data.request_id", "An assignment request with this request_id was already submitted."
+    ):
         return
     item.put(
         key,
