@@ -45,6 +45,7 @@ from hub.privacy.project import (
 __all__ = [
     "DEFAULT_POLICY_PATH",
     "LAWS",
+    "ROLE_OF_SELECTOR",
     "SAFETY_RECIPIENT_ROLES",
     "AddedField",
     "Condition",
@@ -99,7 +100,7 @@ class Selector(StrEnum):
     PARTNER = "partner"  # a named partner: the row's recipient is a partner id
 
 
-_ROLE_OF_SELECTOR = {
+ROLE_OF_SELECTOR = {
     Selector.SWT: Role.SWT,
     Selector.BACKOFFICE: Role.BACKOFFICE,
     Selector.VEILIG_THUIS: Role.VEILIG_THUIS,
@@ -552,7 +553,7 @@ class _Compiler:
         except ValueError:
             partner = self.registry.get(recipient)
             return frozenset({partner.role}) if partner else frozenset()
-        role = _ROLE_OF_SELECTOR.get(selector)
+        role = ROLE_OF_SELECTOR.get(selector)
         return frozenset({role}) if role else frozenset()
 
     def _reachable_roles(self, route: Route) -> frozenset[Role]:

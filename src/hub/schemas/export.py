@@ -461,14 +461,24 @@ def exported_files() -> dict[PurePosixPath, bytes]:
         files[PurePosixPath(version, ENVELOPE_FILE)] = render_schema(envelope_schema(version))
     for spec in TYPES.values():
         files[schema_file(spec)] = render_schema(data_schema(spec))
+    # The views each recipient role gets under the default routing/privacy table
+    # (privacy.md: "The hub publishes ... the JSON Schema of the view it delivers").
+    # Imported here: the views are built from these schemas, so privacy imports schemas.
+    from hub.connectors.registry import load_registry
+    from hub.privacy.policy import load_policy
+    from hub.privacy.views import view_schemas
+
+    registry = load_registry()
+    for path, schema in view_schemas(load_policy(registry=registry), registry).items():
+        files[path] = render_schema(schema)
     return dict(sorted(files.items()))
 
 
 def _on_disk(directory: Path) -> set[PurePosixPath]:
-    """The schema files under ``directory``: ``*.json`` one folder deep (``v1/x.json``)."""
+    """The schema files under ``directory``: ``v1/x.json`` and the views, ``v1/views/<role>/x.json``."""
     return {
         PurePosixPath(path.relative_to(directory).as_posix())
-        for path in directory.glob("*/*.json")
+        for path in directory.glob("**/*.json")
         if path.is_file()
     }
 

@@ -99,9 +99,10 @@ def test_files_are_sorted_indented_and_end_with_one_newline() -> None:
 
 
 def test_one_schema_per_type_plus_the_envelope_with_stable_ids() -> None:
-    """There is a data schema per type and an envelope schema; each $id is base URL plus its path."""
+    """There is a data schema per type, an envelope schema and the recipients' views; each $id is base URL plus its path."""
     expected = {f"v1/{spec.short_name}.json" for spec in TYPES.values()} | {"v1/envelope.json"}
-    assert set(SCHEMAS) == expected
+    assert {path for path in SCHEMAS if not path.startswith("v1/views/")} == expected
+    assert len([path for path in SCHEMAS if path.startswith("v1/views/")]) == 20
     for path, schema in SCHEMAS.items():
         assert schema["$schema"] == SCHEMA_DIALECT
         assert schema["$id"] == f"{SCHEMA_BASE_URL}{path}"
@@ -438,7 +439,7 @@ def test_export_command_writes_what_check_accepts(
     assert main(["schemas", "export", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"wrote {tmp_path / 'v1' / 'assignment-requests.submitted.json'}"
-    assert out[-1] == f"17 schema files in {tmp_path} match the code"
+    assert out[-1] == f"37 schema files in {tmp_path} match the code"
     assert main(["schemas", "check", str(tmp_path)]) == 0
 
 
