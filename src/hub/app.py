@@ -77,6 +77,7 @@ def build_hub(settings: HubSettings) -> Hub:
         layout=layout,
         registry=registry,
         pipeline=pipeline,
+        privacy=settings.privacy,
     )
     audit_feed = AuditFeed(kafka=settings.kafka, audit=settings.audit, layout=layout)
     webhook_partners = [p for p in registry if isinstance(p.delivery, WebhookDelivery)]

@@ -35,6 +35,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -47,7 +48,8 @@ from hub.kafka_clients import client_options, topic_partitions
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
-from hub.settings import KafkaSettings, RetrySettings
+from hub.routing.retention import expired_keys
+from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
 from hub.state.store import StateStore
 from hub.topics import TopicLayout
 
@@ -189,12 +191,14 @@ class KafkaRouter:
         layout: TopicLayout,
         registry: PartnerRegistry,
         pipeline: Pipeline,
+        privacy: PrivacySettings | None = None,
     ) -> None:
         self._kafka = kafka
         self._retry = retry
         self._layout = layout
         self._registry = registry
         self._pipeline = pipeline
+        self._privacy = privacy or PrivacySettings()
         self._ready = asyncio.Event()
 
     @property
@@ -263,7 +267,11 @@ class KafkaRouter:
         return session
 
     async def _loop(self, session: _Session, stop: asyncio.Event) -> None:
+        next_sweep = 0.0  # at start, then every retention_sweep_seconds
         while not stop.is_set():
+            if time.monotonic() >= next_sweep:
+                await _forget_expired(session, self._layout, self._kafka, self._privacy)
+                next_sweep = time.monotonic() + self._privacy.retention_sweep_seconds
             batch = await session.consumer.getmany(
                 timeout_ms=200, max_records=self._kafka.max_batch
             )
@@ -303,6 +311,28 @@ class KafkaRouter:
         held.commit()
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
         _log.debug("batch_committed", records=sum(len(r) for r in batch.values()), count=len(out))
+
+
+async def _forget_expired(
+    session: _Session, layout: TopicLayout, kafka: KafkaSettings, privacy: PrivacySettings
+) -> int:
+    """Tombstone the routing state whose retention ran out, in a transaction of its own."""
+    await session.changelogs.catch_up()
+    keys = list(
+        expired_keys(
+            session.state,
+            datetime.now(UTC).date(),
+            retention=timedelta(days=privacy.state_retention_days),
+            seen_retention=timedelta(milliseconds=kafka.personal_retention_ms),
+        )
+    )
+    if keys:
+        async with session.producer.transaction():
+            for key in keys:
+                await session.producer.send(layout.state, key=key.encode(), value=None)
+        session.state.apply(dict.fromkeys(keys))
+        _log.info("state_expired", count=len(keys))
+    return len(keys)
 
 
 def _log_retry(state: RetryCallState) -> None:

@@ -87,6 +87,14 @@ class PrivacySettings(BaseModel):
     result_areas: tuple[str, ...] | None = Field(
         default=None, description="The municipality's result-area list; default: the spec's list."
     )
+    state_retention_days: int = Field(
+        default=730,
+        ge=1,
+        description="How long routing state is kept after its case or assignment ended.",
+    )
+    retention_sweep_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the router forgets expired routing state."
+    )
 
 
 class AuditSettings(BaseModel):

@@ -7,7 +7,10 @@ import copy
 import json
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
+
+from aiokafka import AIOKafkaProducer
 
 from hub.app import build_hub
 from hub.routing.ids import delivery_id, disclosure_id
@@ -159,3 +162,35 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
 
     assert sorted(ids(everything)) == sorted(delivered_id(e, "swt-zwolle") for e in sent)
     assert len(everything) == len(sent)
+
+
+async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
+    kafka_bootstrap: str,
+) -> None:
+    """At start the router writes a tombstone for state past its retention, and for nothing else."""
+    settings = isolated_settings(kafka_bootstrap)
+    hub = HubUnderTest(build_hub(settings))
+    await hub.create_topics()
+    today = datetime.now(UTC).date().isoformat()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in {
+            "seen:old": {"seen_on": "2020-01-01"},
+            "seen:recent": {"seen_on": today},
+            "case:C-1": {"closed_on": "2020-01-01", "updated_on": "2020-01-01"},
+            "case:C-2": {"updated_on": "2020-01-01"},  # open: kept however old
+        }.items():
+            await producer.send_and_wait(
+                hub.layout.state, key=key.encode(), value=json.dumps(value).encode()
+            )
+    finally:
+        await producer.stop()
+
+    async with running_hub(settings) as running:
+        records = await running.collect(
+            [running.layout.state], lambda rs: sum(r.value is None for r in rs) >= 2
+        )
+        records += await running.settle([running.layout.state], idle_seconds=1.0)
+
+    assert {r.key for r in records if r.value is None} == {b"seen:old", b"case:C-1"}

@@ -1,0 +1,58 @@
+"""Routing state is forgotten after its retention, and only then (privacy.md, "Retention")."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from hub.routing.retention import expired_keys
+from hub.state import StateStore
+
+TODAY = date(2028, 1, 1)
+TWO_YEARS = timedelta(days=730)
+THIRTY_DAYS = timedelta(days=30)
+
+
+def _expired(values: dict[str, dict[str, object]]) -> list[str]:
+    store = StateStore()
+    store.apply(values)
+    return sorted(expired_keys(store, TODAY, retention=TWO_YEARS, seen_retention=THIRTY_DAYS))
+
+
+def test_seen_markers_last_as_long_as_the_inbound_topics() -> None:
+    """A dedupe marker goes after the inbound retention; a recent one stays."""
+    assert _expired(
+        {
+            "seen:old": {"seen_on": "2027-11-30"},
+            "seen:recent": {"seen_on": "2027-12-15"},
+        }
+    ) == ["seen:old"]
+
+
+def test_ended_assignments_and_closed_cases_go_two_years_after_they_ended() -> None:
+    """An assignment or case is kept two years after it ended; a live one is kept however old."""
+    assert _expired(
+        {
+            "assignment:1": {"ended_on": "2025-12-01", "updated_on": "2025-12-01"},
+            "assignment:2": {"ended_on": "2026-06-01", "updated_on": "2026-06-01"},
+            "assignment:3": {"updated_on": "2020-01-01"},  # live: never ended
+            "case:A": {"closed_on": "2025-12-01", "updated_on": "2025-12-01"},
+            "case-assignments:A": {"assignments": ["1"], "updated_on": "2025-01-01"},
+            "case:B": {"updated_on": "2020-01-01"},  # open
+            "case-assignments:B": {"assignments": ["3"], "updated_on": "2020-01-01"},
+        }
+    ) == ["assignment:1", "case-assignments:A", "case:A"]
+
+
+def test_linked_keys_stay_while_their_case_is_open() -> None:
+    """An old referral of an open case stays; of a closed-and-expired case, or of none, it goes."""
+    assert _expired(
+        {
+            "case:OPEN": {"updated_on": "2020-01-01"},
+            "case:SHUT": {"closed_on": "2025-01-01", "updated_on": "2025-01-01"},
+            "referral:1": {"case_id": "OPEN", "updated_on": "2020-01-01"},
+            "referral:2": {"case_id": "SHUT", "updated_on": "2025-01-01"},
+            "referral:3": {"updated_on": "2025-01-01"},
+            "referral:4": {"updated_on": "2027-01-01"},
+            "decision:D": {"request_id": "R", "updated_on": "2025-01-01"},
+        }
+    ) == ["case:SHUT", "decision:D", "referral:2", "referral:3"]
