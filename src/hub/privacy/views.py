@@ -136,9 +136,7 @@ def _project(
                 **{k: v for k, v in _resolve(prop, defs).items() if k != "items"},
                 "items": _project(items, child.item, item_always, defs),
             }
-    kept = {
-        k: v for k, v in source.items() if k not in ("properties", "required", "$ref", "title")
-    }
+    kept = {k: v for k, v in source.items() if k not in ("properties", "required", "$ref", "title")}
     kept["properties"] = properties
     if "anyOf" in source:  # shapes of one object (a Scope): keep them, over the kept fields
         kept["anyOf"] = [_within(shape, properties) for shape in source["anyOf"]]
