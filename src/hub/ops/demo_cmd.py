@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
+import signal
 import time
 from typing import Any
 
@@ -83,6 +83,9 @@ async def _demo(*, once: bool, show_data: bool) -> int:
     print(f"Kafka {settings.kafka.bootstrap_servers}, topics {settings.kafka.topic_prefix}.*")
 
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and `kill` stop the hub cleanly
+        loop.add_signal_handler(signum, stop.set)
     services = [asyncio.create_task(service(stop)) for service in hub.services()]
     await asyncio.wait_for(hub.router.ready.wait(), timeout=120)
     print("Hub running. Partners send the example scenario; each line below is what a")
@@ -90,7 +93,6 @@ async def _demo(*, once: bool, show_data: bool) -> int:
 
     recipient_of = {layout.deliveries(p): p.id for p in registry}
     decided: set[bytes] = set()
-    progress = asyncio.Condition()
     arrivals: dict[tuple[str, str], int] = {}
 
     async def show_deliveries() -> None:
@@ -113,21 +115,23 @@ async def _demo(*, once: bool, show_data: bool) -> int:
                 if value.get("outcome") == "withheld":
                     print(f"      -- {value['recipient']:<26} withheld: {value['reason']}")
                 continue
-            async with progress:
-                if record.key is not None:
-                    decided.add(record.key)
-                progress.notify_all()
+            if record.key is not None:
+                decided.add(record.key)
 
     watchers = [asyncio.create_task(show_deliveries()), asyncio.create_task(follow_status())]
     try:
         for event in scenario():
+            if stop.is_set():
+                print("Stopping.")
+                return 0
             sender = registry.by_source(event["source"])
             assert sender is not None, "every example is sent by a registered partner"
             print(f"  {sender.id} sends {_short(event['type'])}", flush=True)
             await send_events(settings.kafka, layout.inbound(sender.id), [event])
             key = f"{event['source']} {event['id']}".encode()
-            async with progress:
-                await asyncio.wait_for(progress.wait_for(lambda: key in decided), 60)  # noqa: B023
+            async with asyncio.timeout(60):
+                while key not in decided and not stop.is_set():  # noqa: ASYNC110 -- two conditions
+                    await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)  # let the delivery lines print before the next event
         await asyncio.sleep(1.0)
         reached = arrivals.get(("swt-zwolle", "referrals.submitted"), 0) > 0
@@ -139,8 +143,8 @@ async def _demo(*, once: bool, show_data: bool) -> int:
         if once:
             return 0 if reached else 1
         print("The hub keeps running (hub run does the same without the scenario). Ctrl-C stops.")
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*services)
+        await stop.wait()
+        print("Stopping.")
         return 0
     finally:
         stop.set()
