@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.sql import SqlDisclosureStore
 from hub.audit.store import AuditStoreError
 
 __all__ = ["PostgresDisclosureStore"]
@@ -64,7 +64,7 @@ END $$;
 _TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
 
 
-class PostgresDisclosureStore:
+class PostgresDisclosureStore(SqlDisclosureStore):
     """Disclosure records in PostgreSQL; append-only through triggers."""
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
@@ -146,51 +146,14 @@ class PostgresDisclosureStore:
             ) from None
         return added
 
-    def get(self, disclosure_id: str) -> DisclosureRecord | None:
-        """One record by id, or None."""
-        rows = self._query(
-            "SELECT record FROM disclosures WHERE disclosure_id = %s", (disclosure_id,)
-        )
-        return DisclosureRecord.model_validate(rows[0][0]) if rows else None
-
-    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
-        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
-        rows = self._query(
-            "SELECT d.record FROM disclosure_subjects s"
-            " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
-            " WHERE s.pseudonym = %s ORDER BY d.decided_at, d.disclosure_id",
-            (pseudonym,),
-        )
-        return [DisclosureRecord.model_validate(row[0]) for row in rows]
-
-    def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
-        """The delivery attempts of one disclosure, in attempt order."""
-        rows = self._query(
-            "SELECT record FROM delivery_attempts WHERE disclosure_id = %s"
-            " ORDER BY attempt, attempted_at, attempt_id",
-            (disclosure_id,),
-        )
-        return [DeliveryAttempt.model_validate(row[0]) for row in rows]
-
     def close(self) -> None:
         """Release the connection."""
         self._db.close()
 
-    def __enter__(self) -> PostgresDisclosureStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[Any, ...]]:
         try:
             with self._db.transaction(), self._db.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(sql.replace("?", "%s"), params)  # the shared queries use ?
                 return cursor.fetchall()
         except psycopg.Error as exc:
             raise AuditStoreError(

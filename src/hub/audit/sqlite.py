@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC
 from pathlib import Path
-from types import TracebackType
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.sql import SqlDisclosureStore
 from hub.audit.store import AuditStoreError
 
 __all__ = ["SqliteDisclosureStore"]
@@ -52,7 +51,7 @@ BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;
 _TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
 
 
-class SqliteDisclosureStore:
+class SqliteDisclosureStore(SqlDisclosureStore):
     """Disclosure records in one SQLite file; append-only through triggers."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
@@ -137,46 +136,9 @@ class SqliteDisclosureStore:
             ) from None
         return added
 
-    def get(self, disclosure_id: str) -> DisclosureRecord | None:
-        """One record by id, or None."""
-        row = self._query(
-            "SELECT record FROM disclosures WHERE disclosure_id = ?", (disclosure_id,)
-        )
-        return DisclosureRecord.model_validate(json.loads(row[0][0])) if row else None
-
-    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
-        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
-        rows = self._query(
-            "SELECT d.record FROM disclosure_subjects s"
-            " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
-            " WHERE s.pseudonym = ? ORDER BY d.decided_at, d.disclosure_id",
-            (pseudonym,),
-        )
-        return [DisclosureRecord.model_validate(json.loads(row[0])) for row in rows]
-
-    def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
-        """The delivery attempts of one disclosure, in attempt order."""
-        rows = self._query(
-            "SELECT record FROM delivery_attempts WHERE disclosure_id = ?"
-            " ORDER BY attempt, attempted_at, attempt_id",
-            (disclosure_id,),
-        )
-        return [DeliveryAttempt.model_validate(json.loads(row[0])) for row in rows]
-
     def close(self) -> None:
         """Release the connection."""
         self._db.close()
-
-    def __enter__(self) -> SqliteDisclosureStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[str, ...]]:
         try:

@@ -1,0 +1,70 @@
+"""What the SQL backends of the disclosure store share: the read queries and the lifecycle.
+
+The two backends differ in their driver, their parameter marker (the queries here use
+``?``; psycopg's ``%s`` is put in by its backend) and how a JSON column
+comes back (text in SQLite, a decoded value in PostgreSQL's jsonb); the queries that
+answer a resident's request are the same and live here once.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Any, Self
+
+from hub.audit.record import DeliveryAttempt, DisclosureRecord
+
+__all__ = ["SqlDisclosureStore"]
+
+
+class SqlDisclosureStore(ABC):
+    """Read side of a SQL disclosure store; subclasses connect, write and run queries."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """Run a read query written with ``?`` markers; raise AuditStoreError (no values) on failure."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def _record(self, column: Any) -> Any:
+        return json.loads(column) if isinstance(column, str | bytes) else column
+
+    def get(self, disclosure_id: str) -> DisclosureRecord | None:
+        """One record by id, or None."""
+        rows = self._query(
+            "SELECT record FROM disclosures WHERE disclosure_id = ?", (disclosure_id,)
+        )
+        return DisclosureRecord.model_validate(self._record(rows[0][0])) if rows else None
+
+    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+        rows = self._query(
+            "SELECT d.record FROM disclosure_subjects s"
+            " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
+            " WHERE s.pseudonym = ? ORDER BY d.decided_at, d.disclosure_id",
+            (pseudonym,),
+        )
+        return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
+        """The delivery attempts of one disclosure, in attempt order."""
+        rows = self._query(
+            "SELECT record FROM delivery_attempts WHERE disclosure_id = ?"
+            " ORDER BY attempt, attempted_at, attempt_id",
+            (disclosure_id,),
+        )
+        return [DeliveryAttempt.model_validate(self._record(row[0])) for row in rows]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
