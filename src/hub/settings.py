@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hub.connectors.registry import DEMO_REGISTRY_PATH
 
 __all__ = [
+    "DEMO_PSEUDONYM_SECRET",
     "AuditSettings",
     "GatewaySettings",
     "HubSettings",
@@ -26,9 +27,11 @@ __all__ = [
     "PrivacySettings",
     "RetrySettings",
     "WebhookSettings",
+    "demo_defaults_in_use",
 ]
 
 _DAY_MS = 24 * 60 * 60 * 1000
+DEMO_PSEUDONYM_SECRET = "demo-only-pseudonym-secret-change-me"  # noqa: S105 - public on purpose; refused in production
 
 
 class KafkaSettings(BaseModel):
@@ -80,7 +83,7 @@ class PrivacySettings(BaseModel):
         default=None, description="Routing/privacy table (YAML); default: the spec's defaults."
     )
     pseudonym_secret: SecretStr = Field(
-        default=SecretStr("demo-only-pseudonym-secret-change-me"),
+        default=SecretStr(DEMO_PSEUDONYM_SECRET),
         description="HMAC-SHA256 key for BSN pseudonyms in the disclosure log. "
         "The default is for demos only; production must set its own.",
     )
@@ -242,9 +245,14 @@ class HubSettings(BaseSettings):
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
+    environment: Literal["production", "development"] = Field(
+        default="production",
+        description="'production' (default) refuses the demo registry and the demo pseudonym "
+        "secret; 'development' (set by `make demo` and the tests) allows them.",
+    )
     partners_file: Path = Field(
         default=DEMO_REGISTRY_PATH,
-        description="Partner registry (YAML); default: demo registry.",
+        description="Partner registry (YAML); default: demo registry (development only).",
     )
     kafka: KafkaSettings = KafkaSettings()
     retry: RetrySettings = RetrySettings()
@@ -253,3 +261,20 @@ class HubSettings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+
+
+def demo_defaults_in_use(settings: HubSettings) -> list[str]:
+    """The settings (as environment variables) still at a demo value that is public knowledge.
+
+    The demo registry's API keys are printed in the README and the demo pseudonym secret
+    is in this file: outside ``HUB_ENVIRONMENT=development`` either would let anyone post
+    as a partner or reverse the pseudonyms in the disclosure log.
+    """
+    if settings.environment == "development":
+        return []
+    found = []
+    if settings.partners_file.resolve() == DEMO_REGISTRY_PATH.resolve():
+        found.append("HUB_PARTNERS_FILE")
+    if settings.privacy.pseudonym_secret.get_secret_value() == DEMO_PSEUDONYM_SECRET:
+        found.append("HUB_PRIVACY__PSEUDONYM_SECRET")
+    return found
