@@ -116,4 +116,8 @@ async def run_until_signalled(services: list[Service]) -> None:
 
 def configure_process(settings: HubSettings) -> None:
     """Process-wide set-up that must happen once, before anything logs."""
-    configure_logging(format=settings.logging.format, level=settings.logging.level)
+    configure_logging(
+        format=settings.logging.format,
+        level=settings.logging.level,
+        library_repeat_seconds=settings.logging.library_repeat_seconds,
+    )

@@ -233,6 +233,13 @@ class LoggingSettings(BaseModel):
 
     format: Literal["json", "console"] = Field(default="json", description="json in production.")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    library_repeat_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A library's log record (aiokafka, uvicorn) that repeats with the same "
+        "logger, message template and level is written at most once per this many seconds; "
+        "the next line carries `suppressed`, the count left out. 0 writes every record.",
+    )
 
 
 class HubSettings(BaseSettings):
