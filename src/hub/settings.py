@@ -110,10 +110,20 @@ class WebhookSettings(BaseModel):
     """Timeouts, the retry budget and the circuit breaker of webhook deliveries."""
 
     timeout_seconds: float = Field(
-        default=10.0, gt=0, description="Longest wait for each of write and response, per attempt."
+        default=10.0,
+        gt=0,
+        description="Longest wait for each single write or read of an attempt (the request "
+        "body, each chunk of the answer); attempt_timeout_seconds bounds the attempt as a whole.",
     )
     connect_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Longest wait for a connection, per attempt."
+    )
+    attempt_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest time one attempt may take in all (connect, send, response "
+        "headers); the per-read timeouts above do not stop a receiver that drips its "
+        "answer. An attempt cut off here counts as TIMEOUT and is retried.",
     )
     max_attempts: int = Field(
         default=12, ge=1, description="Attempts per delivery before it is parked."
