@@ -85,10 +85,11 @@ _PERSONAL_SHAPES = re.compile(
 )
 # What the hub generates, kept whole before the shape scan: a UUID (any version), or a
 # W3C trace id (32 hex) or span id (16 hex) with at least one letter (an all-digit run is
-# scanned like any number). Not next to a letter, digit or "@", so a UUID cannot vouch
-# for a longer run around it, nor for the local part of an e-mail address.
+# scanned like any number). Not next to a letter, digit or "@", nor after a digit and a
+# separator, so a UUID cannot vouch for a longer run around it (a phone number written
+# before it: "06-12345678-..."), nor for the local part of an e-mail address.
 _GENERATED_ID = re.compile(
-    r"(?<![0-9A-Za-z@])"
+    r"(?<![0-9A-Za-z@])(?<![0-9][-.:_ ()])"
     r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|(?=[0-9a-f]{0,31}[a-f])[0-9a-f]{32}"
     r"|(?=[0-9a-f]{0,15}[a-f])[0-9a-f]{16})"
@@ -209,9 +210,9 @@ class _RepeatFilter(logging.Filter):
     """Let one record per (logger, template, level) through per interval; count the others.
 
     The count rides on the next record let through for that key, as ``suppressed``.
-    Hand-written because the stdlib has no such filter and the rate-limit packages on PyPI
-    either drop records without counting them or log the count as a separate line, which
-    would bypass the hub's renderer; this is one dictionary and a clock.
+    Hand-written: the stdlib has no such filter, and the PyPI log rate-limiters are small
+    single-purpose packages, not worth a dependency for what is here one dictionary and
+    a clock, with the count put where the hub's redaction and renderer see it.
     """
 
     def __init__(self, interval_seconds: float) -> None:

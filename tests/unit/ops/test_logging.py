@@ -165,7 +165,7 @@ def test_hub_ids_exception_names_topics_and_codes_are_kept_whole(captured: io.St
 def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(
     captured: io.StringIO,
 ) -> None:
-    """A UUID is kept whole whatever digit runs its groups hold; 999900018 alone or as a part is masked."""
+    """A UUID is kept whole whatever digit runs its groups hold; 999900018 alone or as a part, or a number before a UUID, is masked."""
     log = get_logger()
     for event_id in (
         UUID_WITH_BSN_RUN,
@@ -173,6 +173,7 @@ def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(
         "REF-999900018",
         "evt-1986-02-11",
         f"{UUID_WITH_BSN_RUN}-999900018",
+        "06-12345678-aaaa-4bbb-8ccc-dddddddddddd",
     ):
         log.info("event_routed", event_id=event_id)
     logged = [json.loads(line)["event_id"] for line in captured.getvalue().splitlines()]
@@ -182,6 +183,7 @@ def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(
         f"REF-{REDACTED}",
         f"evt-{REDACTED}",
         f"{UUID_WITH_BSN_RUN}-{REDACTED}",
+        f"{REDACTED}-aaaa-4bbb-8ccc-dddddddddddd",
     ]
 
 
