@@ -140,4 +140,8 @@ def refuse_demo_defaults(settings: HubSettings) -> None:
 
 def configure_process(settings: HubSettings) -> None:
     """Process-wide set-up that must happen once, before anything logs."""
-    configure_logging(format=settings.logging.format, level=settings.logging.level)
+    configure_logging(
+        format=settings.logging.format,
+        level=settings.logging.level,
+        library_repeat_seconds=settings.logging.library_repeat_seconds,
+    )

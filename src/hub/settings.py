@@ -113,10 +113,20 @@ class WebhookSettings(BaseModel):
     """Timeouts, the retry budget and the circuit breaker of webhook deliveries."""
 
     timeout_seconds: float = Field(
-        default=10.0, gt=0, description="Longest wait for each of write and response, per attempt."
+        default=10.0,
+        gt=0,
+        description="Longest wait for each single write or read of an attempt (the request "
+        "body, each chunk of the answer); attempt_timeout_seconds bounds the attempt as a whole.",
     )
     connect_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Longest wait for a connection, per attempt."
+    )
+    attempt_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest time one attempt may take in all (connect, send, response "
+        "headers); the per-read timeouts above do not stop a receiver that drips its "
+        "answer. An attempt cut off here counts as TIMEOUT and is retried.",
     )
     max_attempts: int = Field(
         default=12, ge=1, description="Attempts per delivery before it is parked."
@@ -236,6 +246,13 @@ class LoggingSettings(BaseModel):
 
     format: Literal["json", "console"] = Field(default="json", description="json in production.")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    library_repeat_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A library's log record (aiokafka, uvicorn) that repeats with the same "
+        "logger, message template and level is written at most once per this many seconds; "
+        "the next line carries `suppressed`, the count left out. 0 writes every record.",
+    )
 
 
 class HubSettings(BaseSettings):
