@@ -65,7 +65,7 @@ SAFE_KEYS: frozenset[str] = frozenset(
         "duration_ms", "delay_seconds", "lag", "url_host", "port", "version", "command",
         "redacted_keys", "route", "method", "suppressed",
         # an exception's class name (e.g. router_retrying), checked to be an identifier
-        "exc_type",
+        "exc_type", "failure",
     }
 )  # fmt: skip
 
