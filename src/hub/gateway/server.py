@@ -125,7 +125,8 @@ class ConnectionGuard:
 class GatewayProtocol(TLSExtensionProtocol):
     """uvicorn's h11 protocol that also resists slow, half-open and greedy clients.
 
-    Hand-written because uvicorn (0.54) has neither: its ``limit_concurrency`` counts every
+    Hand-written because uvicorn (0.54) has no per-address connection cap and no header
+    deadline: its ``limit_concurrency`` counts every
     connection alike, so one address holding a thousand half-open connections makes it
     answer 503 to everyone, and its only idle timer restarts on every byte received, so a
     client dripping one header line every few seconds holds a connection for ever. A
