@@ -10,15 +10,18 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.connectors.registry import PartnerRegistry
@@ -110,18 +113,26 @@ class ServerThread:
 
 @asynccontextmanager
 async def _gateway(
-    kafka: KafkaSettings, registry: PartnerRegistry, **changes: Any
+    kafka: KafkaSettings,
+    registry: PartnerRegistry,
+    trust: ssl.SSLContext | None = None,
+    **changes: Any,
 ) -> AsyncIterator[str]:
-    """A running, ready gateway with these settings; yields its base URL."""
-    settings = GatewaySettings(
-        header_timeout_seconds=HEADER_TIMEOUT,
-        max_connections_per_client=PER_CLIENT,
-        rate_limit="1000000/minute",
-        **changes,
+    """A running, ready gateway with these settings (HTTPS when ``trust`` is given); its URL."""
+    settings = GatewaySettings.model_validate(
+        {
+            "header_timeout_seconds": HEADER_TIMEOUT,
+            "max_connections_per_client": PER_CLIENT,
+            "rate_limit": "1000000/minute",
+            **changes,
+        }
     )
     with ServerThread(settings, kafka, registry) as server:
-        base_url = f"http://{PARTNER}:{server.port}"
-        async with asyncio.timeout(30), httpx.AsyncClient(base_url=base_url) as client:
+        base_url = f"{'https' if trust else 'http'}://{PARTNER}:{server.port}"
+        async with (
+            asyncio.timeout(30),
+            httpx.AsyncClient(base_url=base_url, verify=trust or True) as client,
+        ):
             while True:
                 if (await client.get("/readyz")).status_code == 200:
                     break
@@ -144,12 +155,14 @@ class Connection:
         self.ended = asyncio.get_running_loop().create_task(self._until_closed())
 
     @classmethod
-    async def open(cls, port: int, source: str) -> Connection:
-        reader, writer = await asyncio.open_connection(PARTNER, port, local_addr=(source, 0))
+    async def open(cls, port: int, source: str, tls: ssl.SSLContext | None = None) -> Connection:
+        reader, writer = await asyncio.open_connection(
+            PARTNER, port, local_addr=(source, 0), ssl=tls
+        )
         return cls(reader, writer)
 
     async def _until_closed(self) -> float:
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(OSError):  # a reset, or a TLS connection cut short
             while chunk := await self.reader.read(65536):
                 self.received += chunk
         return time.monotonic()
@@ -170,7 +183,7 @@ class Connection:
 
     async def close(self) -> None:
         self.writer.close()
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(OSError):
             await self.writer.wait_closed()
         if not self.ended.done():
             self.ended.cancel()
@@ -330,3 +343,39 @@ async def test_failed_authentications_are_rate_limited_per_client_address(
         assert refused.headers["Content-Type"] == "application/problem+json"
         assert refused.json()["code"] == "AUTHENTICATION_THROTTLED"
     assert elsewhere.status_code == 404
+
+
+async def test_over_tls_a_dripping_connection_is_closed_and_the_cap_holds(
+    kafka: KafkaSettings, registry: PartnerRegistry, tmp_path: Path
+) -> None:
+    """Over HTTPS, past the cap of 2 per address a connection is closed at once, and dripping ones close at the header timeout."""
+    ca = trustme.CA()
+    server_pem = tmp_path / "server.pem"
+    ca.issue_cert(PARTNER).private_key_and_cert_chain_pem.write_to_path(str(server_pem))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    async with (
+        _gateway(
+            kafka,
+            registry,
+            context,
+            tls_certfile=server_pem,
+            tls_keyfile=server_pem,
+            max_connections_per_client=2,
+        ) as base_url,
+        _connections() as own,
+    ):
+        port = _port(base_url)
+        for _ in range(3):
+            own.append(await Connection.open(port, ATTACKER, tls=context))
+        drips = [
+            connection.drip(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n", b"X-Drip: 1\r\n", 0.5)
+            for connection in own
+        ]
+        await asyncio.gather(*drips)
+        assert all(connection.ended.done() for connection in own), "a connection is still open"
+        lifetimes = [connection.lifetime for connection in own]
+
+    assert lifetimes[2] < 1.0
+    assert [HEADER_TIMEOUT - 0.5 <= t < HEADER_TIMEOUT + 1.5 for t in lifetimes[:2]] == [True] * 2
+    assert {connection.received for connection in own} == {b""}
