@@ -218,9 +218,39 @@ class GatewaySettings(BaseModel):
     timeout_keep_alive: int = Field(
         default=5, ge=1, description="Seconds an idle keep-alive connection stays open."
     )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest time from accepting a connection, or from the end of the previous "
+        "response on a keep-alive connection, until a request's headers are complete; the "
+        "connection is closed after it, however slowly bytes keep arriving.",
+    )
+    max_requests_per_connection: int = Field(
+        default=1000,
+        ge=1,
+        description="Requests served on one keep-alive connection; the last answer carries "
+        "'Connection: close'.",
+    )
+    max_connections_per_client: int = Field(
+        default=50,
+        ge=1,
+        description="Open connections from one client address; more are closed as soon as "
+        "accepted, so one address cannot take the whole of limit_concurrency.",
+    )
+    auth_failure_limit: str = Field(
+        default="20/minute",
+        description="Failed authentications per client address in a moving window (limits "
+        "syntax); past it every request from that address is answered 429 until the window "
+        "has room again.",
+    )
+    allow_plain_http: bool = Field(
+        default=False,
+        description="Serve plain HTTP (no tls_certfile) on a non-loopback host; without it "
+        "`hub gateway` refuses to start (exit 78). Loopback hosts may always serve plain HTTP.",
+    )
     docs: bool = Field(default=True, description="Serve Swagger UI at /docs (from local assets).")
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:
         try:
@@ -238,6 +268,12 @@ class GatewaySettings(BaseModel):
         if min(item.amount for item in parse_many(self.rate_limit)) < self.max_batch_events:
             # A full batch would never fit in the window: its partner could never send it.
             raise ValueError("every rate_limit window must allow at least max_batch_events")
+        if (
+            self.limit_concurrency is not None
+            and self.max_connections_per_client >= self.limit_concurrency
+        ):
+            # Else one address could again fill every connection the server allows.
+            raise ValueError("max_connections_per_client must be below limit_concurrency")
         return self
 
 

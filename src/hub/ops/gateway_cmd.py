@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from hub.connectors.registry import load_registry
     from hub.errors import ConfigurationError
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
+    from hub.gateway.server import check_transport
     from hub.ops.logging import get_logger
     from hub.settings import HubSettings
 
@@ -60,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         log.error("configuration_invalid", error=str(exc))
         print(f"hub: configuration error: {exc}", file=sys.stderr)
+        return _EX_CONFIG
+    try:
+        check_transport(gateway)  # plain HTTP on a non-loopback host only when allowed
+    except ConfigurationError as exc:
+        # The log keeps only the setting's path (free text is redacted); the sentence
+        # naming what to set goes to stderr, for the operator starting the process.
+        log.error("configuration_invalid", path=exc.path)
+        print(f"hub gateway: {exc}", file=sys.stderr)
         return _EX_CONFIG
     areas = settings.privacy.result_areas
     app = build_gateway_app(
