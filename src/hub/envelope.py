@@ -38,6 +38,7 @@ __all__ = [
     "from_kafka",
     "has_bsn_part",
     "is_bsn",
+    "is_event_id",
     "parse_structured",
     "passes_eleven_proof",
     "path_key",
@@ -134,6 +135,21 @@ def has_bsn_part(value: str) -> bool:
     if _NINE_DIGITS.search(value) is None:  # the common case: no nine digits in a row at all
         return False
     return any(is_bsn(part) for part in _SEPARATORS.split(value))
+
+
+def is_event_id(value: object) -> bool:
+    """Tell whether ``value`` is an ``id`` the contract allows, and so one the hub may repeat.
+
+    1-128 characters from ``A-Z a-z 0-9 . _ : -`` with no part a BSN. An invalid event's
+    id is reported (status record, dead letter, logs) only when this holds: an id such as
+    ``Esther van Dalfsen 1986-02-11`` must not travel further than the partner sent it.
+    """
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= _ID_MAX_LENGTH
+        and _EVENT_ID.fullmatch(value) is not None
+        and not has_bsn_part(value)
+    )
 
 
 def event_size(event: Mapping[str, Any]) -> int:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from hub.connectors.registry import Partner
+from hub.envelope import is_event_id
 from hub.errors import InvalidEvent
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Outcome, OutcomeKind
@@ -112,7 +113,8 @@ def _envelope(raw: Any) -> tuple[str | None, str | None, str | None]:
         return None, None, None
     event_id, source, event_type = raw.get("id"), raw.get("source"), raw.get("type")
     return (
-        event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 else None,
+        # An id outside the contract (a name, a BSN) is not repeated anywhere.
+        event_id if is_event_id(event_id) else None,
         source if isinstance(source, str) and 0 < len(source) <= 256 else None,
         # Only known types: an arbitrary string must not become a metric label.
         event_type if isinstance(event_type, str) and event_type in TYPES else None,
