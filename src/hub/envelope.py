@@ -158,6 +158,7 @@ def event_size(event: Mapping[str, Any]) -> int:
     Compact (no insignificant whitespace, non-ASCII unescaped) so that the same event has
     the same size whether it came pretty-printed over HTTP or in binary mode over Kafka.
     """
+    # default=str: tools may hand in a dict with a datetime; partners' JSON never has one.
     text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
     return len(text.encode("utf-8"))
 
