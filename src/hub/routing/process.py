@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub.connectors.registry import Partner
+from hub.envelope import is_event_id
 from hub.errors import InvalidEvent
-from hub.identifiers import is_reportable_id
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Outcome, OutcomeKind
 from hub.routing.route import decide
@@ -118,8 +118,8 @@ def _envelope(raw: Any) -> tuple[str | None, str | None, str | None]:
         return None, None, None
     event_id, source, event_type = raw.get("id"), raw.get("source"), raw.get("type")
     return (
-        # Only an id that keeps the contract's rules: it becomes a long-lived status key.
-        event_id if is_reportable_id(event_id) else None,
+        # An id outside the contract (a name, a BSN) is not repeated anywhere.
+        event_id if is_event_id(event_id) else None,
         source if isinstance(source, str) and 0 < len(source) <= 256 else None,
         # Only known types: an arbitrary string must not become a metric label.
         event_type if isinstance(event_type, str) and event_type in TYPES else None,
