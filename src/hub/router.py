@@ -40,7 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from hub.connectors.registry import PartnerRegistry
@@ -101,7 +101,11 @@ async def ensure_topics(
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                for _topic, code, *_ in response.topic_errors:
+                    if code not in (0, TopicAlreadyExistsError.errno):
+                        # e.g. TopicAuthorizationFailed: classified (and not retried) above.
+                        raise for_code(code)()
             await _wait_for_leaders(admin, [t.name for t in missing])
             _log.info("topics_created", topics=[t.name for t in missing])
     finally:
