@@ -256,7 +256,10 @@ class Pipeline:
         return out
 
     def refused(self, record: InboundRecord, exc: BaseException) -> list[OutRecord]:
-        """What the hub writes when Kafka refuses this record's output: a dead letter, a status.
+        """What the hub writes when it cannot write this record's output: a dead letter, a status.
+
+        Kafka refused the output (too large for its topic), or the hub's own code failed on
+        the record outside the per-event step.
 
         Nothing of the event's own output is written (its state changes are dropped too),
         so the event had no effect; an operator can replay it once the cause is fixed.
@@ -271,7 +274,7 @@ class Pipeline:
                 ErrorDetail(
                     "",
                     ErrorCode.PROCESSING_FAILED,
-                    f"Kafka refused the hub's output for this event ({type(exc).__name__}); "
+                    f"The hub could not write its output for this event ({type(exc).__name__}); "
                     "operators have been alerted and will replay it.",
                 ),
             ),

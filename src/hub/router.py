@@ -73,6 +73,11 @@ class KafkaMisconfigured(ConfigurationError):
         )
 
 
+def _is_about_a_record(exc: BaseException) -> bool:
+    """Kafka refuses a record, or the hub's own code fails on one: retrying cannot help."""
+    return classify(exc) in (KafkaFailure.RECORD_REJECTED, None)
+
+
 def _is_retryable(exc: BaseException) -> bool:
     return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
 
@@ -334,10 +339,10 @@ class KafkaRouter:
         try:
             await self._commit(session, batch)
         except Exception as exc:
-            if classify(exc) is not KafkaFailure.RECORD_REJECTED:
+            if not _is_about_a_record(exc):
                 raise
             # Retrying the batch would fail the same way and block every partner: find the
-            # record Kafka refuses by committing one record per transaction.
+            # record Kafka refuses (or the hub cannot write) with one record per transaction.
             _log.warning("batch_record_rejected", exc_type=type(exc).__name__)
             for tp, records in batch.items():
                 for record in records:
@@ -363,12 +368,11 @@ class KafkaRouter:
         """One record in its own transaction; if Kafka refuses its output, dead-letter it."""
         state, held = session.state.overlay(), session.held.overlay()
         inbound = _inbound(record)
-        out = self._pipeline.handle(inbound, state, held)
         offsets = {tp: record.offset + 1}
         try:
-            await self._write(session, out, offsets)
+            await self._write(session, self._pipeline.handle(inbound, state, held), offsets)
         except Exception as exc:
-            if classify(exc) is not KafkaFailure.RECORD_REJECTED:
+            if not _is_about_a_record(exc):
                 raise
             # Its state changes are dropped with the overlay: the event had no effect.
             await self._write(session, self._pipeline.refused(inbound, exc), offsets)
