@@ -29,9 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from hub.errors import ConfigurationError
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
     from hub.ops.logging import get_logger
-    from hub.settings import HubSettings
+    from hub.ops.run_cmd import kafka_start_checks, load_settings
 
-    settings = HubSettings()
+    settings = load_settings()
+    if settings is None:
+        return _EX_CONFIG
     configure_process(settings)
     log = get_logger(command="gateway")
     base = settings.gateway
@@ -56,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
         log.error("configuration_invalid", paths=paths)
         return _EX_CONFIG
     except ConfigurationError as exc:
-        log.error("configuration_invalid", error=str(exc))
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
         return _EX_CONFIG
+    refused = kafka_start_checks(settings)
+    if refused is not None:
+        return refused
     areas = settings.privacy.result_areas
     app = build_gateway_app(
         gateway,
