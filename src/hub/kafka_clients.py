@@ -15,17 +15,19 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from hub.errors import ConfigurationError, HubError
+from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings
 
 __all__ = [
     "KafkaTlsError",
+    "adopt_committed_offsets",
     "check_security",
     "client_options",
     "faststream_security",
@@ -214,6 +216,42 @@ def hub_group(settings: KafkaSettings, *parts: str) -> str:
 def router_transactional_id(settings: KafkaSettings) -> str:
     """The router's transactional id, ``<group id>-<instance id>`` (the form deployments already use)."""
     return f"{settings.group_id}-{settings.instance_id}"
+
+
+async def adopt_committed_offsets(
+    settings: KafkaSettings, *, legacy_group: str, group: str, topics: list[str]
+) -> int:
+    """Copy a renamed group's committed offsets on ``topics`` to its new name, once; how many.
+
+    Only when the new group has committed nothing yet, so it runs at most once per group:
+    the first start after an upgrade continues where the old name stopped instead of
+    reading its topics from the start (which, for webhook delivery, would send every
+    retained delivery again). Kept until every deployment has run with the new names.
+    """
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        if await admin.list_consumer_group_offsets(group):
+            return 0
+        legacy = await admin.list_consumer_group_offsets(legacy_group)
+    finally:
+        await admin.close()
+    offsets = {
+        tp: meta.offset for tp, meta in legacy.items() if tp.topic in topics and meta.offset >= 0
+    }
+    if not offsets:
+        return 0
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+    get_logger().info("group_offsets_adopted", group=group, count=len(offsets))
+    return len(offsets)
 
 
 async def tls_failure(

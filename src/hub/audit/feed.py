@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.audit.store import DisclosureStore, open_store
-from hub.kafka_clients import faststream_security, hub_group
+from hub.kafka_clients import adopt_committed_offsets, faststream_security, hub_group
 from hub.ops.logging import get_logger
 from hub.settings import AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
@@ -83,6 +83,9 @@ class AuditFeed:
     ) -> None:
         self._kafka = kafka
         self._audit = audit
+        self._topic = layout.disclosures
+        self._group = group_id or audit_group(kafka)
+        self._adopt = group_id is None  # a group of the caller's own has no predecessor
         self._retry_seconds = retry_seconds
         self._broker = KafkaBroker(
             kafka.bootstrap_servers or "", security=faststream_security(kafka), logger=None
@@ -94,7 +97,7 @@ class AuditFeed:
         self.stored = 0
         self._broker.subscriber(
             layout.disclosures,
-            group_id=group_id or audit_group(kafka),
+            group_id=self._group,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             batch=True,
@@ -127,6 +130,11 @@ class AuditFeed:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
+        if self._adopt:
+            # The feed's group was ``hub-audit`` before it carried the prefix and group id.
+            await adopt_committed_offsets(
+                self._kafka, legacy_group="hub-audit", group=self._group, topics=[self._topic]
+            )
         await self._broker.start()
         try:
             await stop.wait()

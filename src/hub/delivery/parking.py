@@ -21,7 +21,12 @@ from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
-from hub.kafka_clients import client_options, hub_group, topic_partitions
+from hub.kafka_clients import (
+    adopt_committed_offsets,
+    client_options,
+    hub_group,
+    topic_partitions,
+)
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -146,6 +151,12 @@ async def replay(
     subject is clear. Run one replay per partner at a time.
     """
     target = webhook_target(partner, os.environ if environ is None else environ)
+    await adopt_committed_offsets(  # the group was hub-webhook-replay-<partner> before
+        kafka,
+        legacy_group=f"hub-webhook-replay-{partner.id}",
+        group=replay_group(kafka, partner.id),
+        topics=[layout.parked(partner.id)],
+    )
     options = client_options(kafka)
     consumer = AIOKafkaConsumer(
         **options,

@@ -60,7 +60,7 @@ from hub.delivery.channel import (
     webhook_target,
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
-from hub.kafka_clients import client_options, hub_group
+from hub.kafka_clients import adopt_committed_offsets, client_options, hub_group
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -76,6 +76,22 @@ _log = get_logger()
 def delivery_group(kafka: KafkaSettings, partner_id: str) -> str:
     """The consumer group that delivers a partner's webhook deliveries: ``<prefix>.<group id>.webhook.<partner>``."""
     return hub_group(kafka, "webhook", partner_id)
+
+
+async def _adopt_legacy_groups(kafka: KafkaSettings, layout: TopicLayout, partner: Partner) -> None:
+    """Carry the offsets of the groups' names before they held the prefix (``hub-webhook-*``)."""
+    await adopt_committed_offsets(
+        kafka,
+        legacy_group=f"hub-webhook-{partner.id}",
+        group=delivery_group(kafka, partner.id),
+        topics=[layout.deliveries(partner)],
+    )
+    await adopt_committed_offsets(
+        kafka,
+        legacy_group=f"hub-webhook-replay-{partner.id}",
+        group=replay_group(kafka, partner.id),
+        topics=[layout.parked(partner.id)],
+    )
 
 
 class _Worker:
@@ -331,6 +347,7 @@ class WebhookDeliverer:
             for started in (producer, tail, admin):
                 await started.start()
                 session.started.append(started)
+            await _adopt_legacy_groups(self._kafka, self._layout, partner)
             await parked.load()
             consumer.subscribe([self._layout.deliveries(partner)], listener=workers)
             await consumer.start()
