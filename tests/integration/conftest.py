@@ -1,28 +1,23 @@
 """Broker fixtures for tests/integration: every test here runs against a real Kafka broker.
 
-The broker is, in order of preference: the one named by ``HUB_KAFKA__BOOTSTRAP_SERVERS``;
-a throw-away ``apache/kafka`` container when a Docker engine answers; else the local
-broker of ``hub.ops.localkafka``, which is left running so the next run reuses it.
+The broker is the one named by ``HUB_KAFKA__BOOTSTRAP_SERVERS``, else the local broker
+of ``hub.ops.localkafka`` (``make kafka``), started or reused, and left running so the
+next run reuses it. Tests isolate themselves by topic prefix and group id.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
-import socket
 import uuid
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.ops.localkafka import KAFKA_VERSION, LocalKafka
+from hub.ops.localkafka import LocalKafka
 
-KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
 TopicFactory = Callable[..., Awaitable[str]]
 
 _HERE = Path(__file__).parent
@@ -35,79 +30,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def _docker_answers() -> bool:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
-        return False
-    import docker
-
-    # docker-py leaves the socket of a refused connection to the garbage collector.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            client = docker.from_env(timeout=3)
-            try:
-                return bool(client.ping())
-            finally:
-                client.close()
-        except Exception:
-            return False
-        finally:
-            gc.collect()
-
-
-def _kafka_container() -> tuple[Any, str]:
-    """An apache/kafka KRaft container and the address it advertises to the host.
-
-    testcontainers' KafkaContainer scripts Confluent's cp-kafka image and rejects
-    apache/kafka tags for KRaft, so a generic container is configured here, on a host
-    port chosen up front so that the advertised listener is known before it starts.
-    """
-    from testcontainers.core.container import DockerContainer
-    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        host_port = sock.getsockname()[1]
-    container = DockerContainer(KAFKA_IMAGE)
-    address = f"{container.get_container_host_ip()}:{host_port}"
-    container.with_bind_ports(9092, host_port).with_envs(
-        CLUSTER_ID="R0l2m1tNQ8u5xW9cWk0Ptg",
-        KAFKA_NODE_ID="1",
-        KAFKA_PROCESS_ROLES="broker,controller",
-        KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
-        KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
-        # The broker reaches itself (transaction markers) on BROKER, inside the container.
-        KAFKA_LISTENERS="PLAINTEXT://:9092,CONTROLLER://:9093,BROKER://:9094",
-        KAFKA_ADVERTISED_LISTENERS=f"PLAINTEXT://{address},BROKER://localhost:9094",
-        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=(
-            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,BROKER:PLAINTEXT"
-        ),
-        KAFKA_INTER_BROKER_LISTENER_NAME="BROKER",
-        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
-        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
-        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
-        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",
-        KAFKA_AUTO_CREATE_TOPICS_ENABLE="false",
-    ).waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(90))
-    return container, address
-
-
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+def kafka_bootstrap() -> str:
     """Bootstrap servers of the broker this test session uses (see the module docstring)."""
-    configured = os.environ.get("HUB_KAFKA__BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-    elif _docker_answers():
-        container, address = _kafka_container()
-        try:
-            container.start()
-            yield address
-        finally:
-            container.stop()
-    else:
-        yield LocalKafka().ensure_running()
+    # The same code as `make kafka`, `make demo` and bench/: a broker named in the
+    # environment, else the local broker, started or reused.
+    return os.environ.get("HUB_KAFKA__BOOTSTRAP_SERVERS") or LocalKafka().ensure_running(
+        timeout=300
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ run side by side and a broker left running is reused by the next test run.
 
 Command line (``python -m hub.ops.localkafka COMMAND``)::
 
-    start      start the broker, or reuse the one already running; print where it is
+    start      start the broker, or reuse the one already running; print where it is,
+               then its bootstrap servers alone on the last line
     ensure     the same, silent on success (for scripts)
     bootstrap  ensure it runs, then print only its bootstrap servers
     status     print whether it runs (exit code 0 when it answers, 1 otherwise)
@@ -176,6 +177,8 @@ class BrokerStatus:
             state = f"running (pid {self.pid})"
         elif self.running:
             state = f"started but not answering (pid {self.pid})"
+        elif self.listening:
+            state = "answering (started from another run directory or by another program)"
         else:
             state = "stopped"
         where = self.bootstrap_servers
@@ -395,18 +398,28 @@ class LocalKafka:
         """Reuse the broker if it runs and answers, else start it; return its bootstrap servers.
 
         ``timeout`` bounds the wait for the broker to answer a metadata request; the
-        first call may also spend minutes downloading jars (bounded separately).
+        first call may also spend minutes downloading jars (bounded separately). A plain
+        broker that already answers on the port but was started from another checkout
+        (another run directory) is reused as it is; ``stop`` leaves it alone.
         """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with _file_lock(self.run_dir / ".lock"):
             pid = self._live_pid()
             if pid is not None:
                 self._wait_until_ready(pid, timeout)
+            elif self._answered_elsewhere():
+                return self.bootstrap_servers
             else:
                 self._start(timeout)
             if self.scram:
                 self._sync_scram_users()
         return self.bootstrap_servers
+
+    def _answered_elsewhere(self) -> bool:
+        """Whether a plain broker of another run directory already serves this port."""
+        if self.scram or self.tls is not None:
+            return False  # their listeners and users are this run directory's own
+        return _port_open(self.port) and _answers_metadata(self.bootstrap_servers)
 
     def stop(self, timeout: float = 30) -> bool:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout``); False when none ran."""
@@ -437,7 +450,7 @@ class LocalKafka:
             name=self.name,
             running=pid is not None,
             pid=pid,
-            listening=pid is not None and _port_open(self.port),
+            listening=_port_open(self.port),
             bootstrap_servers=self.bootstrap_servers,
             sasl_bootstrap_servers=self.sasl_bootstrap_servers if self.scram else None,
             run_dir=self.run_dir,
@@ -955,12 +968,13 @@ def _run_command(kafka: LocalKafka, command: str, timeout: float) -> int:
         kafka.ensure_running(timeout)
         if command == "start":
             print(kafka.status().describe())
+            print(kafka.bootstrap_servers)  # last line: for `make kafka` and scripts
         elif command == "bootstrap":
             print(kafka.bootstrap_servers)
     elif command == "status":
         status = kafka.status()
         print(status.describe())
-        return 0 if status.running and status.listening else 1
+        return 0 if status.listening else 1
     elif command == "stop":
         stopped = kafka.stop(timeout)
         print(f"kafka {kafka.name!r} {'stopped' if stopped else 'was not running'}")
