@@ -10,12 +10,14 @@ import trustme
 from faststream.kafka.security import parse_security
 from pydantic import SecretStr
 
+from hub.audit.feed import audit_group
+from hub.delivery.parking import replay_group
+from hub.delivery.webhook import delivery_group
 from hub.errors import ConfigurationError
 from hub.kafka_clients import (
     check_security,
     client_options,
     faststream_security,
-    hub_group,
     router_transactional_id,
 )
 from hub.settings import KafkaSettings
@@ -170,9 +172,9 @@ def test_group_and_transactional_ids_of_two_deployments_are_disjoint() -> None:
         return {
             settings.group_id,
             router_transactional_id(settings),
-            hub_group(settings, "audit"),
-            hub_group(settings, "webhook", "wijkteam"),
-            hub_group(settings, "webhook-replay", "wijkteam"),
+            audit_group(settings),
+            delivery_group(settings, "swt-zwolle"),
+            replay_group(settings, "swt-zwolle"),
         }
 
     base = _kafka(topic_prefix="gemeente-a", group_id="hub-a", instance_id="hub-0")
@@ -190,5 +192,8 @@ def test_default_ids_keep_the_routers_form() -> None:
         "hub-router",
         "hub-router-hub-0",
     )
-    assert hub_group(settings, "audit") == "sociaaldomein.hub-router.audit"
-    assert hub_group(settings, "webhook", "wijkteam") == "sociaaldomein.hub-router.webhook.wijkteam"
+    assert audit_group(settings) == "sociaaldomein.hub-router.audit"
+    assert delivery_group(settings, "swt-zwolle") == "sociaaldomein.hub-router.webhook.swt-zwolle"
+    assert replay_group(settings, "swt-zwolle") == (
+        "sociaaldomein.hub-router.webhook-replay.swt-zwolle"
+    )
