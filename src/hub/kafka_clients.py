@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +119,23 @@ def _cert_or_key_at_fault(settings: KafkaSettings, exc: ssl.SSLError) -> Configu
     where = f"({type(exc).__name__}: {reason})"
     if "MISMATCH" in reason:
         return _invalid("ssl_keyfile", f"does not hold the key of HUB_KAFKA__SSL_CERTFILE {where}")
-    if "DECRYPT" in reason or "PASSWORD" in reason.upper():
+    if "DECRYPT" in reason or "PASSWORD" in reason.upper() or _is_encrypted(settings.ssl_keyfile):
         return _invalid("ssl_key_password", f"does not decrypt HUB_KAFKA__SSL_KEYFILE {where}")
     assert settings.ssl_certfile is not None  # checked by the caller
     if b"-----BEGIN CERTIFICATE-----" not in settings.ssl_certfile.read_bytes():
         return _invalid("ssl_certfile", f"holds no PEM certificate {where}")
     return _invalid("ssl_keyfile", f"holds no usable PEM private key {where}")
+
+
+def _is_encrypted(keyfile: Path | None) -> bool:
+    # PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional ("Proc-Type: 4,ENCRYPTED") PEM.
+    return keyfile is not None and b"ENCRYPTED" in keyfile.read_bytes()
+
+
+def _no_password() -> str:
+    # Given instead of None so that OpenSSL never prompts on the terminal for an
+    # encrypted key: a service must fail, not wait for someone to type.
+    return ""
 
 
 def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
@@ -139,7 +151,11 @@ def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
         path = getattr(settings, field)
         if path is not None:
             _check_readable(field, path)
-    password = settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else None
+    if settings.ssl_key_password is None and _is_encrypted(settings.ssl_keyfile):
+        raise _invalid("ssl_key_password", "is required: HUB_KAFKA__SSL_KEYFILE is encrypted")
+    password: Callable[[], str] | str = (
+        settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else _no_password
+    )
     try:
         context: ssl.SSLContext = create_ssl_context(
             cafile=settings.ssl_cafile,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
 from faststream.kafka.security import parse_security
 from pydantic import SecretStr
 
@@ -36,12 +37,21 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "key": folder / "client.key",
         "other_key": folder / "other.key",
         "garbage": folder / "garbage.pem",
+        "encrypted_key": folder / "client-encrypted.key",
     }
     ca.cert_pem.write_to_path(str(files["ca"]))
     client.cert_chain_pems[0].write_to_path(str(files["cert"]))
     client.private_key_pem.write_to_path(str(files["key"]))
     other.private_key_pem.write_to_path(str(files["other_key"]))
     files["garbage"].write_text("not a certificate\n", encoding="utf-8")
+    key = serialization.load_pem_private_key(client.private_key_pem.bytes(), password=None)
+    files["encrypted_key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"right-password"),
+        )
+    )
     return files
 
 
@@ -84,15 +94,17 @@ def test_hostname_verification_can_be_switched_off(pki: dict[str, Path]) -> None
 
 
 def test_client_certificate_and_key_are_loaded(pki: dict[str, Path]) -> None:
-    """A client certificate with its matching key is accepted for SSL."""
-    check_security(
-        _kafka(
-            security_protocol="SSL",
-            ssl_cafile=pki["ca"],
-            ssl_certfile=pki["cert"],
-            ssl_keyfile=pki["key"],
+    """A client certificate with its matching key, plain or encrypted with its password, is accepted for SSL."""
+    for key, password in ((pki["key"], None), (pki["encrypted_key"], "right-password")):
+        check_security(
+            _kafka(
+                security_protocol="SSL",
+                ssl_cafile=pki["ca"],
+                ssl_certfile=pki["cert"],
+                ssl_keyfile=key,
+                ssl_key_password=password,
+            )
         )
-    )
 
 
 @pytest.mark.parametrize(
@@ -109,6 +121,10 @@ def test_client_certificate_and_key_are_loaded(pki: dict[str, Path]) -> None:
         ({"security_protocol": "SSL", "ssl_keyfile": "key"}, "SSL_CERTFILE"),
         ({"security_protocol": "SSL", "ssl_certfile": "cert"}, "SSL_KEYFILE"),
         ({"security_protocol": "SSL", "ssl_key_password": "x"}, "SSL_CERTFILE"),
+        ({"security_protocol": "SSL", "ssl_certfile": "cert", "ssl_keyfile": "encrypted_key"},
+         "SSL_KEY_PASSWORD"),
+        ({"security_protocol": "SSL", "ssl_certfile": "cert", "ssl_keyfile": "encrypted_key",
+          "ssl_key_password": "wrong"}, "SSL_KEY_PASSWORD"),
         ({"security_protocol": "PLAINTEXT", "ssl_cafile": "ca"}, "SSL_CAFILE"),
         ({"security_protocol": "SASL_PLAINTEXT", "ssl_certfile": "cert"}, "SSL_CERTFILE"),
         ({"security_protocol": "SASL_SSL", "ssl_cafile": "ca"}, "SASL_MECHANISM"),
