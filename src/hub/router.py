@@ -45,7 +45,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from hub.connectors.registry import PartnerRegistry
 from hub.errors import ConfigurationError
-from hub.kafka_clients import client_options, topic_partitions
+from hub.kafka_clients import client_options, router_transactional_id, topic_partitions
 from hub.kafka_errors import KafkaFailure, classify
 from hub.ops import metrics
 from hub.ops.logging import get_logger
@@ -241,7 +241,7 @@ class KafkaRouter:
     @property
     def transactional_id(self) -> str:
         """Stable per instance, so a restart fences and aborts its predecessor's open transaction."""
-        return f"{self._kafka.group_id}-{self._kafka.instance_id}"
+        return router_transactional_id(self._kafka)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 __all__ = ["configure", "run"]
@@ -31,9 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
     from hub.gateway.server import check_transport
     from hub.ops.logging import get_logger
-    from hub.settings import HubSettings
+    from hub.ops.run_cmd import kafka_start_checks, load_settings
 
-    settings = HubSettings()
+    settings = load_settings()
+    if settings is None:
+        return _EX_CONFIG
     configure_process(settings)
     log = get_logger(command="gateway")
     base = settings.gateway
@@ -59,17 +60,16 @@ def run(args: argparse.Namespace) -> int:
         log.error("configuration_invalid", paths=paths)
         return _EX_CONFIG
     except ConfigurationError as exc:
-        log.error("configuration_invalid", error=str(exc))
-        print(f"hub: configuration error: {exc}", file=sys.stderr)
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
         return _EX_CONFIG
     try:
         check_transport(gateway)  # plain HTTP on a non-loopback host only when allowed
     except ConfigurationError as exc:
-        # The log keeps only the setting's path (free text is redacted); the sentence
-        # naming what to set goes to stderr, for the operator starting the process.
-        log.error("configuration_invalid", path=exc.path)
-        print(f"hub gateway: {exc}", file=sys.stderr)
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
         return _EX_CONFIG
+    refused = kafka_start_checks(settings)
+    if refused is not None:
+        return refused
     areas = settings.privacy.result_areas
     app = build_gateway_app(
         gateway,
