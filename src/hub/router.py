@@ -390,8 +390,10 @@ class KafkaRouter:
                 )
                 for r in out
             ]
+            # Inside the transaction: aiokafka commits even when the broker refused one of
+            # its records (only that send's future fails), so a refusal must abort it here.
+            await asyncio.gather(*sends)
             await session.producer.send_offsets_to_transaction(offsets, self._kafka.group_id)
-        await asyncio.gather(*sends)  # acknowledged by the commit; surfaces any send error
 
 
 async def _forget_expired(
