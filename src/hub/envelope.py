@@ -160,7 +160,9 @@ def event_size(event: Mapping[str, Any]) -> int:
     """
     # default=str: tools may hand in a dict with a datetime; partners' JSON never has one.
     text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-    return len(text.encode("utf-8"))
+    # surrogatepass: a lone surrogate ("\ud800") is counted, not raised; field validation
+    # rejects it with a path and a code.
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def event_too_large() -> ErrorDetail:

@@ -18,7 +18,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
@@ -34,6 +35,7 @@ __all__ = [
     "faststream_security",
     "hub_group",
     "router_transactional_id",
+    "sasl_failure",
     "ssl_context",
     "tls_failure",
     "topic_partitions",
@@ -300,6 +302,30 @@ async def tls_failure(
         except ssl.SSLError as exc:
             return KafkaTlsError(server, exc)
         except (OSError, TimeoutError, ValueError):
+            continue
+    return None
+
+
+async def sasl_failure(settings: KafkaSettings, connect_seconds: float = 5.0) -> KafkaError | None:
+    """Log in to each bootstrap server with the configured SASL mechanism; the first refusal.
+
+    Like TLS failures, aiokafka reports refused credentials as a broker that cannot be
+    reached ("Unable to bootstrap"), and would be retried forever. A server that does not
+    answer is skipped: that is an outage, not a configuration error.
+    """
+    if not settings.sasl_mechanism or not settings.bootstrap_servers:
+        return None
+    options = client_options(settings)
+    options.pop("bootstrap_servers")
+    for server in (s.strip() for s in settings.bootstrap_servers.split(",")):
+        host, _, port = server.rpartition(":")
+        try:
+            async with asyncio.timeout(connect_seconds):
+                conn = await create_conn(host.strip("[]"), int(port), **options)
+            conn.close()
+        except (SaslAuthenticationFailed, UnsupportedSaslMechanismError) as exc:
+            return exc
+        except (KafkaError, OSError, TimeoutError, ValueError):
             continue
     return None
 

@@ -44,9 +44,8 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from hub.connectors.registry import PartnerRegistry
-from hub.errors import ConfigurationError
 from hub.kafka_clients import client_options, router_transactional_id, topic_partitions
-from hub.kafka_errors import KafkaFailure, classify
+from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
@@ -58,19 +57,6 @@ from hub.topics import TopicLayout
 __all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
 
 Batch = Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-
-
-class KafkaMisconfigured(ConfigurationError):
-    """Kafka refuses the hub what it must do (authorisation, SASL, TLS, versions): stop, exit 78."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc_type = type(exc).__name__
-        super().__init__(
-            "kafka",
-            "HUB_KAFKA__*",
-            f"the broker refused the hub ({self.exc_type}); check the hub's Kafka settings, "
-            "credentials and ACLs (docs/operations.md, runbook)",
-        )
 
 
 def _is_about_a_record(exc: BaseException) -> bool:

@@ -50,3 +50,29 @@ def test_hub_run_without_authorisation_exits_78(scram_kafka: LocalKafka) -> None
     output = (done.stdout + done.stderr).decode()
     assert done.returncode == 78, output[-3000:]
     assert "AuthorizationFailed" in output
+
+
+@pytest.mark.timeout(120)
+def test_hub_gateway_with_a_wrong_password_exits_78(scram_kafka: LocalKafka) -> None:
+    """`hub gateway` whose SASL password Kafka refuses exits 78 instead of answering 503 forever."""
+    env = {
+        **os.environ,
+        "HUB_ENVIRONMENT": "development",
+        "HUB_KAFKA__BOOTSTRAP_SERVERS": scram_kafka.sasl_bootstrap_servers,
+        "HUB_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "HUB_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+        "HUB_KAFKA__SASL_USERNAME": _PARTNER[0],
+        "HUB_KAFKA__SASL_PASSWORD": "not-the-password",
+        "HUB_LOGGING__FORMAT": "json",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "gateway", "--port", "0"],
+        env=env,
+        capture_output=True,
+        timeout=100,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 78, output[-3000:]
+    assert "kafka_login_refused" in output
+    assert "not-the-password" not in output

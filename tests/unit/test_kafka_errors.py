@@ -32,6 +32,8 @@ from hub.kafka_errors import KafkaFailure, classify
         (errors.SaslAuthenticationFailed(), KafkaFailure.MISCONFIGURED),
         (errors.UnsupportedVersionError(), KafkaFailure.MISCONFIGURED),
         (ssl.SSLCertVerificationError(), KafkaFailure.MISCONFIGURED),
+        (ssl.SSLError(), KafkaFailure.MISCONFIGURED),
+        (ssl.SSLEOFError(), KafkaFailure.TRANSIENT),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 __all__ = ["configure", "run"]
 
@@ -78,5 +80,30 @@ def run(args: argparse.Namespace) -> int:
         result_areas=frozenset(areas) if areas is not None else None,
     )
     log.info("gateway_starting", port=gateway.port)
-    asyncio.run(run_until_signalled([GatewayServer(app, gateway).run]))
+    try:
+        asyncio.run(run_until_signalled([GatewayServer(app, gateway).run, _stop_on_refusal(app)]))
+    except ConfigurationError as exc:
+        # Kafka refused the gateway's credentials or ACLs once running: retrying cannot help.
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        return _EX_CONFIG
     return 0
+
+
+def _stop_on_refusal(app: Any) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """A service that raises the sink's refusal (exit 78) when Kafka refuses the gateway."""
+    sink = app.state.gateway.sink
+
+    async def watch(stop: asyncio.Event) -> None:
+        refused: asyncio.Event | None = getattr(sink, "refused", None)
+        waits = [asyncio.create_task(stop.wait())]
+        if refused is not None:
+            waits.append(asyncio.create_task(refused.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        if refused is not None and refused.is_set() and sink.refusal is not None:
+            raise sink.refusal
+
+    return watch

@@ -43,7 +43,7 @@ def kafka_start_checks(settings: HubSettings) -> int | None:
     broker that is down; a broker that does not answer at all is not checked here.
     """
     from hub.errors import ConfigurationError
-    from hub.kafka_clients import check_security, tls_failure
+    from hub.kafka_clients import check_security, sasl_failure, tls_failure
     from hub.ops.logging import get_logger
 
     log = get_logger()
@@ -60,6 +60,10 @@ def kafka_start_checks(settings: HubSettings) -> int | None:
             bootstrap_servers=failure.server,
             exc_info=failure,
         )
+        return EX_CONFIG
+    refused = asyncio.run(sasl_failure(settings.kafka))
+    if refused is not None:
+        log.error("kafka_login_refused", exc_type=type(refused).__name__, path="HUB_KAFKA__SASL_*")
         return EX_CONFIG
     return None
 

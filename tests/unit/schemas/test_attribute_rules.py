@@ -257,3 +257,15 @@ def test_every_list_and_map_of_every_type_has_an_upper_bound() -> None:
     assert {spec.type: _unbounded(data_schema(spec)) for spec in TYPES.values()} == {
         spec.type: [] for spec in TYPES.values()
     }
+
+
+def test_a_lone_surrogate_is_a_field_error_not_a_crash_of_the_size_check() -> None:
+    """A string with a lone UTF-16 surrogate is measured and then rejected at its path, never raised."""
+    event = make_event("nl.sociaaldomein.referrals.submitted.v1")
+    event["data"]["request"]["summary"] = "x\ud800y"
+    assert event_size(event) > 0
+    with pytest.raises(InvalidEvent) as caught:
+        validate_event(event, sender=None)
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("data.request.summary", ErrorCode.FORMAT_INVALID)
+    ]
