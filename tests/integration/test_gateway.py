@@ -477,7 +477,9 @@ async def _status_when(
 async def _ready(client: httpx.AsyncClient) -> None:
     """Wait until the gateway's producer is connected: a POST before it is answered 503."""
     async with asyncio.timeout(60):
-        while (await client.get("/readyz")).status_code != 200:
+        while True:
+            if (await client.get("/readyz")).status_code == 200:
+                return
             await asyncio.sleep(0.2)
 
 
