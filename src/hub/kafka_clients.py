@@ -22,8 +22,10 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from hub.errors import ConfigurationError, HubError
+from hub.kafka_errors import KafkaFailure, classify
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings
 
@@ -245,7 +247,25 @@ async def adopt_committed_offsets(
     the first start after an upgrade continues where the old name stopped instead of
     reading its topics from the start (which, for webhook delivery, would send every
     retained delivery again). Kept until every deployment has run with the new names.
+    Transient failures (e.g. no group coordinator yet on a fresh cluster, whose offsets
+    topic is made on first use) are retried for up to two minutes.
     """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(lambda exc: classify(exc) is KafkaFailure.TRANSIENT),
+        wait=wait_exponential_jitter(initial=0.2, max=5.0),
+        stop=stop_after_delay(120),
+        reraise=True,
+    ):
+        with attempt:
+            return await _adopt_committed_offsets(
+                settings, legacy_group=legacy_group, group=group, topics=topics
+            )
+    raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+
+async def _adopt_committed_offsets(
+    settings: KafkaSettings, *, legacy_group: str, group: str, topics: list[str]
+) -> int:
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -88,7 +89,10 @@ class AuditFeed:
         self._adopt = group_id is None  # a group of the caller's own has no predecessor
         self._retry_seconds = retry_seconds
         self._broker = KafkaBroker(
-            kafka.bootstrap_servers or "", security=faststream_security(kafka), logger=None
+            # A list: FastStream hands a string to aiokafka as one server, commas and all.
+            [server.strip() for server in (kafka.bootstrap_servers or "").split(",")],
+            security=faststream_security(kafka),
+            logger=None,
         )
         # The store's connection lives on one thread (sqlite3 objects are thread-bound);
         # running it there keeps blocking database calls off the event loop.
@@ -116,12 +120,21 @@ class AuditFeed:
         added += self._store.add_attempts(attempts)
         return added
 
+    def _drop_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
+                store.close()
+
     async def _handle(self, values: list[dict[str, Any]]) -> None:
         disclosures, attempts = split_records(values)
         try:
             await self._call(self._write, disclosures, attempts)
         except Exception:
             _log.exception("audit_store_unavailable")
+            # A connection that broke stays broken (psycopg does not reconnect): open a
+            # new one for the next try.
+            await self._call(self._drop_store)
             await asyncio.sleep(self._retry_seconds)  # no hot loop while the store is down
             raise  # NACK: the batch is rewound and read again
         RECORDS_STORED.labels(kind="disclosure").inc(len(disclosures))
