@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -638,6 +639,19 @@ async def broker_restarts(
 # -- c: the hub killed every few seconds --------------------------------------------------
 
 
+async def send_paced(
+    kafka: KafkaSettings, topic: str, events: Sequence[Mapping[str, Any]], rate: float
+) -> None:
+    """Produce events at about ``rate`` per second, as a partner's steady stream."""
+    chunk = max(1, int(rate / 4))
+    started = time.monotonic()
+    for begin in range(0, len(events), chunk):
+        await send_fast(kafka, topic, events[begin : begin + chunk])
+        ahead = started + (begin + chunk) / rate - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
 async def hub_kills(
     bootstrap: str,
     work_dir: Path,
@@ -645,30 +659,45 @@ async def hub_kills(
     subjects: int,
     steps: int,
     interval: float,
+    rate: float,
     max_batch: int = 50,
     bound: float = 600,
 ) -> FaultResult:
-    """`hub run` killed with SIGKILL every ``interval`` seconds until every event is through."""
+    """`hub run` killed with SIGKILL every ``interval`` seconds while a partner sends ``rate`` events/s.
+
+    The kills stop when the partner has sent everything; the hub then finishes. The
+    recovery time is, per kill, from the kill to the next delivery (restart included);
+    the row gives the median and the longest.
+    """
     settings = isolated_settings(bootstrap, audit_dir=work_dir, max_batch=max_batch)
     hub = await prepared(settings)
     work = Workload.of(subjects, steps)
     result = FaultResult(f"hub killed (SIGKILL) every {interval:.0f} s", work.events)
+    kills: list[float] = []
     async with hub_running(settings, work_dir) as process:
         with _watch(hub) as watcher:
             await referrals_delivered(hub, watcher, work, 120)
-            await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates)
+            sending = asyncio.create_task(
+                send_paced(hub.kafka, hub.layout.inbound(SWT), work.updates, rate)
+            )
             deadline = time.monotonic() + bound
-            while watcher.unique() < work.events and time.monotonic() < deadline:
-                progressed = await watcher.wait_for(work.events, interval)
-                if progressed:
+            while not sending.done() and time.monotonic() < deadline:
+                await asyncio.wait({sending}, timeout=interval)
+                if sending.done():
                     break
                 process.kill()
+                kills.append(time.monotonic())
                 process.start()
-            result.notes.append(f"{process.starts - 1} kills")
-            # How long the last incarnation took to deliver after its start.
-            await watcher.wait_for(work.events, 30)
+            await sending
+            await watcher.wait_for(work.events, max(60.0, deadline - time.monotonic()))
             await watcher.stop()
         await tally(hub, work, result)
+    waits = sorted(w for w in (watcher.first_after(k) for k in kills) if w is not None)
+    if waits:
+        result.recover_seconds = [statistics.median(waits), waits[-1]]
+    if len(waits) < len(kills):
+        result.notes.append(f"{len(kills) - len(waits)} kills without a delivery after them")
+    result.notes.append(f"{len(kills)} kills")
     return result
 
 
@@ -1022,6 +1051,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--interval", type=float, default=5, help="seconds between hub kills (default 5)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=500,
+        help="events/s a partner sends in hub-kills (default 500)",
     )
     parser.add_argument("--timeout", type=float, default=3600, help="bound of a kill run (s)")
     parser.add_argument("--out", type=Path, default=REPO / ".hub-run" / "faults.md")

@@ -195,14 +195,18 @@ class LocalCluster:
         """Wait until every running node answers and the cluster lists exactly those nodes."""
         deadline = time.monotonic() + timeout
         while True:
-            running = self.running_nodes()
+            running: list[int] = []
             for node in self.nodes:
-                pid_recorded = node.pid_file.is_file()
-                if pid_recorded and node.node_id not in running:
+                pid = _recorded_pid(node)
+                if pid is None:
+                    continue
+                # Only whether it lives: right after the spawn its command line is not java's yet.
+                if not _is_alive(pid):
                     raise LocalKafkaError(
                         f"node {node.node_id} of cluster {self.name!r} exited. "
                         f"Last lines of {node.log_file}:\n{_tail_file(node.log_file)}"
                     )
+                running.append(node.node_id)
             if running and set(_cluster_node_ids(self._bootstrap_of(running))) == set(running):
                 return
             if time.monotonic() > deadline:
@@ -230,11 +234,8 @@ class LocalCluster:
         return True
 
     def _live_pid(self, node: ClusterNode) -> int | None:
-        try:
-            pid = int(node.pid_file.read_text(encoding="utf-8").strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        if not _is_alive(pid) or not _runs_config(pid, node.server_properties):
+        pid = _recorded_pid(node)
+        if pid is None or not _is_alive(pid) or not _runs_config(pid, node.server_properties):
             return None
         return pid
 
@@ -383,6 +384,13 @@ class LocalCluster:
             setsid=True,
         )
         node.pid_file.write_text(f"{pid}\n", encoding="utf-8")
+
+
+def _recorded_pid(node: ClusterNode) -> int | None:
+    try:
+        return int(node.pid_file.read_text(encoding="utf-8").strip())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _random_cluster_id() -> str:
