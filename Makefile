@@ -9,11 +9,11 @@ bootstrap:
 ## Run the hub with the demo registry and watch a referral reach the wijkteam.
 ## Starts a local Kafka broker unless HUB_KAFKA__BOOTSTRAP_SERVERS is set.
 demo: bootstrap
-	@$(PY) -m hub.cli demo
+	@HUB_ENVIRONMENT=development $(PY) -m hub.cli demo
 
 ## Everything CI runs: lint, types, the published contract, unit and integration tests.
 test: bootstrap lint typecheck contract
-	@$(PY) -m pytest
+	@HUB_ENVIRONMENT=development $(PY) -m pytest
 
 lint:
 	@$(PY) -m ruff check src tests bench

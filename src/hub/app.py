@@ -10,6 +10,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hub.audit.feed import AuditFeed
@@ -20,11 +21,18 @@ from hub.ops.logging import configure_logging, get_logger
 from hub.pipeline import Pipeline, Processor
 from hub.router import KafkaRouter
 from hub.routing import Outcome, build_context, process
-from hub.settings import HubSettings
+from hub.settings import HubSettings, demo_defaults_in_use
 from hub.state import Overlay
 from hub.topics import TopicLayout
 
-__all__ = ["Hub", "build_hub", "build_processor", "configure_process", "run_until_signalled"]
+__all__ = [
+    "Hub",
+    "build_hub",
+    "build_processor",
+    "configure_process",
+    "refuse_demo_defaults",
+    "run_until_signalled",
+]
 
 
 def build_processor(settings: HubSettings, registry: PartnerRegistry) -> Processor:
@@ -32,9 +40,13 @@ def build_processor(settings: HubSettings, registry: PartnerRegistry) -> Process
     context = build_context(settings, registry)
 
     def processor(
-        raw: Mapping[str, Any], sender: Partner, state: Overlay, held: Overlay
+        raw: Mapping[str, Any],
+        sender: Partner,
+        state: Overlay,
+        held: Overlay,
+        received_at: datetime,
     ) -> Outcome:
-        return process(raw, sender, state, context, held=held)
+        return process(raw, sender, state, context, held=held, received_at=received_at)
 
     return processor
 
@@ -114,6 +126,22 @@ async def run_until_signalled(services: list[Service]) -> None:
             raise result
 
 
+def refuse_demo_defaults(settings: HubSettings) -> None:
+    """Raise ConfigurationError when a production process would run on public demo values."""
+    names = demo_defaults_in_use(settings)
+    if names:
+        raise ConfigurationError(
+            "settings",
+            ", ".join(names),
+            "still the demo value, which is public; set your own, or HUB_ENVIRONMENT=development "
+            "for local use",
+        )
+
+
 def configure_process(settings: HubSettings) -> None:
     """Process-wide set-up that must happen once, before anything logs."""
-    configure_logging(format=settings.logging.format, level=settings.logging.level)
+    configure_logging(
+        format=settings.logging.format,
+        level=settings.logging.level,
+        library_repeat_seconds=settings.logging.library_repeat_seconds,
+    )

@@ -9,6 +9,7 @@ runs the very same per-event step (``hub.routing.process``) in memory.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import from_kafka, to_kafka
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
+from hub.identifiers import is_reportable_id
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.routing.decision import Outcome, OutcomeKind
@@ -30,8 +32,9 @@ _log = get_logger()
 
 Headers = tuple[tuple[str, bytes], ...]
 
-Processor = Callable[[Mapping[str, Any], Partner, Overlay, Overlay], Outcome]
-"""validate -> dedupe -> decide -> record state, for one event: (raw, sender, state, held).
+Processor = Callable[[Mapping[str, Any], Partner, Overlay, Overlay, datetime], Outcome]
+"""validate -> dedupe -> decide -> record state, for one event:
+(raw, sender, state, held, received_at).
 
 This is hub.routing.process bound to the deployment's RoutingContext (see app.py).
 """
@@ -47,6 +50,27 @@ class InboundRecord:
     key: bytes | None
     value: bytes | None
     headers: Headers
+    received_at: datetime | None = None
+    """When the broker appended it (log-append time); None: the hub's clock decides."""
+
+    @property
+    def size(self) -> int:
+        """Bytes of key, value and headers: what the record costs, whatever it claims."""
+        return (
+            len(self.key or b"")
+            + len(self.value or b"")
+            + sum(len(name) + len(value or b"") for name, value in self.headers)
+        )
+
+
+# The contract's limit (messages.md, "Envelope"): an event's JSON is at most 256 KiB. A
+# binary-mode record is measured by its key, value and headers, which together are close
+# to (a little under) its structured-mode size.
+MAX_EVENT_BYTES = 256 * 1024
+
+# Attributes that never leave the record they came in: vendor trace data the hub cannot
+# vet, and the partition key that only repeats the subject (messages.md, "Envelope").
+_NEVER_STORED = frozenset({"ce_tracestate", "ce_partitionkey"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +116,8 @@ class Pipeline:
                 "source",
                 "The inbound topic belongs to no registered partner.",
             )
+        elif record.size > MAX_EVENT_BYTES:
+            outcome = self._too_large(record, partner)
         else:
             outcome = self._outcome(record, partner, state, held)
         log = _log.bind(
@@ -142,7 +168,7 @@ class Pipeline:
                 "The record is not a binary-mode CloudEvent with a JSON object value.",
             )
         try:
-            return self._process(raw, partner, state, held)
+            return self._process(raw, partner, state, held, record.received_at or self._clock())
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
             _log.exception(
@@ -229,12 +255,74 @@ class Pipeline:
             )
         return out
 
+    def refused(self, record: InboundRecord, exc: BaseException) -> list[OutRecord]:
+        """What the hub writes when Kafka refuses this record's output: a dead letter, a status.
+
+        Nothing of the event's own output is written (its state changes are dropped too),
+        so the event had no effect; an operator can replay it once the cause is fixed.
+        """
+        partner = self._sender(record)
+        event_id, source = _reportable_attributes(record, partner)
+        outcome = Outcome(
+            kind=OutcomeKind.DEAD_LETTERED,
+            event_id=event_id,
+            source=source,
+            errors=(
+                ErrorDetail(
+                    "",
+                    ErrorCode.PROCESSING_FAILED,
+                    f"Kafka refused the hub's output for this event ({type(exc).__name__}); "
+                    "operators have been alerted and will replay it.",
+                ),
+            ),
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(
+            partner=partner.id if partner else "unknown", code=ErrorCode.PROCESSING_FAILED.value
+        ).inc()
+        _log.error(
+            "event_output_refused",
+            partner=partner.id if partner else None,
+            event_id=event_id,
+            exc_type=type(exc).__name__,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        out = self._status_record(outcome, partner)
+        out.append(self._dead_letter(record, partner, outcome, copy=False))
+        return out
+
+    def _too_large(self, record: InboundRecord, partner: Partner) -> Outcome:
+        """An oversized record: rejected unread, with its id where it is one the hub may report."""
+        event_id, source = _reportable_attributes(record, partner)
+        return Outcome(
+            kind=OutcomeKind.DEAD_LETTERED,
+            event_id=event_id,
+            source=source,
+            errors=(
+                ErrorDetail(
+                    "",
+                    ErrorCode.EVENT_TOO_LARGE,
+                    f"The event is larger than {MAX_EVENT_BYTES // 1024} KiB; split it over "
+                    "several events.",
+                ),
+            ),
+        )
+
     def _dead_letter(
-        self, record: InboundRecord, partner: Partner | None, outcome: Outcome
+        self,
+        record: InboundRecord,
+        partner: Partner | None,
+        outcome: Outcome,
+        *,
+        copy: bool = True,
     ) -> OutRecord:
         # The original record rides in the value (this topic has the short retention of
         # personal data) so an operator can replay it; the reason holds codes and paths only.
+        # A record too large to copy is kept by reference (its inbound topic has the same
+        # retention) and digest, so the dead letter always fits where the original did not.
         reason = dead_letter_reason(outcome.errors)
+        copied = copy and record.size <= MAX_EVENT_BYTES
         value = {
             "reason": reason,
             "unroutable": outcome.unroutable,
@@ -245,11 +333,21 @@ class Pipeline:
                 "partition": record.partition,
                 "offset": record.offset,
             },
-            "record": {
-                "key": _b64(record.key),
-                "headers": [[name, _b64(v)] for name, v in record.headers],
-                "value": _b64(record.value),
+            "digest": {
+                "sha256": hashlib.sha256(record.value or b"").hexdigest(),
+                "bytes": record.size,
             },
+            "record": (
+                {
+                    "key": _b64(record.key),
+                    "headers": [
+                        [name, _b64(v)] for name, v in record.headers if name not in _NEVER_STORED
+                    ],
+                    "value": _b64(record.value),
+                }
+                if copied
+                else None
+            ),
         }
         headers = (
             ("hub-reason-code", reason["code"].encode()),
@@ -258,6 +356,25 @@ class Pipeline:
         # Keyed by origin partition, not by subject: a rejected subject may be a BSN.
         key = f"{record.topic}:{record.partition}".encode()
         return OutRecord(self._layout.deadletter, key, _json(value), headers)
+
+
+def _reportable_attributes(
+    record: InboundRecord, partner: Partner | None
+) -> tuple[str | None, str | None]:
+    """The ``ce_id`` and ``ce_source`` of an unread record, where they may be reported back.
+
+    Only an id that follows the contract's rules (no BSN in it) and the sender's own
+    registered source: they become the key of a status record kept for long.
+    """
+    found = {name: value for name, value in record.headers if name in ("ce_id", "ce_source")}
+    try:
+        event_id = (found.get("ce_id") or b"").decode()
+        source = (found.get("ce_source") or b"").decode()
+    except UnicodeDecodeError:
+        return None, None
+    if partner is None or source != partner.source or not is_reportable_id(event_id):
+        return None, None
+    return event_id, source
 
 
 def _rejected(code: ErrorCode, path: str, message: str) -> Outcome:

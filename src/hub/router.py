@@ -41,21 +41,44 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from hub.connectors.registry import PartnerRegistry
+from hub.errors import ConfigurationError
 from hub.kafka_clients import client_options, topic_partitions
+from hub.kafka_errors import KafkaFailure, classify
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
-from hub.routing.retention import expired_keys
+from hub.routing.retention import expired_keys, legacy_keys
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
 from hub.state.store import StateStore
 from hub.topics import TopicLayout
 
-__all__ = ["KafkaRouter", "ensure_topics", "load_state"]
+__all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
+
+Batch = Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+class KafkaMisconfigured(ConfigurationError):
+    """Kafka refuses the hub what it must do (authorisation, SASL, TLS, versions): stop, exit 78."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc_type = type(exc).__name__
+        super().__init__(
+            "kafka",
+            "HUB_KAFKA__*",
+            f"the broker refused the hub ({self.exc_type}); check the hub's Kafka settings, "
+            "credentials and ACLs (docs/operations.md, runbook)",
+        )
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
+
 
 _log = get_logger()
+_LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker stamped it on append
 
 
 async def ensure_topics(
@@ -214,7 +237,8 @@ class KafkaRouter:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+            # Only what a retry can cure; a broken producer is cured by the new session.
+            retry=retry_if_exception(_is_retryable),
             # multiplier, not initial: tenacity 9.2 deprecates a non-default initial.
             wait=wait_exponential_jitter(
                 multiplier=self._retry.initial_seconds,
@@ -225,12 +249,24 @@ class KafkaRouter:
             reraise=True,
         ):
             with attempt:
-                session = await self._open()
+                session = await self._open_or_stop()
                 try:
                     await self._loop(session, stop)
+                except Exception as exc:
+                    if classify(exc) is KafkaFailure.MISCONFIGURED:
+                        raise KafkaMisconfigured(exc) from exc
+                    raise
                 finally:
                     self._ready.clear()
                     await session.close()
+
+    async def _open_or_stop(self) -> _Session:
+        try:
+            return await self._open()
+        except Exception as exc:
+            if classify(exc) is KafkaFailure.MISCONFIGURED:
+                raise KafkaMisconfigured(exc) from exc
+            raise
 
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
@@ -287,17 +323,58 @@ class KafkaRouter:
                     await session.consumer.seek_to_committed(*batch.keys())
                 raise
 
-    async def _process_batch(
-        self, session: _Session, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
+    async def _process_batch(self, session: _Session, batch: Batch) -> None:
+        """Handle a batch in one transaction; a record Kafka refuses is isolated, not retried."""
         started = time.monotonic()
         await session.changelogs.catch_up()
+        try:
+            await self._commit(session, batch)
+        except Exception as exc:
+            if classify(exc) is not KafkaFailure.RECORD_REJECTED:
+                raise
+            # Retrying the batch would fail the same way and block every partner: find the
+            # record Kafka refuses by committing one record per transaction.
+            _log.warning("batch_record_rejected", exc_type=type(exc).__name__)
+            for tp, records in batch.items():
+                for record in records:
+                    await self._commit_alone(session, tp, record)
+        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+
+    async def _commit(self, session: _Session, batch: Batch) -> None:
+        """Run every record through the pipeline and commit the output with the offsets."""
         state, held = session.state.overlay(), session.held.overlay()
         out: list[OutRecord] = []
         for records in batch.values():
             for record in records:
                 out.extend(self._pipeline.handle(_inbound(record), state, held))
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        await self._write(session, out, offsets)
+        state.commit()
+        held.commit()
+        _log.debug("batch_committed", records=sum(len(r) for r in batch.values()), count=len(out))
+
+    async def _commit_alone(
+        self, session: _Session, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
+    ) -> None:
+        """One record in its own transaction; if Kafka refuses its output, dead-letter it."""
+        state, held = session.state.overlay(), session.held.overlay()
+        inbound = _inbound(record)
+        out = self._pipeline.handle(inbound, state, held)
+        offsets = {tp: record.offset + 1}
+        try:
+            await self._write(session, out, offsets)
+        except Exception as exc:
+            if classify(exc) is not KafkaFailure.RECORD_REJECTED:
+                raise
+            # Its state changes are dropped with the overlay: the event had no effect.
+            await self._write(session, self._pipeline.refused(inbound, exc), offsets)
+            return
+        state.commit()
+        held.commit()
+
+    async def _write(
+        self, session: _Session, out: list[OutRecord], offsets: dict[TopicPartition, int]
+    ) -> None:
         async with session.producer.transaction():
             sends = [
                 await session.producer.send(
@@ -307,40 +384,48 @@ class KafkaRouter:
             ]
             await session.producer.send_offsets_to_transaction(offsets, self._kafka.group_id)
         await asyncio.gather(*sends)  # acknowledged by the commit; surfaces any send error
-        state.commit()
-        held.commit()
-        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
-        _log.debug("batch_committed", records=sum(len(r) for r in batch.values()), count=len(out))
 
 
 async def _forget_expired(
     session: _Session, layout: TopicLayout, kafka: KafkaSettings, privacy: PrivacySettings
 ) -> int:
-    """Tombstone the routing state whose retention ran out, in a transaction of its own."""
+    """Tombstone the routing state whose retention ran out, in a transaction of its own.
+
+    Values written before retention counted from receipt carry no receipt date; they are
+    stamped with today instead of being judged by the sender's dates (docs/state.md).
+    """
     await session.changelogs.catch_up()
+    today = datetime.now(UTC).date()
     keys = list(
         expired_keys(
             session.state,
-            datetime.now(UTC).date(),
+            today,
             retention=timedelta(days=privacy.state_retention_days),
             seen_retention=timedelta(milliseconds=kafka.personal_retention_ms),
         )
     )
-    if keys:
+    stamped = dict(legacy_keys(session.state, today))
+    if keys or stamped:
         async with session.producer.transaction():
             for key in keys:
                 await session.producer.send(layout.state, key=key.encode(), value=None)
-        session.state.apply(dict.fromkeys(keys))
-        _log.info("state_expired", count=len(keys))
+            for key, value in stamped.items():
+                await session.producer.send(
+                    layout.state, key=key.encode(), value=json.dumps(value).encode()
+                )
+        session.state.apply({**dict.fromkeys(keys), **stamped})
+        _log.info("state_expired", count=len(keys), records=len(stamped))
     return len(keys)
 
 
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
+    failure = classify(error) if error else None
     _log.warning(
         "router_retrying",
         attempt=state.attempt_number,
         exc_type=type(error).__name__ if error else None,
+        failure=failure.value if failure else None,
         delay_seconds=round(state.upcoming_sleep, 2),
     )
 
@@ -353,4 +438,11 @@ def _inbound(record: ConsumerRecord[bytes, bytes]) -> InboundRecord:
         key=record.key,
         value=record.value,
         headers=tuple(record.headers),
+        # Receipt, not the sender's claim: the broker's append time where the topic keeps
+        # it (the hub's inbound topics do), else the hub's clock when it handles the record.
+        received_at=(
+            datetime.fromtimestamp(record.timestamp / 1000, UTC)
+            if record.timestamp_type == _LOG_APPEND_TIME
+            else None
+        ),
     )

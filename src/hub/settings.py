@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hub.connectors.registry import DEMO_REGISTRY_PATH
 
 __all__ = [
+    "DEMO_PSEUDONYM_SECRET",
     "AuditSettings",
     "GatewaySettings",
     "HubSettings",
@@ -26,9 +27,11 @@ __all__ = [
     "PrivacySettings",
     "RetrySettings",
     "WebhookSettings",
+    "demo_defaults_in_use",
 ]
 
 _DAY_MS = 24 * 60 * 60 * 1000
+DEMO_PSEUDONYM_SECRET = "demo-only-pseudonym-secret-change-me"  # noqa: S105 - public on purpose; refused in production
 
 
 class KafkaSettings(BaseModel):
@@ -80,7 +83,7 @@ class PrivacySettings(BaseModel):
         default=None, description="Routing/privacy table (YAML); default: the spec's defaults."
     )
     pseudonym_secret: SecretStr = Field(
-        default=SecretStr("demo-only-pseudonym-secret-change-me"),
+        default=SecretStr(DEMO_PSEUDONYM_SECRET),
         description="HMAC-SHA256 key for BSN pseudonyms in the disclosure log. "
         "The default is for demos only; production must set its own.",
     )
@@ -110,10 +113,20 @@ class WebhookSettings(BaseModel):
     """Timeouts, the retry budget and the circuit breaker of webhook deliveries."""
 
     timeout_seconds: float = Field(
-        default=10.0, gt=0, description="Longest wait for each of write and response, per attempt."
+        default=10.0,
+        gt=0,
+        description="Longest wait for each single write or read of an attempt (the request "
+        "body, each chunk of the answer); attempt_timeout_seconds bounds the attempt as a whole.",
     )
     connect_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Longest wait for a connection, per attempt."
+    )
+    attempt_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest time one attempt may take in all (connect, send, response "
+        "headers); the per-read timeouts above do not stop a receiver that drips its "
+        "answer. An attempt cut off here counts as TIMEOUT and is retried.",
     )
     max_attempts: int = Field(
         default=12, ge=1, description="Attempts per delivery before it is parked."
@@ -205,9 +218,39 @@ class GatewaySettings(BaseModel):
     timeout_keep_alive: int = Field(
         default=5, ge=1, description="Seconds an idle keep-alive connection stays open."
     )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest time from accepting a connection, or from the end of the previous "
+        "response on a keep-alive connection, until a request's headers are complete; the "
+        "connection is closed after it, however slowly bytes keep arriving.",
+    )
+    max_requests_per_connection: int = Field(
+        default=1000,
+        ge=1,
+        description="Requests served on one keep-alive connection; the last answer carries "
+        "'Connection: close'.",
+    )
+    max_connections_per_client: int = Field(
+        default=50,
+        ge=1,
+        description="Open connections from one client address; more are closed as soon as "
+        "accepted, so one address cannot take the whole of limit_concurrency.",
+    )
+    auth_failure_limit: str = Field(
+        default="20/minute",
+        description="Failed authentications per client address in a moving window (limits "
+        "syntax); past it every request from that address is answered 429 until the window "
+        "has room again.",
+    )
+    allow_plain_http: bool = Field(
+        default=False,
+        description="Serve plain HTTP (no tls_certfile) on a non-loopback host; without it "
+        "`hub gateway` refuses to start (exit 78). Loopback hosts may always serve plain HTTP.",
+    )
     docs: bool = Field(default=True, description="Serve Swagger UI at /docs (from local assets).")
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:
         try:
@@ -225,6 +268,12 @@ class GatewaySettings(BaseModel):
         if min(item.amount for item in parse_many(self.rate_limit)) < self.max_batch_events:
             # A full batch would never fit in the window: its partner could never send it.
             raise ValueError("every rate_limit window must allow at least max_batch_events")
+        if (
+            self.limit_concurrency is not None
+            and self.max_connections_per_client >= self.limit_concurrency
+        ):
+            # Else one address could again fill every connection the server allows.
+            raise ValueError("max_connections_per_client must be below limit_concurrency")
         return self
 
 
@@ -233,6 +282,13 @@ class LoggingSettings(BaseModel):
 
     format: Literal["json", "console"] = Field(default="json", description="json in production.")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    library_repeat_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A library's log record (aiokafka, uvicorn) that repeats with the same "
+        "logger, message template and level is written at most once per this many seconds; "
+        "the next line carries `suppressed`, the count left out. 0 writes every record.",
+    )
 
 
 class HubSettings(BaseSettings):
@@ -242,9 +298,14 @@ class HubSettings(BaseSettings):
         env_prefix="HUB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
+    environment: Literal["production", "development"] = Field(
+        default="production",
+        description="'production' (default) refuses the demo registry and the demo pseudonym "
+        "secret; 'development' (set by `make demo` and the tests) allows them.",
+    )
     partners_file: Path = Field(
         default=DEMO_REGISTRY_PATH,
-        description="Partner registry (YAML); default: demo registry.",
+        description="Partner registry (YAML); default: demo registry (development only).",
     )
     kafka: KafkaSettings = KafkaSettings()
     retry: RetrySettings = RetrySettings()
@@ -253,3 +314,20 @@ class HubSettings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+
+
+def demo_defaults_in_use(settings: HubSettings) -> list[str]:
+    """The settings (as environment variables) still at a demo value that is public knowledge.
+
+    The demo registry's API keys are printed in the README and the demo pseudonym secret
+    is in this file: outside ``HUB_ENVIRONMENT=development`` either would let anyone post
+    as a partner or reverse the pseudonyms in the disclosure log.
+    """
+    if settings.environment == "development":
+        return []
+    found = []
+    if settings.partners_file.resolve() == DEMO_REGISTRY_PATH.resolve():
+        found.append("HUB_PARTNERS_FILE")
+    if settings.privacy.pseudonym_secret.get_secret_value() == DEMO_PSEUDONYM_SECRET:
+        found.append("HUB_PRIVACY__PSEUDONYM_SECRET")
+    return found

@@ -89,7 +89,10 @@ class TopicLayout:
     def all_topics(self, registry: PartnerRegistry, kafka: KafkaSettings) -> list[TopicSpec]:
         """Every topic the hub needs, with retention: personal data short, the log long."""
         personal = {"retention.ms": str(kafka.personal_retention_ms), "cleanup.policy": "delete"}
-        specs = [TopicSpec(self.inbound(p.id), personal) for p in registry]
+        # The broker stamps inbound records on append: receipt, the clock of every retention
+        # and duplicate window, not the create time a partner's producer claims.
+        inbound = {**personal, "message.timestamp.type": "LogAppendTime"}
+        specs = [TopicSpec(self.inbound(p.id), inbound) for p in registry]
         specs += [TopicSpec(self.deliveries(p), personal) for p in registry]
         specs.append(TopicSpec(self.deadletter, personal))
         specs += [TopicSpec(self.parked(p.id), personal) for p in registry]

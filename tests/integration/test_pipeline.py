@@ -176,10 +176,16 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
     await producer.start()
     try:
         for key, value in {
-            "seen:old": {"seen_on": "2020-01-01"},
-            "seen:recent": {"seen_on": today},
-            "case:C-1": {"closed_on": "2020-01-01", "updated_on": "2020-01-01"},
-            "case:C-2": {"updated_on": "2020-01-01"},  # open: kept however old
+            "seen:old": {"received_on": "2020-01-01"},
+            "seen:recent": {"received_on": today},
+            "case:C-1": {
+                "closed_on": "2020-01-01",
+                "ended_on": "2020-01-01",
+                "received_on": "2020-01-01",
+            },
+            "case:C-2": {"received_on": "2020-01-01"},  # open: kept however old
+            # Written before receipt dates: stamped with today, not swept by its old date.
+            "seen:legacy": {"seen_on": "2020-01-01"},
         }.items():
             await producer.send_and_wait(
                 hub.layout.state, key=key.encode(), value=json.dumps(value).encode()
@@ -194,3 +200,5 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
         records += await running.settle([running.layout.state], idle_seconds=1.0)
 
     assert {r.key for r in records if r.value is None} == {b"seen:old", b"case:C-1"}
+    legacy = [json.loads(r.value) for r in records if r.key == b"seen:legacy" and r.value]
+    assert legacy[-1] == {"received_on": datetime.now(UTC).date().isoformat()}

@@ -1,11 +1,15 @@
 """POSTs one CloudEvent to one partner's webhook: signed, retried with backoff, behind a breaker.
 
-What is retried: 5xx, 429, 408, timeouts and connection errors (RetryableDeliveryError),
+What is retried: 5xx, 429, 408, timeouts, connection and TLS errors (RetryableDeliveryError),
 with exponential backoff and jitter, never sooner than a ``Retry-After`` on 429 or 503
 says. Anything else that is not 2xx, including redirects (they are not followed: the
 signed body must not go elsewhere), is permanent (PermanentDeliveryError): the caller
 parks the delivery at once. When the attempts or the time of the retry budget run out
 the result is ``RETRIES_EXHAUSTED``, and the caller parks it too.
+
+Each attempt is bounded as a whole by ``attempt_timeout_seconds``: httpx's timeouts are
+per read and write, so a receiver that drips its answer a byte at a time would
+otherwise hold an attempt (and its partition) for as long as it likes.
 
 Every attempt is signed anew (a fresh ``webhook-timestamp``), so a retry an hour later
 still passes a receiver's five-minute tolerance; ``webhook-id`` stays the CloudEvent id.
@@ -17,6 +21,7 @@ import asyncio
 import email.utils
 import ipaddress
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -147,11 +152,25 @@ AttemptSink = Callable[[AttemptResult], Awaitable[None]]
 
 
 class _TransportFailure(RetryableDeliveryError):
-    """No HTTP answer: timeout or connection failure (code TIMEOUT or CONNECTION_FAILED)."""
+    """No HTTP answer: code TIMEOUT, TLS_FAILED (handshake or certificate) or CONNECTION_FAILED."""
 
     def __init__(self, recipient: str, code: str) -> None:
         self.code = code
         super().__init__(recipient, code)
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    """Tell whether an httpx transport error was caused by TLS (handshake, certificate, hostname)."""
+    # httpx raises its own ConnectError "from" httpcore's, which is raised "from" the
+    # ssl module's error: the cause chain is the only place the distinction survives.
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _code(error: DeliveryError) -> str:
@@ -278,18 +297,20 @@ class WebhookSender:
         }
         started = time.monotonic()
         try:
-            # Streamed so that a partner's response body is never read into memory.
-            async with self._client.stream(
-                "POST", self._url, content=body, headers=headers
-            ) as response:
-                status = response.status_code
-                retry_after = response.headers.get("retry-after")
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self._settings.attempt_timeout_seconds):
+                # Streamed so that a partner's response body is never read into memory.
+                async with self._client.stream(
+                    "POST", self._url, content=body, headers=headers
+                ) as response:
+                    status = response.status_code
+                    retry_after = response.headers.get("retry-after")
+        except (httpx.TimeoutException, TimeoutError):
             self._breaker_failed()
             raise _TransportFailure(self._partner, "TIMEOUT") from None
-        except httpx.TransportError:
+        except httpx.TransportError as error:
             self._breaker_failed()
-            raise _TransportFailure(self._partner, "CONNECTION_FAILED") from None
+            code = "TLS_FAILED" if _is_tls_failure(error) else "CONNECTION_FAILED"
+            raise _TransportFailure(self._partner, code) from None
         except BaseException:
             self._breaker.release()
             raise

@@ -4,7 +4,8 @@
 so tests run it in memory; ``build_gateway_app`` wires the Kafka ones. Both return a
 FastAPI app that uvicorn (``hub.gateway.server``) or any ASGI server can run.
 
-A request to POST /events goes: authenticate (401) -> Content-Type (415) -> rate-limit
+A request to POST /events goes: failed authentications of the address (429) ->
+authenticate (401) -> Content-Type (415) -> rate-limit
 pre-check (429) -> read the body within size and time (413, 408) -> strict JSON (400) ->
 batch length (413) -> rate limit per event (429) -> per event: contract (403, 422),
 resend, produce and wait for Kafka (202, 503).
@@ -25,13 +26,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from hub.connectors.registry import PartnerRegistry
+from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ErrorCode, ErrorDetail
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
 from hub.gateway.body import Mode, decode_json, mode_of
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
-from hub.gateway.limits import PartnerRateLimiter, read_body
+from hub.gateway.limits import AuthFailureLimiter, PartnerRateLimiter, read_body
 from hub.gateway.openapi import (
     AcceptedBody,
     BatchResults,
@@ -79,6 +80,7 @@ class _Gateway:
         self,
         settings: GatewaySettings,
         authenticator: Authenticator,
+        auth_failures: AuthFailureLimiter,
         limiter: PartnerRateLimiter,
         intake: EventIntake,
         book: StatusBook,
@@ -86,6 +88,7 @@ class _Gateway:
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
+        self.auth_failures = auth_failures
         self.limiter = limiter
         self.intake = intake
         self.book = book
@@ -97,11 +100,23 @@ def _gateway(request: Request) -> _Gateway:
     return gateway
 
 
+async def _authenticate(gateway: _Gateway, request: Request) -> Partner:
+    """The calling partner (else 401), unless its address failed too often already (429)."""
+    address = request.client.host if request.client is not None else ""
+    await gateway.auth_failures.precheck(address)
+    try:
+        partner = gateway.authenticator.authenticate(request)
+    except ProblemError:
+        await gateway.auth_failures.failed(address)
+        raise
+    request.state.partner = partner.id
+    return partner
+
+
 async def post_events(request: Request) -> Response:
     """Take one event (structured mode) or a batch; see docs/http-api.md."""
     gateway = _gateway(request)
-    partner = gateway.authenticator.authenticate(request)
-    request.state.partner = partner.id
+    partner = await _authenticate(gateway, request)
     mode = mode_of(request.headers.get("content-type"))
     await gateway.limiter.precheck(partner.id)
     body = await read_body(
@@ -162,8 +177,7 @@ def _batch_response(answers: Sequence[Accepted | Problem]) -> Response:
 async def get_event_status(request: Request, event_id: str) -> Response:
     """What became of one of the calling partner's events; 404 for anything else."""
     gateway = _gateway(request)
-    partner = gateway.authenticator.authenticate(request)
-    request.state.partner = partner.id
+    partner = await _authenticate(gateway, request)
     await gateway.limiter.check(partner.id)
     status = gateway.book.lookup(partner, event_id)
     if status is None:
@@ -207,6 +221,7 @@ def create_app(
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan."""
     limiter = PartnerRateLimiter(settings.rate_limit)
+    auth_failures = AuthFailureLimiter(settings.auth_failure_limit)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -221,6 +236,7 @@ def create_app(
             for service in reversed(started):
                 await service.stop()
             await limiter.close()
+            await auth_failures.close()
 
     app = FastAPI(
         title="Sociaal-domein hub",
@@ -233,6 +249,7 @@ def create_app(
     app.state.gateway = _Gateway(
         settings=settings,
         authenticator=Authenticator(registry),
+        auth_failures=auth_failures,
         limiter=limiter,
         intake=EventIntake(
             layout=layout,

@@ -1,8 +1,15 @@
-"""Limits per request and per partner: body size and time while reading, events per window.
+"""Limits per request, per partner and per client address: body size and time, events and
+failed authentications per window.
 
 The body is read as a stream and refused (413) as soon as it passes the limit, and before
 reading at all when Content-Length already says it would: an oversized request never sits
-in memory whole. A body that does not arrive in time is refused with 408.
+in memory whole. A body that does not arrive in time is refused with 408. Both answers
+close the connection, as the rest of the body was never read.
+
+Failed authentications count per client address (``AuthFailureLimiter``): past the limit,
+every request from that address is refused with 429 until the window has room again, a
+valid key included, so that guessing cannot go on at the limit's pace and learn from a
+success.
 
 The rate limit counts events per partner in a moving window (the ``limits`` library,
 in memory): a batch costs one per event, every other request one. An instance counts on
@@ -15,6 +22,7 @@ import asyncio
 import contextlib
 import math
 import time
+from typing import Final
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
@@ -23,16 +31,60 @@ from starlette.requests import ClientDisconnect, Request
 
 from hub.gateway.problems import Problem, ProblemCode, ProblemError
 
-__all__ = ["PartnerRateLimiter", "read_body"]
+__all__ = ["AuthFailureLimiter", "PartnerRateLimiter", "read_body"]
+
+# The rest of the body was never read: the connection cannot carry another request.
+_CLOSE: Final = {"Connection": "close"}
 
 
-class PartnerRateLimiter:
+class _MovingWindows:
+    """Moving windows (limits syntax, in memory) counted per key; refuses with 429."""
+
+    def __init__(self, spec: str, code: ProblemCode) -> None:
+        self._items: list[RateLimitItem] = parse_many(spec)
+        self._code = code
+        self._storage = MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def close(self) -> None:
+        """Stop the storage's background expiry task, so none is left on a closed loop."""
+        timer = getattr(self._storage, "timer", None)
+        if isinstance(timer, asyncio.Task) and not timer.done():
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+
+    async def _refuse(self, item: RateLimitItem, key: str) -> None:
+        stats = await self._limiter.get_window_stats(item, key)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise ProblemError(
+            Problem(429, self._code.value, headers={"Retry-After": str(retry_after)})
+        )
+
+
+class AuthFailureLimiter(_MovingWindows):
+    """Counts failed authentications per client address; refuses the address past the limit."""
+
+    def __init__(self, spec: str) -> None:
+        super().__init__(spec, ProblemCode.AUTHENTICATION_THROTTLED)
+
+    async def precheck(self, address: str) -> None:
+        """Refuse (429) any request from an address with no failures left in a window."""
+        for item in self._items:
+            if not await self._limiter.test(item, address):
+                await self._refuse(item, address)
+
+    async def failed(self, address: str) -> None:
+        """Count one failed authentication from ``address``."""
+        for item in self._items:
+            await self._limiter.hit(item, address)
+
+
+class PartnerRateLimiter(_MovingWindows):
     """Counts events per partner in a moving window; refuses with 429 and Retry-After."""
 
     def __init__(self, spec: str) -> None:
-        self._items: list[RateLimitItem] = parse_many(spec)
-        self._storage = MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        super().__init__(spec, ProblemCode.RATE_LIMITED)
 
     @property
     def smallest(self) -> int:
@@ -54,24 +106,9 @@ class PartnerRateLimiter:
             if not await self._limiter.hit(item, partner_id, cost=cost):
                 await self._refuse(item, partner_id)  # another request took the rest meanwhile
 
-    async def close(self) -> None:
-        """Stop the storage's background expiry task, so none is left on a closed loop."""
-        timer = getattr(self._storage, "timer", None)
-        if isinstance(timer, asyncio.Task) and not timer.done():
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
-
-    async def _refuse(self, item: RateLimitItem, partner_id: str) -> None:
-        stats = await self._limiter.get_window_stats(item, partner_id)
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ProblemError(
-            Problem(429, ProblemCode.RATE_LIMITED.value, headers={"Retry-After": str(retry_after)})
-        )
-
 
 def _too_large() -> ProblemError:
-    return ProblemError(Problem(413, ProblemCode.BODY_TOO_LARGE.value))
+    return ProblemError(Problem(413, ProblemCode.BODY_TOO_LARGE.value, headers=_CLOSE))
 
 
 async def read_body(request: Request, *, max_bytes: int, timeout_seconds: float) -> bytes:
@@ -92,7 +129,9 @@ async def read_body(request: Request, *, max_bytes: int, timeout_seconds: float)
                     raise _too_large()
                 chunks.append(chunk)
     except TimeoutError:
-        raise ProblemError(Problem(408, ProblemCode.REQUEST_TIMEOUT.value)) from None
+        raise ProblemError(
+            Problem(408, ProblemCode.REQUEST_TIMEOUT.value, headers=_CLOSE)
+        ) from None
     except ClientDisconnect:
         # Nobody will read the answer; a problem keeps the exception out of the logs.
         raise ProblemError(Problem(400, ProblemCode.BAD_REQUEST.value)) from None

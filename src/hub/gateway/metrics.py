@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["REQUESTS", "REQUEST_SECONDS"]
+__all__ = ["CONNECTIONS_CLOSED", "REQUESTS", "REQUEST_SECONDS"]
 
 REQUESTS = Counter(
     "hub_gateway_requests_total", "HTTP requests answered, by endpoint name and status.",
@@ -12,4 +12,9 @@ REQUESTS = Counter(
 )  # fmt: skip
 REQUEST_SECONDS = Histogram(
     "hub_gateway_request_seconds", "Time to answer an HTTP request, by endpoint name.", ["route"]
+)
+CONNECTIONS_CLOSED = Counter(
+    "hub_gateway_connections_closed_total",
+    "Connections the gateway closed unanswered: per_client_limit or header_timeout.",
+    ["reason"],
 )

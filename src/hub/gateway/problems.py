@@ -51,6 +51,7 @@ class ProblemCode(StrEnum):
 
     UNAUTHENTICATED = "UNAUTHENTICATED"
     RATE_LIMITED = "RATE_LIMITED"
+    AUTHENTICATION_THROTTLED = "AUTHENTICATION_THROTTLED"
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
@@ -66,6 +67,8 @@ _DETAILS: Final[Mapping[str, str]] = {
     "or X-API-Key) or a registered client certificate.",
     ProblemCode.RATE_LIMITED: "Too many events from this partner; retry after the time given "
     "in Retry-After.",
+    ProblemCode.AUTHENTICATION_THROTTLED: "Too many failed authentications from this address; "
+    "retry after the time given in Retry-After.",
     ProblemCode.BODY_TOO_LARGE: "The request body exceeds the gateway's size limit.",
     ProblemCode.BATCH_TOO_LARGE: "The batch holds more events than the gateway accepts at once.",
     ProblemCode.REQUEST_TIMEOUT: "The request body did not arrive in time.",

@@ -3,23 +3,39 @@
 uvicorn's access log would write the raw request path, and ``GET /events/{id}`` carries a
 partner's event id there; the app logs each request by endpoint name instead
 (``http_request``), so uvicorn's is off and its logging configuration is left alone.
+
+Slow and half-open clients are met in the protocol (``GatewayProtocol``): a cap on open
+connections per client address, a deadline for a request's headers, and a limit on requests
+per keep-alive connection. Plain HTTP is served on a loopback address only, unless
+``allow_plain_http`` says otherwise (``check_transport``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import ssl
 from collections.abc import Generator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
+from uvicorn.protocols.utils import get_remote_addr
 
+from hub.errors import ConfigurationError
+from hub.gateway import metrics
 from hub.gateway.tls import TLSExtensionProtocol
 from hub.settings import GatewaySettings
 
-__all__ = ["GatewayServer", "uvicorn_config"]
+__all__ = [
+    "ConnectionGuard",
+    "GatewayProtocol",
+    "GatewayServer",
+    "check_transport",
+    "is_loopback",
+    "uvicorn_config",
+]
 
 _GRACEFUL_SHUTDOWN_SECONDS = 10
 
@@ -41,7 +57,7 @@ def uvicorn_config(app: Any, settings: GatewaySettings) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        http=TLSExtensionProtocol,
+        http=gateway_protocol(settings),
         ws="none",
         lifespan="on",
         access_log=False,
@@ -55,6 +71,170 @@ def uvicorn_config(app: Any, settings: GatewaySettings) -> uvicorn.Config:
     )
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` listens on this machine only (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # another host name, or "" (every interface): not provably local
+
+
+def check_transport(settings: GatewaySettings) -> None:
+    """Refuse plain HTTP on a non-loopback host unless ``allow_plain_http`` is set."""
+    plain = settings.tls_certfile is None
+    if plain and not settings.allow_plain_http and not is_loopback(settings.host):
+        raise ConfigurationError(
+            "settings",
+            "gateway.allow_plain_http",
+            "plain HTTP on a non-loopback host; configure TLS (HUB_GATEWAY__TLS_CERTFILE, "
+            "HUB_GATEWAY__TLS_KEYFILE) or set HUB_GATEWAY__ALLOW_PLAIN_HTTP=true",
+        )
+
+
+class ConnectionGuard:
+    """Counts the open connections per client address of one server; admits up to a cap."""
+
+    def __init__(self, per_client: int) -> None:
+        self._per_client = per_client
+        self._open: dict[str, int] = {}
+
+    def admit(self, address: str) -> bool:
+        """Count one more connection from ``address``; False (not counted) past the cap."""
+        count = self._open.get(address, 0)
+        if count >= self._per_client:
+            return False
+        self._open[address] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        """An admitted connection from ``address`` has closed."""
+        count = self._open.get(address, 0) - 1
+        if count > 0:
+            self._open[address] = count
+        else:
+            self._open.pop(address, None)
+
+    def open_from(self, address: str) -> int:
+        """Connections now open from ``address``."""
+        return self._open.get(address, 0)
+
+
+class GatewayProtocol(TLSExtensionProtocol):
+    """uvicorn's h11 protocol that also resists slow, half-open and greedy clients.
+
+    Hand-written because uvicorn (0.54) has no per-address connection cap and no header
+    deadline: its ``limit_concurrency`` counts every
+    connection alike, so one address holding a thousand half-open connections makes it
+    answer 503 to everyone, and its only idle timer restarts on every byte received, so a
+    client dripping one header line every few seconds holds a connection for ever. A
+    reverse proxy in front (nginx ``limit_conn``, ``client_header_timeout``) does the same,
+    but the gateway must hold on its own. Per connection:
+
+    - past ``max_connections_per_client`` open connections from one address, a new one is
+      closed at once, before it counts towards ``limit_concurrency``;
+    - from accepting the connection, and again from the end of each response, the next
+      request's headers must be complete within ``header_timeout_seconds``, however slowly
+      bytes keep coming; else the connection is closed (the body has its own timeout, in the
+      app: ``body_timeout_seconds``);
+    - the ``max_requests_per_connection``-th answer says ``Connection: close``.
+
+    Connections are ended with ``abort()``: nothing is owed to such a client, and a TLS
+    close would wait for a close_notify the client may never send.
+    """
+
+    guard: ClassVar[ConnectionGuard]
+    header_timeout: ClassVar[float]
+    max_requests: ClassVar[int]
+
+    _address: str = ""
+    _admitted: bool = False
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Admit the connection under the per-address cap and start the header deadline."""
+        remote = get_remote_addr(transport)
+        self._address = remote[0] if remote else ""
+        if not self.guard.admit(self._address):
+            self.transport = transport
+            metrics.CONNECTIONS_CLOSED.labels(reason="per_client_limit").inc()
+            transport.abort()
+            return
+        self._admitted = True
+        super().connection_made(transport)
+        self.app = _closing_after(self.app, self.max_requests)
+        self._start_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Release the connection's place under the cap; uvicorn's clean-up for admitted ones."""
+        if not self._admitted:
+            return  # never reached uvicorn's bookkeeping
+        self._admitted = False
+        self._cancel_header_timer()
+        self.guard.release(self._address)
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        """Start the deadline for the next request's headers once an answer is out."""
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._start_header_timer()
+
+    def _start_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_deadline)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_deadline(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            # No request is being served: the next one's headers (or the unread rest of the
+            # last one's body) did not arrive in time.
+            metrics.CONNECTIONS_CLOSED.labels(reason="header_timeout").inc()
+            self.transport.abort()
+
+
+def gateway_protocol(settings: GatewaySettings) -> type[GatewayProtocol]:
+    """A ``GatewayProtocol`` class for one server: its own connection count and limits."""
+
+    class _ServerProtocol(GatewayProtocol):
+        guard = ConnectionGuard(settings.max_connections_per_client)
+        header_timeout = settings.header_timeout_seconds
+        max_requests = settings.max_requests_per_connection
+
+    return _ServerProtocol
+
+
+def _closing_after(app: Any, limit: int) -> Any:
+    """The app for one connection: its ``limit``-th answer carries ``Connection: close``."""
+    served = 0
+
+    async def app_closing_after(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal served
+        served += 1
+        if served < limit:
+            await app(scope, receive, send)
+            return
+
+        async def send_closing(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_closing)
+
+    return app_closing_after
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -66,6 +246,7 @@ class GatewayServer:
     """Serves the gateway app until ``stop`` is set; usable as a service of ``run_until_signalled``."""
 
     def __init__(self, app: Any, settings: GatewaySettings) -> None:
+        check_transport(settings)
         self._server = _Server(uvicorn_config(app, settings))
         self._started = asyncio.Event()
 

@@ -8,6 +8,12 @@ When Kafka does not acknowledge in time the partner gets 503 and sends again. Th
 attempt may still reach the topic later; the router then suppresses the resend as a
 duplicate of (source, id), so a retry never delivers an event twice and a 503 never loses
 one.
+
+The producer heals itself. After a leader change (a broker's controlled shutdown) an
+idempotent aiokafka producer can be left out of step with the broker: every later batch
+to that partition fails with OutOfOrderSequenceNumber, or its sender task has died and
+nothing is sent at all. The sink then builds a new producer (a new producer id starts
+new sequences) and answers 503 until it is connected; ``/readyz`` is false meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from hub.kafka_clients import client_options
+from hub.kafka_errors import KafkaFailure, classify
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings
 
@@ -69,6 +76,7 @@ class KafkaEventSink:
         self._timeout = timeout_seconds
         self._producer: Any = None
         self._connector: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()
 
     @property
     def connected(self) -> bool:
@@ -91,6 +99,8 @@ class KafkaEventSink:
         if producer is not None:
             with contextlib.suppress(KafkaError, OSError):
                 await producer.stop()
+        if self._retired:
+            await asyncio.gather(*self._retired, return_exceptions=True)
 
     async def _connect(self) -> None:
         delay = _BACKOFF_INITIAL
@@ -146,15 +156,45 @@ class KafkaEventSink:
         pending = [f for f in futures if f is not None]
         if pending:
             await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-        return [
+        acknowledged = [
             f is not None and f.done() and not f.cancelled() and f.exception() is None
             for f in futures
         ]
+        if not all(acknowledged):
+            await self._heal_if_broken(producer, futures)
+        return acknowledged
+
+    async def _heal_if_broken(
+        self, producer: Any, futures: list[asyncio.Future[Any] | None]
+    ) -> None:
+        """Rebuild the producer when its state, not the cluster, is why sends fail."""
+        if producer is not self._producer:
+            return  # another request already started the rebuild
+        errors = [
+            f.exception()
+            for f in futures
+            if f is not None and f.done() and not f.cancelled() and f.exception() is not None
+        ]
+        broken = next(
+            (e for e in errors if e and classify(e) is KafkaFailure.PRODUCER_BROKEN), None
+        )
+        if broken is not None:
+            self._rebuild(producer, type(broken).__name__)
+        elif _sender_stopped(producer):
+            self._rebuild(producer, "SenderStopped")
+
+    def _rebuild(self, producer: Any, reason: str) -> None:
+        get_logger().warning("gateway_producer_rebuilt", exc_type=reason)
+        self._producer = None
+        retired = asyncio.create_task(_stop_quietly(producer), name="gateway-producer-retired")
+        self._retired.add(retired)
+        retired.add_done_callback(self._retired.discard)
+        self._connector = asyncio.create_task(self._connect(), name="gateway-producer")
 
     async def probe(self) -> bool:
-        """Fetch cluster metadata within a short timeout."""
+        """Fetch cluster metadata within a short timeout; False while the producer is rebuilt."""
         producer = self._producer
-        if producer is None:
+        if producer is None or _sender_stopped(producer):
             return False
         try:
             async with asyncio.timeout(_PROBE_TIMEOUT):
@@ -162,6 +202,19 @@ class KafkaEventSink:
         except (KafkaError, OSError, TimeoutError):
             return False
         return True
+
+
+def _sender_stopped(producer: Any) -> bool:
+    # aiokafka ends its sender task on OutOfOrderSequenceNumber or ProducerFenced and then
+    # never sends again, without a public way to ask; its `_sender.sender_task` is the only
+    # sign. Read defensively: an aiokafka without it just loses this early detection.
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return isinstance(task, asyncio.Task) and task.done()
+
+
+async def _stop_quietly(producer: Any) -> None:
+    with contextlib.suppress(Exception):
+        await producer.stop()
 
 
 def _loop_deadline(deadline: float) -> float:

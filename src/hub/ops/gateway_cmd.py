@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 __all__ = ["configure", "run"]
@@ -24,10 +25,11 @@ def run(args: argparse.Namespace) -> int:
     """Start the gateway; 0 after a clean stop, 78 on a configuration error."""
     from pydantic import ValidationError
 
-    from hub.app import configure_process, run_until_signalled
+    from hub.app import configure_process, refuse_demo_defaults, run_until_signalled
     from hub.connectors.registry import load_registry
     from hub.errors import ConfigurationError
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
+    from hub.gateway.server import check_transport
     from hub.ops.logging import get_logger
     from hub.settings import HubSettings
 
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 "settings", "kafka.bootstrap_servers", "not set (HUB_KAFKA__BOOTSTRAP_SERVERS)"
             )
+        refuse_demo_defaults(settings)
         registry = load_registry(settings.partners_file)
     except ValidationError as exc:
         paths = [".".join(str(p) for p in error["loc"]) for error in exc.errors()]
@@ -57,6 +60,15 @@ def run(args: argparse.Namespace) -> int:
         return _EX_CONFIG
     except ConfigurationError as exc:
         log.error("configuration_invalid", error=str(exc))
+        print(f"hub: configuration error: {exc}", file=sys.stderr)
+        return _EX_CONFIG
+    try:
+        check_transport(gateway)  # plain HTTP on a non-loopback host only when allowed
+    except ConfigurationError as exc:
+        # The log keeps only the setting's path (free text is redacted); the sentence
+        # naming what to set goes to stderr, for the operator starting the process.
+        log.error("configuration_invalid", path=exc.path)
+        print(f"hub gateway: {exc}", file=sys.stderr)
         return _EX_CONFIG
     areas = settings.privacy.result_areas
     app = build_gateway_app(

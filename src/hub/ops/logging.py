@@ -8,11 +8,23 @@ Two layers, because either alone can fail:
    codes, paths, topic names), no spaces, at most 200 ASCII characters. Free text, names
    with spaces and addresses are redacted whole. Within a token, shapes of personal data
    (a 9-digit number, a date, an e-mail address, a phone number, a postcode) are masked:
-   an event id chosen by a partner could hold a BSN.
+   an event id chosen by a partner could hold a BSN. What the hub itself generates is
+   recognised first and kept whole, so an operator can search for it: UUIDs (delivery,
+   disclosure and attempt ids; the contract recommends them as event ids too) and W3C
+   trace and span ids. A UUID's groups are 8, 4, 4, 4 and 12 hex characters, so it can
+   hold digit runs that look like a date or a phone number, but never a part of exactly
+   nine digits between separators, which is how the contract defines a BSN in an id.
+   ``exc_type`` holds an exception's class name and is kept when it is one (an
+   identifier); anything else logged under it is redacted.
 
 What this cannot catch: a single word without digits that is a name, initials or a
 partial address, logged as the value of a safe key (``partner="Jansen"``). The safe keys are bound by hub code from hub-controlled
 values; the one partner-chosen value among them is the CloudEvent ``id``.
+
+Library records (aiokafka, uvicorn) that repeat, same logger, template and level, are
+collapsed to one line per interval (``LoggingSettings.library_repeat_seconds``); the next
+line after the interval carries ``suppressed``, the number of records left out. A broker
+outage of 40 s otherwise writes tens of thousands of reconnect lines.
 
 Exceptions are rendered as type and frames only. Foreign exception messages are dropped
 because they can quote input (pydantic, json, KeyError all do); the hub's own errors are
@@ -24,6 +36,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -49,14 +63,16 @@ SAFE_KEYS: frozenset[str] = frozenset(
         "outcome", "code", "codes", "path", "paths", "status", "attempt", "count", "records",
         "deliveries", "disclosures", "state_changes", "dead_lettered", "duplicates",
         "duration_ms", "delay_seconds", "lag", "url_host", "port", "version", "command",
-        "redacted_keys", "route", "method",
+        "redacted_keys", "route", "method", "suppressed",
+        # an exception's class name (e.g. router_retrying), checked to be an identifier
+        "exc_type", "failure",
     }
 )  # fmt: skip
 
 _NUMERIC_KEYS = frozenset(
     {"partition", "offset", "attempt", "count", "records", "deliveries", "disclosures",
      "state_changes", "dead_lettered", "duplicates", "duration_ms", "delay_seconds", "lag",
-     "port", "status", "redacted_keys"}
+     "port", "status", "redacted_keys", "suppressed"}
 )  # fmt: skip
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/@+\-\[\]*#=]{0,200}$")
@@ -67,13 +83,42 @@ _PERSONAL_SHAPES = re.compile(
     r"|\+?\d[\d ()\-]{8,}\d"  # phone number
     r"|\b[1-9]\d{3}\s?[A-Za-z]{2}\b"  # postcode
 )
+# What the hub generates, kept whole before the shape scan: a UUID (any version), or a
+# W3C trace id (32 hex) or span id (16 hex) with at least one letter (an all-digit run is
+# scanned like any number). Not next to a letter, digit or "@", nor after a digit and a
+# separator, so a UUID cannot vouch for a longer run around it (a phone number written
+# before it: "06-12345678-..."), nor for the local part of an e-mail address.
+_GENERATED_ID = re.compile(
+    r"(?<![0-9A-Za-z@])(?<![0-9][-.:_ ()])"
+    r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[0-9a-f]{0,31}[a-f])[0-9a-f]{32}"
+    r"|(?=[0-9a-f]{0,15}[a-f])[0-9a-f]{16})"
+    r"(?![0-9A-Za-z@])"
+)
+_CLASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_LONG_DIGITS = re.compile(r"\d{8,}")
+
+
+def _scrub(text: str) -> str:
+    """Mask personal-data shapes in ``text``, leaving the hub's generated ids whole."""
+    parts: list[str] = []
+    start = 0
+    for match in _GENERATED_ID.finditer(text):
+        parts.append(_PERSONAL_SHAPES.sub(REDACTED, text[start : match.start()]))
+        parts.append(match.group())
+        start = match.end()
+    parts.append(_PERSONAL_SHAPES.sub(REDACTED, text[start:]))
+    return "".join(parts)
 
 
 def _mask(value: Any, key: str) -> Any:
     if isinstance(value, str):
+        if key == "exc_type":
+            is_class_name = _CLASS_NAME.match(value) and not _LONG_DIGITS.search(value)
+            return value if is_class_name else REDACTED
         if not _TOKEN.match(value):
             return REDACTED
-        return _PERSONAL_SHAPES.sub(REDACTED, value)
+        return _scrub(value)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | float):
@@ -148,17 +193,70 @@ def _library_record(
     record = event_dict.pop("_record", None)
     event_dict.pop("_from_structlog", None)
     if isinstance(record, logging.LogRecord):
-        event_dict["detail"] = _PERSONAL_SHAPES.sub(REDACTED, str(event_dict.get("event")))[:500]
+        event_dict["detail"] = _scrub(str(event_dict.get("event")))[:500]
         event_dict["event"] = "library_log"
         event_dict["logger"] = record.name
+        suppressed = getattr(record, _SUPPRESSED_ATTR, 0)
+        if suppressed:
+            event_dict["suppressed"] = suppressed
     return event_dict
 
 
-def configure_logging(*, format: str = "json", level: str = "INFO") -> None:
+_SUPPRESSED_ATTR = "hub_suppressed"
+_MAX_TRACKED = 1000
+
+
+class _RepeatFilter(logging.Filter):
+    """Let one record per (logger, template, level) through per interval; count the others.
+
+    The count rides on the next record let through for that key, as ``suppressed``.
+    Hand-written: the stdlib has no such filter, and the PyPI log rate-limiters are small
+    single-purpose packages, not worth a dependency for what is here one dictionary and
+    a clock, with the count put where the hub's redaction and renderer see it.
+    """
+
+    def __init__(self, interval_seconds: float) -> None:
+        super().__init__()
+        self._interval = interval_seconds
+        self._lock = threading.Lock()  # libraries may log from threads
+        # key -> (when the last line for it was written, records suppressed since)
+        self._seen: dict[tuple[str, str, int], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._interval <= 0:
+            return True
+        key = (record.name, str(record.msg), record.levelno)
+        now = time.monotonic()
+        with self._lock:
+            last = self._seen.get(key)
+            if last is not None and now - last[0] < self._interval:
+                self._seen[key] = (last[0], last[1] + 1)
+                return False
+            if last is None and len(self._seen) >= _MAX_TRACKED:
+                self._forget_expired(now)
+            self._seen[key] = (now, 0)
+        if last is not None and last[1]:
+            setattr(record, _SUPPRESSED_ATTR, last[1])
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        # Bounded memory: templates are few, but a library formatting its own messages
+        # (instead of passing arguments) makes each one a new key.
+        for key, (since, _) in list(self._seen.items()):
+            if now - since >= self._interval:
+                del self._seen[key]
+        while len(self._seen) >= _MAX_TRACKED:
+            del self._seen[next(iter(self._seen))]
+
+
+def configure_logging(
+    *, format: str = "json", level: str = "INFO", library_repeat_seconds: float = 10.0
+) -> None:
     """Set up structlog once for the process: JSON (production) or console (development).
 
     Standard-library logging (aiokafka, uvicorn) is routed through the same redaction and
-    renderer, at WARNING and above, so every line on stderr has one format.
+    renderer, at WARNING and above, so every line on stderr has one format; its repeated
+    records are collapsed to one line per ``library_repeat_seconds`` (0: never).
     """
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -166,6 +264,7 @@ def configure_logging(*, format: str = "json", level: str = "INFO") -> None:
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RepeatFilter(library_repeat_seconds))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[

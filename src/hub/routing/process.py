@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from hub.connectors.registry import Partner
 from hub.errors import InvalidEvent
+from hub.identifiers import is_reportable_id
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Outcome, OutcomeKind
 from hub.routing.route import decide
@@ -48,14 +50,18 @@ def process(
     ctx: RoutingContext,
     *,
     held: WritableState | None = None,
+    received_at: datetime | None = None,
 ) -> Outcome:
     """Validate, dedupe and decide one structured-mode event; put its state changes in ``state``.
 
     ``sender`` is the authenticated partner; None (tools only) means "the registered
     partner whose source the event carries". A stateful rejection still records the
     event as seen, so a redelivery of it is a duplicate; a stateless rejection records
-    nothing. ``held`` is the held-content store (see ``decide``).
+    nothing. ``held`` is the held-content store (see ``decide``). ``received_at`` is when
+    the hub received the event (default: ``ctx.now()``); every retention clock of the
+    state counts from it, never from the event's own ``time``.
     """
+    received_on = (received_at or ctx.now()).date().isoformat()
     event_id, source, event_type = _envelope(raw)
     try:
         event = _validate(raw, sender, ctx)
@@ -75,8 +81,8 @@ def process(
             source=event.source,
             event_type=event.type,
         )
-    decision = decide(event, state, ctx, held=held)
-    changes = {**decision.state_changes, seen: {"seen_on": event.event_date.isoformat()}}
+    decision = decide(event, state, ctx, held=held, received_on=received_on)
+    changes = {**decision.state_changes, seen: {"received_on": received_on}}
     decision = replace(decision, state_changes=changes)
     state.put(changes)
     if held is not None and decision.held_changes:
@@ -112,7 +118,8 @@ def _envelope(raw: Any) -> tuple[str | None, str | None, str | None]:
         return None, None, None
     event_id, source, event_type = raw.get("id"), raw.get("source"), raw.get("type")
     return (
-        event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 else None,
+        # Only an id that keeps the contract's rules: it becomes a long-lived status key.
+        event_id if is_reportable_id(event_id) else None,
         source if isinstance(source, str) and 0 < len(source) <= 256 else None,
         # Only known types: an arbitrary string must not become a metric label.
         event_type if isinstance(event_type, str) and event_type in TYPES else None,

@@ -52,15 +52,18 @@ def decide(
     ctx: RoutingContext,
     *,
     held: StateView | None = None,
+    received_on: str | None = None,
 ) -> Decision:
     """Apply the stateful rules, route and project one valid event; pure.
 
     ``held`` is the held-content store (the latest plan per case); without it, plans are
-    neither kept nor replayed to assignments that go live later.
+    neither kept nor replayed to assignments that go live later. ``received_on`` (ISO date,
+    default today by ``ctx.now``) stamps the state for retention.
     """
     data = event.canonical_data()
     trace = trace_context(event.traceparent, ctx.new_trace_id)
-    ruling = apply_rules(event, data, state, ctx, trace, held=held)
+    received = received_on or ctx.now().date().isoformat()
+    ruling = apply_rules(event, data, state, ctx, trace, held=held, received_on=received)
     if ruling.errors:
         return Decision(rejection=tuple(ruling.errors), unroutable=ruling.unroutable)
 

@@ -81,6 +81,7 @@ class _Input:
     sender: Partner | None
     ruling: Ruling
     trace: TraceContext
+    received_on: str
     _subjects: frozenset[str] | None = None
 
     def get(self, key: str) -> Value | None:
@@ -93,8 +94,8 @@ class _Input:
         self.ruling.changes[key] = value
 
     def stamp(self, value: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of a state value marked with this event's date (for retention)."""
-        return {**value, "updated_on": self.event.event_date.isoformat()}
+        """A copy of a state value marked with the date the hub received this event (for retention)."""
+        return {**value, "received_on": self.received_on}
 
     def is_new(self, key: str, path: str, message: str) -> bool:
         """True when key is not in the state yet; else the event is rejected as ID_ALREADY_KNOWN."""
@@ -125,11 +126,16 @@ def apply_rules(
     trace: TraceContext,
     *,
     held: StateView | None = None,
+    received_on: str,
 ) -> Ruling:
-    """Check the stateful rules for one valid event and work out its state changes."""
+    """Check the stateful rules for one valid event and work out its state changes.
+
+    ``received_on`` (ISO date) is when the hub received the event: state values are stamped
+    with it, never with the event's own ``time`` (a sender's claim).
+    """
     sender = ctx.registry.by_source(event.source)
     ruling = Ruling()
-    item = _Input(event, data, state, held, ctx, sender, ruling, trace)
+    item = _Input(event, data, state, held, ctx, sender, ruling, trace, received_on)
     ruling.facts.subjects |= item.own_subjects()
     law = data.get("law")
     ruling.facts.law = law if isinstance(law, str) else None
@@ -258,7 +264,10 @@ def _case_closed(item: _Input) -> None:
     case = item.get(case_key(case_id))
     if case is not None:
         item.ruling.facts.subjects |= set(case.get("subjects", ()))
-        item.put(case_key(case_id), item.stamp({**case, "closed_on": item.data["closed_on"]}))
+        item.put(
+            case_key(case_id),
+            item.stamp({**case, "closed_on": item.data["closed_on"], "ended_on": item.received_on}),
+        )
     if item.held is not None:
         item.ruling.held[plan_key(case_id)] = None  # a closed case gets no more plans
 
@@ -415,7 +424,7 @@ def _assignment_issued(item: _Input) -> None:
     if "case_id" in data:
         value["case_id"] = data["case_id"]
     if status == "withdrawn":
-        value["ended_on"] = item.event.event_date.isoformat()
+        value["ended_on"] = item.received_on
     old_case, new_case = previous.get("case_id"), value.get("case_id")
     if old_case != new_case:
         _index_assignment(item, old_case, number, add=False)
@@ -571,7 +580,7 @@ def _care_stopped(item: _Input) -> None:
         care["stopped_on"] = stopped_on
         care["stop_reason"] = reason
         value["care"] = care
-        value["ended_on"] = stopped_on
+        value["ended_on"] = item.received_on
     if not item.ruling.errors:
         item.put(assignment_key(number), item.stamp(value))
 

@@ -126,3 +126,83 @@ def test_a_logger_created_before_configuration_still_redacts() -> None:
     line = json.loads(buffer.getvalue())
     assert line["client_bsn"] == REDACTED
     assert line["event_id"] == REDACTED
+
+
+# Real UUIDs (version 4, variant 8) whose groups hold what a personal-data scan mistakes
+# for a BSN, a birth date or a phone number: an 8-digit first group, a date-like run,
+# and a 12-digit last group with 999900018 inside it. A W3C trace id with a 24-digit run.
+UUID_WITH_BSN_RUN = "19860211-0000-4000-8000-999900018000"
+UUID_WITH_DIGIT_GROUPS = "cb5aadb1-1234-4567-8901-234567890123"
+TRACE_ID_WITH_LONG_DIGIT_RUN = "4bf92f3512345678901234567890abcd"
+
+
+def test_hub_ids_exception_names_topics_and_codes_are_kept_whole(captured: io.StringIO) -> None:
+    """UUIDs, W3C trace ids, exception class names, Kafka topic names and error codes pass unmasked."""
+    get_logger().warning(
+        "router_retrying",
+        event_id=UUID_WITH_DIGIT_GROUPS,
+        disclosure_id="c7d2a9e1-3f5b-4e8c-b6a0-91d4e2f8a356",
+        delivery_id=UUID_WITH_BSN_RUN,
+        trace_id=TRACE_ID_WITH_LONG_DIGIT_RUN,
+        exc_type="MessageSizeTooLargeError",
+        topic="test-1a2b3c4d5e6f.parked.gp-de-linde",
+        code="HTTP_503",
+        codes=["BSN_IN_IDENTIFIER", "EVENT_TOO_LARGE"],
+    )
+    line = json.loads(captured.getvalue())
+    assert {key: line[key] for key in line if key not in ("timestamp", "level", "event")} == {
+        "event_id": UUID_WITH_DIGIT_GROUPS,
+        "disclosure_id": "c7d2a9e1-3f5b-4e8c-b6a0-91d4e2f8a356",
+        "delivery_id": UUID_WITH_BSN_RUN,
+        "trace_id": TRACE_ID_WITH_LONG_DIGIT_RUN,
+        "exc_type": "MessageSizeTooLargeError",
+        "topic": "test-1a2b3c4d5e6f.parked.gp-de-linde",
+        "code": "HTTP_503",
+        "codes": ["BSN_IN_IDENTIFIER", "EVENT_TOO_LARGE"],
+    }
+
+
+def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(
+    captured: io.StringIO,
+) -> None:
+    """A UUID is kept whole whatever digit runs its groups hold; 999900018 alone or as a part, or a number before a UUID, is masked."""
+    log = get_logger()
+    for event_id in (
+        UUID_WITH_BSN_RUN,
+        "999900018",
+        "REF-999900018",
+        "evt-1986-02-11",
+        f"{UUID_WITH_BSN_RUN}-999900018",
+        "06-12345678-aaaa-4bbb-8ccc-dddddddddddd",
+    ):
+        log.info("event_routed", event_id=event_id)
+    logged = [json.loads(line)["event_id"] for line in captured.getvalue().splitlines()]
+    assert logged == [
+        UUID_WITH_BSN_RUN,
+        REDACTED,
+        f"REF-{REDACTED}",
+        f"evt-{REDACTED}",
+        f"{UUID_WITH_BSN_RUN}-{REDACTED}",
+        f"{REDACTED}-aaaa-4bbb-8ccc-dddddddddddd",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "logged"),
+    [
+        ("MessageSizeTooLargeError", "MessageSizeTooLargeError"),
+        ("OutOfOrderSequenceNumber", "OutOfOrderSequenceNumber"),
+        ("KafkaConnectionError", "KafkaConnectionError"),
+        ("999900018", REDACTED),
+        ("Esther van Dalfsen", REDACTED),
+        ("e.jansen@example.nl", REDACTED),
+        ("1986-02-11", REDACTED),
+    ],
+)
+def test_exc_type_keeps_class_names_and_masks_anything_else(
+    captured: io.StringIO, value: str, logged: str
+) -> None:
+    """An exception class name logged as exc_type survives; a value of another shape is redacted."""
+    get_logger().warning("router_retrying", attempt=3, exc_type=value, delay_seconds=1.5)
+    line = json.loads(captured.getvalue())
+    assert (line["exc_type"], line["attempt"], line["delay_seconds"]) == (logged, 3, 1.5)

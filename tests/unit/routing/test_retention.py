@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hub.routing.retention import expired_keys
+from hub.routing.retention import expired_keys, legacy_keys
 from hub.state import StateStore
 
 TODAY = date(2028, 1, 1)
@@ -22,8 +22,8 @@ def test_seen_markers_last_as_long_as_the_inbound_topics() -> None:
     """A dedupe marker goes after the inbound retention; a recent one stays."""
     assert _expired(
         {
-            "seen:old": {"seen_on": "2027-11-30"},
-            "seen:recent": {"seen_on": "2027-12-15"},
+            "seen:old": {"received_on": "2027-11-30"},
+            "seen:recent": {"received_on": "2027-12-15"},
         }
     ) == ["seen:old"]
 
@@ -32,13 +32,17 @@ def test_ended_assignments_and_closed_cases_go_two_years_after_they_ended() -> N
     """An assignment or case is kept two years after it ended; a live one is kept however old."""
     assert _expired(
         {
-            "assignment:1": {"ended_on": "2025-12-01", "updated_on": "2025-12-01"},
-            "assignment:2": {"ended_on": "2026-06-01", "updated_on": "2026-06-01"},
-            "assignment:3": {"updated_on": "2020-01-01"},  # live: never ended
-            "case:A": {"closed_on": "2025-12-01", "updated_on": "2025-12-01"},
-            "case-assignments:A": {"assignments": ["1"], "updated_on": "2025-01-01"},
-            "case:B": {"updated_on": "2020-01-01"},  # open
-            "case-assignments:B": {"assignments": ["3"], "updated_on": "2020-01-01"},
+            "assignment:1": {"ended_on": "2025-12-01", "received_on": "2025-12-01"},
+            "assignment:2": {"ended_on": "2026-06-01", "received_on": "2026-06-01"},
+            "assignment:3": {"received_on": "2020-01-01"},  # live: never ended
+            "case:A": {
+                "closed_on": "2025-12-01",
+                "ended_on": "2025-12-01",
+                "received_on": "2025-12-01",
+            },
+            "case-assignments:A": {"assignments": ["1"], "received_on": "2025-01-01"},
+            "case:B": {"received_on": "2020-01-01"},  # open
+            "case-assignments:B": {"assignments": ["3"], "received_on": "2020-01-01"},
         }
     ) == ["assignment:1", "case-assignments:A", "case:A"]
 
@@ -47,12 +51,56 @@ def test_linked_keys_stay_while_their_case_is_open() -> None:
     """An old referral of an open case stays; of a closed-and-expired case, or of none, it goes."""
     assert _expired(
         {
-            "case:OPEN": {"updated_on": "2020-01-01"},
-            "case:SHUT": {"closed_on": "2025-01-01", "updated_on": "2025-01-01"},
-            "referral:1": {"case_id": "OPEN", "updated_on": "2020-01-01"},
-            "referral:2": {"case_id": "SHUT", "updated_on": "2025-01-01"},
-            "referral:3": {"updated_on": "2025-01-01"},
-            "referral:4": {"updated_on": "2027-01-01"},
-            "decision:D": {"request_id": "R", "updated_on": "2025-01-01"},
+            "case:OPEN": {"received_on": "2020-01-01"},
+            "case:SHUT": {
+                "closed_on": "2025-01-01",
+                "ended_on": "2025-01-01",
+                "received_on": "2025-01-01",
+            },
+            "referral:1": {"case_id": "OPEN", "received_on": "2020-01-01"},
+            "referral:2": {"case_id": "SHUT", "received_on": "2025-01-01"},
+            "referral:3": {"received_on": "2025-01-01"},
+            "referral:4": {"received_on": "2027-01-01"},
+            "decision:D": {"request_id": "R", "received_on": "2025-01-01"},
         }
     ) == ["case:SHUT", "decision:D", "referral:2", "referral:3"]
+
+
+def test_a_closed_case_counts_from_receipt_of_its_closure_not_from_closed_on() -> None:
+    """A case closed (by its data) in 2020 but whose closure the hub received recently is kept."""
+    assert (
+        _expired(
+            {
+                "case:LATE": {
+                    "closed_on": "2020-01-01",
+                    "ended_on": "2027-06-01",
+                    "received_on": "2027-06-01",
+                }
+            }
+        )
+        == []
+    )
+
+
+def test_values_without_receipt_dates_are_never_swept_by_their_old_dates() -> None:
+    """State written before receipt dates is stamped with today, not judged by the sender's dates."""
+    values: dict[str, dict[str, object]] = {
+        "seen:old": {"seen_on": "2020-01-01"},
+        "referral:R": {"updated_on": "2020-01-01", "consent": True},
+        "assignment:1": {"ended_on": "2020-01-01", "updated_on": "2020-01-01"},
+        "case:C": {"closed_on": "2020-01-01", "updated_on": "2020-01-01"},
+        "seen:new": {"received_on": "2027-12-31"},
+    }
+    assert _expired(values) == []
+    store = StateStore()
+    store.apply(values)
+    assert dict(legacy_keys(store, TODAY)) == {
+        "seen:old": {"received_on": "2028-01-01"},
+        "referral:R": {"consent": True, "received_on": "2028-01-01"},
+        "assignment:1": {"ended_on": "2028-01-01", "received_on": "2028-01-01"},
+        "case:C": {
+            "closed_on": "2020-01-01",
+            "ended_on": "2028-01-01",
+            "received_on": "2028-01-01",
+        },
+    }

@@ -1,0 +1,58 @@
+"""Outside development, `hub run` and `hub gateway` refuse the public demo registry and secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.connectors.registry import DEMO_REGISTRY_PATH
+from hub.settings import HubSettings, PrivacySettings, demo_defaults_in_use
+
+_OWN_SECRET = PrivacySettings(pseudonym_secret="a-secret-of-this-municipality")  # type: ignore[arg-type]
+
+
+def test_production_names_every_demo_value_still_in_use() -> None:
+    """With the defaults, production names both the registry and the pseudonym secret."""
+    assert demo_defaults_in_use(HubSettings(environment="production")) == [
+        "HUB_PARTNERS_FILE",
+        "HUB_PRIVACY__PSEUDONYM_SECRET",
+    ]
+
+
+def test_development_allows_the_demo_values() -> None:
+    """HUB_ENVIRONMENT=development (make demo, the tests) may use the demo registry and secret."""
+    assert demo_defaults_in_use(HubSettings(environment="development")) == []
+
+
+def test_own_registry_and_secret_pass_in_production(tmp_path: Path) -> None:
+    """A registry file of one's own (even a copy of the demo one) and an own secret pass."""
+    own = tmp_path / "partners.yaml"
+    own.write_text(DEMO_REGISTRY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = HubSettings(environment="production", partners_file=own, privacy=_OWN_SECRET)
+    assert demo_defaults_in_use(settings) == []
+
+
+@pytest.mark.parametrize("command", ["run", "gateway"])
+def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
+    """`hub run` and `hub gateway` in production with demo values exit 78 and name the setting."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_ENVIRONMENT": "production",
+        "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",  # never reached: refused before
+        "HUB_LOGGING__FORMAT": "json",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", command],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 78, output
+    assert "HUB_PARTNERS_FILE" in output
+    assert "HUB_PRIVACY__PSEUDONYM_SECRET" in output
