@@ -80,7 +80,7 @@ async def test_broker_stopped_and_killed_mid_stream_router_and_gateway_recover_b
     )
 
     assert [row.notes for row in rows] == [[], []]
-    assert [len(row.recover_seconds) for row in rows] == [2, 2]  # router and gateway
+    assert [sorted(row.recovered) for row in rows] == [["gateway, all partitions", "router"]] * 2
     final = rows[-1]
     assert (final.lost, final.duplicated, final.out_of_order) == (0, 0, 0)
     assert (final.dead_lettered, final.disclosure_mismatch) == (0, 0)
@@ -110,7 +110,7 @@ async def test_cluster_losing_one_of_three_brokers_keeps_delivering(
     assert (result.lost, result.duplicated, result.out_of_order) == (0, 0, 0), result.notes
     assert (result.dead_lettered, result.disclosure_mismatch) == (0, 0)
     assert result.notes == []
-    assert len(result.recover_seconds) == 1
+    assert len(result.recovered) == 1
 
 
 async def test_webhook_partner_down_then_back_gets_everything_once_in_order(
@@ -132,7 +132,7 @@ async def test_webhook_partner_down_then_back_gets_everything_once_in_order(
     assert (result.lost, result.duplicated, result.out_of_order) == (0, 0, 0), result.notes
     assert result.dead_lettered == 0  # parked
     assert result.notes == []
-    assert len(result.recover_seconds) == 1
+    assert len(result.recovered) == 1
 
 
 async def test_audit_store_down_then_back_ends_complete(
@@ -150,4 +150,4 @@ async def test_audit_store_down_then_back_ends_complete(
     assert (result.lost, result.duplicated, result.out_of_order) == (0, 0, 0), result.notes
     assert (result.dead_lettered, result.disclosure_mismatch) == (0, 0)
     assert result.notes == []
-    assert len(result.recover_seconds) == 1
+    assert len(result.recovered) == 1
