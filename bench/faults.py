@@ -948,12 +948,22 @@ async def audit_store_down(
     async with hub_running(settings, work_dir):
         with _watch(hub) as watcher:
             await referrals_delivered(hub, watcher, work, 120)
-            await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates)
-            await watcher.wait_for(len(work.referrals) + len(work.updates) // 4, 120)
+            # Paced over twice the downtime, so disclosure records are written before,
+            # during and after the outage.
+            sending = asyncio.create_task(
+                send_paced(
+                    hub.kafka,
+                    hub.layout.inbound(SWT),
+                    work.updates,
+                    len(work.updates) / downtime / 2,
+                )
+            )
+            await watcher.wait_for(len(work.referrals) + len(work.updates) // 8, 120)
             await asyncio.to_thread(postgres.pause)
             await asyncio.sleep(downtime)
             await asyncio.to_thread(postgres.resume)
             back = time.monotonic()
+            await sending
             await watcher.wait_for(work.events, 120)
             await watcher.stop()
         await tally(hub, work, result)

@@ -89,15 +89,15 @@ async def test_broker_stopped_and_killed_mid_stream_router_and_gateway_recover_b
 async def test_hub_killed_every_few_seconds_delivers_everything_once_in_order(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """A `hub run` killed with SIGKILL every 4 s while a partner sends 150 events/s delivers 3,000 events exactly once, in order per subject."""
+    """A `hub run` killed with SIGKILL 3 s into each incarnation while a partner sends 100 events/s delivers 2,000 events exactly once, in order per subject."""
     result = await hub_kills(
-        kafka_bootstrap, tmp_path, subjects=100, steps=29, interval=4, rate=150, bound=90
+        kafka_bootstrap, tmp_path, subjects=100, steps=19, interval=3, rate=100, bound=90
     )
 
     assert (result.lost, result.duplicated, result.out_of_order) == (0, 0, 0), result.notes
     assert (result.dead_lettered, result.disclosure_mismatch) == (0, 0)
-    assert result.notes[:-1] == []
-    assert int(result.notes[-1].split()[0]) >= 4, result.notes  # the kills landed mid-stream
+    assert result.notes[:-1] == []  # every kill was followed by a delivery
+    assert int(result.notes[-1].split()[0]) >= 2, result.notes  # the kills landed mid-stream
 
 
 @pytest.mark.timeout(240)
@@ -142,7 +142,7 @@ async def test_audit_store_down_then_back_ends_complete(
     postgres = LocalPostgres()
     try:
         result = await audit_store_down(
-            kafka_bootstrap, postgres, tmp_path, subjects=20, steps=15, downtime=15, bound=60
+            kafka_bootstrap, postgres, tmp_path, subjects=20, steps=15, downtime=15, bound=30
         )
     finally:
         postgres.remove()
