@@ -1,7 +1,7 @@
 # The two commands a newcomer needs:  make demo  and  make test  (see README.md).
 PY := .venv/bin/python
 
-.PHONY: demo test bootstrap lint typecheck contract unit integration kafka-stop bench clean
+.PHONY: demo test bootstrap lint typecheck contract unit integration kafka kafka-stop bench clean
 
 bootstrap:
 	@./scripts/bootstrap
@@ -30,6 +30,13 @@ unit: bootstrap
 
 integration: bootstrap
 	@$(PY) -m pytest tests/integration
+
+## Start the local Kafka broker, or reuse the running one; the last line is its bootstrap
+## address:  export HUB_KAFKA__BOOTSTRAP_SERVERS=$$(make -s kafka | tail -n 1)
+## `make demo`, the integration tests and bench/ reach it through the same code
+## (LocalKafka().ensure_running()) unless HUB_KAFKA__BOOTSTRAP_SERVERS names a broker.
+kafka: bootstrap
+	@$(PY) -m hub.ops.localkafka start --timeout 300
 
 kafka-stop:
 	@$(PY) -m hub.ops.localkafka stop

@@ -6,8 +6,11 @@ the value and ``subject`` as the key. ``from_kafka`` turns binary mode back into
 structured dict, so one validation (``hub.schemas.validate_event``) serves both.
 
 No personal data may ride in attributes or headers (NL GOV profile): the only extensions
-accepted are ``traceparent`` and ``tracestate``, and a ``subject`` that is a BSN is refused,
-both when reading an event and when writing one to Kafka.
+accepted are ``traceparent``, ``tracestate`` and ``partitionkey``; an ``id`` or ``subject``
+of which a part is a BSN is refused, the subject both when reading an event and when
+writing one to Kafka. ``tracestate`` (vendor data the hub cannot vet) and ``partitionkey``
+(equal to the subject) are checked on the way in and then dropped: the hub's own events
+never carry them. An event is at most ``MAX_EVENT_BYTES`` (``event_size``).
 """
 
 from __future__ import annotations
@@ -25,12 +28,17 @@ __all__ = [
     "ATTRIBUTES",
     "CONTENT_TYPE",
     "EXTENSIONS",
+    "MAX_EVENT_BYTES",
     "SPECVERSION",
     "CloudEvent",
     "EnvelopeAttributes",
     "EventLike",
+    "event_size",
+    "event_too_large",
     "from_kafka",
+    "has_bsn_part",
     "is_bsn",
+    "is_event_id",
     "parse_structured",
     "passes_eleven_proof",
     "path_key",
@@ -40,7 +48,9 @@ __all__ = [
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
-EXTENSIONS: Final = frozenset({"traceparent", "tracestate"})
+EXTENSIONS: Final = frozenset({"traceparent", "tracestate", "partitionkey"})
+MAX_EVENT_BYTES: Final = 256 * 1024
+"""The largest event, its compact JSON in structured mode (messages.md, Envelope: 256 KiB)."""
 ATTRIBUTES: Final = frozenset(
     {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema"}
     | EXTENSIONS
@@ -59,11 +69,14 @@ _STRING_ATTRIBUTES: Final = (
     "dataschema",
     "traceparent",
     "tracestate",
+    "partitionkey",
 )
 _REQUIRED: Final = frozenset({"specversion", "id", "source", "type", "time", "subject"})
 _HEADER_PREFIX: Final = "ce_"
 _CONTENT_TYPE_HEADER: Final = "content-type"
 # Attributes in the order they are written as Kafka headers (data travels as the value).
+# tracestate and partitionkey are written only from a dict, as a partner's tool sends them;
+# the hub's own events (CloudEvent, EventLike) never have them.
 _HEADER_ATTRIBUTES: Final = (
     "specversion",
     "id",
@@ -74,9 +87,15 @@ _HEADER_ATTRIBUTES: Final = (
     "dataschema",
     "traceparent",
     "tracestate",
+    "partitionkey",
+)
+_EXTENSIONS_SENTENCE: Final = (
+    "Only the traceparent, tracestate and partitionkey extensions are accepted."
 )
 
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
+_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]+")
+_SEPARATORS = re.compile(r"[._:-]")
 _SAFE_KEY = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
 _DIGIT_RUN = re.compile(r"[0-9]{5}")
 _RFC3339 = re.compile(
@@ -105,6 +124,54 @@ def is_bsn(value: str) -> bool:
     if len(value) != 9 or _NINE_DIGITS.fullmatch(value) is None:
         return False
     return passes_eleven_proof(value)
+
+
+def has_bsn_part(value: str) -> bool:
+    """Tell whether any part of ``value`` between the separators ``. _ : -`` is a BSN.
+
+    The contract's test for ids, subjects and identifier fields: ``REF-999900018`` has one,
+    a UUID never does (its parts are 8, 4 and 12 hex digits).
+    """
+    if _NINE_DIGITS.search(value) is None:  # the common case: no nine digits in a row at all
+        return False
+    return any(is_bsn(part) for part in _SEPARATORS.split(value))
+
+
+def is_event_id(value: object) -> bool:
+    """Tell whether ``value`` is an ``id`` the contract allows, and so one the hub may repeat.
+
+    1-128 characters from ``A-Z a-z 0-9 . _ : -`` with no part a BSN. An invalid event's
+    id is reported (status record, dead letter, logs) only when this holds: an id such as
+    ``Esther van Dalfsen 1986-02-11`` must not travel further than the partner sent it.
+    """
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= _ID_MAX_LENGTH
+        and _EVENT_ID.fullmatch(value) is not None
+        and not has_bsn_part(value)
+    )
+
+
+def event_size(event: Mapping[str, Any]) -> int:
+    """The size in bytes of a structured-mode event: its compact JSON in UTF-8.
+
+    Compact (no insignificant whitespace, non-ASCII unescaped) so that the same event has
+    the same size whether it came pretty-printed over HTTP or in binary mode over Kafka.
+    """
+    # default=str: tools may hand in a dict with a datetime; partners' JSON never has one.
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+    # surrogatepass: a lone surrogate ("\ud800") is counted, not raised; field validation
+    # rejects it with a path and a code.
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def event_too_large() -> ErrorDetail:
+    """The EVENT_TOO_LARGE error of an event over ``MAX_EVENT_BYTES``."""
+    return _error(
+        "",
+        ErrorCode.EVENT_TOO_LARGE,
+        "The event is over 256 KiB (its compact JSON); split it over several events.",
+    )
 
 
 def passes_eleven_proof(digits: str) -> bool:
@@ -141,6 +208,7 @@ class CloudEvent:
     """One CloudEvent as the hub writes it: attributes plus a JSON object as ``data``.
 
     ``specversion`` is always "1.0" and ``datacontenttype`` always ``application/json``.
+    It has no ``tracestate`` and no ``partitionkey``: the hub never stores or forwards them.
     """
 
     id: str
@@ -151,7 +219,6 @@ class CloudEvent:
     data: Mapping[str, Any]
     dataschema: str | None = None
     traceparent: str | None = None
-    tracestate: str | None = None
 
     def attributes(self) -> dict[str, str]:
         """The context attributes as strings (``time`` in RFC 3339), absent ones left out."""
@@ -164,7 +231,7 @@ class CloudEvent:
             "subject": self.subject,
             "datacontenttype": CONTENT_TYPE,
         }
-        for name in ("dataschema", "traceparent", "tracestate"):
+        for name in ("dataschema", "traceparent"):
             value = getattr(self, name)
             if value is not None:
                 attributes[name] = value
@@ -176,7 +243,10 @@ class CloudEvent:
 
 
 class EnvelopeAttributes(NamedTuple):
-    """The attributes read from an event; a field is None when absent or invalid."""
+    """The attributes read from an event; a field is None when absent or invalid.
+
+    ``tracestate`` and ``partitionkey`` are checked but not kept (messages.md, Envelope).
+    """
 
     id: str | None
     source: str | None
@@ -185,7 +255,6 @@ class EnvelopeAttributes(NamedTuple):
     subject: str | None
     dataschema: str | None
     traceparent: str | None
-    tracestate: str | None
     data: Mapping[str, Any] | None
 
 
@@ -223,10 +292,12 @@ def _is_tracestate(value: str) -> bool:
 def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[ErrorDetail]]:
     """Check the envelope of a structured-mode event; return what is valid and every problem.
 
-    Checks everything the envelope alone decides: specversion, id, source and type present,
-    time in RFC 3339 with an offset, subject present and not a BSN, datacontenttype JSON,
-    dataschema an absolute URI, trace context well formed, no other extension, data an
-    object. Whether the type is known and the subject matches ``data`` is the schemas' part.
+    Checks everything the envelope alone decides: specversion; id present, 1-128
+    characters of ``A-Z a-z 0-9 . _ : -`` and no part a BSN; source and type present; time
+    in RFC 3339 with an offset; subject present with no part a BSN; datacontenttype JSON;
+    dataschema an absolute URI; trace context well formed; partitionkey equal to the
+    subject; no other extension; data an object. Whether the type is known and the subject
+    matches ``data`` is the schemas' part; the size is ``validate_event``'s.
     """
     errors: list[ErrorDetail] = []
     # Every attribute is read as "a non-empty str, else None"; _string explains a None.
@@ -251,9 +322,28 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
         )
 
     event_id = strings["id"]
-    if event_id is not None and len(event_id) > _ID_MAX_LENGTH:
-        errors.append(_error("id", ErrorCode.TOO_LONG, "Must have at most 128 characters."))
-        event_id = None
+    if event_id is not None:
+        if len(event_id) > _ID_MAX_LENGTH:
+            errors.append(_error("id", ErrorCode.TOO_LONG, "Must have at most 128 characters."))
+            event_id = None
+        elif _EVENT_ID.fullmatch(event_id) is None:
+            errors.append(
+                _error(
+                    "id",
+                    ErrorCode.FORMAT_INVALID,
+                    "An id is 1 to 128 characters from A-Z a-z 0-9 . _ : - (a UUID is best).",
+                )
+            )
+            event_id = None
+        elif has_bsn_part(event_id):
+            errors.append(
+                _error(
+                    "id",
+                    ErrorCode.BSN_IN_IDENTIFIER,
+                    "No part of the id between . _ : - may be a BSN; use a UUID.",
+                )
+            )
+            event_id = None
 
     time: datetime | None = None
     time_text = strings["time"]
@@ -269,15 +359,25 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
             )
 
     subject = strings["subject"]
-    if subject is not None and is_bsn(subject):
+    if subject is not None and has_bsn_part(subject):
         errors.append(
             _error(
                 "subject",
                 ErrorCode.SUBJECT_IS_BSN,
-                "The subject must never be a BSN; use an identifier that is not 9 digits.",
+                "No part of the subject between . _ : - may be a BSN.",
             )
         )
         subject = None
+
+    partitionkey = strings["partitionkey"]
+    if partitionkey is not None and subject is not None and partitionkey != subject:
+        errors.append(
+            _error(
+                "partitionkey",
+                ErrorCode.SUBJECT_MISMATCH,
+                "The partitionkey extension, when sent, must equal the subject.",
+            )
+        )
 
     content_type = strings["datacontenttype"]
     if (
@@ -309,6 +409,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
         )
         traceparent = None
 
+    # Checked so a malformed one is rejected, then dropped: never stored, logged or forwarded.
     tracestate = strings["tracestate"]
     if tracestate is not None and not _is_tracestate(tracestate):
         errors.append(
@@ -318,7 +419,6 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
                 "Must be a W3C tracestate: at most 32 key=value members, 512 characters.",
             )
         )
-        tracestate = None
 
     data = raw.get("data")
     if not isinstance(data, Mapping):
@@ -350,7 +450,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
                     _error(
                         path_key(name),
                         ErrorCode.EXTENSION_NOT_ALLOWED,
-                        "Only the traceparent and tracestate extensions are accepted.",
+                        _EXTENSIONS_SENTENCE,
                     )
                 )
 
@@ -362,7 +462,6 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
         subject=subject,
         dataschema=dataschema,
         traceparent=traceparent,
-        tracestate=tracestate,
         data=data,
     )
     return attributes, errors
@@ -431,8 +530,6 @@ class EventLike(Protocol):
     def dataschema(self) -> str | None: ...
     @property
     def traceparent(self) -> str | None: ...
-    @property
-    def tracestate(self) -> str | None: ...
 
 
 def _attributes_of(event: EventLike | Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -446,7 +543,7 @@ def _attributes_of(event: EventLike | Mapping[str, Any]) -> tuple[dict[str, Any]
                         _error(
                             path_key(name),
                             ErrorCode.EXTENSION_NOT_ALLOWED,
-                            "Only the traceparent and tracestate extensions go into headers.",
+                            _EXTENSIONS_SENTENCE,
                         )
                     ]
                 )
@@ -462,7 +559,6 @@ def _attributes_of(event: EventLike | Mapping[str, Any]) -> tuple[dict[str, Any]
         "datacontenttype": CONTENT_TYPE,
         "dataschema": event.dataschema,
         "traceparent": event.traceparent,
-        "tracestate": event.tracestate,
     }
     return attributes, event.data
 
@@ -481,9 +577,9 @@ def to_kafka(event: EventLike | Mapping[str, Any]) -> tuple[bytes, list[tuple[st
     """
     attributes, data = _attributes_of(event)
     subject = attributes.get("subject")
-    if isinstance(subject, str) and is_bsn(subject):
+    if isinstance(subject, str) and has_bsn_part(subject):
         raise InvalidEvent(
-            [_error("subject", ErrorCode.SUBJECT_IS_BSN, "The subject must never be a BSN.")]
+            [_error("subject", ErrorCode.SUBJECT_IS_BSN, "No part of the subject may be a BSN.")]
         )
     headers = [
         (_HEADER_PREFIX + name, _header_value(attributes[name]))

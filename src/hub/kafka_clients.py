@@ -1,35 +1,333 @@
 """Connection options for every Kafka client the hub creates, in one place.
 
 Kept apart from the router so that edges (webhook delivery, the gateway, the CLI) can
-connect to Kafka without importing the pipeline.
+connect to Kafka without importing the pipeline. Everything about how the hub reaches
+the broker lives here: bootstrap servers, TLS (an ``ssl.SSLContext`` built with
+aiokafka's own helper), SASL, the same options as a FastStream security object, and
+the names of the hub's consumer groups and transactional ids.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
+from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from hub.errors import ConfigurationError, HubError
+from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings
 
-__all__ = ["client_options", "topic_partitions"]
+__all__ = [
+    "KafkaTlsError",
+    "adopt_committed_offsets",
+    "check_security",
+    "client_options",
+    "faststream_security",
+    "hub_group",
+    "router_transactional_id",
+    "sasl_failure",
+    "ssl_context",
+    "tls_failure",
+    "topic_partitions",
+]
+
+_TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
+_SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+_TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+# How long a start-up TLS probe waits for the broker to refuse a client certificate: with
+# TLS 1.3 that refusal arrives after the handshake, as an alert on the first read.
+_ALERT_WAIT_SECONDS = 0.5
+
+
+class KafkaTlsError(HubError):
+    """The TLS handshake with a Kafka broker failed (certificate, hostname, client certificate).
+
+    Not a connection failure: retrying does not help until a certificate or a setting
+    changes. The sentence names the server and the TLS exception's class, never a record.
+    """
+
+    code = "KAFKA_TLS_FAILED"
+
+    def __init__(self, server: str, exc: ssl.SSLError) -> None:
+        self.server = server
+        self.exc_type = type(exc).__name__
+        if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+            self.reason = str(exc.verify_message)
+        else:
+            self.reason = str(exc.reason or exc.strerror or exc)
+        super().__init__(
+            f"TLS handshake with Kafka broker {server} failed: {self.exc_type}: {self.reason}"
+        )
+
+
+def _env(field: str) -> str:
+    return f"HUB_KAFKA__{field.upper()}"
+
+
+def _invalid(field: str, message: str) -> ConfigurationError:
+    return ConfigurationError("settings", _env(field), message)
+
+
+def _check_combinations(settings: KafkaSettings) -> None:
+    """Settings that make no sense together, or a protocol without what it needs."""
+    protocol = settings.security_protocol
+    if protocol not in _TLS_PROTOCOLS:
+        for field in (*_TLS_FILES, "ssl_key_password"):
+            if getattr(settings, field) is not None:
+                raise _invalid(
+                    field,
+                    f"is set, but HUB_KAFKA__SECURITY_PROTOCOL is {protocol}, which does not "
+                    "use TLS; use SSL or SASL_SSL",
+                )
+    if protocol in _SASL_PROTOCOLS:
+        for field in ("sasl_mechanism", "sasl_username", "sasl_password"):
+            if not getattr(settings, field):
+                raise _invalid(field, f"is required with HUB_KAFKA__SECURITY_PROTOCOL={protocol}")
+    elif settings.sasl_mechanism is not None:
+        raise _invalid(
+            "sasl_mechanism",
+            f"is set, but HUB_KAFKA__SECURITY_PROTOCOL is {protocol}, which does not log in; "
+            "use SASL_PLAINTEXT or SASL_SSL",
+        )
+    if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
+        raise _invalid("ssl_certfile", "is required with HUB_KAFKA__SSL_KEYFILE")
+    if settings.ssl_key_password is not None and settings.ssl_certfile is None:
+        raise _invalid("ssl_certfile", "is required with HUB_KAFKA__SSL_KEY_PASSWORD")
+    if settings.ssl_certfile is not None and settings.ssl_keyfile is None:
+        raise _invalid("ssl_keyfile", "is required with HUB_KAFKA__SSL_CERTFILE")
+
+
+def _check_readable(field: str, path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise _invalid(field, f"cannot read {path} ({type(exc).__name__})") from None
+
+
+def _cert_or_key_at_fault(settings: KafkaSettings, exc: ssl.SSLError) -> ConfigurationError:
+    """Which of certificate, key and password made ``load_cert_chain`` fail."""
+    reason = str(exc.reason or exc)
+    where = f"({type(exc).__name__}: {reason})"
+    if "MISMATCH" in reason:
+        return _invalid("ssl_keyfile", f"does not hold the key of HUB_KAFKA__SSL_CERTFILE {where}")
+    if "DECRYPT" in reason or "PASSWORD" in reason.upper() or _is_encrypted(settings.ssl_keyfile):
+        return _invalid("ssl_key_password", f"does not decrypt HUB_KAFKA__SSL_KEYFILE {where}")
+    assert settings.ssl_certfile is not None  # checked by the caller
+    if b"-----BEGIN CERTIFICATE-----" not in settings.ssl_certfile.read_bytes():
+        return _invalid("ssl_certfile", f"holds no PEM certificate {where}")
+    return _invalid("ssl_keyfile", f"holds no usable PEM private key {where}")
+
+
+def _is_encrypted(keyfile: Path | None) -> bool:
+    # PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional ("Proc-Type: 4,ENCRYPTED") PEM.
+    return keyfile is not None and b"ENCRYPTED" in keyfile.read_bytes()
+
+
+def _no_password() -> str:
+    # Given instead of None so that OpenSSL never prompts on the terminal for an
+    # encrypted key: a service must fail, not wait for someone to type.
+    return ""
+
+
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
+    """The TLS context for SSL and SASL_SSL (None otherwise); raises ConfigurationError naming the setting.
+
+    Built by aiokafka's ``create_ssl_context``: certificates are verified against
+    ``ssl_cafile`` (or the system's trust store), the hostname unless switched off.
+    """
+    _check_combinations(settings)
+    if settings.security_protocol not in _TLS_PROTOCOLS:
+        return None
+    for field in _TLS_FILES:
+        path = getattr(settings, field)
+        if path is not None:
+            _check_readable(field, path)
+    if settings.ssl_key_password is None and _is_encrypted(settings.ssl_keyfile):
+        raise _invalid("ssl_key_password", "is required: HUB_KAFKA__SSL_KEYFILE is encrypted")
+    password: Callable[[], str] | str = (
+        settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else _no_password
+    )
+    try:
+        context: ssl.SSLContext = create_ssl_context(
+            cafile=settings.ssl_cafile,
+            certfile=settings.ssl_certfile,
+            keyfile=settings.ssl_keyfile,
+            password=password,
+        )
+    except ssl.SSLError as exc:
+        try:
+            create_ssl_context(cafile=settings.ssl_cafile)
+        except ssl.SSLError:
+            raise _invalid(
+                "ssl_cafile",
+                f"holds no PEM CA certificate ({type(exc).__name__}: {exc.reason or exc})",
+            ) from None
+        raise _cert_or_key_at_fault(settings, exc) from None
+    context.check_hostname = settings.ssl_check_hostname
+    return context
+
+
+def check_security(settings: KafkaSettings) -> None:
+    """Raise ConfigurationError naming the setting when TLS or SASL settings cannot work."""
+    ssl_context(settings)
 
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
-    """Bootstrap servers and security options for an aiokafka client."""
+    """Bootstrap servers and security options (TLS context, SASL login) for an aiokafka client."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "security_protocol": settings.security_protocol,
     }
-    if settings.sasl_mechanism:
+    context = ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.security_protocol in _SASL_PROTOCOLS:
         options["sasl_mechanism"] = settings.sasl_mechanism
         options["sasl_plain_username"] = settings.sasl_username
         options["sasl_plain_password"] = (
             settings.sasl_password.get_secret_value() if settings.sasl_password else None
         )
     return options
+
+
+def faststream_security(settings: KafkaSettings) -> BaseSecurity:
+    """The same protocol, TLS context and login as ``client_options``, as FastStream's security object."""
+    context = ssl_context(settings)
+    use_ssl = context is not None
+    if settings.security_protocol not in _SASL_PROTOCOLS:
+        return BaseSecurity(ssl_context=context, use_ssl=use_ssl)
+    assert settings.sasl_username is not None  # checked by ssl_context
+    assert settings.sasl_password is not None
+    kind = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }[str(settings.sasl_mechanism)]
+    return kind(
+        settings.sasl_username,
+        settings.sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=use_ssl,
+    )
+
+
+def hub_group(settings: KafkaSettings, *parts: str) -> str:
+    """A consumer group of this deployment besides the router's: ``<prefix>.<group id>.<parts>``.
+
+    Two deployments on one cluster that differ in topic prefix or group id never share
+    one of these groups.
+    """
+    return ".".join((settings.topic_prefix, settings.group_id, *parts))
+
+
+def router_transactional_id(settings: KafkaSettings) -> str:
+    """The router's transactional id, ``<group id>-<instance id>`` (the form deployments already use)."""
+    return f"{settings.group_id}-{settings.instance_id}"
+
+
+async def adopt_committed_offsets(
+    settings: KafkaSettings, *, legacy_group: str, group: str, topics: list[str]
+) -> int:
+    """Copy a renamed group's committed offsets on ``topics`` to its new name, once; how many.
+
+    Only when the new group has committed nothing yet, so it runs at most once per group:
+    the first start after an upgrade continues where the old name stopped instead of
+    reading its topics from the start (which, for webhook delivery, would send every
+    retained delivery again). Kept until every deployment has run with the new names.
+    """
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        if await admin.list_consumer_group_offsets(group):
+            return 0
+        legacy = await admin.list_consumer_group_offsets(legacy_group)
+    finally:
+        await admin.close()
+    offsets = {
+        tp: meta.offset for tp, meta in legacy.items() if tp.topic in topics and meta.offset >= 0
+    }
+    if not offsets:
+        return 0
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+    get_logger().info("group_offsets_adopted", group=group, count=len(offsets))
+    return len(offsets)
+
+
+async def tls_failure(
+    settings: KafkaSettings, connect_seconds: float = 5.0
+) -> KafkaTlsError | None:
+    """Try a TLS handshake with each bootstrap server; the first TLS failure, else None.
+
+    aiokafka reports every failed connection as ``KafkaConnectionError("Unable to
+    bootstrap ...")`` and keeps the TLS cause only in a log line, so a certificate that
+    does not match looks like a broker that is down. This probe tells the two apart.
+    A server that does not answer at all is not a TLS failure and is skipped.
+    """
+    context = ssl_context(settings)
+    if context is None or not settings.bootstrap_servers:
+        return None
+    for server in (s.strip() for s in settings.bootstrap_servers.split(",")):
+        host, _, port = server.rpartition(":")
+        try:
+            async with asyncio.timeout(connect_seconds):
+                reader, writer = await asyncio.open_connection(
+                    host.strip("[]"), int(port), ssl=context
+                )
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reader.read(1), _ALERT_WAIT_SECONDS)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+        except ssl.SSLError as exc:
+            return KafkaTlsError(server, exc)
+        except (OSError, TimeoutError, ValueError):
+            continue
+    return None
+
+
+async def sasl_failure(settings: KafkaSettings, connect_seconds: float = 5.0) -> KafkaError | None:
+    """Log in to each bootstrap server with the configured SASL mechanism; the first refusal.
+
+    Like TLS failures, aiokafka reports refused credentials as a broker that cannot be
+    reached ("Unable to bootstrap"), and would be retried forever. A server that does not
+    answer is skipped: that is an outage, not a configuration error.
+    """
+    if not settings.sasl_mechanism or not settings.bootstrap_servers:
+        return None
+    options = client_options(settings)
+    options.pop("bootstrap_servers")
+    for server in (s.strip() for s in settings.bootstrap_servers.split(",")):
+        host, _, port = server.rpartition(":")
+        try:
+            async with asyncio.timeout(connect_seconds):
+                conn = await create_conn(host.strip("[]"), int(port), **options)
+            conn.close()
+        except (SaslAuthenticationFailed, UnsupportedSaslMechanismError) as exc:
+            return exc
+        except (KafkaError, OSError, TimeoutError, ValueError):
+            continue
+    return None
 
 
 async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:

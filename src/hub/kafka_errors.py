@@ -27,7 +27,9 @@ from enum import StrEnum
 
 from aiokafka import errors as kafka
 
-__all__ = ["KafkaFailure", "classify", "is_kafka_failure"]
+from hub.errors import ConfigurationError
+
+__all__ = ["KafkaFailure", "KafkaMisconfigured", "classify", "is_kafka_failure"]
 
 
 class KafkaFailure(StrEnum):
@@ -65,8 +67,17 @@ _MISCONFIGURED: tuple[type[BaseException], ...] = (
     kafka.UnrecognizedBrokerVersion,
     kafka.KafkaConfigurationError,
     kafka.InvalidTransactionTimeout,
-    # A certificate the hub does not trust (or that does not name the broker) stays so.
-    ssl.SSLCertVerificationError,
+    # TLS that fails on certificates, keys or protocol stays failing (the ones a dropped
+    # connection causes are transient, below).
+    ssl.SSLError,
+)
+
+_TLS_TRANSIENT: tuple[type[BaseException], ...] = (
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+    ssl.SSLSyscallError,
+    ssl.SSLWantReadError,
+    ssl.SSLWantWriteError,
 )
 
 _PRODUCER_BROKEN: tuple[type[BaseException], ...] = (
@@ -91,6 +102,8 @@ def classify(exc: BaseException) -> KafkaFailure | None:
     # errors subclass one another.
     if isinstance(exc, _RECORD_REJECTED):
         return KafkaFailure.RECORD_REJECTED
+    if isinstance(exc, _TLS_TRANSIENT):
+        return KafkaFailure.TRANSIENT
     if isinstance(exc, _MISCONFIGURED):
         return KafkaFailure.MISCONFIGURED
     if isinstance(exc, _PRODUCER_BROKEN):
@@ -105,3 +118,16 @@ def classify(exc: BaseException) -> KafkaFailure | None:
 def is_kafka_failure(exc: BaseException) -> bool:
     """True for failures of Kafka or the network; False for the hub's own bugs."""
     return classify(exc) is not None
+
+
+class KafkaMisconfigured(ConfigurationError):
+    """Kafka refuses the hub what it must do (authorisation, SASL, TLS, versions): stop, exit 78."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc_type = type(exc).__name__
+        super().__init__(
+            "kafka",
+            "HUB_KAFKA__*",
+            f"the broker refused the hub ({self.exc_type}); check the hub's Kafka settings, "
+            "credentials and ACLs (docs/operations.md, runbook)",
+        )

@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import from_kafka, to_kafka
+from hub.envelope import MAX_EVENT_BYTES, event_too_large, from_kafka, is_event_id, to_kafka
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
-from hub.identifiers import is_reportable_id
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.routing.decision import Outcome, OutcomeKind
@@ -63,10 +62,11 @@ class InboundRecord:
         )
 
 
-# The contract's limit (messages.md, "Envelope"): an event's JSON is at most 256 KiB. A
-# binary-mode record is measured by its key, value and headers, which together are close
-# to (a little under) its structured-mode size.
-MAX_EVENT_BYTES = 256 * 1024
+# The contract's limit (messages.md, "Envelope") is 256 KiB of an event's compact JSON,
+# which validation measures exactly as the gateway does. A record whose raw bytes are
+# twice that is refused unread: parsing it is wasted work, and no copy of it would fit a
+# dead letter. Up to the limit itself a dead letter carries a copy for replay.
+_UNREAD_BYTES = 2 * MAX_EVENT_BYTES
 
 # Attributes that never leave the record they came in: vendor trace data the hub cannot
 # vet, and the partition key that only repeats the subject (messages.md, "Envelope").
@@ -116,7 +116,7 @@ class Pipeline:
                 "source",
                 "The inbound topic belongs to no registered partner.",
             )
-        elif record.size > MAX_EVENT_BYTES:
+        elif record.size > _UNREAD_BYTES:
             outcome = self._too_large(record, partner)
         else:
             outcome = self._outcome(record, partner, state, held)
@@ -256,7 +256,10 @@ class Pipeline:
         return out
 
     def refused(self, record: InboundRecord, exc: BaseException) -> list[OutRecord]:
-        """What the hub writes when Kafka refuses this record's output: a dead letter, a status.
+        """What the hub writes when it cannot write this record's output: a dead letter, a status.
+
+        Kafka refused the output (too large for its topic), or the hub's own code failed on
+        the record outside the per-event step.
 
         Nothing of the event's own output is written (its state changes are dropped too),
         so the event had no effect; an operator can replay it once the cause is fixed.
@@ -271,7 +274,7 @@ class Pipeline:
                 ErrorDetail(
                     "",
                     ErrorCode.PROCESSING_FAILED,
-                    f"Kafka refused the hub's output for this event ({type(exc).__name__}); "
+                    f"The hub could not write its output for this event ({type(exc).__name__}); "
                     "operators have been alerted and will replay it.",
                 ),
             ),
@@ -299,14 +302,7 @@ class Pipeline:
             kind=OutcomeKind.DEAD_LETTERED,
             event_id=event_id,
             source=source,
-            errors=(
-                ErrorDetail(
-                    "",
-                    ErrorCode.EVENT_TOO_LARGE,
-                    f"The event is larger than {MAX_EVENT_BYTES // 1024} KiB; split it over "
-                    "several events.",
-                ),
-            ),
+            errors=(event_too_large(),),
         )
 
     def _dead_letter(
@@ -372,7 +368,7 @@ def _reportable_attributes(
         source = (found.get("ce_source") or b"").decode()
     except UnicodeDecodeError:
         return None, None
-    if partner is None or source != partner.source or not is_reportable_id(event_id):
+    if partner is None or source != partner.source or not is_event_id(event_id):
         return None, None
     return event_id, source
 

@@ -40,13 +40,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from hub.connectors.registry import PartnerRegistry
-from hub.errors import ConfigurationError
-from hub.kafka_clients import client_options, topic_partitions
-from hub.kafka_errors import KafkaFailure, classify
+from hub.kafka_clients import client_options, router_transactional_id, topic_partitions
+from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.ops import metrics
 from hub.ops.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
@@ -60,17 +59,9 @@ __all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
 Batch = Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
-class KafkaMisconfigured(ConfigurationError):
-    """Kafka refuses the hub what it must do (authorisation, SASL, TLS, versions): stop, exit 78."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc_type = type(exc).__name__
-        super().__init__(
-            "kafka",
-            "HUB_KAFKA__*",
-            f"the broker refused the hub ({self.exc_type}); check the hub's Kafka settings, "
-            "credentials and ACLs (docs/operations.md, runbook)",
-        )
+def _is_about_a_record(exc: BaseException) -> bool:
+    """Kafka refuses a record, or the hub's own code fails on one: retrying cannot help."""
+    return classify(exc) in (KafkaFailure.RECORD_REJECTED, None)
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -101,7 +92,11 @@ async def ensure_topics(
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                for _topic, code, *_ in response.topic_errors:
+                    if code not in (0, TopicAlreadyExistsError.errno):
+                        # e.g. TopicAuthorizationFailed: classified (and not retried) above.
+                        raise for_code(code)()
             await _wait_for_leaders(admin, [t.name for t in missing])
             _log.info("topics_created", topics=[t.name for t in missing])
     finally:
@@ -232,7 +227,7 @@ class KafkaRouter:
     @property
     def transactional_id(self) -> str:
         """Stable per instance, so a restart fences and aborts its predecessor's open transaction."""
-        return f"{self._kafka.group_id}-{self._kafka.instance_id}"
+        return router_transactional_id(self._kafka)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
@@ -330,10 +325,10 @@ class KafkaRouter:
         try:
             await self._commit(session, batch)
         except Exception as exc:
-            if classify(exc) is not KafkaFailure.RECORD_REJECTED:
+            if not _is_about_a_record(exc):
                 raise
             # Retrying the batch would fail the same way and block every partner: find the
-            # record Kafka refuses by committing one record per transaction.
+            # record Kafka refuses (or the hub cannot write) with one record per transaction.
             _log.warning("batch_record_rejected", exc_type=type(exc).__name__)
             for tp, records in batch.items():
                 for record in records:
@@ -359,12 +354,11 @@ class KafkaRouter:
         """One record in its own transaction; if Kafka refuses its output, dead-letter it."""
         state, held = session.state.overlay(), session.held.overlay()
         inbound = _inbound(record)
-        out = self._pipeline.handle(inbound, state, held)
         offsets = {tp: record.offset + 1}
         try:
-            await self._write(session, out, offsets)
+            await self._write(session, self._pipeline.handle(inbound, state, held), offsets)
         except Exception as exc:
-            if classify(exc) is not KafkaFailure.RECORD_REJECTED:
+            if not _is_about_a_record(exc):
                 raise
             # Its state changes are dropped with the overlay: the event had no effect.
             await self._write(session, self._pipeline.refused(inbound, exc), offsets)
@@ -382,8 +376,10 @@ class KafkaRouter:
                 )
                 for r in out
             ]
+            # Inside the transaction: aiokafka commits even when the broker refused one of
+            # its records (only that send's future fails), so a refusal must abort it here.
+            await asyncio.gather(*sends)
             await session.producer.send_offsets_to_transaction(offsets, self._kafka.group_id)
-        await asyncio.gather(*sends)  # acknowledged by the commit; surfaces any send error
 
 
 async def _forget_expired(

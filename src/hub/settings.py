@@ -63,10 +63,39 @@ class KafkaSettings(BaseModel):
     max_batch: int = Field(
         default=500, ge=1, description="Most records the router processes in one transaction."
     )
-    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        default="PLAINTEXT",
+        description="How clients talk to the broker: SSL and SASL_SSL encrypt with TLS "
+        "(the ssl_* settings); SASL_* log in (the sasl_* settings). Production uses SSL or "
+        "SASL_SSL: records carry BSNs.",
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = Field(
+        default=None, description="SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificates that signed the broker's certificates "
+        "(SSL, SASL_SSL); unset: the system's trust store.",
+    )
+    ssl_certfile: Path | None = Field(
+        default=None,
+        description="PEM file of the hub's client certificate (and its chain), for brokers "
+        "that require client certificates; needs ssl_keyfile.",
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None, description="PEM file of the private key of ssl_certfile."
+    )
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted ssl_keyfile."
+    )
+    ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host the hub connects "
+        "to. Switch off only for a broker whose certificate cannot name its address; the "
+        "certificate itself is still verified against ssl_cafile.",
+    )
 
 
 class RetrySettings(BaseModel):

@@ -474,6 +474,15 @@ async def _status_when(
             await asyncio.sleep(0.2)
 
 
+async def _ready(client: httpx.AsyncClient) -> None:
+    """Wait until the gateway's producer is connected: a POST before it is answered 503."""
+    async with asyncio.timeout(60):
+        while True:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+            await asyncio.sleep(0.2)
+
+
 async def test_status_tells_what_the_router_did(
     kafka_bootstrap: str, certificates: Certificates, registry: PartnerRegistry
 ) -> None:
@@ -488,6 +497,7 @@ async def test_status_tells_what_the_router_did(
     async with running_hub(settings):
         with ServerThread(_gateway_settings(certificates), settings.kafka, registry) as server:
             async with _client(server, certificates) as client:
+                await _ready(client)
                 sent = await client.post(
                     "/events", content=json.dumps(referral), headers=_headers()
                 )

@@ -89,19 +89,29 @@ async def test_an_event_whose_delivery_kafka_refuses_is_isolated_and_dead_letter
             )
         finally:
             await admin.close()
+        before = event_of(PROVISION, request_id=f"REQ-{uuid.uuid4().hex[:8]}")
         refused = referral(f"REF-{uuid.uuid4().hex[:8]}")
-        request = event_of(PROVISION)
+        after = event_of(PROVISION, request_id=f"REQ-{uuid.uuid4().hex[:8]}")
+        # One batch: a request, the referral Kafka will refuse, another request.
+        await hub.send("swt-zwolle", [before])
         await hub.send("gp-de-linde", [refused])
-        await hub.send("swt-zwolle", [request])
-        delivered = await hub.collect(
-            [hub.deliveries_topic("backoffice-zwolle")], lambda rs: len(rs) >= 1
-        )
-        dead = await hub.collect([hub.layout.deadletter], lambda rs: len(rs) >= 1)
-        swt = await hub.settle([hub.deliveries_topic("swt-zwolle")], idle_seconds=1.0)
+        await hub.send("swt-zwolle", [after])
+        await hub.wait_for_status([before, refused, after])
+        backoffice = await hub.settle([hub.deliveries_topic("backoffice-zwolle")], 2.0)
+        swt = await hub.settle([hub.deliveries_topic("swt-zwolle")], idle_seconds=0.5)
+        dead = await hub.settle([hub.layout.deadletter], idle_seconds=0.5)
+        disclosures = await hub.settle([hub.layout.disclosures], idle_seconds=0.5)
 
-    assert [r.event()["subject"] for r in delivered] == [request["subject"]]
+    # Exactly once each: the refusal neither aborted the others nor released them twice.
+    assert sorted(r.event()["subject"] for r in backoffice) == sorted(
+        [before["subject"], after["subject"]]
+    )
     assert swt == []
+    assert [r.json()["event_id"] for r in dead] == [refused["id"]]
     letter = dead[0].json()
     assert letter["reason"]["code"] == ErrorCode.PROCESSING_FAILED.value
-    assert letter["event_id"] == refused["id"]
     assert letter["record"] is None
+    # No disclosure record of a release that did not happen; one per real release.
+    logged = [r.json() for r in disclosures]
+    assert [d["event_id"] for d in logged if d["event_id"] == refused["id"]] == []
+    assert sorted(d["event_id"] for d in logged) == sorted([before["id"], after["id"]])

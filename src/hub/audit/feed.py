@@ -16,17 +16,17 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.security import SASLScram256, SASLScram512
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.audit.store import DisclosureStore, open_store
+from hub.kafka_clients import adopt_committed_offsets, faststream_security, hub_group
 from hub.ops.logging import get_logger
 from hub.settings import AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
 
-__all__ = ["AuditFeed", "split_records"]
+__all__ = ["AuditFeed", "audit_group", "split_records"]
 
 _log = get_logger()
 
@@ -64,6 +64,11 @@ def split_records(
     return disclosures, attempts
 
 
+def audit_group(kafka: KafkaSettings) -> str:
+    """The feed's consumer group, ``<prefix>.<group id>.audit``: one per deployment."""
+    return hub_group(kafka, "audit")
+
+
 class AuditFeed:
     """A FastStream consumer of the disclosure topic that writes into the audit store."""
 
@@ -73,14 +78,17 @@ class AuditFeed:
         kafka: KafkaSettings,
         audit: AuditSettings,
         layout: TopicLayout,
-        group_id: str = "hub-audit",
+        group_id: str | None = None,
         retry_seconds: float = 2.0,
     ) -> None:
         self._kafka = kafka
         self._audit = audit
+        self._topic = layout.disclosures
+        self._group = group_id or audit_group(kafka)
+        self._adopt = group_id is None  # a group of the caller's own has no predecessor
         self._retry_seconds = retry_seconds
         self._broker = KafkaBroker(
-            kafka.bootstrap_servers or "", security=_security(kafka), logger=None
+            kafka.bootstrap_servers or "", security=faststream_security(kafka), logger=None
         )
         # The store's connection lives on one thread (sqlite3 objects are thread-bound);
         # running it there keeps blocking database calls off the event loop.
@@ -89,7 +97,7 @@ class AuditFeed:
         self.stored = 0
         self._broker.subscriber(
             layout.disclosures,
-            group_id=group_id,
+            group_id=self._group,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             batch=True,
@@ -122,6 +130,11 @@ class AuditFeed:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
+        if self._adopt:
+            # The feed's group was ``hub-audit`` before it carried the prefix and group id.
+            await adopt_committed_offsets(
+                self._kafka, legacy_group="hub-audit", group=self._group, topics=[self._topic]
+            )
         await self._broker.start()
         try:
             await stop.wait()
@@ -130,14 +143,3 @@ class AuditFeed:
             if self._store is not None:
                 await self._call(self._store.close)
             self._pool.shutdown(wait=True)
-
-
-def _security(kafka: KafkaSettings) -> SASLScram512 | SASLScram256 | None:
-    if not kafka.sasl_mechanism or not kafka.sasl_username or not kafka.sasl_password:
-        return None
-    kind = SASLScram512 if kafka.sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
-    return kind(
-        kafka.sasl_username,
-        kafka.sasl_password.get_secret_value(),
-        use_ssl=kafka.security_protocol == "SASL_SSL",
-    )

@@ -21,7 +21,12 @@ from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
-from hub.kafka_clients import client_options, topic_partitions
+from hub.kafka_clients import (
+    adopt_committed_offsets,
+    client_options,
+    hub_group,
+    topic_partitions,
+)
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -38,9 +43,12 @@ REPLAYED = Counter(
 )
 
 
-def replay_group(partner_id: str) -> str:
-    """The consumer group whose committed offsets mark how far a partner's parked records are replayed."""
-    return f"hub-webhook-replay-{partner_id}"
+def replay_group(kafka: KafkaSettings, partner_id: str) -> str:
+    """The consumer group whose committed offsets mark how far a partner's parked records are replayed.
+
+    ``<prefix>.<group id>.webhook-replay.<partner>``: one per deployment.
+    """
+    return hub_group(kafka, "webhook-replay", partner_id)
 
 
 class ParkedSubjects:
@@ -139,14 +147,20 @@ async def replay(
     Each record gets the full retry budget. A record that fails again is parked again
     (with its new reason), and so is every later record of its subject in this run, so
     order per subject holds. Progress is committed after each record in the group
-    ``hub-webhook-replay-<partner>``; the deliverer reads that group to know when a
+    ``<prefix>.<group id>.webhook-replay.<partner>``; the deliverer reads that group to know when a
     subject is clear. Run one replay per partner at a time.
     """
     target = webhook_target(partner, os.environ if environ is None else environ)
+    await adopt_committed_offsets(  # the group was hub-webhook-replay-<partner> before
+        kafka,
+        legacy_group=f"hub-webhook-replay-{partner.id}",
+        group=replay_group(kafka, partner.id),
+        topics=[layout.parked(partner.id)],
+    )
     options = client_options(kafka)
     consumer = AIOKafkaConsumer(
         **options,
-        group_id=replay_group(partner.id),
+        group_id=replay_group(kafka, partner.id),
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",

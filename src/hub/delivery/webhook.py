@@ -1,7 +1,7 @@
 """WebhookDeliverer: moves each webhook partner's deliveries from Kafka to its HTTPS endpoint.
 
 For every partner whose registry entry says ``delivery: {kind: webhook}``, one consumer
-(group ``hub-webhook-<partner id>``, ``read_committed``, manual commits) reads
+(group ``<prefix>.<group id>.webhook.<partner id>``, ``read_committed``, manual commits) reads
 ``<prefix>.deliveries.<partner>`` and POSTs each binary-mode CloudEvent in structured
 mode, signed per Standard Webhooks. ``sender.py`` does the HTTP part, ``channel.py``
 handles one record (send, park, log the attempt), ``parking.py`` holds replay.
@@ -23,7 +23,7 @@ Guarantees, and how they are kept:
   never sees a subject's events out of order; other subjects flow on. ``replay``
   (``hub.delivery.parking``) sends the parked records again in their order; once it has
   taken all of a subject's parked records (its consumer group
-  ``hub-webhook-replay-<partner>`` committed past them), the subject is delivered
+  ``<prefix>.<group id>.webhook-replay.<partner>`` committed past them), the subject is delivered
   directly again. A replayed record that fails again is parked
   again, and so are the subject's later records in that run.
 - One dead partner does not slow the others: each partner has its own consumer, HTTP
@@ -60,7 +60,7 @@ from hub.delivery.channel import (
     webhook_target,
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
-from hub.kafka_clients import client_options
+from hub.kafka_clients import adopt_committed_offsets, client_options, hub_group
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -73,9 +73,25 @@ _MAX_RECORDS = 100
 _log = get_logger()
 
 
-def delivery_group(partner_id: str) -> str:
-    """The consumer group that delivers a partner's webhook deliveries."""
-    return f"hub-webhook-{partner_id}"
+def delivery_group(kafka: KafkaSettings, partner_id: str) -> str:
+    """The consumer group that delivers a partner's webhook deliveries: ``<prefix>.<group id>.webhook.<partner>``."""
+    return hub_group(kafka, "webhook", partner_id)
+
+
+async def _adopt_legacy_groups(kafka: KafkaSettings, layout: TopicLayout, partner: Partner) -> None:
+    """Carry the offsets of the groups' names before they held the prefix (``hub-webhook-*``)."""
+    await adopt_committed_offsets(
+        kafka,
+        legacy_group=f"hub-webhook-{partner.id}",
+        group=delivery_group(kafka, partner.id),
+        topics=[layout.deliveries(partner)],
+    )
+    await adopt_committed_offsets(
+        kafka,
+        legacy_group=f"hub-webhook-replay-{partner.id}",
+        group=replay_group(kafka, partner.id),
+        topics=[layout.parked(partner.id)],
+    )
 
 
 class _Worker:
@@ -302,13 +318,13 @@ class WebhookDeliverer:
         admin = AIOKafkaAdminClient(**options)
         consumer = AIOKafkaConsumer(
             **options,
-            group_id=delivery_group(partner.id),
+            group_id=delivery_group(self._kafka, partner.id),
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
         )
         parked = ParkedSubjects(
-            tail, admin, self._layout.parked(partner.id), replay_group(partner.id)
+            tail, admin, self._layout.parked(partner.id), replay_group(self._kafka, partner.id)
         )
         client = http_client(self._webhooks, self._transport)
         channel = Channel(
@@ -331,6 +347,7 @@ class WebhookDeliverer:
             for started in (producer, tail, admin):
                 await started.start()
                 session.started.append(started)
+            await _adopt_legacy_groups(self._kafka, self._layout, partner)
             await parked.load()
             consumer.subscribe([self._layout.deliveries(partner)], listener=workers)
             await consumer.start()
@@ -341,7 +358,7 @@ class WebhookDeliverer:
         _log.info(
             "webhook_deliverer_started",
             partner=partner.id,
-            group=delivery_group(partner.id),
+            group=delivery_group(self._kafka, partner.id),
             topic=self._layout.deliveries(partner),
         )
         return session

@@ -33,7 +33,13 @@ __all__ = [
 _REF: Final = "#/components/schemas/{model}"
 _ENVELOPE: Final[dict[str, Any]] = {
     "specversion": {"type": "string", "enum": ["1.0"]},
-    "id": {"type": "string", "minLength": 1, "maxLength": 128},
+    "id": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 128,
+        "pattern": "^[A-Za-z0-9._:-]+$",
+        "description": "A-Z a-z 0-9 . _ : - (a UUID is recommended); no part a BSN.",
+    },
     "source": {"type": "string", "minLength": 1, "description": "The partner's registered URN."},
     "time": {"type": "string", "format": "date-time"},
     "subject": {
@@ -44,7 +50,15 @@ _ENVELOPE: Final[dict[str, Any]] = {
     "datacontenttype": {"type": "string", "enum": ["application/json"]},
     "dataschema": {"type": "string", "format": "uri"},
     "traceparent": {"type": "string", "description": "W3C trace context."},
-    "tracestate": {"type": "string", "description": "W3C trace context."},
+    "tracestate": {
+        "type": "string",
+        "description": "W3C trace context; checked, then dropped (never stored or forwarded).",
+    },
+    "partitionkey": {
+        "type": "string",
+        "minLength": 1,
+        "description": "CloudEvents partitioning extension; equals subject; not forwarded.",
+    },
 }
 _SECURITY_SCHEMES: Final[dict[str, Any]] = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "The partner's API key."},
@@ -119,7 +133,8 @@ _PROBLEM_DESCRIPTIONS: Final[dict[int, str]] = {
     404: "No such event for this partner (NOT_FOUND).",
     405: "Method not allowed.",
     408: "The body did not arrive in time (REQUEST_TIMEOUT).",
-    413: "The body is too large (BODY_TOO_LARGE) or the batch too long (BATCH_TOO_LARGE).",
+    413: "The body is too large (BODY_TOO_LARGE), the batch too long (BATCH_TOO_LARGE), "
+    "or the event over 256 KiB (EVENT_TOO_LARGE).",
     415: "Unsupported Content-Type (CONTENT_TYPE_UNSUPPORTED).",
     422: "The event breaks the contract; errors lists every path and code.",
     429: "Rate limit reached (RATE_LIMITED); see Retry-After.",

@@ -82,6 +82,8 @@ _DETAILS: Final[Mapping[str, str]] = {
     ErrorCode.MALFORMED_JSON: "The body is not valid UTF-8 JSON (no NaN, no duplicate keys).",
     ErrorCode.TYPE_NOT_ALLOWED: "This partner's role does not send this event type.",
     ErrorCode.SOURCE_MISMATCH: "The source is not the URN registered for this partner.",
+    ErrorCode.EVENT_TOO_LARGE: "The event is over 256 KiB; split the information over several "
+    "events (lists without a stated limit hold at most 100 entries).",
     ErrorCode.PROCESSING_FAILED: "The hub could not process this request; nothing was stored. "
     "Operators have been alerted; retry later.",
 }
@@ -176,13 +178,17 @@ class ProblemError(Exception):
 
 
 def invalid_event(errors: Iterable[ErrorDetail]) -> Problem:
-    """The answer to an event that breaks the contract: 403 for who may send it, else 422.
+    """The answer to an event that breaks the contract: 403 for who may send it, 413 too large, else 422.
 
     Sending a type the partner's role does not send, or as another partner's source, is a
-    matter of permission (403), answered without the content checks; anything else the
-    contract decides alone is 422 with every error found.
+    matter of permission (403), answered without the content checks; an event over 256 KiB
+    is 413 EVENT_TOO_LARGE (its content is not checked); anything else the contract decides
+    alone is 422 with every error found.
     """
     errors = tuple(errors)
+    too_large = tuple(e for e in errors if e.code is ErrorCode.EVENT_TOO_LARGE)
+    if too_large:
+        return Problem(413, ErrorCode.EVENT_TOO_LARGE.value, errors=too_large)
     forbidden = tuple(
         e for e in errors if e.code in (ErrorCode.SOURCE_MISMATCH, ErrorCode.TYPE_NOT_ALLOWED)
     )

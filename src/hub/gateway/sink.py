@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from hub.kafka_clients import client_options
-from hub.kafka_errors import KafkaFailure, classify
+from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.ops.logging import get_logger
 from hub.settings import KafkaSettings
 
@@ -39,6 +39,7 @@ __all__ = ["EventSink", "KafkaEventSink", "KafkaRecord"]
 _BACKOFF_INITIAL = 0.2
 _BACKOFF_MAX = 10.0
 _PROBE_TIMEOUT = 2.0
+_RETIRE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +78,18 @@ class KafkaEventSink:
         self._producer: Any = None
         self._connector: asyncio.Task[None] | None = None
         self._retired: set[asyncio.Task[None]] = set()
+        self._refused = asyncio.Event()
+        self.refusal: KafkaMisconfigured | None = None
 
     @property
     def connected(self) -> bool:
         """True once the producer has connected."""
         return self._producer is not None
+
+    @property
+    def refused(self) -> asyncio.Event:
+        """Set when Kafka refuses the gateway for good (``refusal`` says why): it must stop."""
+        return self._refused
 
     async def start(self) -> None:
         """Begin connecting in the background; returns at once."""
@@ -110,7 +118,9 @@ class KafkaEventSink:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=2,
-                # Records Kafka has not taken by the time the partner hears 503 expire too.
+                # Bounds each request to the broker. With idempotence aiokafka retries a batch
+                # until it lands, so a record whose partner heard 503 may still arrive later:
+                # a duplicate of the resend, which the router suppresses by (source, id).
                 request_timeout_ms=int(self._timeout * 1000),
             )
             try:
@@ -118,6 +128,9 @@ class KafkaEventSink:
             except (KafkaError, OSError) as exc:
                 with contextlib.suppress(KafkaError, OSError):
                     await producer.stop()
+                if classify(exc) is KafkaFailure.MISCONFIGURED:
+                    self._refuse(exc)
+                    return
                 get_logger().warning(
                     "gateway_kafka_unavailable", exc_type=type(exc).__name__, delay_seconds=delay
                 )
@@ -178,7 +191,12 @@ class KafkaEventSink:
         broken = next(
             (e for e in errors if e and classify(e) is KafkaFailure.PRODUCER_BROKEN), None
         )
-        if broken is not None:
+        refused = next((e for e in errors if e and classify(e) is KafkaFailure.MISCONFIGURED), None)
+        if refused is not None:
+            self._producer = None
+            self._retire(producer)
+            self._refuse(refused)
+        elif broken is not None:
             self._rebuild(producer, type(broken).__name__)
         elif _sender_stopped(producer):
             self._rebuild(producer, "SenderStopped")
@@ -186,10 +204,18 @@ class KafkaEventSink:
     def _rebuild(self, producer: Any, reason: str) -> None:
         get_logger().warning("gateway_producer_rebuilt", exc_type=reason)
         self._producer = None
+        self._retire(producer)
+        self._connector = asyncio.create_task(self._connect(), name="gateway-producer")
+
+    def _retire(self, producer: Any) -> None:
         retired = asyncio.create_task(_stop_quietly(producer), name="gateway-producer-retired")
         self._retired.add(retired)
         retired.add_done_callback(self._retired.discard)
-        self._connector = asyncio.create_task(self._connect(), name="gateway-producer")
+
+    def _refuse(self, exc: BaseException) -> None:
+        get_logger().error("gateway_kafka_refused", exc_type=type(exc).__name__)
+        self.refusal = KafkaMisconfigured(exc)
+        self._refused.set()
 
     async def probe(self) -> bool:
         """Fetch cluster metadata within a short timeout; False while the producer is rebuilt."""
@@ -213,8 +239,11 @@ def _sender_stopped(producer: Any) -> bool:
 
 
 async def _stop_quietly(producer: Any) -> None:
+    # Bounded: stop() flushes what the old producer still holds, and waits for a broker
+    # that may be away. Records it still lands later are duplicates of the partners'
+    # resends (they got 503), which the router suppresses by (source, id).
     with contextlib.suppress(Exception):
-        await producer.stop()
+        await asyncio.wait_for(producer.stop(), timeout=_RETIRE_TIMEOUT)
 
 
 def _loop_deadline(deadline: float) -> float:

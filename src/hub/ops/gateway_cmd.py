@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 __all__ = ["configure", "run"]
 
@@ -31,9 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
     from hub.gateway.server import check_transport
     from hub.ops.logging import get_logger
-    from hub.settings import HubSettings
+    from hub.ops.run_cmd import kafka_start_checks, load_settings
 
-    settings = HubSettings()
+    settings = load_settings()
+    if settings is None:
+        return _EX_CONFIG
     configure_process(settings)
     log = get_logger(command="gateway")
     base = settings.gateway
@@ -59,17 +62,16 @@ def run(args: argparse.Namespace) -> int:
         log.error("configuration_invalid", paths=paths)
         return _EX_CONFIG
     except ConfigurationError as exc:
-        log.error("configuration_invalid", error=str(exc))
-        print(f"hub: configuration error: {exc}", file=sys.stderr)
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
         return _EX_CONFIG
     try:
         check_transport(gateway)  # plain HTTP on a non-loopback host only when allowed
     except ConfigurationError as exc:
-        # The log keeps only the setting's path (free text is redacted); the sentence
-        # naming what to set goes to stderr, for the operator starting the process.
-        log.error("configuration_invalid", path=exc.path)
-        print(f"hub gateway: {exc}", file=sys.stderr)
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
         return _EX_CONFIG
+    refused = kafka_start_checks(settings)
+    if refused is not None:
+        return refused
     areas = settings.privacy.result_areas
     app = build_gateway_app(
         gateway,
@@ -78,5 +80,30 @@ def run(args: argparse.Namespace) -> int:
         result_areas=frozenset(areas) if areas is not None else None,
     )
     log.info("gateway_starting", port=gateway.port)
-    asyncio.run(run_until_signalled([GatewayServer(app, gateway).run]))
+    try:
+        asyncio.run(run_until_signalled([GatewayServer(app, gateway).run, _stop_on_refusal(app)]))
+    except ConfigurationError as exc:
+        # Kafka refused the gateway's credentials or ACLs once running: retrying cannot help.
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        return _EX_CONFIG
     return 0
+
+
+def _stop_on_refusal(app: Any) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """A service that raises the sink's refusal (exit 78) when Kafka refuses the gateway."""
+    sink = app.state.gateway.sink
+
+    async def watch(stop: asyncio.Event) -> None:
+        refused: asyncio.Event | None = getattr(sink, "refused", None)
+        waits = [asyncio.create_task(stop.wait())]
+        if refused is not None:
+            waits.append(asyncio.create_task(refused.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        if refused is not None and refused.is_set() and sink.refusal is not None:
+            raise sink.refusal
+
+    return watch

@@ -7,7 +7,8 @@ run side by side and a broker left running is reused by the next test run.
 
 Command line (``python -m hub.ops.localkafka COMMAND``)::
 
-    start      start the broker, or reuse the one already running; print where it is
+    start      start the broker, or reuse the one already running; print where it is,
+               then its bootstrap servers alone on the last line
     ensure     the same, silent on success (for scripts)
     bootstrap  ensure it runs, then print only its bootstrap servers
     status     print whether it runs (exit code 0 when it answers, 1 otherwise)
@@ -48,6 +49,7 @@ __all__ = [
     "BrokerStatus",
     "LocalKafka",
     "LocalKafkaError",
+    "TlsFiles",
     "default_cache_dir",
     "fetch_kafka_jars",
     "main",
@@ -141,6 +143,20 @@ class LocalKafkaError(HubError):
 
 
 @dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files for a broker's TLS listeners (tests make them with trustme).
+
+    ``client_ca``, when given, makes the SSL listener require a client certificate
+    signed by it; the certificate's CN is then the client's user name (``CN=hub`` is
+    ``User:hub``).
+    """
+
+    certificate_chain: Path  # the broker's certificate, then any intermediates
+    private_key: Path  # unencrypted PKCS#8 ("BEGIN PRIVATE KEY"), as Kafka's PEM store needs
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerStatus:
     """What a local broker is doing right now, as far as its pid file and port tell."""
 
@@ -152,6 +168,8 @@ class BrokerStatus:
     sasl_bootstrap_servers: str | None
     run_dir: Path
     log_file: Path
+    ssl_bootstrap_servers: str | None = None
+    sasl_ssl_bootstrap_servers: str | None = None
 
     def describe(self) -> str:
         """One line for an operator."""
@@ -159,11 +177,17 @@ class BrokerStatus:
             state = f"running (pid {self.pid})"
         elif self.running:
             state = f"started but not answering (pid {self.pid})"
+        elif self.listening:
+            state = "answering (started from another run directory or by another program)"
         else:
             state = "stopped"
         where = self.bootstrap_servers
         if self.sasl_bootstrap_servers:
             where += f", SASL/SCRAM {self.sasl_bootstrap_servers}"
+        if self.ssl_bootstrap_servers:
+            where += f", SSL {self.ssl_bootstrap_servers}"
+        if self.sasl_ssl_bootstrap_servers:
+            where += f", SASL_SSL {self.sasl_ssl_bootstrap_servers}"
         return f"kafka {self.name!r} {state}: bootstrap {where}; log {self.log_file}"
 
 
@@ -256,6 +280,10 @@ class LocalKafka:
     enforces ACLs; its default name and ports differ from the plain broker's so both
     can run at once. The PLAINTEXT listener stays open there for the broker itself and
     acts as a super user (``User:ANONYMOUS``): never expose it beyond this machine.
+
+    With ``tls`` the broker also has an SSL listener (``ssl_port``, default port + 3)
+    and, with ``scram=True`` as well, a SASL_SSL listener (``sasl_ssl_port``, default
+    port + 4). The PLAINTEXT listener stays: the broker's own health check uses it.
     """
 
     def __init__(
@@ -268,6 +296,9 @@ class LocalKafka:
         scram: bool = False,
         scram_users: Mapping[str, str] | None = None,
         sasl_port: int | None = None,
+        tls: TlsFiles | None = None,
+        ssl_port: int | None = None,
+        sasl_ssl_port: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
         defaults = _SCRAM_PORTS if scram else _PLAIN_PORTS
@@ -280,6 +311,17 @@ class LocalKafka:
             self.sasl_port = sasl_port if sasl_port is not None else self.port + 2
         elif sasl_port is not None or scram_users is not None:
             raise ValueError("sasl_port and scram_users need scram=True")
+        self.tls = tls
+        self.ssl_port: int | None = None
+        self.sasl_ssl_port: int | None = None
+        if tls is not None:
+            self.ssl_port = ssl_port if ssl_port is not None else self.port + 3
+            if scram:
+                self.sasl_ssl_port = sasl_ssl_port if sasl_ssl_port is not None else self.port + 4
+            elif sasl_ssl_port is not None:
+                raise ValueError("sasl_ssl_port needs scram=True")
+        elif ssl_port is not None or sasl_ssl_port is not None:
+            raise ValueError("ssl_port and sasl_ssl_port need tls")
         self.scram_users: dict[str, str] = dict(scram_users or DEFAULT_SCRAM_USERS) if scram else {}
         for user, password in self.scram_users.items():
             if not _SAFE_USER.match(user):
@@ -288,7 +330,7 @@ class LocalKafka:
                 raise ValueError(
                     f"SCRAM password of {user!r} holds a character Kafka's tools split on"
                 )
-        ports = [self.port, self.controller_port, *([self.sasl_port] if self.sasl_port else [])]
+        ports = [p for p in self._ports if p is not None]
         if len(set(ports)) != len(ports):
             raise ValueError(f"ports must differ, got {ports}")
         # Absolute: the pid check matches the config path on the broker's command line.
@@ -310,6 +352,24 @@ class LocalKafka:
         if self.sasl_port is None:
             raise LocalKafkaError(f"broker {self.name!r} was not configured with scram=True")
         return f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def ssl_bootstrap_servers(self) -> str:
+        """The SSL listener; only with ``tls``."""
+        if self.ssl_port is None:
+            raise LocalKafkaError(f"broker {self.name!r} was not configured with tls")
+        return f"127.0.0.1:{self.ssl_port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """The SASL_SSL (SCRAM-SHA-512 over TLS) listener; only with ``tls`` and ``scram=True``."""
+        if self.sasl_ssl_port is None:
+            raise LocalKafkaError(f"broker {self.name!r} was not configured with tls and scram")
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def _ports(self) -> tuple[int | None, ...]:
+        return (self.port, self.controller_port, self.sasl_port, self.ssl_port, self.sasl_ssl_port)
 
     @property
     def log_file(self) -> Path:
@@ -338,18 +398,28 @@ class LocalKafka:
         """Reuse the broker if it runs and answers, else start it; return its bootstrap servers.
 
         ``timeout`` bounds the wait for the broker to answer a metadata request; the
-        first call may also spend minutes downloading jars (bounded separately).
+        first call may also spend minutes downloading jars (bounded separately). A plain
+        broker that already answers on the port but was started from another checkout
+        (another run directory) is reused as it is; ``stop`` leaves it alone.
         """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with _file_lock(self.run_dir / ".lock"):
             pid = self._live_pid()
             if pid is not None:
                 self._wait_until_ready(pid, timeout)
+            elif self._answered_elsewhere():
+                return self.bootstrap_servers
             else:
                 self._start(timeout)
             if self.scram:
                 self._sync_scram_users()
         return self.bootstrap_servers
+
+    def _answered_elsewhere(self) -> bool:
+        """Whether a plain broker of another run directory already serves this port."""
+        if self.scram or self.tls is not None:
+            return False  # their listeners and users are this run directory's own
+        return _port_open(self.port) and _answers_metadata(self.bootstrap_servers)
 
     def stop(self, timeout: float = 30) -> bool:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout``); False when none ran."""
@@ -380,11 +450,15 @@ class LocalKafka:
             name=self.name,
             running=pid is not None,
             pid=pid,
-            listening=pid is not None and _port_open(self.port),
+            listening=_port_open(self.port),
             bootstrap_servers=self.bootstrap_servers,
             sasl_bootstrap_servers=self.sasl_bootstrap_servers if self.scram else None,
             run_dir=self.run_dir,
             log_file=self.log_file,
+            ssl_bootstrap_servers=self.ssl_bootstrap_servers if self.ssl_port else None,
+            sasl_ssl_bootstrap_servers=(
+                self.sasl_ssl_bootstrap_servers if self.sasl_ssl_port else None
+            ),
         )
 
     # -- Kafka's own tools ------------------------------------------------------------
@@ -444,13 +518,14 @@ class LocalKafka:
     def _start(self, timeout: float) -> None:
         java = _java()
         libs = fetch_kafka_jars(cache_dir=self._cache_dir)
-        for port in (self.port, self.controller_port, self.sasl_port):
+        for port in self._ports:
             if port is not None and _port_open(port):
                 raise LocalKafkaError(
                     f"port {port} on 127.0.0.1 is taken by another process; stop it or give "
                     f"broker {self.name!r} other ports"
                 )
         self._server_properties.write_text(self._render_server_properties(), encoding="utf-8")
+        self._server_properties.chmod(0o600)  # may hold a private key
         log4j = self.run_dir / "log4j.properties"
         log4j.write_text(_BROKER_LOG4J, encoding="utf-8")
         self._format_storage_once()
@@ -500,10 +575,16 @@ class LocalKafka:
         ]
         advertised = [f"PLAINTEXT://127.0.0.1:{self.port}"]
         protocols = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
-        if self.sasl_port is not None:
-            listeners.append(f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}")
-            advertised.append(f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}")
-            protocols.append("SASL_PLAINTEXT:SASL_PLAINTEXT")
+        extra = [
+            ("SASL_PLAINTEXT", self.sasl_port),
+            ("SSL", self.ssl_port),
+            ("SASL_SSL", self.sasl_ssl_port),
+        ]
+        for listener, port in extra:
+            if port is not None:
+                listeners.append(f"{listener}://127.0.0.1:{port}")
+                advertised.append(f"{listener}://127.0.0.1:{port}")
+                protocols.append(f"{listener}:{listener}")
         props: dict[str, str] = {
             "process.roles": "broker,controller",
             "node.id": str(_NODE_ID),
@@ -543,10 +624,44 @@ class LocalKafka:
                 # is ANONYMOUS, and the broker must be allowed to talk to itself.
                 "super.users": "User:hub;User:ANONYMOUS",
             }
+            if self.sasl_ssl_port is not None:
+                props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"] = (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                )
+        if self.tls is not None:
+            props |= self._tls_properties(self.tls)
         header = (
             f"# Written by hub.ops.localkafka for broker {self.name!r}; rewritten at each start.\n"
         )
         return header + "".join(f"{key}={value}\n" for key, value in props.items())
+
+    def _tls_properties(self, tls: TlsFiles) -> dict[str, str]:
+        """PEM key store (and trust store) of the SSL and SASL_SSL listeners, inlined.
+
+        Inlined rather than ``ssl.keystore.location``: Kafka's file-based PEM store
+        insists on an encrypted key, while the inline form takes an unencrypted one.
+        """
+        chain = _properties_text(tls.certificate_chain)
+        key = _properties_text(tls.private_key)
+        props: dict[str, str] = {
+            # A client certificate's CN is its user: CN=hub is User:hub (a super user).
+            "ssl.principal.mapping.rules": "RULE:^CN=([^,]+).*$/$1/,DEFAULT",
+        }
+        names = ["ssl"] + (["sasl_ssl"] if self.sasl_ssl_port is not None else [])
+        for name in names:
+            prefix = f"listener.name.{name}."
+            props |= {
+                f"{prefix}ssl.keystore.type": "PEM",
+                f"{prefix}ssl.keystore.certificate.chain": chain,
+                f"{prefix}ssl.keystore.key": key,
+            }
+        if tls.client_ca is not None:
+            props |= {
+                "listener.name.ssl.ssl.truststore.type": "PEM",
+                "listener.name.ssl.ssl.truststore.certificates": _properties_text(tls.client_ca),
+                "listener.name.ssl.ssl.client.auth": "required",
+            }
+        return props
 
     def _format_storage_once(self) -> None:
         state = self._read_state()
@@ -646,6 +761,15 @@ class LocalKafka:
 
 
 # -- helpers --------------------------------------------------------------------------
+
+
+def _properties_text(path: Path) -> str:
+    """A PEM file as one line of a Java properties file (newlines as ``\\n`` escapes)."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LocalKafkaError(f"cannot read PEM file {path} ({type(exc).__name__})") from None
+    return text.strip().replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def _java() -> str:
@@ -804,8 +928,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=PASSWORD",
         help="a SCRAM user (repeatable; default hub=hub-local-secret)",
     )
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: adds an SSL listener")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key (PKCS#8, unencrypted)")
+    parser.add_argument("--tls-client-ca", type=Path, help="PEM CA: SSL clients need a certificate")
+    parser.add_argument("--ssl-port", type=int, help="SSL port (default port + 3)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait (default 60)")
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    tls = (
+        TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
+        if args.tls_cert is not None
+        else None
+    )
     try:
         kafka = LocalKafka(
             args.name,
@@ -814,6 +949,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scram=args.scram,
             scram_users=dict(args.scram_user) if args.scram_user else None,
             sasl_port=args.sasl_port,
+            tls=tls,
+            ssl_port=args.ssl_port,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -831,12 +968,13 @@ def _run_command(kafka: LocalKafka, command: str, timeout: float) -> int:
         kafka.ensure_running(timeout)
         if command == "start":
             print(kafka.status().describe())
+            print(kafka.bootstrap_servers)  # last line: for `make kafka` and scripts
         elif command == "bootstrap":
             print(kafka.bootstrap_servers)
     elif command == "status":
         status = kafka.status()
         print(status.describe())
-        return 0 if status.running and status.listening else 1
+        return 0 if status.listening else 1
     elif command == "stop":
         stopped = kafka.stop(timeout)
         print(f"kafka {kafka.name!r} {'stopped' if stopped else 'was not running'}")

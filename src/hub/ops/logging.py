@@ -90,7 +90,11 @@ _PERSONAL_SHAPES = re.compile(
 # before it: "06-12345678-..."), nor for the local part of an e-mail address.
 _GENERATED_ID = re.compile(
     r"(?<![0-9A-Za-z@])(?<![0-9][-.:_ ()])"
-    r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    # A real UUID (version 1-8, variant 10xx) with at least one hex letter: a string of
+    # digits in UUID shape (a date, a phone number and a BSN in groups) is no UUID the hub
+    # made, and a random one lacks letters with a chance of about one in a million.
+    r"(?:(?=[0-9a-fA-F-]{0,35}[a-fA-F])"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
     r"|(?=[0-9a-f]{0,31}[a-f])[0-9a-f]{32}"
     r"|(?=[0-9a-f]{0,15}[a-f])[0-9a-f]{16})"
     r"(?![0-9A-Za-z@])"

@@ -4,13 +4,68 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+from typing import TYPE_CHECKING
 
-__all__ = ["configure", "run"]
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
+
+__all__ = ["EX_CONFIG", "configure", "kafka_start_checks", "load_settings", "run"]
+
+EX_CONFIG = 78  # a bad setting or file stops the process before it consumes anything
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """`hub run` takes its configuration from HUB_* settings only."""
+
+
+def load_settings() -> HubSettings | None:
+    """HubSettings from the environment; None (after logging which variables) when invalid."""
+    from pydantic import ValidationError
+
+    from hub.ops.logging import configure_logging, get_logger
+    from hub.settings import HubSettings
+
+    try:
+        return HubSettings()
+    except ValidationError as exc:
+        configure_logging()
+        # The variables' names, not pydantic's message: that quotes the value.
+        paths = ["HUB_" + "__".join(str(p) for p in e["loc"]).upper() for e in exc.errors()]
+        get_logger().error("configuration_invalid", paths=paths)
+        return None
+
+
+def kafka_start_checks(settings: HubSettings) -> int | None:
+    """Check Kafka's TLS and SASL settings and the TLS handshake; EX_CONFIG (logged) when bad.
+
+    A TLS failure (certificate, hostname, client certificate) is logged as
+    ``kafka_tls_failed`` with the TLS exception's class, not left to look like a
+    broker that is down; a broker that does not answer at all is not checked here.
+    """
+    from hub.errors import ConfigurationError
+    from hub.kafka_clients import check_security, sasl_failure, tls_failure
+    from hub.ops.logging import get_logger
+
+    log = get_logger()
+    try:
+        check_security(settings.kafka)
+    except ConfigurationError as exc:
+        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        return EX_CONFIG
+    failure = asyncio.run(tls_failure(settings.kafka))
+    if failure is not None:
+        log.error(
+            "kafka_tls_failed",
+            code=failure.code,
+            bootstrap_servers=failure.server,
+            exc_info=failure,
+        )
+        return EX_CONFIG
+    refused = asyncio.run(sasl_failure(settings.kafka))
+    if refused is not None:
+        log.error("kafka_login_refused", exc_type=type(refused).__name__, path="HUB_KAFKA__SASL_*")
+        return EX_CONFIG
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,22 +73,24 @@ def run(args: argparse.Namespace) -> int:
     from hub.app import build_hub, configure_process, refuse_demo_defaults, run_until_signalled
     from hub.errors import ConfigurationError
     from hub.ops.logging import get_logger
-    from hub.settings import HubSettings
 
-    settings = HubSettings()
+    settings = load_settings()
+    if settings is None:
+        return EX_CONFIG
     configure_process(settings)
+    refused = kafka_start_checks(settings)
+    if refused is not None:
+        return refused
     try:
         refuse_demo_defaults(settings)
         hub = build_hub(settings)
     except ConfigurationError as exc:
-        get_logger().error("configuration_invalid", error=str(exc))
-        print(f"hub: configuration error: {exc}", file=sys.stderr)
-        return 78  # EX_CONFIG: a bad file stops the hub before it consumes anything
+        get_logger().error("configuration_invalid", path=exc.path, exc_info=exc)
+        return EX_CONFIG  # a bad file stops the hub before it consumes anything
     try:
         asyncio.run(run_until_signalled(hub.services()))
     except ConfigurationError as exc:
         # Found only once running, e.g. Kafka refuses the hub's credentials or ACLs.
-        get_logger().error("configuration_invalid", error=str(exc))
-        print(f"hub: configuration error: {exc}", file=sys.stderr)
-        return 78
+        get_logger().error("configuration_invalid", path=exc.path, exc_info=exc)
+        return EX_CONFIG
     return 0

@@ -8,6 +8,9 @@ one block per file::
     INVALID bad.json
       data.client.bsn BSN_INVALID The BSN fails the 11-proof.
 
+An event over 256 KiB (its compact JSON) is INVALID with EVENT_TOO_LARGE alone, as it is
+over HTTP and Kafka.
+
 Exit status: 0 all valid, 1 any invalid, 2 unusable input (a file missing, not JSON, not
 a JSON object, or a bad registry); unusable files are named on stderr. Rules that need
 earlier events are not checked here.

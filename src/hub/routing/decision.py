@@ -30,7 +30,6 @@ class OutboundEvent:
     subject: str
     data: Mapping[str, Any]
     traceparent: str | None = None
-    tracestate: str | None = None
     dataschema: str | None = None
 
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub.connectors.registry import Partner
+from hub.envelope import is_event_id
 from hub.errors import InvalidEvent
-from hub.identifiers import is_reportable_id
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Outcome, OutcomeKind
 from hub.routing.route import decide
@@ -62,7 +62,7 @@ def process(
     state counts from it, never from the event's own ``time``.
     """
     received_on = (received_at or ctx.now()).date().isoformat()
-    event_id, source, event_type = _envelope(raw)
+    event_id, source, event_type = _envelope(raw, sender, ctx)
     try:
         event = _validate(raw, sender, ctx)
     except InvalidEvent as exc:
@@ -112,15 +112,23 @@ def _validate(raw: Mapping[str, Any], sender: Partner | None, ctx: RoutingContex
     return validate_event(raw, sender=sender, result_areas=ctx.result_areas)
 
 
-def _envelope(raw: Any) -> tuple[str | None, str | None, str | None]:
+def _envelope(
+    raw: Any, sender: Partner | None, ctx: RoutingContext
+) -> tuple[str | None, str | None, str | None]:
     """The id, source and type of a possibly invalid event, where they are safe to report."""
     if not isinstance(raw, Mapping):
         return None, None, None
     event_id, source, event_type = raw.get("id"), raw.get("source"), raw.get("type")
+    # The sender's own registered source (so it finds the status of what it sent), or for
+    # tools a registered one: an arbitrary string would become part of a long-lived key.
+    if sender is not None:
+        source = sender.source
+    elif not isinstance(source, str) or ctx.registry.by_source(source) is None:
+        source = None
     return (
-        # Only an id that keeps the contract's rules: it becomes a long-lived status key.
-        event_id if is_reportable_id(event_id) else None,
-        source if isinstance(source, str) and 0 < len(source) <= 256 else None,
+        # An id outside the contract (a name, a BSN) is not repeated anywhere.
+        event_id if is_event_id(event_id) else None,
+        source,
         # Only known types: an arbitrary string must not become a metric label.
         event_type if isinstance(event_type, str) and event_type in TYPES else None,
     )

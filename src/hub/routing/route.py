@@ -74,7 +74,6 @@ def decide(
         type=event.type,
         time=event.time.isoformat(),
         subject=event.subject,
-        tracestate=event.tracestate,
         dataschema=event.dataschema,
         trace=trace,
         data=data,
@@ -120,7 +119,6 @@ class _Origin:
     type: str
     time: str
     subject: str
-    tracestate: str | None
     dataschema: str | None
     trace: TraceContext
     data: Mapping[str, Any]
@@ -133,7 +131,6 @@ class _Origin:
             type=str(plan["type"]),
             time=str(plan["time"]),
             subject=str(plan["subject"]),
-            tracestate=plan.get("tracestate"),
             dataschema=plan.get("dataschema"),
             trace=TraceContext(
                 str(plan["trace_id"]),
@@ -265,7 +262,6 @@ class _Releases:
                         subject=subject,
                         data=payload,
                         traceparent=origin.trace.traceparent(span),
-                        tracestate=origin.tracestate,
                         dataschema=None,  # the view's schema is not the sender's
                     ),
                     disclosure_id=record_id,

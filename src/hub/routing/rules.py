@@ -248,7 +248,6 @@ def _hold_plan(item: _Input, case_id: str, version: int) -> None:
         "type": event.type,
         "time": event.time.isoformat(),
         "subject": event.subject,
-        "tracestate": event.tracestate,
         "dataschema": event.dataschema,
         "trace_id": trace.trace_id,
         "parent_span_id": trace.parent_span_id,

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from hub.errors import ErrorCode
 from hub.schemas.common import (
+    MAX_ENTRIES,
     Agb,
     AssignmentNumber,
     BoundedPeriod,
@@ -91,7 +92,9 @@ class AssignmentIssued(ContractModel):
     period: BoundedPeriod
     scope: Omittable[Scope] = None
     variant: Variant
-    result_areas: Annotated[list[ResultArea], Field(json_schema_extra={"uniqueItems": True})]
+    result_areas: Annotated[
+        list[ResultArea], Field(max_length=MAX_ENTRIES, json_schema_extra={"uniqueItems": True})
+    ]
     team_contact: Contact
     issued_on: IsoDate
 
@@ -161,7 +164,7 @@ class OutcomeResult(ContractModel):
     status: ResultStatus
     assessed_on: IsoDate
     explanation: Omittable[Text] = None
-    indicators: Omittable[dict[Name, Number]] = None
+    indicators: Omittable[Annotated[dict[Name, Number], Field(max_length=MAX_ENTRIES)]] = None
 
 
 class OutcomesReported(ContractModel):
@@ -171,7 +174,7 @@ class OutcomesReported(ContractModel):
     assignment_number: AssignmentNumber
     provider_agb: Agb
     period: BoundedPeriod
-    results: Annotated[list[OutcomeResult], Field(min_length=1)]
+    results: Annotated[list[OutcomeResult], Field(min_length=1, max_length=MAX_ENTRIES)]
 
     @model_validator(mode="after")
     def _one_result_per_area(self) -> OutcomesReported:
@@ -214,7 +217,9 @@ class AssignmentRequestSubmitted(ContractModel):
     period: Period
     scope: Omittable[Scope] = None
     variant: Variant
-    result_areas: Annotated[list[ResultArea], Field(json_schema_extra={"uniqueItems": True})]
+    result_areas: Annotated[
+        list[ResultArea], Field(max_length=MAX_ENTRIES, json_schema_extra={"uniqueItems": True})
+    ]
 
     @model_validator(mode="after")
     def _request_rules(self) -> AssignmentRequestSubmitted:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from hub.schemas.common import (
+    MAX_ENTRIES,
     Contact,
     ContractModel,
     Identifier,
@@ -70,7 +71,7 @@ class CaseOpened(ContractModel):
     team: CaseTeam
     opened_on: IsoDate
     coordinator: Contact
-    household: Annotated[list[HouseholdMember], Field(min_length=1)]
+    household: Annotated[list[HouseholdMember], Field(min_length=1, max_length=MAX_ENTRIES)]
     origin: Omittable[CaseOrigin] = None
 
 
@@ -90,7 +91,7 @@ class CasePlanUpdated(ContractModel):
     case_id: Identifier
     plan_version: PositiveInt
     updated_on: IsoDate
-    goals: list[Goal]
+    goals: Annotated[list[Goal], Field(max_length=MAX_ENTRIES)]
 
     @model_validator(mode="after")
     def _distinct_goals(self) -> CasePlanUpdated:

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from hub.envelope import passes_eleven_proof
+from hub.envelope import has_bsn_part, passes_eleven_proof
 from hub.errors import ErrorCode
 from hub.schemas.errors import BLANK_PATTERN, Issue, raise_issues
 
@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_RESULT_AREAS",
     "LAW_CATEGORIES",
     "LIFE_DOMAINS",
+    "MAX_ENTRIES",
     "MAX_INTEGER",
     "STOP_REASONS",
     "Address",
@@ -90,6 +91,8 @@ T = TypeVar("T")
 
 # Integers must survive every partner's JSON parser (I-JSON, RFC 7493): at most 2**53 - 1.
 MAX_INTEGER: Final = 2**53 - 1
+# Lists and maps without a limit of their own hold at most this many entries (messages.md, Envelope).
+MAX_ENTRIES: Final = 100
 _OLDEST_BIRTH_DATE: Final = date(1900, 1, 1)
 
 
@@ -250,6 +253,15 @@ def _check_bsn(value: str) -> str:
     return value
 
 
+def _check_identifier(value: str) -> str:
+    if has_bsn_part(value):
+        raise PydanticCustomError(
+            ErrorCode.BSN_IN_IDENTIFIER.value,
+            "No part of an identifier between . _ : - may be a BSN.",
+        )
+    return value
+
+
 def _normalise_postcode(value: str) -> str:
     return value.replace(" ", "").upper()
 
@@ -298,6 +310,7 @@ Identifier = Annotated[
         ErrorCode.IDENTIFIER_INVALID,
         "An identifier is 1 to 64 characters from A-Z a-z 0-9 . _ : -.",
     ),
+    AfterValidator(_check_identifier),
 ]
 Bsn = Annotated[
     str,

@@ -32,6 +32,7 @@ from pydantic_core import core_schema
 # The envelope's own regular expressions, so the schema cannot drift from read_attributes.
 from hub.envelope import (
     _ABSOLUTE_URI,
+    _EVENT_ID,
     _ID_MAX_LENGTH,
     _JSON_MEDIA_TYPE,
     _RFC3339,
@@ -152,7 +153,22 @@ MODEL_ONLY_RULES: Final[tuple[ModelOnlyRule, ...]] = (
     ),
     ModelOnlyRule(
         ErrorCode.SUBJECT_IS_BSN,
-        "The CloudEvent subject is not 9 digits passing the 11-proof.",
+        "No part of the CloudEvent subject between the separators . _ : - is a BSN "
+        "(9 digits passing the 11-proof).",
+    ),
+    ModelOnlyRule(
+        ErrorCode.BSN_IN_IDENTIFIER,
+        "No part of the id or of an identifier field (referral_id, case_id, report_id, "
+        "request_id, decision_id, goal_id, safety_case_id) between the separators . _ : - "
+        "is a BSN (9 digits passing the 11-proof).",
+    ),
+    ModelOnlyRule(
+        ErrorCode.EVENT_TOO_LARGE,
+        "The event, as compact UTF-8 JSON in structured mode, is at most 256 KiB.",
+    ),
+    ModelOnlyRule(
+        ErrorCode.SUBJECT_MISMATCH,
+        "The partitionkey extension, when sent, equals the subject.",
     ),
     ModelOnlyRule(
         ErrorCode.SOURCE_MISMATCH,
@@ -402,15 +418,21 @@ def envelope_schema(version: str = "v1") -> dict[str, Any]:
         "title": f"CloudEvent envelope, contract {version}",
         "description": (
             "A structured-mode CloudEvents 1.0 event (NL GOV profile) as partners send it. "
-            "Only traceparent and tracestate are accepted as extensions. data is checked "
-            "by the schema of the event's type (the same folder, <short type>.json)."
+            "Only traceparent, tracestate and partitionkey are accepted as extensions. data is "
+            "checked by the schema of the event's type (the same folder, <short type>.json). "
+            "An event is at most 256 KiB (its compact UTF-8 JSON)."
         ),
         "type": "object",
         "additionalProperties": False,
         "required": ["specversion", "id", "source", "type", "time", "subject", "data"],
         "properties": {
             "specversion": {"type": "string", "const": SPECVERSION},
-            "id": {**text, "maxLength": _ID_MAX_LENGTH},
+            "id": {
+                **text,
+                "maxLength": _ID_MAX_LENGTH,
+                "pattern": _anchored(_EVENT_ID.pattern),
+                "description": "A-Z a-z 0-9 . _ : - (a UUID is recommended); no part a BSN.",
+            },
             "source": {**text, "description": "The sending partner's registered URN."},
             "type": {"type": "string", "enum": types},
             "time": {
@@ -441,7 +463,13 @@ def envelope_schema(version: str = "v1") -> dict[str, Any]:
             "tracestate": {
                 **text,
                 "maxLength": _TRACESTATE_MAX_LENGTH,
-                "description": "W3C trace context: at most 32 key=value members.",
+                "description": "W3C trace context: at most 32 key=value members. Checked, "
+                "then dropped: the hub never stores, logs or forwards it.",
+            },
+            "partitionkey": {
+                **text,
+                "description": "CloudEvents partitioning extension; equals subject. Checked, "
+                "then dropped: the hub never stores or forwards it.",
             },
             "data": {"type": "object", "description": "Checked by the schema of the type."},
         },

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from hub.errors import ErrorCode
 from hub.schemas.common import (
+    MAX_ENTRIES,
     Agb,
     Client,
     ContractModel,
@@ -55,7 +56,9 @@ class ProvisionRequested(ContractModel):
     period: Period
     scope: Omittable[Scope] = None
     variant: Variant
-    result_areas: Annotated[list[ResultArea], Field(json_schema_extra={"uniqueItems": True})]
+    result_areas: Annotated[
+        list[ResultArea], Field(max_length=MAX_ENTRIES, json_schema_extra={"uniqueItems": True})
+    ]
     preferred_provider_agb: Omittable[Agb] = None
     motivation: Omittable[Text] = None
 

@@ -121,6 +121,8 @@ class _Renderer:
         if isinstance(rest, Mapping):
             names = "; ".join(self.constraints(node.get("propertyNames", {})))
             values = "; ".join(self.constraints(rest))
+            if "maxProperties" in node:
+                parts.append(f"at most {node['maxProperties']} entries")
             parts.append(f"names: {names}" if names else "any names")
             if values:
                 parts.append(f"values: {values}")

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from hub.errors import ErrorCode
 from hub.schemas.common import (
+    MAX_ENTRIES,
     Agb,
     ClientWithPhone,
     Contact,
@@ -64,7 +65,8 @@ class ReferralRequest(ContractModel):
 
     summary: Text
     life_domains: Annotated[
-        list[LifeDomain], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+        list[LifeDomain],
+        Field(min_length=1, max_length=MAX_ENTRIES, json_schema_extra={"uniqueItems": True}),
     ]
     urgency: Urgency
 

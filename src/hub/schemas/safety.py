@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from hub.errors import ErrorCode
 from hub.schemas.common import (
+    MAX_ENTRIES,
     Address,
     Contact,
     ContractModel,
@@ -82,7 +83,8 @@ class Concern(ContractModel):
     """What the report is about: kinds (distinct), a description and whether danger is acute."""
 
     kinds: Annotated[
-        list[ConcernKind], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+        list[ConcernKind],
+        Field(min_length=1, max_length=MAX_ENTRIES, json_schema_extra={"uniqueItems": True}),
     ]
     description: LongText
     acute_danger: bool
@@ -109,10 +111,11 @@ class SafetyReportSubmitted(ContractModel):
     case_id: Omittable[Identifier] = None
     reporter: Reporter
     meldcode_steps_completed: Annotated[
-        list[MeldcodeStep], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+        list[MeldcodeStep],
+        Field(min_length=1, max_length=MAX_ENTRIES, json_schema_extra={"uniqueItems": True}),
     ]
     concern: Concern
-    persons: Annotated[list[InvolvedPerson], Field(min_length=1)]
+    persons: Annotated[list[InvolvedPerson], Field(min_length=1, max_length=MAX_ENTRIES)]
     household_informed: bool
     not_informed_reason: Omittable[Text] = None
 
@@ -154,7 +157,7 @@ class SafetyReportFeedback(ContractModel):
     stage: FeedbackStage
     stage_on: IsoDate
     follow_up_started: bool
-    parties: list[Name]
+    parties: Annotated[list[Name], Field(max_length=MAX_ENTRIES)]
     safety_conditions: Omittable[Text] = None
 
 
@@ -171,7 +174,7 @@ class SafetyCaseHandedOver(ContractModel):
     safety_case_id: Identifier
     report_id: Omittable[Identifier] = None
     handed_over_on: IsoDate
-    household: Annotated[list[HandoverMember], Field(min_length=1)]
+    household: Annotated[list[HandoverMember], Field(min_length=1, max_length=MAX_ENTRIES)]
     risk_level: RiskLevel
     safety_conditions: Text
     monitoring_agreements: Text

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import CloudEvent, read_attributes
+from hub.envelope import MAX_EVENT_BYTES, CloudEvent, event_size, event_too_large, read_attributes
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.schemas.common import DEFAULT_RESULT_AREAS, ContractModel, ValidationContext
 from hub.schemas.errors import error_details, render_path
@@ -40,7 +40,6 @@ class ValidEvent:
     time: datetime
     subject: str
     traceparent: str | None
-    tracestate: str | None
     dataschema: str | None
     spec: TypeSpec
     data: ContractModel
@@ -61,7 +60,6 @@ class ValidEvent:
             data=self.canonical_data(),
             dataschema=self.dataschema,
             traceparent=self.traceparent,
-            tracestate=self.tracestate,
         )
 
 
@@ -86,12 +84,15 @@ def validate_event(
     (SOURCE_MISMATCH) and its role must send the type (TYPE_NOT_ALLOWED); where the type
     names an AGB of the sender, it must be the sender's (AGB_NOT_SENDER). ``sender=None``
     skips these checks (tools only). ``result_areas`` is the municipality's list; default
-    the contract's.
+    the contract's. An event over ``MAX_EVENT_BYTES`` is refused with EVENT_TOO_LARGE
+    alone, before anything else is checked, so a huge event costs no more than its size.
     """
     if not isinstance(raw, Mapping):
         raise InvalidEvent(
             [ErrorDetail("", ErrorCode.ENVELOPE_INVALID, "A CloudEvent must be a JSON object.")]
         )
+    if event_size(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent([event_too_large()])
     attributes, errors = read_attributes(raw)
 
     spec: TypeSpec | None = None
@@ -178,7 +179,6 @@ def validate_event(
         time=attributes.time,
         subject=attributes.subject,
         traceparent=attributes.traceparent,
-        tracestate=attributes.tracestate,
         dataschema=attributes.dataschema,
         spec=spec,
         data=data_model,

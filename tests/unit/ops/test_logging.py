@@ -131,7 +131,9 @@ def test_a_logger_created_before_configuration_still_redacts() -> None:
 # Real UUIDs (version 4, variant 8) whose groups hold what a personal-data scan mistakes
 # for a BSN, a birth date or a phone number: an 8-digit first group, a date-like run,
 # and a 12-digit last group with 999900018 inside it. A W3C trace id with a 24-digit run.
-UUID_WITH_BSN_RUN = "19860211-0000-4000-8000-999900018000"
+UUID_WITH_BSN_RUN = "19860211-0000-4000-8000-99990001800e"
+# The same shape without any hex letter is no UUID the hub makes: its runs are masked.
+DIGITS_IN_UUID_SHAPE = "19860211-0612-3456-7800-000000000000"
 UUID_WITH_DIGIT_GROUPS = "cb5aadb1-1234-4567-8901-234567890123"
 TRACE_ID_WITH_LONG_DIGIT_RUN = "4bf92f3512345678901234567890abcd"
 
@@ -149,7 +151,7 @@ def test_hub_ids_exception_names_topics_and_codes_are_kept_whole(captured: io.St
         code="HTTP_503",
         codes=["BSN_IN_IDENTIFIER", "EVENT_TOO_LARGE"],
     )
-    line = json.loads(captured.getvalue())
+    line = json.loads(captured.getvalue().splitlines()[0])
     assert {key: line[key] for key in line if key not in ("timestamp", "level", "event")} == {
         "event_id": UUID_WITH_DIGIT_GROUPS,
         "disclosure_id": "c7d2a9e1-3f5b-4e8c-b6a0-91d4e2f8a356",
@@ -206,3 +208,11 @@ def test_exc_type_keeps_class_names_and_masks_anything_else(
     get_logger().warning("router_retrying", attempt=3, exc_type=value, delay_seconds=1.5)
     line = json.loads(captured.getvalue())
     assert (line["exc_type"], line["attempt"], line["delay_seconds"]) == (logged, 3, 1.5)
+
+
+def test_digits_in_uuid_shape_are_not_kept_as_an_id(captured: io.StringIO) -> None:
+    """A partner's id of digits in UUID shape (a date, a phone, a BSN) is masked, not kept whole."""
+    get_logger().info("event_dead_lettered", event_id=DIGITS_IN_UUID_SHAPE)
+    line = json.loads(captured.getvalue())
+    assert line["event_id"] != DIGITS_IN_UUID_SHAPE
+    assert "19860211" not in line["event_id"]

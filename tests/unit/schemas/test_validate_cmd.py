@@ -91,3 +91,19 @@ def test_bad_registry_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("ERROR partner registry: partners: a deployment needs")
+
+
+def test_an_event_over_256_kib_is_event_too_large(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file holding an event over 256 KiB is INVALID with EVENT_TOO_LARGE only, as on every channel."""
+    event = make_event("outcomes.reported")
+    event["data"]["results"][0]["indicators"] = {f"indicator_{n:05d}": n for n in range(15_000)}
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(event), encoding="utf-8")
+    assert main(["validate", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"INVALID {path}",
+        "  - EVENT_TOO_LARGE The event is over 256 KiB (its compact JSON); "
+        "split it over several events.",
+    ]

@@ -1,0 +1,169 @@
+"""The contract's attribute rules end to end: real gateway (uvicorn), real broker, real router and webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.app import Hub, build_hub
+from hub.gateway import GatewayServer, build_gateway_app
+from hub.ops.partner_io import Received, receive, send_events
+from hub.testing import make_event
+
+from .hubtest import isolated_settings
+from .test_partner_edges_e2e import _registry_with_swt_webhook
+from .test_webhook_delivery import SECRET, SECRET_ENV, Receiver, serving
+
+REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
+STRUCTURED = "application/cloudevents+json"
+# Markers planted in the trace state: a BSN (not in any example) and two vendor values.
+PLANTED_BSN = "999990019"
+HTTP_TRACESTATE = f"bsn={PLANTED_BSN},vendor=zqhttpstate"
+KAFKA_TRACESTATE = "vendor=zqkafkastate"
+MARKERS = (PLANTED_BSN.encode(), b"zqhttpstate", b"zqkafkastate")
+
+
+@dataclass
+class Running:
+    """The hub's services and the gateway, running; a client for the gateway."""
+
+    hub: Hub
+    client: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def running(kafka_bootstrap: str, tmp_path: Path, webhook_url: str) -> AsyncIterator[Running]:
+    """Router, webhook deliverer and gateway on a socket of its own, over this test's topics."""
+    settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path, partitions=1)
+    settings.partners_file = _registry_with_swt_webhook(tmp_path, webhook_url)
+    hub = build_hub(settings)
+    stop = asyncio.Event()
+    services = [asyncio.create_task(service(stop)) for service in hub.services()]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    gateway = GatewayServer(
+        build_gateway_app(settings.gateway, settings.kafka, hub.registry), settings.gateway
+    )
+    services.append(asyncio.create_task(gateway.run(stop, sockets=[sock])))
+    try:
+        await asyncio.wait_for(hub.router.ready.wait(), 60)
+        await asyncio.wait_for(gateway.started.wait(), 30)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            yield Running(hub, client)
+    finally:
+        stop.set()
+        await asyncio.gather(*services)
+        sock.close()
+
+
+def _auth(partner_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer demo-key-{partner_id}", "Content-Type": STRUCTURED}
+
+
+async def _everything(hub: Hub) -> list[Received]:
+    """Every record on every topic of the hub, once nothing new arrived for 3 s."""
+    topics = [spec.name for spec in hub.layout.all_topics(hub.registry, hub.settings.kafka)]
+    return [r async for r in receive(hub.settings.kafka, topics, idle_seconds=3.0)]
+
+
+async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tracestate and partitionkey, sent over HTTP and over Kafka, are accepted but reach no webhook and no hub topic."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    receiver = Receiver()
+    over_http = make_event(REFERRAL, referral_id="REF-attr-http")
+    over_http |= {
+        "subject": "REF-attr-http",
+        "tracestate": HTTP_TRACESTATE,
+        "partitionkey": "REF-attr-http",
+    }
+    over_kafka = make_event(REFERRAL, referral_id="REF-attr-kafka")
+    over_kafka |= {
+        "subject": "REF-attr-kafka",
+        "tracestate": KAFKA_TRACESTATE,
+        "partitionkey": "REF-attr-kafka",
+    }
+    async with serving(receiver) as url, running(kafka_bootstrap, tmp_path, url) as run:
+        posted = await run.client.post(
+            "/events", content=json.dumps(over_http), headers=_auth("gp-de-linde")
+        )
+        layout = run.hub.layout
+        await send_events(run.hub.settings.kafka, layout.inbound("gp-de-linde"), [over_kafka])
+        async with asyncio.timeout(60):
+            while len(receiver.delivered) < 2:  # noqa: ASYNC110 -- polling a test double
+                await asyncio.sleep(0.1)
+        records = await _everything(run.hub)
+
+    assert posted.status_code == 202
+    assert sorted(e["data"]["referral_id"] for e in receiver.delivered) == [
+        "REF-attr-http",
+        "REF-attr-kafka",
+    ]
+    for request in receiver.requests:
+        names = {name.lower() for name in request["headers"]}
+        assert not {n for n in names if "tracestate" in n or "partitionkey" in n}
+        text = json.dumps(request["headers"]).encode() + json.dumps(request["event"]).encode()
+        assert [m for m in MARKERS if m in text] == []
+    for event in receiver.delivered:
+        assert "tracestate" not in event
+        assert "partitionkey" not in event
+
+    # The partner's own record on its inbound topic is as the partner wrote it; nothing else.
+    partner_written = layout.inbound("gp-de-linde"), over_kafka["id"].encode()
+    checked = 0
+    for record in records:
+        headers = dict(record.headers)
+        if (record.topic, headers.get("ce_id")) == partner_written:
+            assert headers["ce_tracestate"] == KAFKA_TRACESTATE.encode()
+            continue
+        checked += 1
+        assert "ce_tracestate" not in headers, record.topic
+        assert "ce_partitionkey" not in headers, record.topic
+        raw = (record.key or b"") + (record.value or b"") + b"".join(headers.values())
+        assert [m for m in MARKERS if m in raw] == [], record.topic
+    topics = {record.topic for record in records}
+    assert {layout.inbound("gp-de-linde"), layout.status} <= topics
+    assert checked >= 4  # the HTTP event inbound, two deliveries, two status records at least
+
+
+async def test_a_924_kb_outcome_gets_413_from_the_running_gateway(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's 924-KB outcome (thousands of indicators) is 413 EVENT_TOO_LARGE over a real socket; 2,000 indicators 422 TOO_LONG."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    huge = make_event("outcomes.reported")
+    huge["data"]["results"][0]["indicators"] = {
+        f"zelfredzaamheid_indicator_{n:05d}": n * 1.5 for n in range(21_000)
+    }
+    many = make_event("outcomes.reported")
+    many["data"]["results"][0]["indicators"] = {f"indicator_{n:04d}": n for n in range(2_000)}
+    body = json.dumps(huge).encode()
+    assert 900_000 < len(body) < 1_048_576
+    async with serving(Receiver()) as url, running(kafka_bootstrap, tmp_path, url) as run:
+        too_large = await run.client.post(
+            "/events", content=body, headers=_auth("provider-thuiszorg-zwolle")
+        )
+        too_long = await run.client.post(
+            "/events", content=json.dumps(many), headers=_auth("provider-thuiszorg-zwolle")
+        )
+        inbound = run.hub.layout.inbound("provider-thuiszorg-zwolle")
+        on_topic = [r async for r in receive(run.hub.settings.kafka, [inbound], idle_seconds=2.0)]
+
+    assert too_large.status_code == 413
+    assert too_large.json()["code"] == "EVENT_TOO_LARGE"
+    assert [(e["path"], e["code"]) for e in too_large.json()["errors"]] == [("", "EVENT_TOO_LARGE")]
+    assert too_long.status_code == 422
+    assert [(e["path"], e["code"]) for e in too_long.json()["errors"]] == [
+        ("data.results[0].indicators", "TOO_LONG")
+    ]
+    assert on_topic == []

@@ -1,0 +1,215 @@
+"""Kafka connection options: TLS and SASL from settings, one place for every client."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+from cryptography.hazmat.primitives import serialization
+from faststream.kafka.security import parse_security
+from pydantic import SecretStr
+
+from hub.audit.feed import audit_group
+from hub.delivery.parking import replay_group
+from hub.delivery.webhook import delivery_group
+from hub.errors import ConfigurationError
+from hub.kafka_clients import (
+    check_security,
+    client_options,
+    faststream_security,
+    router_transactional_id,
+)
+from hub.settings import KafkaSettings
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A CA file, a client certificate with its key, and a second, unrelated key, as PEM files."""
+    folder = tmp_path_factory.mktemp("kafka-tls")
+    ca = trustme.CA()
+    client = ca.issue_cert("hub.example")
+    other = ca.issue_cert("other.example")
+    files = {
+        "ca": folder / "ca.pem",
+        "cert": folder / "client.pem",
+        "key": folder / "client.key",
+        "other_key": folder / "other.key",
+        "garbage": folder / "garbage.pem",
+        "encrypted_key": folder / "client-encrypted.key",
+    }
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    client.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    client.private_key_pem.write_to_path(str(files["key"]))
+    other.private_key_pem.write_to_path(str(files["other_key"]))
+    files["garbage"].write_text("not a certificate\n", encoding="utf-8")
+    key = serialization.load_pem_private_key(client.private_key_pem.bytes(), password=None)
+    files["encrypted_key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"right-password"),
+        )
+    )
+    return files
+
+
+def _kafka(**fields: object) -> KafkaSettings:
+    return KafkaSettings.model_validate({"bootstrap_servers": "127.0.0.1:9093", **fields})
+
+
+def test_plaintext_has_no_ssl_context_and_no_login() -> None:
+    """PLAINTEXT options name the protocol and carry neither an SSL context nor a login."""
+    assert client_options(_kafka()) == {
+        "bootstrap_servers": "127.0.0.1:9093",
+        "security_protocol": "PLAINTEXT",
+    }
+
+
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL"])
+def test_tls_protocols_get_an_ssl_context_that_trusts_the_ca(
+    pki: dict[str, Path], protocol: str
+) -> None:
+    """SSL and SASL_SSL options carry an SSL context that verifies certificates and hostnames."""
+    login = (
+        {"sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "hub", "sasl_password": "pw"}
+        if protocol == "SASL_SSL"
+        else {}
+    )
+    options = client_options(_kafka(security_protocol=protocol, ssl_cafile=pki["ca"], **login))
+    context = options["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert options["security_protocol"] == protocol
+
+
+def test_hostname_verification_can_be_switched_off(pki: dict[str, Path]) -> None:
+    """ssl_check_hostname=False keeps certificate verification but skips the hostname check."""
+    context = client_options(
+        _kafka(security_protocol="SSL", ssl_cafile=pki["ca"], ssl_check_hostname=False)
+    )["ssl_context"]
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, False)
+
+
+def test_client_certificate_and_key_are_loaded(pki: dict[str, Path]) -> None:
+    """A client certificate with its matching key, plain or encrypted with its password, is accepted for SSL."""
+    for key, password in ((pki["key"], None), (pki["encrypted_key"], "right-password")):
+        check_security(
+            _kafka(
+                security_protocol="SSL",
+                ssl_cafile=pki["ca"],
+                ssl_certfile=pki["cert"],
+                ssl_keyfile=key,
+                ssl_key_password=password,
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("fields", "setting"),
+    [
+        ({"security_protocol": "SSL", "ssl_cafile": "/nonexistent/ca.pem"}, "SSL_CAFILE"),
+        ({"security_protocol": "SSL", "ssl_cafile": "garbage"}, "SSL_CAFILE"),
+        ({"security_protocol": "SSL", "ssl_certfile": "/nonexistent/c.pem", "ssl_keyfile": "key"},
+         "SSL_CERTFILE"),
+        ({"security_protocol": "SSL", "ssl_certfile": "garbage", "ssl_keyfile": "key"},
+         "SSL_CERTFILE"),
+        ({"security_protocol": "SSL", "ssl_certfile": "cert", "ssl_keyfile": "other_key"},
+         "SSL_KEYFILE"),
+        ({"security_protocol": "SSL", "ssl_keyfile": "key"}, "SSL_CERTFILE"),
+        ({"security_protocol": "SSL", "ssl_certfile": "cert"}, "SSL_KEYFILE"),
+        ({"security_protocol": "SSL", "ssl_key_password": "x"}, "SSL_CERTFILE"),
+        ({"security_protocol": "SSL", "ssl_certfile": "cert", "ssl_keyfile": "encrypted_key"},
+         "SSL_KEY_PASSWORD"),
+        ({"security_protocol": "SSL", "ssl_certfile": "cert", "ssl_keyfile": "encrypted_key",
+          "ssl_key_password": "wrong"}, "SSL_KEY_PASSWORD"),
+        ({"security_protocol": "PLAINTEXT", "ssl_cafile": "ca"}, "SSL_CAFILE"),
+        ({"security_protocol": "SASL_PLAINTEXT", "ssl_certfile": "cert"}, "SSL_CERTFILE"),
+        ({"security_protocol": "SASL_SSL", "ssl_cafile": "ca"}, "SASL_MECHANISM"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN"}, "SASL_USERNAME"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+          "sasl_username": "hub"}, "SASL_PASSWORD"),
+        ({"security_protocol": "SSL", "sasl_mechanism": "PLAIN"}, "SASL_MECHANISM"),
+    ],
+)  # fmt: skip
+def test_bad_security_settings_name_the_setting(
+    pki: dict[str, Path], fields: dict[str, str], setting: str
+) -> None:
+    """A missing, unreadable or mismatched TLS or SASL setting is a ConfigurationError naming its variable."""
+    values = {k: str(pki.get(v, v)) if k.startswith("ssl_") else v for k, v in fields.items()}
+    with pytest.raises(ConfigurationError) as raised:
+        check_security(_kafka(**values))
+    assert raised.value.path == f"HUB_KAFKA__{setting}"
+    assert str(raised.value).startswith(f"settings: HUB_KAFKA__{setting}: ")
+
+
+_COMBINATIONS = [
+    ("PLAINTEXT", None),
+    ("SSL", None),
+    ("SASL_PLAINTEXT", "PLAIN"),
+    ("SASL_PLAINTEXT", "SCRAM-SHA-256"),
+    ("SASL_PLAINTEXT", "SCRAM-SHA-512"),
+    ("SASL_SSL", "PLAIN"),
+    ("SASL_SSL", "SCRAM-SHA-256"),
+    ("SASL_SSL", "SCRAM-SHA-512"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "mechanism"), _COMBINATIONS)
+def test_faststream_security_gives_the_same_options_as_aiokafka_clients(
+    pki: dict[str, Path], protocol: str, mechanism: str | None
+) -> None:
+    """FastStream's security object yields the protocol, mechanism, login and TLS of client_options."""
+    fields: dict[str, object] = {"security_protocol": protocol}
+    if protocol.endswith("SSL"):
+        fields["ssl_cafile"] = pki["ca"]
+    if mechanism is not None:
+        fields |= {
+            "sasl_mechanism": mechanism,
+            "sasl_username": "hub",
+            "sasl_password": SecretStr("hub-secret"),
+        }
+    settings = _kafka(**fields)
+    expected = client_options(settings)
+    parsed = parse_security(faststream_security(settings))
+    assert parsed["security_protocol"] == protocol
+    assert parsed.get("sasl_mechanism") == mechanism
+    assert parsed.get("sasl_plain_username") == expected.get("sasl_plain_username")
+    assert parsed.get("sasl_plain_password") == expected.get("sasl_plain_password")
+    assert isinstance(parsed.get("ssl_context"), ssl.SSLContext) is protocol.endswith("SSL")
+
+
+def test_group_and_transactional_ids_of_two_deployments_are_disjoint() -> None:
+    """Deployments that differ in prefix or group id share no consumer group or transactional id."""
+
+    def ids(settings: KafkaSettings) -> set[str]:
+        return {
+            settings.group_id,
+            router_transactional_id(settings),
+            audit_group(settings),
+            delivery_group(settings, "swt-zwolle"),
+            replay_group(settings, "swt-zwolle"),
+        }
+
+    base = _kafka(topic_prefix="gemeente-a", group_id="hub-a", instance_id="hub-0")
+    other_prefix = _kafka(topic_prefix="gemeente-b", group_id="hub-a", instance_id="hub-0")
+    other_group = _kafka(topic_prefix="gemeente-a", group_id="hub-b", instance_id="hub-0")
+    assert len(ids(base)) == 5
+    assert ids(base) & ids(other_group) == set()
+    assert ids(base) & ids(other_prefix) == {"hub-a", "hub-a-hub-0"}
+
+
+def test_default_ids_keep_the_routers_form() -> None:
+    """With default settings the router keeps its group and transactional id; the others carry the prefix."""
+    settings = _kafka(instance_id="hub-0")
+    assert (settings.group_id, router_transactional_id(settings)) == (
+        "hub-router",
+        "hub-router-hub-0",
+    )
+    assert audit_group(settings) == "sociaaldomein.hub-router.audit"
+    assert delivery_group(settings, "swt-zwolle") == "sociaaldomein.hub-router.webhook.swt-zwolle"
+    assert replay_group(settings, "swt-zwolle") == (
+        "sociaaldomein.hub-router.webhook-replay.swt-zwolle"
+    )
