@@ -357,20 +357,20 @@ class Pipeline:
 def _reportable_attributes(
     record: InboundRecord, partner: Partner | None
 ) -> tuple[str | None, str | None]:
-    """The ``ce_id`` and ``ce_source`` of an unread record, where they may be reported back.
+    """The ``ce_id`` of an unread record where it may be reported back, with the sender's source.
 
-    Only an id that follows the contract's rules (no BSN in it) and the sender's own
-    registered source: they become the key of a status record kept for long.
+    The same rule as for a read event (``hub.routing.process``): an id that keeps the
+    contract's rules (no BSN in it) and the sender's own registered source, since they
+    become the key of a status record kept for long.
     """
-    found = {name: value for name, value in record.headers if name in ("ce_id", "ce_source")}
+    raw_id = next((value for name, value in record.headers if name == "ce_id"), None)
     try:
-        event_id = (found.get("ce_id") or b"").decode()
-        source = (found.get("ce_source") or b"").decode()
+        event_id = (raw_id or b"").decode()
     except UnicodeDecodeError:
         return None, None
-    if partner is None or source != partner.source or not is_event_id(event_id):
+    if partner is None or not is_event_id(event_id):
         return None, None
-    return event_id, source
+    return event_id, partner.source
 
 
 def _rejected(code: ErrorCode, path: str, message: str) -> Outcome:

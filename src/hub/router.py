@@ -40,6 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
@@ -99,8 +100,33 @@ async def ensure_topics(
                         raise for_code(code)()
             await _wait_for_leaders(admin, [t.name for t in missing])
             _log.info("topics_created", topics=[t.name for t in missing])
+        await _warn_of_create_time(admin, [layout.inbound(p.id) for p in registry])
     finally:
         await admin.close()
+
+
+async def _warn_of_create_time(admin: AIOKafkaAdminClient, inbound: list[str]) -> None:
+    """Name inbound topics whose records carry the sender's time, not the broker's.
+
+    The hub creates them with LogAppendTime, but leaves existing topics alone (an
+    operator's own settings; Kafka has no safe single-key change over this client). On
+    those, receipt falls back to the hub's clock when the router handles a record.
+    """
+    described = await admin.describe_configs(
+        [
+            ConfigResource(ConfigResourceType.TOPIC, topic, {"message.timestamp.type": None})
+            for topic in inbound
+        ]
+    )
+    create_time = [
+        name
+        for response in described
+        for _code, _message, _type, name, entries in response.resources
+        for key, value, *_ in entries
+        if key == "message.timestamp.type" and value != "LogAppendTime"
+    ]
+    if create_time:
+        _log.warning("inbound_topics_create_time", topics=create_time, count=len(create_time))
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str]) -> None:

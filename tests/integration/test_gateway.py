@@ -6,9 +6,7 @@ import asyncio
 import json
 import socket
 import ssl
-import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +19,6 @@ import requests
 import schemathesis
 import trustme
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -29,14 +26,14 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from hub.connectors.registry import PartnerRegistry
 from hub.envelope import from_kafka
-from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
+from hub.gateway import GatewaySettings
 from hub.gateway.testing import FuzzRequest, fuzz_requests, with_credentials
-from hub.router import ensure_topics
 from hub.schemas import validate_event
 from hub.settings import KafkaSettings
 from hub.testing import demo_registry, make_event, scenario
 from hub.topics import TopicLayout
 
+from .gatewaytest import ServerThread, gateway_topics
 from .hubtest import isolated_settings, running_hub
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
@@ -100,67 +97,8 @@ def registry() -> PartnerRegistry:
 @pytest.fixture(scope="module")
 async def kafka(kafka_bootstrap: str, registry: PartnerRegistry) -> AsyncIterator[KafkaSettings]:
     """Kafka settings with a prefix of this module's own; the hub's topics, deleted afterwards."""
-    settings = KafkaSettings(
-        bootstrap_servers=kafka_bootstrap,
-        topic_prefix=f"gw{uuid.uuid4().hex[:10]}",
-        partitions=1,
-    )
-    layout = TopicLayout(settings.topic_prefix)
-    await ensure_topics(settings, layout, registry)
-    yield settings
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([spec.name for spec in layout.all_topics(registry, settings)])
-    finally:
-        await admin.close()
-
-
-class ServerThread:
-    """The gateway under uvicorn in a thread of its own, so sync clients (schemathesis) work too."""
-
-    def __init__(self, settings: GatewaySettings, kafka: KafkaSettings, registry: Any) -> None:
-        self._settings = settings
-        self._kafka = kafka
-        self._registry = registry
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then (else +40 ms)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
-        self._started = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            app = build_gateway_app(self._settings, self._kafka, self._registry)
-            server = GatewayServer(app, self._settings)
-            watcher = asyncio.create_task(_set_when(server.started, self._started))
-            await server.run(self._stop, sockets=[self._socket])
-            watcher.cancel()
-
-        asyncio.run(main())
-
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        assert self._started.wait(timeout=30), "the gateway did not start"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._loop is not None
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
-        self._socket.close()
-        assert not self._thread.is_alive(), "the gateway did not stop"
-
-
-async def _set_when(source: asyncio.Event, target: threading.Event) -> None:
-    await source.wait()
-    target.set()
+    async with gateway_topics(kafka_bootstrap, registry, prefix="gw") as settings:
+        yield settings
 
 
 def _gateway_settings(certificates: Certificates, **changes: Any) -> GatewaySettings:

@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import ssl
-import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,15 +19,14 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.connectors.registry import PartnerRegistry
-from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
+from hub.gateway import GatewaySettings
 from hub.gateway.testing import with_credentials
-from hub.router import ensure_topics
 from hub.settings import KafkaSettings
 from hub.testing import demo_registry, make_event
-from hub.topics import TopicLayout
+
+from .gatewaytest import ServerThread, gateway_topics
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 GP_KEY = "hostile-key-gp-de-linde"
@@ -49,66 +45,8 @@ def registry() -> PartnerRegistry:
 @pytest.fixture(scope="module")
 async def kafka(kafka_bootstrap: str, registry: PartnerRegistry) -> AsyncIterator[KafkaSettings]:
     """Kafka settings with a prefix of this module's own; the hub's topics, deleted afterwards."""
-    settings = KafkaSettings(
-        bootstrap_servers=kafka_bootstrap,
-        topic_prefix=f"gwh{uuid.uuid4().hex[:10]}",
-        partitions=1,
-    )
-    layout = TopicLayout(settings.topic_prefix)
-    await ensure_topics(settings, layout, registry)
-    yield settings
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([spec.name for spec in layout.all_topics(registry, settings)])
-    finally:
-        await admin.close()
-
-
-class ServerThread:
-    """The gateway under uvicorn, plain HTTP on 127.0.0.1, in a thread with its own loop."""
-
-    def __init__(self, settings: GatewaySettings, kafka: KafkaSettings, registry: Any) -> None:
-        self._settings = settings
-        self._kafka = kafka
-        self._registry = registry
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind((PARTNER, 0))
-        self.port: int = self._socket.getsockname()[1]
-        self._started = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            app = build_gateway_app(self._settings, self._kafka, self._registry)
-            server = GatewayServer(app, self._settings)
-
-            async def announce() -> None:
-                await server.started.wait()
-                self._started.set()
-
-            watcher = asyncio.create_task(announce())
-            await server.run(self._stop, sockets=[self._socket])
-            watcher.cancel()
-
-        asyncio.run(main())
-
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        assert self._started.wait(timeout=30), "the gateway did not start"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._loop is not None
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
-        self._socket.close()
-        assert not self._thread.is_alive(), "the gateway did not stop"
+    async with gateway_topics(kafka_bootstrap, registry, prefix="gwh") as settings:
+        yield settings
 
 
 @asynccontextmanager
@@ -127,7 +65,7 @@ async def _gateway(
             **changes,
         }
     )
-    with ServerThread(settings, kafka, registry) as server:
+    with ServerThread(settings, kafka, registry, host=PARTNER) as server:
         base_url = f"{'https' if trust else 'http'}://{PARTNER}:{server.port}"
         async with (
             asyncio.timeout(30),
