@@ -398,14 +398,22 @@ async def prepared(settings: HubSettings) -> HubUnderTest:
 
 
 async def referrals_delivered(
-    hub: HubUnderTest, watcher: Watcher, work: Workload, within: float
+    hub: HubUnderTest, watcher: Watcher, work: Workload, within: float, process: HubProcess
 ) -> None:
-    """Phase one: send the referrals and wait until the wijkteam has every one."""
+    """Phase one: send the referrals and wait until the wijkteam has every one.
+
+    Fails at once, naming the exit code, when `hub run` exits meanwhile.
+    """
     await send_fast(hub.kafka, hub.layout.inbound(GP), work.referrals)
-    if not await watcher.wait_for(len(work.referrals), within):
-        raise AssertionError(
-            f"only {watcher.unique()} of {len(work.referrals)} referrals arrived before the fault"
-        )
+    deadline = time.monotonic() + within
+    while not await watcher.wait_for(len(work.referrals), 1.0):
+        if (code := process.exited()) is not None:
+            raise AssertionError(f"hub run exited with code {code}; see {process.log_file}")
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"only {watcher.unique()} of {len(work.referrals)} referrals arrived "
+                "before the fault"
+            )
 
 
 def _watch(hub: HubUnderTest) -> Watcher:
@@ -427,9 +435,9 @@ async def oversized(
         f"oversized events ({', '.join(f'{s // 1000} KB' for s in sizes)}) mid-stream",
         work.events + len(big),
     )
-    async with hub_running(settings, work_dir):
+    async with hub_running(settings, work_dir) as process:
         with _watch(hub) as watcher:
-            await referrals_delivered(hub, watcher, work, 120)
+            await referrals_delivered(hub, watcher, work, 120, process)
             half = len(work.updates) // 2
             await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates[:half])
             sent_big = time.monotonic()
@@ -582,9 +590,12 @@ async def broker_restarts(
     hub = await prepared(settings)
     work = Workload.of(subjects, steps)
     rows: list[FaultResult] = []
-    async with hub_running(settings, work_dir), gateway_running(settings.kafka) as gateway:
+    async with (
+        hub_running(settings, work_dir) as process,
+        gateway_running(settings.kafka) as gateway,
+    ):
         with _watch(hub) as watcher:
-            await referrals_delivered(hub, watcher, work, 120)
+            await referrals_delivered(hub, watcher, work, 120, process)
             poster = Poster(gateway, settings.kafka.partitions, work.tag)
             stop_posting = asyncio.Event()
             posting = asyncio.create_task(poster.run(stop_posting, finish_within=gateway_within))
@@ -684,7 +695,7 @@ async def hub_kills(
     kills: list[float] = []
     async with hub_running(settings, work_dir) as process:
         with _watch(hub) as watcher:
-            await referrals_delivered(hub, watcher, work, 120)
+            await referrals_delivered(hub, watcher, work, 120, process)
             sending = asyncio.create_task(
                 send_paced(hub.kafka, hub.layout.inbound(SWT), work.updates, rate)
             )
@@ -739,9 +750,9 @@ async def cluster_loses_broker(
     hub = await prepared(settings)
     work = Workload.of(subjects, steps)
     result = FaultResult(f"1 of 3 brokers killed (SIGKILL) for {downtime:.0f} s", work.events)
-    async with hub_running(settings, work_dir):
+    async with hub_running(settings, work_dir) as process:
         with _watch(hub) as watcher:
-            await referrals_delivered(hub, watcher, work, 180)
+            await referrals_delivered(hub, watcher, work, 180, process)
             await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates)
             await watcher.wait_for(len(work.referrals) + len(work.updates) // 3, 120)
             killed = time.monotonic()
@@ -945,9 +956,9 @@ async def audit_store_down(
     hub = await prepared(settings)
     work = Workload.of(subjects, steps)
     result = FaultResult(f"audit store (PostgreSQL) down for {downtime:.0f} s", work.events)
-    async with hub_running(settings, work_dir):
+    async with hub_running(settings, work_dir) as process:
         with _watch(hub) as watcher:
-            await referrals_delivered(hub, watcher, work, 120)
+            await referrals_delivered(hub, watcher, work, 120, process)
             # Paced over twice the downtime, so disclosure records are written before,
             # during and after the outage.
             sending = asyncio.create_task(
