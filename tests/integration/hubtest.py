@@ -126,6 +126,7 @@ def hub_process(settings: HubSettings, log_file: Path | None = None) -> subproce
         "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
         "HUB_KAFKA__INSTANCE_ID": settings.kafka.instance_id,
         "HUB_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "HUB_KAFKA__REPLICATION_FACTOR": str(settings.kafka.replication_factor),
         "HUB_KAFKA__MAX_BATCH": str(settings.kafka.max_batch),
         "HUB_LOGGING__LEVEL": "INFO" if log_file else "WARNING",
         "HUB_LOGGING__FORMAT": "json",
