@@ -252,7 +252,7 @@ async def adopt_committed_offsets(
     """
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(lambda exc: classify(exc) is KafkaFailure.TRANSIENT),
-        wait=wait_exponential_jitter(initial=0.2, max=5.0),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
         stop=stop_after_delay(120),
         reraise=True,
     ):
