@@ -440,8 +440,8 @@ async def oversized(
             await referrals_delivered(hub, watcher, work, 120, process)
             half = len(work.updates) // 2
             await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates[:half])
-            sent_big = time.monotonic()
             await send_fast(hub.kafka, hub.layout.inbound(PROVIDER), big)
+            sent_big = time.monotonic()  # the oversized events are on the broker now
             await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates[half:])
             # Progress after the oversized events were on the broker is what "keeps flowing" means.
             await watcher.wait_for(work.events, 60 + work.events / 50)
@@ -599,42 +599,17 @@ async def broker_restarts(
             poster = Poster(gateway, settings.kafka.partitions, work.tag)
             stop_posting = asyncio.Event()
             posting = asyncio.create_task(poster.run(stop_posting, finish_within=gateway_within))
-            await asyncio.sleep(1)
-            if poster.recovered_after(0) is None:
-                raise AssertionError("the gateway refused events before any fault")
-            await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates)
-            for number, sig in enumerate(signals, start=1):
-                share = len(work.referrals) + len(work.updates) * number // (len(signals) + 1)
-                await watcher.wait_for(share, 120)
-                name = "stopped (SIGTERM)" if sig == signal.SIGTERM else "killed (SIGKILL)"
-                row = FaultResult(f"single broker {name}, down {downtime:.0f} s", 0)
-                status = kafka.status()
-                assert status.pid is not None
-                os.kill(status.pid, sig)
-                await asyncio.to_thread(kafka.stop)  # waits for the exit; SIGKILLs after 30 s
-                await asyncio.sleep(downtime)
-                await asyncio.to_thread(kafka.ensure_running, 120)
-                back = time.monotonic()
-                router = await wait_progress(watcher, back, 120)
-                deadline = back + gateway_within
-                while (took := poster.recovered_after(back)) is None and (  # noqa: ASYNC110 -- polls a log another task appends to
-                    time.monotonic() < deadline
-                ):
-                    await asyncio.sleep(0.2)
-                if router is not None:
-                    row.recovered["router"] = router
-                if took is not None:
-                    row.recovered["gateway, all partitions"] = took
-                if took is None:
-                    row.notes.append(
-                        f"gateway: not every partition answered 202 within {gateway_within:.0f} s "
-                        f"after the broker was back ({dict(poster.statuses_after(back))})"
-                    )
-                if router is None:
-                    row.notes.append("router: no delivery within 120 s after the broker was back")
-                rows.append(row)
-            stop_posting.set()
-            await asyncio.wait_for(posting, gateway_within + 30)
+            try:
+                await _broker_faults(
+                    kafka, hub, watcher, work, poster, signals, downtime, gateway_within, rows
+                )
+            finally:
+                stop_posting.set()
+                if not posting.done():
+                    try:
+                        await asyncio.wait_for(posting, gateway_within + 30)
+                    except TimeoutError:
+                        posting.cancel()
             if poster.unfinished:
                 rows[-1].notes.append(f"gateway: {poster.unfinished} events never accepted")
             total = work.events + len(poster.accepted)
@@ -652,6 +627,54 @@ async def broker_restarts(
         row.disclosure_mismatch = final.disclosure_mismatch
         row.notes += final.notes
     return rows
+
+
+async def _broker_faults(
+    kafka: LocalKafka,
+    hub: HubUnderTest,
+    watcher: Watcher,
+    work: Workload,
+    poster: Poster,
+    signals: Sequence[signal.Signals],
+    downtime: float,
+    gateway_within: float,
+    rows: list[FaultResult],
+) -> None:
+    """Stop or kill the broker once per signal while events flow; one row per fault."""
+    await asyncio.sleep(1)
+    if poster.recovered_after(0) is None:
+        raise AssertionError("the gateway refused events before any fault")
+    await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates)
+    for number, sig in enumerate(signals, start=1):
+        share = len(work.referrals) + len(work.updates) * number // (len(signals) + 1)
+        await watcher.wait_for(share, 120)
+        name = "stopped (SIGTERM)" if sig == signal.SIGTERM else "killed (SIGKILL)"
+        row = FaultResult(f"single broker {name}, down {downtime:.0f} s", 0)
+        status = kafka.status()
+        assert status.pid is not None
+        os.kill(status.pid, sig)
+        await asyncio.to_thread(kafka.stop)  # waits for the exit; SIGKILLs after 30 s
+        await asyncio.sleep(downtime)
+        await asyncio.to_thread(kafka.ensure_running, 120)
+        back = time.monotonic()
+        router = await wait_progress(watcher, back, 120)
+        deadline = back + gateway_within
+        while (took := poster.recovered_after(back)) is None and (  # noqa: ASYNC110 -- polls a log another task appends to
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.2)
+        if router is not None:
+            row.recovered["router"] = router
+        if took is not None:
+            row.recovered["gateway, all partitions"] = took
+        if took is None:
+            row.notes.append(
+                f"gateway: not every partition answered 202 within {gateway_within:.0f} s "
+                f"after the broker was back ({dict(poster.statuses_after(back))})"
+            )
+        if router is None:
+            row.notes.append("router: no delivery within 120 s after the broker was back")
+        rows.append(row)
 
 
 # -- c: the hub killed every few seconds --------------------------------------------------
@@ -756,7 +779,7 @@ async def cluster_loses_broker(
             await send_fast(hub.kafka, hub.layout.inbound(SWT), work.updates)
             await watcher.wait_for(len(work.referrals) + len(work.updates) // 3, 120)
             killed = time.monotonic()
-            cluster.kill_node(node_id)
+            await asyncio.to_thread(cluster.kill_node, node_id)
             during = await wait_progress(watcher, killed, downtime)
             await asyncio.sleep(max(0.0, downtime - (time.monotonic() - killed)))
             await asyncio.to_thread(cluster.start_node, node_id, 120)

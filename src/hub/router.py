@@ -100,7 +100,10 @@ async def ensure_topics(
                         raise for_code(code)()
             await _wait_for_leaders(admin, [t.name for t in missing])
             _log.info("topics_created", topics=[t.name for t in missing])
-        await _warn_of_create_time(admin, [layout.inbound(p.id) for p in registry])
+        try:
+            await _warn_of_create_time(admin, [layout.inbound(p.id) for p in registry])
+        except Exception as exc:  # advisory only: never what stops the hub from starting
+            _log.warning("inbound_topics_create_time_unknown", exc_type=type(exc).__name__)
     finally:
         await admin.close()
 

@@ -90,7 +90,7 @@ class AuditFeed:
         self._retry_seconds = retry_seconds
         self._broker = KafkaBroker(
             # A list: FastStream hands a string to aiokafka as one server, commas and all.
-            [server.strip() for server in (kafka.bootstrap_servers or "").split(",")],
+            [s.strip() for s in (kafka.bootstrap_servers or "").split(",") if s.strip()],
             security=faststream_security(kafka),
             logger=None,
         )

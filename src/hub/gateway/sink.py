@@ -240,10 +240,22 @@ def _sender_stopped(producer: Any) -> bool:
 
 async def _stop_quietly(producer: Any) -> None:
     # Bounded: stop() flushes what the old producer still holds, and waits for a broker
-    # that may be away. Records it still lands later are duplicates of the partners'
-    # resends (they got 503), which the router suppresses by (source, id).
-    with contextlib.suppress(Exception):
+    # that may be away. Records it still lands are duplicates of the partners' resends
+    # (they got 503), which the router suppresses by (source, id).
+    try:
         await asyncio.wait_for(producer.stop(), timeout=_RETIRE_TIMEOUT)
+    except TimeoutError:
+        # stop() was cancelled mid-flush and leaves its sender and connections behind:
+        # end them here (aiokafka has no public "close without flushing").
+        task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+        if isinstance(task, asyncio.Task) and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await producer.client.close()
+    except Exception:  # noqa: S110 - a producer already out of step may fail to stop; it is gone either way
+        pass
 
 
 def _loop_deadline(deadline: float) -> float:
