@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -33,27 +32,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.ops.localkafka import (
-    _BROKER_LOG4J,
-    _TOOL_JVM_OPTS,
-    _TOOL_LOG4J,
     KAFKA_VERSION,
     LocalKafkaError,
     _default_run_root,
     _file_lock,
     _is_alive,
-    _java,
     _port_open,
     _runs_config,
-    _tail,
     _tail_file,
     _wait_for_exit,
-    fetch_kafka_jars,
+    run_kafka_tool,
+    spawn_broker,
 )
 
 __all__ = ["ClusterNode", "LocalCluster", "main"]
 
 # Three JVMs share a 2-core machine with other work: a small heap and the serial collector.
-_NODE_JVM_OPTS = ("-Xmx384m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")
+_NODE_JVM_OPTS = ("-Xmx384m", "-XX:+UseSerialGC")
 _DEFAULT_BASE_PORT = 21192
 
 
@@ -325,63 +320,18 @@ class LocalCluster:
         )
 
     def _run_tool(self, main_class: str, *args: str, timeout: float = 180) -> str:
-        libs = fetch_kafka_jars(cache_dir=self._cache_dir)
-        log4j = self.run_dir / "tools-log4j.properties"
-        log4j.write_text(_TOOL_LOG4J, encoding="utf-8")
-        command = [
-            _java(),
-            *_TOOL_JVM_OPTS,
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            f"{libs}/*",
-            main_class,
-            *args,
-        ]
-        try:
-            result = subprocess.run(  # noqa: S603 - argv built here, no shell
-                command, capture_output=True, text=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise LocalKafkaError(f"{main_class} did not finish within {timeout:.0f}s") from exc
-        if result.returncode != 0:
-            raise LocalKafkaError(
-                f"{main_class} failed (exit {result.returncode}). Last lines of its output:\n"
-                + _tail(result.stdout + result.stderr)
-            )
-        return result.stdout
+        return run_kafka_tool(
+            main_class, *args, run_dir=self.run_dir, cache_dir=self._cache_dir, timeout=timeout
+        )
 
     def _spawn(self, node: ClusterNode) -> None:
-        java = _java()
-        libs = fetch_kafka_jars(cache_dir=self._cache_dir)
-        log4j = node.run_dir / "log4j.properties"
-        log4j.write_text(_BROKER_LOG4J, encoding="utf-8")
-        argv = [
-            java,
-            *_NODE_JVM_OPTS,
-            f"-XX:ErrorFile={node.run_dir}/hs_err_pid%p.log",
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            f"{libs}/*",
-            "kafka.Kafka",
-            str(node.server_properties),
-        ]
-        # posix_spawn, as hub.ops.localkafka does: a node may outlive this process.
-        pid = os.posix_spawn(
-            java,
-            argv,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (
-                    os.POSIX_SPAWN_OPEN,
-                    1,
-                    str(node.log_file),
-                    os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                    0o644,
-                ),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,
+        pid = spawn_broker(
+            node.server_properties,
+            run_dir=node.run_dir,
+            log_file=node.log_file,
+            jvm_opts=_NODE_JVM_OPTS,
+            cache_dir=self._cache_dir,
+            append=True,  # a node restarted mid-test keeps its earlier log
         )
         node.pid_file.write_text(f"{pid}\n", encoding="utf-8")
 

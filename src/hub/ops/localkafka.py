@@ -53,6 +53,8 @@ __all__ = [
     "default_cache_dir",
     "fetch_kafka_jars",
     "main",
+    "run_kafka_tool",
+    "spawn_broker",
 ]
 
 # 3.9.x, not 4.x: aiokafka 0.14 sends transaction requests at protocol versions 4.0 removed.
@@ -487,37 +489,14 @@ class LocalKafka:
 
         Raises LocalKafkaError with the tool's last output lines when it exits non-zero.
         """
-        libs = fetch_kafka_jars(cache_dir=self._cache_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        log4j = self.run_dir / "tools-log4j.properties"
-        log4j.write_text(_TOOL_LOG4J, encoding="utf-8")
-        command = [
-            _java(),
-            *_TOOL_JVM_OPTS,
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            f"{libs}/*",
-            main_class,
-            *args,
-        ]
-        try:
-            result = subprocess.run(  # noqa: S603 - argv built here, no shell
-                command, capture_output=True, text=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise LocalKafkaError(f"{main_class} did not finish within {timeout:.0f}s") from exc
-        if result.returncode != 0:
-            raise LocalKafkaError(
-                f"{main_class} failed (exit {result.returncode}). Last lines of its output:\n"
-                + _tail(result.stdout + result.stderr)
-            )
-        return result.stdout
+        return run_kafka_tool(
+            main_class, *args, run_dir=self.run_dir, cache_dir=self._cache_dir, timeout=timeout
+        )
 
     # -- internals --------------------------------------------------------------------
 
     def _start(self, timeout: float) -> None:
-        java = _java()
-        libs = fetch_kafka_jars(cache_dir=self._cache_dir)
         for port in self._ports:
             if port is not None and _port_open(port):
                 raise LocalKafkaError(
@@ -526,39 +505,14 @@ class LocalKafka:
                 )
         self._server_properties.write_text(self._render_server_properties(), encoding="utf-8")
         self._server_properties.chmod(0o600)  # may hold a private key
-        log4j = self.run_dir / "log4j.properties"
-        log4j.write_text(_BROKER_LOG4J, encoding="utf-8")
         self._format_storage_once()
-        argv = [
-            java,
-            "-Xmx512m",
-            "-XX:+UseSerialGC",
-            "-Djava.awt.headless=true",
-            f"-XX:ErrorFile={self.run_dir}/hs_err_pid%p.log",
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            f"{libs}/*",
-            "kafka.Kafka",
-            str(self._server_properties),
-        ]
-        # posix_spawn rather than subprocess.Popen: the broker outlives this process, and a
-        # Popen object for a still-running child warns (ResourceWarning) when collected.
-        pid = os.posix_spawn(
-            java,
-            argv,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (
-                    os.POSIX_SPAWN_OPEN,
-                    1,
-                    str(self.log_file),
-                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                    0o644,
-                ),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,
+        pid = spawn_broker(
+            self._server_properties,
+            run_dir=self.run_dir,
+            log_file=self.log_file,
+            jvm_opts=("-Xmx512m", "-XX:+UseSerialGC"),
+            cache_dir=self._cache_dir,
+            append=False,
         )
         self._pid_file.write_text(f"{pid}\n", encoding="utf-8")
         try:
@@ -770,6 +724,89 @@ def _properties_text(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise LocalKafkaError(f"cannot read PEM file {path} ({type(exc).__name__})") from None
     return text.strip().replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def run_kafka_tool(
+    main_class: str,
+    *args: str,
+    run_dir: Path,
+    cache_dir: Path | None = None,
+    timeout: float = 120,
+) -> str:
+    """Run one of Kafka's Java tools (e.g. ``kafka.tools.StorageTool``); return its stdout.
+
+    Raises LocalKafkaError with the tool's last output lines when it exits non-zero.
+    """
+    libs = fetch_kafka_jars(cache_dir=cache_dir)
+    log4j = run_dir / "tools-log4j.properties"
+    log4j.write_text(_TOOL_LOG4J, encoding="utf-8")
+    command = [
+        _java(),
+        *_TOOL_JVM_OPTS,
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        f"{libs}/*",
+        main_class,
+        *args,
+    ]
+    try:
+        result = subprocess.run(  # noqa: S603 - argv built here, no shell
+            command, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LocalKafkaError(f"{main_class} did not finish within {timeout:.0f}s") from exc
+    if result.returncode != 0:
+        raise LocalKafkaError(
+            f"{main_class} failed (exit {result.returncode}). Last lines of its output:\n"
+            + _tail(result.stdout + result.stderr)
+        )
+    return result.stdout
+
+
+def spawn_broker(
+    server_properties: Path,
+    *,
+    run_dir: Path,
+    log_file: Path,
+    jvm_opts: Sequence[str],
+    cache_dir: Path | None = None,
+    append: bool = False,
+) -> int:
+    """Start a Kafka broker JVM on ``server_properties`` in its own session; its pid."""
+    java = _java()
+    libs = fetch_kafka_jars(cache_dir=cache_dir)
+    log4j = run_dir / "log4j.properties"
+    log4j.write_text(_BROKER_LOG4J, encoding="utf-8")
+    argv = [
+        java,
+        *jvm_opts,
+        "-Djava.awt.headless=true",
+        f"-XX:ErrorFile={run_dir}/hs_err_pid%p.log",
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        f"{libs}/*",
+        "kafka.Kafka",
+        str(server_properties),
+    ]
+    # posix_spawn rather than subprocess.Popen: the broker outlives this process, and a
+    # Popen object for a still-running child warns (ResourceWarning) when collected.
+    return os.posix_spawn(
+        java,
+        argv,
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (
+                os.POSIX_SPAWN_OPEN,
+                1,
+                str(log_file),
+                os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC),
+                0o644,
+            ),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
 
 
 def _java() -> str:
