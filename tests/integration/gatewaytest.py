@@ -8,15 +8,23 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
+import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hub.connectors.registry import PartnerRegistry
+from hub.app import Hub, build_hub
+from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
 from hub.router import ensure_topics
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
+
+from .hubtest import isolated_settings
+from .test_webhook_delivery import SECRET_ENV
 
 
 @asynccontextmanager
@@ -92,3 +100,53 @@ class ServerThread:
         self._thread.join(timeout=30)
         self._socket.close()
         assert not self._thread.is_alive(), "the gateway did not stop"
+
+
+def registry_with_swt_webhook(tmp_path: Path, url: str) -> Path:
+    """The demo registry, with the wijkteam taking deliveries on a webhook."""
+    partners = []
+    for partner in load_registry():
+        if partner.id == "swt-zwolle":
+            partner = partner.model_copy(
+                update={"delivery": WebhookDelivery(url=url, secret_env=SECRET_ENV)}
+            )
+        partners.append(partner.model_dump(mode="json"))
+    path = tmp_path / "partners.yaml"
+    path.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
+    return path
+
+
+@dataclass
+class HubWithGateway:
+    """The hub's services and the gateway, running; a client for the gateway."""
+
+    hub: Hub
+    client: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def hub_with_gateway(
+    kafka_bootstrap: str, tmp_path: Path, webhook_url: str
+) -> AsyncIterator[HubWithGateway]:
+    """Router, webhook deliverer (the wijkteam on ``webhook_url``) and gateway, over this test's topics."""
+    settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path, partitions=1)
+    settings.partners_file = registry_with_swt_webhook(tmp_path, webhook_url)
+    hub = build_hub(settings)
+    stop = asyncio.Event()
+    services = [asyncio.create_task(service(stop)) for service in hub.services()]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    gateway = GatewayServer(
+        build_gateway_app(settings.gateway, settings.kafka, hub.registry), settings.gateway
+    )
+    services.append(asyncio.create_task(gateway.run(stop, sockets=[sock])))
+    try:
+        await asyncio.wait_for(hub.router.ready.wait(), 60)
+        await asyncio.wait_for(gateway.started.wait(), 30)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            yield HubWithGateway(hub, client)
+    finally:
+        stop.set()
+        await asyncio.gather(*services)
+        sock.close()

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from hub.app import Hub, build_hub
-from hub.gateway import GatewayServer, build_gateway_app
+from hub.app import Hub
 from hub.ops.partner_io import Received, receive, send_events
 from hub.testing import make_event
 
-from .hubtest import isolated_settings
-from .test_partner_edges_e2e import _registry_with_swt_webhook
+from .gatewaytest import hub_with_gateway
 from .test_webhook_delivery import SECRET, SECRET_ENV, Receiver, serving
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
@@ -29,40 +22,6 @@ PLANTED_BSN = "999990019"
 HTTP_TRACESTATE = f"bsn={PLANTED_BSN},vendor=zqhttpstate"
 KAFKA_TRACESTATE = "vendor=zqkafkastate"
 MARKERS = (PLANTED_BSN.encode(), b"zqhttpstate", b"zqkafkastate")
-
-
-@dataclass
-class Running:
-    """The hub's services and the gateway, running; a client for the gateway."""
-
-    hub: Hub
-    client: httpx.AsyncClient
-
-
-@asynccontextmanager
-async def running(kafka_bootstrap: str, tmp_path: Path, webhook_url: str) -> AsyncIterator[Running]:
-    """Router, webhook deliverer and gateway on a socket of its own, over this test's topics."""
-    settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path, partitions=1)
-    settings.partners_file = _registry_with_swt_webhook(tmp_path, webhook_url)
-    hub = build_hub(settings)
-    stop = asyncio.Event()
-    services = [asyncio.create_task(service(stop)) for service in hub.services()]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    gateway = GatewayServer(
-        build_gateway_app(settings.gateway, settings.kafka, hub.registry), settings.gateway
-    )
-    services.append(asyncio.create_task(gateway.run(stop, sockets=[sock])))
-    try:
-        await asyncio.wait_for(hub.router.ready.wait(), 60)
-        await asyncio.wait_for(gateway.started.wait(), 30)
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            yield Running(hub, client)
-    finally:
-        stop.set()
-        await asyncio.gather(*services)
-        sock.close()
 
 
 def _auth(partner_id: str) -> dict[str, str]:
@@ -93,7 +52,7 @@ async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
         "tracestate": KAFKA_TRACESTATE,
         "partitionkey": "REF-attr-kafka",
     }
-    async with serving(receiver) as url, running(kafka_bootstrap, tmp_path, url) as run:
+    async with serving(receiver) as url, hub_with_gateway(kafka_bootstrap, tmp_path, url) as run:
         posted = await run.client.post(
             "/events", content=json.dumps(over_http), headers=_auth("gp-de-linde")
         )
@@ -149,7 +108,7 @@ async def test_a_924_kb_outcome_gets_413_from_the_running_gateway(
     many["data"]["results"][0]["indicators"] = {f"indicator_{n:04d}": n for n in range(2_000)}
     body = json.dumps(huge).encode()
     assert 900_000 < len(body) < 1_048_576
-    async with serving(Receiver()) as url, running(kafka_bootstrap, tmp_path, url) as run:
+    async with serving(Receiver()) as url, hub_with_gateway(kafka_bootstrap, tmp_path, url) as run:
         too_large = await run.client.post(
             "/events", content=body, headers=_auth("provider-thuiszorg-zwolle")
         )
