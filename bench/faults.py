@@ -46,6 +46,7 @@ import psycopg  # noqa: E402
 import uvicorn  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from aiokafka.errors import UnknownTopicOrPartitionError  # noqa: E402
 from aiokafka.partitioner import murmur2  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Route  # noqa: E402
@@ -239,11 +240,21 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
-        async for record in receive(self._kafka, self._topics):
-            self.records.append(record)
-            self.arrived.append(time.monotonic())
-            ce_id = dict(record.headers).get("ce_id", b"")
-            self._ids.add((record.topic, ce_id))
+        # On a fresh cluster a node may not list new topics in its metadata yet: the
+        # consumer then refuses to start; ask again for a while before giving up.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                async for record in receive(self._kafka, self._topics):
+                    self.records.append(record)
+                    self.arrived.append(time.monotonic())
+                    ce_id = dict(record.headers).get("ce_id", b"")
+                    self._ids.add((record.topic, ce_id))
+                return
+            except UnknownTopicOrPartitionError:
+                if time.monotonic() > deadline or self.records:
+                    raise
+                await asyncio.sleep(0.5)
 
     def __enter__(self) -> Watcher:
         self._task = asyncio.create_task(self._read())

@@ -89,7 +89,11 @@ async def receive(
         isolation_level="read_committed",
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # a consumer that failed to start still holds its client
+        raise
     try:
         loop = asyncio.get_running_loop()
         last = loop.time()
