@@ -245,7 +245,7 @@ class Watcher:
         deadline = time.monotonic() + 60
         while True:
             try:
-                async for record in receive(self._kafka, self._topics):
+                async for record in receive(self._kafka, self._topics, metadata_max_age_ms=2000):
                     self.records.append(record)
                     self.arrived.append(time.monotonic())
                     ce_id = dict(record.headers).get("ce_id", b"")
@@ -390,6 +390,13 @@ class HubProcess:
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the hub's log (no personal data: the hub never logs any), for a failure."""
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
 
 @contextlib.asynccontextmanager
 async def hub_running(settings: HubSettings, work_dir: Path) -> AsyncIterator[HubProcess]:
@@ -419,11 +426,13 @@ async def referrals_delivered(
     deadline = time.monotonic() + within
     while not await watcher.wait_for(len(work.referrals), 1.0):
         if (code := process.exited()) is not None:
-            raise AssertionError(f"hub run exited with code {code}; see {process.log_file}")
+            raise AssertionError(
+                f"hub run exited with code {code}; its log ends:\n{process.log_tail()}"
+            )
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"only {watcher.unique()} of {len(work.referrals)} referrals arrived "
-                "before the fault"
+                f"before the fault; the hub's log ends:\n{process.log_tail()}"
             )
 
 

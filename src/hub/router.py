@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.protocol.metadata import MetadataRequest
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from hub.connectors.registry import PartnerRegistry
@@ -133,19 +134,34 @@ async def _warn_of_create_time(admin: AIOKafkaAdminClient, inbound: list[str]) -
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
-    """Wait until every partition of new topics has a leader, so clients start without errors."""
+    """Wait until every broker lists new topics with a leader for each partition.
+
+    A client that asks a broker which does not list a topic yet (right after it was
+    created, metadata travels to each broker on its own) does not ask again for
+    ``metadata.max.age.ms``, five minutes: a consumer group would leave that topic
+    unread until then. So every broker is asked, not one. aiokafka 0.14 has no public
+    per-node metadata call; the admin client's node request is used.
+    """
     deadline = time.monotonic() + 30
+    request = MetadataRequest(topics)
     while time.monotonic() < deadline:
-        described = await admin.describe_topics(topics)
-        if all(
-            t["error_code"] == 0
-            and t["partitions"]
-            and all(p["leader"] >= 0 for p in t["partitions"])
-            for t in described
-        ):
+        nodes = [broker.nodeId for broker in admin._client.cluster.brokers()]
+        listed = [
+            (await admin._send_request_to_node(node, request)).to_object()["topics"]
+            for node in nodes
+        ]
+        if nodes and all(_led(described) for described in listed):
             return
         await asyncio.sleep(0.1)
     raise KafkaError("new topics have no partition leaders yet")
+
+
+def _led(described: list[dict[str, Any]]) -> bool:
+    """Every topic in one broker's metadata answer is known and each partition has a leader."""
+    return all(
+        t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+        for t in described
+    )
 
 
 @dataclass

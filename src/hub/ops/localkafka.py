@@ -708,7 +708,9 @@ class LocalKafka:
             if time.monotonic() > deadline:
                 raise LocalKafkaError(
                     f"broker {self.name!r} (pid {pid}) did not answer on "
-                    f"{self.bootstrap_servers} within {timeout:.0f}s. "
+                    f"{self.bootstrap_servers} within {timeout:.0f}s. When its data is "
+                    "from an earlier, interrupted run, `python -m hub.ops.localkafka reset` "
+                    "starts it afresh (deleting that data). "
                     f"Last lines of {self.log_file}:\n{_tail_file(self.log_file)}"
                 )
             time.sleep(0.25)

@@ -79,11 +79,17 @@ async def receive(
     *,
     idle_seconds: float | None = None,
     from_beginning: bool = True,
+    metadata_max_age_ms: int = 300_000,
 ) -> AsyncIterator[Received]:
-    """Yield committed records from topics; stop after ``idle_seconds`` without a record (None: never)."""
+    """Yield committed records from topics; stop after ``idle_seconds`` without a record (None: never).
+
+    A topic the first metadata answer did not list is read once the consumer asks
+    again, after ``metadata_max_age_ms`` (Kafka's default is five minutes).
+    """
     consumer = AIOKafkaConsumer(
         *topics,
         **client_options(kafka),
+        metadata_max_age_ms=metadata_max_age_ms,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
