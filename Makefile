@@ -36,10 +36,10 @@ integration: bootstrap
 ## `make demo`, the integration tests and bench/ reach it through the same code
 ## (LocalKafka().ensure_running()) unless HUB_KAFKA__BOOTSTRAP_SERVERS names a broker.
 kafka: bootstrap
-	@$(PY) -m hub.ops.localkafka start --timeout 300
+	@$(PY) -m hub.dev.localkafka start --timeout 300
 
 kafka-stop:
-	@$(PY) -m hub.ops.localkafka stop
+	@$(PY) -m hub.dev.localkafka stop
 
 bench: bootstrap
 	@$(PY) bench/run_all.py

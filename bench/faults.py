@@ -71,12 +71,12 @@ from tests.integration.test_webhook_delivery import event as webhook_event  # no
 from hub.app import build_hub  # noqa: E402
 from hub.audit.store import open_store  # noqa: E402
 from hub.connectors.registry import Partner, Role, WebhookDelivery  # noqa: E402
+from hub.dev.localcluster import LocalCluster  # noqa: E402
+from hub.dev.localkafka import LocalKafka  # noqa: E402
+from hub.dev.partner_io import Received, binary_mode, receive  # noqa: E402
 from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app  # noqa: E402
 from hub.gateway.testing import with_credentials  # noqa: E402
 from hub.kafka_clients import client_options  # noqa: E402
-from hub.ops.localcluster import LocalCluster  # noqa: E402
-from hub.ops.localkafka import LocalKafka  # noqa: E402
-from hub.ops.partner_io import Received, binary_mode, receive  # noqa: E402
 from hub.routing.ids import delivery_id  # noqa: E402
 from hub.schemas import TYPES  # noqa: E402
 from hub.settings import HubSettings, KafkaSettings, WebhookSettings  # noqa: E402

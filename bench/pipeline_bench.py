@@ -26,9 +26,9 @@ from typing import Any
 
 from hub.app import build_hub, build_processor
 from hub.connectors.registry import Role, load_registry
+from hub.dev.partner_io import binary_mode, receive, send_events
 from hub.envelope import from_kafka
-from hub.ops.logging import configure_logging
-from hub.ops.partner_io import binary_mode, receive, send_events
+from hub.observability.logging import configure_logging
 from hub.pipeline import InboundRecord, Pipeline
 from hub.settings import HubSettings, KafkaSettings
 from hub.state import StateStore
@@ -136,7 +136,7 @@ def main() -> None:
     )
     bootstrap = args.kafka
     if bootstrap is None:
-        from hub.ops.localkafka import LocalKafka
+        from hub.dev.localkafka import LocalKafka
 
         bootstrap = LocalKafka().ensure_running(timeout=300)
     kafka = asyncio.run(on_kafka(bootstrap, args.events))

@@ -17,7 +17,7 @@ from hub.audit.feed import AuditFeed
 from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
-from hub.ops.logging import configure_logging, get_logger
+from hub.observability.logging import configure_logging, get_logger
 from hub.pipeline import Pipeline, Processor
 from hub.router import KafkaRouter
 from hub.routing import Outcome, build_context, process

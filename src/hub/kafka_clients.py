@@ -26,7 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from hub.errors import ConfigurationError, HubError
 from hub.kafka_errors import KafkaFailure, classify
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import MAX_EVENT_BYTES, event_too_large, from_kafka, is_event_id, to_kafka
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
-from hub.ops import metrics
-from hub.ops.logging import get_logger
+from hub.observability import metrics
+from hub.observability.logging import get_logger
 from hub.routing.decision import Outcome, OutcomeKind
 from hub.state.store import Overlay
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout

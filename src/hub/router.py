@@ -48,8 +48,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 from hub.connectors.registry import PartnerRegistry
 from hub.kafka_clients import client_options, router_transactional_id, topic_partitions
 from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
-from hub.ops import metrics
-from hub.ops.logging import get_logger
+from hub.observability import metrics
+from hub.observability.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
 from hub.routing.retention import expired_keys, legacy_keys
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings

@@ -2,7 +2,7 @@
 
 The broker is, in order of preference: the one named by ``HUB_KAFKA__BOOTSTRAP_SERVERS``;
 a throw-away ``apache/kafka`` container when a Docker engine answers; else the local
-broker of ``hub.ops.localkafka``, which is left running so the next run reuses it.
+broker of ``hub.dev.localkafka``, which is left running so the next run reuses it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.ops.localkafka import KAFKA_VERSION, LocalKafka
+from hub.dev.localkafka import KAFKA_VERSION, LocalKafka
 
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
 TopicFactory = Callable[..., Awaitable[str]]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.app import Hub, build_hub
-from hub.ops.partner_io import Received, receive, send_events
+from hub.dev.partner_io import Received, receive, send_events
 from hub.router import ensure_topics
 from hub.settings import AuditSettings, HubSettings, KafkaSettings, RetrySettings
 from hub.topics import TopicLayout

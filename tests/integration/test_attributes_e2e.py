@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.app import Hub
-from hub.ops.partner_io import Received, receive, send_events
+from hub.dev.partner_io import Received, receive, send_events
 from hub.testing import make_event
 
 from .gatewaytest import hub_with_gateway

@@ -29,8 +29,8 @@ from bench.faults import (
     webhook_down,
 )
 
-from hub.ops.localcluster import LocalCluster
-from hub.ops.localkafka import LocalKafka
+from hub.dev.localcluster import LocalCluster
+from hub.dev.localkafka import LocalKafka
 from hub.settings import WebhookSettings
 
 _TEST_SECONDS = 300

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.ops.localkafka import DEFAULT_SCRAM_USERS, LocalKafka
+from hub.dev.localkafka import DEFAULT_SCRAM_USERS, LocalKafka
 
 HUB = ("hub", DEFAULT_SCRAM_USERS["hub"])
 PARTNER_A = ("partner-a", "partner-a-test-secret")

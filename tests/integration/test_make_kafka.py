@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.ops.localkafka import LocalKafka
+from hub.dev.localkafka import LocalKafka
 
 _ROOT = Path(__file__).resolve().parents[2]
 

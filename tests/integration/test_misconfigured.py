@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from hub.ops.localkafka import LocalKafka
+from hub.dev.localkafka import LocalKafka
 
 _HUB = ("hub", "hub-local-secret")
 _PARTNER = ("partner-a", "partner-a-secret")

@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from hub.dev.partner_io import binary_mode
 from hub.errors import ErrorCode
-from hub.ops.partner_io import binary_mode
 
 from .hubtest import HubUnderTest, isolated_settings, running_hub
 from .test_pipeline import event_of, referral

@@ -10,7 +10,7 @@ from typing import Any
 
 from hub.app import build_hub
 from hub.audit.store import open_store
-from hub.ops.preview_cmd import preview_lines
+from hub.cli.preview import preview_lines
 from hub.routing import build_context
 from hub.testing import invalid_examples, load_example, personal_values, scenario
 

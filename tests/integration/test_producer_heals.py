@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from hub.dev.localkafka import LocalKafka
 from hub.gateway.sink import KafkaEventSink, KafkaRecord
-from hub.ops.localkafka import LocalKafka
 from hub.settings import KafkaSettings
 
 _PORT, _CONTROLLER_PORT = 29392, 29393

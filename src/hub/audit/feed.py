@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.audit.store import DisclosureStore, open_store
 from hub.kafka_clients import adopt_committed_offsets, faststream_security, hub_group
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
 

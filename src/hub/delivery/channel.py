@@ -25,7 +25,7 @@ from hub.delivery.sender import AttemptResult, WebhookSender, check_webhook_url
 from hub.delivery.signing import parse_secrets
 from hub.envelope import from_kafka
 from hub.errors import ConfigurationError, InvalidEvent
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import WebhookSettings
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
 

@@ -27,7 +27,7 @@ from hub.kafka_clients import (
     hub_group,
     topic_partitions,
 )
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
 

@@ -47,7 +47,7 @@ from hub.errors import (
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import WebhookSettings
 
 __all__ = [

@@ -61,7 +61,7 @@ from hub.delivery.channel import (
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
 from hub.kafka_clients import adopt_committed_offsets, client_options, hub_group
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
 

@@ -44,7 +44,7 @@ from hub.gateway.openapi import (
 from hub.gateway.problems import Problem, ProblemCode, ProblemError, install_problem_handlers
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import GatewaySettings, KafkaSettings
 from hub.topics import TopicLayout
 

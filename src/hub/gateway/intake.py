@@ -26,7 +26,7 @@ from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway.problems import Problem, ProblemCode, invalid_event
 from hub.gateway.sink import EventSink, KafkaRecord
 from hub.gateway.status import StatusBook, status_key
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.schemas import ValidEvent, validate_event
 from hub.topics import TopicLayout
 

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import ErrorCode, ErrorDetail
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",

@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 
 from hub.kafka_clients import client_options
 from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings
 
 __all__ = ["EventSink", "KafkaEventSink", "KafkaRecord"]

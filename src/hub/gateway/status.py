@@ -32,7 +32,7 @@ from aiokafka.errors import KafkaError
 
 from hub.connectors.registry import Partner
 from hub.kafka_clients import client_options
-from hub.ops.logging import get_logger
+from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings
 
 __all__ = ["EventStatus", "StatusBook", "StatusTail", "status_key"]

@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from hub.gateway.testing import RecordingSink
-from hub.ops.logging import configure_logging
+from hub.observability.logging import configure_logging
 from hub.schemas import ValidEvent
 
 from .gatewaytest import BATCH, STRUCTURED, AppFactory, auth, referral

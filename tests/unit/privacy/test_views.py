@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from hub.cli.preview import preview_lines
 from hub.connectors.registry import load_registry
-from hub.ops.preview_cmd import preview_lines
 from hub.privacy.policy import load_policy
 from hub.privacy.views import view_file, view_schemas
 from hub.routing import build_context

@@ -59,8 +59,8 @@ def _fields(data: Any) -> str:
 
 async def _demo(*, once: bool, show_data: bool) -> int:
     from hub.app import build_hub, configure_process
-    from hub.ops.localkafka import LocalKafka
-    from hub.ops.partner_io import receive, send_events
+    from hub.dev.localkafka import LocalKafka
+    from hub.dev.partner_io import receive, send_events
     from hub.settings import HubSettings
     from hub.testing import scenario
 

@@ -11,8 +11,13 @@ import pytest
 from hub.cli import main
 from hub.connectors.registry import PartnerRegistry
 from hub.schemas import validate_with_registry
-
-from .routing_helpers import EXAMPLES, InMemoryHub, example, make_context, scenario_files
+from tests.unit.routing.routing_helpers import (
+    EXAMPLES,
+    InMemoryHub,
+    example,
+    make_context,
+    scenario_files,
+)
 
 
 def preview(capsys: pytest.CaptureFixture[str], *paths: Path | str) -> list[dict[str, Any]]:

@@ -27,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from hub.app import configure_process, refuse_demo_defaults, run_until_signalled
+    from hub.cli.run import kafka_start_checks, load_settings
     from hub.connectors.registry import load_registry
     from hub.errors import ConfigurationError
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
     from hub.gateway.server import check_transport
-    from hub.ops.logging import get_logger
-    from hub.ops.run_cmd import kafka_start_checks, load_settings
+    from hub.observability.logging import get_logger
 
     settings = load_settings()
     if settings is None:

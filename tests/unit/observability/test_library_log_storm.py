@@ -15,7 +15,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from hub.ops.logging import configure_logging
+from hub.observability.logging import configure_logging
 
 Lines = Callable[[], list[dict[str, Any]]]
 

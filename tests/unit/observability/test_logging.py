@@ -11,7 +11,13 @@ import pytest
 import structlog
 
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
-from hub.ops.logging import _NUMERIC_KEYS, REDACTED, SAFE_KEYS, configure_logging, get_logger
+from hub.observability.logging import (
+    _NUMERIC_KEYS,
+    REDACTED,
+    SAFE_KEYS,
+    configure_logging,
+    get_logger,
+)
 from hub.testing import EXAMPLES_DIR, load_example, personal_values
 
 
@@ -42,7 +48,7 @@ def captured() -> Iterator[io.StringIO]:
 def test_no_personal_value_of_any_example_survives_logging(captured: io.StringIO) -> None:
     """Every field of every example, logged under its own name and under every safe key, leaves no personal value in the output.
 
-    Excluded, and documented as the residual risk in hub.ops.logging: a value that is a
+    Excluded, and documented as the residual risk in hub.observability.logging: a value that is a
     single word without digits (a name, initials) logged as the value of a safe key; and
     numbers under the numeric keys (offsets, counts), which hold numbers by design.
     """

@@ -4,9 +4,9 @@ Each node is a combined broker and controller with its own node id, ports and da
 directory under one run directory; the quorum is static (``controller.quorum.voters``),
 topics get three replicas and need two in sync, as in production. Single nodes can be
 stopped gracefully (SIGTERM), killed (SIGKILL) and started again while the others run.
-The jars, the Java lookup and the process helpers are those of ``hub.ops.localkafka``.
+The jars, the Java lookup and the process helpers are those of ``hub.dev.localkafka``.
 
-Command line (``python -m hub.ops.localcluster COMMAND``)::
+Command line (``python -m hub.dev.localcluster COMMAND``)::
 
     start    start every node (formatting the cluster once); print the bootstrap servers
     stop     stop every node (SIGTERM, then SIGKILL after the timeout)
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.ops.localkafka import (
+from hub.dev.localkafka import (
     KAFKA_VERSION,
     LocalKafkaError,
     _default_run_root,
@@ -263,7 +263,7 @@ class LocalCluster:
             "log.segment.bytes": str(16 * 1024 * 1024),
         }
         header = (
-            f"# Written by hub.ops.localcluster for node {node.node_id} of {self.name!r}; "
+            f"# Written by hub.dev.localcluster for node {node.node_id} of {self.name!r}; "
             "rewritten at each start.\n"
         )
         return header + "".join(f"{key}={value}\n" for key, value in props.items())
@@ -284,7 +284,7 @@ class LocalCluster:
             if {k: state.get(k) for k in wanted} != wanted:
                 raise LocalKafkaError(
                     f"cluster {self.name!r} was formatted for other ports or another Kafka; "
-                    f"reset it (python -m hub.ops.localcluster reset --name {self.name})"
+                    f"reset it (python -m hub.dev.localcluster reset --name {self.name})"
                 )
             for node in self.nodes:  # ports unchanged, but settings may have
                 node.server_properties.write_text(self._render_properties(node), encoding="utf-8")
@@ -376,7 +376,7 @@ def _cluster_node_ids(bootstrap_servers: str) -> list[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m hub.ops.localcluster",
+        prog="python -m hub.dev.localcluster",
         description=f"A local three-node Apache Kafka {KAFKA_VERSION} KRaft cluster for fault tests.",
     )
     parser.add_argument("command", choices=["start", "stop", "reset"])

@@ -5,7 +5,7 @@ repository, one directory per Kafka version. Each named broker keeps its config,
 pid file and log in its own run directory, so a plain broker and a SCRAM broker can
 run side by side and a broker left running is reused by the next test run.
 
-Command line (``python -m hub.ops.localkafka COMMAND``)::
+Command line (``python -m hub.dev.localkafka COMMAND``)::
 
     start      start the broker, or reuse the one already running; print where it is,
                then its bootstrap servers alone on the last line
@@ -80,7 +80,7 @@ _MAVEN_TIMEOUT_S = 900.0
 _TOOL_JVM_OPTS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 _POM = f"""<?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by hub.ops.localkafka: resolves the jars of a Kafka {KAFKA_VERSION} broker. -->
+<!-- Written by hub.dev.localkafka: resolves the jars of a Kafka {KAFKA_VERSION} broker. -->
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>local.sociaal-hub</groupId>
@@ -119,7 +119,7 @@ _POM = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 _BROKER_LOG4J = """\
-# Written by hub.ops.localkafka. The broker's stdout is its log file (broker.log).
+# Written by hub.dev.localkafka. The broker's stdout is its log file (broker.log).
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
@@ -131,7 +131,7 @@ log4j.logger.kafka.authorizer.logger=INFO
 """
 
 _TOOL_LOG4J = """\
-# Written by hub.ops.localkafka for Kafka's command-line tools: warnings to stderr only.
+# Written by hub.dev.localkafka for Kafka's command-line tools: warnings to stderr only.
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
 log4j.appender.stderr.Target=System.err
@@ -585,7 +585,7 @@ class LocalKafka:
         if self.tls is not None:
             props |= self._tls_properties(self.tls)
         header = (
-            f"# Written by hub.ops.localkafka for broker {self.name!r}; rewritten at each start.\n"
+            f"# Written by hub.dev.localkafka for broker {self.name!r}; rewritten at each start.\n"
         )
         return header + "".join(f"{key}={value}\n" for key, value in props.items())
 
@@ -623,7 +623,7 @@ class LocalKafka:
             if state.get("controller_port") != self.controller_port:
                 raise LocalKafkaError(
                     f"broker {self.name!r} was formatted with controller port "
-                    f"{state.get('controller_port')}; reset it (python -m hub.ops.localkafka "
+                    f"{state.get('controller_port')}; reset it (python -m hub.dev.localkafka "
                     f"reset --name {self.name}) to change ports"
                 )
             return
@@ -709,7 +709,7 @@ class LocalKafka:
                 raise LocalKafkaError(
                     f"broker {self.name!r} (pid {pid}) did not answer on "
                     f"{self.bootstrap_servers} within {timeout:.0f}s. When its data is "
-                    "from an earlier, interrupted run, `python -m hub.ops.localkafka reset` "
+                    "from an earlier, interrupted run, `python -m hub.dev.localkafka reset` "
                     "starts it afresh (deleting that data). "
                     f"Last lines of {self.log_file}:\n{_tail_file(self.log_file)}"
                 )
@@ -949,7 +949,7 @@ def _parse_user(value: str) -> tuple[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m hub.ops.localkafka",
+        prog="python -m hub.dev.localkafka",
         description=f"A local single-node Apache Kafka {KAFKA_VERSION} broker, without Docker.",
     )
     parser.add_argument(

@@ -22,7 +22,7 @@ def load_settings() -> HubSettings | None:
     """HubSettings from the environment; None (after logging which variables) when invalid."""
     from pydantic import ValidationError
 
-    from hub.ops.logging import configure_logging, get_logger
+    from hub.observability.logging import configure_logging, get_logger
     from hub.settings import HubSettings
 
     try:
@@ -44,7 +44,7 @@ def kafka_start_checks(settings: HubSettings) -> int | None:
     """
     from hub.errors import ConfigurationError
     from hub.kafka_clients import check_security, sasl_failure, tls_failure
-    from hub.ops.logging import get_logger
+    from hub.observability.logging import get_logger
 
     log = get_logger()
     try:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Start the hub; returns 0 after a clean stop, 78 on a configuration error."""
     from hub.app import build_hub, configure_process, refuse_demo_defaults, run_until_signalled
     from hub.errors import ConfigurationError
-    from hub.ops.logging import get_logger
+    from hub.observability.logging import get_logger
 
     settings = load_settings()
     if settings is None:

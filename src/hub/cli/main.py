@@ -16,14 +16,14 @@ __all__ = ["main"]
 
 # name -> (module, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("hub.ops.validate_cmd", "validate CloudEvent files against the v1 contract"),
-    "run": ("hub.ops.run_cmd", "run the hub until SIGINT/SIGTERM"),
-    "gateway": ("hub.ops.gateway_cmd", "serve the inbound HTTP API until SIGINT/SIGTERM"),
-    "replay": ("hub.ops.replay_cmd", "send a webhook partner's parked deliveries again, in order"),
-    "demo": ("hub.ops.demo_cmd", "run the hub with the demo registry and the example scenario"),
-    "preview": ("hub.ops.preview_cmd", "show what each recipient would get of CloudEvent files"),
-    "audit": ("hub.ops.audit_cmd", "query the disclosure log (a resident's right of access)"),
-    "schemas": ("hub.ops.schemas_cmd", "export, check and document the contract's JSON Schemas"),
+    "validate": ("hub.cli.validate", "validate CloudEvent files against the v1 contract"),
+    "run": ("hub.cli.run", "run the hub until SIGINT/SIGTERM"),
+    "gateway": ("hub.cli.gateway", "serve the inbound HTTP API until SIGINT/SIGTERM"),
+    "replay": ("hub.cli.replay", "send a webhook partner's parked deliveries again, in order"),
+    "demo": ("hub.cli.demo", "run the hub with the demo registry and the example scenario"),
+    "preview": ("hub.cli.preview", "show what each recipient would get of CloudEvent files"),
+    "audit": ("hub.cli.audit", "query the disclosure log (a resident's right of access)"),
+    "schemas": ("hub.cli.schemas", "export, check and document the contract's JSON Schemas"),
 }
 
 

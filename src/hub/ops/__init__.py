@@ -1,1 +1,0 @@
-"""Operations: logging, metrics, the command-line tools and the local Kafka broker."""
