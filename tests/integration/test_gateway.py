@@ -490,6 +490,8 @@ def test_fuzzing_the_running_gateway_finds_no_5xx(
     assert sum(statuses.values()) >= 3000
 
 
+# 250 generated requests over TLS take about a minute alone; twice that on a loaded machine.
+@pytest.mark.timeout(300)
 def test_schemathesis_against_the_served_openapi_finds_no_5xx(
     gateway: ServerThread, certificates: Certificates
 ) -> None:
