@@ -15,9 +15,12 @@ demo: bootstrap
 test: bootstrap lint typecheck contract
 	@HUB_ENVIRONMENT=development $(PY) -m pytest
 
+## ruff, and import-linter's contracts in pyproject.toml (no import cycles, the layers,
+## production code never imports hub.dev; see docs/architecture.md).
 lint:
 	@$(PY) -m ruff check src tests bench
 	@$(PY) -m ruff format --check src tests bench
+	@.venv/bin/lint-imports --no-logo
 
 typecheck:
 	@$(PY) -m mypy
@@ -45,4 +48,4 @@ bench: bootstrap
 	@$(PY) bench/run_all.py
 
 clean:
-	rm -rf .venv .hub-run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .hub-run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

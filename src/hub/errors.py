@@ -8,7 +8,8 @@
     ├── DeliveryError             a recipient channel failed
     │   ├── RetryableDeliveryError    try again with backoff (broker down, 5xx, 429, timeout)
     │   └── PermanentDeliveryError    do not retry (other 4xx); park for replay
-    └── ConfigurationError        start-up only: bad settings, registry or policy file
+    ├── ConfigurationError        start-up only: bad settings, registry or policy file
+    └── AuditStoreError           the disclosure store is unreachable, missing or corrupt
 
 Exceptions carry identifiers (partner id, event id, recipient, status) and one
 sentence. They never carry payload values: an error may be logged, returned to a
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "AuditStoreError",
     "ConfigurationError",
     "DeliveryError",
     "ErrorCode",
@@ -192,3 +194,7 @@ class ConfigurationError(HubError):
         self.source = source
         self.path = path
         super().__init__(f"{source}: {path}: {message}")
+
+
+class AuditStoreError(HubError):
+    """The disclosure store failed (unreachable, missing, corrupt); no record values inside."""

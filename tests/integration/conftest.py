@@ -3,6 +3,9 @@
 The broker is, in order of preference: the one named by ``HUB_KAFKA__BOOTSTRAP_SERVERS``;
 a throw-away ``apache/kafka`` container when a Docker engine answers; else the local
 broker of ``hub.dev.localkafka``, which is left running so the next run reuses it.
+
+The audit store's PostgreSQL backend runs against a throwaway server (``postgres_url``),
+started once per session by ``scripts/local-postgres``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import asyncio
 import gc
 import os
 import socket
+import subprocess
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -154,3 +159,30 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topic: str, partitions: 
             if described["error_code"] == 0 and len(leaders) == partitions and min(leaders) >= 0:
                 return
             await asyncio.sleep(0.1)
+
+
+_LOCAL_POSTGRES = _HERE.parents[1] / "scripts" / "local-postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh local PostgreSQL 15 server, stopped and removed after the session.
+
+    ``scripts/local-postgres`` installs the server when its binaries are missing (as root);
+    a failure to start it fails the tests, it never skips them.
+    """
+    # Not pytest's tmp_path: as root the server runs as another user, who must reach the dir.
+    directory = tempfile.mkdtemp(prefix="hub-pg-")
+    started = subprocess.run(
+        [str(_LOCAL_POSTGRES), "start", directory],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if started.returncode != 0:
+        pytest.fail(f"scripts/local-postgres start failed:\n{started.stderr}")
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([str(_LOCAL_POSTGRES), "stop", directory], timeout=120, check=False)

@@ -6,7 +6,8 @@ from hub.audit.record import (
     DisclosureOutcome,
     DisclosureRecord,
 )
-from hub.audit.store import AuditStoreError, DisclosureStore, open_store
+from hub.audit.store import DisclosureStore, open_store
+from hub.errors import AuditStoreError
 
 __all__ = [
     "AttemptResult",

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.audit.sql import SqlDisclosureStore
-from hub.audit.store import AuditStoreError
+from hub.errors import AuditStoreError
 
 __all__ = ["PostgresDisclosureStore"]
 

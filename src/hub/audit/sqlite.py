@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.audit.sql import SqlDisclosureStore
-from hub.audit.store import AuditStoreError
+from hub.errors import AuditStoreError
 
 __all__ = ["SqliteDisclosureStore"]
 

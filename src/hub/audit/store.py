@@ -13,13 +13,9 @@ from types import TracebackType
 from typing import Protocol
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
-from hub.errors import ConfigurationError, HubError
+from hub.errors import ConfigurationError
 
-__all__ = ["AuditStoreError", "DisclosureStore", "open_store"]
-
-
-class AuditStoreError(HubError):
-    """The disclosure store failed (unreachable, missing, corrupt); no record values inside."""
+__all__ = ["DisclosureStore", "open_store"]
 
 
 class DisclosureStore(Protocol):
@@ -63,7 +59,8 @@ def open_store(url: str, *, read_only: bool = False) -> DisclosureStore:
     """Open the store at ``url``; ``read_only`` neither creates it nor its tables.
 
     Raises ConfigurationError for a URL of no known scheme, AuditStoreError when the store
-    cannot be opened.
+    cannot be opened. A backend is imported only once chosen, so the SQLite path never loads
+    psycopg; the backends import nothing of this module, so there is no cycle.
     """
     if url.startswith("sqlite:///"):
         from hub.audit.sqlite import SqliteDisclosureStore

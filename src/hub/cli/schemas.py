@@ -54,24 +54,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(directory: Path) -> int:
-    from hub.schemas.export import exported_files, write_schemas
+    from hub.privacy.views import published_files
+    from hub.schemas.export import write_schemas
 
-    written, removed = write_schemas(directory)
+    files = published_files()
+    written, removed = write_schemas(directory, files)
     for relative in written:
         print(f"wrote {directory / relative}")
     for relative in removed:
         print(f"removed {directory / relative}")
-    print(f"{len(exported_files())} schema files in {directory} match the code")
+    print(f"{len(files)} schema files in {directory} match the code")
     return EXIT_OK
 
 
 def _check(directory: Path) -> int:
+    from hub.privacy.views import published_files
     from hub.schemas.export import check_directory
 
     if not directory.is_dir():
         print(f"ERROR {directory} is not a directory; run: hub schemas export {directory}")
         return EXIT_UNUSABLE
-    differences = check_directory(directory)
+    differences = check_directory(directory, published_files())
     if not differences:
         print(f"OK {directory} matches the code")
         return EXIT_OK

@@ -16,13 +16,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from hub.connectors.registry import PartnerRegistry, Role
-from hub.privacy.policy import ROLE_OF_SELECTOR, AddedField, PrivacyPolicy, Route
+from hub.connectors.registry import PartnerRegistry, Role, load_registry
+from hub.privacy.policy import ROLE_OF_SELECTOR, AddedField, PrivacyPolicy, Route, load_policy
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode
 from hub.schemas import TYPES
-from hub.schemas.export import data_schema, schema_id
+from hub.schemas.export import data_schema, exported_files, render_schema, schema_id
 
-__all__ = ["VIEWS_DIR", "view_file", "view_schemas"]
+__all__ = ["VIEWS_DIR", "published_files", "view_file", "view_schemas"]
 
 VIEWS_DIR = "views"
 
@@ -57,6 +57,21 @@ def view_schemas(
         path = view_file(role, event_type)
         views[path] = _view(role, event_type, routes, path)
     return views
+
+
+def published_files() -> dict[PurePosixPath, bytes]:
+    """Every file of the published contract by path, sorted: what ``hub schemas export`` writes.
+
+    The type and envelope schemas, and the views each recipient role gets under the default
+    routing/privacy table (privacy.md: "The hub publishes ... the JSON Schema of the view it
+    delivers"). Assembled here, not in ``hub.schemas.export``: the views are built from the
+    schemas, so privacy imports schemas and never the other way round.
+    """
+    files = exported_files()
+    registry = load_registry()
+    for path, schema in view_schemas(load_policy(registry=registry), registry).items():
+        files[path] = render_schema(schema)
+    return dict(sorted(files.items()))
 
 
 def _role_of(route: Route, registry: PartnerRegistry) -> Role | None:

@@ -482,23 +482,18 @@ def render_schema(schema: Mapping[str, Any]) -> bytes:
 
 
 def exported_files() -> dict[PurePosixPath, bytes]:
-    """Every schema file the code defines now, by path under the export directory, sorted."""
+    """Every type and envelope schema file the code defines now, by path under the export directory.
+
+    The recipients' views are derived from these and the routing/privacy table, so they are
+    added above this package (``hub.privacy.views.published_files``): schemas import nothing
+    of privacy.
+    """
     files: dict[PurePosixPath, bytes] = {}
     versions = sorted({version_of(spec) for spec in TYPES.values()})
     for version in versions:
         files[PurePosixPath(version, ENVELOPE_FILE)] = render_schema(envelope_schema(version))
     for spec in TYPES.values():
         files[schema_file(spec)] = render_schema(data_schema(spec))
-    # The views each recipient role gets under the default routing/privacy table
-    # (privacy.md: "The hub publishes ... the JSON Schema of the view it delivers").
-    # Imported here: the views are built from these schemas, so privacy imports schemas.
-    from hub.connectors.registry import load_registry
-    from hub.privacy.policy import load_policy
-    from hub.privacy.views import view_schemas
-
-    registry = load_registry()
-    for path, schema in view_schemas(load_policy(registry=registry), registry).items():
-        files[path] = render_schema(schema)
     return dict(sorted(files.items()))
 
 
@@ -511,14 +506,15 @@ def _on_disk(directory: Path) -> set[PurePosixPath]:
     }
 
 
-def write_schemas(directory: Path) -> tuple[list[PurePosixPath], list[PurePosixPath]]:
-    """Write every schema file under ``directory``; return (files written, stale files removed).
+def write_schemas(
+    directory: Path, files: Mapping[PurePosixPath, bytes]
+) -> tuple[list[PurePosixPath], list[PurePosixPath]]:
+    """Write ``files`` under ``directory``; return (files written, stale files removed).
 
     A file whose bytes are already right is not rewritten. A ``*.json`` in a version
-    folder that the code no longer exports is removed, so the directory afterwards holds
-    exactly what ``check_directory`` expects.
+    folder that ``files`` does not hold is removed, so the directory afterwards holds
+    exactly what ``check_directory`` expects of the same ``files``.
     """
-    files = exported_files()
     written: list[PurePosixPath] = []
     for relative, content in files.items():
         path = directory / relative
@@ -560,13 +556,12 @@ def _root_path(relative: PurePosixPath) -> str:
     return "" if relative.name == ENVELOPE_FILE else _DATA_ROOT
 
 
-def check_directory(directory: Path) -> list[FileDifference]:
-    """Compare the schema files under ``directory`` with the export; empty when identical.
+def check_directory(directory: Path, files: Mapping[PurePosixPath, bytes]) -> list[FileDifference]:
+    """Compare the schema files under ``directory`` with ``files``; empty when identical.
 
     Each differing file is classified against its published version on disk: ``changes``
     lists what changed, each marked BACKWARD compatible or not (``compare_schemas``).
     """
-    files = exported_files()
     on_disk = _on_disk(directory) if directory.is_dir() else set()
     differences: list[FileDifference] = []
     for relative in sorted(on_disk | set(files)):

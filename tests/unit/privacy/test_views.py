@@ -11,8 +11,9 @@ import pytest
 from hub.cli.preview import preview_lines
 from hub.connectors.registry import load_registry
 from hub.privacy.policy import load_policy
-from hub.privacy.views import view_file, view_schemas
+from hub.privacy.views import published_files, view_file, view_schemas
 from hub.routing import build_context
+from hub.schemas.export import exported_files, render_schema
 from hub.settings import HubSettings
 from hub.testing import scenario
 
@@ -62,3 +63,13 @@ def test_no_view_lets_a_safety_type_reach_another_role() -> None:
     """Safety types have views only for veilig-thuis and swt (privacy.md invariant 2)."""
     roles = {path.parts[2] for path in VIEWS if ".safety-" in f".{path.name}"}
     assert roles == {"veilig-thuis", "swt"}
+
+
+def test_the_published_contract_is_the_type_schemas_plus_the_views() -> None:
+    """published_files() holds every type and envelope schema as exported, and each view once."""
+    files = published_files()
+    schemas = exported_files()
+    assert {path: files[path] for path in schemas} == schemas
+    assert {path: files[path] for path in set(files) - set(schemas)} == {
+        path: render_schema(view) for path, view in VIEWS.items()
+    }

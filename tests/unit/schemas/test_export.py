@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from hub.cli import main
 from hub.envelope import read_attributes
+from hub.privacy.views import published_files
 from hub.schemas import TYPES
 from hub.schemas.compatibility import Change, compare_schemas, is_backward_compatible
 from hub.schemas.export import (
@@ -22,7 +23,6 @@ from hub.schemas.export import (
     SCHEMA_DIALECT,
     ModelOnlyRule,
     check_directory,
-    exported_files,
     model_only_rules_for,
     render_schema,
     write_schemas,
@@ -38,8 +38,12 @@ INVALID = list(invalid_examples())
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 
 
+# The published contract: type and envelope schemas, and the recipients' views.
+FILES = published_files()
+
+
 def _schemas() -> dict[str, dict[str, Any]]:
-    return {str(path): json.loads(content) for path, content in exported_files().items()}
+    return {str(path): json.loads(content) for path, content in FILES.items()}
 
 
 SCHEMAS = _schemas()
@@ -82,17 +86,17 @@ def _name(path: Path) -> str:
 def test_export_is_deterministic(tmp_path: Path) -> None:
     """Two exports give identical bytes, and exporting into an up-to-date directory writes nothing."""
     first, second = tmp_path / "a", tmp_path / "b"
-    write_schemas(first)
-    write_schemas(second)
+    write_schemas(first, published_files())
+    write_schemas(second, published_files())
     files = sorted(path.relative_to(first) for path in first.rglob("*.json"))
     assert files == sorted(path.relative_to(second) for path in second.rglob("*.json"))
     assert all((first / name).read_bytes() == (second / name).read_bytes() for name in files)
-    assert write_schemas(first) == ([], [])
+    assert write_schemas(first, published_files()) == ([], [])
 
 
 def test_files_are_sorted_indented_and_end_with_one_newline() -> None:
     """Each file is its JSON re-rendered with sorted keys and two-space indent, plus one newline."""
-    for content in exported_files().values():
+    for content in FILES.values():
         assert content.endswith(b"}\n")
         assert render_schema(json.loads(content)) == content
         assert content.decode("utf-8").splitlines()[1].startswith('  "')
@@ -128,17 +132,17 @@ def test_every_schema_is_closed_and_never_allows_null(path: str) -> None:
 
 def test_the_committed_schemas_match_the_code(capsys: pytest.CaptureFixture[str]) -> None:
     """docs/schemas holds exactly what the code exports; `hub schemas check` exits 0 on it."""
-    assert check_directory(SCHEMA_DIR) == []
+    assert check_directory(SCHEMA_DIR, FILES) == []
     assert main(["schemas", "check", str(SCHEMA_DIR)]) == 0
     assert capsys.readouterr().out == f"OK {SCHEMA_DIR} matches the code\n"
 
 
 def test_export_removes_a_schema_the_code_no_longer_has(tmp_path: Path) -> None:
     """A stale file in a version folder is removed, so the directory equals the export."""
-    write_schemas(tmp_path)
+    write_schemas(tmp_path, FILES)
     (tmp_path / "v1" / "gone.json").write_text("{}\n")
-    assert write_schemas(tmp_path) == ([], [PurePosixPath("v1/gone.json")])
-    assert check_directory(tmp_path) == []
+    assert write_schemas(tmp_path, FILES) == ([], [PurePosixPath("v1/gone.json")])
+    assert check_directory(tmp_path, FILES) == []
 
 
 # --- Faithful to the models -------------------------------------------------------------------
@@ -363,7 +367,7 @@ def test_keyword_changes_are_classified(
 
 
 def _published_copy(tmp_path: Path) -> Path:
-    write_schemas(tmp_path)
+    write_schemas(tmp_path, FILES)
     return tmp_path / "v1"
 
 

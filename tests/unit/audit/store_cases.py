@@ -1,0 +1,164 @@
+"""The disclosure store's behaviour, written once and run against each backend.
+
+``DisclosureStoreCases`` holds the tests; a subclass supplies the ``store_url`` fixture (an
+empty store), ``execute`` (SQL past the store's API) and the driver's error class. SQLite
+runs them in tests/unit/audit/test_disclosure_store.py, PostgreSQL, which needs a server,
+in tests/integration/test_audit_store_postgres.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from hub.audit import (
+    AttemptResult,
+    DeliveryAttempt,
+    DisclosureOutcome,
+    DisclosureRecord,
+    open_store,
+)
+
+ALICE, BOB = "a" * 64, "b" * 64
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def record(
+    n: int, *, subjects: tuple[str, ...] = (ALICE,), at: datetime = T0, **changes: Any
+) -> DisclosureRecord:
+    """A disclosure record numbered n."""
+    values: dict[str, Any] = {
+        "disclosure_id": f"00000000-0000-5000-8000-{n:012d}",
+        "event_id": f"event-{n}",
+        "event_type": "nl.sociaaldomein.care.started.v1",
+        "source": "provider-thuiszorg-zwolle",
+        "recipient": "backoffice-zwolle",
+        "delivery_id": f"10000000-0000-5000-8000-{n:012d}",
+        "decided_at": at,
+        "outcome": DisclosureOutcome.DELIVERED,
+        "fields_disclosed": ("assignment_number", "started_on"),
+        "fields_withheld": (),
+        "legal_basis": "Wmo 2015 art. 5.1.1",
+        "processing_activity": "care-delivery-and-outcomes",
+        "data_subjects": subjects,
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": f"{n:016x}",
+    }
+    values.update(changes)
+    return DisclosureRecord(**values)
+
+
+def attempt(
+    n: int, of: DisclosureRecord, result: AttemptResult, status: int | None
+) -> DeliveryAttempt:
+    """A delivery attempt number n of a disclosure."""
+    return DeliveryAttempt(
+        attempt_id=f"{of.disclosure_id}/{n}",
+        disclosure_id=of.disclosure_id,
+        attempt=n,
+        attempted_at=T0 + timedelta(seconds=n),
+        result=result,
+        status=status,
+    )
+
+
+class DisclosureStoreCases:
+    """The tests every backend passes; a subclass named Test... runs them on one backend."""
+
+    database_error: ClassVar[type[Exception]]
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        """An empty store of the backend."""
+        raise NotImplementedError
+
+    def execute(self, store_url: str, sql: str) -> None:
+        """Run one SQL statement on the store's database, bypassing the store."""
+        raise NotImplementedError
+
+    def test_a_record_is_stored_and_read_back_unchanged(self, store_url: str) -> None:
+        """get() and concerning() return the record exactly as it was added."""
+        one = record(1, subjects=(ALICE, BOB), reason=None)
+        with open_store(store_url) as store:
+            assert store.add([one]) == 1
+            assert store.get(one.disclosure_id) == one
+            assert store.concerning(BOB) == [one]
+            assert store.get("no-such-id") is None
+
+    def test_a_redelivered_record_is_stored_once_and_the_first_copy_stays(
+        self, store_url: str
+    ) -> None:
+        """Adding a record whose id is stored is a no-op, also when the copy differs."""
+        first = record(1)
+        later_copy = record(1, at=T0 + timedelta(hours=1))
+        with open_store(store_url) as store:
+            assert store.add([first, record(2)]) == 2
+            assert store.add([later_copy, record(2), record(3)]) == 1
+            assert store.get(first.disclosure_id) == first
+            assert [r.event_id for r in store.concerning(ALICE)] == [
+                "event-1",
+                "event-2",
+                "event-3",
+            ]
+
+    def test_a_resident_sees_their_disclosures_in_time_order(self, store_url: str) -> None:
+        """concerning() lists one pseudonym's records by decided_at, and no one else's."""
+        late = record(1, at=T0 + timedelta(days=2))
+        early = record(2, at=T0 - timedelta(days=1))
+        same_time_b = record(4, at=T0)
+        same_time_a = record(3, at=T0)
+        withheld = record(
+            5,
+            at=T0 + timedelta(days=3),
+            recipient="gp-de-linde",
+            outcome=DisclosureOutcome.WITHHELD,
+            reason="NO_STATUS_FEEDBACK_CONSENT",
+            delivery_id=None,
+            fields_disclosed=(),
+            fields_withheld=("status",),
+        )
+        bobs = record(6, subjects=(BOB,))
+        with open_store(store_url) as store:
+            store.add([late, early, same_time_b, bobs, same_time_a, withheld])
+            assert store.concerning(ALICE) == [early, same_time_a, same_time_b, late, withheld]
+            assert store.concerning(BOB) == [bobs]
+            assert store.concerning("c" * 64) == []
+
+    def test_delivery_attempts_are_linked_to_their_disclosure(self, store_url: str) -> None:
+        """Attempts are appended per disclosure, idempotently, and listed in attempt order."""
+        one = record(1)
+        attempts = [
+            attempt(2, one, AttemptResult.SUCCEEDED, 204),
+            attempt(1, one, AttemptResult.FAILED, 503),
+        ]
+        with open_store(store_url) as store:
+            store.add([one])
+            assert store.add_attempts(attempts) == 2
+            assert store.add_attempts(attempts[:1]) == 0
+            assert store.attempts(one.disclosure_id) == [attempts[1], attempts[0]]
+            assert store.attempts(record(2).disclosure_id) == []
+
+    @pytest.mark.parametrize(
+        "sql",
+        [
+            "UPDATE disclosures SET recipient = 'someone-else'",
+            "DELETE FROM disclosures",
+            "DELETE FROM disclosure_subjects",
+            "UPDATE delivery_attempts SET attempt = 9",
+            "DELETE FROM delivery_attempts",
+        ],
+    )
+    def test_the_log_is_append_only(self, store_url: str, sql: str) -> None:
+        """There is no update or delete API, and the database refuses UPDATE and DELETE too."""
+        one = record(1)
+        with open_store(store_url) as store:
+            store.add([one])
+            store.add_attempts([attempt(1, one, AttemptResult.SUCCEEDED, 200)])
+            assert not any(hasattr(store, name) for name in ("update", "delete", "remove"))
+        with pytest.raises(self.database_error, match="append-only"):
+            self.execute(store_url, sql)
+        with open_store(store_url, read_only=True) as store:
+            assert store.get(one.disclosure_id) == one
+            assert store.concerning(ALICE) == [one]
