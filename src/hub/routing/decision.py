@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.audit.record import DisclosureRecord
 from hub.errors import ErrorDetail
 
 __all__ = ["Decision", "Delivery", "OutboundEvent", "Outcome", "OutcomeKind"]
@@ -49,8 +50,8 @@ class Decision:
     """Everything the pipeline writes for one event, atomically.
 
     - ``deliveries``: events for recipients' outbound topics (ordered as they must be sent).
-    - ``disclosures``: disclosure-log records (JSON-ready mappings with a ``disclosure_id``),
-      one per (event, recipient) the table resolves, delivered or withheld.
+    - ``disclosures``: disclosure-log records, one per (event, recipient) the table
+      resolves, delivered or withheld.
     - ``state_changes``: state key -> new value, or None to delete (a tombstone).
     - ``rejection``: set when a stateful rule rejects the event; then it is dead-lettered
       and nothing is delivered (state changes may still record that it was seen).
@@ -62,7 +63,7 @@ class Decision:
     """
 
     deliveries: tuple[Delivery, ...] = ()
-    disclosures: tuple[Mapping[str, Any], ...] = ()
+    disclosures: tuple[DisclosureRecord, ...] = ()
     state_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     rejection: tuple[ErrorDetail, ...] = ()
     unroutable: bool = False
@@ -86,7 +87,7 @@ class OutcomeKind(StrEnum):
 class Outcome:
     """What the per-event step (validate -> dedupe -> decide) made of one inbound event.
 
-    The live pipeline and `hub preview` both call the same ``process()`` (in hub.routing)
+    The live pipeline and `hub preview` both call the same ``process()`` (in hub.pipeline)
     and get this back; only the pipeline then writes it to Kafka.
 
     - ``event_id`` / ``source``: the envelope's, when they could be read (for the status

@@ -18,10 +18,11 @@ from typing import Any
 
 from hub.connectors.registry import Partner, Role
 from hub.errors import ErrorCode, ErrorDetail
-from hub.privacy.project import project
+from hub.privacy.project import bsn_paths, bsns, project, schema_tree
 from hub.routing.context import RoutingContext
 from hub.routing.ids import TraceContext
 from hub.routing.state_model import (
+    HeldPlan,
     assignment_key,
     assignment_request_key,
     case_assignments_key,
@@ -34,7 +35,7 @@ from hub.routing.state_model import (
     request_key,
     safety_case_key,
 )
-from hub.schemas import LAW_CATEGORIES, STOP_REASONS, ValidEvent
+from hub.schemas import LAW_CATEGORIES, STOP_REASONS, TYPES, ValidEvent
 from hub.state.store import StateView
 
 __all__ = ["Facts", "Ruling", "apply_rules"]
@@ -57,7 +58,7 @@ class Facts:
     live_assignments: list[tuple[str, Value]] = field(default_factory=list)
     # (assignment number, its state) that just went live and get the case's held plan now
     plan_replays: list[tuple[str, Value]] = field(default_factory=list)
-    replay_plan: Value | None = None
+    replay_plan: HeldPlan | None = None
 
 
 @dataclass(slots=True)
@@ -112,9 +113,10 @@ class _Input:
         self.reject(path, ErrorCode.UNKNOWN_REFERENCE, message)
 
     def own_subjects(self) -> frozenset[str]:
-        """Pseudonyms of the BSNs in this event; computed once (HMAC over a tree walk)."""
+        """Pseudonyms of the BSNs in this event; computed once, along the type's BSN paths."""
         if self._subjects is None:
-            self._subjects = frozenset(self.ctx.pseudonymise(bsn) for bsn in _bsns(self.data))
+            found = bsns(self.data, _BSN_PATHS[self.event.type])
+            self._subjects = frozenset(self.ctx.pseudonymise(bsn) for bsn in found)
         return self._subjects
 
 
@@ -241,21 +243,19 @@ def _hold_plan(item: _Input, case_id: str, version: int) -> None:
         return
     # Goals without a result area go to no provider: the held copy does not keep them.
     kept = project(item.data, held_fields, {"goals": lambda goal: "result_area" in goal})
-    event, trace = item.event, item.trace
-    item.ruling.held[plan_key(case_id)] = {
-        "event_id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "time": event.time.isoformat(),
-        "subject": event.subject,
-        "dataschema": event.dataschema,
-        "trace_id": trace.trace_id,
-        "parent_span_id": trace.parent_span_id,
-        "trace_flags": trace.flags,
-        "plan_version": version,
-        "data": kept.payload,
-        "omitted": list(kept.withheld),
-    }
+    event = item.event
+    item.ruling.held[plan_key(case_id)] = HeldPlan(
+        event_id=event.id,
+        source=event.source,
+        type=event.type,
+        time=event.time.isoformat(),
+        subject=event.subject,
+        dataschema=event.dataschema,
+        trace=item.trace,
+        plan_version=version,
+        data=kept.payload,
+        omitted=kept.withheld,
+    ).to_value()
 
 
 def _case_closed(item: _Input) -> None:
@@ -450,10 +450,11 @@ def _replay_plan_if_newer(item: _Input, number: str, value: dict[str, Any]) -> d
     case_id = value.get("case_id")
     if case_id is None or item.held is None or not is_live(value):
         return value
-    plan = item.held.get(plan_key(case_id))
-    if plan is None or int(plan["plan_version"]) <= int(value.get("plan_version", 0)):
+    held = item.held.get(plan_key(case_id))
+    plan = None if held is None else HeldPlan.from_value(held)
+    if plan is None or plan.plan_version <= int(value.get("plan_version", 0)):
         return value
-    value = {**value, "plan_version": int(plan["plan_version"])}
+    value = {**value, "plan_version": plan.plan_version}
     item.ruling.facts.replay_plan = plan
     item.ruling.facts.plan_replays.append((number, value))
     return value
@@ -623,17 +624,8 @@ def _assignment_request_submitted(item: _Input) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _bsns(value: Any) -> Iterator[str]:
-    """Every BSN in the data: the value of each ``bsn`` key (only Person objects have one)."""
-    if isinstance(value, Mapping):
-        for key, child in value.items():
-            if key == "bsn" and isinstance(child, str):
-                yield child
-            else:
-                yield from _bsns(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _bsns(child)
+# Where each type's data holds BSNs, compiled once from its v1 model.
+_BSN_PATHS = {type_: bsn_paths(schema_tree(spec.model)) for type_, spec in TYPES.items()}
 
 
 _RULES: dict[str, Callable[[_Input], None]] = {

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from hub.routing.ids import TraceContext
+
 __all__ = [
+    "HeldPlan",
     "assignment_key",
     "assignment_request_key",
     "case_assignments_key",
@@ -93,3 +97,61 @@ def is_live(assignment: Value) -> bool:
     """Live from its ``new`` until withdrawn or a (not deleted) care stop is recorded."""
     care = assignment.get("care") or {}
     return assignment.get("status") != "withdrawn" and "stopped_on" not in care
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPlan:
+    """HELD CONTENT under ``plan:<case_id>``: a case's latest plan as a provider may yet receive it.
+
+    Written by the rules when a plan is updated, read back when an assignment of the case
+    goes live later; ``to_value``/``from_value`` are the JSON object of the held topic.
+    """
+
+    event_id: str
+    source: str
+    type: str
+    time: str
+    subject: str
+    dataschema: str | None
+    trace: TraceContext
+    plan_version: int
+    data: Mapping[str, Any]
+    omitted: tuple[str, ...]
+    """Paths of the plan the held copy does not keep (reported as withheld on replay)."""
+
+    def to_value(self) -> dict[str, Any]:
+        """The JSON object kept in the held-content store and topic."""
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time,
+            "subject": self.subject,
+            "dataschema": self.dataschema,
+            "trace_id": self.trace.trace_id,
+            "parent_span_id": self.trace.parent_span_id,
+            "trace_flags": self.trace.flags,
+            "plan_version": self.plan_version,
+            "data": self.data,
+            "omitted": list(self.omitted),
+        }
+
+    @classmethod
+    def from_value(cls, value: Mapping[str, Any]) -> HeldPlan:
+        """The plan in a held-content value (as ``to_value`` writes it)."""
+        return cls(
+            event_id=str(value["event_id"]),
+            source=str(value["source"]),
+            type=str(value["type"]),
+            time=str(value["time"]),
+            subject=str(value["subject"]),
+            dataschema=value.get("dataschema"),
+            trace=TraceContext(
+                str(value["trace_id"]),
+                value.get("parent_span_id"),
+                str(value.get("trace_flags", "00")),
+            ),
+            plan_version=int(value["plan_version"]),
+            data=value["data"],
+            omitted=tuple(value.get("omitted", ())),
+        )
