@@ -316,6 +316,13 @@ class _Walker:
     def object(
         self, data: Mapping[str, Any], keep: ObjectNode, schema: Node | None, prefix: str
     ) -> Any:
+        if keep is schema and not self.filters:
+            # Kept whole (the row names this object, or all of v1): the data's own object
+            # is delivered, unless part of it is not the shape v1 promised.
+            paths: list[str] = []
+            if _conforms(data, keep, prefix, paths):
+                self.disclosed.update(paths)
+                return data
         schema_fields = schema.fields if isinstance(schema, ObjectNode) else {}
         out: dict[str, Any] = {}
         for key, value in data.items():
@@ -365,6 +372,34 @@ class _Walker:
                 self.withhold(item, schema.item, f"{path}[]")
         else:
             self.withheld.add(path)
+
+
+def _conforms(data: Mapping[str, Any], node: ObjectNode, prefix: str, paths: list[str]) -> bool:
+    """True when the data has only v1's keys and shapes below ``node``; collects its leaf paths.
+
+    Then projecting it onto all of ``node`` gives the data itself, disclosing exactly
+    these paths and withholding nothing.
+    """
+    fields = node.fields
+    for key, value in data.items():
+        child = fields.get(key)
+        if child is None:
+            return False
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(child, Leaf):
+            paths.append(path)
+        elif isinstance(child, ObjectNode):
+            if not isinstance(value, Mapping) or not _conforms(value, child, path, paths):
+                return False
+        else:
+            if not isinstance(value, list):
+                return False
+            for item in value:
+                if not isinstance(item, Mapping) or not _conforms(
+                    item, child.item, f"{path}[]", paths
+                ):
+                    return False
+    return True
 
 
 # --------------------------------------------------------------------------- BSNs
