@@ -30,7 +30,7 @@ from hub.routing.context import RoutingContext
 from hub.routing.decision import Delivery, OutboundEvent
 from hub.routing.ids import TraceContext, delivery_id, disclosure_id, span_id
 from hub.routing.rules import Facts
-from hub.routing.state_model import HeldPlan, case_key
+from hub.routing.state_model import AssignmentState, HeldPlan, case_key
 from hub.schemas import ValidEvent
 from hub.state.store import StateView
 
@@ -120,7 +120,7 @@ class _Target:
 
     partner: Partner
     assignment_number: str | None = None
-    assignment: Value | None = None
+    assignment: AssignmentState | None = None
 
 
 def recipients(
@@ -151,7 +151,9 @@ def recipients(
                 yield target
 
 
-def _assignment_target(number: str, assignment: Value, ctx: RoutingContext) -> _Target | None:
+def _assignment_target(
+    number: str, assignment: AssignmentState, ctx: RoutingContext
+) -> _Target | None:
     provider = ctx.registry.by_agb(str(assignment.get("provider_agb")))
     if provider is None or provider.role is not Role.PROVIDER:
         return None
@@ -160,11 +162,11 @@ def _assignment_target(number: str, assignment: Value, ctx: RoutingContext) -> _
 
 def _holding(route: Route, facts: Facts) -> frozenset[Condition]:
     """The conditions that hold for this event (consent is the referral's, as recorded)."""
-    referral = facts.referral or {}
+    referral = facts.referral
     holding = set()
-    if referral.get("status_feedback") is True:
+    if referral is not None and referral.get("status_feedback") is True:
         holding.add(Condition.CONSENT_STATUS_FEEDBACK)
-    if referral.get("content_feedback") is True:
+    if referral is not None and referral.get("content_feedback") is True:
         holding.add(Condition.CONSENT_CONTENT_FEEDBACK)
     return frozenset(holding) & route.conditions
 
@@ -213,8 +215,9 @@ def _release(
         if _adds_number(route, target):
             disclosed.append("assignment_number")
         releases.deliveries.append(delivery)
-    assignment = target.assignment or {}
-    law = assignment.get("law") if target.assignment else facts.law
+    assignment = target.assignment
+    law = assignment.get("law") if assignment is not None else facts.law
+    assignment_subjects = assignment.get("subjects", ()) if assignment is not None else ()
     source_partner = ctx.registry.by_source(origin.source)
     releases.disclosures.append(
         disclosure_record(
@@ -234,7 +237,7 @@ def _release(
             fields_withheld=(*seen.projected.withheld, *omitted),
             legal_basis=route.legal_basis.for_law(law if isinstance(law, str) else None),
             processing_activity=route.processing_activity,
-            data_subjects=(*facts.subjects, *assignment.get("subjects", ())),
+            data_subjects=(*facts.subjects, *assignment_subjects),
             trace_id=origin.trace.trace_id,
             span_id=span,
             parent_span_id=origin.trace.parent_span_id,
@@ -284,7 +287,8 @@ def _adds_number(route: Route, target: _Target) -> bool:
 def _item_filters(route: Route, target: _Target) -> dict[str, ItemPredicate]:
     if route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS:
         return {}
-    areas = frozenset((target.assignment or {}).get("result_areas", ()))
+    assignment = target.assignment
+    areas = frozenset(assignment.get("result_areas", ()) if assignment is not None else ())
     return {"goals": lambda goal: goal.get("result_area") in areas}
 
 
