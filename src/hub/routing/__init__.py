@@ -6,7 +6,7 @@ disclosure. Both are pure; ``hub.pipeline.process`` runs them for one event.
 """
 
 from hub.routing.context import RoutingContext, build_context
-from hub.routing.decision import Decision, Delivery, OutboundEvent, Outcome, OutcomeKind
+from hub.routing.decision import Decision, Delivery, Outcome, OutcomeKind
 from hub.routing.route import Origin, Releases, release
 from hub.routing.rules import Facts, Ruling, apply_rules
 
@@ -15,7 +15,6 @@ __all__ = [
     "Delivery",
     "Facts",
     "Origin",
-    "OutboundEvent",
     "Outcome",
     "OutcomeKind",
     "Releases",

@@ -15,31 +15,22 @@ from enum import StrEnum
 from typing import Any
 
 from hub.audit.record import DisclosureRecord
+from hub.envelope import CloudEvent
 from hub.errors import ErrorDetail
 
-__all__ = ["Decision", "Delivery", "OutboundEvent", "Outcome", "OutcomeKind"]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundEvent:
-    """A CloudEvent as one recipient receives it: same type, source and time, projected data."""
-
-    id: str
-    source: str
-    type: str
-    time: str
-    subject: str
-    data: Mapping[str, Any]
-    traceparent: str | None = None
-    dataschema: str | None = None
+__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind"]
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One release of data to one recipient partner's outbound channel."""
+    """One release of data to one recipient partner's outbound channel.
+
+    ``event`` is the CloudEvent the recipient receives: the sender's type, source and time,
+    the projected data, a delivery id of its own.
+    """
 
     recipient: str
-    event: OutboundEvent
+    event: CloudEvent
     disclosure_id: str | None = (
         None  # the disclosure record of this release (header hub-disclosure-id)
     )

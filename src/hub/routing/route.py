@@ -16,6 +16,7 @@ from typing import Any
 
 from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
 from hub.connectors.registry import Partner, Role
+from hub.envelope import CloudEvent
 from hub.privacy.policy import (
     AddedField,
     Condition,
@@ -27,7 +28,7 @@ from hub.privacy.policy import (
 )
 from hub.privacy.project import ItemPredicate, ObjectNode, Projected, Projection, project
 from hub.routing.context import RoutingContext
-from hub.routing.decision import Delivery, OutboundEvent
+from hub.routing.decision import Delivery
 from hub.routing.ids import TraceContext, delivery_id, disclosure_id, span_id
 from hub.routing.rules import Facts
 from hub.routing.state_model import AssignmentState, HeldPlan, case_key
@@ -52,7 +53,7 @@ class Origin:
     event_id: str
     source: str
     type: str
-    time: str
+    time: datetime
     subject: str
     trace: TraceContext
     data: Mapping[str, Any]
@@ -60,15 +61,19 @@ class Origin:
     @classmethod
     def of(cls, event: ValidEvent, data: Mapping[str, Any], trace: TraceContext) -> Origin:
         """The inbound event, with its canonical data and its trace."""
-        return cls(
-            event.id, event.source, event.type, event.time.isoformat(), event.subject, trace, data
-        )
+        return cls(event.id, event.source, event.type, event.time, event.subject, trace, data)
 
     @classmethod
     def held(cls, plan: HeldPlan) -> Origin:
         """A held plan, released to an assignment that went live after it."""
         return cls(
-            plan.event_id, plan.source, plan.type, plan.time, plan.subject, plan.trace, plan.data
+            plan.event_id,
+            plan.source,
+            plan.type,
+            datetime.fromisoformat(plan.time),
+            plan.subject,
+            plan.trace,
+            plan.data,
         )
 
 
@@ -265,7 +270,7 @@ def _delivery(
     )
     return Delivery(
         recipient=target.partner.id,
-        event=OutboundEvent(
+        event=CloudEvent(
             id=delivery_id(origin.source, origin.event_id, target.partner.id, number),
             source=origin.source,
             type=origin.type,
