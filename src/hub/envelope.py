@@ -604,16 +604,27 @@ def from_kafka(
             attribute = "datacontenttype"
         else:
             continue
-        path = path_key(attribute)
         if attribute in structured:
             raise InvalidEvent(
-                [_error(path, ErrorCode.ENVELOPE_INVALID, "This header appears more than once.")]
+                [
+                    _error(
+                        path_key(attribute),
+                        ErrorCode.ENVELOPE_INVALID,
+                        "This header appears more than once.",
+                    )
+                ]
             )
         try:
             structured[attribute] = raw_value.decode("utf-8")
         except (UnicodeDecodeError, AttributeError):
             raise InvalidEvent(
-                [_error(path, ErrorCode.ENVELOPE_INVALID, "Header values must be UTF-8 text.")]
+                [
+                    _error(
+                        path_key(attribute),
+                        ErrorCode.ENVELOPE_INVALID,
+                        "Header values must be UTF-8 text.",
+                    )
+                ]
             ) from None
     if value is None:
         raise InvalidEvent([_error("data", ErrorCode.FIELD_REQUIRED, "The record has no value.")])

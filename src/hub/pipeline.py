@@ -36,7 +36,7 @@ from hub.routing.decision import Decision, Outcome, OutcomeKind
 from hub.routing.ids import trace_context
 from hub.routing.route import Origin, release
 from hub.routing.rules import apply_rules
-from hub.routing.state_model import seen_key
+from hub.routing.state_model import SeenMarker, seen_key
 from hub.schemas import TYPES, ValidEvent, validate_event, validate_with_registry
 from hub.state.store import Overlay
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
@@ -365,7 +365,7 @@ def process(
         event, origin.data, state, ctx, origin.trace, held=held, received_on=received_on
     )
     # A rejected event changes nothing but is recorded as seen: a redelivery is a duplicate.
-    changes = {**ruling.changes, seen: {"received_on": received_on}}
+    changes = {**ruling.changes, seen: SeenMarker(received_on=received_on)}
     if ruling.errors:
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
