@@ -9,12 +9,13 @@ appended as separate DeliveryAttempt records that point to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 __all__ = [
     "AttemptResult",
@@ -22,6 +23,7 @@ __all__ = [
     "DisclosureOutcome",
     "DisclosureRecord",
     "disclosure_record",
+    "read_log_record",
     "record_sort_key",
 ]
 
@@ -160,6 +162,26 @@ class DeliveryAttempt(BaseModel):
     result: AttemptResult
     status: int | None = Field(default=None, description="HTTP status, when one was received.")
     reason: str | None = Field(default=None, description="A reason code; never a payload value.")
+
+    def to_json(self) -> bytes:
+        """The record's value on the disclosure topic, marked ``record_type: delivery-attempt``."""
+        return to_json({"record_type": _ATTEMPT_RECORD_TYPE, **self.model_dump(mode="json")})
+
+
+# Attempts share the disclosure topic with the records they belong to; this tells them apart.
+_ATTEMPT_RECORD_TYPE = "delivery-attempt"
+
+
+def read_log_record(value: Mapping[str, Any]) -> DisclosureRecord | DeliveryAttempt:
+    """A record of the disclosure topic, validated: a delivery attempt or a disclosure record.
+
+    Raises pydantic's ValidationError for a value that is neither.
+    """
+    if value.get("record_type") == _ATTEMPT_RECORD_TYPE:
+        return DeliveryAttempt.model_validate(
+            {k: v for k, v in value.items() if k != "record_type"}
+        )
+    return DisclosureRecord.model_validate(value)
 
 
 def record_sort_key(record: DisclosureRecord) -> tuple[datetime, str]:

@@ -1,10 +1,18 @@
-"""The disclosure record: today's JSON reads back, and the record the hub builds writes it unchanged."""
+"""The disclosure log's records: today's JSON reads back, and what the hub builds writes it unchanged."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
+from hub.audit.record import (
+    AttemptResult,
+    DeliveryAttempt,
+    DisclosureOutcome,
+    DisclosureRecord,
+    disclosure_record,
+    read_log_record,
+)
 
 SUBJECT_A, SUBJECT_B = "03" + "a" * 62, "4f" + "b" * 62
 
@@ -58,3 +66,25 @@ def test_todays_json_reads_back_into_an_equal_record() -> None:
     record = DisclosureRecord.model_validate_json(TODAY)
     assert record == built()
     assert record.to_json() == TODAY
+
+
+# As the webhook deliverer has written attempts to the disclosure topic.
+ATTEMPT = (
+    b'{"record_type":"delivery-attempt","attempt_id":"0b7d4a66-3f0e-5a57-9d0e-6c1f7f5a2b10",'
+    b'"disclosure_id":"fa66f718-4e31-5411-94c3-dca018dba6a3","attempt":2,'
+    b'"attempted_at":"2026-01-05T09:30:01.250000Z","result":"failed","status":503,'
+    b'"reason":"HTTP_503"}'
+)
+
+
+def test_an_attempt_reads_and_writes_todays_json() -> None:
+    """A delivery attempt of today's format reads as one (not a disclosure) and writes the same bytes."""
+    record = read_log_record(json.loads(ATTEMPT))
+    assert isinstance(record, DeliveryAttempt)
+    assert (record.attempt, record.result, record.status) == (2, AttemptResult.FAILED, 503)
+    assert record.to_json() == ATTEMPT
+
+
+def test_a_log_record_without_record_type_is_a_disclosure() -> None:
+    """A value without ``record_type`` reads as a (validated) disclosure record."""
+    assert read_log_record(json.loads(TODAY)) == built()
