@@ -1,7 +1,7 @@
 """What the pipeline does with one valid event: the output of routing, as plain data.
 
-`decide()` (in hub.routing) is pure: given a valid event and a view of the state it
-returns a Decision, and the pipeline turns that Decision into Kafka records that are
+``apply_rules`` and ``release`` (in hub.routing) are pure: given a valid event and a view
+of the state they give a Decision, and the pipeline turns that Decision into Kafka records that are
 written in one transaction (deliveries, disclosure records, state changes and the
 input offsets together), so no release happens without its record, and no record
 without its release.
@@ -76,7 +76,7 @@ class OutcomeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the per-event step (validate -> dedupe -> decide) made of one inbound event.
+    """What the per-event step (validate -> dedupe -> rules -> release) made of one inbound event.
 
     The live pipeline and `hub preview` both call the same ``process()`` (in hub.pipeline)
     and get this back; only the pipeline then writes it to Kafka.
