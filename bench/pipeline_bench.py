@@ -24,16 +24,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from hub.app import build_hub, build_processor
-from hub.connectors.registry import Role, load_registry
-from hub.dev.partner_io import binary_mode, receive, send_events
+from hub.app import build_hub
+from hub.connectors.registry import Role
+from hub.dev.partner_io import receive, send_events
 from hub.envelope import from_kafka
 from hub.observability.logging import configure_logging
-from hub.pipeline import InboundRecord, Pipeline
 from hub.settings import HubSettings, KafkaSettings
 from hub.state import StateStore
-from hub.testing import valid_example
-from hub.topics import TopicLayout
+from hub.testing import InMemoryPipeline, valid_example
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 
@@ -61,24 +59,16 @@ def _median_per_event(run: Callable[[], None], count: int, repeats: int) -> floa
 
 def in_memory(count: int, repeats: int) -> dict[str, float]:
     """Microseconds per event: pipeline vs decode only."""
-    settings = HubSettings()
-    registry = load_registry(settings.partners_file)
-    layout = TopicLayout("bench")
-    pipeline = Pipeline(layout, registry, build_processor(settings, registry))
-    topic = layout.inbound("gp-de-linde")
-    records = []
-    for offset, event in enumerate(referrals(count)):
-        key, headers, value = binary_mode(event)
-        records.append(InboundRecord(topic, 0, offset, key, value, tuple(headers)))
+    runner = InMemoryPipeline()
+    records = [runner.record(event) for event in referrals(count)]
 
     def decode_only() -> None:
         for r in records:
             from_kafka(r.key, r.headers, r.value)
 
     def handle_all() -> None:
-        state, held = StateStore().overlay(), StateStore().overlay()
-        for r in records:
-            pipeline.handle(r, state, held)
+        runner.state, runner.held = StateStore(), StateStore()  # every run sees new referrals
+        runner.feed_records(records)
 
     baseline = _median_per_event(decode_only, count, repeats)
     hub = _median_per_event(handle_all, count, repeats)

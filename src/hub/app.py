@@ -8,47 +8,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from hub.audit.feed import AuditFeed
-from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery, load_registry
+from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.observability.logging import configure_logging, get_logger
-from hub.pipeline import Pipeline, Processor
+from hub.pipeline import Pipeline
 from hub.router import KafkaRouter
-from hub.routing import Outcome, build_context, process
+from hub.routing import build_context
 from hub.settings import HubSettings, demo_defaults_in_use
-from hub.state import Overlay
 from hub.topics import TopicLayout
 
 __all__ = [
     "Hub",
     "build_hub",
-    "build_processor",
+    "build_pipeline",
     "configure_process",
     "refuse_demo_defaults",
     "run_until_signalled",
 ]
 
 
-def build_processor(settings: HubSettings, registry: PartnerRegistry) -> Processor:
-    """The per-event step (validate -> dedupe -> decide), bound to this deployment's configuration."""
-    context = build_context(settings, registry)
-
-    def processor(
-        raw: Mapping[str, Any],
-        sender: Partner,
-        state: Overlay,
-        held: Overlay,
-        received_at: datetime,
-    ) -> Outcome:
-        return process(raw, sender, state, context, held=held, received_at=received_at)
-
-    return processor
+def build_pipeline(
+    settings: HubSettings, registry: PartnerRegistry, layout: TopicLayout
+) -> Pipeline:
+    """The per-record step (decode -> validate -> dedupe -> rules -> release -> records) of this deployment."""
+    return Pipeline(layout, registry, build_context(settings, registry))
 
 
 Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -82,7 +71,7 @@ def build_hub(settings: HubSettings) -> Hub:
         )
     registry = load_registry(settings.partners_file)
     layout = TopicLayout(settings.kafka.topic_prefix)
-    pipeline = Pipeline(layout, registry, build_processor(settings, registry))
+    pipeline = build_pipeline(settings, registry, layout)
     router = KafkaRouter(
         kafka=settings.kafka,
         retry=settings.retry,

@@ -1,42 +1,51 @@
-"""The story of one inbound record: accept -> validate -> route -> filter -> deliver -> audit.
+"""The story of one inbound record: decode -> validate -> dedupe -> rules -> release -> records -> encode.
 
 ``Pipeline.handle`` turns one record from a partner's inbound topic into the records the
-hub writes for it (deliveries, disclosure records, state changes, or a dead letter). It
-does no I/O: the router writes its output in one Kafka transaction, and `hub preview`
-runs the very same per-event step (``hub.routing.process``) in memory.
+hub writes for it: deliveries, disclosure records, state changes, a status record, or a
+dead letter. It does no I/O: the router writes its output in one Kafka transaction.
+``process`` is the per-event part (validate -> dedupe -> rules -> release) over a decoded
+event; `hub preview` runs the very same function in memory.
+
+Each stage is a function over typed values: the schemas validate (``ValidEvent``), routing
+applies the stateful rules (``Ruling``) and chooses recipients, privacy projects, audit
+builds the disclosure records (``Releases``); ``hub.records`` holds the status record and
+the dead letter.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+from prometheus_client import Counter
+from pydantic_core import to_json
+
+from hub.audit.record import DisclosureOutcome
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import MAX_EVENT_BYTES, event_too_large, from_kafka, is_event_id, to_kafka
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.observability import metrics
 from hub.observability.logging import get_logger
-from hub.routing.decision import Outcome, OutcomeKind
+from hub.records import DeadLetter, RecordCopy, StatusRecord
+from hub.routing.context import RoutingContext
+from hub.routing.decision import Decision, Outcome, OutcomeKind
+from hub.routing.ids import trace_context
+from hub.routing.route import Origin, release
+from hub.routing.rules import apply_rules
+from hub.routing.state_model import SeenMarker, seen_key
+from hub.schemas import TYPES, ValidEvent, validate_event, validate_with_registry
 from hub.state.store import Overlay
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
 
-__all__ = ["InboundRecord", "OutRecord", "Pipeline", "Processor", "dead_letter_reason"]
+__all__ = ["InboundRecord", "OutRecord", "Pipeline", "process"]
 
 _log = get_logger()
 
 Headers = tuple[tuple[str, bytes], ...]
-
-Processor = Callable[[Mapping[str, Any], Partner, Overlay, Overlay, datetime], Outcome]
-"""validate -> dedupe -> decide -> record state, for one event:
-(raw, sender, state, held, received_at).
-
-This is hub.routing.process bound to the deployment's RoutingContext (see app.py).
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,16 @@ class InboundRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One Kafka record the hub writes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
 # The contract's limit (messages.md, "Envelope") is 256 KiB of an event's compact JSON,
 # which validation measures exactly as the gateway does. A record whose raw bytes are
 # twice that is refused unread: parsing it is wasted work, and no copy of it would fit a
@@ -73,41 +92,26 @@ _UNREAD_BYTES = 2 * MAX_EVENT_BYTES
 _NEVER_STORED = frozenset({"ce_tracestate", "ce_partitionkey"})
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One Kafka record the hub writes."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = ()
-
-
-def dead_letter_reason(errors: tuple[ErrorDetail, ...]) -> dict[str, Any]:
-    """The machine-readable reason of a dead letter: codes, paths and sentences, never values."""
-    return {"code": errors[0].code.value, "errors": [e.as_dict() for e in errors]}
-
-
 class Pipeline:
-    """Maps inbound records to output records through the per-event processor."""
+    """Maps inbound records to output records: the live hub's per-record step."""
 
     def __init__(
         self,
         layout: TopicLayout,
         registry: PartnerRegistry,
-        processor: Processor,
+        ctx: RoutingContext,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._layout = layout
         self._registry = registry
-        self._process = processor
+        self._ctx = ctx
         self._clock = clock
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
 
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
         """Everything the hub writes for this record; its changes are also put into the overlays."""
         partner = self._sender(record)
-        metrics.EVENTS_IN.labels(partner=partner.id if partner else "unknown").inc()
+        _count(metrics.EVENTS_IN, _name(partner))
         if partner is None:
             # Only the hub subscribes to inbound topics, so this is a misconfiguration,
             # not partner input; dead-letter rather than guess who sent it.
@@ -117,44 +121,12 @@ class Pipeline:
                 "The inbound topic belongs to no registered partner.",
             )
         elif record.size > _UNREAD_BYTES:
-            outcome = self._too_large(record, partner)
+            outcome = _too_large(record, partner)
         else:
-            outcome = self._outcome(record, partner, state, held)
-        log = _log.bind(
-            partner=partner.id if partner else None,
-            event_id=outcome.event_id,
-            event_type=outcome.event_type,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-        )
-        if outcome.kind is OutcomeKind.DUPLICATE:
-            metrics.EVENTS_DUPLICATE.labels(partner=partner.id if partner else "unknown").inc()
-            log.info("event_duplicate")
-            return []
-        out = self._state_records(outcome)
-        out.extend(self._status_record(outcome, partner))
-        if outcome.kind is OutcomeKind.DEAD_LETTERED:
-            codes = [e.code.value for e in outcome.errors]
-            metrics.EVENTS_DEAD_LETTERED.labels(
-                partner=partner.id if partner else "unknown", code=codes[0]
-            ).inc()
-            log.info("event_dead_lettered", codes=codes, paths=[e.path for e in outcome.errors])
-            out.append(self._dead_letter(record, partner, outcome))
-            out.extend(self._disclosure_records(outcome))
-            return out
-        out.extend(self._delivery_records(outcome))
-        out.extend(self._disclosure_records(outcome))
-        log.info(
-            "event_routed", deliveries=len(outcome.decision.deliveries) if outcome.decision else 0
-        )
-        return out
+            outcome = self._decode_and_process(record, partner, state, held)
+        return self._records(record, partner, outcome)
 
-    def _sender(self, record: InboundRecord) -> Partner | None:
-        partner_id = self._layout.partner_of_inbound(record.topic)
-        return self._registry.get(partner_id) if partner_id else None
-
-    def _outcome(
+    def _decode_and_process(
         self, record: InboundRecord, partner: Partner, state: Overlay, held: Overlay
     ) -> Outcome:
         try:
@@ -168,7 +140,8 @@ class Pipeline:
                 "The record is not a binary-mode CloudEvent with a JSON object value.",
             )
         try:
-            return self._process(raw, partner, state, held, record.received_at or self._clock())
+            received_at = record.received_at or self._clock()
+            return process(raw, partner, state, self._ctx, held=held, received_at=received_at)
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
             _log.exception(
@@ -183,76 +156,35 @@ class Pipeline:
                 "The hub could not process this event; operators have been alerted and will replay it.",
             )
 
-    def _state_records(self, outcome: Outcome) -> list[OutRecord]:
-        if outcome.decision is None:
-            return []
-        decision = outcome.decision
-        return [
-            OutRecord(topic, key.encode(), None if value is None else _json(value))
-            for topic, changes in (
-                (self._layout.state, decision.state_changes),
-                (self._layout.held, decision.held_changes),
-            )
-            for key, value in changes.items()
-        ]
-
-    def _status_record(self, outcome: Outcome, partner: Partner | None) -> list[OutRecord]:
-        """What became of the event, for its sender (GET /events/{id}); ids and codes only."""
-        if outcome.event_id is None or outcome.source is None:
-            return []  # the envelope was unreadable: there is no (source, id) to answer for
-        decision = outcome.decision
-        delivered = [] if decision is None else [d.recipient for d in decision.deliveries]
-        withheld = (
-            []
-            if decision is None
-            else [
-                str(r["recipient"]) for r in decision.disclosures if r.get("outcome") == "withheld"
-            ]
+    def _records(
+        self, record: InboundRecord, partner: Partner | None, outcome: Outcome
+    ) -> list[OutRecord]:
+        """The outcome as Kafka records: state, status, then dead letter or deliveries, disclosures."""
+        log = _log.bind(
+            partner=_name(partner) if partner else None,
+            event_id=outcome.event_id,
+            event_type=outcome.event_type,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
-        status = {
-            "event_id": outcome.event_id,
-            "source": outcome.source,
-            "partner": partner.id if partner else None,
-            "type": outcome.event_type,
-            "status": "delivered" if outcome.kind is OutcomeKind.ACCEPTED else "dead-lettered",
-            "codes": [e.code.value for e in outcome.errors],
-            "recipients": list(dict.fromkeys(delivered)),
-            "withheld": list(dict.fromkeys(withheld)),
-            "at": self._clock().isoformat(),
-        }
-        key = f"{outcome.source} {outcome.event_id}".encode()
-        return [OutRecord(self._layout.status, key, _json(status))]
-
-    def _delivery_records(self, outcome: Outcome) -> list[OutRecord]:
-        assert outcome.decision is not None
-        out = []
-        for delivery in outcome.decision.deliveries:
-            key, headers, value = to_kafka(delivery.event)
-            if delivery.disclosure_id:
-                # Links later webhook attempts to this release's disclosure record.
-                headers.append((DISCLOSURE_ID_HEADER, delivery.disclosure_id.encode()))
-            out.append(
-                OutRecord(self._delivery_topics[delivery.recipient], key, value, tuple(headers))
-            )
-            metrics.EVENTS_DELIVERED.labels(
-                type=delivery.event.type, recipient=delivery.recipient
-            ).inc()
-        return out
-
-    def _disclosure_records(self, outcome: Outcome) -> list[OutRecord]:
-        if outcome.decision is None:
+        if outcome.kind is OutcomeKind.DUPLICATE:
+            _count(metrics.EVENTS_DUPLICATE, _name(partner))
+            log.info("event_duplicate")
             return []
-        out = []
-        for record in outcome.decision.disclosures:
-            if record.get("outcome") == "withheld":
-                metrics.EVENTS_WITHHELD.labels(
-                    type=str(record.get("event_type")), recipient=str(record.get("recipient"))
-                ).inc()
-            out.append(
-                OutRecord(
-                    self._layout.disclosures, str(record["disclosure_id"]).encode(), _json(record)
-                )
-            )
+        decision = outcome.decision
+        out = [] if decision is None else self._state_records(decision)
+        out.extend(self._status_record(outcome, partner))
+        if outcome.kind is OutcomeKind.DEAD_LETTERED:
+            codes = [e.code.value for e in outcome.errors]
+            _count(metrics.EVENTS_DEAD_LETTERED, _name(partner), codes[0])
+            log.info("event_dead_lettered", codes=codes, paths=[e.path for e in outcome.errors])
+            out.append(self._dead_letter(record, partner, outcome))
+        elif decision is not None:
+            out.extend(self._delivery_records(decision))
+            log.info("event_routed", deliveries=len(decision.deliveries))
+        if decision is not None:
+            out.extend(self._disclosure_records(decision))
         return out
 
     def refused(self, record: InboundRecord, exc: BaseException) -> list[OutRecord]:
@@ -279,9 +211,7 @@ class Pipeline:
                 ),
             ),
         )
-        metrics.EVENTS_DEAD_LETTERED.labels(
-            partner=partner.id if partner else "unknown", code=ErrorCode.PROCESSING_FAILED.value
-        ).inc()
+        _count(metrics.EVENTS_DEAD_LETTERED, _name(partner), ErrorCode.PROCESSING_FAILED.value)
         _log.error(
             "event_output_refused",
             partner=partner.id if partner else None,
@@ -295,15 +225,70 @@ class Pipeline:
         out.append(self._dead_letter(record, partner, outcome, copy=False))
         return out
 
-    def _too_large(self, record: InboundRecord, partner: Partner) -> Outcome:
-        """An oversized record: rejected unread, with its id where it is one the hub may report."""
-        event_id, source = _reportable_attributes(record, partner)
-        return Outcome(
-            kind=OutcomeKind.DEAD_LETTERED,
-            event_id=event_id,
-            source=source,
-            errors=(event_too_large(),),
+    # ------------------------------------------------------------------ records
+
+    def _sender(self, record: InboundRecord) -> Partner | None:
+        partner_id = self._layout.partner_of_inbound(record.topic)
+        return self._registry.get(partner_id) if partner_id else None
+
+    def _state_records(self, decision: Decision) -> list[OutRecord]:
+        return [
+            OutRecord(topic, key.encode(), None if value is None else to_json(value))
+            for topic, changes in (
+                (self._layout.state, decision.state_changes),
+                (self._layout.held, decision.held_changes),
+            )
+            for key, value in changes.items()
+        ]
+
+    def _status_record(self, outcome: Outcome, partner: Partner | None) -> list[OutRecord]:
+        """What became of the event, for its sender (GET /events/{id}); ids and codes only."""
+        if outcome.event_id is None or outcome.source is None:
+            return []  # the envelope was unreadable: there is no (source, id) to answer for
+        decision = outcome.decision
+        delivered = () if decision is None else (d.recipient for d in decision.deliveries)
+        withheld = (
+            ()
+            if decision is None
+            else (
+                r.recipient for r in decision.disclosures if r.outcome is DisclosureOutcome.WITHHELD
+            )
         )
+        status = StatusRecord(
+            event_id=outcome.event_id,
+            source=outcome.source,
+            partner=partner.id if partner else None,
+            type=outcome.event_type,
+            status="delivered" if outcome.kind is OutcomeKind.ACCEPTED else "dead-lettered",
+            codes=tuple(e.code.value for e in outcome.errors),
+            recipients=tuple(dict.fromkeys(delivered)),
+            withheld=tuple(dict.fromkeys(withheld)),
+            at=self._clock().isoformat(),
+        )
+        return [OutRecord(self._layout.status, status.key, status.to_json())]
+
+    def _delivery_records(self, decision: Decision) -> list[OutRecord]:
+        out = []
+        for delivery in decision.deliveries:
+            key, headers, value = to_kafka(delivery.event)
+            if delivery.disclosure_id:
+                # Links later webhook attempts to this release's disclosure record.
+                headers.append((DISCLOSURE_ID_HEADER, delivery.disclosure_id.encode()))
+            out.append(
+                OutRecord(self._delivery_topics[delivery.recipient], key, value, tuple(headers))
+            )
+            _count(metrics.EVENTS_DELIVERED, delivery.event.type, delivery.recipient)
+        return out
+
+    def _disclosure_records(self, decision: Decision) -> list[OutRecord]:
+        out = []
+        for record in decision.disclosures:
+            if record.outcome is DisclosureOutcome.WITHHELD:
+                _count(metrics.EVENTS_WITHHELD, record.event_type, record.recipient)
+            out.append(
+                OutRecord(self._layout.disclosures, record.disclosure_id.encode(), record.to_json())
+            )
+        return out
 
     def _dead_letter(
         self,
@@ -317,41 +302,133 @@ class Pipeline:
         # personal data) so an operator can replay it; the reason holds codes and paths only.
         # A record too large to copy is kept by reference (its inbound topic has the same
         # retention) and digest, so the dead letter always fits where the original did not.
-        reason = dead_letter_reason(outcome.errors)
         copied = copy and record.size <= MAX_EVENT_BYTES
-        value = {
-            "reason": reason,
-            "unroutable": outcome.unroutable,
-            "partner": partner.id if partner else None,
-            "event_id": outcome.event_id,
-            "origin": {
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
-            "digest": {
-                "sha256": hashlib.sha256(record.value or b"").hexdigest(),
-                "bytes": record.size,
-            },
-            "record": (
-                {
-                    "key": _b64(record.key),
-                    "headers": [
-                        [name, _b64(v)] for name, v in record.headers if name not in _NEVER_STORED
-                    ],
-                    "value": _b64(record.value),
-                }
+        letter = DeadLetter(
+            errors=outcome.errors,
+            unroutable=outcome.unroutable,
+            partner=partner.id if partner else None,
+            event_id=outcome.event_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            sha256=hashlib.sha256(record.value or b"").hexdigest(),
+            size=record.size,
+            record=(
+                RecordCopy(
+                    key=record.key,
+                    headers=tuple(
+                        (name, v) for name, v in record.headers if name not in _NEVER_STORED
+                    ),
+                    value=record.value,
+                )
                 if copied
                 else None
             ),
-        }
-        headers = (
-            ("hub-reason-code", reason["code"].encode()),
-            ("hub-partner", (partner.id if partner else "unknown").encode()),
         )
-        # Keyed by origin partition, not by subject: a rejected subject may be a BSN.
-        key = f"{record.topic}:{record.partition}".encode()
-        return OutRecord(self._layout.deadletter, key, _json(value), headers)
+        return OutRecord(self._layout.deadletter, letter.key, letter.to_json(), letter.headers)
+
+
+# ---------------------------------------------------------------------- the per-event step
+
+
+def process(
+    raw: Mapping[str, Any],
+    sender: Partner | None,
+    state: Overlay,
+    ctx: RoutingContext,
+    *,
+    held: Overlay | None = None,
+    received_at: datetime | None = None,
+) -> Outcome:
+    """Validate, dedupe, rule and release one structured-mode event; put its changes in the overlays.
+
+    ``sender`` is the authenticated partner; None (tools only) means "the registered
+    partner whose source the event carries". A stateful rejection still records the
+    event as seen, so a redelivery of it is a duplicate; a stateless rejection records
+    nothing. ``held`` is the held-content store: without it, plans are neither kept nor
+    replayed to assignments that go live later. ``received_at`` is when the hub received
+    the event (default: ``ctx.now()``); every retention clock of the state counts from
+    it, never from the event's own ``time``.
+    """
+    try:
+        event = _validate(raw, sender, ctx)
+    except InvalidEvent as exc:
+        return _invalid(raw, sender, ctx, exc.errors)
+    seen = seen_key(event.source, event.id)
+    if state.get(seen) is not None:
+        return _outcome(OutcomeKind.DUPLICATE, event)
+    received_on = (received_at or ctx.now()).date().isoformat()
+    origin = Origin.of(
+        event, event.canonical_data(), trace_context(event.traceparent, ctx.new_trace_id)
+    )
+    ruling = apply_rules(
+        event, origin.data, state, ctx, origin.trace, held=held, received_on=received_on
+    )
+    # A rejected event changes nothing but is recorded as seen: a redelivery is a duplicate.
+    changes = {**ruling.changes, seen: SeenMarker(received_on=received_on)}
+    if ruling.errors:
+        state.put(changes)
+        decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
+        return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)
+    releases = release(origin, ruling.facts, state, ctx, ctx.now())
+    state.put(changes)
+    if held is not None:
+        held.put(ruling.held)
+    decision = Decision(
+        deliveries=tuple(releases.deliveries),
+        disclosures=tuple(releases.disclosures),
+        state_changes=changes,
+        held_changes=ruling.held,
+    )
+    return _outcome(OutcomeKind.ACCEPTED, event, decision)
+
+
+def _validate(raw: Mapping[str, Any], sender: Partner | None, ctx: RoutingContext) -> ValidEvent:
+    if sender is None:
+        return validate_with_registry(raw, ctx.registry, result_areas=ctx.result_areas)
+    return validate_event(raw, sender=sender, result_areas=ctx.result_areas)
+
+
+def _outcome(
+    kind: OutcomeKind,
+    event: ValidEvent,
+    decision: Decision | None = None,
+    *,
+    unroutable: bool = False,
+) -> Outcome:
+    return Outcome(
+        kind=kind,
+        event_id=event.id,
+        source=event.source,
+        event_type=event.type,
+        errors=decision.rejection if decision is not None else (),
+        decision=decision,
+        unroutable=unroutable,
+    )
+
+
+def _invalid(
+    raw: Any, sender: Partner | None, ctx: RoutingContext, errors: tuple[ErrorDetail, ...]
+) -> Outcome:
+    """A stateless rejection, with the id, source and type of the event where they are safe to report."""
+    if not isinstance(raw, Mapping):
+        return Outcome(kind=OutcomeKind.DEAD_LETTERED, errors=errors)
+    event_id, source, event_type = raw.get("id"), raw.get("source"), raw.get("type")
+    # The sender's own registered source (so it finds the status of what it sent), or for
+    # tools a registered one: an arbitrary string would become part of a long-lived key.
+    if sender is not None:
+        source = sender.source
+    elif not isinstance(source, str) or ctx.registry.by_source(source) is None:
+        source = None
+    return Outcome(
+        kind=OutcomeKind.DEAD_LETTERED,
+        # An id outside the contract (a name, a BSN) is not repeated anywhere.
+        event_id=event_id if is_event_id(event_id) else None,
+        source=source,
+        # Only known types: an arbitrary string must not become a metric label.
+        event_type=event_type if isinstance(event_type, str) and event_type in TYPES else None,
+        errors=errors,
+    )
 
 
 def _reportable_attributes(
@@ -359,9 +436,9 @@ def _reportable_attributes(
 ) -> tuple[str | None, str | None]:
     """The ``ce_id`` of an unread record where it may be reported back, with the sender's source.
 
-    The same rule as for a read event (``hub.routing.process``): an id that keeps the
-    contract's rules (no BSN in it) and the sender's own registered source, since they
-    become the key of a status record kept for long.
+    The same rule as for a read event (``_invalid``): an id that keeps the contract's
+    rules (no BSN in it) and the sender's own registered source, since they become the
+    key of a status record kept for long.
     """
     raw_id = next((value for name, value in record.headers if name == "ce_id"), None)
     try:
@@ -373,13 +450,30 @@ def _reportable_attributes(
     return event_id, partner.source
 
 
+def _too_large(record: InboundRecord, partner: Partner) -> Outcome:
+    """An oversized record: rejected unread, with its id where it is one the hub may report."""
+    event_id, source = _reportable_attributes(record, partner)
+    return Outcome(
+        kind=OutcomeKind.DEAD_LETTERED,
+        event_id=event_id,
+        source=source,
+        errors=(event_too_large(),),
+    )
+
+
 def _rejected(code: ErrorCode, path: str, message: str) -> Outcome:
     return Outcome(kind=OutcomeKind.DEAD_LETTERED, errors=(ErrorDetail(path, code, message),))
 
 
-def _json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+def _name(partner: Partner | None) -> str:
+    return partner.id if partner else "unknown"
 
 
-def _b64(value: bytes | None) -> str | None:
-    return None if value is None else base64.b64encode(value).decode()
+@cache
+def _child(metric: Counter, labels: tuple[str, ...]) -> Any:
+    # Label values are partners, types, recipients and codes: a bounded set, looked up once.
+    return metric.labels(*labels)
+
+
+def _count(metric: Counter, *labels: str) -> None:
+    _child(metric, labels).inc()

@@ -1,4 +1,4 @@
-"""Public test helpers: the partner example messages, and events built from them.
+"""Public test helpers: the partner example messages, events built from them, an in-memory pipeline.
 
 The examples live in ``examples/`` at the repository root (see examples/README.md): per
 type a ``valid/`` and an ``invalid/`` folder, ``invalid.yaml`` naming the one error each
@@ -9,12 +9,14 @@ pipeline receives them. Every helper returns fresh copies, so a test may change 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import yaml
 
@@ -22,9 +24,16 @@ from hub.connectors.registry import Partner, PartnerRegistry, load_registry
 from hub.errors import ErrorCode
 from hub.schemas.registry import spec_for
 
+if TYPE_CHECKING:
+    from hub.pipeline import InboundRecord, OutRecord, Pipeline
+    from hub.settings import HubSettings
+    from hub.state import StateStore
+    from hub.topics import TopicLayout
+
 __all__ = [
     "EXAMPLES_DIR",
     "OMIT",
+    "InMemoryPipeline",
     "InvalidExample",
     "demo_registry",
     "examples_for",
@@ -149,6 +158,72 @@ def sender_of(event: Mapping[str, Any], registry: PartnerRegistry | None = None)
     if partner is None:
         raise LookupError("no registered partner sends as this event's source")
     return partner
+
+
+# --- The pipeline in memory (hub.pipeline, without Kafka) ----------------------------------
+
+
+class InMemoryPipeline:
+    """The live hub's per-record step with in-memory state: events in, the records it would write out.
+
+    Events are fed as the Kafka binary-mode records a partner's gateway writes to its
+    inbound topic; each ``feed`` is one committed batch, as the router runs it. Built
+    from settings (default: ``HubSettings()``, the demo registry and table).
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings | None = None,
+        *,
+        registry: PartnerRegistry | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        from hub.pipeline import Pipeline
+        from hub.routing import build_context
+        from hub.settings import HubSettings
+        from hub.state import StateStore
+        from hub.topics import TopicLayout
+
+        settings = settings or HubSettings()
+        self.registry = registry or load_registry(settings.partners_file)
+        self.layout: TopicLayout = TopicLayout(settings.kafka.topic_prefix)
+        ctx = build_context(settings, self.registry)
+        if clock is not None:
+            ctx = dataclasses.replace(ctx, now=clock)
+            self.pipeline: Pipeline = Pipeline(self.layout, self.registry, ctx, clock)
+        else:
+            self.pipeline = Pipeline(self.layout, self.registry, ctx)
+        self.state: StateStore = StateStore()
+        self.held: StateStore = StateStore()
+        self._offsets: dict[str, int] = {}
+
+    def record(self, event: Mapping[str, Any], *, topic: str | None = None) -> InboundRecord:
+        """The event as a binary-mode record on its sender's inbound topic (or ``topic``)."""
+        from hub.envelope import to_kafka
+        from hub.pipeline import InboundRecord
+
+        if topic is None:
+            topic = self.layout.inbound(sender_of(event, self.registry).id)
+        key, headers, value = to_kafka(event)
+        offset = self._offsets.get(topic, 0)
+        self._offsets[topic] = offset + 1
+        return InboundRecord(topic, 0, offset, key, value, tuple(headers))
+
+    def feed(self, *items: Mapping[str, Any] | InboundRecord) -> list[OutRecord]:
+        """Run events (or ready records) as one batch and commit it; what the hub writes, in order."""
+        return self.feed_records(
+            item if not isinstance(item, Mapping) else self.record(item) for item in items
+        )
+
+    def feed_records(self, records: Iterable[InboundRecord]) -> list[OutRecord]:
+        """Run records as one batch and commit it; what the hub writes, in order."""
+        state, held = self.state.overlay(), self.held.overlay()
+        out: list[OutRecord] = []
+        for record in records:
+            out.extend(self.pipeline.handle(record, state, held))
+        state.commit()
+        held.commit()
+        return out
 
 
 # --- Personal data in examples (for "no personal data in logs, headers, errors" tests) -------

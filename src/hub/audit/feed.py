@@ -20,7 +20,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.record import DeliveryAttempt, DisclosureRecord, read_log_record
 from hub.audit.store import DisclosureStore, open_store
 from hub.kafka_clients import adopt_committed_offsets, faststream_security, hub_group
 from hub.observability.logging import get_logger
@@ -49,19 +49,17 @@ def split_records(
     attempts: list[DeliveryAttempt] = []
     for value in values:
         try:
-            if value.get("record_type") == "delivery-attempt":
-                attempts.append(
-                    DeliveryAttempt.model_validate(
-                        {k: v for k, v in value.items() if k != "record_type"}
-                    )
-                )
-            else:
-                disclosures.append(DisclosureRecord.model_validate(value))
+            record = read_log_record(value)
         except (ValidationError, AttributeError):
             # Written by the hub itself, so this is a bug, not partner input: the topic
             # keeps the record; the store copy goes on without it and operators are told.
             RECORDS_INVALID.inc()
             _log.error("audit_record_invalid")
+            continue
+        if isinstance(record, DeliveryAttempt):
+            attempts.append(record)
+        else:
+            disclosures.append(record)
     return disclosures, attempts
 
 

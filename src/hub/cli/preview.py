@@ -1,7 +1,7 @@
 """``hub preview FILE...``: what each recipient would receive, without Kafka.
 
 Runs the given structured-mode CloudEvent files, in order, through the live pipeline's
-per-event step (``hub.routing.process``: validate -> dedupe -> decide -> state) with an
+per-event step (``hub.pipeline.process``: validate -> dedupe -> rules -> release) with an
 in-memory state, and prints one JSON object per line:
 
 - ``{"event": ID, "recipient": PARTNER, "data": {...}}`` per delivery;
@@ -78,7 +78,8 @@ def preview_lines(bodies: Sequence[bytes], ctx: RoutingContext) -> Iterator[dict
     """The output lines for these event bodies, processed in order with a fresh in-memory state."""
     from hub.envelope import parse_structured
     from hub.errors import InvalidEvent
-    from hub.routing import OutcomeKind, process
+    from hub.pipeline import process
+    from hub.routing import OutcomeKind
     from hub.state import StateStore
 
     state, held = StateStore(), StateStore()
@@ -105,12 +106,12 @@ def preview_lines(bodies: Sequence[bytes], ctx: RoutingContext) -> Iterator[dict
 def _released(decision: Decision) -> Iterator[dict[str, Any]]:
     deliveries = {d.disclosure_id: d for d in decision.deliveries}
     for record in decision.disclosures:
-        line: dict[str, Any] = {"event": record["event_id"], "recipient": record["recipient"]}
-        delivery = deliveries.get(record["disclosure_id"])
+        line: dict[str, Any] = {"event": record.event_id, "recipient": record.recipient}
+        delivery = deliveries.get(record.disclosure_id)
         if delivery is not None:
             line["data"] = _plain(delivery.event.data)
         else:
-            line["withheld"] = record["reason"]
+            line["withheld"] = record.reason
         yield line
 
 

@@ -6,7 +6,6 @@ is handled the same way whether it comes from the deliveries topic or the parked
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -253,11 +252,8 @@ class Channel:
             status=result.status,
             reason=result.reason,
         )
-        value = {"record_type": "delivery-attempt", **record.model_dump(mode="json")}
         await self._producer.send_and_wait(
-            self._disclosures,
-            key=disclosure_id.encode(),
-            value=json.dumps(value, separators=(",", ":")).encode(),
+            self._disclosures, key=disclosure_id.encode(), value=record.to_json()
         )
         if result.attempt > 0:
             ATTEMPTS.labels(partner=self._partner, result=result.result).inc()

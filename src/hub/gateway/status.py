@@ -1,7 +1,7 @@
 """What became of an event, for its sender: the router's status records plus this gateway's own.
 
-The router writes one record per processed event to the compacted status topic, keyed
-``"<source> <id>"`` (UTF-8), valued JSON::
+The router writes one record per processed event to the compacted status topic
+(``hub.records.StatusRecord``), keyed ``"<source> <id>"`` (UTF-8), valued JSON::
 
     {"event_id": ..., "source": ..., "partner": "gp-de-linde", "type": ...,
      "status": "delivered" | "dead-lettered", "codes": [...],
@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +31,7 @@ from aiokafka.errors import KafkaError
 from hub.connectors.registry import Partner
 from hub.kafka_clients import client_options
 from hub.observability.logging import get_logger
+from hub.records import StatusRecord
 from hub.settings import KafkaSettings
 
 __all__ = ["EventStatus", "StatusBook", "StatusTail", "status_key"]
@@ -70,28 +69,17 @@ class EventStatus:
         }
 
 
-def _strings(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(item for item in value if isinstance(item, str))
-
-
 def _parse(value: bytes) -> EventStatus | None:
-    try:
-        record = json.loads(value)
-    except (ValueError, RecursionError):
+    record = StatusRecord.from_json(value)
+    if record is None:
         return None
-    if not isinstance(record, Mapping) or not isinstance(record.get("status"), str):
-        return None
-    partner = record.get("partner")
-    at = record.get("at")
     return EventStatus(
-        status=record["status"],
-        partner=partner if isinstance(partner, str) else None,
-        codes=_strings(record.get("codes")),
-        recipients=_strings(record.get("recipients")),
-        withheld=_strings(record.get("withheld")),
-        at=at if isinstance(at, str) else None,
+        status=record.status,
+        partner=record.partner,
+        codes=record.codes,
+        recipients=record.recipients,
+        withheld=record.withheld,
+        at=record.at,
     )
 
 

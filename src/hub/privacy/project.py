@@ -33,6 +33,8 @@ __all__ = [
     "Projected",
     "Projection",
     "UnknownPath",
+    "bsn_paths",
+    "bsns",
     "compile_projection",
     "leaf_paths",
     "project",
@@ -292,6 +294,9 @@ def project(
     no fields, are absent. A path appears in ``disclosed`` when at least one value at it
     was delivered and in ``withheld`` when at least one was not (so a list filtered in
     part appears in both).
+
+    The payload's objects and lists of objects are new; its leaf values (a list of codes,
+    an opaque mapping) are the data's own, not copies: neither may be changed afterwards.
     """
     disclosed: set[str] = set()
     withheld: set[str] = set()
@@ -311,6 +316,13 @@ class _Walker:
     def object(
         self, data: Mapping[str, Any], keep: ObjectNode, schema: Node | None, prefix: str
     ) -> Any:
+        if keep is schema and not self.filters:
+            # Kept whole (the row names this object, or all of v1): the data's own object
+            # is delivered, unless part of it is not the shape v1 promised.
+            paths: list[str] = []
+            if _conforms(data, keep, prefix, paths):
+                self.disclosed.update(paths)
+                return data
         schema_fields = schema.fields if isinstance(schema, ObjectNode) else {}
         out: dict[str, Any] = {}
         for key, value in data.items():
@@ -327,7 +339,8 @@ class _Walker:
     def node(self, value: Any, keep: Node, schema: Node | None, path: str) -> Any:
         if isinstance(keep, Leaf):
             self.disclosed.add(path)
-            return _copy_json(value)
+            # Shared, not copied: the data is built fresh per event and nothing mutates it.
+            return value
         if isinstance(keep, ObjectNode):
             if not isinstance(value, Mapping):
                 self.withhold(value, schema, path)  # not the shape v1 promised: deny
@@ -361,9 +374,80 @@ class _Walker:
             self.withheld.add(path)
 
 
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy_json(v) for v in value]
-    return value
+def _conforms(data: Mapping[str, Any], node: ObjectNode, prefix: str, paths: list[str]) -> bool:
+    """True when the data has only v1's keys and shapes below ``node``; collects its leaf paths.
+
+    Then projecting it onto all of ``node`` gives the data itself, disclosing exactly
+    these paths and withholding nothing.
+    """
+    fields = node.fields
+    for key, value in data.items():
+        child = fields.get(key)
+        if child is None:
+            return False
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(child, Leaf):
+            paths.append(path)
+        elif isinstance(child, ObjectNode):
+            if not isinstance(value, Mapping) or not _conforms(value, child, path, paths):
+                return False
+        else:
+            if not isinstance(value, list):
+                return False
+            for item in value:
+                if not isinstance(item, Mapping) or not _conforms(
+                    item, child.item, f"{path}[]", paths
+                ):
+                    return False
+    return True
+
+
+# --------------------------------------------------------------------------- BSNs
+
+
+def bsn_paths(schema: ObjectNode) -> ObjectNode:
+    """The part of a type's schema that leads to its ``bsn`` fields, compiled once per type.
+
+    ``bsns`` walks only this tree, not the whole of an event's data.
+    """
+    return _bsn_node(schema) or ObjectNode({})
+
+
+def _bsn_node(node: ObjectNode) -> ObjectNode | None:
+    children: dict[str, Node] = {}
+    for key, child in node.fields.items():
+        if key == "bsn" and isinstance(child, Leaf):
+            children[key] = child
+        elif isinstance(child, ObjectNode):
+            below = _bsn_node(child)
+            if below is not None:
+                children[key] = below
+        elif isinstance(child, ListNode):
+            below = _bsn_node(child.item)
+            if below is not None:
+                children[key] = ListNode(below)
+    return ObjectNode(children) if children else None
+
+
+def bsns(data: Mapping[str, Any], paths: ObjectNode) -> list[str]:
+    """Every BSN in the data at the compiled ``paths`` (see ``bsn_paths``)."""
+    found: list[str] = []
+    _collect_bsns(data, paths, found)
+    return found
+
+
+def _collect_bsns(data: Mapping[str, Any], node: ObjectNode, found: list[str]) -> None:
+    for key, child in node.fields.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(child, Leaf):
+            if isinstance(value, str):
+                found.append(value)
+        elif isinstance(child, ObjectNode):
+            if isinstance(value, Mapping):
+                _collect_bsns(value, child, found)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    _collect_bsns(item, child.item, found)

@@ -25,7 +25,7 @@ DEMO_PSEUDONYM_SECRET = b"demo-only-pseudonym-secret-change-me"
 class Pseudonymiser:
     """Turns a BSN into its keyed pseudonym (64 hex characters)."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_keyed")
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < MIN_SECRET_BYTES:
@@ -35,10 +35,14 @@ class Pseudonymiser:
                 f"the pseudonym secret must be at least {MIN_SECRET_BYTES} bytes",
             )
         self._key = bytes(secret)
+        # Keyed once; each pseudonym copies it (keying an HMAC costs two hash blocks).
+        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
 
     def __call__(self, bsn: str) -> str:
         """The pseudonym of one BSN."""
-        return hmac.new(self._key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()
+        mac.update(bsn.encode("ascii"))
+        return mac.hexdigest()
 
     def __repr__(self) -> str:
         return "Pseudonymiser(secret=<hidden>)"

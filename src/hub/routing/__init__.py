@@ -1,23 +1,26 @@
-"""Routing: which recipients an event goes to, with which fields, and what the hub remembers.
+"""Routing: the stateful rules, which recipients an event goes to, and what the hub remembers.
 
-``process`` is the per-event step of the live pipeline and of ``hub preview``:
-validate -> dedupe -> ``decide`` -> record state changes. ``decide`` is pure.
+``apply_rules`` checks the rules that need state and works out the state changes;
+``release`` chooses the recipients, projects the data for each and records every
+disclosure. Both are pure; ``hub.pipeline.process`` runs them for one event.
 """
 
 from hub.routing.context import RoutingContext, build_context
-from hub.routing.decision import Decision, Delivery, OutboundEvent, Outcome, OutcomeKind
-from hub.routing.process import WritableState, process
-from hub.routing.route import decide
+from hub.routing.decision import Decision, Delivery, Outcome, OutcomeKind
+from hub.routing.route import Origin, Releases, release
+from hub.routing.rules import Facts, Ruling, apply_rules
 
 __all__ = [
     "Decision",
     "Delivery",
-    "OutboundEvent",
+    "Facts",
+    "Origin",
     "Outcome",
     "OutcomeKind",
+    "Releases",
     "RoutingContext",
-    "WritableState",
+    "Ruling",
+    "apply_rules",
     "build_context",
-    "decide",
-    "process",
+    "release",
 ]

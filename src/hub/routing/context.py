@@ -33,7 +33,7 @@ def random_trace_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class RoutingContext:
-    """Configuration that ``decide`` and ``process`` read; fixed for the life of the process.
+    """Configuration that the rules, ``release`` and ``process`` read; fixed for the life of the process.
 
     - ``registry``: the partners; recipients resolve to them.
     - ``policy``: the compiled routing/privacy table.

@@ -1,7 +1,7 @@
 """What the pipeline does with one valid event: the output of routing, as plain data.
 
-`decide()` (in hub.routing) is pure: given a valid event and a view of the state it
-returns a Decision, and the pipeline turns that Decision into Kafka records that are
+``apply_rules`` and ``release`` (in hub.routing) are pure: given a valid event and a view
+of the state they give a Decision, and the pipeline turns that Decision into Kafka records that are
 written in one transaction (deliveries, disclosure records, state changes and the
 input offsets together), so no release happens without its record, and no record
 without its release.
@@ -14,31 +14,23 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.audit.record import DisclosureRecord
+from hub.envelope import CloudEvent
 from hub.errors import ErrorDetail
 
-__all__ = ["Decision", "Delivery", "OutboundEvent", "Outcome", "OutcomeKind"]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundEvent:
-    """A CloudEvent as one recipient receives it: same type, source and time, projected data."""
-
-    id: str
-    source: str
-    type: str
-    time: str
-    subject: str
-    data: Mapping[str, Any]
-    traceparent: str | None = None
-    dataschema: str | None = None
+__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind"]
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One release of data to one recipient partner's outbound channel."""
+    """One release of data to one recipient partner's outbound channel.
+
+    ``event`` is the CloudEvent the recipient receives: the sender's type, source and time,
+    the projected data, a delivery id of its own.
+    """
 
     recipient: str
-    event: OutboundEvent
+    event: CloudEvent
     disclosure_id: str | None = (
         None  # the disclosure record of this release (header hub-disclosure-id)
     )
@@ -49,8 +41,8 @@ class Decision:
     """Everything the pipeline writes for one event, atomically.
 
     - ``deliveries``: events for recipients' outbound topics (ordered as they must be sent).
-    - ``disclosures``: disclosure-log records (JSON-ready mappings with a ``disclosure_id``),
-      one per (event, recipient) the table resolves, delivered or withheld.
+    - ``disclosures``: disclosure-log records, one per (event, recipient) the table
+      resolves, delivered or withheld.
     - ``state_changes``: state key -> new value, or None to delete (a tombstone).
     - ``rejection``: set when a stateful rule rejects the event; then it is dead-lettered
       and nothing is delivered (state changes may still record that it was seen).
@@ -62,7 +54,7 @@ class Decision:
     """
 
     deliveries: tuple[Delivery, ...] = ()
-    disclosures: tuple[Mapping[str, Any], ...] = ()
+    disclosures: tuple[DisclosureRecord, ...] = ()
     state_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     rejection: tuple[ErrorDetail, ...] = ()
     unroutable: bool = False
@@ -84,9 +76,9 @@ class OutcomeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the per-event step (validate -> dedupe -> decide) made of one inbound event.
+    """What the per-event step (validate -> dedupe -> rules -> release) made of one inbound event.
 
-    The live pipeline and `hub preview` both call the same ``process()`` (in hub.routing)
+    The live pipeline and `hub preview` both call the same ``process()`` (in hub.pipeline)
     and get this back; only the pipeline then writes it to Kafka.
 
     - ``event_id`` / ``source``: the envelope's, when they could be read (for the status

@@ -28,22 +28,34 @@ def _name(source: str, event_id: str, recipient: str, assignment_number: str | N
     return "\x1f".join((source, event_id, recipient, assignment_number or ""))
 
 
+def _uuid5(namespace: hashlib._Hash, name: str) -> str:
+    # uuid.uuid5 by hand, from a SHA-1 already fed the namespace: the same text as
+    # str(uuid.uuid5(...)) without building a UUID object (two of these per release).
+    digest = namespace.copy()
+    digest.update(name.encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hex_ = raw.hex()
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
+
+
+_DELIVERY_SHA1 = hashlib.sha1(_DELIVERY_NAMESPACE.bytes, usedforsecurity=False)
+_DISCLOSURE_SHA1 = hashlib.sha1(_DISCLOSURE_NAMESPACE.bytes, usedforsecurity=False)
+
+
 def delivery_id(
     source: str, event_id: str, recipient: str, assignment_number: str | None = None
 ) -> str:
     """The CloudEvent id of one delivery (a UUIDv5)."""
-    return str(
-        uuid.uuid5(_DELIVERY_NAMESPACE, _name(source, event_id, recipient, assignment_number))
-    )
+    return _uuid5(_DELIVERY_SHA1, _name(source, event_id, recipient, assignment_number))
 
 
 def disclosure_id(
     source: str, event_id: str, recipient: str, assignment_number: str | None = None
 ) -> str:
     """The id of the disclosure record of one (event, recipient[, assignment]) (a UUIDv5)."""
-    return str(
-        uuid.uuid5(_DISCLOSURE_NAMESPACE, _name(source, event_id, recipient, assignment_number))
-    )
+    return _uuid5(_DISCLOSURE_SHA1, _name(source, event_id, recipient, assignment_number))
 
 
 def span_id(disclosure: str) -> str:

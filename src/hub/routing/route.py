@@ -1,22 +1,22 @@
-"""``decide``: from a valid event and the state to deliveries, disclosure records and state changes.
+"""Release: from a ruled event to its deliveries and their disclosure records.
 
-Pure: it reads the state and the configuration and returns a Decision; the pipeline
-writes that Decision atomically. For every row of the table that names the event's type
-it resolves the recipients, checks the row's condition, projects the data onto the row's
-fields, and writes one disclosure record per (event, recipient[, assignment]), delivered
-or withheld. Ids are derived from the event, so deciding a redelivered event again gives
-the same ids.
+For every row of the table that names the event's type: choose the recipients (routing,
+``recipients``), project the data onto the row's fields or withhold it (privacy,
+``view``), and record either in a disclosure record (audit, ``disclosure_record``).
+Pure: ids are derived from the event, so releasing a redelivered event again gives the
+same ids.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.audit.record import DisclosureOutcome, DisclosureRecord
+from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
 from hub.connectors.registry import Partner, Role
+from hub.envelope import CloudEvent
 from hub.privacy.policy import (
     AddedField,
     Condition,
@@ -28,14 +28,14 @@ from hub.privacy.policy import (
 )
 from hub.privacy.project import ItemPredicate, ObjectNode, Projected, Projection, project
 from hub.routing.context import RoutingContext
-from hub.routing.decision import Decision, Delivery, OutboundEvent
-from hub.routing.ids import TraceContext, delivery_id, disclosure_id, span_id, trace_context
-from hub.routing.rules import Facts, apply_rules
-from hub.routing.state_model import case_key
+from hub.routing.decision import Delivery
+from hub.routing.ids import TraceContext, delivery_id, disclosure_id, span_id
+from hub.routing.rules import Facts
+from hub.routing.state_model import AssignmentState, HeldPlan, case_key
 from hub.schemas import ValidEvent
 from hub.state.store import StateView
 
-__all__ = ["decide"]
+__all__ = ["Origin", "Releases", "release"]
 
 Value = Mapping[str, Any]
 
@@ -46,99 +46,77 @@ _ROLE_SELECTORS = {
 }
 
 
-def decide(
-    event: ValidEvent,
-    state: StateView,
-    ctx: RoutingContext,
-    *,
-    held: StateView | None = None,
-    received_on: str | None = None,
-) -> Decision:
-    """Apply the stateful rules, route and project one valid event; pure.
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The event whose data is released: the inbound event, or a held plan being replayed."""
 
-    ``held`` is the held-content store (the latest plan per case); without it, plans are
-    neither kept nor replayed to assignments that go live later. ``received_on`` (ISO date,
-    default today by ``ctx.now``) stamps the state for retention.
-    """
-    data = event.canonical_data()
-    trace = trace_context(event.traceparent, ctx.new_trace_id)
-    received = received_on or ctx.now().date().isoformat()
-    ruling = apply_rules(event, data, state, ctx, trace, held=held, received_on=received)
-    if ruling.errors:
-        return Decision(rejection=tuple(ruling.errors), unroutable=ruling.unroutable)
+    event_id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+    trace: TraceContext
+    data: Mapping[str, Any]
 
-    releases = _Releases(ctx, ctx.now())
-    origin = _Origin(
-        event_id=event.id,
-        source=event.source,
-        type=event.type,
-        time=event.time.isoformat(),
-        subject=event.subject,
-        dataschema=event.dataschema,
-        trace=trace,
-        data=data,
-    )
-    facts = ruling.facts
-    for route in ctx.policy.routes_for(event.type):
-        for target in _targets(route, origin, facts, ctx):
-            releases.release(route, origin, target, facts)
+    @classmethod
+    def of(cls, event: ValidEvent, data: Mapping[str, Any], trace: TraceContext) -> Origin:
+        """The inbound event, with its canonical data and its trace."""
+        return cls(event.id, event.source, event.type, event.time, event.subject, trace, data)
 
+    @classmethod
+    def held(cls, plan: HeldPlan) -> Origin:
+        """A held plan, released to an assignment that went live after it."""
+        return cls(
+            plan.event_id,
+            plan.source,
+            plan.type,
+            datetime.fromisoformat(plan.time),
+            plan.subject,
+            plan.trace,
+            plan.data,
+        )
+
+
+@dataclass(slots=True)
+class Releases:
+    """The deliveries and their disclosure records of one event, in the order they are decided."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    disclosures: list[DisclosureRecord] = field(default_factory=list)
+
+
+def release(
+    origin: Origin, facts: Facts, state: StateView, ctx: RoutingContext, decided_at: datetime
+) -> Releases:
+    """Every row of the event's type, to every recipient it resolves: delivered or withheld, recorded."""
+    releases = Releases()
+    for route in ctx.policy.routes_for(origin.type):
+        for target in recipients(route, origin, facts, ctx):
+            _release(releases, route, origin, target, facts, ctx, decided_at)
+
+    # An assignment that just went live gets its case's latest plan now.
     plan = facts.replay_plan
     if plan is not None and facts.plan_replays:
-        plan_origin = _Origin.from_held(plan)
+        plan_origin = Origin.held(plan)
         case = state.get(case_key(str(facts.plan_replays[0][1].get("case_id"))))
         plan_facts = Facts(subjects=set(case.get("subjects", ())) if case else set())
         for route in ctx.policy.routes_for(plan_origin.type):
             if route.selector is not Selector.LIVE_ASSIGNMENT_PROVIDERS:
                 continue
             for number, assignment in facts.plan_replays:
-                replay_target = _assignment_target(number, assignment, ctx)
-                if replay_target is not None:
-                    releases.release(
+                replay_to = _assignment_target(number, assignment, ctx)
+                if replay_to is not None:
+                    _release(
+                        releases,
                         route,
                         plan_origin,
-                        replay_target,
+                        replay_to,
                         plan_facts,
-                        omitted=plan.get("omitted", ()),
+                        ctx,
+                        decided_at,
+                        omitted=plan.omitted,
                     )
-
-    return Decision(
-        deliveries=tuple(releases.deliveries),
-        disclosures=tuple(releases.disclosures),
-        state_changes=ruling.changes,
-        held_changes=ruling.held,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Origin:
-    """The event whose data is released: the inbound event, or a held plan being replayed."""
-
-    event_id: str
-    source: str
-    type: str
-    time: str
-    subject: str
-    dataschema: str | None
-    trace: TraceContext
-    data: Mapping[str, Any]
-
-    @classmethod
-    def from_held(cls, plan: Value) -> _Origin:
-        return cls(
-            event_id=str(plan["event_id"]),
-            source=str(plan["source"]),
-            type=str(plan["type"]),
-            time=str(plan["time"]),
-            subject=str(plan["subject"]),
-            dataschema=plan.get("dataschema"),
-            trace=TraceContext(
-                str(plan["trace_id"]),
-                plan.get("parent_span_id"),
-                str(plan.get("trace_flags", "00")),
-            ),
-            data=plan["data"],
-        )
+    return releases
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +125,13 @@ class _Target:
 
     partner: Partner
     assignment_number: str | None = None
-    assignment: Value | None = None
+    assignment: AssignmentState | None = None
 
 
-def _targets(route: Route, origin: _Origin, facts: Facts, ctx: RoutingContext) -> Iterator[_Target]:
+def recipients(
+    route: Route, origin: Origin, facts: Facts, ctx: RoutingContext
+) -> Iterator[_Target]:
+    """The partners one row resolves to for this event (per assignment where the row says so)."""
     registry = ctx.registry
     selector = route.selector
     if selector in _ROLE_SELECTORS:
@@ -175,7 +156,9 @@ def _targets(route: Route, origin: _Origin, facts: Facts, ctx: RoutingContext) -
                 yield target
 
 
-def _assignment_target(number: str, assignment: Value, ctx: RoutingContext) -> _Target | None:
+def _assignment_target(
+    number: str, assignment: AssignmentState, ctx: RoutingContext
+) -> _Target | None:
     provider = ctx.registry.by_agb(str(assignment.get("provider_agb")))
     if provider is None or provider.role is not Role.PROVIDER:
         return None
@@ -184,118 +167,133 @@ def _assignment_target(number: str, assignment: Value, ctx: RoutingContext) -> _
 
 def _holding(route: Route, facts: Facts) -> frozenset[Condition]:
     """The conditions that hold for this event (consent is the referral's, as recorded)."""
-    referral = facts.referral or {}
+    referral = facts.referral
     holding = set()
-    if referral.get("status_feedback") is True:
+    if referral is not None and referral.get("status_feedback") is True:
         holding.add(Condition.CONSENT_STATUS_FEEDBACK)
-    if referral.get("content_feedback") is True:
+    if referral is not None and referral.get("content_feedback") is True:
         holding.add(Condition.CONSENT_CONTENT_FEEDBACK)
     return frozenset(holding) & route.conditions
 
 
-class _Releases:
-    """Collects deliveries and their disclosure records, in the order they are decided."""
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What one recipient gets of the data: the projection, or nothing and the reason why."""
 
-    def __init__(self, ctx: RoutingContext, decided_at: datetime) -> None:
-        self.ctx = ctx
-        self.decided_at = decided_at
-        self.deliveries: list[Delivery] = []
-        self.disclosures: list[dict[str, Any]] = []
+    projected: Projected
+    withheld_reason: str | None
 
-    def release(
-        self,
-        route: Route,
-        origin: _Origin,
-        target: _Target,
-        facts: Facts,
-        *,
-        omitted: tuple[str, ...] | list[str] = (),
-    ) -> None:
-        """Deliver the row's projection to one target, or withhold it; record either way."""
-        partner = target.partner
-        assert_may_receive(origin.type, partner)  # invariant 2, whatever the table says
-        number = target.assignment_number
-        holding = _holding(route, facts)
 
-        reason: str | None = None
-        if route.condition is not None and route.condition not in holding:
-            reason = route.condition.withheld_reason
-            projected = _nothing(origin.data, route.projection)
-        else:
-            projected = project(
-                origin.data, route.projection_for(holding), _item_filters(route, target)
-            )
-            if (
-                route.item_filter is not None
-                and route.item_filter.list_path not in projected.payload
-            ):
-                reason = route.item_filter.withheld_reason
-                projected = _nothing(origin.data, route.projection)
+def view(route: Route, data: Mapping[str, Any], target: _Target, facts: Facts) -> _View:
+    """Project the data onto the row's fields for one recipient, or withhold it (privacy)."""
+    holding = _holding(route, facts)
+    if route.condition is not None and route.condition not in holding:
+        return _View(_nothing(data, route.projection), route.condition.withheld_reason)
+    projected = project(data, route.projection_for(holding), _item_filters(route, target))
+    if route.item_filter is not None and route.item_filter.list_path not in projected.payload:
+        return _View(_nothing(data, route.projection), route.item_filter.withheld_reason)
+    return _View(projected, None)
 
-        law = (target.assignment or {}).get("law") if target.assignment else facts.law
-        subjects = set(facts.subjects) | set((target.assignment or {}).get("subjects", ()))
-        record_id = disclosure_id(origin.source, origin.event_id, partner.id, number)
-        span = span_id(record_id)
-        disclosed = list(projected.disclosed)
-        withheld = [*projected.withheld, *omitted]
-        released: str | None = None
 
-        if reason is None:
-            payload = dict(projected.payload)
-            if AddedField.ASSIGNMENT_NUMBER in route.added and number is not None:
-                payload = {"assignment_number": number, **payload}
-                disclosed.append("assignment_number")
-            subject = (
-                number
-                if route.subject is SubjectOverride.ASSIGNMENT_NUMBER and number is not None
-                else origin.subject
-            )
-            released = delivery_id(origin.source, origin.event_id, partner.id, number)
-            self.deliveries.append(
-                Delivery(
-                    recipient=partner.id,
-                    event=OutboundEvent(
-                        id=released,
-                        source=origin.source,
-                        type=origin.type,
-                        time=origin.time,
-                        subject=subject,
-                        data=payload,
-                        traceparent=origin.trace.traceparent(span),
-                        dataschema=None,  # the view's schema is not the sender's
-                    ),
-                    disclosure_id=record_id,
-                )
-            )
-
-        source_partner = self.ctx.registry.by_source(origin.source)
-        record = DisclosureRecord(
+def _release(
+    releases: Releases,
+    route: Route,
+    origin: Origin,
+    target: _Target,
+    facts: Facts,
+    ctx: RoutingContext,
+    decided_at: datetime,
+    *,
+    omitted: tuple[str, ...] = (),
+) -> None:
+    """Deliver the row's view to one recipient, or withhold it; record either way."""
+    partner = target.partner
+    assert_may_receive(origin.type, partner)  # invariant 2, whatever the table says
+    number = target.assignment_number
+    seen = view(route, origin.data, target, facts)
+    record_id = disclosure_id(origin.source, origin.event_id, partner.id, number)
+    span = span_id(record_id)
+    disclosed = list(seen.projected.disclosed)
+    delivery: Delivery | None = None
+    if seen.withheld_reason is None:
+        delivery = _delivery(route, origin, target, seen.projected, record_id, span)
+        if _adds_number(route, target):
+            disclosed.append("assignment_number")
+        releases.deliveries.append(delivery)
+    assignment = target.assignment
+    law = assignment.get("law") if assignment is not None else facts.law
+    assignment_subjects = assignment.get("subjects", ()) if assignment is not None else ()
+    source_partner = ctx.registry.by_source(origin.source)
+    releases.disclosures.append(
+        disclosure_record(
             disclosure_id=record_id,
             event_id=origin.event_id,
             event_type=origin.type,
             source=source_partner.id if source_partner else origin.source,
             recipient=partner.id,
             assignment_number=number,
-            delivery_id=released,
-            decided_at=self.decided_at,
-            outcome=DisclosureOutcome.DELIVERED if reason is None else DisclosureOutcome.WITHHELD,
-            reason=reason,
-            fields_disclosed=tuple(disclosed),
-            fields_withheld=tuple(withheld),
+            delivery_id=None if delivery is None else delivery.event.id,
+            decided_at=decided_at,
+            outcome=(
+                DisclosureOutcome.DELIVERED if delivery is not None else DisclosureOutcome.WITHHELD
+            ),
+            reason=seen.withheld_reason,
+            fields_disclosed=disclosed,
+            fields_withheld=(*seen.projected.withheld, *omitted),
             legal_basis=route.legal_basis.for_law(law if isinstance(law, str) else None),
             processing_activity=route.processing_activity,
-            data_subjects=tuple(subjects),
+            data_subjects=(*facts.subjects, *assignment_subjects),
             trace_id=origin.trace.trace_id,
             span_id=span,
             parent_span_id=origin.trace.parent_span_id,
         )
-        self.disclosures.append(record.model_dump(mode="json"))
+    )
+
+
+def _delivery(
+    route: Route,
+    origin: Origin,
+    target: _Target,
+    projected: Projected,
+    record_id: str,
+    span: str,
+) -> Delivery:
+    """The event one recipient receives: the origin's attributes, the projected data."""
+    number = target.assignment_number
+    payload: Mapping[str, Any] = projected.payload
+    if _adds_number(route, target):
+        payload = {"assignment_number": number, **payload}
+    subject = (
+        number
+        if route.subject is SubjectOverride.ASSIGNMENT_NUMBER and number is not None
+        else origin.subject
+    )
+    return Delivery(
+        recipient=target.partner.id,
+        event=CloudEvent(
+            id=delivery_id(origin.source, origin.event_id, target.partner.id, number),
+            source=origin.source,
+            type=origin.type,
+            time=origin.time,
+            subject=subject,
+            data=payload,
+            traceparent=origin.trace.traceparent(span),
+            dataschema=None,  # the view's schema is not the sender's
+        ),
+        disclosure_id=record_id,
+    )
+
+
+def _adds_number(route: Route, target: _Target) -> bool:
+    """True when the row adds the assignment number to a per-assignment delivery's data."""
+    return AddedField.ASSIGNMENT_NUMBER in route.added and target.assignment_number is not None
 
 
 def _item_filters(route: Route, target: _Target) -> dict[str, ItemPredicate]:
     if route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS:
         return {}
-    areas = frozenset((target.assignment or {}).get("result_areas", ()))
+    assignment = target.assignment
+    areas = frozenset(assignment.get("result_areas", ()) if assignment is not None else ())
     return {"goals": lambda goal: goal.get("result_area") in areas}
 
 

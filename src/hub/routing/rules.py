@@ -14,14 +14,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from hub.connectors.registry import Partner, Role
 from hub.errors import ErrorCode, ErrorDetail
-from hub.privacy.project import project
+from hub.privacy.project import bsn_paths, bsns, project, schema_tree
 from hub.routing.context import RoutingContext
 from hub.routing.ids import TraceContext
 from hub.routing.state_model import (
+    AssignmentRequestState,
+    AssignmentState,
+    Care,
+    CaseAssignmentsState,
+    CaseState,
+    DecisionState,
+    HeldPlan,
+    Period,
+    Product,
+    ProvisionRequestState,
+    ReferralState,
+    SafetyCaseState,
+    SafetyReportState,
     assignment_key,
     assignment_request_key,
     case_assignments_key,
@@ -34,12 +47,13 @@ from hub.routing.state_model import (
     request_key,
     safety_case_key,
 )
-from hub.schemas import LAW_CATEGORIES, STOP_REASONS, ValidEvent
+from hub.schemas import LAW_CATEGORIES, STOP_REASONS, TYPES, ValidEvent
 from hub.state.store import StateView
 
 __all__ = ["Facts", "Ruling", "apply_rules"]
 
 Value = Mapping[str, Any]
+_V = TypeVar("_V", bound=Mapping[str, Any])
 
 # One sentence for "unknown" and "another provider's": the two must be indistinguishable.
 _NOT_YOUR_ASSIGNMENT = (
@@ -53,11 +67,11 @@ class Facts:
 
     law: str | None = None
     subjects: set[str] = field(default_factory=set)
-    referral: Value | None = None
-    live_assignments: list[tuple[str, Value]] = field(default_factory=list)
+    referral: ReferralState | None = None
+    live_assignments: list[tuple[str, AssignmentState]] = field(default_factory=list)
     # (assignment number, its state) that just went live and get the case's held plan now
-    plan_replays: list[tuple[str, Value]] = field(default_factory=list)
-    replay_plan: Value | None = None
+    plan_replays: list[tuple[str, AssignmentState]] = field(default_factory=list)
+    replay_plan: HeldPlan | None = None
 
 
 @dataclass(slots=True)
@@ -93,9 +107,9 @@ class _Input:
     def put(self, key: str, value: Value | None) -> None:
         self.ruling.changes[key] = value
 
-    def stamp(self, value: Mapping[str, Any]) -> dict[str, Any]:
+    def stamp(self, value: _V) -> _V:
         """A copy of a state value marked with the date the hub received this event (for retention)."""
-        return {**value, "received_on": self.received_on}
+        return cast(_V, {**value, "received_on": self.received_on})
 
     def is_new(self, key: str, path: str, message: str) -> bool:
         """True when key is not in the state yet; else the event is rejected as ID_ALREADY_KNOWN."""
@@ -112,9 +126,10 @@ class _Input:
         self.reject(path, ErrorCode.UNKNOWN_REFERENCE, message)
 
     def own_subjects(self) -> frozenset[str]:
-        """Pseudonyms of the BSNs in this event; computed once (HMAC over a tree walk)."""
+        """Pseudonyms of the BSNs in this event; computed once, along the type's BSN paths."""
         if self._subjects is None:
-            self._subjects = frozenset(self.ctx.pseudonymise(bsn) for bsn in _bsns(self.data))
+            found = bsns(self.data, _BSN_PATHS[self.event.type])
+            self._subjects = frozenset(self.ctx.pseudonymise(bsn) for bsn in found)
         return self._subjects
 
 
@@ -151,6 +166,37 @@ def _no_rules(item: _Input) -> None:
     """Types without stateful rules or state (budgets)."""
 
 
+# The state as each rule reads it: the values typed once in state_model.
+
+
+def _referral(item: _Input, referral_id: str) -> ReferralState | None:
+    return cast("ReferralState | None", item.get(referral_key(referral_id)))
+
+
+def _case(item: _Input, case_id: str) -> CaseState | None:
+    return cast("CaseState | None", item.get(case_key(case_id)))
+
+
+def _report(item: _Input, report_id: str) -> SafetyReportState | None:
+    return cast("SafetyReportState | None", item.get(report_key(report_id)))
+
+
+def _safety_case(item: _Input, safety_case_id: str) -> SafetyCaseState | None:
+    return cast("SafetyCaseState | None", item.get(safety_case_key(safety_case_id)))
+
+
+def _request(item: _Input, request_id: str) -> ProvisionRequestState | None:
+    return cast("ProvisionRequestState | None", item.get(request_key(request_id)))
+
+
+def _assignment(item: _Input, number: str) -> AssignmentState | None:
+    return cast("AssignmentState | None", item.get(assignment_key(number)))
+
+
+def _case_assignments(item: _Input, case_id: str) -> CaseAssignmentsState | None:
+    return cast("CaseAssignmentsState | None", item.get(case_assignments_key(case_id)))
+
+
 # --------------------------------------------------------------------------- referrals
 
 
@@ -161,22 +207,18 @@ def _referral_submitted(item: _Input) -> None:
     ):
         return
     consent = item.data["consent"]
-    item.put(
-        key,
-        item.stamp(
-            {
-                "gp_agb": item.data["referrer"]["agb"],
-                "status_feedback": bool(consent["status_feedback"]),
-                "content_feedback": bool(consent.get("content_feedback", False)),
-                "subjects": sorted(item.own_subjects()),
-            }
-        ),
+    referral = ReferralState(
+        gp_agb=item.data["referrer"]["agb"],
+        status_feedback=bool(consent["status_feedback"]),
+        content_feedback=bool(consent.get("content_feedback", False)),
+        subjects=sorted(item.own_subjects()),
     )
+    item.put(key, item.stamp(referral))
 
 
 def _referral_status_changed(item: _Input) -> None:
-    key = referral_key(item.data["referral_id"])
-    referral = item.get(key)
+    referral_id = item.data["referral_id"]
+    referral = _referral(item, referral_id)
     if referral is None:
         item.unroutable("data.referral_id", "No referral with this referral_id is known.")
         return
@@ -184,7 +226,8 @@ def _referral_status_changed(item: _Input) -> None:
     item.ruling.facts.subjects |= set(referral.get("subjects", ()))
     case_id = item.data.get("case_id")
     if case_id is not None and referral.get("case_id") != case_id:
-        item.put(key, item.stamp({**referral, "case_id": case_id}))
+        updated: ReferralState = {**referral, "case_id": case_id}
+        item.put(referral_key(referral_id), item.stamp(updated))
 
 
 # --------------------------------------------------------------------------- cases
@@ -192,25 +235,31 @@ def _referral_status_changed(item: _Input) -> None:
 
 def _case_opened(item: _Input) -> None:
     case_id = item.data["case_id"]
-    key = case_key(case_id)
-    case = dict(item.get(key) or {})
+    known = _case(item, case_id)
+    case: CaseState = {**known} if known is not None else {"subjects": []}
     case["subjects"] = sorted(set(case.get("subjects", ())) | item.own_subjects())
     origin = item.data.get("origin") or {}
-    for link, state_key in (("referral_id", referral_key), ("safety_case_id", safety_case_key)):
-        linked_id = origin.get(link)
-        if linked_id is None:
-            continue
-        case[link] = linked_id
-        linked = item.get(state_key(linked_id))
-        if linked is not None and linked.get("case_id") != case_id:
-            item.put(state_key(linked_id), item.stamp({**linked, "case_id": case_id}))
-    item.put(key, item.stamp(case))
+    referral_id = origin.get("referral_id")
+    if referral_id is not None:
+        case["referral_id"] = referral_id
+        _link_to_case(item, referral_key(referral_id), case_id)
+    safety_case_id = origin.get("safety_case_id")
+    if safety_case_id is not None:
+        case["safety_case_id"] = safety_case_id
+        _link_to_case(item, safety_case_key(safety_case_id), case_id)
+    item.put(case_key(case_id), item.stamp(case))
+
+
+def _link_to_case(item: _Input, key: str, case_id: str) -> None:
+    """Record the case a referral or safety case became (both keep it as ``case_id``)."""
+    linked = item.get(key)
+    if linked is not None and linked.get("case_id") != case_id:
+        item.put(key, item.stamp({**linked, "case_id": case_id}))
 
 
 def _case_plan_updated(item: _Input) -> None:
     case_id = item.data["case_id"]
-    key = case_key(case_id)
-    case = item.get(key)
+    case = _case(item, case_id)
     if case is None:
         item.unroutable("data.case_id", "No case with this case_id is known.")
         return
@@ -222,13 +271,15 @@ def _case_plan_updated(item: _Input) -> None:
             "The plan_version must be higher than the last one the hub saw for this case.",
         )
         return
-    item.put(key, item.stamp({**case, "plan_version": version}))
+    updated: CaseState = {**case, "plan_version": version}
+    item.put(case_key(case_id), item.stamp(updated))
     item.ruling.facts.subjects |= set(case.get("subjects", ()))
     for number, assignment in _assignments_of_case(item, case_id):
         if is_live(assignment):
-            updated = item.stamp({**assignment, "plan_version": version})
-            item.put(assignment_key(number), updated)
-            item.ruling.facts.live_assignments.append((number, updated))
+            planned: AssignmentState = {**assignment, "plan_version": version}
+            planned = item.stamp(planned)
+            item.put(assignment_key(number), planned)
+            item.ruling.facts.live_assignments.append((number, planned))
     _hold_plan(item, case_id, version)
 
 
@@ -241,40 +292,40 @@ def _hold_plan(item: _Input, case_id: str, version: int) -> None:
         return
     # Goals without a result area go to no provider: the held copy does not keep them.
     kept = project(item.data, held_fields, {"goals": lambda goal: "result_area" in goal})
-    event, trace = item.event, item.trace
-    item.ruling.held[plan_key(case_id)] = {
-        "event_id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "time": event.time.isoformat(),
-        "subject": event.subject,
-        "dataschema": event.dataschema,
-        "trace_id": trace.trace_id,
-        "parent_span_id": trace.parent_span_id,
-        "trace_flags": trace.flags,
-        "plan_version": version,
-        "data": kept.payload,
-        "omitted": list(kept.withheld),
-    }
+    event = item.event
+    item.ruling.held[plan_key(case_id)] = HeldPlan(
+        event_id=event.id,
+        source=event.source,
+        type=event.type,
+        time=event.time.isoformat(),
+        subject=event.subject,
+        dataschema=event.dataschema,
+        trace=item.trace,
+        plan_version=version,
+        data=kept.payload,
+        omitted=kept.withheld,
+    ).to_value()
 
 
 def _case_closed(item: _Input) -> None:
     case_id = item.data["case_id"]
-    case = item.get(case_key(case_id))
+    case = _case(item, case_id)
     if case is not None:
         item.ruling.facts.subjects |= set(case.get("subjects", ()))
-        item.put(
-            case_key(case_id),
-            item.stamp({**case, "closed_on": item.data["closed_on"], "ended_on": item.received_on}),
-        )
+        closed: CaseState = {
+            **case,
+            "closed_on": item.data["closed_on"],
+            "ended_on": item.received_on,
+        }
+        item.put(case_key(case_id), item.stamp(closed))
     if item.held is not None:
         item.ruling.held[plan_key(case_id)] = None  # a closed case gets no more plans
 
 
-def _assignments_of_case(item: _Input, case_id: str) -> Iterator[tuple[str, Value]]:
-    index = item.get(case_assignments_key(case_id)) or {}
-    for number in index.get("assignments", ()):
-        assignment = item.get(assignment_key(number))
+def _assignments_of_case(item: _Input, case_id: str) -> Iterator[tuple[str, AssignmentState]]:
+    index = _case_assignments(item, case_id)
+    for number in index.get("assignments", ()) if index is not None else ():
+        assignment = _assignment(item, number)
         if assignment is not None and assignment.get("case_id") == case_id:
             yield number, assignment
 
@@ -288,14 +339,14 @@ def _safety_report_submitted(item: _Input) -> None:
         key, "data.report_id", "A safety report with this report_id was already submitted."
     ):
         return
-    value: dict[str, Any] = {"subjects": sorted(item.own_subjects())}
+    report = SafetyReportState(subjects=sorted(item.own_subjects()))
     if "case_id" in item.data:
-        value["case_id"] = item.data["case_id"]
-    item.put(key, item.stamp(value))
+        report["case_id"] = item.data["case_id"]
+    item.put(key, item.stamp(report))
 
 
 def _safety_report_feedback(item: _Input) -> None:
-    report = item.get(report_key(item.data["report_id"]))
+    report = _report(item, item.data["report_id"])
     if report is None:
         item.unroutable("data.report_id", "No safety report with this report_id is known.")
         return
@@ -303,18 +354,20 @@ def _safety_report_feedback(item: _Input) -> None:
 
 
 def _safety_case_handed_over(item: _Input) -> None:
-    key = safety_case_key(item.data["safety_case_id"])
-    value = dict(item.get(key) or {})
+    safety_case_id = item.data["safety_case_id"]
+    known = _safety_case(item, safety_case_id)
+    # A copy, or a new value whose keys come in the order they are set (as always written).
+    value = cast(SafetyCaseState, dict(known or {}))
     subjects = set(value.get("subjects", ())) | item.own_subjects()
     report_id = item.data.get("report_id")
     if report_id is not None:
         value["report_id"] = report_id
-        report = item.get(report_key(report_id))
+        report = _report(item, report_id)
         if report is not None:
             subjects |= set(report.get("subjects", ()))
     item.ruling.facts.subjects |= subjects
     value["subjects"] = sorted(subjects)
-    item.put(key, item.stamp(value))
+    item.put(safety_case_key(safety_case_id), item.stamp(value))
 
 
 # --------------------------------------------------------------------------- provisions
@@ -326,21 +379,15 @@ def _provision_requested(item: _Input) -> None:
         key, "data.request_id", "A provision request with this request_id was already submitted."
     ):
         return
-    item.put(
-        key,
-        item.stamp(
-            {
-                "case_id": item.data["case_id"],
-                "law": item.data["law"],
-                "subjects": sorted(item.own_subjects()),
-            }
-        ),
+    request = ProvisionRequestState(
+        case_id=item.data["case_id"], law=item.data["law"], subjects=sorted(item.own_subjects())
     )
+    item.put(key, item.stamp(request))
 
 
 def _provision_decided(item: _Input) -> None:
     request_id = item.data["request_id"]
-    request = item.get(request_key(request_id))
+    request = _request(item, request_id)
     if request is None:
         item.unroutable("data.request_id", "No provision request with this request_id is known.")
         return
@@ -350,7 +397,8 @@ def _provision_decided(item: _Input) -> None:
     product = item.data.get("product")
     if isinstance(law, str) and product is not None:
         _check_category(item, law, product)
-    item.put(decision_key(item.data["decision_id"]), item.stamp({"request_id": request_id}))
+    decision = DecisionState(request_id=request_id)
+    item.put(decision_key(item.data["decision_id"]), item.stamp(decision))
 
 
 def _check_category(item: _Input, law: str, product: Mapping[str, Any]) -> None:
@@ -366,11 +414,14 @@ def _check_category(item: _Input, law: str, product: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- assignments
 
 
+# --------------------------------------------------------------------------- assignments
+
+
 def _assignment_issued(item: _Input) -> None:
     data = item.data
     number = data["assignment_number"]
     key = assignment_key(number)
-    known = item.get(key)
+    known = _assignment(item, number)
     status = data["status"]
     provider = item.ctx.registry.by_agb(data["provider_agb"])
     if status == "new":
@@ -407,24 +458,24 @@ def _assignment_issued(item: _Input) -> None:
     if item.ruling.errors:
         return
 
-    previous = known or {}
-    value: dict[str, Any] = {
-        "provider_agb": data["provider_agb"],
-        "status": status,
-        "law": data["law"],
-        "product": dict(data["product"]),
-        "period": dict(data["period"]),
-        "result_areas": list(data["result_areas"]),
-        "decision_id": data["decision_id"],
-        "subjects": sorted(item.own_subjects()),
-        "care": dict(previous.get("care") or {}),
-        "plan_version": int(previous.get("plan_version", 0)),
-    }
+    value = AssignmentState(
+        provider_agb=data["provider_agb"],
+        status=status,
+        law=data["law"],
+        product=cast(Product, dict(data["product"])),
+        period=cast(Period, dict(data["period"])),
+        result_areas=list(data["result_areas"]),
+        decision_id=data["decision_id"],
+        subjects=sorted(item.own_subjects()),
+        care=Care(**(known.get("care") or {})) if known is not None else Care(),
+        plan_version=int(known.get("plan_version", 0)) if known is not None else 0,
+    )
     if "case_id" in data:
         value["case_id"] = data["case_id"]
     if status == "withdrawn":
         value["ended_on"] = item.received_on
-    old_case, new_case = previous.get("case_id"), value.get("case_id")
+    old_case = known.get("case_id") if known is not None else None
+    new_case = value.get("case_id")
     if old_case != new_case:
         _index_assignment(item, old_case, number, add=False)
         _index_assignment(item, new_case, number, add=True)
@@ -436,24 +487,26 @@ def _assignment_issued(item: _Input) -> None:
 def _index_assignment(item: _Input, case_id: str | None, number: str, *, add: bool) -> None:
     if case_id is None:
         return
-    key = case_assignments_key(case_id)
-    numbers = list((item.get(key) or {}).get("assignments", ()))
+    index = _case_assignments(item, case_id)
+    numbers = list(index.get("assignments", ())) if index is not None else []
     if add and number not in numbers:
         numbers.append(number)
     elif not add and number in numbers:
         numbers.remove(number)
-    item.put(key, item.stamp({"assignments": numbers}) if numbers else None)
+    indexed = CaseAssignmentsState(assignments=numbers)
+    item.put(case_assignments_key(case_id), item.stamp(indexed) if numbers else None)
 
 
-def _replay_plan_if_newer(item: _Input, number: str, value: dict[str, Any]) -> dict[str, Any]:
+def _replay_plan_if_newer(item: _Input, number: str, value: AssignmentState) -> AssignmentState:
     """An assignment that goes live after its case's latest plan gets that plan now."""
     case_id = value.get("case_id")
     if case_id is None or item.held is None or not is_live(value):
         return value
-    plan = item.held.get(plan_key(case_id))
-    if plan is None or int(plan["plan_version"]) <= int(value.get("plan_version", 0)):
+    held = item.held.get(plan_key(case_id))
+    plan = None if held is None else HeldPlan.from_value(held)
+    if plan is None or plan.plan_version <= int(value.get("plan_version", 0)):
         return value
-    value = {**value, "plan_version": int(plan["plan_version"])}
+    value = {**value, "plan_version": plan.plan_version}
     item.ruling.facts.replay_plan = plan
     item.ruling.facts.plan_replays.append((number, value))
     return value
@@ -462,10 +515,10 @@ def _replay_plan_if_newer(item: _Input, number: str, value: dict[str, Any]) -> d
 # --------------------------------------------------------------------------- care
 
 
-def _own_assignment(item: _Input) -> tuple[str, Value] | None:
+def _own_assignment(item: _Input) -> tuple[str, AssignmentState] | None:
     """The sender's own, not withdrawn assignment, or None after rejecting the event."""
     number = item.data["assignment_number"]
-    assignment = item.get(assignment_key(number))
+    assignment = _assignment(item, number)
     sender_agb = item.sender.agb if item.sender is not None else None
     if assignment is None or sender_agb is None or assignment.get("provider_agb") != sender_agb:
         item.reject("data.assignment_number", ErrorCode.ASSIGNMENT_UNKNOWN, _NOT_YOUR_ASSIGNMENT)
@@ -482,7 +535,7 @@ def _own_assignment(item: _Input) -> tuple[str, Value] | None:
     return number, assignment
 
 
-def _check_product(item: _Input, assignment: Value) -> None:
+def _check_product(item: _Input, assignment: AssignmentState) -> None:
     product = item.data["product"]
     law = assignment.get("law")
     if isinstance(law, str):
@@ -495,7 +548,7 @@ def _check_product(item: _Input, assignment: Value) -> None:
         )
 
 
-def _check_in_period(item: _Input, assignment: Value, path: str, day: str) -> None:
+def _check_in_period(item: _Input, assignment: AssignmentState, path: str, day: str) -> None:
     period = assignment.get("period") or {}
     start, end = period.get("start"), period.get("end")
     value = date.fromisoformat(day)
@@ -513,7 +566,7 @@ def _care_started(item: _Input) -> None:
         return
     number, assignment = own
     _check_product(item, assignment)
-    care = dict(assignment.get("care") or {})
+    care = Care(**(assignment.get("care") or {}))
     started_on = item.data["started_on"]
     if item.data["delivery_status"] == "deleted":
         if care.get("started_on") != started_on:
@@ -528,7 +581,8 @@ def _care_started(item: _Input) -> None:
         _check_in_period(item, assignment, "data.started_on", started_on)
         care["started_on"] = started_on
     if not item.ruling.errors:
-        item.put(assignment_key(number), item.stamp({**assignment, "care": care}))
+        started: AssignmentState = {**assignment, "care": care}
+        item.put(assignment_key(number), item.stamp(started))
 
 
 def _care_stopped(item: _Input) -> None:
@@ -537,9 +591,9 @@ def _care_stopped(item: _Input) -> None:
         return
     number, assignment = own
     _check_product(item, assignment)
-    care = dict(assignment.get("care") or {})
+    care = Care(**(assignment.get("care") or {}))
     stopped_on, reason = item.data["stopped_on"], item.data["reason"]
-    value: dict[str, Any] = dict(assignment)
+    value: AssignmentState = {**assignment}
     if item.data["delivery_status"] == "deleted":
         if care.get("stopped_on") != stopped_on or care.get("stop_reason") != reason:
             item.reject(
@@ -608,32 +662,19 @@ def _assignment_request_submitted(item: _Input) -> None:
         key, "data.request_id", "An assignment request with this request_id was already submitted."
     ):
         return
-    item.put(
-        key,
-        item.stamp(
-            {
-                "provider_agb": item.data["provider_agb"],
-                "law": item.data["law"],
-                "subjects": sorted(item.own_subjects()),
-            }
-        ),
+    request = AssignmentRequestState(
+        provider_agb=item.data["provider_agb"],
+        law=item.data["law"],
+        subjects=sorted(item.own_subjects()),
     )
+    item.put(key, item.stamp(request))
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _bsns(value: Any) -> Iterator[str]:
-    """Every BSN in the data: the value of each ``bsn`` key (only Person objects have one)."""
-    if isinstance(value, Mapping):
-        for key, child in value.items():
-            if key == "bsn" and isinstance(child, str):
-                yield child
-            else:
-                yield from _bsns(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _bsns(child)
+# Where each type's data holds BSNs, compiled once from its v1 model.
+_BSN_PATHS = {type_: bsn_paths(schema_tree(spec.model)) for type_, spec in TYPES.items()}
 
 
 _RULES: dict[str, Callable[[_Input], None]] = {

@@ -13,9 +13,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
+
+from hub.routing.ids import TraceContext
 
 __all__ = [
+    "AssignmentRequestState",
+    "AssignmentState",
+    "Care",
+    "CaseAssignmentsState",
+    "CaseState",
+    "DecisionState",
+    "HeldPlan",
+    "Period",
+    "Product",
+    "ProvisionRequestState",
+    "ReferralState",
+    "SafetyCaseState",
+    "SafetyReportState",
+    "SeenMarker",
     "assignment_key",
     "assignment_request_key",
     "case_assignments_key",
@@ -31,6 +48,136 @@ __all__ = [
 ]
 
 Value = Mapping[str, Any]
+
+
+# ------------------------------------------------------------------ the values, typed
+#
+# Each value is the JSON object kept in the state store and its changelog topic, written
+# by one rule and read by others (hub.routing.rules), typed here once. TypedDicts rather
+# than classes: the store holds the objects as read from the changelog, so a read costs
+# no conversion, and a value rewritten with ``{**value, ...}`` keeps what it already held.
+# ``received_on`` (and ``ended_on``) are stamped for retention (hub.routing.retention).
+
+
+class SeenMarker(TypedDict):
+    """``seen:<sha256(source, id)>``: the event was processed (duplicate suppression)."""
+
+    received_on: str
+
+
+class ReferralState(TypedDict):
+    """``referral:<referral_id>``: who referred, the consent given, the case it became."""
+
+    gp_agb: str
+    status_feedback: bool
+    content_feedback: bool
+    subjects: list[str]
+    case_id: NotRequired[str]
+    received_on: NotRequired[str]
+
+
+class CaseState(TypedDict):
+    """``case:<case_id>``: its household's pseudonyms, origin links, last plan, closing."""
+
+    subjects: list[str]
+    referral_id: NotRequired[str]
+    safety_case_id: NotRequired[str]
+    plan_version: NotRequired[int]
+    closed_on: NotRequired[str]
+    ended_on: NotRequired[str]
+    received_on: NotRequired[str]
+
+
+class CaseAssignmentsState(TypedDict):
+    """``case-assignments:<case_id>``: the numbers of the assignments issued for the case."""
+
+    assignments: list[str]
+    received_on: NotRequired[str]
+
+
+class SafetyReportState(TypedDict):
+    """``safety-report:<report_id>``: its subjects and case."""
+
+    subjects: list[str]
+    case_id: NotRequired[str]
+    received_on: NotRequired[str]
+
+
+class SafetyCaseState(TypedDict):
+    """``safety-case:<safety_case_id>``: its report, subjects and case."""
+
+    subjects: list[str]
+    report_id: NotRequired[str]
+    case_id: NotRequired[str]
+    received_on: NotRequired[str]
+
+
+class ProvisionRequestState(TypedDict):
+    """``provision-request:<request_id>``: its case, law and subjects."""
+
+    case_id: str
+    law: str
+    subjects: list[str]
+    received_on: NotRequired[str]
+
+
+class DecisionState(TypedDict):
+    """``decision:<decision_id>``: the request it answers."""
+
+    request_id: str
+    received_on: NotRequired[str]
+
+
+class Product(TypedDict):
+    """An assignment's product: category and code."""
+
+    category: str
+    code: NotRequired[str]
+
+
+class Period(TypedDict):
+    """An assignment's period (ISO dates)."""
+
+    start: str
+    end: NotRequired[str | None]
+
+
+class Care(TypedDict, total=False):
+    """What the provider reported of the care: start, stop and its reason."""
+
+    started_on: str
+    stopped_on: str
+    stop_reason: str
+
+
+class AssignmentState(TypedDict):
+    """``assignment:<number>``: everything the care rules check, and the last plan it got."""
+
+    provider_agb: str
+    status: str
+    law: str
+    product: Product
+    period: Period
+    result_areas: list[str]
+    decision_id: str
+    subjects: list[str]
+    care: Care
+    plan_version: int
+    case_id: NotRequired[str]
+    ended_on: NotRequired[str]
+    received_on: NotRequired[str]
+
+
+class AssignmentRequestState(TypedDict):
+    """``assignment-request:<request_id>``: the requesting provider, law and subjects."""
+
+    provider_agb: str
+    law: str
+    subjects: list[str]
+    received_on: NotRequired[str]
+
+
+# ------------------------------------------------------------------ the keys
 
 
 def seen_key(source: str, event_id: str) -> str:
@@ -89,7 +236,65 @@ def plan_key(case_id: str) -> str:
     return f"plan:{case_id}"
 
 
-def is_live(assignment: Value) -> bool:
+def is_live(assignment: AssignmentState) -> bool:
     """Live from its ``new`` until withdrawn or a (not deleted) care stop is recorded."""
     care = assignment.get("care") or {}
     return assignment.get("status") != "withdrawn" and "stopped_on" not in care
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPlan:
+    """HELD CONTENT under ``plan:<case_id>``: a case's latest plan as a provider may yet receive it.
+
+    Written by the rules when a plan is updated, read back when an assignment of the case
+    goes live later; ``to_value``/``from_value`` are the JSON object of the held topic.
+    """
+
+    event_id: str
+    source: str
+    type: str
+    time: str
+    subject: str
+    dataschema: str | None
+    trace: TraceContext
+    plan_version: int
+    data: Mapping[str, Any]
+    omitted: tuple[str, ...]
+    """Paths of the plan the held copy does not keep (reported as withheld on replay)."""
+
+    def to_value(self) -> dict[str, Any]:
+        """The JSON object kept in the held-content store and topic."""
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time,
+            "subject": self.subject,
+            "dataschema": self.dataschema,
+            "trace_id": self.trace.trace_id,
+            "parent_span_id": self.trace.parent_span_id,
+            "trace_flags": self.trace.flags,
+            "plan_version": self.plan_version,
+            "data": self.data,
+            "omitted": list(self.omitted),
+        }
+
+    @classmethod
+    def from_value(cls, value: Mapping[str, Any]) -> HeldPlan:
+        """The plan in a held-content value (as ``to_value`` writes it)."""
+        return cls(
+            event_id=str(value["event_id"]),
+            source=str(value["source"]),
+            type=str(value["type"]),
+            time=str(value["time"]),
+            subject=str(value["subject"]),
+            dataschema=value.get("dataschema"),
+            trace=TraceContext(
+                str(value["trace_id"]),
+                value.get("parent_span_id"),
+                str(value.get("trace_flags", "00")),
+            ),
+            plan_version=int(value["plan_version"]),
+            data=value["data"],
+            omitted=tuple(value.get("omitted", ())),
+        )

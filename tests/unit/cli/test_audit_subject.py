@@ -11,8 +11,9 @@ import pytest
 
 from hub.audit import DisclosureRecord, open_store
 from hub.cli import main
+from hub.pipeline import process
 from hub.privacy import Pseudonymiser, load_policy
-from hub.routing import RoutingContext, process
+from hub.routing import RoutingContext
 from hub.state import StateStore
 from hub.testing import demo_registry, scenario
 
@@ -40,7 +41,9 @@ def seeded_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         overlay.commit()
         held_overlay.commit()
         assert outcome.decision is not None
-        records += [DisclosureRecord.model_validate(r) for r in outcome.decision.disclosures]
+        records += [
+            DisclosureRecord.model_validate_json(r.to_json()) for r in outcome.decision.disclosures
+        ]
     url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
     with open_store(url) as store:
         assert store.add(reversed(records)) == len(records)

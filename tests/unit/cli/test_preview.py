@@ -43,10 +43,10 @@ def test_the_example_chain_prints_one_line_per_release_or_withholding(
         assert outcome.decision is not None
         deliveries = {d.disclosure_id: d for d in outcome.decision.deliveries}
         for record in outcome.decision.disclosures:
-            line: dict[str, Any] = {"event": record["event_id"], "recipient": record["recipient"]}
-            delivery = deliveries.get(record["disclosure_id"])
+            line: dict[str, Any] = {"event": record.event_id, "recipient": record.recipient}
+            delivery = deliveries.get(record.disclosure_id)
             if delivery is None:
-                line["withheld"] = record["reason"]
+                line["withheld"] = record.reason
             else:
                 line["data"] = json.loads(json.dumps(delivery.event.data))
             expected.append(line)

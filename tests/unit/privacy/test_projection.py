@@ -133,8 +133,8 @@ def test_a_path_v1_does_not_have_is_refused(path: str) -> None:
         compile_projection(Plan, [path])
 
 
-def test_the_input_is_not_shared_with_the_payload() -> None:
-    """Changing a payload never changes the event's data (each recipient gets its own copy)."""
+def test_leaf_values_are_shared_not_copied() -> None:
+    """A delivered leaf is the data's own value (nothing mutates either); the objects are new."""
     payload, _, _ = project(DATA, compile_projection(Plan, ["codes"]))
-    payload["codes"].append("03")
-    assert DATA["codes"] == ["01", "02"]
+    assert payload["codes"] is DATA["codes"]
+    assert payload is not DATA

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import yaml
 
 from hub.connectors.registry import Partner, PartnerRegistry
+from hub.pipeline import process
 from hub.privacy import Pseudonymiser, load_policy
-from hub.routing import Outcome, RoutingContext, process
+from hub.routing import Outcome, RoutingContext
 from hub.state import StateStore
 from hub.testing import EXAMPLES_DIR, load_example
 
@@ -85,3 +87,10 @@ class InMemoryHub:
         """Process the scenario up to and including the example ``last``."""
         files = scenario_files()
         return self.send_examples(files[: files.index(last) + 1])
+
+
+def disclosures(outcome: Outcome) -> list[dict[str, Any]]:
+    """The outcome's disclosure records as written to the disclosure topic (parsed JSON)."""
+    if outcome.decision is None:
+        return []
+    return [json.loads(r.to_json()) for r in outcome.decision.disclosures]

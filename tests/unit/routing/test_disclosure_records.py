@@ -8,7 +8,7 @@ from hub.privacy import Pseudonymiser
 from hub.routing import OutcomeKind
 from hub.routing.ids import delivery_id, disclosure_id, span_id
 
-from .routing_helpers import GENERATED_TRACE_ID, SECRET, InMemoryHub, example
+from .routing_helpers import GENERATED_TRACE_ID, SECRET, InMemoryHub, disclosures, example
 
 pseudonym = Pseudonymiser(SECRET)
 CLIENT, SON, DAUGHTER = "999900018", "999900031", "999900043"  # the referral's household
@@ -19,7 +19,7 @@ def records(hub: InMemoryHub, file: str) -> list[dict[str, Any]]:
     outcome = hub.upto(file)[-1]
     assert outcome.kind is OutcomeKind.ACCEPTED
     assert outcome.decision is not None
-    return [dict(r) for r in outcome.decision.disclosures]
+    return disclosures(outcome)
 
 
 def test_a_referral_to_the_team_is_recorded_with_every_field(hub: InMemoryHub) -> None:
@@ -98,7 +98,7 @@ def test_the_delivery_continues_the_senders_trace(hub: InMemoryHub) -> None:
     outcome = hub.send(example("referrals.submitted/valid/poh-ggz-referral.json"))
     assert outcome.decision is not None
     [delivery] = outcome.decision.deliveries
-    [record] = outcome.decision.disclosures
+    [record] = disclosures(outcome)
     assert (
         delivery.event.traceparent == f"00-4bf92f3577b34da6a3ce929d0e0e4736-{record['span_id']}-01"
     )
@@ -124,7 +124,7 @@ def test_a_decision_takes_the_law_of_its_request(hub: InMemoryHub) -> None:
     hub.upto("provisions.requested/valid/vervoer-per-rit.json")
     outcome = hub.send(example("provisions.decided/valid/jeugdhulp-partially-granted.json"))
     assert outcome.decision is not None
-    [record] = outcome.decision.disclosures
+    [record] = disclosures(outcome)
     assert record["legal_basis"] == "Jeugdwet chapter 7.4"
     request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
     assert record["data_subjects"] == [pseudonym(request["data"]["client"]["bsn"])]
@@ -134,7 +134,7 @@ def test_budgets_concern_nobody(hub: InMemoryHub) -> None:
     """A budget status has no data subjects and the no-personal-data basis."""
     outcome = hub.send(example("budgets.status-reported/valid/march.json"))
     assert outcome.decision is not None
-    [record] = outcome.decision.disclosures
+    [record] = disclosures(outcome)
     assert record["data_subjects"] == []
     assert record["legal_basis"] == "None needed: the event carries no personal data"
     assert record["processing_activity"] == "budget-monitoring"

@@ -7,7 +7,14 @@ import pytest
 from hub.connectors.registry import PartnerRegistry
 from hub.routing import OutcomeKind, RoutingContext
 
-from .routing_helpers import InMemoryHub, example, make_context, scenario_files, variant
+from .routing_helpers import (
+    InMemoryHub,
+    disclosures,
+    example,
+    make_context,
+    scenario_files,
+    variant,
+)
 
 # (example, outcome, [(type of the released data, recipient, delivered or reason, assignment)])
 EXPECTED_ROUTING: list[tuple[str, str, list[tuple[str, str, str, str | None]]]] = [
@@ -265,7 +272,7 @@ def _summary(hub: InMemoryHub) -> list[tuple[str, str, list[tuple[str, str, str,
     out = []
     for file, outcome in zip(scenario_files(), hub.outcomes, strict=True):
         rows = []
-        for record in outcome.decision.disclosures if outcome.decision else ():
+        for record in disclosures(outcome):
             short = ".".join(str(record["event_type"]).split(".")[2:4])
             result = "delivered" if record["outcome"] == "delivered" else record["reason"]
             rows.append((short, record["recipient"], result, record["assignment_number"]))
@@ -282,14 +289,14 @@ def test_deliveries_and_records_pair_up(scenario: InMemoryHub) -> None:
     """Every delivery names its disclosure record, which says delivered; withheld records have none."""
     for outcome in scenario.outcomes:
         assert outcome.decision is not None
-        records = {r["disclosure_id"]: r for r in outcome.decision.disclosures}
+        records = {r["disclosure_id"]: r for r in disclosures(outcome)}
         for delivery in outcome.decision.deliveries:
             record = records[delivery.disclosure_id]
             assert record["outcome"] == "delivered"
             assert record["delivery_id"] == delivery.event.id
             assert record["recipient"] == delivery.recipient
         delivered = {d.disclosure_id for d in outcome.decision.deliveries}
-        for record in outcome.decision.disclosures:
+        for record in disclosures(outcome):
             assert (record["outcome"] == "delivered") == (record["disclosure_id"] in delivered)
 
 

@@ -1,0 +1,226 @@
+"""The records the hub writes about an inbound event besides its releases: its status, its dead letter.
+
+Each is defined once here and used by its writer (``hub.pipeline``) and its readers
+(``hub.gateway.status`` reads status records; operators and ``hub demo`` read dead
+letters). ``to_json`` writes the JSON the topics have always held, key for key, and
+``from_json`` reads it back; only the hub writes these topics, so reading is lenient
+(a record it cannot use is None) rather than validated as partner input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import from_json as _loads
+from pydantic_core import to_json
+
+from hub.errors import ErrorCode, ErrorDetail
+
+__all__ = ["DeadLetter", "RecordCopy", "StatusRecord"]
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _object(value: bytes) -> Mapping[str, Any] | None:
+    try:
+        record = _loads(value)
+    except ValueError:
+        return None
+    return record if isinstance(record, Mapping) else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """What became of one event, for its sender (GET /events/{id}): ids and codes, never data.
+
+    Kept in the compacted status topic under ``key`` ("<source> <event id>").
+    """
+
+    event_id: str | None
+    source: str | None
+    partner: str | None
+    type: str | None
+    status: str  # "delivered" | "dead-lettered"
+    codes: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
+    at: str | None = None
+
+    @property
+    def key(self) -> bytes:
+        """The status topic's key: the sender's source and the event's id."""
+        return f"{self.source} {self.event_id}".encode()
+
+    def to_json(self) -> bytes:
+        """The record's value on the status topic."""
+        return to_json(
+            {
+                "event_id": self.event_id,
+                "source": self.source,
+                "partner": self.partner,
+                "type": self.type,
+                "status": self.status,
+                "codes": self.codes,
+                "recipients": self.recipients,
+                "withheld": self.withheld,
+                "at": self.at,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, value: bytes) -> StatusRecord | None:
+        """The record in a status topic value; None when it is not one (no ``status``)."""
+        record = _object(value)
+        if record is None or not isinstance(record.get("status"), str):
+            return None
+        return cls(
+            event_id=_text(record.get("event_id")),
+            source=_text(record.get("source")),
+            partner=_text(record.get("partner")),
+            type=_text(record.get("type")),
+            status=record["status"],
+            codes=_strings(record.get("codes")),
+            recipients=_strings(record.get("recipients")),
+            withheld=_strings(record.get("withheld")),
+            at=_text(record.get("at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCopy:
+    """A copy of the original Kafka record, for replay (without the headers never stored)."""
+
+    key: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    value: bytes | None
+
+
+def _b64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode()
+
+
+def _unb64(value: object) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event the hub could not route: why (codes and paths only), where from, and a copy.
+
+    ``record`` is None when the original was too large to copy (or Kafka refused the
+    output): it is then kept by reference (``topic``, ``partition``, ``offset``, whose
+    topic has the same retention) and by digest.
+    """
+
+    errors: tuple[ErrorDetail, ...]
+    unroutable: bool
+    partner: str | None
+    event_id: str | None
+    topic: str
+    partition: int
+    offset: int
+    sha256: str
+    size: int
+    record: RecordCopy | None
+
+    @property
+    def code(self) -> str:
+        """The first error's code: the reason named in the ``hub-reason-code`` header."""
+        return self.errors[0].code.value
+
+    @property
+    def key(self) -> bytes:
+        """Keyed by origin partition, not by subject: a rejected subject may be a BSN."""
+        return f"{self.topic}:{self.partition}".encode()
+
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]:
+        """The headers an operator filters on: reason code and sending partner."""
+        return (
+            ("hub-reason-code", self.code.encode()),
+            ("hub-partner", (self.partner or "unknown").encode()),
+        )
+
+    def to_json(self) -> bytes:
+        """The record's value on the dead-letter topic."""
+        copy = self.record
+        return to_json(
+            {
+                "reason": {"code": self.code, "errors": [e.as_dict() for e in self.errors]},
+                "unroutable": self.unroutable,
+                "partner": self.partner,
+                "event_id": self.event_id,
+                "origin": {"topic": self.topic, "partition": self.partition, "offset": self.offset},
+                "digest": {"sha256": self.sha256, "bytes": self.size},
+                "record": (
+                    None
+                    if copy is None
+                    else {
+                        "key": _b64(copy.key),
+                        "headers": [[name, _b64(v)] for name, v in copy.headers],
+                        "value": _b64(copy.value),
+                    }
+                ),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, value: bytes) -> DeadLetter | None:
+        """The dead letter in a topic value; None when it is not one."""
+        letter = _object(value)
+        if letter is None:
+            return None
+        reason, origin, digest = letter.get("reason"), letter.get("origin"), letter.get("digest")
+        if not (
+            isinstance(reason, Mapping)
+            and isinstance(origin, Mapping)
+            and isinstance(digest, Mapping)
+        ):
+            return None
+        try:
+            errors = tuple(
+                ErrorDetail(str(e["path"]), ErrorCode(e["code"]), str(e["message"]))
+                for e in reason.get("errors", ())
+            )
+            copied = letter.get("record")
+            return cls(
+                errors=errors,
+                unroutable=bool(letter.get("unroutable")),
+                partner=_text(letter.get("partner")),
+                event_id=_text(letter.get("event_id")),
+                topic=str(origin["topic"]),
+                partition=int(origin["partition"]),
+                offset=int(origin["offset"]),
+                sha256=str(digest["sha256"]),
+                size=int(digest["bytes"]),
+                record=(
+                    RecordCopy(
+                        key=_unb64(copied.get("key")),
+                        headers=tuple(
+                            (str(name), _unb64(header)) for name, header in copied["headers"]
+                        ),
+                        value=_unb64(copied.get("value")),
+                    )
+                    if isinstance(copied, Mapping)
+                    else None
+                ),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None

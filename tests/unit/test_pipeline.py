@@ -1,0 +1,160 @@
+"""What the pipeline writes for one record: state, status, deliveries, disclosures, dead letters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from hub import pipeline as pipeline_module
+from hub.connectors.registry import Role
+from hub.errors import ErrorCode
+from hub.pipeline import InboundRecord, OutRecord
+from hub.records import DeadLetter, StatusRecord
+from hub.testing import InMemoryPipeline, load_example
+
+REFERRAL = "referrals.submitted/valid/poh-ggz-referral.json"
+NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def hub() -> InMemoryPipeline:
+    """The demo hub's pipeline with in-memory state and a fixed clock."""
+    return InMemoryPipeline(clock=lambda: NOW)
+
+
+def topics(out: list[OutRecord]) -> list[str]:
+    return [r.topic for r in out]
+
+
+def only(out: list[OutRecord], topic: str) -> OutRecord:
+    [record] = [r for r in out if r.topic == topic]
+    return record
+
+
+def test_a_referral_writes_state_status_delivery_and_disclosure(hub: InMemoryPipeline) -> None:
+    """A routed referral: its state entry and seen marker, a status, the delivery, the record."""
+    out = hub.feed(load_example(REFERRAL))
+    layout = hub.layout
+    assert topics(out) == [
+        layout.state,
+        layout.state,
+        layout.status,
+        layout.deliveries(hub.registry.only(Role.SWT)),
+        layout.disclosures,
+    ]
+    assert out[0].key == b"referral:DL-2025-0317"
+    assert (out[1].key or b"").startswith(b"seen:")
+    assert json.loads(out[1].value or b"") == {"received_on": "2026-01-05"}
+    status = StatusRecord.from_json(only(out, layout.status).value or b"")
+    assert status is not None
+    assert (status.status, status.recipients, status.withheld, status.codes) == (
+        "delivered",
+        ("swt-zwolle",),
+        (),
+        (),
+    )
+    assert status.at == NOW.isoformat()
+
+
+def test_a_redelivered_event_writes_nothing(hub: InMemoryPipeline) -> None:
+    """The same (source, id) again is a duplicate: no record at all."""
+    event = load_example(REFERRAL)
+    hub.feed(event)
+    assert hub.feed(event) == []
+
+
+def test_an_invalid_event_is_dead_lettered_with_its_copy(hub: InMemoryPipeline) -> None:
+    """An invalid event: a status with its code, a dead letter carrying the original record."""
+    event = load_example(REFERRAL)
+    event["data"]["client"]["bsn"] = "999999991"
+    record = hub.record(event)
+    out = hub.feed(record)
+    assert topics(out) == [hub.layout.status, hub.layout.deadletter]
+    letter_record = out[1]
+    assert letter_record.key == f"{record.topic}:0".encode()
+    assert dict(letter_record.headers) == {
+        "hub-reason-code": b"BSN_INVALID",
+        "hub-partner": b"gp-de-linde",
+    }
+    letter = DeadLetter.from_json(letter_record.value or b"")
+    assert letter is not None
+    assert letter.event_id == event["id"]
+    assert letter.record is not None
+    assert letter.record.value == record.value
+    assert letter.record.headers == record.headers
+    assert "999999991" not in json.dumps([e.as_dict() for e in letter.errors])
+
+
+def test_a_too_large_record_is_dead_lettered_by_reference(hub: InMemoryPipeline) -> None:
+    """A record over twice the limit is refused unread, kept by reference and digest."""
+    event = load_example(REFERRAL)
+    good = hub.record(event)
+    huge = InboundRecord(good.topic, 3, 41, good.key, b" " * 600_000 + b"{}", good.headers)
+    out = hub.feed(huge)
+    assert topics(out) == [hub.layout.status, hub.layout.deadletter]
+    letter = DeadLetter.from_json(out[1].value or b"")
+    assert letter is not None
+    assert letter.record is None
+    assert letter.code == ErrorCode.EVENT_TOO_LARGE.value
+    assert (letter.partition, letter.offset, letter.size) == (3, 41, huge.size)
+
+
+def test_a_record_on_the_topic_of_no_registered_partner_is_dead_lettered(
+    hub: InMemoryPipeline,
+) -> None:
+    """An inbound topic of no partner: SOURCE_MISMATCH, partner unknown, no status (no sender)."""
+    record = hub.record(load_example(REFERRAL), topic=hub.layout.inbound("nobody"))
+    out = hub.feed(record)
+    assert topics(out) == [hub.layout.deadletter]
+    assert dict(out[0].headers)["hub-partner"] == b"unknown"
+    letter = DeadLetter.from_json(out[0].value or b"")
+    assert letter is not None
+    assert (letter.partner, letter.code) == (None, ErrorCode.SOURCE_MISMATCH.value)
+
+
+def test_a_bug_in_a_stage_dead_letters_the_event_and_the_next_one_flows(
+    hub: InMemoryPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception in the rules is PROCESSING_FAILED for that event; the partition goes on."""
+    original = pipeline_module.apply_rules
+    calls = 0
+
+    def fails_once(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_module, "apply_rules", fails_once)
+    first, second = load_example(REFERRAL), load_example(REFERRAL)
+    second["id"] = "second-referral"
+    second["data"]["referral_id"] = second["subject"] = "DL-2025-0318"
+    out = hub.feed(first, second)
+    letters = [r for r in out if r.topic == hub.layout.deadletter]
+    assert [dict(r.headers)["hub-reason-code"] for r in letters] == [b"PROCESSING_FAILED"]
+    assert hub.layout.disclosures in topics(out)  # the second event was routed
+    assert hub.state.get("referral:DL-2025-0318") is not None
+    assert hub.state.get("referral:DL-2025-0317") is None  # the failed event changed nothing
+
+
+def test_refused_output_writes_a_status_and_a_dead_letter_without_copy(
+    hub: InMemoryPipeline,
+) -> None:
+    """When Kafka refuses the output, the event is dead-lettered by reference with its status."""
+    record = hub.record(load_example(REFERRAL))
+    out = hub.pipeline.refused(record, RuntimeError("too large"))
+    assert topics(out) == [hub.layout.status, hub.layout.deadletter]
+    status = StatusRecord.from_json(out[0].value or b"")
+    assert status is not None
+    assert (status.status, status.codes, status.type) == (
+        "dead-lettered",
+        ("PROCESSING_FAILED",),
+        None,
+    )
+    letter = DeadLetter.from_json(out[1].value or b"")
+    assert letter is not None
+    assert letter.record is None
+    assert letter.code == "PROCESSING_FAILED"

@@ -1,0 +1,118 @@
+"""The status record and the dead letter read today's JSON and write it back byte for byte."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from hub.errors import ErrorCode, ErrorDetail
+from hub.records import DeadLetter, RecordCopy, StatusRecord
+
+# As the router has written them since the status topic exists (compact JSON, this key order).
+STATUS = (
+    b'{"event_id":"46353c21-8c1b-55e2-aae5-e98bd607ae35","source":"urn:nld:agb:01234567",'
+    b'"partner":"gp-de-linde","type":"nl.sociaaldomein.referrals.submitted.v1",'
+    b'"status":"delivered","codes":[],"recipients":["swt-zwolle"],"withheld":[],'
+    b'"at":"2026-01-05T09:30:00+00:00"}'
+)
+REFUSED_STATUS = (
+    b'{"event_id":"bad-1","source":"urn:nld:agb:01234567","partner":"gp-de-linde","type":null,'
+    b'"status":"dead-lettered","codes":["PROCESSING_FAILED"],"recipients":[],"withheld":[],'
+    b'"at":"2026-01-05T09:30:00+00:00"}'
+)
+KEY, VALUE = b"DL-2025-0317", b'{"referral_id":"DL-2025-0317"}'
+COPIED = (
+    b'{"reason":{"code":"BSN_INVALID","errors":[{"path":"data.client.bsn","code":"BSN_INVALID",'
+    b'"message":"The BSN fails the 11-proof."}]},"unroutable":false,"partner":"gp-de-linde",'
+    b'"event_id":"bad-1","origin":{"topic":"hub.inbound.gp-de-linde","partition":0,"offset":7},'
+    b'"digest":{"sha256":"' + b"ab" * 32 + b'","bytes":1641},'
+    b'"record":{"key":"REwtMjAyNS0wMzE3","headers":[["ce_id","YmFkLTE="],'
+    b'["content-type","YXBwbGljYXRpb24vanNvbg=="]],'
+    b'"value":"' + base64.b64encode(VALUE) + b'"}}'
+)
+BY_REFERENCE = (
+    b'{"reason":{"code":"EVENT_TOO_LARGE","errors":[{"path":"","code":"EVENT_TOO_LARGE",'
+    b'"message":"The event is larger than 256 KiB."}]},"unroutable":false,'
+    b'"partner":"gp-de-linde","event_id":null,'
+    b'"origin":{"topic":"hub.inbound.gp-de-linde","partition":2,"offset":70},'
+    b'"digest":{"sha256":"' + b"cd" * 32 + b'","bytes":600000},"record":null}'
+)
+
+
+def test_a_status_record_reads_and_writes_todays_json() -> None:
+    """A status record of today's format reads into its fields and writes the same bytes."""
+    record = StatusRecord.from_json(STATUS)
+    assert record == StatusRecord(
+        event_id="46353c21-8c1b-55e2-aae5-e98bd607ae35",
+        source="urn:nld:agb:01234567",
+        partner="gp-de-linde",
+        type="nl.sociaaldomein.referrals.submitted.v1",
+        status="delivered",
+        codes=(),
+        recipients=("swt-zwolle",),
+        withheld=(),
+        at="2026-01-05T09:30:00+00:00",
+    )
+    assert record.key == b"urn:nld:agb:01234567 46353c21-8c1b-55e2-aae5-e98bd607ae35"
+    assert record.to_json() == STATUS
+
+
+def test_a_status_record_of_an_unread_type_keeps_its_null() -> None:
+    """A refused event's status (no type known) round-trips with ``type: null``."""
+    record = StatusRecord.from_json(REFUSED_STATUS)
+    assert record is not None
+    assert record.type is None
+    assert record.codes == ("PROCESSING_FAILED",)
+    assert record.to_json() == REFUSED_STATUS
+
+
+def test_a_value_without_a_status_is_no_status_record() -> None:
+    """Anything but a JSON object with a string ``status`` reads as None, never raises."""
+    for value in (b"", b"[]", b"{}", b'{"status": 3}', b"\xff"):
+        assert StatusRecord.from_json(value) is None
+
+
+def test_a_dead_letter_with_its_copy_reads_and_writes_todays_json() -> None:
+    """A dead letter carrying the original record decodes its base64 and writes the same bytes."""
+    letter = DeadLetter.from_json(COPIED)
+    assert letter is not None
+    assert letter.errors == (
+        ErrorDetail("data.client.bsn", ErrorCode.BSN_INVALID, "The BSN fails the 11-proof."),
+    )
+    assert letter.record == RecordCopy(
+        key=KEY,
+        headers=(("ce_id", b"bad-1"), ("content-type", b"application/json")),
+        value=VALUE,
+    )
+    assert (letter.topic, letter.partition, letter.offset) == ("hub.inbound.gp-de-linde", 0, 7)
+    assert letter.key == b"hub.inbound.gp-de-linde:0"
+    assert letter.headers == (("hub-reason-code", b"BSN_INVALID"), ("hub-partner", b"gp-de-linde"))
+    assert letter.to_json() == COPIED
+
+
+def test_a_dead_letter_by_reference_has_no_copy() -> None:
+    """A dead letter of a record too large to copy keeps origin and digest, ``record: null``."""
+    letter = DeadLetter.from_json(BY_REFERENCE)
+    assert letter is not None
+    assert letter.record is None
+    assert letter.event_id is None
+    assert (letter.sha256, letter.size) == ("cd" * 32, 600000)
+    assert letter.code == "EVENT_TOO_LARGE"
+    assert letter.to_json() == BY_REFERENCE
+
+
+def test_an_unknown_partner_is_named_unknown_in_the_header() -> None:
+    """A dead letter of no registered partner has ``partner: null`` and header ``unknown``."""
+    value = json.loads(BY_REFERENCE)
+    value["partner"] = None
+    letter = DeadLetter.from_json(json.dumps(value).encode())
+    assert letter is not None
+    assert letter.partner is None
+    assert dict(letter.headers)["hub-partner"] == b"unknown"
+
+
+def test_a_value_that_is_no_dead_letter_reads_as_none() -> None:
+    """A JSON value missing the reason, origin or digest (or with bad codes) is None."""
+    assert DeadLetter.from_json(b"{}") is None
+    unknown_code = COPIED.replace(b'"code":"BSN_INVALID","message"', b'"code":"NOPE","message"')
+    assert DeadLetter.from_json(unknown_code) is None
