@@ -15,16 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
-from hub.kafka_clients import (
+from hub.kafka import (
+    Admin,
+    Consumer,
+    TopicPartition,
+    admin_client,
     adopt_committed_offsets,
-    client_options,
+    consumer,
     hub_group,
+    producer,
     topic_partitions,
 )
 from hub.observability.logging import get_logger
@@ -59,9 +62,7 @@ class ParkedSubjects:
     known subject is checked (replay may have parked it again, or taken it).
     """
 
-    def __init__(
-        self, tail: AIOKafkaConsumer, admin: AIOKafkaAdminClient, topic: str, group: str
-    ) -> None:
+    def __init__(self, tail: Consumer, admin: Admin, topic: str, group: str) -> None:
         self._tail = tail
         self._admin = admin
         self._topic = topic
@@ -157,16 +158,16 @@ async def replay(
         group=replay_group(kafka, partner.id),
         topics=[layout.parked(partner.id)],
     )
-    options = client_options(kafka)
-    consumer = AIOKafkaConsumer(
-        **options,
+    reader = consumer(
+        kafka,
         group_id=replay_group(kafka, partner.id),
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
-    admin = AIOKafkaAdminClient(**options)
+    # No lingering: the channel waits for each attempt record before the next delivery.
+    writer = producer(kafka, linger_ms=0)
+    admin = admin_client(kafka)
     failed_subjects: set[bytes] = set()
 
     async def is_parked(key: bytes) -> bool:
@@ -175,25 +176,23 @@ async def replay(
     delivered = parked_again = 0
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(http_client(webhooks, transport))
-        for started in (producer, admin, consumer):
+        for started in (writer, admin, reader):
             await started.start()
-            stack.push_async_callback(
-                started.close if isinstance(started, AIOKafkaAdminClient) else started.stop
-            )
+            stack.push_async_callback(started.close if started is admin else started.stop)
         channel = Channel(
             target,
             layout=layout,
             settings=webhooks,
             client=client,
             breaker=new_breaker(webhooks),
-            producer=producer,
+            producer=writer,
         )
         partitions = await topic_partitions(admin, layout.parked(partner.id))
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        reader.assign(partitions)
+        ends = await reader.end_offsets(partitions)
         for tp in partitions:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=_POLL_MS)
+            while await reader.position(tp) < ends[tp]:
+                batch = await reader.getmany(tp, timeout_ms=_POLL_MS)
                 for record in batch.get(tp, []):
                     if record.offset >= ends[tp]:
                         break  # parked after the run started: left for the next run
@@ -207,6 +206,6 @@ async def replay(
                     REPLAYED.labels(
                         partner=partner.id, outcome="delivered" if reason is None else "parked"
                     ).inc()
-                    await consumer.commit({tp: record.offset + 1})
+                    await reader.commit({tp: record.offset + 1})
     _log.info("webhook_replayed", partner=partner.id, deliveries=delivered, count=parked_again)
     return ReplayReport(partner.id, delivered, parked_again)

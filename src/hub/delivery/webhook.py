@@ -44,9 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import CommitFailedError, KafkaError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from hub.connectors.registry import Partner, WebhookDelivery
@@ -60,7 +57,20 @@ from hub.delivery.channel import (
     webhook_target,
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
-from hub.kafka_clients import adopt_committed_offsets, client_options, hub_group
+from hub.kafka import (
+    Admin,
+    CommitFailedError,
+    Consumer,
+    KafkaError,
+    Producer,
+    RebalanceListener,
+    TopicPartition,
+    admin_client,
+    adopt_committed_offsets,
+    consumer,
+    hub_group,
+    producer,
+)
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -125,13 +135,13 @@ class _Worker:
             self.done = record.offset + 1
 
 
-class _Workers(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Workers(RebalanceListener):  # type: ignore[misc]
     """The partition workers of one consumer; commits what they finished, also on revocation."""
 
     def __init__(self, handle: Callable[[Record], Awaitable[None]]) -> None:
         self._handle = handle
         self._workers: dict[TopicPartition, _Worker] = {}
-        self.consumer: AIOKafkaConsumer | None = None
+        self.consumer: Consumer | None = None
 
     def feed(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
         for tp, records in batch.items():
@@ -192,10 +202,10 @@ class _Workers(ConsumerRebalanceListener):  # type: ignore[misc]
 class _Session:
     """The Kafka and HTTP clients of one run of one partner's delivery loop."""
 
-    consumer: AIOKafkaConsumer
-    producer: AIOKafkaProducer
-    tail: AIOKafkaConsumer
-    admin: AIOKafkaAdminClient
+    consumer: Consumer
+    producer: Producer
+    tail: Consumer
+    admin: Admin
     client: httpx.AsyncClient
     workers: _Workers
     started: list[Any] = field(default_factory=list)
@@ -204,7 +214,7 @@ class _Session:
         await self.workers.stop()
         for client in reversed(self.started):
             with contextlib.suppress(Exception):  # closing after a failure may fail again
-                await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+                await (client.close() if client is self.admin else client.stop())
         # Clients built but never started (a failure part-way through _open) must still be
         # stopped: aiokafka warns about, and pytest fails on, an unclosed client.
         for built in (self.consumer, self.tail, self.producer):
@@ -306,18 +316,18 @@ class WebhookDeliverer:
 
     async def _open(self, target: WebhookTarget) -> _Session:
         partner = target.partner
-        options = client_options(self._kafka)
-        producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
-        tail = AIOKafkaConsumer(
-            **options,
+        # No lingering: the channel waits for each attempt record before the next delivery.
+        writer = producer(self._kafka, linger_ms=0)
+        tail = consumer(
+            self._kafka,
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
         )
-        admin = AIOKafkaAdminClient(**options)
-        consumer = AIOKafkaConsumer(
-            **options,
+        admin = admin_client(self._kafka)
+        reader = consumer(
+            self._kafka,
             group_id=delivery_group(self._kafka, partner.id),
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -333,7 +343,7 @@ class WebhookDeliverer:
             settings=self._webhooks,
             client=client,
             breaker=self._breakers[partner.id],
-            producer=producer,
+            producer=writer,
             on_parked=parked.note,
         )
 
@@ -341,17 +351,17 @@ class WebhookDeliverer:
             await channel.handle(record, parked.is_parked)
 
         workers = _Workers(handle)
-        workers.consumer = consumer
-        session = _Session(consumer, producer, tail, admin, client, workers)
+        workers.consumer = reader
+        session = _Session(reader, writer, tail, admin, client, workers)
         try:
-            for started in (producer, tail, admin):
+            for started in (writer, tail, admin):
                 await started.start()
                 session.started.append(started)
             await _adopt_legacy_groups(self._kafka, self._layout, partner)
             await parked.load()
-            consumer.subscribe([self._layout.deliveries(partner)], listener=workers)
-            await consumer.start()
-            session.started.append(consumer)
+            reader.subscribe([self._layout.deliveries(partner)], listener=workers)
+            await reader.start()
+            session.started.append(reader)
         except BaseException:
             await session.close()
             raise
