@@ -21,7 +21,7 @@ from hub.connectors.registry import Partner
 from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
 from hub.kafka import (
     Admin,
-    Consumer,
+    Record,
     TopicPartition,
     admin_client,
     adopt_committed_offsets,
@@ -30,6 +30,7 @@ from hub.kafka import (
     producer,
     topic_partitions,
 )
+from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -62,8 +63,8 @@ class ParkedSubjects:
     known subject is checked (replay may have parked it again, or taken it).
     """
 
-    def __init__(self, tail: Consumer, admin: Admin, topic: str, group: str) -> None:
-        self._tail = tail
+    def __init__(self, kafka: KafkaSettings, admin: Admin, topic: str, group: str) -> None:
+        self._tail = CompactedReader(kafka, [topic], self._note_all)
         self._admin = admin
         self._topic = topic
         self._group = group
@@ -72,16 +73,17 @@ class ParkedSubjects:
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
-        """Read the parked records replay has not yet taken."""
+        """Read the parked records replay has not yet taken (``admin`` must be started)."""
         self._partitions = await topic_partitions(self._admin, self._topic)
-        self._tail.assign(self._partitions)
         replayed = await self._replayed()
-        for tp in self._partitions:
-            if tp.partition in replayed:
-                self._tail.seek(tp, replayed[tp.partition])
-            else:
-                await self._tail.seek_to_beginning(tp)
+        await self._tail.open(
+            {tp: replayed[tp.partition] for tp in self._partitions if tp.partition in replayed}
+        )
         await self._catch_up()
+
+    async def close(self) -> None:
+        """Stop reading the parked topic."""
+        await self._tail.close()
 
     def note(self, key: bytes, partition: int, offset: int) -> None:
         """Remember a record parked at (partition, offset)."""
@@ -114,15 +116,13 @@ class ParkedSubjects:
         return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     async def _catch_up(self) -> None:
-        ends = await self._tail.end_offsets(self._partitions)
         # A broker too slow to serve this fails the session, which is then retried.
-        async with asyncio.timeout(_CATCH_UP_SECONDS):
-            while any([await self._tail.position(tp) < end for tp, end in ends.items()]):
-                batch = await self._tail.getmany(*self._partitions, timeout_ms=_POLL_MS)
-                for records in batch.values():
-                    for record in records:
-                        if record.key is not None:
-                            self.note(record.key, record.partition, record.offset)
+        await self._tail.catch_up(limit_seconds=_CATCH_UP_SECONDS)
+
+    def _note_all(self, _tp: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            if record.key is not None:
+                self.note(record.key, record.partition, record.offset)
 
 
 @dataclass(frozen=True, slots=True)

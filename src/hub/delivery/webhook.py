@@ -204,7 +204,7 @@ class _Session:
 
     consumer: Consumer
     producer: Producer
-    tail: Consumer
+    parked: ParkedSubjects
     admin: Admin
     client: httpx.AsyncClient
     workers: _Workers
@@ -217,10 +217,12 @@ class _Session:
                 await (client.close() if client is self.admin else client.stop())
         # Clients built but never started (a failure part-way through _open) must still be
         # stopped: aiokafka warns about, and pytest fails on, an unclosed client.
-        for built in (self.consumer, self.tail, self.producer):
+        for built in (self.consumer, self.producer):
             if built not in self.started:
                 with contextlib.suppress(Exception):
                     await built.stop()
+        with contextlib.suppress(Exception):
+            await self.parked.close()
         await self.client.aclose()
 
 
@@ -318,13 +320,6 @@ class WebhookDeliverer:
         partner = target.partner
         # No lingering: the channel waits for each attempt record before the next delivery.
         writer = producer(self._kafka, linger_ms=0)
-        tail = consumer(
-            self._kafka,
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
         admin = admin_client(self._kafka)
         reader = consumer(
             self._kafka,
@@ -334,7 +329,10 @@ class WebhookDeliverer:
             auto_offset_reset="earliest",
         )
         parked = ParkedSubjects(
-            tail, admin, self._layout.parked(partner.id), replay_group(self._kafka, partner.id)
+            self._kafka,
+            admin,
+            self._layout.parked(partner.id),
+            replay_group(self._kafka, partner.id),
         )
         client = http_client(self._webhooks, self._transport)
         channel = Channel(
@@ -352,9 +350,9 @@ class WebhookDeliverer:
 
         workers = _Workers(handle)
         workers.consumer = reader
-        session = _Session(reader, writer, tail, admin, client, workers)
+        session = _Session(reader, writer, parked, admin, client, workers)
         try:
-            for started in (writer, tail, admin):
+            for started in (writer, admin):
                 await started.start()
                 session.started.append(started)
             await _adopt_legacy_groups(self._kafka, self._layout, partner)
