@@ -1,11 +1,13 @@
 """KafkaRouter: runs the pipeline on Kafka, one transaction per batch.
 
-Why aiokafka directly and not FastStream here: FastStream 0.7 has no Kafka
-transactions, and the privacy contract needs "no release without its record": the
-deliveries, their disclosure records, the state changelog and the input offsets are
-committed together or not at all (consume-transform-produce). FastStream serves the
-simpler consumers (the audit store feed), where at-least-once plus an idempotent sink
-is enough.
+The Kafka half (clients, transactions, rewinds, isolating a refused record, retries) is
+the seam's ``hub.kafka.transactions``; this module is the hub's half: topics, the state
+changelogs, retention sweeps and the pipeline as the transform. Why a transactional
+aiokafka loop and not FastStream here: FastStream 0.7 has no Kafka transactions, and the
+privacy contract needs "no release without its record": the deliveries, their
+disclosure records, the state changelog and the input offsets are committed together or
+not at all (consume-transform-produce). FastStream serves the simpler consumers (the
+audit store feed), where at-least-once plus an idempotent sink is enough.
 
 Guarantees, and how they are kept:
 
@@ -35,50 +37,32 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
-
 from hub.connectors.registry import PartnerRegistry
 from hub.kafka import (
     Consumer,
-    KafkaFailure,
     KafkaMisconfigured,
-    Producer,
     RebalanceListener,
     Record,
     TopicPartition,
-    classify,
-    consumer,
-    producer,
     router_transactional_id,
 )
 from hub.kafka.changelog import CompactedReader
 from hub.kafka.topics import create_topics
+from hub.kafka.transactions import TransactionalClients, session_retrying, stop_if_misconfigured
 from hub.observability import metrics
 from hub.observability.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
 from hub.routing.retention import expired_keys, legacy_keys
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
-from hub.state.store import StateStore
+from hub.state.store import Overlay, StateStore
 from hub.topics import TopicLayout
 
 __all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
-
-Batch = Mapping[TopicPartition, list[Record]]
-
-
-def _is_about_a_record(exc: BaseException) -> bool:
-    """Kafka refuses a record, or the hub's own code fails on one: retrying cannot help."""
-    return classify(exc) in (KafkaFailure.RECORD_REJECTED, None)
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
-
 
 _log = get_logger()
 _LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker stamped it on append
@@ -98,8 +82,9 @@ async def ensure_topics(
 class _Changelogs:
     """The compacted changelogs (state, held), each applied to its store, caught up on demand."""
 
-    def __init__(self, kafka: KafkaSettings, topics: tuple[str, ...]) -> None:
+    def __init__(self, kafka: KafkaSettings, topics: tuple[str, str]) -> None:
         self.stores = {topic: StateStore() for topic in topics}
+        self.state, self.held = (self.stores[topic] for topic in topics)
         self._reader = CompactedReader(kafka, topics, self._apply)
 
     def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
@@ -184,19 +169,52 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
 
 @dataclass
 class _Session:
-    """The clients of one run of the router; rebuilt from scratch after a transient failure."""
+    """The clients and state of one run of the router; rebuilt from scratch after a failure."""
 
-    consumer: Consumer
-    producer: Producer
+    clients: TransactionalClients
     changelogs: _Changelogs
-    state: StateStore
-    held: StateStore
     ownership: _Ownership
 
+    @property
+    def state(self) -> StateStore:
+        return self.changelogs.state
+
     async def close(self) -> None:
-        for close in (self.consumer.stop, self.producer.stop, self.changelogs.close):
-            with contextlib.suppress(Exception):  # closing after a failure may fail again
-                await close()
+        await self.clients.close()
+        with contextlib.suppress(Exception):  # closing after a failure may fail again
+            await self.changelogs.close()
+
+
+@dataclass
+class _Outcome:
+    """The pipeline's output for some records, and the state overlays to keep once committed."""
+
+    records: list[OutRecord]
+    overlays: tuple[Overlay, ...] = ()
+
+    def keep(self) -> None:
+        for overlay in self.overlays:
+            overlay.commit()
+
+
+@dataclass
+class _PipelineTransform:
+    """The pipeline as the transactional loop's transform, over the changelogs' state."""
+
+    pipeline: Pipeline
+    state: StateStore
+    held: StateStore
+
+    def handle(self, records: Sequence[Record]) -> _Outcome:
+        state, held = self.state.overlay(), self.held.overlay()
+        out: list[OutRecord] = []
+        for record in records:
+            out.extend(self.pipeline.handle(_inbound(record), state, held))
+        return _Outcome(out, (state, held))
+
+    def refused(self, record: Record, exc: BaseException) -> _Outcome:
+        # No overlays: the record's state changes are dropped, it had no effect.
+        return _Outcome(self.pipeline.refused(_inbound(record), exc))
 
 
 class KafkaRouter:
@@ -232,159 +250,62 @@ class KafkaRouter:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
-        async for attempt in AsyncRetrying(
-            # Only what a retry can cure; a broken producer is cured by the new session.
-            retry=retry_if_exception(_is_retryable),
-            # multiplier, not initial: tenacity 9.2 deprecates a non-default initial.
-            wait=wait_exponential_jitter(
-                multiplier=self._retry.initial_seconds,
-                max=self._retry.max_seconds,
-                jitter=self._retry.initial_seconds,
-            ),
-            before_sleep=_log_retry,
-            reraise=True,
-        ):
-            with attempt:
-                session = await self._open_or_stop()
+        async for attempt in session_retrying(self._retry, event="router_retrying"):
+            with attempt, stop_if_misconfigured():
+                session = await self._open()
                 try:
                     await self._loop(session, stop)
-                except Exception as exc:
-                    if classify(exc) is KafkaFailure.MISCONFIGURED:
-                        raise KafkaMisconfigured(exc) from exc
-                    raise
                 finally:
                     self._ready.clear()
                     await session.close()
 
-    async def _open_or_stop(self) -> _Session:
-        try:
-            return await self._open()
-        except Exception as exc:
-            if classify(exc) is KafkaFailure.MISCONFIGURED:
-                raise KafkaMisconfigured(exc) from exc
-            raise
-
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
         changelogs = await load_state(self._kafka, self._layout)
-        writer = producer(self._kafka, transactional_id=self.transactional_id)
         inbound = [self._layout.inbound(p.id) for p in self._registry]
         ownership = _Ownership(inbound)
-        reader = consumer(
+        clients = TransactionalClients(
             self._kafka,
-            group_id=self._kafka.group_id,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
+            topics=inbound,
+            transactional_id=self.transactional_id,
+            listener=ownership,
         )
-        ownership.consumer = reader
-        session = _Session(
-            reader,
-            writer,
-            changelogs,
-            changelogs.stores[self._layout.state],
-            changelogs.stores[self._layout.held],
-            ownership,
-        )
+        ownership.consumer = clients.consumer
         try:
-            await writer.start()
-            await reader.start()
-            reader.subscribe(inbound, listener=ownership)
+            await clients.start()
         except BaseException:
-            await session.close()
+            await changelogs.close()
             raise
         _log.info("router_started", transactional_id=self.transactional_id)
-        return session
+        return _Session(clients, changelogs, ownership)
 
     async def _loop(self, session: _Session, stop: asyncio.Event) -> None:
+        clients, ownership = session.clients, session.ownership
+        transform = _PipelineTransform(self._pipeline, session.state, session.changelogs.held)
         next_sweep = 0.0  # at start, then every retention_sweep_seconds
         while not stop.is_set():
             # Only while holding partitions (docs/state.md): an instance without any must not
             # write the changelogs behind the back of one that holds them all.
-            if time.monotonic() >= next_sweep and session.consumer.assignment():
-                async with session.ownership.writing:
+            if time.monotonic() >= next_sweep and clients.assignment():
+                async with ownership.writing:
                     await _forget_expired(session, self._layout, self._kafka, self._privacy)
                 next_sweep = time.monotonic() + self._privacy.retention_sweep_seconds
-            batch = await session.consumer.getmany(
-                timeout_ms=200, max_records=self._kafka.max_batch
-            )
-            if session.consumer.assignment():
+            batch = await clients.fetch()
+            if clients.assignment():
                 self._ready.set()
             if not batch:
                 continue
-            try:
-                async with session.ownership.writing:
-                    await self._process_batch(session, batch)
-            except BaseException:
-                # The transaction was aborted: rewind so the batch is read again, in order.
-                with contextlib.suppress(Exception):
-                    await session.consumer.seek_to_committed(*batch.keys())
-                raise
-
-    async def _process_batch(self, session: _Session, batch: Batch) -> None:
-        """Handle a batch in one transaction; a record Kafka refuses is isolated, not retried."""
-        started = time.monotonic()
-        ownership = session.ownership
-        if ownership.stale or not ownership.sole:
-            # Cleared before the round trip: a rebalance meanwhile sets it again.
-            ownership.stale = False
-            await session.changelogs.catch_up(limit_seconds=300.0 if ownership.sole else 30.0)
-        try:
-            await self._commit(session, batch)
-        except Exception as exc:
-            if not _is_about_a_record(exc):
-                raise
-            # Retrying the batch would fail the same way and block every partner: find the
-            # record Kafka refuses (or the hub cannot write) with one record per transaction.
-            _log.warning("batch_record_rejected", exc_type=type(exc).__name__)
-            for tp, records in batch.items():
-                for record in records:
-                    await self._commit_alone(session, tp, record)
-        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
-
-    async def _commit(self, session: _Session, batch: Batch) -> None:
-        """Run every record through the pipeline and commit the output with the offsets."""
-        state, held = session.state.overlay(), session.held.overlay()
-        out: list[OutRecord] = []
-        for records in batch.values():
-            for record in records:
-                out.extend(self._pipeline.handle(_inbound(record), state, held))
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-        await self._write(session, out, offsets)
-        state.commit()
-        held.commit()
-        _log.debug("batch_committed", records=sum(len(r) for r in batch.values()), count=len(out))
-
-    async def _commit_alone(self, session: _Session, tp: TopicPartition, record: Record) -> None:
-        """One record in its own transaction; if Kafka refuses its output, dead-letter it."""
-        state, held = session.state.overlay(), session.held.overlay()
-        inbound = _inbound(record)
-        offsets = {tp: record.offset + 1}
-        try:
-            await self._write(session, self._pipeline.handle(inbound, state, held), offsets)
-        except Exception as exc:
-            if not _is_about_a_record(exc):
-                raise
-            # Its state changes are dropped with the overlay: the event had no effect.
-            await self._write(session, self._pipeline.refused(inbound, exc), offsets)
-            return
-        state.commit()
-        held.commit()
-
-    async def _write(
-        self, session: _Session, out: list[OutRecord], offsets: dict[TopicPartition, int]
-    ) -> None:
-        async with session.producer.transaction():
-            sends = [
-                await session.producer.send(
-                    r.topic, value=r.value, key=r.key, headers=list(r.headers)
-                )
-                for r in out
-            ]
-            # Inside the transaction: aiokafka commits even when the broker refused one of
-            # its records (only that send's future fails), so a refusal must abort it here.
-            await asyncio.gather(*sends)
-            await session.producer.send_offsets_to_transaction(offsets, self._kafka.group_id)
+            started = time.monotonic()
+            async with ownership.writing:
+                if ownership.stale or not ownership.sole:
+                    # Cleared before the round trip: a rebalance meanwhile sets it again.
+                    ownership.stale = False
+                    await session.changelogs.catch_up(
+                        limit_seconds=300.0 if ownership.sole else 30.0
+                    )
+                await clients.commit(batch, transform)
+            metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+            _log.debug("batch_committed", records=sum(len(r) for r in batch.values()))
 
 
 async def _forget_expired(
@@ -407,28 +328,16 @@ async def _forget_expired(
     )
     stamped = dict(legacy_keys(session.state, today))
     if keys or stamped:
-        async with session.producer.transaction():
-            for key in keys:
-                await session.producer.send(layout.state, key=key.encode(), value=None)
-            for key, value in stamped.items():
-                await session.producer.send(
-                    layout.state, key=key.encode(), value=json.dumps(value).encode()
-                )
+        await session.clients.write(
+            [OutRecord(layout.state, key.encode(), None) for key in keys]
+            + [
+                OutRecord(layout.state, key.encode(), json.dumps(value).encode())
+                for key, value in stamped.items()
+            ]
+        )
         session.state.apply({**dict.fromkeys(keys), **stamped})
         _log.info("state_expired", count=len(keys), records=len(stamped))
     return len(keys)
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    failure = classify(error) if error else None
-    _log.warning(
-        "router_retrying",
-        attempt=state.attempt_number,
-        exc_type=type(error).__name__ if error else None,
-        failure=failure.value if failure else None,
-        delay_seconds=round(state.upcoming_sleep, 2),
-    )
 
 
 def _inbound(record: Record) -> InboundRecord:
