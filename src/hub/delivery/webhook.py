@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.breaker import CircuitBreaker
@@ -69,6 +68,7 @@ from hub.kafka import (
     adopt_committed_offsets,
     consumer,
     hub_group,
+    kafka_retrying,
     producer,
 )
 from hub.observability.logging import get_logger
@@ -301,13 +301,12 @@ class WebhookDeliverer:
         self._ready.set()
 
     async def _run_partner(self, target: WebhookTarget, stop: asyncio.Event) -> None:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
-            wait=wait_exponential_jitter(
-                multiplier=self._retry.initial_seconds, max=self._retry.max_seconds
-            ),
-            before_sleep=_log_session_retry(target.partner.id),
-            reraise=True,
+        async for attempt in kafka_retrying(
+            self._retry,
+            event="webhook_deliverer_retrying",
+            doing="delivering webhooks",
+            retry_on=_is_kafka_trouble,
+            partner=target.partner.id,
         ):
             with attempt:
                 session = await self._open(target)
@@ -392,15 +391,5 @@ class WebhookDeliverer:
             await session.workers.commit()
 
 
-def _log_session_retry(partner_id: str) -> Callable[[RetryCallState], None]:
-    def log(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        _log.warning(
-            "webhook_deliverer_retrying",
-            partner=partner_id,
-            attempt=state.attempt_number,
-            exc_type=type(error).__name__ if error else None,
-            delay_seconds=round(state.upcoming_sleep, 2),
-        )
-
-    return log
+def _is_kafka_trouble(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaError | OSError | TimeoutError)
