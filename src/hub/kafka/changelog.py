@@ -52,8 +52,9 @@ class CompactedReader:
             auto_offset_reset="earliest",
         )
         admin = admin_client(self._kafka)
-        await reader.start()
         try:
+            # A consumer that fails to start still holds its client: stopped below.
+            await reader.start()
             await admin.start()
             self.partitions = [
                 tp for topic in self._topics for tp in await topic_partitions(admin, topic)
