@@ -76,7 +76,7 @@ from hub.dev.localkafka import LocalKafka  # noqa: E402
 from hub.dev.partner_io import Received, binary_mode, receive  # noqa: E402
 from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app  # noqa: E402
 from hub.gateway.testing import with_credentials  # noqa: E402
-from hub.kafka_clients import client_options  # noqa: E402
+from hub.kafka.clients import client_options  # noqa: E402
 from hub.routing.ids import delivery_id  # noqa: E402
 from hub.schemas import TYPES  # noqa: E402
 from hub.settings import HubSettings, KafkaSettings, WebhookSettings  # noqa: E402

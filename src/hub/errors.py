@@ -8,7 +8,9 @@
     ├── DeliveryError             a recipient channel failed
     │   ├── RetryableDeliveryError    try again with backoff (broker down, 5xx, 429, timeout)
     │   └── PermanentDeliveryError    do not retry (other 4xx); park for replay
+    ├── BrokerUnavailable         Kafka failed transiently for longer than a retry budget (hub.kafka)
     ├── ConfigurationError        start-up only: bad settings, registry or policy file
+    │   └── KafkaMisconfigured    the broker refuses the hub (ACLs, SASL, TLS, versions): exit 78 (hub.kafka)
     └── AuditStoreError           the disclosure store is unreachable, missing or corrupt
 
 Exceptions carry identifiers (partner id, event id, recipient, status) and one

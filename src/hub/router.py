@@ -1,11 +1,13 @@
 """KafkaRouter: runs the pipeline on Kafka, one transaction per batch.
 
-Why aiokafka directly and not FastStream here: FastStream 0.7 has no Kafka
-transactions, and the privacy contract needs "no release without its record": the
-deliveries, their disclosure records, the state changelog and the input offsets are
-committed together or not at all (consume-transform-produce). FastStream serves the
-simpler consumers (the audit store feed), where at-least-once plus an idempotent sink
-is enough.
+The Kafka half (clients, transactions, rewinds, isolating a refused record, retries) is
+the seam's ``hub.kafka.transactions``; this module is the hub's half: topics, the state
+changelogs, retention sweeps and the pipeline as the transform. Why a transactional
+aiokafka loop and not FastStream here: FastStream 0.7 has no Kafka transactions, and the
+privacy contract needs "no release without its record": the deliveries, their
+disclosure records, the state changelog and the input offsets are committed together or
+not at all (consume-transform-produce). FastStream serves the simpler consumers (the
+audit store feed), where at-least-once plus an idempotent sink is enough.
 
 Guarantees, and how they are kept:
 
@@ -20,11 +22,13 @@ Guarantees, and how they are kept:
 - Transient failures (broker unavailable) abort the transaction, rewind to the last
   committed offsets and retry with bounded exponential backoff and jitter; never dropped,
   never a hot loop.
-- Several instances share the state: before each batch the instance catches up with the
-  state changelog up to its last stable offset, so every transaction committed before the
-  batch started (including other instances') is visible. A partner's reply can only
-  follow a delivery, and a delivery is committed together with its state, so causal
-  order holds across instances.
+- Several instances share the state: before each batch an instance that holds only some
+  inbound partitions catches up with the state changelog up to its last stable offset, so
+  every transaction committed before the batch started (including other instances') is
+  visible. A partner's reply can only follow a delivery, and a delivery is committed
+  together with its state, so causal order holds across instances. An instance that holds
+  every inbound partition is the only writer, so it catches up once after each
+  assignment and then not before every batch (``_Ownership``, docs/state.md).
 """
 
 from __future__ import annotations
@@ -33,214 +37,195 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
-from aiokafka.protocol.metadata import MetadataRequest
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
-
 from hub.connectors.registry import PartnerRegistry
-from hub.kafka_clients import client_options, router_transactional_id, topic_partitions
-from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
+from hub.kafka import (
+    Consumer,
+    KafkaMisconfigured,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+    router_transactional_id,
+)
+from hub.kafka.changelog import CompactedReader
+from hub.kafka.topics import create_topics
+from hub.kafka.transactions import TransactionalClients, session_retrying, stop_if_misconfigured
 from hub.observability import metrics
 from hub.observability.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
 from hub.routing.retention import expired_keys, legacy_keys
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
-from hub.state.store import StateStore
+from hub.state.store import Overlay, StateStore
 from hub.topics import TopicLayout
 
 __all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
 
-Batch = Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-
-
-def _is_about_a_record(exc: BaseException) -> bool:
-    """Kafka refuses a record, or the hub's own code fails on one: retrying cannot help."""
-    return classify(exc) in (KafkaFailure.RECORD_REJECTED, None)
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
-
-
 _log = get_logger()
 _LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker stamped it on append
+_SOLE_CATCH_UP_SECONDS = 30.0
 
 
 async def ensure_topics(
     settings: KafkaSettings, layout: TopicLayout, registry: PartnerRegistry
 ) -> None:
     """Create every topic the hub needs that does not exist yet; existing ones are left alone."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                spec.name,
-                num_partitions=settings.partitions,
-                replication_factor=settings.replication_factor,
-                topic_configs=spec.config,
-            )
-            for spec in layout.all_topics(registry, settings)
-            if spec.name not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
-                response = await admin.create_topics(missing)
-                for _topic, code, *_ in response.topic_errors:
-                    if code not in (0, TopicAlreadyExistsError.errno):
-                        # e.g. TopicAuthorizationFailed: classified (and not retried) above.
-                        raise for_code(code)()
-            await _wait_for_leaders(admin, [t.name for t in missing])
-            _log.info("topics_created", topics=[t.name for t in missing])
-        try:
-            await _warn_of_create_time(admin, [layout.inbound(p.id) for p in registry])
-        except Exception as exc:  # advisory only: never what stops the hub from starting
-            _log.warning("inbound_topics_create_time_unknown", exc_type=type(exc).__name__)
-    finally:
-        await admin.close()
-
-
-async def _warn_of_create_time(admin: AIOKafkaAdminClient, inbound: list[str]) -> None:
-    """Name inbound topics whose records carry the sender's time, not the broker's.
-
-    The hub creates them with LogAppendTime, but leaves existing topics alone (an
-    operator's own settings; Kafka has no safe single-key change over this client). On
-    those, receipt falls back to the hub's clock when the router handles a record.
-    """
-    described = await admin.describe_configs(
-        [
-            ConfigResource(ConfigResourceType.TOPIC, topic, {"message.timestamp.type": None})
-            for topic in inbound
-        ]
-    )
-    create_time = [
-        name
-        for response in described
-        for _code, _message, _type, name, entries in response.resources
-        for key, value, *_ in entries
-        if key == "message.timestamp.type" and value != "LogAppendTime"
-    ]
-    if create_time:
-        _log.warning("inbound_topics_create_time", topics=create_time, count=len(create_time))
-
-
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
-    """Wait until every broker lists new topics with a leader for each partition.
-
-    A client that asks a broker which does not list a topic yet (right after it was
-    created, metadata travels to each broker on its own) does not ask again for
-    ``metadata.max.age.ms``, five minutes: a consumer group would leave that topic
-    unread until then. So every broker is asked, not one. aiokafka 0.14 has no public
-    per-node metadata call; the admin client's node request is used.
-    """
-    deadline = time.monotonic() + 30
-    request = MetadataRequest(topics)
-    while time.monotonic() < deadline:
-        nodes = [broker.nodeId for broker in admin._client.cluster.brokers()]
-        listed = [
-            (await admin._send_request_to_node(node, request)).to_object()["topics"]
-            for node in nodes
-        ]
-        if nodes and all(_led(described) for described in listed):
-            return
-        await asyncio.sleep(0.1)
-    raise KafkaError("new topics have no partition leaders yet")
-
-
-def _led(described: list[dict[str, Any]]) -> bool:
-    """Every topic in one broker's metadata answer is known and each partition has a leader."""
-    return all(
-        t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
-        for t in described
+    await create_topics(
+        settings,
+        layout.all_topics(registry, settings),
+        append_time=[layout.inbound(p.id) for p in registry],
     )
 
 
-@dataclass
 class _Changelogs:
-    """A group-less reader of the compacted changelogs (state, held), caught up before each batch.
+    """The compacted changelogs (state, held), each applied to its store, caught up on demand."""
 
-    One consumer serves both topics; each record is applied to the store of its topic.
-    """
+    def __init__(self, kafka: KafkaSettings, topics: tuple[str, str]) -> None:
+        self.stores = {topic: StateStore() for topic in topics}
+        self.state, self.held = (self.stores[topic] for topic in topics)
+        self._reader = CompactedReader(kafka, topics, self._apply)
 
-    consumer: AIOKafkaConsumer
-    partitions: list[TopicPartition]
-    stores: dict[str, StateStore]
+    def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
+        self.stores[tp.topic].apply({_key(r): _value(r) for r in records})
+
+    async def open(self) -> int:
+        """Read both changelogs to their end; returns how many records were applied."""
+        await self._reader.open()
+        return await self.catch_up(limit_seconds=300.0)
 
     async def catch_up(self, limit_seconds: float = 30.0) -> int:
         """Apply every committed change up to the current last stable offsets; returns how many."""
-        ends = await self.consumer.end_offsets(self.partitions)
-        applied = 0
-        deadline = time.monotonic() + limit_seconds
-        while any([await self.consumer.position(tp) < end for tp, end in ends.items()]):
-            if time.monotonic() > deadline:
-                raise TimeoutError("changelog catch-up took too long")
-            batch = await self.consumer.getmany(*self.partitions, timeout_ms=200)
-            for tp, records in batch.items():
-                self.stores[tp.topic].apply({_key(r): _value(r) for r in records})
-                applied += len(records)
+        applied = await self._reader.catch_up(limit_seconds)
         metrics.STATE_KEYS.set(sum(len(store) for store in self.stores.values()))
         return applied
 
+    async def close(self) -> None:
+        await self._reader.close()
 
-def _key(record: ConsumerRecord[bytes, bytes]) -> str:
+
+def _key(record: Record) -> str:
     return (record.key or b"").decode()
 
 
-def _value(record: ConsumerRecord[bytes, bytes]) -> Mapping[str, Any] | None:
+def _value(record: Record) -> Mapping[str, Any] | None:
     return None if record.value is None else json.loads(record.value)
 
 
 async def load_state(settings: KafkaSettings, layout: TopicLayout) -> _Changelogs:
     """Rebuild the routing state and the held content from their changelogs; keep reading them."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-    )
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await consumer.start()
+    changelogs = _Changelogs(settings, (layout.state, layout.held))
     try:
-        await admin.start()
-        topics = (layout.state, layout.held)
-        partitions = [tp for topic in topics for tp in await topic_partitions(admin, topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        changelogs = _Changelogs(consumer, partitions, {t: StateStore() for t in topics})
-        applied = await changelogs.catch_up(limit_seconds=300.0)
+        applied = await changelogs.open()
     except BaseException:
-        await consumer.stop()
+        await changelogs.close()
         raise
-    finally:
-        await admin.close()
     _log.info("state_loaded", records=applied, count=len(changelogs.stores[layout.state]))
     return changelogs
 
 
+class _Ownership(RebalanceListener):  # type: ignore[misc]
+    """Tracks whether this instance alone consumes the inbound topics, and when to catch up.
+
+    The rule (docs/state.md): only the instance that holds an inbound partition writes the
+    changelog entries of that partition's events, and only an instance holding
+    partitions sweeps retention. So while this instance holds every partition of every
+    inbound topic, nobody else writes the changelogs and its own state is current: no
+    catch-up before a batch. After any assignment change it catches up once; while it
+    holds only some partitions it catches up before every batch (and a sole owner every
+    30 seconds, to keep that one short). A revocation waits for the batch or sweep in
+    progress, so its transaction is committed before another instance is given the
+    partitions (and catches up).
+    """
+
+    def __init__(self, inbound: list[str]) -> None:
+        self._inbound = inbound
+        self.consumer: Consumer | None = None
+        self.sole = False
+        self.stale = True
+        self.caught_up_at = 0.0
+        self.writing = asyncio.Lock()
+
+    def must_catch_up(self) -> bool:
+        """Whether to read the changelogs before the next batch (see the class docstring)."""
+        if self.stale or not self.sole:
+            return True
+        # Not needed for correctness: keeps the reader near its end, so that the catch-up
+        # after a rebalance reads minutes of this instance's own writes, not hours.
+        return time.monotonic() - self.caught_up_at > _SOLE_CATCH_UP_SECONDS
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self.writing:
+            self.sole = False
+            self.stale = True
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.stale = True
+        self.sole = self._holds_all(set(assigned))
+        _log.info("router_assigned", count=len(assigned), sole=self.sole)
+
+    def _holds_all(self, assigned: set[TopicPartition]) -> bool:
+        if self.consumer is None:
+            return False
+        every: set[TopicPartition] = set()
+        for topic in self._inbound:
+            known = self.consumer.partitions_for_topic(topic)
+            if not known:
+                return False  # not in this client's metadata yet: assume others exist
+            every.update(TopicPartition(topic, p) for p in known)
+        return every <= assigned
+
+
 @dataclass
 class _Session:
-    """The clients of one run of the router; rebuilt from scratch after a transient failure."""
+    """The clients and state of one run of the router; rebuilt from scratch after a failure."""
 
-    consumer: AIOKafkaConsumer
-    producer: AIOKafkaProducer
+    clients: TransactionalClients
     changelogs: _Changelogs
+    ownership: _Ownership
+
+    @property
+    def state(self) -> StateStore:
+        return self.changelogs.state
+
+    async def close(self) -> None:
+        await self.clients.close()
+        with contextlib.suppress(Exception):  # closing after a failure may fail again
+            await self.changelogs.close()
+
+
+@dataclass
+class _Outcome:
+    """The pipeline's output for some records, and the state overlays to keep once committed."""
+
+    records: list[OutRecord]
+    overlays: tuple[Overlay, ...] = ()
+
+    def keep(self) -> None:
+        for overlay in self.overlays:
+            overlay.commit()
+
+
+@dataclass
+class _PipelineTransform:
+    """The pipeline as the transactional loop's transform, over the changelogs' state."""
+
+    pipeline: Pipeline
     state: StateStore
     held: StateStore
 
-    async def close(self) -> None:
-        for client in (self.consumer, self.producer, self.changelogs.consumer):
-            with contextlib.suppress(Exception):  # closing after a failure may fail again
-                await client.stop()
+    def handle(self, records: Sequence[Record]) -> _Outcome:
+        state, held = self.state.overlay(), self.held.overlay()
+        out: list[OutRecord] = []
+        for record in records:
+            out.extend(self.pipeline.handle(_inbound(record), state, held))
+        return _Outcome(out, (state, held))
+
+    def refused(self, record: Record, exc: BaseException) -> _Outcome:
+        # No overlays: the record's state changes are dropped, it had no effect.
+        return _Outcome(self.pipeline.refused(_inbound(record), exc))
 
 
 class KafkaRouter:
@@ -276,155 +261,63 @@ class KafkaRouter:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
-        async for attempt in AsyncRetrying(
-            # Only what a retry can cure; a broken producer is cured by the new session.
-            retry=retry_if_exception(_is_retryable),
-            # multiplier, not initial: tenacity 9.2 deprecates a non-default initial.
-            wait=wait_exponential_jitter(
-                multiplier=self._retry.initial_seconds,
-                max=self._retry.max_seconds,
-                jitter=self._retry.initial_seconds,
-            ),
-            before_sleep=_log_retry,
-            reraise=True,
-        ):
-            with attempt:
-                session = await self._open_or_stop()
+        async for attempt in session_retrying(self._retry, event="router_retrying"):
+            with attempt, stop_if_misconfigured():
+                session = await self._open()
                 try:
                     await self._loop(session, stop)
-                except Exception as exc:
-                    if classify(exc) is KafkaFailure.MISCONFIGURED:
-                        raise KafkaMisconfigured(exc) from exc
-                    raise
                 finally:
                     self._ready.clear()
                     await session.close()
 
-    async def _open_or_stop(self) -> _Session:
-        try:
-            return await self._open()
-        except Exception as exc:
-            if classify(exc) is KafkaFailure.MISCONFIGURED:
-                raise KafkaMisconfigured(exc) from exc
-            raise
-
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
         changelogs = await load_state(self._kafka, self._layout)
-        producer = AIOKafkaProducer(
-            **client_options(self._kafka),
+        inbound = [self._layout.inbound(p.id) for p in self._registry]
+        ownership = _Ownership(inbound)
+        clients = TransactionalClients(
+            self._kafka,
+            topics=inbound,
             transactional_id=self.transactional_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
+            listener=ownership,
         )
-        consumer = AIOKafkaConsumer(
-            *[self._layout.inbound(p.id) for p in self._registry],
-            **client_options(self._kafka),
-            group_id=self._kafka.group_id,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
-        session = _Session(
-            consumer,
-            producer,
-            changelogs,
-            changelogs.stores[self._layout.state],
-            changelogs.stores[self._layout.held],
-        )
+        ownership.consumer = clients.consumer
         try:
-            await producer.start()
-            await consumer.start()
+            await clients.start()
         except BaseException:
-            await session.close()
+            await changelogs.close()
             raise
         _log.info("router_started", transactional_id=self.transactional_id)
-        return session
+        return _Session(clients, changelogs, ownership)
 
     async def _loop(self, session: _Session, stop: asyncio.Event) -> None:
+        clients, ownership = session.clients, session.ownership
+        transform = _PipelineTransform(self._pipeline, session.state, session.changelogs.held)
         next_sweep = 0.0  # at start, then every retention_sweep_seconds
         while not stop.is_set():
-            if time.monotonic() >= next_sweep:
-                await _forget_expired(session, self._layout, self._kafka, self._privacy)
+            # Only while holding partitions (docs/state.md): an instance without any must not
+            # write the changelogs behind the back of one that holds them all.
+            if time.monotonic() >= next_sweep and clients.assignment():
+                async with ownership.writing:
+                    await _forget_expired(session, self._layout, self._kafka, self._privacy)
                 next_sweep = time.monotonic() + self._privacy.retention_sweep_seconds
-            batch = await session.consumer.getmany(
-                timeout_ms=200, max_records=self._kafka.max_batch
-            )
-            if session.consumer.assignment():
+            batch = await clients.fetch()
+            if clients.assignment():
                 self._ready.set()
             if not batch:
                 continue
-            try:
-                await self._process_batch(session, batch)
-            except BaseException:
-                # The transaction was aborted: rewind so the batch is read again, in order.
-                with contextlib.suppress(Exception):
-                    await session.consumer.seek_to_committed(*batch.keys())
-                raise
-
-    async def _process_batch(self, session: _Session, batch: Batch) -> None:
-        """Handle a batch in one transaction; a record Kafka refuses is isolated, not retried."""
-        started = time.monotonic()
-        await session.changelogs.catch_up()
-        try:
-            await self._commit(session, batch)
-        except Exception as exc:
-            if not _is_about_a_record(exc):
-                raise
-            # Retrying the batch would fail the same way and block every partner: find the
-            # record Kafka refuses (or the hub cannot write) with one record per transaction.
-            _log.warning("batch_record_rejected", exc_type=type(exc).__name__)
-            for tp, records in batch.items():
-                for record in records:
-                    await self._commit_alone(session, tp, record)
-        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
-
-    async def _commit(self, session: _Session, batch: Batch) -> None:
-        """Run every record through the pipeline and commit the output with the offsets."""
-        state, held = session.state.overlay(), session.held.overlay()
-        out: list[OutRecord] = []
-        for records in batch.values():
-            for record in records:
-                out.extend(self._pipeline.handle(_inbound(record), state, held))
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-        await self._write(session, out, offsets)
-        state.commit()
-        held.commit()
-        _log.debug("batch_committed", records=sum(len(r) for r in batch.values()), count=len(out))
-
-    async def _commit_alone(
-        self, session: _Session, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
-    ) -> None:
-        """One record in its own transaction; if Kafka refuses its output, dead-letter it."""
-        state, held = session.state.overlay(), session.held.overlay()
-        inbound = _inbound(record)
-        offsets = {tp: record.offset + 1}
-        try:
-            await self._write(session, self._pipeline.handle(inbound, state, held), offsets)
-        except Exception as exc:
-            if not _is_about_a_record(exc):
-                raise
-            # Its state changes are dropped with the overlay: the event had no effect.
-            await self._write(session, self._pipeline.refused(inbound, exc), offsets)
-            return
-        state.commit()
-        held.commit()
-
-    async def _write(
-        self, session: _Session, out: list[OutRecord], offsets: dict[TopicPartition, int]
-    ) -> None:
-        async with session.producer.transaction():
-            sends = [
-                await session.producer.send(
-                    r.topic, value=r.value, key=r.key, headers=list(r.headers)
-                )
-                for r in out
-            ]
-            # Inside the transaction: aiokafka commits even when the broker refused one of
-            # its records (only that send's future fails), so a refusal must abort it here.
-            await asyncio.gather(*sends)
-            await session.producer.send_offsets_to_transaction(offsets, self._kafka.group_id)
+            started = time.monotonic()
+            async with ownership.writing:
+                if ownership.must_catch_up():
+                    # Cleared before the round trip: a rebalance meanwhile sets it again.
+                    ownership.stale = False
+                    await session.changelogs.catch_up(
+                        limit_seconds=300.0 if ownership.sole else 30.0
+                    )
+                    ownership.caught_up_at = time.monotonic()
+                await clients.commit(batch, transform)
+            metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+            _log.debug("batch_committed", records=sum(len(r) for r in batch.values()))
 
 
 async def _forget_expired(
@@ -447,31 +340,19 @@ async def _forget_expired(
     )
     stamped = dict(legacy_keys(session.state, today))
     if keys or stamped:
-        async with session.producer.transaction():
-            for key in keys:
-                await session.producer.send(layout.state, key=key.encode(), value=None)
-            for key, value in stamped.items():
-                await session.producer.send(
-                    layout.state, key=key.encode(), value=json.dumps(value).encode()
-                )
+        await session.clients.write(
+            [OutRecord(layout.state, key.encode(), None) for key in keys]
+            + [
+                OutRecord(layout.state, key.encode(), json.dumps(value).encode())
+                for key, value in stamped.items()
+            ]
+        )
         session.state.apply({**dict.fromkeys(keys), **stamped})
         _log.info("state_expired", count=len(keys), records=len(stamped))
     return len(keys)
 
 
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    failure = classify(error) if error else None
-    _log.warning(
-        "router_retrying",
-        attempt=state.attempt_number,
-        exc_type=type(error).__name__ if error else None,
-        failure=failure.value if failure else None,
-        delay_seconds=round(state.upcoming_sleep, 2),
-    )
-
-
-def _inbound(record: ConsumerRecord[bytes, bytes]) -> InboundRecord:
+def _inbound(record: Record) -> InboundRecord:
     return InboundRecord(
         topic=record.topic,
         partition=record.partition,

@@ -63,6 +63,31 @@ class KafkaSettings(BaseModel):
     max_batch: int = Field(
         default=500, ge=1, description="Most records the router processes in one transaction."
     )
+    linger_ms: int = Field(
+        default=5,
+        ge=0,
+        description="How long a producer waits to fill a batch before sending it (ms).",
+    )
+    max_batch_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest batch of records a producer sends to one partition (bytes).",
+    )
+    compression: Literal["gzip"] | None = Field(
+        default=None,
+        description="Compression of the batches the hub produces: none, or gzip (the only "
+        "codec that needs no extra library; costs CPU, saves network and disk).",
+    )
+    fetch_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes a consumer fetches in one request over all partitions.",
+    )
+    max_partition_fetch_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Most bytes a consumer fetches from one partition in one request.",
+    )
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
         default="PLAINTEXT",
         description="How clients talk to the broker: SSL and SASL_SSL encrypt with TLS "

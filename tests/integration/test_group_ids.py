@@ -7,7 +7,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hub.kafka_clients import adopt_committed_offsets, hub_group
+from hub.kafka.clients import adopt_committed_offsets, hub_group
 from hub.settings import KafkaSettings
 
 from .conftest import TopicFactory

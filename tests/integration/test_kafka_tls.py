@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from hub.dev.localkafka import DEFAULT_SCRAM_USERS, LocalKafka, TlsFiles
 from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
 from hub.gateway.testing import with_credentials
-from hub.kafka_clients import tls_failure
+from hub.kafka.clients import tls_failure
 from hub.routing.ids import delivery_id
 from hub.settings import HubSettings
 from hub.testing import demo_registry, make_event

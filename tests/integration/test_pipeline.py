@@ -202,3 +202,35 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
     assert {r.key for r in records if r.value is None} == {b"seen:old", b"case:C-1"}
     legacy = [json.loads(r.value) for r in records if r.key == b"seen:legacy" and r.value]
     assert legacy[-1] == {"received_on": datetime.now(UTC).date().isoformat()}
+
+
+async def test_two_routers_share_state(kafka_bootstrap: str) -> None:
+    """With two routers in one group, a status change handled by one finds the referral the other recorded."""
+    settings = isolated_settings(kafka_bootstrap)
+    second = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"instance_id": "test-b"})}
+    )
+    first_hub, second_hub = build_hub(settings), build_hub(second)
+    hub = HubUnderTest(first_hub)
+    await hub.create_topics()
+    stop = asyncio.Event()
+    routers = [asyncio.create_task(h.router.run(stop)) for h in (first_hub, second_hub)]
+    subjects = [f"REF-two-{n:02d}" for n in range(24)]
+    try:
+        ready = [h.router.ready.wait() for h in (first_hub, second_hub)]
+        await asyncio.wait_for(asyncio.gather(*ready), timeout=60)
+        referrals = [referral(s) for s in subjects]
+        await hub.send("gp-de-linde", referrals)
+        await hub.wait_for_status(referrals)
+        changes = [event_of(STATUS, referral_id=s) | {"subject": s} for s in subjects]
+        await hub.send("swt-zwolle", changes)
+        got = await hub.collect(
+            [hub.deliveries_topic("gp-de-linde")], lambda rs: len(rs) >= len(subjects)
+        )
+        dead = await hub.settle([hub.layout.deadletter], idle_seconds=1.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*routers), timeout=30)
+
+    assert sorted(ids(got)) == sorted(delivered_id(e, "gp-de-linde") for e in changes)
+    assert dead == []

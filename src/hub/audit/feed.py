@@ -15,14 +15,12 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord, read_log_record
 from hub.audit.store import DisclosureStore, open_store
-from hub.kafka_clients import adopt_committed_offsets, faststream_security, hub_group
+from hub.kafka import adopt_committed_offsets, faststream_batch_consumer, hub_group
 from hub.observability.logging import get_logger
 from hub.settings import AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
@@ -69,7 +67,7 @@ def audit_group(kafka: KafkaSettings) -> str:
 
 
 class AuditFeed:
-    """A FastStream consumer of the disclosure topic that writes into the audit store."""
+    """A FastStream consumer of the disclosure topic (built by the Kafka seam) that writes into the audit store."""
 
     def __init__(
         self,
@@ -86,26 +84,14 @@ class AuditFeed:
         self._group = group_id or audit_group(kafka)
         self._adopt = group_id is None  # a group of the caller's own has no predecessor
         self._retry_seconds = retry_seconds
-        self._broker = KafkaBroker(
-            # A list: FastStream hands a string to aiokafka as one server, commas and all.
-            [s.strip() for s in (kafka.bootstrap_servers or "").split(",") if s.strip()],
-            security=faststream_security(kafka),
-            logger=None,
+        self._broker = faststream_batch_consumer(
+            kafka, layout.disclosures, group_id=self._group, handler=self._handle
         )
         # The store's connection lives on one thread (sqlite3 objects are thread-bound);
         # running it there keeps blocking database calls off the event loop.
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-store")
         self._store: DisclosureStore | None = None
         self.stored = 0
-        self._broker.subscriber(
-            layout.disclosures,
-            group_id=self._group,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            batch=True,
-            max_records=500,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )(self._handle)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import time
@@ -61,6 +60,7 @@ async def _demo(*, once: bool, show_data: bool) -> int:
     from hub.app import build_hub, configure_process
     from hub.dev.localkafka import LocalKafka
     from hub.dev.partner_io import receive, send_events
+    from hub.kafka import quiet_client_logs
     from hub.settings import HubSettings
     from hub.testing import scenario
 
@@ -78,8 +78,8 @@ async def _demo(*, once: bool, show_data: bool) -> int:
     configure_process(settings)
     hub = build_hub(settings)
     layout, registry = hub.layout, hub.registry
-    # Leadership settling on new topics makes aiokafka log transient errors it retries itself.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # Leadership settling on new topics makes the client log transient errors it retries itself.
+    quiet_client_logs()
     print(f"Kafka {settings.kafka.bootstrap_servers}, topics {settings.kafka.topic_prefix}.*")
 
     stop = asyncio.Event()

@@ -43,7 +43,7 @@ def kafka_start_checks(settings: HubSettings) -> int | None:
     broker that is down; a broker that does not answer at all is not checked here.
     """
     from hub.errors import ConfigurationError
-    from hub.kafka_clients import check_security, sasl_failure, tls_failure
+    from hub.kafka.clients import check_security, sasl_failure, tls_failure
     from hub.observability.logging import get_logger
 
     log = get_logger()

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 import httpx
-from aiokafka import AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter, Gauge
 
 from hub.audit.record import AttemptResult as AuditResult
@@ -24,6 +23,7 @@ from hub.delivery.sender import AttemptResult, WebhookSender, check_webhook_url
 from hub.delivery.signing import parse_secrets
 from hub.envelope import from_kafka
 from hub.errors import ConfigurationError, InvalidEvent
+from hub.kafka import Producer, Record
 from hub.observability.logging import get_logger
 from hub.settings import WebhookSettings
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
@@ -133,7 +133,6 @@ def new_breaker(settings: WebhookSettings) -> CircuitBreaker:
 
 
 Headers: TypeAlias = Sequence[tuple[str, bytes]]
-Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
 def _header(headers: Headers, name: str) -> str | None:
@@ -178,7 +177,7 @@ class Channel:
         settings: WebhookSettings,
         client: httpx.AsyncClient,
         breaker: CircuitBreaker,
-        producer: AIOKafkaProducer,
+        producer: Producer,
         on_parked: Callable[[bytes, int, int], None] | None = None,
     ) -> None:
         self._partner = target.partner.id

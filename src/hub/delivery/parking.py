@@ -15,18 +15,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
-from hub.kafka_clients import (
+from hub.kafka import (
+    Admin,
+    Record,
+    TopicPartition,
+    admin_client,
     adopt_committed_offsets,
-    client_options,
+    consumer,
     hub_group,
+    producer,
     topic_partitions,
 )
+from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -59,10 +63,8 @@ class ParkedSubjects:
     known subject is checked (replay may have parked it again, or taken it).
     """
 
-    def __init__(
-        self, tail: AIOKafkaConsumer, admin: AIOKafkaAdminClient, topic: str, group: str
-    ) -> None:
-        self._tail = tail
+    def __init__(self, kafka: KafkaSettings, admin: Admin, topic: str, group: str) -> None:
+        self._tail = CompactedReader(kafka, [topic], self._note_all)
         self._admin = admin
         self._topic = topic
         self._group = group
@@ -71,16 +73,17 @@ class ParkedSubjects:
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
-        """Read the parked records replay has not yet taken."""
+        """Read the parked records replay has not yet taken (``admin`` must be started)."""
         self._partitions = await topic_partitions(self._admin, self._topic)
-        self._tail.assign(self._partitions)
         replayed = await self._replayed()
-        for tp in self._partitions:
-            if tp.partition in replayed:
-                self._tail.seek(tp, replayed[tp.partition])
-            else:
-                await self._tail.seek_to_beginning(tp)
+        await self._tail.open(
+            {tp: replayed[tp.partition] for tp in self._partitions if tp.partition in replayed}
+        )
         await self._catch_up()
+
+    async def close(self) -> None:
+        """Stop reading the parked topic."""
+        await self._tail.close()
 
     def note(self, key: bytes, partition: int, offset: int) -> None:
         """Remember a record parked at (partition, offset)."""
@@ -113,15 +116,13 @@ class ParkedSubjects:
         return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     async def _catch_up(self) -> None:
-        ends = await self._tail.end_offsets(self._partitions)
         # A broker too slow to serve this fails the session, which is then retried.
-        async with asyncio.timeout(_CATCH_UP_SECONDS):
-            while any([await self._tail.position(tp) < end for tp, end in ends.items()]):
-                batch = await self._tail.getmany(*self._partitions, timeout_ms=_POLL_MS)
-                for records in batch.values():
-                    for record in records:
-                        if record.key is not None:
-                            self.note(record.key, record.partition, record.offset)
+        await self._tail.catch_up(limit_seconds=_CATCH_UP_SECONDS)
+
+    def _note_all(self, _tp: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            if record.key is not None:
+                self.note(record.key, record.partition, record.offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,16 +158,16 @@ async def replay(
         group=replay_group(kafka, partner.id),
         topics=[layout.parked(partner.id)],
     )
-    options = client_options(kafka)
-    consumer = AIOKafkaConsumer(
-        **options,
+    reader = consumer(
+        kafka,
         group_id=replay_group(kafka, partner.id),
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
-    admin = AIOKafkaAdminClient(**options)
+    # No lingering: the channel waits for each attempt record before the next delivery.
+    writer = producer(kafka, linger_ms=0)
+    admin = admin_client(kafka)
     failed_subjects: set[bytes] = set()
 
     async def is_parked(key: bytes) -> bool:
@@ -175,25 +176,23 @@ async def replay(
     delivered = parked_again = 0
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(http_client(webhooks, transport))
-        for started in (producer, admin, consumer):
+        for started in (writer, admin, reader):
             await started.start()
-            stack.push_async_callback(
-                started.close if isinstance(started, AIOKafkaAdminClient) else started.stop
-            )
+            stack.push_async_callback(started.close if started is admin else started.stop)
         channel = Channel(
             target,
             layout=layout,
             settings=webhooks,
             client=client,
             breaker=new_breaker(webhooks),
-            producer=producer,
+            producer=writer,
         )
         partitions = await topic_partitions(admin, layout.parked(partner.id))
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        reader.assign(partitions)
+        ends = await reader.end_offsets(partitions)
         for tp in partitions:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=_POLL_MS)
+            while await reader.position(tp) < ends[tp]:
+                batch = await reader.getmany(tp, timeout_ms=_POLL_MS)
                 for record in batch.get(tp, []):
                     if record.offset >= ends[tp]:
                         break  # parked after the run started: left for the next run
@@ -207,6 +206,6 @@ async def replay(
                     REPLAYED.labels(
                         partner=partner.id, outcome="delivered" if reason is None else "parked"
                     ).inc()
-                    await consumer.commit({tp: record.offset + 1})
+                    await reader.commit({tp: record.offset + 1})
     _log.info("webhook_replayed", partner=partner.id, deliveries=delivered, count=parked_again)
     return ReplayReport(partner.id, delivered, parked_again)

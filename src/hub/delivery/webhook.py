@@ -44,10 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import CommitFailedError, KafkaError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.breaker import CircuitBreaker
@@ -60,7 +56,21 @@ from hub.delivery.channel import (
     webhook_target,
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
-from hub.kafka_clients import adopt_committed_offsets, client_options, hub_group
+from hub.kafka import (
+    Admin,
+    CommitFailedError,
+    Consumer,
+    KafkaError,
+    Producer,
+    RebalanceListener,
+    TopicPartition,
+    admin_client,
+    adopt_committed_offsets,
+    consumer,
+    hub_group,
+    kafka_retrying,
+    producer,
+)
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -125,13 +135,13 @@ class _Worker:
             self.done = record.offset + 1
 
 
-class _Workers(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Workers(RebalanceListener):  # type: ignore[misc]
     """The partition workers of one consumer; commits what they finished, also on revocation."""
 
     def __init__(self, handle: Callable[[Record], Awaitable[None]]) -> None:
         self._handle = handle
         self._workers: dict[TopicPartition, _Worker] = {}
-        self.consumer: AIOKafkaConsumer | None = None
+        self.consumer: Consumer | None = None
 
     def feed(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
         for tp, records in batch.items():
@@ -192,10 +202,10 @@ class _Workers(ConsumerRebalanceListener):  # type: ignore[misc]
 class _Session:
     """The Kafka and HTTP clients of one run of one partner's delivery loop."""
 
-    consumer: AIOKafkaConsumer
-    producer: AIOKafkaProducer
-    tail: AIOKafkaConsumer
-    admin: AIOKafkaAdminClient
+    consumer: Consumer
+    producer: Producer
+    parked: ParkedSubjects
+    admin: Admin
     client: httpx.AsyncClient
     workers: _Workers
     started: list[Any] = field(default_factory=list)
@@ -204,13 +214,15 @@ class _Session:
         await self.workers.stop()
         for client in reversed(self.started):
             with contextlib.suppress(Exception):  # closing after a failure may fail again
-                await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+                await (client.close() if client is self.admin else client.stop())
         # Clients built but never started (a failure part-way through _open) must still be
         # stopped: aiokafka warns about, and pytest fails on, an unclosed client.
-        for built in (self.consumer, self.tail, self.producer):
+        for built in (self.consumer, self.producer):
             if built not in self.started:
                 with contextlib.suppress(Exception):
                     await built.stop()
+        with contextlib.suppress(Exception):
+            await self.parked.close()
         await self.client.aclose()
 
 
@@ -289,13 +301,12 @@ class WebhookDeliverer:
         self._ready.set()
 
     async def _run_partner(self, target: WebhookTarget, stop: asyncio.Event) -> None:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
-            wait=wait_exponential_jitter(
-                multiplier=self._retry.initial_seconds, max=self._retry.max_seconds
-            ),
-            before_sleep=_log_session_retry(target.partner.id),
-            reraise=True,
+        async for attempt in kafka_retrying(
+            self._retry,
+            event="webhook_deliverer_retrying",
+            doing="delivering webhooks",
+            retry_on=_is_kafka_trouble,
+            partner=target.partner.id,
         ):
             with attempt:
                 session = await self._open(target)
@@ -306,25 +317,21 @@ class WebhookDeliverer:
 
     async def _open(self, target: WebhookTarget) -> _Session:
         partner = target.partner
-        options = client_options(self._kafka)
-        producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
-        tail = AIOKafkaConsumer(
-            **options,
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
-        admin = AIOKafkaAdminClient(**options)
-        consumer = AIOKafkaConsumer(
-            **options,
+        # No lingering: the channel waits for each attempt record before the next delivery.
+        writer = producer(self._kafka, linger_ms=0)
+        admin = admin_client(self._kafka)
+        reader = consumer(
+            self._kafka,
             group_id=delivery_group(self._kafka, partner.id),
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
         )
         parked = ParkedSubjects(
-            tail, admin, self._layout.parked(partner.id), replay_group(self._kafka, partner.id)
+            self._kafka,
+            admin,
+            self._layout.parked(partner.id),
+            replay_group(self._kafka, partner.id),
         )
         client = http_client(self._webhooks, self._transport)
         channel = Channel(
@@ -333,7 +340,7 @@ class WebhookDeliverer:
             settings=self._webhooks,
             client=client,
             breaker=self._breakers[partner.id],
-            producer=producer,
+            producer=writer,
             on_parked=parked.note,
         )
 
@@ -341,17 +348,17 @@ class WebhookDeliverer:
             await channel.handle(record, parked.is_parked)
 
         workers = _Workers(handle)
-        workers.consumer = consumer
-        session = _Session(consumer, producer, tail, admin, client, workers)
+        workers.consumer = reader
+        session = _Session(reader, writer, parked, admin, client, workers)
         try:
-            for started in (producer, tail, admin):
+            for started in (writer, admin):
                 await started.start()
                 session.started.append(started)
             await _adopt_legacy_groups(self._kafka, self._layout, partner)
             await parked.load()
-            consumer.subscribe([self._layout.deliveries(partner)], listener=workers)
-            await consumer.start()
-            session.started.append(consumer)
+            reader.subscribe([self._layout.deliveries(partner)], listener=workers)
+            await reader.start()
+            session.started.append(reader)
         except BaseException:
             await session.close()
             raise
@@ -384,15 +391,5 @@ class WebhookDeliverer:
             await session.workers.commit()
 
 
-def _log_session_retry(partner_id: str) -> Callable[[RetryCallState], None]:
-    def log(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        _log.warning(
-            "webhook_deliverer_retrying",
-            partner=partner_id,
-            attempt=state.attempt_number,
-            exc_type=type(error).__name__ if error else None,
-            delay_seconds=round(state.upcoming_sleep, 2),
-        )
-
-    return log
+def _is_kafka_trouble(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaError | OSError | TimeoutError)

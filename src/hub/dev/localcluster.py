@@ -355,18 +355,9 @@ def _cluster_node_ids(bootstrap_servers: str) -> list[int]:
     """Ids of the brokers the cluster's metadata lists now; empty when nobody answers."""
 
     async def probe() -> list[int]:
-        from aiokafka.admin import AIOKafkaAdminClient
-        from aiokafka.errors import KafkaError
+        from hub.kafka import broker_ids
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
-        try:
-            await admin.start()
-            cluster = await admin.describe_cluster()
-        except (TimeoutError, KafkaError, OSError):
-            return []
-        finally:
-            await admin.close()
-        return sorted(int(broker["node_id"]) for broker in cluster.get("brokers") or [])
+        return await broker_ids(bootstrap_servers)
 
     # A thread of its own: the caller may be inside a running event loop.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:

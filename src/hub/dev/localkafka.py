@@ -902,19 +902,9 @@ def _answers_metadata(bootstrap_servers: str) -> bool:
     """Whether the broker answers a metadata request and lists itself (not just an open port)."""
 
     async def probe() -> bool:
-        from aiokafka.admin import AIOKafkaAdminClient
-        from aiokafka.errors import KafkaError
+        from hub.kafka import broker_ids
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
-        try:
-            await admin.start()
-            cluster = await admin.describe_cluster()
-        except (TimeoutError, KafkaError, OSError):
-            return False
-        finally:
-            await admin.close()
-        brokers = cluster.get("brokers") or []
-        return any(broker.get("node_id") == _NODE_ID for broker in brokers)
+        return _NODE_ID in await broker_ids(bootstrap_servers)
 
     # A thread of its own: the caller may be inside a running event loop (or own one).
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:

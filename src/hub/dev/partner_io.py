@@ -12,10 +12,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from hub.envelope import from_kafka
-from hub.kafka_clients import client_options
+from hub.kafka import consumer, producer
 from hub.settings import KafkaSettings
 
 __all__ = ["Received", "binary_mode", "receive", "send_events"]
@@ -40,17 +38,18 @@ def binary_mode(event: Mapping[str, Any]) -> tuple[bytes | None, list[tuple[str,
 
 async def send_events(kafka: KafkaSettings, topic: str, events: Iterable[Mapping[str, Any]]) -> int:
     """Produce structured-mode events to a topic in binary mode (acks=all, idempotent); returns how many."""
-    producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
-    await producer.start()
+    # No lingering: each record is sent and acknowledged before the next.
+    writer = producer(kafka, linger_ms=0)
+    await writer.start()
     try:
         sent = 0
         for event in events:
             key, headers, value = binary_mode(event)
-            await producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+            await writer.send_and_wait(topic, value=value, key=key, headers=list(headers))
             sent += 1
         return sent
     finally:
-        await producer.stop()
+        await writer.stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +85,9 @@ async def receive(
     A topic the first metadata answer did not list is read once the consumer asks
     again, after ``metadata_max_age_ms`` (Kafka's default is five minutes).
     """
-    consumer = AIOKafkaConsumer(
+    reader = consumer(
+        kafka,
         *topics,
-        **client_options(kafka),
         metadata_max_age_ms=metadata_max_age_ms,
         group_id=None,
         enable_auto_commit=False,
@@ -96,18 +95,18 @@ async def receive(
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     try:
-        await consumer.start()
+        await reader.start()
     except BaseException:
-        await consumer.stop()  # a consumer that failed to start still holds its client
+        await reader.stop()  # a consumer that failed to start still holds its client
         raise
     try:
         loop = asyncio.get_running_loop()
         last = loop.time()
         while idle_seconds is None or loop.time() - last < idle_seconds:
-            batch = await consumer.getmany(timeout_ms=200)
+            batch = await reader.getmany(timeout_ms=200)
             for records in batch.values():
                 for r in records:
                     last = loop.time()
                     yield Received(r.topic, r.partition, r.offset, r.key, tuple(r.headers), r.value)
     finally:
-        await consumer.stop()
+        await reader.stop()

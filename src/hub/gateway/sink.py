@@ -25,19 +25,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
-from hub.kafka_clients import client_options
-from hub.kafka_errors import KafkaFailure, KafkaMisconfigured, classify
+from hub.kafka import (
+    KafkaError,
+    KafkaFailure,
+    KafkaMisconfigured,
+    classify,
+    kafka_retrying,
+    producer,
+)
 from hub.observability.logging import get_logger
-from hub.settings import KafkaSettings
+from hub.settings import KafkaSettings, RetrySettings
 
 __all__ = ["EventSink", "KafkaEventSink", "KafkaRecord"]
 
 
-_BACKOFF_INITIAL = 0.2
-_BACKOFF_MAX = 10.0
+_RETRY = RetrySettings(initial_seconds=0.2, max_seconds=10.0)
 _PROBE_TIMEOUT = 2.0
 _RETIRE_TIMEOUT = 10.0
 
@@ -111,38 +113,39 @@ class KafkaEventSink:
             await asyncio.gather(*self._retired, return_exceptions=True)
 
     async def _connect(self) -> None:
-        delay = _BACKOFF_INITIAL
-        while True:
-            producer = AIOKafkaProducer(
-                **client_options(self._kafka),
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=2,
-                # Bounds each request to the broker. With idempotence aiokafka retries a batch
-                # until it lands, so a record whose partner heard 503 may still arrive later:
-                # a duplicate of the resend, which the router suppresses by (source, id).
-                request_timeout_ms=int(self._timeout * 1000),
-            )
-            try:
-                await producer.start()
-            except (KafkaError, OSError) as exc:
-                with contextlib.suppress(KafkaError, OSError):
-                    await producer.stop()
-                if classify(exc) is KafkaFailure.MISCONFIGURED:
-                    self._refuse(exc)
-                    return
-                get_logger().warning(
-                    "gateway_kafka_unavailable", exc_type=type(exc).__name__, delay_seconds=delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_MAX)
-                continue
-            except BaseException:
-                await producer.stop()
+        try:
+            async for attempt in kafka_retrying(
+                _RETRY,
+                event="gateway_kafka_unavailable",
+                doing="connecting the gateway's producer",
+                retry_on=_can_retry_connecting,
+            ):
+                with attempt:
+                    connected = await self._start_producer()
+        except (KafkaError, OSError) as exc:
+            if classify(exc) is not KafkaFailure.MISCONFIGURED:
                 raise
-            self._producer = producer
-            get_logger().info("gateway_kafka_connected")
+            self._refuse(exc)
             return
+        self._producer = connected
+        get_logger().info("gateway_kafka_connected")
+
+    async def _start_producer(self) -> Any:
+        started = producer(
+            self._kafka,
+            linger_ms=2,
+            # Bounds each request to the broker. With idempotence aiokafka retries a batch
+            # until it lands, so a record whose partner heard 503 may still arrive later:
+            # a duplicate of the resend, which the router suppresses by (source, id).
+            request_timeout_ms=int(self._timeout * 1000),
+        )
+        try:
+            await started.start()
+        except BaseException:
+            with contextlib.suppress(KafkaError, OSError):
+                await started.stop()
+            raise
+        return started
 
     async def send(self, records: Sequence[KafkaRecord]) -> list[bool]:
         """Produce in order and wait for the acknowledgements, all within the timeout."""
@@ -228,6 +231,10 @@ class KafkaEventSink:
         except (KafkaError, OSError, TimeoutError):
             return False
         return True
+
+
+def _can_retry_connecting(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaError | OSError) and classify(exc) is not KafkaFailure.MISCONFIGURED
 
 
 def _sender_stopped(producer: Any) -> bool:

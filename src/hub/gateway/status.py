@@ -21,24 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-
 from hub.connectors.registry import Partner
-from hub.kafka_clients import client_options
+from hub.kafka import Record, TopicPartition, is_kafka_failure, kafka_retrying
+from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger
 from hub.records import StatusRecord
-from hub.settings import KafkaSettings
+from hub.settings import KafkaSettings, RetrySettings
 
 __all__ = ["EventStatus", "StatusBook", "StatusTail", "status_key"]
 
 
-_BACKOFF_INITIAL = 0.5
-_BACKOFF_MAX = 10.0
+_RETRY = RetrySettings(initial_seconds=0.5, max_seconds=10.0)
 
 
 def status_key(source: str, event_id: str) -> str:
@@ -167,60 +165,43 @@ class StatusTail:
             self._task = None
 
     async def _run(self) -> None:
-        delay = _BACKOFF_INITIAL
-        while True:
-            try:
-                await self._follow()
-            except (KafkaError, OSError, TimeoutError) as exc:
-                get_logger().warning(
-                    "gateway_status_tail_retrying",
-                    exc_type=type(exc).__name__,
-                    topic=self._topic,
-                    delay_seconds=delay,
-                )
-            except Exception as exc:
-                # A bug must not end the tail silently (statuses would freeze): log, back off.
-                get_logger().error("gateway_status_tail_failed", exc_info=exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
+        async for attempt in kafka_retrying(
+            _RETRY,
+            event="gateway_status_tail_retrying",
+            doing="following the status topic",
+            # Everything: a bug must not end the tail silently (statuses would freeze).
+            retry_on=lambda exc: isinstance(exc, Exception),
+            topic=self._topic,
+        ):
+            with attempt:
+                try:
+                    await self._follow()
+                except Exception as exc:
+                    if not is_kafka_failure(exc):
+                        get_logger().error("gateway_status_tail_failed", exc_info=exc)
+                    raise
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            **client_options(self._kafka),
-            group_id=None,  # every instance reads the whole topic: no group, no commits
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
+        # Raises KafkaError (retried) until the router has created the topic.
+        reader = CompactedReader(self._kafka, [self._topic], self._apply)
         try:
-            await consumer.start()
-            if self._topic not in await consumer.topics():
-                return  # the router has not created it yet; _run tries again
-            consumer.subscribe([self._topic])  # without a group: all partitions, from the start
-            ends: dict[TopicPartition, int] | None = None
+            await reader.open()
+            if not self._caught_up.is_set():
+                await reader.catch_up(limit_seconds=math.inf)
+                self._caught_up.set()
+                get_logger().info("gateway_status_loaded", topic=self._topic, count=len(self._book))
             while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for record in records:
-                        self._apply(record)
-                if self._caught_up.is_set() or not consumer.assignment():
-                    continue
-                if ends is None:
-                    ends = await consumer.end_offsets(list(consumer.assignment()))
-                if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
-                    self._caught_up.set()
-                    get_logger().info(
-                        "gateway_status_loaded", topic=self._topic, count=len(self._book)
-                    )
+                await reader.follow()
         finally:
-            await consumer.stop()
+            await reader.close()
 
-    def _apply(self, record: Any) -> None:
-        key = (record.key or b"").decode("utf-8", "replace")
-        if not self._book.apply(key, record.value):
-            get_logger().warning(
-                "status_record_unreadable",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
+    def _apply(self, _tp: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            key = (record.key or b"").decode("utf-8", "replace")
+            if not self._book.apply(key, record.value):
+                get_logger().warning(
+                    "status_record_unreadable",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
-from hub import kafka_clients
 from hub.audit import feed as feed_module
 from hub.audit.feed import AuditFeed
+from hub.kafka import clients as kafka_clients
 from hub.settings import AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
 

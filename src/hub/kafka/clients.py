@@ -1,41 +1,50 @@
-"""Connection options for every Kafka client the hub creates, in one place.
+"""The client factory: every Kafka client the hub creates is built here, from KafkaSettings.
 
 Kept apart from the router so that edges (webhook delivery, the gateway, the CLI) can
 connect to Kafka without importing the pipeline. Everything about how the hub reaches
 the broker lives here: bootstrap servers, TLS (an ``ssl.SSLContext`` built with
-aiokafka's own helper), SASL, the same options as a FastStream security object, and
-the names of the hub's consumer groups and transactional ids.
+aiokafka's own helper), SASL, the same options as a FastStream broker, the producer and
+consumer tuning, and the names of the hub's consumer groups and transactional ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSaslMechanismError
 from aiokafka.helpers import create_ssl_context
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from hub.errors import ConfigurationError, HubError
-from hub.kafka_errors import KafkaFailure, classify
+from hub.kafka.retry import kafka_retrying
 from hub.observability.logging import get_logger
-from hub.settings import KafkaSettings
+from hub.settings import KafkaSettings, RetrySettings
 
 __all__ = [
     "KafkaTlsError",
+    "admin_client",
     "adopt_committed_offsets",
+    "broker_ids",
     "check_security",
     "client_options",
+    "consumer",
+    "faststream_batch_consumer",
+    "faststream_broker",
     "faststream_security",
     "hub_group",
+    "producer",
+    "quiet_client_logs",
     "router_transactional_id",
     "sasl_failure",
     "ssl_context",
@@ -49,6 +58,7 @@ _TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
 # How long a start-up TLS probe waits for the broker to refuse a client certificate: with
 # TLS 1.3 that refusal arrives after the handshake, as an alert on the first read.
 _ALERT_WAIT_SECONDS = 0.5
+_ADOPT_RETRY = RetrySettings(initial_seconds=0.2, max_seconds=5.0)
 
 
 class KafkaTlsError(HubError):
@@ -224,6 +234,91 @@ def faststream_security(settings: KafkaSettings) -> BaseSecurity:
     )
 
 
+def consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """An aiokafka consumer of ``topics`` with the hub's connection and fetch settings; ``options`` win."""
+    fetch: dict[str, Any] = {
+        "fetch_max_bytes": settings.fetch_max_bytes,
+        "max_partition_fetch_bytes": settings.max_partition_fetch_bytes,
+    }
+    return AIOKafkaConsumer(*topics, **client_options(settings), **{**fetch, **options})
+
+
+def producer(settings: KafkaSettings, **options: Any) -> AIOKafkaProducer:
+    """An aiokafka producer (acks=all, idempotent) with the hub's batching settings; ``options`` win."""
+    tuned: dict[str, Any] = {
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": settings.linger_ms,
+        "max_batch_size": settings.max_batch_bytes,
+        "compression_type": settings.compression,
+    }
+    return AIOKafkaProducer(**client_options(settings), **{**tuned, **options})
+
+
+def admin_client(settings: KafkaSettings, **options: Any) -> AIOKafkaAdminClient:
+    """An aiokafka admin client with the hub's connection settings."""
+    return AIOKafkaAdminClient(**client_options(settings), **options)
+
+
+def faststream_broker(settings: KafkaSettings, **options: Any) -> KafkaBroker:
+    """A FastStream Kafka broker with the same servers, TLS context and SASL login as the aiokafka clients."""
+    return KafkaBroker(
+        # A list: FastStream hands a string to aiokafka as one server, commas and all.
+        [s.strip() for s in (settings.bootstrap_servers or "").split(",") if s.strip()],
+        security=faststream_security(settings),
+        **options,
+    )
+
+
+def faststream_batch_consumer(
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    group_id: str,
+    handler: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    max_records: int = 500,
+) -> KafkaBroker:
+    """A FastStream broker with one subscriber: batches of committed JSON records from the start.
+
+    At-least-once: a batch is acknowledged when ``handler`` returns; when it raises, the
+    batch is rewound and read again (NACK).
+    """
+    broker = faststream_broker(settings, logger=None)
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        batch=True,
+        max_records=max_records,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )(handler)
+    return broker
+
+
+def quiet_client_logs() -> None:
+    """Silence the Kafka client's own log lines (it logs, and itself retries, transient errors)."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+async def broker_ids(bootstrap_servers: str, timeout_seconds: float = 3.0) -> list[int]:
+    """Ids of the brokers the cluster's metadata lists now (no TLS, no login); empty when nobody answers.
+
+    For the development brokers in ``hub.dev``, which are probed before any settings exist.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000)
+    )
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+    except (TimeoutError, KafkaError, OSError):
+        return []
+    finally:
+        await admin.close()
+    return sorted(int(broker["node_id"]) for broker in cluster.get("brokers") or [])
+
+
 def hub_group(settings: KafkaSettings, *parts: str) -> str:
     """A consumer group of this deployment besides the router's: ``<prefix>.<group id>.<parts>``.
 
@@ -250,11 +345,8 @@ async def adopt_committed_offsets(
     Transient failures (e.g. no group coordinator yet on a fresh cluster, whose offsets
     topic is made on first use) are retried for up to two minutes.
     """
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception(lambda exc: classify(exc) is KafkaFailure.TRANSIENT),
-        wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
-        stop=stop_after_delay(120),
-        reraise=True,
+    async for attempt in kafka_retrying(
+        _ADOPT_RETRY, event="group_offsets_retrying", doing="adopting offsets", give_up_after=120
     ):
         with attempt:
             return await _adopt_committed_offsets(
@@ -279,15 +371,15 @@ async def _adopt_committed_offsets(
     }
     if not offsets:
         return 0
-    consumer = AIOKafkaConsumer(
+    committer = AIOKafkaConsumer(
         **client_options(settings), group_id=group, enable_auto_commit=False
     )
-    await consumer.start()
+    await committer.start()
     try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
+        committer.assign(list(offsets))
+        await committer.commit(offsets)
     finally:
-        await consumer.stop()
+        await committer.stop()
     get_logger().info("group_offsets_adopted", group=group, count=len(offsets))
     return len(offsets)
 

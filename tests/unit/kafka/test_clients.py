@@ -15,7 +15,7 @@ from hub.audit.feed import audit_group
 from hub.delivery.parking import replay_group
 from hub.delivery.webhook import delivery_group
 from hub.errors import ConfigurationError
-from hub.kafka_clients import (
+from hub.kafka.clients import (
     check_security,
     client_options,
     faststream_security,

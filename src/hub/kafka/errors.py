@@ -18,6 +18,10 @@ Every component that talks to Kafka (the router, the gateway's producer) asks
 
 An unknown ``KafkaError`` counts as transient when aiokafka marks it ``retriable``,
 else as broken producer state: rebuilding the clients is the safe general cure.
+
+In the hub's error tree (``hub.errors``) these become ``BrokerUnavailable`` (transient
+failures that outlasted their retry budget) and ``KafkaMisconfigured`` (a
+ConfigurationError: exit 78).
 """
 
 from __future__ import annotations
@@ -27,9 +31,16 @@ from enum import StrEnum
 
 from aiokafka import errors as kafka
 
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, HubError
 
-__all__ = ["KafkaFailure", "KafkaMisconfigured", "classify", "is_kafka_failure"]
+__all__ = [
+    "BrokerUnavailable",
+    "KafkaFailure",
+    "KafkaMisconfigured",
+    "classify",
+    "is_kafka_failure",
+    "is_transient",
+]
 
 
 class KafkaFailure(StrEnum):
@@ -115,6 +126,11 @@ def classify(exc: BaseException) -> KafkaFailure | None:
     return None
 
 
+def is_transient(exc: BaseException) -> bool:
+    """True for failures a retry with backoff can cure (the broker is away, a leader moves)."""
+    return classify(exc) is KafkaFailure.TRANSIENT
+
+
 def is_kafka_failure(exc: BaseException) -> bool:
     """True for failures of Kafka or the network; False for the hub's own bugs."""
     return classify(exc) is not None
@@ -131,3 +147,17 @@ class KafkaMisconfigured(ConfigurationError):
             f"the broker refused the hub ({self.exc_type}); check the hub's Kafka settings, "
             "credentials and ACLs (docs/operations.md, runbook)",
         )
+
+
+class BrokerUnavailable(HubError):
+    """Kafka stayed unreachable (or kept failing transiently) for longer than the retry budget.
+
+    Carries what the hub was doing and the last failure's class, never a record.
+    """
+
+    code = "BROKER_UNAVAILABLE"
+
+    def __init__(self, doing: str, exc: BaseException | None) -> None:
+        self.doing = doing
+        self.exc_type = type(exc).__name__ if exc is not None else None
+        super().__init__(f"Kafka unavailable while {doing} ({self.exc_type}); gave up retrying")

@@ -7,7 +7,7 @@ import ssl
 import pytest
 from aiokafka import errors
 
-from hub.kafka_errors import KafkaFailure, classify
+from hub.kafka.errors import KafkaFailure, classify
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,82 @@
+"""The Kafka seam: the only package that imports aiokafka or FastStream.
+
+- ``clients``: the client factory (connection, TLS and SASL options built once from
+  KafkaSettings, for aiokafka and FastStream alike), group names, start-up probes.
+- ``errors``: what a Kafka failure means (``classify``) and its place in the hub's error
+  tree (``BrokerUnavailable``, ``KafkaMisconfigured``).
+- ``retry``: retry policies built from RetrySettings.
+- ``changelog``: a reader of compacted topics that catches up to their last stable offset.
+- ``transactions``: the transactional consume-transform-produce loop.
+- ``topics``: creating topics and waiting until every broker leads them.
+- ``types``: the client and record types other packages name.
+"""
+
+from hub.kafka.clients import (
+    admin_client,
+    adopt_committed_offsets,
+    broker_ids,
+    check_security,
+    client_options,
+    consumer,
+    faststream_batch_consumer,
+    faststream_broker,
+    hub_group,
+    producer,
+    quiet_client_logs,
+    router_transactional_id,
+    sasl_failure,
+    tls_failure,
+    topic_partitions,
+)
+from hub.kafka.errors import (
+    BrokerUnavailable,
+    KafkaFailure,
+    KafkaMisconfigured,
+    classify,
+    is_kafka_failure,
+    is_transient,
+)
+from hub.kafka.retry import kafka_retrying
+from hub.kafka.types import (
+    Admin,
+    CommitFailedError,
+    Consumer,
+    KafkaError,
+    Producer,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
+
+__all__ = [
+    "Admin",
+    "BrokerUnavailable",
+    "CommitFailedError",
+    "Consumer",
+    "KafkaError",
+    "KafkaFailure",
+    "KafkaMisconfigured",
+    "Producer",
+    "RebalanceListener",
+    "Record",
+    "TopicPartition",
+    "admin_client",
+    "adopt_committed_offsets",
+    "broker_ids",
+    "check_security",
+    "classify",
+    "client_options",
+    "consumer",
+    "faststream_batch_consumer",
+    "faststream_broker",
+    "hub_group",
+    "is_kafka_failure",
+    "is_transient",
+    "kafka_retrying",
+    "producer",
+    "quiet_client_logs",
+    "router_transactional_id",
+    "sasl_failure",
+    "tls_failure",
+    "topic_partitions",
+]

@@ -1,0 +1,213 @@
+"""The transactional consume-transform-produce loop's Kafka half.
+
+``TransactionalClients`` holds a ``read_committed`` group consumer and a transactional
+producer. ``commit`` runs a batch through a ``Transform`` and writes its output together
+with the consumed offsets (``send_offsets_to_transaction``) in one transaction:
+
+- a crash or failure before the commit aborts it and rewinds the consumer to the last
+  committed offsets, so the batch is read again, in order, and nothing is duplicated for
+  ``read_committed`` readers;
+- a record Kafka refuses (or the transform's own code fails on) does not block the
+  batch: it is found by committing the batch one record per transaction, and its
+  ``Transform.refused`` output is written in its place;
+- transient failures and broken producer state propagate, for ``session_retrying`` to
+  retry with a new pair of clients (a new producer gets a new epoch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
+
+from tenacity import AsyncRetrying
+
+from hub.kafka.clients import consumer, producer
+from hub.kafka.errors import KafkaFailure, KafkaMisconfigured, classify
+from hub.kafka.retry import kafka_retrying
+from hub.kafka.types import Consumer, Producer, RebalanceListener, Record, TopicPartition
+from hub.observability.logging import get_logger
+from hub.settings import KafkaSettings, RetrySettings
+
+__all__ = [
+    "Batch",
+    "Outcome",
+    "Output",
+    "TransactionalClients",
+    "Transform",
+    "session_retrying",
+    "stop_if_misconfigured",
+]
+
+Batch = Mapping[TopicPartition, list[Record]]
+
+_log = get_logger()
+
+
+class Output(Protocol):
+    """One record to write."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class Outcome(Protocol):
+    """What transforming some records gave: records to write, and changes to keep once committed."""
+
+    @property
+    def records(self) -> Sequence[Output]: ...
+
+    def keep(self) -> None:
+        """Called once the transaction that wrote ``records`` has committed."""
+
+
+class Transform(Protocol):
+    """The application's half of the loop: pure of Kafka, run on each batch."""
+
+    def handle(self, records: Sequence[Record]) -> Outcome:
+        """Transform the records of a batch, in order."""
+        ...
+
+    def refused(self, record: Record, exc: BaseException) -> Outcome:
+        """What to write instead of a record whose output Kafka (or the transform) refused."""
+        ...
+
+
+def _is_about_a_record(exc: BaseException) -> bool:
+    """Kafka refuses a record, or the application's own code fails on one: retrying cannot help."""
+    return classify(exc) in (KafkaFailure.RECORD_REJECTED, None)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    # A broken producer is cured by the new pair of clients a retry builds.
+    return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
+
+
+def session_retrying(retry: RetrySettings, *, event: str) -> AsyncRetrying:
+    """Retry a whole session (new clients each time) on transient failures and broken producers, forever."""
+    return kafka_retrying(retry, event=event, doing="running a session", retry_on=_is_retryable)
+
+
+@contextlib.contextmanager
+def stop_if_misconfigured() -> Iterator[None]:
+    """Turn a refusal by the broker (authorisation, SASL, TLS, versions) into KafkaMisconfigured."""
+    try:
+        yield
+    except Exception as exc:
+        if classify(exc) is KafkaFailure.MISCONFIGURED:
+            raise KafkaMisconfigured(exc) from exc
+        raise
+
+
+class TransactionalClients:
+    """A read_committed group consumer of ``topics`` and a transactional producer."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        topics: Sequence[str],
+        transactional_id: str,
+        listener: RebalanceListener | None = None,
+    ) -> None:
+        self._kafka = kafka
+        self._topics = list(topics)
+        self._listener = listener
+        self.producer: Producer = producer(kafka, transactional_id=transactional_id)
+        self.consumer: Consumer = consumer(
+            kafka,
+            group_id=kafka.group_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+
+    async def start(self) -> None:
+        """Connect both clients and join the group (closes both when that fails)."""
+        try:
+            await self.producer.start()
+            await self.consumer.start()
+            if self._listener is not None:
+                self.consumer.subscribe(self._topics, listener=self._listener)
+            else:
+                self.consumer.subscribe(self._topics)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Disconnect both (closing after a failure may fail again; that is ignored)."""
+        for client in (self.consumer, self.producer):
+            with contextlib.suppress(Exception):
+                await client.stop()
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this consumer holds now."""
+        return set(self.consumer.assignment())
+
+    async def fetch(self, timeout_ms: int = 200) -> Batch:
+        """The next records, at most ``max_batch``; empty after ``timeout_ms`` without any."""
+        batch: Batch = await self.consumer.getmany(
+            timeout_ms=timeout_ms, max_records=self._kafka.max_batch
+        )
+        return batch
+
+    async def write(
+        self, records: Sequence[Output], offsets: Mapping[TopicPartition, int] | None = None
+    ) -> None:
+        """Write records (and the consumed offsets) in one transaction; raise when any is refused."""
+        async with self.producer.transaction():
+            sends = [
+                await self.producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers))
+                for r in records
+            ]
+            # Inside the transaction: aiokafka commits even when the broker refused one of
+            # its records (only that send's future fails), so a refusal must abort it here.
+            await asyncio.gather(*sends)
+            if offsets:
+                await self.producer.send_offsets_to_transaction(dict(offsets), self._kafka.group_id)
+
+    async def commit(self, batch: Batch, transform: Transform) -> None:
+        """Transform a batch and commit its output with its offsets; see the module docstring."""
+        try:
+            try:
+                outcome = transform.handle([r for records in batch.values() for r in records])
+                await self.write(
+                    outcome.records, {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                )
+            except Exception as exc:
+                if not _is_about_a_record(exc):
+                    raise
+                # Retrying the batch would fail the same way and block every partner: find
+                # the record at fault with one record per transaction.
+                _log.warning("batch_record_rejected", exc_type=type(exc).__name__)
+                for tp, records in batch.items():
+                    for record in records:
+                        await self._commit_alone(tp, record, transform)
+                return
+            outcome.keep()
+        except BaseException:
+            # The transaction was aborted: rewind so the batch is read again, in order.
+            with contextlib.suppress(Exception):
+                await self.consumer.seek_to_committed(*batch.keys())
+            raise
+
+    async def _commit_alone(self, tp: TopicPartition, record: Record, transform: Transform) -> None:
+        offsets = {tp: record.offset + 1}
+        try:
+            outcome = transform.handle([record])
+            await self.write(outcome.records, offsets)
+        except Exception as exc:
+            if not _is_about_a_record(exc):
+                raise
+            # Its changes are not kept: the record had no effect but its refusal.
+            await self.write(transform.refused(record, exc).records, offsets)
+            return
+        outcome.keep()
