@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,18 +44,13 @@ if str(REPO) not in sys.path:  # run as a script: the test helpers live in tests
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import uvicorn  # noqa: E402
-from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from aiokafka.errors import UnknownTopicOrPartitionError  # noqa: E402
 from aiokafka.partitioner import murmur2  # noqa: E402
+from bench.harness import HubProcess, send_fast  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Route  # noqa: E402
-from tests.integration.hubtest import (  # noqa: E402
-    HubUnderTest,
-    hub_process,
-    isolated_settings,
-    kill_hard,
-)
+from tests.integration.hubtest import HubUnderTest, isolated_settings  # noqa: E402
 from tests.integration.test_webhook_delivery import (  # noqa: E402
     SECRET_ENV,
     Receiver,
@@ -73,10 +68,9 @@ from hub.audit.store import open_store  # noqa: E402
 from hub.connectors.registry import Partner, Role, WebhookDelivery  # noqa: E402
 from hub.dev.localcluster import LocalCluster  # noqa: E402
 from hub.dev.localkafka import LocalKafka  # noqa: E402
-from hub.dev.partner_io import Received, binary_mode, receive  # noqa: E402
+from hub.dev.partner_io import Received, receive  # noqa: E402
 from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app  # noqa: E402
 from hub.gateway.testing import with_credentials  # noqa: E402
-from hub.kafka.clients import client_options  # noqa: E402
 from hub.routing.ids import delivery_id  # noqa: E402
 from hub.schemas import TYPES  # noqa: E402
 from hub.settings import HubSettings, KafkaSettings, WebhookSettings  # noqa: E402
@@ -203,26 +197,6 @@ class Workload:
     @property
     def events(self) -> int:
         return len(self.referrals) + len(self.updates)
-
-
-async def send_fast(kafka: KafkaSettings, topic: str, events: Iterable[Mapping[str, Any]]) -> int:
-    """Produce events as a partner would (binary mode, acks=all, idempotent), many in flight."""
-    producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        pending: list[asyncio.Future[Any]] = []
-        sent = 0
-        for event in events:
-            key, headers, value = binary_mode(event)
-            pending.append(await producer.send(topic, value=value, key=key, headers=headers))
-            sent += 1
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-        return sent
-    finally:
-        await producer.stop()
 
 
 # -- watching what recipients get ---------------------------------------------------------
@@ -358,44 +332,6 @@ async def tally(
 
 
 # -- running the hub ----------------------------------------------------------------------
-
-
-class HubProcess:
-    """`hub run` as a real OS process that can be killed and started again."""
-
-    def __init__(self, settings: HubSettings, log_file: Path) -> None:
-        self.settings = settings
-        self.log_file = log_file
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.process = hub_process(self.settings, self.log_file)
-        self.starts += 1
-
-    def kill(self) -> None:
-        if self.process is not None:
-            kill_hard(self.process)
-            self.process = None
-
-    async def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                await asyncio.to_thread(self.process.wait, 30)
-            except subprocess.TimeoutExpired:
-                kill_hard(self.process)
-            self.process = None
-
-    def exited(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The end of the hub's log (no personal data: the hub never logs any), for a failure."""
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 @contextlib.asynccontextmanager

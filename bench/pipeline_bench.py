@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import json
 import logging
 import statistics
 import time
@@ -58,7 +59,7 @@ def _median_per_event(run: Callable[[], None], count: int, repeats: int) -> floa
 
 
 def in_memory(count: int, repeats: int) -> dict[str, float]:
-    """Microseconds per event: pipeline vs decode only."""
+    """Microseconds per event: pipeline vs decode only and vs stdlib ``json.loads`` of the value."""
     runner = InMemoryPipeline()
     records = [runner.record(event) for event in referrals(count)]
 
@@ -66,13 +67,24 @@ def in_memory(count: int, repeats: int) -> dict[str, float]:
         for r in records:
             from_kafka(r.key, r.headers, r.value)
 
+    def loads_only() -> None:  # a baseline that does not move with the hub's code
+        for r in records:
+            json.loads(r.value or b"null")
+
     def handle_all() -> None:
         runner.state, runner.held = StateStore(), StateStore()  # every run sees new referrals
         runner.feed_records(records)
 
+    loads = _median_per_event(loads_only, count, repeats)
     baseline = _median_per_event(decode_only, count, repeats)
     hub = _median_per_event(handle_all, count, repeats)
-    return {"decode_us": baseline, "pipeline_us": hub, "ratio": hub / baseline}
+    return {
+        "loads_us": loads,
+        "decode_us": baseline,
+        "pipeline_us": hub,
+        "ratio": hub / baseline,
+        "ratio_loads": hub / loads,
+    }
 
 
 async def on_kafka(bootstrap: str, count: int) -> dict[str, float]:
@@ -122,7 +134,8 @@ def main() -> None:
     memory = in_memory(args.events, args.repeats)
     print(
         f"pipeline in memory: {memory['pipeline_us']:.0f} us/event; decode-only baseline "
-        f"{memory['decode_us']:.1f} us/event; ratio {memory['ratio']:.1f}x"
+        f"{memory['decode_us']:.1f} us/event; ratio {memory['ratio']:.1f}x; json.loads baseline "
+        f"{memory['loads_us']:.1f} us/event; ratio {memory['ratio_loads']:.1f}x"
     )
     bootstrap = args.kafka
     if bootstrap is None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,10 +114,18 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[HubUnderTest]:
         await asyncio.wait_for(task, timeout=30)
 
 
-def hub_process(settings: HubSettings, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+def hub_process(
+    settings: HubSettings,
+    log_file: Path | None = None,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    python_args: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
     """Start `hub run` as a separate OS process with these settings (for crash tests).
 
     Its JSON log lines are appended to ``log_file`` when given, so a test can scan them.
+    ``extra_env`` overrides variables (the benchmarks log at WARNING into a file);
+    ``python_args`` go before ``-m hub.cli`` (e.g. ``-m cProfile -o FILE``).
     """
     env = {
         **os.environ,
@@ -131,10 +139,11 @@ def hub_process(settings: HubSettings, log_file: Path | None = None) -> subproce
         "HUB_LOGGING__LEVEL": "INFO" if log_file else "WARNING",
         "HUB_LOGGING__FORMAT": "json",
         "HUB_AUDIT__STORE_URL": settings.audit.store_url,
+        **(extra_env or {}),
     }
     with open(log_file or os.devnull, "ab") as log:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "run"],
+            [sys.executable, *python_args, "-m", "hub.cli", "run"],
             env=env,
             stdout=log,
             stderr=log,

@@ -1,0 +1,282 @@
+"""What the Kafka benchmarks share: `hub run` as a process, fast partner producers, progress.
+
+Used by bench/faults.py and bench/core_bench.py. Only stable public things of the hub
+are used here (settings, the topic layout, the partner simulator's ``binary_mode``), so
+the same benchmark runs before and after a restructuring of the hub's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: the test helpers live in tests/integration
+    sys.path.insert(0, str(REPO))
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from tests.integration.hubtest import hub_process, kill_hard  # noqa: E402
+
+from hub.dev.partner_io import binary_mode  # noqa: E402
+from hub.settings import HubSettings, KafkaSettings  # noqa: E402
+from hub.testing import valid_example  # noqa: E402
+
+REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
+
+Encoded = tuple[bytes | None, list[tuple[str, bytes]], bytes]
+"""A record as a partner's producer sends it: key, headers, value."""
+
+
+def client_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """Connection options for the benchmark's own clients.
+
+    The benchmarks run against local plaintext brokers; the hub's own option builder is
+    internal (and moves in issue 9), so the benchmarks do not lean on it.
+    """
+    return {"bootstrap_servers": kafka.bootstrap_servers}
+
+
+# -- records ------------------------------------------------------------------------------
+
+_ID_MARK, _REF_MARK = "00000000-0000-4000-8000-00000000beef", "REF-bench-MARKMARKMARK"
+
+
+class Referrals:
+    """Distinct valid referrals from a GP, encoded once and stamped with fresh ids (cheap).
+
+    Building each event as a dict and encoding it costs tens of microseconds, enough to
+    bend a paced producer at thousands of events per second; replacing the id and the
+    referral id in one encoded template costs a few.
+    """
+
+    def __init__(self, tag: str | None = None) -> None:
+        self.tag = tag or uuid.uuid4().hex[:8]
+        event = valid_example(REFERRAL)
+        event["id"] = _ID_MARK
+        event["data"]["referral_id"] = event["subject"] = _REF_MARK
+        self._key, self._headers, self._value = binary_mode(event)
+        self._count = 0
+
+    def subject(self, n: int) -> str:
+        """The referral id (the event's subject and Kafka key) of the ``n``-th referral."""
+        return f"REF-{self.tag}-{n:08d}"
+
+    def next(self) -> Encoded:
+        """The next referral, as a partner's producer sends it."""
+        subject = self.subject(self._count).encode()
+        self._count += 1
+        event_id = str(uuid.uuid4()).encode()
+        mark_id, mark_ref = _ID_MARK.encode(), _REF_MARK.encode()
+
+        def stamp(raw: bytes) -> bytes:
+            return raw.replace(mark_id, event_id).replace(mark_ref, subject)
+
+        headers = [(name, stamp(value)) for name, value in self._headers]
+        return subject, headers, stamp(self._value)
+
+    def take(self, count: int) -> Iterator[Encoded]:
+        """The next ``count`` referrals."""
+        for _ in range(count):
+            yield self.next()
+
+
+# -- producing ----------------------------------------------------------------------------
+
+
+async def send_encoded(
+    kafka: KafkaSettings, topic: str, records: Iterable[Encoded], *, in_flight: int = 500
+) -> int:
+    """Produce encoded records as a partner would (acks=all, idempotent), many in flight."""
+    producer = AIOKafkaProducer(**client_options(kafka), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        sent = 0
+        for key, headers, value in records:
+            pending.append(await producer.send(topic, value=value, key=key, headers=headers))
+            sent += 1
+            if len(pending) >= in_flight:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return sent
+    finally:
+        await producer.stop()
+
+
+async def send_fast(kafka: KafkaSettings, topic: str, events: Iterable[Mapping[str, Any]]) -> int:
+    """Produce events as a partner would (binary mode, acks=all, idempotent), many in flight."""
+    return await send_encoded(kafka, topic, (binary_mode(event) for event in events))
+
+
+# -- topics and progress ------------------------------------------------------------------
+
+
+async def create_topic(kafka: KafkaSettings, name: str, config: Mapping[str, str] = {}) -> None:
+    """Create one topic with the settings' partitions and replication."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, kafka.partitions, kafka.replication_factor, topic_configs=dict(config))]
+        )
+    finally:
+        await admin.close()
+
+
+async def delete_topics_of(kafka: KafkaSettings, prefix: str) -> int:
+    """Delete every topic whose name starts with ``prefix`` (a run's own, fresh prefix)."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()
+
+
+async def committed(kafka: KafkaSettings, group_id: str, topic: str) -> int:
+    """How many records of ``topic`` the consumer group has committed (summed over partitions)."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+        return sum(
+            meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0
+        )
+    finally:
+        await admin.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Stamped:
+    """A record read back: its key and the timestamp the topic stored with it."""
+
+    key: bytes | None
+    timestamp_ms: int
+    timestamp_type: int  # 0: CreateTime (the producer's clock at send), 1: LogAppendTime
+
+
+async def read_all(kafka: KafkaSettings, topic: str, count: int, within: float) -> list[Stamped]:
+    """Read ``count`` committed records of a topic from the beginning (fewer after ``within`` s)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    out: list[Stamped] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while len(out) < count and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                out.extend(Stamped(r.key, r.timestamp, r.timestamp_type) for r in records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def arrivals(kafka: KafkaSettings, topic: str) -> AsyncIterator[list[bytes | None]]:
+    """Keys of committed records of a topic, batch by batch as the consumer receives them."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,  # a latency probe: do not let the broker sit on a fetch
+    )
+    await consumer.start()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=100)
+            for records in batch.values():
+                yield [r.key for r in records]
+    finally:
+        await consumer.stop()
+
+
+# -- running the hub ----------------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process in KiB (``VmRSS`` in /proc/<pid>/status; Linux only)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError(f"no VmRSS for process {pid}")
+
+
+class HubProcess:
+    """`hub run` as a real OS process that can be killed and started again."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        log_file: Path,
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        python_args: Sequence[str] = (),
+    ) -> None:
+        self.settings = settings
+        self.log_file = log_file
+        self.extra_env = dict(extra_env or {})
+        self.python_args = tuple(python_args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.process = hub_process(
+            self.settings, self.log_file, extra_env=self.extra_env, python_args=self.python_args
+        )
+        self.starts += 1
+
+    def kill(self) -> None:
+        if self.process is not None:
+            kill_hard(self.process)
+            self.process = None
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                await asyncio.to_thread(self.process.wait, 30)
+            except subprocess.TimeoutExpired:
+                kill_hard(self.process)
+            self.process = None
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def rss_kib(self) -> int:
+        """The process's resident set size now, in KiB."""
+        assert self.process is not None, "the hub is not running"
+        return rss_kib(self.process.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the hub's log (no personal data: the hub never logs any), for a failure."""
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def environ_with_demo_settings() -> None:
+    """The demo settings (HUB_ENVIRONMENT=development) for this process and the hubs it starts."""
+    os.environ.setdefault("HUB_ENVIRONMENT", "development")
