@@ -79,6 +79,7 @@ def build_hub(settings: HubSettings) -> Hub:
         registry=registry,
         pipeline=pipeline,
         privacy=settings.privacy,
+        state=settings.state,
     )
     audit_feed = AuditFeed(kafka=settings.kafka, audit=settings.audit, layout=layout)
     webhook_partners = [p for p in registry if isinstance(p.delivery, WebhookDelivery)]

@@ -58,8 +58,8 @@ from hub.observability import metrics
 from hub.observability.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
 from hub.routing.retention import expired_keys, legacy_keys
-from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
-from hub.state.store import Overlay, StateStore
+from hub.settings import KafkaSettings, PrivacySettings, RetrySettings, StateSettings
+from hub.state import DiskStore, Overlay, StateStore
 from hub.topics import TopicLayout
 
 __all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
@@ -83,9 +83,15 @@ async def ensure_topics(
 class _Changelogs:
     """The compacted changelogs (state, held), each applied to its store, caught up on demand."""
 
-    def __init__(self, kafka: KafkaSettings, topics: tuple[str, str]) -> None:
-        self.stores = {topic: StateStore() for topic in topics}
-        self.state, self.held = (self.stores[topic] for topic in topics)
+    def __init__(self, kafka: KafkaSettings, topics: tuple[str, str], state: StateSettings) -> None:
+        # The routing state gains a duplicate marker per event: off the heap. The held
+        # content (one plan per open case) stays in memory, and so never on disk.
+        self.state = DiskStore(state.directory, cached=state.cached_values)
+        self.held = StateStore()
+        self.stores: dict[str, DiskStore | StateStore] = {
+            topics[0]: self.state,
+            topics[1]: self.held,
+        }
         self._reader = CompactedReader(kafka, topics, self._apply)
 
     def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
@@ -103,7 +109,10 @@ class _Changelogs:
         return applied
 
     async def close(self) -> None:
-        await self._reader.close()
+        try:
+            await self._reader.close()
+        finally:
+            self.state.close()
 
 
 def _key(record: Record) -> str:
@@ -114,9 +123,11 @@ def _value(record: Record) -> Mapping[str, Any] | None:
     return None if record.value is None else json.loads(record.value)
 
 
-async def load_state(settings: KafkaSettings, layout: TopicLayout) -> _Changelogs:
+async def load_state(
+    settings: KafkaSettings, layout: TopicLayout, state: StateSettings | None = None
+) -> _Changelogs:
     """Rebuild the routing state and the held content from their changelogs; keep reading them."""
-    changelogs = _Changelogs(settings, (layout.state, layout.held))
+    changelogs = _Changelogs(settings, (layout.state, layout.held), state or StateSettings())
     try:
         applied = await changelogs.open()
     except BaseException:
@@ -187,7 +198,7 @@ class _Session:
     ownership: _Ownership
 
     @property
-    def state(self) -> StateStore:
+    def state(self) -> DiskStore:
         return self.changelogs.state
 
     async def close(self) -> None:
@@ -213,7 +224,7 @@ class _PipelineTransform:
     """The pipeline as the transactional loop's transform, over the changelogs' state."""
 
     pipeline: Pipeline
-    state: StateStore
+    state: DiskStore
     held: StateStore
 
     def handle(self, records: Sequence[Record]) -> _Outcome:
@@ -240,8 +251,10 @@ class KafkaRouter:
         registry: PartnerRegistry,
         pipeline: Pipeline,
         privacy: PrivacySettings | None = None,
+        state: StateSettings | None = None,
     ) -> None:
         self._kafka = kafka
+        self._state = state or StateSettings()
         self._retry = retry
         self._layout = layout
         self._registry = registry
@@ -272,7 +285,7 @@ class KafkaRouter:
 
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
-        changelogs = await load_state(self._kafka, self._layout)
+        changelogs = await load_state(self._kafka, self._layout, self._state)
         inbound = [self._layout.inbound(p.id) for p in self._registry]
         ownership = _Ownership(inbound)
         clients = TransactionalClients(

@@ -154,6 +154,19 @@ class PrivacySettings(BaseModel):
     )
 
 
+class StateSettings(BaseModel):
+    """Where the running hub keeps its routing state (a cache of the state changelog)."""
+
+    directory: Path | None = Field(
+        default=None,
+        description="Directory of the routing state's SQLite file (unlinked once open, rebuilt "
+        "from the changelog on every start); default: the system's temporary directory.",
+    )
+    cached_values: int = Field(
+        default=4096, ge=0, description="Decoded state values kept in memory for the keys in use."
+    )
+
+
 class AuditSettings(BaseModel):
     """Where the queryable copy of the disclosure log lives."""
 
@@ -364,6 +377,7 @@ class HubSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     retry: RetrySettings = RetrySettings()
     privacy: PrivacySettings = PrivacySettings()
+    state: StateSettings = StateSettings()
     audit: AuditSettings = AuditSettings()
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()

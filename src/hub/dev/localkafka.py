@@ -510,7 +510,9 @@ class LocalKafka:
             self._server_properties,
             run_dir=self.run_dir,
             log_file=self.log_file,
-            jvm_opts=("-Xmx512m", "-XX:+UseSerialGC"),
+            # 1 GiB: every test run leaves its topics behind (a fresh prefix each), and a
+            # long-lived local broker with ~15,000 partitions ran out of 512 MiB.
+            jvm_opts=("-Xmx1g", "-XX:+UseSerialGC"),
             cache_dir=self._cache_dir,
             append=False,
         )

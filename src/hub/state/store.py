@@ -5,9 +5,10 @@ areas, law, pseudonyms; never names or free text). Kafka is the source of truth:
 change is also written to a compacted changelog topic in the same transaction as the
 deliveries it explains, and the store is rebuilt from that topic on start.
 
-Why a dict and not an embedded database: the state per referral or assignment is a few
-hundred bytes, look-ups are on the hot path of every event, and the changelog already
-gives durability; a municipality's two years of cases fit in memory many times over.
+This module's ``StateStore`` keeps the committed values in a dict: the held content
+(one plan per open case) and the in-memory tools (`hub preview`, ``hub.testing``) use
+it. The running hub keeps the routing state, which gains a duplicate marker per event,
+in ``hub.state.disk.DiskStore``, so its memory stays flat (docs/state.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-__all__ = ["Overlay", "StateStore", "StateView"]
+__all__ = ["CommittedState", "Overlay", "StateStore", "StateView"]
 
 Value = Mapping[str, Any]
 
@@ -32,8 +33,16 @@ class StateView(Protocol):
         ...
 
 
+class CommittedState(StateView, Protocol):
+    """A store an overlay commits to: StateStore (in memory) or DiskStore (a SQLite file)."""
+
+    def apply(self, changes: Mapping[str, Value | None]) -> None:
+        """Apply committed changes (None deletes the key)."""
+        ...
+
+
 class StateStore:
-    """The committed state of this hub instance."""
+    """The committed state of this hub instance, in memory."""
 
     def __init__(self) -> None:
         self._data: dict[str, Value] = {}
@@ -68,7 +77,7 @@ _DELETED: Any = object()
 class Overlay:
     """Uncommitted changes on top of a StateStore; commit() applies them, dropping it discards them."""
 
-    def __init__(self, base: StateStore) -> None:
+    def __init__(self, base: CommittedState) -> None:
         self._base = base
         self._changes: dict[str, Any] = {}
 

@@ -1,0 +1,126 @@
+"""The committed routing state in a SQLite file, so the hub's memory stays flat as it grows.
+
+Every referral, case and assignment leaves a few hundred bytes of routing state, and
+every event a duplicate marker, kept for months to years (docs/state.md). As Python
+dicts that is about 1.7 KiB per referral, so a hub's memory grew with everything it had
+ever routed. Here the values are kept as the JSON bytes of the changelog in a SQLite
+table, with a small cache of decoded values for the keys in use; SQLite's own page
+cache is bounded. The file is a cache of the changelog, which stays the source of
+truth: it is rebuilt on every start, so durability is switched off (no journal, no
+fsync), and it is unlinked as soon as it is open, so nothing of it outlives the
+process, even after a crash.
+
+Why SQLite (the standard library's) and not a dict of bytes: the duplicate markers
+alone are one key per event; only a store off the heap keeps memory flat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import from_json, to_json
+
+from hub.state.store import Overlay
+
+__all__ = ["DiskStore"]
+
+Value = Mapping[str, Any]
+
+# Above every character a key can hold: the exclusive upper bound of a prefix's range.
+_AFTER_ANY = "\U0010ffff"
+
+
+class DiskStore:
+    """The committed state of this hub instance, in an unlinked SQLite file."""
+
+    def __init__(self, directory: Path | None = None, *, cached: int = 4096) -> None:
+        handle, path = tempfile.mkstemp(prefix="hub-state-", suffix=".sqlite", dir=directory)
+        os.close(handle)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        finally:
+            os.unlink(path)  # the open connection keeps the file; nothing is left behind
+        for pragma in (
+            "journal_mode = OFF",  # rebuilt from the changelog on start: no journal needed
+            "synchronous = OFF",
+            "cache_size = -8192",  # KiB: SQLite's page cache, bounded
+            "temp_store = MEMORY",
+        ):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute(
+            "CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
+        )
+        self._cache: OrderedDict[str, Value] = OrderedDict()
+        self._cached = cached
+        self._count = 0
+
+    def get(self, key: str) -> Value | None:
+        """The value stored under key, or None."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value: Value = from_json(row[0])
+        self._remember(key, value)
+        return value
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+        """Every live key that starts with prefix (read at once: the caller may write meanwhile)."""
+        rows = self._db.execute(
+            "SELECT key FROM kv WHERE key >= ? AND key < ?", (prefix, prefix + _AFTER_ANY)
+        ).fetchall()
+        return (key for (key,) in rows)
+
+    def apply(self, changes: Mapping[str, Value | None]) -> None:
+        """Apply committed changes (None deletes the key), all or none."""
+        with self._transaction():
+            for key, value in changes.items():
+                if value is None:
+                    self._count -= self._db.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount
+                    self._cache.pop(key, None)
+                    continue
+                encoded = to_json(value)
+                updated = self._db.execute("UPDATE kv SET value = ? WHERE key = ?", (encoded, key))
+                if updated.rowcount == 0:
+                    self._db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, encoded))
+                    self._count += 1
+                self._remember(key, value)
+
+    def overlay(self) -> Overlay:
+        """A scratch layer for one batch: reads see its own writes, nothing reaches the store until commit."""
+        return Overlay(self)
+
+    def close(self) -> None:
+        """Close the file (it was unlinked when opened: closing removes it)."""
+        self._db.close()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _remember(self, key: str, value: Value) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        if len(self._cache) > self._cached:
+            self._cache.popitem(last=False)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._cache.clear()  # it may hold values the rollback took back
+            self._count = self._db.execute("SELECT count(*) FROM kv").fetchone()[0]
+            raise
+        self._db.execute("COMMIT")

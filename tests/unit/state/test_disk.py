@@ -1,0 +1,95 @@
+"""The routing state in a SQLite file: the same behaviour as the dict, off the heap."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic_core import PydanticSerializationError
+
+from hub.routing.retention import expired_keys
+from hub.state import DiskStore, StateStore
+
+
+@pytest.fixture(params=["memory", "disk"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> DiskStore | StateStore:
+    """Both stores, so every behaviour below is the dict's too."""
+    return StateStore() if request.param == "memory" else DiskStore(tmp_path)
+
+
+def test_values_are_read_back_as_written(store: DiskStore | StateStore) -> None:
+    store.apply({"referral:R-1": {"gp_agb": "01234567", "subjects": ["a" * 64], "n": 3}})
+    assert store.get("referral:R-1") == {"gp_agb": "01234567", "subjects": ["a" * 64], "n": 3}
+    assert store.get("referral:R-2") is None
+
+
+def test_none_deletes_and_the_count_follows(store: DiskStore | StateStore) -> None:
+    store.apply({"a:1": {"x": 1}, "a:2": {"x": 2}, "b:1": {"x": 3}})
+    store.apply({"a:1": {"x": 10}})  # an update is not a new key
+    assert len(store) == 3
+    store.apply({"a:2": None, "a:9": None})  # deleting an absent key changes nothing
+    assert len(store) == 2
+    assert store.get("a:2") is None
+    assert store.get("a:1") == {"x": 10}
+
+
+def test_a_prefix_lists_exactly_its_keys(store: DiskStore | StateStore) -> None:
+    store.apply(
+        {k: {"v": 1} for k in ("case:1", "case:2", "case-assignments:1", "cases", "seen:ä")}
+    )
+    assert sorted(store.keys_with_prefix("case:")) == ["case:1", "case:2"]
+    assert sorted(store.keys_with_prefix("seen:")) == ["seen:ä"]
+    assert len(list(store.keys_with_prefix(""))) == 5
+
+
+def test_an_overlay_commits_to_the_file(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    overlay = store.overlay()
+    overlay.put({"seen:1": {"received_on": "2026-11-29"}})
+    assert store.get("seen:1") is None  # not before the commit
+    overlay.commit()
+    assert store.get("seen:1") == {"received_on": "2026-11-29"}
+
+
+def test_only_a_bounded_number_of_values_stays_decoded(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path, cached=10)
+    store.apply({f"seen:{n}": {"received_on": "2026-11-29"} for n in range(100)})
+    assert len(store._cache) == 10
+    assert store.get("seen:0") == {"received_on": "2026-11-29"}  # read back from the file
+
+
+def test_a_failed_apply_changes_nothing(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    store.apply({"a:1": {"x": 1}})
+    with pytest.raises(PydanticSerializationError):
+        store.apply({"a:2": {"x": 2}, "a:3": {"x": object()}})  # not JSON: fails half-way
+    assert store.get("a:2") is None
+    assert len(store) == 1
+
+
+def test_nothing_of_it_is_left_on_disk(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    store.apply({"referral:R-1": {"subjects": ["a" * 64]}})
+    assert os.listdir(tmp_path) == []  # unlinked once open: gone even after a crash
+    store.close()
+
+
+def test_retention_sweeps_it_like_the_dict(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    store.apply(
+        {
+            "seen:old": {"received_on": "2020-01-01"},
+            "seen:new": {"received_on": "2026-11-29"},
+        }
+    )
+    expired = list(
+        expired_keys(
+            store,
+            date(2026, 11, 29),
+            retention=timedelta(days=730),
+            seen_retention=timedelta(days=7),
+        )
+    )
+    assert expired == ["seen:old"]
