@@ -182,6 +182,40 @@ def test_from_kafka_rejects_unusable_records(
     assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"a":1,"a":2}',
+        b'{"a" :1,"a":2}',  # whitespace before a colon: the count proves nothing
+        b'{"a":"\\":","a":1}',  # an escaped quote then a colon inside a string
+        b'{"a":"\\u0022:","a":1,"b":"\\":"}',  # counts that would balance without the checks
+        b'{":a":1,":a":2}',  # keys opening with a colon
+        b'{"a":{"b":1,"b":{}}}',
+        b'{"a":[{"x":1},{"x":1,"x":2}]}',
+        b'{"\\u0061":1,"a":2}',  # the same key, escaped once
+    ],
+)
+def test_a_repeated_key_is_malformed_however_it_is_written(value: bytes) -> None:
+    """The fast parse's key count never lets a repeated key through (docs/validation.md rule 14)."""
+    with pytest.raises(InvalidEvent) as caught:
+        from_kafka(*_record(value=value))
+    assert [(e.path, e.code) for e in caught.value.errors] == [("data", ErrorCode.MALFORMED_JSON)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"a": 1, "b": {"a": 1}}',
+        b'{\n  "a": ":",\n  "b": "\\":\\"",\n  "c" : [1e400, -0, 1E2]\n}',
+        b'\xef\xbb\xbf{"a": 1}',  # a UTF-8 byte order mark: the stdlib reads it
+        b'{"a": "\\ud800"}',  # a lone surrogate: read here, rejected by field validation
+    ],
+)
+def test_the_data_is_what_the_stdlib_reads(value: bytes) -> None:
+    """Whichever parser reads the value, the data is what strict stdlib JSON gives."""
+    assert from_kafka(*_record(value=value))["data"] == json.loads(value)
+
+
 def test_from_kafka_without_key_does_not_compare() -> None:
     """A record without a key is read; the key check needs a key."""
     _, headers, value = _record()
