@@ -34,6 +34,7 @@ __all__ = [
     "SPECVERSION",
     "CloudEvent",
     "EnvelopeAttributes",
+    "compact_size_bound",
     "event_size",
     "event_too_large",
     "from_kafka",
@@ -168,6 +169,21 @@ def event_size(event: Mapping[str, Any]) -> int:
         # with a path and a code. default=str: a tool's dict may hold other objects.
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
         return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def compact_size_bound(record_bytes: int) -> int:
+    """The most bytes ``event_size`` can give for an event decoded from a Kafka record of this size.
+
+    ``record_bytes`` counts the key, the value and every header's name and value. Re-encoded
+    compactly, the value's JSON never grows except in its numbers: whitespace goes, a
+    string's escapes stay as short or get shorter (``\\u00e9`` becomes two bytes, ``\\/``
+    one), literals stay; a number can grow 4.5 times (``1e15`` is written
+    ``1000000000000000.0``). An attribute read from a header is a JSON string: its escapes
+    can grow a byte six times (``\\u0001``), and its name and quotes add at most six bytes
+    to a header name of at least three (``ce_``). So six times the record, plus the braces
+    and ``"data":``, bounds the event's compact JSON.
+    """
+    return 6 * record_bytes + 16
 
 
 def event_too_large() -> ErrorDetail:

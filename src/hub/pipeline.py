@@ -26,7 +26,14 @@ from pydantic_core import to_json
 
 from hub.audit.record import DisclosureOutcome
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import MAX_EVENT_BYTES, event_too_large, from_kafka, is_event_id, to_kafka
+from hub.envelope import (
+    MAX_EVENT_BYTES,
+    compact_size_bound,
+    event_too_large,
+    from_kafka,
+    is_event_id,
+    to_kafka,
+)
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.observability import metrics
 from hub.observability.logging import get_logger
@@ -141,7 +148,15 @@ class Pipeline:
             )
         try:
             received_at = record.received_at or self._clock()
-            return process(raw, partner, state, self._ctx, held=held, received_at=received_at)
+            return process(
+                raw,
+                partner,
+                state,
+                self._ctx,
+                held=held,
+                received_at=received_at,
+                size_at_most=compact_size_bound(record.size),
+            )
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
             _log.exception(
@@ -346,6 +361,7 @@ def process(
     *,
     held: Overlay | None = None,
     received_at: datetime | None = None,
+    size_at_most: int | None = None,
 ) -> Outcome:
     """Validate, dedupe, rule and release one structured-mode event; put its changes in the overlays.
 
@@ -355,10 +371,11 @@ def process(
     nothing. ``held`` is the held-content store: without it, plans are neither kept nor
     replayed to assignments that go live later. ``received_at`` is when the hub received
     the event (default: ``ctx.now()``); every retention clock of the state counts from
-    it, never from the event's own ``time``.
+    it, never from the event's own ``time``. ``size_at_most`` bounds the event's compact
+    JSON when the caller knows it (``validate_event``).
     """
     try:
-        event = _validate(raw, sender, ctx)
+        event = _validate(raw, sender, ctx, size_at_most)
     except InvalidEvent as exc:
         return _invalid(raw, sender, ctx, exc.errors)
     seen = seen_key(event.source, event.id)
@@ -390,10 +407,17 @@ def process(
     return _outcome(OutcomeKind.ACCEPTED, event, decision)
 
 
-def _validate(raw: Mapping[str, Any], sender: Partner | None, ctx: RoutingContext) -> ValidEvent:
+def _validate(
+    raw: Mapping[str, Any],
+    sender: Partner | None,
+    ctx: RoutingContext,
+    size_at_most: int | None,
+) -> ValidEvent:
     if sender is None:
         return validate_with_registry(raw, ctx.registry, result_areas=ctx.result_areas)
-    return validate_event(raw, sender=sender, result_areas=ctx.result_areas)
+    return validate_event(
+        raw, sender=sender, result_areas=ctx.result_areas, size_at_most=size_at_most
+    )
 
 
 def _outcome(

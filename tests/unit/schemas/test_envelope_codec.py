@@ -11,6 +11,8 @@ import pytest
 
 from hub.envelope import (
     CloudEvent,
+    compact_size_bound,
+    event_size,
     from_kafka,
     parse_structured,
     path_key,
@@ -214,6 +216,29 @@ def test_a_repeated_key_is_malformed_however_it_is_written(value: bytes) -> None
 def test_the_data_is_what_the_stdlib_reads(value: bytes) -> None:
     """Whichever parser reads the value, the data is what strict stdlib JSON gives."""
     assert from_kafka(*_record(value=value))["data"] == json.loads(value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "value"),
+    [
+        ([("ce_id", b"1")], b"[" + b",".join([b"1e15"] * 500) + b"]"),  # numbers grow most
+        ([("ce_", b"\x01" * 300), ("ce_x", b"\x1f")], b"{}"),  # header escapes grow sixfold
+        ([("content-type", b"")], b'{"a": "\\u00e9\\/", "b": [1E2, -0, 1e400, 0.1e1]}'),
+        ([("ce_subject", b"s")], b'{"a": "\\ud800"}'),  # a lone surrogate is counted too
+    ],
+)
+def test_the_compact_size_bound_holds(headers: list[tuple[str, bytes]], value: bytes) -> None:
+    """An event decoded from a record is never over compact_size_bound of the record's bytes."""
+    size = len(value) + sum(len(name) + len(v) for name, v in headers)
+    assert event_size(from_kafka(None, headers, value)) <= compact_size_bound(size)
+
+
+@pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: p.stem)
+def test_the_compact_size_bound_holds_for_the_examples(path: Path) -> None:
+    """The examples as Kafka records: the bound holds."""
+    key, headers, value = to_kafka(load_example(path))
+    size = len(key) + len(value) + sum(len(name) + len(v) for name, v in headers)
+    assert event_size(from_kafka(key, headers, value)) <= compact_size_bound(size)
 
 
 def test_from_kafka_without_key_does_not_compare() -> None:
