@@ -71,11 +71,10 @@ class InboundRecord:
     @property
     def size(self) -> int:
         """Bytes of key, value and headers: what the record costs, whatever it claims."""
-        return (
-            len(self.key or b"")
-            + len(self.value or b"")
-            + sum(len(name) + len(value or b"") for name, value in self.headers)
-        )
+        size = len(self.key or b"") + len(self.value or b"")
+        for name, value in self.headers:
+            size += len(name) + len(value or b"")
+        return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +126,14 @@ class Pipeline:
                 "source",
                 "The inbound topic belongs to no registered partner.",
             )
-        elif record.size > _UNREAD_BYTES:
+        elif (size := record.size) > _UNREAD_BYTES:
             outcome = _too_large(record, partner)
         else:
-            outcome = self._decode_and_process(record, partner, state, held)
+            outcome = self._decode_and_process(record, size, partner, state, held)
         return self._records(record, partner, outcome)
 
     def _decode_and_process(
-        self, record: InboundRecord, partner: Partner, state: Overlay, held: Overlay
+        self, record: InboundRecord, size: int, partner: Partner, state: Overlay, held: Overlay
     ) -> Outcome:
         try:
             raw = from_kafka(record.key, record.headers, record.value)
@@ -155,7 +154,7 @@ class Pipeline:
                 self._ctx,
                 held=held,
                 received_at=received_at,
-                size_at_most=compact_size_bound(record.size),
+                size_at_most=compact_size_bound(size),
             )
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
@@ -268,23 +267,28 @@ class Pipeline:
         if outcome.event_id is None or outcome.source is None:
             return []  # the envelope was unreadable: there is no (source, id) to answer for
         decision = outcome.decision
-        delivered = () if decision is None else (d.recipient for d in decision.deliveries)
-        withheld = (
-            ()
-            if decision is None
-            else (
-                r.recipient for r in decision.disclosures if r.outcome is DisclosureOutcome.WITHHELD
+        delivered: tuple[str, ...] = ()
+        withheld: tuple[str, ...] = ()
+        if decision is not None:
+            delivered = tuple(dict.fromkeys([d.recipient for d in decision.deliveries]))
+            withheld = tuple(
+                dict.fromkeys(
+                    [
+                        r.recipient
+                        for r in decision.disclosures
+                        if r.outcome is DisclosureOutcome.WITHHELD
+                    ]
+                )
             )
-        )
         status = StatusRecord(
             event_id=outcome.event_id,
             source=outcome.source,
             partner=partner.id if partner else None,
             type=outcome.event_type,
             status="delivered" if outcome.kind is OutcomeKind.ACCEPTED else "dead-lettered",
-            codes=tuple(e.code.value for e in outcome.errors),
-            recipients=tuple(dict.fromkeys(delivered)),
-            withheld=tuple(dict.fromkeys(withheld)),
+            codes=tuple([e.code.value for e in outcome.errors]),
+            recipients=delivered,
+            withheld=withheld,
             at=self._clock().isoformat(),
         )
         return [OutRecord(self._layout.status, status.key, status.to_json())]
