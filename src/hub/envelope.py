@@ -34,6 +34,7 @@ __all__ = [
     "SPECVERSION",
     "CloudEvent",
     "EnvelopeAttributes",
+    "compact_size_bound",
     "event_size",
     "event_too_large",
     "from_kafka",
@@ -168,6 +169,21 @@ def event_size(event: Mapping[str, Any]) -> int:
         # with a path and a code. default=str: a tool's dict may hold other objects.
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
         return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def compact_size_bound(record_bytes: int) -> int:
+    """The most bytes ``event_size`` can give for an event decoded from a Kafka record of this size.
+
+    ``record_bytes`` counts the key, the value and every header's name and value. Re-encoded
+    compactly, the value's JSON never grows except in its numbers: whitespace goes, a
+    string's escapes stay as short or get shorter (``\\u00e9`` becomes two bytes, ``\\/``
+    one), literals stay; a number can grow 4.5 times (``1e15`` is written
+    ``1000000000000000.0``). An attribute read from a header is a JSON string: its escapes
+    can grow a byte six times (``\\u0001``), and its name and quotes add at most six bytes
+    to a header name of at least three (``ce_``). So six times the record, plus the braces
+    and ``"data":``, bounds the event's compact JSON.
+    """
+    return 6 * record_bytes + 16
 
 
 def event_too_large() -> ErrorDetail:
@@ -516,34 +532,21 @@ def parse_structured(body: bytes | str) -> dict[str, Any]:
     return value
 
 
-def _attributes_of(event: CloudEvent | Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The attributes to write as headers and the data, from an event object or a dict."""
-    if isinstance(event, Mapping):
-        attributes = {name: value for name, value in event.items() if name != "data"}
-        for name in attributes:
-            if name not in ATTRIBUTES:
-                raise InvalidEvent(
-                    [
-                        _error(
-                            path_key(name),
-                            ErrorCode.EXTENSION_NOT_ALLOWED,
-                            _EXTENSIONS_SENTENCE,
-                        )
-                    ]
-                )
-        return attributes, event.get("data")
-    attributes = {
-        "specversion": SPECVERSION,
-        "id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "time": event.time.isoformat(),
-        "subject": event.subject,
-        "datacontenttype": CONTENT_TYPE,
-        "dataschema": event.dataschema,
-        "traceparent": event.traceparent,
-    }
-    return attributes, event.data
+def _attributes_of(event: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The attributes to write as headers and the data, from a structured-mode dict."""
+    attributes = {name: value for name, value in event.items() if name != "data"}
+    for name in attributes:
+        if name not in ATTRIBUTES:
+            raise InvalidEvent(
+                [
+                    _error(
+                        path_key(name),
+                        ErrorCode.EXTENSION_NOT_ALLOWED,
+                        _EXTENSIONS_SENTENCE,
+                    )
+                ]
+            )
+    return attributes, event.get("data")
 
 
 def _header_value(value: Any) -> bytes:
@@ -558,6 +561,8 @@ def to_kafka(event: CloudEvent | Mapping[str, Any]) -> tuple[bytes, list[tuple[s
     it is, valid or not, so tools can send what a partner would. Raises InvalidEvent rather
     than put a BSN subject or an extension attribute into the key and headers.
     """
+    if isinstance(event, CloudEvent):
+        return _own_to_kafka(event)
     attributes, data = _attributes_of(event)
     subject = attributes.get("subject")
     if isinstance(subject, str) and has_bsn_part(subject):
@@ -573,16 +578,42 @@ def to_kafka(event: CloudEvent | Mapping[str, Any]) -> tuple[bytes, list[tuple[s
     if content_type is not None:
         headers.append((_CONTENT_TYPE_HEADER, _header_value(content_type)))
     key = subject.encode("utf-8") if isinstance(subject, str) else b""
-    if not isinstance(event, Mapping):
-        # The hub's own event: its data is JSON it built, written by the one encoder the
-        # hub writes everything with (pydantic_core: the same compact UTF-8, faster).
-        return key, headers, to_json(data)
     value = json.dumps(
         dict(data) if isinstance(data, Mapping) else data,
         ensure_ascii=False,
         separators=(",", ":"),
     )
     return key, headers, value.encode("utf-8")
+
+
+def _own_to_kafka(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
+    # The general path above for the hub's own event, written out: one per delivery. Same
+    # headers in the same order (its attributes are str, None is left out), same checks.
+    subject = event.subject
+    if has_bsn_part(subject):
+        raise InvalidEvent(
+            [_error("subject", ErrorCode.SUBJECT_IS_BSN, "No part of the subject may be a BSN.")]
+        )
+    headers = [
+        ("ce_specversion", _SPECVERSION_BYTES),
+        ("ce_id", event.id.encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_time", event.time.isoformat().encode()),
+        ("ce_subject", subject.encode()),
+    ]
+    if event.dataschema is not None:
+        headers.append(("ce_dataschema", event.dataschema.encode()))
+    if event.traceparent is not None:
+        headers.append(("ce_traceparent", event.traceparent.encode()))
+    headers.append((_CONTENT_TYPE_HEADER, _CONTENT_TYPE_BYTES))
+    # Its data is JSON the hub built, written by the one encoder the hub writes everything
+    # with (pydantic_core: the same compact UTF-8 as the stdlib, faster).
+    return subject.encode(), headers, to_json(event.data)
+
+
+_SPECVERSION_BYTES: Final = SPECVERSION.encode()
+_CONTENT_TYPE_BYTES: Final = CONTENT_TYPE.encode()
 
 
 def from_kafka(

@@ -26,7 +26,14 @@ from pydantic_core import to_json
 
 from hub.audit.record import DisclosureOutcome
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import MAX_EVENT_BYTES, event_too_large, from_kafka, is_event_id, to_kafka
+from hub.envelope import (
+    MAX_EVENT_BYTES,
+    compact_size_bound,
+    event_too_large,
+    from_kafka,
+    is_event_id,
+    to_kafka,
+)
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.observability import metrics
 from hub.observability.logging import get_logger
@@ -64,11 +71,10 @@ class InboundRecord:
     @property
     def size(self) -> int:
         """Bytes of key, value and headers: what the record costs, whatever it claims."""
-        return (
-            len(self.key or b"")
-            + len(self.value or b"")
-            + sum(len(name) + len(value or b"") for name, value in self.headers)
-        )
+        size = len(self.key or b"") + len(self.value or b"")
+        for name, value in self.headers:
+            size += len(name) + len(value or b"")
+        return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +126,14 @@ class Pipeline:
                 "source",
                 "The inbound topic belongs to no registered partner.",
             )
-        elif record.size > _UNREAD_BYTES:
+        elif (size := record.size) > _UNREAD_BYTES:
             outcome = _too_large(record, partner)
         else:
-            outcome = self._decode_and_process(record, partner, state, held)
+            outcome = self._decode_and_process(record, size, partner, state, held)
         return self._records(record, partner, outcome)
 
     def _decode_and_process(
-        self, record: InboundRecord, partner: Partner, state: Overlay, held: Overlay
+        self, record: InboundRecord, size: int, partner: Partner, state: Overlay, held: Overlay
     ) -> Outcome:
         try:
             raw = from_kafka(record.key, record.headers, record.value)
@@ -141,7 +147,15 @@ class Pipeline:
             )
         try:
             received_at = record.received_at or self._clock()
-            return process(raw, partner, state, self._ctx, held=held, received_at=received_at)
+            return process(
+                raw,
+                partner,
+                state,
+                self._ctx,
+                held=held,
+                received_at=received_at,
+                size_at_most=compact_size_bound(size),
+            )
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
             _log.exception(
@@ -160,17 +174,19 @@ class Pipeline:
         self, record: InboundRecord, partner: Partner | None, outcome: Outcome
     ) -> list[OutRecord]:
         """The outcome as Kafka records: state, status, then dead letter or deliveries, disclosures."""
-        log = _log.bind(
-            partner=_name(partner) if partner else None,
-            event_id=outcome.event_id,
-            event_type=outcome.event_type,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-        )
+        # One log call per event with its context (no bound logger per event: at the usual
+        # WARNING level the line is dropped, and binding cost as much as the call).
+        context = {
+            "partner": partner.id if partner else None,
+            "event_id": outcome.event_id,
+            "event_type": outcome.event_type,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        }
         if outcome.kind is OutcomeKind.DUPLICATE:
             _count(metrics.EVENTS_DUPLICATE, _name(partner))
-            log.info("event_duplicate")
+            _log.info("event_duplicate", **context)
             return []
         decision = outcome.decision
         out = [] if decision is None else self._state_records(decision)
@@ -178,11 +194,16 @@ class Pipeline:
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             codes = [e.code.value for e in outcome.errors]
             _count(metrics.EVENTS_DEAD_LETTERED, _name(partner), codes[0])
-            log.info("event_dead_lettered", codes=codes, paths=[e.path for e in outcome.errors])
+            _log.info(
+                "event_dead_lettered",
+                **context,
+                codes=codes,
+                paths=[e.path for e in outcome.errors],
+            )
             out.append(self._dead_letter(record, partner, outcome))
         elif decision is not None:
             out.extend(self._delivery_records(decision))
-            log.info("event_routed", deliveries=len(decision.deliveries))
+            _log.info("event_routed", **context, deliveries=len(decision.deliveries))
         if decision is not None:
             out.extend(self._disclosure_records(decision))
         return out
@@ -246,23 +267,28 @@ class Pipeline:
         if outcome.event_id is None or outcome.source is None:
             return []  # the envelope was unreadable: there is no (source, id) to answer for
         decision = outcome.decision
-        delivered = () if decision is None else (d.recipient for d in decision.deliveries)
-        withheld = (
-            ()
-            if decision is None
-            else (
-                r.recipient for r in decision.disclosures if r.outcome is DisclosureOutcome.WITHHELD
+        delivered: tuple[str, ...] = ()
+        withheld: tuple[str, ...] = ()
+        if decision is not None:
+            delivered = tuple(dict.fromkeys([d.recipient for d in decision.deliveries]))
+            withheld = tuple(
+                dict.fromkeys(
+                    [
+                        r.recipient
+                        for r in decision.disclosures
+                        if r.outcome is DisclosureOutcome.WITHHELD
+                    ]
+                )
             )
-        )
         status = StatusRecord(
             event_id=outcome.event_id,
             source=outcome.source,
             partner=partner.id if partner else None,
             type=outcome.event_type,
             status="delivered" if outcome.kind is OutcomeKind.ACCEPTED else "dead-lettered",
-            codes=tuple(e.code.value for e in outcome.errors),
-            recipients=tuple(dict.fromkeys(delivered)),
-            withheld=tuple(dict.fromkeys(withheld)),
+            codes=tuple([e.code.value for e in outcome.errors]),
+            recipients=delivered,
+            withheld=withheld,
             at=self._clock().isoformat(),
         )
         return [OutRecord(self._layout.status, status.key, status.to_json())]
@@ -339,6 +365,7 @@ def process(
     *,
     held: Overlay | None = None,
     received_at: datetime | None = None,
+    size_at_most: int | None = None,
 ) -> Outcome:
     """Validate, dedupe, rule and release one structured-mode event; put its changes in the overlays.
 
@@ -348,10 +375,11 @@ def process(
     nothing. ``held`` is the held-content store: without it, plans are neither kept nor
     replayed to assignments that go live later. ``received_at`` is when the hub received
     the event (default: ``ctx.now()``); every retention clock of the state counts from
-    it, never from the event's own ``time``.
+    it, never from the event's own ``time``. ``size_at_most`` bounds the event's compact
+    JSON when the caller knows it (``validate_event``).
     """
     try:
-        event = _validate(raw, sender, ctx)
+        event = _validate(raw, sender, ctx, size_at_most)
     except InvalidEvent as exc:
         return _invalid(raw, sender, ctx, exc.errors)
     seen = seen_key(event.source, event.id)
@@ -383,10 +411,17 @@ def process(
     return _outcome(OutcomeKind.ACCEPTED, event, decision)
 
 
-def _validate(raw: Mapping[str, Any], sender: Partner | None, ctx: RoutingContext) -> ValidEvent:
+def _validate(
+    raw: Mapping[str, Any],
+    sender: Partner | None,
+    ctx: RoutingContext,
+    size_at_most: int | None,
+) -> ValidEvent:
     if sender is None:
         return validate_with_registry(raw, ctx.registry, result_areas=ctx.result_areas)
-    return validate_event(raw, sender=sender, result_areas=ctx.result_areas)
+    return validate_event(
+        raw, sender=sender, result_areas=ctx.result_areas, size_at_most=size_at_most
+    )
 
 
 def _outcome(

@@ -11,6 +11,8 @@ import pytest
 
 from hub.envelope import (
     CloudEvent,
+    compact_size_bound,
+    event_size,
     from_kafka,
     parse_structured,
     path_key,
@@ -180,6 +182,63 @@ def test_from_kafka_rejects_unusable_records(
     with pytest.raises(InvalidEvent) as caught:
         from_kafka(*_record(**record))
     assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"a":1,"a":2}',
+        b'{"a" :1,"a":2}',  # whitespace before a colon: the count proves nothing
+        b'{"a":"\\":","a":1}',  # an escaped quote then a colon inside a string
+        b'{"a":"\\u0022:","a":1,"b":"\\":"}',  # counts that would balance without the checks
+        b'{":a":1,":a":2}',  # keys opening with a colon
+        b'{"a":{"b":1,"b":{}}}',
+        b'{"a":[{"x":1},{"x":1,"x":2}]}',
+        b'{"\\u0061":1,"a":2}',  # the same key, escaped once
+    ],
+)
+def test_a_repeated_key_is_malformed_however_it_is_written(value: bytes) -> None:
+    """The fast parse's key count never lets a repeated key through (docs/validation.md rule 14)."""
+    with pytest.raises(InvalidEvent) as caught:
+        from_kafka(*_record(value=value))
+    assert [(e.path, e.code) for e in caught.value.errors] == [("data", ErrorCode.MALFORMED_JSON)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"a": 1, "b": {"a": 1}}',
+        b'{\n  "a": ":",\n  "b": "\\":\\"",\n  "c" : [1e400, -0, 1E2]\n}',
+        b'\xef\xbb\xbf{"a": 1}',  # a UTF-8 byte order mark: the stdlib reads it
+        b'{"a": "\\ud800"}',  # a lone surrogate: read here, rejected by field validation
+    ],
+)
+def test_the_data_is_what_the_stdlib_reads(value: bytes) -> None:
+    """Whichever parser reads the value, the data is what strict stdlib JSON gives."""
+    assert from_kafka(*_record(value=value))["data"] == json.loads(value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "value"),
+    [
+        ([("ce_id", b"1")], b"[" + b",".join([b"1e15"] * 500) + b"]"),  # numbers grow most
+        ([("ce_", b"\x01" * 300), ("ce_x", b"\x1f")], b"{}"),  # header escapes grow sixfold
+        ([("content-type", b"")], b'{"a": "\\u00e9\\/", "b": [1E2, -0, 1e400, 0.1e1]}'),
+        ([("ce_subject", b"s")], b'{"a": "\\ud800"}'),  # a lone surrogate is counted too
+    ],
+)
+def test_the_compact_size_bound_holds(headers: list[tuple[str, bytes]], value: bytes) -> None:
+    """An event decoded from a record is never over compact_size_bound of the record's bytes."""
+    size = len(value) + sum(len(name) + len(v) for name, v in headers)
+    assert event_size(from_kafka(None, headers, value)) <= compact_size_bound(size)
+
+
+@pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: p.stem)
+def test_the_compact_size_bound_holds_for_the_examples(path: Path) -> None:
+    """The examples as Kafka records: the bound holds."""
+    key, headers, value = to_kafka(load_example(path))
+    size = len(key) + len(value) + sum(len(name) + len(v) for name, v in headers)
+    assert event_size(from_kafka(key, headers, value)) <= compact_size_bound(size)
 
 
 def test_from_kafka_without_key_does_not_compare() -> None:

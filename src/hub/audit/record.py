@@ -115,27 +115,39 @@ def disclosure_record(
     compiled table, pseudonyms it computed), and validation cost a fifth of routing an
     event. The lists are sorted and made unique here as the validators would.
     """
-    return DisclosureRecord.model_construct(
-        disclosure_id=disclosure_id,
-        event_id=event_id,
-        event_type=event_type,
-        source=source,
-        recipient=recipient,
-        assignment_number=assignment_number,
-        delivery_id=delivery_id,
-        decided_at=decided_at,
-        outcome=outcome,
-        reason=reason,
-        fields_disclosed=tuple(sorted(set(fields_disclosed))),
-        fields_withheld=tuple(sorted(set(fields_withheld))),
-        legal_basis=legal_basis,
-        processing_activity=processing_activity,
-        data_subjects=tuple(sorted(set(data_subjects))),
-        data_subject_id_type="BSN",
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent_span_id,
-    )
+    values = {
+        "disclosure_id": disclosure_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "source": source,
+        "recipient": recipient,
+        "assignment_number": assignment_number,
+        "delivery_id": delivery_id,
+        "decided_at": decided_at,
+        "outcome": outcome,
+        "reason": reason,
+        "fields_disclosed": tuple(sorted(set(fields_disclosed))),
+        "fields_withheld": tuple(sorted(set(fields_withheld))),
+        "legal_basis": legal_basis,
+        "processing_activity": processing_activity,
+        "data_subjects": tuple(sorted(set(data_subjects))),
+        "data_subject_id_type": "BSN",
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent_span_id,
+    }
+    # What model_construct does, without its per-field loop over defaults and aliases
+    # (half of its cost): every field is given, in declaration order (the serializer
+    # writes __dict__'s order), all of them set. A test checks this against model_construct.
+    record = DisclosureRecord.__new__(DisclosureRecord)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(_DISCLOSURE_FIELDS))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
+
+
+_DISCLOSURE_FIELDS = frozenset(DisclosureRecord.model_fields)
 
 
 class AttemptResult(StrEnum):

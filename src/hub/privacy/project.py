@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias, TypeGuard
 
 from pydantic import BaseModel
 
@@ -59,6 +59,23 @@ class ObjectNode:
     """An object: only the named keys survive, each projected by its own node."""
 
     fields: Mapping[str, Node]
+    # Derived once (a node's fields never change), for the walk every event makes.
+    _leaves: frozenset[str] = field(init=False, compare=False, repr=False)
+    _paths: dict[str, dict[str, str]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        leaves = frozenset(key for key, child in self.fields.items() if isinstance(child, Leaf))
+        object.__setattr__(self, "_leaves", leaves)
+
+    def paths_below(self, prefix: str) -> dict[str, str]:
+        """The generic path of each field when this object sits at ``prefix`` (cached)."""
+        paths = self._paths.get(prefix)
+        if paths is None:
+            paths = {key: f"{prefix}.{key}" if prefix else key for key in self.fields}
+            self._paths[prefix] = paths
+        return paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,26 +397,38 @@ def _conforms(data: Mapping[str, Any], node: ObjectNode, prefix: str, paths: lis
     Then projecting it onto all of ``node`` gives the data itself, disclosing exactly
     these paths and withholding nothing.
     """
+    # Runs over every delivered object of every event: set operations on the keys and
+    # paths computed once per schema node, rather than a test and a string per key.
     fields = node.fields
+    if not data.keys() <= fields.keys():
+        return False
+    names = node.paths_below(prefix)
+    leaves = node._leaves
+    if data.keys() <= leaves:
+        paths.extend(map(names.__getitem__, data))
+        return True
     for key, value in data.items():
-        child = fields.get(key)
-        if child is None:
-            return False
-        path = f"{prefix}.{key}" if prefix else key
-        if isinstance(child, Leaf):
+        path = names[key]
+        if key in leaves:
             paths.append(path)
-        elif isinstance(child, ObjectNode):
-            if not isinstance(value, Mapping) or not _conforms(value, child, path, paths):
+            continue
+        child = fields[key]
+        if isinstance(child, ObjectNode):
+            if not _is_mapping(value) or not _conforms(value, child, path, paths):
                 return False
-        else:
+        elif isinstance(child, ListNode):
             if not isinstance(value, list):
                 return False
+            item_node = child.item
+            item_path = f"{path}[]"
             for item in value:
-                if not isinstance(item, Mapping) or not _conforms(
-                    item, child.item, f"{path}[]", paths
-                ):
+                if not _is_mapping(item) or not _conforms(item, item_node, item_path, paths):
                     return False
     return True
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 # --------------------------------------------------------------------------- BSNs
@@ -445,9 +474,9 @@ def _collect_bsns(data: Mapping[str, Any], node: ObjectNode, found: list[str]) -
             if isinstance(value, str):
                 found.append(value)
         elif isinstance(child, ObjectNode):
-            if isinstance(value, Mapping):
+            if _is_mapping(value):
                 _collect_bsns(value, child, found)
         elif isinstance(value, list):
             for item in value:
-                if isinstance(item, Mapping):
+                if _is_mapping(item):
                     _collect_bsns(item, child.item, found)
