@@ -637,7 +637,9 @@ def main() -> int:
         args.rates = [200, 500]
     args.only = {part.strip() for part in args.only.split(",") if part.strip()}
     args.rates = [int(r) if float(r).is_integer() else r for r in args.rates]
-    args.rss_marks = [args.memory_events, args.rss_events]
+    args.rss_marks = sorted(
+        {args.memory_events, (args.memory_events + args.rss_events) // 2, args.rss_events}
+    )
     environ_with_demo_settings()
     quiet_logging()
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
