@@ -88,6 +88,14 @@ class KafkaSettings(BaseModel):
         ge=1024,
         description="Most bytes a consumer fetches from one partition in one request.",
     )
+    fetch_max_wait_ms: int = Field(
+        default=20,
+        ge=0,
+        le=500,
+        description="Longest a broker holds a consumer's fetch while none of its partitions "
+        "has new records (ms); records that arrive on a partition left out of that fetch "
+        "wait for it.",
+    )
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
         default="PLAINTEXT",
         description="How clients talk to the broker: SSL and SASL_SSL encrypt with TLS "

@@ -239,6 +239,11 @@ def consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaC
     fetch: dict[str, Any] = {
         "fetch_max_bytes": settings.fetch_max_bytes,
         "max_partition_fetch_bytes": settings.max_partition_fetch_bytes,
+        # aiokafka sends one fetch per broker at a time, leaving out partitions that still
+        # have unread records; what arrives on those waits for the fetch in flight, which
+        # the broker holds up to this long when its own partitions stay empty (500 ms by
+        # default: the hub's p95 latency at a few hundred events a second).
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
     }
     return AIOKafkaConsumer(*topics, **client_options(settings), **{**fetch, **options})
 
