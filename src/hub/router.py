@@ -288,14 +288,14 @@ class KafkaRouter:
         changelogs = await load_state(self._kafka, self._layout, self._state)
         inbound = [self._layout.inbound(p.id) for p in self._registry]
         ownership = _Ownership(inbound)
-        clients = TransactionalClients(
-            self._kafka,
-            topics=inbound,
-            transactional_id=self.transactional_id,
-            listener=ownership,
-        )
-        ownership.consumer = clients.consumer
         try:
+            clients = TransactionalClients(
+                self._kafka,
+                topics=inbound,
+                transactional_id=self.transactional_id,
+                listener=ownership,
+            )
+            ownership.consumer = clients.consumer
             await clients.start()
         except BaseException:
             await changelogs.close()

@@ -312,8 +312,9 @@ def project(
     was delivered and in ``withheld`` when at least one was not (so a list filtered in
     part appears in both).
 
-    The payload's objects and lists of objects are new; its leaf values (a list of codes,
-    an opaque mapping) are the data's own, not copies: neither may be changed afterwards.
+    Nothing is copied: leaf values (a list of codes, an opaque mapping) and an object the
+    projection keeps whole are the data's own objects (on a replay, the held plan's), so
+    neither the payload nor the data may be changed afterwards; nothing in the hub does.
     """
     disclosed: set[str] = set()
     withheld: set[str] = set()

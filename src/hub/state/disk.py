@@ -6,9 +6,9 @@ dicts that is about 1.7 KiB per referral, so a hub's memory grew with everything
 ever routed. Here the values are kept as the JSON bytes of the changelog in a SQLite
 table, with a small cache of decoded values for the keys in use; SQLite's own page
 cache is bounded. The file is a cache of the changelog, which stays the source of
-truth: it is rebuilt on every start, so durability is switched off (no journal, no
-fsync), and it is unlinked as soon as it is open, so nothing of it outlives the
-process, even after a crash.
+truth: it is rebuilt on every start, so durability is switched off (the journal is
+kept in memory, no fsync), and it is unlinked as soon as it is open, so nothing of it
+outlives the process, even after a crash.
 
 Why SQLite (the standard library's) and not a dict of bytes: the duplicate markers
 alone are one key per event; only a store off the heap keeps memory flat.
@@ -48,7 +48,9 @@ class DiskStore:
         finally:
             os.unlink(path)  # the open connection keeps the file; nothing is left behind
         for pragma in (
-            "journal_mode = OFF",  # rebuilt from the changelog on start: no journal needed
+            # In memory: a rollback needs a journal (without one SQLite leaves it undefined),
+            # a crash does not (the file is rebuilt from the changelog on start).
+            "journal_mode = MEMORY",
             "synchronous = OFF",
             "cache_size = -8192",  # KiB: SQLite's page cache, bounded
             "temp_store = MEMORY",
