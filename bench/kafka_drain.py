@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import cProfile
 import logging
 import time
@@ -30,6 +29,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from core_bench import passthrough  # the same passthrough as the core benchmark
+from pipeline_bench import referrals
 
 from hub.app import build_hub
 from hub.connectors.registry import Role
@@ -38,22 +39,8 @@ from hub.kafka.clients import client_options
 from hub.observability.logging import configure_logging
 from hub.router import ensure_topics
 from hub.settings import HubSettings, KafkaSettings
-from hub.testing import valid_example
 
-REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 GP = "gp-de-linde"
-
-
-def referrals(count: int) -> list[dict[str, Any]]:
-    """Distinct valid referrals (fresh ids), as a GP practice would send them."""
-    base = valid_example(REFERRAL)
-    events = []
-    for n in range(count):
-        event = copy.deepcopy(base)
-        event["id"] = str(uuid.uuid4())
-        event["data"]["referral_id"] = event["subject"] = f"REF-drain-{n:06d}"
-        events.append(event)
-    return events
 
 
 async def preload(kafka: KafkaSettings, topics: list[str], events: list[dict[str, Any]]) -> None:
@@ -97,47 +84,6 @@ async def time_output(kafka: KafkaSettings, topic: str, count: int, ready: async
         return (seen - at_first) / (time.perf_counter() - first)
     finally:
         await consumer.stop()
-
-
-async def passthrough(kafka: KafkaSettings, source: str, target: str, count: int) -> None:
-    """Copy ``count`` records from source to target, one transaction per fetched batch."""
-    group = f"{kafka.topic_prefix}.passthrough"
-    consumer = AIOKafkaConsumer(
-        source,
-        **client_options(kafka),
-        group_id=group,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(
-        **client_options(kafka),
-        transactional_id=f"{group}-tx",
-        enable_idempotence=True,
-        acks="all",
-    )
-    await consumer.start()
-    await producer.start()
-    try:
-        copied = 0
-        while copied < count:
-            batch = await consumer.getmany(timeout_ms=200, max_records=kafka.max_batch)
-            if not batch:
-                continue
-            async with producer.transaction():
-                futures = [
-                    await producer.send(target, value=r.value, key=r.key, headers=list(r.headers))
-                    for records in batch.values()
-                    for r in records
-                ]
-                await asyncio.gather(*futures)
-                await producer.send_offsets_to_transaction(
-                    {tp: records[-1].offset + 1 for tp, records in batch.items()}, group
-                )
-            copied += sum(len(records) for records in batch.values())
-    finally:
-        await consumer.stop()
-        await producer.stop()
 
 
 async def drain(
@@ -184,7 +130,7 @@ async def drain(
         ready = asyncio.Event()
         timer = asyncio.create_task(time_output(kafka, target, count, ready))
         await ready.wait()
-        await passthrough(kafka, source, target, count)
+        await passthrough(kafka, source, target, count, kafka.topic_prefix)
         return await timer
 
     raw_before = await raw(*pairs[0])
