@@ -88,14 +88,14 @@ class _Changelogs:
         # content (one plan per open case) stays in memory, and so never on disk.
         self.state = DiskStore(state.directory, cached=state.cached_values)
         self.held = StateStore()
-        self.stores: dict[str, DiskStore | StateStore] = {
-            topics[0]: self.state,
-            topics[1]: self.held,
-        }
+        self._state_topic = topics[0]
         self._reader = CompactedReader(kafka, topics, self._apply)
 
     def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
-        self.stores[tp.topic].apply({_key(r): _value(r) for r in records})
+        if tp.topic == self._state_topic:  # stored as the changelog's bytes: nothing to decode
+            self.state.apply_encoded({_key(r): r.value for r in records})
+        else:
+            self.held.apply({_key(r): _value(r) for r in records})
 
     async def open(self) -> int:
         """Read both changelogs to their end; returns how many records were applied."""
@@ -105,7 +105,7 @@ class _Changelogs:
     async def catch_up(self, limit_seconds: float = 30.0) -> int:
         """Apply every committed change up to the current last stable offsets; returns how many."""
         applied = await self._reader.catch_up(limit_seconds)
-        metrics.STATE_KEYS.set(sum(len(store) for store in self.stores.values()))
+        metrics.STATE_KEYS.set(len(self.state) + len(self.held))
         return applied
 
     async def close(self) -> None:
@@ -133,7 +133,7 @@ async def load_state(
     except BaseException:
         await changelogs.close()
         raise
-    _log.info("state_loaded", records=applied, count=len(changelogs.stores[layout.state]))
+    _log.info("state_loaded", records=applied, count=len(changelogs.state))
     return changelogs
 
 

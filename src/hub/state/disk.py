@@ -87,16 +87,16 @@ class DiskStore:
         """Apply committed changes (None deletes the key), all or none."""
         with self._transaction():
             for key, value in changes.items():
-                if value is None:
-                    self._count -= self._db.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount
-                    self._cache.pop(key, None)
-                    continue
-                encoded = to_json(value)
-                updated = self._db.execute("UPDATE kv SET value = ? WHERE key = ?", (encoded, key))
-                if updated.rowcount == 0:
-                    self._db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, encoded))
-                    self._count += 1
-                self._remember(key, value)
+                self._put(key, None if value is None else to_json(value))
+                if value is not None:
+                    self._remember(key, value)
+
+    def apply_encoded(self, changes: Mapping[str, bytes | None]) -> None:
+        """Apply changes as the changelog holds them (JSON bytes, None deletes): none decoded."""
+        with self._transaction():
+            for key, encoded in changes.items():
+                self._put(key, encoded)
+                self._cache.pop(key, None)  # decoded again when next read
 
     def overlay(self) -> Overlay:
         """A scratch layer for one batch: reads see its own writes, nothing reaches the store until commit."""
@@ -108,6 +108,16 @@ class DiskStore:
 
     def __len__(self) -> int:
         return self._count
+
+    def _put(self, key: str, encoded: bytes | None) -> None:
+        if encoded is None:
+            self._count -= self._db.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount
+            self._cache.pop(key, None)
+            return
+        updated = self._db.execute("UPDATE kv SET value = ? WHERE key = ?", (encoded, key))
+        if updated.rowcount == 0:
+            self._db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, encoded))
+            self._count += 1
 
     def _remember(self, key: str, value: Value) -> None:
         self._cache[key] = value

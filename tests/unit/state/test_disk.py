@@ -93,3 +93,13 @@ def test_retention_sweeps_it_like_the_dict(tmp_path: Path) -> None:
         )
     )
     assert expired == ["seen:old"]
+
+
+def test_changelog_bytes_are_stored_as_they_are(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    store.apply({"case:1": {"plan_version": 1}})
+    assert store.get("case:1") == {"plan_version": 1}  # now decoded and cached
+    store.apply_encoded({"case:1": b'{"plan_version":2}', "case:2": b'{"x":1}', "case:3": None})
+    assert store.get("case:1") == {"plan_version": 2}  # the cached value did not survive
+    assert store.get("case:2") == {"x": 1}
+    assert len(store) == 2
