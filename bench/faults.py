@@ -1101,6 +1101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # The scenarios run the demo registry and pseudonym secret on purpose; `hub run`
+    # refuses those outside development (as the test suite's settings also say).
+    os.environ.setdefault("HUB_ENVIRONMENT", "development")
     sys.exit(main())
 
 
