@@ -61,7 +61,6 @@ class DiskStore:
         )
         self._cache: OrderedDict[str, Value] = OrderedDict()
         self._cached = cached
-        self._count = 0
 
     def get(self, key: str) -> Value | None:
         """The value stored under key, or None."""
@@ -85,18 +84,23 @@ class DiskStore:
 
     def apply(self, changes: Mapping[str, Value | None]) -> None:
         """Apply committed changes (None deletes the key), all or none."""
+        encoded: dict[str, bytes | None] = {}
+        for key, value in changes.items():
+            encoded[key] = None if value is None else to_json(value)
         with self._transaction():
-            for key, value in changes.items():
-                self._put(key, None if value is None else to_json(value))
-                if value is not None:
-                    self._remember(key, value)
+            self._write(encoded)
+        for key, value in changes.items():
+            if value is None:
+                self._cache.pop(key, None)
+            else:
+                self._remember(key, value)
 
     def apply_encoded(self, changes: Mapping[str, bytes | None]) -> None:
         """Apply changes as the changelog holds them (JSON bytes, None deletes): none decoded."""
         with self._transaction():
-            for key, encoded in changes.items():
-                self._put(key, encoded)
-                self._cache.pop(key, None)  # decoded again when next read
+            self._write(changes)
+        for key in changes:
+            self._cache.pop(key, None)  # decoded again when next read
 
     def overlay(self) -> Overlay:
         """A scratch layer for one batch: reads see its own writes, nothing reaches the store until commit."""
@@ -107,17 +111,22 @@ class DiskStore:
         self._db.close()
 
     def __len__(self) -> int:
-        return self._count
+        # Counted when asked (a metric, every catch-up), not kept per write: an upsert
+        # does not say whether it inserted, and asking costs a statement per key.
+        count: int = self._db.execute("SELECT count(*) FROM kv").fetchone()[0]
+        return count
 
-    def _put(self, key: str, encoded: bytes | None) -> None:
-        if encoded is None:
-            self._count -= self._db.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount
-            self._cache.pop(key, None)
-            return
-        updated = self._db.execute("UPDATE kv SET value = ? WHERE key = ?", (encoded, key))
-        if updated.rowcount == 0:
-            self._db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, encoded))
-            self._count += 1
+    def _write(self, changes: Mapping[str, bytes | None]) -> None:
+        # Two statements a batch, each run over all its keys by SQLite's C loop: a
+        # statement per key from Python cost the router about a tenth of its time.
+        self._db.executemany(
+            "DELETE FROM kv WHERE key = ?", [(k,) for k, v in changes.items() if v is None]
+        )
+        self._db.executemany(
+            "INSERT INTO kv (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(k, v) for k, v in changes.items() if v is not None],
+        )
 
     def _remember(self, key: str, value: Value) -> None:
         self._cache[key] = value
@@ -132,7 +141,5 @@ class DiskStore:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
-            self._cache.clear()  # it may hold values the rollback took back
-            self._count = self._db.execute("SELECT count(*) FROM kv").fetchone()[0]
             raise
         self._db.execute("COMMIT")
