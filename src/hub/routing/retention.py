@@ -47,10 +47,13 @@ _LEGACY = ("seen_on", "updated_on")
 def expired_keys(
     state: StateView, today: date, *, retention: timedelta, seen_retention: timedelta
 ) -> Iterator[str]:
-    """Every key whose retention has run out on ``today``."""
-    for key in state.keys_with_prefix(""):
-        value = state.get(key)
-        if value is not None and _expired(key, value, state, today, retention, seen_retention):
+    """Every key whose retention has run out on ``today``.
+
+    One pass over the whole state (``StateView.scan``): memory bounded by the store's
+    page, whatever the state's size. Only the case a key names is looked up.
+    """
+    for key, value in state.scan():
+        if _expired(key, value, state, today, retention, seen_retention):
             yield key
 
 
@@ -81,9 +84,8 @@ def _expired(
 
 def legacy_keys(state: StateView, today: date) -> Iterator[tuple[str, dict[str, object]]]:
     """Values written before receipt dates, each stamped as received (and, if ended, ended) today."""
-    for key in state.keys_with_prefix(""):
-        value = state.get(key)
-        if value is None or _RECEIVED in value:
+    for key, value in state.scan():
+        if _RECEIVED in value:
             continue
         stamped = {k: v for k, v in value.items() if k not in _LEGACY}
         stamped[_RECEIVED] = today.isoformat()

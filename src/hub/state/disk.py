@@ -35,6 +35,8 @@ Value = Mapping[str, Any]
 
 # Above every character a key can hold: the exclusive upper bound of a prefix's range.
 _AFTER_ANY = "\U0010ffff"
+# Keys a sweep reads at once (``scan``): a few hundred KiB, whatever the state's size.
+_SCAN_PAGE = 1024
 
 
 class DiskStore:
@@ -81,6 +83,25 @@ class DiskStore:
             "SELECT key FROM kv WHERE key >= ? AND key < ?", (prefix, prefix + _AFTER_ANY)
         ).fetchall()
         return (key for (key,) in rows)
+
+    def scan(self) -> Iterator[tuple[str, Value]]:
+        """Every live key with its value, read in pages of keys; the cache is left alone.
+
+        Each page is a query of its own (the keys after the last one read), so no
+        statement stays open between pages and the caller may write meanwhile: a key
+        written after its page was read is seen in its new state or not at all.
+        """
+        after = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ?",
+                (after, _SCAN_PAGE),
+            ).fetchall()
+            for key, encoded in rows:
+                yield key, from_json(encoded)
+            if len(rows) < _SCAN_PAGE:
+                return
+            after = rows[-1][0]
 
     def apply(self, changes: Mapping[str, Value | None]) -> None:
         """Apply committed changes (None deletes the key), all or none."""

@@ -32,6 +32,15 @@ class StateView(Protocol):
         """Every live key that starts with prefix (order unspecified)."""
         ...
 
+    def scan(self) -> Iterator[tuple[str, Value]]:
+        """Every live key with its value, for sweeps over the whole state (order unspecified).
+
+        A sweep reads it once: a store may read it in pages and leave its cache of the
+        keys in use alone, so a sweep neither holds the whole state in memory at once
+        nor evicts what the batches read.
+        """
+        ...
+
 
 class CommittedState(StateView, Protocol):
     """A store an overlay commits to: StateStore (in memory) or DiskStore (a SQLite file)."""
@@ -54,6 +63,10 @@ class StateStore:
     def keys_with_prefix(self, prefix: str) -> Iterator[str]:
         """Every live key that starts with prefix."""
         return (key for key in list(self._data) if key.startswith(prefix))
+
+    def scan(self) -> Iterator[tuple[str, Value]]:
+        """Every live key with its value (a copy of the list: the caller may write meanwhile)."""
+        return iter(list(self._data.items()))
 
     def apply(self, changes: Mapping[str, Value | None]) -> None:
         """Apply committed changes (None deletes the key)."""
@@ -98,6 +111,15 @@ class Overlay:
         for key, value in list(self._changes.items()):
             if key.startswith(prefix) and key not in seen and value is not _DELETED:
                 yield key
+
+    def scan(self) -> Iterator[tuple[str, Value]]:
+        """Every live key with its value as this batch sees it."""
+        for key, value in self._base.scan():
+            if key not in self._changes:
+                yield key, value
+        for key, value in list(self._changes.items()):
+            if value is not _DELETED:
+                yield key, value
 
     def put(self, changes: Mapping[str, Value | None]) -> None:
         """Record changes made by one event (None deletes)."""

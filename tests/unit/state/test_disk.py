@@ -44,6 +44,42 @@ def test_a_prefix_lists_exactly_its_keys(store: DiskStore | StateStore) -> None:
     assert len(list(store.keys_with_prefix(""))) == 5
 
 
+def test_a_scan_reads_every_key_once_across_pages(store: DiskStore | StateStore) -> None:
+    written = {f"seen:{n:05d}": {"n": n} for n in range(2500)}  # more than two pages
+    store.apply(written)
+    assert dict(store.scan()) == written
+
+
+def test_a_scan_leaves_the_cache_of_the_keys_in_use_alone(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path, cached=10)
+    store.apply({f"seen:{n:04d}": {"n": n} for n in range(3000)})
+    in_use = list(store._cache)
+    assert sum(1 for _ in store.scan()) == 3000
+    assert list(store._cache) == in_use
+
+
+def test_writes_between_pages_of_a_scan_do_not_break_it(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    store.apply({f"seen:{n:05d}": {"n": n} for n in range(3000)})
+    seen = []
+    for key, _ in store.scan():
+        seen.append(key)
+        if key == "seen:00000":
+            store.apply({"seen:02000": None, "seen:09999": {"n": 9999}})
+    # A key deleted before its page was read is not seen; one added after the last page
+    # read is; nothing is seen twice.
+    assert "seen:02000" not in seen
+    assert "seen:09999" in seen
+    assert len(seen) == len(set(seen)) == 3000
+
+
+def test_an_overlay_scans_its_batch_over_the_store(store: DiskStore | StateStore) -> None:
+    store.apply({"a:1": {"x": 1}, "a:2": {"x": 2}})
+    overlay = store.overlay()
+    overlay.put({"a:2": None, "a:3": {"x": 3}, "a:1": {"x": 10}})
+    assert dict(overlay.scan()) == {"a:1": {"x": 10}, "a:3": {"x": 3}}
+
+
 def test_an_overlay_commits_to_the_file(tmp_path: Path) -> None:
     store = DiskStore(tmp_path)
     overlay = store.overlay()
