@@ -37,7 +37,6 @@ from hub.inbound.kafka import (
     KafkaBinary,
     KafkaStructured,
     choose_kafka,
-    content_type_of,
 )
 from hub.inbound.reading import HttpAdapter, HttpMessage, KafkaAdapter, KafkaMessage, Reading
 
@@ -61,5 +60,4 @@ __all__ = [
     "Reading",
     "choose_http",
     "choose_kafka",
-    "content_type_of",
 ]

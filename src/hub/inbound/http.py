@@ -157,7 +157,9 @@ class HttpBinary:
                     )
                 event[attribute] = value
         if errors:
-            return [Reading.unreadable(errors, _reportable_id(event))]
+            # An id sent twice is not reported: which one counts would be a guess.
+            twice = any(error.path == "id" for error in errors)
+            return [Reading.unreadable(errors, None if twice else _reportable_id(event))]
         event["data"] = data
         return [Reading(event=event)]
 

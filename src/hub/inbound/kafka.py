@@ -2,7 +2,8 @@
 
 The record's ``content-type`` header chooses, as the CloudEvents Kafka binding says: a
 value starting with ``application/cloudevents`` is structured mode (the whole event in
-the value), anything else, or none, binary mode. The key, when there is one, must equal
+the value), anything else binary mode, except that a record without any ``ce_*`` header
+is structured mode too (see ``KafkaStructured``). The key, when there is one, must equal
 the subject in both. In structured mode ``ce_*`` headers are ignored, as the binding and
 the CNCF SDKs do: the value holds every attribute.
 """
@@ -24,7 +25,6 @@ __all__ = [
     "KafkaBinary",
     "KafkaStructured",
     "choose_kafka",
-    "content_type_of",
 ]
 
 STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
@@ -32,6 +32,7 @@ UNREAD_BYTES: Final = 2 * MAX_EVENT_BYTES
 """A record this large is refused unread: parsing it is wasted work (messages.md: 256 KiB)."""
 
 _CONTENT_TYPE: Final = "content-type"
+_CE_PREFIX: Final = "ce_"
 _CLOUDEVENTS_PREFIX: Final = b"application/cloudevents"
 # Attributes that never leave the record they came in: vendor trace data the hub cannot
 # vet, and the partition key that only repeats the subject (messages.md, "Envelope").
@@ -39,20 +40,11 @@ _NEVER_STORED_HEADERS: Final = frozenset({"ce_tracestate", "ce_partitionkey"})
 _NEVER_STORED_ATTRIBUTES: Final = ("tracestate", "partitionkey")
 
 
-def content_type_of(headers: Sequence[tuple[str, bytes]]) -> bytes | None:
-    """The value of a record's first ``content-type`` header (any case), None when absent."""
-    for name, value in headers:
-        if len(name) == len(_CONTENT_TYPE) and name.lower() == _CONTENT_TYPE:
-            return value
-    return None
-
-
 def choose_kafka(
     adapters: Sequence[KafkaAdapter], headers: Sequence[tuple[str, bytes]]
 ) -> KafkaAdapter | None:
     """The first adapter that reads a record with these headers, None when none does."""
-    content_type = content_type_of(headers)
-    return next((adapter for adapter in adapters if adapter.accepts(content_type)), None)
+    return next((adapter for adapter in adapters if adapter.accepts(headers)), None)
 
 
 def _ce_id(record: KafkaMessage) -> str | None:
@@ -81,7 +73,7 @@ class KafkaBinary:
     CONTENT_TYPE_UNSUPPORTED at ``datacontenttype``. The codec is ``hub.envelope.from_kafka``.
     """
 
-    def accepts(self, content_type: bytes | None) -> bool:
+    def accepts(self, headers: Sequence[tuple[str, bytes]]) -> bool:
         """Every record: binary mode is what a record is unless it says otherwise."""
         return True
 
@@ -113,18 +105,25 @@ class KafkaBinary:
 
 
 class KafkaStructured:
-    """Structured mode: the whole event as ``application/cloudevents+json`` in the value.
+    """Structured mode: the whole event, attributes and ``data``, as JSON in the value.
 
-    The key, when there is one, must equal the subject (as in binary mode). Other event
-    formats (``+avro``, ``+xml``, a batch) are CONTENT_TYPE_UNSUPPORTED.
+    Read for a ``content-type`` starting with ``application/cloudevents``, which must then
+    be ``application/cloudevents+json`` (other event formats and batches are
+    CONTENT_TYPE_UNSUPPORTED). Also read for a record without any ``ce_*`` header, as the
+    CNCF SDKs' ``from_kafka`` does: such a record cannot be binary mode, and the SDK's
+    older API writes structured mode so, its ``content-type`` being the event's
+    ``datacontenttype``. The key, when there is one, must equal the subject.
     """
 
-    def accepts(self, content_type: bytes | None) -> bool:
-        """A ``content-type`` starting with ``application/cloudevents`` (any case)."""
-        return (
-            content_type is not None
-            and content_type[: len(_CLOUDEVENTS_PREFIX)].lower() == _CLOUDEVENTS_PREFIX
-        )
+    def accepts(self, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """A ``content-type`` starting with ``application/cloudevents``, or no ``ce_*`` header."""
+        binary = False
+        for name, value in headers:
+            if name[:3].lower() == _CE_PREFIX:
+                binary = True
+            elif name.lower() == _CONTENT_TYPE and _is_cloudevents(value):
+                return True
+        return not binary
 
     def read(self, record: KafkaMessage) -> Reading:
         """The value as a structured-mode dict, or why it cannot be read (with its id where readable)."""
@@ -136,7 +135,21 @@ class KafkaStructured:
         parsed = strict_json(value)
         event = parsed if isinstance(parsed, dict) else None
         event_id = _reportable_id(event)
-        if not _is_structured_json(content_type_of(record.headers), record.headers):
+        content_types = [v for name, v in record.headers if name.lower() == _CONTENT_TYPE]
+        if len(content_types) > 1:
+            return Reading.unreadable(
+                [
+                    ErrorDetail(
+                        "datacontenttype",
+                        ErrorCode.ENVELOPE_INVALID,
+                        "This header appears more than once.",
+                    )
+                ],
+                event_id,
+            )
+        content_type = content_types[0] if content_types else None
+        format_type = _is_cloudevents(content_type)
+        if content_type is not None and format_type and not _is_structured_json(content_type):
             return Reading.unreadable(
                 [
                     _error(
@@ -155,6 +168,32 @@ class KafkaStructured:
             return Reading.unreadable(
                 [_error(ErrorCode.ENVELOPE_INVALID, "A CloudEvent must be a JSON object.")]
             )
+        if content_type is not None and not format_type:
+            # No ce_* header: the content-type is the event's datacontenttype (SDK 1.x).
+            try:
+                declared = content_type.decode("utf-8")
+            except UnicodeDecodeError:
+                return Reading.unreadable(
+                    [
+                        ErrorDetail(
+                            "datacontenttype",
+                            ErrorCode.ENVELOPE_INVALID,
+                            "Header values must be UTF-8 text.",
+                        )
+                    ],
+                    event_id,
+                )
+            if event.setdefault("datacontenttype", declared) != declared:
+                return Reading.unreadable(
+                    [
+                        ErrorDetail(
+                            "datacontenttype",
+                            ErrorCode.ENVELOPE_INVALID,
+                            "The content-type header and datacontenttype differ.",
+                        )
+                    ],
+                    event_id,
+                )
         subject = event.get("subject")
         if record.key is not None and isinstance(subject, str):
             try:
@@ -209,10 +248,17 @@ def _reportable_id(event: dict[str, Any] | None) -> str | None:
     return event_id if is_event_id(event_id) else None
 
 
-def _is_structured_json(content_type: bytes | None, headers: Sequence[tuple[str, bytes]]) -> bool:
-    """One ``content-type`` header: ``application/cloudevents+json``, charset UTF-8 if any."""
-    if content_type is None or not content_type.isascii():
-        return False
-    if sum(1 for name, _ in headers if name.lower() == _CONTENT_TYPE) != 1:
+def _is_cloudevents(content_type: bytes | None) -> bool:
+    """Whether a content-type names a CloudEvents event format (structured mode)."""
+    # A Kafka header's value may be null.
+    return (
+        isinstance(content_type, bytes)
+        and content_type[: len(_CLOUDEVENTS_PREFIX)].lower() == _CLOUDEVENTS_PREFIX
+    )
+
+
+def _is_structured_json(content_type: bytes) -> bool:
+    """``application/cloudevents+json``, with a UTF-8 charset if any."""
+    if not content_type.isascii():
         return False
     return media_type(content_type.decode("ascii")) == STRUCTURED_CONTENT_TYPE

@@ -98,8 +98,8 @@ class KafkaMessage(Protocol):
 class KafkaAdapter(Protocol):
     """Reads the records of one Kafka content mode (or one partner format) into an event each."""
 
-    def accepts(self, content_type: bytes | None) -> bool:
-        """Whether this adapter reads a record with this ``content-type`` header (None: absent)."""
+    def accepts(self, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """Whether this adapter reads a record with these headers (its ``content-type``, mostly)."""
         ...
 
     def read(self, record: KafkaMessage) -> Reading:
