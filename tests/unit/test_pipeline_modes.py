@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 
 from hub.connectors.registry import Role
+from hub.observability.logging import configure_logging
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
-from hub.testing import InMemoryPipeline, load_example
+from hub.testing import EXAMPLES_DIR, InMemoryPipeline, load_example, personal_values
 from tests.sdk import API, APIS, kafka_binary, kafka_structured
 
 REFERRAL = "referrals.submitted/valid/poh-ggz-referral.json"
@@ -162,3 +166,42 @@ def test_refused_output_of_a_structured_record_is_reported_under_its_id(
         GP_SOURCE,
         ("PROCESSING_FAILED",),
     )
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """JSON log lines written by the production configuration, captured in memory."""
+    buffer = io.StringIO()
+    configure_logging(format="json", level="DEBUG")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+    yield buffer
+    structlog.reset_defaults()
+
+
+def test_no_personal_value_of_any_example_leaves_a_structured_record(
+    hub: InMemoryPipeline, captured: io.StringIO
+) -> None:
+    """Every example in Kafka structured mode, and again unreadable: no personal value in a reason, status or log."""
+    examples = [load_example(path) for path in sorted(EXAMPLES_DIR.glob("*/*/*.json"))]
+    values = {v for event in examples for v in personal_values(event)}
+    assert len(values) > 100
+    said: list[bytes] = []
+    for event in examples:
+        value = json.dumps(event).encode()
+        headers = [("content-type", b"application/cloudevents+json")]
+        subject = event.get("subject")
+        key = subject.encode() if isinstance(subject, str) else None
+        for record in (
+            inbound(hub, key, headers, value),
+            inbound(hub, b"another-key", headers, value),  # unreadable: key is not the subject
+            inbound(hub, key, [("content-type", b"application/cloudevents-batch+json")], value),
+        ):
+            for out in hub.feed(record):
+                if out.topic == hub.layout.deadletter:
+                    letter = json.loads(out.value or b"")
+                    said.append(json.dumps([letter["reason"], letter["event_id"]]).encode())
+                elif out.topic == hub.layout.status:
+                    said.append((out.key or b"") + (out.value or b""))
+    text = b"\n".join(said).decode() + captured.getvalue()
+    assert "event_dead_lettered" in text
+    assert sorted(v for v in values if v in text) == []
