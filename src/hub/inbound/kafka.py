@@ -119,10 +119,11 @@ class KafkaStructured:
         """A ``content-type`` starting with ``application/cloudevents``, or no ``ce_*`` header."""
         binary = False
         for name, value in headers:
-            if name[:3].lower() == _CE_PREFIX:
+            if len(name) == len(_CONTENT_TYPE) and name.lower() == _CONTENT_TYPE:
+                if _is_cloudevents(value):
+                    return True
+            elif not binary and name[:3].lower() == _CE_PREFIX:
                 binary = True
-            elif name.lower() == _CONTENT_TYPE and _is_cloudevents(value):
-                return True
         return not binary
 
     def read(self, record: KafkaMessage) -> Reading:
