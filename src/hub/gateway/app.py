@@ -319,8 +319,13 @@ def build_gateway_app(
     registry: PartnerRegistry,
     *,
     result_areas: frozenset[str] | None = None,
+    adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
 ) -> FastAPI:
-    """The gateway app on Kafka: producer to the inbound topics, tail of the status topic."""
+    """The gateway app on Kafka: producer to the inbound topics, tail of the status topic.
+
+    ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
+    HTTP binding's three modes).
+    """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
     book = StatusBook(max_records=settings.status_max_records, recent_ids=settings.recent_ids)
@@ -333,6 +338,7 @@ def build_gateway_app(
         book=book,
         validator=default_validator(result_areas),
         services=[sink, tail],
+        adapters=adapters,
     )
 
 
