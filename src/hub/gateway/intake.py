@@ -130,9 +130,9 @@ class EventIntake:
         return [answer if answer is not None else self.unavailable() for answer in answers]
 
     def _check(self, partner: Partner, item: Reading) -> tuple[ValidEvent, KafkaRecord] | Problem:
-        if item.event is None:
-            return invalid_event(item.errors)
         try:
+            if item.event is None:
+                raise InvalidEvent(item.errors)  # the adapter could not read it
             event = self._validate(item.event, partner)
             key, headers, value = to_kafka(event.to_cloud_event())
         except InvalidEvent as exc:

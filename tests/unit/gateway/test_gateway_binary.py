@@ -218,3 +218,14 @@ async def test_no_personal_value_of_any_example_is_in_a_binary_mode_answer_or_lo
     text = "\n".join(answers) + captured.getvalue()
     assert "event_rejected" in text
     assert sorted(v for v in values if v in text) == []
+
+
+async def test_the_openapi_description_tells_partners_binary_mode_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    """/openapi.json describes binary mode on POST /events: its ce- headers and its body."""
+    spec = (await client.get("/openapi.json")).json()
+    body = spec["paths"]["/events"]["post"]["requestBody"]
+    assert "Binary mode" in body["description"]
+    assert "`ce-id`" in body["description"]
+    assert "binary" in spec["info"]["description"]
