@@ -181,7 +181,8 @@ def compact_size_bound(record_bytes: int) -> int:
     ``1000000000000000.0``). An attribute read from a header is a JSON string: its escapes
     can grow a byte six times (``\\u0001``), and its name and quotes add at most six bytes
     to a header name of at least three (``ce_``). So six times the record, plus the braces
-    and ``"data":``, bounds the event's compact JSON.
+    and ``"data":``, bounds the event's compact JSON. A structured-mode value is the event
+    itself, its JSON bounded the same way (``hub.inbound.kafka``).
     """
     return 6 * record_bytes + 16
 

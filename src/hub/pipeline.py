@@ -15,7 +15,7 @@ the dead letter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -26,15 +26,9 @@ from pydantic_core import to_json
 
 from hub.audit.record import DisclosureOutcome
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import (
-    MAX_EVENT_BYTES,
-    compact_size_bound,
-    event_too_large,
-    from_kafka,
-    is_event_id,
-    to_kafka,
-)
+from hub.envelope import MAX_EVENT_BYTES, compact_size_bound, event_too_large, is_event_id, to_kafka
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
+from hub.inbound import KAFKA_ADAPTERS, UNREAD_BYTES, KafkaAdapter, Reading, choose_kafka
 from hub.observability import metrics
 from hub.observability.logging import get_logger
 from hub.records import DeadLetter, RecordCopy, StatusRecord
@@ -89,17 +83,16 @@ class OutRecord:
 
 # The contract's limit (messages.md, "Envelope") is 256 KiB of an event's compact JSON,
 # which validation measures exactly as the gateway does. A record whose raw bytes are
-# twice that is refused unread: parsing it is wasted work, and no copy of it would fit a
-# dead letter. Up to the limit itself a dead letter carries a copy for replay.
-_UNREAD_BYTES = 2 * MAX_EVENT_BYTES
-
-# Attributes that never leave the record they came in: vendor trace data the hub cannot
-# vet, and the partition key that only repeats the subject (messages.md, "Envelope").
-_NEVER_STORED = frozenset({"ce_tracestate", "ce_partitionkey"})
+# twice that (UNREAD_BYTES) is refused unread: parsing it is wasted work, and no copy of
+# it would fit a dead letter. Up to the limit itself a dead letter carries a copy for replay.
 
 
 class Pipeline:
-    """Maps inbound records to output records: the live hub's per-record step."""
+    """Maps inbound records to output records: the live hub's per-record step.
+
+    ``adapters`` read the records' wire formats (``hub.inbound``): by default Kafka
+    structured and binary mode, chosen by each record's ``content-type``.
+    """
 
     def __init__(
         self,
@@ -107,11 +100,13 @@ class Pipeline:
         registry: PartnerRegistry,
         ctx: RoutingContext,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        adapters: Sequence[KafkaAdapter] = KAFKA_ADAPTERS,
     ) -> None:
         self._layout = layout
         self._registry = registry
         self._ctx = ctx
         self._clock = clock
+        self._adapters = tuple(adapters)
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
 
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
@@ -126,8 +121,8 @@ class Pipeline:
                 "source",
                 "The inbound topic belongs to no registered partner.",
             )
-        elif (size := record.size) > _UNREAD_BYTES:
-            outcome = _too_large(record, partner)
+        elif (size := record.size) > UNREAD_BYTES:
+            outcome = _too_large(self._identify(record), partner)
         else:
             outcome = self._decode_and_process(record, size, partner, state, held)
         return self._records(record, partner, outcome)
@@ -135,20 +130,20 @@ class Pipeline:
     def _decode_and_process(
         self, record: InboundRecord, size: int, partner: Partner, state: Overlay, held: Overlay
     ) -> Outcome:
-        try:
-            raw = from_kafka(record.key, record.headers, record.value)
-        except InvalidEvent as exc:
-            return Outcome(kind=OutcomeKind.DEAD_LETTERED, errors=exc.errors)
-        except ValueError:
+        adapter = choose_kafka(self._adapters, record.headers)
+        if adapter is None:
             return _rejected(
-                ErrorCode.MALFORMED_JSON,
-                "data",
-                "The record is not a binary-mode CloudEvent with a JSON object value.",
+                ErrorCode.CONTENT_TYPE_UNSUPPORTED,
+                "datacontenttype",
+                "The record's content-type is not one the hub reads.",
             )
         try:
+            reading = adapter.read(record)
+            if reading.event is None:
+                return _unreadable(reading, partner)
             received_at = record.received_at or self._clock()
             return process(
-                raw,
+                reading.event,
                 partner,
                 state,
                 self._ctx,
@@ -218,11 +213,11 @@ class Pipeline:
         so the event had no effect; an operator can replay it once the cause is fixed.
         """
         partner = self._sender(record)
-        event_id, source = _reportable_attributes(record, partner)
+        event_id = self._identify(record) if partner is not None else None
         outcome = Outcome(
             kind=OutcomeKind.DEAD_LETTERED,
             event_id=event_id,
-            source=source,
+            source=partner.source if partner is not None and event_id is not None else None,
             errors=(
                 ErrorDetail(
                     "",
@@ -247,6 +242,14 @@ class Pipeline:
         return out
 
     # ------------------------------------------------------------------ records
+
+    def _identify(self, record: InboundRecord) -> str | None:
+        """The reportable id of a record not read in full; never raises (it runs on failures)."""
+        try:
+            adapter = choose_kafka(self._adapters, record.headers)
+            return None if adapter is None else adapter.identify(record)
+        except Exception:
+            return None
 
     def _sender(self, record: InboundRecord) -> Partner | None:
         partner_id = self._layout.partner_of_inbound(record.topic)
@@ -328,7 +331,10 @@ class Pipeline:
         # personal data) so an operator can replay it; the reason holds codes and paths only.
         # A record too large to copy is kept by reference (its inbound topic has the same
         # retention) and digest, so the dead letter always fits where the original did not.
-        copied = copy and record.size <= MAX_EVENT_BYTES
+        stored: tuple[tuple[str, bytes], ...] | None = None
+        if copy and record.size <= MAX_EVENT_BYTES:
+            adapter = choose_kafka(self._adapters, record.headers)
+            stored = None if adapter is None else adapter.stored_headers(record)
         letter = DeadLetter(
             errors=outcome.errors,
             unroutable=outcome.unroutable,
@@ -340,15 +346,9 @@ class Pipeline:
             sha256=hashlib.sha256(record.value or b"").hexdigest(),
             size=record.size,
             record=(
-                RecordCopy(
-                    key=record.key,
-                    headers=tuple(
-                        (name, v) for name, v in record.headers if name not in _NEVER_STORED
-                    ),
-                    value=record.value,
-                )
-                if copied
-                else None
+                None
+                if stored is None
+                else RecordCopy(key=record.key, headers=stored, value=record.value)
             ),
         )
         return OutRecord(self._layout.deadletter, letter.key, letter.to_json(), letter.headers)
@@ -466,32 +466,27 @@ def _invalid(
     )
 
 
-def _reportable_attributes(
-    record: InboundRecord, partner: Partner | None
-) -> tuple[str | None, str | None]:
-    """The ``ce_id`` of an unread record where it may be reported back, with the sender's source.
+def _unreadable(reading: Reading, partner: Partner) -> Outcome:
+    """A record whose envelope could not be read: its id where it could be, and the sender's source.
 
-    The same rule as for a read event (``_invalid``): an id that keeps the contract's
-    rules (no BSN in it) and the sender's own registered source, since they become the
-    key of a status record kept for long.
+    The same rule as for a read event (``_invalid``): an id that keeps the contract's rules
+    (the adapter gives no other) and the sender's own registered source, since they become
+    the key of a status record kept for long.
     """
-    raw_id = next((value for name, value in record.headers if name == "ce_id"), None)
-    try:
-        event_id = (raw_id or b"").decode()
-    except UnicodeDecodeError:
-        return None, None
-    if partner is None or not is_event_id(event_id):
-        return None, None
-    return event_id, partner.source
+    return Outcome(
+        kind=OutcomeKind.DEAD_LETTERED,
+        event_id=reading.event_id,
+        source=partner.source if reading.event_id is not None else None,
+        errors=reading.errors,
+    )
 
 
-def _too_large(record: InboundRecord, partner: Partner) -> Outcome:
+def _too_large(event_id: str | None, partner: Partner) -> Outcome:
     """An oversized record: rejected unread, with its id where it is one the hub may report."""
-    event_id, source = _reportable_attributes(record, partner)
     return Outcome(
         kind=OutcomeKind.DEAD_LETTERED,
         event_id=event_id,
-        source=source,
+        source=partner.source if event_id is not None else None,
         errors=(event_too_large(),),
     )
 

@@ -10,6 +10,7 @@ import pytest
 
 from hub.app import Hub
 from hub.dev.partner_io import Received, receive, send_events
+from hub.kafka import producer
 from hub.testing import make_event
 
 from .gatewaytest import hub_with_gateway
@@ -37,7 +38,7 @@ async def _everything(hub: Hub) -> list[Received]:
 async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
     kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """tracestate and partitionkey, sent over HTTP and over Kafka, are accepted but reach no webhook and no hub topic."""
+    """tracestate and partitionkey, sent over HTTP and over Kafka (binary and structured mode), are accepted but reach no webhook and no hub topic."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
     receiver = Receiver()
     over_http = make_event(REFERRAL, referral_id="REF-attr-http")
@@ -52,14 +53,40 @@ async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
         "tracestate": KAFKA_TRACESTATE,
         "partitionkey": "REF-attr-kafka",
     }
+    # Kafka structured mode: the trace state rides in the value; once valid, once dead-lettered.
+    structured = make_event(REFERRAL, referral_id="REF-attr-structured")
+    structured |= {
+        "subject": "REF-attr-structured",
+        "tracestate": KAFKA_TRACESTATE,
+        "partitionkey": "REF-attr-structured",
+    }
+    invalid = make_event(REFERRAL, referral_id="REF-attr-invalid")
+    invalid |= {"subject": "REF-attr-invalid", "tracestate": KAFKA_TRACESTATE}
+    invalid["data"]["client"]["bsn"] = "999999991"
+    structured_records = [
+        (e["subject"].encode(), [("content-type", b"application/cloudevents+json")], e)
+        for e in (structured, invalid)
+    ]
     async with serving(receiver) as url, hub_with_gateway(kafka_bootstrap, tmp_path, url) as run:
         posted = await run.client.post(
             "/events", content=json.dumps(over_http), headers=_auth("gp-de-linde")
         )
         layout = run.hub.layout
         await send_events(run.hub.settings.kafka, layout.inbound("gp-de-linde"), [over_kafka])
+        writer = producer(run.hub.settings.kafka, linger_ms=0)
+        await writer.start()
+        try:
+            for key, headers, event in structured_records:
+                await writer.send_and_wait(
+                    layout.inbound("gp-de-linde"),
+                    key=key,
+                    headers=headers,
+                    value=json.dumps(event).encode(),
+                )
+        finally:
+            await writer.stop()
         async with asyncio.timeout(60):
-            while len(receiver.delivered) < 2:  # noqa: ASYNC110 -- polling a test double
+            while len(receiver.delivered) < 3:  # noqa: ASYNC110 -- polling a test double
                 await asyncio.sleep(0.1)
         records = await _everything(run.hub)
 
@@ -67,6 +94,7 @@ async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
     assert sorted(e["data"]["referral_id"] for e in receiver.delivered) == [
         "REF-attr-http",
         "REF-attr-kafka",
+        "REF-attr-structured",
     ]
     for request in receiver.requests:
         names = {name.lower() for name in request["headers"]}
@@ -85,6 +113,8 @@ async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
         if (record.topic, headers.get("ce_id")) == partner_written:
             assert headers["ce_tracestate"] == KAFKA_TRACESTATE.encode()
             continue
+        if record.topic == layout.inbound("gp-de-linde") and "ce_id" not in headers:
+            continue  # the partner's own structured-mode records, as it wrote them
         checked += 1
         assert "ce_tracestate" not in headers, record.topic
         assert "ce_partitionkey" not in headers, record.topic
@@ -92,7 +122,10 @@ async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
         assert [m for m in MARKERS if m in raw] == [], record.topic
     topics = {record.topic for record in records}
     assert {layout.inbound("gp-de-linde"), layout.status} <= topics
-    assert checked >= 4  # the HTTP event inbound, two deliveries, two status records at least
+    assert checked >= 7  # the HTTP event inbound, three deliveries, four status records at least
+    [letter] = [r.json() for r in records if r.topic == layout.deadletter]
+    assert letter["event_id"] == invalid["id"]
+    assert letter["record"] is None  # its value holds the trace state: kept by reference
 
 
 async def test_a_924_kb_outcome_gets_413_from_the_running_gateway(

@@ -5,10 +5,10 @@ so tests run it in memory; ``build_gateway_app`` wires the Kafka ones. Both retu
 FastAPI app that uvicorn (``hub.gateway.server``) or any ASGI server can run.
 
 A request to POST /events goes: failed authentications of the address (429) ->
-authenticate (401) -> Content-Type (415) -> rate-limit
-pre-check (429) -> read the body within size and time (413, 408) -> strict JSON (400) ->
-batch length (413) -> rate limit per event (429) -> per event: contract (403, 422),
-resend, produce and wait for Kafka (202, 503).
+authenticate (401) -> the adapter its Content-Type chooses (``hub.inbound``; else 415) ->
+rate-limit pre-check (429) -> read the body within size and time (413, 408) -> the
+adapter reads it (400 not JSON, 422 not a batch) -> batch length (413) -> rate limit per
+event (429) -> per event: contract (403, 422), resend, produce and wait for Kafka (202, 503).
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.errors import ErrorCode, ErrorDetail
+from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
-from hub.gateway.body import Mode, decode_json, mode_of
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
 from hub.gateway.limits import AuthFailureLimiter, PartnerRateLimiter, read_body
 from hub.gateway.openapi import (
@@ -41,9 +40,16 @@ from hub.gateway.openapi import (
     install_openapi,
     problem_responses,
 )
-from hub.gateway.problems import Problem, ProblemCode, ProblemError, install_problem_handlers
+from hub.gateway.problems import (
+    Problem,
+    ProblemCode,
+    ProblemError,
+    install_problem_handlers,
+    invalid_event,
+)
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
+from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
 from hub.observability.logging import get_logger
 from hub.settings import GatewaySettings, KafkaSettings
 from hub.topics import TopicLayout
@@ -53,7 +59,9 @@ __all__ = ["Service", "build_gateway_app", "create_app"]
 
 _DOCS_ASSETS: Final = "/docs/assets"
 _DESCRIPTION: Final = """\
-Partners send CloudEvents (NL GOV profile) to the hub; see docs/http-api.md.
+Partners send CloudEvents (NL GOV profile) to the hub; see docs/http-api.md. POST /events
+takes the CloudEvents HTTP binding's three modes: structured, batch and binary (`ce-*`
+headers, the event's data as an `application/json` body).
 
 Authenticate with `Authorization: Bearer <key>`, `X-API-Key: <key>` or a registered
 client certificate. Error answers are RFC 9457 problem bodies
@@ -85,6 +93,7 @@ class _Gateway:
         intake: EventIntake,
         book: StatusBook,
         sink: EventSink,
+        adapters: Sequence[HttpAdapter],
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
@@ -93,6 +102,7 @@ class _Gateway:
         self.intake = intake
         self.book = book
         self.sink = sink
+        self.adapters = tuple(adapters)
 
 
 def _gateway(request: Request) -> _Gateway:
@@ -114,33 +124,30 @@ async def _authenticate(gateway: _Gateway, request: Request) -> Partner:
 
 
 async def post_events(request: Request) -> Response:
-    """Take one event (structured mode) or a batch; see docs/http-api.md."""
+    """Take one event (structured or binary mode) or a batch; see docs/http-api.md."""
     gateway = _gateway(request)
     partner = await _authenticate(gateway, request)
-    mode = mode_of(request.headers.get("content-type"))
+    head = HttpMessage(tuple(request.headers.items()))
+    adapter = choose_http(gateway.adapters, head)
+    if adapter is None:
+        raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
     await gateway.limiter.precheck(partner.id)
     body = await read_body(
         request,
         max_bytes=gateway.settings.max_body_bytes,
         timeout_seconds=gateway.settings.body_timeout_seconds,
     )
-    payload = decode_json(body)
-    items: list[Any]
-    if mode is Mode.BATCH:
-        if not isinstance(payload, list):
-            raise ProblemError(_not_an_array())
-        if len(payload) > gateway.settings.max_batch_events:
-            raise ProblemError(Problem(413, ProblemCode.BATCH_TOO_LARGE.value))
-        if not payload:
-            raise ProblemError(_not_an_array())
-        items = payload
-    else:
-        items = [payload]
-    await gateway.limiter.check(partner.id, cost=len(items))
+    try:
+        readings = adapter.read(HttpMessage(head.headers, body))
+    except InvalidEvent as exc:
+        raise ProblemError(_unreadable(exc.errors)) from None
+    if adapter.many and len(readings) > gateway.settings.max_batch_events:
+        raise ProblemError(Problem(413, ProblemCode.BATCH_TOO_LARGE.value))
+    await gateway.limiter.check(partner.id, cost=len(readings))
     if not gateway.sink.connected:
         raise ProblemError(gateway.intake.unavailable())
-    answers = await gateway.intake.take(partner, items)
-    if mode is Mode.STRUCTURED:
+    answers = await gateway.intake.take(partner, readings)
+    if not adapter.many:
         (answer,) = answers
         if isinstance(answer, Problem):
             return answer.response()
@@ -148,16 +155,13 @@ async def post_events(request: Request) -> Response:
     return _batch_response(answers)
 
 
-def _not_an_array() -> Problem:
-    return Problem(
-        422,
-        ErrorCode.ENVELOPE_INVALID.value,
-        errors=[
-            ErrorDetail(
-                "", ErrorCode.ENVELOPE_INVALID, "A batch is a JSON array of at least one event."
-            )
-        ],
-    )
+def _unreadable(errors: Sequence[ErrorDetail]) -> Problem:
+    """The answer to a body the adapter could not read as a whole: 400 when not JSON, else 422."""
+    if errors and errors[0].code is ErrorCode.MALFORMED_JSON:
+        # The code names the body as a whole; a path is listed only where it points into
+        # the event (binary mode: the body is its data).
+        return Problem(400, ErrorCode.MALFORMED_JSON.value, errors=[e for e in errors if e.path])
+    return invalid_event(errors)
 
 
 def _batch_response(answers: Sequence[Accepted | Problem]) -> Response:
@@ -218,8 +222,13 @@ def create_app(
     book: StatusBook,
     validator: Validator | None = None,
     services: Sequence[Service] = (),
+    adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
 ) -> FastAPI:
-    """The gateway app over the given sink and status book; ``services`` run with its lifespan."""
+    """The gateway app over the given sink and status book; ``services`` run with its lifespan.
+
+    ``adapters`` read the request bodies' wire formats (``hub.inbound``): by default
+    CloudEvents structured, batch and binary mode.
+    """
     limiter = PartnerRateLimiter(settings.rate_limit)
     auth_failures = AuthFailureLimiter(settings.auth_failure_limit)
 
@@ -260,6 +269,7 @@ def create_app(
         ),
         book=book,
         sink=sink,
+        adapters=adapters,
     )
     app.add_api_route(
         "/events",
@@ -309,8 +319,13 @@ def build_gateway_app(
     registry: PartnerRegistry,
     *,
     result_areas: frozenset[str] | None = None,
+    adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
 ) -> FastAPI:
-    """The gateway app on Kafka: producer to the inbound topics, tail of the status topic."""
+    """The gateway app on Kafka: producer to the inbound topics, tail of the status topic.
+
+    ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
+    HTTP binding's three modes).
+    """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
     book = StatusBook(max_records=settings.status_max_records, recent_ids=settings.recent_ids)
@@ -323,6 +338,7 @@ def build_gateway_app(
         book=book,
         validator=default_validator(result_areas),
         services=[sink, tail],
+        adapters=adapters,
     )
 
 

@@ -22,10 +22,11 @@ from typing import Any
 
 from hub.connectors.registry import Partner
 from hub.envelope import to_kafka
-from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
+from hub.errors import ErrorCode, InvalidEvent
 from hub.gateway.problems import Problem, ProblemCode, invalid_event
 from hub.gateway.sink import EventSink, KafkaRecord
 from hub.gateway.status import StatusBook, status_key
+from hub.inbound import Reading
 from hub.observability.logging import get_logger
 from hub.schemas import ValidEvent, validate_event
 from hub.topics import TopicLayout
@@ -89,8 +90,8 @@ class EventIntake:
             503, ProblemCode.UNAVAILABLE.value, headers={"Retry-After": self._retry_after}
         )
 
-    async def take(self, partner: Partner, items: Sequence[object]) -> list[Accepted | Problem]:
-        """Answer every event in ``items`` (in order); produce the valid, new ones."""
+    async def take(self, partner: Partner, items: Sequence[Reading]) -> list[Accepted | Problem]:
+        """Answer every event an adapter read (in order); produce the valid, new ones."""
         answers: list[Accepted | Problem | None] = [None] * len(items)
         pending: list[_Pending] = []
         first_of: dict[str, int] = {}  # a repeat within the request answers as its first
@@ -128,13 +129,11 @@ class EventIntake:
             answers[index] = answers[first]
         return [answer if answer is not None else self.unavailable() for answer in answers]
 
-    def _check(self, partner: Partner, item: object) -> tuple[ValidEvent, KafkaRecord] | Problem:
-        if not isinstance(item, Mapping):
-            return invalid_event(
-                [ErrorDetail("", ErrorCode.ENVELOPE_INVALID, "A CloudEvent must be a JSON object.")]
-            )
+    def _check(self, partner: Partner, item: Reading) -> tuple[ValidEvent, KafkaRecord] | Problem:
         try:
-            event = self._validate(item, partner)
+            if item.event is None:
+                raise InvalidEvent(item.errors)  # the adapter could not read it
+            event = self._validate(item.event, partner)
             key, headers, value = to_kafka(event.to_cloud_event())
         except InvalidEvent as exc:
             problem = invalid_event(exc.errors)

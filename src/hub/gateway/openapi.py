@@ -16,8 +16,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from hub.gateway.body import BATCH_MEDIA_TYPE, STRUCTURED_MEDIA_TYPES
 from hub.gateway.problems import PROBLEM_MEDIA_TYPE, ProblemBody
+from hub.inbound import BATCH_MEDIA_TYPE, STRUCTURED_MEDIA_TYPES
 from hub.schemas import TYPES
 
 __all__ = [
@@ -181,6 +181,19 @@ def _event_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     return {"oneOf": variants}, components
 
 
+_BINARY_MODE: Final = """\
+One CloudEvent (structured mode, `application/cloudevents+json`) or a batch of them
+(`application/cloudevents-batch+json`).
+
+**Binary mode** (CloudEvents HTTP binding) is accepted too: send the attributes as `ce-*`
+headers (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`, `ce-time`, `ce-subject`, and
+optionally `ce-dataschema`, `ce-traceparent`, `ce-tracestate`, `ce-partitionkey`),
+percent-encoded where not printable ASCII, with `Content-Type: application/json` and the
+event's `data` object as the body. `application/json` without any `ce-*` header is read as
+structured mode. Errors name the attribute (`id`, `time`, ...) whichever mode was used.
+"""
+
+
 def _request_body(max_batch: int) -> dict[str, Any]:
     event = {"$ref": _REF.format(model="CloudEvent")}
     content: dict[str, Any] = {media: {"schema": event} for media in STRUCTURED_MEDIA_TYPES}
@@ -189,7 +202,7 @@ def _request_body(max_batch: int) -> dict[str, Any]:
     }
     return {
         "required": True,
-        "description": "One CloudEvent (structured mode) or a batch of them.",
+        "description": _BINARY_MODE,
         "content": content,
     }
 

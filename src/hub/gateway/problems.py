@@ -77,8 +77,9 @@ _DETAILS: Final[Mapping[str, str]] = {
     ProblemCode.NOT_FOUND: "No such resource.",
     ProblemCode.METHOD_NOT_ALLOWED: "This method is not allowed on this resource.",
     ProblemCode.BAD_REQUEST: "The request does not match the API description.",
-    ErrorCode.CONTENT_TYPE_UNSUPPORTED: "Send application/cloudevents+json (or application/json) "
-    "for one event, application/cloudevents-batch+json for a batch, in UTF-8.",
+    ErrorCode.CONTENT_TYPE_UNSUPPORTED: "Send one event as application/cloudevents+json "
+    "(structured mode) or its data as application/json with ce-* headers (binary mode), a "
+    "batch as application/cloudevents-batch+json; in UTF-8.",
     ErrorCode.MALFORMED_JSON: "The body is not valid UTF-8 JSON (no NaN, no duplicate keys).",
     ErrorCode.TYPE_NOT_ALLOWED: "This partner's role does not send this event type.",
     ErrorCode.SOURCE_MISMATCH: "The source is not the URN registered for this partner.",

@@ -1,0 +1,318 @@
+"""The Kafka adapters: binary and structured mode as a partner's SDK writes them, and every way a record fails."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from hub.connectors.registry import load_registry
+from hub.envelope import to_kafka
+from hub.errors import ErrorCode
+from hub.inbound import KAFKA_ADAPTERS, KafkaBinary, KafkaStructured, Reading, choose_kafka
+from hub.schemas import validate_event
+from hub.testing import make_event
+from tests.sdk import API, APIS, kafka_binary, kafka_structured
+
+REGISTRY = load_registry()
+
+
+@dataclass(frozen=True)
+class Record:
+    key: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    value: bytes | None
+
+
+def record(key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None) -> Record:
+    return Record(key, tuple(headers), value)
+
+
+def read(message: Record) -> Reading:
+    adapter = choose_kafka(KAFKA_ADAPTERS, message.headers)
+    assert adapter is not None
+    return adapter.read(message)
+
+
+def event_with(**attributes: Any) -> dict[str, Any]:
+    return make_event("cases.closed") | attributes
+
+
+def structured(event: dict[str, Any], **headers: bytes) -> Record:
+    return record(
+        event["subject"].encode(),
+        [("content-type", b"application/cloudevents+json"), *headers.items()],
+        json.dumps(event).encode(),
+    )
+
+
+def errors(reading: Reading) -> list[tuple[str, ErrorCode]]:
+    return [(e.path, e.code) for e in reading.errors]
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("partitionkey", [True, False])
+@pytest.mark.parametrize("mode", [kafka_binary, kafka_structured])
+def test_what_the_sdk_writes_is_read_and_validates(api: API, partitionkey: bool, mode: Any) -> None:
+    """Binary and structured mode from either SDK API, with or without partitionkey, give the same valid event."""
+    event = make_event("referrals.submitted")
+    if partitionkey:
+        event["partitionkey"] = event["subject"]
+    reading = read(record(*mode(event, api)))
+    assert reading.errors == ()
+    assert reading.event is not None
+    valid = validate_event(reading.event, sender=REGISTRY.by_source(event["source"]))
+    assert (
+        valid.to_cloud_event().to_structured()
+        == validate_event(event, sender=None).to_cloud_event().to_structured()
+    )
+
+
+def test_the_content_type_chooses_the_mode() -> None:
+    """cloudevents content types and records without ce_ headers are structured; the rest binary."""
+    structured_mode, binary_mode = KAFKA_ADAPTERS
+    assert isinstance(structured_mode, KafkaStructured)
+    assert isinstance(binary_mode, KafkaBinary)
+    cases = {
+        (("content-type", b"application/cloudevents+json"),): structured_mode,
+        (("Content-Type", b"Application/CloudEvents+JSON; charset=utf-8"),): structured_mode,
+        (("ce_id", b"x"), ("content-type", b"application/cloudevents+json")): structured_mode,
+        (("content-type", b"application/json"),): structured_mode,  # no ce_ header at all
+        (): structured_mode,
+        (("ce_id", b"x"), ("content-type", b"application/json")): binary_mode,
+        (("CE_ID", b"x"),): binary_mode,
+        (("ce_id", b"x"), ("content-type", b"text/plain")): binary_mode,
+    }
+    for headers, adapter in cases.items():
+        assert choose_kafka(KAFKA_ADAPTERS, headers) is adapter, headers
+
+
+def test_a_hub_binary_record_reads_as_before() -> None:
+    """The hub's own binary-mode encoding reads back to the structured dict, partitionkey included."""
+    event = event_with(partitionkey=make_event("cases.closed")["subject"])
+    reading = read(record(*to_kafka(event)))
+    assert reading.event == event
+
+
+ID = "8a6a6a34-9c2f-4d8a-9f0e-0c9d3b1a2b3c"
+
+
+@pytest.mark.parametrize(
+    ("message", "expected", "event_id"),
+    [
+        pytest.param(
+            record(b"k", [("content-type", b"application/cloudevents+json")], None),
+            [("", ErrorCode.FIELD_REQUIRED)],
+            None,
+            id="no value",
+        ),
+        pytest.param(
+            record(None, [("content-type", b"application/cloudevents+json")], b"{not json"),
+            [("", ErrorCode.MALFORMED_JSON)],
+            None,
+            id="not json",
+        ),
+        pytest.param(
+            record(None, [("content-type", b"application/cloudevents+json")], b'{"a": NaN}'),
+            [("", ErrorCode.MALFORMED_JSON)],
+            None,
+            id="NaN",
+        ),
+        pytest.param(
+            record(
+                None,
+                [("content-type", b"application/cloudevents+json")],
+                b'{"id": "a", "id": "b"}',
+            ),
+            [("", ErrorCode.MALFORMED_JSON)],
+            None,
+            id="duplicate keys",
+        ),
+        pytest.param(
+            record(None, [("content-type", b"application/cloudevents+json")], b"\xff\xfe{}"),
+            [("", ErrorCode.MALFORMED_JSON)],
+            None,
+            id="not utf-8",
+        ),
+        pytest.param(
+            record(None, [("content-type", b"application/cloudevents+json")], b"[1]"),
+            [("", ErrorCode.ENVELOPE_INVALID)],
+            None,
+            id="an array",
+        ),
+        pytest.param(
+            record(
+                None,
+                [("content-type", b"application/cloudevents-batch+json")],
+                json.dumps({"id": ID}).encode(),
+            ),
+            [("", ErrorCode.CONTENT_TYPE_UNSUPPORTED)],
+            ID,
+            id="a batch content type",
+        ),
+        pytest.param(
+            record(
+                None,
+                [("content-type", b"application/cloudevents+json; charset=latin-1")],
+                json.dumps({"id": ID}).encode(),
+            ),
+            [("", ErrorCode.CONTENT_TYPE_UNSUPPORTED)],
+            ID,
+            id="another charset",
+        ),
+        pytest.param(
+            record(
+                None,
+                [("content-type", b"application/cloudevents+xml")],
+                b"<event/>",
+            ),
+            [("", ErrorCode.CONTENT_TYPE_UNSUPPORTED)],
+            None,
+            id="another event format",
+        ),
+        pytest.param(
+            record(
+                None,
+                [
+                    ("content-type", b"application/cloudevents+json"),
+                    ("content-type", b"application/cloudevents+json"),
+                ],
+                json.dumps({"id": ID}).encode(),
+            ),
+            [("datacontenttype", ErrorCode.ENVELOPE_INVALID)],
+            ID,
+            id="content-type twice",
+        ),
+        pytest.param(
+            record(
+                b"ZWZ-other",
+                [("content-type", b"application/cloudevents+json")],
+                json.dumps({"id": ID, "subject": "ZWZ-2025-0042"}).encode(),
+            ),
+            [("subject", ErrorCode.SUBJECT_MISMATCH)],
+            ID,
+            id="key is not the subject",
+        ),
+        pytest.param(
+            record(
+                b"\xff",
+                [("content-type", b"application/cloudevents+json")],
+                json.dumps({"id": ID, "subject": "ZWZ-2025-0042"}).encode(),
+            ),
+            [("subject", ErrorCode.SUBJECT_MISMATCH)],
+            ID,
+            id="key not utf-8",
+        ),
+        pytest.param(
+            record(
+                None,
+                [("content-type", b"text/plain")],
+                json.dumps({"id": ID, "datacontenttype": "application/json"}).encode(),
+            ),
+            [("datacontenttype", ErrorCode.ENVELOPE_INVALID)],
+            ID,
+            id="content-type and datacontenttype differ",
+        ),
+        pytest.param(
+            record(None, [("content-type", b"\xffjson")], json.dumps({"id": ID}).encode()),
+            [("datacontenttype", ErrorCode.ENVELOPE_INVALID)],
+            ID,
+            id="content-type not utf-8",
+        ),
+    ],
+)
+def test_structured_records_that_cannot_be_read(
+    message: Record, expected: list[tuple[str, ErrorCode]], event_id: str | None
+) -> None:
+    """Each unreadable structured record has its path and code, and the id where one could be read."""
+    reading = read(message)
+    assert reading.event is None
+    assert errors(reading) == expected
+    assert reading.event_id == event_id
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["999900018", "REF-999900018", "Esther van Dalfsen 1986-02-11", "x" * 129, 7, None],
+)
+def test_an_id_outside_the_contract_is_never_reported(event_id: object) -> None:
+    """An unreadable record's id is reported only when it keeps the contract's rules (no BSN, no name)."""
+    value = json.dumps({"id": event_id, "subject": "ZWZ-2025-0042"}).encode()
+    reading = read(record(b"other", [("content-type", b"application/cloudevents+json")], value))
+    assert errors(reading) == [("subject", ErrorCode.SUBJECT_MISMATCH)]
+    assert reading.event_id is None
+
+
+def test_a_binary_record_that_cannot_be_read_names_its_ce_id() -> None:
+    """A binary record whose value is not JSON is MALFORMED_JSON at data, with its ce_id to report."""
+    key, headers, _ = to_kafka(event_with(id=ID))
+    reading = read(record(key, headers, b"{oops"))
+    assert errors(reading) == [("data", ErrorCode.MALFORMED_JSON)]
+    assert reading.event_id == ID
+    bsn_id = [(n, b"999900018" if n == "ce_id" else v) for n, v in headers]
+    assert read(record(key, bsn_id, b"{oops")).event_id is None
+
+
+def test_a_structured_record_is_read_whole_and_its_ce_headers_ignored() -> None:
+    """In structured mode the value holds every attribute; a ce_ header beside it changes nothing."""
+    event = event_with(id=ID)
+    reading = read(structured(event, ce_id=b"something-else", ce_clientname=b"x"))
+    assert reading.event == event
+
+
+def test_sdk_1_structured_mode_takes_its_datacontenttype_from_the_header() -> None:
+    """The old API's structured record (content-type = datacontenttype, no ce_ header) reads whole."""
+    event = event_with(id=ID)
+    value = {k: v for k, v in event.items() if k != "datacontenttype"}
+    reading = read(
+        record(
+            event["subject"].encode(),
+            [("content-type", b"application/json")],
+            json.dumps(value).encode(),
+        )
+    )
+    assert reading.event == value | {"datacontenttype": "application/json"}
+
+
+def test_identify_reads_what_it_can_without_trusting_the_record() -> None:
+    """identify: binary from one ce_id header, structured from the value unless it is too large to read."""
+    binary, structured_mode = KafkaBinary(), KafkaStructured()
+    assert binary.identify(record(None, [("CE_ID", ID.encode())], None)) == ID
+    assert binary.identify(record(None, [("ce_id", ID.encode()), ("ce_id", b"x")], None)) is None
+    assert binary.identify(record(None, [("ce_id", b"\xff")], None)) is None
+    assert binary.identify(record(None, [], None)) is None
+    value = json.dumps({"id": ID}).encode()
+    assert structured_mode.identify(record(None, [], value)) == ID
+    assert structured_mode.identify(record(None, [], b" " * 600_000 + value)) is None
+    assert structured_mode.identify(record(None, [], b"{")) is None
+
+
+def test_never_stored_attributes_keep_a_record_out_of_its_dead_letter_copy() -> None:
+    """tracestate and partitionkey are cut from binary headers (any case); a structured value holding them is not copied."""
+    binary, structured_mode = KafkaBinary(), KafkaStructured()
+    headers = [("ce_id", b"1"), ("CE_TRACESTATE", b"v=1"), ("ce_partitionkey", b"k")]
+    assert binary.stored_headers(record(None, headers, b"{}")) == (("ce_id", b"1"),)
+    event = event_with(id=ID)
+    plain = structured(event, ce_tracestate=b"v=1")
+    assert structured_mode.stored_headers(plain) == (
+        ("content-type", b"application/cloudevents+json"),
+    )
+    assert structured_mode.stored_headers(structured(event | {"tracestate": "v=1"})) is None
+    assert structured_mode.stored_headers(structured(event | {"partitionkey": "x"})) is None
+    assert structured_mode.stored_headers(record(None, [], b"{unreadable")) is None
+
+
+def test_null_header_values_are_read_as_absent_or_refused() -> None:
+    """A header with a null value (Kafka allows it) never makes an adapter raise."""
+    event = event_with(id=ID)
+    value = json.dumps(event).encode()
+    nulls: list[tuple[str, Any]] = [("content-type", None), ("ce_id", None)]
+    for headers in (nulls[:1], nulls, nulls[1:]):
+        message = Record(event["subject"].encode(), tuple(headers), value)
+        for adapter in KAFKA_ADAPTERS:
+            adapter.read(message)
+            adapter.identify(message)
+            adapter.stored_headers(message)
+    assert read(Record(None, tuple(nulls[:1]), value)).event == event
