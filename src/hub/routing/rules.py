@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from hub.connectors.registry import Partner, Role
+from hub.connectors.registry import Partner
 from hub.errors import ErrorCode, ErrorDetail
+from hub.privacy.policy import Selector
 from hub.privacy.project import bsn_paths, bsns, project, schema_tree
 from hub.routing.context import RoutingContext
 from hub.routing.ids import TraceContext
@@ -449,7 +450,9 @@ def _assignment_issued(item: _Input) -> None:
             ErrorCode.PROVIDER_CHANGED,
             "The provider of an assignment cannot change; withdraw it and issue a new one.",
         )
-    if provider is None or provider.role is not Role.PROVIDER:
+    if provider is None or not item.ctx.registry.is_reached_through(
+        provider, Selector.ASSIGNED_PROVIDER
+    ):
         item.reject(
             "data.provider_agb",
             ErrorCode.PROVIDER_UNKNOWN,

@@ -1,0 +1,251 @@
+"""Connectors as data: the five roles found by discovery, and a new role checked like them."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hub.connectors import (
+    Catalogue,
+    Connector,
+    Partner,
+    PartnerRegistry,
+    Reach,
+    RoleSpec,
+    TypeSpec,
+    catalogue,
+    discover,
+    load_registry,
+)
+from hub.errors import ConfigurationError
+from hub.privacy import DEFAULT_POLICY_PATH, compile_policy
+from hub.schemas import TYPES, ContractModel
+from hub.schemas.safety import SAFETY, SafetyReportSubmitted
+
+DEFAULT: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+DEMO_PARTNERS = [p.model_dump() for p in load_registry()]
+
+
+class DebtAssistanceRequested(ContractModel):
+    """A stand-in model for a new partner's type."""
+
+    request_id: str
+
+
+DEBT = RoleSpec(name="debt-assistance", description="Schuldhulpverlening.", singleton=True)
+
+
+def _type(short_name: str, model: type[ContractModel], role: RoleSpec, **extra: Any) -> TypeSpec:
+    return TypeSpec(
+        type=f"nl.sociaaldomein.{short_name}.v1",
+        model=model,
+        subject_field="request_id",
+        sender_role=role.name,
+        family=short_name.split(".")[0],
+        short_name=short_name,
+        **extra,
+    )
+
+
+def with_connector(*connectors: Connector) -> Catalogue:
+    """The discovered connectors and the given ones, as one catalogue."""
+    return Catalogue([*discover(), *((f"tests.{c.role.name}", c) for c in connectors)])
+
+
+def registry_with(found: Catalogue, *extra: dict[str, Any]) -> PartnerRegistry:
+    """The demo partners and the given ones, checked against the catalogue's roles."""
+    partners = [Partner.model_validate(p) for p in [*DEMO_PARTNERS, *extra]]
+    return PartnerRegistry(partners, found.roles)
+
+
+DEBT_PARTNER = {
+    "id": "schuldhulp-zwolle",
+    "role": "debt-assistance",
+    "source": "urn:nld:oin:00000001234567890000:systeem:schuldhulp",
+}
+
+
+# ------------------------------------------------------------------ the five roles
+
+
+def test_the_five_contract_roles_are_discovered_connectors() -> None:
+    """Discovery finds one module per contract role in hub.roles, in name order."""
+    assert [origin for origin, _ in discover()] == [
+        "hub.roles.backoffice",
+        "hub.roles.gp",
+        "hub.roles.provider",
+        "hub.roles.swt",
+        "hub.roles.veilig_thuis",
+    ]
+    roles = catalogue().roles
+    assert {name: (r.agb, r.singleton) for name, r in roles.items()} == {
+        "backoffice": (False, True),
+        "gp": (True, False),
+        "provider": (True, False),
+        "swt": (False, True),
+        "veilig-thuis": (False, True),
+    }
+
+
+def test_the_type_registry_is_the_union_of_what_the_connectors_send() -> None:
+    """TYPES holds exactly the types the connectors send, each under its sender's role."""
+    sent = {spec.type: c.role.name for c in catalogue().connectors for spec in c.sends}
+    assert {t: spec.sender_role for t, spec in TYPES.items()} == sent
+    assert len(TYPES) == 16
+
+
+def test_every_safety_type_declares_the_safety_class() -> None:
+    """The three safety-* types carry the class that confines them to veilig-thuis and swt."""
+    assert sorted(t for t, spec in TYPES.items() if spec.protection is SAFETY) == [
+        "nl.sociaaldomein.safety-cases.handed-over.v1",
+        "nl.sociaaldomein.safety-reports.feedback.v1",
+        "nl.sociaaldomein.safety-reports.submitted.v1",
+    ]
+
+
+# ------------------------------------------------------------------ a new role, same checks
+
+
+def test_a_new_role_registers_partners_like_the_contract_roles() -> None:
+    """A partner of a role only a new connector declares is accepted, and found by role."""
+    found = with_connector(Connector(role=DEBT))
+    registry = registry_with(found, DEBT_PARTNER)
+    assert registry.only("debt-assistance").id == "schuldhulp-zwolle"
+
+
+def test_a_partner_of_an_undeclared_role_is_refused() -> None:
+    """A partner whose role no connector declares stops the hub, naming the field."""
+    with pytest.raises(ConfigurationError) as caught:
+        registry_with(catalogue(), DEBT_PARTNER)
+    assert caught.value.path == "partners[7].role"
+    assert str(caught.value).endswith(
+        "not a role of any connector; known: backoffice, gp, provider, swt, veilig-thuis"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"agb": "12345678"}, "a swt partner has no agb"),
+        ({"role": "gp", "agb": None}, "a gp partner needs an 8-digit agb"),
+        ({"role": "gp", "agb": "1234"}, "a gp partner needs an 8-digit agb"),
+    ],
+)
+def test_an_agb_follows_the_roles_property(change: dict[str, Any], message: str) -> None:
+    """A partner has an 8-digit AGB exactly when its role declares one."""
+    partners = copy.deepcopy(DEMO_PARTNERS)
+    partners[0].update(change)
+    with pytest.raises(ConfigurationError) as caught:
+        PartnerRegistry([Partner.model_validate(p) for p in partners])
+    assert (caught.value.path, str(caught.value).split(": ", 2)[2]) == ("partners[0].agb", message)
+
+
+def test_a_singleton_role_needs_its_one_partner() -> None:
+    """A new singleton role without a partner stops the hub like a missing swt would."""
+    with pytest.raises(ConfigurationError) as caught:
+        registry_with(with_connector(Connector(role=DEBT)))
+    assert str(caught.value).endswith(
+        "a deployment needs exactly one debt-assistance partner, found 0"
+    )
+
+
+def test_two_connectors_cannot_declare_one_role() -> None:
+    """A second connector for a declared role is refused, naming both."""
+    swt = RoleSpec(name="swt", description="A second team.", singleton=True)
+    with pytest.raises(ConfigurationError) as caught:
+        with_connector(Connector(role=swt))
+    assert str(caught.value) == ("tests.swt: role.name: role swt is declared by hub.roles.swt too")
+
+
+def test_two_connectors_cannot_send_one_type() -> None:
+    """A type already sent by one role cannot be declared by another connector."""
+    stolen = _type("safety-reports.submitted", SafetyReportSubmitted, DEBT, protection=SAFETY)
+    with pytest.raises(ConfigurationError) as caught:
+        with_connector(Connector(role=DEBT, sends=(stolen,)))
+    assert caught.value.path == "sends[0].type"
+
+
+# ------------------------------------------------------------------ protection classes
+
+
+def test_a_safety_named_type_must_declare_the_safety_class() -> None:
+    """A new connector cannot send a safety-* type without the class that confines it."""
+    unprotected = _type("safety-debts.reported", DebtAssistanceRequested, DEBT)
+    with pytest.raises(ConfigurationError) as caught:
+        with_connector(Connector(role=DEBT, sends=(unprotected,)))
+    assert (caught.value.source, caught.value.path) == (
+        "tests.debt-assistance",
+        "sends[0].protection",
+    )
+    assert str(caught.value).endswith("a safety-* type must declare the safety protection class")
+
+
+@pytest.mark.parametrize("recipient", ["debt-assistance", "schuldhulp-zwolle"])
+def test_a_new_roles_row_cannot_receive_safety_data(recipient: str) -> None:
+    """A row sending a safety type to a new role, by its name or by partner id, stops the hub."""
+    found = with_connector(Connector(role=DEBT))
+    registry = registry_with(found, DEBT_PARTNER)
+    document = copy.deepcopy(DEFAULT)
+    document["routes"].append(
+        {
+            "type": "safety-reports.submitted",
+            "recipient": recipient,
+            "fields": "all",
+            "legal_basis": "meldrecht",
+            "processing_activity": "meldcode-report",
+        }
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        compile_policy(document, source="privacy.yaml", registry=registry, types=TYPES)
+    assert caught.value.path == f"routes[{len(DEFAULT['routes'])}].recipient"
+    assert str(caught.value).endswith(
+        "a safety-* type may reach only veilig-thuis and swt (privacy.md invariant 2)"
+    )
+
+
+def test_a_role_that_declares_its_reach_is_reached_only_that_way() -> None:
+    """A new role's reach rule is enforced for its rows as the gp's and provider's are."""
+    guarded = RoleSpec(
+        name="debt-assistance",
+        description="Reached only per assignment.",
+        reach=Reach(selectors=("assigned-provider",), rule="only through its own assignment"),
+    )
+    found = with_connector(Connector(role=guarded))
+    registry = registry_with(found, DEBT_PARTNER)
+    document = copy.deepcopy(DEFAULT)
+    document["routes"].append(
+        {
+            "type": "cases.closed",
+            "recipient": "schuldhulp-zwolle",
+            "fields": ["case_id"],
+            "legal_basis": "social-domain-law",
+            "processing_activity": "case-coordination",
+        }
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        compile_policy(document, source="privacy.yaml", registry=registry, types=TYPES)
+    assert str(caught.value).endswith(
+        f"routes[{len(DEFAULT['routes'])}].recipient: only through its own assignment"
+    )
+
+
+def test_a_connector_must_send_as_its_own_role() -> None:
+    """A connector declaring a type under another role's name is a programming error."""
+    with pytest.raises(ValueError, match="its connector's role is debt-assistance"):
+        Connector(
+            role=DEBT,
+            sends=(_type("debts.x", DebtAssistanceRequested, RoleSpec("swt", "The team.")),),
+        )
+
+
+def test_a_module_without_a_connector_is_refused(tmp_path: Path) -> None:
+    """A hub.roles module that defines no CONNECTOR stops the hub naming the module."""
+    from hub.connectors.discovery import _connector_of
+
+    with pytest.raises(ConfigurationError) as caught:
+        _connector_of("hub.roles.empty", object())
+    assert str(caught.value) == "hub.roles.empty: CONNECTOR: must be a hub.connectors.Connector"
