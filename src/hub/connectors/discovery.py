@@ -84,7 +84,6 @@ class Catalogue:
     """
 
     def __init__(self, found: Iterable[tuple[str, Connector]]) -> None:
-        self.connectors: tuple[Connector, ...] = ()
         roles: dict[str, RoleSpec] = {}
         types: dict[str, TypeSpec] = {}
         origin_of: dict[str, str] = {}
@@ -111,7 +110,7 @@ class Catalogue:
             spec.protection.name: spec.protection for spec in types.values() if spec.protection
         }
         self._check_protection(entries, roles, list(classes.values()))
-        self.connectors = tuple(entry.connector for entry in entries)
+        self.connectors: tuple[Connector, ...] = tuple(entry.connector for entry in entries)
         self.roles: Mapping[str, RoleSpec] = MappingProxyType(roles)
         self.types: Mapping[str, TypeSpec] = MappingProxyType(types)
         self.origins: Mapping[str, str] = MappingProxyType(origin_of)

@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import builtins
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from hub.connectors.protocol import ProtectionClass
+from hub.connectors.protocol import Connector, ProtectionClass
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ConfigurationError, HubError, config_path
 from hub.privacy.project import (
@@ -47,6 +47,7 @@ from hub.privacy.project import (
     compile_projection,
     schema_tree,
 )
+from hub.schemas import TYPES
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
@@ -87,6 +88,9 @@ class SchemaSpec(Protocol):
 
     @property
     def model(self) -> builtins.type[BaseModel]: ...
+
+    @property
+    def sender_role(self) -> str: ...
 
     @property
     def protection(self) -> ProtectionClass | None: ...
@@ -244,8 +248,6 @@ class PrivacyPolicy:
 
 def protection_of(event_type: str) -> ProtectionClass | None:
     """The protection class the type declares (safety-* types: the safety class), if any."""
-    from hub.schemas import TYPES
-
     spec = TYPES.get(event_type)
     return spec.protection if spec is not None else None
 
@@ -288,26 +290,68 @@ class _RawPolicy(BaseModel):
     routes: list[_RawRoute]
 
 
-def load_policy(
-    path: Path | str = DEFAULT_POLICY_PATH,
-    *,
-    registry: PartnerRegistry,
-    types: Mapping[str, SchemaSpec] | None = None,
-) -> PrivacyPolicy:
-    """Read, validate and compile a policy file; ConfigurationError names the bad row's path.
+class _RawRows(BaseModel):
+    """A connector's rows: the table's format, its own activities and bases optional."""
 
-    ``types`` defaults to the hub's v1 types (hub.schemas.TYPES).
-    """
-    path = Path(path)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    processing_activities: list[StrictStr] = Field(default_factory=list)
+    legal_bases: dict[StrictStr, StrictStr | dict[StrictStr, StrictStr]] = Field(
+        default_factory=dict
+    )
+    routes: list[_RawRoute]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """The main table, or one connector's rows (``role`` is the connector's)."""
+
+    source: str
+    role: str | None
+    raw: _RawPolicy | _RawRows
+
+
+def _read_yaml(path: Path) -> Any:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigurationError(str(path), "", f"cannot read file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigurationError(str(path), where, "not valid YAML") from None
-    return compile_policy(raw, source=str(path), registry=registry, types=types)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parsed(model: builtins.type[_M], raw: Any, source: str) -> _M:
+    try:
+        return model.model_validate(raw if isinstance(raw, Mapping) else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # Pydantic's message without the input: a policy file is configuration, not data,
+        # but the habit of never echoing input is kept everywhere.
+        raise ConfigurationError(source, config_path(first["loc"]), first["msg"]) from None
+
+
+def load_policy(
+    path: Path | str = DEFAULT_POLICY_PATH,
+    *,
+    registry: PartnerRegistry,
+    types: Mapping[str, SchemaSpec] | None = None,
+    connectors: Sequence[Connector] | None = None,
+) -> PrivacyPolicy:
+    """Read, validate and compile a policy file and the connectors' rows (see compile_policy).
+
+    ConfigurationError names the bad file and the bad row's path.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    return compile_policy(
+        raw, source=str(path), registry=registry, types=types, connectors=connectors
+    )
 
 
 def compile_policy(
@@ -316,63 +360,96 @@ def compile_policy(
     source: str,
     registry: PartnerRegistry,
     types: Mapping[str, SchemaSpec] | None = None,
+    connectors: Sequence[Connector] | None = None,
 ) -> PrivacyPolicy:
-    """Validate and compile an already-parsed policy document (see load_policy)."""
-    if types is None:
-        from hub.schemas import TYPES
+    """Validate and compile an already-parsed policy document, with each connector's rows after it.
 
+    ``types`` defaults to the hub's types (hub.schemas.TYPES), ``connectors`` to the
+    discovered ones. A connector's rows (its ``rows`` file) are checked like the table's;
+    each must name a type its role sends or its role as the recipient. Its processing
+    activities are added to the table's, and its legal bases too, except where the table
+    defines a basis of the same name: the table's wins, so a privacy officer can change it.
+    """
+    if types is None:
         types = TYPES
-    try:
-        parsed = _RawPolicy.model_validate(raw if isinstance(raw, Mapping) else {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        # Pydantic's message without the input: a policy file is configuration, not data,
-        # but the habit of never echoing input is kept everywhere.
-        raise ConfigurationError(source, config_path(first["loc"]), first["msg"]) from None
-    return _Compiler(source, registry, types, parsed).compile()
+    if connectors is None:
+        from hub.connectors.discovery import catalogue
+
+        connectors = catalogue().connectors
+    parts = [_Part(source, None, _parsed(_RawPolicy, raw, source))]
+    for connector in connectors:
+        if connector.rows is not None:
+            rows_source = str(connector.rows)
+            rows = _parsed(_RawRows, _read_yaml(connector.rows), rows_source)
+            parts.append(_Part(rows_source, connector.role.name, rows))
+    return _Compiler(source, registry, types, parts).compile()
 
 
 @dataclass(slots=True)
 class _Compiler:
-    source: str
+    table: str  # the main table's source
     registry: PartnerRegistry
     types: Mapping[str, SchemaSpec]
-    raw: _RawPolicy
+    parts: list[_Part]
+    source: str = ""  # the part being read, for messages
     _schemas: dict[str, ObjectNode] = field(default_factory=dict)
 
     def fail(self, path: str, message: str) -> ConfigurationError:
         return ConfigurationError(self.source, path, message)
 
     def compile(self) -> PrivacyPolicy:
-        activities = self._activities()
-        bases = self._legal_bases()
-        routes: list[Route] = []
-        seen: dict[tuple[str, str], str] = {}
-        for index, row in enumerate(self.raw.routes):
-            route = self._route(f"routes[{index}]", row, activities, bases)
-            key = (route.type, route.recipient)
-            if key in seen:
-                raise self.fail(
-                    f"routes[{index}]", f"repeats the type and recipient of {seen[key]}"
-                )
-            seen[key] = route.row
-            routes.append(route)
-        for route in routes:
+        activities: set[str] = set()
+        bases: dict[str, LegalBasis] = {}
+        for part in self.parts:
+            self.source = part.source
+            activities |= self._activities(part.raw)
+            # The table's bases first: a connector's basis of the same name gives way.
+            bases = self._legal_bases(part.raw) | bases
+        routes: list[tuple[str, Route]] = []
+        seen: dict[tuple[str, str], tuple[str, str]] = {}
+        for part in self.parts:
+            self.source = part.source
+            for index, row in enumerate(part.raw.routes):
+                route = self._route(f"routes[{index}]", row, frozenset(activities), bases)
+                self._check_owned(part, route)
+                key = (route.type, route.recipient)
+                if key in seen:
+                    source, where = seen[key]
+                    other = where if source == part.source else f"{where} of {source}"
+                    raise self.fail(
+                        f"routes[{index}]", f"repeats the type and recipient of {other}"
+                    )
+                seen[key] = (part.source, route.row)
+                routes.append((part.source, route))
+        for source, route in routes:
             # From the compiled routes: what each row can reach, whatever it says.
+            self.source = source
             self._check_protection(route.row, self.types[route.type], route.recipient)
             self._check_reach(route)
             self._check_goals_filtered(route)
-        return PrivacyPolicy(self.source, routes)
+        self.source = self.table
+        return PrivacyPolicy(self.table, [route for _, route in routes])
 
-    def _activities(self) -> frozenset[str]:
-        for index, name in enumerate(self.raw.processing_activities):
+    def _check_owned(self, part: _Part, route: Route) -> None:
+        """A connector's row names a type its role sends, or its role as the recipient."""
+        if part.role is None or self.types[route.type].sender_role == part.role:
+            return
+        if self._roles_of(route.recipient) != {part.role}:
+            raise self.fail(
+                route.row,
+                f"a connector's row must name a type its role sends or its role "
+                f"({part.role}) as the recipient",
+            )
+
+    def _activities(self, raw: _RawPolicy | _RawRows) -> frozenset[str]:
+        for index, name in enumerate(raw.processing_activities):
             if not name.strip():
                 raise self.fail(f"processing_activities[{index}]", "must not be empty")
-        return frozenset(self.raw.processing_activities)
+        return frozenset(raw.processing_activities)
 
-    def _legal_bases(self) -> dict[str, LegalBasis]:
+    def _legal_bases(self, raw: _RawPolicy | _RawRows) -> dict[str, LegalBasis]:
         bases: dict[str, LegalBasis] = {}
-        for name, value in self.raw.legal_bases.items():
+        for name, value in raw.legal_bases.items():
             where = f"legal_bases.{name}"
             if isinstance(value, str):
                 if not value.strip():

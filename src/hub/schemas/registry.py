@@ -30,10 +30,11 @@ def type_name(short_name: str) -> str:
 
 
 class _Types(Mapping[str, TypeSpec]):
-    """The connectors' types, read once on first use (discovery imports the connector modules,
-    which import this package's models, so it cannot run while this package is imported)."""
+    """The connectors' types, read once on first use.
 
-    __slots__ = ("_by_short_name", "_types")
+    Not at import: discovery imports the connector modules, which import this package's
+    models. Once read, ``get`` is the catalogue's own (one look-up per event, at dict speed).
+    """
 
     def __init__(self) -> None:
         self._types: Mapping[str, TypeSpec] | None = None
@@ -53,13 +54,15 @@ class _Types(Mapping[str, TypeSpec]):
                 )
         self._by_short_name = {spec.short_name: spec for spec in found.types.values()}
         self._types = found.types
+        # The instance's attribute shadows the method below from now on.
+        vars(self)["get"] = found.types.get
         return found.types
 
     def __getitem__(self, key: str) -> TypeSpec:
         return (self._types or self._load())[key]
 
     def get(self, key: str, default: TypeSpec | None = None) -> TypeSpec | None:  # type: ignore[override]
-        """The spec of a full type, or ``default`` (the hot path: one look-up per event)."""
+        """The spec of a full type, or ``default``."""
         return (self._types or self._load()).get(key, default)
 
     def __contains__(self, key: object) -> bool:
