@@ -79,7 +79,8 @@ class Catalogue:
     """The roles and types of every connector, in discovery order, checked together.
 
     Raises ConfigurationError naming the connector and the declaration when two connectors
-    declare the same role or type, when a protection class names a role no connector
+    declare the same role or type, when a type names a sender role or a connector receives
+    a type that no connector declares, when a protection class names a role no connector
     declares, or when a type whose name puts it in a protection class does not declare it.
     """
 
@@ -87,6 +88,7 @@ class Catalogue:
         roles: dict[str, RoleSpec] = {}
         types: dict[str, TypeSpec] = {}
         origin_of: dict[str, str] = {}
+        declared_by: dict[str, str] = {}
         entries = [_Found(origin, connector) for origin, connector in found]
         for entry in entries:
             role = entry.connector.role
@@ -98,34 +100,54 @@ class Catalogue:
                 )
             roles[role.name] = role
             origin_of[role.name] = entry.origin
-            for index, spec in enumerate(entry.connector.sends):
+        for entry in entries:
+            for where, spec in entry.connector.declared():
                 if spec.type in types:
                     raise ConfigurationError(
                         entry.origin,
-                        f"sends[{index}].type",
-                        f"{spec.type} is sent by role {types[spec.type].sender_role} too",
+                        f"{where}.type",
+                        f"{spec.type} is declared by {origin_of[declared_by[spec.type]]} too",
+                    )
+                if spec.sender_role not in roles:
+                    raise ConfigurationError(
+                        entry.origin,
+                        f"{where}.sender_role",
+                        f"{spec.sender_role} is not a role of any connector",
                     )
                 types[spec.type] = spec
+                declared_by[spec.type] = entry.connector.role.name
         classes = {
             spec.protection.name: spec.protection for spec in types.values() if spec.protection
         }
         self._check_protection(entries, roles, list(classes.values()))
+        self._check_receives(entries, types)
         self.connectors: tuple[Connector, ...] = tuple(entry.connector for entry in entries)
         self.roles: Mapping[str, RoleSpec] = MappingProxyType(roles)
         self.types: Mapping[str, TypeSpec] = MappingProxyType(types)
         self.origins: Mapping[str, str] = MappingProxyType(origin_of)
+        self.declared_by: Mapping[str, str] = MappingProxyType(declared_by)
+
+    @staticmethod
+    def _check_receives(entries: list[_Found], types: Mapping[str, TypeSpec]) -> None:
+        names = {*types, *(spec.short_name for spec in types.values())}
+        for entry in entries:
+            for index, item in enumerate(entry.connector.receives):
+                if isinstance(item, str) and item not in names:
+                    raise ConfigurationError(
+                        entry.origin, f"receives[{index}]", f"{item} is not a declared type"
+                    )
 
     @staticmethod
     def _check_protection(
         entries: list[_Found], roles: Mapping[str, RoleSpec], classes: list[ProtectionClass]
     ) -> None:
         for entry in entries:
-            for index, spec in enumerate(entry.connector.sends):
+            for where, spec in entry.connector.declared():
                 for protection in classes:
                     if protection.covers(spec.type) and spec.protection != protection:
                         raise ConfigurationError(
                             entry.origin,
-                            f"sends[{index}].protection",
+                            f"{where}.protection",
                             f"a {protection.segment_prefix}* type must declare the "
                             f"{protection.name} protection class",
                         )
@@ -134,7 +156,7 @@ class Catalogue:
                     if unknown:
                         raise ConfigurationError(
                             entry.origin,
-                            f"sends[{index}].protection.may_reach",
+                            f"{where}.protection.may_reach",
                             f"{unknown[0]} is not a role of any connector",
                         )
 

@@ -10,6 +10,7 @@ its protection class), never their names.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -99,16 +100,21 @@ class TypeSpec:
 
 @dataclass(frozen=True, slots=True)
 class Connector:
-    """One partner role's connector: its role, what it sends, and its routing/privacy rows.
+    """One partner role's connector: its role, the types it sends and receives, and its rows.
 
     ``sends`` are the types only partners of this role may send (each with
-    ``sender_role == role.name``). ``rows`` is a YAML file of routing/privacy rows in the
+    ``sender_role == role.name``). ``receives`` are the types its partners take: a name
+    (full or short) of a type some connector declares, or a TypeSpec for a new type another
+    role sends to this one (a new partner brings the schema of what it is sent). No
+    routing/privacy row may send the role a type it does not receive, unless the row is
+    the type's own connector's. ``rows`` is a YAML file of routing/privacy rows in the
     table's format (docs/privacy.md), merged with the main table at start-up and checked
     like it; None when the connector brings none.
     """
 
     role: RoleSpec
     sends: tuple[TypeSpec, ...] = ()
+    receives: tuple[TypeSpec | str, ...] = ()
     rows: Path | None = None
 
     def __post_init__(self) -> None:
@@ -118,3 +124,20 @@ class Connector:
                     f"{spec.type} names sender role {spec.sender_role}, "
                     f"but its connector's role is {self.role.name}"
                 )
+        for item in self.receives:
+            if isinstance(item, TypeSpec) and item.sender_role == self.role.name:
+                raise ValueError(f"{item.type} is sent by {self.role.name}: declare it in sends")
+
+    def declared(self) -> Iterator[tuple[str, TypeSpec]]:
+        """The types this connector declares, each with where: ``sends[0]``, ``receives[2]``."""
+        for index, spec in enumerate(self.sends):
+            yield f"sends[{index}]", spec
+        for index, item in enumerate(self.receives):
+            if isinstance(item, TypeSpec):
+                yield f"receives[{index}]", item
+
+    def received(self) -> frozenset[str]:
+        """The names of the types its role receives, as declared (full or short)."""
+        return frozenset(
+            item.type if isinstance(item, TypeSpec) else item for item in self.receives
+        )

@@ -188,7 +188,7 @@ class Route:
     type: str
     recipient: str  # as the row names it: a selector, a singleton role, or a partner id
     selector: Selector
-    role: str | None  # the role the row reaches (None: a dynamic selector no role admits)
+    roles: tuple[str, ...]  # the roles the row can reach, sorted (a selector's: by their reach)
     partner_id: str | None
     projection: Projection
     condition: Condition | None
@@ -366,7 +366,9 @@ def compile_policy(
 
     ``types`` defaults to the hub's types (hub.schemas.TYPES), ``connectors`` to the
     discovered ones. A connector's rows (its ``rows`` file) are checked like the table's;
-    each must name a type its role sends or its role as the recipient. Its processing
+    each must name a type the connector declares or its role as the recipient. No row may
+    send a role a type its connector does not receive, unless the row is the type's own
+    connector's (a new partner says where its types go without editing another connector). Its processing
     activities are added to the table's, and its legal bases too, except where the table
     defines a basis of the same name: the table's wins, so a privacy officer can change it.
     """
@@ -382,7 +384,9 @@ def compile_policy(
             rows_source = str(connector.rows)
             rows = _parsed(_RawRows, _read_yaml(connector.rows), rows_source)
             parts.append(_Part(rows_source, connector.role.name, rows))
-    return _Compiler(source, registry, types, parts).compile()
+    receives = {c.role.name: c.received() for c in connectors}
+    declared_by = {spec.type: c.role.name for c in connectors for _, spec in c.declared()}
+    return _Compiler(source, registry, types, parts, receives, declared_by).compile()
 
 
 @dataclass(slots=True)
@@ -391,6 +395,8 @@ class _Compiler:
     registry: PartnerRegistry
     types: Mapping[str, SchemaSpec]
     parts: list[_Part]
+    receives: Mapping[str, frozenset[str]]  # per role: the types its connector takes
+    declared_by: Mapping[str, str]  # per type: the role whose connector declares it
     source: str = ""  # the part being read, for messages
     _schemas: dict[str, ObjectNode] = field(default_factory=dict)
 
@@ -405,7 +411,7 @@ class _Compiler:
             activities |= self._activities(part.raw)
             # The table's bases first: a connector's basis of the same name gives way.
             bases = self._legal_bases(part.raw) | bases
-        routes: list[tuple[str, Route]] = []
+        routes: list[tuple[_Part, Route]] = []
         seen: dict[tuple[str, str], tuple[str, str]] = {}
         for part in self.parts:
             self.source = part.source
@@ -420,24 +426,25 @@ class _Compiler:
                         f"routes[{index}]", f"repeats the type and recipient of {other}"
                     )
                 seen[key] = (part.source, route.row)
-                routes.append((part.source, route))
-        for source, route in routes:
+                routes.append((part, route))
+        for part, route in routes:
             # From the compiled routes: what each row can reach, whatever it says.
-            self.source = source
+            self.source = part.source
             self._check_protection(route.row, self.types[route.type], route.recipient)
             self._check_reach(route)
+            self._check_received(part, route)
             self._check_goals_filtered(route)
         self.source = self.table
         return PrivacyPolicy(self.table, [route for _, route in routes])
 
     def _check_owned(self, part: _Part, route: Route) -> None:
-        """A connector's row names a type its role sends, or its role as the recipient."""
-        if part.role is None or self.types[route.type].sender_role == part.role:
+        """A connector's row names a type the connector declares, or its role as the recipient."""
+        if part.role is None or self.declared_by.get(route.type) == part.role:
             return
         if self._roles_of(route.recipient) != {part.role}:
             raise self.fail(
                 route.row,
-                f"a connector's row must name a type its role sends or its role "
+                f"a connector's row must name a type it declares or its role "
                 f"({part.role}) as the recipient",
             )
 
@@ -523,7 +530,7 @@ class _Compiler:
             type=spec.type,
             recipient=row.recipient,
             selector=selector,
-            role=next(iter(roles)) if len(roles) == 1 else None,
+            roles=tuple(sorted(roles)),
             partner_id=partner_id,
             projection=projection,
             condition=condition,
@@ -671,6 +678,18 @@ class _Compiler:
                 reach.condition is not None and condition != reach.condition
             ):
                 raise self.fail(f"{route.row}.recipient", reach.rule)
+
+    def _check_received(self, part: _Part, route: Route) -> None:
+        spec = self.types[route.type]
+        if part.role is not None and self.declared_by.get(spec.type) == part.role:
+            return  # the type's own connector says where it goes
+        for name in sorted(self._roles_of(route.recipient)):
+            takes = self.receives.get(name, frozenset())
+            if spec.type not in takes and spec.short_name not in takes:
+                raise self.fail(
+                    f"{route.row}.recipient",
+                    f"the {name} connector does not receive {spec.short_name}",
+                )
 
     def _check_goals_filtered(self, route: Route) -> None:
         names_goals = any(

@@ -49,8 +49,8 @@ def view_schemas(
     """Every view the table defines, by file path; rows for the same role and type are merged."""
     grouped: dict[tuple[str, str], list[Route]] = {}
     for route in policy.routes:
-        if route.role is not None:
-            grouped.setdefault((route.role, route.type), []).append(route)
+        for role in route.roles:
+            grouped.setdefault((role, route.type), []).append(route)
     views = {}
     for (role, event_type), routes in sorted(grouped.items()):
         path = view_file(role, event_type)

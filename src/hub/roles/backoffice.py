@@ -38,4 +38,12 @@ CONNECTOR = Connector(
             short_name="assignments.issued",
         ),
     ),
+    receives=(
+        "cases.closed",
+        "provisions.requested",
+        "care.started",
+        "care.stopped",
+        "outcomes.reported",
+        "assignment-requests.submitted",
+    ),
 )

@@ -29,4 +29,5 @@ CONNECTOR = Connector(
             sender_agb_field=("referrer", "agb"),
         ),
     ),
+    receives=("referrals.status-changed",),
 )

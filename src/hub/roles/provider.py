@@ -43,4 +43,8 @@ CONNECTOR = Connector(
         _sends("outcomes.reported", OutcomesReported, "assignment_number"),
         _sends("assignment-requests.submitted", AssignmentRequestSubmitted, "request_id"),
     ),
+    receives=(
+        "cases.plan-updated",
+        "assignments.issued",
+    ),
 )

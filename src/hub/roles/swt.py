@@ -65,4 +65,16 @@ CONNECTOR = Connector(
             short_name="provisions.requested",
         ),
     ),
+    receives=(
+        "referrals.submitted",
+        "safety-reports.feedback",
+        "safety-cases.handed-over",
+        "provisions.decided",
+        "budgets.status-reported",
+        "assignments.issued",
+        "care.started",
+        "care.stopped",
+        "outcomes.reported",
+        "assignment-requests.submitted",
+    ),
 )

@@ -31,4 +31,5 @@ CONNECTOR = Connector(
             protection=SAFETY,
         ),
     ),
+    receives=("safety-reports.submitted",),
 )

@@ -129,7 +129,7 @@ def recipients(
     registry = ctx.registry
     selector = route.selector
     if selector is Selector.ROLE:
-        yield _Target(registry.only(route.role or ""))
+        yield _Target(registry.only(route.recipient))
     elif selector is Selector.PARTNER:
         partner = registry.get(route.partner_id or "")
         if partner is not None:

@@ -4,8 +4,9 @@
 TypeSpec says which data field the CloudEvent ``subject`` must equal, which role may send
 the type, where the contract names one, which AGB in ``data`` must be the sender's, and
 its protection class. The types are not listed here: each connector declares the types
-its role sends (``hub.roles``, docs/connectors.md), and ``TYPES`` is their union, read
-from the discovered connectors on first use.
+its role sends, and a new one those it is the first to receive (``hub.roles``,
+docs/connectors.md); ``TYPES`` is their union, read from the discovered connectors on
+first use.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class _Types(Mapping[str, TypeSpec]):
     def _load(self) -> Mapping[str, TypeSpec]:
         found = catalogue()
         for spec in found.types.values():
-            origin = found.origins[spec.sender_role]
+            origin = found.origins[found.declared_by[spec.type]]
             if spec.type != type_name(spec.short_name):
                 raise ConfigurationError(
                     origin, spec.short_name, f"the type must be {type_name(spec.short_name)}"

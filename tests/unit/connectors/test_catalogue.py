@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +163,14 @@ def test_two_connectors_cannot_declare_one_role() -> None:
 
 
 def test_two_connectors_cannot_send_one_type() -> None:
-    """A type already sent by one role cannot be declared by another connector."""
+    """A type already declared by one connector cannot be declared by another."""
     stolen = _type("safety-reports.submitted", SafetyReportSubmitted, DEBT, protection=SAFETY)
     with pytest.raises(ConfigurationError) as caught:
         with_connector(Connector(role=DEBT, sends=(stolen,)))
-    assert caught.value.path == "sends[0].type"
+    assert (caught.value.path, str(caught.value).split(": ", 2)[2]) == (
+        "sends[0].type",
+        "nl.sociaaldomein.safety-reports.submitted.v1 is declared by hub.roles.swt too",
+    )
 
 
 # ------------------------------------------------------------------ protection classes
@@ -200,7 +204,13 @@ def test_a_new_roles_row_cannot_receive_safety_data(recipient: str) -> None:
         }
     )
     with pytest.raises(ConfigurationError) as caught:
-        compile_policy(document, source="privacy.yaml", registry=registry, types=TYPES)
+        compile_policy(
+            document,
+            source="privacy.yaml",
+            registry=registry,
+            types=TYPES,
+            connectors=found.connectors,
+        )
     assert caught.value.path == f"routes[{len(DEFAULT['routes'])}].recipient"
     assert str(caught.value).endswith(
         "a safety-* type may reach only veilig-thuis and swt (privacy.md invariant 2)"
@@ -214,7 +224,8 @@ def test_a_role_that_declares_its_reach_is_reached_only_that_way() -> None:
         description="Reached only per assignment.",
         reach=Reach(selectors=("assigned-provider",), rule="only through its own assignment"),
     )
-    found = with_connector(Connector(role=guarded))
+    # Reached as assigned-provider, it must take what that selector's rows send.
+    found = with_connector(Connector(role=guarded, receives=("assignments.issued",)))
     registry = registry_with(found, DEBT_PARTNER)
     document = copy.deepcopy(DEFAULT)
     document["routes"].append(
@@ -227,10 +238,82 @@ def test_a_role_that_declares_its_reach_is_reached_only_that_way() -> None:
         }
     )
     with pytest.raises(ConfigurationError) as caught:
-        compile_policy(document, source="privacy.yaml", registry=registry, types=TYPES)
+        compile_policy(
+            document,
+            source="privacy.yaml",
+            registry=registry,
+            types=TYPES,
+            connectors=found.connectors,
+        )
     assert str(caught.value).endswith(
         f"routes[{len(DEFAULT['routes'])}].recipient: only through its own assignment"
     )
+
+
+# ------------------------------------------------------------------ what a connector receives
+
+REQUESTED = TypeSpec(
+    type="nl.sociaaldomein.debt-assistance.requested.v1",
+    model=DebtAssistanceRequested,
+    subject_field="request_id",
+    sender_role="swt",
+    family="debt-assistance",
+    short_name="debt-assistance.requested",
+)
+
+
+def test_a_new_connector_declares_the_type_another_role_sends_it() -> None:
+    """A type a new partner receives is declared by its connector, sent by the sender's role."""
+    found = with_connector(Connector(role=DEBT, receives=(REQUESTED, "cases.closed")))
+    assert found.types[REQUESTED.type].sender_role == "swt"
+    assert found.declared_by[REQUESTED.type] == "debt-assistance"
+    assert found.connectors[-1].received() == {REQUESTED.type, "cases.closed"}
+
+
+@pytest.mark.parametrize(
+    ("receives", "path", "message"),
+    [
+        (("cases.reopened",), "receives[0]", "cases.reopened is not a declared type"),
+        (
+            (dataclasses.replace(REQUESTED, sender_role="bank"),),
+            "receives[0].sender_role",
+            "bank is not a role of any connector",
+        ),
+    ],
+)
+def test_a_connector_receives_only_declared_types(
+    receives: tuple[Any, ...], path: str, message: str
+) -> None:
+    """A received type that no connector declares, or sent by no declared role, is refused."""
+    with pytest.raises(ConfigurationError) as caught:
+        with_connector(Connector(role=DEBT, receives=receives))
+    assert (caught.value.path, str(caught.value).split(": ", 2)[2]) == (path, message)
+
+
+def test_the_table_cannot_send_a_role_what_its_connector_does_not_receive() -> None:
+    """A row of the table giving a role a type its connector does not take stops the hub."""
+    document = copy.deepcopy(DEFAULT)
+    document["routes"].append(
+        {
+            "type": "cases.opened",
+            "recipient": "backoffice",
+            "fields": ["case_id"],
+            "legal_basis": "social-domain-law",
+            "processing_activity": "case-coordination",
+        }
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        compile_policy(document, source="privacy.yaml", registry=load_registry())
+    assert str(caught.value) == (
+        f"privacy.yaml: routes[{len(DEFAULT['routes'])}].recipient: "
+        "the backoffice connector does not receive cases.opened"
+    )
+
+
+def test_a_connector_receives_what_others_send() -> None:
+    """A type a connector's own role sends belongs in its sends, not its receives."""
+    with pytest.raises(ValueError, match="declare it in sends"):
+        Connector(role=DEBT, receives=(_type("debts.x", DebtAssistanceRequested, DEBT),))
 
 
 def test_a_connector_must_send_as_its_own_role() -> None:
@@ -249,3 +332,26 @@ def test_a_module_without_a_connector_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as caught:
         _connector_of("hub.roles.empty", object())
     assert str(caught.value) == "hub.roles.empty: CONNECTOR: must be a hub.connectors.Connector"
+
+
+def test_a_role_that_joins_a_selector_must_take_what_its_rows_send() -> None:
+    """A new role reachable as assigned-provider is refused unless it receives those rows' types."""
+    joiner = RoleSpec(
+        name="debt-assistance",
+        description="Wants provider deliveries.",
+        agb=True,
+        reach=Reach(selectors=("assigned-provider",), rule="only through its own assignment"),
+    )
+    found = with_connector(Connector(role=joiner))
+    registry = registry_with(found, {**DEBT_PARTNER, "agb": "99999999"})
+    with pytest.raises(ConfigurationError) as caught:
+        compile_policy(
+            DEFAULT,
+            source="privacy.yaml",
+            registry=registry,
+            types=TYPES,
+            connectors=found.connectors,
+        )
+    assert str(caught.value).endswith(
+        "the debt-assistance connector does not receive assignments.issued"
+    )

@@ -89,7 +89,7 @@ def test_a_connectors_rows_follow_the_table(tmp_path: Path) -> None:
     default = load_policy(registry=load_registry())
     assert policy.routes[: len(default.routes)] == default.routes
     [route] = policy.routes_for(STATUS.type)
-    assert (route.recipient, route.role, route.row) == ("swt", "swt", "routes[0]")
+    assert (route.recipient, route.roles, route.row) == ("swt", ("swt",), "routes[0]")
     assert route.legal_basis.for_law(None) == "Wet gemeentelijke schuldhulpverlening art. 8a"
     assert route.projection.paths == ("request_id", "status")
 
@@ -120,7 +120,7 @@ def test_the_table_can_change_a_connectors_legal_basis(tmp_path: Path) -> None:
         (
             {**ROW, "type": "cases.closed", "recipient": "backoffice", "fields": "all"},
             "routes[0]",
-            "a connector's row must name a type its role sends or its role "
+            "a connector's row must name a type it declares or its role "
             "(debt-assistance) as the recipient",
         ),
         (

@@ -59,7 +59,7 @@ def allowed(path: str, paths: set[str]) -> bool:
 
 def routes_reaching(policy: PrivacyPolicy, event_type: str, role: str) -> list[Route]:
     """The rows of a type whose recipient has this role."""
-    return [r for r in policy.routes_for(event_type) if r.role == role]
+    return [r for r in policy.routes_for(event_type) if role in r.roles]
 
 
 def all_deliveries(hub: InMemoryHub) -> Iterator[Any]:
@@ -193,7 +193,7 @@ def test_a_table_that_slipped_past_the_check_still_cannot_release_safety_data(
     event_type = validate_with_registry(example(file), registry).type
     [route] = base.routes_for(event_type)
     wrong = dataclasses.replace(
-        route, recipient=partner_id or role, selector=selector, role=role, partner_id=partner_id
+        route, recipient=partner_id or role, selector=selector, roles=(role,), partner_id=partner_id
     )
     hub = InMemoryHub(make_context(registry, policy=PrivacyPolicy("hand-built", [wrong])))
     if "feedback" in file:
