@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
+import importlib.metadata
 from typing import Any
 
 import pytest
@@ -325,7 +325,7 @@ def test_a_connector_must_send_as_its_own_role() -> None:
         )
 
 
-def test_a_module_without_a_connector_is_refused(tmp_path: Path) -> None:
+def test_a_module_without_a_connector_is_refused() -> None:
     """A hub.roles module that defines no CONNECTOR stops the hub naming the module."""
     from hub.connectors.discovery import _connector_of
 
@@ -354,4 +354,53 @@ def test_a_role_that_joins_a_selector_must_take_what_its_rows_send() -> None:
         )
     assert str(caught.value).endswith(
         "the debt-assistance connector does not receive assignments.issued"
+    )
+
+
+# ------------------------------------------------------------------ entry points
+
+ENTRY_CONNECTOR = Connector(role=DEBT, receives=(REQUESTED,))
+
+
+def _entry_points(value: str) -> Any:
+    def entry_points(*, group: str) -> list[importlib.metadata.EntryPoint]:
+        assert group == "hub.connectors"
+        return [importlib.metadata.EntryPoint(name="debt-assistance", value=value, group=group)]
+
+    return entry_points
+
+
+def test_an_entry_point_adds_a_connector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connector in another distribution, named by a hub.connectors entry point, comes last."""
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        _entry_points("tests.unit.connectors.test_catalogue:ENTRY_CONNECTOR"),
+    )
+    found = discover()
+    assert found[-1] == ("entry point hub.connectors:debt-assistance", ENTRY_CONNECTOR)
+    assert Catalogue(found).types[REQUESTED.type] is REQUESTED
+
+
+def test_an_entry_point_cannot_redeclare_a_contract_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry point naming a module whose connector's role exists already is refused."""
+    monkeypatch.setattr(importlib.metadata, "entry_points", _entry_points("hub.roles.gp"))
+    with pytest.raises(ConfigurationError) as caught:
+        Catalogue(discover())
+    assert str(caught.value) == (
+        "entry point hub.connectors:debt-assistance: role.name: "
+        "role gp is declared by hub.roles.gp too"
+    )
+
+
+def test_an_entry_point_that_cannot_be_imported_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An entry point naming a missing module stops the hub, naming the entry point."""
+    monkeypatch.setattr(importlib.metadata, "entry_points", _entry_points("no_such_connector"))
+    with pytest.raises(ConfigurationError) as caught:
+        discover()
+    assert (caught.value.source, caught.value.path) == (
+        "entry point hub.connectors:debt-assistance",
+        "no_such_connector",
     )
