@@ -48,7 +48,7 @@ class _Found:
 
 
 def discover() -> tuple[tuple[str, Connector], ...]:
-    """Every connector, as (where it was found, connector): the package's modules by name, then entry points."""
+    """Every connector with where it was found: hub.roles's modules, then entry points, by name."""
     found: list[tuple[str, Connector]] = []
     package = importlib.import_module(BUILTIN_PACKAGE)
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):

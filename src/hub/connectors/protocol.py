@@ -43,15 +43,18 @@ class RoleSpec:
     """A partner role: a name and the properties the core acts on.
 
     ``agb``: each partner of the role has an AGB code (and no other partner has one).
-    ``singleton``: a deployment has exactly one partner of the role, and a row names it by
-    the role's name (``recipient: swt``). ``reach``: how rows may reach its partners when
-    not freely (None: by the role's name if a singleton, or by partner id).
+    ``singleton``: a deployment has at most one partner of the role, and a row names it by
+    the role's name (``recipient: swt``). ``required``: a deployment has at least one
+    (the contract's swt, backoffice and veilig-thuis are both: exactly one). ``reach``: how
+    rows may reach its partners when not freely (None: by the role's name if a
+    singleton, or by partner id).
     """
 
     name: str
     description: str
     agb: bool = False
     singleton: bool = False
+    required: bool = False
     reach: Reach | None = None
 
     def __post_init__(self) -> None:

@@ -107,7 +107,7 @@ class PartnerRegistry:
 
     ``roles`` defaults to the roles of the discovered connectors. Each partner's role must
     be one of them; a partner has an 8-digit AGB exactly when its role says so; a deployment
-    has exactly one partner of each singleton role.
+    has at most one partner of a singleton role and at least one of a required role.
     """
 
     def __init__(
@@ -135,15 +135,20 @@ class PartnerRegistry:
             if partner.agb is not None:
                 self._by_agb[partner.agb] = partner
         for role in roles.values():
-            if not role.singleton:
-                continue
             count = sum(1 for p in self._by_id.values() if p.role == role.name)
-            if count != 1:
-                raise ConfigurationError(
-                    "partner registry",
-                    "partners",
-                    f"a deployment needs exactly one {role.name} partner, found {count}",
-                )
+            if role.singleton and role.required and count != 1:
+                needs = "needs exactly one"
+            elif role.singleton and count > 1:
+                needs = "has at most one"
+            elif role.required and count == 0:
+                needs = "needs at least one"
+            else:
+                continue
+            raise ConfigurationError(
+                "partner registry",
+                "partners",
+                f"a deployment {needs} {role.name} partner, found {count}",
+            )
 
     def _check_role(self, where: str, partner: Partner) -> None:
         role = self.roles.get(partner.role)
@@ -182,10 +187,17 @@ class PartnerRegistry:
 
     def only(self, role: str) -> Partner:
         """The single partner of a singleton role; KeyError for a role that has none."""
+        partner = self.one(role)
+        if partner is None:
+            raise KeyError(role)
+        return partner
+
+    def one(self, role: str) -> Partner | None:
+        """The partner of a singleton role, or None when the deployment has none."""
         for partner in self._by_id.values():
             if partner.role == role:
                 return partner
-        raise KeyError(role)
+        return None
 
     def with_role(self, role: str) -> list[Partner]:
         """Every partner of this role, in registry order."""

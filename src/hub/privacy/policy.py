@@ -8,8 +8,8 @@ stops the hub with a ConfigurationError naming the file and the row's path.
 
 The invariants of privacy.md are checked by code that does not read the table's intent,
 only what each row could reach, so no configuration can break them. The code names no
-role and no type: the rules are declared by the connectors (docs/connectors.md) and
-read as properties:
+role: the rules are declared by the connectors (docs/connectors.md) and read as
+properties:
 
 - a type's protection class confines it to the roles the class names (``safety-*``
   types reach only veilig-thuis and swt, invariant 2);
@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from hub.connectors.discovery import catalogue
 from hub.connectors.protocol import Connector, ProtectionClass
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ConfigurationError, HubError, config_path
@@ -253,7 +254,7 @@ def protection_of(event_type: str) -> ProtectionClass | None:
 
 
 def assert_may_receive(event_type: str, partner: Partner) -> None:
-    """Refuse (InvariantViolation) a release its type's protection class forbids, whatever the table says."""
+    """Refuse (InvariantViolation) a release the type's protection class forbids, whatever the table."""
     protection = protection_of(event_type)
     if protection is not None and partner.role not in protection.may_reach:
         raise InvariantViolation(
@@ -368,15 +369,14 @@ def compile_policy(
     discovered ones. A connector's rows (its ``rows`` file) are checked like the table's;
     each must name a type the connector declares or its role as the recipient. No row may
     send a role a type its connector does not receive, unless the row is the type's own
-    connector's (a new partner says where its types go without editing another connector). Its processing
-    activities are added to the table's, and its legal bases too, except where the table
-    defines a basis of the same name: the table's wins, so a privacy officer can change it.
+    connector's (so a new partner says where its types go without editing another
+    connector). A connector's processing activities are added to the table's, and its
+    legal bases too, except where the table defines a basis of the same name: the table's
+    wins, so a privacy officer can change it.
     """
     if types is None:
         types = TYPES
     if connectors is None:
-        from hub.connectors.discovery import catalogue
-
         connectors = catalogue().connectors
     parts = [_Part(source, None, _parsed(_RawPolicy, raw, source))]
     for connector in connectors:

@@ -8,6 +8,7 @@ ROLE = RoleSpec(
     name="backoffice",
     description="The municipal Wmo / Jeugdwet / Participatiewet back office.",
     singleton=True,
+    required=True,
 )
 
 CONNECTOR = Connector(

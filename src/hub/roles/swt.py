@@ -10,6 +10,7 @@ ROLE = RoleSpec(
     name="swt",
     description="The sociaal wijkteam case system (one per municipality).",
     singleton=True,
+    required=True,
 )
 
 CONNECTOR = Connector(

@@ -7,6 +7,7 @@ ROLE = RoleSpec(
     name="veilig-thuis",
     description="The regional domestic-violence and child-abuse centre (formerly AMHK).",
     singleton=True,
+    required=True,
 )
 
 CONNECTOR = Connector(

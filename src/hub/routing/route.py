@@ -129,7 +129,9 @@ def recipients(
     registry = ctx.registry
     selector = route.selector
     if selector is Selector.ROLE:
-        yield _Target(registry.only(route.recipient))
+        partner = registry.one(route.recipient)  # None: an optional role nobody plays here
+        if partner is not None:
+            yield _Target(partner)
     elif selector is Selector.PARTNER:
         partner = registry.get(route.partner_id or "")
         if partner is not None:

@@ -83,12 +83,12 @@ def test_the_five_contract_roles_are_discovered_connectors() -> None:
         "hub.roles.veilig_thuis",
     ]
     roles = catalogue().roles
-    assert {name: (r.agb, r.singleton) for name, r in roles.items()} == {
-        "backoffice": (False, True),
-        "gp": (True, False),
-        "provider": (True, False),
-        "swt": (False, True),
-        "veilig-thuis": (False, True),
+    assert {name: (r.agb, r.singleton, r.required) for name, r in roles.items()} == {
+        "backoffice": (False, True, True),
+        "gp": (True, False, False),
+        "provider": (True, False, False),
+        "swt": (False, True, True),
+        "veilig-thuis": (False, True, True),
     }
 
 
@@ -145,13 +145,32 @@ def test_an_agb_follows_the_roles_property(change: dict[str, Any], message: str)
     assert (caught.value.path, str(caught.value).split(": ", 2)[2]) == ("partners[0].agb", message)
 
 
-def test_a_singleton_role_needs_its_one_partner() -> None:
-    """A new singleton role without a partner stops the hub like a missing swt would."""
+@pytest.mark.parametrize(
+    ("required", "partners", "message"),
+    [
+        (True, 0, "a deployment needs exactly one debt-assistance partner, found 0"),
+        (True, 2, "a deployment needs exactly one debt-assistance partner, found 2"),
+        (False, 2, "a deployment has at most one debt-assistance partner, found 2"),
+    ],
+)
+def test_a_singleton_role_has_at_most_one_partner(
+    required: bool, partners: int, message: str
+) -> None:
+    """A singleton role has at most one partner; a required one exactly one, like swt."""
+    role = dataclasses.replace(DEBT, required=required)
+    extra = [
+        {**DEBT_PARTNER, "id": f"schuldhulp-{n}", "source": f"{DEBT_PARTNER['source']}{n}"}
+        for n in range(partners)
+    ]
     with pytest.raises(ConfigurationError) as caught:
-        registry_with(with_connector(Connector(role=DEBT)))
-    assert str(caught.value).endswith(
-        "a deployment needs exactly one debt-assistance partner, found 0"
-    )
+        registry_with(with_connector(Connector(role=role)), *extra)
+    assert str(caught.value).endswith(message)
+
+
+def test_an_optional_singleton_role_may_have_no_partner() -> None:
+    """A deployment without a partner of an optional role starts; the role's rows reach nobody."""
+    registry = registry_with(with_connector(Connector(role=DEBT)))
+    assert (registry.one("debt-assistance"), registry.with_role("debt-assistance")) == (None, [])
 
 
 def test_two_connectors_cannot_declare_one_role() -> None:
