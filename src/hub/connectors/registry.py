@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.connectors.discovery import catalogue
 from hub.connectors.protocol import RoleSpec
 from hub.errors import ConfigurationError, config_path
 
@@ -114,8 +115,6 @@ class PartnerRegistry:
         self, partners: Iterable[Partner], roles: Mapping[str, RoleSpec] | None = None
     ) -> None:
         if roles is None:
-            from hub.connectors.discovery import catalogue  # discovery imports the connectors
-
             roles = catalogue().roles
         self.roles: Mapping[str, RoleSpec] = roles
         self._by_id: dict[str, Partner] = {}

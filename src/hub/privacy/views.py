@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from hub.connectors.registry import PartnerRegistry, load_registry
+from hub.connectors.registry import load_registry
 from hub.privacy.policy import AddedField, PrivacyPolicy, Route, load_policy
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode
 from hub.schemas import TYPES
@@ -43,10 +43,11 @@ def view_file(role: str, event_type: str) -> PurePosixPath:
     return PurePosixPath(version, VIEWS_DIR, role, f"{spec.short_name}.json")
 
 
-def view_schemas(
-    policy: PrivacyPolicy, registry: PartnerRegistry
-) -> dict[PurePosixPath, dict[str, Any]]:
-    """Every view the table defines, by file path; rows for the same role and type are merged."""
+def view_schemas(policy: PrivacyPolicy) -> dict[PurePosixPath, dict[str, Any]]:
+    """Every view the table defines, by file path; rows for the same role and type are merged.
+
+    A row's roles are resolved when the table is compiled (``Route.roles``).
+    """
     grouped: dict[tuple[str, str], list[Route]] = {}
     for route in policy.routes:
         for role in route.roles:
@@ -68,7 +69,7 @@ def published_files() -> dict[PurePosixPath, bytes]:
     """
     files = exported_files()
     registry = load_registry()
-    for path, schema in view_schemas(load_policy(registry=registry), registry).items():
+    for path, schema in view_schemas(load_policy(registry=registry)).items():
         files[path] = render_schema(schema)
     return dict(sorted(files.items()))
 
