@@ -115,12 +115,14 @@ def _event(type_: str, source: str, data: dict[str, Any], number: int) -> dict[s
     }
 
 
-def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -> None:
-    """A new role's request reaches its partner with only its row's fields, and its status the team."""
-    site = tmp_path / "site"
+def install(site: Path, source: str) -> dict[str, str]:
+    """Install package ``acme_debt`` (its module ``source``, its rows) with a hub.connectors entry point.
+
+    Returns the environment of an interpreter that sees it, as pip would leave it.
+    """
     package = site / "acme_debt"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text(textwrap.dedent(CONNECTOR), encoding="utf-8")
+    (package / "__init__.py").write_text(textwrap.dedent(source), encoding="utf-8")
     (package / "rows.yaml").write_text(yaml.safe_dump(ROWS), encoding="utf-8")
     dist_info = site / "acme_debt-1.0.dist-info"
     dist_info.mkdir()
@@ -130,6 +132,12 @@ def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -
     (dist_info / "entry_points.txt").write_text(
         "[hub.connectors]\ndebt-assistance = acme_debt\n", encoding="utf-8"
     )
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+
+
+def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -> None:
+    """A new role's request reaches its partner with only its row's fields, and its status the team."""
+    env = install(tmp_path / "site", CONNECTOR)
     debt_source = "urn:nld:oin:00000001234567890000:systeem:schuldhulp"
     partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
     partners.append({"id": "schuldhulp-zwolle", "role": "debt-assistance", "source": debt_source})
@@ -155,7 +163,6 @@ def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -
             2,
         ),
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(partners_file), json.dumps(events)],
         capture_output=True,
@@ -177,3 +184,32 @@ def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -
         ),
         ("swt-zwolle", {"request_id": "SHV-1", "status": "in-progress"}),
     ]
+
+
+def test_a_connector_that_breaks_the_safety_class_stops_the_hub(tmp_path: Path) -> None:
+    """An installed connector sending a safety-* type unprotected: `hub run` exits 78, naming it."""
+    unprotected = CONNECTOR.replace(
+        'type="nl.sociaaldomein.debt-assistance.status-changed.v1"',
+        'type="nl.sociaaldomein.safety-debts.status-changed.v1"',
+    ).replace(
+        'short_name="debt-assistance.status-changed"', 'short_name="safety-debts.status-changed"'
+    )
+    env = install(tmp_path / "site", unprotected)
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "run"],
+        capture_output=True,
+        text=True,
+        env={**env, "HUB_ENVIRONMENT": "development", "HUB_LOGGING__FORMAT": "json"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 78, done.stderr
+    [line] = [
+        json.loads(x)
+        for x in done.stdout.splitlines() + done.stderr.splitlines()
+        if "configuration_invalid" in x
+    ]
+    assert line["error"] == (
+        "entry point hub.connectors:debt-assistance: sends[0].protection: "
+        "a safety-* type must declare the safety protection class"
+    )
