@@ -65,7 +65,7 @@ from tests.integration.test_webhook_delivery import event as webhook_event  # no
 
 from hub.app import build_hub  # noqa: E402
 from hub.audit.store import open_store  # noqa: E402
-from hub.connectors.registry import Partner, Role, WebhookDelivery  # noqa: E402
+from hub.connectors.registry import Partner, WebhookDelivery  # noqa: E402
 from hub.dev.localcluster import LocalCluster  # noqa: E402
 from hub.dev.localkafka import LocalKafka  # noqa: E402
 from hub.dev.partner_io import Received, receive  # noqa: E402
@@ -788,7 +788,7 @@ async def webhook_setup(bootstrap: str) -> WebhookSetup:
     port = _free_port()
     partner = Partner(
         id=GP,
-        role=Role.GP,
+        role="gp",
         source="urn:nld:agb:01234567",
         agb="01234567",
         delivery=WebhookDelivery(url=f"http://127.0.0.1:{port}/hooks", secret_env=SECRET_ENV),

@@ -33,7 +33,6 @@ from core_bench import passthrough  # the same passthrough as the core benchmark
 from pipeline_bench import referrals
 
 from hub.app import build_hub
-from hub.connectors.registry import Role
 from hub.dev.partner_io import binary_mode
 from hub.kafka.clients import client_options
 from hub.observability.logging import configure_logging
@@ -134,7 +133,7 @@ async def drain(
         return await timer
 
     raw_before = await raw(*pairs[0])
-    swt = hub.layout.deliveries(hub.registry.only(Role.SWT))
+    swt = hub.layout.deliveries(hub.registry.only("swt"))
     ready = asyncio.Event()
     timer = asyncio.create_task(time_output(kafka, swt, count, ready))
     await ready.wait()

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.app import build_hub
-from hub.connectors.registry import Role
 from hub.dev.partner_io import receive, send_events
 from hub.envelope import from_kafka
 from hub.observability.logging import configure_logging
@@ -97,7 +96,7 @@ async def on_kafka(bootstrap: str, count: int) -> dict[str, float]:
     )
     hub = build_hub(settings)
     events = referrals(count)
-    swt = hub.layout.deliveries(hub.registry.only(Role.SWT))
+    swt = hub.layout.deliveries(hub.registry.only("swt"))
     stop = asyncio.Event()
     router = asyncio.create_task(hub.router.run(stop))
     await asyncio.wait_for(hub.router.ready.wait(), 120)

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.audit.record import DeliveryAttempt
-from hub.connectors.registry import Partner, Role, WebhookDelivery
+from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.channel import BREAKER_OPENED, DISCLOSURE_ID_HEADER, PARK_REASON_HEADER
 from hub.delivery.parking import ReplayReport, replay
 from hub.delivery.receiver import Deduplicator, WebhookVerificationError, verify
@@ -159,7 +159,7 @@ async def webhook_partner(kafka_bootstrap: str) -> AsyncIterator[MakePartner]:
         prefix = f"twh{uuid.uuid4().hex[:10]}"
         partner = Partner(
             id="gp-de-linde",
-            role=Role.GP,
+            role="gp",
             source="urn:nld:agb:01234567",
             agb="01234567",
             delivery=WebhookDelivery(url=url, secret_env=SECRET_ENV),

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from hub import pipeline as pipeline_module
-from hub.connectors.registry import Role
 from hub.errors import ErrorCode
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
@@ -41,7 +40,7 @@ def test_a_referral_writes_state_status_delivery_and_disclosure(hub: InMemoryPip
         layout.state,
         layout.state,
         layout.status,
-        layout.deliveries(hub.registry.only(Role.SWT)),
+        layout.deliveries(hub.registry.only("swt")),
         layout.disclosures,
     ]
     assert out[0].key == b"referral:DL-2025-0317"

@@ -14,7 +14,8 @@ with the published file (see ``hub.schemas.compatibility``)::
     FAILED: 1 published schema changed incompatibly. ...
 
 A compatible change fails too, with "compatible: re-export and commit", so every change
-of the contract shows up in review. Exit 2 when the directory does not exist.
+of the contract shows up in review. Exit 2 when the directory does not exist, or when a
+connector (where the types come from) or the routing/privacy table cannot be read.
 """
 
 from __future__ import annotations
@@ -45,12 +46,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen action; return its exit status."""
-    if args.action == "export":
-        return _export(args.directory)
-    if args.action == "check":
-        return _check(args.directory)
-    return _docs(args.path)
+    """Run the chosen action; return its exit status (2 when a connector cannot be read)."""
+    from hub.errors import ConfigurationError
+
+    try:
+        if args.action == "export":
+            return _export(args.directory)
+        if args.action == "check":
+            return _check(args.directory)
+        return _docs(args.path)
+    except ConfigurationError as exc:  # the types come from the connectors
+        print(f"ERROR {exc}")
+        return EXIT_UNUSABLE
 
 
 def _export(directory: Path) -> int:

@@ -1,21 +1,37 @@
-"""Partners: the registry of who is connected, and (per role) what each may send."""
+"""Connectors and partners: what each role declares, how connectors are found, who is connected."""
 
+from hub.connectors.discovery import (
+    BUILTIN_PACKAGE,
+    ENTRY_POINT_GROUP,
+    Catalogue,
+    catalogue,
+    discover,
+)
+from hub.connectors.protocol import Connector, ProtectionClass, Reach, RoleSpec, TypeSpec
 from hub.connectors.registry import (
     DEMO_REGISTRY_PATH,
     KafkaTopicDelivery,
     Partner,
     PartnerRegistry,
-    Role,
     WebhookDelivery,
     load_registry,
 )
 
 __all__ = [
+    "BUILTIN_PACKAGE",
     "DEMO_REGISTRY_PATH",
+    "ENTRY_POINT_GROUP",
+    "Catalogue",
+    "Connector",
     "KafkaTopicDelivery",
     "Partner",
     "PartnerRegistry",
-    "Role",
+    "ProtectionClass",
+    "Reach",
+    "RoleSpec",
+    "TypeSpec",
     "WebhookDelivery",
+    "catalogue",
+    "discover",
     "load_registry",
 ]

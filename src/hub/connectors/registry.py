@@ -1,20 +1,23 @@
 """The registry of partners: who may send what, as which source, and how each takes deliveries.
 
 The registry is a data file (YAML) validated at start-up; a bad file stops the hub
-before it consumes anything, naming the bad field's path.
+before it consumes anything, naming the bad field's path. A partner's role is the name
+of a role some connector declares (``hub.connectors.discovery``); the registry checks the
+role's properties (an AGB, one partner per deployment), not its name.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.connectors.discovery import catalogue
+from hub.connectors.protocol import RoleSpec
 from hub.errors import ConfigurationError, config_path
 
 __all__ = [
@@ -22,7 +25,6 @@ __all__ = [
     "KafkaTopicDelivery",
     "Partner",
     "PartnerRegistry",
-    "Role",
     "WebhookDelivery",
     "load_registry",
 ]
@@ -31,16 +33,6 @@ DEMO_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "partners
 
 _SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _AGB = re.compile(r"^[0-9]{8}$")
-
-
-class Role(StrEnum):
-    """The five partner roles of the contract (messages.md, "Partners and roles")."""
-
-    SWT = "swt"
-    GP = "gp"
-    VEILIG_THUIS = "veilig-thuis"
-    PROVIDER = "provider"
-    BACKOFFICE = "backoffice"
 
 
 class KafkaTopicDelivery(BaseModel):
@@ -90,24 +82,19 @@ class Partner(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, Field(pattern=_SLUG, max_length=64, description="Slug, e.g. gp-de-linde.")]
-    role: Role
+    role: Annotated[
+        str, Field(pattern=_SLUG, description="The name of a role a connector declares.")
+    ]
     source: Annotated[
         str, Field(pattern=r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", description="URN it sends as.")
     ]
-    agb: str | None = Field(default=None, description="AGB code (8 digits); gp and provider only.")
+    agb: str | None = Field(
+        default=None, description="AGB code (8 digits); only for a role whose partners have one."
+    )
     credentials: Credentials = Credentials()
     delivery: KafkaTopicDelivery | WebhookDelivery = Field(
         default_factory=KafkaTopicDelivery, discriminator="kind"
     )
-
-    @model_validator(mode="after")
-    def _agb_matches_role(self) -> Partner:
-        needs_agb = self.role in (Role.GP, Role.PROVIDER)
-        if needs_agb and (self.agb is None or not _AGB.match(self.agb)):
-            raise ValueError("a gp or provider needs an 8-digit agb")
-        if not needs_agb and self.agb is not None:
-            raise ValueError("only a gp or provider has an agb")
-        return self
 
 
 class _RegistryFile(BaseModel):
@@ -117,14 +104,25 @@ class _RegistryFile(BaseModel):
 
 
 class PartnerRegistry:
-    """Look-ups over the registered partners; enforces one swt, backoffice and veilig-thuis."""
+    """Look-ups over the registered partners, checked against the connectors' roles.
 
-    def __init__(self, partners: Iterable[Partner]) -> None:
+    ``roles`` defaults to the roles of the discovered connectors. Each partner's role must
+    be one of them; a partner has an 8-digit AGB exactly when its role says so; a deployment
+    has at most one partner of a singleton role and at least one of a required role.
+    """
+
+    def __init__(
+        self, partners: Iterable[Partner], roles: Mapping[str, RoleSpec] | None = None
+    ) -> None:
+        if roles is None:
+            roles = catalogue().roles
+        self.roles: Mapping[str, RoleSpec] = roles
         self._by_id: dict[str, Partner] = {}
         self._by_source: dict[str, Partner] = {}
         self._by_agb: dict[str, Partner] = {}
         for index, partner in enumerate(partners):
             where = f"partners[{index}]"
+            self._check_role(where, partner)
             if partner.id in self._by_id:
                 raise ConfigurationError("partner registry", f"{where}.id", "duplicate partner id")
             if partner.source in self._by_source:
@@ -135,14 +133,38 @@ class PartnerRegistry:
             self._by_source[partner.source] = partner
             if partner.agb is not None:
                 self._by_agb[partner.agb] = partner
-        for role in (Role.SWT, Role.BACKOFFICE, Role.VEILIG_THUIS):
-            count = sum(1 for p in self._by_id.values() if p.role is role)
-            if count != 1:
-                raise ConfigurationError(
-                    "partner registry",
-                    "partners",
-                    f"a deployment needs exactly one {role.value} partner, found {count}",
-                )
+        for role in roles.values():
+            count = sum(1 for p in self._by_id.values() if p.role == role.name)
+            if role.singleton and role.required and count != 1:
+                needs = "needs exactly one"
+            elif role.singleton and count > 1:
+                needs = "has at most one"
+            elif role.required and count == 0:
+                needs = "needs at least one"
+            else:
+                continue
+            raise ConfigurationError(
+                "partner registry",
+                "partners",
+                f"a deployment {needs} {role.name} partner, found {count}",
+            )
+
+    def _check_role(self, where: str, partner: Partner) -> None:
+        role = self.roles.get(partner.role)
+        if role is None:
+            raise ConfigurationError(
+                "partner registry",
+                f"{where}.role",
+                f"not a role of any connector; known: {', '.join(sorted(self.roles))}",
+            )
+        if role.agb and (partner.agb is None or not _AGB.match(partner.agb)):
+            raise ConfigurationError(
+                "partner registry", f"{where}.agb", f"a {role.name} partner needs an 8-digit agb"
+            )
+        if not role.agb and partner.agb is not None:
+            raise ConfigurationError(
+                "partner registry", f"{where}.agb", f"a {role.name} partner has no agb"
+            )
 
     def __iter__(self) -> Iterator[Partner]:
         return iter(self._by_id.values())
@@ -159,20 +181,44 @@ class PartnerRegistry:
         return self._by_source.get(source)
 
     def by_agb(self, agb: str) -> Partner | None:
-        """The gp or provider with this AGB code, or None."""
+        """The partner with this AGB code (of a role whose partners have one), or None."""
         return self._by_agb.get(agb)
 
-    def only(self, role: Role) -> Partner:
-        """The single partner of a one-per-deployment role (swt, backoffice, veilig-thuis)."""
-        return next(p for p in self._by_id.values() if p.role is role)
+    def only(self, role: str) -> Partner:
+        """The single partner of a singleton role; KeyError for a role that has none."""
+        partner = self.one(role)
+        if partner is None:
+            raise KeyError(role)
+        return partner
 
-    def with_role(self, role: Role) -> list[Partner]:
+    def one(self, role: str) -> Partner | None:
+        """The partner of a singleton role, or None when the deployment has none."""
+        for partner in self._by_id.values():
+            if partner.role == role:
+                return partner
+        return None
+
+    def with_role(self, role: str) -> list[Partner]:
         """Every partner of this role, in registry order."""
-        return [p for p in self._by_id.values() if p.role is role]
+        return [p for p in self._by_id.values() if p.role == role]
+
+    def role_of(self, partner: Partner) -> RoleSpec:
+        """The declared role of a registered partner."""
+        return self.roles[partner.role]
+
+    def is_reached_through(self, partner: Partner, selector: str) -> bool:
+        """True when a row's selector may reach this partner: its role names the selector."""
+        reach = self.roles[partner.role].reach
+        return reach is not None and selector in reach.selectors
 
 
-def load_registry(path: Path | str = DEMO_REGISTRY_PATH) -> PartnerRegistry:
-    """Read and validate a partner registry file; raise ConfigurationError naming the bad path."""
+def load_registry(
+    path: Path | str = DEMO_REGISTRY_PATH, roles: Mapping[str, RoleSpec] | None = None
+) -> PartnerRegistry:
+    """Read and validate a partner registry file; raise ConfigurationError naming the bad path.
+
+    ``roles`` defaults to the roles of the discovered connectors.
+    """
     path = Path(path)
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -186,4 +232,4 @@ def load_registry(path: Path | str = DEMO_REGISTRY_PATH) -> PartnerRegistry:
         first = exc.errors()[0]
         # Pydantic's message, without the offending input: config files may hold secrets.
         raise ConfigurationError(str(path), config_path(first["loc"]), first["msg"]) from None
-    return PartnerRegistry(parsed.partners)
+    return PartnerRegistry(parsed.partners, roles)

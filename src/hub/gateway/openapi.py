@@ -167,7 +167,7 @@ def _event_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
         components[name] = {
             "type": "object",
             "title": spec.type,
-            "description": f"A {spec.short_name} event, sent by a {spec.sender_role.value} "
+            "description": f"A {spec.short_name} event, sent by a {spec.sender_role} "
             f"partner; subject = data.{spec.subject_field}.",
             "properties": {
                 **_ENVELOPE,

@@ -9,8 +9,8 @@ from hub.privacy.policy import (
     Selector,
     assert_may_receive,
     compile_policy,
-    is_safety_type,
     load_policy,
+    protection_of,
 )
 from hub.privacy.project import Projected, Projection, compile_projection, project
 from hub.privacy.pseudonym import DEMO_PSEUDONYM_SECRET, Pseudonymiser
@@ -29,7 +29,7 @@ __all__ = [
     "assert_may_receive",
     "compile_policy",
     "compile_projection",
-    "is_safety_type",
     "load_policy",
     "project",
+    "protection_of",
 ]

@@ -6,32 +6,39 @@ explains every key. It is validated and compiled once, at start-up: a row naming
 unknown type, field path, recipient, condition, legal basis or processing activity
 stops the hub with a ConfigurationError naming the file and the row's path.
 
-Three invariants of privacy.md are checked by code that does not read the table's
-intent, only what each row could reach, so no configuration can break them:
+The invariants of privacy.md are checked by code that does not read the table's intent,
+only what each row could reach, so no configuration can break them. The code names no
+role: the rules are declared by the connectors (docs/connectors.md) and read as
+properties:
 
-- a ``safety-*`` type reaches only veilig-thuis and swt (invariant 2);
-- a gp is reached only as "the gp that sent this referral", only with its status
-  feedback consent (invariant 3);
-- a provider is reached only through its own assignment, and plan goals only filtered
-  by that assignment's result areas (invariant 4).
+- a type's protection class confines it to the roles the class names (``safety-*``
+  types reach only veilig-thuis and swt, invariant 2);
+- a role's ``reach`` says through which selectors, and with which condition, a row may
+  reach its partners (a gp only as "the gp that sent this referral", with its status
+  feedback consent, invariant 3; a provider only through its own assignment, invariant 4);
+- plan goals reach a per-assignment recipient only filtered by that assignment's result
+  areas (invariant 4).
 
-The routing code checks invariant 2 again for every release (``assert_may_receive``).
+The routing code checks the protection classes again for every release
+(``assert_may_receive``).
 """
 
 from __future__ import annotations
 
 import builtins
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from hub.connectors.registry import Partner, PartnerRegistry, Role
+from hub.connectors.discovery import catalogue
+from hub.connectors.protocol import Connector, ProtectionClass
+from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ConfigurationError, HubError, config_path
 from hub.privacy.project import (
     ListNode,
@@ -41,12 +48,11 @@ from hub.privacy.project import (
     compile_projection,
     schema_tree,
 )
+from hub.schemas import TYPES
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
     "LAWS",
-    "ROLE_OF_SELECTOR",
-    "SAFETY_RECIPIENT_ROLES",
     "AddedField",
     "Condition",
     "InvariantViolation",
@@ -59,16 +65,13 @@ __all__ = [
     "SubjectOverride",
     "assert_may_receive",
     "compile_policy",
-    "is_safety_type",
     "load_policy",
+    "protection_of",
 ]
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "data" / "privacy.default.yaml"
 
 LAWS = ("wmo", "jeugdwet", "participatiewet")
-
-SAFETY_RECIPIENT_ROLES = frozenset({Role.VEILIG_THUIS, Role.SWT})
-"""The only roles a safety-* event may ever reach (privacy.md, invariant 2)."""
 
 
 class InvariantViolation(HubError):
@@ -87,27 +90,30 @@ class SchemaSpec(Protocol):
     @property
     def model(self) -> builtins.type[BaseModel]: ...
 
+    @property
+    def sender_role(self) -> str: ...
+
+    @property
+    def protection(self) -> ProtectionClass | None: ...
+
 
 class Selector(StrEnum):
-    """How a row names its recipient; a registered partner id is also accepted."""
+    """How a row names its recipient: a selector below, a singleton role's name, or a partner id.
 
-    SWT = "swt"
-    BACKOFFICE = "backoffice"
-    VEILIG_THUIS = "veilig-thuis"
-    REFERRING_GP = "referring-gp"  # the gp whose AGB sent the referral this event names
-    ASSIGNED_PROVIDER = "assigned-provider"  # the provider with the event's provider_agb
+    The dynamic selectors find their partner by an AGB in the event's links; each reaches
+    only partners whose role lists it in its ``reach`` (hub.connectors.Reach).
+    """
+
+    ROLE = "role"  # the one partner of a singleton role: the row's recipient is the role name
+    REFERRING_GP = "referring-gp"  # the partner whose AGB sent the referral this event names
+    ASSIGNED_PROVIDER = "assigned-provider"  # the partner with the event's provider_agb
     LIVE_ASSIGNMENT_PROVIDERS = "live-assignment-providers"  # per live assignment of the case
     PARTNER = "partner"  # a named partner: the row's recipient is a partner id
 
 
-ROLE_OF_SELECTOR = {
-    Selector.SWT: Role.SWT,
-    Selector.BACKOFFICE: Role.BACKOFFICE,
-    Selector.VEILIG_THUIS: Role.VEILIG_THUIS,
-    Selector.REFERRING_GP: Role.GP,
-    Selector.ASSIGNED_PROVIDER: Role.PROVIDER,
-    Selector.LIVE_ASSIGNMENT_PROVIDERS: Role.PROVIDER,
-}
+_DYNAMIC = frozenset(
+    {Selector.REFERRING_GP, Selector.ASSIGNED_PROVIDER, Selector.LIVE_ASSIGNMENT_PROVIDERS}
+)
 
 # What a dynamic selector needs in the type's data to find its recipient.
 _SELECTOR_NEEDS = {
@@ -181,7 +187,9 @@ class Route:
 
     row: str  # "routes[3]": where the row is in the file, for messages
     type: str
+    recipient: str  # as the row names it: a selector, a singleton role, or a partner id
     selector: Selector
+    roles: tuple[str, ...]  # the roles the row can reach, sorted (a selector's: by their reach)
     partner_id: str | None
     projection: Projection
     condition: Condition | None
@@ -239,16 +247,19 @@ class PrivacyPolicy:
         return self._held.get(event_type)
 
 
-def is_safety_type(event_type: str) -> bool:
-    """True for the safety-* types (safety reports, feedback, handovers), by name alone."""
-    return any(part.startswith("safety-") for part in event_type.split("."))
+def protection_of(event_type: str) -> ProtectionClass | None:
+    """The protection class the type declares (safety-* types: the safety class), if any."""
+    spec = TYPES.get(event_type)
+    return spec.protection if spec is not None else None
 
 
 def assert_may_receive(event_type: str, partner: Partner) -> None:
-    """Refuse (InvariantViolation) a release that breaks invariant 2, whatever the table says."""
-    if is_safety_type(event_type) and partner.role not in SAFETY_RECIPIENT_ROLES:
+    """Refuse (InvariantViolation) a release the type's protection class forbids, whatever the table."""
+    protection = protection_of(event_type)
+    if protection is not None and partner.role not in protection.may_reach:
         raise InvariantViolation(
-            f"refused to release a safety event to partner {partner.id} (role {partner.role})"
+            f"refused to release a {protection.name} event to partner {partner.id} "
+            f"(role {partner.role})"
         )
 
 
@@ -280,26 +291,68 @@ class _RawPolicy(BaseModel):
     routes: list[_RawRoute]
 
 
-def load_policy(
-    path: Path | str = DEFAULT_POLICY_PATH,
-    *,
-    registry: PartnerRegistry,
-    types: Mapping[str, SchemaSpec] | None = None,
-) -> PrivacyPolicy:
-    """Read, validate and compile a policy file; ConfigurationError names the bad row's path.
+class _RawRows(BaseModel):
+    """A connector's rows: the table's format, its own activities and bases optional."""
 
-    ``types`` defaults to the hub's v1 types (hub.schemas.TYPES).
-    """
-    path = Path(path)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    processing_activities: list[StrictStr] = Field(default_factory=list)
+    legal_bases: dict[StrictStr, StrictStr | dict[StrictStr, StrictStr]] = Field(
+        default_factory=dict
+    )
+    routes: list[_RawRoute]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """The main table, or one connector's rows (``role`` is the connector's)."""
+
+    source: str
+    role: str | None
+    raw: _RawPolicy | _RawRows
+
+
+def _read_yaml(path: Path) -> Any:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigurationError(str(path), "", f"cannot read file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigurationError(str(path), where, "not valid YAML") from None
-    return compile_policy(raw, source=str(path), registry=registry, types=types)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parsed(model: builtins.type[_M], raw: Any, source: str) -> _M:
+    try:
+        return model.model_validate(raw if isinstance(raw, Mapping) else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # Pydantic's message without the input: a policy file is configuration, not data,
+        # but the habit of never echoing input is kept everywhere.
+        raise ConfigurationError(source, config_path(first["loc"]), first["msg"]) from None
+
+
+def load_policy(
+    path: Path | str = DEFAULT_POLICY_PATH,
+    *,
+    registry: PartnerRegistry,
+    types: Mapping[str, SchemaSpec] | None = None,
+    connectors: Sequence[Connector] | None = None,
+) -> PrivacyPolicy:
+    """Read, validate and compile a policy file and the connectors' rows (see compile_policy).
+
+    ConfigurationError names the bad file and the bad row's path.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    return compile_policy(
+        raw, source=str(path), registry=registry, types=types, connectors=connectors
+    )
 
 
 def compile_policy(
@@ -308,62 +361,102 @@ def compile_policy(
     source: str,
     registry: PartnerRegistry,
     types: Mapping[str, SchemaSpec] | None = None,
+    connectors: Sequence[Connector] | None = None,
 ) -> PrivacyPolicy:
-    """Validate and compile an already-parsed policy document (see load_policy)."""
-    if types is None:
-        from hub.schemas import TYPES
+    """Validate and compile an already-parsed policy document, with each connector's rows after it.
 
+    ``types`` defaults to the hub's types (hub.schemas.TYPES), ``connectors`` to the
+    discovered ones. A connector's rows (its ``rows`` file) are checked like the table's;
+    each must name a type the connector declares or its role as the recipient. No row may
+    send a role a type its connector does not receive, unless the row is the type's own
+    connector's (so a new partner says where its types go without editing another
+    connector). A connector's processing activities are added to the table's, and its
+    legal bases too, except where the table defines a basis of the same name: the table's
+    wins, so a privacy officer can change it.
+    """
+    if types is None:
         types = TYPES
-    try:
-        parsed = _RawPolicy.model_validate(raw if isinstance(raw, Mapping) else {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        # Pydantic's message without the input: a policy file is configuration, not data,
-        # but the habit of never echoing input is kept everywhere.
-        raise ConfigurationError(source, config_path(first["loc"]), first["msg"]) from None
-    return _Compiler(source, registry, types, parsed).compile()
+    if connectors is None:
+        connectors = catalogue().connectors
+    parts = [_Part(source, None, _parsed(_RawPolicy, raw, source))]
+    for connector in connectors:
+        if connector.rows is not None:
+            rows_source = str(connector.rows)
+            rows = _parsed(_RawRows, _read_yaml(connector.rows), rows_source)
+            parts.append(_Part(rows_source, connector.role.name, rows))
+    receives = {c.role.name: c.received() for c in connectors}
+    declared_by = {spec.type: c.role.name for c in connectors for _, spec in c.declared()}
+    return _Compiler(source, registry, types, parts, receives, declared_by).compile()
 
 
 @dataclass(slots=True)
 class _Compiler:
-    source: str
+    table: str  # the main table's source
     registry: PartnerRegistry
     types: Mapping[str, SchemaSpec]
-    raw: _RawPolicy
+    parts: list[_Part]
+    receives: Mapping[str, frozenset[str]]  # per role: the types its connector takes
+    declared_by: Mapping[str, str]  # per type: the role whose connector declares it
+    source: str = ""  # the part being read, for messages
     _schemas: dict[str, ObjectNode] = field(default_factory=dict)
 
     def fail(self, path: str, message: str) -> ConfigurationError:
         return ConfigurationError(self.source, path, message)
 
     def compile(self) -> PrivacyPolicy:
-        activities = self._activities()
-        bases = self._legal_bases()
-        routes: list[Route] = []
-        seen: dict[tuple[str, str], str] = {}
-        for index, row in enumerate(self.raw.routes):
-            route = self._route(f"routes[{index}]", row, activities, bases)
-            key = (route.type, route.partner_id or route.selector.value)
-            if key in seen:
-                raise self.fail(
-                    f"routes[{index}]", f"repeats the type and recipient of {seen[key]}"
-                )
-            seen[key] = route.row
-            routes.append(route)
-        for route in routes:
+        activities: set[str] = set()
+        bases: dict[str, LegalBasis] = {}
+        for part in self.parts:
+            self.source = part.source
+            activities |= self._activities(part.raw)
+            # The table's bases first: a connector's basis of the same name gives way.
+            bases = self._legal_bases(part.raw) | bases
+        routes: list[tuple[_Part, Route]] = []
+        seen: dict[tuple[str, str], tuple[str, str]] = {}
+        for part in self.parts:
+            self.source = part.source
+            for index, row in enumerate(part.raw.routes):
+                route = self._route(f"routes[{index}]", row, frozenset(activities), bases)
+                self._check_owned(part, route)
+                key = (route.type, route.recipient)
+                if key in seen:
+                    source, where = seen[key]
+                    other = where if source == part.source else f"{where} of {source}"
+                    raise self.fail(
+                        f"routes[{index}]", f"repeats the type and recipient of {other}"
+                    )
+                seen[key] = (part.source, route.row)
+                routes.append((part, route))
+        for part, route in routes:
             # From the compiled routes: what each row can reach, whatever it says.
-            self._check_safety_confined(route.row, route.type, route.partner_id or route.selector)
-            self._check_gp_and_provider_isolation(route)
-        return PrivacyPolicy(self.source, routes)
+            self.source = part.source
+            self._check_protection(route.row, self.types[route.type], route.recipient)
+            self._check_reach(route)
+            self._check_received(part, route)
+            self._check_goals_filtered(route)
+        self.source = self.table
+        return PrivacyPolicy(self.table, [route for _, route in routes])
 
-    def _activities(self) -> frozenset[str]:
-        for index, name in enumerate(self.raw.processing_activities):
+    def _check_owned(self, part: _Part, route: Route) -> None:
+        """A connector's row names a type the connector declares, or its role as the recipient."""
+        if part.role is None or self.declared_by.get(route.type) == part.role:
+            return
+        if self._roles_of(route.recipient) != {part.role}:
+            raise self.fail(
+                route.row,
+                f"a connector's row must name a type it declares or its role "
+                f"({part.role}) as the recipient",
+            )
+
+    def _activities(self, raw: _RawPolicy | _RawRows) -> frozenset[str]:
+        for index, name in enumerate(raw.processing_activities):
             if not name.strip():
                 raise self.fail(f"processing_activities[{index}]", "must not be empty")
-        return frozenset(self.raw.processing_activities)
+        return frozenset(raw.processing_activities)
 
-    def _legal_bases(self) -> dict[str, LegalBasis]:
+    def _legal_bases(self, raw: _RawPolicy | _RawRows) -> dict[str, LegalBasis]:
         bases: dict[str, LegalBasis] = {}
-        for name, value in self.raw.legal_bases.items():
+        for name, value in raw.legal_bases.items():
             where = f"legal_bases.{name}"
             if isinstance(value, str):
                 if not value.strip():
@@ -398,11 +491,12 @@ class _Compiler:
         bases: Mapping[str, LegalBasis],
     ) -> Route:
         spec = self._spec(f"{where}.type", row.type)
-        # Invariant 2 first, from the type's name and the recipient's role alone: no other
+        # The protection class first, from the type and the recipient's role alone: no other
         # key of the row is read, so nothing else in the table can change the outcome.
-        self._check_safety_confined(where, spec.type, row.recipient)
+        self._check_protection(where, spec, row.recipient)
         schema = self._schema(spec)
         selector, partner_id = self._selector(f"{where}.recipient", row.recipient, schema)
+        roles = self._roles_of(row.recipient)
 
         projection = self._projection(where, schema, row.fields, row.except_)
         condition = self._condition(f"{where}.when", row.when, selector) if row.when else None
@@ -434,7 +528,9 @@ class _Compiler:
         return Route(
             row=where,
             type=spec.type,
+            recipient=row.recipient,
             selector=selector,
+            roles=tuple(sorted(roles)),
             partner_id=partner_id,
             projection=projection,
             condition=condition,
@@ -448,7 +544,9 @@ class _Compiler:
         )
 
     def _selector(self, where: str, name: str, schema: ObjectNode) -> tuple[Selector, str | None]:
-        if name == Selector.PARTNER.value or name not in Selector.__members__.values():
+        if self._singleton(name):
+            return Selector.ROLE, None
+        if name not in _DYNAMIC:
             if self.registry.get(name) is None:
                 raise self.fail(where, "neither a recipient selector nor a registered partner id")
             return Selector.PARTNER, name
@@ -546,59 +644,64 @@ class _Compiler:
 
     # ---- the invariants, from what each compiled route can reach
 
-    def _roles_of(self, recipient: str) -> frozenset[Role]:
+    def _singleton(self, name: str) -> bool:
+        role = self.registry.roles.get(name)
+        return role is not None and role.singleton
+
+    def _roles_of(self, recipient: str) -> frozenset[str]:
         """The roles a recipient name can resolve to (empty for a name that is neither)."""
-        try:
-            selector = Selector(recipient)
-        except ValueError:
-            partner = self.registry.get(recipient)
-            return frozenset({partner.role}) if partner else frozenset()
-        role = ROLE_OF_SELECTOR.get(selector)
-        return frozenset({role}) if role else frozenset()
+        if self._singleton(recipient):
+            return frozenset({recipient})
+        if recipient in _DYNAMIC:
+            return frozenset(
+                role.name
+                for role in self.registry.roles.values()
+                if role.reach is not None and recipient in role.reach.selectors
+            )
+        partner = self.registry.get(recipient)
+        return frozenset({partner.role}) if partner else frozenset()
 
-    def _reachable_roles(self, route: Route) -> frozenset[Role]:
-        return self._roles_of(route.partner_id or route.selector.value)
-
-    def _check_safety_confined(self, where: str, event_type: str, recipient: str) -> None:
-        if not is_safety_type(event_type):
+    def _check_protection(self, where: str, spec: SchemaSpec, recipient: str) -> None:
+        protection = spec.protection
+        if protection is None:
             return
-        if self._roles_of(str(recipient)) - SAFETY_RECIPIENT_ROLES:
-            raise self.fail(
-                f"{where}.recipient",
-                "a safety-* type may reach only veilig-thuis and swt (privacy.md invariant 2)",
-            )
+        if self._roles_of(recipient) - set(protection.may_reach):
+            raise self.fail(f"{where}.recipient", protection.rule)
 
-    def _check_gp_and_provider_isolation(self, route: Route) -> None:
-        roles = self._reachable_roles(route)
-        if Role.GP in roles and not (
-            route.selector is Selector.REFERRING_GP
-            and route.condition is Condition.CONSENT_STATUS_FEEDBACK
-        ):
-            raise self.fail(
-                f"{route.row}.recipient",
-                "a gp may be reached only as referring-gp with when: consent.status_feedback "
-                "(privacy.md invariant 3)",
-            )
-        if Role.PROVIDER in roles:
-            if route.selector not in (
-                Selector.ASSIGNED_PROVIDER,
-                Selector.LIVE_ASSIGNMENT_PROVIDERS,
+    def _check_reach(self, route: Route) -> None:
+        for name in sorted(self._roles_of(route.recipient)):
+            reach = self.registry.roles[name].reach
+            if reach is None:
+                continue
+            condition = route.condition.value if route.condition is not None else None
+            if route.selector.value not in reach.selectors or (
+                reach.condition is not None and condition != reach.condition
             ):
+                raise self.fail(f"{route.row}.recipient", reach.rule)
+
+    def _check_received(self, part: _Part, route: Route) -> None:
+        spec = self.types[route.type]
+        if part.role is not None and self.declared_by.get(spec.type) == part.role:
+            return  # the type's own connector says where it goes
+        for name in sorted(self._roles_of(route.recipient)):
+            takes = self.receives.get(name, frozenset())
+            if spec.type not in takes and spec.short_name not in takes:
                 raise self.fail(
                     f"{route.row}.recipient",
-                    "a provider may be reached only through its own assignment "
-                    "(assigned-provider or live-assignment-providers; privacy.md invariant 4)",
+                    f"the {name} connector does not receive {spec.short_name}",
                 )
-            names_goals = any(
-                p.startswith("goals") for p in route.projection_for(route.conditions).paths
+
+    def _check_goals_filtered(self, route: Route) -> None:
+        names_goals = any(
+            p.startswith("goals") for p in route.projection_for(route.conditions).paths
+        )
+        if (
+            route.selector is Selector.LIVE_ASSIGNMENT_PROVIDERS
+            and names_goals
+            and route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS
+        ):
+            raise self.fail(
+                f"{route.row}.filter",
+                "goals reach a provider only with filter: goals-in-assignment-result-areas "
+                "(privacy.md invariant 4)",
             )
-            if (
-                route.selector is Selector.LIVE_ASSIGNMENT_PROVIDERS
-                and names_goals
-                and route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS
-            ):
-                raise self.fail(
-                    f"{route.row}.filter",
-                    "goals reach a provider only with filter: goals-in-assignment-result-areas "
-                    "(privacy.md invariant 4)",
-                )

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from hub.connectors.registry import PartnerRegistry, Role, load_registry
-from hub.privacy.policy import ROLE_OF_SELECTOR, AddedField, PrivacyPolicy, Route, load_policy
+from hub.connectors.registry import load_registry
+from hub.privacy.policy import AddedField, PrivacyPolicy, Route, load_policy
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode
 from hub.schemas import TYPES
 from hub.schemas.export import data_schema, exported_files, render_schema, schema_id
@@ -36,21 +36,21 @@ _ADDED_SCHEMAS: Mapping[AddedField, Mapping[str, Any]] = {
 }
 
 
-def view_file(role: Role, event_type: str) -> PurePosixPath:
+def view_file(role: str, event_type: str) -> PurePosixPath:
     """Where a view's schema is published: ``v1/views/<role>/<short type>.json``."""
     spec = TYPES[event_type]
     version = event_type.rsplit(".", 1)[-1]
-    return PurePosixPath(version, VIEWS_DIR, role.value, f"{spec.short_name}.json")
+    return PurePosixPath(version, VIEWS_DIR, role, f"{spec.short_name}.json")
 
 
-def view_schemas(
-    policy: PrivacyPolicy, registry: PartnerRegistry
-) -> dict[PurePosixPath, dict[str, Any]]:
-    """Every view the table defines, by file path; rows for the same role and type are merged."""
-    grouped: dict[tuple[Role, str], list[Route]] = {}
+def view_schemas(policy: PrivacyPolicy) -> dict[PurePosixPath, dict[str, Any]]:
+    """Every view the table defines, by file path; rows for the same role and type are merged.
+
+    A row's roles are resolved when the table is compiled (``Route.roles``).
+    """
+    grouped: dict[tuple[str, str], list[Route]] = {}
     for route in policy.routes:
-        role = _role_of(route, registry)
-        if role is not None:
+        for role in route.roles:
             grouped.setdefault((role, route.type), []).append(route)
     views = {}
     for (role, event_type), routes in sorted(grouped.items()):
@@ -69,19 +69,12 @@ def published_files() -> dict[PurePosixPath, bytes]:
     """
     files = exported_files()
     registry = load_registry()
-    for path, schema in view_schemas(load_policy(registry=registry), registry).items():
+    for path, schema in view_schemas(load_policy(registry=registry)).items():
         files[path] = render_schema(schema)
     return dict(sorted(files.items()))
 
 
-def _role_of(route: Route, registry: PartnerRegistry) -> Role | None:
-    if route.partner_id is not None:
-        partner = registry.get(route.partner_id)
-        return partner.role if partner else None
-    return ROLE_OF_SELECTOR.get(route.selector)
-
-
-def _view(role: Role, event_type: str, routes: list[Route], path: PurePosixPath) -> dict[str, Any]:
+def _view(role: str, event_type: str, routes: list[Route], path: PurePosixPath) -> dict[str, Any]:
     base = data_schema(TYPES[event_type])
     defs: Mapping[str, Any] = base.pop("$defs", {})
     always = _union([r.projection.tree for r in routes])
@@ -95,9 +88,9 @@ def _view(role: Role, event_type: str, routes: list[Route], path: PurePosixPath)
     used = dict(_used_defs(schema, defs))
     if used:
         schema["$defs"] = used
-    schema["title"] = f"{event_type} as delivered to {role.value}"
+    schema["title"] = f"{event_type} as delivered to {role}"
     schema["description"] = (
-        f"The view of `{event_type}` the hub delivers to a `{role.value}` partner: only "
+        f"The view of `{event_type}` the hub delivers to a `{role}` partner: only "
         "the fields the routing/privacy table lets it see."
     )
     schema["$id"] = schema_id(path)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
-from hub.connectors.registry import Partner, Role
+from hub.connectors.registry import Partner
 from hub.envelope import CloudEvent
 from hub.privacy.policy import (
     AddedField,
@@ -38,12 +38,6 @@ from hub.state.store import StateView
 __all__ = ["Origin", "Releases", "release"]
 
 Value = Mapping[str, Any]
-
-_ROLE_SELECTORS = {
-    Selector.SWT: Role.SWT,
-    Selector.BACKOFFICE: Role.BACKOFFICE,
-    Selector.VEILIG_THUIS: Role.VEILIG_THUIS,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +128,10 @@ def recipients(
     """The partners one row resolves to for this event (per assignment where the row says so)."""
     registry = ctx.registry
     selector = route.selector
-    if selector in _ROLE_SELECTORS:
-        yield _Target(registry.only(_ROLE_SELECTORS[selector]))
+    if selector is Selector.ROLE:
+        partner = registry.one(route.recipient)  # None: an optional role nobody plays here
+        if partner is not None:
+            yield _Target(partner)
     elif selector is Selector.PARTNER:
         partner = registry.get(route.partner_id or "")
         if partner is not None:
@@ -143,11 +139,11 @@ def recipients(
     elif selector is Selector.REFERRING_GP:
         referral = facts.referral
         gp = registry.by_agb(str(referral.get("gp_agb"))) if referral else None
-        if gp is not None and gp.role is Role.GP:
+        if gp is not None and registry.is_reached_through(gp, selector):
             yield _Target(gp)
     elif selector is Selector.ASSIGNED_PROVIDER:
         provider = registry.by_agb(str(origin.data.get("provider_agb")))
-        if provider is not None and provider.role is Role.PROVIDER:
+        if provider is not None and registry.is_reached_through(provider, selector):
             yield _Target(provider)
     elif selector is Selector.LIVE_ASSIGNMENT_PROVIDERS:
         for number, assignment in facts.live_assignments:
@@ -160,7 +156,9 @@ def _assignment_target(
     number: str, assignment: AssignmentState, ctx: RoutingContext
 ) -> _Target | None:
     provider = ctx.registry.by_agb(str(assignment.get("provider_agb")))
-    if provider is None or provider.role is not Role.PROVIDER:
+    if provider is None or not ctx.registry.is_reached_through(
+        provider, Selector.LIVE_ASSIGNMENT_PROVIDERS
+    ):
         return None
     return _Target(provider, number, assignment)
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from hub.connectors.registry import Partner, Role
+from hub.connectors.registry import Partner
 from hub.errors import ErrorCode, ErrorDetail
-from hub.privacy.project import bsn_paths, bsns, project, schema_tree
+from hub.privacy.policy import Selector
+from hub.privacy.project import ObjectNode, bsn_paths, bsns, project, schema_tree
 from hub.routing.context import RoutingContext
 from hub.routing.ids import TraceContext
 from hub.routing.state_model import (
@@ -128,7 +129,7 @@ class _Input:
     def own_subjects(self) -> frozenset[str]:
         """Pseudonyms of the BSNs in this event; computed once, along the type's BSN paths."""
         if self._subjects is None:
-            found = bsns(self.data, _BSN_PATHS[self.event.type])
+            found = bsns(self.data, _bsn_paths(self.event.type))
             self._subjects = frozenset(self.ctx.pseudonymise(bsn) for bsn in found)
         return self._subjects
 
@@ -449,7 +450,9 @@ def _assignment_issued(item: _Input) -> None:
             ErrorCode.PROVIDER_CHANGED,
             "The provider of an assignment cannot change; withdraw it and issue a new one.",
         )
-    if provider is None or provider.role is not Role.PROVIDER:
+    if provider is None or not item.ctx.registry.is_reached_through(
+        provider, Selector.ASSIGNED_PROVIDER
+    ):
         item.reject(
             "data.provider_agb",
             ErrorCode.PROVIDER_UNKNOWN,
@@ -673,8 +676,17 @@ def _assignment_request_submitted(item: _Input) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-# Where each type's data holds BSNs, compiled once from its v1 model.
-_BSN_PATHS = {type_: bsn_paths(schema_tree(spec.model)) for type_, spec in TYPES.items()}
+# Where each type's data holds BSNs, compiled once per type from its v1 model. On first
+# use, not at import: the types come from the connectors, and a connector that cannot be
+# read must stop the hub as a configuration error, not fail an import.
+_BSN_PATHS: dict[str, ObjectNode] = {}
+
+
+def _bsn_paths(event_type: str) -> ObjectNode:
+    paths = _BSN_PATHS.get(event_type)
+    if paths is None:
+        paths = _BSN_PATHS[event_type] = bsn_paths(schema_tree(TYPES[event_type].model))
+    return paths
 
 
 _RULES: dict[str, Callable[[_Input], None]] = {

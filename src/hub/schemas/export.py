@@ -373,7 +373,7 @@ def data_schema(spec: TypeSpec) -> dict[str, Any]:
     )
     description = schema.get("description", "")
     schema["description"] = (
-        f"{description} Sent by a `{spec.sender_role.value}` partner; the CloudEvent "
+        f"{description} Sent by a `{spec.sender_role}` partner; the CloudEvent "
         f"subject equals `data.{spec.subject_field}`."
     ).strip()
     schema["title"] = spec.type

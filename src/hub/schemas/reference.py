@@ -244,7 +244,7 @@ def _type_section(spec: TypeSpec, sentences: Mapping[str, str]) -> list[str]:
         "",
         summary,
         "",
-        f"- Sender role: `{spec.sender_role.value}`{agb}",
+        f"- Sender role: `{spec.sender_role}`{agb}",
         f"- Subject: `data.{spec.subject_field}`",
         f"- JSON Schema of `data`: {_schema_link(path)}, `$id` `{schema_id(path)}`",
         "",
@@ -375,7 +375,7 @@ def render_reference() -> str:
     ]
     for spec in specs:
         lines.append(
-            f"| [{spec.short_name}](#{_anchor(spec.short_name)}) | `{spec.sender_role.value}` "
+            f"| [{spec.short_name}](#{_anchor(spec.short_name)}) | `{spec.sender_role}` "
             f"| `{spec.subject_field}` | {_schema_link(schema_file(spec))} |"
         )
     lines.append("")

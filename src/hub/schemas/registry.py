@@ -1,54 +1,28 @@
-"""The registry of v1 message types: type string -> model, subject field, sending role.
+"""The registry of message types: type string -> model, subject field, sending role.
 
 ``TYPES`` is keyed by the full type (``nl.sociaaldomein.referrals.submitted.v1``); each
 TypeSpec says which data field the CloudEvent ``subject`` must equal, which role may send
-the type and, where the contract names one, which AGB in ``data`` must be the sender's.
+the type, where the contract names one, which AGB in ``data`` must be the sender's, and
+its protection class. The types are not listed here: each connector declares the types
+its role sends, and a new one those it is the first to receive (``hub.roles``,
+docs/connectors.md); ``TYPES`` is their union, read from the discovered connectors on
+first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Final
 
-from hub.connectors.registry import Role
-from hub.schemas.care import (
-    AssignmentIssued,
-    AssignmentRequestSubmitted,
-    CareStarted,
-    CareStopped,
-    OutcomesReported,
-)
-from hub.schemas.cases import CaseClosed, CaseOpened, CasePlanUpdated
+from hub.connectors.discovery import catalogue
+from hub.connectors.protocol import TypeSpec
+from hub.errors import ConfigurationError
 from hub.schemas.common import ContractModel
-from hub.schemas.provisions import BudgetStatusReported, ProvisionDecided, ProvisionRequested
-from hub.schemas.referrals import ReferralStatusChanged, ReferralSubmitted
-from hub.schemas.safety import SafetyCaseHandedOver, SafetyReportFeedback, SafetyReportSubmitted
 
 __all__ = ["TYPES", "TYPE_PREFIX", "TYPE_SUFFIX", "TypeSpec", "spec_for", "type_name"]
 
-ModelClass = type[ContractModel]
-
 TYPE_PREFIX: Final = "nl.sociaaldomein."
 TYPE_SUFFIX: Final = ".v1"
-
-
-@dataclass(frozen=True, slots=True)
-class TypeSpec:
-    """What the hub knows about one message type.
-
-    ``sender_agb_field`` is the path in ``data`` of the AGB that must equal the sending
-    partner's (``referrer.agb``, ``provider_agb``), or None when the type has none.
-    """
-
-    type: str
-    model: ModelClass
-    subject_field: str
-    sender_role: Role
-    family: str
-    short_name: str
-    sender_agb_field: tuple[str, ...] | None = None
 
 
 def type_name(short_name: str) -> str:
@@ -56,94 +30,64 @@ def type_name(short_name: str) -> str:
     return f"{TYPE_PREFIX}{short_name}{TYPE_SUFFIX}"
 
 
-def _spec(
-    short_name: str,
-    model: type[ContractModel],
-    subject_field: str,
-    sender_role: Role,
-    family: str,
-    sender_agb_field: tuple[str, ...] | None = None,
-) -> TypeSpec:
-    return TypeSpec(
-        type=type_name(short_name),
-        model=model,
-        subject_field=subject_field,
-        sender_role=sender_role,
-        family=family,
-        short_name=short_name,
-        sender_agb_field=sender_agb_field,
-    )
+class _Types(Mapping[str, TypeSpec]):
+    """The connectors' types, read once on first use.
+
+    Not at import: discovery imports the connector modules, which import this package's
+    models. Once read, ``get`` is the catalogue's own (one look-up per event, at dict speed).
+    """
+
+    def __init__(self) -> None:
+        self._types: Mapping[str, TypeSpec] | None = None
+        self._by_short_name: Mapping[str, TypeSpec] = {}
+
+    def _load(self) -> Mapping[str, TypeSpec]:
+        found = catalogue()
+        for spec in found.types.values():
+            origin = found.origins[found.declared_by[spec.type]]
+            if spec.type != type_name(spec.short_name):
+                raise ConfigurationError(
+                    origin, spec.short_name, f"the type must be {type_name(spec.short_name)}"
+                )
+            if not issubclass(spec.model, ContractModel):
+                raise ConfigurationError(
+                    origin, spec.short_name, "the model must be a hub.schemas.ContractModel"
+                )
+        self._by_short_name = {spec.short_name: spec for spec in found.types.values()}
+        self._types = found.types
+        # The instance's attribute shadows the method below from now on.
+        vars(self)["get"] = found.types.get
+        return found.types
+
+    def __getitem__(self, key: str) -> TypeSpec:
+        return (self._types or self._load())[key]
+
+    def get(self, key: str, default: TypeSpec | None = None) -> TypeSpec | None:  # type: ignore[override]
+        """The spec of a full type, or ``default``."""
+        return (self._types or self._load()).get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in (self._types or self._load())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._types or self._load())
+
+    def __len__(self) -> int:
+        return len(self._types or self._load())
+
+    def by_short_name(self, short_name: str) -> TypeSpec | None:
+        """The spec of a short name, or None."""
+        if self._types is None:
+            self._load()
+        return self._by_short_name.get(short_name)
 
 
-_SPECS = (
-    _spec(
-        "referrals.submitted",
-        ReferralSubmitted,
-        "referral_id",
-        Role.GP,
-        "referrals",
-        ("referrer", "agb"),
-    ),
-    _spec("referrals.status-changed", ReferralStatusChanged, "referral_id", Role.SWT, "referrals"),
-    _spec("cases.opened", CaseOpened, "case_id", Role.SWT, "cases"),
-    _spec("cases.plan-updated", CasePlanUpdated, "case_id", Role.SWT, "cases"),
-    _spec("cases.closed", CaseClosed, "case_id", Role.SWT, "cases"),
-    _spec("safety-reports.submitted", SafetyReportSubmitted, "report_id", Role.SWT, "safety"),
-    _spec(
-        "safety-reports.feedback", SafetyReportFeedback, "report_id", Role.VEILIG_THUIS, "safety"
-    ),
-    _spec(
-        "safety-cases.handed-over",
-        SafetyCaseHandedOver,
-        "safety_case_id",
-        Role.VEILIG_THUIS,
-        "safety",
-    ),
-    _spec("provisions.requested", ProvisionRequested, "request_id", Role.SWT, "provisions"),
-    _spec("provisions.decided", ProvisionDecided, "request_id", Role.BACKOFFICE, "provisions"),
-    _spec("budgets.status-reported", BudgetStatusReported, "team", Role.BACKOFFICE, "provisions"),
-    _spec("assignments.issued", AssignmentIssued, "assignment_number", Role.BACKOFFICE, "care"),
-    _spec(
-        "care.started",
-        CareStarted,
-        "assignment_number",
-        Role.PROVIDER,
-        "care",
-        ("provider_agb",),
-    ),
-    _spec(
-        "care.stopped",
-        CareStopped,
-        "assignment_number",
-        Role.PROVIDER,
-        "care",
-        ("provider_agb",),
-    ),
-    _spec(
-        "outcomes.reported",
-        OutcomesReported,
-        "assignment_number",
-        Role.PROVIDER,
-        "care",
-        ("provider_agb",),
-    ),
-    _spec(
-        "assignment-requests.submitted",
-        AssignmentRequestSubmitted,
-        "request_id",
-        Role.PROVIDER,
-        "care",
-        ("provider_agb",),
-    ),
-)
-
-TYPES: Final[Mapping[str, TypeSpec]] = MappingProxyType({spec.type: spec for spec in _SPECS})
-_BY_SHORT_NAME: Final = {spec.short_name: spec for spec in _SPECS}
+TYPES: Final = _Types()
 
 
 def spec_for(type_or_short_name: str) -> TypeSpec:
     """The TypeSpec for a full type or a short name; KeyError when there is none."""
-    spec = TYPES.get(type_or_short_name) or _BY_SHORT_NAME.get(type_or_short_name)
+    spec = TYPES.get(type_or_short_name) or TYPES.by_short_name(type_or_short_name)
     if spec is None:
         raise KeyError(type_or_short_name)
     return spec

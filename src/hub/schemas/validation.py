@@ -124,7 +124,7 @@ def validate_event(
                     "The source is not the sending partner's registered source.",
                 )
             )
-        if spec is not None and spec.sender_role is not sender.role:
+        if spec is not None and spec.sender_role != sender.role:
             errors.append(
                 ErrorDetail(
                     "type",

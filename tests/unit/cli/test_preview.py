@@ -143,4 +143,4 @@ def test_a_bad_partner_registry_exits_2(capsys: pytest.CaptureFixture[str], tmp_
     registry.write_text("partners: []\n", encoding="utf-8")
     path = EXAMPLES / "budgets.status-reported/valid/march.json"
     assert main(["preview", str(path), "--partners", str(registry)]) == 2
-    assert "exactly one swt partner" in capsys.readouterr().err
+    assert "exactly one backoffice partner" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from hub.connectors.registry import KafkaTopicDelivery, Partner, Role, WebhookDelivery
+from hub.connectors.registry import KafkaTopicDelivery, Partner, WebhookDelivery
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.settings import KafkaSettings, WebhookSettings
@@ -18,7 +18,7 @@ GOOD_SECRET = "whsec_" + base64.b64encode(b"x" * 32).decode()
 def _partner(partner_id: str, delivery: WebhookDelivery | KafkaTopicDelivery) -> Partner:
     return Partner(
         id=partner_id,
-        role=Role.BACKOFFICE,
+        role="backoffice",
         source=f"urn:nld:oin:{partner_id}",
         delivery=delivery,
     )

@@ -12,12 +12,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.connectors.registry import PartnerRegistry, Role, load_registry
+from hub.connectors.registry import PartnerRegistry, load_registry
 from hub.errors import ConfigurationError
 from hub.privacy import DEFAULT_POLICY_PATH, compile_policy, load_policy, project
-from hub.privacy.policy import SAFETY_RECIPIENT_ROLES, Selector, is_safety_type
+from hub.privacy.policy import protection_of
 from hub.privacy.project import leaf_paths, schema_tree
 from hub.schemas import TYPES, ReferralSubmitted, spec_for
+from hub.schemas.safety import SAFETY
 
 DEFAULT: dict[str, Any] = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
 
@@ -60,7 +61,7 @@ def index(short: str, recipient: str) -> int:
 def test_the_default_table_is_privacy_md(registry: PartnerRegistry) -> None:
     """The default table has exactly one row per (type, recipient) of privacy.md's table."""
     policy = load_policy(registry=registry)
-    rows = [(".".join(r.type.split(".")[2:4]), r.selector.value) for r in policy.routes]
+    rows = [(".".join(r.type.split(".")[2:4]), r.recipient) for r in policy.routes]
     assert rows == [
         ("referrals.submitted", "swt"),
         ("referrals.status-changed", "referring-gp"),
@@ -266,7 +267,7 @@ def test_not_yaml_names_the_line(registry: PartnerRegistry, tmp_path: Path) -> N
 # ------------------------------------------------------------------ invariant 2, whatever the table
 
 
-SAFETY_TYPES = sorted(s.short_name for s in TYPES.values() if is_safety_type(s.type))
+SAFETY_TYPES = sorted(s.short_name for s in TYPES.values() if protection_of(s.type) is SAFETY)
 OUTSIDE_RECIPIENTS = [
     "backoffice",
     "referring-gp",
@@ -315,11 +316,10 @@ def test_no_table_sends_safety_data_outside_veilig_thuis_and_the_team(
 
 
 def test_the_safety_roles_are_fixed_in_code() -> None:
-    """The roles a safety event may reach do not come from the table."""
-    assert frozenset({Role.VEILIG_THUIS, Role.SWT}) == SAFETY_RECIPIENT_ROLES
+    """The roles a safety event may reach come from the safety class, not from the table."""
+    assert SAFETY.may_reach == ("veilig-thuis", "swt")
     assert SAFETY_TYPES == [
         "safety-cases.handed-over",
         "safety-reports.feedback",
         "safety-reports.submitted",
     ]
-    assert Selector.VEILIG_THUIS.value == "veilig-thuis"

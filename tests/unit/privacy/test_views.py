@@ -18,7 +18,7 @@ from hub.settings import HubSettings
 from hub.testing import scenario
 
 REGISTRY = load_registry()
-VIEWS = view_schemas(load_policy(registry=REGISTRY), REGISTRY)
+VIEWS = view_schemas(load_policy(registry=REGISTRY))
 
 
 def _deliveries() -> list[tuple[str, str, dict[str, object]]]:

@@ -470,7 +470,7 @@ def test_reference_lists_every_type_role_subject_and_field() -> None:
     text = render_reference()
     for spec in TYPES.values():
         section = text.split(f"\n### {spec.short_name}\n", 1)[1].split("\n### ", 1)[0]
-        assert f"- Sender role: `{spec.sender_role.value}`" in section
+        assert f"- Sender role: `{spec.sender_role}`" in section
         assert f"- Subject: `data.{spec.subject_field}`" in section
         for name in spec.model.model_fields:
             assert f"\n| `{name}` |" in section, (spec.short_name, name)

@@ -430,7 +430,7 @@ def test_agb_must_be_the_senders(type_: str, path: str) -> None:
     other = next(
         p
         for p in demo_registry()
-        if p.role is sender_of(event).role and p.agb != sender_of(event).agb
+        if p.role == sender_of(event).role and p.agb != sender_of(event).agb
     )
     target[last] = other.agb
     assert errors_of(event) == [(path, ErrorCode.AGB_NOT_SENDER)]

@@ -1,0 +1,167 @@
+"""Finding the connectors, and the catalogue of roles and types built from them.
+
+Two sources, one path (docs/connectors.md):
+
+- every module of the package ``hub.roles`` that defines ``CONNECTOR`` (the five roles of
+  the contract are such modules, and a municipality may add one beside them);
+- every entry point of the group ``hub.connectors`` (a connector shipped in its own
+  distribution: ``[project.entry-points."hub.connectors"] debt-assistance =
+  "acme_debt.connector"``), naming a module that defines ``CONNECTOR`` or the Connector itself.
+
+The modules are imported by name, not by an import statement: nothing in the core imports
+a connector, so adding one never edits the core. The catalogue is checked once; a
+duplicate role or type, or a protected type that does not declare its class, stops the hub.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import pkgutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, ModuleType
+from typing import Final
+
+from hub.connectors.protocol import Connector, ProtectionClass, RoleSpec, TypeSpec
+from hub.errors import ConfigurationError
+
+__all__ = [
+    "BUILTIN_PACKAGE",
+    "ENTRY_POINT_GROUP",
+    "Catalogue",
+    "catalogue",
+    "discover",
+]
+
+BUILTIN_PACKAGE: Final = "hub.roles"
+ENTRY_POINT_GROUP: Final = "hub.connectors"
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A connector and where it was found, for messages."""
+
+    origin: str
+    connector: Connector
+
+
+def discover() -> tuple[tuple[str, Connector], ...]:
+    """Every connector with where it was found: hub.roles's modules, then entry points, by name."""
+    found: list[tuple[str, Connector]] = []
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        name = f"{BUILTIN_PACKAGE}.{info.name}"
+        found.append((name, _connector_of(name, importlib.import_module(name))))
+    entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for entry_point in sorted(entry_points, key=lambda e: e.name):
+        origin = f"entry point {ENTRY_POINT_GROUP}:{entry_point.name}"
+        try:
+            loaded = entry_point.load()
+        except ImportError as exc:
+            raise ConfigurationError(origin, entry_point.value, f"cannot import ({exc})") from None
+        found.append((origin, _connector_of(origin, loaded)))
+    return tuple(found)
+
+
+def _connector_of(origin: str, loaded: object) -> Connector:
+    if isinstance(loaded, ModuleType):
+        loaded = getattr(loaded, "CONNECTOR", None)
+    if not isinstance(loaded, Connector):
+        raise ConfigurationError(origin, "CONNECTOR", "must be a hub.connectors.Connector")
+    return loaded
+
+
+class Catalogue:
+    """The roles and types of every connector, in discovery order, checked together.
+
+    Raises ConfigurationError naming the connector and the declaration when two connectors
+    declare the same role or type, when a type names a sender role or a connector receives
+    a type that no connector declares, when a protection class names a role no connector
+    declares, or when a type whose name puts it in a protection class does not declare it.
+    """
+
+    def __init__(self, found: Iterable[tuple[str, Connector]]) -> None:
+        roles: dict[str, RoleSpec] = {}
+        types: dict[str, TypeSpec] = {}
+        origin_of: dict[str, str] = {}
+        declared_by: dict[str, str] = {}
+        entries = [_Found(origin, connector) for origin, connector in found]
+        for entry in entries:
+            role = entry.connector.role
+            if role.name in roles:
+                raise ConfigurationError(
+                    entry.origin,
+                    "role.name",
+                    f"role {role.name} is declared by {origin_of[role.name]} too",
+                )
+            roles[role.name] = role
+            origin_of[role.name] = entry.origin
+        for entry in entries:
+            for where, spec in entry.connector.declared():
+                if spec.type in types:
+                    raise ConfigurationError(
+                        entry.origin,
+                        f"{where}.type",
+                        f"{spec.type} is declared by {origin_of[declared_by[spec.type]]} too",
+                    )
+                if spec.sender_role not in roles:
+                    raise ConfigurationError(
+                        entry.origin,
+                        f"{where}.sender_role",
+                        f"{spec.sender_role} is not a role of any connector",
+                    )
+                types[spec.type] = spec
+                declared_by[spec.type] = entry.connector.role.name
+        classes = {
+            spec.protection.name: spec.protection for spec in types.values() if spec.protection
+        }
+        self._check_protection(entries, roles, list(classes.values()))
+        self._check_receives(entries, types)
+        self.connectors: tuple[Connector, ...] = tuple(entry.connector for entry in entries)
+        self.roles: Mapping[str, RoleSpec] = MappingProxyType(roles)
+        self.types: Mapping[str, TypeSpec] = MappingProxyType(types)
+        self.origins: Mapping[str, str] = MappingProxyType(origin_of)
+        self.declared_by: Mapping[str, str] = MappingProxyType(declared_by)
+
+    @staticmethod
+    def _check_receives(entries: list[_Found], types: Mapping[str, TypeSpec]) -> None:
+        names = {*types, *(spec.short_name for spec in types.values())}
+        for entry in entries:
+            for index, item in enumerate(entry.connector.receives):
+                if isinstance(item, str) and item not in names:
+                    raise ConfigurationError(
+                        entry.origin, f"receives[{index}]", f"{item} is not a declared type"
+                    )
+
+    @staticmethod
+    def _check_protection(
+        entries: list[_Found], roles: Mapping[str, RoleSpec], classes: list[ProtectionClass]
+    ) -> None:
+        for entry in entries:
+            for where, spec in entry.connector.declared():
+                for protection in classes:
+                    if protection.covers(spec.type) and spec.protection != protection:
+                        raise ConfigurationError(
+                            entry.origin,
+                            f"{where}.protection",
+                            f"a {protection.segment_prefix}* type must declare the "
+                            f"{protection.name} protection class",
+                        )
+                if spec.protection is not None:
+                    unknown = [r for r in spec.protection.may_reach if r not in roles]
+                    if unknown:
+                        raise ConfigurationError(
+                            entry.origin,
+                            f"{where}.protection.may_reach",
+                            f"{unknown[0]} is not a role of any connector",
+                        )
+
+
+@functools.cache
+def catalogue() -> Catalogue:
+    """The catalogue of the discovered connectors (found and checked once per process)."""
+    return Catalogue(discover())

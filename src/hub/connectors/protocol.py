@@ -1,0 +1,146 @@
+"""What a connector declares: its role, the types its role sends, and its routing/privacy rows.
+
+A connector is data, not a subclass: a module that defines ``CONNECTOR = Connector(...)``
+(docs/connectors.md). The hub finds connectors by discovery (``hub.connectors.discovery``)
+and builds its catalogue of roles and types from them; the core then uses the
+*properties* of a role or a type (has an AGB, one per deployment, how it may be reached,
+its protection class), never their names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from pydantic import BaseModel
+
+__all__ = ["Connector", "ProtectionClass", "Reach", "RoleSpec", "TypeSpec"]
+
+_SLUG: Final = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+ModelClass = type[BaseModel]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How a role's partners may be reached by a routing/privacy row, when not freely.
+
+    A row may reach a partner of such a role only through one of ``selectors`` (never by
+    naming the partner), and only with the row condition ``condition`` when one is given.
+    ``rule`` is the sentence the hub refuses to start with when a row breaks this.
+    """
+
+    selectors: tuple[str, ...]
+    rule: str
+    condition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSpec:
+    """A partner role: a name and the properties the core acts on.
+
+    ``agb``: each partner of the role has an AGB code (and no other partner has one).
+    ``singleton``: a deployment has at most one partner of the role, and a row names it by
+    the role's name (``recipient: swt``). ``required``: a deployment has at least one
+    (the contract's swt, backoffice and veilig-thuis are both: exactly one). ``reach``: how
+    rows may reach its partners when not freely (None: by the role's name if a
+    singleton, or by partner id).
+    """
+
+    name: str
+    description: str
+    agb: bool = False
+    singleton: bool = False
+    required: bool = False
+    reach: Reach | None = None
+
+    def __post_init__(self) -> None:
+        if not _SLUG.match(self.name):
+            raise ValueError(f"a role name is a lowercase slug, not {self.name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionClass:
+    """A class of types that may reach only some roles, whatever the routing/privacy table says.
+
+    Every type with a name segment starting with ``segment_prefix`` must declare the class
+    (a new connector cannot send a ``safety-*`` type unprotected), and no row may send a
+    type of the class to a role outside ``may_reach``. ``rule`` is the refusal's sentence.
+    """
+
+    name: str
+    segment_prefix: str
+    may_reach: tuple[str, ...]
+    rule: str
+
+    def covers(self, event_type: str) -> bool:
+        """True when the type's name puts it in this class (``safety-reports`` for safety-)."""
+        return any(part.startswith(self.segment_prefix) for part in event_type.split("."))
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """What the hub knows about one message type.
+
+    ``sender_role`` is the name of the only role that may send it. ``sender_agb_field`` is
+    the path in ``data`` of the AGB that must equal the sending partner's (``referrer.agb``,
+    ``provider_agb``), or None when the type has none. ``protection`` is the type's
+    protection class, if any.
+    """
+
+    type: str
+    model: ModelClass
+    subject_field: str
+    sender_role: str
+    family: str
+    short_name: str
+    sender_agb_field: tuple[str, ...] | None = None
+    protection: ProtectionClass | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """One partner role's connector: its role, the types it sends and receives, and its rows.
+
+    ``sends`` are the types only partners of this role may send (each with
+    ``sender_role == role.name``). ``receives`` are the types its partners take: a name
+    (full or short) of a type some connector declares, or a TypeSpec for a new type another
+    role sends to this one (a new partner brings the schema of what it is sent). No
+    routing/privacy row may send the role a type it does not receive, unless the row is
+    the type's own connector's. ``rows`` is a YAML file of routing/privacy rows in the
+    table's format (docs/privacy.md), merged with the main table at start-up and checked
+    like it; None when the connector brings none.
+    """
+
+    role: RoleSpec
+    sends: tuple[TypeSpec, ...] = ()
+    receives: tuple[TypeSpec | str, ...] = ()
+    rows: Path | None = None
+
+    def __post_init__(self) -> None:
+        for spec in self.sends:
+            if spec.sender_role != self.role.name:
+                raise ValueError(
+                    f"{spec.type} names sender role {spec.sender_role}, "
+                    f"but its connector's role is {self.role.name}"
+                )
+        for item in self.receives:
+            if isinstance(item, TypeSpec) and item.sender_role == self.role.name:
+                raise ValueError(f"{item.type} is sent by {self.role.name}: declare it in sends")
+
+    def declared(self) -> Iterator[tuple[str, TypeSpec]]:
+        """The types this connector declares, each with where: ``sends[0]``, ``receives[2]``."""
+        for index, spec in enumerate(self.sends):
+            yield f"sends[{index}]", spec
+        for index, item in enumerate(self.receives):
+            if isinstance(item, TypeSpec):
+                yield f"receives[{index}]", item
+
+    def received(self) -> frozenset[str]:
+        """The names of the types its role receives, as declared (full or short)."""
+        return frozenset(
+            item.type if isinstance(item, TypeSpec) else item for item in self.receives
+        )

@@ -1,0 +1,215 @@
+"""A connector from another distribution, end to end in memory: no line of the hub changes.
+
+The connector is a package on ``sys.path`` with a ``hub.connectors`` entry point in its
+``.dist-info``, as ``pip install`` would leave it; a fresh interpreter runs the pipeline,
+so discovery finds it exactly as ``hub run`` would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.connectors import load_registry
+
+CONNECTOR = """
+from pathlib import Path
+
+from hub.connectors import Connector, RoleSpec, TypeSpec
+from hub.schemas import ContractModel
+
+
+class DebtAssistanceRequested(ContractModel):
+    request_id: str
+    household_size: int
+    reason: str
+    case_notes: str | None = None
+
+
+class DebtAssistanceStatusChanged(ContractModel):
+    request_id: str
+    status: str
+
+
+ROLE = RoleSpec(name="debt-assistance", description="Schuldhulpverlening.", singleton=True)
+
+CONNECTOR = Connector(
+    role=ROLE,
+    sends=(
+        TypeSpec(
+            type="nl.sociaaldomein.debt-assistance.status-changed.v1",
+            model=DebtAssistanceStatusChanged,
+            subject_field="request_id",
+            sender_role="debt-assistance",
+            family="debt-assistance",
+            short_name="debt-assistance.status-changed",
+        ),
+    ),
+    receives=(
+        TypeSpec(
+            type="nl.sociaaldomein.debt-assistance.requested.v1",
+            model=DebtAssistanceRequested,
+            subject_field="request_id",
+            sender_role="swt",
+            family="debt-assistance",
+            short_name="debt-assistance.requested",
+        ),
+    ),
+    rows=Path(__file__).with_name("rows.yaml"),
+)
+"""
+
+ROWS = {
+    "version": 1,
+    "processing_activities": ["debt-assistance"],
+    "legal_bases": {"wgs": "Wet gemeentelijke schuldhulpverlening art. 8a"},
+    "routes": [
+        {
+            "type": "debt-assistance.requested",
+            "recipient": "debt-assistance",
+            "fields": ["request_id", "household_size", "reason"],
+            "legal_basis": "wgs",
+            "processing_activity": "debt-assistance",
+        },
+        {
+            "type": "debt-assistance.status-changed",
+            "recipient": "swt",
+            "fields": "all",
+            "legal_basis": "wgs",
+            "processing_activity": "debt-assistance",
+        },
+    ],
+}
+
+SCRIPT = """
+import json, sys
+from hub.settings import HubSettings
+from hub.testing import InMemoryPipeline
+
+hub = InMemoryPipeline(HubSettings(partners_file=sys.argv[1]))
+for event in json.loads(sys.argv[2]):
+    for record in hub.feed(event):
+        if ".deliveries." in record.topic:  # binary mode: the value is the data
+            delivery = {"to": record.topic.rsplit(".", 1)[-1], "data": json.loads(record.value)}
+            print("DELIVERY", json.dumps(delivery))
+"""
+
+
+def _event(type_: str, source: str, data: dict[str, Any], number: int) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": f"00000000-0000-4000-8000-00000000000{number}",
+        "source": source,
+        "type": f"nl.sociaaldomein.{type_}.v1",
+        "time": "2026-03-02T09:00:00+01:00",
+        "subject": data["request_id"],
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def install(site: Path, source: str) -> dict[str, str]:
+    """Install package ``acme_debt`` (its module ``source``, its rows) with a hub.connectors entry point.
+
+    Returns the environment of an interpreter that sees it, as pip would leave it.
+    """
+    package = site / "acme_debt"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    (package / "rows.yaml").write_text(yaml.safe_dump(ROWS), encoding="utf-8")
+    dist_info = site / "acme_debt-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: acme-debt\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[hub.connectors]\ndebt-assistance = acme_debt\n", encoding="utf-8"
+    )
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+
+
+def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -> None:
+    """A new role's request reaches its partner with only its row's fields, and its status the team."""
+    env = install(tmp_path / "site", CONNECTOR)
+    debt_source = "urn:nld:oin:00000001234567890000:systeem:schuldhulp"
+    partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
+    partners.append({"id": "schuldhulp-zwolle", "role": "debt-assistance", "source": debt_source})
+    partners_file = tmp_path / "partners.yaml"
+    partners_file.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
+    swt = next(p["source"] for p in partners if p["role"] == "swt")
+    events = [
+        _event(
+            "debt-assistance.requested",
+            swt,
+            {
+                "request_id": "SHV-1",
+                "household_size": 3,
+                "reason": "Huurachterstand",
+                "case_notes": "x",
+            },
+            1,
+        ),
+        _event(
+            "debt-assistance.status-changed",
+            debt_source,
+            {"request_id": "SHV-1", "status": "in-progress"},
+            2,
+        ),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(partners_file), json.dumps(events)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    deliveries = [
+        json.loads(line.removeprefix("DELIVERY "))
+        for line in done.stdout.splitlines()
+        if line.startswith("DELIVERY ")
+    ]
+    assert [(d["to"], d["data"]) for d in deliveries] == [
+        (
+            "schuldhulp-zwolle",
+            {"request_id": "SHV-1", "household_size": 3, "reason": "Huurachterstand"},
+        ),
+        ("swt-zwolle", {"request_id": "SHV-1", "status": "in-progress"}),
+    ]
+
+
+def test_a_connector_that_breaks_the_safety_class_stops_the_hub(tmp_path: Path) -> None:
+    """An installed connector sending a safety-* type unprotected: `hub run` exits 78, naming it."""
+    unprotected = CONNECTOR.replace(
+        'type="nl.sociaaldomein.debt-assistance.status-changed.v1"',
+        'type="nl.sociaaldomein.safety-debts.status-changed.v1"',
+    ).replace(
+        'short_name="debt-assistance.status-changed"', 'short_name="safety-debts.status-changed"'
+    )
+    env = install(tmp_path / "site", unprotected)
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "run"],
+        capture_output=True,
+        text=True,
+        env={**env, "HUB_ENVIRONMENT": "development", "HUB_LOGGING__FORMAT": "json"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 78, done.stderr
+    [line] = [
+        json.loads(x)
+        for x in done.stdout.splitlines() + done.stderr.splitlines()
+        if "configuration_invalid" in x
+    ]
+    assert line["error"] == (
+        "entry point hub.connectors:debt-assistance: sends[0].protection: "
+        "a safety-* type must declare the safety protection class"
+    )
