@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import structlog
 
-from hub.connectors.registry import Role
 from hub.observability.logging import configure_logging
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
@@ -49,7 +48,7 @@ def letter_of(hub: InMemoryPipeline, out: list[OutRecord]) -> DeadLetter:
 
 
 def delivery_of(hub: InMemoryPipeline, out: list[OutRecord]) -> OutRecord:
-    [record] = [r for r in out if r.topic == hub.layout.deliveries(hub.registry.only(Role.SWT))]
+    [record] = [r for r in out if r.topic == hub.layout.deliveries(hub.registry.only("swt"))]
     return record
 
 
