@@ -48,7 +48,7 @@ __all__ = [
 
 # --- Example messages (examples/, hub.schemas) ---------------------------------------------
 
-EXAMPLES_DIR: Final = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES_DIR: Final = Path(__file__).resolve().parents[3] / "examples"
 
 
 class _Omit:
