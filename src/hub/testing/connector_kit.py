@@ -37,6 +37,7 @@ import dataclasses
 import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -113,8 +114,8 @@ def check_connector(
     """Run every check of the kit; raise ConnectorContractError listing every problem found.
 
     ``registry`` defaults to ``kit_registry(connector)``; ``policy_file`` is the main table
-    the connector's rows are compiled with (default: the hub's default table). Call it from
-    a synchronous test: the delivery check runs its own event loop.
+    the connector's rows are compiled with (default: the hub's default table). It may be
+    called from a synchronous or an async test: the delivery check runs a loop of its own.
     """
     problems = connector_problems(connector, registry=registry, policy_file=policy_file)
     if problems:
@@ -480,7 +481,13 @@ def delivery_problems(
             break
     if not events:
         return []
-    return asyncio.run(_deliver_all(connector.role.name, events))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_deliver_all(connector.role.name, events))
+    # Called from an async test: its loop is busy running the test, so use a loop of our own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _deliver_all(connector.role.name, events)).result()
 
 
 async def _deliver_all(role: str, events: list[tuple[str, dict[str, Any]]]) -> list[Problem]:

@@ -154,3 +154,8 @@ def test_garbage_that_an_adapter_passes_as_an_event_is_caught_by_validation() ->
     assert kit._reading_problems("adapters", "x", Reading(event={"nonsense": 1})) == []
     with pytest.raises(InvalidEvent):
         kit.validate_event({"nonsense": 1}, sender=None)
+
+
+async def test_the_kit_runs_inside_an_async_test_too() -> None:
+    """Called where an event loop is running, the delivery check uses a loop of its own."""
+    kit.check_connector(_connector("gp"))
