@@ -128,7 +128,7 @@ def connector_problems(
     registry: PartnerRegistry | None = None,
     policy_file: Path | str = DEFAULT_POLICY_PATH,
 ) -> list[Problem]:
-    """Every problem of every check, in the order examples, views, adapters, delivery, safety."""
+    """Every problem of every check, in the order examples, adapters, safety, views, delivery."""
     if not any(found is connector for found in catalogue().connectors):
         return [
             Problem(
@@ -297,13 +297,19 @@ def view_problems(
                     problems.append(
                         Problem(
                             "views",
-                            f"{policy.source if route.row else ''} {route.row} -> {role}".strip(),
+                            f"{_row(route)} (to a {role} partner)",
                             f"example {index} of {route.type} as delivered breaks the view "
                             f"schema {path} at {field}: {error.validator} "
                             f"({_plain(error)})",
                         )
                     )
     return problems
+
+
+def _row(route: Route) -> str:
+    """A row by what it says: one row per type and recipient, in the table or a connector's rows."""
+    spec = catalogue().types[route.type]
+    return f"the row {spec.short_name} -> {route.recipient}"
 
 
 def _plain(error: jsonschema.ValidationError) -> str:
@@ -477,7 +483,7 @@ def delivery_problems(
             continue
         for index, payload in _views_of(route, registry):
             raw = _examples_of(route.type)[index]
-            events.append((f"{route.row} example {index}", {**raw, "data": payload}))
+            events.append((f"{_row(route)}, example {index}", {**raw, "data": payload}))
             break
     if not events:
         return []
@@ -573,7 +579,7 @@ def safety_problems(
         outside = sorted(set(route.roles) - set(protection.may_reach))
         if outside:
             problems.append(
-                Problem("safety", route.row, f"reaches {outside[0]}: {protection.rule}")
+                Problem("safety", _row(route), f"reaches {outside[0]}: {protection.rule}")
             )
     problems += _breach_refused(connector, registry, policy_file)
     return problems

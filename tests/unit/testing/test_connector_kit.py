@@ -127,7 +127,7 @@ def test_a_field_outside_the_published_view_is_reported(monkeypatch: pytest.Monk
     assert problems
     assert all(
         p.message.endswith("at (data): additionalProperties (a field the recipient may not see)")
-        and p.where.endswith("-> gp")
+        and p.where == "the row referrals.status-changed -> referring-gp (to a gp partner)"
         for p in problems
     )
 
