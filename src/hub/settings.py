@@ -160,6 +160,13 @@ class PrivacySettings(BaseModel):
     retention_sweep_seconds: float = Field(
         default=3600.0, gt=0, description="How often the router forgets expired routing state."
     )
+    view_schema_base_url: str = Field(
+        default="https://schemas.sociaaldomein.example/",
+        pattern=r"^https?://\S+/$",
+        description="Where the published view schemas live: each delivery's `dataschema` is "
+        "this plus `v1/views/<role>/<type>.json`. The default is the published schemas' own "
+        "`$id` base; set it to where this deployment serves its `hub schemas export` output.",
+    )
 
 
 class StateSettings(BaseModel):
