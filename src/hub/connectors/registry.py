@@ -22,6 +22,7 @@ __all__ = [
     "KafkaTopicDelivery",
     "Partner",
     "PartnerRegistry",
+    "PullDelivery",
     "Role",
     "WebhookDelivery",
     "load_registry",
@@ -67,6 +68,20 @@ class WebhookDelivery(BaseModel):
     )
 
 
+class PullDelivery(BaseModel):
+    """The partner fetches its deliveries over HTTPS: ``GET /deliveries`` on the gateway.
+
+    For partners that can run neither a webhook endpoint nor a Kafka client. Every
+    partner may pull its own stream (a webhook partner catching up after an outage, a
+    Kafka partner without a client at hand); this kind says pulling is its only way, so
+    the hub runs no webhook deliverer for it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["pull"] = "pull"
+
+
 class Credentials(BaseModel):
     """How the partner authenticates to the hub. Keys are stored hashed, never in clear."""
 
@@ -96,7 +111,7 @@ class Partner(BaseModel):
     ]
     agb: str | None = Field(default=None, description="AGB code (8 digits); gp and provider only.")
     credentials: Credentials = Credentials()
-    delivery: KafkaTopicDelivery | WebhookDelivery = Field(
+    delivery: KafkaTopicDelivery | WebhookDelivery | PullDelivery = Field(
         default_factory=KafkaTopicDelivery, discriminator="kind"
     )
 
