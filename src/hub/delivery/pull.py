@@ -1,6 +1,6 @@
 """Pull delivery: a partner reads its own deliveries over HTTPS, a page at a time.
 
-``GET /deliveries?after=<cursor>&limit=N`` on the gateway (docs/webhooks.md, "Pull")
+``GET /deliveries?after=<cursor>&limit=N`` on the gateway (docs/deliveries.md)
 answers with the next deliveries of the calling partner's stream (its deliveries
 topic, committed records only) as a CloudEvents batch, and the cursor to ask with next.
 A partner registered with ``delivery: {kind: pull}`` takes its deliveries only this way;

@@ -204,7 +204,7 @@ async def get_event_status(request: Request, event_id: str) -> Response:
 
 
 async def get_deliveries(request: Request) -> Response:
-    """The calling partner's next deliveries after a cursor, as a CloudEvents batch; see docs/webhooks.md."""
+    """The calling partner's next deliveries after a cursor, as a CloudEvents batch; see docs/deliveries.md."""
     gateway = _gateway(request)
     partner = await _authenticate(gateway, request)
     await gateway.limiter.check(partner.id)
@@ -218,7 +218,8 @@ async def get_deliveries(request: Request) -> Response:
     except CursorInvalid:
         raise ProblemError(_cursor_invalid()) from None
     except CursorExpired as exc:
-        get_logger().info("pull_cursor_expired", partner=partner.id, partitions=exc.partitions)
+        # How many partitions were past retention: the log's allow-list has no lists of numbers.
+        get_logger().info("pull_cursor_expired", partner=partner.id, count=len(exc.partitions))
         raise ProblemError(Problem(410, ProblemCode.CURSOR_EXPIRED.value)) from None
     except Exception as exc:
         if not (isinstance(exc, TimeoutError) or is_kafka_failure(exc)):
