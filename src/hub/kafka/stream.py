@@ -5,14 +5,14 @@ small pool of group-less ``read_committed`` consumers. A read takes a consumer, 
 it the topic's partitions, checks the wanted offsets against what the topic still
 holds, seeks, fetches once (waiting up to ``wait_seconds`` when nothing is there yet)
 and returns the records with the position after them per partition; then the consumer
-is emptied and goes back to the pool.
+is paused and goes back to the pool.
 
 Why a pool and not a consumer per request: a new client asks the cluster for its
 metadata and opens its connections before it reads anything, which costs more than
 the read. Why not one shared consumer: a read waits for records, and every other
 partner's read would wait behind it. aiokafka drops a consumer's fetched records when
 it is assigned other partitions or seeks, so a pooled consumer never hands one
-caller's records to the next.
+caller's records to the next; between reads it is paused, so it fetches nothing.
 """
 
 from __future__ import annotations
@@ -156,7 +156,11 @@ class StreamReader:
                 healthy = True
             finally:
                 if healthy and not self._closed:
-                    reader.unsubscribe()  # drops what it fetched: nothing waits for the next caller
+                    # Idle, it fetches nothing more; what it holds is dropped when the next
+                    # read assigns its own partitions (or seeks). Not ``unsubscribe``: a
+                    # consumer with no topics asks the cluster for the metadata of every
+                    # topic, which on a large cluster takes seconds.
+                    reader.pause(*reader.assignment())
                     self._idle.append(reader)
                 else:
                     await reader.stop()
