@@ -69,7 +69,8 @@ _DOCS_ASSETS: Final = "/docs/assets"
 _BATCH_MEDIA_TYPE: Final = "application/cloudevents-batch+json"
 _PULL_RETRY_AFTER: Final = "5"
 _DESCRIPTION: Final = """\
-Partners send CloudEvents (NL GOV profile) to the hub; see docs/http-api.md.
+Partners send CloudEvents (NL GOV profile) to the hub (docs/http-api.md) and may pull
+their own deliveries from it (GET /deliveries, docs/deliveries.md).
 
 Authenticate with `Authorization: Bearer <key>`, `X-API-Key: <key>` or a registered
 client certificate. Error answers are RFC 9457 problem bodies

@@ -352,3 +352,16 @@ async def test_the_openapi_document_describes_the_endpoint(
     assert "Link" in operation["responses"]["200"]["headers"]
     assert "sequence" in document["components"]["schemas"]["Delivery"]["required"]
     assert operation["security"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pull_default_events": 600}, "pull_default_events must not exceed pull_max_events"),
+        ({"pull_wait_seconds": 20.0}, "pull_wait_seconds must be below pull_timeout_seconds"),
+    ],
+)
+def test_pull_settings_that_cannot_work_are_refused(changes: dict[str, Any], message: str) -> None:
+    """A default page over the maximum, or a wait as long as the whole timeout, stops the start."""
+    with pytest.raises(ValueError, match=message):
+        GatewaySettings(**changes)
