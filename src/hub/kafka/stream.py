@@ -154,6 +154,9 @@ class StreamReader:
             try:
                 yield reader
                 healthy = True
+            except OffsetsOutOfRange:
+                healthy = True  # the caller's cursor, not the consumer, was wrong
+                raise
             finally:
                 if healthy and not self._closed:
                     # Idle, it fetches nothing more; what it holds is dropped when the next
