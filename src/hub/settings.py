@@ -160,6 +160,13 @@ class PrivacySettings(BaseModel):
     retention_sweep_seconds: float = Field(
         default=3600.0, gt=0, description="How often the router forgets expired routing state."
     )
+    view_schema_base_url: str = Field(
+        default="https://schemas.sociaaldomein.example/",
+        pattern=r"^https?://\S+/$",
+        description="Where the published view schemas live: each delivery's `dataschema` is "
+        "this plus `v1/views/<role>/<type>.json`. The default is the published schemas' own "
+        "`$id` base; set it to where this deployment serves its `hub schemas export` output.",
+    )
 
 
 class StateSettings(BaseModel):
@@ -324,6 +331,37 @@ class GatewaySettings(BaseModel):
         "`hub gateway` refuses to start (exit 78). Loopback hosts may always serve plain HTTP.",
     )
     docs: bool = Field(default=True, description="Serve Swagger UI at /docs (from local assets).")
+    pull_default_events: int = Field(
+        default=100, ge=1, description="Deliveries in a GET /deliveries page without `limit`."
+    )
+    pull_max_events: int = Field(
+        default=500, ge=1, le=5000, description="Largest `limit` GET /deliveries accepts."
+    )
+    pull_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes of records (keys and data) in one GET /deliveries page; a page "
+        "always holds at least one delivery, so one larger than this still goes out alone.",
+    )
+    pull_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long GET /deliveries waits for a delivery when there is none newer "
+        "than the cursor (a short long-poll); an empty page answers after it.",
+    )
+    pull_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Longest a GET /deliveries may take in all (a free reader, Kafka, the "
+        "wait); past it the answer is 503 with Retry-After.",
+    )
+    pull_max_readers: int = Field(
+        default=16,
+        ge=1,
+        description="GET /deliveries reads served at once, each with its own Kafka consumer; "
+        "further ones wait for a free consumer within pull_timeout_seconds.",
+    )
 
     @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
@@ -343,6 +381,10 @@ class GatewaySettings(BaseModel):
         if min(item.amount for item in parse_many(self.rate_limit)) < self.max_batch_events:
             # A full batch would never fit in the window: its partner could never send it.
             raise ValueError("every rate_limit window must allow at least max_batch_events")
+        if self.pull_default_events > self.pull_max_events:
+            raise ValueError("pull_default_events must not exceed pull_max_events")
+        if self.pull_wait_seconds >= self.pull_timeout_seconds:
+            raise ValueError("pull_wait_seconds must be below pull_timeout_seconds")
         if (
             self.limit_concurrency is not None
             and self.max_connections_per_client >= self.limit_concurrency

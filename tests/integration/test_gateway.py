@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from hub.connectors.registry import PartnerRegistry
 from hub.envelope import from_kafka
@@ -109,6 +109,7 @@ def _gateway_settings(certificates: Certificates, **changes: Any) -> GatewaySett
         max_body_bytes=64 * 1024,
         rate_limit="1000000/minute",
         auth_failure_limit="1000000/minute",  # fuzzing fails authentication on purpose
+        pull_wait_seconds=0.05,  # an empty GET /deliveries need not long-poll here
         **changes,
     )
 
@@ -524,6 +525,10 @@ def test_schemathesis_against_the_served_openapi_finds_no_5xx(
             # A batch answers 207 with a result per event, also when every event is refused:
             # that is the documented design, not a schema-violating request accepted.
             excluded = [negative_data_rejection] if case.media_type == BATCH else []
+            # A cursor is opaque: the schema cannot tell one the hub gave out from a made-up
+            # one of the same alphabet, which is answered 400 or 410 by design.
+            if case.path == "/deliveries" and "after" in (case.query or {}):
+                excluded.append(positive_data_acceptance)
             case.validate_response(
                 response,
                 excluded_checks=excluded,

@@ -31,6 +31,7 @@ from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.channel import BREAKER_OPENED, DISCLOSURE_ID_HEADER, PARK_REASON_HEADER
 from hub.delivery.parking import ReplayReport, replay
 from hub.delivery.receiver import Deduplicator, WebhookVerificationError, verify
+from hub.delivery.sequence import SEQUENCE_HEADER, position_of
 from hub.delivery.webhook import WebhookDeliverer
 from hub.envelope import CloudEvent, to_kafka
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
@@ -342,7 +343,16 @@ async def test_events_arrive_signed_in_structured_mode(webhook_partner: MakePart
 
     assert receiver.unverified == 0
     assert sorted(receiver.delivered_ids()) == sorted(e.id for e in sent)
-    assert {e.id: e.to_structured() for e in sent} == {d["id"]: d for d in receiver.delivered}
+    assert {e.id: e.to_structured() for e in sent} == {
+        d["id"]: {k: v for k, v in d.items() if k != "sequence"} for d in receiver.delivered
+    }
+    # Each carries its place in the partner's stream; per subject it grows with the order.
+    positions = [position_of(d["sequence"]) for d in receiver.delivered]
+    assert len(set(positions)) == len(sent)
+    for subject in ("r-1", "r-2"):
+        mine = [d["sequence"] for d in receiver.delivered if d["subject"] == subject]
+        assert mine == sorted(mine)
+        assert len({position_of(s)[0] for s in mine}) == 1
     for request in receiver.requests:
         headers = request["headers"]
         assert headers["content-type"] == "application/cloudevents+json; charset=utf-8"
@@ -423,9 +433,17 @@ async def test_refused_delivery_parks_at_once_blocks_its_subject_and_replays_in_
             headers = dict(parked[0].headers)
             assert headers[PARK_REASON_HEADER] == f"HTTP_{status}".encode()
             assert dict(parked[1].headers)[PARK_REASON_HEADER] == b"SUBJECT_PARKED"
-            assert {k: v for k, v in headers.items() if k.startswith("ce_")} == {
-                k: v for k, v in original.items() if k.startswith("ce_")
-            }
+            # The parked copy keeps its original's place in the stream, and its attributes.
+            assert (
+                headers[SEQUENCE_HEADER].decode()
+                == receiver.requests[[r["event"]["id"] for r in receiver.requests].index(first.id)][
+                    "event"
+                ]["sequence"]
+            )
+            assert {
+                k: v for k, v in headers.items() if k.startswith("ce_") and k != SEQUENCE_HEADER
+            } == {k: v for k, v in original.items() if k.startswith("ce_")}
+            first_sequence = headers[SEQUENCE_HEADER].decode()
             assert headers[DISCLOSURE_ID_HEADER] == f"disc-{first.id}".encode()
 
             # A newer record of the parked subject is parked too, not delivered out of order.
@@ -445,6 +463,10 @@ async def test_refused_delivery_parks_at_once_blocks_its_subject_and_replays_in_
 
     assert receiver.delivered_ids() == [other.id, first.id, second.id, third.id, fourth.id]
     assert receiver.duplicates == 0
+    # Replayed from the parked topic, a delivery still names its place in the partner's stream.
+    gone = [d["sequence"] for d in receiver.delivered if d["subject"] == "gone"]
+    assert gone[0] == first_sequence
+    assert gone == sorted(gone)
 
 
 async def test_replay_parks_again_what_is_still_refused_and_keeps_its_subject_blocked(

@@ -13,6 +13,7 @@ from hub.connectors.registry import (
     KafkaTopicDelivery,
     Partner,
     PartnerRegistry,
+    PullDelivery,
     WebhookDelivery,
     load_registry,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Partner",
     "PartnerRegistry",
     "ProtectionClass",
+    "PullDelivery",
     "Reach",
     "RoleSpec",
     "TypeSpec",

@@ -25,6 +25,7 @@ __all__ = [
     "KafkaTopicDelivery",
     "Partner",
     "PartnerRegistry",
+    "PullDelivery",
     "WebhookDelivery",
     "load_registry",
 ]
@@ -57,6 +58,20 @@ class WebhookDelivery(BaseModel):
     secret_env: str | None = Field(
         default=None, description="Environment variable holding the signing secret."
     )
+
+
+class PullDelivery(BaseModel):
+    """The partner fetches its deliveries over HTTPS: ``GET /deliveries`` on the gateway.
+
+    For partners that can run neither a webhook endpoint nor a Kafka client. Every
+    partner may pull its own stream (a webhook partner catching up after an outage, a
+    Kafka partner without a client at hand); this kind says pulling is its only way, so
+    the hub runs no webhook deliverer for it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["pull"] = "pull"
 
 
 class Credentials(BaseModel):
@@ -92,7 +107,7 @@ class Partner(BaseModel):
         default=None, description="AGB code (8 digits); only for a role whose partners have one."
     )
     credentials: Credentials = Credentials()
-    delivery: KafkaTopicDelivery | WebhookDelivery = Field(
+    delivery: KafkaTopicDelivery | WebhookDelivery | PullDelivery = Field(
         default_factory=KafkaTopicDelivery, discriminator="kind"
     )
 

@@ -1,4 +1,4 @@
-"""Delivery channels: webhook delivery to partners' HTTPS endpoints, and the partners' receiver helper.
+"""Delivery channels: webhook delivery to partners' HTTPS endpoints, pull delivery, the receiver helper.
 
 httpx and tenacity are used only in this package. Names are imported on first use, so a
 partner who only needs ``hub.delivery.receiver`` does not load Kafka or HTTP clients.
@@ -12,6 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hub.delivery.breaker import BreakerState, CircuitBreaker
     from hub.delivery.parking import ReplayReport, replay
+    from hub.delivery.pull import (
+        CursorExpired,
+        CursorInvalid,
+        PullDeliveries,
+        PulledPage,
+        decode_cursor,
+        encode_cursor,
+    )
     from hub.delivery.receiver import (
         Deduplicator,
         VerificationFailure,
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
         is_retryable_status,
         parse_retry_after,
     )
+    from hub.delivery.sequence import position_of, sequence
     from hub.delivery.signing import parse_secret, sign, signature_headers
     from hub.delivery.webhook import WebhookDeliverer
 
@@ -33,7 +42,11 @@ __all__ = [
     "AttemptResult",
     "BreakerState",
     "CircuitBreaker",
+    "CursorExpired",
+    "CursorInvalid",
     "Deduplicator",
+    "PullDeliveries",
+    "PulledPage",
     "ReplayReport",
     "SendOutcome",
     "VerificationFailure",
@@ -41,10 +54,14 @@ __all__ = [
     "WebhookSender",
     "WebhookVerificationError",
     "check_webhook_url",
+    "decode_cursor",
+    "encode_cursor",
     "is_retryable_status",
     "parse_retry_after",
     "parse_secret",
+    "position_of",
     "replay",
+    "sequence",
     "sign",
     "signature_headers",
     "verify",
@@ -67,6 +84,14 @@ _MODULE_OF = {
     "sign": "signing",
     "signature_headers": "signing",
     "ReplayReport": "parking",
+    "CursorExpired": "pull",
+    "CursorInvalid": "pull",
+    "PullDeliveries": "pull",
+    "PulledPage": "pull",
+    "decode_cursor": "pull",
+    "encode_cursor": "pull",
+    "position_of": "sequence",
+    "sequence": "sequence",
     "WebhookDeliverer": "webhook",
     "replay": "parking",
 }

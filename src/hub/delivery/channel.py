@@ -20,6 +20,7 @@ from hub.audit.record import DeliveryAttempt
 from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.breaker import CircuitBreaker
 from hub.delivery.sender import AttemptResult, WebhookSender, check_webhook_url
+from hub.delivery.sequence import SEQUENCE_HEADER, sequence
 from hub.delivery.signing import parse_secrets
 from hub.envelope import from_kafka
 from hub.errors import ConfigurationError, InvalidEvent
@@ -184,6 +185,7 @@ class Channel:
         self._sender = _new_sender(target, settings, client, breaker)
         self._producer = producer
         self._parked_topic = layout.parked(target.partner.id)
+        self._deliveries_topic = layout.deliveries(target.partner)
         self._disclosures = layout.disclosures
         self._on_parked = on_parked
 
@@ -211,12 +213,18 @@ class Channel:
             reason = "RECORD_INVALID"
         if reason is None and not (isinstance(event.get("id"), str) and event["id"]):
             reason = "RECORD_INVALID"
+        if record.topic == self._deliveries_topic:
+            # Its place in the partner's stream (hub.delivery.sequence); a parked copy
+            # keeps its original's in a header, which ``from_kafka`` has read already.
+            event["sequence"] = sequence(record.partition, record.offset)
         if reason is None and record.key is not None and await is_parked(record.key):
             reason = "SUBJECT_PARKED"
         if reason is not None:
             # Parked without a transmission: attempt 0 in the disclosure log.
             await on_attempt(AttemptResult(0, datetime.now(UTC), "parked", None, reason))
-            await self._park(record, headers, reason, attempt=0, status=None, **context)
+            await self._park(
+                record, headers, reason, event.get("sequence"), attempt=0, status=None, **context
+            )
             return reason
         context["delivery_id"] = event["id"]
         outcome = await self._sender.send(event, on_attempt, **context)
@@ -227,6 +235,7 @@ class Channel:
             record,
             headers,
             outcome.reason,
+            event.get("sequence"),
             attempt=outcome.attempts,
             status=outcome.status,
             **context,
@@ -262,16 +271,21 @@ class Channel:
         record: Record,
         headers: Headers,
         reason: str,
+        stream_sequence: str | None,
         *,
         attempt: int,
         status: int | None,
         **context: Any,
     ) -> None:
+        kept = [(name, value) for name, value in headers if name != SEQUENCE_HEADER]
+        if stream_sequence is not None:
+            # The parked copy has another partition and offset: it keeps the original's.
+            kept.append((SEQUENCE_HEADER, stream_sequence.encode()))
         metadata = await self._producer.send_and_wait(
             self._parked_topic,
             key=record.key,
             value=record.value,
-            headers=[*headers, (PARK_REASON_HEADER, reason.encode())],
+            headers=[*kept, (PARK_REASON_HEADER, reason.encode())],
         )
         if record.key is not None and self._on_parked is not None:
             self._on_parked(record.key, metadata.partition, metadata.offset)

@@ -1,4 +1,4 @@
-"""The inbound HTTP API as an ASGI app: POST /events, GET /events/{id}, health, OpenAPI, /docs.
+"""The partners' HTTP API as an ASGI app: POST /events, GET /events/{id}, GET /deliveries, health, OpenAPI, /docs.
 
 ``create_app`` takes its collaborators as values (an EventSink, a StatusBook, a validator),
 so tests run it in memory; ``build_gateway_app`` wires the Kafka ones. Both return a
@@ -9,10 +9,16 @@ authenticate (401) -> the adapter its Content-Type chooses (``hub.inbound``; els
 rate-limit pre-check (429) -> read the body within size and time (413, 408) -> the
 adapter reads it (400 not JSON, 422 not a batch) -> batch length (413) -> rate limit per
 event (429) -> per event: contract (403, 422), resend, produce and wait for Kafka (202, 503).
+
+A request to GET /deliveries goes: authenticate (401) -> rate limit (429) -> `after` and
+`limit` (400) -> read the partner's own deliveries topic within pull_timeout_seconds
+(410 for a cursor past retention, 503 when Kafka cannot serve) -> a CloudEvents batch
+with a Link to the next page (200).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -27,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from hub.connectors.registry import Partner, PartnerRegistry
+from hub.delivery.pull import CursorExpired, CursorInvalid, PullDeliveries, Stream
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
@@ -44,12 +51,14 @@ from hub.gateway.problems import (
     Problem,
     ProblemCode,
     ProblemError,
+    RequestError,
     install_problem_handlers,
     invalid_event,
 )
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
 from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
+from hub.kafka import StreamReader, is_kafka_failure
 from hub.observability.logging import get_logger
 from hub.settings import GatewaySettings, KafkaSettings
 from hub.topics import TopicLayout
@@ -58,10 +67,13 @@ __all__ = ["Service", "build_gateway_app", "create_app"]
 
 
 _DOCS_ASSETS: Final = "/docs/assets"
+_BATCH_MEDIA_TYPE: Final = "application/cloudevents-batch+json"
+_PULL_RETRY_AFTER: Final = "5"
 _DESCRIPTION: Final = """\
 Partners send CloudEvents (NL GOV profile) to the hub; see docs/http-api.md. POST /events
 takes the CloudEvents HTTP binding's three modes: structured, batch and binary (`ce-*`
-headers, the event's data as an `application/json` body).
+headers, the event's data as an `application/json` body). Partners may pull their own
+deliveries from it (GET /deliveries, docs/deliveries.md).
 
 Authenticate with `Authorization: Bearer <key>`, `X-API-Key: <key>` or a registered
 client certificate. Error answers are RFC 9457 problem bodies
@@ -94,6 +106,7 @@ class _Gateway:
         book: StatusBook,
         sink: EventSink,
         adapters: Sequence[HttpAdapter],
+        pull: PullDeliveries | None,
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
@@ -103,6 +116,7 @@ class _Gateway:
         self.book = book
         self.sink = sink
         self.adapters = tuple(adapters)
+        self.pull = pull
 
 
 def _gateway(request: Request) -> _Gateway:
@@ -189,6 +203,92 @@ async def get_event_status(request: Request, event_id: str) -> Response:
     return JSONResponse(status.as_dict(event_id), headers={"Cache-Control": "no-store"})
 
 
+async def get_deliveries(request: Request) -> Response:
+    """The calling partner's next deliveries after a cursor, as a CloudEvents batch; see docs/deliveries.md."""
+    gateway = _gateway(request)
+    partner = await _authenticate(gateway, request)
+    await gateway.limiter.check(partner.id)
+    if gateway.pull is None:
+        raise ProblemError(Problem(404, ProblemCode.NOT_FOUND.value))
+    settings = gateway.settings
+    after, limit = _pull_query(request, settings)
+    try:
+        async with asyncio.timeout(settings.pull_timeout_seconds):
+            page = await gateway.pull.page(partner, after, limit)
+    except CursorInvalid:
+        raise ProblemError(_cursor_invalid()) from None
+    except CursorExpired as exc:
+        # How many partitions were past retention: the log's allow-list has no lists of numbers.
+        get_logger().info("pull_cursor_expired", partner=partner.id, count=len(exc.partitions))
+        raise ProblemError(Problem(410, ProblemCode.CURSOR_EXPIRED.value)) from None
+    except Exception as exc:
+        if not (isinstance(exc, TimeoutError) or is_kafka_failure(exc)):
+            raise
+        get_logger().warning("pull_unavailable", partner=partner.id, exc_type=type(exc).__name__)
+        raise ProblemError(
+            Problem(
+                503,
+                ProblemCode.UNAVAILABLE.value,
+                headers={"Retry-After": _PULL_RETRY_AFTER},
+            )
+        ) from None
+    get_logger().info("deliveries_pulled", partner=partner.id, count=page.count)
+    metrics.PULLED.labels(partner=partner.id).inc(page.count)
+    # The next page's address (RFC 8288): httpx and requests parse it as response.links["next"].
+    link = f'</deliveries?after={page.cursor}&limit={limit}>; rel="next"'
+    return Response(
+        page.body,
+        media_type=_BATCH_MEDIA_TYPE,
+        headers={"Link": link, "Cache-Control": "no-store"},
+    )
+
+
+def _pull_query(request: Request, settings: GatewaySettings) -> tuple[str | None, int]:
+    """`after` and `limit` of GET /deliveries; 400 naming the parameter when either is wrong."""
+    query = request.query_params
+    afters, limits = query.getlist("after"), query.getlist("limit")
+    if len(afters) > 1:
+        raise ProblemError(_cursor_invalid())
+    if len(limits) > 1 or (
+        limits
+        and not (
+            limits[0].isascii()
+            and limits[0].isdigit()
+            and len(limits[0]) <= 6
+            and 1 <= int(limits[0]) <= settings.pull_max_events
+        )
+    ):
+        raise ProblemError(
+            Problem(
+                400,
+                ProblemCode.LIMIT_INVALID.value,
+                errors=[
+                    RequestError(
+                        "limit",
+                        ProblemCode.LIMIT_INVALID,
+                        f"A whole number from 1 to {settings.pull_max_events}.",
+                    )
+                ],
+            )
+        )
+    limit = int(limits[0]) if limits else settings.pull_default_events
+    return (afters[0] if afters else None), limit
+
+
+def _cursor_invalid() -> Problem:
+    return Problem(
+        400,
+        ProblemCode.CURSOR_INVALID.value,
+        errors=[
+            RequestError(
+                "after",
+                ProblemCode.CURSOR_INVALID,
+                "Not a cursor the hub gave out (once, as it was given).",
+            )
+        ],
+    )
+
+
 async def healthz() -> dict[str, str]:
     """The process is up and answering."""
     return {"status": "ok"}
@@ -223,11 +323,15 @@ def create_app(
     validator: Validator | None = None,
     services: Sequence[Service] = (),
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
+    deliveries: Stream | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
 
     ``adapters`` read the request bodies' wire formats (``hub.inbound``): by default
     CloudEvents structured, batch and binary mode.
+
+    ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
+    endpoint answers 404.
     """
     limiter = PartnerRateLimiter(settings.rate_limit)
     auth_failures = AuthFailureLimiter(settings.auth_failure_limit)
@@ -270,6 +374,11 @@ def create_app(
         book=book,
         sink=sink,
         adapters=adapters,
+        pull=(
+            None
+            if deliveries is None
+            else PullDeliveries(deliveries, layout, wait_seconds=settings.pull_wait_seconds)
+        ),
     )
     app.add_api_route(
         "/events",
@@ -294,6 +403,26 @@ def create_app(
         tags=["events"],
     )
     app.add_api_route(
+        "/deliveries",
+        get_deliveries,
+        methods=["GET"],
+        summary="Your next deliveries after a cursor",
+        responses={
+            200: {
+                "description": "The next deliveries (possibly none) as a CloudEvents batch; "
+                "the Link header (rel=next) is the address of the page after it.",
+                "headers": {
+                    "Link": {
+                        "description": 'The next page: </deliveries?after=CURSOR&limit=N>; rel="next"',
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            **problem_responses(400, 401, 404, 410, 429, 503),
+        },
+        tags=["deliveries"],
+    )
+    app.add_api_route(
         "/healthz", healthz, methods=["GET"], response_model=HealthBody, tags=["operations"]
     )
     app.add_api_route(
@@ -307,7 +436,12 @@ def create_app(
     if settings.docs:
         app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
         app.mount(_DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-    install_openapi(app, max_batch=settings.max_batch_events)
+    install_openapi(
+        app,
+        max_batch=settings.max_batch_events,
+        default_limit=settings.pull_default_events,
+        max_limit=settings.pull_max_events,
+    )
     install_problem_handlers(app)
     app.add_middleware(_AccessLog)
     return app
@@ -330,6 +464,9 @@ def build_gateway_app(
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
     book = StatusBook(max_records=settings.status_max_records, recent_ids=settings.recent_ids)
     tail = StatusTail(kafka, layout.status, book)
+    stream = StreamReader(
+        kafka, max_readers=settings.pull_max_readers, max_bytes=settings.pull_max_bytes
+    )
     return create_app(
         settings=settings,
         registry=registry,
@@ -337,8 +474,9 @@ def build_gateway_app(
         sink=sink,
         book=book,
         validator=default_validator(result_areas),
-        services=[sink, tail],
+        services=[sink, tail, stream],
         adapters=adapters,
+        deliveries=stream,
     )
 
 

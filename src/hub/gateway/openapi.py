@@ -126,11 +126,14 @@ class HealthBody(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS: Final[dict[int, str]] = {
-    400: "Malformed JSON (MALFORMED_JSON) or a malformed request.",
+    400: "Malformed JSON (MALFORMED_JSON), a malformed request, or for GET /deliveries a "
+    "cursor (CURSOR_INVALID) or limit (LIMIT_INVALID) that is not one; errors names it.",
     401: "No valid credentials (UNAUTHENTICATED); no hint which part was wrong.",
     403: "The partner may not send this type (TYPE_NOT_ALLOWED) or as this source "
     "(SOURCE_MISMATCH).",
     404: "No such event for this partner (NOT_FOUND).",
+    410: "The cursor points to deliveries past the stream's retention (CURSOR_EXPIRED): start "
+    "again without `after`.",
     405: "Method not allowed.",
     408: "The body did not arrive in time (REQUEST_TIMEOUT).",
     413: "The body is too large (BODY_TOO_LARGE), the batch too long (BATCH_TOO_LARGE), "
@@ -207,7 +210,70 @@ def _request_body(max_batch: int) -> dict[str, Any]:
     }
 
 
-def install_openapi(app: FastAPI, *, max_batch: int) -> None:
+_DELIVERED_EVENT: Final[dict[str, Any]] = {
+    "type": "object",
+    "title": "A delivery",
+    "description": "A CloudEvent as the hub delivers it (structured mode): `data` is the view "
+    "its recipient role may see, described by the JSON Schema `dataschema` names.",
+    "properties": {
+        "specversion": {"type": "string", "enum": ["1.0"]},
+        "id": {"type": "string", "description": "Derived from the event and recipient: a "
+               "redelivery (by webhook or pull) has the same id."},
+        "source": {"type": "string", "description": "The sender's registered URN."},
+        "type": {"type": "string"},
+        "time": {"type": "string", "format": "date-time"},
+        "subject": {"type": "string"},
+        "datacontenttype": {"type": "string", "enum": ["application/json"]},
+        "dataschema": {"type": "string", "format": "uri", "description": "The published view "
+                       "schema of the recipient's role for this type."},
+        "traceparent": {"type": "string"},
+        "sequence": {
+            "type": "string",
+            "pattern": "^[0-9]{5}-[0-9]{19}$",
+            "description": "CloudEvents sequence extension: partition and offset in your "
+            "stream. Compare only within one subject: a later delivery of a subject has a "
+            "greater sequence (string order).",
+        },
+        "data": {"type": "object"},
+    },
+    "required": ["specversion", "id", "source", "type", "time", "subject", "sequence", "data"],
+}  # fmt: skip
+
+
+def _describe_pull(
+    operation: dict[str, Any], schemas: dict[str, Any], *, default_limit: int, max_limit: int
+) -> None:
+    """The query parameters and the batch answer of GET /deliveries (read by hand, not by FastAPI)."""
+    schemas["Delivery"] = _DELIVERED_EVENT
+    operation["parameters"] = [
+        {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "description": "The cursor from the last answer's Link header; leave out to start "
+            "at the oldest delivery still retained.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 2048},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "Most deliveries in the answer.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": max_limit,
+                       "default": default_limit},
+        },
+    ]  # fmt: skip
+    answer = operation["responses"]["200"]
+    answer["content"] = {
+        "application/cloudevents-batch+json": {
+            "schema": {"type": "array", "items": {"$ref": _REF.format(model="Delivery")}}
+        }
+    }
+
+
+def install_openapi(
+    app: FastAPI, *, max_batch: int, default_limit: int = 100, max_limit: int = 500
+) -> None:
     """Replace the app's OpenAPI generator with one that adds the request bodies and events."""
 
     def openapi() -> dict[str, Any]:
@@ -229,7 +295,9 @@ def install_openapi(app: FastAPI, *, max_batch: int) -> None:
         schema["components"]["securitySchemes"] = _SECURITY_SCHEMES
         post = schema["paths"]["/events"]["post"]
         post["requestBody"] = _request_body(max_batch)
-        for operation in (post, schema["paths"]["/events/{event_id}"]["get"]):
+        pull = schema["paths"]["/deliveries"]["get"]
+        _describe_pull(pull, schemas, default_limit=default_limit, max_limit=max_limit)
+        for operation in (post, schema["paths"]["/events/{event_id}"]["get"], pull):
             operation["security"] = [{name: []} for name in _SECURITY_SCHEMES]
         for path in schema["paths"].values():
             for operation in path.values():

@@ -12,6 +12,7 @@ event; the partner keeps it and retries) and logs the exception's type and frame
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any, Final
@@ -33,6 +34,7 @@ __all__ = [
     "ProblemBody",
     "ProblemCode",
     "ProblemError",
+    "RequestError",
     "install_problem_handlers",
     "invalid_event",
 ]
@@ -59,6 +61,9 @@ class ProblemCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     BAD_REQUEST = "BAD_REQUEST"
+    CURSOR_INVALID = "CURSOR_INVALID"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    LIMIT_INVALID = "LIMIT_INVALID"
 
 
 # One fixed sentence per code: the detail never depends on the request.
@@ -77,6 +82,13 @@ _DETAILS: Final[Mapping[str, str]] = {
     ProblemCode.NOT_FOUND: "No such resource.",
     ProblemCode.METHOD_NOT_ALLOWED: "This method is not allowed on this resource.",
     ProblemCode.BAD_REQUEST: "The request does not match the API description.",
+    ProblemCode.CURSOR_INVALID: "The cursor is not one the hub gave out; send the `after` "
+    "value from the last answer's Link header as it is, or leave it out to start at the oldest "
+    "retained delivery.",
+    ProblemCode.CURSOR_EXPIRED: "The cursor points to deliveries this stream no longer holds "
+    "(past its retention); start again without `after` and skip the ids you already have.",
+    ProblemCode.LIMIT_INVALID: "The limit must be a whole number from 1 to the gateway's "
+    "maximum page size.",
     ErrorCode.CONTENT_TYPE_UNSUPPORTED: "Send one event as application/cloudevents+json "
     "(structured mode) or its data as application/json with ce-* headers (binary mode), a "
     "batch as application/cloudevents-batch+json; in UTF-8.",
@@ -97,12 +109,26 @@ _SLUGS: Final[Mapping[int, str]] = {
     404: "not-found",
     405: "method-not-allowed",
     408: "request-timeout",
+    410: "gone",
     413: "content-too-large",
     415: "unsupported-media-type",
     422: "invalid-event",
     429: "rate-limited",
     503: "unavailable",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RequestError:
+    """One thing wrong with a request rather than an event: a query parameter, with a code."""
+
+    path: str
+    code: ProblemCode
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The wire form of ``errors[]`` items, as ``ErrorDetail.as_dict``."""
+        return {"path": self.path, "code": self.code.value, "message": self.message}
 
 
 class ErrorItem(BaseModel):
@@ -138,7 +164,7 @@ class Problem:
         status: int,
         code: str,
         *,
-        errors: Iterable[ErrorDetail] = (),
+        errors: Iterable[ErrorDetail | RequestError] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.status = status

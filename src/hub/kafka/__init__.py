@@ -8,6 +8,7 @@
 - ``changelog``: a reader of compacted topics that catches up to their last stable offset.
 - ``transactions``: the transactional consume-transform-produce loop.
 - ``topics``: creating topics and waiting until every broker leads them.
+- ``stream``: pages of a topic's committed records from given offsets (pull delivery).
 - ``types``: the client and record types other packages name.
 """
 
@@ -37,6 +38,7 @@ from hub.kafka.errors import (
     is_transient,
 )
 from hub.kafka.retry import kafka_retrying
+from hub.kafka.stream import OffsetsOutOfRange, StreamPage, StreamReader
 from hub.kafka.types import (
     Admin,
     CommitFailedError,
@@ -56,9 +58,12 @@ __all__ = [
     "KafkaError",
     "KafkaFailure",
     "KafkaMisconfigured",
+    "OffsetsOutOfRange",
     "Producer",
     "RebalanceListener",
     "Record",
+    "StreamPage",
+    "StreamReader",
     "TopicPartition",
     "admin_client",
     "adopt_committed_offsets",

@@ -244,12 +244,13 @@ class Route:
     _by_conditions: Mapping[frozenset[RowCondition], Projection] = field(
         default_factory=dict, repr=False, compare=False
     )
+    conditions: frozenset[RowCondition] = field(init=False, repr=False, compare=False)
+    """Every condition this row looks at (its own and its conditional fields'); set once."""
 
-    @property
-    def conditions(self) -> frozenset[RowCondition]:
-        """Every condition this row looks at (its own and its conditional fields')."""
+    def __post_init__(self) -> None:
+        # Read for every release of the row: worked out once, not per event.
         own = {self.condition} if self.condition else set()
-        return frozenset(own | {c for c, _ in self.conditional})
+        object.__setattr__(self, "conditions", frozenset(own | {c for c, _ in self.conditional}))
 
     def projection_for(self, holding: frozenset[RowCondition]) -> Projection:
         """The row's fields plus the conditional fields whose condition holds (precompiled)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -20,9 +21,15 @@ from hub.connectors.registry import load_registry
 from hub.privacy.policy import AddedField, PrivacyPolicy, Route, load_policy
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode
 from hub.schemas import TYPES
-from hub.schemas.export import data_schema, exported_files, render_schema, schema_id
+from hub.schemas.export import (
+    SCHEMA_BASE_URL,
+    data_schema,
+    exported_files,
+    render_schema,
+    schema_id,
+)
 
-__all__ = ["VIEWS_DIR", "published_files", "view_file", "view_schemas"]
+__all__ = ["VIEWS_DIR", "published_files", "view_file", "view_schema_url", "view_schemas"]
 
 VIEWS_DIR = "views"
 
@@ -41,6 +48,16 @@ def view_file(role: str, event_type: str) -> PurePosixPath:
     spec = TYPES[event_type]
     version = event_type.rsplit(".", 1)[-1]
     return PurePosixPath(version, VIEWS_DIR, role, f"{spec.short_name}.json")
+
+
+@cache
+def view_schema_url(role: str, event_type: str, base_url: str = SCHEMA_BASE_URL) -> str:
+    """The URL a delivery's ``dataschema`` names: ``base_url`` plus the view's file path.
+
+    With the default base it is the published view schema's ``$id``. Cached: it is looked
+    up once per delivery, and there are only roles x types of them.
+    """
+    return f"{base_url}{view_file(role, event_type)}"
 
 
 def view_schemas(policy: PrivacyPolicy) -> dict[PurePosixPath, dict[str, Any]]:

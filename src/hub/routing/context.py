@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hub.connectors.registry import PartnerRegistry
 from hub.privacy.policy import DEFAULT_POLICY_PATH, PrivacyPolicy, load_policy
 from hub.privacy.pseudonym import Pseudonymiser
+from hub.schemas.export import SCHEMA_BASE_URL
 
 if TYPE_CHECKING:
     from hub.settings import HubSettings
@@ -41,6 +42,7 @@ class RoutingContext:
     - ``now``: the clock for ``decided_at``.
     - ``new_trace_id``: used when an event carries no ``traceparent``.
     - ``result_areas``: the municipality's result areas for validation (None: the defaults).
+    - ``schema_base_url``: the base of the view schemas each delivery's ``dataschema`` names.
     """
 
     registry: PartnerRegistry
@@ -49,6 +51,7 @@ class RoutingContext:
     now: Callable[[], datetime] = utc_now
     new_trace_id: Callable[[], str] = random_trace_id
     result_areas: frozenset[str] | None = None
+    schema_base_url: str = SCHEMA_BASE_URL
 
 
 def build_context(settings: HubSettings, registry: PartnerRegistry) -> RoutingContext:
@@ -62,4 +65,5 @@ def build_context(settings: HubSettings, registry: PartnerRegistry) -> RoutingCo
         policy=policy,
         pseudonymise=Pseudonymiser(secret),
         result_areas=areas,
+        schema_base_url=privacy.view_schema_base_url,
     )

@@ -29,6 +29,7 @@ from hub.privacy.policy import (
     assert_may_receive,
 )
 from hub.privacy.project import ItemPredicate, ObjectNode, Projected, Projection, project
+from hub.privacy.views import view_schema_url
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Delivery
 from hub.routing.ids import TraceContext, delivery_id, disclosure_id, span_id
@@ -219,7 +220,7 @@ def _release(
     disclosed = list(seen.projected.disclosed)
     delivery: Delivery | None = None
     if seen.withheld_reason is None:
-        delivery = _delivery(route, origin, target, seen.projected, record_id, span)
+        delivery = _delivery(route, origin, target, seen.projected, record_id, span, ctx)
         if _adds_number(route, target):
             disclosed.append("assignment_number")
         releases.deliveries.append(delivery)
@@ -260,8 +261,14 @@ def _delivery(
     projected: Projected,
     record_id: str,
     span: str,
+    ctx: RoutingContext,
 ) -> Delivery:
-    """The event one recipient receives: the origin's attributes, the projected data."""
+    """The event one recipient receives: the origin's attributes, the projected data.
+
+    Its ``dataschema`` names the published view schema of the recipient's role for this
+    type (privacy.md): the sender's own ``dataschema`` describes data the recipient
+    may not get whole.
+    """
     number = target.assignment_number
     payload: Mapping[str, Any] = projected.payload
     if _adds_number(route, target):
@@ -281,7 +288,7 @@ def _delivery(
             subject=subject,
             data=payload,
             traceparent=origin.trace.traceparent(span),
-            dataschema=None,  # the view's schema is not the sender's
+            dataschema=view_schema_url(target.partner.role, origin.type, ctx.schema_base_url),
         ),
         disclosure_id=record_id,
     )

@@ -13,9 +13,11 @@ from hub.connectors.registry import load_registry
 from hub.privacy.policy import load_policy
 from hub.privacy.views import published_files, view_file, view_schemas
 from hub.routing import build_context
-from hub.schemas.export import exported_files, render_schema
-from hub.settings import HubSettings
+from hub.schemas.export import SCHEMA_BASE_URL, exported_files, render_schema
+from hub.settings import HubSettings, PrivacySettings
 from hub.testing import scenario
+
+from ..routing.routing_helpers import InMemoryHub, scenario_files
 
 REGISTRY = load_registry()
 VIEWS = view_schemas(load_policy(registry=REGISTRY))
@@ -73,3 +75,33 @@ def test_the_published_contract_is_the_type_schemas_plus_the_views() -> None:
     assert {path: files[path] for path in set(files) - set(schemas)} == {
         path: render_schema(view) for path, view in VIEWS.items()
     }
+
+
+def test_every_delivery_names_the_published_view_of_its_recipient_role() -> None:
+    """A delivery's dataschema is the $id of its recipient role's published view of its type."""
+    context = build_context(HubSettings(), REGISTRY)
+    hub = InMemoryHub(context)
+    hub.send_examples(scenario_files())
+    deliveries = [d for o in hub.outcomes if o.decision for d in o.decision.deliveries]
+    assert len(deliveries) == 54
+    for delivery in deliveries:
+        role = REGISTRY.get(delivery.recipient).role  # type: ignore[union-attr]
+        view = VIEWS[view_file(role, delivery.event.type)]
+        assert delivery.event.dataschema == view["$id"]
+
+
+def test_the_view_schema_base_url_is_a_setting() -> None:
+    """HUB_PRIVACY__VIEW_SCHEMA_BASE_URL moves every dataschema to where the deployment serves them."""
+    settings = HubSettings(privacy={"view_schema_base_url": "https://hub.zwolle.example/schemas/"})
+    context = build_context(settings, REGISTRY)
+    hub = InMemoryHub(context)
+    outcome = hub.send_examples(scenario_files()[:1])[0]
+    (delivery,) = outcome.decision.deliveries  # type: ignore[union-attr]
+    assert delivery.event.dataschema == (
+        "https://hub.zwolle.example/schemas/v1/views/swt/referrals.submitted.json"
+    )
+
+
+def test_the_default_base_url_is_the_published_schemas_base() -> None:
+    """The setting's default equals the base of every published $id."""
+    assert PrivacySettings().view_schema_base_url == SCHEMA_BASE_URL

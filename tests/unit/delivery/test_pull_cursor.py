@@ -1,0 +1,78 @@
+"""The pull cursor: offsets per partition, opaque, read back exactly, garbage refused."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.delivery.pull import CURSOR_MAX_CHARS, CursorInvalid, decode_cursor, encode_cursor
+
+POSITIONS = st.dictionaries(
+    st.integers(min_value=0, max_value=99_999),
+    st.integers(min_value=0, max_value=2**63 - 1),
+    max_size=64,
+)
+
+
+def _wrap(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def test_a_cursor_is_base64url_of_versioned_offsets() -> None:
+    """{0: 12, 3: 4} is the base64url (no padding) of "1.0:12,3:4"."""
+    cursor = encode_cursor({3: 4, 0: 12})
+    assert cursor == _wrap("1.0:12,3:4")
+    assert decode_cursor(cursor) == {0: 12, 3: 4}
+
+
+@given(POSITIONS)
+def test_every_cursor_reads_back_as_its_offsets(positions: dict[int, int]) -> None:
+    """decode(encode(p)) == p, and the cursor is URL-safe as it is."""
+    cursor = encode_cursor(positions)
+    assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    if positions:
+        assert decode_cursor(cursor) == positions
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",  # nothing
+        "not a cursor",  # outside base64url
+        "MS4wOjEy=",  # padded
+        "MS4wOjEy\n",
+        "%2F",
+        "A",  # not base64 of anything
+        "_-_-",  # base64 of bytes that are not ASCII
+        _wrap("2.0:12"),  # another version
+        _wrap("1."),  # no offsets
+        _wrap("1.0:12,"),
+        _wrap("1.0=12"),
+        _wrap("1.0:-1"),
+        _wrap("1.0:12,0:13"),  # a partition twice
+        _wrap("1.3:4,0:12"),  # not sorted: not as the hub writes it
+        _wrap("1.0:012"),  # leading zero
+        _wrap("1.0:9223372036854775808"),  # past a Kafka offset
+        _wrap("1.123456:1"),  # partition too long
+        _wrap("1.0:12 "),
+        _wrap("1.٣:4"),  # a digit, but not an ASCII one
+        "A" * (CURSOR_MAX_CHARS + 1),
+    ],
+)
+def test_anything_but_a_cursor_the_hub_wrote_is_refused(cursor: str) -> None:
+    """Garbage, truncated, edited or oversized cursors raise CursorInvalid, never another error."""
+    with pytest.raises(CursorInvalid):
+        decode_cursor(cursor)
+
+
+@given(st.text(max_size=200))
+def test_arbitrary_text_is_a_cursor_or_refused(text: str) -> None:
+    """No input makes decoding fail otherwise than with CursorInvalid."""
+    try:
+        positions = decode_cursor(text)
+    except CursorInvalid:
+        return
+    assert encode_cursor(positions) == text
