@@ -1,8 +1,8 @@
 """End to end on a real Kafka broker: the wijkteam asks over HTTP, debt assistance answers.
 
 The hub (router and audit feed) and the gateway run in this process on topics of their own;
-the debt-assistance partner takes its deliveries from its Kafka topic (pull delivery will
-be its way once the hub has it) and sends its status over HTTP like any partner.
+the debt-assistance partner pulls its deliveries (``GET /deliveries``) and sends its status
+over HTTP like any partner; the wijkteam reads its Kafka topic.
 """
 
 from __future__ import annotations
@@ -103,6 +103,19 @@ async def _first(hub: Hub, partner_id: str) -> Received:
     raise AssertionError("unreachable")
 
 
+async def _pulled(client: httpx.AsyncClient) -> dict[str, Any]:
+    """The first delivery the debt-assistance partner pulls, following the pages' Link."""
+    url = "/deliveries?limit=10"
+    async with asyncio.timeout(60):
+        while True:
+            page = await client.get(url, headers=DEBT)
+            assert page.status_code == 200, page.text
+            if page.json():
+                first: dict[str, Any] = page.json()[0]
+                return first
+            url = page.links["next"]["url"]
+
+
 async def _disclosures(hub: Hub, event_ids: set[str]) -> list[dict[str, Any]]:
     """The disclosure records of these events, once each has at least one."""
     found: list[dict[str, Any]] = []
@@ -119,7 +132,7 @@ async def _disclosures(hub: Hub, event_ids: set[str]) -> list[dict[str, Any]]:
 async def test_request_delivered_with_consent_withheld_without_and_the_status_reaches_swt(
     tmp_path: Path,
 ) -> None:
-    """swt posts two requests; the one with consent reaches the partner, whose status reaches swt."""
+    """swt posts two requests; the partner pulls the one with consent; its status reaches swt."""
     asked = _event("debt-assistance.requested/valid/with-consent.json")
     unconsented = _event("debt-assistance.requested/valid/without-consent.json")
     status = _event("debt-assistance.status-changed/valid/intake-scheduled.json")
@@ -129,13 +142,16 @@ async def test_request_delivered_with_consent_withheld_without_and_the_status_re
             await client.post("/events", json=event, headers={**SWT, **STRUCTURED})
             for event in (asked, unconsented)
         ]
-        received = (await _first(hub, "schuldhulp-zwolle")).event()
+        received = await _pulled(client)
         answers.append(await client.post("/events", json=status, headers={**DEBT, **STRUCTURED}))
         to_swt = (await _first(hub, "swt-zwolle")).event()
         records = await _disclosures(hub, {asked["id"], unconsented["id"], status["id"]})
 
     assert [answer.status_code for answer in answers] == [202, 202, 202]
     assert (received["type"], received["subject"]) == (asked["type"], asked["subject"])
+    assert received["dataschema"].endswith(
+        "/v1/views/debt-assistance/debt-assistance.requested.json"
+    )
     assert sorted(received["data"]) == [
         "client", "consent", "household_size", "reason", "request_id", "requested_on",
     ]  # fmt: skip
