@@ -18,8 +18,8 @@ test: bootstrap lint typecheck contract
 ## ruff, and import-linter's contracts in pyproject.toml (no import cycles, the layers,
 ## production code never imports hub.dev; see docs/architecture.md).
 lint:
-	@$(PY) -m ruff check src tests bench
-	@$(PY) -m ruff format --check src tests bench
+	@$(PY) -m ruff check src tests bench connectors
+	@$(PY) -m ruff format --check src tests bench connectors
 	@.venv/bin/lint-imports --no-logo
 
 typecheck:

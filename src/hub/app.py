@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.audit.feed import AuditFeed
+from hub.connectors.discovery import catalogue
 from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
+from hub.inbound import HTTP_ADAPTERS, KAFKA_ADAPTERS, HttpAdapter, KafkaAdapter
 from hub.observability.logging import configure_logging, get_logger
 from hub.pipeline import Pipeline
 from hub.router import KafkaRouter
@@ -28,16 +30,30 @@ __all__ = [
     "build_hub",
     "build_pipeline",
     "configure_process",
+    "http_adapters",
+    "kafka_adapters",
     "refuse_demo_defaults",
     "run_until_signalled",
 ]
+
+
+def http_adapters() -> tuple[HttpAdapter, ...]:
+    """The gateway's wire formats: every connector's HTTP adapters, then the CloudEvents modes."""
+    own = tuple(a for c in catalogue().connectors for a in c.http_adapters)
+    return (*own, *HTTP_ADAPTERS)
+
+
+def kafka_adapters() -> tuple[KafkaAdapter, ...]:
+    """The pipeline's wire formats: every connector's Kafka adapters, then the CloudEvents modes."""
+    own = tuple(a for c in catalogue().connectors for a in c.kafka_adapters)
+    return (*own, *KAFKA_ADAPTERS)
 
 
 def build_pipeline(
     settings: HubSettings, registry: PartnerRegistry, layout: TopicLayout
 ) -> Pipeline:
     """The per-record step (decode -> validate -> dedupe -> rules -> release -> records) of this deployment."""
-    return Pipeline(layout, registry, build_context(settings, registry))
+    return Pipeline(layout, registry, build_context(settings, registry), adapters=kafka_adapters())
 
 
 Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]

@@ -195,6 +195,7 @@ class ConfigurationError(HubError):
     def __init__(self, source: str, path: str, message: str) -> None:
         self.source = source
         self.path = path
+        self.message = message
         super().__init__(f"{source}: {path}: {message}")
 
 

@@ -26,7 +26,12 @@ def run(args: argparse.Namespace) -> int:
     """Start the gateway; 0 after a clean stop, 78 on a configuration error."""
     from pydantic import ValidationError
 
-    from hub.app import configure_process, refuse_demo_defaults, run_until_signalled
+    from hub.app import (
+        configure_process,
+        http_adapters,
+        refuse_demo_defaults,
+        run_until_signalled,
+    )
     from hub.cli.run import kafka_start_checks, load_settings
     from hub.connectors.registry import load_registry
     from hub.errors import ConfigurationError
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         settings.kafka,
         registry,
         result_areas=frozenset(areas) if areas is not None else None,
+        adapters=http_adapters(),
     )
     log.info("gateway_starting", port=gateway.port)
     try:

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("hub.cli.preview", "show what each recipient would get of CloudEvent files"),
     "audit": ("hub.cli.audit", "query the disclosure log (a resident's right of access)"),
     "schemas": ("hub.cli.schemas", "export, check and document the contract's JSON Schemas"),
+    "connector": ("hub.cli.connector", "scaffold a connector for a new partner role (new)"),
 }
 
 

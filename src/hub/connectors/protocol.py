@@ -13,9 +13,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from hub.inbound.reading import HttpAdapter, KafkaAdapter
 
 __all__ = ["Connector", "ProtectionClass", "Reach", "RoleSpec", "TypeSpec"]
 
@@ -103,7 +106,7 @@ class TypeSpec:
 
 @dataclass(frozen=True, slots=True)
 class Connector:
-    """One partner role's connector: its role, the types it sends and receives, and its rows.
+    """One partner role's connector: its role, its types, their examples, its rows and adapters.
 
     ``sends`` are the types only partners of this role may send (each with
     ``sender_role == role.name``). ``receives`` are the types its partners take: a name
@@ -113,12 +116,23 @@ class Connector:
     the type's own connector's. ``rows`` is a YAML file of routing/privacy rows in the
     table's format (docs/privacy.md), merged with the main table at start-up and checked
     like it; None when the connector brings none.
+
+    ``examples`` is a folder in the layout of the repository's ``examples/``
+    (``<short type>/valid/*.json``, one structured-mode event per file) holding valid
+    events of every type the connector declares; the contract test kit
+    (``hub.testing.connector_kit``) validates them and runs them through the table.
+    ``http_adapters`` and ``kafka_adapters`` read a partner wire format of this role's
+    (``hub.inbound``); they are tried before the hub's own adapters, which stay in use for
+    every other message. Empty: the role's partners send CloudEvents like any other.
     """
 
     role: RoleSpec
     sends: tuple[TypeSpec, ...] = ()
     receives: tuple[TypeSpec | str, ...] = ()
     rows: Path | None = None
+    examples: Path | None = None
+    http_adapters: tuple[HttpAdapter, ...] = ()
+    kafka_adapters: tuple[KafkaAdapter, ...] = ()
 
     def __post_init__(self) -> None:
         for spec in self.sends:
@@ -138,6 +152,12 @@ class Connector:
         for index, item in enumerate(self.receives):
             if isinstance(item, TypeSpec):
                 yield f"receives[{index}]", item
+
+    def example_files(self, type_: TypeSpec) -> list[Path]:
+        """The valid example files of one of its types, sorted (none without ``examples``)."""
+        if self.examples is None:
+            return []
+        return sorted((self.examples / type_.short_name / "valid").glob("*.json"))
 
     def received(self) -> frozenset[str]:
         """The names of the types its role receives, as declared (full or short)."""

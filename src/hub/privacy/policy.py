@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from types import UnionType
 from typing import Any, Literal, Protocol, TypeVar
 
 import yaml
@@ -55,11 +57,13 @@ __all__ = [
     "LAWS",
     "AddedField",
     "Condition",
+    "DataCondition",
     "InvariantViolation",
     "ItemFilter",
     "LegalBasis",
     "PrivacyPolicy",
     "Route",
+    "RowCondition",
     "SchemaSpec",
     "Selector",
     "SubjectOverride",
@@ -138,6 +142,44 @@ class Condition(StrEnum):
         }[self]
 
 
+DATA_PREFIX = "data."
+
+
+@dataclass(frozen=True, slots=True)
+class DataCondition:
+    """A condition on the event's own data: a boolean field that must be ``true``.
+
+    Written ``when: data.consent.debt_assistance`` (a path into ``data``, whose v1 schema
+    field is a boolean). It holds when the field is present and true; absent or false, the
+    row's data is withheld with the reason ``NO_`` + the path's segments in capitals
+    (``NO_CONSENT_DEBT_ASSISTANCE``), and the withholding is logged like any other.
+    """
+
+    path: tuple[str, ...]
+
+    @property
+    def value(self) -> str:
+        """The condition as a row writes it: ``data.consent.debt_assistance``."""
+        return DATA_PREFIX + ".".join(self.path)
+
+    @property
+    def withheld_reason(self) -> str:
+        """The disclosure log's reason code when the field is not true."""
+        return "NO_" + "_".join(part.upper() for part in self.path)
+
+    def holds(self, data: Mapping[str, Any]) -> bool:
+        """True when the field is present in ``data`` and is ``true``."""
+        value: Any = data
+        for name in self.path:
+            if not isinstance(value, Mapping):
+                return False
+            value = value.get(name)
+        return value is True
+
+
+RowCondition = Condition | DataCondition
+
+
 class ItemFilter(StrEnum):
     """A per-item filter on a list, with the state it needs."""
 
@@ -192,17 +234,17 @@ class Route:
     roles: tuple[str, ...]  # the roles the row can reach, sorted (a selector's: by their reach)
     partner_id: str | None
     projection: Projection
-    condition: Condition | None
+    condition: RowCondition | None
     item_filter: ItemFilter | None
     subject: SubjectOverride | None
     added: tuple[AddedField, ...]
     legal_basis: LegalBasis
     processing_activity: str
-    conditional: tuple[tuple[Condition, Projection], ...] = ()
-    _by_conditions: Mapping[frozenset[Condition], Projection] = field(
+    conditional: tuple[tuple[RowCondition, Projection], ...] = ()
+    _by_conditions: Mapping[frozenset[RowCondition], Projection] = field(
         default_factory=dict, repr=False, compare=False
     )
-    conditions: frozenset[Condition] = field(init=False, repr=False, compare=False)
+    conditions: frozenset[RowCondition] = field(init=False, repr=False, compare=False)
     """Every condition this row looks at (its own and its conditional fields'); set once."""
 
     def __post_init__(self) -> None:
@@ -210,7 +252,7 @@ class Route:
         own = {self.condition} if self.condition else set()
         object.__setattr__(self, "conditions", frozenset(own | {c for c, _ in self.conditional}))
 
-    def projection_for(self, holding: frozenset[Condition]) -> Projection:
+    def projection_for(self, holding: frozenset[RowCondition]) -> Projection:
         """The row's fields plus the conditional fields whose condition holds (precompiled)."""
         key = frozenset(c for c, _ in self.conditional if c in holding)
         return self._by_conditions.get(key, self.projection)
@@ -500,10 +542,10 @@ class _Compiler:
         roles = self._roles_of(row.recipient)
 
         projection = self._projection(where, schema, row.fields, row.except_)
-        condition = self._condition(f"{where}.when", row.when, selector) if row.when else None
-        conditional: list[tuple[Condition, Projection]] = []
+        condition = self._condition(f"{where}.when", row.when, selector, spec) if row.when else None
+        conditional: list[tuple[RowCondition, Projection]] = []
         for name, paths in row.fields_when.items():
-            cond = self._condition(f"{where}.fields_when.{name}", name, selector)
+            cond = self._condition(f"{where}.fields_when.{name}", name, selector, spec)
             extra = self._paths(f"{where}.fields_when.{name}", schema, paths)
             conditional.append((cond, extra))
 
@@ -518,7 +560,7 @@ class _Compiler:
                 f"{where}.processing_activity", "not one of the file's processing_activities"
             )
 
-        by_conditions: dict[frozenset[Condition], Projection] = {}
+        by_conditions: dict[frozenset[RowCondition], Projection] = {}
         for size in range(len(conditional) + 1):
             for chosen in itertools.combinations(conditional, size):
                 whole = projection
@@ -579,12 +621,24 @@ class _Compiler:
                 raise self.fail(f"{where}[{index}]", str(exc)) from None
         return compile_projection(schema, paths)
 
-    def _condition(self, where: str, name: str, selector: Selector) -> Condition:
+    def _condition(
+        self, where: str, name: str, selector: Selector, spec: SchemaSpec
+    ) -> RowCondition:
+        if name.startswith(DATA_PREFIX):
+            path = tuple(name.removeprefix(DATA_PREFIX).split("."))
+            if not _is_boolean_field(spec.model, path):
+                raise self.fail(
+                    where,
+                    f"{name} is not a boolean field of {spec.short_name}'s data; a data "
+                    "condition names one (data.<path>), which must be true",
+                )
+            return DataCondition(path)
         try:
             condition = Condition(name)
         except ValueError:
+            known = ", ".join(c.value for c in Condition)
             raise self.fail(
-                where, f"not a condition; known: {', '.join(c.value for c in Condition)}"
+                where, f"not a condition; known: {known}, or data.<path> of a boolean field"
             ) from None
         if selector is not Selector.REFERRING_GP:
             raise self.fail(where, "consent conditions apply to the referring-gp recipient only")
@@ -706,3 +760,29 @@ class _Compiler:
                 "goals reach a provider only with filter: goals-in-assignment-result-areas "
                 "(privacy.md invariant 4)",
             )
+
+
+def _is_boolean_field(model: builtins.type[BaseModel], path: tuple[str, ...]) -> bool:
+    """True when ``path`` names a boolean field of the model (through nested models)."""
+    annotation: Any = model
+    for name in path:
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return False
+        info = annotation.model_fields.get(name)
+        if info is None:
+            return False
+        annotation = _unwrapped(info.annotation)
+    return annotation is bool
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """The one type inside ``X | None`` and ``Annotated[X, ...]`` (an optional field's type)."""
+    while True:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated or origin in (typing.Union, UnionType):
+            if len(args) != 1 and origin is not typing.Annotated:
+                return annotation
+            annotation = args[0]
+            continue
+        return annotation

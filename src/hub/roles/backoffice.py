@@ -1,5 +1,7 @@
 """The backoffice connector: the municipal Wmo / Jeugdwet / Participatiewet back office."""
 
+from pathlib import Path
+
 from hub.connectors.protocol import Connector, RoleSpec, TypeSpec
 from hub.schemas.care import AssignmentIssued
 from hub.schemas.provisions import BudgetStatusReported, ProvisionDecided
@@ -13,6 +15,8 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    # The contract's examples, shared with the docs, `hub validate` and the demo.
+    examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(
         TypeSpec(
             type="nl.sociaaldomein.provisions.decided.v1",

@@ -1,5 +1,7 @@
 """The gp connector: a GP practice (huisarts, POH-GGZ, POH-Jeugd, ...) that refers clients."""
 
+from pathlib import Path
+
 from hub.connectors.protocol import Connector, Reach, RoleSpec, TypeSpec
 from hub.schemas.referrals import ReferralSubmitted
 
@@ -18,6 +20,8 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    # The contract's examples, shared with the docs, `hub validate` and the demo.
+    examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(
         TypeSpec(
             type="nl.sociaaldomein.referrals.submitted.v1",

@@ -1,5 +1,7 @@
 """The provider connector: a care provider (zorgaanbieder), paid per result area."""
 
+from pathlib import Path
+
 from hub.connectors.protocol import Connector, Reach, RoleSpec, TypeSpec
 from hub.schemas.care import (
     AssignmentRequestSubmitted,
@@ -37,6 +39,8 @@ def _sends(short_name: str, model: type[ContractModel], subject_field: str) -> T
 
 CONNECTOR = Connector(
     role=ROLE,
+    # The contract's examples, shared with the docs, `hub validate` and the demo.
+    examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(
         _sends("care.started", CareStarted, "assignment_number"),
         _sends("care.stopped", CareStopped, "assignment_number"),

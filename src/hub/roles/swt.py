@@ -1,5 +1,7 @@
 """The swt connector: the sociaal wijkteam's case system, one per municipality."""
 
+from pathlib import Path
+
 from hub.connectors.protocol import Connector, RoleSpec, TypeSpec
 from hub.schemas.cases import CaseClosed, CaseOpened, CasePlanUpdated
 from hub.schemas.provisions import ProvisionRequested
@@ -15,6 +17,8 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    # The contract's examples, shared with the docs, `hub validate` and the demo.
+    examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(
         TypeSpec(
             type="nl.sociaaldomein.referrals.status-changed.v1",

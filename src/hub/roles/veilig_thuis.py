@@ -1,5 +1,7 @@
 """The veilig-thuis connector: the regional domestic-violence and child-abuse centre."""
 
+from pathlib import Path
+
 from hub.connectors.protocol import Connector, RoleSpec, TypeSpec
 from hub.schemas.safety import SAFETY, SafetyCaseHandedOver, SafetyReportFeedback
 
@@ -12,6 +14,8 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    # The contract's examples, shared with the docs, `hub validate` and the demo.
+    examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(
         TypeSpec(
             type="nl.sociaaldomein.safety-reports.feedback.v1",

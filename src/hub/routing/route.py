@@ -20,8 +20,10 @@ from hub.envelope import CloudEvent
 from hub.privacy.policy import (
     AddedField,
     Condition,
+    DataCondition,
     ItemFilter,
     Route,
+    RowCondition,
     Selector,
     SubjectOverride,
     assert_may_receive,
@@ -164,14 +166,17 @@ def _assignment_target(
     return _Target(provider, number, assignment)
 
 
-def _holding(route: Route, facts: Facts) -> frozenset[Condition]:
-    """The conditions that hold for this event (consent is the referral's, as recorded)."""
+def _holding(route: Route, data: Mapping[str, Any], facts: Facts) -> frozenset[RowCondition]:
+    """The row's conditions that hold: the referral's recorded consent, and true data fields."""
     referral = facts.referral
-    holding = set()
+    holding: set[RowCondition] = set()
     if referral is not None and referral.get("status_feedback") is True:
         holding.add(Condition.CONSENT_STATUS_FEEDBACK)
     if referral is not None and referral.get("content_feedback") is True:
         holding.add(Condition.CONSENT_CONTENT_FEEDBACK)
+    for condition in route.conditions:
+        if isinstance(condition, DataCondition) and condition.holds(data):
+            holding.add(condition)
     return frozenset(holding) & route.conditions
 
 
@@ -185,7 +190,7 @@ class _View:
 
 def view(route: Route, data: Mapping[str, Any], target: _Target, facts: Facts) -> _View:
     """Project the data onto the row's fields for one recipient, or withhold it (privacy)."""
-    holding = _holding(route, facts)
+    holding = _holding(route, data, facts)
     if route.condition is not None and route.condition not in holding:
         return _View(_nothing(data, route.projection), route.condition.withheld_reason)
     projected = project(data, route.projection_for(holding), _item_filters(route, target))

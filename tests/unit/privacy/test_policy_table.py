@@ -191,7 +191,8 @@ ISSUED = index("assignments.issued", "assigned-provider")
         (
             _set(["routes", REFERRAL_GP, "when"], "consent.given"),
             f"routes[{REFERRAL_GP}].when",
-            "not a condition; known: consent.status_feedback, consent.content_feedback",
+            "not a condition; known: consent.status_feedback, consent.content_feedback, "
+            "or data.<path> of a boolean field",
         ),
         (
             _set(["routes", PLAN, "filter"], None),

@@ -48,7 +48,7 @@ __all__ = [
 
 # --- Example messages (examples/, hub.schemas) ---------------------------------------------
 
-EXAMPLES_DIR: Final = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES_DIR: Final = Path(__file__).resolve().parents[3] / "examples"
 
 
 class _Omit:
@@ -178,6 +178,7 @@ class InMemoryPipeline:
         registry: PartnerRegistry | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        from hub.app import kafka_adapters
         from hub.pipeline import Pipeline
         from hub.routing import build_context
         from hub.settings import HubSettings
@@ -190,9 +191,11 @@ class InMemoryPipeline:
         ctx = build_context(settings, self.registry)
         if clock is not None:
             ctx = dataclasses.replace(ctx, now=clock)
-            self.pipeline: Pipeline = Pipeline(self.layout, self.registry, ctx, clock)
+            self.pipeline: Pipeline = Pipeline(
+                self.layout, self.registry, ctx, clock, adapters=kafka_adapters()
+            )
         else:
-            self.pipeline = Pipeline(self.layout, self.registry, ctx)
+            self.pipeline = Pipeline(self.layout, self.registry, ctx, adapters=kafka_adapters())
         self.state: StateStore = StateStore()
         self.held: StateStore = StateStore()
         self._offsets: dict[str, int] = {}
