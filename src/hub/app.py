@@ -87,6 +87,7 @@ def build_hub(settings: HubSettings) -> Hub:
         )
     registry = load_registry(settings.partners_file)
     layout = TopicLayout(settings.kafka.topic_prefix)
+    layout.check_delivery_topics(registry)
     pipeline = build_pipeline(settings, registry, layout)
     router = KafkaRouter(
         kafka=settings.kafka,

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.connectors.registry import Partner, PartnerRegistry
+from hub.errors import ConfigurationError
 from hub.settings import KafkaSettings
 
 __all__ = ["DISCLOSURE_ID_HEADER", "TopicLayout", "TopicSpec"]
@@ -51,6 +52,34 @@ class TopicLayout:
         """The topic a partner's deliveries are released to."""
         topic = getattr(partner.delivery, "topic", None)
         return topic or f"{self.prefix}.deliveries.{partner.id}"
+
+    def check_delivery_topics(self, registry: PartnerRegistry) -> None:
+        """Refuse a registry whose partners' delivery topics are not each their own.
+
+        A partner reads its delivery topic, on Kafka with its own credentials and through
+        GET /deliveries with the gateway's: a topic named in the registry must be no other
+        partner's and none of the hub's own (dead letters, state, another partner's
+        default), or that partner would read what is not released to it.
+        """
+        taken: dict[str, str] = {}
+        for index, partner in enumerate(registry):
+            topic = self.deliveries(partner)
+            own_default = f"{self.prefix}.deliveries.{partner.id}"
+            where = f"partners[{index}].delivery.topic"
+            if topic != own_default and topic.startswith(f"{self.prefix}."):
+                raise ConfigurationError(
+                    "partner registry",
+                    where,
+                    f"a delivery topic may not be one of the hub's own ({self.prefix}.*) "
+                    "other than the partner's default",
+                )
+            if topic in taken:
+                raise ConfigurationError(
+                    "partner registry",
+                    where,
+                    f"the delivery topic of partner {taken[topic]} too: each partner's is its own",
+                )
+            taken[topic] = partner.id
 
     @property
     def deadletter(self) -> str:

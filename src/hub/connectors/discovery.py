@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
 from typing import Final
 
-from hub.connectors.protocol import Connector, ProtectionClass, RoleSpec, TypeSpec
+from hub.connectors.protocol import SAFETY, Connector, ProtectionClass, RoleSpec, TypeSpec
 from hub.errors import ConfigurationError
 
 __all__ = [
@@ -116,16 +116,36 @@ class Catalogue:
                     )
                 types[spec.type] = spec
                 declared_by[spec.type] = entry.connector.role.name
-        classes = {
-            spec.protection.name: spec.protection for spec in types.values() if spec.protection
-        }
-        self._check_protection(entries, roles, list(classes.values()))
+        self._check_protection(entries, roles, self._protection_classes(entries))
         self._check_receives(entries, types)
         self.connectors: tuple[Connector, ...] = tuple(entry.connector for entry in entries)
         self.roles: Mapping[str, RoleSpec] = MappingProxyType(roles)
         self.types: Mapping[str, TypeSpec] = MappingProxyType(types)
         self.origins: Mapping[str, str] = MappingProxyType(origin_of)
         self.declared_by: Mapping[str, str] = MappingProxyType(declared_by)
+
+    @staticmethod
+    def _protection_classes(entries: list[_Found]) -> list[ProtectionClass]:
+        """The classes the types declare, the contract's safety class always among them.
+
+        A class is known by its name: a second, different class under a name already in
+        use (a connector's own "safety" with another prefix) is refused, not let replace
+        the first and switch its check off.
+        """
+        classes: dict[str, ProtectionClass] = {SAFETY.name: SAFETY}
+        for entry in entries:
+            for where, spec in entry.connector.declared():
+                protection = spec.protection
+                if protection is None:
+                    continue
+                known = classes.setdefault(protection.name, protection)
+                if known != protection:
+                    raise ConfigurationError(
+                        entry.origin,
+                        f"{where}.protection",
+                        f"another protection class is named {protection.name} already",
+                    )
+        return list(classes.values())
 
     @staticmethod
     def _check_receives(entries: list[_Found], types: Mapping[str, TypeSpec]) -> None:

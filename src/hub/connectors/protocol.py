@@ -20,7 +20,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from hub.inbound.reading import HttpAdapter, KafkaAdapter
 
-__all__ = ["Connector", "ProtectionClass", "Reach", "RoleSpec", "TypeSpec"]
+__all__ = ["SAFETY", "Connector", "ProtectionClass", "Reach", "RoleSpec", "TypeSpec"]
 
 _SLUG: Final = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -82,6 +82,20 @@ class ProtectionClass:
     def covers(self, event_type: str) -> bool:
         """True when the type's name puts it in this class (``safety-reports`` for safety-)."""
         return any(part.startswith(self.segment_prefix) for part in event_type.split("."))
+
+
+SAFETY = ProtectionClass(
+    name="safety",
+    segment_prefix="safety-",
+    may_reach=("veilig-thuis", "swt"),
+    rule="a safety-* type may reach only veilig-thuis and swt (privacy.md invariant 2)",
+)
+"""The safety types' class: they reach only Veilig Thuis and the team, whatever the table says.
+
+Part of the protocol, not of a connector: privacy.md's invariant 2 holds for every type
+any connector declares, so discovery checks every type against it whether or not a
+connector names it (``hub.schemas.safety`` re-exports it for the safety types).
+"""
 
 
 @dataclass(frozen=True, slots=True)

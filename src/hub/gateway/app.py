@@ -333,6 +333,7 @@ def create_app(
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
     endpoint answers 404.
     """
+    layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
     auth_failures = AuthFailureLimiter(settings.auth_failure_limit)
 

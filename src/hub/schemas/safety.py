@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from hub.connectors.protocol import ProtectionClass
+from hub.connectors.protocol import SAFETY
 from hub.errors import ErrorCode
 from hub.schemas.common import (
     MAX_ENTRIES,
@@ -49,13 +49,6 @@ __all__ = [
 
 MELDCODE_STEPS = frozenset({1, 2, 3, 4})
 
-SAFETY = ProtectionClass(
-    name="safety",
-    segment_prefix="safety-",
-    may_reach=("veilig-thuis", "swt"),
-    rule="a safety-* type may reach only veilig-thuis and swt (privacy.md invariant 2)",
-)
-"""The safety types' class: they reach only Veilig Thuis and the team, whatever the table says."""
 
 ConcernKind = Literal[
     "partner-violence",

@@ -15,6 +15,7 @@ from hub.connectors import (
     Connector,
     Partner,
     PartnerRegistry,
+    ProtectionClass,
     Reach,
     RoleSpec,
     TypeSpec,
@@ -205,6 +206,34 @@ def test_a_safety_named_type_must_declare_the_safety_class() -> None:
         "sends[0].protection",
     )
     assert str(caught.value).endswith("a safety-* type must declare the safety protection class")
+
+
+def test_a_second_class_named_safety_cannot_switch_the_safety_check_off() -> None:
+    """A connector's own "safety" class (another prefix) is refused, not let replace the contract's."""
+    impostor = ProtectionClass(
+        name="safety", segment_prefix="zzz-", may_reach=("debt-assistance",), rule="anything"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        with_connector(
+            Connector(
+                role=DEBT,
+                sends=(
+                    _type("zzz-debts.reported", DebtAssistanceRequested, DEBT, protection=impostor),
+                    _type("safety-leak.reported", DebtAssistanceRequested, DEBT),
+                ),
+            )
+        )
+    assert caught.value.path == "sends[0].protection"
+    assert str(caught.value).endswith("another protection class is named safety already")
+
+
+def test_the_safety_class_holds_even_when_no_connector_names_it() -> None:
+    """Only a new connector, sending a safety-* type unprotected: still refused."""
+    alone = Connector(
+        role=DEBT, sends=(_type("safety-debts.reported", DebtAssistanceRequested, DEBT),)
+    )
+    with pytest.raises(ConfigurationError, match="must declare the safety protection class"):
+        Catalogue([("tests.debt-assistance", alone)])  # without the five contract connectors
 
 
 @pytest.mark.parametrize("recipient", ["debt-assistance", "schuldhulp-zwolle"])
