@@ -17,7 +17,7 @@ from hub.connectors.discovery import catalogue
 from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
-from hub.inbound import HTTP_ADAPTERS, KAFKA_ADAPTERS, HttpAdapter, KafkaAdapter
+from hub.inbound import HttpAdapter, KafkaAdapter
 from hub.observability.logging import configure_logging, get_logger
 from hub.pipeline import Pipeline
 from hub.router import KafkaRouter
@@ -37,23 +37,27 @@ __all__ = [
 ]
 
 
-def http_adapters() -> tuple[HttpAdapter, ...]:
-    """The gateway's wire formats: every connector's HTTP adapters, then the CloudEvents modes."""
-    own = tuple(a for c in catalogue().connectors for a in c.http_adapters)
-    return (*own, *HTTP_ADAPTERS)
+def http_adapters() -> dict[str, tuple[HttpAdapter, ...]]:
+    """Each role's own HTTP wire formats (its connector's), read for that role's partners only.
+
+    The gateway tries them before the CloudEvents modes; another role's partners never
+    meet them, so one connector's format cannot take over another partner's requests.
+    """
+    return {c.role.name: c.http_adapters for c in catalogue().connectors if c.http_adapters}
 
 
-def kafka_adapters() -> tuple[KafkaAdapter, ...]:
-    """The pipeline's wire formats: every connector's Kafka adapters, then the CloudEvents modes."""
-    own = tuple(a for c in catalogue().connectors for a in c.kafka_adapters)
-    return (*own, *KAFKA_ADAPTERS)
+def kafka_adapters() -> dict[str, tuple[KafkaAdapter, ...]]:
+    """Each role's own Kafka wire formats (its connector's), read for that role's records only."""
+    return {c.role.name: c.kafka_adapters for c in catalogue().connectors if c.kafka_adapters}
 
 
 def build_pipeline(
     settings: HubSettings, registry: PartnerRegistry, layout: TopicLayout
 ) -> Pipeline:
     """The per-record step (decode -> validate -> dedupe -> rules -> release -> records) of this deployment."""
-    return Pipeline(layout, registry, build_context(settings, registry), adapters=kafka_adapters())
+    return Pipeline(
+        layout, registry, build_context(settings, registry), role_adapters=kafka_adapters()
+    )
 
 
 Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]

@@ -101,12 +101,18 @@ class Pipeline:
         ctx: RoutingContext,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         adapters: Sequence[KafkaAdapter] = KAFKA_ADAPTERS,
+        role_adapters: Mapping[str, Sequence[KafkaAdapter]] | None = None,
     ) -> None:
         self._layout = layout
         self._registry = registry
         self._ctx = ctx
         self._clock = clock
         self._adapters = tuple(adapters)
+        # A connector's own formats read its role's records only, before the common ones:
+        # a format of one role must never take over another partner's records.
+        self._by_role = {
+            role: (*own, *self._adapters) for role, own in (role_adapters or {}).items()
+        }
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
 
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
@@ -130,7 +136,7 @@ class Pipeline:
     def _decode_and_process(
         self, record: InboundRecord, size: int, partner: Partner, state: Overlay, held: Overlay
     ) -> Outcome:
-        adapter = choose_kafka(self._adapters, record.headers)
+        adapter = choose_kafka(self._adapters_of(partner), record.headers)
         if adapter is None:
             return _rejected(
                 ErrorCode.CONTENT_TYPE_UNSUPPORTED,
@@ -243,13 +249,20 @@ class Pipeline:
 
     # ------------------------------------------------------------------ records
 
+    def _adapters_of(self, partner: Partner | None) -> tuple[KafkaAdapter, ...]:
+        return (
+            self._adapters if partner is None else self._by_role.get(partner.role, self._adapters)
+        )
+
     def _identify(self, record: InboundRecord) -> str | None:
         """The reportable id of a record not read in full; never raises (it runs on failures)."""
         try:
-            adapter = choose_kafka(self._adapters, record.headers)
-            return None if adapter is None else adapter.identify(record)
+            adapter = choose_kafka(self._adapters_of(self._sender(record)), record.headers)
+            event_id = None if adapter is None else adapter.identify(record)
         except Exception:
             return None
+        # Checked here too, not left to the adapter: it becomes a long-lived record's key.
+        return event_id if is_event_id(event_id) else None
 
     def _sender(self, record: InboundRecord) -> Partner | None:
         partner_id = self._layout.partner_of_inbound(record.topic)
@@ -333,7 +346,7 @@ class Pipeline:
         # retention) and digest, so the dead letter always fits where the original did not.
         stored: tuple[tuple[str, bytes], ...] | None = None
         if copy and record.size <= MAX_EVENT_BYTES:
-            adapter = choose_kafka(self._adapters, record.headers)
+            adapter = choose_kafka(self._adapters_of(partner), record.headers)
             stored = None if adapter is None else adapter.stored_headers(record)
         letter = DeadLetter(
             errors=outcome.errors,
@@ -473,10 +486,13 @@ def _unreadable(reading: Reading, partner: Partner) -> Outcome:
     (the adapter gives no other) and the sender's own registered source, since they become
     the key of a status record kept for long.
     """
+    # Checked here too, not left to the adapter (a connector's may be any code): the id
+    # becomes the key of a long-lived status record.
+    event_id = reading.event_id if is_event_id(reading.event_id) else None
     return Outcome(
         kind=OutcomeKind.DEAD_LETTERED,
-        event_id=reading.event_id,
-        source=partner.source if reading.event_id is not None else None,
+        event_id=event_id,
+        source=partner.source if event_id is not None else None,
         errors=reading.errors,
     )
 

@@ -70,7 +70,7 @@ async def _running(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     app = build_gateway_app(
-        settings.gateway, settings.kafka, hub.registry, adapters=http_adapters()
+        settings.gateway, settings.kafka, hub.registry, role_adapters=http_adapters()
     )
     gateway = GatewayServer(app, settings.gateway)
     services.append(asyncio.create_task(gateway.run(stop, sockets=[sock])))

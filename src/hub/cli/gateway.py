@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         settings.kafka,
         registry,
         result_areas=frozenset(areas) if areas is not None else None,
-        adapters=http_adapters(),
+        role_adapters=http_adapters(),
     )
     log.info("gateway_starting", port=gateway.port)
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from fastapi import FastAPI, Request
@@ -106,6 +106,7 @@ class _Gateway:
         book: StatusBook,
         sink: EventSink,
         adapters: Sequence[HttpAdapter],
+        role_adapters: Mapping[str, Sequence[HttpAdapter]],
         pull: PullDeliveries | None,
     ) -> None:
         self.settings = settings
@@ -116,7 +117,13 @@ class _Gateway:
         self.book = book
         self.sink = sink
         self.adapters = tuple(adapters)
+        # A connector's own formats are its role's only, tried before the common ones.
+        self.by_role = {role: (*own, *self.adapters) for role, own in role_adapters.items()}
         self.pull = pull
+
+    def adapters_for(self, partner: Partner) -> tuple[HttpAdapter, ...]:
+        """The wire formats this partner may send in."""
+        return self.by_role.get(partner.role, self.adapters)
 
 
 def _gateway(request: Request) -> _Gateway:
@@ -142,7 +149,7 @@ async def post_events(request: Request) -> Response:
     gateway = _gateway(request)
     partner = await _authenticate(gateway, request)
     head = HttpMessage(tuple(request.headers.items()))
-    adapter = choose_http(gateway.adapters, head)
+    adapter = choose_http(gateway.adapters_for(partner), head)
     if adapter is None:
         raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
     await gateway.limiter.precheck(partner.id)
@@ -323,12 +330,14 @@ def create_app(
     validator: Validator | None = None,
     services: Sequence[Service] = (),
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
+    role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
     deliveries: Stream | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
 
     ``adapters`` read the request bodies' wire formats (``hub.inbound``): by default
-    CloudEvents structured, batch and binary mode.
+    CloudEvents structured, batch and binary mode. ``role_adapters`` are a role's own
+    formats (its connector's), tried before those for that role's partners only.
 
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
     endpoint answers 404.
@@ -375,6 +384,7 @@ def create_app(
         book=book,
         sink=sink,
         adapters=adapters,
+        role_adapters=role_adapters or {},
         pull=(
             None
             if deliveries is None
@@ -455,11 +465,12 @@ def build_gateway_app(
     *,
     result_areas: frozenset[str] | None = None,
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
+    role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
 ) -> FastAPI:
     """The gateway app on Kafka: producer to the inbound topics, tail of the status topic.
 
     ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
-    HTTP binding's three modes).
+    HTTP binding's three modes); ``role_adapters`` a role's own, for its partners only.
     """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
@@ -477,6 +488,7 @@ def build_gateway_app(
         validator=default_validator(result_areas),
         services=[sink, tail, stream],
         adapters=adapters,
+        role_adapters=role_adapters,
         deliveries=stream,
     )
 

@@ -192,10 +192,12 @@ class InMemoryPipeline:
         if clock is not None:
             ctx = dataclasses.replace(ctx, now=clock)
             self.pipeline: Pipeline = Pipeline(
-                self.layout, self.registry, ctx, clock, adapters=kafka_adapters()
+                self.layout, self.registry, ctx, clock, role_adapters=kafka_adapters()
             )
         else:
-            self.pipeline = Pipeline(self.layout, self.registry, ctx, adapters=kafka_adapters())
+            self.pipeline = Pipeline(
+                self.layout, self.registry, ctx, role_adapters=kafka_adapters()
+            )
         self.state: StateStore = StateStore()
         self.held: StateStore = StateStore()
         self._offsets: dict[str, int] = {}

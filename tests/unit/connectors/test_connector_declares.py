@@ -8,7 +8,7 @@ import pytest
 
 import hub.app
 from hub.connectors import Connector, RoleSpec, catalogue
-from hub.inbound import HTTP_ADAPTERS, KAFKA_ADAPTERS, HttpStructured, KafkaStructured
+from hub.inbound import HttpStructured, KafkaStructured
 from hub.testing import EXAMPLES_DIR
 
 
@@ -28,8 +28,8 @@ def test_a_connector_without_examples_has_no_example_files() -> None:
     assert connector.example_files(catalogue().types["nl.sociaaldomein.cases.closed.v1"]) == []
 
 
-def test_the_connectors_adapters_come_before_the_hubs_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    """app.http_adapters and app.kafka_adapters put every connector's adapters first."""
+def test_a_connectors_adapters_are_its_roles_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """app.http_adapters and app.kafka_adapters give each role its connector's adapters."""
     mine_http, mine_kafka = HttpStructured(), KafkaStructured()
     connector = Connector(
         role=RoleSpec(name="x", description="x"),
@@ -38,5 +38,5 @@ def test_the_connectors_adapters_come_before_the_hubs_own(monkeypatch: pytest.Mo
     )
     monkeypatch.setattr(hub.app, "catalogue", lambda: SimpleNamespace(connectors=(connector,)))
 
-    assert hub.app.http_adapters() == (mine_http, *HTTP_ADAPTERS)
-    assert hub.app.kafka_adapters() == (mine_kafka, *KAFKA_ADAPTERS)
+    assert hub.app.http_adapters() == {"x": (mine_http,)}
+    assert hub.app.kafka_adapters() == {"x": (mine_kafka,)}

@@ -120,3 +120,30 @@ def test_the_pipeline_reads_a_new_format_from_one_more_adapter() -> None:
         r for r in pipeline.handle(garbage, state, held) if r.topic == hub.layout.deadletter
     ]
     assert json.loads(letter.value or b"")["reason"]["code"] == "ENVELOPE_INVALID"
+
+
+def test_a_roles_own_format_is_read_for_that_roles_partners_only() -> None:
+    """A connector's adapter reads its role's records; another role's partner cannot use it."""
+    hub = InMemoryPipeline()
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    ctx = dataclasses.replace(build_context(HubSettings(), hub.registry), now=lambda: now)
+    pipeline = Pipeline(
+        hub.layout, hub.registry, ctx, lambda: now, role_adapters={"provider": (ToyKafka(),)}
+    )
+    event = load_example(REFERRAL)
+    record = InboundRecord(
+        hub.layout.inbound("gp-de-linde"),
+        0,
+        0,
+        None,
+        to_xml(event),
+        (("content-type", XML.encode()),),
+    )
+    (letter,) = [
+        r
+        for r in pipeline.handle(record, hub.state.overlay(), hub.held.overlay())
+        if r.topic == hub.layout.deadletter
+    ]
+    # The gp's records are read with the common formats only: its toy XML is taken for a
+    # structured-mode value (a record without ce_ headers) and is not JSON.
+    assert json.loads(letter.value or b"")["reason"]["code"] == "MALFORMED_JSON"
