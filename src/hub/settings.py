@@ -362,6 +362,12 @@ class GatewaySettings(BaseModel):
         description="GET /deliveries reads served at once, each with its own Kafka consumer; "
         "further ones wait for a free consumer within pull_timeout_seconds.",
     )
+    pull_max_per_partner: int = Field(
+        default=2,
+        ge=1,
+        description="GET /deliveries reads one partner may have in flight; more are answered "
+        "429, so that one partner cannot hold every reader.",
+    )
 
     @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
@@ -383,6 +389,8 @@ class GatewaySettings(BaseModel):
             raise ValueError("every rate_limit window must allow at least max_batch_events")
         if self.pull_default_events > self.pull_max_events:
             raise ValueError("pull_default_events must not exceed pull_max_events")
+        if self.pull_max_per_partner > self.pull_max_readers:
+            raise ValueError("pull_max_per_partner must be at most pull_max_readers")
         if self.pull_wait_seconds >= self.pull_timeout_seconds:
             raise ValueError("pull_wait_seconds must be below pull_timeout_seconds")
         if (

@@ -120,6 +120,7 @@ class _Gateway:
         # A connector's own formats are its role's only, tried before the common ones.
         self.by_role = {role: (*own, *self.adapters) for role, own in role_adapters.items()}
         self.pull = pull
+        self.pulls_in_flight: dict[str, int] = {}
 
     def adapters_for(self, partner: Partner) -> tuple[HttpAdapter, ...]:
         """The wire formats this partner may send in."""
@@ -219,6 +220,14 @@ async def get_deliveries(request: Request) -> Response:
         raise ProblemError(Problem(404, ProblemCode.NOT_FOUND.value))
     settings = gateway.settings
     after, limit = _pull_query(request, settings)
+    in_flight = gateway.pulls_in_flight.get(partner.id, 0)
+    if in_flight >= settings.pull_max_per_partner:
+        # Each read holds one of a few Kafka readers for up to its wait: one partner's
+        # parallel long polls must not leave none for the others.
+        raise ProblemError(
+            Problem(429, ProblemCode.RATE_LIMITED.value, headers={"Retry-After": "1"})
+        )
+    gateway.pulls_in_flight[partner.id] = in_flight + 1
     try:
         async with asyncio.timeout(settings.pull_timeout_seconds):
             page = await gateway.pull.page(partner, after, limit)
@@ -239,6 +248,12 @@ async def get_deliveries(request: Request) -> Response:
                 headers={"Retry-After": _PULL_RETRY_AFTER},
             )
         ) from None
+    finally:
+        left = gateway.pulls_in_flight[partner.id] - 1
+        if left:
+            gateway.pulls_in_flight[partner.id] = left
+        else:
+            del gateway.pulls_in_flight[partner.id]
     get_logger().info("deliveries_pulled", partner=partner.id, count=page.count)
     metrics.PULLED.labels(partner=partner.id).inc(page.count)
     # The next page's address (RFC 8288): httpx and requests parse it as response.links["next"].

@@ -61,6 +61,9 @@ class StreamPage:
     """Per partition of the topic: the offset after the last record returned (or skipped)."""
 
 
+_FIRST_FETCH_MS = 250
+
+
 class StreamReader:
     """Reads pages of committed records from a topic at given offsets; many reads at once.
 
@@ -108,19 +111,30 @@ class StreamReader:
         for Kafka failures.
         """
         partitions = await self._partitions_of(topic)
+        # A seek leaves nothing buffered: the first fetch needs a round trip to the broker
+        # even when the records are there, so the wait is never shorter than that.
+        timeout_ms = max(int(wait_seconds * 1000), _FIRST_FETCH_MS)
         async with self._consumer() as reader:
             reader.assign(partitions)
-            starts = await _starts(reader, topic, partitions, after or {})
-            for tp, offset in starts.items():
-                reader.seek(tp, offset)
-            try:
-                fetched = await reader.getmany(
-                    *partitions, timeout_ms=int(wait_seconds * 1000), max_records=max_records
-                )
-            except OffsetOutOfRangeError as exc:  # retention deleted them since the check
-                expired = [tp.partition for tp in (exc.args[0] if exc.args else {})]
-                raise OffsetsOutOfRange(topic, expired or list(starts), []) from None
-            return await self._page(reader, partitions, fetched)
+            # From the oldest (no cursor), retention may delete what was oldest between the
+            # look-up and the fetch: then the oldest is looked up again, once.
+            for attempt in range(1 if after else 2):
+                starts = await _starts(reader, topic, partitions, after or {})
+                for tp, offset in starts.items():
+                    reader.seek(tp, offset)
+                try:
+                    fetched = await reader.getmany(
+                        *partitions, timeout_ms=timeout_ms, max_records=max_records
+                    )
+                except OffsetOutOfRangeError as exc:  # retention deleted them since the check
+                    if not after and attempt == 0:
+                        continue
+                    expired = [tp.partition for tp in (exc.args[0] if exc.args else {})]
+                    raise OffsetsOutOfRange(
+                        topic, expired or [tp.partition for tp in starts], []
+                    ) from None
+                return await self._page(reader, partitions, fetched)
+            raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _page(
         self,

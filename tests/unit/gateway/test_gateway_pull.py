@@ -308,6 +308,20 @@ async def test_a_read_past_the_timeout_is_503(
     assert response.json()["code"] == "UNAVAILABLE"
 
 
+async def test_one_partner_cannot_hold_every_reader(
+    pull_client: httpx.AsyncClient, stream: FakeStream
+) -> None:
+    """Past pull_max_per_partner reads in flight a partner gets 429; another partner still reads."""
+    stream.delay = 0.3
+    first = [asyncio.create_task(pull_client.get("/deliveries", headers=key())) for _ in range(3)]
+    other = await pull_client.get("/deliveries", headers=key("gp-het-anker"))
+    answers = sorted(r.status_code for r in await asyncio.gather(*first))
+    assert answers == [200, 200, 429]
+    assert other.status_code == 200
+    again = await pull_client.get("/deliveries", headers=key())  # the slots were given back
+    assert again.status_code == 200
+
+
 async def test_a_record_the_hub_did_not_write_is_skipped(
     pull_client: httpx.AsyncClient, stream: FakeStream
 ) -> None:
