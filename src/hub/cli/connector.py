@@ -95,11 +95,18 @@ def run(args: argparse.Namespace) -> int:
 def _refusal(name: str, role: str) -> str | None:
     """Why this name and role cannot be scaffolded, or None."""
     for what, value in (("NAME", name), ("ROLE", role)):
-        if not _SLUG.match(value):
+        if not _SLUG.fullmatch(value):
             return f"{what} must be a lowercase slug like leerplicht-office, not {value!r}"
     from hub.connectors.discovery import catalogue
+    from hub.connectors.protocol import SAFETY
 
     found = catalogue()
+    if SAFETY.covers(name):
+        # Its types would be safety-* ones without the safety class: every start refused.
+        return (
+            f"NAME {name} would name {SAFETY.name}-class types ({SAFETY.segment_prefix}*), "
+            "which the scaffold does not write; choose another NAME"
+        )
     if role in found.roles:
         return f"role {role} is declared by {found.origins[role]} already"
     for short in (f"{name}.requested", f"{name}.status-changed"):

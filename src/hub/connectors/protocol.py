@@ -61,7 +61,7 @@ class RoleSpec:
     reach: Reach | None = None
 
     def __post_init__(self) -> None:
-        if not _SLUG.match(self.name):
+        if not _SLUG.fullmatch(self.name):
             raise ValueError(f"a role name is a lowercase slug, not {self.name!r}")
 
 

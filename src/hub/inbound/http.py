@@ -143,6 +143,10 @@ class HttpBinary:
             attribute = name[len(_CE_PREFIX) :]
             if attribute in ("data", "data_base64"):
                 errors.append(_invalid(attribute, "In binary mode data is the body, not a header."))
+            elif attribute == "datacontenttype":
+                errors.append(
+                    _invalid(attribute, "In binary mode the Content-Type header carries it.")
+                )
             elif attribute in event:
                 errors.append(_invalid(attribute, "This header appears more than once."))
             else:

@@ -74,6 +74,8 @@ def test_by_default_the_connector_goes_into_the_hubs_source_tree() -> None:
         (["Leerplicht", "--role", "x"], "NAME must be a lowercase slug like leerplicht-office"),
         (["x", "--role", "swt"], "role swt is declared by hub.roles.swt already"),
         (["referrals", "--role", "x"], "type referrals.status-changed is declared already"),
+        (["leerplicht\n", "--role", "x"], "NAME must be a lowercase slug"),
+        (["safety-debts", "--role", "x"], "would name safety-class types (safety-*)"),
     ],
 )
 def test_a_name_or_role_that_cannot_be_is_refused(
