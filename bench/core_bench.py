@@ -131,7 +131,7 @@ def decoder(records: Sequence[Record]) -> Callable[[], None]:
 # -- 1. in memory -------------------------------------------------------------------------
 
 
-def _fastest_per_event_us(
+def fastest_per_event_us(
     runs: dict[str, Callable[[], None]], count: int, repeats: int
 ) -> dict[str, float]:
     """Microseconds per event of each run: the fastest of ``repeats`` interleaved passes.
@@ -163,7 +163,7 @@ def in_memory(count: int, repeats: int) -> dict[str, float]:
 
     pipeline = pipeline_runner(records)
     pipeline()  # warm: first-call imports and caches are not the steady cost
-    times = _fastest_per_event_us(
+    times = fastest_per_event_us(
         {"loads": loads_all, "decode": decoder(records), "pipeline": pipeline}, count, repeats
     )
     loads_us, decode_us, pipeline_us = times["loads"], times["decode"], times["pipeline"]

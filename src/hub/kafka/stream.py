@@ -116,25 +116,35 @@ class StreamReader:
         timeout_ms = max(int(wait_seconds * 1000), _FIRST_FETCH_MS)
         async with self._consumer() as reader:
             reader.assign(partitions)
-            # From the oldest (no cursor), retention may delete what was oldest between the
-            # look-up and the fetch: then the oldest is looked up again, once.
-            for attempt in range(1 if after else 2):
-                starts = await _starts(reader, topic, partitions, after or {})
-                for tp, offset in starts.items():
-                    reader.seek(tp, offset)
-                try:
-                    fetched = await reader.getmany(
-                        *partitions, timeout_ms=timeout_ms, max_records=max_records
-                    )
-                except OffsetOutOfRangeError as exc:  # retention deleted them since the check
-                    if not after and attempt == 0:
-                        continue
-                    expired = [tp.partition for tp in (exc.args[0] if exc.args else {})]
-                    raise OffsetsOutOfRange(
-                        topic, expired or [tp.partition for tp in starts], []
-                    ) from None
-                return await self._page(reader, partitions, fetched)
-            raise AssertionError("unreachable: the last attempt returns or raises")
+            try:
+                return await self._fetch(reader, topic, partitions, after, timeout_ms, max_records)
+            except OffsetsOutOfRange:
+                if after:
+                    raise
+                # From the oldest, retention may have deleted what was oldest between the
+                # look-up and the fetch: the oldest is looked up again, once.
+                return await self._fetch(reader, topic, partitions, after, timeout_ms, max_records)
+
+    async def _fetch(
+        self,
+        reader: AIOKafkaConsumer,
+        topic: str,
+        partitions: list[TopicPartition],
+        after: Mapping[int, int] | None,
+        timeout_ms: int,
+        max_records: int,
+    ) -> StreamPage:
+        starts = await _starts(reader, topic, partitions, after or {})
+        for tp, offset in starts.items():
+            reader.seek(tp, offset)
+        try:
+            fetched = await reader.getmany(
+                *partitions, timeout_ms=timeout_ms, max_records=max_records
+            )
+        except OffsetOutOfRangeError as exc:  # retention deleted them since the check
+            expired = [tp.partition for tp in (exc.args[0] if exc.args else {})]
+            raise OffsetsOutOfRange(topic, expired or [tp.partition for tp in starts], []) from None
+        return await self._page(reader, partitions, fetched)
 
     async def _page(
         self,
