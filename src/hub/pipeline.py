@@ -35,7 +35,8 @@ from hub.records import DeadLetter, RecordCopy, StatusRecord
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Decision, Outcome, OutcomeKind
 from hub.routing.ids import trace_context
-from hub.routing.route import Origin, release
+from hub.routing.origin import Origin
+from hub.routing.route import release
 from hub.routing.rules import apply_rules
 from hub.routing.state_model import SeenMarker, seen_key
 from hub.schemas import TYPES, ValidEvent, validate_event, validate_with_registry
@@ -411,7 +412,7 @@ def process(
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
         return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)
-    releases = release(origin, ruling.facts, state, ctx, ctx.now())
+    releases = release(origin, ruling.facts, ctx, ctx.now())
     state.put(changes)
     if held is not None:
         held.put(ruling.held)

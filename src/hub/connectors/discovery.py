@@ -22,8 +22,16 @@ import pkgutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
-from typing import Final
+from typing import Final, Protocol, TypeVar
 
+from hub.connectors.family import (
+    Family,
+    ItemFilterSpec,
+    LinkCondition,
+    Rule,
+    SelectorSpec,
+    StateKind,
+)
 from hub.connectors.protocol import SAFETY, Connector, ProtectionClass, RoleSpec, TypeSpec
 from hub.errors import ConfigurationError
 
@@ -31,12 +39,21 @@ __all__ = [
     "BUILTIN_PACKAGE",
     "ENTRY_POINT_GROUP",
     "Catalogue",
+    "Vocabulary",
     "catalogue",
     "discover",
 ]
 
 BUILTIN_PACKAGE: Final = "hub.roles"
 ENTRY_POINT_GROUP: Final = "hub.connectors"
+
+
+_W = TypeVar("_W")
+
+
+class _Named(Protocol):
+    @property
+    def short_name(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +99,9 @@ class Catalogue:
     declare the same role or type, when a type names a sender role or a connector receives
     a type that no connector declares, when a protection class names a role no connector
     declares, or when a type whose name puts it in a protection class does not declare it.
+    Of the families (``Connector.families``): two different families of one name, two
+    selectors, conditions, filters or state kinds of one name, a rule for a type no
+    connector declares, or a role's ``reach`` naming a selector no family declares.
     """
 
     def __init__(self, found: Iterable[tuple[str, Connector]]) -> None:
@@ -123,6 +143,21 @@ class Catalogue:
         self.types: Mapping[str, TypeSpec] = MappingProxyType(types)
         self.origins: Mapping[str, str] = MappingProxyType(origin_of)
         self.declared_by: Mapping[str, str] = MappingProxyType(declared_by)
+        vocabulary = Vocabulary([(entry.origin, entry.connector) for entry in entries], types)
+        self.families: Mapping[str, Family] = vocabulary.families
+        self.rules: Mapping[str, Rule] = vocabulary.rules
+        self.selectors: Mapping[str, SelectorSpec] = vocabulary.selectors
+        self.conditions: Mapping[str, LinkCondition] = vocabulary.conditions
+        self.filters: Mapping[str, ItemFilterSpec] = vocabulary.filters
+        self.state_kinds: Mapping[str, StateKind] = vocabulary.state_kinds
+        for name, role in roles.items():
+            for selector in role.reach.selectors if role.reach is not None else ():
+                if selector not in self.selectors:
+                    raise ConfigurationError(
+                        origin_of[name],
+                        "role.reach.selectors",
+                        f"{selector} is not a selector of any family",
+                    )
 
     @staticmethod
     def _protection_classes(entries: list[_Found]) -> list[ProtectionClass]:
@@ -179,6 +214,58 @@ class Catalogue:
                             f"{where}.protection.may_reach",
                             f"{unknown[0]} is not a role of any connector",
                         )
+
+
+class Vocabulary:
+    """The families the connectors list: rules and words by name, one of each per name.
+
+    ``connectors`` come with where each was found (for messages); ``types`` are the
+    declared types (full name to spec), and every rule must be for one of them (by short
+    name). ``rules`` maps the full type name to its rule.
+    """
+
+    def __init__(
+        self, connectors: Iterable[tuple[str, Connector]], types: Mapping[str, _Named]
+    ) -> None:
+        families: dict[str, Family] = {}
+        for origin, connector in connectors:
+            for index, family in enumerate(connector.families):
+                if families.setdefault(family.name, family) is not family:
+                    raise ConfigurationError(
+                        origin,
+                        f"families[{index}].name",
+                        f"another family is named {family.name} already",
+                    )
+        by_short = {spec.short_name: full for full, spec in types.items()}
+        rules: dict[str, Rule] = {}
+        selectors: dict[str, SelectorSpec] = {}
+        conditions: dict[str, LinkCondition] = {}
+        filters: dict[str, ItemFilterSpec] = {}
+        state_kinds: dict[str, StateKind] = {}
+        for family in families.values():
+            where = f"family {family.name}"
+            for short_name, rule in family.rules.items():
+                if short_name not in by_short:
+                    raise ConfigurationError(
+                        where, f"rules.{short_name}", "not a type any connector declares"
+                    )
+                rules[by_short[short_name]] = rule
+            _add(where, "selectors", selectors, {s.name: s for s in family.selectors})
+            _add(where, "conditions", conditions, {c.name: c for c in family.conditions})
+            _add(where, "filters", filters, {f.name: f for f in family.filters})
+            _add(where, "state", state_kinds, {k.prefix: k for k in family.state})
+        self.families: Mapping[str, Family] = MappingProxyType(families)
+        self.rules: Mapping[str, Rule] = MappingProxyType(rules)
+        self.selectors: Mapping[str, SelectorSpec] = MappingProxyType(selectors)
+        self.conditions: Mapping[str, LinkCondition] = MappingProxyType(conditions)
+        self.filters: Mapping[str, ItemFilterSpec] = MappingProxyType(filters)
+        self.state_kinds: Mapping[str, StateKind] = MappingProxyType(state_kinds)
+
+
+def _add(where: str, what: str, into: dict[str, _W], new: Mapping[str, _W]) -> None:
+    for name, item in new.items():
+        if into.setdefault(name, item) is not item:
+            raise ConfigurationError(where, f"{what}.{name}", "declared by another family too")
 
 
 @functools.cache

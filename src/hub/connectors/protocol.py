@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel
 
+from hub.connectors.family import Family
+
 if TYPE_CHECKING:
     from hub.inbound.reading import HttpAdapter, KafkaAdapter
 
@@ -138,6 +140,10 @@ class Connector:
     ``http_adapters`` and ``kafka_adapters`` read a partner wire format of this role's
     (``hub.inbound``); they are tried before the hub's own adapters, which stay in use for
     every other message. Empty: the role's partners send CloudEvents like any other.
+
+    ``families`` are the message families of its types that have stateful rules, selectors,
+    conditions, filters or state (``hub.connectors.family``); a family is listed by every
+    connector that needs it, and is one object wherever it is listed.
     """
 
     role: RoleSpec
@@ -147,6 +153,7 @@ class Connector:
     examples: Path | None = None
     http_adapters: tuple[HttpAdapter, ...] = ()
     kafka_adapters: tuple[KafkaAdapter, ...] = ()
+    families: tuple[Family, ...] = ()
 
     def __post_init__(self) -> None:
         for spec in self.sends:

@@ -16,8 +16,14 @@ properties:
 - a role's ``reach`` says through which selectors, and with which condition, a row may
   reach its partners (a gp only as "the gp that sent this referral", with its status
   feedback consent, invariant 3; a provider only through its own assignment, invariant 4);
-- plan goals reach a per-assignment recipient only filtered by that assignment's result
-  areas (invariant 4).
+- a required item filter must be named by every row of its selector that discloses its
+  list (plan goals reach a per-assignment recipient only filtered by that assignment's
+  result areas, invariant 4).
+
+The selectors, link conditions and item filters a row may name are the message
+families' (``hub.connectors.family``, listed by the connectors); the table's own words
+are the recipient kinds (a singleton role, a partner id), ``data.<path>`` conditions,
+``fields``, ``except``, ``fields_when``, ``subject``, ``add``, legal bases and activities.
 
 The routing code checks the protection classes again for every release
 (``assert_may_receive``).
@@ -38,7 +44,8 @@ from typing import Any, Literal, Protocol, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from hub.connectors.discovery import catalogue
+from hub.connectors.discovery import Vocabulary, catalogue
+from hub.connectors.family import ItemFilterSpec, LinkCondition, SelectorSpec
 from hub.connectors.protocol import Connector, ProtectionClass
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ConfigurationError, HubError, config_path
@@ -55,18 +62,14 @@ from hub.schemas import TYPES
 __all__ = [
     "DEFAULT_POLICY_PATH",
     "LAWS",
-    "AddedField",
-    "Condition",
     "DataCondition",
     "InvariantViolation",
-    "ItemFilter",
     "LegalBasis",
     "PrivacyPolicy",
+    "RecipientKind",
     "Route",
     "RowCondition",
     "SchemaSpec",
-    "Selector",
-    "SubjectOverride",
     "assert_may_receive",
     "compile_policy",
     "load_policy",
@@ -101,45 +104,16 @@ class SchemaSpec(Protocol):
     def protection(self) -> ProtectionClass | None: ...
 
 
-class Selector(StrEnum):
-    """How a row names its recipient: a selector below, a singleton role's name, or a partner id.
+class RecipientKind(StrEnum):
+    """How a row names its recipient: a singleton role's name, a partner id, or a selector.
 
-    The dynamic selectors find their partner by an AGB in the event's links; each reaches
-    only partners whose role lists it in its ``reach`` (hub.connectors.Reach).
+    A selector (``LINK``) is a family's (``SelectorSpec``): the partners the event is
+    linked to; it reaches only partners whose role lists it in its ``reach``.
     """
 
     ROLE = "role"  # the one partner of a singleton role: the row's recipient is the role name
-    REFERRING_GP = "referring-gp"  # the partner whose AGB sent the referral this event names
-    ASSIGNED_PROVIDER = "assigned-provider"  # the partner with the event's provider_agb
-    LIVE_ASSIGNMENT_PROVIDERS = "live-assignment-providers"  # per live assignment of the case
     PARTNER = "partner"  # a named partner: the row's recipient is a partner id
-
-
-_DYNAMIC = frozenset(
-    {Selector.REFERRING_GP, Selector.ASSIGNED_PROVIDER, Selector.LIVE_ASSIGNMENT_PROVIDERS}
-)
-
-# What a dynamic selector needs in the type's data to find its recipient.
-_SELECTOR_NEEDS = {
-    Selector.REFERRING_GP: "referral_id",
-    Selector.ASSIGNED_PROVIDER: "provider_agb",
-    Selector.LIVE_ASSIGNMENT_PROVIDERS: "case_id",
-}
-
-
-class Condition(StrEnum):
-    """A fact about the event's links that a row (or some of its fields) depends on."""
-
-    CONSENT_STATUS_FEEDBACK = "consent.status_feedback"
-    CONSENT_CONTENT_FEEDBACK = "consent.content_feedback"
-
-    @property
-    def withheld_reason(self) -> str:
-        """The disclosure log's reason code when a row is withheld for lack of this fact."""
-        return {
-            Condition.CONSENT_STATUS_FEEDBACK: "NO_STATUS_FEEDBACK_CONSENT",
-            Condition.CONSENT_CONTENT_FEEDBACK: "NO_CONTENT_FEEDBACK_CONSENT",
-        }[self]
+    LINK = "link"  # a family's selector: the row's recipient is the selector's name
 
 
 DATA_PREFIX = "data."
@@ -177,35 +151,7 @@ class DataCondition:
         return value is True
 
 
-RowCondition = Condition | DataCondition
-
-
-class ItemFilter(StrEnum):
-    """A per-item filter on a list, with the state it needs."""
-
-    GOALS_IN_ASSIGNMENT_RESULT_AREAS = "goals-in-assignment-result-areas"
-
-    @property
-    def list_path(self) -> str:
-        """The list whose items the filter keeps or drops."""
-        return "goals"
-
-    @property
-    def withheld_reason(self) -> str:
-        """The disclosure log's reason code when the filter leaves nothing to deliver."""
-        return "NO_GOALS_FOR_ASSIGNMENT"
-
-
-class SubjectOverride(StrEnum):
-    """What replaces the CloudEvent subject for a row's recipients."""
-
-    ASSIGNMENT_NUMBER = "assignment_number"
-
-
-class AddedField(StrEnum):
-    """Fields the hub adds to a recipient's data from the delivery's context."""
-
-    ASSIGNMENT_NUMBER = "assignment_number"
+RowCondition = LinkCondition | DataCondition
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,14 +176,15 @@ class Route:
     row: str  # "routes[3]": where the row is in the file, for messages
     type: str
     recipient: str  # as the row names it: a selector, a singleton role, or a partner id
-    selector: Selector
+    kind: RecipientKind
+    selector: SelectorSpec | None  # for a LINK row
     roles: tuple[str, ...]  # the roles the row can reach, sorted (a selector's: by their reach)
     partner_id: str | None
     projection: Projection
     condition: RowCondition | None
-    item_filter: ItemFilter | None
-    subject: SubjectOverride | None
-    added: tuple[AddedField, ...]
+    item_filter: ItemFilterSpec | None
+    item_subject: bool  # per item: the item's id replaces the subject
+    added: tuple[str, ...]  # per item: fields given the item's id
     legal_basis: LegalBasis
     processing_activity: str
     conditional: tuple[tuple[RowCondition, Projection], ...] = ()
@@ -270,7 +217,7 @@ class PrivacyPolicy:
         self._by_type = {k: tuple(v) for k, v in by_type.items()}
         self._held: dict[str, Projection] = {}
         for route in self.routes:
-            if route.selector is Selector.LIVE_ASSIGNMENT_PROVIDERS:
+            if route.selector is not None and route.selector.item_field is not None:
                 whole = route.projection
                 for _, extra in route.conditional:
                     whole = whole.union(extra)
@@ -282,10 +229,10 @@ class PrivacyPolicy:
         return self._by_type.get(event_type, ())
 
     def held_projection(self, event_type: str) -> Projection | None:
-        """What of this type the hub keeps for assignments that become live later, if anything.
+        """What of this type the hub keeps for items that become live later, if anything.
 
-        The union of the fields of every per-live-assignment row of the type: the held copy
-        holds only what some provider may yet receive.
+        The union of the fields of every per-item row of the type (a plan, for the
+        assignments of its case): the held copy holds only what some recipient may yet get.
         """
         return self._held.get(event_type)
 
@@ -429,7 +376,8 @@ def compile_policy(
             parts.append(_Part(rows_source, connector.role.name, rows))
     receives = {c.role.name: c.received() for c in connectors}
     declared_by = {spec.type: c.role.name for c in connectors for _, spec in c.declared()}
-    return _Compiler(source, registry, types, parts, receives, declared_by).compile()
+    vocabulary = Vocabulary([(f"connector {c.role.name}", c) for c in connectors], types)
+    return _Compiler(source, registry, types, parts, receives, declared_by, vocabulary).compile()
 
 
 @dataclass(slots=True)
@@ -440,6 +388,7 @@ class _Compiler:
     parts: list[_Part]
     receives: Mapping[str, frozenset[str]]  # per role: the types its connector takes
     declared_by: Mapping[str, str]  # per type: the role whose connector declares it
+    vocabulary: Vocabulary  # the families' selectors, conditions and filters
     source: str = ""  # the part being read, for messages
     _schemas: dict[str, ObjectNode] = field(default_factory=dict)
 
@@ -476,7 +425,7 @@ class _Compiler:
             self._check_protection(route.row, self.types[route.type], route.recipient)
             self._check_reach(route)
             self._check_received(part, route)
-            self._check_goals_filtered(route)
+            self._check_filtered(route)
         self.source = self.table
         return PrivacyPolicy(self.table, [route for _, route in routes])
 
@@ -538,7 +487,7 @@ class _Compiler:
         # key of the row is read, so nothing else in the table can change the outcome.
         self._check_protection(where, spec, row.recipient)
         schema = self._schema(spec)
-        selector, partner_id = self._selector(f"{where}.recipient", row.recipient, schema)
+        kind, selector, partner_id = self._recipient(f"{where}.recipient", row.recipient, schema)
         roles = self._roles_of(row.recipient)
 
         projection = self._projection(where, schema, row.fields, row.except_)
@@ -550,7 +499,7 @@ class _Compiler:
             conditional.append((cond, extra))
 
         item_filter = self._filter(f"{where}.filter", row.filter, selector, schema)
-        subject = self._subject(f"{where}.subject", row.subject, selector)
+        item_subject = self._subject(f"{where}.subject", row.subject, selector)
         added = self._added(f"{where}.add", row.add, selector, schema)
 
         if row.legal_basis not in bases:
@@ -572,13 +521,14 @@ class _Compiler:
             row=where,
             type=spec.type,
             recipient=row.recipient,
+            kind=kind,
             selector=selector,
             roles=tuple(sorted(roles)),
             partner_id=partner_id,
             projection=projection,
             condition=condition,
             item_filter=item_filter,
-            subject=subject,
+            item_subject=item_subject,
             added=added,
             legal_basis=bases[row.legal_basis],
             processing_activity=row.processing_activity,
@@ -586,18 +536,19 @@ class _Compiler:
             _by_conditions=by_conditions,
         )
 
-    def _selector(self, where: str, name: str, schema: ObjectNode) -> tuple[Selector, str | None]:
+    def _recipient(
+        self, where: str, name: str, schema: ObjectNode
+    ) -> tuple[RecipientKind, SelectorSpec | None, str | None]:
         if self._singleton(name):
-            return Selector.ROLE, None
-        if name not in _DYNAMIC:
+            return RecipientKind.ROLE, None, None
+        selector = self.vocabulary.selectors.get(name)
+        if selector is None:
             if self.registry.get(name) is None:
                 raise self.fail(where, "neither a recipient selector nor a registered partner id")
-            return Selector.PARTNER, name
-        selector = Selector(name)
-        needs = _SELECTOR_NEEDS.get(selector)
-        if needs is not None and needs not in schema.fields:
-            raise self.fail(where, f"{selector.value} needs a type whose data has {needs}")
-        return selector, None
+            return RecipientKind.PARTNER, None, name
+        if selector.needs is not None and selector.needs not in schema.fields:
+            raise self.fail(where, f"{selector.name} needs a type whose data has {selector.needs}")
+        return RecipientKind.LINK, selector, None
 
     def _projection(
         self, where: str, schema: ObjectNode, fields: str | list[str], exclude: list[str]
@@ -622,7 +573,7 @@ class _Compiler:
         return compile_projection(schema, paths)
 
     def _condition(
-        self, where: str, name: str, selector: Selector, spec: SchemaSpec
+        self, where: str, name: str, selector: SelectorSpec | None, spec: SchemaSpec
     ) -> RowCondition:
         if name.startswith(DATA_PREFIX):
             path = tuple(name.removeprefix(DATA_PREFIX).split("."))
@@ -633,69 +584,67 @@ class _Compiler:
                     "condition names one (data.<path>), which must be true",
                 )
             return DataCondition(path)
-        try:
-            condition = Condition(name)
-        except ValueError:
-            known = ", ".join(c.value for c in Condition)
+        condition = self.vocabulary.conditions.get(name)
+        if condition is None:
+            known = ", ".join(self.vocabulary.conditions)
             raise self.fail(
                 where, f"not a condition; known: {known}, or data.<path> of a boolean field"
-            ) from None
-        if selector is not Selector.REFERRING_GP:
-            raise self.fail(where, "consent conditions apply to the referring-gp recipient only")
+            )
+        if selector is None or selector.name not in condition.selectors:
+            raise self.fail(
+                where,
+                f"{condition.name} applies to the {' or '.join(condition.selectors)} "
+                "recipient only",
+            )
         return condition
 
     def _filter(
-        self, where: str, name: str | None, selector: Selector, schema: ObjectNode
-    ) -> ItemFilter | None:
+        self, where: str, name: str | None, selector: SelectorSpec | None, schema: ObjectNode
+    ) -> ItemFilterSpec | None:
         if name is None:
             return None
-        try:
-            item_filter = ItemFilter(name)
-        except ValueError:
+        item_filter = self.vocabulary.filters.get(name)
+        if item_filter is None:
+            raise self.fail(where, f"not a filter; known: {', '.join(self.vocabulary.filters)}")
+        items = schema.fields.get(item_filter.list_path)
+        if not (isinstance(items, ListNode) and item_filter.item_field in items.item.fields):
             raise self.fail(
-                where, f"not a filter; known: {', '.join(f.value for f in ItemFilter)}"
-            ) from None
-        goals = schema.fields.get("goals")
-        if not (isinstance(goals, ListNode) and "result_area" in goals.item.fields):
-            raise self.fail(where, "this filter needs a type with goals[].result_area")
-        if selector is not Selector.LIVE_ASSIGNMENT_PROVIDERS:
-            raise self.fail(where, "this filter needs the live-assignment-providers recipient")
+                where,
+                f"this filter needs a type with {item_filter.list_path}[].{item_filter.item_field}",
+            )
+        if selector is None or selector.name != item_filter.selector:
+            raise self.fail(where, f"this filter needs the {item_filter.selector} recipient")
         return item_filter
 
-    def _subject(self, where: str, name: str | None, selector: Selector) -> SubjectOverride | None:
-        per_assignment = selector is Selector.LIVE_ASSIGNMENT_PROVIDERS
+    def _subject(self, where: str, name: str | None, selector: SelectorSpec | None) -> bool:
+        """True when the row's deliveries take the item's id as subject (``subject: <field>``)."""
+        item_field = selector.item_field if selector is not None else None
         if name is None:
-            if per_assignment:
-                # The original subject would be the case id, which a provider must not see.
-                raise self.fail(where, "live-assignment-providers needs subject: assignment_number")
-            return None
-        try:
-            subject = SubjectOverride(name)
-        except ValueError:
-            raise self.fail(where, "the only subject override is assignment_number") from None
-        if not per_assignment:
-            raise self.fail(where, "assignment_number is known only per live assignment")
-        return subject
+            if selector is not None and item_field is not None:
+                # The original subject names what the items belong to (a case), which the
+                # item's recipient must not see.
+                raise self.fail(where, f"{selector.name} needs subject: {item_field}")
+            return False
+        if item_field is None:
+            raise self.fail(where, f"{name} is known only per item (a per-item recipient)")
+        if name != item_field:
+            raise self.fail(where, f"the only subject override is {item_field}")
+        return True
 
     def _added(
-        self, where: str, names: list[str], selector: Selector, schema: ObjectNode
-    ) -> tuple[AddedField, ...]:
-        added: list[AddedField] = []
+        self, where: str, names: list[str], selector: SelectorSpec | None, schema: ObjectNode
+    ) -> tuple[str, ...]:
+        item_field = selector.item_field if selector is not None else None
         for index, name in enumerate(names):
-            try:
-                item = AddedField(name)
-            except ValueError:
+            if item_field is None:
                 raise self.fail(
-                    f"{where}[{index}]", "the only added field is assignment_number"
-                ) from None
-            if selector is not Selector.LIVE_ASSIGNMENT_PROVIDERS:
-                raise self.fail(
-                    f"{where}[{index}]", "assignment_number is known only per live assignment"
+                    f"{where}[{index}]", f"{name} is known only per item (a per-item recipient)"
                 )
+            if name != item_field:
+                raise self.fail(f"{where}[{index}]", f"the only added field is {item_field}")
             if name in schema.fields:
                 raise self.fail(f"{where}[{index}]", "the type already has this field")
-            added.append(item)
-        return tuple(added)
+        return tuple(dict.fromkeys(names))
 
     # ---- the invariants, from what each compiled route can reach
 
@@ -707,7 +656,7 @@ class _Compiler:
         """The roles a recipient name can resolve to (empty for a name that is neither)."""
         if self._singleton(recipient):
             return frozenset({recipient})
-        if recipient in _DYNAMIC:
+        if recipient in self.vocabulary.selectors:
             return frozenset(
                 role.name
                 for role in self.registry.roles.values()
@@ -728,8 +677,8 @@ class _Compiler:
             reach = self.registry.roles[name].reach
             if reach is None:
                 continue
-            condition = route.condition.value if route.condition is not None else None
-            if route.selector.value not in reach.selectors or (
+            condition = _condition_name(route.condition)
+            if route.recipient not in reach.selectors or (
                 reach.condition is not None and condition != reach.condition
             ):
                 raise self.fail(f"{route.row}.recipient", reach.rule)
@@ -746,20 +695,24 @@ class _Compiler:
                     f"the {name} connector does not receive {spec.short_name}",
                 )
 
-    def _check_goals_filtered(self, route: Route) -> None:
-        names_goals = any(
-            p.startswith("goals") for p in route.projection_for(route.conditions).paths
-        )
-        if (
-            route.selector is Selector.LIVE_ASSIGNMENT_PROVIDERS
-            and names_goals
-            and route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS
-        ):
-            raise self.fail(
-                f"{route.row}.filter",
-                "goals reach a provider only with filter: goals-in-assignment-result-areas "
-                "(privacy.md invariant 4)",
-            )
+    def _check_filtered(self, route: Route) -> None:
+        """A row of a required filter's selector that discloses its list names the filter."""
+        paths = route.projection_for(route.conditions).paths
+        for item_filter in self.vocabulary.filters.values():
+            if (
+                item_filter.required
+                and route.recipient == item_filter.selector
+                and any(p.startswith(item_filter.list_path) for p in paths)
+                and route.item_filter is not item_filter
+            ):
+                raise self.fail(f"{route.row}.filter", item_filter.rule)
+
+
+def _condition_name(condition: RowCondition | None) -> str | None:
+    """The condition as a row writes it (``consent.status_feedback``, ``data.<path>``)."""
+    if condition is None:
+        return None
+    return condition.name if isinstance(condition, LinkCondition) else condition.value
 
 
 def _is_boolean_field(model: builtins.type[BaseModel], path: tuple[str, ...]) -> bool:

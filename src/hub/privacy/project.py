@@ -17,11 +17,13 @@ import collections.abc as abc
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeAlias, TypeGuard
 
 from pydantic import BaseModel
+
+from hub.connectors.family import ItemPredicate
 
 __all__ = [
     "LEAF",
@@ -86,9 +88,6 @@ class ListNode:
 
 
 Node: TypeAlias = Leaf | ObjectNode | ListNode
-
-ItemPredicate = Callable[[Mapping[str, Any]], bool]
-"""Keeps (True) or drops (False) one item of a list; keyed by the list's path, e.g. ``goals``."""
 
 
 class UnknownPath(ValueError):

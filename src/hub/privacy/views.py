@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from hub.connectors.registry import load_registry
-from hub.privacy.policy import AddedField, PrivacyPolicy, Route, load_policy
+from hub.privacy.policy import PrivacyPolicy, Route, load_policy
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode
 from hub.schemas import TYPES
 from hub.schemas.export import (
@@ -32,15 +32,6 @@ from hub.schemas.export import (
 __all__ = ["VIEWS_DIR", "published_files", "view_file", "view_schema_url", "view_schemas"]
 
 VIEWS_DIR = "views"
-
-
-_ADDED_SCHEMAS: Mapping[AddedField, Mapping[str, Any]] = {
-    AddedField.ASSIGNMENT_NUMBER: {
-        "type": "string",
-        "pattern": "^[0-9]{1,8}$",
-        "description": "Added by the hub: the assignment this delivery is for.",
-    },
-}
 
 
 def view_file(role: str, event_type: str) -> PurePosixPath:
@@ -98,9 +89,11 @@ def _view(role: str, event_type: str, routes: list[Route], path: PurePosixPath) 
     sometimes = _union([p.tree for r in routes for _, p in r.conditional] + [always])
     schema = _project(base, sometimes, always, defs)
     for route in routes:
+        item_schema = route.selector.item_schema if route.selector is not None else None
         for added in route.added:
-            schema["properties"][added.value] = dict(_ADDED_SCHEMAS[added])
-            schema.setdefault("required", []).append(added.value)
+            # The selector's description of its item's id (the compiler allows no other).
+            schema["properties"][added] = dict(item_schema or {})
+            schema.setdefault("required", []).append(added)
     schema["required"] = sorted(set(schema.get("required", [])))
     used = dict(_used_defs(schema, defs))
     if used:

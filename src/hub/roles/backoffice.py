@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from hub.connectors.protocol import Connector, RoleSpec, TypeSpec
+from hub.families.care import CARE
+from hub.families.provisions import PROVISIONS
 from hub.schemas.care import AssignmentIssued
 from hub.schemas.provisions import BudgetStatusReported, ProvisionDecided
 
@@ -15,6 +17,10 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    families=(
+        CARE,
+        PROVISIONS,
+    ),
     # The contract's examples, shared with the docs, `hub validate` and the demo.
     examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from hub.connectors.protocol import Connector, Reach, RoleSpec, TypeSpec
+from hub.families.referrals import REFERRALS
 from hub.schemas.referrals import ReferralSubmitted
 
 ROLE = RoleSpec(
@@ -20,6 +21,7 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    families=(REFERRALS,),
     # The contract's examples, shared with the docs, `hub validate` and the demo.
     examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(

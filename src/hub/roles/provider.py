@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from hub.connectors.protocol import Connector, Reach, RoleSpec, TypeSpec
+from hub.families.care import CARE
 from hub.schemas.care import (
     AssignmentRequestSubmitted,
     CareStarted,
@@ -39,6 +40,7 @@ def _sends(short_name: str, model: type[ContractModel], subject_field: str) -> T
 
 CONNECTOR = Connector(
     role=ROLE,
+    families=(CARE,),
     # The contract's examples, shared with the docs, `hub validate` and the demo.
     examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(

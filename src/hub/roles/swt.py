@@ -3,6 +3,10 @@
 from pathlib import Path
 
 from hub.connectors.protocol import Connector, RoleSpec, TypeSpec
+from hub.families.cases import CASES
+from hub.families.provisions import PROVISIONS
+from hub.families.referrals import REFERRALS
+from hub.families.safety import SAFETY_FAMILY
 from hub.schemas.cases import CaseClosed, CaseOpened, CasePlanUpdated
 from hub.schemas.provisions import ProvisionRequested
 from hub.schemas.referrals import ReferralStatusChanged
@@ -17,6 +21,12 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    families=(
+        CASES,
+        PROVISIONS,
+        REFERRALS,
+        SAFETY_FAMILY,
+    ),
     # The contract's examples, shared with the docs, `hub validate` and the demo.
     examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(

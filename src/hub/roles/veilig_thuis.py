@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from hub.connectors.protocol import Connector, RoleSpec, TypeSpec
+from hub.families.safety import SAFETY_FAMILY
 from hub.schemas.safety import SAFETY, SafetyCaseHandedOver, SafetyReportFeedback
 
 ROLE = RoleSpec(
@@ -14,6 +15,7 @@ ROLE = RoleSpec(
 
 CONNECTOR = Connector(
     role=ROLE,
+    families=(SAFETY_FAMILY,),
     # The contract's examples, shared with the docs, `hub validate` and the demo.
     examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(

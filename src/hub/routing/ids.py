@@ -2,7 +2,7 @@
 
 Kafka delivers at least once, so the same inbound event can be decided twice; the ids of
 what it releases are derived from what identifies the release, (source, event id,
-recipient, assignment number), never drawn at random. Recipients can then drop a repeat
+recipient, the item a per-item delivery is for: an assignment number), never drawn at random. Recipients can then drop a repeat
 by ``id`` and the disclosure store can insert idempotently by ``disclosure_id``.
 """
 
@@ -23,9 +23,9 @@ _DISCLOSURE_NAMESPACE = uuid.UUID("c7d2a9e1-3f5b-4e8c-b6a0-91d4e2f8a356")
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
-def _name(source: str, event_id: str, recipient: str, assignment_number: str | None) -> str:
+def _name(source: str, event_id: str, recipient: str, item_id: str | None) -> str:
     # The unit separator cannot occur in a URN, an event id of the contract or a slug.
-    return "\x1f".join((source, event_id, recipient, assignment_number or ""))
+    return "\x1f".join((source, event_id, recipient, item_id or ""))
 
 
 def _uuid5(namespace: hashlib._Hash, name: str) -> str:
@@ -44,18 +44,14 @@ _DELIVERY_SHA1 = hashlib.sha1(_DELIVERY_NAMESPACE.bytes, usedforsecurity=False)
 _DISCLOSURE_SHA1 = hashlib.sha1(_DISCLOSURE_NAMESPACE.bytes, usedforsecurity=False)
 
 
-def delivery_id(
-    source: str, event_id: str, recipient: str, assignment_number: str | None = None
-) -> str:
+def delivery_id(source: str, event_id: str, recipient: str, item_id: str | None = None) -> str:
     """The CloudEvent id of one delivery (a UUIDv5)."""
-    return _uuid5(_DELIVERY_SHA1, _name(source, event_id, recipient, assignment_number))
+    return _uuid5(_DELIVERY_SHA1, _name(source, event_id, recipient, item_id))
 
 
-def disclosure_id(
-    source: str, event_id: str, recipient: str, assignment_number: str | None = None
-) -> str:
-    """The id of the disclosure record of one (event, recipient[, assignment]) (a UUIDv5)."""
-    return _uuid5(_DISCLOSURE_SHA1, _name(source, event_id, recipient, assignment_number))
+def disclosure_id(source: str, event_id: str, recipient: str, item_id: str | None = None) -> str:
+    """The id of the disclosure record of one (event, recipient[, item]) (a UUIDv5)."""
+    return _uuid5(_DISCLOSURE_SHA1, _name(source, event_id, recipient, item_id))
 
 
 def span_id(disclosure: str) -> str:

@@ -11,16 +11,13 @@ that last changed a value, ``ended_on`` the date it received the one that ended 
 assignment or closed a case. Never the event's own ``time`` or a date in its data, which
 are the sender's claims (messages.md, "Rules that need state").
 
-Rules (docs/state.md, "Retention"):
-
-- ``seen:`` after the inbound retention, counted from ``received_on``;
-- ``assignment:`` after the retention, counted from ``ended_on`` (withdrawn or stopped);
-  a live assignment is kept;
-- ``case:`` and its ``case-assignments:`` after the retention, counted from the case's
-  ``ended_on`` (closed); an open case is kept;
-- every other key (referral, provision request, decision, safety report and case,
-  assignment request) after the retention counted from its last ``received_on``, and only
-  when the case it names, if any, is not open.
+Each kind of value (the key's prefix) expires as the message family that writes it
+declares (``StateKind``; docs/state.md, "Retention", lists them): for the contract's
+families, an assignment or a case after the retention counted from its end, every other
+value after the retention counted from its last ``received_on`` once the case it names
+is not open. ``seen:`` markers expire after the inbound retention, counted from
+``received_on``. A kind no family declares expires after the retention counted from its
+last ``received_on``.
 
 A value without ``received_on`` was written before the clocks counted from receipt; it
 is never judged by its old dates: ``legacy_keys`` names it, and the router stamps it
@@ -29,74 +26,74 @@ with the day it first sees it, from which its clock then runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 
-from hub.routing.state_model import case_key
-from hub.state.store import StateView, Value
+from hub.connectors.discovery import catalogue
+from hub.connectors.family import StateKind
+from hub.state.store import StateView
 
-__all__ = ["expired_keys", "legacy_keys"]
+__all__ = ["RECEIVED", "expired_keys", "legacy_keys", "older"]
 
-_RECEIVED = "received_on"
+RECEIVED = "received_on"
 _ENDED = "ended_on"
-_ENDS = ("assignment", "case")
 # The fields that held the sender's dates before the clocks counted from receipt.
 _LEGACY = ("seen_on", "updated_on")
 
 
 def expired_keys(
-    state: StateView, today: date, *, retention: timedelta, seen_retention: timedelta
+    state: StateView,
+    today: date,
+    *,
+    retention: timedelta,
+    seen_retention: timedelta,
+    kinds: Mapping[str, StateKind] | None = None,
 ) -> Iterator[str]:
     """Every key whose retention has run out on ``today``.
 
     One pass over the whole state (``StateView.scan``): memory bounded by the store's
-    page, whatever the state's size. Only the case a key names is looked up.
+    page, whatever the state's size. ``kinds`` defaults to the families' (the catalogue's).
     """
+    if kinds is None:
+        kinds = catalogue().state_kinds
     for key, value in state.scan():
-        if _expired(key, value, state, today, retention, seen_retention):
+        if RECEIVED not in value:
+            continue  # written before receipt dates: stamped first (legacy_keys)
+        prefix, _, ident = key.partition(":")
+        if prefix == "seen":
+            expired = older(value.get(RECEIVED), today, seen_retention)
+        elif prefix in kinds:
+            expired = kinds[prefix].expired(ident, value, state, today, retention)
+        else:
+            expired = older(value.get(RECEIVED), today, retention)
+        if expired:
             yield key
 
 
-def _expired(
-    key: str,
-    value: Value,
-    state: StateView,
-    today: date,
-    retention: timedelta,
-    seen_retention: timedelta,
-) -> bool:
-    if _RECEIVED not in value:
-        return False  # written before receipt dates: stamped first (legacy_keys)
-    kind, _, ident = key.partition(":")
-    if kind == "seen":
-        return _older(value.get(_RECEIVED), today, seen_retention)
-    if kind in _ENDS:
-        return _older(value.get(_ENDED), today, retention)
-    if kind == "case-assignments":
-        case = state.get(case_key(ident))
-        return case is None or _older(case.get(_ENDED), today, retention)
-    if not _older(value.get(_RECEIVED), today, retention):
-        return False
-    case_id = value.get("case_id")
-    case = state.get(case_key(case_id)) if isinstance(case_id, str) else None
-    return case is None or case.get("closed_on") is not None
-
-
-def legacy_keys(state: StateView, today: date) -> Iterator[tuple[str, dict[str, object]]]:
+def legacy_keys(
+    state: StateView, today: date, *, kinds: Mapping[str, StateKind] | None = None
+) -> Iterator[tuple[str, dict[str, object]]]:
     """Values written before receipt dates, each stamped as received (and, if ended, ended) today."""
+    if kinds is None:
+        kinds = catalogue().state_kinds
     for key, value in state.scan():
-        if _RECEIVED in value:
+        if RECEIVED in value:
             continue
         stamped = {k: v for k, v in value.items() if k not in _LEGACY}
-        stamped[_RECEIVED] = today.isoformat()
-        if _ENDED in value or value.get("closed_on") is not None:
+        stamped[RECEIVED] = today.isoformat()
+        kind = kinds.get(key.partition(":")[0])
+        if _ENDED in value or (kind is not None and kind.ended(value)):
             stamped[_ENDED] = today.isoformat()
         yield key, stamped
 
 
-def _older(day: object, today: date, retention: timedelta) -> bool:
+def older(day: object, today: date, retention: timedelta) -> bool:
+    """True when ``day`` (an ISO date) lies more than ``retention`` before ``today``.
+
+    Not a date (absent: not ended, or not dated): False, and the value is kept.
+    """
     if not isinstance(day, str):
-        return False  # not ended (or not dated): kept
+        return False
     try:
         return date.fromisoformat(day) + retention < today
     except ValueError:

@@ -15,63 +15,27 @@ from datetime import datetime
 from typing import Any
 
 from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
+from hub.connectors.family import Link, LinkCondition
 from hub.connectors.registry import Partner
 from hub.envelope import CloudEvent
 from hub.privacy.policy import (
-    AddedField,
-    Condition,
     DataCondition,
-    ItemFilter,
+    RecipientKind,
     Route,
     RowCondition,
-    Selector,
-    SubjectOverride,
     assert_may_receive,
 )
 from hub.privacy.project import ItemPredicate, ObjectNode, Projected, Projection, project
 from hub.privacy.views import view_schema_url
 from hub.routing.context import RoutingContext
 from hub.routing.decision import Delivery
-from hub.routing.ids import TraceContext, delivery_id, disclosure_id, span_id
+from hub.routing.ids import delivery_id, disclosure_id, span_id
+from hub.routing.origin import Origin
 from hub.routing.rules import Facts
-from hub.routing.state_model import AssignmentState, HeldPlan, case_key
-from hub.schemas import ValidEvent
-from hub.state.store import StateView
 
 __all__ = ["Origin", "Releases", "release"]
 
 Value = Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """The event whose data is released: the inbound event, or a held plan being replayed."""
-
-    event_id: str
-    source: str
-    type: str
-    time: datetime
-    subject: str
-    trace: TraceContext
-    data: Mapping[str, Any]
-
-    @classmethod
-    def of(cls, event: ValidEvent, data: Mapping[str, Any], trace: TraceContext) -> Origin:
-        """The inbound event, with its canonical data and its trace."""
-        return cls(event.id, event.source, event.type, event.time, event.subject, trace, data)
-
-    @classmethod
-    def held(cls, plan: HeldPlan) -> Origin:
-        """A held plan, released to an assignment that went live after it."""
-        return cls(
-            plan.event_id,
-            plan.source,
-            plan.type,
-            datetime.fromisoformat(plan.time),
-            plan.subject,
-            plan.trace,
-            plan.data,
-        )
 
 
 @dataclass(slots=True)
@@ -82,102 +46,88 @@ class Releases:
     disclosures: list[DisclosureRecord] = field(default_factory=list)
 
 
-def release(
-    origin: Origin, facts: Facts, state: StateView, ctx: RoutingContext, decided_at: datetime
-) -> Releases:
-    """Every row of the event's type, to every recipient it resolves: delivered or withheld, recorded."""
+def release(origin: Origin, facts: Facts, ctx: RoutingContext, decided_at: datetime) -> Releases:
+    """Every row of the event's type, to every recipient it resolves: delivered or withheld, recorded.
+
+    Then the held copies the rule replays (``Facts.replays``), each through the rows of its
+    selector, to the items that went live.
+    """
     releases = Releases()
     for route in ctx.policy.routes_for(origin.type):
         for target in recipients(route, origin, facts, ctx):
             _release(releases, route, origin, target, facts, ctx, decided_at)
-
-    # An assignment that just went live gets its case's latest plan now.
-    plan = facts.replay_plan
-    if plan is not None and facts.plan_replays:
-        plan_origin = Origin.held(plan)
-        case = state.get(case_key(str(facts.plan_replays[0][1].get("case_id"))))
-        plan_facts = Facts(subjects=set(case.get("subjects", ())) if case else set())
-        for route in ctx.policy.routes_for(plan_origin.type):
-            if route.selector is not Selector.LIVE_ASSIGNMENT_PROVIDERS:
+    for replay in facts.replays:
+        replay_facts = Facts(subjects=set(replay.subjects))
+        for route in ctx.policy.routes_for(replay.origin.type):
+            if route.recipient != replay.selector:
                 continue
-            for number, assignment in facts.plan_replays:
-                replay_to = _assignment_target(number, assignment, ctx)
-                if replay_to is not None:
+            for link in replay.links:
+                linked = _linked(route, link, ctx)
+                if linked is not None:
                     _release(
                         releases,
                         route,
-                        plan_origin,
-                        replay_to,
-                        plan_facts,
+                        replay.origin,
+                        linked,
+                        replay_facts,
                         ctx,
                         decided_at,
-                        omitted=plan.omitted,
+                        omitted=replay.omitted,
                     )
     return releases
 
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """One resolved recipient, and the assignment a per-assignment delivery is for."""
+    """One resolved recipient, and the link (the item, per item) it was reached through."""
 
     partner: Partner
-    assignment_number: str | None = None
-    assignment: AssignmentState | None = None
+    link: Link | None = None
+
+    @property
+    def item_id(self) -> str | None:
+        """The item a per-item delivery is for (the assignment number), else None."""
+        return self.link.item_id if self.link is not None else None
 
 
 def recipients(
     route: Route, origin: Origin, facts: Facts, ctx: RoutingContext
 ) -> Iterator[_Target]:
-    """The partners one row resolves to for this event (per assignment where the row says so)."""
+    """The partners one row resolves to for this event (per item where the selector says so)."""
     registry = ctx.registry
-    selector = route.selector
-    if selector is Selector.ROLE:
+    if route.kind is RecipientKind.ROLE:
         partner = registry.one(route.recipient)  # None: an optional role nobody plays here
         if partner is not None:
             yield _Target(partner)
-    elif selector is Selector.PARTNER:
+    elif route.kind is RecipientKind.PARTNER:
         partner = registry.get(route.partner_id or "")
         if partner is not None:
             yield _Target(partner)
-    elif selector is Selector.REFERRING_GP:
-        referral = facts.referral
-        gp = registry.by_agb(str(referral.get("gp_agb"))) if referral else None
-        if gp is not None and registry.is_reached_through(gp, selector):
-            yield _Target(gp)
-    elif selector is Selector.ASSIGNED_PROVIDER:
-        provider = registry.by_agb(str(origin.data.get("provider_agb")))
-        if provider is not None and registry.is_reached_through(provider, selector):
-            yield _Target(provider)
-    elif selector is Selector.LIVE_ASSIGNMENT_PROVIDERS:
-        for number, assignment in facts.live_assignments:
-            target = _assignment_target(number, assignment, ctx)
+    elif route.selector is not None:
+        for link in route.selector.resolve(origin.data, facts):
+            target = _linked(route, link, ctx)
             if target is not None:
                 yield target
 
 
-def _assignment_target(
-    number: str, assignment: AssignmentState, ctx: RoutingContext
-) -> _Target | None:
-    provider = ctx.registry.by_agb(str(assignment.get("provider_agb")))
-    if provider is None or not ctx.registry.is_reached_through(
-        provider, Selector.LIVE_ASSIGNMENT_PROVIDERS
-    ):
+def _linked(route: Route, link: Link, ctx: RoutingContext) -> _Target | None:
+    """The partner of a link, when the row's selector may reach it (its role's reach)."""
+    partner = ctx.registry.by_agb(link.agb)
+    if partner is None or not ctx.registry.is_reached_through(partner, route.recipient):
         return None
-    return _Target(provider, number, assignment)
+    return _Target(partner, link)
 
 
 def _holding(route: Route, data: Mapping[str, Any], facts: Facts) -> frozenset[RowCondition]:
-    """The row's conditions that hold: the referral's recorded consent, and true data fields."""
-    referral = facts.referral
+    """The row's conditions that hold: link conditions the rule found, and true data fields."""
     holding: set[RowCondition] = set()
-    if referral is not None and referral.get("status_feedback") is True:
-        holding.add(Condition.CONSENT_STATUS_FEEDBACK)
-    if referral is not None and referral.get("content_feedback") is True:
-        holding.add(Condition.CONSENT_CONTENT_FEEDBACK)
     for condition in route.conditions:
-        if isinstance(condition, DataCondition) and condition.holds(data):
+        if isinstance(condition, LinkCondition):
+            if condition.name in facts.holding:
+                holding.add(condition)
+        elif isinstance(condition, DataCondition) and condition.holds(data):
             holding.add(condition)
-    return frozenset(holding) & route.conditions
+    return frozenset(holding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +163,7 @@ def _release(
     """Deliver the row's view to one recipient, or withhold it; record either way."""
     partner = target.partner
     assert_may_receive(origin.type, partner)  # invariant 2, whatever the table says
-    number = target.assignment_number
+    number = target.item_id
     seen = view(route, origin.data, target, facts)
     record_id = disclosure_id(origin.source, origin.event_id, partner.id, number)
     span = span_id(record_id)
@@ -221,12 +171,11 @@ def _release(
     delivery: Delivery | None = None
     if seen.withheld_reason is None:
         delivery = _delivery(route, origin, target, seen.projected, record_id, span, ctx)
-        if _adds_number(route, target):
-            disclosed.append("assignment_number")
+        disclosed.extend(_added(route, target))
         releases.deliveries.append(delivery)
-    assignment = target.assignment
-    law = assignment.get("law") if assignment is not None else facts.law
-    assignment_subjects = assignment.get("subjects", ()) if assignment is not None else ()
+    link = target.link if number is not None else None
+    law = link.law if link is not None else facts.law
+    item_subjects = link.subjects if link is not None else ()
     source_partner = ctx.registry.by_source(origin.source)
     releases.disclosures.append(
         disclosure_record(
@@ -246,7 +195,7 @@ def _release(
             fields_withheld=(*seen.projected.withheld, *omitted),
             legal_basis=route.legal_basis.for_law(law if isinstance(law, str) else None),
             processing_activity=route.processing_activity,
-            data_subjects=(*facts.subjects, *assignment_subjects),
+            data_subjects=(*facts.subjects, *item_subjects),
             trace_id=origin.trace.trace_id,
             span_id=span,
             parent_span_id=origin.trace.parent_span_id,
@@ -269,15 +218,12 @@ def _delivery(
     type (privacy.md): the sender's own ``dataschema`` describes data the recipient
     may not get whole.
     """
-    number = target.assignment_number
+    number = target.item_id
     payload: Mapping[str, Any] = projected.payload
-    if _adds_number(route, target):
-        payload = {"assignment_number": number, **payload}
-    subject = (
-        number
-        if route.subject is SubjectOverride.ASSIGNMENT_NUMBER and number is not None
-        else origin.subject
-    )
+    added = _added(route, target)
+    if added:
+        payload = {**dict.fromkeys(added, number), **payload}
+    subject = number if route.item_subject and number is not None else origin.subject
     return Delivery(
         recipient=target.partner.id,
         event=CloudEvent(
@@ -294,17 +240,18 @@ def _delivery(
     )
 
 
-def _adds_number(route: Route, target: _Target) -> bool:
-    """True when the row adds the assignment number to a per-assignment delivery's data."""
-    return AddedField.ASSIGNMENT_NUMBER in route.added and target.assignment_number is not None
+def _added(route: Route, target: _Target) -> tuple[str, ...]:
+    """The fields the row adds to a per-item delivery's data (the item's id), if any."""
+    return route.added if target.item_id is not None else ()
 
 
 def _item_filters(route: Route, target: _Target) -> dict[str, ItemPredicate]:
-    if route.item_filter is not ItemFilter.GOALS_IN_ASSIGNMENT_RESULT_AREAS:
+    item_filter = route.item_filter
+    if item_filter is None:
         return {}
-    assignment = target.assignment
-    areas = frozenset(assignment.get("result_areas", ()) if assignment is not None else ())
-    return {"goals": lambda goal: goal.get("result_area") in areas}
+    if target.link is None:  # cannot happen (the filter needs a per-item row): keep nothing
+        return {item_filter.list_path: lambda item: False}
+    return {item_filter.list_path: item_filter.keep(target.link)}
 
 
 def _nothing(data: Mapping[str, Any], like: Projection) -> Projected:

@@ -277,7 +277,7 @@ def _views_of(route: Route, registry: PartnerRegistry) -> Iterator[tuple[int, Ma
         fields = route.projection_for(route.conditions)
         payload = project(event.canonical_data(), fields).payload
         # What the hub adds from the delivery's context (an assignment number): a stand-in.
-        added = {name.value: _ADDED_STAND_IN for name in route.added}
+        added = dict.fromkeys(route.added, _ADDED_STAND_IN)
         yield index, {**added, **payload}
 
 

@@ -208,7 +208,7 @@ ISSUED = index("assignments.issued", "assigned-provider")
         (
             _set(["routes", REFERRAL_GP, "recipient"], "gp-de-linde"),
             f"routes[{REFERRAL_GP}].when",
-            "consent conditions apply to the referring-gp recipient only",
+            "consent.status_feedback applies to the referring-gp recipient only",
         ),
         (
             _set(["routes", REFERRAL_GP, "when"], None),

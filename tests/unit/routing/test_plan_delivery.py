@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.families.state import plan_key
 from hub.pipeline import process
 from hub.routing import OutcomeKind
 from hub.routing.ids import delivery_id
-from hub.routing.state_model import plan_key
 
 from .routing_helpers import InMemoryHub, disclosures, example, variant
 

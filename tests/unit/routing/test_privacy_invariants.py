@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.connectors.registry import PartnerRegistry
-from hub.privacy import InvariantViolation, PrivacyPolicy, Selector, project, protection_of
+from hub.families.state import assignment_key
+from hub.privacy import InvariantViolation, PrivacyPolicy, RecipientKind, project, protection_of
 from hub.privacy.policy import Route
 from hub.privacy.project import LEAF, ListNode, Node, ObjectNode, schema_tree
 from hub.routing import OutcomeKind, RoutingContext
-from hub.routing.state_model import assignment_key
 from hub.schemas import TYPES, validate_with_registry
 from hub.schemas.safety import SAFETY
 from hub.testing import personal_values
@@ -80,7 +80,7 @@ def test_no_delivery_holds_a_field_its_row_does_not_list(scenario: InMemoryHub) 
         assert partner is not None
         routes = routes_reaching(policy, delivery.event.type, partner.role)
         listed = {p for r in routes for p in r.projection_for(r.conditions).paths}
-        listed |= {a.value for r in routes for a in r.added}
+        listed |= {a for r in routes for a in r.added}
         for path in leaf_paths(delivery.event.data):
             assert allowed(path, listed), (delivery.event.type, delivery.recipient, path)
             checked += 1
@@ -169,12 +169,12 @@ def test_safety_events_reach_only_veilig_thuis_and_the_team(scenario: InMemoryHu
 
 
 @pytest.mark.parametrize(
-    ("selector", "role", "partner_id"),
+    ("kind", "role", "partner_id"),
     [
-        (Selector.ROLE, "backoffice", None),
-        (Selector.PARTNER, "backoffice", "backoffice-zwolle"),
-        (Selector.PARTNER, "provider", "provider-thuiszorg-zwolle"),
-        (Selector.PARTNER, "gp", "gp-de-linde"),
+        (RecipientKind.ROLE, "backoffice", None),
+        (RecipientKind.PARTNER, "backoffice", "backoffice-zwolle"),
+        (RecipientKind.PARTNER, "provider", "provider-thuiszorg-zwolle"),
+        (RecipientKind.PARTNER, "gp", "gp-de-linde"),
     ],
 )
 @pytest.mark.parametrize(
@@ -186,14 +186,19 @@ def test_safety_events_reach_only_veilig_thuis_and_the_team(scenario: InMemoryHu
     ],
 )
 def test_a_table_that_slipped_past_the_check_still_cannot_release_safety_data(
-    registry: PartnerRegistry, file: str, selector: Selector, role: str, partner_id: str | None
+    registry: PartnerRegistry, file: str, kind: RecipientKind, role: str, partner_id: str | None
 ) -> None:
     """Even a hand-built table routing safety data elsewhere is refused at release time."""
     base = make_context(registry).policy
     event_type = validate_with_registry(example(file), registry).type
     [route] = base.routes_for(event_type)
     wrong = dataclasses.replace(
-        route, recipient=partner_id or role, selector=selector, roles=(role,), partner_id=partner_id
+        route,
+        recipient=partner_id or role,
+        kind=kind,
+        selector=None,
+        roles=(role,),
+        partner_id=partner_id,
     )
     hub = InMemoryHub(make_context(registry, policy=PrivacyPolicy("hand-built", [wrong])))
     if "feedback" in file:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hub.families.state import HeldPlan
 from hub.routing.ids import TraceContext
-from hub.routing.state_model import HeldPlan
 
 TODAY = {
     "event_id": "plan-event-1",

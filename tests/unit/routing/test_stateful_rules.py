@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from hub.families.state import assignment_key
 from hub.routing import OutcomeKind
-from hub.routing.state_model import assignment_key
 
 from .routing_helpers import InMemoryHub, example, variant
 

@@ -1,0 +1,378 @@
+"""The care family: assignments to providers, and what providers report on them.
+
+State: ``assignment:<number>`` (everything the care rules check, the care started and
+stopped, the last plan it got), ``assignment-request:<request_id>``, and the case's
+index of assignments (``case-assignments:``, kept with the case). Rows may name the
+selectors ``assigned-provider`` (the partner with the event's ``provider_agb``) and
+``live-assignment-providers`` (per live assignment of the event's case, one delivery per
+assignment, named by its ``assignment_number``). A provider's role is reached only
+through these (privacy.md invariant 4).
+
+Provider isolation: an assignment issued to another provider is answered exactly as an
+unknown one (same path, code and sentence), so probing numbers reveals nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, cast
+
+from hub.connectors.family import Family, Link, LinkedFacts, SelectorSpec, StateKind
+from hub.errors import ErrorCode
+from hub.families import state as s
+from hub.families.provisions import check_category
+from hub.families.retention import on_end, with_case
+from hub.routing.origin import Origin
+from hub.routing.rules import Replay, RuleInput
+from hub.schemas import STOP_REASONS
+
+__all__ = ["ASSIGNED_PROVIDER", "CARE", "LIVE_ASSIGNMENT_PROVIDERS", "assignment_link"]
+
+# One sentence for "unknown" and "another provider's": the two must be indistinguishable.
+_NOT_YOUR_ASSIGNMENT = (
+    "No assignment with this assignment_number is issued to the sending provider."
+)
+
+
+def _assigned_provider(data: Mapping[str, Any], facts: LinkedFacts) -> Iterable[Link]:
+    agb = data.get("provider_agb")
+    return (Link(agb=agb),) if isinstance(agb, str) else ()
+
+
+def _live_assignment_providers(data: Mapping[str, Any], facts: LinkedFacts) -> Iterable[Link]:
+    return facts.links.get(LIVE_ASSIGNMENT_PROVIDERS.name, ())
+
+
+ASSIGNED_PROVIDER = SelectorSpec(
+    name="assigned-provider",
+    description="The partner with the event's provider_agb.",
+    resolve=_assigned_provider,
+    needs="provider_agb",
+)
+
+LIVE_ASSIGNMENT_PROVIDERS = SelectorSpec(
+    name="live-assignment-providers",
+    description="The provider of each live assignment of the event's case, per assignment.",
+    resolve=_live_assignment_providers,
+    needs="case_id",
+    item_field="assignment_number",
+    item_schema={
+        "type": "string",
+        "pattern": "^[0-9]{1,8}$",
+        "description": "Added by the hub: the assignment this delivery is for.",
+    },
+)
+
+
+def assignment_link(number: str, assignment: s.AssignmentState) -> Link:
+    """The link to one live assignment's provider, for ``live-assignment-providers``."""
+    return Link(
+        agb=str(assignment.get("provider_agb")),
+        item_id=number,
+        law=assignment.get("law"),
+        subjects=tuple(assignment.get("subjects", ())),
+        item=assignment,
+    )
+
+
+# --------------------------------------------------------------------------- assignments
+
+
+def _issued(item: RuleInput) -> None:
+    data = item.data
+    number = data["assignment_number"]
+    key = s.assignment_key(number)
+    known = s.assignment(item, number)
+    status = data["status"]
+    provider = item.ctx.registry.by_agb(data["provider_agb"])
+    if status == "new":
+        if known is not None:
+            item.reject(
+                "data.assignment_number",
+                ErrorCode.ID_ALREADY_KNOWN,
+                "An assignment with this assignment_number was already issued.",
+            )
+    elif known is None:
+        item.reject(
+            "data.assignment_number",
+            ErrorCode.ASSIGNMENT_UNKNOWN,
+            "No assignment with this assignment_number was issued; issue it with status new first.",
+        )
+    elif known.get("status") == "withdrawn":
+        item.reject(
+            "data.status",
+            ErrorCode.ASSIGNMENT_WITHDRAWN,
+            "This assignment was withdrawn; nothing may follow a withdrawal.",
+        )
+    elif known.get("provider_agb") != data["provider_agb"]:
+        item.reject(
+            "data.provider_agb",
+            ErrorCode.PROVIDER_CHANGED,
+            "The provider of an assignment cannot change; withdraw it and issue a new one.",
+        )
+    if provider is None or not item.ctx.registry.is_reached_through(
+        provider, ASSIGNED_PROVIDER.name
+    ):
+        item.reject(
+            "data.provider_agb",
+            ErrorCode.PROVIDER_UNKNOWN,
+            "The provider_agb is not that of a registered provider.",
+        )
+    if item.ruling.errors:
+        return
+
+    value = s.AssignmentState(
+        provider_agb=data["provider_agb"],
+        status=status,
+        law=data["law"],
+        product=cast(s.Product, dict(data["product"])),
+        period=cast(s.Period, dict(data["period"])),
+        result_areas=list(data["result_areas"]),
+        decision_id=data["decision_id"],
+        subjects=sorted(item.own_subjects()),
+        care=s.Care(**(known.get("care") or {})) if known is not None else s.Care(),
+        plan_version=int(known.get("plan_version", 0)) if known is not None else 0,
+    )
+    if "case_id" in data:
+        value["case_id"] = data["case_id"]
+    if status == "withdrawn":
+        value["ended_on"] = item.received_on
+    old_case = known.get("case_id") if known is not None else None
+    new_case = value.get("case_id")
+    if old_case != new_case:
+        _index_assignment(item, old_case, number, add=False)
+        _index_assignment(item, new_case, number, add=True)
+    if status == "new":
+        value = _replay_plan_if_newer(item, number, value)
+    item.put(key, item.stamp(value))
+
+
+def _index_assignment(item: RuleInput, case_id: str | None, number: str, *, add: bool) -> None:
+    if case_id is None:
+        return
+    index = s.case_assignments(item, case_id)
+    numbers = list(index.get("assignments", ())) if index is not None else []
+    if add and number not in numbers:
+        numbers.append(number)
+    elif not add and number in numbers:
+        numbers.remove(number)
+    indexed = s.CaseAssignmentsState(assignments=numbers)
+    item.put(s.case_assignments_key(case_id), item.stamp(indexed) if numbers else None)
+
+
+def _replay_plan_if_newer(
+    item: RuleInput, number: str, value: s.AssignmentState
+) -> s.AssignmentState:
+    """An assignment that goes live after its case's latest plan gets that plan now."""
+    case_id = value.get("case_id")
+    if case_id is None or item.held is None or not s.is_live(value):
+        return value
+    held = item.held.get(s.plan_key(case_id))
+    plan = None if held is None else s.HeldPlan.from_value(held)
+    if plan is None or plan.plan_version <= int(value.get("plan_version", 0)):
+        return value
+    value = {**value, "plan_version": plan.plan_version}
+    case = s.case(item, case_id)
+    item.facts.replays.append(
+        Replay(
+            origin=Origin(
+                plan.event_id,
+                plan.source,
+                plan.type,
+                datetime.fromisoformat(plan.time),
+                plan.subject,
+                plan.trace,
+                plan.data,
+            ),
+            selector=LIVE_ASSIGNMENT_PROVIDERS.name,
+            links=(assignment_link(number, value),),
+            subjects=frozenset(case.get("subjects", ()) if case is not None else ()),
+            omitted=plan.omitted,
+        )
+    )
+    return value
+
+
+# --------------------------------------------------------------------------- care
+
+
+def _own_assignment(item: RuleInput) -> tuple[str, s.AssignmentState] | None:
+    """The sender's own, not withdrawn assignment, or None after rejecting the event."""
+    number = item.data["assignment_number"]
+    assignment = s.assignment(item, number)
+    sender_agb = item.sender.agb if item.sender is not None else None
+    if assignment is None or sender_agb is None or assignment.get("provider_agb") != sender_agb:
+        item.reject("data.assignment_number", ErrorCode.ASSIGNMENT_UNKNOWN, _NOT_YOUR_ASSIGNMENT)
+        return None
+    if assignment.get("status") == "withdrawn":
+        item.reject(
+            "data.assignment_number",
+            ErrorCode.ASSIGNMENT_WITHDRAWN,
+            "This assignment was withdrawn; nothing may be reported on it.",
+        )
+        return None
+    item.facts.law = assignment.get("law")
+    item.facts.subjects |= set(assignment.get("subjects", ()))
+    return number, assignment
+
+
+def _check_product(item: RuleInput, assignment: s.AssignmentState) -> None:
+    product = item.data["product"]
+    law = assignment.get("law")
+    if isinstance(law, str):
+        check_category(item, law, product)
+    if dict(product) != dict(assignment.get("product") or {}):
+        item.reject(
+            "data.product",
+            ErrorCode.PRODUCT_MISMATCH,
+            "The product must equal the product of the assignment.",
+        )
+
+
+def _check_in_period(item: RuleInput, assignment: s.AssignmentState, path: str, day: str) -> None:
+    period = assignment.get("period") or {}
+    start, end = period.get("start"), period.get("end")
+    value = date.fromisoformat(day)
+    if (start is not None and value < date.fromisoformat(start)) or (
+        end is not None and value > date.fromisoformat(end)
+    ):
+        item.reject(
+            path, ErrorCode.DATE_OUTSIDE_PERIOD, "The date must lie within the assignment period."
+        )
+
+
+def _started(item: RuleInput) -> None:
+    own = _own_assignment(item)
+    if own is None:
+        return
+    number, assignment = own
+    _check_product(item, assignment)
+    care = s.Care(**(assignment.get("care") or {}))
+    started_on = item.data["started_on"]
+    if item.data["delivery_status"] == "deleted":
+        if care.get("started_on") != started_on:
+            item.reject(
+                "data.delivery_status",
+                ErrorCode.DELETE_WITHOUT_NEW,
+                "A deleted start must correct an earlier start with the same started_on.",
+            )
+            return
+        care.pop("started_on")
+    else:
+        _check_in_period(item, assignment, "data.started_on", started_on)
+        care["started_on"] = started_on
+    if not item.ruling.errors:
+        started: s.AssignmentState = {**assignment, "care": care}
+        item.put(s.assignment_key(number), item.stamp(started))
+
+
+def _stopped(item: RuleInput) -> None:
+    own = _own_assignment(item)
+    if own is None:
+        return
+    number, assignment = own
+    _check_product(item, assignment)
+    care = s.Care(**(assignment.get("care") or {}))
+    stopped_on, reason = item.data["stopped_on"], item.data["reason"]
+    value: s.AssignmentState = {**assignment}
+    if item.data["delivery_status"] == "deleted":
+        if care.get("stopped_on") != stopped_on or care.get("stop_reason") != reason:
+            item.reject(
+                "data.delivery_status",
+                ErrorCode.DELETE_WITHOUT_NEW,
+                "A deleted stop must correct an earlier stop with the same stopped_on and reason.",
+            )
+            return
+        care.pop("stopped_on")
+        care.pop("stop_reason")
+        value.pop("ended_on", None)
+        value["care"] = care
+        value = _replay_plan_if_newer(item, number, value)  # live again
+    else:
+        started_on = care.get("started_on")
+        if started_on is None:
+            item.reject(
+                "data.assignment_number",
+                ErrorCode.CARE_NOT_STARTED,
+                "Care was not started for this assignment (or its start was deleted).",
+            )
+        elif date.fromisoformat(stopped_on) < date.fromisoformat(started_on):
+            item.reject(
+                "data.stopped_on",
+                ErrorCode.STOP_BEFORE_START,
+                "stopped_on must not be before started_on.",
+            )
+        _check_in_period(item, assignment, "data.stopped_on", stopped_on)
+        law = str(assignment.get("law"))
+        if reason not in STOP_REASONS.get(law, frozenset()):
+            item.reject(
+                "data.reason",
+                ErrorCode.STOP_REASON_INVALID,
+                "The stop reason is not in the list for the assignment's law "
+                "(WMO588 for Wmo and Participatiewet, JZ588 for Jeugdwet).",
+            )
+        care["stopped_on"] = stopped_on
+        care["stop_reason"] = reason
+        value["care"] = care
+        value["ended_on"] = item.received_on
+    if not item.ruling.errors:
+        item.put(s.assignment_key(number), item.stamp(value))
+
+
+def _outcomes_reported(item: RuleInput) -> None:
+    own = _own_assignment(item)
+    if own is None:
+        return
+    _, assignment = own
+    period = item.data["period"]
+    _check_in_period(item, assignment, "data.period.start", period["start"])
+    _check_in_period(item, assignment, "data.period.end", period["end"])
+    areas = set(assignment.get("result_areas", ()))
+    for index, result in enumerate(item.data["results"]):
+        if result["result_area"] not in areas:
+            item.reject(
+                f"data.results[{index}].result_area",
+                ErrorCode.RESULT_AREA_NOT_ASSIGNED,
+                "This result area is not one of the assignment's result areas.",
+            )
+
+
+def _request_submitted(item: RuleInput) -> None:
+    key = s.assignment_request_key(item.data["request_id"])
+    if not item.is_new(
+        key, "data.request_id", "An assignment request with this request_id was already submitted."
+    ):
+        return
+    request = s.AssignmentRequestState(
+        provider_agb=item.data["provider_agb"],
+        law=item.data["law"],
+        subjects=sorted(item.own_subjects()),
+    )
+    item.put(key, item.stamp(request))
+
+
+CARE = Family(
+    name="care",
+    description="Assignments to providers, and the start, stop and outcomes they report.",
+    rules={
+        "assignments.issued": _issued,
+        "care.started": _started,
+        "care.stopped": _stopped,
+        "outcomes.reported": _outcomes_reported,
+        "assignment-requests.submitted": _request_submitted,
+    },
+    selectors=(ASSIGNED_PROVIDER, LIVE_ASSIGNMENT_PROVIDERS),
+    state=(
+        StateKind(
+            "assignment",
+            "An assignment: provider, law, product, period, result areas, care, links.",
+            on_end,
+        ),
+        StateKind(
+            "assignment-request",
+            "A provider's request for an assignment: its provider, law and subjects.",
+            with_case,
+        ),
+    ),
+)
