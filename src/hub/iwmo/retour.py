@@ -90,7 +90,7 @@ def render_retour(
     client: Node | None = None
     if "Client" in retourcodes:
         item = "StartProduct" if message.is_start else "StopProduct"
-        extra = {".": (_codes(retourcodes["Client"]),)}
+        extra: dict[str, tuple[Node, ...]] = {".": (_codes(retourcodes["Client"]),)}
         for position in range(1, len(message.items) + 1):
             codes = retourcodes[f"{item}[{position}]"]
             extra[f"{item}en[1]/{item}[{position}]"] = (_codes(codes),)
