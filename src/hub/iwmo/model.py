@@ -132,6 +132,10 @@ class AssignmentRetour:
         )
         return "acknowledged" if all(code == "0200" for code in codes) else "rejected"
 
+    def as_dict(self) -> dict[str, str]:
+        """``retour_of`` of ``hub iwmo inbound``: the 301's Identificatie and the outcome."""
+        return {"identificatie": self.identificatie, "outcome": self.outcome}
+
     @property
     def rejected_numbers(self) -> dict[str, tuple[str, ...]]:
         """The ToewijzingNummers with a RetourCode other than 0200, and their codes."""
