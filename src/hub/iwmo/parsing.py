@@ -98,8 +98,9 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     )
     try:
         root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError as error:
-        kinds = {entry.type_name for entry in error.error_log}
+    except etree.XMLSyntaxError:
+        # The parser's own log: the exception's log may hold earlier documents' errors.
+        kinds = {entry.type_name for entry in parser.error_log}
         code = IwmoCode.XML_FORBIDDEN if kinds & _ENTITY_ERRORS else IwmoCode.XML_MALFORMED
         raise _refuse(code) from None
     docinfo = root.getroottree().docinfo

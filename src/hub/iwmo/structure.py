@@ -506,6 +506,10 @@ def _segment(node: etree._Element, siblings: list[etree._Element]) -> str:
     return f"*[{siblings.index(node) + 1}]"
 
 
+def _tag(particle: Particle, ns: str) -> str:
+    return f"{{{BASIS_NS if particle.shared else ns}}}{particle.name}"
+
+
 def _has_text(text: str | None) -> bool:
     return text is not None and text.strip() != ""
 
@@ -526,8 +530,9 @@ def _check_group(element: etree._Element, group: Group, path: str, ns: str) -> s
         if _has_text(child.tail) or not (_is_element(child) or _is_markup(child)):
             return path
     position = 0
-    for particle in group.children:
-        expected = f"{{{BASIS_NS if particle.shared else ns}}}{particle.name}"
+    tags = [_tag(particle, ns) for particle in group.children]
+    for index, particle in enumerate(group.children):
+        expected = tags[index]
         count = 0
         while (
             position < len(children) and children[position].tag == expected and count < particle.max
@@ -540,6 +545,10 @@ def _check_group(element: etree._Element, group: Group, path: str, ns: str) -> s
                 return fault
             position += 1
         if count < particle.min:
+            # An element that belongs nowhere here is the fault; one that belongs further on
+            # means this particle is missing (XSD would name the element found instead).
+            if position < len(children) and children[position].tag not in tags[index + 1 :]:
+                return f"{path}/{_segment(children[position], children)}"
             segment = f"{particle.name}[{count + 1}]" if particle.max > 1 else particle.name
             return f"{path}/{segment}"
     if position < len(children):
