@@ -53,7 +53,7 @@ class Receipt:
     bericht_code: int
     identificatie: str
     digest: str
-    retour: bytes
+    retour: bytes = field(repr=False)
     accepted: bool
 
 
@@ -62,7 +62,8 @@ class CareAnswer:
     """The answer to a 305/307: the retour, its codes, the failures, and what to store."""
 
     accepted: bool
-    retour: bytes
+    retour: bytes = field(repr=False)
+    """The 306/308 (it echoes the sender's Client: for the sender only, never logged)."""
     retourcodes: Retourcodes
     findings: tuple[Finding, ...]
     events: tuple[dict[str, Any], ...] = field(repr=False)

@@ -75,7 +75,7 @@ class UsedIdentificatie:
 
     digest: str
     """SHA-256 (hex) of its bytes."""
-    retour: bytes | None
+    retour: bytes | None = field(repr=False)
     """The retour it got, while kept (30 days [D]); None after."""
     accepted: bool
 
