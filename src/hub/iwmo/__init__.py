@@ -54,6 +54,7 @@ from hub.iwmo.retour import (
     render_retour,
 )
 from hub.iwmo.rules import document_findings
+from hub.iwmo.settings import IwmoSettings
 from hub.iwmo.state import (
     AssignmentFacts,
     CareDeliveries,
@@ -93,6 +94,7 @@ __all__ = [
     "Header",
     "InboundMessage",
     "IwmoCode",
+    "IwmoSettings",
     "IwmoState",
     "MessageKind",
     "MessageRefused",

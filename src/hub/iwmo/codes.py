@@ -114,6 +114,10 @@ class Problem:
         """The problem's ``{code, path}``."""
         return {"code": self.code.value, "path": self.path}
 
+    def as_error(self) -> dict[str, str | None]:
+        """The ``{code, path, retourcode}`` form of ``hub iwmo inbound`` (no retourcode at level 1)."""
+        return {"code": self.code.value, "path": self.path, "retourcode": None}
+
 
 class MessageRefused(HubError):
     """A document is unprocessable (level 1): no retour, a problem with a code and a path."""

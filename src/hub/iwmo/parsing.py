@@ -1,7 +1,7 @@
 """Level 1: read an inbound document safely, check its structure and sender, type it.
 
-The order is the spec's table: size before parsing, then DTDs, entities and external
-references (refused before and while parsing), well-formed UTF-8, a supported root, the
+The order is the spec's table: size before parsing, then DTDs (refused before anything
+else reads the document), entities and external references, well-formed UTF-8, a supported root, the
 section 2 structure, and last the sender's AGB. Every refusal is a ``MessageRefused`` with
 a code and an element location; no parser message is kept (they quote the input).
 """
@@ -78,6 +78,9 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     if len(data) > max_bytes:
         raise _refuse(IwmoCode.XML_TOO_LARGE)
     body = data.removeprefix(_BOM)
+    # A DTD is refused first, before any other reading of the document.
+    if _DECLARATION.search(body) is not None:
+        raise _refuse(IwmoCode.XML_FORBIDDEN)
     try:
         body.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
@@ -85,8 +88,6 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     declared = _XML_DECL_ENCODING.match(body)
     if declared is not None and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise _refuse(IwmoCode.XML_MALFORMED)
-    if _DECLARATION.search(body) is not None:
-        raise _refuse(IwmoCode.XML_FORBIDDEN)
     # A parser per document: lxml keeps a parser's error log across uses.
     parser = etree.XMLParser(
         resolve_entities=False,

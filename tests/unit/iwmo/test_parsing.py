@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from hub.iwmo import (
     AssignmentRetour,
     CareMessage,
     IwmoCode,
+    IwmoSettings,
     MessageRefused,
     read_inbound,
 )
@@ -146,3 +148,29 @@ def test_message_refused_says_code_and_path_only() -> None:
     assert str(caught.value) == "iWmo document refused: AGB_NOT_SENDER at /Bericht/Header/Afzender"
     assert caught.value.problem.status == 403
     assert caught.value.problem.code is IwmoCode.AGB_NOT_SENDER
+
+
+def test_dtd_is_refused_before_encoding() -> None:
+    """A DOCTYPE is XML_FORBIDDEN even in a document that is not UTF-8."""
+    assert refused(b"<!DOCTYPE a><a>\xe9</a>") == {"code": "XML_FORBIDDEN", "path": "/"}
+
+
+def test_level_1_error_form() -> None:
+    """As an ``errors`` entry a level-1 problem has no retourcode."""
+    with pytest.raises(MessageRefused) as caught:
+        read_inbound(b"<a>", sender_agb=PROVIDER_AGB, max_bytes=MAX)
+    assert caught.value.problem.as_error() == {
+        "code": "XML_MALFORMED",
+        "path": "/",
+        "retourcode": None,
+    }
+
+
+def test_settings_bounds() -> None:
+    """iwmo.max_bytes defaults to 1 MiB and may not exceed 25 MB; gemeentecode is 4 digits."""
+    assert IwmoSettings().max_bytes == 1024 * 1024
+    assert IwmoSettings().gemeentecode == "0193"
+    with pytest.raises(ValidationError):
+        IwmoSettings(max_bytes=25_000_001)
+    with pytest.raises(ValidationError):
+        IwmoSettings(gemeentecode="193")
