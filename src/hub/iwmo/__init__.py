@@ -32,10 +32,12 @@ from hub.iwmo.model import (
 )
 from hub.iwmo.outbound import (
     DEFAULT_XSD_VERSIE,
+    RENDERED_FIELDS,
     AssignedProduct,
     AssignmentRecord,
     Rendering,
     RenderReason,
+    disclosed_fields,
     identificatie_301,
     render_301,
 )
@@ -76,6 +78,7 @@ __all__ = [
     "INBOUND_KINDS",
     "IWMO_NAMESPACE",
     "MAX_BYTES_LIMIT",
+    "RENDERED_FIELDS",
     "RETOURCODE_OF",
     "RETOUR_ACCEPTED",
     "RETOUR_REJECTED",
@@ -110,6 +113,7 @@ __all__ = [
     "answer_care_message",
     "care_events",
     "check_state",
+    "disclosed_fields",
     "document_findings",
     "ensure_structure",
     "event_id",

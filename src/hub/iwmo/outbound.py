@@ -24,6 +24,7 @@ from hub.iwmo.xmlwrite import Node, leaf, node, serialise
 
 __all__ = [
     "DEFAULT_XSD_VERSIE",
+    "RENDERED_FIELDS",
     "AssignedProduct",
     "AssignmentRecord",
     "RenderReason",
@@ -141,6 +142,51 @@ class Rendering:
     reason: RenderReason | None
     record: AssignmentRecord | None = field(repr=False, default=None)
     """Keep this (replacing the assignment's earlier record) when ``wmo301`` is sent."""
+
+
+RENDERED_FIELDS = (
+    "assignment_number",
+    "status",
+    "change_reason",
+    "law",
+    "provider_agb",
+    "client.bsn",
+    "client.initials",
+    "client.given_name",
+    "client.family_name_prefix",
+    "client.family_name",
+    "client.birth_date",
+    "client.address.street",
+    "client.address.house_number",
+    "client.address.house_letter",
+    "client.address.house_number_addition",
+    "client.address.postcode",
+    "client.address.city",
+    "client.phone",
+    "product.category",
+    "product.code",
+    "period.start",
+    "period.end",
+    "scope.volume",
+    "scope.unit",
+    "scope.frequency",
+    "scope.budget_cents",
+    "variant",
+    "issued_on",
+)
+"""Paths into ``assignments.issued`` data that a 301 carries or is derived from (section 8)."""
+
+
+def disclosed_fields(data: Mapping[str, Any]) -> list[str]:
+    """The ``RENDERED_FIELDS`` present in ``data``: a 301's ``fields_disclosed``."""
+    present: list[str] = []
+    for path in RENDERED_FIELDS:
+        value: Any = data
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None:
+            present.append(path)
+    return present
 
 
 def identificatie_301(source: str, event_id: str) -> str:

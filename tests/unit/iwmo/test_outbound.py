@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from hub.iwmo import (
+    RENDERED_FIELDS,
     AssignedProduct,
     AssignmentRecord,
     MessageKind,
     Rendering,
+    disclosed_fields,
     ensure_structure,
     parse_document,
     render_301,
@@ -203,3 +205,13 @@ def test_phone(phone: str, expected: str | None) -> None:
         assert "<Telefoon>" not in out
     else:
         assert f"<bs:Telefoonnummer>{expected}</bs:Telefoonnummer>" in out
+
+
+def test_disclosed_fields() -> None:
+    """A 301's disclosed fields are the provider-view fields it draws on, as present."""
+    fields = disclosed_fields(event()["data"])
+    assert "client.bsn" in fields
+    assert "client.address.house_letter" not in fields
+    assert "scope.budget_cents" not in fields
+    assert not {"case_id", "decision_id", "team_contact.name", "result_areas"} & set(fields)
+    assert set(RENDERED_FIELDS) >= set(fields)
