@@ -120,8 +120,17 @@ class Catalogue:
                 )
             roles[role.name] = role
             origin_of[role.name] = entry.origin
+        short_of: dict[str, str] = {}
         for entry in entries:
             for where, spec in entry.connector.declared():
+                # A short name finds the type's rule and a table row's type: one type each.
+                other = short_of.setdefault(spec.short_name, spec.type)
+                if other != spec.type:
+                    raise ConfigurationError(
+                        entry.origin,
+                        f"{where}.short_name",
+                        f"{spec.short_name} is the short name of {other} too",
+                    )
                 if spec.type in types:
                     raise ConfigurationError(
                         entry.origin,
@@ -151,6 +160,11 @@ class Catalogue:
         self.filters: Mapping[str, ItemFilterSpec] = vocabulary.filters
         self.state_kinds: Mapping[str, StateKind] = vocabulary.state_kinds
         for name, role in roles.items():
+            if name in self.selectors:
+                # A row's recipient names a singleton role or a selector: never both.
+                raise ConfigurationError(
+                    origin_of[name], "role.name", f"{name} is the name of a selector"
+                )
             for selector in role.reach.selectors if role.reach is not None else ():
                 if selector not in self.selectors:
                     raise ConfigurationError(
@@ -249,7 +263,28 @@ class Vocabulary:
                     raise ConfigurationError(
                         where, f"rules.{short_name}", "not a type any connector declares"
                     )
+                if by_short[short_name] in rules:
+                    # A second rule would replace the first, and with it what the type may
+                    # link (a gp's consent, a provider's assignment).
+                    raise ConfigurationError(
+                        where, f"rules.{short_name}", "declared by another family too"
+                    )
                 rules[by_short[short_name]] = rule
+            for selector in family.selectors:
+                if selector.item_field is not None and selector.item_schema is None:
+                    raise ConfigurationError(
+                        where,
+                        f"selectors.{selector.name}.item_schema",
+                        "a per-item selector describes its item's id",
+                    )
+            fed = [(f"selectors.{s.name}", s.fed_by) for s in family.selectors]
+            fed += [(f"conditions.{c.name}", c.fed_by) for c in family.conditions]
+            for path, fed_by in fed:
+                for index, short_name in enumerate(fed_by):
+                    if short_name not in by_short:
+                        raise ConfigurationError(
+                            where, f"{path}.fed_by[{index}]", "not a type any connector declares"
+                        )
             _add(where, "selectors", selectors, {s.name: s for s in family.selectors})
             _add(where, "conditions", conditions, {c.name: c for c in family.conditions})
             _add(where, "filters", filters, {f.name: f for f in family.filters})

@@ -79,6 +79,10 @@ class LinkedFacts(Protocol):
 class SelectorSpec:
     """A dynamic recipient a row may name: the partners linked to the event.
 
+    ``fed_by`` are the short names of the types whose rules may link partners to it
+    (``Facts.link``); a link from any other type's rule is refused as a privacy breach
+    (``hub.privacy.InvariantViolation``), so a new family cannot feed a contract selector.
+    A selector that reads the event's own data (``assigned-provider``) needs none.
     ``needs`` is a field the type's data must have for a row to name the selector
     (``referral_id``). ``item_field`` makes it per item: one delivery per link, and the
     row may use the link's ``item_id`` as its subject (``subject: <item_field>``) or add it
@@ -93,20 +97,22 @@ class SelectorSpec:
     needs: str | None = None
     item_field: str | None = None
     item_schema: Mapping[str, Any] | None = None
+    fed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class LinkCondition:
     """A row condition on what the event is linked to (a consent recorded in the state).
 
-    It holds when the family's rule put its ``name`` in ``Facts.holding``; otherwise the
-    row's data is withheld with ``withheld_reason``. A row may name it only with one of
-    ``selectors`` as recipient.
+    It holds when the rule of a type in ``fed_by`` put its ``name`` in ``Facts.holding``
+    (any other rule that does is refused); otherwise the row's data is withheld with
+    ``withheld_reason``. A row may name it only with one of ``selectors`` as recipient.
     """
 
     name: str
     withheld_reason: str
     selectors: tuple[str, ...]
+    fed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

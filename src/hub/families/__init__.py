@@ -4,3 +4,5 @@ One module per family (``referrals``, ``cases``, ``safety``, ``provisions``, ``c
 each defining a ``hub.connectors.family.Family`` that the connectors of its types list.
 The routing and privacy engines know none of them by name (docs/connectors.md).
 """
+
+__all__: list[str] = []

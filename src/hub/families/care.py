@@ -62,6 +62,9 @@ LIVE_ASSIGNMENT_PROVIDERS = SelectorSpec(
         "pattern": "^[0-9]{1,8}$",
         "description": "Added by the hub: the assignment this delivery is for.",
     },
+    # The plan's rule links the case's live assignments; an assignment going live (issued,
+    # or its stop deleted) replays the held plan to it.
+    fed_by=("cases.plan-updated", "assignments.issued", "care.stopped"),
 )
 
 

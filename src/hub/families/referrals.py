@@ -35,17 +35,20 @@ REFERRING_GP = SelectorSpec(
     description="The partner whose AGB sent the referral this event names.",
     resolve=_referring_gp,
     needs="referral_id",
+    fed_by=("referrals.status-changed",),
 )
 
 CONSENT_STATUS_FEEDBACK = LinkCondition(
     name="consent.status_feedback",
     withheld_reason="NO_STATUS_FEEDBACK_CONSENT",
     selectors=(REFERRING_GP.name,),
+    fed_by=("referrals.status-changed",),
 )
 CONSENT_CONTENT_FEEDBACK = LinkCondition(
     name="consent.content_feedback",
     withheld_reason="NO_CONTENT_FEEDBACK_CONSENT",
     selectors=(REFERRING_GP.name,),
+    fed_by=("referrals.status-changed",),
 )
 
 

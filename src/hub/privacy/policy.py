@@ -376,7 +376,11 @@ def compile_policy(
             parts.append(_Part(rows_source, connector.role.name, rows))
     receives = {c.role.name: c.received() for c in connectors}
     declared_by = {spec.type: c.role.name for c in connectors for _, spec in c.declared()}
-    vocabulary = Vocabulary([(f"connector {c.role.name}", c) for c in connectors], types)
+    # The words rows may use come from every family the hub has, whatever connectors are
+    # passed: a required filter (invariant 4) is checked even when its family's connector
+    # is not among them.
+    listed = {id(c): c for c in (*catalogue().connectors, *connectors)}
+    vocabulary = Vocabulary([(f"connector {c.role.name}", c) for c in listed.values()], types)
     return _Compiler(source, registry, types, parts, receives, declared_by, vocabulary).compile()
 
 
@@ -487,7 +491,9 @@ class _Compiler:
         # key of the row is read, so nothing else in the table can change the outcome.
         self._check_protection(where, spec, row.recipient)
         schema = self._schema(spec)
-        kind, selector, partner_id = self._recipient(f"{where}.recipient", row.recipient, schema)
+        kind, selector, partner_id = self._recipient(
+            f"{where}.recipient", row.recipient, schema, spec.short_name
+        )
         roles = self._roles_of(row.recipient)
 
         projection = self._projection(where, schema, row.fields, row.except_)
@@ -537,7 +543,7 @@ class _Compiler:
         )
 
     def _recipient(
-        self, where: str, name: str, schema: ObjectNode
+        self, where: str, name: str, schema: ObjectNode, short_name: str
     ) -> tuple[RecipientKind, SelectorSpec | None, str | None]:
         if self._singleton(name):
             return RecipientKind.ROLE, None, None
@@ -548,6 +554,10 @@ class _Compiler:
             return RecipientKind.PARTNER, None, name
         if selector.needs is not None and selector.needs not in schema.fields:
             raise self.fail(where, f"{selector.name} needs a type whose data has {selector.needs}")
+        if selector.fed_by and short_name not in selector.fed_by:
+            raise self.fail(
+                where, f"{selector.name} is linked only for {', '.join(selector.fed_by)}"
+            )
         return RecipientKind.LINK, selector, None
 
     def _projection(
@@ -595,6 +605,10 @@ class _Compiler:
                 where,
                 f"{condition.name} applies to the {' or '.join(condition.selectors)} "
                 "recipient only",
+            )
+        if condition.fed_by and spec.short_name not in condition.fed_by:
+            raise self.fail(
+                where, f"{condition.name} is known only for {', '.join(condition.fed_by)}"
             )
         return condition
 

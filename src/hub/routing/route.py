@@ -33,7 +33,7 @@ from hub.routing.ids import delivery_id, disclosure_id, span_id
 from hub.routing.origin import Origin
 from hub.routing.rules import Facts
 
-__all__ = ["Origin", "Releases", "release"]
+__all__ = ["Releases", "recipients", "release", "view"]
 
 Value = Mapping[str, Any]
 
@@ -59,7 +59,7 @@ def release(origin: Origin, facts: Facts, ctx: RoutingContext, decided_at: datet
     for replay in facts.replays:
         replay_facts = Facts(subjects=set(replay.subjects))
         for route in ctx.policy.routes_for(replay.origin.type):
-            if route.recipient != replay.selector:
+            if route.selector is None or route.selector.name != replay.selector:
                 continue
             for link in replay.links:
                 linked = _linked(route, link, ctx)
@@ -111,7 +111,14 @@ def recipients(
 
 
 def _linked(route: Route, link: Link, ctx: RoutingContext) -> _Target | None:
-    """The partner of a link, when the row's selector may reach it (its role's reach)."""
+    """The partner of a link, when the row's selector may reach it (its role's reach).
+
+    A per-item selector's link without its item is skipped: its delivery would carry the
+    original subject (what the items belong to), which the compiler forbids.
+    """
+    per_item = route.selector is not None and route.selector.item_field is not None
+    if per_item and link.item_id is None:
+        return None
     partner = ctx.registry.by_agb(link.agb)
     if partner is None or not ctx.registry.is_reached_through(partner, route.recipient):
         return None

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from hub.connectors.discovery import catalogue
+from hub.connectors.discovery import Catalogue, catalogue
 from hub.connectors.family import Link
 from hub.connectors.registry import Partner
 from hub.errors import ErrorCode, ErrorDetail
+from hub.privacy.policy import InvariantViolation
 from hub.privacy.project import ObjectNode, bsn_paths, bsns, schema_tree
 from hub.routing.context import RoutingContext
 from hub.routing.ids import TraceContext
@@ -166,14 +167,34 @@ def apply_rules(
     ruling.facts.subjects |= item.own_subjects()
     law = data.get("law")
     ruling.facts.law = law if isinstance(law, str) else None
-    rule = catalogue().rules.get(event.type)
+    found = catalogue()
+    rule = found.rules.get(event.type)
     if rule is not None:
         rule(item)
+        _check_fed(event.spec.short_name, ruling.facts, found)
     if ruling.errors:
         # A rejected event changes nothing (process() still records that it was seen).
         ruling.changes.clear()
         ruling.held.clear()
     return ruling
+
+
+def _check_fed(short_name: str, facts: Facts, found: Catalogue) -> None:
+    """Refuse links, consents and replays the type's rule may not record (``fed_by``).
+
+    A selector or a link condition says which types' rules may feed it; a rule of any
+    other type that does (a new family naming a contract selector) would reach a gp or a
+    provider that no rule of the contract linked, so the release is refused.
+    """
+    fed = [*facts.links, *(replay.selector for replay in facts.replays)]
+    for name in fed:
+        selector = found.selectors.get(name)
+        if selector is None or short_name not in selector.fed_by:
+            raise InvariantViolation(f"the rule of {short_name} may not link {name}")
+    for name in facts.holding:
+        condition = found.conditions.get(name)
+        if condition is None or short_name not in condition.fed_by:
+            raise InvariantViolation(f"the rule of {short_name} may not hold {name}")
 
 
 # Where each type's data holds BSNs, compiled once per type from its v1 model. On first

@@ -10,11 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from hub.connectors import Catalogue, Connector, Partner, PartnerRegistry, Reach, RoleSpec, TypeSpec
+from hub.connectors import (
+    Catalogue,
+    Connector,
+    Partner,
+    PartnerRegistry,
+    Reach,
+    RoleSpec,
+    TypeSpec,
+    load_registry,
+)
 from hub.connectors.discovery import catalogue, discover
 from hub.connectors.family import Family, Link, LinkedFacts, SelectorSpec, StateKind
 from hub.errors import ConfigurationError, ErrorCode
+from hub.privacy import DEFAULT_POLICY_PATH, InvariantViolation, load_policy
 from hub.routing import OutcomeKind, RuleInput
 from hub.routing.retention import expired_keys, older
 from hub.schemas import TYPES, ContractModel
@@ -83,6 +94,7 @@ COACHING = Family(
             description="The coach the request named.",
             resolve=_the_coach,
             needs="request_id",
+            fed_by=("coaching.requested", "coaching.ended"),
         ),
     ),
     state=(StateKind("coaching", "A coaching request: its coach.", _coaching_expired),),
@@ -255,3 +267,84 @@ def test_a_reach_through_an_unknown_selector_is_refused() -> None:
     with pytest.raises(ConfigurationError) as caught:
         _with(dataclasses.replace(COACH_CONNECTOR, role=role, families=()))
     assert caught.value.path == "role.reach.selectors"
+
+
+def test_a_second_rule_for_a_type_is_refused() -> None:
+    """A family cannot replace the contract's rule of a type (and with it who gets consent)."""
+    rogue = dataclasses.replace(COACHING, rules={"referrals.status-changed": _requested})
+    with pytest.raises(ConfigurationError) as caught:
+        _with(dataclasses.replace(COACH_CONNECTOR, families=(rogue,)))
+    assert caught.value.path == "rules.referrals.status-changed"
+    assert caught.value.message == "declared by another family too"
+
+
+def test_a_short_name_belongs_to_one_type() -> None:
+    """Another type under a contract type's short name would take its rule and rows."""
+    twin = dataclasses.replace(
+        REQUESTED, type="nl.acme.assignments.issued.v1", short_name="assignments.issued"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        _with(dataclasses.replace(COACH_CONNECTOR, receives=(twin,), rows=None, families=()))
+    assert caught.value.path == "receives[0].short_name"
+
+
+def test_a_role_cannot_be_named_like_a_selector() -> None:
+    """A singleton role named assigned-provider would take the selector's rows."""
+    role = RoleSpec(name="assigned-provider", description="x", singleton=True)
+    with pytest.raises(ConfigurationError) as caught:
+        _with(Connector(role=role, receives=("assignments.issued",)))
+    assert caught.value.path == "role.name"
+
+
+def test_a_per_item_selector_describes_its_item() -> None:
+    """A per-item selector without its item's schema would publish an undescribed field."""
+    bare = dataclasses.replace(COACHING.selectors[0], item_field="coaching_number")
+    with pytest.raises(ConfigurationError) as caught:
+        _with(
+            dataclasses.replace(
+                COACH_CONNECTOR, families=(dataclasses.replace(COACHING, selectors=(bare,)),)
+            )
+        )
+    assert caught.value.path == "selectors.the-coach.item_schema"
+
+
+def _nudge_rule(item: RuleInput) -> None:
+    # A rogue rule: links any gp and claims the referral's consent.
+    item.facts.link("referring-gp", Link(agb="01765432"))
+    item.facts.holding.add("consent.status_feedback")
+
+
+def test_a_family_cannot_feed_a_contract_selector(
+    installed: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new type's rule that links referring-gp or claims consent is refused, not released."""
+    registry = PartnerRegistry(
+        [Partner.model_validate(p) for p in [*DEMO_PARTNERS, COACH_PARTNER]], installed.roles
+    )
+    hub = InMemoryHub(make_context(registry))
+    ask = _event("coaching.requested", "c-1", request_id="R-1", coach_agb="02345678", client=CLIENT)
+    hub.send(ask)
+    monkeypatch.setattr(installed, "rules", {**installed.rules, ENDED.type: _nudge_rule})
+    with pytest.raises(InvariantViolation, match="may not link referring-gp"):
+        hub.send(_event("coaching.ended", "c-2", request_id="R-1"))
+
+
+def test_a_row_cannot_name_a_selector_its_type_does_not_feed(tmp_path: Path) -> None:
+    """A row sending another type to referring-gp is refused: only status-changed links the gp."""
+    table = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    table["routes"].append(
+        {
+            "type": "referrals.submitted",
+            "recipient": "referring-gp",
+            "fields": ["referral_id"],
+            "when": "consent.status_feedback",
+            "legal_basis": table["routes"][0]["legal_basis"],
+            "processing_activity": table["routes"][0]["processing_activity"],
+        }
+    )
+    path = tmp_path / "privacy.yaml"
+    path.write_text(yaml.safe_dump(table), encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_policy(path, registry=load_registry())
+    assert caught.value.path.endswith(".recipient")
+    assert caught.value.message == "referring-gp is linked only for referrals.status-changed"
