@@ -80,9 +80,9 @@ class SelectorSpec:
     """A dynamic recipient a row may name: the partners linked to the event.
 
     ``fed_by`` are the short names of the types whose rules may link partners to it
-    (``Facts.link``); a link from any other type's rule is refused as a privacy breach
-    (``hub.privacy.InvariantViolation``), so a new family cannot feed a contract selector.
-    A selector that reads the event's own data (``assigned-provider``) needs none.
+    (``Facts.link``) and the only types whose rows may name it; a link from any other
+    type's rule is refused as a privacy breach (``hub.privacy.InvariantViolation``), so a
+    new family cannot feed a contract selector. Empty: any type with ``needs`` may use it.
     ``needs`` is a field the type's data must have for a row to name the selector
     (``referral_id``). ``item_field`` makes it per item: one delivery per link, and the
     row may use the link's ``item_id`` as its subject (``subject: <item_field>``) or add it

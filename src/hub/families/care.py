@@ -49,6 +49,9 @@ ASSIGNED_PROVIDER = SelectorSpec(
     description="The partner with the event's provider_agb.",
     resolve=_assigned_provider,
     needs="provider_agb",
+    # Read from the event's own data: only an assignment links a provider this way (a new
+    # type with a provider_agb field cannot reach providers through it).
+    fed_by=("assignments.issued",),
 )
 
 LIVE_ASSIGNMENT_PROVIDERS = SelectorSpec(

@@ -550,7 +550,13 @@ class _Compiler:
         selector = self.vocabulary.selectors.get(name)
         if selector is None:
             if self.registry.get(name) is None:
-                raise self.fail(where, "neither a recipient selector nor a registered partner id")
+                roles = [r.name for r in self.registry.roles.values() if r.singleton]
+                raise self.fail(
+                    where,
+                    "neither a singleton role, a recipient selector nor a registered partner "
+                    f"id; roles: {', '.join(sorted(roles))}; selectors: "
+                    f"{', '.join(self.vocabulary.selectors)}",
+                )
             return RecipientKind.PARTNER, None, name
         if selector.needs is not None and selector.needs not in schema.fields:
             raise self.fail(where, f"{selector.name} needs a type whose data has {selector.needs}")

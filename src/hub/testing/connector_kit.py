@@ -48,7 +48,7 @@ import jsonschema
 import yaml
 
 from hub.connectors.discovery import catalogue
-from hub.connectors.protocol import Connector, TypeSpec
+from hub.connectors.protocol import SAFETY, Connector, TypeSpec
 from hub.connectors.registry import Partner, PartnerRegistry, load_registry
 from hub.delivery.breaker import CircuitBreaker
 from hub.delivery.receiver import WebhookVerificationError, verify
@@ -569,7 +569,13 @@ def safety_problems(
     try:
         policy = load_policy(policy_file, registry=registry)
     except ConfigurationError as exc:
-        return [Problem("safety", f"{exc.source}: {exc.path}", exc.message)]
+        # A protection class's refusal is the safety check's; any other refusal of the
+        # table with the connector's rows (a field typo, a reach) is the rows' problem.
+        rules = {SAFETY.rule} | {
+            spec.protection.rule for spec in catalogue().types.values() if spec.protection
+        }
+        check = "safety" if exc.message in rules else "rows"
+        return [Problem(check, f"{exc.source}: {exc.path}", exc.message)]
     problems: list[Problem] = []
     types = catalogue().types
     for route in _routes_of(connector, policy):

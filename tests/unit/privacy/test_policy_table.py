@@ -176,7 +176,9 @@ ISSUED = index("assignments.issued", "assigned-provider")
         (
             _set(["routes", 0, "recipient"], "wijkteam"),
             "routes[0].recipient",
-            "neither a recipient selector nor a registered partner id",
+            "neither a singleton role, a recipient selector nor a registered partner id; "
+            "roles: backoffice, swt, veilig-thuis; selectors: assigned-provider, "
+            "live-assignment-providers, referring-gp",
         ),
         (
             _set(["routes", 0, "legal_basis"], "consent"),
