@@ -62,24 +62,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Afzender; for a 302 the Ontvanger)",
     )
     _common(inbound)
-    inbound.add_argument("file", type=Path, metavar="FILE.xml", help="the iWmo document")
+    inbound.add_argument("file", type=Path, nargs="?", metavar="FILE.xml", help="the iWmo document")
     outbound = commands.add_parser(
         "outbound",
         help="show the 301 a provider would get for an assignments.issued event",
         description="Run the --after events, then EVENT.json; print its 301 or the reason.",
     )
     _common(outbound)
-    outbound.add_argument("file", type=Path, metavar="EVENT.json", help="a CloudEvent")
+    outbound.add_argument("file", type=Path, nargs="?", metavar="EVENT.json", help="a CloudEvent")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--after",
-        action="append",
+        action="extend",
+        nargs="+",
         type=Path,
         default=[],
         metavar="EVENT.json",
-        help="a CloudEvent (or iWmo document) to run first; repeat for several, in order",
+        help="CloudEvents (or iWmo documents) to run first, in order; repeatable",
     )
     parser.add_argument(
         "--partners",
@@ -103,8 +104,14 @@ def run(args: argparse.Namespace) -> int:
     from hub.settings import HubSettings
 
     name = f"hub iwmo {args.iwmo_command}"
+    after: list[Path] = list(args.after)
+    # `--after A B FILE` reads FILE as one more --after value: the last one is FILE then.
+    file: Path | None = args.file if args.file is not None else (after.pop() if after else None)
+    if file is None:
+        print(f"{name}: the file to translate is missing", file=sys.stderr)
+        return _USAGE
     bodies: list[tuple[Path, bytes]] = []
-    for path in [*args.after, args.file]:
+    for path in [*after, file]:
         try:
             bodies.append((path, path.read_bytes()))
         except OSError as exc:
@@ -125,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: --sender {sender} is not a registered partner", file=sys.stderr)
         return _USAGE
     session = IwmoSession(ctx, settings.iwmo)
-    *after, (_, body) = bodies
-    for path, each in after:
+    *before, (_, body) = bodies
+    for path, each in before:
         note = session.after(each)
         if note is not None:
             print(f"{name}: --after {path}: {note}", file=sys.stderr)
