@@ -31,6 +31,7 @@ from .iwmo_documents import (
 ISSUED = EXAMPLES / "assignments.issued/valid/new-outputgericht.json"
 ISSUED_INSPANNINGSGERICHT = Path(__file__).parents[1] / "iwmo/data/assignments-issued-wmo.json"
 PROVIDER_SOURCE = "urn:nld:agb:73730001"
+DATA = Path(__file__).parent / "data"
 ITEM = "/Bericht/Client/StartProducten/StartProduct"
 STOP_ITEM = "/Bericht/Client/StopProducten/StopProduct"
 
@@ -451,3 +452,19 @@ def test_the_command_runs_as_python_m_hub(tmp_path: Path) -> None:
     result = json.loads(completed.stdout)
     assert result["accepted"] is True
     assert [e["type"] for e in result["events"]] == ["nl.sociaaldomein.care.started.v1"]
+
+
+def test_the_session_of_docs_iwmo_md(capsys: pytest.CaptureFixture[str]) -> None:
+    """The documented session: the 301, a 302 matched to it, a 305 and then a 307 approved."""
+    issued = ISSUED_INSPANNINGSGERICHT
+    code, result = iwmo(capsys, "inbound", "--after", issued, DATA / "wmo302-approved.xml")
+    assert (code, result["retour_of"]) == (
+        0,
+        {"identificatie": "0c4435bad64e", "outcome": "acknowledged"},
+    )
+    started = DATA / "wmo305-started.xml"
+    code, result = iwmo(capsys, "inbound", "--after", issued, started)
+    assert (code, [e["data"]["started_on"] for e in result["events"]]) == (0, ["2026-10-01"])
+    stopped = ISSUED_INSPANNINGSGERICHT.parent / "wmo307.xml"
+    code, result = iwmo(capsys, "inbound", "--after", issued, started, stopped)
+    assert (code, [e["data"]["stopped_on"] for e in result["events"]]) == (0, ["2026-11-20"])
