@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
+from hub.iwmo.settings import IwmoSettings
 
 __all__ = [
     "DEMO_PSEUDONYM_SECRET",
@@ -440,6 +441,7 @@ class HubSettings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+    iwmo: IwmoSettings = IwmoSettings()
 
 
 def demo_defaults_in_use(settings: HubSettings) -> list[str]:

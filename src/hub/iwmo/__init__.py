@@ -7,6 +7,8 @@ Inbound: ``read_inbound`` (level 1; raises ``MessageRefused``) gives a ``CareMes
 (305/307) or an ``AssignmentRetour`` (302). ``answer_care_message`` answers a
 ``CareMessage`` with the 306/308, its retourcodes, the events of an approval and the
 records to store. Outbound: ``render_301`` turns an ``assignments.issued`` into a 301.
+``MemoryIwmoState`` implements ``IwmoState`` over the routing state, with the translator's
+own records in memory (``hub iwmo``).
 """
 
 from hub.iwmo.checks import RETOURCODE_OF, StateVerdict, check_state
@@ -21,6 +23,7 @@ from hub.iwmo.codes import (
 )
 from hub.iwmo.events import CARE_STARTED, CARE_STOPPED, IWMO_NAMESPACE, care_events, event_id
 from hub.iwmo.inbound import CareAnswer, Receipt, ReceiptContext, answer_care_message
+from hub.iwmo.memory import KeptAnswer, MemoryIwmoState, SentWmo301
 from hub.iwmo.model import (
     AssignmentRetour,
     CareClient,
@@ -45,6 +48,7 @@ from hub.iwmo.parsing import (
     DEFAULT_MAX_BYTES,
     INBOUND_KINDS,
     MAX_BYTES_LIMIT,
+    claimed_sender,
     ensure_structure,
     parse_document,
     read_inbound,
@@ -99,6 +103,8 @@ __all__ = [
     "IwmoCode",
     "IwmoSettings",
     "IwmoState",
+    "KeptAnswer",
+    "MemoryIwmoState",
     "MessageKind",
     "MessageRefused",
     "Problem",
@@ -108,11 +114,13 @@ __all__ = [
     "RenderReason",
     "Rendering",
     "Retourcodes",
+    "SentWmo301",
     "StateVerdict",
     "UsedIdentificatie",
     "answer_care_message",
     "care_events",
     "check_state",
+    "claimed_sender",
     "disclosed_fields",
     "document_findings",
     "ensure_structure",

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "INBOUND_KINDS",
     "MAX_BYTES_LIMIT",
+    "claimed_sender",
     "parse_document",
     "read_inbound",
 ]
@@ -147,6 +148,21 @@ def read_inbound(data: bytes, *, sender_agb: str, max_bytes: int) -> InboundMess
     if message.header.afzender != sender_agb:
         raise _refuse(IwmoCode.AGB_NOT_SENDER, "/Bericht/Header/Afzender")
     return message
+
+
+def claimed_sender(data: bytes, *, max_bytes: int) -> tuple[str, str]:
+    """The AGB a document names as its sender, and its path: a 305/307's Afzender, a 302's Ontvanger.
+
+    For a caller that learns the sender from the document (``hub iwmo inbound`` without
+    ``--sender``). Raises ``MessageRefused`` for every level-1 code before the sender check.
+    """
+    root = parse_document(data, max_bytes=max_bytes)
+    kind = kind_of(root, INBOUND_KINDS)
+    ensure_structure(root, kind)
+    name = "Ontvanger" if kind is MessageKind.WMO302 else "Afzender"
+    return _text(_get(root, "Header", kind.namespace), name, kind.namespace), (
+        f"/Bericht/Header/{name}"
+    )
 
 
 def ensure_structure(root: etree._Element, kind: MessageKind) -> None:

@@ -1,0 +1,417 @@
+"""``hub iwmo inbound|outbound``: the iWmo 3.2 translator in memory, without Kafka or HTTP.
+
+Both run the ``--after`` files first, in order, as ``hub preview`` does: each CloudEvent
+through the live pipeline's per-event step (``hub.pipeline.process``: validation, the
+stateful rules, release) with an in-memory routing state, and for each accepted
+``assignments.issued`` the 301 each provider receiving it would get instead of its JSON
+view (every provider counts as ``iwmo: true``). An ``--after`` file that starts with ``<``
+is an iWmo document, posted as ``inbound`` posts FILE (its sender from the document).
+
+- ``inbound FILE.xml`` posts FILE as PARTNER and prints one JSON object: ``accepted``,
+  ``events``, ``retour``, ``retourcodes``, ``errors`` and, for a 302, ``retour_of``.
+  Exit 0 if accepted, else 1.
+- ``outbound EVENT.json`` runs EVENT and prints ``{"wmo301", "reason"}``; exit 1 with
+  ``errors`` when the hub rejects the event.
+
+Exit 2 when a file cannot be read, ``--sender`` names no partner, or the configuration is
+bad. Output never holds a BSN, a name, a birth date or XML content, except the retour and
+the 301 themselves (the sender's own document, and the provider's view).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.connectors.registry import Partner
+    from hub.iwmo import CareMessage, IwmoSettings, Rendering
+    from hub.iwmo.memory import MemoryIwmoState
+    from hub.routing import Decision, Outcome, RoutingContext
+    from hub.state import StateStore
+
+__all__ = ["IwmoSession", "configure", "run"]
+
+PROVIDER_ROLE = "provider"
+"""The role whose partners may use iWmo (here: every one of them, as if ``iwmo: true``)."""
+
+ASSIGNMENTS_ISSUED = "nl.sociaaldomein.assignments.issued.v1"
+"""The type a 301 is rendered from."""
+
+_USAGE = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the sub-commands ``inbound`` and ``outbound`` and their arguments."""
+    commands = parser.add_subparsers(dest="iwmo_command", required=True, metavar="DIRECTION")
+    inbound = commands.add_parser(
+        "inbound",
+        help="answer an iWmo 302/305/307 as the hub would (retour, events, codes)",
+        description="Run the --after events, then post FILE.xml as PARTNER; print the answer.",
+    )
+    inbound.add_argument(
+        "--sender",
+        metavar="PARTNER",
+        default=None,
+        help="the posting provider's partner id (default: the provider whose AGB is the "
+        "Afzender; for a 302 the Ontvanger)",
+    )
+    _common(inbound)
+    inbound.add_argument("file", type=Path, nargs="?", metavar="FILE.xml", help="the iWmo document")
+    outbound = commands.add_parser(
+        "outbound",
+        help="show the 301 a provider would get for an assignments.issued event",
+        description="Run the --after events, then EVENT.json; print its 301 or the reason.",
+    )
+    _common(outbound)
+    outbound.add_argument("file", type=Path, nargs="?", metavar="EVENT.json", help="a CloudEvent")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--after",
+        action="extend",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="EVENT.json",
+        help="CloudEvents (or iWmo documents) to run first, in order; repeatable",
+    )
+    parser.add_argument(
+        "--partners",
+        type=Path,
+        default=None,
+        help="partner registry (default: HUB_PARTNERS_FILE, else the demo registry)",
+    )
+    parser.add_argument(
+        "--privacy",
+        type=Path,
+        default=None,
+        help="routing/privacy table (default: HUB_PRIVACY__POLICY_FILE, else the defaults)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command; 0 accepted, 1 not, 2 when the arguments or configuration are unusable."""
+    from hub.connectors.registry import load_registry
+    from hub.errors import ConfigurationError
+    from hub.routing import build_context
+    from hub.settings import HubSettings
+
+    name = f"hub iwmo {args.iwmo_command}"
+    after: list[Path] = list(args.after)
+    # `--after A B FILE` reads FILE as one more --after value: the last one is FILE then.
+    file: Path | None = args.file if args.file is not None else (after.pop() if after else None)
+    if file is None:
+        print(f"{name}: the file to translate is missing", file=sys.stderr)
+        return _USAGE
+    bodies: list[tuple[Path, bytes]] = []
+    for path in [*after, file]:
+        try:
+            bodies.append((path, path.read_bytes()))
+        except OSError as exc:
+            print(f"{name}: cannot read {path} ({exc.strerror})", file=sys.stderr)
+            return _USAGE
+    try:
+        settings = HubSettings()
+        if args.privacy is not None:
+            privacy = settings.privacy.model_copy(update={"policy_file": args.privacy})
+            settings = settings.model_copy(update={"privacy": privacy})
+        registry = load_registry(args.partners or settings.partners_file)
+        ctx = build_context(settings, registry)
+    except ConfigurationError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return _USAGE
+    sender = getattr(args, "sender", None)
+    if sender is not None and registry.get(sender) is None:
+        print(f"{name}: --sender {sender} is not a registered partner", file=sys.stderr)
+        return _USAGE
+    session = IwmoSession(ctx, settings.iwmo)
+    *before, (_, body) = bodies
+    for path, each in before:
+        note = session.after(each)
+        if note is not None:
+            print(f"{name}: --after {path}: {note}", file=sys.stderr)
+    if args.iwmo_command == "inbound":
+        result = session.inbound(body, sender)
+        code = 0 if result["accepted"] else 1
+    else:
+        result = session.outbound(body)
+        code = 1 if "errors" in result else 0
+    print(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
+    return code
+
+
+def _is_document(body: bytes) -> bool:
+    return body.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
+
+
+def _error(code: str, path: str) -> dict[str, str | None]:
+    return {"code": code, "path": path, "retourcode": None}
+
+
+class IwmoSession:
+    """The hub in memory, as the translator meets it: routing state, held content, iWmo records.
+
+    Every provider of the registry counts as ``iwmo: true``. The clock is the routing
+    context's (``ctx.now``): it stamps receipts, events and the processing date.
+    """
+
+    def __init__(self, ctx: RoutingContext, settings: IwmoSettings) -> None:
+        from hub.families.state import assignment_key
+        from hub.iwmo.memory import MemoryIwmoState
+        from hub.state import StateStore
+
+        self.ctx = ctx
+        self.settings = settings
+        self.state: StateStore = StateStore()
+        self.held: StateStore = StateStore()
+        self.iwmo: MemoryIwmoState = MemoryIwmoState(self.state, assignment_key)
+
+    # ------------------------------------------------------------------ CloudEvents
+
+    def after(self, body: bytes) -> str | None:
+        """Run one ``--after`` file; a short note (codes only) when it was not accepted."""
+        if _is_document(body):
+            result = self.inbound(body, None)
+            if result["accepted"]:
+                return None
+            return "not accepted (" + ", ".join(str(e["code"]) for e in result["errors"]) + ")"
+        outcome, errors = self.send_event(body)
+        if errors:
+            return "rejected (" + ", ".join(str(e["code"]) for e in errors) + ")"
+        if outcome is not None and outcome.decision is None:
+            return "duplicate"
+        return None
+
+    def send_event(self, body: bytes) -> tuple[Outcome | None, list[dict[str, str]]]:
+        """Run a structured-mode CloudEvent as ``hub preview`` does, then send its 301s.
+
+        Returns the outcome (None when the envelope is unreadable) and the errors of a
+        rejection (``{path, code, message}``, as ``hub preview`` prints them).
+        """
+        from hub.envelope import parse_structured
+        from hub.errors import InvalidEvent
+        from hub.routing import OutcomeKind
+
+        try:
+            raw = parse_structured(body)
+        except InvalidEvent as exc:
+            return None, [e.as_dict() for e in exc.errors]
+        source = raw.get("source")
+        sender = self.ctx.registry.by_source(source) if isinstance(source, str) else None
+        outcome = self._process(raw, sender)
+        if outcome.kind is OutcomeKind.DEAD_LETTERED:
+            return outcome, [e.as_dict() for e in outcome.errors]
+        if outcome.decision is not None:
+            self._send_301s(raw, outcome.decision)
+        return outcome, []
+
+    def _process(
+        self,
+        raw: Mapping[str, Any],
+        sender: Partner | None,
+        received_at: datetime | None = None,
+    ) -> Outcome:
+        from hub.pipeline import process
+
+        batch, held_batch = self.state.overlay(), self.held.overlay()
+        outcome = process(raw, sender, batch, self.ctx, held=held_batch, received_at=received_at)
+        batch.commit()
+        held_batch.commit()
+        return outcome
+
+    def _send_301s(self, raw: Mapping[str, Any], decision: Decision) -> list[Rendering]:
+        """The 301 of each provider that receives this ``assignments.issued``; keep the sent ones."""
+        from hub.iwmo import identificatie_301, render_301
+        from hub.iwmo.memory import SentWmo301
+
+        if raw.get("type") != ASSIGNMENTS_ISSUED:
+            return []
+        renderings = []
+        for delivery in decision.deliveries:
+            partner = self.ctx.registry.get(delivery.recipient)
+            if partner is None or partner.role != PROVIDER_ROLE:
+                continue
+            # The provider's view (the projected data), under the received event's own
+            # source and id: the 301's Identificatie is derived from them (section 6).
+            event = {
+                "id": raw["id"],
+                "source": raw["source"],
+                "type": delivery.event.type,
+                "time": delivery.event.time.isoformat(),
+                "subject": delivery.event.subject,
+                "data": json.loads(json.dumps(delivery.event.data)),
+            }
+            rendering = render_301(
+                event,
+                others=list(self.iwmo.records.values()),
+                gemeentecode=self.settings.gemeentecode,
+                pseudonymise=self.ctx.pseudonymise,
+                xsd_versie=self.settings.xsd_versie,
+            )
+            if rendering.wmo301 is not None and rendering.record is not None:
+                sent = SentWmo301(
+                    afzender=self.settings.gemeentecode,
+                    ontvanger=rendering.record.provider_agb,
+                    identificatie=identificatie_301(str(raw["source"]), str(raw["id"])),
+                )
+                self.iwmo.keep_301(sent, rendering.record)
+            renderings.append(rendering)
+        return renderings
+
+    def outbound(self, body: bytes) -> dict[str, Any]:
+        """``{"wmo301", "reason"}`` for one CloudEvent; with ``errors`` when the hub rejects it."""
+        from hub.envelope import parse_structured
+        from hub.errors import InvalidEvent
+        from hub.routing import OutcomeKind
+
+        try:
+            raw = parse_structured(body)
+        except InvalidEvent as exc:
+            return {"wmo301": None, "reason": None, "errors": [e.as_dict() for e in exc.errors]}
+        source = raw.get("source")
+        sender = self.ctx.registry.by_source(source) if isinstance(source, str) else None
+        outcome = self._process(raw, sender)
+        if outcome.kind is OutcomeKind.DEAD_LETTERED:
+            return {
+                "wmo301": None,
+                "reason": None,
+                "errors": [e.as_dict() for e in outcome.errors],
+            }
+        if outcome.decision is None:  # a duplicate: delivered the first time, not again
+            return {"wmo301": None, "reason": None, "duplicate": True}
+        if raw.get("type") != ASSIGNMENTS_ISSUED:
+            return {"wmo301": None, "reason": "not-wmo"}  # stays JSON: not an assignment
+        renderings = self._send_301s(raw, outcome.decision)
+        if not renderings:
+            return {"wmo301": None, "reason": "not-renderable"}  # no provider receives it
+        rendering = renderings[0]
+        text = None if rendering.wmo301 is None else rendering.wmo301.decode("utf-8")
+        return {"wmo301": text, "reason": rendering.reason}
+
+    # ------------------------------------------------------------------ iWmo documents
+
+    def inbound(self, body: bytes, sender_id: str | None) -> dict[str, Any]:
+        """The answer to an iWmo document posted by ``sender_id`` (default: from the document)."""
+        from hub.iwmo import AssignmentRetour, MessageRefused, claimed_sender, read_inbound
+
+        result: dict[str, Any] = {
+            "accepted": False,
+            "events": [],
+            "retour": None,
+            "retourcodes": {},
+            "errors": [],
+        }
+        max_bytes = self.settings.max_bytes
+        try:
+            agb, agb_path = claimed_sender(body, max_bytes=max_bytes)
+        except MessageRefused as refused:
+            result["errors"] = [refused.problem.as_error()]
+            return result
+        registry = self.ctx.registry
+        if sender_id is not None:
+            sender = registry.get(sender_id)
+            if sender is None or sender.role != PROVIDER_ROLE or sender.agb is None:
+                result["errors"] = [_error("TYPE_NOT_ALLOWED", "/")]  # as the gateway's 403
+                return result
+        else:
+            sender = registry.by_agb(agb)
+            if sender is None or sender.role != PROVIDER_ROLE or sender.agb is None:
+                result["errors"] = [_error("AGB_NOT_SENDER", agb_path)]
+                return result
+        try:
+            message = read_inbound(body, sender_agb=sender.agb, max_bytes=max_bytes)
+        except MessageRefused as refused:
+            result["errors"] = [refused.problem.as_error()]
+            return result
+        if isinstance(message, AssignmentRetour):
+            result["retour_of"] = message.as_dict()
+            if self.iwmo.match_302(message) is None:
+                result["errors"] = [
+                    _error("RETOUR_UNMATCHED", "/Bericht/Header/BerichtIdentificatie/Identificatie")
+                ]
+            else:
+                result["accepted"] = True
+            return result
+        result.update(self._answer(message, sender))
+        return result
+
+    def _answer(self, message: CareMessage, sender: Partner) -> dict[str, Any]:
+        """A 305/307 past level 1: the translator's answer, then its events through the pipeline."""
+        from hub.iwmo import ReceiptContext, answer_care_message
+        from hub.iwmo.inbound import AMSTERDAM
+
+        received_at = self.ctx.now().astimezone(AMSTERDAM).replace(microsecond=0)
+        answer = answer_care_message(
+            message,
+            self.iwmo,
+            ReceiptContext(
+                received_at=received_at,
+                source=sender.source,
+                gemeentecode=self.settings.gemeentecode,
+                pseudonymise=self.ctx.pseudonymise,
+                xsd_versie_retour=self.settings.xsd_versie_retour,
+            ),
+        )
+        retour = answer.retour.decode("utf-8")
+        if answer.replayed:
+            header = message.header
+            kept = self.iwmo.kept_answer(
+                header.afzender, header.kind.bericht_code, header.identificatie
+            )
+            return {
+                "accepted": answer.accepted,
+                "retour": retour,
+                "retourcodes": {} if kept is None else _lists(kept.retourcodes),
+                "errors": [] if kept is None else [f.as_dict() for f in kept.findings],
+            }
+        if answer.accepted:
+            refused = self._publish(message, answer.events, sender, received_at)
+            if refused:
+                # The translator approved what the hub's rules refuse: nothing is published,
+                # nothing kept, and no approving retour goes out (see docs/iwmo.md).
+                return {"accepted": False, "retour": None, "retourcodes": {}, "errors": refused}
+        self.iwmo.keep_answer(answer)
+        return {
+            "accepted": answer.accepted,
+            "events": [dict(event) for event in answer.events],
+            "retour": retour,
+            "retourcodes": _lists(answer.retourcodes),
+            "errors": [f.as_dict() for f in answer.findings],
+        }
+
+    def _publish(
+        self,
+        message: CareMessage,
+        events: tuple[dict[str, Any], ...],
+        sender: Partner,
+        received_at: datetime,
+    ) -> list[dict[str, str | None]]:
+        """Run the approved events through the pipeline, all or none; the refusals, if any."""
+        from hub.pipeline import process
+        from hub.routing import OutcomeKind
+
+        batch, held_batch = self.state.overlay(), self.held.overlay()
+        refused: list[dict[str, str | None]] = []
+        for item, event in zip(message.items, events, strict=True):
+            outcome = process(
+                event, sender, batch, self.ctx, held=held_batch, received_at=received_at
+            )
+            if outcome.kind is OutcomeKind.DEAD_LETTERED:
+                refused += [_error(e.code.value, item.path) for e in outcome.errors]
+            elif outcome.kind is OutcomeKind.DUPLICATE:
+                refused.append(_error("ID_ALREADY_KNOWN", item.path))
+        if not refused:  # one transaction: the overlays are dropped otherwise
+            batch.commit()
+            held_batch.commit()
+        return refused
+
+
+def _lists(codes: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    return {name: list(values) for name, values in codes.items()}
