@@ -52,7 +52,8 @@ class RoleSpec:
     the role's name (``recipient: swt``). ``required``: a deployment has at least one
     (the contract's swt, backoffice and veilig-thuis are both: exactly one). ``reach``: how
     rows may reach its partners when not freely (None: by the role's name if a
-    singleton, or by partner id).
+    singleton, or by partner id). ``formats``: partner formats other than CloudEvents its
+    partners may ask for in the registry (``iwmo: true``), which its connector handles.
     """
 
     name: str
@@ -61,6 +62,7 @@ class RoleSpec:
     singleton: bool = False
     required: bool = False
     reach: Reach | None = None
+    formats: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _SLUG.fullmatch(self.name):

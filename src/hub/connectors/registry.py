@@ -110,6 +110,16 @@ class Partner(BaseModel):
     delivery: KafkaTopicDelivery | WebhookDelivery | PullDelivery = Field(
         default_factory=KafkaTopicDelivery, discriminator="kind"
     )
+    iwmo: bool = Field(
+        default=False,
+        description="Exchanges iWmo 3.2 XML instead of CloudEvents where it can (docs/iwmo.md); "
+        "only for a role whose connector offers the iwmo format.",
+    )
+
+    @property
+    def formats(self) -> frozenset[str]:
+        """The partner formats this partner asked for in the registry (``iwmo``)."""
+        return frozenset({"iwmo"}) if self.iwmo else frozenset()
 
 
 class _RegistryFile(BaseModel):
@@ -175,6 +185,10 @@ class PartnerRegistry:
         if role.agb and (partner.agb is None or not _AGB.match(partner.agb)):
             raise ConfigurationError(
                 "partner registry", f"{where}.agb", f"a {role.name} partner needs an 8-digit agb"
+            )
+        for name in sorted(partner.formats - set(role.formats)):
+            raise ConfigurationError(
+                "partner registry", f"{where}.{name}", f"a {role.name} partner cannot use {name}"
             )
         if not role.agb and partner.agb is not None:
             raise ConfigurationError(

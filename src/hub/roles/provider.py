@@ -16,6 +16,8 @@ ROLE = RoleSpec(
     name="provider",
     description="A care provider (zorgaanbieder), paid per result area.",
     agb=True,
+    # A provider may exchange iWmo 3.2 XML (docs/iwmo.md): ``iwmo: true`` in the registry.
+    formats=("iwmo",),
     # privacy.md invariant 4: a provider sees only what its own assignments need.
     reach=Reach(
         selectors=("assigned-provider", "live-assignment-providers"),

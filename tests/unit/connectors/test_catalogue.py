@@ -452,3 +452,19 @@ def test_an_entry_point_that_cannot_be_imported_is_refused(
         "entry point hub.connectors:debt-assistance",
         "no_such_connector",
     )
+
+
+def test_iwmo_is_a_provider_format_only() -> None:
+    """`iwmo: true` asks for the provider connector's XML; on a gp it is refused, by path."""
+    found = catalogue()
+    partners = copy.deepcopy(DEMO_PARTNERS)
+    provider = next(p for p in partners if p["role"] == "provider")
+    provider["iwmo"] = True
+    registry = PartnerRegistry([Partner.model_validate(p) for p in partners], found.roles)
+    assert registry.get(provider["id"]).iwmo is True  # type: ignore[union-attr]
+    gp_index = next(i for i, p in enumerate(partners) if p["role"] == "gp")
+    partners[gp_index]["iwmo"] = True
+    with pytest.raises(ConfigurationError) as caught:
+        PartnerRegistry([Partner.model_validate(p) for p in partners], found.roles)
+    assert caught.value.path == f"partners[{gp_index}].iwmo"
+    assert caught.value.message == "a gp partner cannot use iwmo"
