@@ -206,6 +206,16 @@ class Pipeline:
         elif decision is not None:
             out.extend(self._delivery_records(decision))
             _log.info("event_routed", **context, deliveries=len(decision.deliveries))
+            for alert in decision.alerts:
+                # Codes and ids only: the document that could not be rendered is never logged.
+                _log.error(
+                    "delivery_not_rendered",
+                    **context,
+                    recipient=alert.recipient,
+                    format=alert.format,
+                    reason=alert.reason,
+                    disclosure_id=alert.disclosure_id,
+                )
         if decision is not None:
             out.extend(self._disclosure_records(decision))
         return out
@@ -412,8 +422,12 @@ def process(
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
         return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)
-    releases = release(origin, ruling.facts, ctx, ctx.now())
+    # Renderers read the state as this event left it, and their changes go with its own.
     state.put(changes)
+    releases = release(origin, ruling.facts, ctx, ctx.now(), state=state, received_on=received_on)
+    if releases.state_changes:
+        changes = {**changes, **releases.state_changes}
+        state.put(releases.state_changes)
     if held is not None:
         held.put(ruling.held)
     decision = Decision(
@@ -421,6 +435,7 @@ def process(
         disclosures=tuple(releases.disclosures),
         state_changes=changes,
         held_changes=ruling.held,
+        alerts=tuple(releases.alerts),
     )
     return _outcome(OutcomeKind.ACCEPTED, event, decision)
 
