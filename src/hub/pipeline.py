@@ -36,6 +36,7 @@ from hub.routing.context import RoutingContext
 from hub.routing.decision import Decision, Outcome, OutcomeKind
 from hub.routing.ids import trace_context
 from hub.routing.origin import Origin
+from hub.routing.render import PendingView
 from hub.routing.route import release
 from hub.routing.rules import apply_rules
 from hub.routing.state_model import SeenMarker, seen_key
@@ -422,12 +423,19 @@ def process(
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
         return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)
-    # Renderers read the state as this event left it, and their changes go with its own.
-    state.put(changes)
-    releases = release(origin, ruling.facts, ctx, ctx.now(), state=state, received_on=received_on)
+    # Renderers read the state as this event leaves it, and their changes go with its own;
+    # nothing is put into the batch before release has succeeded.
+    releases = release(
+        origin,
+        ruling.facts,
+        ctx,
+        ctx.now(),
+        state=PendingView(state, changes),
+        received_on=received_on,
+    )
     if releases.state_changes:
         changes = {**changes, **releases.state_changes}
-        state.put(releases.state_changes)
+    state.put(changes)
     if held is not None:
         held.put(ruling.held)
     decision = Decision(

@@ -9,7 +9,7 @@ the origin's attributes, the recipient, and the routing state as this event sees
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from hub.connectors.protocol import Connector, Rendered, RenderFunction, TypeSpe
 from hub.connectors.registry import Partner
 from hub.state.store import StateView
 
-__all__ = ["BoundRenderer", "RenderInput", "bind_renderers", "renderer_for"]
+__all__ = ["BoundRenderer", "PendingView", "RenderInput", "bind_renderers", "renderer_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +95,39 @@ def renderer_for(
         ):
             return renderer
     return None
+
+
+class PendingView:
+    """A state view with changes not yet put anywhere: what a renderer reads, never writes.
+
+    ``process`` puts an event's changes into the batch only once its release succeeded (a
+    release that fails must leave the batch as it was), so renderers read through this.
+    """
+
+    def __init__(self, base: StateView, pending: Mapping[str, Mapping[str, Any] | None]) -> None:
+        self._base = base
+        self._pending = pending
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        """The value under key, the pending change first."""
+        if key in self._pending:
+            return self._pending[key]
+        return self._base.get(key)
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
+        """Live keys with the prefix, pending changes applied."""
+        for key in self._base.keys_with_prefix(prefix):
+            if key not in self._pending:
+                yield key
+        for key, value in self._pending.items():
+            if value is not None and key.startswith(prefix):
+                yield key
+
+    def scan(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Every live key with its value, pending changes applied."""
+        for key, value in self._base.scan():
+            if key not in self._pending:
+                yield key, value
+        for key, pending in self._pending.items():
+            if pending is not None:
+                yield key, pending

@@ -33,7 +33,7 @@ from hub.routing.context import RoutingContext
 from hub.routing.decision import Delivery, RenderAlert
 from hub.routing.ids import delivery_id, disclosure_id, span_id
 from hub.routing.origin import Origin
-from hub.routing.render import RenderInput, renderer_for
+from hub.routing.render import PendingView, RenderInput, renderer_for
 from hub.routing.rules import Facts
 from hub.state.store import StateView
 
@@ -84,7 +84,7 @@ def release(
     """
     releases = Releases()
     day = received_on or decided_at.date().isoformat()
-    scene = _Scene(ctx, decided_at, _Pending(state, releases.state_changes), day)
+    scene = _Scene(ctx, decided_at, PendingView(state, releases.state_changes), day)
     for route in ctx.policy.routes_for(origin.type):
         for target in recipients(route, origin, facts, ctx):
             _release(releases, route, origin, target, facts, scene)
@@ -286,38 +286,6 @@ def _rendered(delivery: Delivery, rendered: Rendered) -> Delivery:
         dataschema=None,
     )
     return replace(delivery, event=event)
-
-
-class _Pending:
-    """The state as a renderer sees it: the event's state with earlier renderings applied."""
-
-    def __init__(self, base: StateView, pending: Mapping[str, Mapping[str, Any] | None]) -> None:
-        self._base = base
-        self._pending = pending
-
-    def get(self, key: str) -> Mapping[str, Any] | None:
-        """The value under key, the pending change first."""
-        if key in self._pending:
-            return self._pending[key]
-        return self._base.get(key)
-
-    def keys_with_prefix(self, prefix: str) -> Iterator[str]:
-        """Live keys with the prefix, pending changes applied."""
-        for key in self._base.keys_with_prefix(prefix):
-            if key not in self._pending:
-                yield key
-        for key, value in self._pending.items():
-            if value is not None and key.startswith(prefix):
-                yield key
-
-    def scan(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        """Every live key with its value, pending changes applied."""
-        for key, value in self._base.scan():
-            if key not in self._pending:
-                yield key, value
-        for key, pending in self._pending.items():
-            if pending is not None:
-                yield key, pending
 
 
 def _delivery(

@@ -9,6 +9,7 @@ import pytest
 
 from hub.connectors.protocol import Connector, Rendered, Renderer, RoleSpec, Unrenderable
 from hub.connectors.registry import PartnerRegistry
+from hub.pipeline import process
 from hub.routing import RenderInput
 from hub.routing.render import BoundRenderer
 from hub.testing import demo_registry, load_example
@@ -105,3 +106,17 @@ def test_an_unrenderable_delivery_is_withheld_with_the_renderers_reason() -> Non
         "iwmo",
         "GADGET_BROKEN",
     )
+
+
+def test_a_renderer_that_fails_leaves_the_batch_as_it_was() -> None:
+    """Nothing of the event is put into the batch before its release succeeded (the pipeline parks it)."""
+
+    def render(request: RenderInput) -> None:
+        raise RuntimeError("a bug in a renderer")
+
+    hub = _hub(render)
+    batch, held = hub.state.overlay(), hub.held.overlay()
+    with pytest.raises(RuntimeError):
+        process(load_example(ISSUED), None, batch, hub.ctx, held=held)
+    assert batch.pending() == {}
+    assert held.pending() == {}
