@@ -41,6 +41,7 @@ __all__ = [
     "has_bsn_part",
     "is_bsn",
     "is_event_id",
+    "is_json_media_type",
     "parse_structured",
     "passes_eleven_proof",
     "path_key",
@@ -227,10 +228,14 @@ def path_key(name: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
-    """One CloudEvent as the hub writes it: attributes plus a JSON object as ``data``.
+    """One CloudEvent as the hub writes it: attributes plus ``data``.
 
-    ``specversion`` is always "1.0" and ``datacontenttype`` always ``application/json``.
-    It has no ``tracestate`` and no ``partitionkey``: the hub never stores or forwards them.
+    ``specversion`` is always "1.0". ``data`` is a JSON object with ``datacontenttype``
+    ``application/json``, or text in a partner format a connector rendered it in (an
+    iWmo document, ``application/xml``): binary mode writes the text's UTF-8 bytes as the
+    record's value, structured mode a JSON string, as the CloudEvents JSON format says
+    for data that is not JSON. It has no ``tracestate`` and no ``partitionkey``: the hub
+    never stores or forwards them.
     """
 
     id: str
@@ -238,9 +243,10 @@ class CloudEvent:
     type: str
     time: datetime
     subject: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] | str
     dataschema: str | None = None
     traceparent: str | None = None
+    datacontenttype: str = CONTENT_TYPE
 
     def attributes(self) -> dict[str, str]:
         """The context attributes as strings (``time`` in RFC 3339), absent ones left out."""
@@ -251,7 +257,7 @@ class CloudEvent:
             "type": self.type,
             "time": self.time.isoformat(),
             "subject": self.subject,
-            "datacontenttype": CONTENT_TYPE,
+            "datacontenttype": self.datacontenttype,
         }
         for name in ("dataschema", "traceparent"):
             value = getattr(self, name)
@@ -261,7 +267,8 @@ class CloudEvent:
 
     def to_structured(self) -> dict[str, Any]:
         """The structured-mode dict (attributes and ``data``), ready for ``json.dumps``."""
-        return {**self.attributes(), "data": dict(self.data)}
+        data = self.data if isinstance(self.data, str) else dict(self.data)
+        return {**self.attributes(), "data": data}
 
 
 class EnvelopeAttributes(NamedTuple):
@@ -489,6 +496,11 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
     return attributes, errors
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """Tell whether a ``datacontenttype`` is JSON (``application/json``, UTF-8 at most)."""
+    return content_type == CONTENT_TYPE or _JSON_MEDIA_TYPE.fullmatch(content_type) is not None
+
+
 def _parse_time(text: str) -> datetime | None:
     if _RFC3339.fullmatch(text) is None:
         return None
@@ -607,6 +619,10 @@ def _own_to_kafka(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]], by
         headers.append(("ce_dataschema", event.dataschema.encode()))
     if event.traceparent is not None:
         headers.append(("ce_traceparent", event.traceparent.encode()))
+    if isinstance(event.data, str):
+        # A rendered partner format: the text itself is the value (binary mode).
+        headers.append((_CONTENT_TYPE_HEADER, event.datacontenttype.encode()))
+        return subject.encode(), headers, event.data.encode("utf-8")
     headers.append((_CONTENT_TYPE_HEADER, _CONTENT_TYPE_BYTES))
     # Its data is JSON the hub built, written by the one encoder the hub writes everything
     # with (pydantic_core: the same compact UTF-8 as the stdlib, faster).
@@ -618,7 +634,11 @@ _CONTENT_TYPE_BYTES: Final = CONTENT_TYPE.encode()
 
 
 def from_kafka(
-    key: bytes | None, headers: Sequence[tuple[str, bytes]], value: bytes | None
+    key: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    value: bytes | None,
+    *,
+    text_data: bool = False,
 ) -> dict[str, Any]:
     """Decode a Kafka binary-mode record into the structured-mode dict ``validate_event`` takes.
 
@@ -626,6 +646,10 @@ def from_kafka(
     extension), ``content-type`` becomes ``datacontenttype``, other headers are transport
     metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, the
     value is not a JSON object, or the key differs from the subject.
+
+    ``text_data`` (the hub's own deliveries): a value whose ``content-type`` is not JSON is
+    a document a connector rendered, kept as UTF-8 text (a JSON string in structured mode).
+    Partners' records are always read as JSON.
     """
     structured: dict[str, Any] = {}
     for name, raw_value in headers:
@@ -660,8 +684,12 @@ def from_kafka(
             ) from None
     if value is None:
         raise InvalidEvent([_error("data", ErrorCode.FIELD_REQUIRED, "The record has no value.")])
+    content_type = structured.get("datacontenttype")
     try:
-        structured["data"] = _loads(value)
+        if text_data and isinstance(content_type, str) and not is_json_media_type(content_type):
+            structured["data"] = value.decode("utf-8")
+        else:
+            structured["data"] = _loads(value)
     except (ValueError, RecursionError):
         raise InvalidEvent(
             [_error("data", ErrorCode.MALFORMED_JSON, "The record value is not valid UTF-8 JSON.")]

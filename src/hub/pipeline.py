@@ -36,6 +36,7 @@ from hub.routing.context import RoutingContext
 from hub.routing.decision import Decision, Outcome, OutcomeKind
 from hub.routing.ids import trace_context
 from hub.routing.origin import Origin
+from hub.routing.render import PendingView
 from hub.routing.route import release
 from hub.routing.rules import apply_rules
 from hub.routing.state_model import SeenMarker, seen_key
@@ -206,6 +207,16 @@ class Pipeline:
         elif decision is not None:
             out.extend(self._delivery_records(decision))
             _log.info("event_routed", **context, deliveries=len(decision.deliveries))
+            for alert in decision.alerts:
+                # Codes and ids only: the document that could not be rendered is never logged.
+                _log.error(
+                    "delivery_not_rendered",
+                    **context,
+                    recipient=alert.recipient,
+                    format=alert.format,
+                    reason=alert.reason,
+                    disclosure_id=alert.disclosure_id,
+                )
         if decision is not None:
             out.extend(self._disclosure_records(decision))
         return out
@@ -412,7 +423,18 @@ def process(
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
         return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)
-    releases = release(origin, ruling.facts, ctx, ctx.now())
+    # Renderers read the state as this event leaves it, and their changes go with its own;
+    # nothing is put into the batch before release has succeeded.
+    releases = release(
+        origin,
+        ruling.facts,
+        ctx,
+        ctx.now(),
+        state=PendingView(state, changes),
+        received_on=received_on,
+    )
+    if releases.state_changes:
+        changes = {**changes, **releases.state_changes}
     state.put(changes)
     if held is not None:
         held.put(ruling.held)
@@ -421,6 +443,7 @@ def process(
         disclosures=tuple(releases.disclosures),
         state_changes=changes,
         held_changes=ruling.held,
+        alerts=tuple(releases.alerts),
     )
     return _outcome(OutcomeKind.ACCEPTED, event, decision)
 

@@ -291,3 +291,25 @@ def test_parse_structured_reads_an_example() -> None:
 def test_path_key(key: object, shown: str) -> None:
     """path_key shows lower-case field-like keys and replaces anything else (or a digit run) by `*`."""
     assert path_key(key) == shown
+
+
+def test_a_rendered_document_is_the_value_in_binary_mode_and_a_string_in_structured_mode() -> None:
+    """Text data: its UTF-8 bytes as the value with its content-type; a JSON string in structured mode."""
+    document = '<?xml version="1.0" encoding="UTF-8"?>\r\n<Bericht>é</Bericht>\r\n'
+    event = CloudEvent(
+        id="delivery-1",
+        source="urn:nld:oin:00000001234567890000:systeem:backoffice",
+        type="nl.sociaaldomein.assignments.issued.v1",
+        time=datetime.fromisoformat("2026-09-14T10:00:00+02:00"),
+        subject="26000311",
+        data=document,
+        datacontenttype="application/xml",
+    )
+    key, headers, value = to_kafka(event)
+    assert value == document.encode("utf-8")
+    assert ("content-type", b"application/xml") in headers
+    assert from_kafka(key, headers, value, text_data=True) == event.to_structured()
+    assert event.to_structured()["data"] == document
+    assert event.to_structured()["datacontenttype"] == "application/xml"
+    with pytest.raises(InvalidEvent):  # what a partner sends is always read as JSON
+        from_kafka(key, headers, value)

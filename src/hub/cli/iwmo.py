@@ -2,9 +2,9 @@
 
 Both run the ``--after`` files first, in order, as ``hub preview`` does: each CloudEvent
 through the live pipeline's per-event step (``hub.pipeline.process``: validation, the
-stateful rules, release) with an in-memory routing state, and for each accepted
-``assignments.issued`` the 301 each provider receiving it would get instead of its JSON
-view (every provider counts as ``iwmo: true``). An ``--after`` file that starts with ``<``
+stateful rules, release) with an in-memory routing state, every provider counting as
+``iwmo: true``: release renders an accepted ``assignments.issued`` as the 301 each
+provider receiving it gets instead of its JSON view, and keeps what the live hub keeps. An ``--after`` file that starts with ``<``
 is an iWmo document, posted as ``inbound`` posts FILE (its sender from the document).
 
 - ``inbound FILE.xml`` posts FILE as PARTNER and prints one JSON object: ``accepted``,
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hub.connectors.registry import Partner
-    from hub.iwmo import CareMessage, IwmoSettings, Rendering
+    from hub.iwmo import CareMessage, IwmoSettings
     from hub.iwmo.memory import MemoryIwmoState
     from hub.routing import Decision, Outcome, RoutingContext
     from hub.state import StateStore
@@ -42,6 +42,9 @@ PROVIDER_ROLE = "provider"
 
 ASSIGNMENTS_ISSUED = "nl.sociaaldomein.assignments.issued.v1"
 """The type a 301 is rendered from."""
+
+XML = "application/xml"
+"""The ``datacontenttype`` of a delivery rendered as a 301."""
 
 _USAGE = 2
 
@@ -163,11 +166,23 @@ class IwmoSession:
     """
 
     def __init__(self, ctx: RoutingContext, settings: IwmoSettings) -> None:
+        import dataclasses
+
+        from hub.connectors.registry import PartnerRegistry
         from hub.families.state import assignment_key
         from hub.iwmo.memory import MemoryIwmoState
         from hub.state import StateStore
 
-        self.ctx = ctx
+        # Every provider as if its registry entry said ``iwmo: true``: release renders the
+        # 301s (the context's renderers are bound to the settings ``settings`` belongs to).
+        registry = PartnerRegistry(
+            [
+                p.model_copy(update={"iwmo": True}) if p.role == PROVIDER_ROLE else p
+                for p in ctx.registry
+            ],
+            ctx.registry.roles,
+        )
+        self.ctx = dataclasses.replace(ctx, registry=registry)
         self.settings = settings
         self.state: StateStore = StateStore()
         self.held: StateStore = StateStore()
@@ -208,8 +223,6 @@ class IwmoSession:
         outcome = self._process(raw, sender)
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             return outcome, [e.as_dict() for e in outcome.errors]
-        if outcome.decision is not None:
-            self._send_301s(raw, outcome.decision)
         return outcome, []
 
     def _process(
@@ -224,45 +237,50 @@ class IwmoSession:
         outcome = process(raw, sender, batch, self.ctx, held=held_batch, received_at=received_at)
         batch.commit()
         held_batch.commit()
+        if outcome.decision is not None:
+            self._keep_301s(outcome.decision)
         return outcome
 
-    def _send_301s(self, raw: Mapping[str, Any], decision: Decision) -> list[Rendering]:
-        """The 301 of each provider that receives this ``assignments.issued``; keep the sent ones."""
-        from hub.iwmo import identificatie_301, render_301
+    def _keep_301s(self, decision: Decision) -> None:
+        """Read the 301s release sent, with their records, into the translator's view."""
+        from hub.iwmo import AssignmentRecord
+        from hub.iwmo.kept import SENT_301_PREFIX, Sent301, assignment_record_key
         from hub.iwmo.memory import SentWmo301
 
-        if raw.get("type") != ASSIGNMENTS_ISSUED:
-            return []
-        renderings = []
-        for delivery in decision.deliveries:
-            partner = self.ctx.registry.get(delivery.recipient)
+        changes = decision.state_changes
+        for key, value in changes.items():
+            if value is None or not key.startswith(f"{SENT_301_PREFIX}:"):
+                continue
+            sent = Sent301.from_json(value)
+            record = changes.get(assignment_record_key(sent.numbers[0]))
+            if record is not None:
+                self.iwmo.keep_301(
+                    SentWmo301(sent.gemeentecode, sent.provider_agb, sent.identificatie),
+                    AssignmentRecord.from_json(record),
+                )
+
+    def _renderings(self, decision: Decision) -> list[dict[str, Any]]:
+        """Per provider that receives this ``assignments.issued``: its 301 or the reason it has none."""
+        from hub.families.iwmo import NOT_RENDERABLE
+
+        deliveries = {d.disclosure_id: d for d in decision.deliveries}
+        renderings: list[dict[str, Any]] = []
+        for record in decision.disclosures:
+            partner = self.ctx.registry.get(record.recipient)
             if partner is None or partner.role != PROVIDER_ROLE:
                 continue
-            # The provider's view (the projected data), under the received event's own
-            # source and id: the 301's Identificatie is derived from them (section 6).
-            event = {
-                "id": raw["id"],
-                "source": raw["source"],
-                "type": delivery.event.type,
-                "time": delivery.event.time.isoformat(),
-                "subject": delivery.event.subject,
-                "data": json.loads(json.dumps(delivery.event.data)),
-            }
-            rendering = render_301(
-                event,
-                others=list(self.iwmo.records.values()),
-                gemeentecode=self.settings.gemeentecode,
-                pseudonymise=self.ctx.pseudonymise,
-                xsd_versie=self.settings.xsd_versie,
-            )
-            if rendering.wmo301 is not None and rendering.record is not None:
-                sent = SentWmo301(
-                    afzender=self.settings.gemeentecode,
-                    ontvanger=rendering.record.provider_agb,
-                    identificatie=identificatie_301(str(raw["source"]), str(raw["id"])),
-                )
-                self.iwmo.keep_301(sent, rendering.record)
-            renderings.append(rendering)
+            delivery = deliveries.get(record.disclosure_id)
+            if delivery is None:
+                if record.reason == NOT_RENDERABLE:
+                    renderings.append({"wmo301": None, "reason": "not-renderable"})
+                continue
+            data = delivery.event.data
+            if delivery.event.datacontenttype == XML and isinstance(data, str):
+                renderings.append({"wmo301": data, "reason": None})
+            elif isinstance(data, Mapping) and "provider_agb" in data:
+                # Stays JSON: the law is not the Wmo, or a taakgericht assignment.
+                reason = "not-wmo" if data.get("law") != "wmo" else "taakgericht"
+                renderings.append({"wmo301": None, "reason": reason})
         return renderings
 
     def outbound(self, body: bytes) -> dict[str, Any]:
@@ -288,12 +306,10 @@ class IwmoSession:
             return {"wmo301": None, "reason": None, "duplicate": True}
         if raw.get("type") != ASSIGNMENTS_ISSUED:
             return {"wmo301": None, "reason": "not-wmo"}  # stays JSON: not an assignment
-        renderings = self._send_301s(raw, outcome.decision)
+        renderings = self._renderings(outcome.decision)
         if not renderings:
             return {"wmo301": None, "reason": "not-renderable"}  # no provider receives it
-        rendering = renderings[0]
-        text = None if rendering.wmo301 is None else rendering.wmo301.decode("utf-8")
-        return {"wmo301": text, "reason": rendering.reason}
+        return renderings[0]
 
     # ------------------------------------------------------------------ iWmo documents
 

@@ -115,6 +115,6 @@ def _released(decision: Decision) -> Iterator[dict[str, Any]]:
         yield line
 
 
-def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
-    plain: dict[str, Any] = json.loads(json.dumps(data))
-    return plain
+def _plain(data: Mapping[str, Any] | str) -> Any:
+    # A document rendered in a partner format (text) is shown as the string it is.
+    return json.loads(json.dumps(data))

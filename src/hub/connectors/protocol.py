@@ -10,10 +10,10 @@ its protection class), never their names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel
 
@@ -22,7 +22,18 @@ from hub.connectors.family import Family
 if TYPE_CHECKING:
     from hub.inbound.reading import HttpAdapter, KafkaAdapter
 
-__all__ = ["SAFETY", "Connector", "ProtectionClass", "Reach", "RoleSpec", "TypeSpec"]
+__all__ = [
+    "SAFETY",
+    "Connector",
+    "ProtectionClass",
+    "Reach",
+    "RenderFunction",
+    "Rendered",
+    "Renderer",
+    "RoleSpec",
+    "TypeSpec",
+    "Unrenderable",
+]
 
 _SLUG: Final = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -123,6 +134,56 @@ class TypeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Rendered:
+    """A delivery's data rendered in a partner format: what the recipient gets instead of JSON.
+
+    ``data`` is the document as text (UTF-8 on the wire), ``content_type`` its media type
+    (the delivery's ``datacontenttype``). ``fields`` are the paths of the recipient's view
+    the document carries or is derived from: exactly the disclosure record's
+    ``fields_disclosed``. ``state_changes`` (key -> value, None deletes) are written with
+    the event's other routing-state changes, in the same transaction.
+    """
+
+    data: str = field(repr=False)
+    content_type: str
+    fields: tuple[str, ...]
+    state_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Unrenderable:
+    """The delivery should be rendered but cannot be: nothing is sent, operators are alerted.
+
+    ``reason`` is a code (never a value): the disclosure record's withheld reason and the
+    alert's ``reason``.
+    """
+
+    reason: str
+
+
+RenderFunction = Callable[[Any], "Rendered | Unrenderable | None"]
+"""A bound renderer, called with a ``hub.routing.RenderInput`` (typed loosely, as ``Rule``:
+the routing engine sits above this protocol). None: the delivery stays JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """A partner format a role's partners may ask for (``RoleSpec.formats``), for some types.
+
+    A delivery of one of ``types`` (short or full names the connector receives) to a
+    partner whose registry entry asks for ``format`` (``Partner.formats``) is given to the
+    renderer instead of going out as JSON. ``bind`` is called once at start-up with the
+    hub's settings (``hub.settings.HubSettings``) and returns the function that renders:
+    the renderer reads its own section, so the core names none.
+    """
+
+    format: str
+    types: tuple[str, ...]
+    bind: Callable[[Any], RenderFunction]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Connector:
     """One partner role's connector: its role, its types, their examples, its rows and adapters.
 
@@ -146,6 +207,9 @@ class Connector:
     ``families`` are the message families of its types that have stateful rules, selectors,
     conditions, filters or state (``hub.connectors.family``); a family is listed by every
     connector that needs it, and is one object wherever it is listed.
+
+    ``renderers`` render deliveries to its partners in a format of its role
+    (``RoleSpec.formats``) for the partners that ask for it; at most one per format and type.
     """
 
     role: RoleSpec
@@ -156,6 +220,7 @@ class Connector:
     http_adapters: tuple[HttpAdapter, ...] = ()
     kafka_adapters: tuple[KafkaAdapter, ...] = ()
     families: tuple[Family, ...] = ()
+    renderers: tuple[Renderer, ...] = ()
 
     def __post_init__(self) -> None:
         for spec in self.sends:
@@ -167,6 +232,17 @@ class Connector:
         for item in self.receives:
             if isinstance(item, TypeSpec) and item.sender_role == self.role.name:
                 raise ValueError(f"{item.type} is sent by {self.role.name}: declare it in sends")
+        rendered: set[tuple[str, str]] = set()
+        received = self.received()
+        for renderer in self.renderers:
+            if renderer.format not in self.role.formats:
+                raise ValueError(f"{self.role.name} offers no format {renderer.format}")
+            for name in renderer.types:
+                if name not in received:
+                    raise ValueError(f"{self.role.name} does not receive {name}")
+                if (renderer.format, name) in rendered:
+                    raise ValueError(f"two {renderer.format} renderers of {name}")
+                rendered.add((renderer.format, name))
 
     def declared(self) -> Iterator[tuple[str, TypeSpec]]:
         """The types this connector declares, each with where: ``sends[0]``, ``receives[2]``."""

@@ -208,7 +208,7 @@ class Channel:
         reason: str | None = None
         event: dict[str, Any] = {}
         try:
-            event = from_kafka(record.key, headers, record.value)
+            event = from_kafka(record.key, headers, record.value, text_data=True)
         except (InvalidEvent, ValueError):
             reason = "RECORD_INVALID"
         if reason is None and not (isinstance(event.get("id"), str) and event["id"]):

@@ -169,7 +169,7 @@ def _batch(records: list[Record], partner: Partner) -> tuple[bytes, int]:
 def _event(record: Record, partner: Partner) -> dict[str, Any] | None:
     """A delivery record as a structured-mode CloudEvent with its sequence; None if unreadable."""
     try:
-        event = from_kafka(record.key, record.headers, record.value)
+        event = from_kafka(record.key, record.headers, record.value, text_data=True)
     except (InvalidEvent, ValueError):
         event = {}
     if not isinstance(event.get("id"), str):

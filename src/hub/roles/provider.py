@@ -4,6 +4,7 @@ from pathlib import Path
 
 from hub.connectors.protocol import Connector, Reach, RoleSpec, TypeSpec
 from hub.families.care import CARE
+from hub.families.iwmo import IWMO, WMO301
 from hub.schemas.care import (
     AssignmentRequestSubmitted,
     CareStarted,
@@ -42,7 +43,9 @@ def _sends(short_name: str, model: type[ContractModel], subject_field: str) -> T
 
 CONNECTOR = Connector(
     role=ROLE,
-    families=(CARE,),
+    families=(CARE, IWMO),
+    # A provider with ``iwmo: true`` gets a translatable assignment as a WMO301.
+    renderers=(WMO301,),
     # The contract's examples, shared with the docs, `hub validate` and the demo.
     examples=Path(__file__).resolve().parents[3] / "examples",
     sends=(

@@ -7,8 +7,9 @@ for one event. Nothing here names a role or a type.
 """
 
 from hub.routing.context import RoutingContext, build_context
-from hub.routing.decision import Decision, Delivery, Outcome, OutcomeKind
+from hub.routing.decision import Decision, Delivery, Outcome, OutcomeKind, RenderAlert
 from hub.routing.origin import Origin
+from hub.routing.render import RenderInput
 from hub.routing.route import Releases, release
 from hub.routing.rules import Facts, Replay, RuleInput, Ruling, apply_rules
 
@@ -20,6 +21,8 @@ __all__ = [
     "Outcome",
     "OutcomeKind",
     "Releases",
+    "RenderAlert",
+    "RenderInput",
     "Replay",
     "RoutingContext",
     "RuleInput",

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from hub.connectors.discovery import catalogue
 from hub.connectors.registry import PartnerRegistry
 from hub.privacy.policy import DEFAULT_POLICY_PATH, PrivacyPolicy, load_policy
 from hub.privacy.pseudonym import Pseudonymiser
+from hub.routing.render import BoundRenderer, bind_renderers
 from hub.schemas.export import SCHEMA_BASE_URL
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ class RoutingContext:
     - ``new_trace_id``: used when an event carries no ``traceparent``.
     - ``result_areas``: the municipality's result areas for validation (None: the defaults).
     - ``schema_base_url``: the base of the view schemas each delivery's ``dataschema`` names.
+    - ``renderers``: the connectors' renderers of partner formats, bound to the settings
+      (``build_context``); none: every delivery is JSON.
     """
 
     registry: PartnerRegistry
@@ -52,6 +56,7 @@ class RoutingContext:
     new_trace_id: Callable[[], str] = random_trace_id
     result_areas: frozenset[str] | None = None
     schema_base_url: str = SCHEMA_BASE_URL
+    renderers: tuple[BoundRenderer, ...] = ()
 
 
 def build_context(settings: HubSettings, registry: PartnerRegistry) -> RoutingContext:
@@ -60,10 +65,12 @@ def build_context(settings: HubSettings, registry: PartnerRegistry) -> RoutingCo
     policy = load_policy(privacy.policy_file or DEFAULT_POLICY_PATH, registry=registry)
     secret = privacy.pseudonym_secret.get_secret_value().encode("utf-8")
     areas = frozenset(privacy.result_areas) if privacy.result_areas is not None else None
+    found = catalogue()
     return RoutingContext(
         registry=registry,
         policy=policy,
         pseudonymise=Pseudonymiser(secret),
         result_areas=areas,
         schema_base_url=privacy.view_schema_base_url,
+        renderers=bind_renderers(found.connectors, found.types, settings),
     )

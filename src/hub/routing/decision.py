@@ -18,7 +18,7 @@ from hub.audit.record import DisclosureRecord
 from hub.envelope import CloudEvent
 from hub.errors import ErrorDetail
 
-__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind"]
+__all__ = ["Decision", "Delivery", "Outcome", "OutcomeKind", "RenderAlert"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,20 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderAlert:
+    """A delivery its recipient's format could not be rendered in: withheld, operators alerted.
+
+    Codes and ids only: the partner, the format, the renderer's reason code and the
+    disclosure record of the withholding.
+    """
+
+    recipient: str
+    format: str
+    reason: str
+    disclosure_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Everything the pipeline writes for one event, atomically.
 
@@ -51,6 +65,7 @@ class Decision:
       the latest plan per case, kept for assignments that go live later. Unlike the
       routing state it holds personal data (goal texts), so it has its own store and
       compacted topic with their own retention (docs/state.md, "Held content").
+    - ``alerts``: deliveries withheld because their partner format could not be rendered.
     """
 
     deliveries: tuple[Delivery, ...] = ()
@@ -59,6 +74,7 @@ class Decision:
     rejection: tuple[ErrorDetail, ...] = ()
     unroutable: bool = False
     held_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    alerts: tuple[RenderAlert, ...] = ()
 
     @property
     def rejected(self) -> bool:

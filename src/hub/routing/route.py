@@ -2,20 +2,22 @@
 
 For every row of the table that names the event's type: choose the recipients (routing,
 ``recipients``), project the data onto the row's fields or withhold it (privacy,
-``view``), and record either in a disclosure record (audit, ``disclosure_record``).
-Pure: ids are derived from the event, so releasing a redelivered event again gives the
-same ids.
+``view``), render the view in the recipient's partner format where its connector does
+(``hub.routing.render``), and record either in a disclosure record (audit,
+``disclosure_record``). Pure: ids are derived from the event, so releasing a redelivered
+event again gives the same ids; the state is read, and a renderer's changes returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
 from hub.connectors.family import Link, LinkCondition
+from hub.connectors.protocol import Rendered, Unrenderable
 from hub.connectors.registry import Partner
 from hub.envelope import CloudEvent
 from hub.privacy.policy import (
@@ -28,10 +30,12 @@ from hub.privacy.policy import (
 from hub.privacy.project import ItemPredicate, ObjectNode, Projected, Projection, project
 from hub.privacy.views import view_schema_url
 from hub.routing.context import RoutingContext
-from hub.routing.decision import Delivery
+from hub.routing.decision import Delivery, RenderAlert
 from hub.routing.ids import delivery_id, disclosure_id, span_id
 from hub.routing.origin import Origin
+from hub.routing.render import PendingView, RenderInput, renderer_for
 from hub.routing.rules import Facts
+from hub.state.store import StateView
 
 __all__ = ["Releases", "recipients", "release", "view"]
 
@@ -40,22 +44,50 @@ Value = Mapping[str, Any]
 
 @dataclass(slots=True)
 class Releases:
-    """The deliveries and their disclosure records of one event, in the order they are decided."""
+    """The deliveries and their disclosure records of one event, in the order they are decided.
+
+    ``state_changes`` are the renderers' (written with the event's own); ``alerts`` the
+    deliveries withheld because their format could not be rendered.
+    """
 
     deliveries: list[Delivery] = field(default_factory=list)
     disclosures: list[DisclosureRecord] = field(default_factory=list)
+    state_changes: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    alerts: list[RenderAlert] = field(default_factory=list)
 
 
-def release(origin: Origin, facts: Facts, ctx: RoutingContext, decided_at: datetime) -> Releases:
+@dataclass(frozen=True, slots=True)
+class _Scene:
+    """What every release of one event shares: context, clock, the state it reads."""
+
+    ctx: RoutingContext
+    decided_at: datetime
+    state: StateView
+    received_on: str
+
+
+def release(
+    origin: Origin,
+    facts: Facts,
+    ctx: RoutingContext,
+    decided_at: datetime,
+    *,
+    state: StateView,
+    received_on: str | None = None,
+) -> Releases:
     """Every row of the event's type, to every recipient it resolves: delivered or withheld, recorded.
 
     Then the held copies the rule replays (``Facts.replays``), each through the rows of its
-    selector, to the items that went live.
+    selector, to the items that went live. ``state`` is the routing state as this event
+    sees it (its rule's changes applied), which renderers read; ``received_on`` (ISO date,
+    default: ``decided_at``'s) stamps what they keep.
     """
     releases = Releases()
+    day = received_on or decided_at.date().isoformat()
+    scene = _Scene(ctx, decided_at, PendingView(state, releases.state_changes), day)
     for route in ctx.policy.routes_for(origin.type):
         for target in recipients(route, origin, facts, ctx):
-            _release(releases, route, origin, target, facts, ctx, decided_at)
+            _release(releases, route, origin, target, facts, scene)
     for replay in facts.replays:
         replay_facts = Facts(subjects=set(replay.subjects))
         for route in ctx.policy.routes_for(replay.origin.type):
@@ -70,8 +102,7 @@ def release(origin: Origin, facts: Facts, ctx: RoutingContext, decided_at: datet
                         replay.origin,
                         linked,
                         replay_facts,
-                        ctx,
-                        decided_at,
+                        scene,
                         omitted=replay.omitted,
                     )
     return releases
@@ -162,12 +193,12 @@ def _release(
     origin: Origin,
     target: _Target,
     facts: Facts,
-    ctx: RoutingContext,
-    decided_at: datetime,
+    scene: _Scene,
     *,
     omitted: tuple[str, ...] = (),
 ) -> None:
-    """Deliver the row's view to one recipient, or withhold it; record either way."""
+    """Deliver the row's view to one recipient (rendered in its format), or withhold it; record either way."""
+    ctx = scene.ctx
     partner = target.partner
     assert_may_receive(origin.type, partner)  # invariant 2, whatever the table says
     number = target.item_id
@@ -175,11 +206,47 @@ def _release(
     record_id = disclosure_id(origin.source, origin.event_id, partner.id, number)
     span = span_id(record_id)
     disclosed = list(seen.projected.disclosed)
+    withheld = [*seen.projected.withheld, *omitted]
+    reason = seen.withheld_reason
     delivery: Delivery | None = None
-    if seen.withheld_reason is None:
+    if reason is None:
         delivery = _delivery(route, origin, target, seen.projected, record_id, span, ctx)
         disclosed.extend(_added(route, target))
-        releases.deliveries.append(delivery)
+        renderer = renderer_for(ctx.renderers, partner, origin.type)
+        if renderer is not None:
+            rendered = renderer.render(
+                RenderInput(
+                    view=_payload(route, target, seen.projected),
+                    event_id=origin.event_id,
+                    source=origin.source,
+                    type=origin.type,
+                    time=origin.time,
+                    subject=delivery.event.subject,
+                    delivery_id=delivery.event.id,
+                    disclosure_id=record_id,
+                    recipient=partner,
+                    state=scene.state,
+                    pseudonymise=ctx.pseudonymise,
+                    received_on=scene.received_on,
+                )
+            )
+            if isinstance(rendered, Rendered):
+                # The document carries only fields of the view; the rest of it is withheld.
+                carried = set(rendered.fields)
+                withheld.extend(path for path in disclosed if path not in carried)
+                disclosed = list(rendered.fields)
+                delivery = _rendered(delivery, rendered)
+                releases.state_changes.update(rendered.state_changes)
+            elif isinstance(rendered, Unrenderable):
+                withheld.extend(disclosed)
+                disclosed = []
+                delivery = None
+                reason = rendered.reason
+                releases.alerts.append(
+                    RenderAlert(partner.id, renderer.format, rendered.reason, record_id)
+                )
+        if delivery is not None:
+            releases.deliveries.append(delivery)
     link = target.link if number is not None else None
     law = link.law if link is not None else facts.law
     item_subjects = link.subjects if link is not None else ()
@@ -193,13 +260,13 @@ def _release(
             recipient=partner.id,
             assignment_number=number,
             delivery_id=None if delivery is None else delivery.event.id,
-            decided_at=decided_at,
+            decided_at=scene.decided_at,
             outcome=(
                 DisclosureOutcome.DELIVERED if delivery is not None else DisclosureOutcome.WITHHELD
             ),
-            reason=seen.withheld_reason,
+            reason=reason,
             fields_disclosed=disclosed,
-            fields_withheld=(*seen.projected.withheld, *omitted),
+            fields_withheld=withheld,
             legal_basis=route.legal_basis.for_law(law if isinstance(law, str) else None),
             processing_activity=route.processing_activity,
             data_subjects=(*facts.subjects, *item_subjects),
@@ -208,6 +275,17 @@ def _release(
             parent_span_id=origin.trace.parent_span_id,
         )
     )
+
+
+def _rendered(delivery: Delivery, rendered: Rendered) -> Delivery:
+    """The delivery with the rendered document as its data (no JSON view schema describes it)."""
+    event = replace(
+        delivery.event,
+        data=rendered.data,
+        datacontenttype=rendered.content_type,
+        dataschema=None,
+    )
+    return replace(delivery, event=event)
 
 
 def _delivery(
@@ -226,10 +304,7 @@ def _delivery(
     may not get whole.
     """
     number = target.item_id
-    payload: Mapping[str, Any] = projected.payload
-    added = _added(route, target)
-    if added:
-        payload = {**dict.fromkeys(added, number), **payload}
+    payload = _payload(route, target, projected)
     subject = number if route.item_subject and number is not None else origin.subject
     return Delivery(
         recipient=target.partner.id,
@@ -245,6 +320,15 @@ def _delivery(
         ),
         disclosure_id=record_id,
     )
+
+
+def _payload(route: Route, target: _Target, projected: Projected) -> Mapping[str, Any]:
+    """The data one recipient receives: the projection, with the item's id where the row adds it."""
+    payload: Mapping[str, Any] = projected.payload
+    added = _added(route, target)
+    if added:
+        payload = {**dict.fromkeys(added, target.item_id), **payload}
+    return payload
 
 
 def _added(route: Route, target: _Target) -> tuple[str, ...]:

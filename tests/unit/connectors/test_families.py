@@ -178,9 +178,9 @@ CLIENT = {"bsn": "999993653", "family_name": "Jansen", "birth_date": "1980-01-01
 
 
 def test_the_contract_families_are_the_connectors() -> None:
-    """The five families come from the connectors; every rule is for a declared type."""
+    """The five families and iwmo's state come from the connectors; every rule is for a declared type."""
     found = catalogue()
-    assert sorted(found.families) == ["care", "cases", "provisions", "referrals", "safety"]
+    assert sorted(found.families) == ["care", "cases", "iwmo", "provisions", "referrals", "safety"]
     assert set(found.rules) <= set(found.types)
     assert sorted(found.selectors) == [
         "assigned-provider",

@@ -104,3 +104,26 @@ def test_values_without_receipt_dates_are_never_swept_by_their_old_dates() -> No
             "received_on": "2028-01-01",
         },
     }
+
+
+def test_what_iwmo_keeps_per_301_goes_with_its_assignments() -> None:
+    """A kept record goes with its assignment; a client index or a 301 sent with the last it lists."""
+    assert _expired(
+        {
+            "assignment:1": {"ended_on": "2025-12-01", "received_on": "2025-12-01"},
+            "assignment:2": {"received_on": "2020-01-01"},  # live
+            "iwmo-assignment:1": {"number": "1", "received_on": "2025-01-01"},
+            "iwmo-assignment:2": {"number": "2", "received_on": "2020-01-01"},
+            "iwmo-assignment:3": {"number": "3", "received_on": "2027-12-01"},  # no assignment
+            "iwmo-client:aa": {"numbers": ["1"], "received_on": "2025-01-01"},
+            "iwmo-client:bb": {"numbers": ["1", "2"], "received_on": "2020-01-01"},
+            "iwmo-301:73730001:0c4435bad64e": {"numbers": ["1"], "received_on": "2025-01-01"},
+            "iwmo-301:73730001:1d5546cbe75f": {"numbers": ["2", "1"], "received_on": "2020-01-01"},
+        }
+    ) == [
+        "assignment:1",
+        "iwmo-301:73730001:0c4435bad64e",
+        "iwmo-assignment:1",
+        "iwmo-assignment:3",
+        "iwmo-client:aa",
+    ]
