@@ -8,6 +8,7 @@ the same benchmark runs before and after a restructuring of the hub's internals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -223,6 +224,20 @@ def rss_kib(pid: int) -> int:
     raise LookupError(f"no VmRSS for process {pid}")
 
 
+def children(pid: int) -> list[int]:
+    """The ids of a process's direct children (from /proc/<pid>/stat; Linux only)."""
+    found: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The parent's id is the second field after the command's closing parenthesis.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 class HubProcess:
     """`hub run` as a real OS process that can be killed and started again."""
 
@@ -265,9 +280,16 @@ class HubProcess:
         return None if self.process is None else self.process.poll()
 
     def rss_kib(self) -> int:
-        """The process's resident set size now, in KiB."""
+        """The resident set size now of the process and its children (the audit feed's), in KiB.
+
+        A sum: pages the processes share (the interpreter's libraries) count once for each.
+        """
         assert self.process is not None, "the hub is not running"
-        return rss_kib(self.process.pid)
+        total = rss_kib(self.process.pid)
+        for child in children(self.process.pid):
+            with contextlib.suppress(OSError, LookupError):  # ended meanwhile
+                total += rss_kib(child)
+        return total
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the hub's log (no personal data: the hub never logs any), for a failure."""
