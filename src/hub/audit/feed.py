@@ -217,11 +217,11 @@ class AuditFeedProcess:
                 _log.error("audit_feed_kill", after_seconds=self._stop_seconds)
                 child.kill()
                 await asyncio.to_thread(child.join)
-        failure = None
-        with contextlib.suppress(EOFError):  # the child sent nothing: it did not fail
-            failure = receive.recv() if receive.poll() else None
-        receive.close()
-        parent_alive.close()
+            parent_alive.close()
+        with receive:
+            failure = None
+            with contextlib.suppress(EOFError):  # the child sent nothing: it did not fail
+                failure = receive.recv() if receive.poll() else None
         if isinstance(failure, tuple):
             raise ConfigurationError(*failure)
         if child.exitcode not in (0, -signal.SIGTERM):
@@ -251,7 +251,7 @@ def _feed_process_main(
         failures.send((exc.source, exc.path, exc.message))
         raise SystemExit(1) from None
     except Exception:
-        _log.exception("service_failed", service="audit_feed")
+        _log.exception("service_failed")
         raise SystemExit(1) from None
     finally:
         failures.close()
