@@ -224,6 +224,13 @@ def rss_kib(pid: int) -> int:
     raise LookupError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, in seconds (/proc/<pid>/stat; Linux only)."""
+    # utime and stime are the 14th and 15th fields: the 12th and 13th after the command.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     """The ids of a process's direct children (from /proc/<pid>/stat; Linux only)."""
     found: list[int] = []
@@ -290,6 +297,15 @@ class HubProcess:
             with contextlib.suppress(OSError, LookupError):  # ended meanwhile
                 total += rss_kib(child)
         return total
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds used so far by the process, and by its children alive now (the audit feed's)."""
+        assert self.process is not None, "the hub is not running"
+        spent = 0.0
+        for child in children(self.process.pid):
+            with contextlib.suppress(OSError):  # ended meanwhile
+                spent += cpu_seconds(child)
+        return cpu_seconds(self.process.pid), spent
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the hub's log (no personal data: the hub never logs any), for a failure."""
