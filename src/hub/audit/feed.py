@@ -162,7 +162,8 @@ class AuditFeedProcess:
     """The audit feed in a child process of its own, as `hub run` runs it.
 
     Why a process: in the router's process the feed's SQLite inserts and JSON work took
-    the GIL from the router, about a quarter of the drain rate (docs/benchmarks.md). The
+    the GIL from the router; out of it, `hub run` drains about a quarter faster
+    (docs/benchmarks.md, "Fourth pass: drain"). The
     child is ``spawn``-ed (no copy of the parent's event loop and threads) and runs an
     ``AuditFeed``, so the feed's guarantees are unchanged. ``run`` ends as the in-process
     feed's would: when ``stop`` is set the child is sent SIGTERM, stops its consumer and
