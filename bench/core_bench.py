@@ -215,6 +215,9 @@ async def passthrough(kafka: KafkaSettings, source: str, sink: str, count: int, 
         await producer.stop()
 
 
+_NAN = float("nan")
+
+
 def _rate(stamps: Sequence[int]) -> float:
     """Events per second from the first record's timestamp (ms) to the last."""
     span = (max(stamps) - min(stamps)) / 1000
@@ -305,12 +308,22 @@ async def drain(bootstrap: str, count: int, keep_topics: bool) -> dict[str, floa
         hub = run.process()
         started = time.perf_counter()
         hub.start()
+        # CPU time from the first committed batch on, so that start-up is not counted.
+        first: list[tuple[int, tuple[float, float]]] = []
+
+        def note(done: int) -> None:
+            if done and not first:
+                first.append((done, hub.cpu_seconds()))
+
         try:
-            await _until_committed(run, hub, count, within=max(600, count / 20))
+            await _until_committed(run, hub, count, within=max(600, count / 20), on_progress=note)
             wall = time.perf_counter() - started
             rss_mib = hub.rss_kib() / 1024
+            spent = hub.cpu_seconds()
         finally:
             await hub.stop()
+        done_first, (main_first, children_first) = first[0] if first else (count, (0.0, 0.0))
+        counted = count - done_first
         out = await read_all(run.kafka, run.deliveries, count, within=120)
     if len(raw) < count or len(out) < count:
         raise RuntimeError(
@@ -327,6 +340,9 @@ async def drain(bootstrap: str, count: int, keep_topics: bool) -> dict[str, floa
         "ratio": hub_eps / passthrough_eps,
         "hub_wall_eps_from_start": count / wall,
         "hub_rss_mib": rss_mib,
+        # CPU per event of `hub run`'s process and of its children (the audit feed's).
+        "hub_cpu_us_per_event": (spent[0] - main_first) / counted * 1e6 if counted else _NAN,
+        "feed_cpu_us_per_event": ((spent[1] - children_first) / counted * 1e6 if counted else _NAN),
         "timestamp_type": float(out[0].timestamp_type),
     }
 
@@ -565,6 +581,8 @@ def _table(results: dict[str, Any]) -> str:
     add("drain", "hub_eps", "drain: hub run", "ev/s")
     add("drain", "ratio", "drain: hub / passthrough", "ratio", ">= 0.5")
     add("drain", "hub_rss_mib", "drain: hub RSS when drained", "MiB")
+    add("drain", "hub_cpu_us_per_event", "drain: CPU of hub run's process per event", "us")
+    add("drain", "feed_cpu_us_per_event", "drain: CPU of its children per event", "us")
     for rate in results.get("latency_rates", []):
         key = f"latency_{rate}"
         add(key, "offered_eps", f"latency @{rate}/s: offered", "ev/s")

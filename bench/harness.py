@@ -8,6 +8,7 @@ the same benchmark runs before and after a restructuring of the hub's internals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -223,6 +224,27 @@ def rss_kib(pid: int) -> int:
     raise LookupError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, in seconds (/proc/<pid>/stat; Linux only)."""
+    # utime and stime are the 14th and 15th fields: the 12th and 13th after the command.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The ids of a process's direct children (from /proc/<pid>/stat; Linux only)."""
+    found: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The parent's id is the second field after the command's closing parenthesis.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 class HubProcess:
     """`hub run` as a real OS process that can be killed and started again."""
 
@@ -265,9 +287,25 @@ class HubProcess:
         return None if self.process is None else self.process.poll()
 
     def rss_kib(self) -> int:
-        """The process's resident set size now, in KiB."""
+        """The resident set size now of the process and its children (the audit feed's), in KiB.
+
+        A sum: pages the processes share (the interpreter's libraries) count once for each.
+        """
         assert self.process is not None, "the hub is not running"
-        return rss_kib(self.process.pid)
+        total = rss_kib(self.process.pid)
+        for child in children(self.process.pid):
+            with contextlib.suppress(OSError, LookupError):  # ended meanwhile
+                total += rss_kib(child)
+        return total
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds used so far by the process, and by its children alive now (the audit feed's)."""
+        assert self.process is not None, "the hub is not running"
+        spent = 0.0
+        for child in children(self.process.pid):
+            with contextlib.suppress(OSError):  # ended meanwhile
+                spent += cpu_seconds(child)
+        return cpu_seconds(self.process.pid), spent
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the hub's log (no personal data: the hub never logs any), for a failure."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from hub.audit.feed import AuditFeed
+from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
 from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
@@ -76,8 +76,17 @@ class Hub:
     webhooks: WebhookDeliverer | None
 
     def services(self) -> list[Service]:
-        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery."""
-        services: list[Service] = [self.router.run, self.audit_feed.run]
+        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery.
+
+        The feed runs in a process of its own, so that it does not take the router's GIL.
+        """
+        feed = AuditFeedProcess(
+            kafka=self.settings.kafka,
+            audit=self.settings.audit,
+            layout=self.layout,
+            logging=self.settings.logging,
+        )
+        services: list[Service] = [self.router.run, feed.run]
         if self.webhooks is not None:
             services.append(self.webhooks.run)
         return services

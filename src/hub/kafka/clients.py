@@ -15,7 +15,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError, SaslAuthenticationFailed, UnsupportedSas
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from hub.errors import ConfigurationError, HubError
@@ -280,13 +281,15 @@ def faststream_batch_consumer(
     topic: str,
     *,
     group_id: str,
-    handler: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    handler: Callable[[list[bytes]], Awaitable[None]],
     max_records: int = 500,
 ) -> KafkaBroker:
-    """A FastStream broker with one subscriber: batches of committed JSON records from the start.
+    """A FastStream broker with one subscriber: batches of committed records' values from the start.
 
-    At-least-once: a batch is acknowledged when ``handler`` returns; when it raises, the
-    batch is rewound and read again (NACK).
+    The values are handed over as bytes, not decoded: the handler parses them in one step
+    with its own model (FastStream's JSON decoding per record, then a validation of the
+    dicts, was a third of the audit feed's time). At-least-once: a batch is acknowledged
+    when ``handler`` returns; when it raises, the batch is rewound and read again (NACK).
     """
     broker = faststream_broker(settings, logger=None)
     broker.subscriber(
@@ -297,8 +300,14 @@ def faststream_batch_consumer(
         batch=True,
         max_records=max_records,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_values,
     )(handler)
     return broker
+
+
+def _values(message: StreamMessage[Any]) -> list[bytes]:
+    # A batch message's body is its records' values (b"" for a tombstone).
+    return cast("list[bytes]", message.body)
 
 
 def quiet_client_logs() -> None:

@@ -219,11 +219,23 @@ class TransactionalClients:
     ) -> None:
         """Write records (and the consumed offsets) in one transaction; raise when any is refused."""
         async with self.producer.transaction():
-            # Inside the transaction: aiokafka commits even when the broker refused one of
-            # its records (only that batch's future fails), so a refusal must abort it here.
-            await asyncio.gather(*await self._send_batches(records))
+            # Every result is awaited inside the transaction: aiokafka commits even when the
+            # broker refused one of its records (only that batch's future fails), so a
+            # refusal must abort it here.
+            written = asyncio.gather(*await self._send_batches(records))
             if offsets:
-                await self.producer.send_offsets_to_transaction(dict(offsets), self._kafka.group_id)
+                # Added while the records are in flight, so the coordinator's two round
+                # trips overlap the produce requests instead of following them; an abort
+                # discards these offsets with the records.
+                added = self.producer.send_offsets_to_transaction(
+                    dict(offsets), self._kafka.group_id
+                )
+                results = await asyncio.gather(written, added, return_exceptions=True)
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
+            else:
+                await written
 
     async def _send_batches(self, records: Sequence[Output]) -> list[asyncio.Future[Any]]:
         """Queue the records as one batch per partition (in order), closed so none lingers.
