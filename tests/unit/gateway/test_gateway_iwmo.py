@@ -1,0 +1,366 @@
+"""POST /iwmo/v1/messages in memory: a fake transactional store and a book fed by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.connectors.registry import PartnerRegistry
+from hub.envelope import from_kafka
+from hub.families.state import assignment_key
+from hub.gateway import GatewaySettings, KafkaRecord, StatusBook, create_app, status_key
+from hub.gateway.intake import default_validator
+from hub.gateway.iwmo import IwmoEndpoint, IwmoOverdueCheck, IwmoProblem
+from hub.gateway.testing import RecordingSink
+from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
+from hub.iwmo import Problem as IwmoLevel1
+from hub.iwmo.book import IwmoBook
+from hub.records import StatusRecord
+from hub.topics import TopicLayout
+
+from .gatewaytest import KEYS
+
+DATA = Path(__file__).parents[1]
+PROVIDER = "provider-thuiszorg-zwolle"
+PROVIDER_AGB = "73730001"
+AUTH = {"Authorization": f"Bearer {KEYS[PROVIDER][0]}", "Content-Type": "application/xml"}
+NOW = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+BACKOFFICE_SOURCE = "urn:nld:oin:00000001234567890000:systeem:backoffice"
+ISSUED_ID = "0d7814df-d0ae-55de-9639-fccb9c3e3be5"
+LAYOUT = TopicLayout("test")
+
+
+def pseudonymise(bsn: str) -> str:
+    return hashlib.sha256(f"test|{bsn}".encode()).hexdigest()
+
+
+def started_305() -> bytes:
+    return (DATA / "cli" / "data" / "wmo305-started.xml").read_bytes()
+
+
+def assignment() -> bytes:
+    return json.dumps(
+        {
+            "provider_agb": PROVIDER_AGB,
+            "status": "new",
+            "law": "wmo",
+            "product": {"category": "03", "code": "03B12"},
+            "period": {"start": "2026-09-01", "end": "2027-08-31"},
+            "result_areas": [],
+            "decision_id": "BES-1",
+            "subjects": [pseudonymise("999900031")],
+            "care": {},
+            "plan_version": 0,
+        }
+    ).encode()
+
+
+class FakeStore:
+    """An IwmoStore that keeps each transaction's records, or fails while ``failing``."""
+
+    def __init__(self) -> None:
+        self.transactions: list[list[KafkaRecord]] = []
+        self.failing = False
+        self.connected = True
+
+    async def write(self, records: Sequence[KafkaRecord]) -> bool:
+        if self.failing:
+            return False
+        self.transactions.append(list(records))
+        return True
+
+
+class NoSync:
+    """The book is current already (fed by the test)."""
+
+    async def sync(self, timeout_seconds: float) -> None:
+        return None
+
+
+@pytest.fixture
+def iwmo_registry(registry: PartnerRegistry) -> PartnerRegistry:
+    """The test registry with iwmo: true for the home-care provider only."""
+    partners = [p.model_copy(update={"iwmo": p.id == PROVIDER}) for p in registry]
+    return PartnerRegistry(partners)
+
+
+@pytest.fixture
+def kept() -> IwmoBook:
+    state = IwmoBook(assignment_key=assignment_key, clock=lambda: NOW)
+    state.apply_state(assignment_key("26000311"), assignment(), 0)
+    return state
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+async def iwmo_client(
+    iwmo_registry: PartnerRegistry,
+    kept: IwmoBook,
+    store: FakeStore,
+    book: StatusBook,
+    settings: GatewaySettings,
+) -> AsyncIterator[httpx.AsyncClient]:
+    endpoint = IwmoEndpoint(
+        settings=IwmoSettings(max_bytes=4096),
+        layout=LAYOUT,
+        book=kept,
+        tail=NoSync(),
+        store=store,
+        validator=default_validator(),
+        status=book,
+        pseudonymise=pseudonymise,
+        timeout_seconds=5,
+        retry_after_seconds=5,
+        clock=lambda: NOW,
+    )
+    app = create_app(
+        settings=settings,
+        registry=iwmo_registry,
+        layout=LAYOUT,
+        sink=RecordingSink(),
+        book=book,
+        iwmo=endpoint,
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", timeout=10
+        ) as http,
+    ):
+        yield http
+
+
+async def test_an_approved_305_is_answered_with_a_header_only_306_and_one_transaction(
+    iwmo_client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    """Approval: 200 with the 306, the care.started in binary mode and the records in one transaction."""
+    response = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/xml"
+    assert b"<BerichtCode>419</BerichtCode>" in response.content
+    assert b"RetourCode" not in response.content
+    [transaction] = store.transactions
+    assert [r.topic for r in transaction] == [
+        "test.inbound.provider-thuiszorg-zwolle",
+        "test.iwmo",
+        "test.iwmo",
+        "test.iwmo-receipts",
+    ]
+    event = from_kafka(transaction[0].key, list(transaction[0].headers), transaction[0].value)
+    assert event["type"] == "nl.sociaaldomein.care.started.v1"
+    assert event["source"] == "urn:nld:agb:73730001"
+    assert event["data"]["started_on"] == "2026-10-01"
+    assert [r.key for r in transaction[1:]] == [
+        b"iwmo-care:26000311",
+        b"iwmo-used:73730001:418:TZ-305-0016",
+        b"iwmo-used:73730001:418:TZ-305-0016",
+    ]
+    status = await iwmo_client.get(f"/events/{event['id']}", headers=AUTH)
+    assert status.json()["status"] == "accepted"
+
+
+async def test_the_same_bytes_again_get_the_stored_retour_and_publish_nothing(
+    iwmo_client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    """A replay answers the first retour and writes nothing."""
+    first = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=AUTH)
+    again = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=AUTH)
+
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert len(store.transactions) == 1
+
+
+async def test_other_bytes_under_a_used_identificatie_get_9056(
+    iwmo_client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    """Other bytes under the same Identificatie: 9056 in the Header; nothing published."""
+    await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=AUTH)
+    other = started_305().replace(b"<Geslacht>2</Geslacht>", b"<Geslacht>1</Geslacht>")
+
+    response = await iwmo_client.post("/iwmo/v1/messages", content=other, headers=AUTH)
+
+    assert response.status_code == 200
+    assert b"<RetourCode>9056</RetourCode>" in response.content
+    assert store.transactions[1:] == [[]]
+
+
+async def test_a_failed_transaction_answers_503_and_stores_nothing(
+    iwmo_client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    """503 when the transaction fails; the resend is then answered afresh, not as a replay."""
+    store.failing = True
+    failed = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=AUTH)
+    store.failing = False
+    resent = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=AUTH)
+
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "5"
+    assert resent.status_code == 200
+    assert len(store.transactions) == 1
+    assert store.transactions[0][0].topic == "test.inbound.provider-thuiszorg-zwolle"
+
+
+async def test_a_307_for_an_unknown_assignment_gets_9019_and_publishes_nothing(
+    iwmo_client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    """The StopProduct of an assignment never issued gets 9019; only the receipt is stored."""
+    body = (DATA / "iwmo" / "data" / "wmo307.xml").read_bytes().replace(b"26000311", b"26009999")
+
+    response = await iwmo_client.post("/iwmo/v1/messages", content=body, headers=AUTH)
+
+    assert response.status_code == 200
+    assert b"<RetourCode>9019</RetourCode>" in response.content
+    [transaction] = store.transactions
+    assert [r.topic for r in transaction] == ["test.iwmo", "test.iwmo-receipts"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "path"),
+    [
+        (b"<Bericht", 400, "XML_MALFORMED", "/"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><Bericht/>', 400, "XML_FORBIDDEN", "/"),
+        (b"<Bericht/>", 422, "MESSAGE_UNSUPPORTED", "/Bericht"),
+        (b"x" * 5000, 413, "XML_TOO_LARGE", "/"),
+    ],
+)
+async def test_level_1_is_answered_with_code_and_path_only(
+    iwmo_client: httpx.AsyncClient, store: FakeStore, body: bytes, status: int, code: str, path: str
+) -> None:
+    """Level 1: problem+json with the code and the element's path; nothing stored."""
+    response = await iwmo_client.post("/iwmo/v1/messages", content=body, headers=AUTH)
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["code"], problem["path"]) == (code, path)
+    assert store.transactions == []
+
+
+async def test_another_providers_afzender_is_agb_not_sender(
+    iwmo_client: httpx.AsyncClient,
+) -> None:
+    """A 305 whose Afzender is not the sender's AGB: 403 AGB_NOT_SENDER at the Afzender."""
+    body = started_305().replace(b"<Afzender>73730001", b"<Afzender>73730002")
+
+    response = await iwmo_client.post("/iwmo/v1/messages", content=body, headers=AUTH)
+
+    assert response.status_code == 403
+    assert response.json()["path"] == "/Bericht/Header/Afzender"
+
+
+async def test_a_provider_without_iwmo_gets_403(iwmo_client: httpx.AsyncClient) -> None:
+    """Without iwmo: true the endpoint is forbidden: 403 TYPE_NOT_ALLOWED."""
+    headers = {**AUTH, "Authorization": f"Bearer {KEYS['provider-jeugdhulp-ijssel'][0]}"}
+
+    response = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=headers)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "TYPE_NOT_ALLOWED"
+
+
+async def test_another_content_type_gets_415(iwmo_client: httpx.AsyncClient) -> None:
+    """Only application/xml is read."""
+    headers = {**AUTH, "Content-Type": "text/plain"}
+
+    response = await iwmo_client.post("/iwmo/v1/messages", content=started_305(), headers=headers)
+
+    assert response.status_code == 415
+
+
+def wmo302(identificatie: str, *, rejected: bool = False) -> bytes:
+    name = "wmo302-rejected.xml" if rejected else "wmo302-approved.xml"
+    body = (DATA / "iwmo" / "data" / name).read_bytes()
+    for example in (b">5f1e2d3c4b5a<", b">a0b1c2d3e4f5<"):
+        body = body.replace(example, f">{identificatie}<".encode())
+    return body
+
+
+async def test_a_302_without_its_301_is_unmatched(
+    iwmo_client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    """A 302 naming no 301 sent to the sender: 422 RETOUR_UNMATCHED at the Identificatie."""
+    response = await iwmo_client.post(
+        "/iwmo/v1/messages", content=wmo302("aaaaaaaaaaaa"), headers=AUTH
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "RETOUR_UNMATCHED"
+    assert response.json()["path"] == "/Bericht/Header/BerichtIdentificatie/Identificatie"
+    assert store.transactions == []
+
+
+async def test_a_matched_302_is_stored_and_shown_on_the_assignments_status(
+    iwmo_client: httpx.AsyncClient, store: FakeStore, kept: IwmoBook, book: StatusBook
+) -> None:
+    """204; the outcome is on GET /events/{id} of the assignments.issued event, for its sender."""
+    identificatie = identificatie_301(BACKOFFICE_SOURCE, ISSUED_ID)
+    kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:{identificatie}", b"{}", 0)
+    book.apply(
+        status_key(BACKOFFICE_SOURCE, ISSUED_ID),
+        StatusRecord(
+            event_id=ISSUED_ID,
+            source=BACKOFFICE_SOURCE,
+            partner="backoffice-zwolle",
+            type="nl.sociaaldomein.assignments.issued.v1",
+            status="delivered",
+            codes=(),
+            recipients=(PROVIDER,),
+            withheld=(),
+            at="2026-11-27T10:00:00+00:00",
+        ).to_json(),
+    )
+    backoffice = {"Authorization": f"Bearer {KEYS['backoffice-zwolle'][0]}"}
+    before = await iwmo_client.get(f"/events/{ISSUED_ID}", headers=backoffice)
+
+    response = await iwmo_client.post(
+        "/iwmo/v1/messages", content=wmo302(identificatie, rejected=True), headers=AUTH
+    )
+    after = await iwmo_client.get(f"/events/{ISSUED_ID}", headers=backoffice)
+
+    assert response.status_code == 204
+    assert [[r.key for r in t] for t in store.transactions] == [
+        [f"iwmo-302:{PROVIDER_AGB}:{identificatie}".encode()]
+    ]
+    assert before.json()["iwmo"][0]["retour"] == "awaiting"
+    [retour] = after.json()["iwmo"]
+    assert retour["retour"] == "rejected"
+    assert retour["provider_agb"] == PROVIDER_AGB
+    assert retour["rejected"]
+
+
+def test_the_overdue_check_names_each_late_301_once(
+    kept: IwmoBook, iwmo_registry: PartnerRegistry
+) -> None:
+    """Three working days after the 301 without a 302: named once, with the provider's id."""
+    sent = NOW - timedelta(days=7)
+    kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:bbbbbbbbbbbb", b"{}", int(sent.timestamp() * 1000))
+    check = IwmoOverdueCheck(
+        kept, iwmo_registry, IwmoSettings(), ready=asyncio.Event(), clock=lambda: NOW
+    )
+
+    assert check.check() == 1
+    assert check.check() == 0
+
+
+def test_a_level_1_problem_names_no_value() -> None:
+    """The problem body holds the code, the path and the code's sentence only."""
+    body = IwmoProblem(IwmoLevel1(IwmoCode.XSD_INVALID, "/Bericht/Client/Bsn")).body()
+
+    assert body["code"] == "XSD_INVALID"
+    assert body["path"] == "/Bericht/Client/Bsn"
+    assert body["errors"] == [
+        {"path": "/Bericht/Client/Bsn", "code": "XSD_INVALID", "message": body["detail"]}
+    ]
