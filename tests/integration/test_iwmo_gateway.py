@@ -11,12 +11,15 @@ from pathlib import Path
 
 import httpx
 import yaml
+from aiokafka import AIOKafkaProducer
 
 from hub.app import Hub, build_hub
 from hub.connectors.registry import load_registry
 from hub.dev.partner_io import receive
 from hub.gateway import GatewayServer, build_gateway_app
+from hub.iwmo import identificatie_301
 from hub.privacy.pseudonym import Pseudonymiser
+from hub.settings import KafkaSettings
 from hub.testing import load_example
 
 from .hubtest import isolated_settings
@@ -54,6 +57,21 @@ def wmo307_for_an_unknown_assignment() -> bytes:
     """The example 307 with a ToewijzingNummer no assignment has."""
     body = (UNIT_DATA / "iwmo" / "data" / "wmo307.xml").read_bytes()
     return body.replace(b"26000311", b"25009999")
+
+
+def wmo302(identificatie: str) -> bytes:
+    """The example approving 302, answering the 301 with this Identificatie."""
+    body = (UNIT_DATA / "iwmo" / "data" / "wmo302-approved.xml").read_bytes()
+    return body.replace(b">5f1e2d3c4b5a<", f">{identificatie}<".encode())
+
+
+async def _write_state(kafka: KafkaSettings, topic: str, key: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, key=key.encode(), value=b"{}")
+    finally:
+        await producer.stop()
 
 
 @dataclass
@@ -122,7 +140,7 @@ async def _post(client: httpx.AsyncClient, body: bytes, auth: dict[str, str]) ->
 async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """305 -> 306 and care.started for swt and backoffice; 307 unknown -> 9019; level 1; 403."""
+    """305 -> 306 and care.started for swt and backoffice; 307 unknown -> 9019; level 1; 403; 302."""
     issued = load_example("assignments.issued/valid/new-outputgericht.json")
     backoffice = {"Authorization": "Bearer demo-key-backoffice-zwolle"}
     async with hub_with_iwmo_gateway(kafka_bootstrap, tmp_path) as running:
@@ -160,6 +178,13 @@ async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
                 if len(delivered) == 2:
                     break
         inbound = [r async for r in receive(kafka, [layout.inbound(PROVIDER)], idle_seconds=2)]
+        # The router records each 301 it sends under iwmo-301:<agb>:<identificatie> in its
+        # state changelog; written here as it would, the gateway's tail must pick it up.
+        identificatie = identificatie_301(issued["source"], issued["id"])
+        unmatched = await _post(client, wmo302(identificatie), PROVIDER_AUTH)
+        await _write_state(kafka, layout.state, f"iwmo-301:73730001:{identificatie}")
+        matched = await _post(client, wmo302(identificatie), PROVIDER_AUTH)
+        assignment_status = await client.get(f"/events/{issued['id']}", headers=backoffice)
         care_id = str(inbound[0].event()["id"])  # deliveries carry ids of their own
         provider_status = await _status(client, care_id, PROVIDER_AUTH)
 
@@ -192,3 +217,10 @@ async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
     assert malformed.json()["path"] == "/"
     assert other.status_code == 403
     assert other.json()["code"] == "TYPE_NOT_ALLOWED"
+    assert unmatched.status_code == 422
+    assert unmatched.json()["code"] == "RETOUR_UNMATCHED"
+    assert matched.status_code == 204
+    [retour] = assignment_status.json()["iwmo"]
+    assert retour["provider_agb"] == "73730001"
+    assert retour["identificatie"] == identificatie
+    assert retour["retour"] == "acknowledged"
