@@ -240,8 +240,7 @@ async def post_iwmo_message(request: Request) -> Response:
     gateway = _gateway(request)
     partner = await _authenticate(gateway, request)
     endpoint = gateway.iwmo
-    if endpoint is None:
-        raise ProblemError(Problem(404, ProblemCode.NOT_FOUND.value))
+    assert endpoint is not None  # the route exists only with it
     if not partner.iwmo or partner.agb is None:
         raise ProblemError(Problem(403, ErrorCode.TYPE_NOT_ALLOWED.value))
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -407,7 +406,8 @@ def create_app(
     formats (its connector's), tried before those for that role's partners only.
 
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
-    endpoint answers 404. ``iwmo`` answers POST /iwmo/v1/messages (else 404); its state
+    endpoint answers 404. ``iwmo`` answers POST /iwmo/v1/messages (without it there is no
+    such route); its state
     also adds the 302 outcomes to GET /events/{id}.
     """
     layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
@@ -503,28 +503,6 @@ def create_app(
         tags=["deliveries"],
     )
     app.add_api_route(
-        "/iwmo/v1/messages",
-        post_iwmo_message,
-        methods=["POST"],
-        summary="Send one iWmo 3.2 302, 305 or 307 (providers with iwmo: true)",
-        responses={
-            200: {
-                "description": "The 306 or 308 answering a 305 or 307 (approval: the Header "
-                "alone); events are published only on approval.",
-                "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
-            },
-            204: {"description": "A 302 matched to its 301; its outcome is stored."},
-            **problem_responses(400, 401, 403, 408, 413, 415, 422, 429, 503),
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
-            }
-        },
-        tags=["iwmo"],
-    )
-    app.add_api_route(
         "/healthz", healthz, methods=["GET"], response_model=HealthBody, tags=["operations"]
     )
     app.add_api_route(
@@ -535,6 +513,29 @@ def create_app(
         responses=problem_responses(503),
         tags=["operations"],
     )
+    if iwmo is not None:  # else the path is unknown (404), and not in the OpenAPI document
+        app.add_api_route(
+            "/iwmo/v1/messages",
+            post_iwmo_message,
+            methods=["POST"],
+            summary="Send one iWmo 3.2 302, 305 or 307 (providers with iwmo: true)",
+            responses={
+                200: {
+                    "description": "The 306 or 308 answering a 305 or 307 (approval: the Header "
+                    "alone); events are published only on approval.",
+                    "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                },
+                204: {"description": "A 302 matched to its 301; its outcome is stored."},
+                **problem_responses(400, 401, 403, 408, 413, 415, 422, 429, 503),
+            },
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                }
+            },
+            tags=["iwmo"],
+        )
     if settings.docs:
         app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
         app.mount(_DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
@@ -565,7 +566,7 @@ def build_gateway_app(
     ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
     HTTP binding's three modes); ``role_adapters`` a role's own, for its partners only.
     With ``iwmo`` and ``pseudonymise`` (the routing state's, for the Bsn checks) it also
-    answers POST /iwmo/v1/messages (docs/iwmo.md).
+    answers POST /iwmo/v1/messages (docs/iwmo.md), when a partner has ``iwmo: true``.
     """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
@@ -577,7 +578,9 @@ def build_gateway_app(
     validator = default_validator(result_areas)
     services: list[Service] = [sink, tail, stream]
     endpoint: IwmoEndpoint | None = None
-    if iwmo is not None and pseudonymise is not None:
+    # Only a registry with an iwmo: true partner needs the endpoint, its topics' tail and
+    # its transactional producer (and so a transactional id in the gateway's ACLs).
+    if iwmo is not None and pseudonymise is not None and any(p.iwmo for p in registry):
         endpoint, iwmo_services = _iwmo_endpoint(
             settings, kafka, registry, layout, iwmo, book, validator, pseudonymise
         )
