@@ -321,20 +321,25 @@ class KafkaIwmoWriter:
             started = self._producer
             if started is None:
                 return False
-            try:
-                async with asyncio.timeout(self._timeout), started.transaction():
-                    sent = [
-                        await started.send(
-                            r.topic, value=r.value, key=r.key, headers=list(r.headers)
-                        )
-                        for r in records
-                    ]
-                    await asyncio.gather(*sent)
-            except (KafkaError, OSError, TimeoutError) as exc:
-                get_logger().warning("gateway_iwmo_transaction_failed", exc_type=type(exc).__name__)
-                self._rebuild(started)
-                return False
-            return True
+            # In a task of its own: an abort after a failure waits on the coordinator, and
+            # may wait long when the broker is away; the request must not wait with it.
+            task = asyncio.create_task(_transaction(started, records), name="gateway-iwmo-write")
+            done, _ = await asyncio.wait({task}, timeout=self._timeout)
+            if task in done:
+                failure = task.exception()
+                if failure is None:
+                    return True
+                if not isinstance(failure, KafkaError | OSError):
+                    raise failure  # a bug: the catch-all answers 503 and logs it
+                reason = type(failure).__name__
+            else:
+                reason = "TimeoutError"
+                task.cancel()
+                self._retired.add(task)
+                task.add_done_callback(self._retired.discard)
+            get_logger().warning("gateway_iwmo_transaction_failed", exc_type=reason)
+            self._rebuild(started)
+            return False
 
     def _rebuild(self, old: Any) -> None:
         if old is not self._producer:
@@ -344,6 +349,15 @@ class KafkaIwmoWriter:
         self._retired.add(retired)
         retired.add_done_callback(self._retired.discard)
         self._connector = asyncio.create_task(self._connect(), name="gateway-iwmo-producer")
+
+
+async def _transaction(started: Any, records: Sequence[KafkaRecord]) -> None:
+    async with started.transaction():
+        sent = [
+            await started.send(r.topic, value=r.value, key=r.key, headers=list(r.headers))
+            for r in records
+        ]
+        await asyncio.gather(*sent)
 
 
 def _can_retry_connecting(exc: BaseException) -> bool:
