@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,12 +19,14 @@ from hub.envelope import from_kafka
 from hub.families.state import assignment_key
 from hub.gateway import GatewaySettings, KafkaRecord, StatusBook, create_app, status_key
 from hub.gateway.intake import default_validator
-from hub.gateway.iwmo import IwmoEndpoint, IwmoOverdueCheck, IwmoProblem
+from hub.gateway.iwmo import IwmoEndpoint, IwmoOverdueCheck, IwmoProblem, KafkaIwmoWriter
 from hub.gateway.testing import RecordingSink
 from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook
+from hub.kafka import KafkaError
 from hub.records import StatusRecord
+from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
 from .gatewaytest import KEYS
@@ -364,3 +368,57 @@ def test_a_level_1_problem_names_no_value() -> None:
     assert body["errors"] == [
         {"path": "/Bericht/Client/Bsn", "code": "XSD_INVALID", "message": body["detail"]}
     ]
+
+
+class FakeProducer:
+    """A transactional producer whose sends succeed, fail, or never answer."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.committed: list[list[str]] = []
+        self.stopped = False
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        pending: list[str] = []
+        self._pending = pending
+        yield
+        self.committed.append(pending)
+
+    async def send(self, topic: str, **_: Any) -> asyncio.Future[None]:
+        if self.behaviour == "hang":
+            await asyncio.sleep(3600)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.behaviour == "fail":
+            future.set_exception(KafkaError("refused"))
+        else:
+            self._pending.append(topic)
+            future.set_result(None)
+        return future
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize(("behaviour", "written"), [("ok", True), ("fail", False), ("hang", False)])
+async def test_the_writer_answers_within_its_timeout_and_retires_a_failed_producer(
+    behaviour: str, written: bool
+) -> None:
+    """One transaction per write; a failure or a hang answers False and retires the producer."""
+    writer = KafkaIwmoWriter(
+        KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+        transactional_id="t",
+        transaction_timeout_ms=1000,
+        timeout_seconds=0.2,
+    )
+    fake = FakeProducer(behaviour)
+    writer._producer = fake
+    record = KafkaRecord("test.iwmo", b"k", (), b"{}")
+    try:
+        answer = await writer.write([record, record])
+        assert answer is written
+        assert writer.connected is written
+        assert fake.committed == ([["test.iwmo", "test.iwmo"]] if written else [])
+    finally:
+        await writer.stop()
+    assert fake.stopped
