@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,18 @@ from hub.envelope import from_kafka
 from hub.families.state import assignment_key
 from hub.gateway import GatewaySettings, KafkaRecord, StatusBook, create_app, status_key
 from hub.gateway.intake import default_validator
-from hub.gateway.iwmo import IwmoEndpoint, IwmoOverdueCheck, IwmoProblem, KafkaIwmoWriter
+from hub.gateway.iwmo import (
+    IwmoEndpoint,
+    IwmoOverdueCheck,
+    IwmoProblem,
+    IwmoTail,
+    KafkaIwmoWriter,
+)
 from hub.gateway.testing import RecordingSink
 from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook
-from hub.kafka import KafkaError
+from hub.kafka import KafkaError, TopicPartition
 from hub.records import StatusRecord
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
@@ -422,3 +429,75 @@ async def test_the_writer_answers_within_its_timeout_and_retires_a_failed_produc
     finally:
         await writer.stop()
     assert fake.stopped
+
+
+def test_the_iwmo_topics_are_created_with_their_retention(iwmo_registry: PartnerRegistry) -> None:
+    """<prefix>.iwmo is compacted; the receipts are compacted and deleted with personal data."""
+    kafka = KafkaSettings(personal_retention_ms=1234)
+
+    specs = {spec.name: spec.config for spec in LAYOUT.all_topics(iwmo_registry, kafka)}
+
+    assert specs["test.iwmo"] == {"cleanup.policy": "compact"}
+    assert specs["test.iwmo-receipts"] == {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": "1234",
+    }
+
+
+@dataclass
+class FakeRecord:
+    """The fields of a consumer record the tail reads."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    timestamp: int = 0
+    partition: int = 0
+    offset: int = 0
+
+
+def test_the_tail_applies_each_topic_to_its_part_of_the_book() -> None:
+    """State changelog, <prefix>.iwmo and receipts each feed the book; an unreadable record is skipped."""
+    state = IwmoBook(assignment_key=assignment_key, clock=lambda: NOW)
+    tail = IwmoTail(KafkaSettings(), LAYOUT, state)
+    used = b"iwmo-used:73730001:418:X"
+    records = [
+        FakeRecord("test.state", b"assignment:26000311", assignment()),
+        FakeRecord("test.state", b"iwmo-301:73730001:abc", b"{}", timestamp=1000),
+        FakeRecord("test.state", b"iwmo-assignment:26000311", b"{not json"),
+        FakeRecord("test.iwmo", used, b'{"digest": "d", "accepted": true, "at": "x"}'),
+        FakeRecord(
+            "test.iwmo-receipts", used, b'{"retour": "<r/>", "at": "2026-11-27T10:00:00+00:00"}'
+        ),
+    ]
+
+    for record in records:
+        tail._apply(TopicPartition(record.topic, 0), [record])  # type: ignore[list-item]
+
+    assert state.assignment(26000311) is not None
+    assert state.sent_301("73730001", "abc")
+    used_before = state.used_identificatie("73730001", 418, "X")
+    assert used_before is not None
+    assert used_before.retour == b"<r/>"
+
+
+async def test_sync_reads_up_to_now_and_fails_while_reconnecting() -> None:
+    """sync() catches the reader up; without a reader (reconnecting) it raises for a 503."""
+
+    class Reader:
+        calls = 0
+
+        async def catch_up(self, limit_seconds: float) -> int:
+            Reader.calls += 1
+            return 0
+
+    tail = IwmoTail(KafkaSettings(), LAYOUT, IwmoBook(assignment_key=assignment_key))
+    tail.caught_up.set()
+    with pytest.raises(KafkaError):
+        await tail.sync(1.0)
+    tail._reader = Reader()  # type: ignore[assignment]
+    await tail.sync(1.0)
+    assert Reader.calls == 1
+    tail.caught_up.clear()
+    with pytest.raises(TimeoutError):
+        await tail.sync(0.05)
