@@ -77,7 +77,7 @@ __all__ = [
 
 XML_MEDIA_TYPE: Final = "application/xml"
 _RETRY = RetrySettings(initial_seconds=0.5, max_seconds=10.0)
-_FOLLOW_POLL_MS = 200
+_FOLLOW_POLL_MS = 50  # a sync waits for at most one poll to end
 _RETIRE_TIMEOUT = 10.0
 _UNMATCHED_PATH = "/Bericht/Header/BerichtIdentificatie/Identificatie"
 
