@@ -16,7 +16,9 @@ from aiokafka import AIOKafkaProducer
 from hub.app import Hub, build_hub
 from hub.connectors.registry import load_registry
 from hub.dev.partner_io import receive
+from hub.families.state import assignment_key
 from hub.gateway import GatewayServer, build_gateway_app
+from hub.gateway.iwmo import IwmoOptions
 from hub.iwmo import identificatie_301
 from hub.privacy.pseudonym import Pseudonymiser
 from hub.settings import KafkaSettings
@@ -100,8 +102,7 @@ async def hub_with_iwmo_gateway(bootstrap: str, tmp_path: Path) -> AsyncIterator
         settings.gateway,
         settings.kafka,
         hub.registry,
-        iwmo=settings.iwmo,
-        pseudonymise=Pseudonymiser(secret),
+        iwmo=IwmoOptions(settings.iwmo, Pseudonymiser(secret), assignment_key),
     )
     gateway = GatewayServer(app, settings.gateway)
     services.append(asyncio.create_task(gateway.run(stop, sockets=[sock])))

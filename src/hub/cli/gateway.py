@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     refused = kafka_start_checks(settings)
     if refused is not None:
         return refused
+    from hub.families.state import assignment_key
+    from hub.gateway.iwmo import IwmoOptions
     from hub.privacy.pseudonym import Pseudonymiser
 
     areas = settings.privacy.result_areas
@@ -87,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
         registry,
         result_areas=frozenset(areas) if areas is not None else None,
         role_adapters=http_adapters(),
-        iwmo=settings.iwmo,
-        pseudonymise=Pseudonymiser(secret),
+        iwmo=IwmoOptions(settings.iwmo, Pseudonymiser(secret), assignment_key),
     )
     log.info("gateway_starting", port=gateway.port)
     try:

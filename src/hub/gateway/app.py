@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from fastapi import FastAPI, Request
@@ -45,6 +45,7 @@ from hub.gateway.intake import Accepted, EventIntake, Validator, default_validat
 from hub.gateway.iwmo import (
     XML_MEDIA_TYPE,
     IwmoEndpoint,
+    IwmoOptions,
     IwmoOverdueCheck,
     IwmoProblem,
     IwmoTail,
@@ -71,7 +72,7 @@ from hub.gateway.problems import (
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
 from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
-from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
+from hub.iwmo import IwmoCode, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook
 from hub.kafka import StreamReader, is_kafka_failure
@@ -558,15 +559,14 @@ def build_gateway_app(
     result_areas: frozenset[str] | None = None,
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
-    iwmo: IwmoSettings | None = None,
-    pseudonymise: Callable[[str], str] | None = None,
+    iwmo: IwmoOptions | None = None,
 ) -> FastAPI:
     """The gateway app on Kafka: producer to the inbound topics, tail of the status topic.
 
     ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
     HTTP binding's three modes); ``role_adapters`` a role's own, for its partners only.
-    With ``iwmo`` and ``pseudonymise`` (the routing state's, for the Bsn checks) it also
-    answers POST /iwmo/v1/messages (docs/iwmo.md), when a partner has ``iwmo: true``.
+    With ``iwmo`` it also answers POST /iwmo/v1/messages (docs/iwmo.md), when a partner
+    has ``iwmo: true``.
     """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
@@ -580,9 +580,9 @@ def build_gateway_app(
     endpoint: IwmoEndpoint | None = None
     # Only a registry with an iwmo: true partner needs the endpoint, its topics' tail and
     # its transactional producer (and so a transactional id in the gateway's ACLs).
-    if iwmo is not None and pseudonymise is not None and any(p.iwmo for p in registry):
+    if iwmo is not None and any(p.iwmo for p in registry):
         endpoint, iwmo_services = _iwmo_endpoint(
-            settings, kafka, registry, layout, iwmo, book, validator, pseudonymise
+            settings, kafka, registry, layout, iwmo, book, validator
         )
         services += iwmo_services
     return create_app(
@@ -605,15 +605,13 @@ def _iwmo_endpoint(
     kafka: KafkaSettings,
     registry: PartnerRegistry,
     layout: TopicLayout,
-    iwmo: IwmoSettings,
+    options: IwmoOptions,
     book: StatusBook,
     validator: Validator,
-    pseudonymise: Callable[[str], str],
 ) -> tuple[IwmoEndpoint, list[Service]]:
     """POST /iwmo/v1/messages on Kafka: its state's tail, its transactional writer, the overdue check."""
-    from hub.families.state import assignment_key  # the care family's key of an assignment
-
-    state = IwmoBook(assignment_key=assignment_key, replay_days=iwmo.replay_days)
+    iwmo = options.settings
+    state = IwmoBook(assignment_key=options.assignment_key, replay_days=iwmo.replay_days)
     tail = IwmoTail(kafka, layout, state)
     writer = KafkaIwmoWriter(
         kafka,
@@ -630,7 +628,7 @@ def _iwmo_endpoint(
         store=writer,
         validator=validator,
         status=book,
-        pseudonymise=pseudonymise,
+        pseudonymise=options.pseudonymise,
         timeout_seconds=settings.kafka_timeout_seconds,
         retry_after_seconds=settings.retry_after_seconds,
     )

@@ -22,6 +22,7 @@ import math
 import os
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -66,6 +67,7 @@ from hub.topics import TopicLayout
 __all__ = [
     "XML_MEDIA_TYPE",
     "IwmoEndpoint",
+    "IwmoOptions",
     "IwmoOverdueCheck",
     "IwmoProblem",
     "IwmoStore",
@@ -80,6 +82,18 @@ _RETRY = RetrySettings(initial_seconds=0.5, max_seconds=10.0)
 _FOLLOW_POLL_MS = 50  # a sync waits for at most one poll to end
 _RETIRE_TIMEOUT = 10.0
 _UNMATCHED_PATH = "/Bericht/Header/BerichtIdentificatie/Identificatie"
+
+
+@dataclass(frozen=True, slots=True)
+class IwmoOptions:
+    """What the gateway needs to answer iWmo beyond its own settings, given by its caller."""
+
+    settings: IwmoSettings
+    pseudonymise: Callable[[str], str] = field(repr=False)
+    """BSN -> keyed pseudonym, as in the routing state (the Bsn checks compare these)."""
+    assignment_key: Callable[[str], str]
+    """The care family's key of an assignment (``hub.families.state.assignment_key``):
+    passed in, as the gateway sits below the families."""
 
 
 def iwmo_transactional_id(kafka: KafkaSettings) -> str:

@@ -34,9 +34,9 @@ from hub.iwmo.state import AssignmentFacts, CareDeliveries, UsedIdentificatie
 __all__ = [
     "ASSIGNMENT_RECORD_PREFIX",
     "CARE_PREFIX",
+    "IWMO_PREFIX",
     "OUTCOME_PREFIX",
     "SENT_301_PREFIX",
-    "STATE_PREFIXES",
     "USED_PREFIX",
     "IwmoBook",
     "Overdue",
@@ -49,8 +49,8 @@ __all__ = [
     "used_key",
 ]
 
-STATE_PREFIXES = ("assignment:", "iwmo-")
-"""The routing-state keys the gateway keeps; every other key of the changelog is skipped."""
+IWMO_PREFIX = "iwmo-"
+"""With the care family's assignments, the routing-state keys the gateway keeps."""
 SENT_301_PREFIX = "iwmo-301:"
 """``iwmo-301:<provider_agb>:<identificatie>``: written by the router for each 301 sent."""
 ASSIGNMENT_RECORD_PREFIX = "iwmo-assignment:"
@@ -208,6 +208,7 @@ class IwmoBook:
         replay_days: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._kept = (assignment_key(""), IWMO_PREFIX)
         self._routing = _EncodedView()
         self._memory = MemoryIwmoState(self._routing, assignment_key)
         self._replay = timedelta(days=replay_days)
@@ -289,7 +290,7 @@ class IwmoBook:
 
     def apply_state(self, key: str, value: bytes | None, timestamp_ms: int) -> None:
         """One routing-state changelog record (None deletes); keys not needed are skipped."""
-        if not key.startswith(STATE_PREFIXES):
+        if not key.startswith(self._kept):
             return
         if key.startswith(SENT_301_PREFIX):
             agb, _, identificatie = key.removeprefix(SENT_301_PREFIX).partition(":")
