@@ -408,8 +408,7 @@ def create_app(
 
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
     endpoint answers 404. ``iwmo`` answers POST /iwmo/v1/messages (without it there is no
-    such route); its state
-    also adds the 302 outcomes to GET /events/{id}.
+    such route); its state also adds the 302 outcomes to GET /events/{id}.
     """
     layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
@@ -619,7 +618,7 @@ def _iwmo_endpoint(
         transaction_timeout_ms=iwmo.transaction_timeout_ms,
         timeout_seconds=settings.kafka_timeout_seconds,
     )
-    overdue = IwmoOverdueCheck(state, registry, iwmo, ready=tail.caught_up)
+    overdue = IwmoOverdueCheck(state, registry, iwmo, current=tail.is_current)
     endpoint = IwmoEndpoint(
         settings=iwmo,
         layout=layout,

@@ -166,11 +166,16 @@ class IwmoTail:
         self._reader: CompactedReader | None = None
         self._lock = asyncio.Lock()
         self._caught_up = asyncio.Event()
+        self._loading = True
 
     @property
     def caught_up(self) -> asyncio.Event:
         """Set once the tail has read all three topics to their end at least once."""
         return self._caught_up
+
+    def is_current(self) -> bool:
+        """True while the book holds the topics read to their end (not during a re-read)."""
+        return self._caught_up.is_set() and not self._loading
 
     async def start(self) -> None:
         """Start following in the background; returns at once."""
@@ -217,7 +222,12 @@ class IwmoTail:
             async with self._lock:
                 await reader.open()
                 self._reader = reader
+                # From the start again: a tombstone compacted away meanwhile must not leave
+                # its key behind. No check reads the book until this read is complete.
+                self._loading = True
+                self._book.reset()
                 await reader.catch_up(limit_seconds=math.inf)
+                self._loading = False
             if not self._caught_up.is_set():
                 self._caught_up.set()
                 get_logger().info("gateway_iwmo_loaded", count=self._book.sent_count)
@@ -535,6 +545,8 @@ class IwmoEndpoint:
 class IwmoOverdueCheck:
     """Every ``overdue_check_seconds``: log ``iwmo_retour_overdue`` for each 301 whose 302 is late.
 
+    ``current`` says whether the book is read to its end (``IwmoTail.is_current``).
+
     Each gateway process names each overdue 301 once (again after a restart).
     """
 
@@ -544,13 +556,13 @@ class IwmoOverdueCheck:
         registry: PartnerRegistry,
         settings: IwmoSettings,
         *,
-        ready: asyncio.Event,
+        current: Callable[[], bool],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._book = book
         self._registry = registry
         self._settings = settings
-        self._ready = ready
+        self._current = current
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
@@ -580,10 +592,13 @@ class IwmoOverdueCheck:
         return len(late)
 
     async def _run(self) -> None:
-        await self._ready.wait()
         while True:
-            try:
-                self.check()
-            except Exception as exc:  # a bug must not end the check silently
-                get_logger().error("iwmo_overdue_check_failed", exc_info=exc)
-            await asyncio.sleep(self._settings.overdue_check_seconds)
+            # Only over a book read to its end: halfway, a 301 may be known before its 302.
+            if self._current():
+                try:
+                    self.check()
+                except Exception as exc:  # a bug must not end the check silently
+                    get_logger().error("iwmo_overdue_check_failed", exc_info=exc)
+                await asyncio.sleep(self._settings.overdue_check_seconds)
+            else:
+                await asyncio.sleep(1.0)

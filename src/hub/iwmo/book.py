@@ -209,16 +209,24 @@ class IwmoBook:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kept = (assignment_key(""), IWMO_PREFIX)
-        self._routing = _EncodedView()
-        self._memory = MemoryIwmoState(self._routing, assignment_key)
+        self._key = assignment_key
         self._replay = timedelta(days=replay_days)
         self._clock = clock
+        self._alerted: set[tuple[str, str]] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every record (before the topics are read again from the start).
+
+        Which overdue 301s were already named is kept, so a re-read names none twice.
+        """
+        self._routing = _EncodedView()
+        self._memory = MemoryIwmoState(self._routing, self._key)
         self._used: dict[str, Mapping[str, Any]] = {}
         self._retours: dict[str, tuple[bytes, datetime]] = {}
         self._sent: dict[tuple[str, str], datetime] = {}
         self._by_identificatie: dict[str, set[str]] = {}
         self._outcomes: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self._alerted: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ IwmoState
 

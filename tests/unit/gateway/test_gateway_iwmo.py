@@ -359,7 +359,7 @@ def test_the_overdue_check_names_each_late_301_once(
     sent = NOW - timedelta(days=7)
     kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:bbbbbbbbbbbb", b"{}", int(sent.timestamp() * 1000))
     check = IwmoOverdueCheck(
-        kept, iwmo_registry, IwmoSettings(), ready=asyncio.Event(), clock=lambda: NOW
+        kept, iwmo_registry, IwmoSettings(), current=lambda: True, clock=lambda: NOW
     )
 
     assert check.check() == 1
@@ -501,3 +501,31 @@ async def test_sync_reads_up_to_now_and_fails_while_reconnecting() -> None:
     tail.caught_up.clear()
     with pytest.raises(TimeoutError):
         await tail.sync(0.05)
+
+
+async def test_no_overdue_check_runs_while_the_book_is_being_read(
+    kept: IwmoBook, iwmo_registry: PartnerRegistry
+) -> None:
+    """Halfway through a (re-)read a 301 may be known before its 302: nothing is named then."""
+    sent = NOW - timedelta(days=7)
+    kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:cccccccccccc", b"{}", int(sent.timestamp() * 1000))
+    check = IwmoOverdueCheck(
+        kept, iwmo_registry, IwmoSettings(), current=lambda: False, clock=lambda: NOW
+    )
+    await check.start()
+    await asyncio.sleep(0.05)
+    await check.stop()
+
+    assert check.check() == 1  # still to be named: the service never looked
+
+
+def test_a_reset_book_forgets_its_records_but_not_what_it_named_overdue(kept: IwmoBook) -> None:
+    """Before a re-read the book is emptied; an overdue 301 named before is not named again."""
+    sent = int((NOW - timedelta(days=7)).timestamp() * 1000)
+    kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:dddddddddddd", b"{}", sent)
+    assert len(kept.overdue(NOW, 3)) == 1
+
+    kept.reset()
+    assert kept.assignment(26000311) is None
+    kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:dddddddddddd", b"{}", sent)
+    assert kept.overdue(NOW, 3) == []
