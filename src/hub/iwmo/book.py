@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.iwmo.codes import IwmoCode
 from hub.iwmo.inbound import AMSTERDAM, CareAnswer
 from hub.iwmo.memory import MemoryIwmoState
 from hub.iwmo.model import AssignmentRetour
@@ -88,16 +87,14 @@ def answer_records(
     """What an answer stores: (records of ``<prefix>.iwmo``, records of ``<prefix>.iwmo-receipts``).
 
     The care records only on approval; the receipt for every answer that is neither a
-    replay nor a 9056: other bytes under a used Identificatie must not replace the first
-    message's receipt, or its own resend would no longer be a replay.
+    replay nor a 9056 (``CareAnswer.receipt_to_keep``).
     """
     own: list[tuple[str, bytes]] = []
     receipts: list[tuple[str, bytes]] = []
     if answer.accepted:
         own += [(care_key(n), _json(record)) for n, record in answer.deliveries.items()]
-    receipt = answer.receipt
-    reused = any(f.code is IwmoCode.IDENTIFICATIE_USED for f in answer.findings)
-    if receipt is not None and not reused:
+    receipt = answer.receipt_to_keep
+    if receipt is not None:
         key = used_key(receipt.afzender, receipt.bericht_code, receipt.identificatie)
         stamp = at.astimezone(UTC).isoformat()
         own.append(
