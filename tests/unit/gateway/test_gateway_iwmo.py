@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.connectors.registry import PartnerRegistry
 from hub.envelope import from_kafka
@@ -529,3 +531,40 @@ def test_a_reset_book_forgets_its_records_but_not_what_it_named_overdue(kept: Iw
     assert kept.assignment(26000311) is None
     kept.apply_state(f"iwmo-301:{PROVIDER_AGB}:dddddddddddd", b"{}", sent)
     assert kept.overdue(NOW, 3) == []
+
+
+CANARY = b"ZQk7x2p9"
+
+
+@st.composite
+def mangled_305(draw: st.DrawFn) -> bytes:
+    """The example 305 with a stretch cut out and something planted in its place."""
+    body = started_305()
+    start = draw(st.integers(0, len(body)))
+    end = draw(st.integers(start, min(len(body), start + 60)))
+    planted = draw(
+        st.sampled_from(
+            [b"", CANARY, b"<" + CANARY + b">", b"999990019", b"&x;", b"<!DOCTYPE a>", b"\xff"]
+        )
+    )
+    return body[:start] + planted + body[end:]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=mangled_305())
+async def test_mangled_documents_get_documented_answers_that_quote_nothing(
+    iwmo_client: httpx.AsyncClient, body: bytes
+) -> None:
+    """Any mangled 305 gets 200 or a level-1 problem; a problem never holds what was planted."""
+    response = await iwmo_client.post("/iwmo/v1/messages", content=body, headers=AUTH)
+
+    assert response.status_code in {200, 400, 403, 413, 422}, response.text
+    if response.status_code >= 400:
+        assert CANARY not in response.content
+        assert b"999990019" not in response.content
+        assert set(response.json()) >= {"code", "path"}
