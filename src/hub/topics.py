@@ -10,6 +10,10 @@
     <prefix>.disclosures           the disclosure log (pseudonyms only), kept for years
     <prefix>.status                compacted: per (source, id), what became of an event (for its sender)
     <prefix>.parked.<partner>      webhook deliveries that ran out of retries, for replay
+    <prefix>.iwmo                  compacted: the gateway's iWmo records (care per assignment,
+                                   used Identificaties, 302 outcomes; pseudonyms, no names)
+    <prefix>.iwmo-receipts         compacted, with personal-data retention: the retour each
+                                   305/307 got (it echoes the sender's client), for replay
 
 One inbound topic per partner makes the topic the proof of who sent an event (Kafka
 ACLs limit a partner's principal to its own topic), so ``source`` can be checked
@@ -106,6 +110,16 @@ class TopicLayout:
         """Per (source, id): accepted, dead-lettered (with codes) or duplicate, and to whom delivered."""
         return f"{self.prefix}.status"
 
+    @property
+    def iwmo(self) -> str:
+        """The gateway's iWmo records (docs/iwmo.md): care per assignment, receipts, 302 outcomes."""
+        return f"{self.prefix}.iwmo"
+
+    @property
+    def iwmo_receipts(self) -> str:
+        """The retours of 305/307 messages, kept for replay with personal data's retention."""
+        return f"{self.prefix}.iwmo-receipts"
+
     def parked(self, partner_id: str) -> str:
         """Webhook deliveries to this partner that exhausted their retries, kept for replay."""
         return f"{self.prefix}.parked.{partner_id}"
@@ -133,6 +147,18 @@ class TopicLayout:
         specs.append(
             TopicSpec(
                 self.held,
+                {
+                    "cleanup.policy": "compact,delete",
+                    "retention.ms": str(kafka.personal_retention_ms),
+                },
+            )
+        )
+        # iWmo records hold numbers, codes and pseudonyms: compacted, kept as the state is.
+        specs.append(TopicSpec(self.iwmo, {"cleanup.policy": "compact"}))
+        # A retour echoes the sender's client: compacted, deleted with personal data's retention.
+        specs.append(
+            TopicSpec(
+                self.iwmo_receipts,
                 {
                     "cleanup.policy": "compact,delete",
                     "retention.ms": str(kafka.personal_retention_ms),

@@ -77,13 +77,19 @@ def run(args: argparse.Namespace) -> int:
     refused = kafka_start_checks(settings)
     if refused is not None:
         return refused
+    from hub.families.state import assignment_key
+    from hub.gateway.iwmo import IwmoOptions
+    from hub.privacy.pseudonym import Pseudonymiser
+
     areas = settings.privacy.result_areas
+    secret = settings.privacy.pseudonym_secret.get_secret_value().encode("utf-8")
     app = build_gateway_app(
         gateway,
         settings.kafka,
         registry,
         result_areas=frozenset(areas) if areas is not None else None,
         role_adapters=http_adapters(),
+        iwmo=IwmoOptions(settings.iwmo, Pseudonymiser(secret), assignment_key),
     )
     log.info("gateway_starting", port=gateway.port)
     try:

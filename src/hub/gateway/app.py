@@ -1,4 +1,4 @@
-"""The partners' HTTP API as an ASGI app: POST /events, GET /events/{id}, GET /deliveries, health, OpenAPI, /docs.
+"""The partners' HTTP API as an ASGI app: POST /events, GET /events/{id}, GET /deliveries, POST /iwmo/v1/messages, health, OpenAPI, /docs.
 
 ``create_app`` takes its collaborators as values (an EventSink, a StatusBook, a validator),
 so tests run it in memory; ``build_gateway_app`` wires the Kafka ones. Both return a
@@ -14,6 +14,10 @@ A request to GET /deliveries goes: authenticate (401) -> rate limit (429) -> `af
 `limit` (400) -> read the partner's own deliveries topic within pull_timeout_seconds
 (410 for a cursor past retention, 503 when Kafka cannot serve) -> a CloudEvents batch
 with a Link to the next page (200).
+
+A request to POST /iwmo/v1/messages goes: authenticate (401) -> the partner has
+``iwmo: true`` (403 TYPE_NOT_ALLOWED) -> Content-Type application/xml (415) -> rate limit
+(429) -> read the body within ``iwmo.max_bytes`` (413 XML_TOO_LARGE) -> ``hub.gateway.iwmo``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,16 @@ from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
+from hub.gateway.iwmo import (
+    XML_MEDIA_TYPE,
+    IwmoEndpoint,
+    IwmoOptions,
+    IwmoOverdueCheck,
+    IwmoProblem,
+    IwmoTail,
+    KafkaIwmoWriter,
+    iwmo_transactional_id,
+)
 from hub.gateway.limits import AuthFailureLimiter, PartnerRateLimiter, read_body
 from hub.gateway.openapi import (
     AcceptedBody,
@@ -58,6 +72,9 @@ from hub.gateway.problems import (
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
 from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
+from hub.iwmo import IwmoCode, identificatie_301
+from hub.iwmo import Problem as IwmoLevel1
+from hub.iwmo.book import IwmoBook
 from hub.kafka import StreamReader, is_kafka_failure
 from hub.observability.logging import get_logger
 from hub.settings import GatewaySettings, KafkaSettings
@@ -108,6 +125,7 @@ class _Gateway:
         adapters: Sequence[HttpAdapter],
         role_adapters: Mapping[str, Sequence[HttpAdapter]],
         pull: PullDeliveries | None,
+        iwmo: IwmoEndpoint | None = None,
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
@@ -120,6 +138,7 @@ class _Gateway:
         # A connector's own formats are its role's only, tried before the common ones.
         self.by_role = {role: (*own, *self.adapters) for role, own in role_adapters.items()}
         self.pull = pull
+        self.iwmo = iwmo
         self.pulls_in_flight: dict[str, int] = {}
 
     def adapters_for(self, partner: Partner) -> tuple[HttpAdapter, ...]:
@@ -208,7 +227,39 @@ async def get_event_status(request: Request, event_id: str) -> Response:
     status = gateway.book.lookup(partner, event_id)
     if status is None:
         raise ProblemError(Problem(404, ProblemCode.NOT_FOUND.value))
-    return JSONResponse(status.as_dict(event_id), headers={"Cache-Control": "no-store"})
+    body = status.as_dict(event_id)
+    if gateway.iwmo is not None:
+        # The 301s rendered from this event carry an Identificatie made from its (source, id).
+        retours = gateway.iwmo.book.retours_of(identificatie_301(partner.source, event_id))
+        if retours:
+            body["iwmo"] = [retour.as_dict() for retour in retours]
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def post_iwmo_message(request: Request) -> Response:
+    """Take one iWmo 3.2 302, 305 or 307 from a provider with ``iwmo: true``; see docs/iwmo.md."""
+    gateway = _gateway(request)
+    partner = await _authenticate(gateway, request)
+    endpoint = gateway.iwmo
+    assert endpoint is not None  # the route exists only with it
+    if not partner.iwmo or partner.agb is None:
+        raise ProblemError(Problem(403, ErrorCode.TYPE_NOT_ALLOWED.value))
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != XML_MEDIA_TYPE:
+        raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
+    await gateway.limiter.precheck(partner.id)
+    try:
+        body = await read_body(
+            request,
+            max_bytes=endpoint.settings.max_bytes,
+            timeout_seconds=gateway.settings.body_timeout_seconds,
+        )
+    except ProblemError as exc:
+        if exc.problem.status != 413:
+            raise
+        raise ProblemError(IwmoProblem(IwmoLevel1(IwmoCode.XML_TOO_LARGE, "/"))) from None
+    await gateway.limiter.check(partner.id)
+    return await endpoint.answer(partner, body)
 
 
 async def get_deliveries(request: Request) -> Response:
@@ -347,6 +398,7 @@ def create_app(
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
     deliveries: Stream | None = None,
+    iwmo: IwmoEndpoint | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
 
@@ -355,7 +407,8 @@ def create_app(
     formats (its connector's), tried before those for that role's partners only.
 
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
-    endpoint answers 404.
+    endpoint answers 404. ``iwmo`` answers POST /iwmo/v1/messages (without it there is no
+    such route); its state also adds the 302 outcomes to GET /events/{id}.
     """
     layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
@@ -405,6 +458,7 @@ def create_app(
             if deliveries is None
             else PullDeliveries(deliveries, layout, wait_seconds=settings.pull_wait_seconds)
         ),
+        iwmo=iwmo,
     )
     app.add_api_route(
         "/events",
@@ -459,6 +513,29 @@ def create_app(
         responses=problem_responses(503),
         tags=["operations"],
     )
+    if iwmo is not None:  # else the path is unknown (404), and not in the OpenAPI document
+        app.add_api_route(
+            "/iwmo/v1/messages",
+            post_iwmo_message,
+            methods=["POST"],
+            summary="Send one iWmo 3.2 302, 305 or 307 (providers with iwmo: true)",
+            responses={
+                200: {
+                    "description": "The 306 or 308 answering a 305 or 307 (approval: the Header "
+                    "alone); events are published only on approval.",
+                    "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                },
+                204: {"description": "A 302 matched to its 301; its outcome is stored."},
+                **problem_responses(400, 401, 403, 408, 413, 415, 422, 429, 503),
+            },
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                }
+            },
+            tags=["iwmo"],
+        )
     if settings.docs:
         app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
         app.mount(_DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
@@ -481,11 +558,14 @@ def build_gateway_app(
     result_areas: frozenset[str] | None = None,
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
+    iwmo: IwmoOptions | None = None,
 ) -> FastAPI:
     """The gateway app on Kafka: producer to the inbound topics, tail of the status topic.
 
     ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
     HTTP binding's three modes); ``role_adapters`` a role's own, for its partners only.
+    With ``iwmo`` it also answers POST /iwmo/v1/messages (docs/iwmo.md), when a partner
+    has ``iwmo: true``.
     """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
@@ -494,18 +574,64 @@ def build_gateway_app(
     stream = StreamReader(
         kafka, max_readers=settings.pull_max_readers, max_bytes=settings.pull_max_bytes
     )
+    validator = default_validator(result_areas)
+    services: list[Service] = [sink, tail, stream]
+    endpoint: IwmoEndpoint | None = None
+    # Only a registry with an iwmo: true partner needs the endpoint, its topics' tail and
+    # its transactional producer (and so a transactional id in the gateway's ACLs).
+    if iwmo is not None and any(p.iwmo for p in registry):
+        endpoint, iwmo_services = _iwmo_endpoint(
+            settings, kafka, registry, layout, iwmo, book, validator
+        )
+        services += iwmo_services
     return create_app(
         settings=settings,
         registry=registry,
         layout=layout,
         sink=sink,
         book=book,
-        validator=default_validator(result_areas),
-        services=[sink, tail, stream],
+        validator=validator,
+        services=services,
         adapters=adapters,
         role_adapters=role_adapters,
         deliveries=stream,
+        iwmo=endpoint,
     )
+
+
+def _iwmo_endpoint(
+    settings: GatewaySettings,
+    kafka: KafkaSettings,
+    registry: PartnerRegistry,
+    layout: TopicLayout,
+    options: IwmoOptions,
+    book: StatusBook,
+    validator: Validator,
+) -> tuple[IwmoEndpoint, list[Service]]:
+    """POST /iwmo/v1/messages on Kafka: its state's tail, its transactional writer, the overdue check."""
+    iwmo = options.settings
+    state = IwmoBook(assignment_key=options.assignment_key, replay_days=iwmo.replay_days)
+    tail = IwmoTail(kafka, layout, state)
+    writer = KafkaIwmoWriter(
+        kafka,
+        transactional_id=iwmo_transactional_id(kafka),
+        transaction_timeout_ms=iwmo.transaction_timeout_ms,
+        timeout_seconds=settings.kafka_timeout_seconds,
+    )
+    overdue = IwmoOverdueCheck(state, registry, iwmo, current=tail.is_current)
+    endpoint = IwmoEndpoint(
+        settings=iwmo,
+        layout=layout,
+        book=state,
+        tail=tail,
+        store=writer,
+        validator=validator,
+        status=book,
+        pseudonymise=options.pseudonymise,
+        timeout_seconds=settings.kafka_timeout_seconds,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
+    return endpoint, [writer, tail, overdue]
 
 
 class _AccessLog:

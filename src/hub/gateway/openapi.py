@@ -26,6 +26,7 @@ __all__ = [
     "BatchResults",
     "EventStatusBody",
     "HealthBody",
+    "IwmoRetourBody",
     "install_openapi",
     "problem_responses",
 ]
@@ -101,6 +102,21 @@ class BatchResults(BaseModel):
     results: list[BatchItem]
 
 
+class IwmoRetourBody(BaseModel):
+    """A 301 rendered from the event, and the provider's 302 on it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider_agb: str
+    identificatie: str = Field(description="The 301's Identificatie.")
+    retour: Literal["awaiting", "acknowledged", "rejected"] = Field(
+        description="awaiting: no 302 yet; acknowledged: no RetourCode but 0200; rejected: "
+        "see rejected."
+    )
+    rejected: dict[str, list[str]] = Field(description="RetourCodes per rejected ToewijzingNummer.")
+    at: str | None = Field(description="When the 302 was received (RFC 3339), or null.")
+
+
 class EventStatusBody(BaseModel):
     """What became of one of the partner's events."""
 
@@ -115,6 +131,11 @@ class EventStatusBody(BaseModel):
     recipients: list[str] = Field(description="Partner ids the event was delivered to.")
     withheld: list[str] = Field(description="Partner ids whose delivery was withheld.")
     at: str | None = Field(description="When the router decided (RFC 3339); null if accepted.")
+    iwmo: list[IwmoRetourBody] | None = Field(
+        default=None,
+        description="Only for an assignments.issued rendered as a 301 to a provider with "
+        "iwmo: true: per provider, what its 302 said.",
+    )
 
 
 class HealthBody(BaseModel):

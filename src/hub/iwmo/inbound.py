@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.iwmo.checks import check_state
-from hub.iwmo.codes import RETOUR_ACCEPTED, RETOUR_REJECTED, Finding
+from hub.iwmo.codes import RETOUR_ACCEPTED, RETOUR_REJECTED, Finding, IwmoCode
 from hub.iwmo.events import care_events
 from hub.iwmo.model import CareMessage
 from hub.iwmo.retour import DEFAULT_XSD_VERSIE_RETOUR, Retourcodes, render_retour
@@ -74,6 +74,17 @@ class CareAnswer:
     """Store for TR056 and replay; None for a replay (already stored)."""
     replayed: bool = False
     """True when the same bytes came again: the stored retour, nothing published."""
+
+    @property
+    def receipt_to_keep(self) -> Receipt | None:
+        """The receipt to store: None for a replay and for a 9056.
+
+        Other bytes under a used Identificatie must not replace the first message's
+        receipt, or the first message's own resend would no longer be a replay.
+        """
+        if any(f.code is IwmoCode.IDENTIFICATIE_USED for f in self.findings):
+            return None
+        return self.receipt
 
 
 def answer_care_message(

@@ -125,7 +125,7 @@ class MemoryIwmoState:
 
     def keep_answer(self, answer: CareAnswer) -> None:
         """Store what an answer says to keep: its receipt and, on approval, the care records."""
-        receipt = answer.receipt
+        receipt = answer.receipt_to_keep
         if receipt is not None:
             self.answers[(receipt.afzender, receipt.bericht_code, receipt.identificatie)] = (
                 KeptAnswer(

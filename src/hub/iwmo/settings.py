@@ -40,3 +40,28 @@ class IwmoSettings(BaseModel):
         description="XsdVersieRetour of a 306/308 (BasisschemaXsdVersie, BerichtXsdVersie); "
         "unverified.",
     )
+    retour_overdue_working_days: int = Field(
+        default=3,
+        ge=1,
+        le=60,
+        description="Working days (Monday to Friday) a provider has to answer a 301 with a "
+        "302 before the gateway logs iwmo_retour_overdue (OP090: 3).",
+    )
+    overdue_check_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the gateway looks for 301s whose 302 is overdue.",
+    )
+    replay_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days a 306/308 is kept to answer a replay of the same bytes; after that "
+        "the same bytes get 9056. The receipts topic's retention (personal data's) bounds it too.",
+    )
+    transaction_timeout_ms: int = Field(
+        default=15_000,
+        ge=1_000,
+        le=900_000,
+        description="transaction.timeout.ms of the gateway's iWmo producer: how long a "
+        "crashed gateway's open transaction may hold up read_committed readers.",
+    )

@@ -56,7 +56,7 @@ SAFE_KEYS: frozenset[str] = frozenset(
         "event", "level", "timestamp", "logger",
         # identifiers of things, never of people
         "event_id", "event_type", "partner", "recipient", "source_partner", "delivery_id",
-        "disclosure_id", "trace_id", "instance", "group", "transactional_id",
+        "disclosure_id", "trace_id", "instance", "group", "transactional_id", "identificatie",
         # Kafka coordinates
         "topic", "topics", "partition", "offset", "bootstrap_servers",
         # outcomes and counts

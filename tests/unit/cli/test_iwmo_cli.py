@@ -248,6 +248,18 @@ def test_other_bytes_under_a_used_identificatie_get_9056(
     assert result["retourcodes"] == {"Header": ["9056"]}
 
 
+def test_a_9056_does_not_replace_the_first_messages_receipt(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """After a 9056 the first document's own resend is still a replay of its retour."""
+    used = write(tmp_path, "305.xml", wmo305("TZ-305-0012"))
+    other = write(tmp_path, "other.xml", wmo305("TZ-305-0012", start("2025-04-08")))
+    _, first = iwmo(capsys, "inbound", "--after", ISSUED, used)
+    code, again = iwmo(capsys, "inbound", "--after", ISSUED, used, other, used)
+    assert code == 0
+    assert again == {**first, "events": []}
+
+
 def test_a_level_1_refusal_has_no_retour_and_no_retourcode(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

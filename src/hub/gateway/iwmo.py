@@ -1,0 +1,604 @@
+"""POST /iwmo/v1/messages: iWmo 3.2 302/305/307 from providers with ``iwmo: true`` (docs/iwmo.md).
+
+A 305/307 is read (level 1: problem+json ``{code, path}``), checked against the hub's state
+at receipt (levels 2-4) and answered 200 with its 306/308. The state is an ``IwmoBook``
+that ``IwmoTail`` keeps from three compacted topics; before each message the tail reads
+them up to their last stable offsets, so every transaction committed before the request
+is seen. On approval the ``care.started``/``care.stopped`` events go to the provider's
+inbound topic in binary mode, exactly as POST /events would put them, together with the
+translator's records in ONE transaction (``KafkaIwmoWriter``); a failed transaction
+answers 503 and stores nothing. A 302 is matched to a 301 the router sent, its outcome
+stored (204). ``IwmoOverdueCheck`` names 301s whose 302 is overdue.
+
+One gateway process answers one iWmo message at a time (a lock around check and write),
+so two messages of one provider never pass the checks against the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from starlette.responses import Response
+
+from hub.connectors.registry import Partner, PartnerRegistry
+from hub.envelope import to_kafka
+from hub.errors import ErrorCode, InvalidEvent
+from hub.gateway import metrics
+from hub.gateway.intake import Validator
+from hub.gateway.problems import Problem, ProblemCode
+from hub.gateway.sink import KafkaRecord
+from hub.gateway.status import StatusBook, status_key
+from hub.iwmo import (
+    AssignmentRetour,
+    CareMessage,
+    IwmoCode,
+    IwmoSettings,
+    MessageRefused,
+    ReceiptContext,
+    answer_care_message,
+    read_inbound,
+)
+from hub.iwmo import Problem as IwmoLevel1
+from hub.iwmo.book import IwmoBook, answer_records, outcome_record
+from hub.iwmo.inbound import AMSTERDAM
+from hub.kafka import (
+    KafkaError,
+    KafkaFailure,
+    Record,
+    TopicPartition,
+    classify,
+    is_kafka_failure,
+    kafka_retrying,
+    producer,
+)
+from hub.kafka.changelog import CompactedReader
+from hub.observability.logging import get_logger
+from hub.settings import KafkaSettings, RetrySettings
+from hub.topics import TopicLayout
+
+__all__ = [
+    "XML_MEDIA_TYPE",
+    "IwmoEndpoint",
+    "IwmoOptions",
+    "IwmoOverdueCheck",
+    "IwmoProblem",
+    "IwmoStore",
+    "IwmoSync",
+    "IwmoTail",
+    "KafkaIwmoWriter",
+    "iwmo_transactional_id",
+]
+
+XML_MEDIA_TYPE: Final = "application/xml"
+_RETRY = RetrySettings(initial_seconds=0.5, max_seconds=10.0)
+_FOLLOW_POLL_MS = 50  # a sync waits for at most one poll to end
+_RETIRE_TIMEOUT = 10.0
+_UNMATCHED_PATH = "/Bericht/Header/BerichtIdentificatie/Identificatie"
+
+
+@dataclass(frozen=True, slots=True)
+class IwmoOptions:
+    """What the gateway needs to answer iWmo beyond its own settings, given by its caller."""
+
+    settings: IwmoSettings
+    pseudonymise: Callable[[str], str] = field(repr=False)
+    """BSN -> keyed pseudonym, as in the routing state (the Bsn checks compare these)."""
+    assignment_key: Callable[[str], str]
+    """The care family's key of an assignment (``hub.families.state.assignment_key``):
+    passed in, as the gateway sits below the families."""
+
+
+def iwmo_transactional_id(kafka: KafkaSettings) -> str:
+    """``<group id>-gateway-iwmo-<hostname>-<pid>``: one per gateway process.
+
+    Unique per process, so gateways running side by side never fence each other; a
+    restarted container (same hostname, and pid 1 again) fences its predecessor's
+    producer, which aborts a transaction it left open. A process that dies leaves an
+    open transaction to the broker's ``transaction.timeout.ms``
+    (``iwmo.transaction_timeout_ms``): until then read_committed readers of those
+    partitions (the router, this tail) wait.
+    """
+    return f"{kafka.group_id}-gateway-iwmo-{socket.gethostname()}-{os.getpid()}"
+
+
+class IwmoProblem(Problem):
+    """A level-1 refusal as problem+json: ``code`` and ``path`` (an element location), no value."""
+
+    __slots__ = ("path", "sentence")
+
+    def __init__(self, refused: IwmoLevel1) -> None:
+        super().__init__(refused.status, refused.code.value)
+        self.path = refused.path
+        self.sentence = refused.message
+
+    def body(self) -> dict[str, Any]:
+        """The problem body with the element's path, and the code's own sentence."""
+        body = super().body()
+        body["detail"] = self.sentence
+        body["path"] = self.path
+        body["errors"] = [{"path": self.path, "code": self.code, "message": self.sentence}]
+        return body
+
+
+class IwmoStore(Protocol):
+    """Writes records in one Kafka transaction."""
+
+    @property
+    def connected(self) -> bool:
+        """True while a transactional producer is ready."""
+        ...
+
+    async def write(self, records: Sequence[KafkaRecord]) -> bool:
+        """Write every record in one transaction; True once it committed, False if it did not."""
+        ...
+
+
+class IwmoSync(Protocol):
+    """Brings the book up to date with every transaction committed so far."""
+
+    async def sync(self, timeout_seconds: float) -> None:
+        """Return once the book holds what was committed before the call; raises when it cannot."""
+        ...
+
+
+class IwmoTail:
+    """Follows the state changelog, ``<prefix>.iwmo`` and ``<prefix>.iwmo-receipts`` into an IwmoBook.
+
+    Reconnects with backoff and never fails. ``sync`` reads up to the topics' last stable
+    offsets between two polls of the follow loop (a lock keeps the two apart).
+    """
+
+    def __init__(self, kafka: KafkaSettings, layout: TopicLayout, book: IwmoBook) -> None:
+        self._kafka = kafka
+        self._state = layout.state
+        self._own = layout.iwmo
+        self._receipts = layout.iwmo_receipts
+        self._book = book
+        self._task: asyncio.Task[None] | None = None
+        self._reader: CompactedReader | None = None
+        self._lock = asyncio.Lock()
+        self._caught_up = asyncio.Event()
+        self._loading = True
+
+    @property
+    def caught_up(self) -> asyncio.Event:
+        """Set once the tail has read all three topics to their end at least once."""
+        return self._caught_up
+
+    def is_current(self) -> bool:
+        """True while the book holds the topics read to their end (not during a re-read)."""
+        return self._caught_up.is_set() and not self._loading
+
+    async def start(self) -> None:
+        """Start following in the background; returns at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gateway-iwmo-tail")
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def sync(self, timeout_seconds: float) -> None:
+        """Read every committed record up to now; TimeoutError or a Kafka error when it cannot."""
+        async with asyncio.timeout(timeout_seconds):
+            await self._caught_up.wait()
+            async with self._lock:
+                reader = self._reader
+                if reader is None:
+                    raise KafkaError("the iWmo tail is reconnecting")
+                await reader.catch_up(limit_seconds=timeout_seconds)
+
+    async def _run(self) -> None:
+        async for attempt in kafka_retrying(
+            _RETRY,
+            event="gateway_iwmo_tail_retrying",
+            doing="following the iWmo topics",
+            # Everything: a bug must not end the tail silently (checks would read old state).
+            retry_on=lambda exc: isinstance(exc, Exception),
+        ):
+            with attempt:
+                try:
+                    await self._follow()
+                except Exception as exc:
+                    if not is_kafka_failure(exc):
+                        get_logger().error("gateway_iwmo_tail_failed", exc_info=exc)
+                    raise
+
+    async def _follow(self) -> None:
+        reader = CompactedReader(self._kafka, [self._state, self._own, self._receipts], self._apply)
+        try:
+            async with self._lock:
+                await reader.open()
+                self._reader = reader
+                # From the start again: a tombstone compacted away meanwhile must not leave
+                # its key behind. No check reads the book until this read is complete.
+                self._loading = True
+                self._book.reset()
+                await reader.catch_up(limit_seconds=math.inf)
+                self._loading = False
+            if not self._caught_up.is_set():
+                self._caught_up.set()
+                get_logger().info("gateway_iwmo_loaded", count=self._book.sent_count)
+            while True:
+                async with self._lock:
+                    await reader.follow(poll_ms=_FOLLOW_POLL_MS)
+                await asyncio.sleep(0)  # let a waiting sync take the lock
+        finally:
+            self._reader = None
+            await reader.close()
+
+    def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            key = (record.key or b"").decode("utf-8", "replace")
+            try:
+                if tp.topic == self._state:
+                    self._book.apply_state(key, record.value, record.timestamp)
+                elif tp.topic == self._own:
+                    self._book.apply_own(key, record.value)
+                else:
+                    self._book.apply_receipt(key, record.value)
+            except (ValueError, KeyError, TypeError):
+                get_logger().warning(
+                    "iwmo_record_unreadable",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+
+
+class KafkaIwmoWriter:
+    """An IwmoStore over one aiokafka transactional producer, connected in the background.
+
+    A failed or timed-out transaction retires the producer and builds a new one with the
+    same transactional id, which fences the old one and aborts what it left open.
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        transactional_id: str,
+        transaction_timeout_ms: int,
+        timeout_seconds: float,
+    ) -> None:
+        self._kafka = kafka
+        self._id = transactional_id
+        self._transaction_timeout_ms = transaction_timeout_ms
+        self._timeout = timeout_seconds
+        self._producer: Any = None
+        self._connector: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        """True once the transactional producer has started."""
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Begin connecting in the background; returns at once."""
+        if self._connector is None:
+            self._connector = asyncio.create_task(self._connect(), name="gateway-iwmo-producer")
+
+    async def stop(self) -> None:
+        """Close the producer (or stop trying to connect)."""
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+            self._connector = None
+        old, self._producer = self._producer, None
+        if old is not None:
+            await _stop_quietly(old)
+        if self._retired:
+            await asyncio.gather(*self._retired, return_exceptions=True)
+
+    async def _connect(self) -> None:
+        try:
+            async for attempt in kafka_retrying(
+                _RETRY,
+                event="gateway_iwmo_kafka_unavailable",
+                doing="connecting the gateway's iWmo producer",
+                retry_on=_can_retry_connecting,
+                transactional_id=self._id,
+            ):
+                with attempt:
+                    started = producer(
+                        self._kafka,
+                        transactional_id=self._id,
+                        transaction_timeout_ms=self._transaction_timeout_ms,
+                        request_timeout_ms=int(self._timeout * 1000),
+                        linger_ms=0,
+                    )
+                    try:
+                        await started.start()
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            await started.stop()
+                        raise
+        except (KafkaError, OSError) as exc:
+            # Refused for good (ACLs on the transactional id, credentials): iWmo answers 503.
+            get_logger().error("gateway_iwmo_kafka_refused", exc_type=type(exc).__name__)
+            return
+        self._producer = started
+        get_logger().info("gateway_iwmo_kafka_connected", transactional_id=self._id)
+
+    async def write(self, records: Sequence[KafkaRecord]) -> bool:
+        """Write the records in one transaction within the timeout; False (nothing stored) else.
+
+        When the timeout strikes while the commit is under way the transaction may still
+        commit: the sender's retry then reads it back and is answered as a replay.
+        """
+        async with self._lock:  # one open transaction per producer
+            started = self._producer
+            if started is None:
+                return False
+            # In a task of its own: an abort after a failure waits on the coordinator, and
+            # may wait long when the broker is away; the request must not wait with it.
+            task = asyncio.create_task(_transaction(started, records), name="gateway-iwmo-write")
+            done, _ = await asyncio.wait({task}, timeout=self._timeout)
+            if task in done:
+                failure = task.exception()
+                if failure is None:
+                    return True
+                if not isinstance(failure, KafkaError | OSError):
+                    raise failure  # a bug: the catch-all answers 503 and logs it
+                reason = type(failure).__name__
+            else:
+                reason = "TimeoutError"
+                task.cancel()
+                self._retired.add(task)
+                task.add_done_callback(self._retired.discard)
+            get_logger().warning("gateway_iwmo_transaction_failed", exc_type=reason)
+            self._rebuild(started)
+            return False
+
+    def _rebuild(self, old: Any) -> None:
+        if old is not self._producer:
+            return
+        self._producer = None
+        retired = asyncio.create_task(_stop_quietly(old), name="gateway-iwmo-producer-retired")
+        self._retired.add(retired)
+        retired.add_done_callback(self._retired.discard)
+        self._connector = asyncio.create_task(self._connect(), name="gateway-iwmo-producer")
+
+
+async def _transaction(started: Any, records: Sequence[KafkaRecord]) -> None:
+    async with started.transaction():
+        sent = [
+            await started.send(r.topic, value=r.value, key=r.key, headers=list(r.headers))
+            for r in records
+        ]
+        await asyncio.gather(*sent)
+
+
+def _can_retry_connecting(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaError | OSError) and classify(exc) is not KafkaFailure.MISCONFIGURED
+
+
+async def _stop_quietly(old: Any) -> None:
+    # Bounded: a producer whose transaction failed may wait on a broker that is away.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(old.stop(), timeout=_RETIRE_TIMEOUT)
+
+
+class IwmoEndpoint:
+    """Answers one iWmo document from an authenticated provider with ``iwmo: true``."""
+
+    def __init__(
+        self,
+        *,
+        settings: IwmoSettings,
+        layout: TopicLayout,
+        book: IwmoBook,
+        tail: IwmoSync,
+        store: IwmoStore,
+        validator: Validator,
+        status: StatusBook,
+        pseudonymise: Callable[[str], str],
+        timeout_seconds: float,
+        retry_after_seconds: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.book = book
+        self._layout = layout
+        self._tail = tail
+        self._store = store
+        self._validate = validator
+        self._status = status
+        self._pseudonymise = pseudonymise
+        self._timeout = timeout_seconds
+        self._retry_after = str(retry_after_seconds)
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    def unavailable(self, code: str = ProblemCode.UNAVAILABLE.value) -> Response:
+        """503 with Retry-After: nothing was stored."""
+        return Problem(503, code, headers={"Retry-After": self._retry_after}).response()
+
+    async def answer(self, partner: Partner, body: bytes) -> Response:
+        """The answer to one document: 200 with a retour, 204 for a matched 302, else a problem."""
+        assert partner.agb is not None  # a provider always has one (the registry checks)
+        try:
+            message = read_inbound(body, sender_agb=partner.agb, max_bytes=self.settings.max_bytes)
+        except MessageRefused as refused:
+            get_logger().info(
+                "iwmo_message_refused",
+                partner=partner.id,
+                code=refused.problem.code.value,
+                path=refused.problem.path,
+            )
+            metrics.IWMO_MESSAGES.labels(kind="unknown", outcome="refused").inc()
+            return IwmoProblem(refused.problem).response()
+        if not self._store.connected:
+            return self.unavailable()
+        async with self._lock:
+            try:
+                await self._tail.sync(self._timeout)
+            except Exception as exc:
+                if not (isinstance(exc, TimeoutError) or is_kafka_failure(exc)):
+                    raise
+                get_logger().warning("iwmo_state_unavailable", exc_type=type(exc).__name__)
+                return self.unavailable()
+            if isinstance(message, AssignmentRetour):
+                return await self._retour(partner, message)
+            return await self._care(partner, message)
+
+    async def _retour(self, partner: Partner, retour: AssignmentRetour) -> Response:
+        """A 302: 204 once its outcome is stored, 422 RETOUR_UNMATCHED without its 301."""
+        if retour.afzender != self.settings.gemeentecode or not self.book.sent_301(
+            retour.ontvanger, retour.identificatie
+        ):
+            get_logger().info("iwmo_retour_unmatched", partner=partner.id)
+            metrics.IWMO_MESSAGES.labels(kind="302", outcome="unmatched").inc()
+            return IwmoProblem(IwmoLevel1(IwmoCode.RETOUR_UNMATCHED, _UNMATCHED_PATH)).response()
+        key, value = outcome_record(retour, self._clock())
+        if not await self._store.write([KafkaRecord(self._layout.iwmo, key.encode(), (), value)]):
+            return self.unavailable()
+        self.book.apply_own(key, value)
+        rejected = retour.rejected_numbers
+        get_logger().info(
+            "iwmo_retour_received",
+            partner=partner.id,
+            identificatie=retour.identificatie,
+            outcome=retour.outcome,
+            codes=sorted({code for codes in rejected.values() for code in codes}),
+            count=len(rejected),
+        )
+        metrics.IWMO_MESSAGES.labels(kind="302", outcome=retour.outcome).inc()
+        return Response(status_code=204)
+
+    async def _care(self, partner: Partner, message: CareMessage) -> Response:
+        """A 305/307: 200 with its retour once the answer (and on approval its events) is stored."""
+        kind = str(int(message.kind))
+        received_at = self._clock().astimezone(AMSTERDAM).replace(microsecond=0)
+        answer = answer_care_message(
+            message,
+            self.book,
+            ReceiptContext(
+                received_at=received_at,
+                source=partner.source,
+                gemeentecode=self.settings.gemeentecode,
+                pseudonymise=self._pseudonymise,
+                xsd_versie_retour=self.settings.xsd_versie_retour,
+            ),
+        )
+        if answer.replayed:
+            get_logger().info("iwmo_message_replayed", partner=partner.id)
+            metrics.IWMO_MESSAGES.labels(kind=kind, outcome="replayed").inc()
+            return Response(answer.retour, media_type=XML_MEDIA_TYPE)
+        records: list[KafkaRecord] = []
+        accepted_ids: list[str] = []
+        for event in answer.events:
+            try:
+                valid = self._validate(event, partner)
+                key, headers, value = to_kafka(valid.to_cloud_event())
+            except InvalidEvent as exc:
+                # The translator approved what the contract refuses: a bug, not the sender's.
+                get_logger().error(
+                    "iwmo_event_refused",
+                    partner=partner.id,
+                    codes=[e.code.value for e in exc.errors],
+                    paths=[e.path for e in exc.errors],
+                )
+                return self.unavailable(ErrorCode.PROCESSING_FAILED.value)
+            topic = self._layout.inbound(partner.id)
+            records.append(KafkaRecord(topic, key, tuple(headers), value))
+            accepted_ids.append(valid.id)
+        own, receipts = answer_records(answer, received_at)
+        records += [KafkaRecord(self._layout.iwmo, k.encode(), (), v) for k, v in own]
+        records += [KafkaRecord(self._layout.iwmo_receipts, k.encode(), (), v) for k, v in receipts]
+        if not await self._store.write(records):
+            return self.unavailable()
+        for name, stored in own:
+            self.book.apply_own(name, stored)
+        for name, stored in receipts:
+            self.book.apply_receipt(name, stored)
+        for event_id in accepted_ids:
+            self._status.mark_accepted(status_key(partner.source, event_id), partner.id)
+        outcome = "accepted" if answer.accepted else "rejected"
+        get_logger().info(
+            "iwmo_message_answered",
+            partner=partner.id,
+            outcome=outcome,
+            codes=sorted({c for codes in answer.retourcodes.values() for c in codes}),
+            paths=[f.path for f in answer.findings],
+            count=len(accepted_ids),
+        )
+        metrics.IWMO_MESSAGES.labels(kind=kind, outcome=outcome).inc()
+        return Response(answer.retour, media_type=XML_MEDIA_TYPE)
+
+
+class IwmoOverdueCheck:
+    """Every ``overdue_check_seconds``: log ``iwmo_retour_overdue`` for each 301 whose 302 is late.
+
+    ``current`` says whether the book is read to its end (``IwmoTail.is_current``).
+
+    Each gateway process names each overdue 301 once (again after a restart).
+    """
+
+    def __init__(
+        self,
+        book: IwmoBook,
+        registry: PartnerRegistry,
+        settings: IwmoSettings,
+        *,
+        current: Callable[[], bool],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._book = book
+        self._registry = registry
+        self._settings = settings
+        self._current = current
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start checking in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gateway-iwmo-overdue")
+
+    async def stop(self) -> None:
+        """Stop checking."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def check(self) -> int:
+        """Name the 301s overdue now; how many."""
+        late = self._book.overdue(self._clock(), self._settings.retour_overdue_working_days)
+        for each in late:
+            partner = self._registry.by_agb(each.provider_agb)
+            name = partner.id if partner is not None else "unknown"
+            get_logger().warning(
+                "iwmo_retour_overdue", partner=name, identificatie=each.identificatie
+            )
+            metrics.IWMO_RETOUR_OVERDUE.labels(partner=name).inc()
+        return len(late)
+
+    async def _run(self) -> None:
+        while True:
+            # Only over a book read to its end: halfway, a 301 may be known before its 302.
+            if self._current():
+                try:
+                    self.check()
+                except Exception as exc:  # a bug must not end the check silently
+                    get_logger().error("iwmo_overdue_check_failed", exc_info=exc)
+                await asyncio.sleep(self._settings.overdue_check_seconds)
+            else:
+                await asyncio.sleep(1.0)
