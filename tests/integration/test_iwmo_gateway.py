@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import yaml
-from aiokafka import AIOKafkaProducer
 
 from hub.app import Hub, build_hub
 from hub.connectors.registry import load_registry
@@ -19,9 +18,8 @@ from hub.dev.partner_io import receive
 from hub.families.state import assignment_key
 from hub.gateway import GatewayServer, build_gateway_app
 from hub.gateway.iwmo import IwmoOptions
-from hub.iwmo import identificatie_301
+from hub.iwmo import MessageKind, ensure_structure, identificatie_301, parse_document
 from hub.privacy.pseudonym import Pseudonymiser
-from hub.settings import KafkaSettings
 from hub.testing import load_example
 
 from .hubtest import isolated_settings
@@ -65,15 +63,6 @@ def wmo302(identificatie: str) -> bytes:
     """The example approving 302, answering the 301 with this Identificatie."""
     body = (UNIT_DATA / "iwmo" / "data" / "wmo302-approved.xml").read_bytes()
     return body.replace(b">5f1e2d3c4b5a<", f">{identificatie}<".encode())
-
-
-async def _write_state(kafka: KafkaSettings, topic: str, key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, key=key.encode(), value=b"{}")
-    finally:
-        await producer.stop()
 
 
 @dataclass
@@ -141,7 +130,9 @@ async def _post(client: httpx.AsyncClient, body: bytes, auth: dict[str, str]) ->
 async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """305 -> 306 and care.started for swt and backoffice; 307 unknown -> 9019; level 1; 403; 302."""
+    """The issue's done-when, end to end: the assignment reaches the iwmo provider as a WMO301
+    that its 302 acknowledges; 305 -> 306 and care.started for swt and backoffice exactly as
+    from a JSON provider; 307 unknown -> 9019, nothing published; level 1; 403."""
     issued = load_example("assignments.issued/valid/new-outputgericht.json")
     backoffice = {"Authorization": "Bearer demo-key-backoffice-zwolle"}
     async with hub_with_iwmo_gateway(kafka_bootstrap, tmp_path) as running:
@@ -179,11 +170,18 @@ async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
                 if len(delivered) == 2:
                     break
         inbound = [r async for r in receive(kafka, [layout.inbound(PROVIDER)], idle_seconds=2)]
-        # The router records each 301 it sends under iwmo-301:<agb>:<identificatie> in its
-        # state changelog; written here as it would, the gateway's tail must pick it up.
+        # The provider has iwmo: true, so the router delivered the assignment as a WMO301
+        # (and recorded it under iwmo-301:<agb>:<identificatie> in its state changelog,
+        # in the same transaction); the provider answers it with a 302.
+        provider = running.hub.registry.get(PROVIDER)
+        assert provider is not None
+        async with asyncio.timeout(60):
+            async for record in receive(kafka, [layout.deliveries(provider)]):
+                if dict(record.headers).get("ce_type") == b"nl.sociaaldomein.assignments.issued.v1":
+                    wmo301 = record
+                    break
         identificatie = identificatie_301(issued["source"], issued["id"])
-        unmatched = await _post(client, wmo302(identificatie), PROVIDER_AUTH)
-        await _write_state(kafka, layout.state, f"iwmo-301:73730001:{identificatie}")
+        unmatched = await _post(client, wmo302("0123456789ab"), PROVIDER_AUTH)
         matched = await _post(client, wmo302(identificatie), PROVIDER_AUTH)
         assignment_status = await client.get(f"/events/{issued['id']}", headers=backoffice)
         care_id = str(inbound[0].event()["id"])  # deliveries carry ids of their own
@@ -219,6 +217,10 @@ async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
     assert malformed.json()["path"] == "/"
     assert other.status_code == 403
     assert other.json()["code"] == "TYPE_NOT_ALLOWED"
+    headers = dict(wmo301.headers)
+    assert headers["content-type"] == b"application/xml"
+    ensure_structure(parse_document(wmo301.value, max_bytes=len(wmo301.value)), MessageKind.WMO301)
+    assert f">{identificatie}</".encode() in wmo301.value  # its BerichtIdentificatie
     assert unmatched.status_code == 422
     assert unmatched.json()["code"] == "RETOUR_UNMATCHED"
     assert matched.status_code == 204
