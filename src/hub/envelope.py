@@ -19,12 +19,16 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
+from zoneinfo import ZoneInfo
 
 from pydantic_core import PydanticSerializationError, to_json
 
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
+
+AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
+"""Dutch time: an event's date (for date rules and retention) is its time's date here."""
 
 __all__ = [
     "ATTRIBUTES",
@@ -386,6 +390,15 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
                     "Must be an RFC 3339 date-time with an offset, e.g. 2025-03-03T09:15:00+01:00.",
                 )
             )
+        elif not _convertible(time):
+            time = None
+            errors.append(
+                _error(
+                    "time",
+                    ErrorCode.DATETIME_INVALID,
+                    "Must lie between the years 1 and 9999 in UTC and in Dutch time.",
+                )
+            )
 
     subject = strings["subject"]
     if subject is not None and has_bsn_part(subject):
@@ -499,6 +512,20 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
 def is_json_media_type(content_type: str) -> bool:
     """Tell whether a ``datacontenttype`` is JSON (``application/json``, UTF-8 at most)."""
     return content_type == CONTENT_TYPE or _JSON_MEDIA_TYPE.fullmatch(content_type) is not None
+
+
+def _convertible(time: datetime) -> bool:
+    """True when the time has a UTC and a Dutch equivalent (0001-01-01T00:00:00+01:00 has none).
+
+    The hub dates an event in Dutch time and stores times in UTC; at the edges of the
+    calendar the conversion overflows, which must be the sender's error, not the hub's.
+    """
+    try:
+        time.astimezone(UTC)
+        time.astimezone(AMSTERDAM)
+    except OverflowError:
+        return False
+    return True
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -360,8 +360,8 @@ class IwmoSession:
 
     def _answer(self, message: CareMessage, sender: Partner) -> dict[str, Any]:
         """A 305/307 past level 1: the translator's answer, then its events through the pipeline."""
+        from hub.envelope import AMSTERDAM
         from hub.iwmo import ReceiptContext, answer_care_message
-        from hub.iwmo.inbound import AMSTERDAM
 
         received_at = self.ctx.now().astimezone(AMSTERDAM).replace(microsecond=0)
         answer = answer_care_message(

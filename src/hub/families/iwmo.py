@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hub.connectors.family import Family, StateKind
 from hub.connectors.protocol import Rendered, Renderer, Unrenderable
+from hub.envelope import AMSTERDAM
 from hub.families.state import assignment_key
 from hub.iwmo.kept import (
     ASSIGNMENT_RECORD_PREFIX,
@@ -33,7 +34,7 @@ from hub.iwmo.kept import (
     client_numbers,
     kept_record,
 )
-from hub.iwmo.outbound import AMSTERDAM, disclosed_fields, identificatie_301, render_301
+from hub.iwmo.outbound import disclosed_fields, identificatie_301, render_301
 from hub.iwmo.settings import IwmoSettings
 from hub.routing.render import RenderInput
 from hub.routing.retention import older

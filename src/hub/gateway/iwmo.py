@@ -29,7 +29,7 @@ from typing import Any, Final, Protocol
 from starlette.responses import Response
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import to_kafka
+from hub.envelope import AMSTERDAM, to_kafka
 from hub.errors import ErrorCode, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.intake import Validator
@@ -48,7 +48,6 @@ from hub.iwmo import (
 )
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook, answer_records, outcome_record
-from hub.iwmo.inbound import AMSTERDAM
 from hub.kafka import (
     KafkaError,
     KafkaFailure,

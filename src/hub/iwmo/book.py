@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.iwmo.inbound import AMSTERDAM, CareAnswer
+from hub.envelope import AMSTERDAM
+from hub.iwmo.inbound import CareAnswer
 from hub.iwmo.memory import MemoryIwmoState
 from hub.iwmo.model import AssignmentRetour
 from hub.iwmo.outbound import AssignmentRecord

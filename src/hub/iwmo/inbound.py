@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from hub.envelope import AMSTERDAM
 from hub.iwmo.checks import check_state
 from hub.iwmo.codes import RETOUR_ACCEPTED, RETOUR_REJECTED, Finding, IwmoCode
 from hub.iwmo.events import care_events
@@ -21,8 +21,6 @@ from hub.iwmo.rules import document_findings
 from hub.iwmo.state import CareDeliveries, IwmoState
 
 __all__ = ["AMSTERDAM", "CareAnswer", "Receipt", "ReceiptContext", "answer_care_message"]
-
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 @dataclass(frozen=True, slots=True)

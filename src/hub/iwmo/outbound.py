@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
+from hub.envelope import AMSTERDAM
 from hub.iwmo.codes import MessageRefused
 from hub.iwmo.parsing import ensure_structure, parse_document
 from hub.iwmo.structure import MessageKind
@@ -33,7 +33,6 @@ __all__ = [
     "render_301",
 ]
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 DEFAULT_XSD_VERSIE = ("1.0.0", "1.0.0")
 """XsdVersie of a 301 (BasisschemaXsdVersie, BerichtXsdVersie) [U]: configurable."""

@@ -265,7 +265,11 @@ def configure_logging(
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: the default (rich) one prints every frame's locals, and a
+        # frame's locals hold the event being processed (personal data).
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RepeatFilter(library_repeat_seconds))

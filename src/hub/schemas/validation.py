@@ -12,13 +12,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from pydantic import ValidationError
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.envelope import MAX_EVENT_BYTES, CloudEvent, event_size, event_too_large, read_attributes
+from hub.envelope import (
+    AMSTERDAM,
+    MAX_EVENT_BYTES,
+    CloudEvent,
+    event_size,
+    event_too_large,
+    read_attributes,
+)
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.schemas.common import DEFAULT_RESULT_AREAS, ContractModel, ValidationContext
 from hub.schemas.errors import error_details, render_path
@@ -26,7 +32,6 @@ from hub.schemas.registry import TYPES, TypeSpec
 
 __all__ = ["AMSTERDAM", "ValidEvent", "validate_event", "validate_with_registry"]
 
-AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
 _AGB = re.compile(r"[0-9]{8}")
 
 

@@ -222,3 +222,24 @@ def test_digits_in_uuid_shape_are_not_kept_as_an_id(captured: io.StringIO) -> No
     line = json.loads(captured.getvalue())
     assert line["event_id"] != DIGITS_IN_UUID_SHAPE
     assert "19860211" not in line["event_id"]
+
+
+def test_the_console_format_prints_no_locals_of_a_failing_frame() -> None:
+    """Development's console tracebacks hold no frame's locals (the event being processed)."""
+    buffer = io.StringIO()
+    configure_logging(format="console", level="DEBUG")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+    try:
+
+        def fail(secret_local: str) -> None:
+            raise RuntimeError("boom")
+
+        try:
+            fail("999900018")
+        except RuntimeError:
+            structlog.get_logger().exception("event_processing_failed")
+    finally:
+        structlog.reset_defaults()
+    assert "event_processing_failed" in buffer.getvalue()
+    assert "999900018" not in buffer.getvalue()
+    assert "secret_local" not in buffer.getvalue()

@@ -269,3 +269,14 @@ def test_a_lone_surrogate_is_a_field_error_not_a_crash_of_the_size_check() -> No
     assert [(e.path, e.code) for e in caught.value.errors] == [
         ("data.request.summary", ErrorCode.FORMAT_INVALID)
     ]
+
+
+@pytest.mark.parametrize(
+    "time",
+    ["0001-01-01T00:00:01+06:00", "9999-12-31T23:30:00-01:00", "9999-12-31T23:30:00+00:00"],
+)
+def test_a_time_at_the_calendar_edge_is_the_senders_error(time: str) -> None:
+    """A time with no UTC or Dutch equivalent is DATETIME_INVALID at time, never a hub failure."""
+    event = make_event("referrals.submitted")
+    event["time"] = time
+    assert ("time", ErrorCode.DATETIME_INVALID) in errors_of(event)
