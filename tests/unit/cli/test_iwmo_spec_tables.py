@@ -47,7 +47,6 @@ PROVIDER_SOURCE = "urn:nld:agb:73730001"
 OTHER_PROVIDER = "provider-jeugdhulp-ijssel"  # AGB 73730002
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 IWMO_NS = uuid.UUID("d2cca33a-0dc6-5e36-8686-bf1c59c94473")
-ITEM = "/Bericht/Client/StartProducten/StartProduct"
 
 # A file given to the command: XML bytes, a JSON event (a dict) or an example's path.
 Input = bytes | dict[str, Any] | str
@@ -160,6 +159,7 @@ IJW = "http://www.istandaarden.nl/ijw/3_2/jw305/schema"
 
 
 def in_namespace(namespace: str) -> bytes:
+    """The base 305 with its message namespace replaced (another message, another standard)."""
     return replace(BASE, "http://www.istandaarden.nl/iwmo/3_2/wmo305/schema", namespace)
 
 
@@ -436,6 +436,7 @@ def test_section_3_level_2(
     "build",
     [
         pytest.param(lambda: birth(wmo305("TZ-L2-0002"), "1900-01-01", "3"), id="TR002-unknown"),
+        pytest.param(lambda: birth(wmo305("TZ-L2-0002"), "1905-07-01"), id="TR002-120-years"),
         pytest.param(lambda: birth(wmo305("TZ-L2-0002"), "1986-02-01", "1"), id="CS139-day"),
         pytest.param(lambda: birth(wmo305("TZ-L2-0002"), "1986-01-01", "2"), id="CS139-month"),
     ],
@@ -443,7 +444,8 @@ def test_section_3_level_2(
 def test_section_3_level_2_exceptions_are_approved(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, build: Callable[[], bytes]
 ) -> None:
-    """An unknown birth date (1900-01-01, DatumGebruik 3) and agreeing DatumGebruik pass level 2."""
+    """At most 120 years, an unknown birth date (1900-01-01, DatumGebruik 3), an agreeing
+    DatumGebruik: none fails level 2."""
     exit_code, result = inbound(capsys, tmp_path, build())
     assert (exit_code, result["retourcodes"], result["errors"]) == (0, {}, [])
 
@@ -774,7 +776,7 @@ def test_section_3_approval(
     retour = result["retour"]
     assert "<RetourCodes>" not in retour
     assert "<Client>" not in retour
-    header = retour_header(retour)
+    header = header_of(retour)
     heen = header_of(build())
     assert header["BerichtCode"] == str(int(heen["BerichtCode"]) + 1)  # 419 on 418, 421 on 420
     assert (header["Afzender"], header["Ontvanger"]) == (heen["Afzender"], heen["Ontvanger"])
@@ -801,9 +803,6 @@ def header_of(document: str | bytes) -> dict[str, Any]:
         if name == "BerichtIdentificatie":
             found["Identificatie"], found["Dagtekening"] = found[name]
     return found
-
-
-retour_header = header_of
 
 
 # ---------------------------------------------------------------------- section 4
