@@ -727,6 +727,11 @@ APPROVED: dict[str, tuple[Callable[[], bytes], tuple[Input, ...], list[str]]] = 
         ),
         ["care.stopped"],
     ),
+    "8848-dagtekening-today": (
+        lambda: wmo305("TZ-OK-1", dagtekening=datetime.now(AMSTERDAM).date().isoformat()),
+        (ISSUED,),
+        ["care.started"],
+    ),
     "number-with-leading-zero": (
         lambda: wmo305("TZ-OK-1", start(number="025000107")),
         (ISSUED,),
@@ -954,12 +959,13 @@ def test_section_6_reasons(
 def test_section_6_the_clients_other_assignment_at_the_provider_is_listed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """OP087: every current assignment of the client at the provider, by number, not others."""
+    """OP087: the client's assignments at the provider, by number; not withdrawn, not ended."""
     lower = assignment("25000100", product={"category": "02", "code": "02A06"})
     elsewhere = assignment("25000101", provider_agb="73730002")
     withdrawn = assignment("25000102")
+    ended = assignment("25000103", period={"start": "2025-01-01", "end": "2025-03-23"})
     exit_code, result = outbound(
-        capsys, tmp_path, ISSUED, (lower, elsewhere, withdrawn, withdrawal("25000102"))
+        capsys, tmp_path, ISSUED, (lower, elsewhere, withdrawn, withdrawal("25000102"), ended)
     )
     assert exit_code == 0
     assert re.findall(r"<ToewijzingNummer>(\d+)<", result["wmo301"]) == ["25000100", NUMBER]
