@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import trustme
 import yaml
 
 from hub.app import Hub, build_hub
@@ -73,8 +75,17 @@ class Running:
 
 @asynccontextmanager
 async def hub_with_iwmo_gateway(bootstrap: str, tmp_path: Path) -> AsyncIterator[Running]:
-    """Router and a gateway with iWmo, the home-care provider with ``iwmo: true``."""
+    """Router and a gateway with iWmo over HTTPS, the home-care provider with ``iwmo: true``."""
     settings = isolated_settings(bootstrap, audit_dir=tmp_path, partitions=1)
+    # HTTPS, as a provider posts: a throw-away CA and the gateway's certificate from it.
+    ca = trustme.CA()
+    server_pem = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(server_pem))
+    settings.gateway = settings.gateway.model_copy(
+        update={"tls_certfile": server_pem, "tls_keyfile": server_pem}
+    )
+    trust = ssl.create_default_context()
+    ca.configure_trust(trust)
     partners = [
         p.model_copy(update={"iwmo": p.id == PROVIDER}).model_dump(mode="json")
         for p in load_registry()
@@ -98,8 +109,8 @@ async def hub_with_iwmo_gateway(bootstrap: str, tmp_path: Path) -> AsyncIterator
     try:
         await asyncio.wait_for(hub.router.ready.wait(), 60)
         await asyncio.wait_for(gateway.started.wait(), 30)
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        base = f"https://127.0.0.1:{sock.getsockname()[1]}"
+        async with httpx.AsyncClient(base_url=base, timeout=30, verify=trust) as client:
             yield Running(hub, client)
     finally:
         stop.set()

@@ -387,20 +387,23 @@ class IwmoSession:
                 "retourcodes": {} if kept is None else _lists(kept.retourcodes),
                 "errors": [] if kept is None else [f.as_dict() for f in kept.findings],
             }
+        dead_lettered: list[dict[str, str | None]] = []
         if answer.accepted:
-            refused = self._publish(message, answer.events, sender, received_at)
-            if refused:
-                # The translator approved what the hub's rules refuse: nothing is published,
-                # nothing kept, and no approving retour goes out (see docs/iwmo.md).
-                return {"accepted": False, "retour": None, "retourcodes": {}, "errors": refused}
+            dead_lettered = self._publish(message, answer.events, sender, received_at)
         self.iwmo.keep_answer(answer)
-        return {
+        result: dict[str, Any] = {
             "accepted": answer.accepted,
             "events": [dict(event) for event in answer.events],
             "retour": retour,
             "retourcodes": _lists(answer.retourcodes),
             "errors": [f.as_dict() for f in answer.findings],
         }
+        if dead_lettered:
+            # Approved by the iWmo tables (spec section 5), refused by the hub's own rules
+            # afterwards: as in the live hub, the approval and the published events stand,
+            # and the router dead-letters what its rules refuse (operators are alerted).
+            result["dead_lettered"] = dead_lettered
+        return result
 
     def _publish(
         self,
@@ -409,24 +412,26 @@ class IwmoSession:
         sender: Partner,
         received_at: datetime,
     ) -> list[dict[str, str | None]]:
-        """Run the approved events through the pipeline, all or none; the refusals, if any."""
+        """Publish the approved events: each through the pipeline as the router would take it.
+
+        All of them are published (the gateway writes them in one transaction); the router
+        then decides each on its own, so one its rules refuse is dead-lettered and the
+        others are routed. Returns the dead-lettered ones' codes at their item's path.
+        """
         from hub.pipeline import process
         from hub.routing import OutcomeKind
 
-        batch, held_batch = self.state.overlay(), self.held.overlay()
-        refused: list[dict[str, str | None]] = []
+        dead: list[dict[str, str | None]] = []
         for item, event in zip(message.items, events, strict=True):
+            batch, held_batch = self.state.overlay(), self.held.overlay()
             outcome = process(
                 event, sender, batch, self.ctx, held=held_batch, received_at=received_at
             )
-            if outcome.kind is OutcomeKind.DEAD_LETTERED:
-                refused += [_error(e.code.value, item.path) for e in outcome.errors]
-            elif outcome.kind is OutcomeKind.DUPLICATE:
-                refused.append(_error("ID_ALREADY_KNOWN", item.path))
-        if not refused:  # one transaction: the overlays are dropped otherwise
-            batch.commit()
+            batch.commit()  # a dead-lettered event changes nothing but its seen marker
             held_batch.commit()
-        return refused
+            if outcome.kind is OutcomeKind.DEAD_LETTERED:
+                dead += [_error(e.code.value, item.path) for e in outcome.errors]
+        return dead
 
 
 def _lists(codes: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:

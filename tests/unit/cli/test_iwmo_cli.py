@@ -311,13 +311,14 @@ def test_an_unknown_sender_is_a_usage_error(
     assert capsys.readouterr().out == ""
 
 
-def test_an_approval_the_hub_rules_refuse_is_not_accepted(
+def test_an_approval_the_hub_rules_refuse_stands_and_the_event_is_dead_lettered(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """When the pipeline refuses an approved message's event, nothing is published and no retour goes out.
+    """When the hub's rules refuse an approved message's event, the approval stands (as live).
 
     iWmo allows a second stop of a temporarily stopped start (9415 spares reason 20), while
-    the hub's care rule compares a stop with the latest start: here they disagree.
+    the hub's care rule compares a stop with the latest start: the gateway approves and
+    publishes, and the router dead-letters the event, which `dead_lettered` reports.
     """
     files = [
         write(tmp_path, "a.xml", wmo305("TZ-305-A")),
@@ -326,14 +327,14 @@ def test_an_approval_the_hub_rules_refuse_is_not_accepted(
     ]
     second_stop = write(tmp_path, "d.xml", wmo307("TZ-307-B", stop(end="2025-05-01")))
     code, result = iwmo(capsys, "inbound", "--after", ISSUED, *files, second_stop)
-    assert code == 1
-    assert result == {
-        "accepted": False,
-        "events": [],
-        "retour": None,
-        "retourcodes": {},
-        "errors": [{"code": "STOP_BEFORE_START", "path": f"{STOP_ITEM}[1]", "retourcode": None}],
-    }
+    assert code == 0
+    assert result["accepted"] is True
+    assert result["errors"] == []
+    assert result["retourcodes"] == {}
+    assert [e["type"] for e in result["events"]] == ["nl.sociaaldomein.care.stopped.v1"]
+    assert result["dead_lettered"] == [
+        {"code": "STOP_BEFORE_START", "path": f"{STOP_ITEM}[1]", "retourcode": None}
+    ]
 
 
 # ---------------------------------------------------------------------- inbound 302
