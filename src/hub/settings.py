@@ -61,6 +61,13 @@ class KafkaSettings(BaseModel):
     disclosure_retention_ms: int = Field(
         default=7 * 365 * _DAY_MS, ge=1, description="Retention of the disclosure-log topic."
     )
+    iwmo_retention_ms: int = Field(
+        default=730 * _DAY_MS,
+        ge=1,
+        description="How long the gateway's iWmo records (care per assignment, used "
+        "Identificaties, 302 outcomes) are kept after they were last written; they hold "
+        "pseudonyms, so like the routing state they do not stay forever.",
+    )
     max_batch: int = Field(
         default=500, ge=1, description="Most records the router processes in one transaction."
     )

@@ -10,7 +10,7 @@
     <prefix>.disclosures           the disclosure log (pseudonyms only), kept for years
     <prefix>.status                compacted: per (source, id), what became of an event (for its sender)
     <prefix>.parked.<partner>      webhook deliveries that ran out of retries, for replay
-    <prefix>.iwmo                  compacted: the gateway's iWmo records (care per assignment,
+    <prefix>.iwmo                  compacted, deleted after iwmo_retention_ms: the gateway's iWmo records (care per assignment,
                                    used Identificaties, 302 outcomes; pseudonyms, no names)
     <prefix>.iwmo-receipts         compacted, with personal-data retention: the retour each
                                    305/307 got (it echoes the sender's client), for replay
@@ -153,8 +153,14 @@ class TopicLayout:
                 },
             )
         )
-        # iWmo records hold numbers, codes and pseudonyms: compacted, kept as the state is.
-        specs.append(TopicSpec(self.iwmo, {"cleanup.policy": "compact"}))
+        # iWmo records hold numbers, codes and pseudonyms: compacted, and deleted a set time
+        # (default two years) after they were last written, as routing state expires.
+        specs.append(
+            TopicSpec(
+                self.iwmo,
+                {"cleanup.policy": "compact,delete", "retention.ms": str(kafka.iwmo_retention_ms)},
+            )
+        )
         # A retour echoes the sender's client: compacted, deleted with personal data's retention.
         specs.append(
             TopicSpec(

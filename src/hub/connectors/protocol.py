@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SAFETY",
+    "AsJson",
     "Connector",
     "ProtectionClass",
     "Reach",
@@ -151,6 +152,17 @@ class Rendered:
 
 
 @dataclass(frozen=True, slots=True)
+class AsJson:
+    """The delivery stays JSON (the format does not take it), with state changes to write.
+
+    For a renderer whose kept state must forget what it no longer renders (an assignment
+    that became untranslatable). Returning None is the same without changes.
+    """
+
+    state_changes: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Unrenderable:
     """The delivery should be rendered but cannot be: nothing is sent, operators are alerted.
 
@@ -161,7 +173,7 @@ class Unrenderable:
     reason: str
 
 
-RenderFunction = Callable[[Any], "Rendered | Unrenderable | None"]
+RenderFunction = Callable[[Any], "Rendered | AsJson | Unrenderable | None"]
 """A bound renderer, called with a ``hub.routing.RenderInput`` (typed loosely, as ``Rule``:
 the routing engine sits above this protocol). None: the delivery stays JSON."""
 

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.connectors.family import Family, StateKind
-from hub.connectors.protocol import Rendered, Renderer, Unrenderable
+from hub.connectors.protocol import AsJson, Rendered, Renderer, Unrenderable
 from hub.envelope import AMSTERDAM
 from hub.families.state import assignment_key
 from hub.iwmo.kept import (
@@ -53,7 +53,9 @@ NOT_RENDERABLE: Final = "IWMO_NOT_RENDERABLE"
 """The withheld reason of a 301 that cannot be rendered (disclosure record, alert)."""
 
 
-def render_wmo301(request: RenderInput, settings: IwmoSettings) -> Rendered | Unrenderable | None:
+def render_wmo301(
+    request: RenderInput, settings: IwmoSettings
+) -> Rendered | AsJson | Unrenderable | None:
     """The 301 for one provider's view of an ``assignments.issued``; None: it stays JSON."""
     # A plain JSON copy: the renderer takes the structured form a partner would read.
     data: dict[str, Any] = json.loads(json.dumps(request.view))
@@ -74,7 +76,15 @@ def render_wmo301(request: RenderInput, settings: IwmoSettings) -> Rendered | Un
     if isinstance(client_bsn, str) and isinstance(provider_agb, str):
         client = request.pseudonymise(client_bsn)
         numbers = client_numbers(request.state, provider_agb, client)
-        others = [r for n in numbers if (r := kept_record(request.state, n)) is not None]
+        # The kept records, of assignments the routing state still has and not withdrawn
+        # (a withdrawal whose own 301 was not sent left its record as it was).
+        others = [
+            record
+            for n in numbers
+            if (record := kept_record(request.state, n)) is not None
+            and (live := request.state.get(assignment_key(n))) is not None
+            and live.get("status") != "withdrawn"
+        ]
     rendering = render_301(
         event,
         others=others,
@@ -83,6 +93,10 @@ def render_wmo301(request: RenderInput, settings: IwmoSettings) -> Rendered | Un
         xsd_versie=settings.xsd_versie,
     )
     if rendering.reason in ("not-wmo", "taakgericht"):
+        # No longer translatable: its kept record goes, so no later 301 lists it (section 6).
+        number = data.get("assignment_number")
+        if isinstance(number, str) and kept_record(request.state, number) is not None:
+            return AsJson({assignment_record_key(number): None})
         return None
     if rendering.wmo301 is None or rendering.record is None:
         return Unrenderable(NOT_RENDERABLE)
@@ -126,11 +140,13 @@ def render_wmo301(request: RenderInput, settings: IwmoSettings) -> Rendered | Un
     )
 
 
-def _bind(settings: HubSettings) -> Callable[[RenderInput], Rendered | Unrenderable | None]:
+def _bind(
+    settings: HubSettings,
+) -> Callable[[RenderInput], Rendered | AsJson | Unrenderable | None]:
     """The renderer with the hub's ``iwmo`` settings section (gemeentecode, XsdVersie)."""
     section = settings.iwmo
 
-    def render(request: RenderInput) -> Rendered | Unrenderable | None:
+    def render(request: RenderInput) -> Rendered | AsJson | Unrenderable | None:
         return render_wmo301(request, section)
 
     return render

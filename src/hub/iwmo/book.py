@@ -7,7 +7,7 @@ Three compacted topics feed it (``hub.gateway.iwmo.IwmoTail`` reads them):
   (an ``AssignmentRecord`` as JSON) and ``iwmo-301:<provider_agb>:<identificatie>`` (a 301
   sent; its value is not read, the record's timestamp is when it was sent);
 - the gateway's own ``<prefix>.iwmo``: ``iwmo-care:<number>`` (``CareDeliveries``),
-  ``iwmo-used:<afzender>:<bericht code>:<identificatie>`` (a receipt without the retour:
+  ``iwmo-used:<sha256(afzender|bericht code|identificatie)>`` (a receipt without the retour:
   digest, accepted, codes) and ``iwmo-302:<provider_agb>:<identificatie>`` (a 302's outcome);
 - ``<prefix>.iwmo-receipts``: the retour under the receipt's key (it echoes the client).
 
@@ -18,6 +18,7 @@ here are pure; the records an answer stores are built by ``answer_records`` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,8 +70,13 @@ def care_key(number: str) -> str:
 
 
 def used_key(afzender: str, bericht_code: int, identificatie: str) -> str:
-    """``iwmo-used:<afzender>:<code>:<identificatie>``: a 305/307 received (TR056, replay)."""
-    return f"{USED_PREFIX}{afzender}:{bericht_code}:{identificatie}"
+    """``iwmo-used:<sha256 of afzender|code|identificatie>``: a 305/307 received (TR056, replay).
+
+    Hashed: the Identificatie is text the sender chose (nine digits could be a BSN), and a
+    key outlives its value's checks.
+    """
+    name = f"{afzender}|{bericht_code}|{identificatie}"
+    return f"{USED_PREFIX}{hashlib.sha256(name.encode()).hexdigest()}"
 
 
 def outcome_key(provider_agb: str, identificatie: str) -> str:
@@ -208,6 +214,7 @@ class IwmoBook:
     ) -> None:
         self._kept = (assignment_key(""), IWMO_PREFIX)
         self._key = assignment_key
+        self._assignment_prefix = assignment_key("")
         self._replay = timedelta(days=replay_days)
         self._clock = clock
         self._alerted: set[tuple[str, str]] = set()
@@ -220,6 +227,7 @@ class IwmoBook:
         """
         self._routing = _EncodedView()
         self._memory = MemoryIwmoState(self._routing, self._key)
+        self._memory.by_number = {}
         self._used: dict[str, Mapping[str, Any]] = {}
         self._retours: dict[str, tuple[bytes, datetime]] = {}
         self._sent: dict[tuple[str, str], datetime] = {}
@@ -318,6 +326,24 @@ class IwmoBook:
             self._routing.data.pop(key, None)
         else:
             self._routing.data[key] = value
+        self._index(key, present=value is not None)
+
+    def _index(self, key: str, *, present: bool) -> None:
+        """Keep the assignments' numbers by value, for look-ups without a scan."""
+        if not key.startswith(self._assignment_prefix):
+            return
+        issued = key.removeprefix(self._assignment_prefix)
+        if not issued.isdigit():
+            return
+        by_number = self._memory.by_number
+        assert by_number is not None
+        numbers = by_number.setdefault(int(issued), set())
+        if present:
+            numbers.add(issued)
+        else:
+            numbers.discard(issued)
+            if not numbers:
+                del by_number[int(issued)]
 
     def apply_own(self, key: str, value: bytes | None) -> None:
         """One record of ``<prefix>.iwmo`` (None deletes)."""

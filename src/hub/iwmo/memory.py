@@ -75,6 +75,9 @@ class MemoryIwmoState:
         self.routing = routing
         self._key = assignment_key
         self._prefix = assignment_key("")
+        self.by_number: dict[int, set[str]] | None = None
+        """Issued numbers by their value, kept by a caller that sees every state change
+        (the gateway's book); None: found by a scan of the state (the command line)."""
         self.care: dict[str, CareDeliveries] = {}
         self.answers: dict[ReceiptKey, KeptAnswer] = {}
         self.records: dict[str, AssignmentRecord] = {}
@@ -174,6 +177,14 @@ class MemoryIwmoState:
         canonical = self._value(str(number))
         if canonical is not None:
             return str(number), canonical
+        if self.by_number is not None:
+            # An index, not a scan: an unknown number must not cost a pass over every
+            # assignment (a document of unknown numbers would hold the gateway up).
+            for issued in sorted(self.by_number.get(number, ())):
+                value = self._value(issued)
+                if value is not None:
+                    return issued, value
+            return None
         for key in sorted(self.routing.keys_with_prefix(self._prefix)):
             issued = key.removeprefix(self._prefix)
             if issued.isdigit() and int(issued) == number:

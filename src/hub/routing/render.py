@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.connectors.protocol import Connector, Rendered, RenderFunction, TypeSpec, Unrenderable
+from hub.connectors.protocol import (
+    AsJson,
+    Connector,
+    Rendered,
+    RenderFunction,
+    TypeSpec,
+    Unrenderable,
+)
 from hub.connectors.registry import Partner
 from hub.state.store import StateView
 
@@ -57,7 +64,7 @@ class BoundRenderer:
     format: str
     types: frozenset[str]
     """Full type names."""
-    render: Callable[[RenderInput], Rendered | Unrenderable | None]
+    render: Callable[[RenderInput], Rendered | AsJson | Unrenderable | None]
 
 
 def bind_renderers(

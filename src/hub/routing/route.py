@@ -17,7 +17,7 @@ from typing import Any
 
 from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
 from hub.connectors.family import Link, LinkCondition
-from hub.connectors.protocol import Rendered, Unrenderable
+from hub.connectors.protocol import AsJson, Rendered, Unrenderable
 from hub.connectors.registry import Partner
 from hub.envelope import CloudEvent
 from hub.privacy.policy import (
@@ -236,6 +236,8 @@ def _release(
                 withheld.extend(path for path in disclosed if path not in carried)
                 disclosed = list(rendered.fields)
                 delivery = _rendered(delivery, rendered)
+                releases.state_changes.update(rendered.state_changes)
+            elif isinstance(rendered, AsJson):
                 releases.state_changes.update(rendered.state_changes)
             elif isinstance(rendered, Unrenderable):
                 withheld.extend(disclosed)

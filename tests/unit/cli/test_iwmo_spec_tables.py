@@ -1071,3 +1071,22 @@ def test_section_7_an_unmatched_302(
     assert exit_code == 1
     assert (result["accepted"], result["events"], result["retour"]) == (False, [], None)
     assert [(e["code"], e["retourcode"]) for e in result["errors"]] == [("RETOUR_UNMATCHED", None)]
+
+
+def test_section_6_an_assignment_no_longer_translatable_is_not_listed_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """OP087 lists translatable assignments: one changed to taakgericht leaves later 301s."""
+    other = assignment("25000100", product={"category": "02", "code": "02A06"})
+    now_task = assignment(
+        "25000100",
+        "2025-03-25T09:05:00+01:00",
+        product={"category": "02", "code": "02A06"},
+        status="changed",
+        change_reason="02",
+        variant="taakgericht",
+        scope={"budget_cents": 120000},
+    )
+    exit_code, result = outbound(capsys, tmp_path, ISSUED, (other, now_task))
+    assert exit_code == 0
+    assert re.findall(r"<ToewijzingNummer>(\d+)<", result["wmo301"]) == [NUMBER]

@@ -32,7 +32,7 @@ from hub.gateway.iwmo import (
 from hub.gateway.testing import RecordingSink
 from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
-from hub.iwmo.book import IwmoBook
+from hub.iwmo.book import IwmoBook, used_key
 from hub.kafka import KafkaError, TopicPartition
 from hub.records import StatusRecord
 from hub.settings import KafkaSettings
@@ -177,8 +177,8 @@ async def test_an_approved_305_is_answered_with_a_header_only_306_and_one_transa
     assert event["data"]["started_on"] == "2026-10-01"
     assert [r.key for r in transaction[1:]] == [
         b"iwmo-care:26000311",
-        b"iwmo-used:73730001:418:TZ-305-0016",
-        b"iwmo-used:73730001:418:TZ-305-0016",
+        used_key("73730001", 418, "TZ-305-0016").encode(),
+        used_key("73730001", 418, "TZ-305-0016").encode(),
     ]
     status = await iwmo_client.get(f"/events/{event['id']}", headers=AUTH)
     assert status.json()["status"] == "accepted"
@@ -434,12 +434,12 @@ async def test_the_writer_answers_within_its_timeout_and_retires_a_failed_produc
 
 
 def test_the_iwmo_topics_are_created_with_their_retention(iwmo_registry: PartnerRegistry) -> None:
-    """<prefix>.iwmo is compacted; the receipts are compacted and deleted with personal data."""
-    kafka = KafkaSettings(personal_retention_ms=1234)
+    """<prefix>.iwmo is compacted and expires; the receipts expire with personal data."""
+    kafka = KafkaSettings(personal_retention_ms=1234, iwmo_retention_ms=5678)
 
     specs = {spec.name: spec.config for spec in LAYOUT.all_topics(iwmo_registry, kafka)}
 
-    assert specs["test.iwmo"] == {"cleanup.policy": "compact"}
+    assert specs["test.iwmo"] == {"cleanup.policy": "compact,delete", "retention.ms": "5678"}
     assert specs["test.iwmo-receipts"] == {
         "cleanup.policy": "compact,delete",
         "retention.ms": "1234",
@@ -462,7 +462,7 @@ def test_the_tail_applies_each_topic_to_its_part_of_the_book() -> None:
     """State changelog, <prefix>.iwmo and receipts each feed the book; an unreadable record is skipped."""
     state = IwmoBook(assignment_key=assignment_key, clock=lambda: NOW)
     tail = IwmoTail(KafkaSettings(), LAYOUT, state)
-    used = b"iwmo-used:73730001:418:X"
+    used = used_key("73730001", 418, "X").encode()
     records = [
         FakeRecord("test.state", b"assignment:26000311", assignment()),
         FakeRecord("test.state", b"iwmo-301:73730001:abc", b"{}", timestamp=1000),

@@ -233,3 +233,22 @@ def test_a_301_is_overdue_once_after_three_working_days_without_a_302() -> None:
     assert kept.overdue(NOW + timedelta(days=4), 3) == []
     assert kept.overdue(NOW + timedelta(days=5), 3) == [Overdue(PROVIDER_AGB, "0c4435bad64e")]
     assert kept.overdue(NOW + timedelta(days=6), 3) == []
+
+
+def test_numbers_are_found_by_value_through_an_index_not_a_scan() -> None:
+    """A leading-zero number is found by its value; an unknown one scans nothing."""
+    kept = book()
+    kept.apply_state(assignment_key("06000311"), issued(), 0)
+    for n in range(1000):
+        kept.apply_state(assignment_key(f"1{n:07d}"), issued(), 0)
+    found = kept.assignment(6000311)
+    assert found is not None
+    assert found.number == "06000311"
+
+    def no_scan(prefix: str) -> Any:
+        raise AssertionError("the state was scanned")
+
+    kept._routing.keys_with_prefix = no_scan  # type: ignore[method-assign]
+    assert kept.assignment(99999999) is None
+    kept.apply_state(assignment_key("06000311"), None, 0)
+    assert kept.assignment(6000311) is None
