@@ -93,7 +93,7 @@ def _issued(item: RuleInput) -> None:
     status = data["status"]
     provider = item.ctx.registry.by_agb(data["provider_agb"])
     if status == "new":
-        if known is not None:
+        if known is not None or _issued_as_another_text(item, number):
             item.reject(
                 "data.assignment_number",
                 ErrorCode.ID_ALREADY_KNOWN,
@@ -152,6 +152,20 @@ def _issued(item: RuleInput) -> None:
     if status == "new":
         value = _replay_plan_if_newer(item, number, value)
     item.put(key, item.stamp(value))
+
+
+def _issued_as_another_text(item: RuleInput, number: str) -> bool:
+    """True when the number was issued written otherwise: with or without leading zeros.
+
+    iWmo compares a ToewijzingNummer as an integer (docs/iwmo.md), so ``06000311`` and
+    ``6000311`` would be one assignment to a provider's software. Numbers have 1-8 digits,
+    so the other spellings are few and each is one look-up.
+    """
+    if not number.isdigit():
+        return False
+    bare = str(int(number))
+    spellings = {bare.zfill(width) for width in range(len(bare), 9)} - {number}
+    return any(s.assignment(item, other) is not None for other in spellings)
 
 
 def _index_assignment(item: RuleInput, case_id: str | None, number: str, *, add: bool) -> None:

@@ -356,3 +356,19 @@ def test_a_rejected_event_changes_no_state(hub: InMemoryHub) -> None:
     assert outcome.decision is not None
     assert [k.split(":")[0] for k in outcome.decision.state_changes] == ["seen"]
     assert hub.state.get(assignment_key("25000108")) == before
+
+
+def test_a_number_issued_with_other_leading_zeros_is_already_known(hub: InMemoryHub) -> None:
+    """06000311 and 6000311 are one ToewijzingNummer to a provider's iWmo software."""
+    raw = example("assignments.issued/valid/new-outputgericht.json")
+    raw["data"]["assignment_number"] = raw["subject"] = "6000311"
+    assert hub.send(raw).kind is OutcomeKind.ACCEPTED
+    padded = variant(raw, "padded")
+    padded["data"]["assignment_number"] = padded["subject"] = "06000311"
+    assert errors(hub, padded) == [
+        {
+            "path": "data.assignment_number",
+            "code": "ID_ALREADY_KNOWN",
+            "message": "An assignment with this assignment_number was already issued.",
+        }
+    ]
