@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.cli.preview import add_deployment_options, load_deployment
+
 if TYPE_CHECKING:
     from hub.connectors.registry import Partner
     from hub.iwmo import CareMessage, IwmoSettings
@@ -37,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["IwmoSession", "configure", "run"]
 
-PROVIDER_ROLE = "provider"
+IWMO = "iwmo"
+"""The partner format `hub iwmo` speaks: partners of a role that offers it count as iwmo: true."""
 """The role whose partners may use iWmo (here: every one of them, as if ``iwmo: true``)."""
 
 ASSIGNMENTS_ISSUED = "nl.sociaaldomein.assignments.issued.v1"
@@ -85,26 +88,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="EVENT.json",
         help="CloudEvents (or iWmo documents) to run first, in order; repeatable",
     )
-    parser.add_argument(
-        "--partners",
-        type=Path,
-        default=None,
-        help="partner registry (default: HUB_PARTNERS_FILE, else the demo registry)",
-    )
-    parser.add_argument(
-        "--privacy",
-        type=Path,
-        default=None,
-        help="routing/privacy table (default: HUB_PRIVACY__POLICY_FILE, else the defaults)",
-    )
+    add_deployment_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command; 0 accepted, 1 not, 2 when the arguments or configuration are unusable."""
-    from hub.connectors.registry import load_registry
     from hub.errors import ConfigurationError
-    from hub.routing import build_context
-    from hub.settings import HubSettings
 
     name = f"hub iwmo {args.iwmo_command}"
     after: list[Path] = list(args.after)
@@ -121,17 +110,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: cannot read {path} ({exc.strerror})", file=sys.stderr)
             return _USAGE
     try:
-        settings = HubSettings()
-        if args.privacy is not None:
-            privacy = settings.privacy.model_copy(update={"policy_file": args.privacy})
-            settings = settings.model_copy(update={"privacy": privacy})
-        registry = load_registry(args.partners or settings.partners_file)
-        ctx = build_context(settings, registry)
+        settings, ctx = load_deployment(args)
     except ConfigurationError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return _USAGE
     sender = getattr(args, "sender", None)
-    if sender is not None and registry.get(sender) is None:
+    if sender is not None and ctx.registry.get(sender) is None:
         print(f"{name}: --sender {sender} is not a registered partner", file=sys.stderr)
         return _USAGE
     session = IwmoSession(ctx, settings.iwmo)
@@ -177,7 +161,9 @@ class IwmoSession:
         # 301s (the context's renderers are bound to the settings ``settings`` belongs to).
         registry = PartnerRegistry(
             [
-                p.model_copy(update={"iwmo": True}) if p.role == PROVIDER_ROLE else p
+                p.model_copy(update={"iwmo": True})
+                if IWMO in ctx.registry.roles[p.role].formats
+                else p
                 for p in ctx.registry
             ],
             ctx.registry.roles,
@@ -267,7 +253,7 @@ class IwmoSession:
         renderings: list[dict[str, Any]] = []
         for record in decision.disclosures:
             partner = self.ctx.registry.get(record.recipient)
-            if partner is None or partner.role != PROVIDER_ROLE:
+            if partner is None or not partner.iwmo:
                 continue
             delivery = deliveries.get(record.disclosure_id)
             if delivery is None:
@@ -333,12 +319,12 @@ class IwmoSession:
         registry = self.ctx.registry
         if sender_id is not None:
             sender = registry.get(sender_id)
-            if sender is None or sender.role != PROVIDER_ROLE or sender.agb is None:
+            if sender is None or not sender.iwmo or sender.agb is None:
                 result["errors"] = [_error("TYPE_NOT_ALLOWED", "/")]  # as the gateway's 403
                 return result
         else:
             sender = registry.by_agb(agb)
-            if sender is None or sender.role != PROVIDER_ROLE or sender.agb is None:
+            if sender is None or not sender.iwmo or sender.agb is None:
                 result["errors"] = [_error("AGB_NOT_SENDER", agb_path)]
                 return result
         try:

@@ -24,13 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hub.routing import Decision, RoutingContext
+    from hub.settings import HubSettings
 
-__all__ = ["configure", "preview_lines", "run"]
+__all__ = ["add_deployment_options", "configure", "load_deployment", "preview_lines", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the command's arguments."""
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="CloudEvent JSON files")
+    add_deployment_options(parser)
+
+
+def add_deployment_options(parser: argparse.ArgumentParser) -> None:
+    """``--partners`` and ``--privacy``: the registry and table an in-memory run uses."""
     parser.add_argument(
         "--partners",
         type=Path,
@@ -45,12 +51,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Preview the files; 0 on success, 2 when the arguments or configuration are unusable."""
+def load_deployment(args: argparse.Namespace) -> tuple[HubSettings, RoutingContext]:
+    """The settings and routing context of ``--partners``/``--privacy`` over the environment.
+
+    Raises ConfigurationError for a registry or table that cannot be used.
+    """
     from hub.connectors.registry import load_registry
-    from hub.errors import ConfigurationError
     from hub.routing import build_context
     from hub.settings import HubSettings
+
+    settings = HubSettings()
+    if args.privacy is not None:
+        privacy = settings.privacy.model_copy(update={"policy_file": args.privacy})
+        settings = settings.model_copy(update={"privacy": privacy})
+    registry = load_registry(args.partners or settings.partners_file)
+    return settings, build_context(settings, registry)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Preview the files; 0 on success, 2 when the arguments or configuration are unusable."""
+    from hub.errors import ConfigurationError
 
     bodies: list[bytes] = []
     for path in args.files:
@@ -60,12 +80,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"hub preview: cannot read {path} ({exc.strerror})", file=sys.stderr)
             return 2
     try:
-        settings = HubSettings()
-        if args.privacy is not None:
-            privacy = settings.privacy.model_copy(update={"policy_file": args.privacy})
-            settings = settings.model_copy(update={"privacy": privacy})
-        registry = load_registry(args.partners or settings.partners_file)
-        ctx = build_context(settings, registry)
+        _, ctx = load_deployment(args)
     except ConfigurationError as exc:
         print(f"hub preview: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import AMSTERDAM, to_kafka
 from hub.errors import ErrorCode, InvalidEvent
 from hub.gateway import metrics
+from hub.gateway.background import BackgroundTask
 from hub.gateway.intake import Validator
 from hub.gateway.problems import Problem, ProblemCode
 from hub.gateway.sink import KafkaRecord
@@ -161,7 +162,7 @@ class IwmoTail:
         self._own = layout.iwmo
         self._receipts = layout.iwmo_receipts
         self._book = book
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("gateway-iwmo-tail", self._run)
         self._reader: CompactedReader | None = None
         self._lock = asyncio.Lock()
         self._caught_up = asyncio.Event()
@@ -178,16 +179,11 @@ class IwmoTail:
 
     async def start(self) -> None:
         """Start following in the background; returns at once."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gateway-iwmo-tail")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop following."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def sync(self, timeout_seconds: float) -> None:
         """Read every committed record up to now; TimeoutError or a Kafka error when it cannot."""
@@ -277,7 +273,7 @@ class KafkaIwmoWriter:
         self._transaction_timeout_ms = transaction_timeout_ms
         self._timeout = timeout_seconds
         self._producer: Any = None
-        self._connector: asyncio.Task[None] | None = None
+        self._connector = BackgroundTask("gateway-iwmo-producer", self._connect)
         self._retired: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
@@ -288,16 +284,11 @@ class KafkaIwmoWriter:
 
     async def start(self) -> None:
         """Begin connecting in the background; returns at once."""
-        if self._connector is None:
-            self._connector = asyncio.create_task(self._connect(), name="gateway-iwmo-producer")
+        self._connector.start()
 
     async def stop(self) -> None:
         """Close the producer (or stop trying to connect)."""
-        if self._connector is not None:
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
-            self._connector = None
+        await self._connector.stop()
         old, self._producer = self._producer, None
         if old is not None:
             await _stop_quietly(old)
@@ -371,7 +362,7 @@ class KafkaIwmoWriter:
         retired = asyncio.create_task(_stop_quietly(old), name="gateway-iwmo-producer-retired")
         self._retired.add(retired)
         retired.add_done_callback(self._retired.discard)
-        self._connector = asyncio.create_task(self._connect(), name="gateway-iwmo-producer")
+        self._connector.replace()
 
 
 async def _transaction(started: Any, records: Sequence[KafkaRecord]) -> None:
@@ -563,20 +554,15 @@ class IwmoOverdueCheck:
         self._settings = settings
         self._current = current
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("gateway-iwmo-overdue", self._run)
 
     async def start(self) -> None:
         """Start checking in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gateway-iwmo-overdue")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop checking."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     def check(self) -> int:
         """Name the 301s overdue now; how many."""

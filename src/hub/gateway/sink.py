@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hub.gateway.background import BackgroundTask
 from hub.kafka import (
     KafkaError,
     KafkaFailure,
@@ -78,7 +79,7 @@ class KafkaEventSink:
         self._kafka = kafka
         self._timeout = timeout_seconds
         self._producer: Any = None
-        self._connector: asyncio.Task[None] | None = None
+        self._connector = BackgroundTask("gateway-producer", self._connect)
         self._retired: set[asyncio.Task[None]] = set()
         self._refused = asyncio.Event()
         self.refusal: KafkaMisconfigured | None = None
@@ -95,16 +96,11 @@ class KafkaEventSink:
 
     async def start(self) -> None:
         """Begin connecting in the background; returns at once."""
-        if self._connector is None:
-            self._connector = asyncio.create_task(self._connect(), name="gateway-producer")
+        self._connector.start()
 
     async def stop(self) -> None:
         """Flush and close the producer (or stop trying to connect)."""
-        if self._connector is not None:
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
-            self._connector = None
+        await self._connector.stop()
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(KafkaError, OSError):
@@ -208,7 +204,7 @@ class KafkaEventSink:
         get_logger().warning("gateway_producer_rebuilt", exc_type=reason)
         self._producer = None
         self._retire(producer)
-        self._connector = asyncio.create_task(self._connect(), name="gateway-producer")
+        self._connector.replace()
 
     def _retire(self, producer: Any) -> None:
         retired = asyncio.create_task(_stop_quietly(producer), name="gateway-producer-retired")

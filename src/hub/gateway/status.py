@@ -20,13 +20,13 @@ an unknown one (404).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from hub.connectors.registry import Partner
+from hub.gateway.background import BackgroundTask
 from hub.kafka import Record, TopicPartition, is_kafka_failure, kafka_retrying
 from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger
@@ -143,7 +143,7 @@ class StatusTail:
         self._kafka = kafka
         self._topic = topic
         self._book = book
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("gateway-status-tail", self._run)
         self._caught_up = asyncio.Event()
 
     @property
@@ -153,16 +153,11 @@ class StatusTail:
 
     async def start(self) -> None:
         """Start following in the background; returns at once."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gateway-status-tail")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop following."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         async for attempt in kafka_retrying(
