@@ -423,7 +423,11 @@ class IwmoEndpoint:
         """The answer to one document: 200 with a retour, 204 for a matched 302, else a problem."""
         assert partner.agb is not None  # a provider always has one (the registry checks)
         try:
-            message = read_inbound(body, sender_agb=partner.agb, max_bytes=self.settings.max_bytes)
+            # Parsing and the structure check are pure and may take a while on a large
+            # document: in a worker thread, so other partners' requests are not held up.
+            message = await asyncio.to_thread(
+                read_inbound, body, sender_agb=partner.agb, max_bytes=self.settings.max_bytes
+            )
         except MessageRefused as refused:
             get_logger().info(
                 "iwmo_message_refused",
