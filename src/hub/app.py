@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
+from hub.connectors.protocol import HttpEndpoint
 from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
@@ -31,6 +32,7 @@ __all__ = [
     "build_pipeline",
     "configure_process",
     "http_adapters",
+    "http_endpoints",
     "kafka_adapters",
     "refuse_demo_defaults",
     "run_until_signalled",
@@ -44,6 +46,11 @@ def http_adapters() -> dict[str, tuple[HttpAdapter, ...]]:
     meet them, so one connector's format cannot take over another partner's requests.
     """
     return {c.role.name: c.http_adapters for c in catalogue().connectors if c.http_adapters}
+
+
+def http_endpoints() -> dict[str, tuple[HttpEndpoint, ...]]:
+    """Each role's connector endpoints (``Connector.http_endpoints``), for the gateway to mount."""
+    return {c.role.name: c.http_endpoints for c in catalogue().connectors if c.http_endpoints}
 
 
 def kafka_adapters() -> dict[str, tuple[KafkaAdapter, ...]]:
