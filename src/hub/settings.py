@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
@@ -190,12 +190,40 @@ class StateSettings(BaseModel):
     )
 
 
+class OfficerCredential(BaseModel):
+    """A privacy officer who may query the disclosure log over ``hub audit serve``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(
+        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", description="Named in every query's log line."
+    )
+    api_key_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 (lower-case hex) of the officer's API key."
+    )
+
+
 class AuditSettings(BaseModel):
-    """Where the queryable copy of the disclosure log lives."""
+    """Where the queryable copy of the disclosure log lives, and who may query it."""
 
     store_url: str = Field(
         default="sqlite:///.hub-run/audit.sqlite3",
         description="sqlite:///PATH (default) or postgresql://... .",
+    )
+    register_base_uri: str = Field(
+        default="https://register.gemeente.example/verwerkingsactiviteiten/",
+        pattern=r"^\S+[/:#]$",
+        description="Base URI of the organisation's register of processing activities (AVG "
+        "art. 30): a Logboek record's dpl.core.processing_activity_id is this plus the "
+        "table's activity name. The default is an example; set the register's own.",
+    )
+    api_host: str = Field(
+        default="127.0.0.1", description="Address `hub audit serve` listens on (loopback)."
+    )
+    api_port: int = Field(default=8082, ge=1, le=65535, description="Port of `hub audit serve`.")
+    officers: tuple[OfficerCredential, ...] = Field(
+        default=(),
+        description="Privacy officers who may query the log (JSON list of {id, api_key_sha256}).",
     )
 
 

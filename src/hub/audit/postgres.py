@@ -67,6 +67,9 @@ _TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
 class PostgresDisclosureStore(SqlDisclosureStore):
     """Disclosure records in PostgreSQL; append-only through triggers."""
 
+    JSON_FIELD = "d.record->>'{field}'"
+    TIME_PARAMETER = "?::timestamptz"
+
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         try:
             self._db = psycopg.connect(url, autocommit=False)

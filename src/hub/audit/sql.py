@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 
-__all__ = ["SqlDisclosureStore"]
+__all__ = ["SqlDisclosureStore", "utc_text"]
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as UTC text of fixed width (microseconds always present): text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 class SqlDisclosureStore(ABC):
     """Read side of a SQL disclosure store; subclasses connect, write and run queries."""
+
+    JSON_FIELD: ClassVar[str]
+    """SQL for one top-level text field of the ``record`` column, with ``{field}`` in it."""
+    TIME_PARAMETER: ClassVar[str] = "?"
+    """The marker of a moment given as ``utc_text`` (PostgreSQL casts it to timestamptz)."""
 
     @abstractmethod
     def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[Any, ...]]:
@@ -46,6 +57,46 @@ class SqlDisclosureStore(ABC):
             " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
             " WHERE s.pseudonym = ? ORDER BY d.decided_at, d.disclosure_id",
             (pseudonym,),
+        )
+        return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def search(
+        self,
+        *,
+        trace_id: str | None = None,
+        processing_activity: str | None = None,
+        pseudonyms: tuple[str, ...] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DisclosureRecord]:
+        """The records matching every filter given, by decided_at then id (none given: all).
+
+        ``pseudonyms``: records about any of them; ``since`` inclusive, ``until`` exclusive.
+        """
+        where: list[str] = []
+        params: list[str] = []
+        if trace_id is not None:
+            where.append(f"{self.JSON_FIELD.format(field='trace_id')} = ?")
+            params.append(trace_id)
+        if processing_activity is not None:
+            where.append(f"{self.JSON_FIELD.format(field='processing_activity')} = ?")
+            params.append(processing_activity)
+        if pseudonyms:
+            markers = ", ".join("?" for _ in pseudonyms)
+            subjects = "SELECT disclosure_id FROM disclosure_subjects WHERE pseudonym IN"
+            where.append(f"d.disclosure_id IN ({subjects} ({markers}))")
+            params.extend(pseudonyms)
+        if since is not None:
+            where.append(f"d.decided_at >= {self.TIME_PARAMETER}")
+            params.append(utc_text(since))
+        if until is not None:
+            where.append(f"d.decided_at < {self.TIME_PARAMETER}")
+            params.append(utc_text(until))
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            f"SELECT d.record FROM disclosures d{condition}"  # noqa: S608 (markers only)
+            " ORDER BY d.decided_at, d.disclosure_id",
+            tuple(params),
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
 

@@ -8,7 +8,7 @@ from datetime import UTC
 from pathlib import Path
 
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
-from hub.audit.sql import SqlDisclosureStore
+from hub.audit.sql import SqlDisclosureStore, utc_text
 from hub.errors import AuditStoreError
 
 __all__ = ["SqliteDisclosureStore"]
@@ -55,6 +55,8 @@ _IDS_PER_QUERY = 500
 
 class SqliteDisclosureStore(SqlDisclosureStore):
     """Disclosure records in one SQLite file; append-only through triggers."""
+
+    JSON_FIELD = "json_extract(d.record, '$.{field}')"
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         target = str(path)
@@ -169,5 +171,4 @@ class SqliteDisclosureStore(SqlDisclosureStore):
 
 
 def _utc_text(record: DisclosureRecord) -> str:
-    # Fixed width (microseconds always present) so that text order is time order.
-    return record.decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return utc_text(record.decided_at)

@@ -9,6 +9,7 @@ whose id is already stored is skipped, the stored one wins.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
@@ -35,6 +36,21 @@ class DisclosureStore(Protocol):
 
     def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
         """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+        ...
+
+    def search(
+        self,
+        *,
+        trace_id: str | None = None,
+        processing_activity: str | None = None,
+        pseudonyms: tuple[str, ...] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DisclosureRecord]:
+        """The records matching every filter given, by decided_at then id (none given: all).
+
+        ``pseudonyms``: about any of them; ``since`` inclusive, ``until`` exclusive.
+        """
         ...
 
     def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:

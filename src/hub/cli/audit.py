@@ -1,22 +1,31 @@
-"""``hub audit subject --bsn BSN``: every disclosure about one resident (AVG art. 15).
+"""``hub audit``: query the disclosure log, export it, and serve it to privacy officers.
 
-The BSN is turned into its keyed pseudonym with the configured secret
-(``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
-is never printed, logged or put in an error. Lists when, to whom, which fields, on what
-legal basis and with what outcome, oldest first.
+- ``hub audit subject --bsn BSN``: every disclosure about one resident (AVG art. 15). The
+  BSN is turned into its keyed pseudonym with the configured secret
+  (``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
+  is never printed, logged or put in an error. Lists when, to whom, which fields, on what
+  legal basis and with what outcome, oldest first.
+- ``hub audit export``: the log as Logboek Dataverwerkingen records in OTLP JSON lines.
+- ``hub audit serve``: the Logboek read extension (POST /processing-activities) for the
+  configured privacy officers (``hub.audit.api``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from hub.audit import DisclosureRecord
 
 __all__ = ["configure", "run"]
+
+_EX_CONFIG: Final = 78
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +42,152 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
     )
     subject.add_argument("--json", action="store_true", help="one JSON object per line")
+    export = commands.add_parser(
+        "export",
+        help="write the log as Logboek Dataverwerkingen records (OTLP JSON lines)",
+        description="Write every disclosure and withholding in a window as Logboek "
+        "Dataverwerkingen records, one per data subject, in OTLP JSON lines (one "
+        "ExportTraceServiceRequest per line, as OpenTelemetry's file exporter writes). "
+        "Dates are in UTC; --until is exclusive.",
+    )
+    export.add_argument("--since", type=_moment, help="from (YYYY-MM-DD or RFC 3339)")
+    export.add_argument("--until", type=_moment, help="until, exclusive (YYYY-MM-DD or RFC 3339)")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    serve = commands.add_parser(
+        "serve",
+        help="serve POST /processing-activities to privacy officers",
+        description="Serve the Logboek read extension (POST /processing-activities) over the "
+        "audit store, to the privacy officers in HUB_AUDIT__OFFICERS only. Listens on "
+        "HUB_AUDIT__API_HOST:HUB_AUDIT__API_PORT (loopback:8082); a host other than "
+        "loopback needs --tls-cert and --tls-key. See docs/privacy.md.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: HUB_AUDIT__API_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: HUB_AUDIT__API_PORT)")
+    serve.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="private key of the certificate (PEM)")
+    serve.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+
+
+def _moment(text: str) -> datetime:
+    """A date (midnight UTC) or an RFC 3339 date-time with offset."""
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use YYYY-MM-DD or an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("a date-time needs an offset (Z or +01:00)")
+    return moment
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the sub-command: 0 on success, 2 on unusable input or store, 78 on configuration."""
+    if args.audit_command == "export":
+        return _export(args)
+    if args.audit_command == "serve":
+        return _serve(args)
+    return _subject(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hub import __version__
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.logboek import logboek_records, otlp_lines
+    from hub.errors import ConfigurationError
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        url = args.store or settings.audit.store_url
+        with open_store(url, read_only=True) as store:
+            records = store.search(since=args.since, until=args.until)
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    base = settings.audit.register_base_uri
+    logboek = [each for record in records for each in logboek_records(record, base)]
+    resource = {"service.name": "sociaal-domein-hub", "service.version": __version__}
+    output = args.output.open("wb") if args.output else sys.stdout.buffer
+    try:
+        for line in otlp_lines(logboek, resource):
+            output.write(line)
+    finally:
+        if args.output:
+            output.close()
+        else:
+            output.flush()
+    print(
+        f"hub audit: {len(logboek)} Logboek record(s) of {len(records)} disclosure(s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.app import configure_process
+    from hub.audit import open_store
+    from hub.audit.api import create_audit_app
+    from hub.envelope import is_bsn
+    from hub.errors import ConfigurationError
+    from hub.observability.logging import get_logger
+    from hub.privacy import Pseudonymiser
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+    except ConfigurationError as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return _EX_CONFIG
+    configure_process(settings)
+    audit = settings.audit
+    host = args.host or audit.api_host
+    port = args.port or audit.api_port
+    if not audit.officers:
+        print("hub audit: no privacy officer is configured (HUB_AUDIT__OFFICERS)", file=sys.stderr)
+        return _EX_CONFIG
+    tls = args.tls_cert is not None and args.tls_key is not None
+    if not tls and not _is_loopback(host):
+        print(f"hub audit: {host} is not loopback: give --tls-cert and --tls-key", file=sys.stderr)
+        return _EX_CONFIG
+    url = args.store or audit.store_url
+    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    app = create_audit_app(
+        audit,
+        open_store=lambda: open_store(url, read_only=True),
+        pseudonyms_of=lambda bsn: (pseudonymise(bsn),),
+        is_bsn=is_bsn,
+    )
+    get_logger().info("audit_api_starting", port=port, officers=len(audit.officers))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(args.tls_cert) if tls else None,
+        ssl_keyfile=str(args.tls_key) if tls else None,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return bool(ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return False
+
+
+def _subject(args: argparse.Namespace) -> int:
     """Run the query; 0 on success (also when nothing is found), 2 on unusable input or store."""
     from hub.audit import AuditStoreError, open_store
     from hub.envelope import is_bsn

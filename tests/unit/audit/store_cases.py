@@ -162,3 +162,24 @@ class DisclosureStoreCases:
         with open_store(store_url, read_only=True) as store:
             assert store.get(one.disclosure_id) == one
             assert store.concerning(ALICE) == [one]
+
+    def test_search_filters_by_trace_activity_subjects_and_window(self, store_url: str) -> None:
+        """search() keeps the records matching every filter given, in time order."""
+        other_trace = "0af7651916cd43dd8448eb211c80319c"
+        first = record(1, at=T0)
+        second = record(2, at=T0 + timedelta(hours=1), subjects=(BOB,))
+        third = record(3, at=T0 + timedelta(days=1), trace_id=other_trace)
+        fourth = record(4, at=T0 + timedelta(days=2), processing_activity="referral-intake")
+        with open_store(store_url) as store:
+            store.add([fourth, third, second, first])
+            assert store.search() == [first, second, third, fourth]
+            assert store.search(trace_id=other_trace) == [third]
+            assert store.search(processing_activity="referral-intake") == [fourth]
+            assert store.search(pseudonyms=(BOB,)) == [second]
+            assert store.search(pseudonyms=(ALICE, BOB)) == [first, second, third, fourth]
+            window = store.search(since=T0 + timedelta(hours=1), until=T0 + timedelta(days=2))
+            assert window == [second, third]  # since inclusive, until exclusive
+            assert store.search(
+                pseudonyms=(ALICE,), processing_activity="care-delivery-and-outcomes"
+            ) == [first, third]
+            assert store.search(trace_id="f" * 32) == []
