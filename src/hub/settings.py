@@ -220,7 +220,7 @@ class AuditSettings(BaseModel):
     api_host: str = Field(
         default="127.0.0.1", description="Address `hub audit serve` listens on (loopback)."
     )
-    api_port: int = Field(default=8082, ge=1, le=65535, description="Port of `hub audit serve`.")
+    api_port: int = Field(default=8083, ge=1, le=65535, description="Port of `hub audit serve`.")
     officers: tuple[OfficerCredential, ...] = Field(
         default=(),
         description="Privacy officers who may query the log (JSON list of {id, api_key_sha256}).",

@@ -5,6 +5,9 @@
   (``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
   is never printed, logged or put in an error. Lists when, to whom, which fields, on what
   legal basis and with what outcome, oldest first.
+- ``hub audit report --bsn BSN --format html|pdf``: the same in words a resident reads
+  (Dutch): who received which kinds of data, when, why and on what basis, and what was
+  withheld and why (``hub.audit.report``).
 - ``hub audit export``: the log as Logboek Dataverwerkingen records in OTLP JSON lines.
 - ``hub audit serve``: the Logboek read extension (POST /processing-activities) for the
   configured privacy officers (``hub.audit.api``).
@@ -42,6 +45,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
     )
     subject.add_argument("--json", action="store_true", help="one JSON object per line")
+    report = commands.add_parser(
+        "report",
+        help="write a resident's report (Dutch, HTML or PDF)",
+        description="Write, in Dutch and in words a resident understands, which organisations "
+        "received which kinds of data about one resident, when, for which purpose and on "
+        "which legal basis, and what was withheld and why (AVG art. 15). Organisation names "
+        "come from the partner registry's `name`. The BSN is never printed.",
+    )
+    # No type= here: argparse would echo a rejected BSN in its error message.
+    report.add_argument("--bsn", required=True, help="the resident's BSN (never printed)")
+    report.add_argument("--format", choices=("html", "pdf"), default="pdf", help="default: pdf")
+    report.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    report.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    report.add_argument(
+        "--partners", type=Path, help="partner registry (default: HUB_PARTNERS_FILE)"
+    )
     export = commands.add_parser(
         "export",
         help="write the log as Logboek Dataverwerkingen records (OTLP JSON lines)",
@@ -61,7 +82,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve POST /processing-activities to privacy officers",
         description="Serve the Logboek read extension (POST /processing-activities) over the "
         "audit store, to the privacy officers in HUB_AUDIT__OFFICERS only. Listens on "
-        "HUB_AUDIT__API_HOST:HUB_AUDIT__API_PORT (loopback:8082); a host other than "
+        "HUB_AUDIT__API_HOST:HUB_AUDIT__API_PORT (loopback:8083); a host other than "
         "loopback needs --tls-cert and --tls-key. See docs/privacy.md.",
     )
     serve.add_argument("--host", help="address to listen on (default: HUB_AUDIT__API_HOST)")
@@ -92,7 +113,43 @@ def run(args: argparse.Namespace) -> int:
         return _export(args)
     if args.audit_command == "serve":
         return _serve(args)
+    if args.audit_command == "report":
+        return _report(args)
     return _subject(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.report import build_report, render_html, render_pdf
+    from hub.connectors.registry import load_registry
+    from hub.envelope import is_bsn
+    from hub.errors import ConfigurationError
+    from hub.privacy import Pseudonymiser
+    from hub.settings import HubSettings
+
+    bsn = str(args.bsn).strip()
+    if not is_bsn(bsn):
+        print("hub audit: --bsn is not a valid BSN (9 digits, 11-proof)", file=sys.stderr)
+        return 2
+    try:
+        settings = HubSettings()
+        registry = load_registry(args.partners or settings.partners_file)
+        pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+        with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+            records = store.concerning(pseudonymise(bsn))
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    names = {p.id: p.name for p in registry if p.name is not None}
+    report = build_report(records, names, made_at=datetime.now(UTC))
+    body = render_pdf(report) if args.format == "pdf" else render_html(report).encode("utf-8")
+    if args.output:
+        args.output.write_bytes(body)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+    print(f"hub audit: a report of {len(report.entries)} disclosure(s)", file=sys.stderr)
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
