@@ -82,6 +82,12 @@ class DisclosureRecord(BaseModel):
         pattern=r"^[0-9a-f]{16}$",
         description="The sender's span (from the event's traceparent), when it had one.",
     )
+    policy_version: str | None = Field(
+        default=None,
+        pattern=_HEX64,
+        description="SHA-256 of the routing/privacy table (with the connectors' rows) that "
+        "decided it; null in records written before the hub recorded it.",
+    )
 
     def to_json(self) -> bytes:
         """The record's value on the disclosure topic (compact JSON, as ``model_dump_json``)."""
@@ -108,6 +114,7 @@ def disclosure_record(
     trace_id: str,
     span_id: str,
     parent_span_id: str | None,
+    policy_version: str | None = None,
 ) -> DisclosureRecord:
     """The record of one release or withholding, as the hub builds it.
 
@@ -135,6 +142,7 @@ def disclosure_record(
         "trace_id": trace_id,
         "span_id": span_id,
         "parent_span_id": parent_span_id,
+        "policy_version": policy_version,
     }
     # What model_construct does, without its per-field loop over defaults and aliases
     # (half of its cost): every field is given, in declaration order (the serializer

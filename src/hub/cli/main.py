@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hub.cli.demo", "run the hub with the demo registry and the example scenario"),
     "preview": ("hub.cli.preview", "show what each recipient would get of CloudEvent files"),
     "audit": ("hub.cli.audit", "query the disclosure log (a resident's right of access)"),
+    "policy": ("hub.cli.policy", "test the routing/privacy table with a privacy officer's cases"),
     "schemas": ("hub.cli.schemas", "export, check and document the contract's JSON Schemas"),
     "connector": ("hub.cli.connector", "scaffold a connector for a new partner role (new)"),
     "iwmo": (

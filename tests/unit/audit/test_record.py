@@ -16,8 +16,10 @@ from hub.audit.record import (
 
 SUBJECT_A, SUBJECT_B = "03" + "a" * 62, "4f" + "b" * 62
 
-# As the router has written it to the disclosure topic (model_dump, then compact JSON).
-TODAY = (
+POLICY = "9f" + "0" * 62
+
+# As the router wrote it to the disclosure topic before records named their table's version.
+BEFORE_POLICY_VERSION = (
     b'{"disclosure_id":"fa66f718-4e31-5411-94c3-dca018dba6a3",'
     b'"event_id":"46353c21-8c1b-55e2-aae5-e98bd607ae35",'
     b'"event_type":"nl.sociaaldomein.referrals.submitted.v1","source":"gp-de-linde",'
@@ -31,6 +33,8 @@ TODAY = (
     b'"data_subject_id_type":"BSN","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",'
     b'"span_id":"0442582307852f43","parent_span_id":"00f067aa0ba902b7"}'
 )
+# As the router writes it today (model_dump, then compact JSON).
+TODAY = BEFORE_POLICY_VERSION[:-1] + b',"policy_version":"' + POLICY.encode() + b'"}'
 
 
 def built() -> DisclosureRecord:
@@ -53,6 +57,7 @@ def built() -> DisclosureRecord:
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
         span_id="0442582307852f43",
         parent_span_id="00f067aa0ba902b7",
+        policy_version=POLICY,
     )
 
 
@@ -77,6 +82,13 @@ def test_todays_json_reads_back_into_an_equal_record() -> None:
     record = DisclosureRecord.model_validate_json(TODAY)
     assert record == built()
     assert record.to_json() == TODAY
+
+
+def test_a_record_written_before_table_versions_reads_back_without_one() -> None:
+    """Older records in the topic and the store stay readable: their version is null."""
+    record = DisclosureRecord.model_validate_json(BEFORE_POLICY_VERSION)
+    assert record.policy_version is None
+    assert record == built().model_copy(update={"policy_version": None})
 
 
 # As the webhook deliverer has written attempts to the disclosure topic.
