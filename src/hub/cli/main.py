@@ -25,6 +25,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("hub.cli.audit", "query the disclosure log (a resident's right of access)"),
     "schemas": ("hub.cli.schemas", "export, check and document the contract's JSON Schemas"),
     "connector": ("hub.cli.connector", "scaffold a connector for a new partner role (new)"),
+    "asyncapi": (
+        "hub.cli.asyncapi",
+        "write the AsyncAPI 3.0 document of every Kafka topic and its messages",
+    ),
     "iwmo": (
         "hub.cli.iwmo",
         "translate iWmo 3.2 documents in memory (inbound 302/305/307, outbound 301)",
