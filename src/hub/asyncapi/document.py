@@ -265,17 +265,22 @@ class _Builder:
                 header = {"type": "string", "const": event_type}
             properties[_HEADER_PREFIX + attribute] = header
         properties[_CONTENT_TYPE_HEADER] = {
-            "type": "string",
+            **self._envelope["datacontenttype"],
             "description": "The media type of the value (datacontenttype).",
         }
         properties.update(extra or {})
-        return {
+        headers: dict[str, Any] = {
             "type": "object",
             "description": "CloudEvents Kafka binary mode: each attribute a `ce_` header "
             "(UTF-8), the value the event's data.",
             "properties": properties,
             "required": [_HEADER_PREFIX + a for a in _REQUIRED_ATTRIBUTES],
         }
+        if not inbound:
+            # The hub's own records carry exactly these: a header it starts writing without
+            # describing it here fails the test that checks its records against this document.
+            headers["additionalProperties"] = False
+        return headers
 
     def _inbound_message(self, event_type: str) -> dict[str, str]:
         spec = TYPES[event_type]
@@ -301,6 +306,16 @@ class _Builder:
                 "summary": "Any type the partner's role sends, the whole event as the value "
                 f"(`content-type: {_STRUCTURED}`); its data is checked by the type's schema.",
                 "contentType": _STRUCTURED,
+                "headers": {
+                    "type": "object",
+                    "properties": {
+                        _CONTENT_TYPE_HEADER: {
+                            "type": "string",
+                            "description": f"`{_STRUCTURED}`; a record with no `ce_` header "
+                            "is read as structured mode too.",
+                        }
+                    },
+                },
                 "payload": self._schema("cloudevent.envelope", envelope_schema()),
                 "bindings": _key("The CloudEvent subject."),
             }
@@ -499,6 +514,7 @@ class _Builder:
                     },
                 },
                 "required": ["hub-reason-code", "hub-partner"],
+                "additionalProperties": False,
             },
             "payload": self._schema("DeadLetter", DEAD_LETTER_SCHEMA),
             "bindings": _key(

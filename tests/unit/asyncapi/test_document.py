@@ -328,13 +328,32 @@ def test_every_record_of_the_scenario_fits_its_message_in_the_document() -> None
     assert "referrals.submitted.to.swt" in used
 
 
-def test_an_inbound_record_fits_its_binary_mode_message() -> None:
-    """What a partner writes (binary mode, as the gateway does) fits its inbound channel's message."""
+def test_a_delivery_with_a_header_the_document_does_not_name_fits_no_message() -> None:
+    """The hub's own records have closed headers: a new header must be documented first."""
+    hub = InMemoryPipeline(settings(), registry=registry())
+    [delivery] = [r for r in hub.feed(scenario()[0]) if ".deliveries." in r.topic]
+    assert check_record(delivery) == "referrals.submitted.to.swt"
+    extra = OutRecord(
+        delivery.topic, delivery.key, delivery.value, (*delivery.headers, ("hub-new", b"x"))
+    )
+    with pytest.raises(AssertionError, match="no message"):
+        check_record(extra)
+
+
+def test_an_inbound_record_fits_its_binary_and_structured_mode_messages() -> None:
+    """What a partner writes, in binary mode (as the gateway does) or structured mode, fits a message."""
     hub = InMemoryPipeline(settings(), registry=registry())
     [first, *_] = scenario()
     inbound = hub.record(first)
     out = OutRecord(inbound.topic, inbound.key, inbound.value, inbound.headers)
     assert check_record(out) == "referrals.submitted.binary"
+    structured = OutRecord(
+        inbound.topic,
+        inbound.key,
+        json.dumps(first).encode(),
+        (("content-type", b"application/cloudevents+json"),),
+    )
+    assert check_record(structured) == "cloudevent.structured"
 
 
 def test_a_delivery_attempt_fits_its_message_on_the_disclosure_topic() -> None:
