@@ -13,14 +13,20 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from pydantic_core import from_json as _loads
 from pydantic_core import to_json
 
 from hub.errors import ErrorCode, ErrorDetail
 
-__all__ = ["DeadLetter", "RecordCopy", "StatusRecord"]
+__all__ = [
+    "DEAD_LETTER_SCHEMA",
+    "STATUS_RECORD_SCHEMA",
+    "DeadLetter",
+    "RecordCopy",
+    "StatusRecord",
+]
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -39,6 +45,42 @@ def _object(value: bytes) -> Mapping[str, Any] | None:
     except ValueError:
         return None
     return record if isinstance(record, Mapping) else None
+
+
+# The JSON Schema of ``StatusRecord.to_json`` (draft-07 keywords only, so the AsyncAPI
+# document can embed it as is). Written by hand beside the class because ``to_json`` is
+# hand-written; a unit test validates real ``to_json`` output against it, so it cannot drift.
+_TEXT_OR_NULL: Any = {"type": ["string", "null"]}
+_STRINGS: Any = {"type": "array", "items": {"type": "string"}}
+STATUS_RECORD_SCHEMA: Final[Mapping[str, Any]] = {
+    "title": "StatusRecord",
+    "description": "What became of one event, for its sender (GET /events/{id}): ids and codes, "
+    "never data. Keyed by `<source> <event id>` on a compacted topic.",
+    "type": "object",
+    "properties": {
+        "event_id": _TEXT_OR_NULL,
+        "source": _TEXT_OR_NULL,
+        "partner": {**_TEXT_OR_NULL, "description": "The sending partner's id."},
+        "type": {**_TEXT_OR_NULL, "description": "The event's type, when it could be read."},
+        "status": {"type": "string", "enum": ["delivered", "dead-lettered"]},
+        "codes": {**_STRINGS, "description": "Error codes of a dead-lettered event."},
+        "recipients": {**_STRINGS, "description": "Partner ids it was delivered to."},
+        "withheld": {**_STRINGS, "description": "Partner ids it was withheld from."},
+        "at": {**_TEXT_OR_NULL, "format": "date-time", "description": "When it was decided."},
+    },
+    "required": [
+        "event_id",
+        "source",
+        "partner",
+        "type",
+        "status",
+        "codes",
+        "recipients",
+        "withheld",
+        "at",
+    ],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +160,91 @@ def _unb64(value: object) -> bytes | None:
         return base64.b64decode(value, validate=True)
     except binascii.Error:
         return None
+
+
+# The JSON Schema of ``DeadLetter.to_json`` (draft-07 keywords only): kept here, above the
+# class, so a change of the dead letter's fields is one edit beside it; a unit test
+# validates real ``to_json`` output against it.
+_BASE64_OR_NULL: Any = {"type": ["string", "null"], "contentEncoding": "base64"}
+DEAD_LETTER_SCHEMA: Final[Mapping[str, Any]] = {
+    "title": "DeadLetter",
+    "description": "An event the hub could not route: why (codes and paths only), where from, "
+    "and a copy of the original record for replay (null when kept by reference only).",
+    "type": "object",
+    "properties": {
+        "reason": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "The first error's code."},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "path": {"type": "string"},
+                            "code": {"type": "string", "enum": sorted(c.value for c in ErrorCode)},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["path", "code", "message"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["code", "errors"],
+            "additionalProperties": False,
+        },
+        "unroutable": {"type": "boolean"},
+        "partner": {"type": ["string", "null"], "description": "The sending partner's id."},
+        "event_id": {"type": ["string", "null"]},
+        "origin": {
+            "type": "object",
+            "description": "The original record: inbound topic, partition, offset.",
+            "properties": {
+                "topic": {"type": "string"},
+                "partition": {"type": "integer", "minimum": 0},
+                "offset": {"type": "integer", "minimum": 0},
+            },
+            "required": ["topic", "partition", "offset"],
+            "additionalProperties": False,
+        },
+        "digest": {
+            "type": "object",
+            "properties": {
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "bytes": {"type": "integer", "minimum": 0},
+            },
+            "required": ["sha256", "bytes"],
+            "additionalProperties": False,
+        },
+        "record": {
+            "description": "A copy of the original record (base64), or null when too large "
+            "to copy or holding what the hub never stores: replay it from origin.",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "key": _BASE64_OR_NULL,
+                        "headers": {
+                            "type": "array",
+                            "items": {
+                                "type": "array",
+                                "items": [{"type": "string"}, _BASE64_OR_NULL],
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                        },
+                        "value": _BASE64_OR_NULL,
+                    },
+                    "required": ["key", "headers", "value"],
+                    "additionalProperties": False,
+                },
+            ],
+        },
+    },
+    "required": ["reason", "unroutable", "partner", "event_id", "origin", "digest", "record"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("hub.cli.policy", "test the routing/privacy table with a privacy officer's cases"),
     "schemas": ("hub.cli.schemas", "export, check and document the contract's JSON Schemas"),
     "connector": ("hub.cli.connector", "scaffold a connector for a new partner role (new)"),
+    "asyncapi": (
+        "hub.cli.asyncapi",
+        "write the AsyncAPI 3.0 document of every Kafka topic and its messages",
+    ),
     "iwmo": (
         "hub.cli.iwmo",
         "translate iWmo 3.2 documents in memory (inbound 302/305/307, outbound 301)",

@@ -194,6 +194,8 @@ class Renderer:
     types: tuple[str, ...]
     bind: Callable[[Any], RenderFunction]
     description: str = ""
+    content_type: str | None = None
+    """The media type of the documents it renders, for the AsyncAPI document."""
 
 
 @dataclass(frozen=True, slots=True)
