@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from hub.audit.chain import Signer
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
 from hub.connectors.protocol import HttpEndpoint
@@ -62,8 +63,14 @@ def build_pipeline(
     settings: HubSettings, registry: PartnerRegistry, layout: TopicLayout
 ) -> Pipeline:
     """The per-record step (decode -> validate -> dedupe -> rules -> release -> records) of this deployment."""
+    audit = settings.audit
     return Pipeline(
-        layout, registry, build_context(settings, registry), role_adapters=kafka_adapters()
+        layout,
+        registry,
+        build_context(settings, registry),
+        role_adapters=kafka_adapters(),
+        signer=Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value()),
+        checkpoint_every=audit.checkpoint_every,
     )
 
 

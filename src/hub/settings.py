@@ -7,6 +7,8 @@ a ``.env`` file in the working directory, then the defaults below.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import socket
 from pathlib import Path
 from typing import Literal
@@ -33,6 +35,8 @@ __all__ = [
 
 _DAY_MS = 24 * 60 * 60 * 1000
 DEMO_PSEUDONYM_SECRET = "demo-only-pseudonym-secret-change-me"  # noqa: S105 - public on purpose; refused in production
+# Ed25519 private key (base64) that signs the disclosure log's checkpoints in demos only.
+DEMO_SIGNING_KEY = "3hbdEfgdrLDRyjd2TRcCRbBcNy0H6ycacHSt5w6Rolk="
 
 
 class KafkaSettings(BaseModel):
@@ -225,6 +229,35 @@ class AuditSettings(BaseModel):
         default=(),
         description="Privacy officers who may query the log (JSON list of {id, api_key_sha256}).",
     )
+    signing_key: SecretStr = Field(
+        default=SecretStr(DEMO_SIGNING_KEY),
+        description="Ed25519 private key (32 bytes, base64) that signs the log's checkpoints "
+        "(hub.audit.chain). The default is for demos only; production must set its own.",
+    )
+    signing_key_id: str = Field(
+        default="demo",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Named in each checkpoint, so a verifier knows which public key to use.",
+    )
+    verify_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Public keys (32 bytes, base64) of earlier signing keys, by key id: "
+        "`hub audit verify` checks their checkpoints too (the current key's is derived).",
+    )
+    checkpoint_every: int = Field(
+        default=100, ge=1, description="A signed checkpoint after this many records of a chain."
+    )
+
+    @field_validator("signing_key")
+    @classmethod
+    def _an_ed25519_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64") from None
+        if len(raw) != 32:
+            raise ValueError("an Ed25519 private key is 32 bytes")
+        return value
 
 
 class WebhookSettings(BaseModel):
@@ -493,4 +526,6 @@ def demo_defaults_in_use(settings: HubSettings) -> list[str]:
         found.append("HUB_PARTNERS_FILE")
     if settings.privacy.pseudonym_secret.get_secret_value() == DEMO_PSEUDONYM_SECRET:
         found.append("HUB_PRIVACY__PSEUDONYM_SECRET")
+    if settings.audit.signing_key.get_secret_value() == DEMO_SIGNING_KEY:
+        found.append("HUB_AUDIT__SIGNING_KEY")
     return found

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from hub import __version__
+from hub.audit.chain import Checkpoint
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.connectors.discovery import Catalogue, catalogue
 from hub.connectors.protocol import Renderer
@@ -557,14 +558,27 @@ class _Builder:
             "payload": self._schema("DeliveryAttempt", attempt),
             "bindings": _key("The disclosure id of the delivery attempted."),
         }
+        self._messages["chain-checkpoint"] = {
+            "name": "chain-checkpoint",
+            "title": "Chain checkpoint",
+            "summary": "A hash chain's head (its inbound partition's records up to seq), signed "
+            "with the hub's Ed25519 key; told apart by `record_type` (hub.audit.chain).",
+            "contentType": _JSON,
+            "payload": self._schema(
+                "Checkpoint", Checkpoint.model_json_schema(mode="serialization")
+            ),
+            "bindings": _key("`audit-chain:<chain>`: the chain's routing-state key."),
+        }
         self._channel(
             "disclosures",
             spec,
             "The disclosure log (after Logboek Dataverwerkingen), kept for years and fed to the "
-            "audit store: ids, paths, legal bases and pseudonyms only.",
+            "audit store: ids, paths, legal bases and pseudonyms only. Each record is linked "
+            "into its inbound partition's hash chain; signed checkpoints follow.",
             {
                 "disclosure": _ref("components", "messages", "disclosure"),
                 "delivery-attempt": _ref("components", "messages", "delivery-attempt"),
+                "chain-checkpoint": _ref("components", "messages", "chain-checkpoint"),
             },
             ("send", "receive"),
         )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from hub.audit.chain import ChainHead, Checkpoint, PurgeRecord, Signer, record_hash
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 
 __all__ = ["SqlDisclosureStore", "utc_text"]
@@ -99,6 +100,70 @@ class SqlDisclosureStore(ABC):
             tuple(params),
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def chained(self) -> list[dict[str, Any]]:
+        """Every chained record as stored (parsed JSON, not through the model): for verify."""
+        chain = self.JSON_FIELD.format(field="chain")
+        rows = self._query(
+            f"SELECT d.record FROM disclosures d WHERE {chain} IS NOT NULL",  # noqa: S608
+            (),
+        )
+        return [dict(self._record(row[0])) for row in rows]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint of the chains."""
+        rows = self._query("SELECT record FROM chain_checkpoints ORDER BY chain, seq", ())
+        return [Checkpoint.model_validate(self._record(row[0])) for row in rows]
+
+    def purges(self) -> list[PurgeRecord]:
+        """Every purge record, oldest first per chain."""
+        rows = self._query("SELECT record FROM chain_purges ORDER BY chain, through_seq", ())
+        return [PurgeRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def purge(
+        self, before: datetime, signer: Signer, *, operator: str, at: datetime
+    ) -> list[PurgeRecord]:
+        """Delete the records decided before ``before``; one signed purge record per chain.
+
+        Per chain only the unbroken beginning of records older than ``before`` goes (a
+        chain stays a chain: it continues after ``through_seq``); records written before
+        chains existed go when older. Their subjects and delivery attempts go with them.
+        The store's append-only triggers are lifted for this one transaction only.
+        """
+        by_chain: dict[str, list[dict[str, Any]]] = {}
+        for value in self.chained():
+            by_chain.setdefault(str(value["chain"]), []).append(value)
+        purged_through = {p.chain: p.through_seq for p in self.purges()}
+        doomed: list[str] = []
+        records: list[PurgeRecord] = []
+        for chain, values in sorted(by_chain.items()):
+            values.sort(key=lambda v: int(v["seq"]))
+            head: ChainHead | None = None
+            count = 0
+            for value in values:
+                decided = datetime.fromisoformat(str(value["decided_at"]))
+                if decided >= before:
+                    break
+                head = ChainHead(int(value["seq"]), record_hash(value))
+                doomed.append(str(value["disclosure_id"]))
+                count += 1
+            if head is not None and head.seq > purged_through.get(chain, 0):
+                records.append(
+                    signer.purge(chain, head, before=before, count=count, at=at, operator=operator)
+                )
+        chain = self.JSON_FIELD.format(field="chain")
+        unchained = self._query(
+            f"SELECT d.disclosure_id FROM disclosures d WHERE {chain} IS NULL"  # noqa: S608
+            f" AND d.decided_at < {self.TIME_PARAMETER}",
+            (utc_text(before),),
+        )
+        doomed += [str(row[0]) for row in unchained]
+        self._delete_and_record(doomed, records)
+        return records
+
+    @abstractmethod
+    def _delete_and_record(self, disclosure_ids: list[str], purges: list[PurgeRecord]) -> None:
+        """In one transaction, triggers lifted: delete these records, store the purge records."""
 
     def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
         """The delivery attempts of one disclosure, in attempt order."""

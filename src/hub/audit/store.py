@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
+from hub.audit.chain import Checkpoint, PurgeRecord, Signer
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.errors import ConfigurationError
 
@@ -51,6 +52,28 @@ class DisclosureStore(Protocol):
 
         ``pseudonyms``: about any of them; ``since`` inclusive, ``until`` exclusive.
         """
+        ...
+
+    def add_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> int:
+        """Store chain checkpoints not stored yet (by chain and seq); returns how many were new."""
+        ...
+
+    def chained(self) -> list[dict[str, Any]]:
+        """Every chained record as stored (parsed JSON): what ``hub audit verify`` checks."""
+        ...
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint."""
+        ...
+
+    def purges(self) -> list[PurgeRecord]:
+        """Every purge record."""
+        ...
+
+    def purge(
+        self, before: datetime, signer: Signer, *, operator: str, at: datetime
+    ) -> list[PurgeRecord]:
+        """Delete records decided before ``before`` (per chain its unbroken beginning), signed."""
         ...
 
     def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:

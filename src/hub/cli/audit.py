@@ -11,6 +11,9 @@
 - ``hub audit export``: the log as Logboek Dataverwerkingen records in OTLP JSON lines.
 - ``hub audit serve``: the Logboek read extension (POST /processing-activities) for the
   configured privacy officers (``hub.audit.api``).
+- ``hub audit verify``: check the log's hash chains and signed checkpoints, in the store
+  and on the topic (``hub.audit.chain``); ``hub audit purge --before DATE``: delete what
+  is past retention, leaving a signed purge record, so ``verify`` still passes.
 """
 
 from __future__ import annotations
@@ -77,6 +80,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export.add_argument(
         "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
     )
+    verify = commands.add_parser(
+        "verify",
+        help="check the disclosure log's hash chains and signed checkpoints",
+        description="Check every chain of the disclosure log, in the audit store and (with "
+        "--topic) on the disclosure topic: a changed, removed, inserted or reordered record "
+        "and a checkpoint or purge record with a bad signature are named with the chain and "
+        "the seq where it breaks. Exit 0 intact, 1 broken, 2 unusable store or broker.",
+    )
+    verify.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    verify.add_argument("--no-store", action="store_true", help="do not check the store")
+    verify.add_argument("--topic", action="store_true", help="check the disclosure topic too")
+    verify.add_argument("--json", action="store_true", help="one JSON object per break")
+    purge = commands.add_parser(
+        "purge",
+        help="delete audit records past retention, leaving a signed purge record",
+        description="Delete from the audit store every record decided before DATE (per chain "
+        "its unbroken beginning; records with no chain when older), their subjects and "
+        "delivery attempts, and store one purge record per chain, signed with "
+        "HUB_AUDIT__SIGNING_KEY and naming the operator. `hub audit verify` then starts each "
+        "chain after its purge. Privileged and explicit: it needs --yes; the topic's records "
+        "go by its own retention.",
+    )
+    purge.add_argument("--before", required=True, type=_moment, help="YYYY-MM-DD or RFC 3339")
+    purge.add_argument("--operator", required=True, help="who runs the purge (an id)")
+    purge.add_argument("--yes", action="store_true", help="really delete (else: what would go)")
+    purge.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
     serve = commands.add_parser(
         "serve",
         help="serve POST /processing-activities to privacy officers",
@@ -115,7 +148,83 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args)
     if args.audit_command == "report":
         return _report(args)
+    if args.audit_command == "verify":
+        return _verify(args)
+    if args.audit_command == "purge":
+        return _purge(args)
     return _subject(args)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.verify import public_keys, verify_store, verify_topic
+    from hub.errors import ConfigurationError, HubError
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        keys = public_keys(settings.audit)
+    except (ConfigurationError, ValueError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    reports = []
+    try:
+        if not args.no_store:
+            with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+                reports.append(verify_store(store, keys))
+        if args.topic:
+            reports.append(asyncio.run(verify_topic(settings.kafka, keys)))
+    except (AuditStoreError, HubError, TimeoutError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    broken = False
+    for report in reports:
+        broken |= bool(report.breaks)
+        if args.json:
+            for each in report.breaks:
+                print(json.dumps({"where": report.where, **each.as_dict()}, separators=(",", ":")))
+            continue
+        verdict = "BROKEN" if report.breaks else "intact"
+        print(
+            f"{report.where}: {report.records} record(s) in {report.chains} chain(s), "
+            f"{report.checkpoints} checkpoint(s), {report.purges} purge(s): {verdict}"
+        )
+        for each in report.breaks:
+            where = f" ({each.disclosure_id})" if each.disclosure_id else ""
+            print(f"  {each.kind}: chain {each.chain} at seq {each.seq}{where}: {each.detail}")
+    return 1 if broken else 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.chain import Signer
+    from hub.errors import ConfigurationError
+    from hub.observability.logging import get_logger
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        audit = settings.audit
+        signer = Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value())
+        url = args.store or audit.store_url
+        with open_store(url, read_only=not args.yes) as store:
+            if not args.yes:
+                old = store.search(until=args.before)
+                print(
+                    f"hub audit: {len(old)} record(s) decided before {args.before.isoformat()} "
+                    "would be deleted; run again with --yes"
+                )
+                return 0
+            purges = store.purge(args.before, signer, operator=args.operator, at=datetime.now(UTC))
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    count = sum(p.count for p in purges)
+    get_logger().warning("audit_purged", operator=args.operator, chains=len(purges), count=count)
+    print(f"hub audit: purged {count} chained record(s) from {len(purges)} chain(s)")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

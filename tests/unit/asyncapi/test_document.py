@@ -31,7 +31,7 @@ from hub.errors import InvalidEvent
 from hub.pipeline import InboundRecord, OutRecord
 from hub.privacy import load_policy
 from hub.privacy.views import view_file, view_schemas
-from hub.settings import HubSettings, PrivacySettings
+from hub.settings import AuditSettings, HubSettings, PrivacySettings
 from hub.testing import InMemoryPipeline, invalid_examples, load_example, personal_values, scenario
 from hub.topics import TopicLayout
 
@@ -244,7 +244,11 @@ def test_the_dead_letter_disclosure_and_status_channels() -> None:
     letter = messages["deadletter"]
     assert set(letter["headers"]["required"]) == {"hub-reason-code", "hub-partner"}
     assert letter["payload"] == {"$ref": "#/components/schemas/DeadLetter"}
-    assert set(channels["disclosures"]["messages"]) == {"disclosure", "delivery-attempt"}
+    assert set(channels["disclosures"]["messages"]) == {
+        "disclosure",
+        "delivery-attempt",
+        "chain-checkpoint",
+    }
     assert messages["disclosure"]["payload"] == {"$ref": "#/components/schemas/DisclosureRecord"}
     assert messages["status"]["payload"] == {"$ref": "#/components/schemas/StatusRecord"}
     assert channels["status"]["bindings"]["kafka"]["topicConfiguration"] == {
@@ -371,6 +375,14 @@ def test_a_delivery_attempt_fits_its_message_on_the_disclosure_topic() -> None:
         "sociaaldomein.disclosures", attempt.disclosure_id.encode(), attempt.to_json()
     )
     assert check_record(record) == "delivery-attempt"
+
+
+def test_chained_records_and_their_checkpoints_fit_their_messages() -> None:
+    """With a checkpoint every 2 records, what the pipeline writes to the log fits the document."""
+    hub = InMemoryPipeline(HubSettings(audit=AuditSettings(checkpoint_every=2)))
+    written = [r for e in scenario()[:6] for r in hub.feed(e) if r.topic == hub.layout.disclosures]
+    names = {check_record(r) for r in written}
+    assert names == {"disclosure", "chain-checkpoint"}
 
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "PLAIN"])
