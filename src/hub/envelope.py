@@ -670,8 +670,9 @@ def from_kafka(
 
     Every ``ce_*`` header becomes an attribute (so an unknown one is rejected later as an
     extension), ``content-type`` becomes ``datacontenttype``, other headers are transport
-    metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, the
-    value is not a JSON object, or the key differs from the subject.
+    metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, a
+    ``ce_data`` header is sent, the value is not a JSON object, or the key differs from the
+    subject.
 
     ``text_data`` (the hub's own deliveries): a value whose ``content-type`` is not JSON is
     a document a connector rendered, kept as UTF-8 text (a JSON string in structured mode).
@@ -708,6 +709,18 @@ def from_kafka(
                     )
                 ]
             ) from None
+    if "data" in structured:
+        # The value is the data; a ce_data header would be overwritten unseen (HTTP binary
+        # mode refuses ce-data the same way).
+        raise InvalidEvent(
+            [
+                _error(
+                    "data",
+                    ErrorCode.ENVELOPE_INVALID,
+                    "In binary mode data is the record's value, not a header.",
+                )
+            ]
+        )
     if value is None:
         raise InvalidEvent([_error("data", ErrorCode.FIELD_REQUIRED, "The record has no value.")])
     content_type = structured.get("datacontenttype")
