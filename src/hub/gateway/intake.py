@@ -164,12 +164,13 @@ def _as_sent(headers: list[tuple[str, bytes]], raw: Mapping[str, Any]) -> list[t
     The router measures the event it reads back against the 256 KiB limit. Rendered anew,
     an event at the limit could pass it (``Z`` becomes ``+00:00``, ``.5`` ``.500000``, an
     omitted ``datacontenttype`` comes back as a ``content-type`` header) and an event
-    answered 202 would be dead-lettered EVENT_TOO_LARGE. ``raw`` is valid: its ``time`` is
-    an RFC 3339 string. Data only shrinks when made canonical (a postcode's space).
+    answered 202 would be dead-lettered EVENT_TOO_LARGE. Data only shrinks when made
+    canonical (a postcode's space).
     """
+    sent_time = raw.get("time")  # validated: an RFC 3339 string
     sent_content_type = "datacontenttype" in raw
     return [
-        (name, raw["time"].encode() if name == "ce_time" else value)
+        (name, sent_time.encode() if name == "ce_time" and isinstance(sent_time, str) else value)
         for name, value in headers
         if name != "content-type" or sent_content_type
     ]
