@@ -157,6 +157,25 @@ def test_tracestate_is_w3c_syntax_of_any_length(
     assert errors_of(make_event("cases.closed", envelope={"tracestate": tracestate})) == expected
 
 
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "expected"),
+    [
+        (f"00-{TRACE}", []),
+        (f"01-{TRACE}", []),  # a later version in version 00's shape
+        (f"01-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+        (f"00-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+    ],
+)
+def test_traceparent_has_no_fields_beyond_version_00s(
+    traceparent: str, expected: list[tuple[str, ErrorCode]]
+) -> None:
+    """A later version's extra traceparent fields are FORMAT_INVALID: the hub forwards traceparent and cannot vet them."""
+    assert errors_of(make_event("cases.closed", envelope={"traceparent": traceparent})) == expected
+
+
 @pytest.mark.parametrize(
     ("partitionkey", "expected"),
     [
