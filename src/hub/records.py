@@ -166,6 +166,9 @@ class DeadLetter:
     def to_json(self) -> bytes:
         """The record's value on the dead-letter topic."""
         copy = self.record
+        # A dead letter of a partner's record as sent is written as it always was; only one
+        # of a replay carries the two keys replays added (readers default them).
+        replayed = {"replays": self.replays, "replay_of": self.replay_of} if self.replays else {}
         return to_json(
             {
                 "reason": {"code": self.code, "errors": [e.as_dict() for e in self.errors]},
@@ -183,8 +186,7 @@ class DeadLetter:
                         "value": _b64(copy.value),
                     }
                 ),
-                "replays": self.replays,
-                "replay_of": self.replay_of,
+                **replayed,
             }
         )
 
