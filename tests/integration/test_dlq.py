@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
+from hub.connectors.registry import DEMO_REGISTRY_PATH
+from hub.kafka.inspection import Outgoing, send_all
 from hub.privacy import Pseudonymiser
 from hub.records import DeadLetter
 from hub.schemas import TYPES
@@ -272,3 +279,39 @@ async def test_status_flows_and_partners_report_what_kafka_holds(kafka_bootstrap
     assert [(r["recipient"], r["type"], r["count"]) for r in flows["out"]] == [
         ("swt-zwolle", REFERRAL, 1)
     ]
+
+
+async def test_status_counts_a_webhook_partners_undelivered_and_parked_records(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no webhook deliverer running, `hub status` counts the wijkteam's delivery as pending and a parked record, with their times."""
+    registry = yaml.safe_load(DEMO_REGISTRY_PATH.read_text(encoding="utf-8"))
+    for partner in registry["partners"]:
+        if partner["id"] == "swt-zwolle":
+            partner["delivery"] = {
+                "kind": "webhook",
+                "url": "http://127.0.0.1:9/events",
+                "secret_env": "HUB_TEST_DLQ_WEBHOOK_SECRET",
+            }
+    partners_file = tmp_path / "partners.yaml"
+    partners_file.write_text(yaml.safe_dump(registry), encoding="utf-8")
+    secret = "whsec_" + base64.b64encode(b"integration-test-secret-32bytes!").decode()
+    monkeypatch.setenv("HUB_TEST_DLQ_WEBHOOK_SECRET", secret)
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    settings = settings.model_copy(update={"partners_file": partners_file})
+    async with running_hub(settings) as hub:
+        first, second = event_of(REFERRAL, referral_id="REF-dlq-6"), event_of(REFERRAL)
+        await hub.send("gp-de-linde", [first, second])
+        await hub.wait_for_status([first, second])
+        # As the deliverer parks a delivery the partner refused for good.
+        await send_all(hub.kafka, [Outgoing(hub.layout.parked("swt-zwolle"), b"REF-dlq-6", b"{}")])
+        code, out, err = await hub_cli(
+            settings, "status", "--json", HUB_PARTNERS_FILE=str(partners_file)
+        )
+
+    assert code == 0, err
+    [swt] = [d for d in json.loads(out)["deliveries"] if d["partner"] == "swt-zwolle"]
+    assert (swt["delivery"], swt["pending"], swt["parked"]) == ("webhook", 2, 1)
+    assert swt["oldest_pending_at"] is not None
+    assert swt["oldest_parked_at"] is not None
+    assert json.loads(out)["parked"] == {"swt-zwolle": 1}

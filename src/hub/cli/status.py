@@ -104,19 +104,18 @@ def _print(status: dict[str, Any]) -> None:
         f"topics:       {broker['topics'] - len(missing)} of {broker['topics']}"
         + (f"; missing: {', '.join(missing)}" if missing else "")
     )
-    print(f"router lag:   {router['lag']} (group {router['group']})")
+    print(f"router lag:   {router['lag']} offsets (group {router['group']})")
     for partner, lag in sorted(router["lag_by_partner"].items()):
         if lag:
             print(f"  {partner}: {lag}")
-    print(f"audit feed:   lag {status['audit_feed']['lag']}")
+    print(f"audit feed:   lag {status['audit_feed']['lag']} offsets")
     print(f"dead letters: {dead['total']} ({dead['not_replayed']} not replayed)")
     for row in dead["by_partner_and_code"]:
         print(f"  {row['partner']} {row['code']}: {row['count']}")
     print(f"breakers:     {status['breakers']}")
-    print("undelivered (webhook partners):")
-    for row in status["deliveries"]:
-        if row["pending"] is None:
-            continue
+    webhooks = [row for row in status["deliveries"] if row["pending"] is not None]
+    print("undelivered:  " + ("(webhook partners)" if webhooks else "no webhook partners"))
+    for row in webhooks:
         oldest = row["oldest_pending_at"] or "-"
         print(
             f"  {row['partner']}: {row['pending']} pending (oldest {oldest}), "

@@ -23,6 +23,7 @@ __all__ = [
     "Offsets",
     "Outgoing",
     "committed_offsets",
+    "count_from",
     "describe_cluster",
     "read_one",
     "read_topics",
@@ -157,6 +158,36 @@ async def read_topics(
     finally:
         await reader.close()
     return records
+
+
+async def count_from(
+    kafka: KafkaSettings,
+    topic: str,
+    start: dict[int, int],
+    *,
+    progress: Progress | None = None,
+    limit_seconds: float = 300.0,
+) -> tuple[int, int | None]:
+    """How many committed records a topic holds from these offsets on (per partition; others from the start), and the oldest one's timestamp."""
+    counted = 0
+    oldest: int | None = None
+
+    def count(_: TopicPartition, batch: list[Record]) -> None:
+        nonlocal counted, oldest
+        counted += len(batch)
+        first = min(r.timestamp for r in batch) if batch else None
+        if first is not None and (oldest is None or first < oldest):
+            oldest = first
+        if progress is not None:
+            progress(counted, counted)
+
+    reader = CompactedReader(kafka, [topic], count)
+    try:
+        await reader.open({TopicPartition(topic, p): offset for p, offset in start.items()})
+        await reader.catch_up(limit_seconds)
+    finally:
+        await reader.close()
+    return counted, oldest
 
 
 async def _offsets_at(

@@ -24,8 +24,8 @@ from hub.kafka import TopicPartition
 from hub.kafka.inspection import (
     Offsets,
     committed_offsets,
+    count_from,
     describe_cluster,
-    read_one,
     read_topics,
     topic_offsets,
 )
@@ -94,7 +94,7 @@ class DeliveryHealth:
     kind: str
     topic: str
     pending: int | None
-    """Offsets the webhook deliverer has not taken yet; None: not the hub's to know (kafka, pull)."""
+    """Deliveries the webhook deliverer has not taken yet; None: not the hub's to know (kafka, pull)."""
     oldest_pending_at: datetime | None
     parked: int | None
     oldest_parked_at: datetime | None
@@ -142,20 +142,11 @@ async def delivery_health(
 async def _behind_and_oldest(
     kafka: KafkaSettings, group: str, topic: str
 ) -> tuple[int, datetime | None]:
-    offsets = (await topic_offsets(kafka, [topic]))[topic]
+    """The records a group has still to read (counted, not offsets: markers are no deliveries) and the oldest's time."""
     done = await committed_offsets(kafka, group)
-    behind = _behind(topic, offsets, done)
-    oldest: datetime | None = None
-    if behind:
-        for p, end in offsets.end.items():
-            start = max(done.get(TopicPartition(topic, p), 0), offsets.beginning.get(p, 0))
-            if start >= end:
-                continue
-            first = await read_one(kafka, topic, p, start, exact=False)
-            if first is not None:
-                at = datetime.fromtimestamp(first.timestamp / 1000, UTC)
-                oldest = at if oldest is None else min(oldest, at)
-    return behind, oldest
+    start = {tp.partition: offset for tp, offset in done.items() if tp.topic == topic}
+    behind, oldest = await count_from(kafka, topic, start)
+    return behind, None if oldest is None else datetime.fromtimestamp(oldest / 1000, UTC)
 
 
 def dead_letter_counts(
