@@ -171,6 +171,13 @@ def _show(settings: HubSettings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.with_personal_data and _demo_secret_outside_development(settings):
+        print(
+            "hub dlq: set HUB_PRIVACY__PSEUDONYM_SECRET to the hub's secret: the disclosure "
+            "record of this viewing names the residents by their pseudonyms",
+            file=sys.stderr,
+        )
+        return 2
     layout = TopicLayout(settings.kafka.topic_prefix)
 
     async def find() -> tuple[ListedDeadLetter | None, list[OperationRecord]]:
@@ -210,6 +217,13 @@ def _show(settings: HubSettings, args: argparse.Namespace) -> int:
         return 0
     _print_show(shown)
     return 0
+
+
+def _demo_secret_outside_development(settings: HubSettings) -> bool:
+    from hub.privacy import Pseudonymiser
+
+    secret = settings.privacy.pseudonym_secret.get_secret_value().encode()
+    return settings.environment != "development" and Pseudonymiser(secret).is_demo
 
 
 async def _disclose(

@@ -62,3 +62,14 @@ def test_durations_and_moments() -> None:
     assert abs(parse_since("1h") - (datetime.now(UTC) - timedelta(hours=1))) < timedelta(seconds=5)
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("1y")
+
+
+def test_viewing_personal_data_with_the_demo_secret_is_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The viewing's disclosure record needs the hub's own pseudonyms: the demo secret is refused (exit 2)."""
+    monkeypatch.setenv("HUB_ENVIRONMENT", "production")
+    monkeypatch.delenv("HUB_PRIVACY__PSEUDONYM_SECRET", raising=False)
+    argv = ["dlq", "show", "dl-0-1", "--with-personal-data", "--operator", "ops-anna"]
+    assert main(argv) == 2
+    assert "HUB_PRIVACY__PSEUDONYM_SECRET" in capsys.readouterr().err
