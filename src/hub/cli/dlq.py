@@ -76,6 +76,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--dry-run", action="store_true", help="say what would be replayed; write nothing"
     )
+    replay.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="then wait up to this long for what the router made of each: routed, "
+        "dead-lettered again, or nothing (a duplicate of an event already routed)",
+    )
     _operator(replay)
     add_json(replay)
 
@@ -322,7 +330,19 @@ def _print_show(shown: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ replay
 
 
+def _result(result: dict[str, Any]) -> str:
+    if result["outcome"] == "routed":
+        return f"routed: delivered to {', '.join(result['recipients']) or 'nobody'}"
+    if result["outcome"] == "dead-lettered":
+        return f"dead-lettered again as {result['deadletter_id']} ({', '.join(result['codes'])})"
+    return "no outcome yet: a duplicate of an event already routed writes nothing (or the router is not running)"
+
+
 def _replay(settings: HubSettings, args: argparse.Namespace, since: Any) -> int:
+    import time
+
+    from hub.connectors.registry import load_registry
+    from hub.errors import ConfigurationError
     from hub.operations import (
         find_dead_letter,
         operator_name,
@@ -334,6 +354,7 @@ def _replay(settings: HubSettings, args: argparse.Namespace, since: Any) -> int:
         replayed,
         select,
     )
+    from hub.operations.replay import follow
     from hub.topics import TopicLayout
 
     by_id = bool(args.ids)
@@ -359,8 +380,9 @@ def _replay(settings: HubSettings, args: argparse.Namespace, since: Any) -> int:
     reading = Progress("reading dead letters", enabled=not args.json)
     sending = Progress("replaying", enabled=not args.json)
 
-    async def work() -> tuple[list[ReplayItem], list[str]]:
+    async def work() -> tuple[list[ReplayItem], list[str], dict[str, dict[str, Any]]]:
         missing: list[str] = []
+        started_ms = int(time.time() * 1000)
         if by_id:
             letters = []
             for ident in dict.fromkeys(args.ids):
@@ -388,10 +410,33 @@ def _replay(settings: HubSettings, args: argparse.Namespace, since: Any) -> int:
             progress=sending,
         )
         sending.done()
-        return done, missing
+        outcomes: dict[str, dict[str, Any]] = {}
+        if args.wait > 0 and not args.dry_run:
+            outcomes = await follow(
+                settings.kafka,
+                layout,
+                done,
+                sources,
+                since_ms=started_ms,
+                wait_seconds=args.wait,
+            )
+        return done, missing, outcomes
 
-    done, missing = run_kafka("hub dlq", work)
-    rows = [item.summary() for item in done]
+    try:
+        sources = {p.id: p.source for p in load_registry(settings.partners_file)}
+    except ConfigurationError as exc:
+        print(f"hub dlq: {exc}", file=sys.stderr)
+        return 2
+    done, missing, outcomes = run_kafka(
+        "hub dlq", work, timeout_seconds=300.0 + max(args.wait, 0.0)
+    )
+    rows = [
+        {
+            **item.summary(),
+            **({"result": outcomes[item.letter.id]} if item.letter.id in outcomes else {}),
+        }
+        for item in done
+    ]
     refused = [row for row in rows if not row["replayed"]]
     if args.json:
         print_json(
@@ -404,13 +449,15 @@ def _replay(settings: HubSettings, args: argparse.Namespace, since: Any) -> int:
                 before = row["replayed_before"]
                 note = f" (replayed before by {before['by']} at {before['at']})" if before else ""
                 print(f"{verb} {row['id']} as replay {row['replay_count']}{note}")
+                if "result" in row:
+                    print(f"  {_result(row['result'])}")
             else:
                 print(f"not replayed {row['id']}: {row['refused']}")
         for ident in missing:
             print(f"not replayed {ident}: the dead-letter topic does not hold it")
         taken = len(rows) - len(refused)
         print(f"{taken} {verb}, {len(refused) + len(missing)} not")
-        if taken and not args.dry_run:
+        if taken and not args.dry_run and args.wait <= 0:
             print(
                 "the router routes them as it reads them: see `hub dlq list` and the "
                 "senders' GET /events/{id}"

@@ -13,20 +13,21 @@ rejection lets a replay through (docs/operations.md, "Dead letters").
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import ErrorCode
-from hub.kafka.inspection import Outgoing, read_one, send_all
-from hub.operations.deadletters import ListedDeadLetter
+from hub.kafka.inspection import Outgoing, read_one, read_topics, send_all
+from hub.operations.deadletters import ListedDeadLetter, deadletter_id
 from hub.operations.log import Action, OperationRecord
-from hub.records import Replay
+from hub.records import DeadLetter, Replay, StatusRecord
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
-__all__ = ["ReplayItem", "plan_replays", "replay"]
+__all__ = ["ReplayItem", "follow", "plan_replays", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +174,48 @@ def _replayed(layout: TopicLayout, item: ReplayItem, original: Outgoing, operato
     # would take it for the replay's own.
     own = tuple((n, v) for n, v in original.headers if not n.startswith("hub-replay-"))
     return Outgoing(layout.replay, original.key, original.value, own + replay.headers)
+
+
+async def follow(
+    kafka: KafkaSettings,
+    layout: TopicLayout,
+    items: Sequence[ReplayItem],
+    sources: Mapping[str, str],
+    *,
+    since_ms: int,
+    wait_seconds: float,
+) -> dict[str, dict[str, Any]]:
+    """What the router made of the replayed items, waiting up to ``wait_seconds``; per dead-letter id.
+
+    ``routed`` (its status says delivered), ``dead-lettered`` (with the new dead letter's
+    id), or nothing within the wait: a duplicate of an event already routed writes no
+    record at all (never a second delivery), and a router that is not running none yet.
+    ``sources`` maps partner ids to their registered sources (the status records' keys).
+    """
+    wanted = [item for item in items if item.refused is None]
+    found: dict[str, dict[str, Any]] = {}
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        for record in await read_topics(kafka, [layout.deadletter], since_ms=since_ms):
+            letter = DeadLetter.from_json(record.value or b"")
+            if letter is not None and letter.replay_of is not None:
+                found[letter.replay_of] = {
+                    "outcome": "dead-lettered",
+                    "deadletter_id": deadletter_id(record.partition, record.offset),
+                    "codes": [e.code.value for e in letter.errors],
+                }
+        statuses = {
+            r.key: StatusRecord.from_json(r.value or b"")
+            for r in await read_topics(kafka, [layout.status], since_ms=since_ms)
+        }
+        for item in wanted:
+            source = sources.get(item.letter.partner)
+            status = statuses.get(f"{source} {item.letter.event_id}".encode())
+            if item.letter.id not in found and status is not None and status.status == "delivered":
+                found[item.letter.id] = {"outcome": "routed", "recipients": list(status.recipients)}
+        if all(i.letter.id in found for i in wanted):
+            break
+        if asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(1.0)
+    return {i.letter.id: found.get(i.letter.id, {"outcome": None}) for i in wanted}
