@@ -94,12 +94,19 @@ def run_kafka(
 ) -> T:
     """Run the command's Kafka work; exits 69 when the cluster does not answer in time."""
     from hub.kafka import KafkaError
+    from hub.kafka.inspection import TopicMissing
 
     async def bounded() -> T:
         return await asyncio.wait_for(work(), timeout_seconds)
 
     try:
         return asyncio.run(bounded())
+    except TopicMissing as exc:
+        print(
+            f"{command}: {exc}: is HUB_KAFKA__TOPIC_PREFIX right, and has `hub run` started once?",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
     except (KafkaError, TimeoutError, OSError) as exc:
         print(f"{command}: Kafka did not answer ({type(exc).__name__})", file=sys.stderr)
         raise SystemExit(EXIT_UNAVAILABLE) from None

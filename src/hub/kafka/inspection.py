@@ -13,15 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.errors import HubError
 from hub.kafka.changelog import CompactedReader
 from hub.kafka.clients import admin_client, consumer, producer, topic_partitions
-from hub.kafka.types import Record, TopicPartition
+from hub.kafka.types import KafkaError, Record, TopicPartition
 from hub.settings import KafkaSettings
 
 __all__ = [
     "Cluster",
     "Offsets",
     "Outgoing",
+    "TopicMissing",
     "committed_offsets",
     "count_from",
     "describe_cluster",
@@ -35,6 +37,14 @@ _POLL_MS = 200
 
 Progress = Callable[[int, int], None]
 """Told (records read so far, records expected at most) while a long read goes on."""
+
+
+class TopicMissing(HubError):
+    """A topic the command reads does not exist (a wrong prefix, or a hub that never started)."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"topic {topic} does not exist")
+        self.topic = topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +108,14 @@ async def topic_offsets(kafka: KafkaSettings, topics: Sequence[str]) -> dict[str
     await reader.start()
     try:
         await admin.start()
-        partitions = [tp for topic in topics for tp in await topic_partitions(admin, topic)]
+        partitions = []
+        for topic in topics:
+            try:
+                partitions += await topic_partitions(admin, topic)
+            except KafkaError:
+                if topic not in await admin.list_topics():
+                    raise TopicMissing(topic) from None
+                raise
         begins = await reader.beginning_offsets(partitions)
         ends = await reader.end_offsets(partitions)
     finally:
