@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from hub.envelope import is_event_id
 from hub.kafka import Record
 from hub.kafka.inspection import Progress, read_one, read_topics
 from hub.records import DeadLetter
@@ -178,8 +177,3 @@ def event_type_of(headers: Sequence[tuple[str, bytes | None]], value: bytes | No
         return None
     found = parsed.get("type") if isinstance(parsed, Mapping) else None
     return found if isinstance(found, str) and found in TYPES else None
-
-
-def safe_event_id(value: object) -> str | None:
-    """The id when it is one the hub may repeat (no BSN in it), else None."""
-    return value if isinstance(value, str) and is_event_id(value) else None
