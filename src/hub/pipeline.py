@@ -64,6 +64,10 @@ class InboundRecord:
     headers: Headers
     received_at: datetime | None = None
     """When the broker appended it (log-append time); None: the hub's clock decides."""
+    replays: int = 0
+    """How many times a dead letter of it was replayed (``hub dlq replay``); 0: as sent."""
+    replay_of: str | None = None
+    """The dead letter this record is a replay of."""
 
     @property
     def size(self) -> int:
@@ -163,6 +167,7 @@ class Pipeline:
                 held=held,
                 received_at=received_at,
                 size_at_most=compact_size_bound(size),
+                replay=record.replays > 0,
             )
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
@@ -403,6 +408,8 @@ class Pipeline:
                 if stored is None
                 else RecordCopy(key=record.key, headers=stored, value=record.value)
             ),
+            replays=record.replays,
+            replay_of=record.replay_of,
         )
         return OutRecord(self._layout.deadletter, letter.key, letter.to_json(), letter.headers)
 
@@ -419,6 +426,7 @@ def process(
     held: Overlay | None = None,
     received_at: datetime | None = None,
     size_at_most: int | None = None,
+    replay: bool = False,
 ) -> Outcome:
     """Validate, dedupe, rule and release one structured-mode event; put its changes in the overlays.
 
@@ -429,14 +437,17 @@ def process(
     replayed to assignments that go live later. ``received_at`` is when the hub received
     the event (default: ``ctx.now()``); every retention clock of the state counts from
     it, never from the event's own ``time``. ``size_at_most`` bounds the event's compact
-    JSON when the caller knows it (``validate_event``).
+    JSON when the caller knows it (``validate_event``). ``replay``: an operator's replay
+    of a dead letter, which a marker of a stateful rejection does not stop (one of an
+    event that was routed does: never a second delivery).
     """
     try:
         event = _validate(raw, sender, ctx, size_at_most)
     except InvalidEvent as exc:
         return _invalid(raw, sender, ctx, exc.errors)
     seen = seen_key(event.source, event.id)
-    if state.get(seen) is not None:
+    marker = state.get(seen)
+    if marker is not None and not (replay and marker.get("rejected")):
         return _outcome(OutcomeKind.DUPLICATE, event)
     received_on = (received_at or ctx.now()).date().isoformat()
     origin = Origin.of(
@@ -448,6 +459,8 @@ def process(
     # A rejected event changes nothing but is recorded as seen: a redelivery is a duplicate.
     changes = {**ruling.changes, seen: SeenMarker(received_on=received_on)}
     if ruling.errors:
+        # Marked, so that an operator's replay (once the cause is fixed) is not a duplicate.
+        changes[seen] = SeenMarker(received_on=received_on, rejected=True)
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
         return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ __all__ = [
     "STATUS_RECORD_SCHEMA",
     "DeadLetter",
     "RecordCopy",
+    "Replay",
     "StatusRecord",
 ]
 
@@ -194,6 +195,16 @@ DEAD_LETTER_SCHEMA: Final[Mapping[str, Any]] = {
             "additionalProperties": False,
         },
         "unroutable": {"type": "boolean"},
+        "replays": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "On a dead letter of a replay only: how many times its record was "
+            "replayed (`hub dlq replay`).",
+        },
+        "replay_of": {
+            "type": "string",
+            "description": "On a dead letter of a replay only: the dead letter it replayed.",
+        },
         "partner": {"type": ["string", "null"], "description": "The sending partner's id."},
         "event_id": {"type": ["string", "null"]},
         "origin": {
@@ -253,7 +264,10 @@ class DeadLetter:
 
     ``record`` is None when the original was too large to copy (or Kafka refused the
     output): it is then kept by reference (``topic``, ``partition``, ``offset``, whose
-    topic has the same retention) and by digest.
+    topic has the same retention) and by digest. The origin is always the partner's
+    inbound record, also for a dead letter of a replay; ``replays`` counts the replays
+    that led to this dead letter (0: as sent) and ``replay_of`` names the dead letter the
+    last one replayed. Dead letters written before replays were counted read as 0 and None.
     """
 
     errors: tuple[ErrorDetail, ...]
@@ -266,6 +280,8 @@ class DeadLetter:
     sha256: str
     size: int
     record: RecordCopy | None
+    replays: int = 0
+    replay_of: str | None = None
 
     @property
     def code(self) -> str:
@@ -288,6 +304,9 @@ class DeadLetter:
     def to_json(self) -> bytes:
         """The record's value on the dead-letter topic."""
         copy = self.record
+        # A dead letter of a partner's record as sent is written as it always was; only one
+        # of a replay carries the two keys replays added (readers default them).
+        replayed = {"replays": self.replays, "replay_of": self.replay_of} if self.replays else {}
         return to_json(
             {
                 "reason": {"code": self.code, "errors": [e.as_dict() for e in self.errors]},
@@ -305,6 +324,7 @@ class DeadLetter:
                         "value": _b64(copy.value),
                     }
                 ),
+                **replayed,
             }
         )
 
@@ -348,6 +368,73 @@ class DeadLetter:
                     if isinstance(copied, Mapping)
                     else None
                 ),
+                replays=_count(letter.get("replays")),
+                replay_of=_text(letter.get("replay_of")),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+_REPLAY = "hub-replay-"
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What an operator's replay of a dead letter says about the record it puts on the replay topic.
+
+    Carried in ``hub-replay-*`` headers (ids, numbers and the operator's name; no event
+    data): the inbound record the dead letter came from (so the router knows the sender
+    and the new dead letter keeps the origin), the replay's number and the dead letter.
+    Only the replay topic is read for them: an inbound topic's headers are the partner's.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    count: int
+    of: str
+    operator: str
+
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]:
+        """The ``hub-replay-*`` headers of the replayed record."""
+        return tuple(
+            (_REPLAY + name, str(value).encode())
+            for name, value in (
+                ("topic", self.topic),
+                ("partition", self.partition),
+                ("offset", self.offset),
+                ("count", self.count),
+                ("of", self.of),
+                ("operator", self.operator),
+            )
+        )
+
+    @classmethod
+    def split(
+        cls, headers: Sequence[tuple[str, bytes | None]]
+    ) -> tuple[Replay | None, tuple[tuple[str, bytes], ...]]:
+        """The replay these headers describe (None when they do not), and the record's own headers."""
+        found: dict[str, str] = {}
+        own: list[tuple[str, bytes]] = []
+        for name, value in headers:
+            if name.startswith(_REPLAY):
+                found[name[len(_REPLAY) :]] = (value or b"").decode("utf-8", "replace")
+            else:
+                own.append((name, value or b""))
+        try:
+            replay = cls(
+                topic=found["topic"],
+                partition=int(found["partition"]),
+                offset=int(found["offset"]),
+                count=int(found["count"]),
+                of=found["of"],
+                operator=found["operator"],
+            )
+        except (KeyError, ValueError):
+            replay = None
+        return replay, tuple(own)

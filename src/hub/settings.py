@@ -485,6 +485,26 @@ class LoggingSettings(BaseModel):
     )
 
 
+class DeadLetterSettings(BaseModel):
+    """The operators' dead-letter commands (`hub dlq`): the replay limit and the viewing's log."""
+
+    max_replays: int = Field(
+        default=3,
+        ge=1,
+        description="A dead letter that already results from this many replays is not replayed "
+        "again by `hub dlq replay`: a cause that replays do not fix must not go round forever.",
+    )
+    view_legal_basis: str = Field(
+        default="AVG art. 6(1)(e) and 32: operating the hub (investigating a dead letter)",
+        description="Legal basis in the disclosure record of an operator viewing a dead "
+        "letter's personal data (`hub dlq show --with-personal-data`).",
+    )
+    view_processing_activity: str = Field(
+        default="hub-operations",
+        description="Processing activity (AVG art. 30 register id) of that disclosure record.",
+    )
+
+
 class HubSettings(BaseSettings):
     """All settings of the hub."""
 
@@ -510,6 +530,7 @@ class HubSettings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
     iwmo: IwmoSettings = IwmoSettings()
+    deadletters: DeadLetterSettings = DeadLetterSettings()
 
 
 def demo_defaults_in_use(settings: HubSettings) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from hub.records import (
     STATUS_RECORD_SCHEMA,
     DeadLetter,
     RecordCopy,
+    Replay,
     StatusRecord,
 )
 
@@ -178,3 +180,47 @@ def test_the_schemas_refuse_what_the_records_never_write() -> None:
     missing = json.loads(BY_REFERENCE)
     del missing["digest"]
     assert schema_errors(DEAD_LETTER_SCHEMA, json.dumps(missing).encode()) != []
+
+
+def test_a_dead_letter_of_a_replay_carries_its_count_and_predecessor() -> None:
+    """A replay's dead letter adds ``replays`` and ``replay_of`` and reads them back."""
+    letter = DeadLetter.from_json(COPIED)
+    assert letter is not None
+    assert (letter.replays, letter.replay_of) == (0, None)
+    again = dataclasses.replace(letter, replays=2, replay_of="dl-1-40")
+    value = again.to_json()
+    assert value == COPIED[:-1] + b',"replays":2,"replay_of":"dl-1-40"}'
+    assert DeadLetter.from_json(value) == again
+
+
+def test_a_replay_count_that_is_no_count_reads_as_zero() -> None:
+    """A ``replays`` that is not a non-negative integer reads as 0 (lenient, as every field)."""
+    for bad in (b'"3"', b"-1", b"true", b"null"):
+        letter = DeadLetter.from_json(COPIED[:-1] + b',"replays":' + bad + b"}")
+        assert letter is not None
+        assert letter.replays == 0
+
+
+def test_replay_headers_round_trip_and_stay_apart_from_the_records_own() -> None:
+    """``hub-replay-*`` headers are split off the record's own headers, which keep their order."""
+    replay = Replay(
+        topic="hub.inbound.gp-de-linde",
+        partition=2,
+        offset=70,
+        count=1,
+        of="dl-0-5",
+        operator="ops1",
+    )
+    own = (("ce_id", b"bad-1"), ("content-type", b"application/json"))
+    found, rest = Replay.split(own[:1] + replay.headers + own[1:])
+    assert found == replay
+    assert rest == own
+
+
+def test_incomplete_replay_headers_are_no_replay() -> None:
+    """Headers missing a part of the replay (or with a non-number offset) describe none."""
+    replay = Replay(topic="t", partition=0, offset=1, count=1, of="dl-0-1", operator="ops1")
+    headers = [h for h in replay.headers if h[0] != "hub-replay-count"]
+    assert Replay.split(headers)[0] is None
+    bad = [(n, b"x" if n == "hub-replay-offset" else v) for n, v in replay.headers]
+    assert Replay.split(bad)[0] is None

@@ -224,6 +224,19 @@ class _Builder:
                 "client: personal data's retention).",
                 "A hash of the sender and the message's Identificatie.",
             ),
+            layout.replay: self._internal(
+                "replay",
+                "Dead letters an operator replays (`hub dlq replay`): the original inbound "
+                "record with `hub-replay-*` headers (origin, count, dead letter, operator), "
+                "read by the router like an inbound topic. Written by operators only.",
+                "The original record's key.",
+            ),
+            layout.operations: self._internal(
+                "operations",
+                "What operators did to dead letters (replayed, viewed with personal data): "
+                "ids, codes and the operator's name, kept as long as the disclosure log.",
+                "The dead letter's id (`dl-<partition>-<offset>`).",
+            ),
         }
         for partner in self._registry:
             found[layout.inbound(partner.id)] = self._inbound(partner)
