@@ -369,10 +369,14 @@ class Pipeline:
             )
             value = linked.to_json()
             head = ChainHead(head.seq + 1, record_hash(linked.model_dump(mode="json")))
-            out.append(OutRecord(self._layout.disclosures, record.disclosure_id.encode(), value))
+            # Keyed by chain: a chain's records and checkpoints share one partition, in order,
+            # so the audit feed stores them in order and retention removes a chain's beginning.
+            out.append(OutRecord(self._layout.disclosures, chain.encode(), value))
             if self._signer is not None and head.seq % self._checkpoint_every == 0:
                 checkpoint = self._signer.checkpoint(chain, head, self._clock())
-                out.append(OutRecord(self._layout.disclosures, key.encode(), checkpoint.to_json()))
+                out.append(
+                    OutRecord(self._layout.disclosures, chain.encode(), checkpoint.to_json())
+                )
         value_of_head = head.value(self._clock().date().isoformat())
         state.put({key: value_of_head})
         return OutRecord(self._layout.state, key.encode(), to_json(value_of_head)), out

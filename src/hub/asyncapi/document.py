@@ -554,7 +554,10 @@ class _Builder:
             "payload": self._schema(
                 "DisclosureRecord", DisclosureRecord.model_json_schema(mode="serialization")
             ),
-            "bindings": _key("The disclosure id."),
+            "bindings": _key(
+                "The record's chain (`<inbound topic>:<partition>`): a chain keeps to one "
+                "partition, in order; the disclosure id for a record of no chain."
+            ),
         }
         attempt = DeliveryAttempt.model_json_schema(mode="serialization")
         attempt["properties"] = {
@@ -580,7 +583,7 @@ class _Builder:
             "payload": self._schema(
                 "Checkpoint", Checkpoint.model_json_schema(mode="serialization")
             ),
-            "bindings": _key("`audit-chain:<chain>`: the chain's routing-state key."),
+            "bindings": _key("The chain (`<inbound topic>:<partition>`), as its records."),
         }
         self._channel(
             "disclosures",

@@ -37,6 +37,7 @@ __all__ = ["ActivityQuery", "create_audit_app"]
 
 _PROBLEM: Final = "application/problem+json"
 MAX_RECORDS: Final = 10_000
+MAX_QUERY_BYTES: Final = 16 * 1024
 
 
 class ActivityQuery(BaseModel):
@@ -101,6 +102,22 @@ def create_audit_app(
         redoc_url=None,
     )
 
+    @app.middleware("http")
+    async def officers_only(request: Request, call_next: Any) -> Response:
+        # Before the body is read or validated: who is not an officer learns nothing of
+        # the query's shape, and cannot make the API parse large bodies.
+        officer = _officer(request, settings.officers)
+        if officer is None:
+            return _problem(401, "UNAUTHENTICATED", "A privacy officer's API key is required.")
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            return _problem(411, "LENGTH_REQUIRED", "Send the query with a Content-Length.")
+        if int(length) > MAX_QUERY_BYTES:
+            return _problem(413, "QUERY_TOO_LARGE", "The query is larger than 16 KiB.")
+        request.state.officer = officer
+        response: Response = await call_next(request)
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
         # The path and a code, never the input (a BSN may be in it).
@@ -111,9 +128,7 @@ def create_audit_app(
     @app.post("/processing-activities", tags=["logboek"])
     async def processing_activities(request: Request, query: ActivityQuery) -> Response:
         """The Logboek records matching a trace id, a processing activity or a data subject."""
-        officer = _officer(request, settings.officers)
-        if officer is None:
-            return _problem(401, "UNAUTHENTICATED", "A privacy officer's API key is required.")
+        officer: OfficerCredential = request.state.officer
         if not query.filters():
             return _problem(
                 400,
@@ -138,6 +153,7 @@ def create_audit_app(
                     pseudonyms=pseudonyms,
                     since=query.start_time,
                     until=query.end_time,
+                    limit=query.limit + 1,  # each record gives one Logboek record or more
                 )
         except AuditStoreError:
             get_logger().error("audit_query_failed", officer=officer.id)

@@ -64,11 +64,13 @@ def head_key(chain: str) -> str:
 def record_hash(value: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of a record's canonical JSON: what the next record's ``prev_hash`` names.
 
-    Canonical: the record's own keys sorted, compact; its values are strings, numbers,
-    nulls and lists of strings. The same from the topic's bytes, SQLite's text and
-    PostgreSQL's jsonb, and from records of any version of the hub: no model is involved.
+    Canonical: the record's keys whose value is not null, sorted, compact (its values are
+    strings, numbers and lists of strings). The same from the topic's bytes, SQLite's text
+    and PostgreSQL's jsonb, with no model involved; and a later version of the record that
+    adds a field defaulting to null (as ``policy_version`` was added) hashes an older
+    record as it was written. So a new field of the disclosure record must default to null.
     """
-    return hashlib.sha256(_canonical(value)).hexdigest()
+    return hashlib.sha256(_canonical({k: v for k, v in value.items() if v is not None})).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,7 @@ class ChainVerifier:
         self._starts: dict[str, tuple[int, str]] = {}
         self._checkpoints: list[Checkpoint] = []
         self._purges: list[PurgeRecord] = []
+        self._heads: dict[str, ChainHead] = {}
         self.breaks: list[Break] = []
         self.records = 0
         self.checkpoints = 0
@@ -269,6 +272,14 @@ class ChainVerifier:
         """A checkpoint of some chain."""
         self._checkpoints.append(checkpoint)
 
+    def expect_head(self, chain: str, head: ChainHead) -> None:
+        """The chain's head as the router keeps it (routing state): the chain must end there."""
+        self._heads[chain] = head
+
+    def malformed(self, chain: str, seq: int, what: str) -> None:
+        """A value on the log that claims a place in a chain but is not a valid record."""
+        self.breaks.append(Break("changed", chain, seq, f"not a valid {what}"))
+
     def finish(self) -> list[Break]:
         """Every break, by chain and seq."""
         hashes: dict[str, dict[int, str]] = {}
@@ -278,6 +289,17 @@ class ChainVerifier:
             self._check(checkpoint, hashes.get(checkpoint.chain, {}))
         for purge in self._purges:
             self._signed(purge, purge.chain, purge.through_seq)
+        for chain, head in self._heads.items():
+            present = hashes.get(chain, {})
+            last = max(present, default=self._starts.get(chain, (0, ""))[0])
+            if head.seq > last:
+                self.breaks.append(
+                    Break("removed", chain, last + 1, f"the router's head is at seq {head.seq}")
+                )
+            elif head.seq in present and present[head.seq] != head.hash:
+                self.breaks.append(
+                    Break("changed", chain, head.seq, "not the record the router's head names")
+                )
         self.breaks.sort(key=lambda b: (b.chain, b.seq, b.kind))
         return self.breaks
 
@@ -360,7 +382,16 @@ class ChainVerifier:
         if not self._signed(checkpoint, checkpoint.chain, checkpoint.seq):
             return
         known = hashes.get(checkpoint.seq)
-        if known is not None and known != checkpoint.hash:
+        if known is None and checkpoint.seq > max(hashes, default=0):
+            self.breaks.append(
+                Break(
+                    "removed",
+                    checkpoint.chain,
+                    max(hashes, default=0) + 1,
+                    f"a signed checkpoint names seq {checkpoint.seq}: the chain's end is gone",
+                )
+            )
+        elif known is not None and known != checkpoint.hash:
             self.breaks.append(
                 Break(
                     "changed",

@@ -4,9 +4,10 @@ Each ``DisclosureRecord`` becomes one Logboek record per data subject (the stand
 record refers to zero or one subject; a disclosure about nobody is one record without a
 subject). What a record holds (docs/privacy.md, "Logboek Dataverwerkingen"):
 
-- ``trace_id`` (16 bytes) and ``span_id`` (8 bytes): the disclosure's own, which its
-  delivery carries onward in ``traceparent``; every subject's record of one disclosure
-  shares them, because they are one processing operation of the hub;
+- ``trace_id`` (16 bytes): the disclosure's, which its delivery carries onward in
+  ``traceparent``; ``span_id`` (8 bytes): one per subject's record (the first 8 bytes of
+  SHA-256 of the disclosure's span and the pseudonym: a trace's span ids must be unique),
+  with ``parent_span_id`` the disclosure's own span, the one the delivery names;
 - ``name``: ``disclose`` or ``withhold`` and the short event type;
 - ``start_time`` = ``end_time`` = when the hub decided;
 - ``status_code``: 1 (ok) for a release or a withholding (the hub's decision was carried
@@ -27,6 +28,7 @@ and these records are made after the fact from stored decisions, with their own 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +75,7 @@ class LogboekRecord:
 
     trace_id: str
     span_id: str
+    parent_span_id: str
     name: str
     start_time: datetime
     end_time: datetime
@@ -84,6 +87,7 @@ class LogboekRecord:
         return {
             "trace_id": self.trace_id,
             "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
             "name": self.name,
             "start_time": self.start_time.isoformat(),
             "end_time": self.end_time.isoformat(),
@@ -96,6 +100,7 @@ class LogboekRecord:
         return {
             "traceId": self.trace_id,
             "spanId": self.span_id,
+            "parentSpanId": self.parent_span_id,
             "name": self.name,
             "kind": 1,  # SPAN_KIND_INTERNAL: the hub's own decision
             "startTimeUnixNano": str(_nanos(self.start_time)),
@@ -137,7 +142,8 @@ def logboek_records(record: DisclosureRecord, register_base_uri: str) -> list[Lo
     return [
         LogboekRecord(
             trace_id=record.trace_id,
-            span_id=record.span_id,
+            span_id=_subject_span(record.span_id, subject.get(DATA_SUBJECT_ID, "")),
+            parent_span_id=record.span_id,
             name=f"{verb} {short}",
             start_time=record.decided_at,
             end_time=record.decided_at,
@@ -146,6 +152,11 @@ def logboek_records(record: DisclosureRecord, register_base_uri: str) -> list[Lo
         )
         for subject in subjects
     ]
+
+
+def _subject_span(span_id: str, pseudonym: str) -> str:
+    """The span id of one subject's record of a disclosure: unique within its trace."""
+    return hashlib.sha256(f"{span_id}|{pseudonym}".encode()).hexdigest()[:16]
 
 
 def otlp_lines(records: Iterable[LogboekRecord], resource: Mapping[str, str]) -> Iterator[bytes]:

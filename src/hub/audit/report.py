@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -53,10 +53,15 @@ class ReportEntry:
 
 @dataclass(frozen=True, slots=True)
 class ResidentReport:
-    """The report's content: made at ``made_at``, the entries oldest first."""
+    """The report's content: made at ``made_at``, the entries oldest first.
+
+    ``for_review`` counts the records of protected types (a Veilig Thuis matter) left out:
+    the privacy officer decides on those (below).
+    """
 
     made_at: datetime
     entries: tuple[ReportEntry, ...]
+    for_review: int = 0
 
     @property
     def organisations(self) -> tuple[str, ...]:
@@ -65,11 +70,25 @@ class ResidentReport:
 
 
 def build_report(
-    records: Iterable[DisclosureRecord], names: Mapping[str, str], made_at: datetime
+    records: Iterable[DisclosureRecord],
+    names: Mapping[str, str],
+    made_at: datetime,
+    protected: Callable[[str], bool] = lambda event_type: False,
 ) -> ResidentReport:
-    """The report of these records; ``names`` maps partner ids to organisation names."""
+    """The report of these records; ``names`` maps partner ids to organisation names.
+
+    Records of a ``protected`` type (the safety class: meldcode reports and Veilig Thuis's
+    feedback) are left out and counted in ``for_review``. Every person a safety report
+    names is one of its data subjects, an alleged perpetrator too; a report that told them
+    would reveal the report, its timing and its reporter, which AVG art. 23 and UAVG art.
+    41 let a controller withhold. The privacy officer decides per request.
+    """
     entries = []
+    for_review = 0
     for record in records:
+        if protected(record.event_type):
+            for_review += 1
+            continue
         given = record.outcome is DisclosureOutcome.DELIVERED
         entries.append(
             ReportEntry(
@@ -90,7 +109,7 @@ def build_report(
             )
         )
     entries.sort(key=lambda e: e.when)
-    return ResidentReport(made_at=made_at, entries=tuple(entries))
+    return ResidentReport(made_at=made_at, entries=tuple(entries), for_review=for_review)
 
 
 def _sentences(entry: ReportEntry) -> list[tuple[str, str]]:

@@ -69,10 +69,12 @@ class SqlDisclosureStore(ABC):
         pseudonyms: tuple[str, ...] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[DisclosureRecord]:
         """The records matching every filter given, by decided_at then id (none given: all).
 
-        ``pseudonyms``: records about any of them; ``since`` inclusive, ``until`` exclusive.
+        ``pseudonyms``: records about any of them; ``since`` inclusive, ``until`` exclusive;
+        ``limit``: at most that many, the oldest.
         """
         where: list[str] = []
         params: list[str] = []
@@ -94,9 +96,12 @@ class SqlDisclosureStore(ABC):
             where.append(f"d.decided_at < {self.TIME_PARAMETER}")
             params.append(utc_text(until))
         condition = f" WHERE {' AND '.join(where)}" if where else ""
+        bounded = ""
+        if limit is not None:
+            bounded = f" LIMIT {int(limit)}"  # an int the caller gives, never request text
         rows = self._query(
             f"SELECT d.record FROM disclosures d{condition}"  # noqa: S608 (markers only)
-            " ORDER BY d.decided_at, d.disclosure_id",
+            f" ORDER BY d.decided_at, d.disclosure_id{bounded}",
             tuple(params),
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
@@ -112,8 +117,12 @@ class SqlDisclosureStore(ABC):
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint of the chains."""
+        return [Checkpoint.model_validate(value) for value in self.checkpoint_values()]
+
+    def checkpoint_values(self) -> list[dict[str, Any]]:
+        """Every stored checkpoint as stored (parsed JSON): verify names a malformed one."""
         rows = self._query("SELECT record FROM chain_checkpoints ORDER BY chain, seq", ())
-        return [Checkpoint.model_validate(self._record(row[0])) for row in rows]
+        return [dict(self._record(row[0])) for row in rows]
 
     def purges(self) -> list[PurgeRecord]:
         """Every purge record, oldest first per chain."""
@@ -121,14 +130,22 @@ class SqlDisclosureStore(ABC):
         return [PurgeRecord.model_validate(self._record(row[0])) for row in rows]
 
     def purge(
-        self, before: datetime, signer: Signer, *, operator: str, at: datetime
+        self,
+        before: datetime,
+        signer: Signer,
+        *,
+        operator: str,
+        at: datetime,
+        dry_run: bool = False,
     ) -> list[PurgeRecord]:
         """Delete the records decided before ``before``; one signed purge record per chain.
 
         Per chain only the unbroken beginning of records older than ``before`` goes (a
         chain stays a chain: it continues after ``through_seq``); records written before
         chains existed go when older. Their subjects and delivery attempts go with them.
-        The store's append-only triggers are lifted for this one transaction only.
+        The store's append-only triggers are lifted for this one transaction only. With
+        ``dry_run`` nothing is deleted or stored: the purge records say what would go.
+        Check the chains first (``hub audit verify``): a purge signs through what it finds.
         """
         by_chain: dict[str, list[dict[str, Any]]] = {}
         for value in self.chained():
@@ -158,7 +175,8 @@ class SqlDisclosureStore(ABC):
             (utc_text(before),),
         )
         doomed += [str(row[0]) for row in unchained]
-        self._delete_and_record(doomed, records)
+        if not dry_run:
+            self._delete_and_record(doomed, records)
         return records
 
     @abstractmethod

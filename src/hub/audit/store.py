@@ -47,6 +47,7 @@ class DisclosureStore(Protocol):
         pseudonyms: tuple[str, ...] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[DisclosureRecord]:
         """The records matching every filter given, by decided_at then id (none given: all).
 
@@ -70,10 +71,20 @@ class DisclosureStore(Protocol):
         """Every purge record."""
         ...
 
+    def checkpoint_values(self) -> list[dict[str, Any]]:
+        """Every stored checkpoint as stored (parsed JSON)."""
+        ...
+
     def purge(
-        self, before: datetime, signer: Signer, *, operator: str, at: datetime
+        self,
+        before: datetime,
+        signer: Signer,
+        *,
+        operator: str,
+        at: datetime,
+        dry_run: bool = False,
     ) -> list[PurgeRecord]:
-        """Delete records decided before ``before`` (per chain its unbroken beginning), signed."""
+        """Delete records decided before ``before`` (per chain its beginning), signed; or only plan it."""
         ...
 
     def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:

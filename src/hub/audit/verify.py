@@ -16,12 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
 
-from hub.audit.chain import Break, ChainVerifier, Checkpoint, Signer
+from hub.audit.chain import (
+    CHAIN_STATE_PREFIX,
+    Break,
+    ChainHead,
+    ChainVerifier,
+    Checkpoint,
+    Signer,
+)
 from hub.audit.store import DisclosureStore
 from hub.kafka import Record, TopicPartition
 from hub.kafka.changelog import CompactedReader
-from hub.settings import AuditSettings, KafkaSettings
+from hub.settings import DEMO_SIGNING_KEY, AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
 
 __all__ = ["VerifyReport", "public_keys", "verify_store", "verify_topic"]
@@ -39,14 +47,26 @@ class VerifyReport:
     breaks: tuple[Break, ...]
 
 
-def public_keys(audit: AuditSettings) -> dict[str, Ed25519PublicKey]:
-    """The keys checkpoints may be signed with: the current one's, and ``audit.verify_keys``."""
+def public_keys(audit: AuditSettings, *, development: bool) -> dict[str, Ed25519PublicKey]:
+    """The keys checkpoints may be signed with: ``audit.verify_keys``, and the signing key's.
+
+    An auditor may hold public keys only (``HUB_AUDIT__VERIFY_KEYS``, the current key's id
+    among them). The signing key's public half is added when it is set; the public demo
+    key only in development, or anyone could sign what passes. Raises ValueError when no
+    key is left.
+    """
     keys = {
         key_id: Ed25519PublicKey.from_public_bytes(base64.b64decode(encoded, validate=True))
         for key_id, encoded in audit.verify_keys.items()
     }
-    current = Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value())
-    keys[audit.signing_key_id] = current.public_key()
+    secret = audit.signing_key.get_secret_value()
+    if development or secret != DEMO_SIGNING_KEY:
+        keys[audit.signing_key_id] = Signer.from_setting(audit.signing_key_id, secret).public_key()
+    if not keys:
+        raise ValueError(
+            "no key to verify checkpoints with: set HUB_AUDIT__VERIFY_KEYS "
+            "(public keys by id) or HUB_AUDIT__SIGNING_KEY"
+        )
     return keys
 
 
@@ -58,9 +78,16 @@ def verify_store(store: DisclosureStore, keys: Mapping[str, Ed25519PublicKey]) -
         verifier.start(purge)
     values = store.chained()
     for value in values:
-        verifier.add(value)
-    for checkpoint in store.checkpoints():
-        verifier.add_checkpoint(checkpoint)
+        seq = value.get("seq")
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            verifier.add(value)
+        else:
+            verifier.malformed(str(value.get("chain")), 0, "record (its seq)")
+    for raw in store.checkpoint_values():
+        try:
+            verifier.add_checkpoint(Checkpoint.model_validate(raw))
+        except ValidationError:
+            verifier.malformed(str(raw.get("chain")), _number(raw.get("seq")), "checkpoint")
     breaks = verifier.finish()
     chains = {str(v["chain"]) for v in values} | {p.chain for p in purges}
     return VerifyReport(
@@ -71,30 +98,65 @@ def verify_store(store: DisclosureStore, keys: Mapping[str, Ed25519PublicKey]) -
 async def verify_topic(
     kafka: KafkaSettings, keys: Mapping[str, Ed25519PublicKey], timeout_seconds: float = 120.0
 ) -> VerifyReport:
-    """The disclosure topic's chains (committed records only), as far back as it keeps them."""
+    """The disclosure topic's chains (committed records only), as far back as it keeps them.
+
+    Each chain must also reach the head the router keeps for it in the routing state
+    (``audit-chain:<chain>``), so a chain's end cut off, checkpoints and all, is named
+    too. The heads are read first: a batch committed meanwhile only adds records past them.
+    """
     verifier = ChainVerifier(keys, late_start=True)
     chains: set[str] = set()
+    layout = TopicLayout(kafka.topic_prefix)
+    heads: dict[str, ChainHead] = {}
+
+    def apply_state(_: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            key = (record.key or b"").decode("utf-8", "replace")
+            if not key.startswith(f"{CHAIN_STATE_PREFIX}:"):
+                continue
+            chain = key.removeprefix(f"{CHAIN_STATE_PREFIX}:")
+            if record.value is None:
+                heads.pop(chain, None)
+            else:
+                heads[chain] = ChainHead.of(json.loads(record.value))
 
     def apply(_: TopicPartition, records: list[Record]) -> None:
         for record in records:
             if record.value is None:
                 continue
-            value: Any = json.loads(record.value)
+            try:
+                value: Any = json.loads(record.value)
+            except ValueError:
+                continue  # not the hub's JSON: it claims no place in a chain
             if not isinstance(value, dict):
                 continue
+            chain, seq = value.get("chain"), value.get("seq")
             if value.get("record_type") == "checkpoint":
-                verifier.add_checkpoint(Checkpoint.model_validate(value))
-            elif value.get("chain") is not None and value.get("seq") is not None:
-                chains.add(str(value["chain"]))
-                verifier.add(value)
+                try:
+                    verifier.add_checkpoint(Checkpoint.model_validate(value))
+                except ValidationError:
+                    verifier.malformed(str(chain), _number(seq), "checkpoint")
+            elif chain is not None and seq is not None:
+                chains.add(str(chain))
+                if isinstance(seq, int) and not isinstance(seq, bool):
+                    verifier.add(value)
+                else:
+                    verifier.malformed(str(chain), 0, "record (its seq)")
 
-    reader = CompactedReader(kafka, [TopicLayout(kafka.topic_prefix).disclosures], apply)
-    await reader.open()
-    try:
-        await reader.catch_up(timeout_seconds)
-    finally:
-        await reader.close()
+    for topic, handler in ((layout.state, apply_state), (layout.disclosures, apply)):
+        reader = CompactedReader(kafka, [topic], handler)
+        await reader.open()
+        try:
+            await reader.catch_up(timeout_seconds)
+        finally:
+            await reader.close()
+    for chain, head in heads.items():
+        verifier.expect_head(chain, head)
     breaks = verifier.finish()
     return VerifyReport(
         "topic", verifier.records, len(chains), verifier.checkpoints, 0, tuple(breaks)
     )
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

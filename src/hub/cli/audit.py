@@ -22,12 +22,14 @@ import argparse
 import ipaddress
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from hub.audit import DisclosureRecord
+    from hub.privacy import Pseudonymiser
+    from hub.settings import HubSettings
 
 __all__ = ["configure", "run"]
 
@@ -165,7 +167,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     try:
         settings = HubSettings()
-        keys = public_keys(settings.audit)
+        keys = public_keys(settings.audit, development=settings.environment == "development")
     except (ConfigurationError, ValueError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return 2
@@ -200,28 +202,58 @@ def _verify(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     from hub.audit import AuditStoreError, open_store
     from hub.audit.chain import Signer
+    from hub.audit.verify import public_keys, verify_store
     from hub.errors import ConfigurationError
     from hub.observability.logging import get_logger
-    from hub.settings import HubSettings
+    from hub.settings import DEMO_SIGNING_KEY, HubSettings
 
     try:
         settings = HubSettings()
-        audit = settings.audit
-        signer = Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value())
-        url = args.store or audit.store_url
-        with open_store(url, read_only=not args.yes) as store:
-            if not args.yes:
-                old = store.search(until=args.before)
+    except ConfigurationError as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    audit = settings.audit
+    development = settings.environment == "development"
+    secret = audit.signing_key.get_secret_value()
+    if secret == DEMO_SIGNING_KEY and not development:
+        print("hub audit: purge signs with HUB_AUDIT__SIGNING_KEY; the demo key is refused",
+              file=sys.stderr)  # fmt: skip
+        return _EX_CONFIG
+    now = datetime.now(UTC)
+    kept_for = timedelta(milliseconds=settings.kafka.disclosure_retention_ms)
+    if args.before > now - kept_for:
+        print(
+            f"hub audit: --before is within the log's retention ({kept_for.days} days, "
+            "HUB_KAFKA__DISCLOSURE_RETENTION_MS): nothing may be purged that recent",
+            file=sys.stderr,
+        )
+        return 2
+    signer = Signer.from_setting(audit.signing_key_id, secret)
+    try:
+        with open_store(args.store or audit.store_url, read_only=not args.yes) as store:
+            # A purge signs through what it deletes: never over a chain that is broken already.
+            report = verify_store(store, public_keys(audit, development=development))
+            if report.breaks:
+                first = report.breaks[0]
                 print(
-                    f"hub audit: {len(old)} record(s) decided before {args.before.isoformat()} "
-                    "would be deleted; run again with --yes"
+                    f"hub audit: the log is broken ({first.kind}: chain {first.chain} at seq "
+                    f"{first.seq}); run hub audit verify. Nothing was purged.",
+                    file=sys.stderr,
                 )
-                return 0
-            purges = store.purge(args.before, signer, operator=args.operator, at=datetime.now(UTC))
-    except (ConfigurationError, AuditStoreError) as exc:
+                return 1
+            purges = store.purge(
+                args.before, signer, operator=args.operator, at=now, dry_run=not args.yes
+            )
+    except (ConfigurationError, AuditStoreError, ValueError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return 2
     count = sum(p.count for p in purges)
+    if not args.yes:
+        print(
+            f"hub audit: {count} chained record(s) of {len(purges)} chain(s) decided before "
+            f"{args.before.isoformat()} would be deleted; run again with --yes"
+        )
+        return 0
     get_logger().warning("audit_purged", operator=args.operator, chains=len(purges), count=count)
     print(f"hub audit: purged {count} chained record(s) from {len(purges)} chain(s)")
     return 0
@@ -230,10 +262,10 @@ def _purge(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from hub.audit import AuditStoreError, open_store
     from hub.audit.report import build_report, render_html, render_pdf
+    from hub.connectors.discovery import catalogue
     from hub.connectors.registry import load_registry
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
-    from hub.privacy import Pseudonymiser
     from hub.settings import HubSettings
 
     bsn = str(args.bsn).strip()
@@ -243,14 +275,22 @@ def _report(args: argparse.Namespace) -> int:
     try:
         settings = HubSettings()
         registry = load_registry(args.partners or settings.partners_file)
-        pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+        pseudonymise = _pseudonymiser(settings)
+        if pseudonymise is None:
+            return 2
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
             records = store.concerning(pseudonymise(bsn))
     except (ConfigurationError, AuditStoreError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return 2
     names = {p.id: p.name for p in registry if p.name is not None}
-    report = build_report(records, names, made_at=datetime.now(UTC))
+    types = catalogue().types
+    report = build_report(
+        records,
+        names,
+        made_at=datetime.now(UTC),
+        protected=lambda t: t in types and types[t].protection is not None,
+    )
     body = render_pdf(report) if args.format == "pdf" else render_html(report).encode("utf-8")
     if args.output:
         args.output.write_bytes(body)
@@ -258,6 +298,13 @@ def _report(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
     print(f"hub audit: a report of {len(report.entries)} disclosure(s)", file=sys.stderr)
+    if report.for_review:
+        # For the privacy officer, not the resident: counted, never described.
+        print(
+            f"hub audit: {report.for_review} disclosure(s) of a Veilig Thuis matter are not in "
+            "the report; the privacy officer decides on them (docs/privacy.md)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -304,7 +351,6 @@ def _serve(args: argparse.Namespace) -> int:
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
     from hub.observability.logging import get_logger
-    from hub.privacy import Pseudonymiser
     from hub.settings import HubSettings
 
     try:
@@ -324,7 +370,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"hub audit: {host} is not loopback: give --tls-cert and --tls-key", file=sys.stderr)
         return _EX_CONFIG
     url = args.store or audit.store_url
-    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    pseudonymise = _pseudonymiser(settings)
+    if pseudonymise is None:
+        return _EX_CONFIG
     app = create_audit_app(
         audit,
         open_store=lambda: open_store(url, read_only=True),
@@ -344,6 +392,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pseudonymiser(settings: HubSettings) -> Pseudonymiser | None:
+    """The hub's pseudonymiser; None (said on stderr) for the demo secret outside development.
+
+    With the demo secret a lookup finds nothing the hub wrote with its own: a resident
+    would be told that nothing was disclosed about them.
+    """
+    from hub.privacy import Pseudonymiser
+
+    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    if pseudonymise.is_demo and settings.environment != "development":
+        print(
+            "hub audit: HUB_PRIVACY__PSEUDONYM_SECRET is the demo secret; set the hub's own "
+            "(a lookup with the demo secret finds nothing the hub wrote)",
+            file=sys.stderr,
+        )
+        return None
+    if pseudonymise.is_demo:
+        print("hub audit: warning: using the DEMO-ONLY pseudonym secret", file=sys.stderr)
+    return pseudonymise
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -358,7 +427,6 @@ def _subject(args: argparse.Namespace) -> int:
     from hub.audit import AuditStoreError, open_store
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
-    from hub.privacy import Pseudonymiser
     from hub.settings import HubSettings
 
     bsn = str(args.bsn).strip()
@@ -367,13 +435,9 @@ def _subject(args: argparse.Namespace) -> int:
         return 2
     try:
         settings = HubSettings()
-        pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
-        if pseudonymise.is_demo:
-            print(
-                "hub audit: warning: using the DEMO-ONLY pseudonym secret; "
-                "set HUB_PRIVACY__PSEUDONYM_SECRET to the hub's secret",
-                file=sys.stderr,
-            )
+        pseudonymise = _pseudonymiser(settings)
+        if pseudonymise is None:
+            return 2
         url = args.store or settings.audit.store_url
         with open_store(url, read_only=True) as store:
             records = store.concerning(pseudonymise(bsn))

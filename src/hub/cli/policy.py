@@ -28,7 +28,10 @@ The file (docs/privacy.md, "Testing a change to the table")::
           rejected: [REFERRAL_UNKNOWN]          # the event is dead-lettered with these codes
 
 Paths are the disclosure log's generic paths (``goals[].description``). Files named in a
-case are relative to the cases file.
+case are relative to the cases file. Where a row delivers per assignment (a plan to each
+provider with a live assignment), a case may name ``provider-id@assignment-number``
+instead of the partner; once one name in a case does, every per-assignment outcome of
+that case is named so.
 """
 
 from __future__ import annotations
@@ -217,18 +220,24 @@ def _check_decision(result: _Result, expect: _Expect, decision: Decision) -> Non
     if expect.rejected is not None:
         problems.append(f"event was released, expected rejected ({', '.join(expect.rejected)})")
         return
+    # Per recipient, and per recipient@assignment for per-assignment rows (a provider may
+    # get a plan for one of its assignments and have it withheld for another).
+    per_assignment = any("@" in name for name in _named(expect))
     received: dict[str, set[str]] = {}
     deliveries = {d.disclosure_id: d for d in decision.deliveries}
     withheld: dict[str, str] = {}
     for record in decision.disclosures:
+        name = record.recipient
+        if per_assignment and record.assignment_number is not None:
+            name = f"{record.recipient}@{record.assignment_number}"
         delivery = deliveries.get(record.disclosure_id)
         if delivery is None:
-            withheld[record.recipient] = record.reason or ""
+            withheld[name] = record.reason or ""
             continue
         data = delivery.event.data
         # A delivery rendered in a partner format (text) is checked by its record's paths.
         paths = set(_paths(data)) if isinstance(data, Mapping) else set(record.fields_disclosed)
-        received.setdefault(record.recipient, set()).update(paths)
+        received.setdefault(name, set()).update(paths)
     if expect.recipients is not None and set(expect.recipients) != set(received):
         problems.append(f"recipients {sorted(received)}, expected {sorted(set(expect.recipients))}")
     if expect.withheld is not None and expect.withheld != withheld:
@@ -246,6 +255,11 @@ def _check_decision(result: _Result, expect: _Expect, decision: Decision) -> Non
         for path in fields.absent:
             if any(_within(have, path) for have in got):
                 problems.append(f"{partner} received {path}")
+
+
+def _named(expect: _Expect) -> set[str]:
+    """Every recipient name the expectations use."""
+    return {*(expect.recipients or ()), *expect.fields, *(expect.withheld or {})}
 
 
 def _within(have: str, path: str) -> bool:

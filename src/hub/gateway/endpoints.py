@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from hub.connectors.protocol import HttpEndpoint
 from hub.connectors.registry import Partner, PartnerRegistry
+from hub.errors import ConfigurationError
 from hub.gateway.intake import Validator
 from hub.gateway.problems import Problem
 from hub.gateway.status import StatusBook
@@ -24,6 +25,9 @@ from hub.settings import GatewaySettings, HubSettings, KafkaSettings
 from hub.topics import TopicLayout
 
 __all__ = ["EndpointContext", "MountedEndpoint", "PartnerEndpoint", "Service", "mount_endpoints"]
+
+# The first path segments of the gateway's own routes: a connector's endpoint may not shadow one.
+_CORE_ROUTES = frozenset({"events", "deliveries", "healthz", "readyz", "docs", "openapi.json"})
 
 
 class Service(Protocol):
@@ -112,6 +116,12 @@ def mount_endpoints(
     mounted: list[MountedEndpoint] = []
     for role, endpoints in declared.items():
         for spec in endpoints:
+            if spec.path.rstrip("/").split("/")[1] in _CORE_ROUTES:
+                raise ConfigurationError(
+                    f"connector of role {role}",
+                    "http_endpoints.path",
+                    f"{spec.path} is the gateway's own",
+                )
             if any(p.role == role and spec.format in p.formats for p in context.registry):
                 mounted.append(MountedEndpoint(spec, role, spec.bind(context)))
     return mounted

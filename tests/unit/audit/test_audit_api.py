@@ -172,3 +172,26 @@ async def test_a_malformed_query_names_the_path_and_never_echoes_it(
     assert response.json()["errors"][0]["path"] == path
     for value in body.values():
         assert value not in response.text
+
+
+async def test_who_is_no_officer_learns_nothing_of_the_query_and_big_bodies_are_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    """Authentication comes before the body is read: no 422 paths for strangers."""
+    stranger = await api.post("/processing-activities", json={"bsn": 5})
+    too_big = await api.post(
+        "/processing-activities", json={"trace_id": "a" * 20_000}, headers=_auth()
+    )
+
+    assert stranger.status_code == 401
+    assert "errors" not in stranger.json()
+    assert too_big.status_code == 413
+
+
+async def test_limit_bounds_the_answer(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/processing-activities", json={"data_subject_id": BOB, "limit": 1}, headers=_auth()
+    )
+
+    assert len(response.json()["records"]) == 1
+    assert response.json()["truncated"] is True

@@ -28,7 +28,7 @@ from hub.testing import InMemoryPipeline, scenario
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 AUDIT = AuditSettings(checkpoint_every=5)
-KEYS = public_keys(AUDIT)
+KEYS = public_keys(AUDIT, development=True)
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +228,35 @@ def test_a_purge_is_signed_accounted_for_and_verify_still_passes(
         assert all(r.decided_at >= cut for r in store.search())
     assert report.breaks == ()
     assert report.purges == len(purges)
+
+
+def test_a_cut_off_end_is_named_by_a_checkpoint_past_it(written: list[OutRecord]) -> None:
+    """Records after seq 3 deleted, checkpoints kept: a signed checkpoint names seq 5."""
+    values = _values(written)
+    chain = _a_long_chain(values)
+    kept = [
+        v
+        for v in values
+        if v.get("chain") != chain or v.get("record_type") is not None or v["seq"] <= 3
+    ]
+
+    assert ("removed", chain.rsplit(".", 1)[-1], 4) in _verify(kept)
+
+
+def test_a_cut_off_end_with_its_checkpoints_is_named_by_the_routers_head(
+    written: list[OutRecord],
+) -> None:
+    """Records and checkpoints after seq 3 deleted: the head the router keeps is further on."""
+    values = _values(written)
+    chain = _a_long_chain(values)
+    records = _records_of(values, chain)
+    kept = [v for v in values if v.get("chain") != chain or v.get("seq", 0) <= 3]
+    verifier = ChainVerifier(KEYS)
+    for value in kept:
+        if value.get("record_type") == "checkpoint":
+            verifier.add_checkpoint(Checkpoint.model_validate(value))
+        else:
+            verifier.add(value)
+    verifier.expect_head(chain, ChainHead(records[-1]["seq"], record_hash(records[-1])))
+
+    assert [(b.kind, b.seq) for b in verifier.finish()] == [("removed", 4)]

@@ -12,7 +12,7 @@ from tests.unit.audit.store_cases import ALICE, BOB, T0, record
 BASE = "https://register.zwolle.example/verwerkingsactiviteiten/"
 
 
-def test_one_record_per_data_subject_sharing_the_disclosures_trace_and_span() -> None:
+def test_one_record_per_data_subject_in_the_disclosures_trace_under_its_span() -> None:
     """privacy.md/Logboek: a record refers to at most one subject; the operation is one."""
     disclosure = record(1, subjects=(ALICE, BOB))
 
@@ -21,8 +21,9 @@ def test_one_record_per_data_subject_sharing_the_disclosures_trace_and_span() ->
     assert alice.attributes["dpl.core.data_subject_id"] == ALICE
     assert bob.attributes["dpl.core.data_subject_id"] == BOB
     assert {alice.attributes["dpl.core.data_subject_id_type"]} == {"BSN"}
-    assert (alice.trace_id, alice.span_id) == (disclosure.trace_id, disclosure.span_id)
-    assert (bob.trace_id, bob.span_id) == (disclosure.trace_id, disclosure.span_id)
+    assert alice.trace_id == bob.trace_id == disclosure.trace_id
+    assert alice.parent_span_id == bob.parent_span_id == disclosure.span_id
+    assert len({alice.span_id, bob.span_id, disclosure.span_id}) == 3  # unique in the trace
     assert alice.attributes["dpl.core.processing_activity_id"] == (
         BASE + "care-delivery-and-outcomes"
     )
@@ -65,7 +66,7 @@ def test_the_senders_span_is_a_foreign_operation_not_a_parent() -> None:
     assert one.attributes["dpl.core.foreign_operation.span_id"] == "00f067aa0ba902b7"
     assert one.attributes["dpl.core.foreign_operation.trace_id"] == disclosure.trace_id
     assert one.attributes["dpl.core.foreign_operation.processor"] == disclosure.source
-    assert "parent_span_id" not in one.as_dict()
+    assert one.parent_span_id == disclosure.span_id  # the hub's own operation, not the sender's
     [without] = logboek_records(record(5), BASE)
     assert not any(key.startswith("dpl.core.foreign_operation") for key in without.attributes)
 

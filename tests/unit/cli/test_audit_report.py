@@ -118,3 +118,23 @@ def test_an_invalid_bsn_is_refused_without_repeating_it(
     assert main(["audit", "report", "--bsn", "123456789", "--store", seeded_store]) == 2
     captured = capsys.readouterr()
     assert "123456789" not in captured.out + captured.err
+
+
+def test_a_safety_reports_persons_are_not_told_of_it_the_officer_is(
+    seeded_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A child a meldcode report names: its records go to the privacy officer's review."""
+    child = "999900080"  # a person of the example safety report
+    page = tmp_path / "overzicht.html"
+
+    assert main(
+        ["audit", "report", "--bsn", child, "--store", seeded_store, "--format", "html",
+         "--output", str(page)]
+    ) == 0  # fmt: skip
+
+    body = page.read_text(encoding="utf-8")
+    assert "Veilig Thuis IJsselland kreeg gegevens" not in body
+    assert "melder" not in body
+    err = capsys.readouterr().err
+    assert "of a Veilig Thuis matter are not in the report" in err
+    assert child not in body + err

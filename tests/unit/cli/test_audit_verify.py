@@ -69,14 +69,16 @@ def test_a_tampered_store_exits_1_naming_chain_and_seq(
 
 
 def test_purge_asks_for_yes_then_deletes_and_verify_still_passes(
-    store_url: str, capsys: pytest.CaptureFixture[str]
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HUB_KAFKA__DISCLOSURE_RETENTION_MS", "1")  # all of it is past retention
     before = (NOW + timedelta(minutes=15)).isoformat()
     assert (
         main(["audit", "purge", "--before", before, "--operator", "po-anna", "--store", store_url])
         == 0
     )
-    assert "would be deleted; run again with --yes" in capsys.readouterr().out
+    dry = capsys.readouterr().out
+    assert "would be deleted; run again with --yes" in dry
     with open_store(store_url, read_only=True) as store:
         assert store.purges() == []
 
@@ -85,3 +87,39 @@ def test_purge_asks_for_yes_then_deletes_and_verify_still_passes(
     assert "purged" in capsys.readouterr().out
     assert main(["audit", "verify", "--store", store_url]) == 0
     assert "purge(s): intact" in capsys.readouterr().out
+
+
+def test_purge_refuses_what_is_within_retention_and_a_broken_log(
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within HUB_KAFKA__DISCLOSURE_RETENTION_MS: exit 2; over a broken chain: exit 1, nothing gone."""
+    args = ["audit", "purge", "--before", "2026-03-03", "--operator", "po-anna", "--yes"]
+    assert main([*args, "--store", store_url]) == 2
+    assert "within the log's retention" in capsys.readouterr().err
+
+    monkeypatch.setenv("HUB_KAFKA__DISCLOSURE_RETENTION_MS", "1")
+    db = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+    with db:
+        db.execute("DROP TRIGGER disclosures_no_delete")
+        db.execute("DROP TRIGGER disclosure_subjects_no_delete")
+        db.execute(
+            "DELETE FROM disclosure_subjects WHERE disclosure_id IN (SELECT disclosure_id"
+            " FROM disclosures WHERE json_extract(record, '$.seq') = 2)"
+        )
+        db.execute("DELETE FROM disclosures WHERE json_extract(record, '$.seq') = 2")
+    db.close()
+    assert main([*args, "--store", store_url]) == 1
+    assert "the log is broken (removed" in capsys.readouterr().err
+    with open_store(store_url, read_only=True) as store:
+        assert store.purges() == []
+
+
+def test_outside_development_the_demo_key_verifies_nothing(
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An auditor with no key of their own gets exit 2, not a pass signed with a public key."""
+    monkeypatch.setenv("HUB_ENVIRONMENT", "production")
+    monkeypatch.delenv("HUB_AUDIT__SIGNING_KEY", raising=False)
+    monkeypatch.delenv("HUB_AUDIT__VERIFY_KEYS", raising=False)
+    assert main(["audit", "verify", "--store", store_url]) == 2
+    assert "HUB_AUDIT__VERIFY_KEYS" in capsys.readouterr().err

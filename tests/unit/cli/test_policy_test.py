@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 import hub
 from hub.cli import main
@@ -101,3 +102,27 @@ def test_an_unusable_cases_file_exits_2_and_says_where(
 
     assert main(["policy", "test", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_per_assignment_outcomes_are_named_provider_at_assignment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second plan reaches thuiszorg for 25000107 and is withheld for its 25000109."""
+    order = yaml.safe_load((EXAMPLES / "scenario.yaml").read_text(encoding="utf-8"))["events"]
+    second = order.index("cases.plan-updated/valid/second-plan.json")
+    case = {
+        "name": "the plan per assignment (invariant 4)",
+        "given": [str(EXAMPLES / f) for f in order[:second]],
+        "event": str(EXAMPLES / order[second]),
+        "expect": {
+            "recipients": [
+                "provider-thuiszorg-zwolle@25000107",
+                "provider-jeugdhulp-ijssel@25000108",
+            ],
+            "withheld": {"provider-thuiszorg-zwolle@25000109": "NO_GOALS_FOR_ASSIGNMENT"},
+        },
+    }
+    path = tmp_path / "cases.yaml"
+    path.write_text(json.dumps({"cases": [case]}), encoding="utf-8")
+
+    assert main(["policy", "test", str(path)]) == 0, capsys.readouterr().out

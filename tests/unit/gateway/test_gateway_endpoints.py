@@ -239,3 +239,17 @@ def test_two_connectors_cannot_declare_one_path() -> None:
 
     with pytest.raises(ConfigurationError, match="iwmo/v1/messages is an endpoint of"):
         Catalogue([*discover(), ("toy.connector", clash)])
+
+
+def test_an_endpoint_may_not_shadow_a_route_of_the_gateway(registry: PartnerRegistry) -> None:
+    context = EndpointContext(
+        deployment=HubSettings(),
+        gateway=GatewaySettings(),
+        kafka=KafkaSettings(),
+        registry=registry,
+        layout=TopicLayout("test"),
+        validator=default_validator(),
+        status=StatusBook(max_records=10, recent_ids=10),
+    )
+    with pytest.raises(ConfigurationError, match="/events/toy is the gateway's own"):
+        mount_endpoints({"provider": [_spec(path="/events/toy")]}, context)
