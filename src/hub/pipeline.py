@@ -116,6 +116,9 @@ class Pipeline:
             role: (*own, *self._adapters) for role, own in (role_adapters or {}).items()
         }
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
+        # Read once: the layout builds each name anew, and every event writes to them.
+        self._state_topic, self._held_topic = layout.state, layout.held
+        self._status_topic, self._disclosure_topic = layout.status, layout.disclosures
 
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
         """Everything the hub writes for this record; its changes are also put into the overlays."""
@@ -281,14 +284,15 @@ class Pipeline:
         return self._registry.get(partner_id) if partner_id else None
 
     def _state_records(self, decision: Decision) -> list[OutRecord]:
-        return [
-            OutRecord(topic, key.encode(), None if value is None else to_json(value))
-            for topic, changes in (
-                (self._layout.state, decision.state_changes),
-                (self._layout.held, decision.held_changes),
-            )
-            for key, value in changes.items()
+        out = [
+            OutRecord(self._state_topic, key.encode(), None if value is None else to_json(value))
+            for key, value in decision.state_changes.items()
         ]
+        for key, value in decision.held_changes.items():
+            out.append(
+                OutRecord(self._held_topic, key.encode(), None if value is None else to_json(value))
+            )
+        return out
 
     def _status_record(self, outcome: Outcome, partner: Partner | None) -> list[OutRecord]:
         """What became of the event, for its sender (GET /events/{id}); ids and codes only."""
@@ -319,7 +323,7 @@ class Pipeline:
             withheld=withheld,
             at=self._clock().isoformat(),
         )
-        return [OutRecord(self._layout.status, status.key, status.to_json())]
+        return [OutRecord(self._status_topic, status.key, status.to_json())]
 
     def _delivery_records(self, decision: Decision) -> list[OutRecord]:
         out = []
@@ -340,7 +344,7 @@ class Pipeline:
             if record.outcome is DisclosureOutcome.WITHHELD:
                 _count(metrics.EVENTS_WITHHELD, record.event_type, record.recipient)
             out.append(
-                OutRecord(self._layout.disclosures, record.disclosure_id.encode(), record.to_json())
+                OutRecord(self._disclosure_topic, record.disclosure_id.encode(), record.to_json())
             )
         return out
 
