@@ -96,6 +96,12 @@ _HEADER_ATTRIBUTES: Final = (
     "tracestate",
     "partitionkey",
 )
+# The headers as written in lower case (the hub, the SDKs), each looked up at once; any
+# other spelling takes from_kafka's general rule, which gives the same attribute.
+_ATTRIBUTE_OF_HEADER: Final = {
+    **{_HEADER_PREFIX + name: name for name in _HEADER_ATTRIBUTES},
+    _CONTENT_TYPE_HEADER: "datacontenttype",
+}
 _EXTENSIONS_SENTENCE: Final = (
     "Only the traceparent, tracestate and partitionkey extensions are accepted."
 )
@@ -717,13 +723,15 @@ def from_kafka(
     """
     structured: dict[str, Any] = {}
     for name, raw_value in headers:
-        lowered = name.lower()
-        if lowered.startswith(_HEADER_PREFIX):
-            attribute = lowered[len(_HEADER_PREFIX) :]
-        elif lowered == _CONTENT_TYPE_HEADER:
-            attribute = "datacontenttype"
-        else:
-            continue
+        attribute = _ATTRIBUTE_OF_HEADER.get(name)
+        if attribute is None:
+            lowered = name.lower()
+            if lowered.startswith(_HEADER_PREFIX):
+                attribute = lowered[len(_HEADER_PREFIX) :]
+            elif lowered == _CONTENT_TYPE_HEADER:
+                attribute = "datacontenttype"
+            else:
+                continue
         if attribute in structured:
             raise InvalidEvent(
                 [
