@@ -50,6 +50,7 @@ __all__ = [
     "passes_eleven_proof",
     "path_key",
     "read_attributes",
+    "strict_loads",
     "to_kafka",
 ]
 
@@ -554,8 +555,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _loads(body: bytes | str) -> Any:
-    """Strict JSON: no NaN or Infinity, no duplicate keys in an object."""
+def strict_loads(body: bytes | str) -> Any:
+    """Parse strict JSON: no NaN or Infinity, no duplicate keys; raise ValueError or RecursionError.
+
+    Bytes are read as ``json.loads`` reads them (UTF-8, a byte order mark allowed).
+    """
     value = _fast_loads(body)
     if value is _UNPROVEN:
         value = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
@@ -603,7 +607,7 @@ def parse_structured(body: bytes | str) -> dict[str, Any]:
     keys) and JSON that is not an object (ENVELOPE_INVALID). Nothing else is checked here.
     """
     try:
-        value = _loads(body)
+        value = strict_loads(body)
     except (ValueError, RecursionError):
         raise InvalidEvent(
             [_error("", ErrorCode.MALFORMED_JSON, "The body is not valid UTF-8 JSON.")]
@@ -761,7 +765,7 @@ def from_kafka(
         if text_data and isinstance(content_type, str) and not is_json_media_type(content_type):
             structured["data"] = value.decode("utf-8")
         else:
-            structured["data"] = _loads(value)
+            structured["data"] = strict_loads(value)
     except (ValueError, RecursionError):
         raise InvalidEvent(
             [_error("data", ErrorCode.MALFORMED_JSON, "The record value is not valid UTF-8 JSON.")]
