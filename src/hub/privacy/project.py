@@ -63,21 +63,37 @@ class ObjectNode:
     fields: Mapping[str, Node]
     # Derived once (a node's fields never change), for the walk every event makes.
     _leaves: frozenset[str] = field(init=False, compare=False, repr=False)
-    _paths: dict[str, dict[str, str]] = field(
-        default_factory=dict, init=False, compare=False, repr=False
-    )
+    _shapes: dict[str, _Shape] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         leaves = frozenset(key for key, child in self.fields.items() if isinstance(child, Leaf))
         object.__setattr__(self, "_leaves", leaves)
 
-    def paths_below(self, prefix: str) -> dict[str, str]:
-        """The generic path of each field when this object sits at ``prefix`` (cached)."""
-        paths = self._paths.get(prefix)
-        if paths is None:
-            paths = {key: f"{prefix}.{key}" if prefix else key for key in self.fields}
-            self._paths[prefix] = paths
-        return paths
+    def shape_at(self, prefix: str) -> _Shape:
+        """This object's keys, leaves and children, with their paths when it sits at ``prefix`` (cached)."""
+        shape = self._shapes.get(prefix)
+        if shape is None:
+            names = {key: f"{prefix}.{key}" if prefix else key for key in self.fields}
+            objects: dict[str, _Shape] = {}
+            lists: dict[str, _Shape] = {}
+            for key, child in self.fields.items():
+                if isinstance(child, ObjectNode):
+                    objects[key] = child.shape_at(names[key])
+                elif isinstance(child, ListNode):
+                    lists[key] = child.item.shape_at(f"{names[key]}[]")
+            shape = _Shape(frozenset(self.fields), self._leaves, names, objects, lists)
+            self._shapes[prefix] = shape
+        return shape
+
+
+class _Shape(NamedTuple):
+    """What the kept-whole check needs of one object at one place in the data, compiled once."""
+
+    keys: frozenset[str]
+    leaves: frozenset[str]
+    names: dict[str, str]  # key -> generic path
+    objects: dict[str, _Shape]  # key -> the shape of the object below it
+    lists: dict[str, _Shape]  # key -> the shape of each item of the list below it
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +353,7 @@ class _Walker:
             # Kept whole (the row names this object, or all of v1): the data's own object
             # is delivered, unless part of it is not the shape v1 promised.
             paths: list[str] = []
-            if _conforms(data, keep, prefix, paths):
+            if _conforms(data, keep.shape_at(prefix), paths):
                 self.disclosed.update(paths)
                 return data
         schema_fields = schema.fields if isinstance(schema, ObjectNode) else {}
@@ -391,38 +407,36 @@ class _Walker:
             self.withheld.add(path)
 
 
-def _conforms(data: Mapping[str, Any], node: ObjectNode, prefix: str, paths: list[str]) -> bool:
-    """True when the data has only v1's keys and shapes below ``node``; collects its leaf paths.
+def _conforms(data: Mapping[str, Any], shape: _Shape, paths: list[str]) -> bool:
+    """True when the data has only v1's keys and shapes below ``shape``; collects its leaf paths.
 
-    Then projecting it onto all of ``node`` gives the data itself, disclosing exactly
+    Then projecting it onto all of the object gives the data itself, disclosing exactly
     these paths and withholding nothing.
     """
-    # Runs over every delivered object of every event: set operations on the keys and
-    # paths computed once per schema node, rather than a test and a string per key.
-    fields = node.fields
-    if not data.keys() <= fields.keys():
+    # Runs over every delivered object of every event: set operations on the keys, and the
+    # paths and children compiled once per place in the schema (``ObjectNode.shape_at``).
+    keys = data.keys()
+    if not keys <= shape.keys:
         return False
-    names = node.paths_below(prefix)
-    leaves = node._leaves
-    if data.keys() <= leaves:
+    names = shape.names
+    if keys <= shape.leaves:
         paths.extend(map(names.__getitem__, data))
         return True
+    objects, lists = shape.objects, shape.lists
     for key, value in data.items():
-        path = names[key]
-        if key in leaves:
-            paths.append(path)
+        child = objects.get(key)
+        if child is not None:
+            if not _is_mapping(value) or not _conforms(value, child, paths):
+                return False
             continue
-        child = fields[key]
-        if isinstance(child, ObjectNode):
-            if not _is_mapping(value) or not _conforms(value, child, path, paths):
-                return False
-        elif isinstance(child, ListNode):
-            if not isinstance(value, list):
-                return False
-            item_node = child.item
-            item_path = f"{path}[]"
-            for item in value:
-                if not _is_mapping(item) or not _conforms(item, item_node, item_path, paths):
+        item = lists.get(key)
+        if item is None:
+            paths.append(names[key])
+        elif not isinstance(value, list):
+            return False
+        else:
+            for entry in value:
+                if not _is_mapping(entry) or not _conforms(entry, item, paths):
                     return False
     return True
 
