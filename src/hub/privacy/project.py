@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeAlias, TypeGuard
+from typing import Any, NamedTuple, TypeAlias, TypeGuard, cast
 
 from pydantic import BaseModel
 
@@ -74,14 +74,13 @@ class ObjectNode:
         shape = self._shapes.get(prefix)
         if shape is None:
             names = {key: f"{prefix}.{key}" if prefix else key for key in self.fields}
-            objects: dict[str, _Shape] = {}
-            lists: dict[str, _Shape] = {}
+            branches: dict[str, tuple[bool, _Shape]] = {}
             for key, child in self.fields.items():
                 if isinstance(child, ObjectNode):
-                    objects[key] = child.shape_at(names[key])
+                    branches[key] = (False, child.shape_at(names[key]))
                 elif isinstance(child, ListNode):
-                    lists[key] = child.item.shape_at(f"{names[key]}[]")
-            shape = _Shape(frozenset(self.fields), self._leaves, names, objects, lists)
+                    branches[key] = (True, child.item.shape_at(f"{names[key]}[]"))
+            shape = _Shape(frozenset(self.fields), self._leaves, names, branches)
             self._shapes[prefix] = shape
         return shape
 
@@ -92,8 +91,7 @@ class _Shape(NamedTuple):
     keys: frozenset[str]
     leaves: frozenset[str]
     names: dict[str, str]  # key -> generic path
-    objects: dict[str, _Shape]  # key -> the shape of the object below it
-    lists: dict[str, _Shape]  # key -> the shape of each item of the list below it
+    branches: dict[str, tuple[bool, _Shape]]  # key -> (a list?, the shape of the object or item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +329,11 @@ def project(
     projection keeps whole are the data's own objects (on a replay, the held plan's), so
     neither the payload nor the data may be changed afterwards; nothing in the hub does.
     """
+    if fields.tree is fields.schema and not item_filters:
+        # All of v1 (the most common row): the walk below would deliver the data itself.
+        paths: list[str] = []
+        if _conforms(data, fields.tree.shape_at(""), paths):
+            return Projected(cast(dict[str, Any], data), tuple(sorted(set(paths))), ())
     disclosed: set[str] = set()
     withheld: set[str] = set()
     walker = _Walker(item_filters or {}, disclosed, withheld)
@@ -422,21 +425,25 @@ def _conforms(data: Mapping[str, Any], shape: _Shape, paths: list[str]) -> bool:
     if keys <= shape.leaves:
         paths.extend(map(names.__getitem__, data))
         return True
-    objects, lists = shape.objects, shape.lists
+    leaves, branches = shape.leaves, shape.branches
     for key, value in data.items():
-        child = objects.get(key)
-        if child is not None:
-            if not _is_mapping(value) or not _conforms(value, child, paths):
-                return False
-            continue
-        item = lists.get(key)
-        if item is None:
+        if key in leaves:
             paths.append(names[key])
+            continue
+        is_list, child = branches[key]
+        # _is_mapping written out: a call per object costs more than the test.
+        if not is_list:
+            if not (type(value) is dict or isinstance(value, Mapping)):
+                return False
+            if not _conforms(value, child, paths):
+                return False
         elif not isinstance(value, list):
             return False
         else:
             for entry in value:
-                if not _is_mapping(entry) or not _conforms(entry, item, paths):
+                if not (type(entry) is dict or isinstance(entry, Mapping)):
+                    return False
+                if not _conforms(entry, child, paths):
                     return False
     return True
 
