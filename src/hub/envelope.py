@@ -591,8 +591,8 @@ def _fast_loads(body: bytes | str) -> Any:
     if escaped:
         return _UNPROVEN
     try:
-        # Keys only are cached: personal data should not outlive the event in a cache.
-        value = from_json(body, allow_inf_nan=False, cache_strings="keys")
+        # No string cache: a partner's text (even a key) must not outlive the event in one.
+        value = from_json(body, allow_inf_nan=False, cache_strings=False)
         if to_json(value).count(b":") != colons:
             return _UNPROVEN
     except ValueError:
