@@ -125,6 +125,9 @@ class Pipeline:
             role: (*own, *self._adapters) for role, own in (role_adapters or {}).items()
         }
         self._delivery_topics = {p.id: layout.deliveries(p) for p in registry}
+        # Read once: the layout builds each name anew, and every event writes to them.
+        self._state_topic, self._held_topic = layout.state, layout.held
+        self._status_topic, self._disclosure_topic = layout.status, layout.disclosures
 
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
         """Everything the hub writes for this record; its changes are also put into the overlays."""
@@ -295,14 +298,15 @@ class Pipeline:
         return self._registry.get(partner_id) if partner_id else None
 
     def _state_records(self, decision: Decision) -> list[OutRecord]:
-        return [
-            OutRecord(topic, key.encode(), None if value is None else to_json(value))
-            for topic, changes in (
-                (self._layout.state, decision.state_changes),
-                (self._layout.held, decision.held_changes),
-            )
-            for key, value in changes.items()
+        out = [
+            OutRecord(self._state_topic, key.encode(), None if value is None else to_json(value))
+            for key, value in decision.state_changes.items()
         ]
+        for key, value in decision.held_changes.items():
+            out.append(
+                OutRecord(self._held_topic, key.encode(), None if value is None else to_json(value))
+            )
+        return out
 
     def _status_record(self, outcome: Outcome, partner: Partner | None) -> list[OutRecord]:
         """What became of the event, for its sender (GET /events/{id}); ids and codes only."""
@@ -333,7 +337,7 @@ class Pipeline:
             withheld=withheld,
             at=self._clock().isoformat(),
         )
-        return [OutRecord(self._layout.status, status.key, status.to_json())]
+        return [OutRecord(self._status_topic, status.key, status.to_json())]
 
     def _delivery_records(self, decision: Decision) -> list[OutRecord]:
         out = []
@@ -371,15 +375,13 @@ class Pipeline:
             head = ChainHead(head.seq + 1, record_hash(linked.model_dump(mode="json")))
             # Keyed by chain: a chain's records and checkpoints share one partition, in order,
             # so the audit feed stores them in order and retention removes a chain's beginning.
-            out.append(OutRecord(self._layout.disclosures, chain.encode(), value))
+            out.append(OutRecord(self._disclosure_topic, chain.encode(), value))
             if self._signer is not None and head.seq % self._checkpoint_every == 0:
                 checkpoint = self._signer.checkpoint(chain, head, self._clock())
-                out.append(
-                    OutRecord(self._layout.disclosures, chain.encode(), checkpoint.to_json())
-                )
+                out.append(OutRecord(self._disclosure_topic, chain.encode(), checkpoint.to_json()))
         value_of_head = head.value(self._clock().date().isoformat())
         state.put({key: value_of_head})
-        return OutRecord(self._layout.state, key.encode(), to_json(value_of_head)), out
+        return OutRecord(self._state_topic, key.encode(), to_json(value_of_head)), out
 
     def _dead_letter(
         self,

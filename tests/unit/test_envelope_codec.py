@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from hub.envelope import (
     from_kafka,
     parse_structured,
     path_key,
+    strict_loads,
     to_kafka,
 )
 from hub.errors import ErrorCode, InvalidEvent
@@ -313,3 +316,57 @@ def test_a_rendered_document_is_the_value_in_binary_mode_and_a_string_in_structu
     assert event.to_structured()["datacontenttype"] == "application/xml"
     with pytest.raises(InvalidEvent):  # what a partner sends is always read as JSON
         from_kafka(key, headers, value)
+
+
+def _stdlib_strict(body: bytes) -> Any:
+    """What strict JSON was before the fast parse: the stdlib with the duplicate-key hook."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            raise ValueError("duplicate key")
+        return result
+
+    def constant(name: str) -> Any:
+        raise ValueError(name)
+
+    return json.loads(body, object_pairs_hook=unique, parse_constant=constant)
+
+
+def _outcome(parse: Any, body: bytes) -> tuple[str, str]:
+    try:
+        return "ok", repr(parse(body))
+    except (ValueError, RecursionError) as exc:
+        return "error", type(exc).__name__
+
+
+def _mutations(body: bytes, rng: random.Random) -> list[bytes]:
+    """Variants of a JSON body that the two parsers could read differently."""
+    keys = [m.start() for m in re.finditer(rb'"[a-z_]+":', body)]
+    out = [body, json.dumps(json.loads(body), indent=1).encode()]
+    for start in rng.sample(keys, min(4, len(keys))):
+        end = body.index(b":", start) + 1
+        key = body[start:end]
+        out.append(body[:start] + key + b'"x",' + body[start:])  # the key repeated
+        out.append(body[:end] + b'":",' + key + body[end:])  # repeated, a colon in between
+        out.append(body[: end - 1] + b" " + body[end - 1 :])  # a space before the colon
+        out.append(body[:start] + b'"\\u003a' + body[start + 1 :])  # a colon escaped
+        out.append(body[:start] + b'"\\u0022:' + body[start + 1 :])  # a quote escaped
+        # Repeated, and a colon escaped elsewhere: the counts balance without the escape check.
+        out.append(body[:start] + key + b"1," + body[start:-1] + b',"zz":"\\u003a"}')
+    for _ in range(6):
+        at = rng.randrange(len(body))
+        out.append(body[:at] + bytes([rng.choice(b':"\\,{}[] \xff\x01u0e')]) + body[at + 1 :])
+    return out
+
+
+@pytest.mark.parametrize("path", VALID_FILES, ids=_name)
+def test_strict_json_reads_what_the_stdlib_reads(path: Path) -> None:
+    """On every example's data and variants of it, strict JSON gives the stdlib's value or error."""
+    rng = random.Random(path.name)
+    data = json.dumps(load_example(path)["data"], ensure_ascii=False).encode()
+    for body in _mutations(data, rng):
+        assert _outcome(strict_loads, body) == _outcome(_stdlib_strict, body), body
+        assert _outcome(strict_loads, body.decode("utf-8", "replace")) == _outcome(
+            _stdlib_strict, body.decode("utf-8", "replace")
+        ), body

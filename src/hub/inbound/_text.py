@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
+
+from hub.envelope import strict_loads
 
 __all__ = ["NOT_JSON", "media_type", "strict_json"]
 
@@ -24,17 +25,6 @@ def media_type(content_type: str) -> str | None:
     return media.lower()
 
 
-def _reject_constant(_: str) -> Any:
-    raise ValueError("not JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key")  # which value counts would be a guess
-    return result
-
-
 def strict_json(body: bytes) -> Any:
     """Strict JSON as the hub reads it (UTF-8, no NaN/Infinity, no duplicate keys), else ``NOT_JSON``.
 
@@ -42,7 +32,6 @@ def strict_json(body: bytes) -> Any:
     """
     try:
         # Decoded here: json.loads would also guess UTF-16 and UTF-32 from bytes.
-        text = body.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+        return strict_loads(body.decode("utf-8"))
     except (ValueError, RecursionError):
         return NOT_JSON

@@ -203,6 +203,8 @@ class Route:
 
     def projection_for(self, holding: frozenset[RowCondition]) -> Projection:
         """The row's fields plus the conditional fields whose condition holds (precompiled)."""
+        if not self.conditional:  # most rows: their one projection, without building a key
+            return self.projection
         key = frozenset(c for c, _ in self.conditional if c in holding)
         return self._by_conditions.get(key, self.projection)
 

@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeAlias, TypeGuard
+from typing import Any, NamedTuple, TypeAlias, TypeGuard, cast
 
 from pydantic import BaseModel
 
@@ -63,21 +63,35 @@ class ObjectNode:
     fields: Mapping[str, Node]
     # Derived once (a node's fields never change), for the walk every event makes.
     _leaves: frozenset[str] = field(init=False, compare=False, repr=False)
-    _paths: dict[str, dict[str, str]] = field(
-        default_factory=dict, init=False, compare=False, repr=False
-    )
+    _shapes: dict[str, _Shape] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         leaves = frozenset(key for key, child in self.fields.items() if isinstance(child, Leaf))
         object.__setattr__(self, "_leaves", leaves)
 
-    def paths_below(self, prefix: str) -> dict[str, str]:
-        """The generic path of each field when this object sits at ``prefix`` (cached)."""
-        paths = self._paths.get(prefix)
-        if paths is None:
-            paths = {key: f"{prefix}.{key}" if prefix else key for key in self.fields}
-            self._paths[prefix] = paths
-        return paths
+    def shape_at(self, prefix: str) -> _Shape:
+        """This object's keys, leaves and children, with their paths when it sits at ``prefix`` (cached)."""
+        shape = self._shapes.get(prefix)
+        if shape is None:
+            names = {key: f"{prefix}.{key}" if prefix else key for key in self.fields}
+            branches: dict[str, tuple[bool, _Shape]] = {}
+            for key, child in self.fields.items():
+                if isinstance(child, ObjectNode):
+                    branches[key] = (False, child.shape_at(names[key]))
+                elif isinstance(child, ListNode):
+                    branches[key] = (True, child.item.shape_at(f"{names[key]}[]"))
+            shape = _Shape(frozenset(self.fields), self._leaves, names, branches)
+            self._shapes[prefix] = shape
+        return shape
+
+
+class _Shape(NamedTuple):
+    """What the kept-whole check needs of one object at one place in the data, compiled once."""
+
+    keys: frozenset[str]
+    leaves: frozenset[str]
+    names: dict[str, str]  # key -> generic path
+    branches: dict[str, tuple[bool, _Shape]]  # key -> (a list?, the shape of the object or item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +329,11 @@ def project(
     projection keeps whole are the data's own objects (on a replay, the held plan's), so
     neither the payload nor the data may be changed afterwards; nothing in the hub does.
     """
+    if fields.tree is fields.schema and not item_filters:
+        # All of v1 (the most common row): the walk below would deliver the data itself.
+        paths: list[str] = []
+        if _conforms(data, fields.tree.shape_at(""), paths):
+            return Projected(cast(dict[str, Any], data), tuple(sorted(set(paths))), ())
     disclosed: set[str] = set()
     withheld: set[str] = set()
     walker = _Walker(item_filters or {}, disclosed, withheld)
@@ -337,7 +356,7 @@ class _Walker:
             # Kept whole (the row names this object, or all of v1): the data's own object
             # is delivered, unless part of it is not the shape v1 promised.
             paths: list[str] = []
-            if _conforms(data, keep, prefix, paths):
+            if _conforms(data, keep.shape_at(prefix), paths):
                 self.disclosed.update(paths)
                 return data
         schema_fields = schema.fields if isinstance(schema, ObjectNode) else {}
@@ -391,38 +410,40 @@ class _Walker:
             self.withheld.add(path)
 
 
-def _conforms(data: Mapping[str, Any], node: ObjectNode, prefix: str, paths: list[str]) -> bool:
-    """True when the data has only v1's keys and shapes below ``node``; collects its leaf paths.
+def _conforms(data: Mapping[str, Any], shape: _Shape, paths: list[str]) -> bool:
+    """True when the data has only v1's keys and shapes below ``shape``; collects its leaf paths.
 
-    Then projecting it onto all of ``node`` gives the data itself, disclosing exactly
+    Then projecting it onto all of the object gives the data itself, disclosing exactly
     these paths and withholding nothing.
     """
-    # Runs over every delivered object of every event: set operations on the keys and
-    # paths computed once per schema node, rather than a test and a string per key.
-    fields = node.fields
-    if not data.keys() <= fields.keys():
+    # Runs over every delivered object of every event: set operations on the keys, and the
+    # paths and children compiled once per place in the schema (``ObjectNode.shape_at``).
+    keys = data.keys()
+    if not keys <= shape.keys:
         return False
-    names = node.paths_below(prefix)
-    leaves = node._leaves
-    if data.keys() <= leaves:
+    names = shape.names
+    if keys <= shape.leaves:
         paths.extend(map(names.__getitem__, data))
         return True
+    leaves, branches = shape.leaves, shape.branches
     for key, value in data.items():
-        path = names[key]
         if key in leaves:
-            paths.append(path)
+            paths.append(names[key])
             continue
-        child = fields[key]
-        if isinstance(child, ObjectNode):
-            if not _is_mapping(value) or not _conforms(value, child, path, paths):
+        is_list, child = branches[key]
+        # _is_mapping written out: a call per object costs more than the test.
+        if not is_list:
+            if not (type(value) is dict or isinstance(value, Mapping)):
                 return False
-        elif isinstance(child, ListNode):
-            if not isinstance(value, list):
+            if not _conforms(value, child, paths):
                 return False
-            item_node = child.item
-            item_path = f"{path}[]"
-            for item in value:
-                if not _is_mapping(item) or not _conforms(item, item_node, item_path, paths):
+        elif not isinstance(value, list):
+            return False
+        else:
+            for entry in value:
+                if not (type(entry) is dict or isinstance(entry, Mapping)):
+                    return False
+                if not _conforms(entry, child, paths):
                     return False
     return True
 
