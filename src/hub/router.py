@@ -261,6 +261,7 @@ class KafkaRouter:
         self._pipeline = pipeline
         self._privacy = privacy or PrivacySettings()
         self._ready = asyncio.Event()
+        self._consuming = False
 
     @property
     def ready(self) -> asyncio.Event:
@@ -272,16 +273,47 @@ class KafkaRouter:
         """Stable per instance, so a restart fences and aborts its predecessor's open transaction."""
         return router_transactional_id(self._kafka)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
-        async for attempt in session_retrying(self._retry, event="router_retrying"):
+    async def run(self, stop: asyncio.Event, *, grace_seconds: float = 10.0) -> None:
+        """Run until ``stop`` is set; transient Kafka failures are retried, never fatal.
+
+        A stop while the router opens a session or waits to retry one (Kafka unreachable)
+        ends it at once: nothing is in flight then. A stop while it consumes is noticed
+        within one poll, after the batch in progress is committed; a batch still busy after
+        ``grace_seconds`` (Kafka went away meanwhile) is cancelled, its transaction aborted
+        and read again on the next start.
+        """
+        running = asyncio.create_task(self._run(stop))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not running.done():
+                if self._consuming:
+                    await asyncio.wait({running}, timeout=grace_seconds)
+                running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        finally:
+            stopping.cancel()
+            running.cancel()
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        async for attempt in session_retrying(
+            self._retry, event="router_retrying", on_retry=self._retrying
+        ):
             with attempt, stop_if_misconfigured():
                 session = await self._open()
                 try:
+                    self._consuming = True
+                    metrics.ROUTER_RETRYING.set(0)
                     await self._loop(session, stop)
                 finally:
+                    self._consuming = False
                     self._ready.clear()
                     await session.close()
+
+    def _retrying(self) -> None:
+        metrics.ROUTER_RETRYING.set(1)
+        metrics.ROUTER_RETRIES.inc()
 
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import random
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka.errors import MessageSizeTooLargeError
@@ -143,9 +143,16 @@ def _is_retryable(exc: BaseException) -> bool:
     return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
 
 
-def session_retrying(retry: RetrySettings, *, event: str) -> AsyncRetrying:
-    """Retry a whole session (new clients each time) on transient failures and broken producers, forever."""
-    return kafka_retrying(retry, event=event, doing="running a session", retry_on=_is_retryable)
+def session_retrying(
+    retry: RetrySettings, *, event: str, on_retry: Callable[[], None] | None = None
+) -> AsyncRetrying:
+    """Retry a whole session (new clients each time) on transient failures and broken producers, forever.
+
+    ``on_retry`` is called before each wait (the router counts its retries with it).
+    """
+    return kafka_retrying(
+        retry, event=event, doing="running a session", retry_on=_is_retryable, on_retry=on_retry
+    )
 
 
 @contextlib.contextmanager
