@@ -18,7 +18,9 @@ from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_regis
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
+from hub.monitor import LagMonitor
 from hub.observability.logging import configure_logging, get_logger
+from hub.observability.ops import OpsServer
 from hub.pipeline import Pipeline
 from hub.router import KafkaRouter
 from hub.routing import build_context
@@ -76,9 +78,12 @@ class Hub:
     webhooks: WebhookDeliverer | None
 
     def services(self) -> list[Service]:
-        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery.
+        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery, the ops port.
 
         The feed runs in a process of its own, so that it does not take the router's GIL.
+        The ops server (``HUB_OPS__PORT``) serves /metrics, /healthz and /readyz; /readyz
+        names the checks that fail: ``kafka`` (the broker answers the router's producer),
+        ``state`` (the routing state is rebuilt), ``router`` (it holds its partitions).
         """
         feed = AuditFeedProcess(
             kafka=self.settings.kafka,
@@ -86,7 +91,21 @@ class Hub:
             layout=self.layout,
             logging=self.settings.logging,
         )
-        services: list[Service] = [self.router.run, feed.run]
+        ops = OpsServer(
+            self.settings.ops,
+            {
+                "kafka": self.router.broker_answers,
+                "state": self.router.state_rebuilt,
+                "router": self.router.consuming,
+            },
+        )
+        monitor = LagMonitor(
+            kafka=self.settings.kafka,
+            layout=self.layout,
+            registry=self.registry,
+            interval_seconds=self.settings.ops.lag_interval_seconds,
+        )
+        services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run]
         if self.webhooks is not None:
             services.append(self.webhooks.run)
         return services

@@ -262,11 +262,25 @@ class KafkaRouter:
         self._privacy = privacy or PrivacySettings()
         self._ready = asyncio.Event()
         self._consuming = False
+        self._session: _Session | None = None
 
     @property
     def ready(self) -> asyncio.Event:
         """Set once topics exist, the state is loaded and the consumer has its partitions."""
         return self._ready
+
+    async def broker_answers(self) -> bool:
+        """True when the cluster answers the router's own producer now (for /readyz)."""
+        session = self._session
+        return session is not None and await session.clients.probe()
+
+    async def consuming(self) -> bool:
+        """True once the router holds its partitions and consumes (for /readyz)."""
+        return self._ready.is_set()
+
+    async def state_rebuilt(self) -> bool:
+        """True while a session runs whose routing state was rebuilt from the changelogs (for /readyz)."""
+        return self._session is not None
 
     @property
     def transactional_id(self) -> str:
@@ -304,10 +318,12 @@ class KafkaRouter:
                 session = await self._open()
                 try:
                     self._consuming = True
+                    self._session = session
                     metrics.ROUTER_RETRYING.set(0)
                     await self._loop(session, stop)
                 finally:
                     self._consuming = False
+                    self._session = None
                     self._ready.clear()
                     await session.close()
 

@@ -25,6 +25,7 @@ __all__ = [
     "HubSettings",
     "KafkaSettings",
     "LoggingSettings",
+    "OpsSettings",
     "PrivacySettings",
     "RetrySettings",
     "WebhookSettings",
@@ -410,6 +411,27 @@ class GatewaySettings(BaseModel):
         return self
 
 
+class OpsSettings(BaseModel):
+    """The operations port of `hub run`: /metrics, /healthz, /readyz (docs/operations.md)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the ops server binds to; loopback by default. It serves "
+        "metrics and health only (no personal data), over plain HTTP.",
+    )
+    port: int = Field(
+        default=8081, ge=0, le=65535, description="Port of the ops server; 0 picks a free one."
+    )
+    lag_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the backlog and lag gauges are read from Kafka's group offsets.",
+    )
+    readiness_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Longest wait for the broker to answer a /readyz probe."
+    )
+
+
 class LoggingSettings(BaseModel):
     """Log rendering; personal data is redacted whatever is chosen here."""
 
@@ -448,6 +470,7 @@ class HubSettings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+    ops: OpsSettings = OpsSettings()
     iwmo: IwmoSettings = IwmoSettings()
 
 

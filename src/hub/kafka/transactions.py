@@ -30,7 +30,14 @@ from tenacity import AsyncRetrying
 from hub.kafka.clients import consumer, producer
 from hub.kafka.errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.kafka.retry import kafka_retrying
-from hub.kafka.types import Consumer, Producer, RebalanceListener, Record, TopicPartition
+from hub.kafka.types import (
+    Consumer,
+    KafkaError,
+    Producer,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings
 
@@ -209,6 +216,14 @@ class TransactionalClients:
         for client in (self.consumer, self.producer):
             with contextlib.suppress(Exception):
                 await client.stop()
+
+    async def probe(self) -> bool:
+        """Ask the cluster for metadata now through the producer: True when it answers."""
+        try:
+            await self.producer.client.fetch_all_metadata()
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
 
     def assignment(self) -> set[TopicPartition]:
         """The partitions this consumer holds now."""
