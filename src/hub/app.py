@@ -19,6 +19,7 @@ from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
 from hub.monitor import LagMonitor
+from hub.observability import metrics
 from hub.observability.logging import configure_logging, get_logger
 from hub.observability.ops import OpsServer
 from hub.pipeline import Pipeline
@@ -104,6 +105,7 @@ class Hub:
             layout=self.layout,
             registry=self.registry,
             interval_seconds=self.settings.ops.lag_interval_seconds,
+            partner_groups=self.settings.ops.partner_groups,
         )
         services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run]
         if self.webhooks is not None:
@@ -143,6 +145,8 @@ def build_hub(settings: HubSettings) -> Hub:
         if webhook_partners
         else None
     )
+    metrics.start_series(p.id for p in registry)
+    metrics.SAFETY_REPORT_DEADLINE.set(settings.ops.safety_report_deadline_seconds)
     return Hub(settings, registry, layout, pipeline, router, audit_feed, webhooks)
 
 

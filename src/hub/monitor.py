@@ -9,8 +9,10 @@ stuck, which is when it matters. One reading every ``HUB_OPS__LAG_INTERVAL_SECON
 Kafka trouble skips a reading (``lag_check_failed``) and is tried again at the next, so
 ``hub_lag_checked_timestamp_seconds`` stops moving and the gauges keep their last values.
 
-Pull partners are not covered: a pull partner's position is the cursor it holds, which the
-hub does not keep (docs/operations.md, "Metrics").
+Recipients measured: webhook partners (their deliverer's group) and Kafka partners whose
+own consumer group is named in ``HUB_OPS__PARTNER_GROUPS``. Pull partners are not: a pull
+partner's position is the cursor it holds, which the hub does not keep (docs/operations.md,
+"Metrics").
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from hub.audit.feed import audit_group
 from hub.connectors.registry import PartnerRegistry, WebhookDelivery
 from hub.delivery.parking import replay_group
 from hub.delivery.webhook import delivery_group
+from hub.errors import ConfigurationError
 from hub.kafka import is_kafka_failure
 from hub.kafka.lag import GroupLag, LagReader
 from hub.observability import metrics
@@ -50,11 +53,29 @@ class LagMonitor:
         layout: TopicLayout,
         registry: PartnerRegistry,
         interval_seconds: float,
+        partner_groups: Mapping[str, str] | None = None,
     ) -> None:
         self._kafka = kafka
         self._layout = layout
         self._registry = registry
         self._interval = interval_seconds
+        # Each measured recipient with the group whose offsets say what it has taken.
+        own = partner_groups or {}
+        unknown = sorted(set(own) - {p.id for p in registry})
+        if unknown:
+            raise ConfigurationError(
+                "settings", "HUB_OPS__PARTNER_GROUPS", f"no registered partner {unknown[0]}"
+            )
+        self._recipients = [
+            (
+                p,
+                delivery_group(kafka, p.id)
+                if isinstance(p.delivery, WebhookDelivery)
+                else own[p.id],
+            )
+            for p in registry
+            if isinstance(p.delivery, WebhookDelivery) or p.id in own
+        ]
         self._webhook = [p for p in registry if isinstance(p.delivery, WebhookDelivery)]
         self._typed: set[tuple[str, str]] = set()  # (recipient, type) children set before
         for partner in registry:
@@ -93,11 +114,9 @@ class LagMonitor:
             metrics.ROUTER_LAG.labels(owner[tp.topic], str(tp.partition)).set(part.behind)
         now_ms = time.time() * 1000
         typed: set[tuple[str, str]] = set()
-        for partner in self._webhook:
+        for partner, group in self._recipients:
             backlog = await reader.read(
-                delivery_group(self._kafka, partner.id),
-                [self._layout.deliveries(partner)],
-                records=_TYPE_SCAN_RECORDS,
+                group, [self._layout.deliveries(partner)], records=_TYPE_SCAN_RECORDS
             )
             metrics.DELIVERY_BACKLOG.labels(partner.id).set(backlog.behind)
             metrics.DELIVERY_OLDEST_SECONDS.labels(partner.id).set(_age(backlog, now_ms))
@@ -106,6 +125,7 @@ class LagMonitor:
                 metrics.DELIVERY_OLDEST_BY_TYPE_SECONDS.labels(partner.id, kind).set(
                     max(0.0, (now_ms - oldest) / 1000)
                 )
+        for partner in self._webhook:
             parked = await reader.read(
                 replay_group(self._kafka, partner.id), [self._layout.parked(partner.id)]
             )

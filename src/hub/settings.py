@@ -430,6 +430,20 @@ class OpsSettings(BaseModel):
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, description="Longest wait for the broker to answer a /readyz probe."
     )
+    safety_report_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A safety report not delivered to Veilig Thuis within this time raises "
+        "HubSafetyReportUndelivered; served as hub_safety_report_deadline_seconds, which the "
+        "shipped alert rule compares with (deploy/prometheus/hub-alerts.yml).",
+    )
+    partner_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="Consumer groups of partners that read their deliveries topic with a "
+        "Kafka client of their own, by partner id (JSON, e.g. "
+        '`{"veilig-thuis-ijsselland": "vt-hub-reader"}`): their backlog and oldest undelivered '
+        "age are measured like a webhook partner's.",
+    )
 
 
 class LoggingSettings(BaseModel):

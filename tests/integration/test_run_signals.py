@@ -1,4 +1,4 @@
-"""`hub run` stops promptly on SIGTERM, also while Kafka does not answer."""
+"""`hub run` while Kafka does not answer: its ops port says so, and SIGTERM stops it promptly."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.integration.hubtest import hub_process, isolated_settings
 
 
-def _unused_address() -> str:
-    """A loopback address where nothing listens (a port just bound and released)."""
+def _unused_port() -> int:
+    """A loopback port where nothing listens (just bound and released)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
+        return int(s.getsockname()[1])
+
+
+def _unused_address() -> str:
+    return f"127.0.0.1:{_unused_port()}"
 
 
 def _wait_for_line(log: Path, event: str, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -62,3 +68,26 @@ def test_sigterm_stops_hub_run_while_kafka_does_not_answer(tmp_path: Path) -> No
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_the_ops_port_says_kafka_is_unreachable(tmp_path: Path) -> None:
+    """/healthz is 200, /readyz 503 naming its three checks, /metrics shows the router retrying."""
+    settings = isolated_settings(_unused_address(), audit_dir=tmp_path)
+    log = tmp_path / "hub.log"
+    port = _unused_port()
+    process = hub_process(settings, log, extra_env={"HUB_OPS__PORT": str(port)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_line(log, "router_retrying", process, timeout=90)
+        _wait_for_line(log, "ops_server_started", process, timeout=90)
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz")
+        assert (ready.status_code, ready.json()) == (
+            503,
+            {"status": "unavailable", "failing": ["kafka", "state", "router"]},
+        )
+        metrics = httpx.get(f"{base}/metrics").text.splitlines()
+        assert "hub_router_retrying 1.0" in metrics
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

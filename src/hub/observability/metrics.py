@@ -11,6 +11,8 @@ label is a type of the contract or ``unknown``, so a partner cannot grow the lab
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -30,8 +32,10 @@ __all__ = [
     "ROUTER_LAG",
     "ROUTER_RETRIES",
     "ROUTER_RETRYING",
+    "SAFETY_REPORT_DEADLINE",
     "STATE_KEYS",
     "WEBHOOK_PARKED",
+    "start_series",
 ]
 
 # The message flow: counted by the pipeline, in the router's transaction. A batch that is
@@ -115,9 +119,22 @@ LAG_CHECKED = Gauge(
     "hub_lag_checked_timestamp_seconds",
     "When the lag monitor last read every group's offsets from Kafka (Unix time).",
 )
+SAFETY_REPORT_DEADLINE = Gauge(
+    "hub_safety_report_deadline_seconds",
+    "HUB_OPS__SAFETY_REPORT_DEADLINE_SECONDS: the time within which a safety report must "
+    "reach Veilig Thuis (the HubSafetyReportUndelivered alert compares with it).",
+)
 PARTNER_INFO = Gauge(
     "hub_partner_info",
     "1 for each registered partner, with its role and delivery kind: join on it to select "
     "by role, e.g. the veilig-thuis recipients.",
     ["partner", "role", "delivery"],
 )
+
+
+def start_series(partner_ids: Iterable[str]) -> None:
+    """Create at 0 the series alerts watch for a first increase (a counter born at 1 shows none)."""
+    for partner in partner_ids:
+        # PROCESSING_FAILED is dead-lettered without a type (the hub failed before or after it).
+        EVENTS_DEAD_LETTERED.labels(partner, "unknown", "PROCESSING_FAILED")
+    ROUTER_RETRYING.set(0)
