@@ -252,6 +252,13 @@ class GatewaySettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port uvicorn binds to.")
+    ops_port: int = Field(
+        default=8082,
+        ge=0,
+        le=65535,
+        description="Port of the gateway's own ops server (/metrics, /healthz, /readyz) on "
+        "HUB_OPS__HOST; apart from the partners' port, so partners never see the metrics.",
+    )
 
     tls_certfile: Path | None = Field(
         default=None, description="Server certificate (PEM); HTTPS when set, plain HTTP otherwise."
