@@ -38,8 +38,9 @@ from hub.topics import TopicLayout
 __all__ = ["LagMonitor"]
 
 _log = get_logger()
-# Records read per partition of a recipient's backlog to find each type's oldest; a type
-# seen only further on counts from the recipient-wide age (docs/operations.md, "Metrics").
+# Records read per partition of a backlog on a topic written in transactions: a backlog up
+# to this is counted exactly (no markers), and each type's oldest is found among them; a
+# type seen only further on counts from the recipient-wide age (docs/operations.md).
 _TYPE_SCAN_RECORDS = 500
 
 
@@ -127,13 +128,17 @@ class LagMonitor:
                 )
         for partner in self._webhook:
             parked = await reader.read(
-                replay_group(self._kafka, partner.id), [self._layout.parked(partner.id)]
+                replay_group(self._kafka, partner.id),
+                [self._layout.parked(partner.id)],
+                records=_TYPE_SCAN_RECORDS,
             )
             metrics.WEBHOOK_PARKED.labels(partner.id).set(parked.behind)
         for recipient, kind in self._typed - typed:
             metrics.DELIVERY_OLDEST_BY_TYPE_SECONDS.labels(recipient, kind).set(0)
         self._typed = typed
-        audit = await reader.read(audit_group(self._kafka), [self._layout.disclosures])
+        audit = await reader.read(
+            audit_group(self._kafka), [self._layout.disclosures], records=_TYPE_SCAN_RECORDS
+        )
         metrics.AUDIT_LAG_RECORDS.set(audit.behind)
         metrics.AUDIT_LAG_SECONDS.set(_age(audit, now_ms))
         metrics.LAG_CHECKED.set(now_ms / 1000)

@@ -6,10 +6,11 @@ process's progress (the webhook deliverers', the audit feed's, the router's) is 
 without asking that process. It never joins a group: an admin client reads the offsets,
 and a consumer without a group reads the records.
 
-Counted in records between the committed offset and the last stable offset, transaction
-markers included (a transactional writer adds one per partition per transaction), so
-``LagReader.read`` looks at the records themselves: a partition whose uncommitted rest
-holds no record (only markers) is behind by nothing.
+Counted in records between the committed offset and the last stable offset. A topic
+written in transactions also holds a marker per partition per transaction, so
+``LagReader.read`` looks at the records themselves: a partition whose rest it reads to the
+end (fewer than ``records``) is behind by exactly the records it read; a longer one by
+its last stable offset less the first unconsumed record's offset (markers included).
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ class LagReader:
                     open_.discard(tp)
         for tp in ends:
             part = lag[tp]
-            if part.first:
+            if tp not in open_ and len(part.first) < records:
+                # Read to the end: the records are all there is, markers left out.
+                part.behind = len(part.first)
+            elif part.first:
                 part.behind = ends[tp] - part.first[0].offset
-            elif tp not in open_:
-                part.behind = 0  # read to the end and found only transaction markers
         reader.unsubscribe()
