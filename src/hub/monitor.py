@@ -9,10 +9,9 @@ stuck, which is when it matters. One reading every ``HUB_OPS__LAG_INTERVAL_SECON
 Kafka trouble skips a reading (``lag_check_failed``) and is tried again at the next, so
 ``hub_lag_checked_timestamp_seconds`` stops moving and the gauges keep their last values.
 
-Recipients measured: webhook partners (their deliverer's group) and Kafka partners whose
-own consumer group is named in ``HUB_OPS__PARTNER_GROUPS``. Pull partners are not: a pull
-partner's position is the cursor it holds, which the hub does not keep (docs/operations.md,
-"Metrics").
+Recipients measured: webhook partners (their deliverer's group), pull partners (the group
+the gateway commits each cursor they come back with to, ``hub.kafka.progress``) and Kafka
+partners whose own consumer group is named in ``HUB_OPS__PARTNER_GROUPS``.
 """
 
 from __future__ import annotations
@@ -23,8 +22,9 @@ import time
 from collections.abc import Iterable, Mapping
 
 from hub.audit.feed import audit_group
-from hub.connectors.registry import PartnerRegistry, WebhookDelivery
+from hub.connectors.registry import Partner, PartnerRegistry, PullDelivery, WebhookDelivery
 from hub.delivery.parking import replay_group
+from hub.delivery.pull import pull_group
 from hub.delivery.webhook import delivery_group
 from hub.errors import ConfigurationError
 from hub.kafka import is_kafka_failure
@@ -68,14 +68,7 @@ class LagMonitor:
                 "settings", "HUB_OPS__PARTNER_GROUPS", f"no registered partner {unknown[0]}"
             )
         self._recipients = [
-            (
-                p,
-                delivery_group(kafka, p.id)
-                if isinstance(p.delivery, WebhookDelivery)
-                else own[p.id],
-            )
-            for p in registry
-            if isinstance(p.delivery, WebhookDelivery) or p.id in own
+            (p, group) for p in registry if (group := _group(kafka, p, own)) is not None
         ]
         self._webhook = [p for p in registry if isinstance(p.delivery, WebhookDelivery)]
         self._typed: set[tuple[str, str]] = set()  # (recipient, type) children set before
@@ -142,6 +135,15 @@ class LagMonitor:
         metrics.AUDIT_LAG_RECORDS.set(audit.behind)
         metrics.AUDIT_LAG_SECONDS.set(_age(audit, now_ms))
         metrics.LAG_CHECKED.set(now_ms / 1000)
+
+
+def _group(kafka: KafkaSettings, partner: Partner, own: Mapping[str, str]) -> str | None:
+    """The group whose offsets say how far a partner has taken its deliveries, if the hub knows one."""
+    if isinstance(partner.delivery, WebhookDelivery):
+        return delivery_group(kafka, partner.id)
+    if isinstance(partner.delivery, PullDelivery):
+        return pull_group(kafka, partner.id)
+    return own.get(partner.id)
 
 
 def _age(lag: GroupLag, now_ms: float) -> float:

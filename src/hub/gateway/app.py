@@ -37,7 +37,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.delivery.pull import CursorExpired, CursorInvalid, PullDeliveries, Stream
+from hub.delivery.pull import (
+    CursorExpired,
+    CursorInvalid,
+    PullDeliveries,
+    Stream,
+    Taken,
+    pull_group,
+)
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
@@ -76,6 +83,7 @@ from hub.iwmo import IwmoCode, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook
 from hub.kafka import StreamReader, is_kafka_failure
+from hub.kafka.progress import GroupProgress
 from hub.observability.logging import get_logger
 from hub.settings import GatewaySettings, KafkaSettings
 from hub.topics import TopicLayout
@@ -399,6 +407,7 @@ def create_app(
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
     deliveries: Stream | None = None,
     iwmo: IwmoEndpoint | None = None,
+    taken: Taken | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
 
@@ -408,7 +417,8 @@ def create_app(
 
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
     endpoint answers 404. ``iwmo`` answers POST /iwmo/v1/messages (without it there is no
-    such route); its state also adds the 302 outcomes to GET /events/{id}.
+    such route); its state also adds the 302 outcomes to GET /events/{id}. ``taken`` is
+    told how far each pull partner has read (``hub.delivery.pull.PullDeliveries``).
     """
     layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
@@ -456,7 +466,9 @@ def create_app(
         pull=(
             None
             if deliveries is None
-            else PullDeliveries(deliveries, layout, wait_seconds=settings.pull_wait_seconds)
+            else PullDeliveries(
+                deliveries, layout, wait_seconds=settings.pull_wait_seconds, taken=taken
+            )
         ),
         iwmo=iwmo,
     )
@@ -575,7 +587,10 @@ def build_gateway_app(
         kafka, max_readers=settings.pull_max_readers, max_bytes=settings.pull_max_bytes
     )
     validator = default_validator(result_areas)
-    services: list[Service] = [sink, tail, stream]
+    # How far each pull partner has read, committed as its group's offsets (the backlog
+    # metrics of `hub run` read them; docs/operations.md).
+    progress = GroupProgress(kafka)
+    services: list[Service] = [sink, tail, stream, progress]
     endpoint: IwmoEndpoint | None = None
     # Only a registry with an iwmo: true partner needs the endpoint, its topics' tail and
     # its transactional producer (and so a transactional id in the gateway's ACLs).
@@ -596,6 +611,9 @@ def build_gateway_app(
         role_adapters=role_adapters,
         deliveries=stream,
         iwmo=endpoint,
+        taken=lambda partner, topic, positions: progress.note(
+            pull_group(kafka, partner.id), topic, positions
+        ),
     )
 
 

@@ -86,13 +86,13 @@ ROUTER_LAG = Gauge(
 )
 DELIVERY_BACKLOG = Gauge(
     "hub_delivery_backlog_records",
-    "Deliveries on a recipient's topic its webhook deliverer has not yet delivered or parked.",
+    "Deliveries on a recipient's topic not yet taken (webhook: delivered or parked; pull: "
+    "the partner came back with a cursor after them; Kafka: its group in HUB_OPS__PARTNER_GROUPS).",
     ["recipient"],
 )
 DELIVERY_OLDEST_SECONDS = Gauge(
     "hub_delivery_oldest_undelivered_seconds",
-    "Age of the oldest delivery a recipient's webhook deliverer has not yet delivered or "
-    "parked (0 when none).",
+    "Age of the oldest delivery on a recipient's topic not yet taken (0 when none).",
     ["recipient"],
 )
 DELIVERY_OLDEST_BY_TYPE_SECONDS = Gauge(
