@@ -261,7 +261,7 @@ class KafkaRouter:
         self._pipeline = pipeline
         self._privacy = privacy or PrivacySettings()
         self._ready = asyncio.Event()
-        self._consuming = False
+        self._in_session = False
         self._session: _Session | None = None
 
     @property
@@ -292,23 +292,26 @@ class KafkaRouter:
 
         A stop while the router opens a session or waits to retry one (Kafka unreachable)
         ends it at once: nothing is in flight then. A stop while it consumes is noticed
-        within one poll, after the batch in progress is committed; a batch still busy after
-        ``grace_seconds`` (Kafka went away meanwhile) is cancelled, its transaction aborted
-        and read again on the next start.
+        within one poll, after the batch in progress is committed, and the session's
+        clients are closed; a session still busy after ``grace_seconds`` (Kafka went away
+        meanwhile) is cancelled, its transaction aborted and read again on the next start.
         """
         running = asyncio.create_task(self._run(stop))
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not running.done():
-                if self._consuming:
+                if self._in_session:
                     await asyncio.wait({running}, timeout=grace_seconds)
                 running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running
         finally:
             stopping.cancel()
-            running.cancel()
+            if not running.done():  # run() itself was cancelled: the session still closes
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     async def _run(self, stop: asyncio.Event) -> None:
         async for attempt in session_retrying(
@@ -316,16 +319,20 @@ class KafkaRouter:
         ):
             with attempt, stop_if_misconfigured():
                 session = await self._open()
+                # Until the session is closed: a stop then waits (within the grace) rather
+                # than cancel a close half done, which would leave the clients open.
+                self._in_session = True
                 try:
-                    self._consuming = True
                     self._session = session
                     metrics.ROUTER_RETRYING.set(0)
                     await self._loop(session, stop)
                 finally:
-                    self._consuming = False
                     self._session = None
                     self._ready.clear()
-                    await session.close()
+                    try:
+                        await session.close()
+                    finally:
+                        self._in_session = False
 
     def _retrying(self) -> None:
         metrics.ROUTER_RETRYING.set(1)

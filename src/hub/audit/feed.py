@@ -195,6 +195,10 @@ class AuditFeed:
             await stop.wait()
         finally:
             stopping.cancel()
+            if not starting.done():  # run() itself was cancelled
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
             await self._broker.stop()
             if self._store is not None:
                 await self._call(self._store.close)
