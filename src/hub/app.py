@@ -12,8 +12,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from hub.audit.chain import Signer
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
+from hub.connectors.protocol import HttpEndpoint
 from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
@@ -34,6 +36,7 @@ __all__ = [
     "build_pipeline",
     "configure_process",
     "http_adapters",
+    "http_endpoints",
     "kafka_adapters",
     "refuse_demo_defaults",
     "run_until_signalled",
@@ -49,6 +52,11 @@ def http_adapters() -> dict[str, tuple[HttpAdapter, ...]]:
     return {c.role.name: c.http_adapters for c in catalogue().connectors if c.http_adapters}
 
 
+def http_endpoints() -> dict[str, tuple[HttpEndpoint, ...]]:
+    """Each role's connector endpoints (``Connector.http_endpoints``), for the gateway to mount."""
+    return {c.role.name: c.http_endpoints for c in catalogue().connectors if c.http_endpoints}
+
+
 def kafka_adapters() -> dict[str, tuple[KafkaAdapter, ...]]:
     """Each role's own Kafka wire formats (its connector's), read for that role's records only."""
     return {c.role.name: c.kafka_adapters for c in catalogue().connectors if c.kafka_adapters}
@@ -58,8 +66,14 @@ def build_pipeline(
     settings: HubSettings, registry: PartnerRegistry, layout: TopicLayout
 ) -> Pipeline:
     """The per-record step (decode -> validate -> dedupe -> rules -> release -> records) of this deployment."""
+    audit = settings.audit
     return Pipeline(
-        layout, registry, build_context(settings, registry), role_adapters=kafka_adapters()
+        layout,
+        registry,
+        build_context(settings, registry),
+        role_adapters=kafka_adapters(),
+        signer=Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value()),
+        checkpoint_every=audit.checkpoint_every,
     )
 
 

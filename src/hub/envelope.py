@@ -117,7 +117,8 @@ _TRACESTATE_MEMBER = re.compile(
     r"(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})"
     r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
 )
-_TRACESTATE_MAX_LENGTH: Final = 512
+# W3C caps the members, not the length (512 characters is what a vendor should at least
+# propagate): a longer well-formed tracestate is valid, and the hub drops it anyway.
 _TRACESTATE_MAX_MEMBERS: Final = 32
 
 
@@ -313,8 +314,6 @@ def _string(raw: Mapping[str, Any], name: str, errors: list[ErrorDetail], requir
 
 
 def _is_tracestate(value: str) -> bool:
-    if len(value) > _TRACESTATE_MAX_LENGTH:
-        return False
     members = [member.strip(" \t") for member in value.split(",")]
     members = [member for member in members if member]
     if not members or len(members) > _TRACESTATE_MAX_MEMBERS:
@@ -458,7 +457,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
             _error(
                 "tracestate",
                 ErrorCode.FORMAT_INVALID,
-                "Must be a W3C tracestate: at most 32 key=value members, 512 characters.",
+                "Must be a W3C tracestate: at most 32 comma-separated key=value members.",
             )
         )
 
@@ -671,8 +670,9 @@ def from_kafka(
 
     Every ``ce_*`` header becomes an attribute (so an unknown one is rejected later as an
     extension), ``content-type`` becomes ``datacontenttype``, other headers are transport
-    metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, the
-    value is not a JSON object, or the key differs from the subject.
+    metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, a
+    ``ce_data`` header is sent, the value is not a JSON object, or the key differs from the
+    subject.
 
     ``text_data`` (the hub's own deliveries): a value whose ``content-type`` is not JSON is
     a document a connector rendered, kept as UTF-8 text (a JSON string in structured mode).
@@ -709,6 +709,18 @@ def from_kafka(
                     )
                 ]
             ) from None
+    if "data" in structured:
+        # The value is the data; a ce_data header would be overwritten unseen (HTTP binary
+        # mode refuses ce-data the same way).
+        raise InvalidEvent(
+            [
+                _error(
+                    "data",
+                    ErrorCode.ENVELOPE_INVALID,
+                    "In binary mode data is the record's value, not a header.",
+                )
+            ]
+        )
     if value is None:
         raise InvalidEvent([_error("data", ErrorCode.FIELD_REQUIRED, "The record has no value.")])
     content_type = structured.get("datacontenttype")

@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import Counter
 from pydantic_core import to_json
 
+from hub.audit.chain import ChainHead, Signer, chain_of, head_key, record_hash
 from hub.audit.record import DisclosureOutcome
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import MAX_EVENT_BYTES, compact_size_bound, event_too_large, is_event_id, to_kafka
@@ -63,6 +64,10 @@ class InboundRecord:
     headers: Headers
     received_at: datetime | None = None
     """When the broker appended it (log-append time); None: the hub's clock decides."""
+    replays: int = 0
+    """How many times a dead letter of it was replayed (``hub dlq replay``); 0: as sent."""
+    replay_of: str | None = None
+    """The dead letter this record is a replay of."""
 
     @property
     def size(self) -> int:
@@ -104,8 +109,12 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         adapters: Sequence[KafkaAdapter] = KAFKA_ADAPTERS,
         role_adapters: Mapping[str, Sequence[KafkaAdapter]] | None = None,
+        signer: Signer | None = None,
+        checkpoint_every: int = 100,
     ) -> None:
         self._layout = layout
+        self._signer = signer
+        self._checkpoint_every = checkpoint_every
         self._registry = registry
         self._ctx = ctx
         self._clock = clock
@@ -132,7 +141,7 @@ class Pipeline:
             outcome = _too_large(self._identify(record), partner)
         else:
             outcome = self._decode_and_process(record, size, partner, state, held)
-        return self._records(record, partner, outcome)
+        return self._records(record, partner, outcome, state)
 
     def _decode_and_process(
         self, record: InboundRecord, size: int, partner: Partner, state: Overlay, held: Overlay
@@ -157,6 +166,7 @@ class Pipeline:
                 held=held,
                 received_at=received_at,
                 size_at_most=compact_size_bound(size),
+                replay=record.replays > 0,
             )
         except Exception:
             # A bug in the hub must not block the partition or lose the event: park it.
@@ -173,7 +183,7 @@ class Pipeline:
             )
 
     def _records(
-        self, record: InboundRecord, partner: Partner | None, outcome: Outcome
+        self, record: InboundRecord, partner: Partner | None, outcome: Outcome, state: Overlay
     ) -> list[OutRecord]:
         """The outcome as Kafka records: state, status, then dead letter or deliveries, disclosures."""
         # One log call per event with its context (no bound logger per event: at the usual
@@ -194,6 +204,11 @@ class Pipeline:
             return []
         decision = outcome.decision
         out = [] if decision is None else self._state_records(decision)
+        disclosures: list[OutRecord] = []
+        if decision is not None and decision.disclosures:
+            # Linked first: the chain's new head is state, written with the event's own.
+            head, disclosures = self._disclosure_records(decision, record, state)
+            out.append(head)
         out.extend(self._status_record(outcome, partner))
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             codes = [e.code.value for e in outcome.errors]
@@ -218,8 +233,7 @@ class Pipeline:
                     reason=alert.reason,
                     disclosure_id=alert.disclosure_id,
                 )
-        if decision is not None:
-            out.extend(self._disclosure_records(decision))
+        out.extend(disclosures)
         return out
 
     def refused(self, record: InboundRecord, exc: BaseException) -> list[OutRecord]:
@@ -340,15 +354,34 @@ class Pipeline:
             _count(metrics.EVENTS_DELIVERED, delivery.event.type, delivery.recipient)
         return out
 
-    def _disclosure_records(self, decision: Decision) -> list[OutRecord]:
+    def _disclosure_records(
+        self, decision: Decision, inbound: InboundRecord, state: Overlay
+    ) -> tuple[OutRecord, list[OutRecord]]:
+        """The chain's new head (a state record) and the disclosure records, linked into it.
+
+        Each record joins its inbound partition's hash chain; the head moves in the
+        routing state, in the same transaction as the records (``hub.audit.chain``).
+        Every ``checkpoint_every`` records a signed checkpoint of the head follows.
+        """
+        chain = chain_of(inbound.topic, inbound.partition)
+        key = head_key(chain)
+        head = ChainHead.of(state.get(key))
         out = []
         for record in decision.disclosures:
             if record.outcome is DisclosureOutcome.WITHHELD:
                 _count(metrics.EVENTS_WITHHELD, record.event_type, record.recipient)
-            out.append(
-                OutRecord(self._layout.disclosures, record.disclosure_id.encode(), record.to_json())
+            linked = record.model_copy(
+                update={"chain": chain, "seq": head.seq + 1, "prev_hash": head.hash}
             )
-        return out
+            value = linked.to_json()
+            head = ChainHead(head.seq + 1, record_hash(linked.model_dump(mode="json")))
+            out.append(OutRecord(self._layout.disclosures, record.disclosure_id.encode(), value))
+            if self._signer is not None and head.seq % self._checkpoint_every == 0:
+                checkpoint = self._signer.checkpoint(chain, head, self._clock())
+                out.append(OutRecord(self._layout.disclosures, key.encode(), checkpoint.to_json()))
+        value_of_head = head.value(self._clock().date().isoformat())
+        state.put({key: value_of_head})
+        return OutRecord(self._layout.state, key.encode(), to_json(value_of_head)), out
 
     def _dead_letter(
         self,
@@ -381,6 +414,8 @@ class Pipeline:
                 if stored is None
                 else RecordCopy(key=record.key, headers=stored, value=record.value)
             ),
+            replays=record.replays,
+            replay_of=record.replay_of,
         )
         return OutRecord(self._layout.deadletter, letter.key, letter.to_json(), letter.headers)
 
@@ -397,6 +432,7 @@ def process(
     held: Overlay | None = None,
     received_at: datetime | None = None,
     size_at_most: int | None = None,
+    replay: bool = False,
 ) -> Outcome:
     """Validate, dedupe, rule and release one structured-mode event; put its changes in the overlays.
 
@@ -407,14 +443,17 @@ def process(
     replayed to assignments that go live later. ``received_at`` is when the hub received
     the event (default: ``ctx.now()``); every retention clock of the state counts from
     it, never from the event's own ``time``. ``size_at_most`` bounds the event's compact
-    JSON when the caller knows it (``validate_event``).
+    JSON when the caller knows it (``validate_event``). ``replay``: an operator's replay
+    of a dead letter, which a marker of a stateful rejection does not stop (one of an
+    event that was routed does: never a second delivery).
     """
     try:
         event = _validate(raw, sender, ctx, size_at_most)
     except InvalidEvent as exc:
         return _invalid(raw, sender, ctx, exc.errors)
     seen = seen_key(event.source, event.id)
-    if state.get(seen) is not None:
+    marker = state.get(seen)
+    if marker is not None and not (replay and marker.get("rejected")):
         return _outcome(OutcomeKind.DUPLICATE, event)
     received_on = (received_at or ctx.now()).date().isoformat()
     origin = Origin.of(
@@ -426,6 +465,8 @@ def process(
     # A rejected event changes nothing but is recorded as seen: a redelivery is a duplicate.
     changes = {**ruling.changes, seen: SeenMarker(received_on=received_on)}
     if ruling.errors:
+        # Marked, so that an operator's replay (once the cause is fixed) is not a duplicate.
+        changes[seen] = SeenMarker(received_on=received_on, rejected=True)
         state.put(changes)
         decision = Decision(rejection=tuple(ruling.errors), state_changes=changes)
         return _outcome(OutcomeKind.DEAD_LETTERED, event, decision, unroutable=ruling.unroutable)

@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from pydantic_core import from_json as _loads
 from pydantic_core import to_json
 
 from hub.errors import ErrorCode, ErrorDetail
 
-__all__ = ["DeadLetter", "RecordCopy", "StatusRecord"]
+__all__ = [
+    "DEAD_LETTER_SCHEMA",
+    "STATUS_RECORD_SCHEMA",
+    "DeadLetter",
+    "RecordCopy",
+    "Replay",
+    "StatusRecord",
+]
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -39,6 +46,42 @@ def _object(value: bytes) -> Mapping[str, Any] | None:
     except ValueError:
         return None
     return record if isinstance(record, Mapping) else None
+
+
+# The JSON Schema of ``StatusRecord.to_json`` (draft-07 keywords only, so the AsyncAPI
+# document can embed it as is). Written by hand beside the class because ``to_json`` is
+# hand-written; a unit test validates real ``to_json`` output against it, so it cannot drift.
+_TEXT_OR_NULL: Any = {"type": ["string", "null"]}
+_STRINGS: Any = {"type": "array", "items": {"type": "string"}}
+STATUS_RECORD_SCHEMA: Final[Mapping[str, Any]] = {
+    "title": "StatusRecord",
+    "description": "What became of one event, for its sender (GET /events/{id}): ids and codes, "
+    "never data. Keyed by `<source> <event id>` on a compacted topic.",
+    "type": "object",
+    "properties": {
+        "event_id": _TEXT_OR_NULL,
+        "source": _TEXT_OR_NULL,
+        "partner": {**_TEXT_OR_NULL, "description": "The sending partner's id."},
+        "type": {**_TEXT_OR_NULL, "description": "The event's type, when it could be read."},
+        "status": {"type": "string", "enum": ["delivered", "dead-lettered"]},
+        "codes": {**_STRINGS, "description": "Error codes of a dead-lettered event."},
+        "recipients": {**_STRINGS, "description": "Partner ids it was delivered to."},
+        "withheld": {**_STRINGS, "description": "Partner ids it was withheld from."},
+        "at": {**_TEXT_OR_NULL, "format": "date-time", "description": "When it was decided."},
+    },
+    "required": [
+        "event_id",
+        "source",
+        "partner",
+        "type",
+        "status",
+        "codes",
+        "recipients",
+        "withheld",
+        "at",
+    ],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +163,111 @@ def _unb64(value: object) -> bytes | None:
         return None
 
 
+# The JSON Schema of ``DeadLetter.to_json`` (draft-07 keywords only): kept here, above the
+# class, so a change of the dead letter's fields is one edit beside it; a unit test
+# validates real ``to_json`` output against it.
+_BASE64_OR_NULL: Any = {"type": ["string", "null"], "contentEncoding": "base64"}
+DEAD_LETTER_SCHEMA: Final[Mapping[str, Any]] = {
+    "title": "DeadLetter",
+    "description": "An event the hub could not route: why (codes and paths only), where from, "
+    "and a copy of the original record for replay (null when kept by reference only).",
+    "type": "object",
+    "properties": {
+        "reason": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "The first error's code."},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "path": {"type": "string"},
+                            "code": {"type": "string", "enum": sorted(c.value for c in ErrorCode)},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["path", "code", "message"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["code", "errors"],
+            "additionalProperties": False,
+        },
+        "unroutable": {"type": "boolean"},
+        "replays": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "On a dead letter of a replay only: how many times its record was "
+            "replayed (`hub dlq replay`).",
+        },
+        "replay_of": {
+            "type": "string",
+            "description": "On a dead letter of a replay only: the dead letter it replayed.",
+        },
+        "partner": {"type": ["string", "null"], "description": "The sending partner's id."},
+        "event_id": {"type": ["string", "null"]},
+        "origin": {
+            "type": "object",
+            "description": "The original record: inbound topic, partition, offset.",
+            "properties": {
+                "topic": {"type": "string"},
+                "partition": {"type": "integer", "minimum": 0},
+                "offset": {"type": "integer", "minimum": 0},
+            },
+            "required": ["topic", "partition", "offset"],
+            "additionalProperties": False,
+        },
+        "digest": {
+            "type": "object",
+            "properties": {
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "bytes": {"type": "integer", "minimum": 0},
+            },
+            "required": ["sha256", "bytes"],
+            "additionalProperties": False,
+        },
+        "record": {
+            "description": "A copy of the original record (base64), or null when too large "
+            "to copy or holding what the hub never stores: replay it from origin.",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "key": _BASE64_OR_NULL,
+                        "headers": {
+                            "type": "array",
+                            "items": {
+                                "type": "array",
+                                "items": [{"type": "string"}, _BASE64_OR_NULL],
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                        },
+                        "value": _BASE64_OR_NULL,
+                    },
+                    "required": ["key", "headers", "value"],
+                    "additionalProperties": False,
+                },
+            ],
+        },
+    },
+    "required": ["reason", "unroutable", "partner", "event_id", "origin", "digest", "record"],
+    "additionalProperties": False,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """An event the hub could not route: why (codes and paths only), where from, and a copy.
 
     ``record`` is None when the original was too large to copy (or Kafka refused the
     output): it is then kept by reference (``topic``, ``partition``, ``offset``, whose
-    topic has the same retention) and by digest.
+    topic has the same retention) and by digest. The origin is always the partner's
+    inbound record, also for a dead letter of a replay; ``replays`` counts the replays
+    that led to this dead letter (0: as sent) and ``replay_of`` names the dead letter the
+    last one replayed. Dead letters written before replays were counted read as 0 and None.
     """
 
     errors: tuple[ErrorDetail, ...]
@@ -139,6 +280,8 @@ class DeadLetter:
     sha256: str
     size: int
     record: RecordCopy | None
+    replays: int = 0
+    replay_of: str | None = None
 
     @property
     def code(self) -> str:
@@ -161,6 +304,9 @@ class DeadLetter:
     def to_json(self) -> bytes:
         """The record's value on the dead-letter topic."""
         copy = self.record
+        # A dead letter of a partner's record as sent is written as it always was; only one
+        # of a replay carries the two keys replays added (readers default them).
+        replayed = {"replays": self.replays, "replay_of": self.replay_of} if self.replays else {}
         return to_json(
             {
                 "reason": {"code": self.code, "errors": [e.as_dict() for e in self.errors]},
@@ -178,6 +324,7 @@ class DeadLetter:
                         "value": _b64(copy.value),
                     }
                 ),
+                **replayed,
             }
         )
 
@@ -221,6 +368,73 @@ class DeadLetter:
                     if isinstance(copied, Mapping)
                     else None
                 ),
+                replays=_count(letter.get("replays")),
+                replay_of=_text(letter.get("replay_of")),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+_REPLAY = "hub-replay-"
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What an operator's replay of a dead letter says about the record it puts on the replay topic.
+
+    Carried in ``hub-replay-*`` headers (ids, numbers and the operator's name; no event
+    data): the inbound record the dead letter came from (so the router knows the sender
+    and the new dead letter keeps the origin), the replay's number and the dead letter.
+    Only the replay topic is read for them: an inbound topic's headers are the partner's.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    count: int
+    of: str
+    operator: str
+
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]:
+        """The ``hub-replay-*`` headers of the replayed record."""
+        return tuple(
+            (_REPLAY + name, str(value).encode())
+            for name, value in (
+                ("topic", self.topic),
+                ("partition", self.partition),
+                ("offset", self.offset),
+                ("count", self.count),
+                ("of", self.of),
+                ("operator", self.operator),
+            )
+        )
+
+    @classmethod
+    def split(
+        cls, headers: Sequence[tuple[str, bytes | None]]
+    ) -> tuple[Replay | None, tuple[tuple[str, bytes], ...]]:
+        """The replay these headers describe (None when they do not), and the record's own headers."""
+        found: dict[str, str] = {}
+        own: list[tuple[str, bytes]] = []
+        for name, value in headers:
+            if name.startswith(_REPLAY):
+                found[name[len(_REPLAY) :]] = (value or b"").decode("utf-8", "replace")
+            else:
+                own.append((name, value or b""))
+        try:
+            replay = cls(
+                topic=found["topic"],
+                partition=int(found["partition"]),
+                offset=int(found["offset"]),
+                count=int(found["count"]),
+                of=found["of"],
+                operator=found["operator"],
+            )
+        except (KeyError, ValueError):
+            replay = None
+        return replay, tuple(own)

@@ -57,6 +57,7 @@ from hub.kafka.transactions import TransactionalClients, session_retrying, stop_
 from hub.observability import metrics
 from hub.observability.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
+from hub.records import Replay
 from hub.routing.retention import expired_keys, legacy_keys
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings, StateSettings
 from hub.state import DiskStore, Overlay, StateStore
@@ -227,16 +228,18 @@ class _PipelineTransform:
     state: DiskStore
     held: StateStore
 
+    replay_topic: str
+
     def handle(self, records: Sequence[Record]) -> _Outcome:
         state, held = self.state.overlay(), self.held.overlay()
         out: list[OutRecord] = []
         for record in records:
-            out.extend(self.pipeline.handle(_inbound(record), state, held))
+            out.extend(self.pipeline.handle(_inbound(record, self.replay_topic), state, held))
         return _Outcome(out, (state, held))
 
     def refused(self, record: Record, exc: BaseException) -> _Outcome:
         # No overlays: the record's state changes are dropped, it had no effect.
-        return _Outcome(self.pipeline.refused(_inbound(record), exc))
+        return _Outcome(self.pipeline.refused(_inbound(record, self.replay_topic), exc))
 
 
 class KafkaRouter:
@@ -341,7 +344,9 @@ class KafkaRouter:
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
         changelogs = await load_state(self._kafka, self._layout, self._state)
-        inbound = [self._layout.inbound(p.id) for p in self._registry]
+        # The replay topic is read as one more inbound topic (an operator's `hub dlq replay`),
+        # and counts as one for who alone writes the changelogs.
+        inbound = [self._layout.inbound(p.id) for p in self._registry] + [self._layout.replay]
         ownership = _Ownership(inbound)
         try:
             clients = TransactionalClients(
@@ -360,7 +365,9 @@ class KafkaRouter:
 
     async def _loop(self, session: _Session, stop: asyncio.Event) -> None:
         clients, ownership = session.clients, session.ownership
-        transform = _PipelineTransform(self._pipeline, session.state, session.changelogs.held)
+        transform = _PipelineTransform(
+            self._pipeline, session.state, session.changelogs.held, self._layout.replay
+        )
         next_sweep = 0.0  # at start, then every retention_sweep_seconds
         while not stop.is_set():
             # Only while holding partitions (docs/state.md): an instance without any must not
@@ -420,14 +427,26 @@ async def _forget_expired(
     return len(keys)
 
 
-def _inbound(record: Record) -> InboundRecord:
+def _inbound(record: Record, replay_topic: str) -> InboundRecord:
+    """The pipeline's view of a record; a replayed one is its sender's original, at its origin."""
+    topic, partition, offset = record.topic, record.partition, record.offset
+    headers, replays, replay_of = tuple(record.headers), 0, None
+    if topic == replay_topic:
+        replay, headers = Replay.split(record.headers)
+        if replay is not None:
+            # The origin names the sending partner's inbound topic: the replay topic is
+            # written by operators only (ACLs), so the header is trusted as that topic is.
+            topic, partition, offset = replay.topic, replay.partition, replay.offset
+            replays, replay_of = replay.count, replay.of
     return InboundRecord(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
+        topic=topic,
+        partition=partition,
+        offset=offset,
         key=record.key,
         value=record.value,
-        headers=tuple(record.headers),
+        headers=headers,
+        replays=replays,
+        replay_of=replay_of,
         # Receipt, not the sender's claim: the broker's append time where the topic keeps
         # it (the hub's inbound topics do), else the hub's clock when it handles the record.
         received_at=(

@@ -7,12 +7,14 @@ a ``.env`` file in the working directory, then the defaults below.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import socket
 from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
@@ -34,6 +36,8 @@ __all__ = [
 
 _DAY_MS = 24 * 60 * 60 * 1000
 DEMO_PSEUDONYM_SECRET = "demo-only-pseudonym-secret-change-me"  # noqa: S105 - public on purpose; refused in production
+# Ed25519 private key (base64) that signs the disclosure log's checkpoints in demos only.
+DEMO_SIGNING_KEY = "3hbdEfgdrLDRyjd2TRcCRbBcNy0H6ycacHSt5w6Rolk="
 
 
 class KafkaSettings(BaseModel):
@@ -191,13 +195,70 @@ class StateSettings(BaseModel):
     )
 
 
+class OfficerCredential(BaseModel):
+    """A privacy officer who may query the disclosure log over ``hub audit serve``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(
+        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", description="Named in every query's log line."
+    )
+    api_key_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 (lower-case hex) of the officer's API key."
+    )
+
+
 class AuditSettings(BaseModel):
-    """Where the queryable copy of the disclosure log lives."""
+    """Where the queryable copy of the disclosure log lives, and who may query it."""
 
     store_url: str = Field(
         default="sqlite:///.hub-run/audit.sqlite3",
         description="sqlite:///PATH (default) or postgresql://... .",
     )
+    register_base_uri: str = Field(
+        default="https://register.gemeente.example/verwerkingsactiviteiten/",
+        pattern=r"^\S+[/:#]$",
+        description="Base URI of the organisation's register of processing activities (AVG "
+        "art. 30): a Logboek record's dpl.core.processing_activity_id is this plus the "
+        "table's activity name. The default is an example; set the register's own.",
+    )
+    api_host: str = Field(
+        default="127.0.0.1", description="Address `hub audit serve` listens on (loopback)."
+    )
+    api_port: int = Field(default=8083, ge=1, le=65535, description="Port of `hub audit serve`.")
+    officers: tuple[OfficerCredential, ...] = Field(
+        default=(),
+        description="Privacy officers who may query the log (JSON list of {id, api_key_sha256}).",
+    )
+    signing_key: SecretStr = Field(
+        default=SecretStr(DEMO_SIGNING_KEY),
+        description="Ed25519 private key (32 bytes, base64) that signs the log's checkpoints "
+        "(hub.audit.chain). The default is for demos only; production must set its own.",
+    )
+    signing_key_id: str = Field(
+        default="demo",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Named in each checkpoint, so a verifier knows which public key to use.",
+    )
+    verify_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Public keys (32 bytes, base64) of earlier signing keys, by key id: "
+        "`hub audit verify` checks their checkpoints too (the current key's is derived).",
+    )
+    checkpoint_every: int = Field(
+        default=100, ge=1, description="A signed checkpoint after this many records of a chain."
+    )
+
+    @field_validator("signing_key")
+    @classmethod
+    def _an_ed25519_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64") from None
+        if len(raw) != 32:
+            raise ValueError("an Ed25519 private key is 32 bytes")
+        return value
 
 
 class WebhookSettings(BaseModel):
@@ -467,6 +528,26 @@ class LoggingSettings(BaseModel):
     )
 
 
+class DeadLetterSettings(BaseModel):
+    """The operators' dead-letter commands (`hub dlq`): the replay limit and the viewing's log."""
+
+    max_replays: int = Field(
+        default=3,
+        ge=1,
+        description="A dead letter that already results from this many replays is not replayed "
+        "again by `hub dlq replay`: a cause that replays do not fix must not go round forever.",
+    )
+    view_legal_basis: str = Field(
+        default="AVG art. 6(1)(e) and 32: operating the hub (investigating a dead letter)",
+        description="Legal basis in the disclosure record of an operator viewing a dead "
+        "letter's personal data (`hub dlq show --with-personal-data`).",
+    )
+    view_processing_activity: str = Field(
+        default="hub-operations",
+        description="Processing activity (AVG art. 30 register id) of that disclosure record.",
+    )
+
+
 class HubSettings(BaseSettings):
     """All settings of the hub."""
 
@@ -493,6 +574,7 @@ class HubSettings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     ops: OpsSettings = OpsSettings()
     iwmo: IwmoSettings = IwmoSettings()
+    deadletters: DeadLetterSettings = DeadLetterSettings()
 
 
 def demo_defaults_in_use(settings: HubSettings) -> list[str]:
@@ -509,4 +591,6 @@ def demo_defaults_in_use(settings: HubSettings) -> list[str]:
         found.append("HUB_PARTNERS_FILE")
     if settings.privacy.pseudonym_secret.get_secret_value() == DEMO_PSEUDONYM_SECRET:
         found.append("HUB_PRIVACY__PSEUDONYM_SECRET")
+    if settings.audit.signing_key.get_secret_value() == DEMO_SIGNING_KEY:
+        found.append("HUB_AUDIT__SIGNING_KEY")
     return found

@@ -10,6 +10,8 @@
     <prefix>.disclosures           the disclosure log (pseudonyms only), kept for years
     <prefix>.status                compacted: per (source, id), what became of an event (for its sender)
     <prefix>.parked.<partner>      webhook deliveries that ran out of retries, for replay
+    <prefix>.replay                dead letters an operator replays (`hub dlq replay`), read by the router
+    <prefix>.operations            the operators' log: replays and views of dead letters (ids, no data)
     <prefix>.iwmo                  compacted, deleted after iwmo_retention_ms: the gateway's iWmo records (care per assignment,
                                    used Identificaties, 302 outcomes; pseudonyms, no names)
     <prefix>.iwmo-receipts         compacted, with personal-data retention: the retour each
@@ -120,6 +122,16 @@ class TopicLayout:
         """The retours of 305/307 messages, kept for replay with personal data's retention."""
         return f"{self.prefix}.iwmo-receipts"
 
+    @property
+    def replay(self) -> str:
+        """Dead letters an operator replays; the router reads them as their sender's records."""
+        return f"{self.prefix}.replay"
+
+    @property
+    def operations(self) -> str:
+        """The operators' log (``hub dlq``): who replayed or viewed which dead letter, when."""
+        return f"{self.prefix}.operations"
+
     def parked(self, partner_id: str) -> str:
         """Webhook deliveries to this partner that exhausted their retries, kept for replay."""
         return f"{self.prefix}.parked.{partner_id}"
@@ -139,6 +151,15 @@ class TopicLayout:
         specs += [TopicSpec(self.deliveries(p), personal) for p in registry]
         specs.append(TopicSpec(self.deadletter, personal))
         specs += [TopicSpec(self.parked(p.id), personal) for p in registry]
+        # Copies of inbound records: their retention, and the broker's clock as receipt.
+        specs.append(TopicSpec(self.replay, inbound))
+        # Ids, codes and operators' names: kept as long as the disclosure log.
+        specs.append(
+            TopicSpec(
+                self.operations,
+                {"retention.ms": str(kafka.disclosure_retention_ms), "cleanup.policy": "delete"},
+            )
+        )
         # Status records hold ids, partner ids and codes only; compacted, one per event.
         specs.append(TopicSpec(self.status, {"cleanup.policy": "compact"}))
         # The state outlives topic retention (privacy.md, "Retention"): compacted, never deleted by age.

@@ -14,14 +14,11 @@ import httpx
 import trustme
 import yaml
 
-from hub.app import Hub, build_hub
+from hub.app import Hub, build_hub, http_endpoints
 from hub.connectors.registry import load_registry
 from hub.dev.partner_io import receive
-from hub.families.state import assignment_key
 from hub.gateway import GatewayServer, build_gateway_app
-from hub.gateway.iwmo import IwmoOptions
 from hub.iwmo import MessageKind, ensure_structure, identificatie_301, parse_document
-from hub.privacy.pseudonym import Pseudonymiser
 from hub.testing import load_example
 
 from .hubtest import isolated_settings
@@ -97,12 +94,12 @@ async def hub_with_iwmo_gateway(bootstrap: str, tmp_path: Path) -> AsyncIterator
     services = [asyncio.create_task(service(stop)) for service in hub.services()]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    secret = settings.privacy.pseudonym_secret.get_secret_value().encode("utf-8")
     app = build_gateway_app(
         settings.gateway,
         settings.kafka,
         hub.registry,
-        iwmo=IwmoOptions(settings.iwmo, Pseudonymiser(secret), assignment_key),
+        endpoints=http_endpoints(),
+        deployment=settings,
     )
     gateway = GatewayServer(app, settings.gateway)
     services.append(asyncio.create_task(gateway.run(stop, sockets=[sock])))

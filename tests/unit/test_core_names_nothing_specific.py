@@ -1,8 +1,8 @@
-"""The core names no role, no type and no family word: those are the connectors' and families'.
+"""The core names no role, no type, no format and no family word: those are the connectors'.
 
 Every string constant in the core's code (docstrings aside, whose examples may name
 them) is compared with every name the catalogue knows: roles, types (full and short),
-selectors, conditions, filters and state kinds. A core that named one would need an edit
+partner formats (``iwmo``), selectors, conditions, filters and state kinds. A core that named one would need an edit
 for every new partner or family.
 """
 
@@ -28,6 +28,7 @@ def _names() -> set[str]:
     found = catalogue()
     return {
         *found.roles,
+        *(name for role in found.roles.values() for name in role.formats),
         *found.types,
         *(spec.short_name for spec in found.types.values()),
         *found.selectors,
@@ -63,7 +64,9 @@ def test_the_core_names_no_role_type_or_family_word() -> None:
         f"{path.relative_to(SRC)}:{line}: {value!r}"
         for path in CORE
         for line, value in _constants(path)
-        if value in names or (value.partition(":")[0] in names and ":" in value)
+        if value in names
+        or (value.partition(":")[0] in names and ":" in value)
+        or any(f"/{name}/" in value for name in names)  # a path: /iwmo/v1/messages
     ]
     assert len(CORE) > 40
     assert named == []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hub import pipeline as pipeline_module
+from hub.audit.chain import record_hash
 from hub.errors import ErrorCode
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
@@ -33,10 +34,11 @@ def only(out: list[OutRecord], topic: str) -> OutRecord:
 
 
 def test_a_referral_writes_state_status_delivery_and_disclosure(hub: InMemoryPipeline) -> None:
-    """A routed referral: its state entry and seen marker, a status, the delivery, the record."""
+    """A routed referral: its state entry and seen marker, the log's chain head, a status, the delivery, the record."""
     out = hub.feed(load_example(REFERRAL))
     layout = hub.layout
     assert topics(out) == [
+        layout.state,
         layout.state,
         layout.state,
         layout.status,
@@ -46,6 +48,15 @@ def test_a_referral_writes_state_status_delivery_and_disclosure(hub: InMemoryPip
     assert out[0].key == b"referral:DL-2025-0317"
     assert (out[1].key or b"").startswith(b"seen:")
     assert json.loads(out[1].value or b"") == {"received_on": "2026-01-05"}
+    chain = "sociaaldomein.inbound.gp-de-linde:0"
+    assert out[2].key == f"audit-chain:{chain}".encode()
+    disclosure = json.loads(only(out, layout.disclosures).value or b"")
+    assert (disclosure["chain"], disclosure["seq"], disclosure["prev_hash"]) == (chain, 1, None)
+    assert json.loads(out[2].value or b"") == {
+        "seq": 1,
+        "hash": record_hash(disclosure),
+        "received_on": "2026-01-05",
+    }
     status = StatusRecord.from_json(only(out, layout.status).value or b"")
     assert status is not None
     assert (status.status, status.recipients, status.withheld, status.codes) == (

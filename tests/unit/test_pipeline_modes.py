@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
+from hub.envelope import MAX_EVENT_BYTES, event_size, to_kafka
 from hub.observability.logging import configure_logging
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
@@ -204,3 +205,29 @@ def test_no_personal_value_of_any_example_leaves_a_structured_record(
     text = b"\n".join(said).decode() + captured.getvalue()
     assert "event_dead_lettered" in text
     assert sorted(v for v in values if v in text) == []
+
+
+def _referral_of_size(size: int) -> dict[str, Any]:
+    """The example referral, fresh id, padded through its dataschema URI to exactly ``size`` bytes of compact JSON."""
+    event = load_example(REFERRAL) | {"id": f"sized-{size}", "dataschema": "urn:x:"}
+    event["dataschema"] += "a" * (size - event_size(event))
+    assert event_size(event) == size
+    return event
+
+
+def _compact_structured(event: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
+    value = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    return event["subject"].encode(), [("content-type", b"application/cloudevents+json")], value
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured"])
+def test_an_event_of_256_kib_is_routed_and_one_byte_more_is_too_large(
+    hub: InMemoryPipeline, mode: str
+) -> None:
+    """Over Kafka, binary or structured, 256 KiB is delivered and 256 KiB + 1 byte is dead-lettered EVENT_TOO_LARGE."""
+    encode = to_kafka if mode == "binary" else _compact_structured
+    fits, over = _referral_of_size(MAX_EVENT_BYTES), _referral_of_size(MAX_EVENT_BYTES + 1)
+    assert status_of(hub, hub.feed(inbound(hub, *encode(fits)))).status == "delivered"
+    out = hub.feed(inbound(hub, *encode(over)))
+    letter = letter_of(hub, out)
+    assert (letter.code, letter.event_id) == ("EVENT_TOO_LARGE", over["id"])

@@ -1,12 +1,24 @@
-"""The status record and the dead letter read today's JSON and write it back byte for byte."""
+"""The status record and the dead letter read today's JSON, write it back byte for byte, and fit their schemas."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft7Validator
 
 from hub.errors import ErrorCode, ErrorDetail
-from hub.records import DeadLetter, RecordCopy, StatusRecord
+from hub.records import (
+    DEAD_LETTER_SCHEMA,
+    STATUS_RECORD_SCHEMA,
+    DeadLetter,
+    RecordCopy,
+    Replay,
+    StatusRecord,
+)
 
 # As the router has written them since the status topic exists (compact JSON, this key order).
 STATUS = (
@@ -116,3 +128,99 @@ def test_a_value_that_is_no_dead_letter_reads_as_none() -> None:
     assert DeadLetter.from_json(b"{}") is None
     unknown_code = COPIED.replace(b'"code":"BSN_INVALID","message"', b'"code":"NOPE","message"')
     assert DeadLetter.from_json(unknown_code) is None
+
+
+# --- The values' JSON Schemas (the AsyncAPI document's payloads) -----------------------------
+
+
+def schema_errors(schema: Mapping[str, Any], value: bytes) -> list[str]:
+    Draft7Validator.check_schema(schema)
+    return [e.message for e in Draft7Validator(schema).iter_errors(json.loads(value))]
+
+
+def test_status_records_as_written_fit_their_schema() -> None:
+    """Real ``to_json`` output, delivered and dead-lettered, validates against STATUS_RECORD_SCHEMA."""
+    for value in (STATUS, REFUSED_STATUS):
+        record = StatusRecord.from_json(value)
+        assert record is not None
+        assert schema_errors(STATUS_RECORD_SCHEMA, record.to_json()) == []
+    bare = StatusRecord(None, None, None, None, "dead-lettered")
+    assert schema_errors(STATUS_RECORD_SCHEMA, bare.to_json()) == []
+
+
+def test_dead_letters_as_written_fit_their_schema() -> None:
+    """Real ``to_json`` output, with a copy, by reference and of an unknown partner, fits DEAD_LETTER_SCHEMA."""
+    letter = DeadLetter(
+        errors=(
+            ErrorDetail("", ErrorCode.PROCESSING_FAILED, "The hub failed on this event."),
+            ErrorDetail("data.client.bsn", ErrorCode.BSN_INVALID, "The BSN fails the 11-proof."),
+        ),
+        unroutable=True,
+        partner=None,
+        event_id=None,
+        topic="hub.inbound.gp-de-linde",
+        partition=3,
+        offset=0,
+        sha256="ef" * 32,
+        size=0,
+        record=RecordCopy(key=None, headers=(("ce_id", None), ("ce_type", b"x")), value=None),
+    )
+    for value in (COPIED, BY_REFERENCE):
+        read = DeadLetter.from_json(value)
+        assert read is not None
+        assert schema_errors(DEAD_LETTER_SCHEMA, read.to_json()) == []
+    assert schema_errors(DEAD_LETTER_SCHEMA, letter.to_json()) == []
+
+
+def test_the_schemas_refuse_what_the_records_never_write() -> None:
+    """A field the writer does not know, or one it always writes left out, is an error."""
+    extra = json.loads(STATUS)
+    extra["note"] = "free text"
+    assert schema_errors(STATUS_RECORD_SCHEMA, json.dumps(extra).encode()) != []
+    missing = json.loads(BY_REFERENCE)
+    del missing["digest"]
+    assert schema_errors(DEAD_LETTER_SCHEMA, json.dumps(missing).encode()) != []
+
+
+def test_a_dead_letter_of_a_replay_carries_its_count_and_predecessor() -> None:
+    """A replay's dead letter adds ``replays`` and ``replay_of`` and reads them back."""
+    letter = DeadLetter.from_json(COPIED)
+    assert letter is not None
+    assert (letter.replays, letter.replay_of) == (0, None)
+    again = dataclasses.replace(letter, replays=2, replay_of="dl-1-40")
+    value = again.to_json()
+    assert value == COPIED[:-1] + b',"replays":2,"replay_of":"dl-1-40"}'
+    assert DeadLetter.from_json(value) == again
+
+
+def test_a_replay_count_that_is_no_count_reads_as_zero() -> None:
+    """A ``replays`` that is not a non-negative integer reads as 0 (lenient, as every field)."""
+    for bad in (b'"3"', b"-1", b"true", b"null"):
+        letter = DeadLetter.from_json(COPIED[:-1] + b',"replays":' + bad + b"}")
+        assert letter is not None
+        assert letter.replays == 0
+
+
+def test_replay_headers_round_trip_and_stay_apart_from_the_records_own() -> None:
+    """``hub-replay-*`` headers are split off the record's own headers, which keep their order."""
+    replay = Replay(
+        topic="hub.inbound.gp-de-linde",
+        partition=2,
+        offset=70,
+        count=1,
+        of="dl-0-5",
+        operator="ops1",
+    )
+    own = (("ce_id", b"bad-1"), ("content-type", b"application/json"))
+    found, rest = Replay.split(own[:1] + replay.headers + own[1:])
+    assert found == replay
+    assert rest == own
+
+
+def test_incomplete_replay_headers_are_no_replay() -> None:
+    """Headers missing a part of the replay (or with a non-number offset) describe none."""
+    replay = Replay(topic="t", partition=0, offset=1, count=1, of="dl-0-1", operator="ops1")
+    headers = [h for h in replay.headers if h[0] != "hub-replay-count"]
+    assert Replay.split(headers)[0] is None
+    bad = [(n, b"x" if n == "hub-replay-offset" else v) for n, v in replay.headers]
+    assert Replay.split(bad)[0] is None

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
+from hub.audit.chain import Checkpoint
 from hub.audit.record import DeliveryAttempt, DisclosureRecord, read_log_record
 from hub.audit.store import DisclosureStore, open_store
 from hub.errors import AuditStoreError, ConfigurationError
@@ -72,10 +73,14 @@ def _count(report: BatchReport, *, invalid: bool) -> None:
 
 def split_records(
     values: Sequence[bytes],
-) -> tuple[list[DisclosureRecord], list[DeliveryAttempt]]:
-    """Parse a batch of log records into disclosures and delivery attempts; unreadable ones are counted and logged."""
+) -> tuple[list[DisclosureRecord], list[DeliveryAttempt], list[Checkpoint]]:
+    """Parse a batch of log records into disclosures, delivery attempts and chain checkpoints.
+
+    Unreadable ones are counted and logged.
+    """
     disclosures: list[DisclosureRecord] = []
     attempts: list[DeliveryAttempt] = []
+    checkpoints: list[Checkpoint] = []
     for value in values:
         try:
             record = _read(value)
@@ -87,12 +92,14 @@ def split_records(
             continue
         if isinstance(record, DeliveryAttempt):
             attempts.append(record)
+        elif isinstance(record, Checkpoint):
+            checkpoints.append(record)
         else:
             disclosures.append(record)
-    return disclosures, attempts
+    return disclosures, attempts, checkpoints
 
 
-def _read(value: bytes) -> DisclosureRecord | DeliveryAttempt:
+def _read(value: bytes) -> DisclosureRecord | DeliveryAttempt | Checkpoint:
     # Most records are disclosures: parsed and validated by pydantic-core in one call, as
     # read_log_record would after a json.loads. A value that names a record type
     # (attempts do) takes read_log_record's way.
@@ -138,12 +145,19 @@ class AuditFeed:
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def _write(self, disclosures: list[DisclosureRecord], attempts: list[DeliveryAttempt]) -> int:
+    def _write(
+        self,
+        disclosures: list[DisclosureRecord],
+        attempts: list[DeliveryAttempt],
+        checkpoints: list[Checkpoint],
+    ) -> int:
         if self._store is None:
             self._store = open_store(self._audit.store_url)
         added = self._store.add(disclosures)
         # Attempts after their disclosure: a batch may hold both, in log order.
         added += self._store.add_attempts(attempts)
+        if checkpoints:
+            self._store.add_checkpoints(checkpoints)
         return added
 
     def _drop_store(self) -> None:
@@ -153,10 +167,10 @@ class AuditFeed:
                 store.close()
 
     async def _handle(self, values: list[bytes]) -> None:
-        disclosures, attempts = split_records(values)
+        disclosures, attempts, checkpoints = split_records(values)
         started = time.monotonic()
         try:
-            await self._call(self._write, disclosures, attempts)
+            await self._call(self._write, disclosures, attempts, checkpoints)
         except Exception:
             _log.exception("audit_store_unavailable")
             # A connection that broke stays broken (psycopg does not reconnect): open a

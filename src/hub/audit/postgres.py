@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hub.audit.chain import Checkpoint, PurgeRecord
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.audit.sql import SqlDisclosureStore
 from hub.errors import AuditStoreError
@@ -40,6 +41,18 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
 );
 CREATE INDEX IF NOT EXISTS delivery_attempts_by_disclosure
     ON delivery_attempts (disclosure_id, attempt);
+CREATE TABLE IF NOT EXISTS chain_checkpoints (
+    chain  text NOT NULL,
+    seq    integer NOT NULL,
+    record jsonb NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+CREATE TABLE IF NOT EXISTS chain_purges (
+    chain       text NOT NULL,
+    through_seq integer NOT NULL,
+    record      jsonb NOT NULL,
+    PRIMARY KEY (chain, through_seq)
+);
 CREATE OR REPLACE FUNCTION hub_audit_append_only() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
@@ -61,11 +74,17 @@ EXCEPTION WHEN duplicate_object THEN NULL;
 END $$;
 """
 
-_TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
+_TABLES = (
+    "disclosures", "disclosure_subjects", "delivery_attempts", "chain_checkpoints", "chain_purges"
+)  # fmt: skip
+_PURGED = ("disclosures", "disclosure_subjects", "delivery_attempts")
 
 
 class PostgresDisclosureStore(SqlDisclosureStore):
     """Disclosure records in PostgreSQL; append-only through triggers."""
+
+    JSON_FIELD = "d.record->>'{field}'"
+    TIME_PARAMETER = "?::timestamptz"
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         try:
@@ -145,6 +164,48 @@ class PostgresDisclosureStore(SqlDisclosureStore):
                 f"cannot write delivery attempts ({type(exc).__name__})"
             ) from None
         return added
+
+    def add_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> int:
+        """Store chain checkpoints not stored yet (by chain and seq); returns how many were new."""
+        added = 0
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                for checkpoint in checkpoints:
+                    cursor.execute(
+                        "INSERT INTO chain_checkpoints (chain, seq, record) VALUES (%s, %s, %s)"
+                        " ON CONFLICT DO NOTHING",
+                        (
+                            checkpoint.chain,
+                            checkpoint.seq,
+                            Jsonb(checkpoint.model_dump(mode="json")),
+                        ),
+                    )
+                    added += cursor.rowcount == 1
+        except psycopg.Error as exc:
+            raise AuditStoreError(f"cannot write checkpoints ({type(exc).__name__})") from None
+        return added
+
+    def _delete_and_record(self, disclosure_ids: list[str], purges: list[PurgeRecord]) -> None:
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                for table in _PURGED:  # lifted in this transaction only (DDL is transactional)
+                    cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+                for table in ("disclosure_subjects", "delivery_attempts", "disclosures"):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE disclosure_id = ANY(%s)",  # noqa: S608
+                        (disclosure_ids,),
+                    )
+                for purge in purges:
+                    cursor.execute(
+                        "INSERT INTO chain_purges (chain, through_seq, record) VALUES (%s, %s, %s)",
+                        (purge.chain, purge.through_seq, Jsonb(purge.model_dump(mode="json"))),
+                    )
+                for table in _PURGED:
+                    cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+        except psycopg.Error as exc:
+            raise AuditStoreError(
+                f"cannot purge the disclosure store ({type(exc).__name__})"
+            ) from None
 
     def close(self) -> None:
         """Release the connection."""

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
+from hub.audit.chain import Checkpoint
+
 __all__ = [
     "AttemptResult",
     "DeliveryAttempt",
@@ -82,6 +84,22 @@ class DisclosureRecord(BaseModel):
         pattern=r"^[0-9a-f]{16}$",
         description="The sender's span (from the event's traceparent), when it had one.",
     )
+    policy_version: str | None = Field(
+        default=None,
+        pattern=_HEX64,
+        description="SHA-256 of the routing/privacy table (with the connectors' rows) that "
+        "decided it; null in records written before the hub recorded it.",
+    )
+    chain: str | None = Field(
+        default=None,
+        description="The hash chain it belongs to (its inbound partition); see hub.audit.chain.",
+    )
+    seq: int | None = Field(default=None, ge=1, description="Its place in the chain, from 1.")
+    prev_hash: str | None = Field(
+        default=None,
+        pattern=_HEX64,
+        description="SHA-256 of the chain's previous record as written; null for the first.",
+    )
 
     def to_json(self) -> bytes:
         """The record's value on the disclosure topic (compact JSON, as ``model_dump_json``)."""
@@ -108,6 +126,7 @@ def disclosure_record(
     trace_id: str,
     span_id: str,
     parent_span_id: str | None,
+    policy_version: str | None = None,
 ) -> DisclosureRecord:
     """The record of one release or withholding, as the hub builds it.
 
@@ -135,6 +154,10 @@ def disclosure_record(
         "trace_id": trace_id,
         "span_id": span_id,
         "parent_span_id": parent_span_id,
+        "policy_version": policy_version,
+        "chain": None,
+        "seq": None,
+        "prev_hash": None,
     }
     # What model_construct does, without its per-field loop over defaults and aliases
     # (half of its cost): every field is given, in declaration order (the serializer
@@ -184,11 +207,14 @@ class DeliveryAttempt(BaseModel):
 _ATTEMPT_RECORD_TYPE = "delivery-attempt"
 
 
-def read_log_record(value: Mapping[str, Any]) -> DisclosureRecord | DeliveryAttempt:
-    """A record of the disclosure topic, validated: a delivery attempt or a disclosure record.
+def read_log_record(value: Mapping[str, Any]) -> DisclosureRecord | DeliveryAttempt | Checkpoint:
+    """A record of the disclosure topic, validated: a delivery attempt, a chain's checkpoint
+    (``hub.audit.chain``) or a disclosure record.
 
-    Raises pydantic's ValidationError for a value that is neither.
+    Raises pydantic's ValidationError for a value that is none of them.
     """
+    if value.get("record_type") == "checkpoint":
+        return Checkpoint.model_validate(value)
     if value.get("record_type") == _ATTEMPT_RECORD_TYPE:
         return DeliveryAttempt.model_validate(
             {k: v for k, v in value.items() if k != "record_type"}

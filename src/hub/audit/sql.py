@@ -10,16 +10,28 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
+from hub.audit.chain import ChainHead, Checkpoint, PurgeRecord, Signer, record_hash
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 
-__all__ = ["SqlDisclosureStore"]
+__all__ = ["SqlDisclosureStore", "utc_text"]
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as UTC text of fixed width (microseconds always present): text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 class SqlDisclosureStore(ABC):
     """Read side of a SQL disclosure store; subclasses connect, write and run queries."""
+
+    JSON_FIELD: ClassVar[str]
+    """SQL for one top-level text field of the ``record`` column, with ``{field}`` in it."""
+    TIME_PARAMETER: ClassVar[str] = "?"
+    """The marker of a moment given as ``utc_text`` (PostgreSQL casts it to timestamptz)."""
 
     @abstractmethod
     def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[Any, ...]]:
@@ -48,6 +60,110 @@ class SqlDisclosureStore(ABC):
             (pseudonym,),
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def search(
+        self,
+        *,
+        trace_id: str | None = None,
+        processing_activity: str | None = None,
+        pseudonyms: tuple[str, ...] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DisclosureRecord]:
+        """The records matching every filter given, by decided_at then id (none given: all).
+
+        ``pseudonyms``: records about any of them; ``since`` inclusive, ``until`` exclusive.
+        """
+        where: list[str] = []
+        params: list[str] = []
+        if trace_id is not None:
+            where.append(f"{self.JSON_FIELD.format(field='trace_id')} = ?")
+            params.append(trace_id)
+        if processing_activity is not None:
+            where.append(f"{self.JSON_FIELD.format(field='processing_activity')} = ?")
+            params.append(processing_activity)
+        if pseudonyms:
+            markers = ", ".join("?" for _ in pseudonyms)
+            subjects = "SELECT disclosure_id FROM disclosure_subjects WHERE pseudonym IN"
+            where.append(f"d.disclosure_id IN ({subjects} ({markers}))")
+            params.extend(pseudonyms)
+        if since is not None:
+            where.append(f"d.decided_at >= {self.TIME_PARAMETER}")
+            params.append(utc_text(since))
+        if until is not None:
+            where.append(f"d.decided_at < {self.TIME_PARAMETER}")
+            params.append(utc_text(until))
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            f"SELECT d.record FROM disclosures d{condition}"  # noqa: S608 (markers only)
+            " ORDER BY d.decided_at, d.disclosure_id",
+            tuple(params),
+        )
+        return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def chained(self) -> list[dict[str, Any]]:
+        """Every chained record as stored (parsed JSON, not through the model): for verify."""
+        chain = self.JSON_FIELD.format(field="chain")
+        rows = self._query(
+            f"SELECT d.record FROM disclosures d WHERE {chain} IS NOT NULL",  # noqa: S608
+            (),
+        )
+        return [dict(self._record(row[0])) for row in rows]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint of the chains."""
+        rows = self._query("SELECT record FROM chain_checkpoints ORDER BY chain, seq", ())
+        return [Checkpoint.model_validate(self._record(row[0])) for row in rows]
+
+    def purges(self) -> list[PurgeRecord]:
+        """Every purge record, oldest first per chain."""
+        rows = self._query("SELECT record FROM chain_purges ORDER BY chain, through_seq", ())
+        return [PurgeRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def purge(
+        self, before: datetime, signer: Signer, *, operator: str, at: datetime
+    ) -> list[PurgeRecord]:
+        """Delete the records decided before ``before``; one signed purge record per chain.
+
+        Per chain only the unbroken beginning of records older than ``before`` goes (a
+        chain stays a chain: it continues after ``through_seq``); records written before
+        chains existed go when older. Their subjects and delivery attempts go with them.
+        The store's append-only triggers are lifted for this one transaction only.
+        """
+        by_chain: dict[str, list[dict[str, Any]]] = {}
+        for value in self.chained():
+            by_chain.setdefault(str(value["chain"]), []).append(value)
+        purged_through = {p.chain: p.through_seq for p in self.purges()}
+        doomed: list[str] = []
+        records: list[PurgeRecord] = []
+        for chain, values in sorted(by_chain.items()):
+            values.sort(key=lambda v: int(v["seq"]))
+            head: ChainHead | None = None
+            count = 0
+            for value in values:
+                decided = datetime.fromisoformat(str(value["decided_at"]))
+                if decided >= before:
+                    break
+                head = ChainHead(int(value["seq"]), record_hash(value))
+                doomed.append(str(value["disclosure_id"]))
+                count += 1
+            if head is not None and head.seq > purged_through.get(chain, 0):
+                records.append(
+                    signer.purge(chain, head, before=before, count=count, at=at, operator=operator)
+                )
+        chain = self.JSON_FIELD.format(field="chain")
+        unchained = self._query(
+            f"SELECT d.disclosure_id FROM disclosures d WHERE {chain} IS NULL"  # noqa: S608
+            f" AND d.decided_at < {self.TIME_PARAMETER}",
+            (utc_text(before),),
+        )
+        doomed += [str(row[0]) for row in unchained]
+        self._delete_and_record(doomed, records)
+        return records
+
+    @abstractmethod
+    def _delete_and_record(self, disclosure_ids: list[str], purges: list[PurgeRecord]) -> None:
+        """In one transaction, triggers lifted: delete these records, store the purge records."""
 
     def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:
         """The delivery attempts of one disclosure, in attempt order."""

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from datetime import UTC
 from pathlib import Path
 
+from hub.audit.chain import Checkpoint, PurgeRecord
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
-from hub.audit.sql import SqlDisclosureStore
+from hub.audit.sql import SqlDisclosureStore, utc_text
 from hub.errors import AuditStoreError
 
 __all__ = ["SqliteDisclosureStore"]
@@ -39,6 +40,18 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
 );
 CREATE INDEX IF NOT EXISTS delivery_attempts_by_disclosure
     ON delivery_attempts (disclosure_id, attempt);
+CREATE TABLE IF NOT EXISTS chain_checkpoints (
+    chain  TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+CREATE TABLE IF NOT EXISTS chain_purges (
+    chain       TEXT NOT NULL,
+    through_seq INTEGER NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (chain, through_seq)
+);
 """
 
 _APPEND_ONLY = """
@@ -48,13 +61,18 @@ CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
 BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;
 """
 
-_TABLES = ("disclosures", "disclosure_subjects", "delivery_attempts")
+_TABLES = (
+    "disclosures", "disclosure_subjects", "delivery_attempts", "chain_checkpoints", "chain_purges"
+)  # fmt: skip
+_PURGED = ("disclosures", "disclosure_subjects", "delivery_attempts")
 # Ids one lookup binds: below every SQLite build's limit on parameters (999 before 3.32).
 _IDS_PER_QUERY = 500
 
 
 class SqliteDisclosureStore(SqlDisclosureStore):
     """Disclosure records in one SQLite file; append-only through triggers."""
+
+    JSON_FIELD = "json_extract(d.record, '$.{field}')"
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         target = str(path)
@@ -155,6 +173,47 @@ class SqliteDisclosureStore(SqlDisclosureStore):
             ) from None
         return added
 
+    def add_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> int:
+        """Store chain checkpoints not stored yet (by chain and seq); returns how many were new."""
+        try:
+            with self._db:
+                cursor = self._db.executemany(
+                    "INSERT INTO chain_checkpoints (chain, seq, record) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    [(c.chain, c.seq, c.to_json().decode()) for c in checkpoints],
+                )
+        except sqlite3.Error as exc:
+            raise AuditStoreError(f"cannot write checkpoints ({type(exc).__name__})") from None
+        return max(cursor.rowcount, 0)
+
+    def _delete_and_record(self, disclosure_ids: list[str], purges: list[PurgeRecord]) -> None:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for table in _PURGED:
+                    self._db.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+                for start in range(0, len(disclosure_ids), _IDS_PER_QUERY):
+                    chunk = disclosure_ids[start : start + _IDS_PER_QUERY]
+                    markers = ", ".join("?" * len(chunk))  # markers only: the ids are bound
+                    for table in ("disclosure_subjects", "delivery_attempts", "disclosures"):
+                        self._db.execute(
+                            f"DELETE FROM {table} WHERE disclosure_id IN ({markers})",  # noqa: S608
+                            chunk,
+                        )
+                self._db.executemany(
+                    "INSERT INTO chain_purges (chain, through_seq, record) VALUES (?, ?, ?)",
+                    [(p.chain, p.through_seq, p.model_dump_json()) for p in purges],
+                )
+                for table in _PURGED:
+                    self._db.execute(
+                        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}"
+                        " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END"
+                    )
+        except sqlite3.Error as exc:
+            raise AuditStoreError(
+                f"cannot purge the disclosure store ({type(exc).__name__})"
+            ) from None
+
     def close(self) -> None:
         """Release the connection."""
         self._db.close()
@@ -169,5 +228,4 @@ class SqliteDisclosureStore(SqlDisclosureStore):
 
 
 def _utc_text(record: DisclosureRecord) -> str:
-    # Fixed width (microseconds always present) so that text order is time order.
-    return record.decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return utc_text(record.decided_at)

@@ -9,9 +9,11 @@ whose id is already stored is skipped, the stored one wins.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
+from hub.audit.chain import Checkpoint, PurgeRecord, Signer
 from hub.audit.record import DeliveryAttempt, DisclosureRecord
 from hub.errors import ConfigurationError
 
@@ -35,6 +37,43 @@ class DisclosureStore(Protocol):
 
     def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
         """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+        ...
+
+    def search(
+        self,
+        *,
+        trace_id: str | None = None,
+        processing_activity: str | None = None,
+        pseudonyms: tuple[str, ...] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DisclosureRecord]:
+        """The records matching every filter given, by decided_at then id (none given: all).
+
+        ``pseudonyms``: about any of them; ``since`` inclusive, ``until`` exclusive.
+        """
+        ...
+
+    def add_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> int:
+        """Store chain checkpoints not stored yet (by chain and seq); returns how many were new."""
+        ...
+
+    def chained(self) -> list[dict[str, Any]]:
+        """Every chained record as stored (parsed JSON): what ``hub audit verify`` checks."""
+        ...
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint."""
+        ...
+
+    def purges(self) -> list[PurgeRecord]:
+        """Every purge record."""
+        ...
+
+    def purge(
+        self, before: datetime, signer: Signer, *, operator: str, at: datetime
+    ) -> list[PurgeRecord]:
+        """Delete records decided before ``before`` (per chain its unbroken beginning), signed."""
         ...
 
     def attempts(self, disclosure_id: str) -> list[DeliveryAttempt]:

@@ -1,22 +1,37 @@
-"""``hub audit subject --bsn BSN``: every disclosure about one resident (AVG art. 15).
+"""``hub audit``: query the disclosure log, export it, and serve it to privacy officers.
 
-The BSN is turned into its keyed pseudonym with the configured secret
-(``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
-is never printed, logged or put in an error. Lists when, to whom, which fields, on what
-legal basis and with what outcome, oldest first.
+- ``hub audit subject --bsn BSN``: every disclosure about one resident (AVG art. 15). The
+  BSN is turned into its keyed pseudonym with the configured secret
+  (``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
+  is never printed, logged or put in an error. Lists when, to whom, which fields, on what
+  legal basis and with what outcome, oldest first.
+- ``hub audit report --bsn BSN --format html|pdf``: the same in words a resident reads
+  (Dutch): who received which kinds of data, when, why and on what basis, and what was
+  withheld and why (``hub.audit.report``).
+- ``hub audit export``: the log as Logboek Dataverwerkingen records in OTLP JSON lines.
+- ``hub audit serve``: the Logboek read extension (POST /processing-activities) for the
+  configured privacy officers (``hub.audit.api``).
+- ``hub audit verify``: check the log's hash chains and signed checkpoints, in the store
+  and on the topic (``hub.audit.chain``); ``hub audit purge --before DATE``: delete what
+  is past retention, leaving a signed purge record, so ``verify`` still passes.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from hub.audit import DisclosureRecord
 
 __all__ = ["configure", "run"]
+
+_EX_CONFIG: Final = 78
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +48,312 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
     )
     subject.add_argument("--json", action="store_true", help="one JSON object per line")
+    report = commands.add_parser(
+        "report",
+        help="write a resident's report (Dutch, HTML or PDF)",
+        description="Write, in Dutch and in words a resident understands, which organisations "
+        "received which kinds of data about one resident, when, for which purpose and on "
+        "which legal basis, and what was withheld and why (AVG art. 15). Organisation names "
+        "come from the partner registry's `name`. The BSN is never printed.",
+    )
+    # No type= here: argparse would echo a rejected BSN in its error message.
+    report.add_argument("--bsn", required=True, help="the resident's BSN (never printed)")
+    report.add_argument("--format", choices=("html", "pdf"), default="pdf", help="default: pdf")
+    report.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    report.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    report.add_argument(
+        "--partners", type=Path, help="partner registry (default: HUB_PARTNERS_FILE)"
+    )
+    export = commands.add_parser(
+        "export",
+        help="write the log as Logboek Dataverwerkingen records (OTLP JSON lines)",
+        description="Write every disclosure and withholding in a window as Logboek "
+        "Dataverwerkingen records, one per data subject, in OTLP JSON lines (one "
+        "ExportTraceServiceRequest per line, as OpenTelemetry's file exporter writes). "
+        "Dates are in UTC; --until is exclusive.",
+    )
+    export.add_argument("--since", type=_moment, help="from (YYYY-MM-DD or RFC 3339)")
+    export.add_argument("--until", type=_moment, help="until, exclusive (YYYY-MM-DD or RFC 3339)")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    verify = commands.add_parser(
+        "verify",
+        help="check the disclosure log's hash chains and signed checkpoints",
+        description="Check every chain of the disclosure log, in the audit store and (with "
+        "--topic) on the disclosure topic: a changed, removed, inserted or reordered record "
+        "and a checkpoint or purge record with a bad signature are named with the chain and "
+        "the seq where it breaks. Exit 0 intact, 1 broken, 2 unusable store or broker.",
+    )
+    verify.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    verify.add_argument("--no-store", action="store_true", help="do not check the store")
+    verify.add_argument("--topic", action="store_true", help="check the disclosure topic too")
+    verify.add_argument("--json", action="store_true", help="one JSON object per break")
+    purge = commands.add_parser(
+        "purge",
+        help="delete audit records past retention, leaving a signed purge record",
+        description="Delete from the audit store every record decided before DATE (per chain "
+        "its unbroken beginning; records with no chain when older), their subjects and "
+        "delivery attempts, and store one purge record per chain, signed with "
+        "HUB_AUDIT__SIGNING_KEY and naming the operator. `hub audit verify` then starts each "
+        "chain after its purge. Privileged and explicit: it needs --yes; the topic's records "
+        "go by its own retention.",
+    )
+    purge.add_argument("--before", required=True, type=_moment, help="YYYY-MM-DD or RFC 3339")
+    purge.add_argument("--operator", required=True, help="who runs the purge (an id)")
+    purge.add_argument("--yes", action="store_true", help="really delete (else: what would go)")
+    purge.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    serve = commands.add_parser(
+        "serve",
+        help="serve POST /processing-activities to privacy officers",
+        description="Serve the Logboek read extension (POST /processing-activities) over the "
+        "audit store, to the privacy officers in HUB_AUDIT__OFFICERS only. Listens on "
+        "HUB_AUDIT__API_HOST:HUB_AUDIT__API_PORT (loopback:8083); a host other than "
+        "loopback needs --tls-cert and --tls-key. See docs/privacy.md.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: HUB_AUDIT__API_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: HUB_AUDIT__API_PORT)")
+    serve.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="private key of the certificate (PEM)")
+    serve.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+
+
+def _moment(text: str) -> datetime:
+    """A date (midnight UTC) or an RFC 3339 date-time with offset."""
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use YYYY-MM-DD or an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("a date-time needs an offset (Z or +01:00)")
+    return moment
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the sub-command: 0 on success, 2 on unusable input or store, 78 on configuration."""
+    if args.audit_command == "export":
+        return _export(args)
+    if args.audit_command == "serve":
+        return _serve(args)
+    if args.audit_command == "report":
+        return _report(args)
+    if args.audit_command == "verify":
+        return _verify(args)
+    if args.audit_command == "purge":
+        return _purge(args)
+    return _subject(args)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.verify import public_keys, verify_store, verify_topic
+    from hub.errors import ConfigurationError, HubError
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        keys = public_keys(settings.audit)
+    except (ConfigurationError, ValueError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    reports = []
+    try:
+        if not args.no_store:
+            with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+                reports.append(verify_store(store, keys))
+        if args.topic:
+            reports.append(asyncio.run(verify_topic(settings.kafka, keys)))
+    except (AuditStoreError, HubError, TimeoutError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    broken = False
+    for report in reports:
+        broken |= bool(report.breaks)
+        if args.json:
+            for each in report.breaks:
+                print(json.dumps({"where": report.where, **each.as_dict()}, separators=(",", ":")))
+            continue
+        verdict = "BROKEN" if report.breaks else "intact"
+        print(
+            f"{report.where}: {report.records} record(s) in {report.chains} chain(s), "
+            f"{report.checkpoints} checkpoint(s), {report.purges} purge(s): {verdict}"
+        )
+        for each in report.breaks:
+            where = f" ({each.disclosure_id})" if each.disclosure_id else ""
+            print(f"  {each.kind}: chain {each.chain} at seq {each.seq}{where}: {each.detail}")
+    return 1 if broken else 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.chain import Signer
+    from hub.errors import ConfigurationError
+    from hub.observability.logging import get_logger
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        audit = settings.audit
+        signer = Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value())
+        url = args.store or audit.store_url
+        with open_store(url, read_only=not args.yes) as store:
+            if not args.yes:
+                old = store.search(until=args.before)
+                print(
+                    f"hub audit: {len(old)} record(s) decided before {args.before.isoformat()} "
+                    "would be deleted; run again with --yes"
+                )
+                return 0
+            purges = store.purge(args.before, signer, operator=args.operator, at=datetime.now(UTC))
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    count = sum(p.count for p in purges)
+    get_logger().warning("audit_purged", operator=args.operator, chains=len(purges), count=count)
+    print(f"hub audit: purged {count} chained record(s) from {len(purges)} chain(s)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.report import build_report, render_html, render_pdf
+    from hub.connectors.registry import load_registry
+    from hub.envelope import is_bsn
+    from hub.errors import ConfigurationError
+    from hub.privacy import Pseudonymiser
+    from hub.settings import HubSettings
+
+    bsn = str(args.bsn).strip()
+    if not is_bsn(bsn):
+        print("hub audit: --bsn is not a valid BSN (9 digits, 11-proof)", file=sys.stderr)
+        return 2
+    try:
+        settings = HubSettings()
+        registry = load_registry(args.partners or settings.partners_file)
+        pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+        with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+            records = store.concerning(pseudonymise(bsn))
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    names = {p.id: p.name for p in registry if p.name is not None}
+    report = build_report(records, names, made_at=datetime.now(UTC))
+    body = render_pdf(report) if args.format == "pdf" else render_html(report).encode("utf-8")
+    if args.output:
+        args.output.write_bytes(body)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+    print(f"hub audit: a report of {len(report.entries)} disclosure(s)", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hub import __version__
+    from hub.audit import AuditStoreError, open_store
+    from hub.audit.logboek import logboek_records, otlp_lines
+    from hub.errors import ConfigurationError
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        url = args.store or settings.audit.store_url
+        with open_store(url, read_only=True) as store:
+            records = store.search(since=args.since, until=args.until)
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    base = settings.audit.register_base_uri
+    logboek = [each for record in records for each in logboek_records(record, base)]
+    resource = {"service.name": "sociaal-domein-hub", "service.version": __version__}
+    output = args.output.open("wb") if args.output else sys.stdout.buffer
+    try:
+        for line in otlp_lines(logboek, resource):
+            output.write(line)
+    finally:
+        if args.output:
+            output.close()
+        else:
+            output.flush()
+    print(
+        f"hub audit: {len(logboek)} Logboek record(s) of {len(records)} disclosure(s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.app import configure_process
+    from hub.audit import open_store
+    from hub.audit.api import create_audit_app
+    from hub.envelope import is_bsn
+    from hub.errors import ConfigurationError
+    from hub.observability.logging import get_logger
+    from hub.privacy import Pseudonymiser
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+    except ConfigurationError as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return _EX_CONFIG
+    configure_process(settings)
+    audit = settings.audit
+    host = args.host or audit.api_host
+    port = args.port or audit.api_port
+    if not audit.officers:
+        print("hub audit: no privacy officer is configured (HUB_AUDIT__OFFICERS)", file=sys.stderr)
+        return _EX_CONFIG
+    tls = args.tls_cert is not None and args.tls_key is not None
+    if not tls and not _is_loopback(host):
+        print(f"hub audit: {host} is not loopback: give --tls-cert and --tls-key", file=sys.stderr)
+        return _EX_CONFIG
+    url = args.store or audit.store_url
+    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    app = create_audit_app(
+        audit,
+        open_store=lambda: open_store(url, read_only=True),
+        pseudonyms_of=lambda bsn: (pseudonymise(bsn),),
+        is_bsn=is_bsn,
+    )
+    get_logger().info("audit_api_starting", port=port, officers=len(audit.officers))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(args.tls_cert) if tls else None,
+        ssl_keyfile=str(args.tls_key) if tls else None,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return bool(ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return False
+
+
+def _subject(args: argparse.Namespace) -> int:
     """Run the query; 0 on success (also when nothing is found), 2 on unusable input or store."""
     from hub.audit import AuditStoreError, open_store
     from hub.envelope import is_bsn

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from hub.app import (
         configure_process,
         http_adapters,
+        http_endpoints,
         refuse_demo_defaults,
         run_until_signalled,
     )
@@ -80,19 +81,15 @@ def run(args: argparse.Namespace) -> int:
     refused = kafka_start_checks(settings)
     if refused is not None:
         return refused
-    from hub.families.state import assignment_key
-    from hub.gateway.iwmo import IwmoOptions
-    from hub.privacy.pseudonym import Pseudonymiser
-
     areas = settings.privacy.result_areas
-    secret = settings.privacy.pseudonym_secret.get_secret_value().encode("utf-8")
     app = build_gateway_app(
         gateway,
         settings.kafka,
         registry,
         result_areas=frozenset(areas) if areas is not None else None,
         role_adapters=http_adapters(),
-        iwmo=IwmoOptions(settings.iwmo, Pseudonymiser(secret), assignment_key),
+        endpoints=http_endpoints(),
+        deployment=settings,
     )
     log.info("gateway_starting", port=gateway.port)
     try:

@@ -7,7 +7,14 @@ from hub.connectors.discovery import (
     catalogue,
     discover,
 )
-from hub.connectors.protocol import Connector, ProtectionClass, Reach, RoleSpec, TypeSpec
+from hub.connectors.protocol import (
+    Connector,
+    HttpEndpoint,
+    ProtectionClass,
+    Reach,
+    RoleSpec,
+    TypeSpec,
+)
 from hub.connectors.registry import (
     DEMO_REGISTRY_PATH,
     KafkaTopicDelivery,
@@ -24,6 +31,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Catalogue",
     "Connector",
+    "HttpEndpoint",
     "KafkaTopicDelivery",
     "Partner",
     "PartnerRegistry",

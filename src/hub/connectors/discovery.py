@@ -147,6 +147,7 @@ class Catalogue:
                 declared_by[spec.type] = entry.connector.role.name
         self._check_protection(entries, roles, self._protection_classes(entries))
         self._check_receives(entries, types)
+        self._check_endpoints(entries)
         self.connectors: tuple[Connector, ...] = tuple(entry.connector for entry in entries)
         self.roles: Mapping[str, RoleSpec] = MappingProxyType(roles)
         self.types: Mapping[str, TypeSpec] = MappingProxyType(types)
@@ -205,6 +206,21 @@ class Catalogue:
                     raise ConfigurationError(
                         entry.origin, f"receives[{index}]", f"{item} is not a declared type"
                     )
+
+    @staticmethod
+    def _check_endpoints(entries: list[_Found]) -> None:
+        """One connector per HTTP endpoint path and route name: the gateway mounts them all."""
+        taken: dict[str, str] = {}
+        for entry in entries:
+            for index, endpoint in enumerate(entry.connector.http_endpoints):
+                for field_name, value in (("path", endpoint.path), ("name", endpoint.name)):
+                    other = taken.setdefault(f"{field_name}:{value}", entry.origin)
+                    if other != entry.origin:
+                        raise ConfigurationError(
+                            entry.origin,
+                            f"http_endpoints[{index}].{field_name}",
+                            f"{value} is an endpoint of {other} too",
+                        )
 
     @staticmethod
     def _check_protection(

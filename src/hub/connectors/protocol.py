@@ -26,6 +26,7 @@ __all__ = [
     "SAFETY",
     "AsJson",
     "Connector",
+    "HttpEndpoint",
     "ProtectionClass",
     "Reach",
     "RenderFunction",
@@ -193,6 +194,36 @@ class Renderer:
     types: tuple[str, ...]
     bind: Callable[[Any], RenderFunction]
     description: str = ""
+    content_type: str | None = None
+    """The media type of the documents it renders, for the AsyncAPI document."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpEndpoint:
+    """A partner HTTP endpoint a connector adds to the gateway, for a format of its role.
+
+    The gateway mounts ``POST path`` when some partner of the connector's role asks for
+    ``format`` in the registry (``Partner.formats``), and does what every endpoint shares:
+    authentication (401), the partner's role and format (403 TYPE_NOT_ALLOWED), the
+    request's ``media_type`` (415), the rate limit (429) and the body's size and time
+    (413, 408). ``bind`` is called once at the gateway's start with a
+    ``hub.gateway.EndpointContext`` and returns a ``hub.gateway.PartnerEndpoint``: what
+    answers the body, its size limit, its background services and what it adds to
+    GET /events/{id} (typed loosely, as ``Renderer.bind``: the gateway sits above this
+    protocol). ``name`` is the route's name in logs and metrics (one token);
+    ``summary`` and ``responses`` (status -> OpenAPI response) its OpenAPI entry, next to
+    the problem statuses the gateway answers. ``status_fields`` is a model of the fields
+    it adds to GET /events/{id}, for the OpenAPI document (None: it adds none).
+    """
+
+    path: str
+    name: str
+    format: str
+    media_type: str
+    bind: Callable[[Any], Any]
+    summary: str = ""
+    responses: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    status_fields: ModelClass | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +253,8 @@ class Connector:
 
     ``renderers`` render deliveries to its partners in a format of its role
     (``RoleSpec.formats``) for the partners that ask for it; at most one per format and type.
+    ``http_endpoints`` are the gateway endpoints its partners in such a format send to
+    (``HttpEndpoint``): the gateway mounts them as data and names none.
     """
 
     role: RoleSpec
@@ -233,6 +266,7 @@ class Connector:
     kafka_adapters: tuple[KafkaAdapter, ...] = ()
     families: tuple[Family, ...] = ()
     renderers: tuple[Renderer, ...] = ()
+    http_endpoints: tuple[HttpEndpoint, ...] = ()
 
     def __post_init__(self) -> None:
         for spec in self.sends:
@@ -255,6 +289,11 @@ class Connector:
                 if (renderer.format, name) in rendered:
                     raise ValueError(f"two {renderer.format} renderers of {name}")
                 rendered.add((renderer.format, name))
+        for endpoint in self.http_endpoints:
+            if endpoint.format not in self.role.formats:
+                raise ValueError(f"{self.role.name} offers no format {endpoint.format}")
+            if not endpoint.path.startswith("/"):
+                raise ValueError(f"an endpoint's path starts with /, not {endpoint.path!r}")
 
     def declared(self) -> Iterator[tuple[str, TypeSpec]]:
         """The types this connector declares, each with where: ``sends[0]``, ``receives[2]``."""

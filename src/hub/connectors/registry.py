@@ -106,6 +106,13 @@ class Partner(BaseModel):
     agb: str | None = Field(
         default=None, description="AGB code (8 digits); only for a role whose partners have one."
     )
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The organisation's name as residents know it (a resident's report, "
+        "`hub audit report`); without it the report names the partner id.",
+    )
     credentials: Credentials = Credentials()
     delivery: KafkaTopicDelivery | WebhookDelivery | PullDelivery = Field(
         default_factory=KafkaTopicDelivery, discriminator="kind"

@@ -157,6 +157,7 @@ WMO301: Final = Renderer(
     types=("assignments.issued",),
     bind=_bind,
     description="A translatable assignments.issued as an iWmo 3.2 WMO301 (docs/iwmo.md).",
+    content_type=XML,
 )
 """The provider connector's renderer of the iwmo format."""
 

@@ -14,8 +14,8 @@ processors, and so would skip the redaction processor.
 
 from hub.gateway.app import Service, build_gateway_app, create_app
 from hub.gateway.auth import Authenticator, api_key_digest
+from hub.gateway.endpoints import EndpointContext, MountedEndpoint, PartnerEndpoint
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
-from hub.gateway.iwmo import IwmoOptions
 from hub.gateway.problems import Problem, ProblemBody, ProblemCode, ProblemError
 from hub.gateway.server import GatewayServer
 from hub.gateway.sink import EventSink, KafkaEventSink, KafkaRecord
@@ -25,14 +25,16 @@ from hub.settings import GatewaySettings
 __all__ = [
     "Accepted",
     "Authenticator",
+    "EndpointContext",
     "EventIntake",
     "EventSink",
     "EventStatus",
     "GatewayServer",
     "GatewaySettings",
-    "IwmoOptions",
     "KafkaEventSink",
     "KafkaRecord",
+    "MountedEndpoint",
+    "PartnerEndpoint",
     "Problem",
     "ProblemBody",
     "ProblemCode",

@@ -1,4 +1,4 @@
-"""The partners' HTTP API as an ASGI app: POST /events, GET /events/{id}, GET /deliveries, POST /iwmo/v1/messages, health, OpenAPI, /docs.
+"""The partners' HTTP API as an ASGI app: POST /events, GET /events/{id}, GET /deliveries, connectors' endpoints, health, OpenAPI, /docs.
 
 ``create_app`` takes its collaborators as values (an EventSink, a StatusBook, a validator),
 so tests run it in memory; ``build_gateway_app`` wires the Kafka ones. Both return a
@@ -15,9 +15,10 @@ A request to GET /deliveries goes: authenticate (401) -> rate limit (429) -> `af
 (410 for a cursor past retention, 503 when Kafka cannot serve) -> a CloudEvents batch
 with a Link to the next page (200).
 
-A request to POST /iwmo/v1/messages goes: authenticate (401) -> the partner has
-``iwmo: true`` (403 TYPE_NOT_ALLOWED) -> Content-Type application/xml (415) -> rate limit
-(429) -> read the body within ``iwmo.max_bytes`` (413 XML_TOO_LARGE) -> ``hub.gateway.iwmo``.
+A request to a connector's own endpoint (``hub.gateway.endpoints``; the provider's
+POST /iwmo/v1/messages) goes: authenticate (401) -> the partner is of the endpoint's role
+and asked for its format (403 TYPE_NOT_ALLOWED) -> its media type (415) -> rate limit
+(429) -> read the body within the endpoint's ``max_bytes`` (its own 413) -> the endpoint.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Final, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -36,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
+from hub.connectors.protocol import HttpEndpoint
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.delivery.pull import (
     CursorExpired,
@@ -48,23 +50,14 @@ from hub.delivery.pull import (
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
+from hub.gateway.endpoints import EndpointContext, MountedEndpoint, Service, mount_endpoints
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
-from hub.gateway.iwmo import (
-    XML_MEDIA_TYPE,
-    IwmoEndpoint,
-    IwmoOptions,
-    IwmoOverdueCheck,
-    IwmoProblem,
-    IwmoTail,
-    KafkaIwmoWriter,
-    iwmo_transactional_id,
-)
 from hub.gateway.limits import AuthFailureLimiter, PartnerRateLimiter, read_body
 from hub.gateway.openapi import (
     AcceptedBody,
     BatchResults,
-    EventStatusBody,
     HealthBody,
+    event_status_body,
     install_openapi,
     problem_responses,
 )
@@ -79,13 +72,10 @@ from hub.gateway.problems import (
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
 from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
-from hub.iwmo import IwmoCode, identificatie_301
-from hub.iwmo import Problem as IwmoLevel1
-from hub.iwmo.book import IwmoBook
 from hub.kafka import StreamReader, is_kafka_failure
 from hub.kafka.progress import GroupProgress
 from hub.observability.logging import get_logger
-from hub.settings import GatewaySettings, KafkaSettings
+from hub.settings import GatewaySettings, HubSettings, KafkaSettings
 from hub.topics import TopicLayout
 
 __all__ = ["Service", "build_gateway_app", "create_app"]
@@ -106,18 +96,6 @@ client certificate. Error answers are RFC 9457 problem bodies
 """
 
 
-class Service(Protocol):
-    """A background part of the gateway started and stopped with the app (producer, tail)."""
-
-    async def start(self) -> None:
-        """Begin; must return promptly (connect in the background)."""
-        ...
-
-    async def stop(self) -> None:
-        """End and release every resource."""
-        ...
-
-
 class _Gateway:
     """What the routes need, held on ``app.state.gateway``."""
 
@@ -133,7 +111,7 @@ class _Gateway:
         adapters: Sequence[HttpAdapter],
         role_adapters: Mapping[str, Sequence[HttpAdapter]],
         pull: PullDeliveries | None,
-        iwmo: IwmoEndpoint | None = None,
+        endpoints: Sequence[MountedEndpoint] = (),
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
@@ -146,7 +124,7 @@ class _Gateway:
         # A connector's own formats are its role's only, tried before the common ones.
         self.by_role = {role: (*own, *self.adapters) for role, own in role_adapters.items()}
         self.pull = pull
-        self.iwmo = iwmo
+        self.endpoints = tuple(endpoints)
         self.pulls_in_flight: dict[str, int] = {}
 
     def adapters_for(self, partner: Partner) -> tuple[HttpAdapter, ...]:
@@ -236,38 +214,39 @@ async def get_event_status(request: Request, event_id: str) -> Response:
     if status is None:
         raise ProblemError(Problem(404, ProblemCode.NOT_FOUND.value))
     body = status.as_dict(event_id)
-    if gateway.iwmo is not None:
-        # The 301s rendered from this event carry an Identificatie made from its (source, id).
-        retours = gateway.iwmo.book.retours_of(identificatie_301(partner.source, event_id))
-        if retours:
-            body["iwmo"] = [retour.as_dict() for retour in retours]
+    for endpoint in gateway.endpoints:
+        # Any partner's: the assignment whose 301s a provider acknowledged is the back office's.
+        body.update(endpoint.bound.event_status(partner, event_id))
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-async def post_iwmo_message(request: Request) -> Response:
-    """Take one iWmo 3.2 302, 305 or 307 from a provider with ``iwmo: true``; see docs/iwmo.md."""
-    gateway = _gateway(request)
-    partner = await _authenticate(gateway, request)
-    endpoint = gateway.iwmo
-    assert endpoint is not None  # the route exists only with it
-    if not partner.iwmo or partner.agb is None:
-        raise ProblemError(Problem(403, ErrorCode.TYPE_NOT_ALLOWED.value))
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != XML_MEDIA_TYPE:
-        raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
-    await gateway.limiter.precheck(partner.id)
-    try:
-        body = await read_body(
-            request,
-            max_bytes=endpoint.settings.max_bytes,
-            timeout_seconds=gateway.settings.body_timeout_seconds,
-        )
-    except ProblemError as exc:
-        if exc.problem.status != 413:
-            raise
-        raise ProblemError(IwmoProblem(IwmoLevel1(IwmoCode.XML_TOO_LARGE, "/"))) from None
-    await gateway.limiter.check(partner.id)
-    return await endpoint.answer(partner, body)
+def _endpoint_route(mounted: MountedEndpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The route of one connector endpoint: the shared steps, then its own answer."""
+    spec, bound = mounted.spec, mounted.bound
+
+    async def post(request: Request) -> Response:
+        gateway = _gateway(request)
+        partner = await _authenticate(gateway, request)
+        if not mounted.admits(partner):
+            raise ProblemError(Problem(403, ErrorCode.TYPE_NOT_ALLOWED.value))
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != spec.media_type:
+            raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
+        await gateway.limiter.precheck(partner.id)
+        try:
+            body = await read_body(
+                request,
+                max_bytes=bound.max_bytes,
+                timeout_seconds=gateway.settings.body_timeout_seconds,
+            )
+        except ProblemError as exc:
+            if exc.problem.status != 413:
+                raise
+            raise ProblemError(bound.too_large()) from None
+        await gateway.limiter.check(partner.id)
+        return await bound.answer(partner, body)
+
+    return post
 
 
 async def get_deliveries(request: Request) -> Response:
@@ -406,7 +385,7 @@ def create_app(
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
     deliveries: Stream | None = None,
-    iwmo: IwmoEndpoint | None = None,
+    endpoints: Sequence[MountedEndpoint] = (),
     taken: Taken | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
@@ -416,9 +395,10 @@ def create_app(
     formats (its connector's), tried before those for that role's partners only.
 
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
-    endpoint answers 404. ``iwmo`` answers POST /iwmo/v1/messages (without it there is no
-    such route); its state also adds the 302 outcomes to GET /events/{id}. ``taken`` is
-    told how far each pull partner has read (``hub.delivery.pull.PullDeliveries``).
+    endpoint answers 404. ``endpoints`` are connectors' own endpoints, bound
+    (``hub.gateway.endpoints``): each is a route, its services run with the app's, and
+    it may add to GET /events/{id}. ``taken`` is told how far each pull partner has read
+    (``hub.delivery.pull.PullDeliveries``).
     """
     layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
@@ -428,7 +408,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         started: list[Service] = []
         try:
-            for service in services:
+            for service in (*services, *(s for e in endpoints for s in e.bound.services)):
                 await service.start()
                 started.append(service)
             get_logger().info("gateway_started", count=len(started))
@@ -470,7 +450,7 @@ def create_app(
                 deliveries, layout, wait_seconds=settings.pull_wait_seconds, taken=taken
             )
         ),
-        iwmo=iwmo,
+        endpoints=endpoints,
     )
     app.add_api_route(
         "/events",
@@ -490,7 +470,9 @@ def create_app(
         get_event_status,
         methods=["GET"],
         summary="What became of one of your events",
-        response_model=EventStatusBody,
+        response_model=event_status_body(
+            e.spec.status_fields for e in endpoints if e.spec.status_fields is not None
+        ),
         responses=problem_responses(400, 401, 404, 429),
         tags=["events"],
     )
@@ -525,28 +507,21 @@ def create_app(
         responses=problem_responses(503),
         tags=["operations"],
     )
-    if iwmo is not None:  # else the path is unknown (404), and not in the OpenAPI document
+    for mounted in endpoints:  # an endpoint not mounted is unknown (404), and not in OpenAPI
+        spec = mounted.spec
+        content = {spec.media_type: {"schema": {"type": "string"}}}
         app.add_api_route(
-            "/iwmo/v1/messages",
-            post_iwmo_message,
+            spec.path,
+            _endpoint_route(mounted),
             methods=["POST"],
-            summary="Send one iWmo 3.2 302, 305 or 307 (providers with iwmo: true)",
+            name=spec.name,
+            summary=spec.summary,
             responses={
-                200: {
-                    "description": "The 306 or 308 answering a 305 or 307 (approval: the Header "
-                    "alone); events are published only on approval.",
-                    "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
-                },
-                204: {"description": "A 302 matched to its 301; its outcome is stored."},
+                **{status: dict(response) for status, response in spec.responses.items()},
                 **problem_responses(400, 401, 403, 408, 413, 415, 422, 429, 503),
             },
-            openapi_extra={
-                "requestBody": {
-                    "required": True,
-                    "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
-                }
-            },
-            tags=["iwmo"],
+            openapi_extra={"requestBody": {"required": True, "content": content}},
+            tags=[spec.format],
         )
     if settings.docs:
         app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
@@ -570,14 +545,15 @@ def build_gateway_app(
     result_areas: frozenset[str] | None = None,
     adapters: Sequence[HttpAdapter] = HTTP_ADAPTERS,
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
-    iwmo: IwmoOptions | None = None,
+    endpoints: Mapping[str, Sequence[HttpEndpoint]] | None = None,
+    deployment: HubSettings | None = None,
 ) -> FastAPI:
     """The gateway app on Kafka: producer to the inbound topics, tail of the status topic.
 
     ``adapters`` are the wire formats it reads (``hub.inbound``; default the CloudEvents
     HTTP binding's three modes); ``role_adapters`` a role's own, for its partners only.
-    With ``iwmo`` it also answers POST /iwmo/v1/messages (docs/iwmo.md), when a partner
-    has ``iwmo: true``.
+    ``endpoints`` are each role's connector endpoints (``hub.app.http_endpoints``), bound
+    with ``deployment`` when some partner of the role asked for the endpoint's format.
     """
     layout = TopicLayout(kafka.topic_prefix)
     sink = KafkaEventSink(kafka, timeout_seconds=settings.kafka_timeout_seconds)
@@ -590,15 +566,20 @@ def build_gateway_app(
     # How far each pull partner has read, committed as its group's offsets (the backlog
     # metrics of `hub run` read them; docs/operations.md).
     progress = GroupProgress(kafka)
-    services: list[Service] = [sink, tail, stream, progress]
-    endpoint: IwmoEndpoint | None = None
-    # Only a registry with an iwmo: true partner needs the endpoint, its topics' tail and
-    # its transactional producer (and so a transactional id in the gateway's ACLs).
-    if iwmo is not None and any(p.iwmo for p in registry):
-        endpoint, iwmo_services = _iwmo_endpoint(
-            settings, kafka, registry, layout, iwmo, book, validator
+    mounted: list[MountedEndpoint] = []
+    if endpoints:
+        if deployment is None:
+            raise ValueError("connector endpoints are bound with the deployment's settings")
+        context = EndpointContext(
+            deployment=deployment,
+            gateway=settings,
+            kafka=kafka,
+            registry=registry,
+            layout=layout,
+            validator=validator,
+            status=book,
         )
-        services += iwmo_services
+        mounted = mount_endpoints(endpoints, context)
     return create_app(
         settings=settings,
         registry=registry,
@@ -606,50 +587,15 @@ def build_gateway_app(
         sink=sink,
         book=book,
         validator=validator,
-        services=services,
+        services=[sink, tail, stream, progress],
         adapters=adapters,
         role_adapters=role_adapters,
         deliveries=stream,
-        iwmo=endpoint,
+        endpoints=mounted,
         taken=lambda partner, topic, positions: progress.note(
             pull_group(kafka, partner.id), topic, positions
         ),
     )
-
-
-def _iwmo_endpoint(
-    settings: GatewaySettings,
-    kafka: KafkaSettings,
-    registry: PartnerRegistry,
-    layout: TopicLayout,
-    options: IwmoOptions,
-    book: StatusBook,
-    validator: Validator,
-) -> tuple[IwmoEndpoint, list[Service]]:
-    """POST /iwmo/v1/messages on Kafka: its state's tail, its transactional writer, the overdue check."""
-    iwmo = options.settings
-    state = IwmoBook(assignment_key=options.assignment_key, replay_days=iwmo.replay_days)
-    tail = IwmoTail(kafka, layout, state)
-    writer = KafkaIwmoWriter(
-        kafka,
-        transactional_id=iwmo_transactional_id(kafka),
-        transaction_timeout_ms=iwmo.transaction_timeout_ms,
-        timeout_seconds=settings.kafka_timeout_seconds,
-    )
-    overdue = IwmoOverdueCheck(state, registry, iwmo, current=tail.is_current)
-    endpoint = IwmoEndpoint(
-        settings=iwmo,
-        layout=layout,
-        book=state,
-        tail=tail,
-        store=writer,
-        validator=validator,
-        status=book,
-        pseudonymise=options.pseudonymise,
-        timeout_seconds=settings.kafka_timeout_seconds,
-        retry_after_seconds=settings.retry_after_seconds,
-    )
-    return endpoint, [writer, tail, overdue]
 
 
 class _AccessLog:

@@ -6,8 +6,6 @@ from prometheus_client import Counter, Histogram
 
 __all__ = [
     "CONNECTIONS_CLOSED",
-    "IWMO_MESSAGES",
-    "IWMO_RETOUR_OVERDUE",
     "PULLED",
     "REQUESTS",
     "REQUEST_SECONDS",
@@ -27,15 +25,4 @@ CONNECTIONS_CLOSED = Counter(
 )
 PULLED = Counter(
     "hub_gateway_pulled_total", "Deliveries handed out by GET /deliveries, by partner.", ["partner"]
-)
-IWMO_MESSAGES = Counter(
-    "hub_gateway_iwmo_messages_total",
-    "iWmo documents answered, by message (302, 305, 307; unknown when refused at level 1) "
-    "and outcome (accepted, rejected, replayed, refused, unmatched, acknowledged).",
-    ["kind", "outcome"],
-)
-IWMO_RETOUR_OVERDUE = Counter(
-    "hub_gateway_iwmo_retour_overdue_total",
-    "301s without a 302 within iwmo.retour_overdue_working_days, by provider.",
-    ["partner"],
 )

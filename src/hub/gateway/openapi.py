@@ -9,11 +9,12 @@ pydantic models, so the description cannot drift from validation), and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 from hub.gateway.problems import PROBLEM_MEDIA_TYPE, ProblemBody
@@ -26,7 +27,7 @@ __all__ = [
     "BatchResults",
     "EventStatusBody",
     "HealthBody",
-    "IwmoRetourBody",
+    "event_status_body",
     "install_openapi",
     "problem_responses",
 ]
@@ -102,21 +103,6 @@ class BatchResults(BaseModel):
     results: list[BatchItem]
 
 
-class IwmoRetourBody(BaseModel):
-    """A 301 rendered from the event, and the provider's 302 on it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    provider_agb: str
-    identificatie: str = Field(description="The 301's Identificatie.")
-    retour: Literal["awaiting", "acknowledged", "rejected"] = Field(
-        description="awaiting: no 302 yet; acknowledged: no RetourCode but 0200; rejected: "
-        "see rejected."
-    )
-    rejected: dict[str, list[str]] = Field(description="RetourCodes per rejected ToewijzingNummer.")
-    at: str | None = Field(description="When the 302 was received (RFC 3339), or null.")
-
-
 class EventStatusBody(BaseModel):
     """What became of one of the partner's events."""
 
@@ -131,11 +117,18 @@ class EventStatusBody(BaseModel):
     recipients: list[str] = Field(description="Partner ids the event was delivered to.")
     withheld: list[str] = Field(description="Partner ids whose delivery was withheld.")
     at: str | None = Field(description="When the router decided (RFC 3339); null if accepted.")
-    iwmo: list[IwmoRetourBody] | None = Field(
-        default=None,
-        description="Only for an assignments.issued rendered as a 301 to a provider with "
-        "iwmo: true: per provider, what its 302 said.",
-    )
+
+
+def event_status_body(extras: Iterable[type[BaseModel]]) -> type[BaseModel]:
+    """EventStatusBody with the fields connectors' endpoints add (``HttpEndpoint.status_fields``)."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for extra in extras
+        for name, info in extra.model_fields.items()
+    }
+    if not fields:
+        return EventStatusBody
+    return create_model("EventStatusBody", __base__=EventStatusBody, **fields)
 
 
 class HealthBody(BaseModel):

@@ -1,6 +1,6 @@
 """The gateway's iWmo state, fed from Kafka: ``IwmoState`` plus the 301s sent and their 302s.
 
-Three compacted topics feed it (``hub.gateway.iwmo.IwmoTail`` reads them):
+Three compacted topics feed it (``hub.roles.provider.iwmo.IwmoTail`` reads them):
 
 - the router's routing-state changelog, of which only ``assignment:<number>`` (the care
   family's assignments) and keys starting ``iwmo-`` are kept: ``iwmo-assignment:<number>``

@@ -32,7 +32,9 @@ The routing code checks the protection classes again for every release
 from __future__ import annotations
 
 import builtins
+import hashlib
 import itertools
+import json
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,10 +208,15 @@ class Route:
 
 
 class PrivacyPolicy:
-    """The compiled table: routes per event type, in file order."""
+    """The compiled table: routes per event type, in file order.
 
-    def __init__(self, source: str, routes: Iterable[Route]) -> None:
+    ``version`` is the SHA-256 (hex) of what the table and the connectors' rows say
+    (``policy_version``): every disclosure record names the version that decided it.
+    """
+
+    def __init__(self, source: str, routes: Iterable[Route], version: str = "") -> None:
         self.source = source
+        self.version = version
         self.routes: tuple[Route, ...] = tuple(routes)
         by_type: dict[str, list[Route]] = {}
         for route in self.routes:
@@ -369,11 +376,14 @@ def compile_policy(
     if connectors is None:
         connectors = catalogue().connectors
     parts = [_Part(source, None, _parsed(_RawPolicy, raw, source))]
+    documents: list[Any] = [raw]
     for connector in connectors:
         if connector.rows is not None:
             rows_source = str(connector.rows)
-            rows = _parsed(_RawRows, _read_yaml(connector.rows), rows_source)
+            rows_document = _read_yaml(connector.rows)
+            rows = _parsed(_RawRows, rows_document, rows_source)
             parts.append(_Part(rows_source, connector.role.name, rows))
+            documents.append({"role": connector.role.name, "rows": rows_document})
     receives = {c.role.name: c.received() for c in connectors}
     declared_by = {spec.type: c.role.name for c in connectors for _, spec in c.declared()}
     # The words rows may use come from every family the hub has, whatever connectors are
@@ -381,7 +391,19 @@ def compile_policy(
     # is not among them.
     listed = {id(c): c for c in (*catalogue().connectors, *connectors)}
     vocabulary = Vocabulary([(f"connector {c.role.name}", c) for c in listed.values()], types)
-    return _Compiler(source, registry, types, parts, receives, declared_by, vocabulary).compile()
+    policy = _Compiler(source, registry, types, parts, receives, declared_by, vocabulary).compile()
+    policy.version = policy_version(documents)
+    return policy
+
+
+def policy_version(documents: Sequence[Any]) -> str:
+    """SHA-256 (hex) of what the documents say: comments, order of keys and layout aside.
+
+    The table and each connector's rows, parsed, as canonical JSON: a change of a row's
+    meaning changes the version; re-indenting the file or editing a comment does not.
+    """
+    canonical = json.dumps(documents, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ families, an assignment or a case after the retention counted from its end, ever
 value after the retention counted from its last ``received_on`` once the case it names
 is not open. ``seen:`` markers expire after the inbound retention, counted from
 ``received_on``. A kind no family declares expires after the retention counted from its
-last ``received_on``.
+last ``received_on``. The disclosure log's chain heads (``audit-chain:``) never expire.
 
 A value without ``received_on`` was written before the clocks counted from receipt; it
 is never judged by its old dates: ``legacy_keys`` names it, and the router stamps it
@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 
+from hub.audit.chain import CHAIN_STATE_PREFIX
 from hub.connectors.discovery import catalogue
 from hub.connectors.family import StateKind
 from hub.state.store import StateView
@@ -62,6 +63,8 @@ def expired_keys(
         prefix, _, ident = key.partition(":")
         if prefix == "seen":
             expired = older(value.get(RECEIVED), today, seen_retention)
+        elif prefix == CHAIN_STATE_PREFIX:
+            expired = False  # a chain's head: forgetting it would restart the chain at 1
         elif prefix in kinds:
             expired = kinds[prefix].expired(ident, value, state, today, retention)
         else:

@@ -275,6 +275,7 @@ def _release(
             trace_id=origin.trace.trace_id,
             span_id=span,
             parent_span_id=origin.trace.parent_span_id,
+            policy_version=ctx.policy.version or None,
         )
     )
 

@@ -7,7 +7,7 @@ rules (``hub.families.state``); the engine reads and writes it only through the 
 from __future__ import annotations
 
 import hashlib
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 __all__ = ["SeenMarker", "seen_key"]
 
@@ -16,6 +16,8 @@ class SeenMarker(TypedDict):
     """``seen:<sha256(source, id)>``: the event was processed (duplicate suppression)."""
 
     received_on: str
+    rejected: NotRequired[bool]
+    """True when a stateful rule rejected it: an operator's replay may route it after all."""
 
 
 def seen_key(source: str, event_id: str) -> str:

@@ -37,7 +37,6 @@ from hub.envelope import (
     _JSON_MEDIA_TYPE,
     _RFC3339,
     _TRACEPARENT,
-    _TRACESTATE_MAX_LENGTH,
     SPECVERSION,
 )
 from hub.errors import ErrorCode
@@ -140,7 +139,7 @@ MODEL_ONLY_RULES: Final[tuple[ModelOnlyRule, ...]] = (
     ModelOnlyRule(
         ErrorCode.FORMAT_INVALID,
         "tracestate is a W3C tracestate: at most 32 comma-separated key=value members "
-        "(the schema bounds its length only).",
+        "(the schema asks for a non-empty string only).",
     ),
     ModelOnlyRule(
         ErrorCode.DATETIME_INVALID,
@@ -462,7 +461,6 @@ def envelope_schema(version: str = "v1") -> dict[str, Any]:
             },
             "tracestate": {
                 **text,
-                "maxLength": _TRACESTATE_MAX_LENGTH,
                 "description": "W3C trace context: at most 32 key=value members. Checked, "
                 "then dropped: the hub never stores, logs or forwards it.",
             },

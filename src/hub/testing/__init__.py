@@ -179,6 +179,7 @@ class InMemoryPipeline:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         from hub.app import kafka_adapters
+        from hub.audit.chain import Signer
         from hub.pipeline import Pipeline
         from hub.routing import build_context
         from hub.settings import HubSettings
@@ -189,14 +190,27 @@ class InMemoryPipeline:
         self.registry = registry or load_registry(settings.partners_file)
         self.layout: TopicLayout = TopicLayout(settings.kafka.topic_prefix)
         ctx = build_context(settings, self.registry)
+        audit = settings.audit
+        signer = Signer.from_setting(audit.signing_key_id, audit.signing_key.get_secret_value())
         if clock is not None:
             ctx = dataclasses.replace(ctx, now=clock)
             self.pipeline: Pipeline = Pipeline(
-                self.layout, self.registry, ctx, clock, role_adapters=kafka_adapters()
+                self.layout,
+                self.registry,
+                ctx,
+                clock,
+                role_adapters=kafka_adapters(),
+                signer=signer,
+                checkpoint_every=audit.checkpoint_every,
             )
         else:
             self.pipeline = Pipeline(
-                self.layout, self.registry, ctx, role_adapters=kafka_adapters()
+                self.layout,
+                self.registry,
+                ctx,
+                role_adapters=kafka_adapters(),
+                signer=signer,
+                checkpoint_every=audit.checkpoint_every,
             )
         self.state: StateStore = StateStore()
         self.held: StateStore = StateStore()

@@ -20,6 +20,8 @@ from hub.audit import (
     DisclosureRecord,
     open_store,
 )
+from hub.audit.chain import Signer, record_hash
+from hub.settings import DEMO_SIGNING_KEY
 
 ALICE, BOB = "a" * 64, "b" * 64
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -162,3 +164,48 @@ class DisclosureStoreCases:
         with open_store(store_url, read_only=True) as store:
             assert store.get(one.disclosure_id) == one
             assert store.concerning(ALICE) == [one]
+
+    def test_search_filters_by_trace_activity_subjects_and_window(self, store_url: str) -> None:
+        """search() keeps the records matching every filter given, in time order."""
+        other_trace = "0af7651916cd43dd8448eb211c80319c"
+        first = record(1, at=T0)
+        second = record(2, at=T0 + timedelta(hours=1), subjects=(BOB,))
+        third = record(3, at=T0 + timedelta(days=1), trace_id=other_trace)
+        fourth = record(4, at=T0 + timedelta(days=2), processing_activity="referral-intake")
+        with open_store(store_url) as store:
+            store.add([fourth, third, second, first])
+            assert store.search() == [first, second, third, fourth]
+            assert store.search(trace_id=other_trace) == [third]
+            assert store.search(processing_activity="referral-intake") == [fourth]
+            assert store.search(pseudonyms=(BOB,)) == [second]
+            assert store.search(pseudonyms=(ALICE, BOB)) == [first, second, third, fourth]
+            window = store.search(since=T0 + timedelta(hours=1), until=T0 + timedelta(days=2))
+            assert window == [second, third]  # since inclusive, until exclusive
+            assert store.search(
+                pseudonyms=(ALICE,), processing_activity="care-delivery-and-outcomes"
+            ) == [first, third]
+            assert store.search(trace_id="f" * 32) == []
+
+    def test_a_purge_deletes_a_chains_beginning_and_leaves_a_signed_record(
+        self, store_url: str
+    ) -> None:
+        """Records before the cut-off go (lifting the triggers for that one transaction only)."""
+        signer = Signer.from_setting("k1", DEMO_SIGNING_KEY)
+        chained, prev = [], None
+        for n in range(1, 5):
+            linked = record(n, at=T0 + timedelta(days=n)).model_copy(
+                update={"chain": "t.inbound.gp:0", "seq": n, "prev_hash": prev}
+            )
+            prev = record_hash(linked.model_dump(mode="json"))
+            chained.append(linked)
+        with open_store(store_url) as store:
+            store.add(chained)
+            [purge] = store.purge(
+                T0 + timedelta(days=3), signer, operator="po-anna", at=T0 + timedelta(days=900)
+            )
+            assert (purge.chain, purge.through_seq, purge.count) == ("t.inbound.gp:0", 2, 2)
+            assert [r.seq for r in store.search()] == [3, 4]
+            assert store.purges() == [purge]
+            assert store.concerning(ALICE) == chained[2:]
+        with pytest.raises(self.database_error, match="append-only"):
+            self.execute(store_url, "DELETE FROM disclosures")

@@ -16,8 +16,10 @@ from hub.audit.record import (
 
 SUBJECT_A, SUBJECT_B = "03" + "a" * 62, "4f" + "b" * 62
 
-# As the router has written it to the disclosure topic (model_dump, then compact JSON).
-TODAY = (
+POLICY = "9f" + "0" * 62
+
+# As the router wrote it to the disclosure topic before records named their table's version.
+BEFORE_POLICY_VERSION = (
     b'{"disclosure_id":"fa66f718-4e31-5411-94c3-dca018dba6a3",'
     b'"event_id":"46353c21-8c1b-55e2-aae5-e98bd607ae35",'
     b'"event_type":"nl.sociaaldomein.referrals.submitted.v1","source":"gp-de-linde",'
@@ -30,6 +32,13 @@ TODAY = (
     b'"data_subjects":["' + SUBJECT_A.encode() + b'","' + SUBJECT_B.encode() + b'"],'
     b'"data_subject_id_type":"BSN","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",'
     b'"span_id":"0442582307852f43","parent_span_id":"00f067aa0ba902b7"}'
+)
+CHAIN = "sociaaldomein.inbound.gp-de-linde:0"
+PREV = "5e" + "1" * 62
+# As the router writes it today (model_dump, then compact JSON), linked into its chain.
+TODAY = BEFORE_POLICY_VERSION[:-1] + (
+    b',"policy_version":"' + POLICY.encode() + b'","chain":"' + CHAIN.encode() + b'",'
+    b'"seq":7,"prev_hash":"' + PREV.encode() + b'"}'
 )
 
 
@@ -53,12 +62,18 @@ def built() -> DisclosureRecord:
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
         span_id="0442582307852f43",
         parent_span_id="00f067aa0ba902b7",
+        policy_version=POLICY,
     )
+
+
+def linked() -> DisclosureRecord:
+    """The built record as the pipeline links it into its chain."""
+    return built().model_copy(update={"chain": CHAIN, "seq": 7, "prev_hash": PREV})
 
 
 def test_a_built_record_writes_todays_json() -> None:
     """The hub's own record (not validated again) sorts its lists and writes today's bytes."""
-    assert built().to_json() == TODAY
+    assert linked().to_json() == TODAY
 
 
 def test_a_built_record_is_what_model_construct_would_build() -> None:
@@ -75,8 +90,16 @@ def test_a_built_record_is_what_model_construct_would_build() -> None:
 def test_todays_json_reads_back_into_an_equal_record() -> None:
     """The audit feed's validating read of today's JSON gives the record the hub built."""
     record = DisclosureRecord.model_validate_json(TODAY)
-    assert record == built()
+    assert record == linked()
     assert record.to_json() == TODAY
+
+
+def test_a_record_written_before_table_versions_reads_back_without_one() -> None:
+    """Older records in the topic and the store stay readable: their version is null."""
+    record = DisclosureRecord.model_validate_json(BEFORE_POLICY_VERSION)
+    assert record.policy_version is None
+    assert record == built().model_copy(update={"policy_version": None})
+    assert (record.chain, record.seq, record.prev_hash) == (None, None, None)
 
 
 # As the webhook deliverer has written attempts to the disclosure topic.
@@ -98,4 +121,4 @@ def test_an_attempt_reads_and_writes_todays_json() -> None:
 
 def test_a_log_record_without_record_type_is_a_disclosure() -> None:
     """A value without ``record_type`` reads as a (validated) disclosure record."""
-    assert read_log_record(json.loads(TODAY)) == built()
+    assert read_log_record(json.loads(TODAY)) == linked()

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
-from hub.settings import HubSettings, PrivacySettings, demo_defaults_in_use
+from hub.settings import AuditSettings, HubSettings, PrivacySettings, demo_defaults_in_use
 
 _OWN_SECRET = PrivacySettings(pseudonym_secret="a-secret-of-this-municipality")  # type: ignore[arg-type]
+_OWN_KEY = AuditSettings(signing_key="q0mQKu1S4pI6kR5l8rRkZxV2x9bKkJ3lq7m0U1p2s3c=")  # type: ignore[arg-type]
 
 
 def test_production_names_every_demo_value_still_in_use() -> None:
-    """With the defaults, production names both the registry and the pseudonym secret."""
+    """With the defaults, production names the registry, the pseudonym secret and the signing key."""
     assert demo_defaults_in_use(HubSettings(environment="production")) == [
         "HUB_PARTNERS_FILE",
         "HUB_PRIVACY__PSEUDONYM_SECRET",
+        "HUB_AUDIT__SIGNING_KEY",
     ]
 
 
@@ -32,7 +34,9 @@ def test_own_registry_and_secret_pass_in_production(tmp_path: Path) -> None:
     """A registry file of one's own (even a copy of the demo one) and an own secret pass."""
     own = tmp_path / "partners.yaml"
     own.write_text(DEMO_REGISTRY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
-    settings = HubSettings(environment="production", partners_file=own, privacy=_OWN_SECRET)
+    settings = HubSettings(
+        environment="production", partners_file=own, privacy=_OWN_SECRET, audit=_OWN_KEY
+    )
     assert demo_defaults_in_use(settings) == []
 
 
@@ -56,3 +60,4 @@ def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
     assert done.returncode == 78, output
     assert "HUB_PARTNERS_FILE" in output
     assert "HUB_PRIVACY__PSEUDONYM_SECRET" in output
+    assert "HUB_AUDIT__SIGNING_KEY" in output

@@ -21,20 +21,22 @@ from hub.connectors.registry import PartnerRegistry
 from hub.envelope import from_kafka
 from hub.families.state import assignment_key
 from hub.gateway import GatewaySettings, KafkaRecord, StatusBook, create_app, status_key
+from hub.gateway.endpoints import MountedEndpoint
 from hub.gateway.intake import default_validator
-from hub.gateway.iwmo import (
-    IwmoEndpoint,
-    IwmoOverdueCheck,
-    IwmoProblem,
-    IwmoTail,
-    KafkaIwmoWriter,
-)
 from hub.gateway.testing import RecordingSink
 from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook, used_key
 from hub.kafka import KafkaError, TopicPartition
 from hub.records import StatusRecord
+from hub.roles.provider import IWMO_ENDPOINT
+from hub.roles.provider.iwmo import (
+    IwmoEndpoint,
+    IwmoOverdueCheck,
+    IwmoProblem,
+    IwmoTail,
+    KafkaIwmoWriter,
+)
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
@@ -143,7 +145,7 @@ async def iwmo_client(
         layout=LAYOUT,
         sink=RecordingSink(),
         book=book,
-        iwmo=endpoint,
+        endpoints=[MountedEndpoint(IWMO_ENDPOINT, "provider", endpoint)],
     )
     async with (
         app.router.lifespan_context(app),

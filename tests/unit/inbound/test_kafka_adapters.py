@@ -255,6 +255,15 @@ def test_a_binary_record_that_cannot_be_read_names_its_ce_id() -> None:
     assert read(record(key, bsn_id, b"{oops")).event_id is None
 
 
+@pytest.mark.parametrize("name", ["ce_data", "CE_DATA"])
+def test_a_ce_data_header_is_refused_not_overwritten(name: str) -> None:
+    """In binary mode data is the value: a ce_data header (which could hold anything) is ENVELOPE_INVALID at data, as ce-data over HTTP."""
+    key, headers, value = to_kafka(event_with(id=ID))
+    reading = read(record(key, [*headers, (name, b'{"bsn": "999900018"}')], value))
+    assert errors(reading) == [("data", ErrorCode.ENVELOPE_INVALID)]
+    assert reading.event_id == ID
+
+
 def test_a_structured_record_is_read_whole_and_its_ce_headers_ignored() -> None:
     """In structured mode the value holds every attribute; a ce_ header beside it changes nothing."""
     event = event_with(id=ID)

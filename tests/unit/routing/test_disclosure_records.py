@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.privacy import Pseudonymiser
+from hub.privacy.policy import policy_version
 from hub.routing import OutcomeKind
 from hub.routing.ids import delivery_id, disclosure_id, span_id
 
@@ -79,6 +80,10 @@ def test_a_referral_to_the_team_is_recorded_with_every_field(hub: InMemoryHub) -
         "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
         "span_id": span_id(record_id),
         "parent_span_id": "00f067aa0ba902b7",
+        "policy_version": hub.ctx.policy.version,
+        "chain": None,  # linked into its chain by the pipeline, when written
+        "seq": None,
+        "prev_hash": None,
     }
 
 
@@ -147,3 +152,15 @@ def test_cases_opened_goes_to_nobody_and_gets_no_record(hub: InMemoryHub) -> Non
     assert outcome.decision is not None
     assert outcome.decision.deliveries == ()
     assert outcome.decision.disclosures == ()
+
+
+def test_each_record_names_the_version_of_the_table_that_decided_it(hub: InMemoryHub) -> None:
+    """The table's version is the SHA-256 of what it says: a changed row changes it."""
+    [record] = records(hub, "referrals.submitted/valid/poh-ggz-referral.json")
+    version = hub.ctx.policy.version
+    assert record["policy_version"] == version
+    assert len(version) == 64
+    assert policy_version([{"routes": [], "version": 1}]) != policy_version(
+        [{"routes": [], "version": 2}]
+    )
+    assert policy_version([{"a": 1, "b": 2}]) == policy_version([{"b": 2, "a": 1}])

@@ -136,6 +136,46 @@ def test_tracestate_is_checked_accepted_and_never_carried_on() -> None:
     assert BSN.encode() not in key + value + b"".join(v for _, v in headers)
 
 
+def _members(count: int, value_length: int = 30) -> str:
+    return ",".join(f"vendor{n}={'v' * value_length}" for n in range(count))
+
+
+@pytest.mark.parametrize(
+    ("tracestate", "expected"),
+    [
+        (_members(32), []),  # about 1,300 characters: W3C caps the members, not the length
+        (_members(1, 256), []),  # the longest value W3C allows
+        (_members(33), [("tracestate", ErrorCode.FORMAT_INVALID)]),
+        (_members(1, 257), [("tracestate", ErrorCode.FORMAT_INVALID)]),
+    ],
+)
+def test_tracestate_is_w3c_syntax_of_any_length(
+    tracestate: str, expected: list[tuple[str, ErrorCode]]
+) -> None:
+    """A W3C tracestate of up to 32 members is accepted however long; 33 members or a value over 256 is FORMAT_INVALID."""
+    assert len(_members(32)) > 512
+    assert errors_of(make_event("cases.closed", envelope={"tracestate": tracestate})) == expected
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "expected"),
+    [
+        (f"00-{TRACE}", []),
+        (f"01-{TRACE}", []),  # a later version in version 00's shape
+        (f"01-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+        (f"00-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+    ],
+)
+def test_traceparent_has_no_fields_beyond_version_00s(
+    traceparent: str, expected: list[tuple[str, ErrorCode]]
+) -> None:
+    """A later version's extra traceparent fields are FORMAT_INVALID: the hub forwards traceparent and cannot vet them."""
+    assert errors_of(make_event("cases.closed", envelope={"traceparent": traceparent})) == expected
+
+
 @pytest.mark.parametrize(
     ("partitionkey", "expected"),
     [

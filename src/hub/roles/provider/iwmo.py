@@ -1,4 +1,9 @@
-"""POST /iwmo/v1/messages: iWmo 3.2 302/305/307 from providers with ``iwmo: true`` (docs/iwmo.md).
+"""The provider connector's iWmo endpoint: POST /iwmo/v1/messages (docs/iwmo.md).
+
+Declared by the provider connector (``hub.roles.provider``) as an ``HttpEndpoint`` and
+bound by the gateway (``bind``) when some provider has ``iwmo: true``; the gateway has
+already authenticated the provider, checked its format, the media type, the rate limit
+and the size when ``IwmoEndpoint.answer`` is given the body.
 
 A 305/307 is read (level 1: problem+json ``{code, path}``), checked against the hub's state
 at receipt (levels 2-4) and answered 200 with its 306/308. The state is an ``IwmoBook``
@@ -8,7 +13,8 @@ is seen. On approval the ``care.started``/``care.stopped`` events go to the prov
 inbound topic in binary mode, exactly as POST /events would put them, together with the
 translator's records in ONE transaction (``KafkaIwmoWriter``); a failed transaction
 answers 503 and stores nothing. A 302 is matched to a 301 the router sent, its outcome
-stored (204). ``IwmoOverdueCheck`` names 301s whose 302 is overdue.
+stored (204), and shown on GET /events/{id} of the assignment (``event_status``).
+``IwmoOverdueCheck`` names 301s whose 302 is overdue.
 
 One gateway process answers one iWmo message at a time (a lock around check and write),
 so two messages of one provider never pass the checks against the same state.
@@ -21,18 +27,19 @@ import contextlib
 import math
 import os
 import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+from prometheus_client import Counter
 from starlette.responses import Response
 
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import AMSTERDAM, to_kafka
 from hub.errors import ErrorCode, InvalidEvent
-from hub.gateway import metrics
+from hub.families.state import assignment_key
 from hub.gateway.background import BackgroundTask
+from hub.gateway.endpoints import EndpointContext, Service
 from hub.gateway.intake import Validator
 from hub.gateway.problems import Problem, ProblemCode
 from hub.gateway.sink import KafkaRecord
@@ -45,6 +52,7 @@ from hub.iwmo import (
     MessageRefused,
     ReceiptContext,
     answer_care_message,
+    identificatie_301,
     read_inbound,
 )
 from hub.iwmo import Problem as IwmoLevel1
@@ -61,19 +69,22 @@ from hub.kafka import (
 )
 from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger
+from hub.privacy.pseudonym import Pseudonymiser
 from hub.settings import KafkaSettings, RetrySettings
 from hub.topics import TopicLayout
 
 __all__ = [
+    "IWMO_MESSAGES",
+    "IWMO_RETOUR_OVERDUE",
     "XML_MEDIA_TYPE",
     "IwmoEndpoint",
-    "IwmoOptions",
     "IwmoOverdueCheck",
     "IwmoProblem",
     "IwmoStore",
     "IwmoSync",
     "IwmoTail",
     "KafkaIwmoWriter",
+    "bind",
     "iwmo_transactional_id",
 ]
 
@@ -83,17 +94,17 @@ _FOLLOW_POLL_MS = 50  # a sync waits for at most one poll to end
 _RETIRE_TIMEOUT = 10.0
 _UNMATCHED_PATH = "/Bericht/Header/BerichtIdentificatie/Identificatie"
 
-
-@dataclass(frozen=True, slots=True)
-class IwmoOptions:
-    """What the gateway needs to answer iWmo beyond its own settings, given by its caller."""
-
-    settings: IwmoSettings
-    pseudonymise: Callable[[str], str] = field(repr=False)
-    """BSN -> keyed pseudonym, as in the routing state (the Bsn checks compare these)."""
-    assignment_key: Callable[[str], str]
-    """The care family's key of an assignment (``hub.families.state.assignment_key``):
-    passed in, as the gateway sits below the families."""
+IWMO_MESSAGES = Counter(
+    "hub_gateway_iwmo_messages_total",
+    "iWmo documents answered, by message (302, 305, 307; unknown when refused at level 1) "
+    "and outcome (accepted, rejected, replayed, refused, unmatched, acknowledged).",
+    ["kind", "outcome"],
+)
+IWMO_RETOUR_OVERDUE = Counter(
+    "hub_gateway_iwmo_retour_overdue_total",
+    "301s without a 302 within iwmo.retour_overdue_working_days, by provider.",
+    ["partner"],
+)
 
 
 def iwmo_transactional_id(kafka: KafkaSettings) -> str:
@@ -400,10 +411,12 @@ class IwmoEndpoint:
         pseudonymise: Callable[[str], str],
         timeout_seconds: float,
         retry_after_seconds: int,
+        services: Sequence[Service] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.book = book
+        self.services: Sequence[Service] = tuple(services)
         self._layout = layout
         self._tail = tail
         self._store = store
@@ -414,6 +427,21 @@ class IwmoEndpoint:
         self._retry_after = str(retry_after_seconds)
         self._clock = clock
         self._lock = asyncio.Lock()
+
+    @property
+    def max_bytes(self) -> int:
+        """``iwmo.max_bytes``: a larger document is refused before parsing."""
+        return self.settings.max_bytes
+
+    def too_large(self) -> Problem:
+        """413 XML_TOO_LARGE at ``/``, in level 1's problem+json."""
+        return IwmoProblem(IwmoLevel1(IwmoCode.XML_TOO_LARGE, "/"))
+
+    def event_status(self, partner: Partner, event_id: str) -> Mapping[str, Any]:
+        """``iwmo``: the 302 outcomes of the 301s rendered from this event, when there are any."""
+        # A 301 rendered from an event carries an Identificatie made from its (source, id).
+        retours = self.book.retours_of(identificatie_301(partner.source, event_id))
+        return {"iwmo": [retour.as_dict() for retour in retours]} if retours else {}
 
     def unavailable(self, code: str = ProblemCode.UNAVAILABLE.value) -> Response:
         """503 with Retry-After: nothing was stored."""
@@ -435,7 +463,7 @@ class IwmoEndpoint:
                 code=refused.problem.code.value,
                 path=refused.problem.path,
             )
-            metrics.IWMO_MESSAGES.labels(kind="unknown", outcome="refused").inc()
+            IWMO_MESSAGES.labels(kind="unknown", outcome="refused").inc()
             return IwmoProblem(refused.problem).response()
         if not self._store.connected:
             return self.unavailable()
@@ -457,7 +485,7 @@ class IwmoEndpoint:
             retour.ontvanger, retour.identificatie
         ):
             get_logger().info("iwmo_retour_unmatched", partner=partner.id)
-            metrics.IWMO_MESSAGES.labels(kind="302", outcome="unmatched").inc()
+            IWMO_MESSAGES.labels(kind="302", outcome="unmatched").inc()
             return IwmoProblem(IwmoLevel1(IwmoCode.RETOUR_UNMATCHED, _UNMATCHED_PATH)).response()
         key, value = outcome_record(retour, self._clock())
         if not await self._store.write([KafkaRecord(self._layout.iwmo, key.encode(), (), value)]):
@@ -472,7 +500,7 @@ class IwmoEndpoint:
             codes=sorted({code for codes in rejected.values() for code in codes}),
             count=len(rejected),
         )
-        metrics.IWMO_MESSAGES.labels(kind="302", outcome=retour.outcome).inc()
+        IWMO_MESSAGES.labels(kind="302", outcome=retour.outcome).inc()
         return Response(status_code=204)
 
     async def _care(self, partner: Partner, message: CareMessage) -> Response:
@@ -492,7 +520,7 @@ class IwmoEndpoint:
         )
         if answer.replayed:
             get_logger().info("iwmo_message_replayed", partner=partner.id)
-            metrics.IWMO_MESSAGES.labels(kind=kind, outcome="replayed").inc()
+            IWMO_MESSAGES.labels(kind=kind, outcome="replayed").inc()
             return Response(answer.retour, media_type=XML_MEDIA_TYPE)
         records: list[KafkaRecord] = []
         accepted_ids: list[str] = []
@@ -532,7 +560,7 @@ class IwmoEndpoint:
             paths=[f.path for f in answer.findings],
             count=len(accepted_ids),
         )
-        metrics.IWMO_MESSAGES.labels(kind=kind, outcome=outcome).inc()
+        IWMO_MESSAGES.labels(kind=kind, outcome=outcome).inc()
         return Response(answer.retour, media_type=XML_MEDIA_TYPE)
 
 
@@ -577,7 +605,7 @@ class IwmoOverdueCheck:
             get_logger().warning(
                 "iwmo_retour_overdue", partner=name, identificatie=each.identificatie
             )
-            metrics.IWMO_RETOUR_OVERDUE.labels(partner=name).inc()
+            IWMO_RETOUR_OVERDUE.labels(partner=name).inc()
         return len(late)
 
     async def _run(self) -> None:
@@ -591,3 +619,35 @@ class IwmoOverdueCheck:
                 await asyncio.sleep(self._settings.overdue_check_seconds)
             else:
                 await asyncio.sleep(1.0)
+
+
+def bind(context: EndpointContext) -> IwmoEndpoint:
+    """POST /iwmo/v1/messages on Kafka: its state's tail, its transactional writer, the overdue check.
+
+    The pseudonyms are the routing state's (the Bsn checks compare them), made with the
+    deployment's ``privacy.pseudonym_secret``.
+    """
+    iwmo = context.deployment.iwmo
+    secret = context.deployment.privacy.pseudonym_secret.get_secret_value().encode("utf-8")
+    state = IwmoBook(assignment_key=assignment_key, replay_days=iwmo.replay_days)
+    tail = IwmoTail(context.kafka, context.layout, state)
+    writer = KafkaIwmoWriter(
+        context.kafka,
+        transactional_id=iwmo_transactional_id(context.kafka),
+        transaction_timeout_ms=iwmo.transaction_timeout_ms,
+        timeout_seconds=context.gateway.kafka_timeout_seconds,
+    )
+    overdue = IwmoOverdueCheck(state, context.registry, iwmo, current=tail.is_current)
+    return IwmoEndpoint(
+        settings=iwmo,
+        layout=context.layout,
+        book=state,
+        tail=tail,
+        store=writer,
+        validator=context.validator,
+        status=context.status,
+        pseudonymise=Pseudonymiser(secret),
+        timeout_seconds=context.gateway.kafka_timeout_seconds,
+        retry_after_seconds=context.gateway.retry_after_seconds,
+        services=(writer, tail, overdue),
+    )

@@ -1,0 +1,185 @@
+"""A resident's report (AVG art. 15): who received which kinds of data about them, in Dutch.
+
+Built from the disclosure records about one resident (``DisclosureStore.concerning``), in
+words a resident understands: organisation names from the partner registry (``name``),
+kinds of data instead of field paths, the purpose instead of an activity id
+(``hub.audit.wording``). It names no other person and holds no value of any event: the
+records it is made from hold none. Rendered as HTML (a page of its own, no external
+assets) or PDF (reportlab: a well-kept library that writes PDF without a browser or
+system fonts; its built-in Helvetica covers Dutch).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from hub.audit.record import DisclosureOutcome, DisclosureRecord
+from hub.audit.wording import describe_fields, purpose, reason
+from hub.envelope import AMSTERDAM
+
+__all__ = ["ReportEntry", "ResidentReport", "build_report", "render_html", "render_pdf"]
+
+_MONTHS: Final = (
+    "januari", "februari", "maart", "april", "mei", "juni",
+    "juli", "augustus", "september", "oktober", "november", "december",
+)  # fmt: skip
+TITLE: Final = "Overzicht: wie kreeg welke gegevens over u"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEntry:
+    """One disclosure or withholding, in words."""
+
+    when: datetime
+    organisation: str
+    given: bool
+    kinds: tuple[str, ...]
+    kept_back: tuple[str, ...]
+    purpose: str
+    legal_basis: str
+    why: str | None
+
+    @property
+    def when_text(self) -> str:
+        """``5 januari 2026 om 10:30`` (Dutch time)."""
+        local = self.when.astimezone(AMSTERDAM)
+        return f"{local.day} {_MONTHS[local.month - 1]} {local.year} om {local:%H:%M}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentReport:
+    """The report's content: made at ``made_at``, the entries oldest first."""
+
+    made_at: datetime
+    entries: tuple[ReportEntry, ...]
+
+    @property
+    def organisations(self) -> tuple[str, ...]:
+        """Every organisation that received data, in order of first receipt."""
+        return tuple(dict.fromkeys(e.organisation for e in self.entries if e.given))
+
+
+def build_report(
+    records: Iterable[DisclosureRecord], names: Mapping[str, str], made_at: datetime
+) -> ResidentReport:
+    """The report of these records; ``names`` maps partner ids to organisation names."""
+    entries = []
+    for record in records:
+        given = record.outcome is DisclosureOutcome.DELIVERED
+        entries.append(
+            ReportEntry(
+                when=record.decided_at,
+                organisation=names.get(record.recipient, record.recipient),
+                given=given,
+                kinds=tuple(describe_fields(record.fields_disclosed)) if given else (),
+                kept_back=tuple(
+                    describe_fields(
+                        record.fields_withheld
+                        if given
+                        else (*record.fields_disclosed, *record.fields_withheld)
+                    )
+                ),
+                purpose=purpose(record.processing_activity),
+                legal_basis=record.legal_basis,
+                why=reason(record.reason),
+            )
+        )
+    entries.sort(key=lambda e: e.when)
+    return ResidentReport(made_at=made_at, entries=tuple(entries))
+
+
+def _sentences(entry: ReportEntry) -> list[tuple[str, str]]:
+    """(label, text) lines of one entry, shared by HTML and PDF."""
+    lines: list[tuple[str, str]] = []
+    if entry.given:
+        lines.append(("Ontvangen gegevens", "; ".join(entry.kinds) or "geen gegevens over u"))
+        if entry.kept_back:
+            lines.append(("Niet gedeeld", "; ".join(entry.kept_back)))
+    else:
+        lines.append(("Niet gedeeld", "; ".join(entry.kept_back) or "geen gegevens"))
+        if entry.why:
+            lines.append(("Waarom niet", entry.why))
+    lines.append(("Doel", entry.purpose))
+    lines.append(("Grondslag", entry.legal_basis))
+    return lines
+
+
+def _heading(entry: ReportEntry) -> str:
+    if entry.given:
+        return f"{entry.when_text}: {entry.organisation} kreeg gegevens over u"
+    return f"{entry.when_text}: {entry.organisation} kreeg géén gegevens over u"
+
+
+def _introduction(report: ResidentReport) -> list[str]:
+    made = report.made_at.astimezone(AMSTERDAM)
+    return [
+        f"Dit overzicht is gemaakt op {made.day} {_MONTHS[made.month - 1]} {made.year}. "
+        "Het laat zien welke organisaties via de berichtenvoorziening van het sociaal "
+        "domein gegevens over u hebben gekregen, wanneer, waarvoor en op grond waarvan. "
+        "Ook staat erin welke gegevens niet zijn gedeeld, en waarom niet.",
+        f"Aantal keer gegevens gedeeld: {sum(e.given for e in report.entries)}. "
+        f"Aantal keer gegevens niet gedeeld: {sum(not e.given for e in report.entries)}.",
+    ]
+
+
+def render_html(report: ResidentReport) -> str:
+    """The report as one HTML page (Dutch, no scripts, no external assets)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="nl"><head><meta charset="utf-8">',
+        f"<title>{html.escape(TITLE)}</title>",
+        "<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;line-height:1.5}"
+        "section{border-top:1px solid #999;padding:.5em 0}dt{font-weight:bold}"
+        "dd{margin:0 0 .5em 0}</style></head><body>",
+        f"<h1>{html.escape(TITLE)}</h1>",
+        *(f"<p>{html.escape(text)}</p>" for text in _introduction(report)),
+    ]
+    if not report.entries:
+        parts.append("<p>Er zijn geen gegevens over u gedeeld of tegengehouden.</p>")
+    for entry in report.entries:
+        parts.append(f"<section><h2>{html.escape(_heading(entry))}</h2><dl>")
+        for label, text in _sentences(entry):
+            parts.append(f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>")
+        parts.append("</dl></section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def render_pdf(report: ResidentReport) -> bytes:
+    """The report as a PDF (A4), with the same text as the HTML page."""
+    # Imported here: only this command needs reportlab, the hub's processes never do.
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
+
+    styles = getSampleStyleSheet()
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        title=TITLE,
+        author="Sociaal-domein hub",
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+    )
+    flow: list[Flowable] = [Paragraph(html.escape(TITLE), styles["Title"])]
+    flow += [Paragraph(html.escape(text), styles["BodyText"]) for text in _introduction(report)]
+    if not report.entries:
+        flow.append(
+            Paragraph("Er zijn geen gegevens over u gedeeld of tegengehouden.", styles["BodyText"])
+        )
+    for entry in report.entries:
+        flow.append(Spacer(1, 4 * mm))
+        flow.append(Paragraph(html.escape(_heading(entry)), styles["Heading3"]))
+        for label, text in _sentences(entry):
+            flow.append(
+                Paragraph(f"<b>{html.escape(label)}:</b> {html.escape(text)}", styles["BodyText"])
+            )
+    document.build(flow)
+    return buffer.getvalue()

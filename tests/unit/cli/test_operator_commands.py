@@ -1,0 +1,75 @@
+"""The operators' commands parse their options and refuse unusable input before touching Kafka."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hub.cli import main
+from hub.cli._operator import parse_duration, parse_since
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--help"],
+        ["dlq", "list", "--help"],
+        ["dlq", "show", "--help"],
+        ["dlq", "replay", "--help"],
+        ["flows", "--help"],
+        ["partners", "--help"],
+    ],
+)
+def test_every_operator_command_has_help_and_a_json_option(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--help`` prints a description and names ``--json``."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    assert "--json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["dlq", "replay"], "give dead-letter ids, or --partner and --code"),
+        (["dlq", "replay", "dl-0-1", "--partner", "gp-de-linde"], "not both"),
+        (["dlq", "replay", "--partner", "gp-de-linde"], "needs both --partner and --code"),
+        (["dlq", "replay", "999900018"], "not dead-letter ids"),
+        (["dlq", "replay", "dl-0-1", "--operator", "Anna de Vries"], "name the operator"),
+        (["dlq", "show", "nope"], "not a dead-letter id"),
+        (["dlq", "list", "--since", "yesterday"], "not a duration"),
+        (["flows", "--window", "an hour"], "not a duration"),
+    ],
+)
+def test_unusable_input_exits_2_with_a_sentence(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad ids, filters, operators and times are refused (exit 2) without echoing a BSN-like id."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err
+
+
+def test_durations_and_moments() -> None:
+    """``15m``, ``2h``, ``3d``, ``1w``; since takes a duration back or an ISO time (UTC if naive)."""
+    assert parse_duration("15m") == timedelta(minutes=15)
+    assert parse_duration("2h") == timedelta(hours=2)
+    assert parse_duration("1w") == timedelta(weeks=1)
+    assert parse_since("2026-01-05T09:30") == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    assert abs(parse_since("1h") - (datetime.now(UTC) - timedelta(hours=1))) < timedelta(seconds=5)
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("1y")
+
+
+def test_viewing_personal_data_with_the_demo_secret_is_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The viewing's disclosure record needs the hub's own pseudonyms: the demo secret is refused (exit 2)."""
+    monkeypatch.setenv("HUB_ENVIRONMENT", "production")
+    monkeypatch.delenv("HUB_PRIVACY__PSEUDONYM_SECRET", raising=False)
+    argv = ["dlq", "show", "dl-0-1", "--with-personal-data", "--operator", "ops-anna"]
+    assert main(argv) == 2
+    assert "HUB_PRIVACY__PSEUDONYM_SECRET" in capsys.readouterr().err
