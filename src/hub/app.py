@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from hub.asyncapi import asyncapi_document, render_document
 from hub.audit.chain import Signer
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
@@ -24,6 +25,8 @@ from hub.monitor import LagMonitor
 from hub.observability import metrics
 from hub.observability.logging import configure_logging, get_logger
 from hub.observability.ops import OpsServer
+from hub.observability.page import PartnerCard, page_routes
+from hub.operations.board import DeadLetterBoard
 from hub.pipeline import Pipeline
 from hub.router import KafkaRouter
 from hub.routing import build_context
@@ -99,6 +102,8 @@ class Hub:
         The ops server (``HUB_OPS__PORT``) serves /metrics, /healthz and /readyz; /readyz
         names the checks that fail: ``kafka`` (the broker answers the router's producer),
         ``state`` (the routing state is rebuilt), ``router`` (it holds its partitions).
+        It also serves the operations page (/, /api/overview, its dead letters read by a
+        board in the background) and the AsyncAPI document (/asyncapi.json).
         """
         feed = AuditFeedProcess(
             kafka=self.settings.kafka,
@@ -106,6 +111,12 @@ class Hub:
             layout=self.layout,
             logging=self.settings.logging,
         )
+        board = DeadLetterBoard(
+            kafka=self.settings.kafka,
+            layout=self.layout,
+            interval_seconds=self.settings.ops.deadletters_interval_seconds,
+        )
+        cards = [PartnerCard(p.id, p.name, p.role, p.delivery.kind) for p in self.registry]
         ops = OpsServer(
             self.settings.ops,
             {
@@ -113,6 +124,11 @@ class Hub:
                 "state": self.router.state_rebuilt,
                 "router": self.router.consuming,
             },
+            routes=page_routes(
+                cards,
+                board.snapshot,
+                asyncapi=render_document(asyncapi_document(self.settings, self.registry)),
+            ),
         )
         monitor = LagMonitor(
             kafka=self.settings.kafka,
@@ -121,7 +137,7 @@ class Hub:
             interval_seconds=self.settings.ops.lag_interval_seconds,
             partner_groups=self.settings.ops.partner_groups,
         )
-        services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run]
+        services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run, board.run]
         if self.webhooks is not None:
             services.append(self.webhooks.run)
         return services

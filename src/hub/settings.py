@@ -480,7 +480,7 @@ class GatewaySettings(BaseModel):
 
 
 class OpsSettings(BaseModel):
-    """The operations port of `hub run`: /metrics, /healthz, /readyz (docs/operations.md)."""
+    """The operations port of `hub run`: the page, /metrics, /healthz, /readyz (docs/operations.md)."""
 
     host: str = Field(
         default="127.0.0.1",
@@ -497,6 +497,12 @@ class OpsSettings(BaseModel):
     )
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, description="Longest wait for the broker to answer a /readyz probe."
+    )
+    deadletters_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the operations page's dead letters are read from the "
+        "dead-letter topic and the operators' log.",
     )
     safety_report_deadline_seconds: float = Field(
         default=300.0,

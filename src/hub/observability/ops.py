@@ -1,5 +1,8 @@
 """The operations port of `hub run`: ``/metrics``, ``/healthz`` and ``/readyz``.
 
+`hub run` adds the operations page's routes (``hub.observability.page``) and
+``/asyncapi.json`` through ``routes``; the gateway's ops port serves the three alone.
+
 Served by uvicorn with a three-route Starlette app, the ASGI stack the gateway already
 runs on, in the hub's own event loop, rather than by prometheus_client's threaded server:
 ``/readyz`` awaits checks that talk to Kafka through the router's own clients, which live
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 
 import uvicorn
 from prometheus_client import REGISTRY
@@ -20,7 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from hub.errors import ConfigurationError
 from hub.observability.logging import get_logger
@@ -34,8 +37,13 @@ Check = Callable[[], Awaitable[bool]]
 _log = get_logger()
 
 
-def ops_app(checks: Mapping[str, Check], *, timeout_seconds: float = 2.0) -> Starlette:
-    """The ops app; ``/readyz`` is 200 only when every check answers True within the timeout."""
+def ops_app(
+    checks: Mapping[str, Check],
+    *,
+    timeout_seconds: float = 2.0,
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The ops app, with ``routes`` added; ``/readyz`` is 200 only when every check answers True in time."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -57,6 +65,7 @@ def ops_app(checks: Mapping[str, Check], *, timeout_seconds: float = 2.0) -> Sta
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *routes,
         ]
     )
 
@@ -79,8 +88,14 @@ class _Server(uvicorn.Server):
 class OpsServer:
     """Serves the ops app on ``HUB_OPS__HOST``:``HUB_OPS__PORT`` until ``stop`` is set."""
 
-    def __init__(self, settings: OpsSettings, checks: Mapping[str, Check]) -> None:
-        app = ops_app(checks, timeout_seconds=settings.readiness_timeout_seconds)
+    def __init__(
+        self,
+        settings: OpsSettings,
+        checks: Mapping[str, Check],
+        *,
+        routes: Sequence[BaseRoute] = (),
+    ) -> None:
+        app = ops_app(checks, timeout_seconds=settings.readiness_timeout_seconds, routes=routes)
         self._server = _Server(
             uvicorn.Config(
                 app,
