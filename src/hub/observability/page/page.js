@@ -58,25 +58,24 @@ function health(p) {
 function drawMap(data) {
   const svg = document.getElementById("map");
   svg.replaceChildren();
-  const cx = 450, cy = 280, radius = 220;
+  const cx = 450, cy = 240, radius = 190;
   const n = data.partners.length;
   const edges = el("g", {}, null, SVG), nodes = el("g", {}, null, SVG);
   data.partners.forEach((p, i) => {
     const angle = (2 * Math.PI * i) / Math.max(n, 1) - Math.PI / 2;
-    const x = cx + radius * Math.cos(angle) * 1.6, y = cy + radius * Math.sin(angle);
+    const x = cx + radius * Math.cos(angle) * 1.75, y = cy + radius * Math.sin(angle);
     const rin = rate(p.id, "in"), rout = rate(p.id, "out");
     const active = (rin || 0) > 0 || (rout || 0) > 0;
     edges.append(el("line", { x1: cx, y1: cy, x2: x, y2: y, class: active ? "edge active" : "edge" }, null, SVG));
-    const mx = (cx + x) / 2, my = (cy + y) / 2;
-    edges.append(el("text", { x: mx, y: my - 4, "text-anchor": "middle", class: "rate", "data-testid": `map-rate-${p.id}` },
-      `in ${perMinute(rin)}/min · out ${perMinute(rout)}/min`, SVG));
     const group = el("g", { "data-testid": `map-node-${p.id}` }, null, SVG);
-    group.append(el("rect", { x: x - 95, y: y - 24, width: 190, height: 48, rx: 8, class: `node ${health(p)}` }, null, SVG));
-    group.append(el("text", { x, y: y - 6, "text-anchor": "middle", class: "name" }, p.id, SVG));
+    group.append(el("rect", { x: x - 120, y: y - 30, width: 240, height: 60, rx: 8, class: `node ${health(p)}` }, null, SVG));
+    group.append(el("text", { x, y: y - 12, "text-anchor": "middle", class: "name" }, p.id, SVG));
+    group.append(el("text", { x, y: y + 22, "text-anchor": "middle", class: "rate", "data-testid": `map-rate-${p.id}` },
+      `in ${perMinute(rin)}/min · out ${perMinute(rout)}/min`, SVG));
     const extra = [p.role];
     if (p.backlog !== null) extra.push(`backlog ${p.backlog}`);
     if (p.breaker === "open") extra.push("breaker open");
-    group.append(el("text", { x, y: y + 12, "text-anchor": "middle" }, extra.join(" · "), SVG));
+    group.append(el("text", { x, y: y + 5, "text-anchor": "middle" }, extra.join(" · "), SVG));
     nodes.append(group);
   });
   const hub = el("g", {}, null, SVG);
@@ -146,7 +145,7 @@ function drawAlert(data) {
   });
   const head = {
     firing: "FIRING: telephone Veilig Thuis, then see docs/operations.md (HubSafetyReportUndelivered).",
-    ok: "ok",
+    ok: "ok.",
     unknown: "unknown: the backlog has not been read from Kafka lately (HubLagUnknown).",
   }[alert.state];
   document.getElementById("alert-text").textContent =
