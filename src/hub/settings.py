@@ -485,7 +485,8 @@ class OpsSettings(BaseModel):
     host: str = Field(
         default="127.0.0.1",
         description="Address the ops server binds to; loopback by default. It serves "
-        "metrics and health only (no personal data), over plain HTTP.",
+        "metrics, health, the operations page and the AsyncAPI document (no personal "
+        "data), over plain HTTP.",
     )
     port: int = Field(
         default=8081, ge=0, le=65535, description="Port of the ops server; 0 picks a free one."

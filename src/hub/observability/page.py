@@ -7,7 +7,7 @@ alert. The overview is read from the process's Prometheus registry (the figures
 from a snapshot of the dead letters that `hub run` refreshes in the background
 (``hub.operations.board``): a request never reads Kafka. Everything on it is an id, a
 role, a type, a code or a number; never event data. The assets ship with the package
-(``hub/observability/page/``) and name nothing outside it: the page works offline, and
+(``hub/observability/page_assets/``) and name nothing outside it: the page works offline, and
 its Content-Security-Policy lets it load nothing from elsewhere.
 """
 
@@ -73,7 +73,7 @@ def page_routes(
 ) -> list[BaseRoute]:
     """The page's routes, ``/api/overview``, and ``/asyncapi.json`` when the document is given."""
     assets = {
-        path: (files(__package__).joinpath("page", name).read_bytes(), kind)
+        path: (files(__package__).joinpath("page_assets", name).read_bytes(), kind)
         for path, (name, kind) in _ASSETS.items()
     }
 
