@@ -26,6 +26,8 @@ from hub.topics import TopicLayout
 __all__ = ["DeadLetterBoard", "unresolved"]
 
 _log = get_logger()
+# Longest one reading may take; then it counts as failed and the next one starts afresh.
+_READING_LIMIT_SECONDS = 60.0
 
 
 def unresolved(
@@ -75,15 +77,28 @@ class DeadLetterBoard:
         self._checked_at = time.time()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read every interval until ``stop`` is set."""
+        """Read every interval until ``stop`` is set; a reading under way when it is set is dropped."""
         while not stop.is_set():
-            try:
-                await self.check()
-            except Exception as exc:
+            # A reading waits on Kafka (minutes, while it does not answer): a stop must not.
+            reading = asyncio.create_task(self._bounded())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+                return
+            exc = reading.exception()
+            if exc is not None:
                 # A topic not there yet: the router creates it as it starts.
                 expected = isinstance(exc, TopicMissing | OSError | TimeoutError)
                 if not expected and not is_kafka_failure(exc):
-                    raise
+                    raise exc
                 _log.warning("deadletters_check_failed", exc_type=type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def _bounded(self) -> None:
+        async with asyncio.timeout(_READING_LIMIT_SECONDS):
+            await self.check()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from hub.errors import ErrorCode
-from hub.operations.board import unresolved
+from hub.operations.board import DeadLetterBoard, unresolved
+from hub.settings import KafkaSettings
+from hub.topics import TopicLayout
 
 from .test_deadletters import letter, listed
 
@@ -27,3 +30,35 @@ def test_a_replayed_dead_letter_is_not_unresolved_and_the_rest_show_no_data() ->
         }
     ]
     assert unresolved([first, second], set(), now)[1]["id"] == "dl-2-4"  # newest first
+
+
+async def test_a_stop_does_not_wait_for_a_reading_kafka_does_not_answer() -> None:
+    """The board returns at once when stopped while a reading hangs; a Kafka failure is logged, not raised."""
+    board = DeadLetterBoard(kafka=KafkaSettings(), layout=TopicLayout("t"), interval_seconds=0.01)
+    started = asyncio.Event()
+
+    async def hanging() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    board.check = hanging  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(board.run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert board.snapshot()["checked_at"] is None
+
+    calls = 0
+
+    async def refused() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            stop.set()
+        raise OSError("connection refused")
+
+    board.check = refused  # type: ignore[method-assign]
+    stop.clear()
+    await asyncio.wait_for(board.run(stop), 5)
+    assert calls == 2
