@@ -12,6 +12,10 @@ import structlog
 # `hub run` and `hub gateway` refuse the demo registry and the demo pseudonym secret
 # outside development; the tests (and subprocesses they start) use both on purpose.
 os.environ.setdefault("HUB_ENVIRONMENT", "development")
+# Every hub the tests run (in-process or as a subprocess) serves its ops port on a free
+# port: many run at once, also other sessions' on the same machine, and 8081 is one port.
+os.environ.setdefault("HUB_OPS__PORT", "0")
+os.environ.setdefault("HUB_GATEWAY__OPS_PORT", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from hub.asyncapi import asyncapi_document, render_document
 from hub.audit.chain import Signer
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
@@ -20,7 +21,12 @@ from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_regis
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
+from hub.monitor import LagMonitor
+from hub.observability import metrics
 from hub.observability.logging import configure_logging, get_logger
+from hub.observability.ops import OpsServer
+from hub.observability.page import PartnerCard, page_routes
+from hub.operations.board import DeadLetterBoard
 from hub.pipeline import Pipeline
 from hub.router import KafkaRouter
 from hub.routing import build_context
@@ -90,9 +96,14 @@ class Hub:
     webhooks: WebhookDeliverer | None
 
     def services(self) -> list[Service]:
-        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery.
+        """Everything `hub run` runs: the router, the audit-store feed, webhook delivery, the ops port.
 
         The feed runs in a process of its own, so that it does not take the router's GIL.
+        The ops server (``HUB_OPS__PORT``) serves /metrics, /healthz and /readyz; /readyz
+        names the checks that fail: ``kafka`` (the broker answers the router's producer),
+        ``state`` (the routing state is rebuilt), ``router`` (it holds its partitions).
+        It also serves the operations page (/, /api/overview, its dead letters read by a
+        board in the background) and the AsyncAPI document (/asyncapi.json).
         """
         feed = AuditFeedProcess(
             kafka=self.settings.kafka,
@@ -100,7 +111,33 @@ class Hub:
             layout=self.layout,
             logging=self.settings.logging,
         )
-        services: list[Service] = [self.router.run, feed.run]
+        board = DeadLetterBoard(
+            kafka=self.settings.kafka,
+            layout=self.layout,
+            interval_seconds=self.settings.ops.deadletters_interval_seconds,
+        )
+        cards = [PartnerCard(p.id, p.name, p.role, p.delivery.kind) for p in self.registry]
+        ops = OpsServer(
+            self.settings.ops,
+            {
+                "kafka": self.router.broker_answers,
+                "state": self.router.state_rebuilt,
+                "router": self.router.consuming,
+            },
+            routes=page_routes(
+                cards,
+                board.snapshot,
+                asyncapi=render_document(asyncapi_document(self.settings, self.registry)),
+            ),
+        )
+        monitor = LagMonitor(
+            kafka=self.settings.kafka,
+            layout=self.layout,
+            registry=self.registry,
+            interval_seconds=self.settings.ops.lag_interval_seconds,
+            partner_groups=self.settings.ops.partner_groups,
+        )
+        services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run, board.run]
         if self.webhooks is not None:
             services.append(self.webhooks.run)
         return services
@@ -138,6 +175,8 @@ def build_hub(settings: HubSettings) -> Hub:
         if webhook_partners
         else None
     )
+    metrics.start_series(p.id for p in registry)
+    metrics.SAFETY_REPORT_DEADLINE.set(settings.ops.safety_report_deadline_seconds)
     return Hub(settings, registry, layout, pipeline, router, audit_feed, webhooks)
 
 

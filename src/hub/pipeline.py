@@ -132,7 +132,6 @@ class Pipeline:
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
         """Everything the hub writes for this record; its changes are also put into the overlays."""
         partner = self._sender(record)
-        _count(metrics.EVENTS_IN, _name(partner))
         if partner is None:
             # Only the hub subscribes to inbound topics, so this is a misconfiguration,
             # not partner input; dead-letter rather than guess who sent it.
@@ -200,8 +199,10 @@ class Pipeline:
             "partition": record.partition,
             "offset": record.offset,
         }
+        labels = (_name(partner), _type_label(outcome.event_type))
+        _count(metrics.EVENTS_IN, *labels)
         if outcome.kind is OutcomeKind.DUPLICATE:
-            _count(metrics.EVENTS_DUPLICATE, _name(partner))
+            _count(metrics.EVENTS_DUPLICATE, *labels)
             _log.info("event_duplicate", **context)
             return []
         decision = outcome.decision
@@ -214,7 +215,7 @@ class Pipeline:
         out.extend(self._status_record(outcome, partner))
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             codes = [e.code.value for e in outcome.errors]
-            _count(metrics.EVENTS_DEAD_LETTERED, _name(partner), codes[0])
+            _count(metrics.EVENTS_DEAD_LETTERED, *labels, codes[0])
             _log.info(
                 "event_dead_lettered",
                 **context,
@@ -262,7 +263,12 @@ class Pipeline:
                 ),
             ),
         )
-        _count(metrics.EVENTS_DEAD_LETTERED, _name(partner), ErrorCode.PROCESSING_FAILED.value)
+        _count(
+            metrics.EVENTS_DEAD_LETTERED,
+            _name(partner),
+            "unknown",
+            ErrorCode.PROCESSING_FAILED.value,
+        )
         _log.error(
             "event_output_refused",
             partner=partner.id if partner else None,
@@ -584,6 +590,11 @@ def _rejected(code: ErrorCode, path: str, message: str) -> Outcome:
 
 def _name(partner: Partner | None) -> str:
     return partner.id if partner else "unknown"
+
+
+def _type_label(event_type: str | None) -> str:
+    # A type the contract knows, or "unknown": a partner's made-up type must not become a label.
+    return event_type if event_type is not None and event_type in TYPES else "unknown"
 
 
 @cache

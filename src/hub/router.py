@@ -264,27 +264,82 @@ class KafkaRouter:
         self._pipeline = pipeline
         self._privacy = privacy or PrivacySettings()
         self._ready = asyncio.Event()
+        self._in_session = False
+        self._session: _Session | None = None
 
     @property
     def ready(self) -> asyncio.Event:
         """Set once topics exist, the state is loaded and the consumer has its partitions."""
         return self._ready
 
+    async def broker_answers(self) -> bool:
+        """True when the cluster answers the router's own producer now (for /readyz)."""
+        session = self._session
+        return session is not None and await session.clients.probe()
+
+    async def consuming(self) -> bool:
+        """True once the router holds its partitions and consumes (for /readyz)."""
+        return self._ready.is_set()
+
+    async def state_rebuilt(self) -> bool:
+        """True while a session runs whose routing state was rebuilt from the changelogs (for /readyz)."""
+        return self._session is not None
+
     @property
     def transactional_id(self) -> str:
         """Stable per instance, so a restart fences and aborts its predecessor's open transaction."""
         return router_transactional_id(self._kafka)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set; transient Kafka failures are retried, never fatal."""
-        async for attempt in session_retrying(self._retry, event="router_retrying"):
+    async def run(self, stop: asyncio.Event, *, grace_seconds: float = 10.0) -> None:
+        """Run until ``stop`` is set; transient Kafka failures are retried, never fatal.
+
+        A stop while the router opens a session or waits to retry one (Kafka unreachable)
+        ends it at once: nothing is in flight then. A stop while it consumes is noticed
+        within one poll, after the batch in progress is committed, and the session's
+        clients are closed; a session still busy after ``grace_seconds`` (Kafka went away
+        meanwhile) is cancelled, its transaction aborted and read again on the next start.
+        """
+        running = asyncio.create_task(self._run(stop))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not running.done():
+                if self._in_session:
+                    await asyncio.wait({running}, timeout=grace_seconds)
+                running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        finally:
+            stopping.cancel()
+            if not running.done():  # run() itself was cancelled: the session still closes
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        async for attempt in session_retrying(
+            self._retry, event="router_retrying", on_retry=self._retrying
+        ):
             with attempt, stop_if_misconfigured():
                 session = await self._open()
+                # Until the session is closed: a stop then waits (within the grace) rather
+                # than cancel a close half done, which would leave the clients open.
+                self._in_session = True
                 try:
+                    self._session = session
+                    metrics.ROUTER_RETRYING.set(0)
                     await self._loop(session, stop)
                 finally:
+                    self._session = None
                     self._ready.clear()
-                    await session.close()
+                    try:
+                        await session.close()
+                    finally:
+                        self._in_session = False
+
+    def _retrying(self) -> None:
+        metrics.ROUTER_RETRYING.set(1)
+        metrics.ROUTER_RETRIES.inc()
 
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)

@@ -27,6 +27,7 @@ __all__ = [
     "HubSettings",
     "KafkaSettings",
     "LoggingSettings",
+    "OpsSettings",
     "PrivacySettings",
     "RetrySettings",
     "WebhookSettings",
@@ -312,6 +313,13 @@ class GatewaySettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port uvicorn binds to.")
+    ops_port: int = Field(
+        default=8082,
+        ge=0,
+        le=65535,
+        description="Port of the gateway's own ops server (/metrics, /healthz, /readyz) on "
+        "HUB_OPS__HOST; apart from the partners' port, so partners never see the metrics.",
+    )
 
     tls_certfile: Path | None = Field(
         default=None, description="Server certificate (PEM); HTTPS when set, plain HTTP otherwise."
@@ -471,6 +479,48 @@ class GatewaySettings(BaseModel):
         return self
 
 
+class OpsSettings(BaseModel):
+    """The operations port of `hub run`: the page, /metrics, /healthz, /readyz (docs/operations.md)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the ops server binds to; loopback by default. It serves "
+        "metrics, health, the operations page and the AsyncAPI document (no personal "
+        "data), over plain HTTP.",
+    )
+    port: int = Field(
+        default=8081, ge=0, le=65535, description="Port of the ops server; 0 picks a free one."
+    )
+    lag_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the backlog and lag gauges are read from Kafka's group offsets.",
+    )
+    readiness_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Longest wait for the broker to answer a /readyz probe."
+    )
+    deadletters_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the operations page's dead letters are read from the "
+        "dead-letter topic and the operators' log.",
+    )
+    safety_report_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A safety report not delivered to Veilig Thuis within this time raises "
+        "HubSafetyReportUndelivered; served as hub_safety_report_deadline_seconds, which the "
+        "shipped alert rule compares with (deploy/prometheus/hub-alerts.yml).",
+    )
+    partner_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="Consumer groups of partners that read their deliveries topic with a "
+        "Kafka client of their own, by partner id (JSON, e.g. "
+        '`{"veilig-thuis-ijsselland": "vt-hub-reader"}`): their backlog and oldest undelivered '
+        "age are measured like a webhook partner's.",
+    )
+
+
 class LoggingSettings(BaseModel):
     """Log rendering; personal data is redacted whatever is chosen here."""
 
@@ -529,6 +579,7 @@ class HubSettings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
     logging: LoggingSettings = LoggingSettings()
+    ops: OpsSettings = OpsSettings()
     iwmo: IwmoSettings = IwmoSettings()
     deadletters: DeadLetterSettings = DeadLetterSettings()
 

@@ -139,6 +139,7 @@ def hub_process(
         "HUB_LOGGING__LEVEL": "INFO" if log_file else "WARNING",
         "HUB_LOGGING__FORMAT": "json",
         "HUB_AUDIT__STORE_URL": settings.audit.store_url,
+        "HUB_OPS__PORT": "0",  # several hubs may run at once (the benchmarks' too)
         **(extra_env or {}),
     }
     with open(log_file or os.devnull, "ab") as log:  # the child keeps its own descriptor

@@ -15,11 +15,12 @@ import contextlib
 import json
 import multiprocessing
 import signal
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from hub.audit.chain import Checkpoint
@@ -31,7 +32,7 @@ from hub.observability.logging import configure_logging, get_logger
 from hub.settings import AuditSettings, KafkaSettings, LoggingSettings
 from hub.topics import TopicLayout
 
-__all__ = ["AuditFeed", "AuditFeedProcess", "audit_group", "split_records"]
+__all__ = ["AuditFeed", "AuditFeedProcess", "BatchReport", "audit_group", "split_records"]
 
 _log = get_logger()
 
@@ -45,6 +46,29 @@ _RECORD_TYPE = b'"record_type"'
 RECORDS_INVALID = Counter(
     "hub_audit_records_invalid_total", "Disclosure-log records the audit store could not read."
 )
+WRITE_SECONDS = Histogram(
+    "hub_audit_write_seconds",
+    "Time to write one batch of disclosure-log records into the audit store.",
+)
+_STORED_DISCLOSURES = RECORDS_STORED.labels(kind="disclosure")
+_STORED_ATTEMPTS = RECORDS_STORED.labels(kind="attempt")
+
+
+class BatchReport(NamedTuple):
+    """What the feed did with one batch: the figures of its metrics (no ids, no content)."""
+
+    disclosures: int
+    attempts: int
+    invalid: int
+    write_seconds: float
+
+
+def _count(report: BatchReport, *, invalid: bool) -> None:
+    _STORED_DISCLOSURES.inc(report.disclosures)
+    _STORED_ATTEMPTS.inc(report.attempts)
+    WRITE_SECONDS.observe(report.write_seconds)
+    if invalid:
+        RECORDS_INVALID.inc(report.invalid)
 
 
 def split_records(
@@ -100,6 +124,7 @@ class AuditFeed:
         layout: TopicLayout,
         group_id: str | None = None,
         retry_seconds: float = 2.0,
+        on_batch: Callable[[BatchReport], None] | None = None,
     ) -> None:
         self._kafka = kafka
         self._audit = audit
@@ -114,6 +139,7 @@ class AuditFeed:
         # running it there keeps blocking database calls off the event loop.
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-store")
         self._store: DisclosureStore | None = None
+        self._on_batch = on_batch
         self.stored = 0
 
     async def _call(self, fn: Any, *args: Any) -> Any:
@@ -142,6 +168,7 @@ class AuditFeed:
 
     async def _handle(self, values: list[bytes]) -> None:
         disclosures, attempts, checkpoints = split_records(values)
+        started = time.monotonic()
         try:
             await self._call(self._write, disclosures, attempts, checkpoints)
         except Exception:
@@ -151,25 +178,53 @@ class AuditFeed:
             await self._call(self._drop_store)
             await asyncio.sleep(self._retry_seconds)  # no hot loop while the store is down
             raise  # NACK: the batch is rewound and read again
-        RECORDS_STORED.labels(kind="disclosure").inc(len(disclosures))
-        RECORDS_STORED.labels(kind="attempt").inc(len(attempts))
+        report = BatchReport(
+            len(disclosures),
+            len(attempts),
+            len(values) - len(disclosures) - len(attempts),
+            time.monotonic() - started,
+        )
+        if self._on_batch is None:
+            _count(report, invalid=False)  # split_records counted those in this process
+        else:
+            self._on_batch(report)
         self.stored += len(disclosures) + len(attempts)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set."""
+        """Consume until ``stop`` is set.
+
+        A stop while the feed is still starting (Kafka unreachable: adopting offsets or
+        joining the group is being retried) ends it at once; nothing was consumed yet.
+        """
+        starting = asyncio.create_task(self._start())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+                return
+            starting.result()  # its failure, if it failed
+            await stop.wait()
+        finally:
+            stopping.cancel()
+            if not starting.done():  # run() itself was cancelled
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            await self._broker.stop()
+            if self._store is not None:
+                await self._call(self._store.close)
+            self._pool.shutdown(wait=True)
+
+    async def _start(self) -> None:
         if self._adopt:
             # The feed's group was ``hub-audit`` before it carried the prefix and group id.
             await adopt_committed_offsets(
                 self._kafka, legacy_group="hub-audit", group=self._group, topics=[self._topic]
             )
         await self._broker.start()
-        try:
-            await stop.wait()
-        finally:
-            await self._broker.stop()
-            if self._store is not None:
-                await self._call(self._store.close)
-            self._pool.shutdown(wait=True)
 
 
 class AuditFeedProcess:
@@ -185,6 +240,11 @@ class AuditFeedProcess:
     ``run`` raises its ConfigurationError, or AuditStoreError for any other failure, so
     `hub run` stops. A parent killed outright leaves no feed behind: the child sees the
     end of a pipe that only the parent held open, and stops.
+
+    The child's metrics are counted in this process, so that `hub run` serves them on its
+    one ops port: the child sends a ``BatchReport`` (four numbers) per batch over a pipe
+    of its own. Written by hand because prometheus_client's multiprocess mode would put
+    every metric of the router's process into memory-mapped files, for three of the feed's.
     """
 
     def __init__(
@@ -203,19 +263,22 @@ class AuditFeedProcess:
         """Run the feed in its process until ``stop`` is set or the process ends."""
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
+        reports, report = context.Pipe(duplex=False)
         # Never written: the child reads its end to see this process end (EOF), however it ends.
         parent_gone, parent_alive = context.Pipe(duplex=False)
         child = context.Process(
             target=_feed_process_main,
-            args=(*self._args, send, parent_gone),
+            args=(*self._args, send, parent_gone, report),
             name="hub-audit-feed",
         )
         child.start()
         send.close()  # the child's ends, closed here so that only the child holds them
         parent_gone.close()
+        report.close()
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
         loop.add_reader(child.sentinel, ended.set)
+        loop.add_reader(reports.fileno(), _count_reported, reports, loop)
         try:
             waits = [asyncio.create_task(stop.wait()), asyncio.create_task(ended.wait())]
             try:
@@ -225,6 +288,8 @@ class AuditFeedProcess:
                     wait.cancel()
         finally:
             loop.remove_reader(child.sentinel)
+            loop.remove_reader(reports.fileno())
+            reports.close()
             if child.is_alive():
                 child.terminate()
                 await asyncio.to_thread(child.join, self._stop_seconds)
@@ -243,6 +308,14 @@ class AuditFeedProcess:
             raise AuditStoreError(f"the audit feed's process ended with code {child.exitcode}")
 
 
+def _count_reported(reports: Connection, loop: asyncio.AbstractEventLoop) -> None:
+    """Count one report of the child's (readable: a whole message or the end of the pipe)."""
+    try:
+        _count(reports.recv(), invalid=True)
+    except (EOFError, OSError):
+        loop.remove_reader(reports.fileno())  # the child has gone; its sentinel tells run()
+
+
 def _feed_process_main(
     kafka: KafkaSettings,
     audit: AuditSettings,
@@ -250,6 +323,7 @@ def _feed_process_main(
     logging: LoggingSettings,
     failures: Connection,
     parent_gone: Connection,
+    reports: Connection,
 ) -> None:
     """The child's body: an AuditFeed until SIGTERM or until the parent is gone."""
     configure_logging(
@@ -260,7 +334,7 @@ def _feed_process_main(
     # Ctrl-C reaches the whole process group: the parent stops first and then stops this.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        feed = AuditFeed(kafka=kafka, audit=audit, layout=layout)
+        feed = AuditFeed(kafka=kafka, audit=audit, layout=layout, on_batch=reports.send)
         asyncio.run(_run_feed_until_told(feed, parent_gone))
     except ConfigurationError as exc:
         failures.send((exc.source, exc.path, exc.message))
@@ -270,6 +344,7 @@ def _feed_process_main(
         raise SystemExit(1) from None
     finally:
         failures.close()
+        reports.close()
 
 
 async def _run_feed_until_told(feed: AuditFeed, parent_gone: Connection) -> None:

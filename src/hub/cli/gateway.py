@@ -6,7 +6,10 @@ import argparse
 import asyncio
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
 
 __all__ = ["configure", "run"]
 
@@ -90,12 +93,21 @@ def run(args: argparse.Namespace) -> int:
     )
     log.info("gateway_starting", port=gateway.port)
     try:
-        asyncio.run(run_until_signalled([GatewayServer(app, gateway).run, _stop_on_refusal(app)]))
+        services = [GatewayServer(app, gateway).run, _stop_on_refusal(app), _ops(settings, app)]
+        asyncio.run(run_until_signalled(services))
     except ConfigurationError as exc:
         # Kafka refused the gateway's credentials or ACLs once running: retrying cannot help.
         log.error("configuration_invalid", path=exc.path, exc_info=exc)
         return _EX_CONFIG
     return 0
+
+
+def _ops(settings: HubSettings, app: Any) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """The gateway's ops server: its metrics (hub_gateway_*) on HUB_GATEWAY__OPS_PORT."""
+    from hub.observability.ops import OpsServer
+
+    ops = settings.ops.model_copy(update={"port": settings.gateway.ops_port})
+    return OpsServer(ops, {"kafka": app.state.gateway.sink.probe}).run
 
 
 def _stop_on_refusal(app: Any) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:

@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge
 from hub.audit.record import AttemptResult as AuditResult
 from hub.audit.record import DeliveryAttempt
 from hub.connectors.registry import Partner, WebhookDelivery
-from hub.delivery.breaker import CircuitBreaker
+from hub.delivery.breaker import BreakerState, CircuitBreaker
 from hub.delivery.sender import AttemptResult, WebhookSender, check_webhook_url
 from hub.delivery.sequence import SEQUENCE_HEADER, sequence
 from hub.delivery.signing import parse_secrets
@@ -150,11 +150,13 @@ def _new_sender(
     breaker: CircuitBreaker,
 ) -> WebhookSender:
     partner_id = target.partner.id
+    is_open, opened_total = BREAKER_OPEN.labels(partner_id), BREAKER_OPENED.labels(partner_id)
+    is_open.set(1 if breaker.state is not BreakerState.CLOSED else 0)
 
     def on_breaker_change(opened: bool) -> None:
-        BREAKER_OPEN.labels(partner=partner_id).set(1 if opened else 0)
+        is_open.set(1 if opened else 0)
         if opened:
-            BREAKER_OPENED.labels(partner=partner_id).inc()
+            opened_total.inc()
 
     return WebhookSender(
         partner_id=partner_id,
@@ -188,6 +190,8 @@ class Channel:
         self._deliveries_topic = layout.deliveries(target.partner)
         self._disclosures = layout.disclosures
         self._on_parked = on_parked
+        # Looked up once: one child per result and partner.
+        self._attempts = {r: ATTEMPTS.labels(self._partner, r) for r in _AUDIT_RESULT}
 
     async def handle(
         self, record: Record, is_parked: Callable[[bytes], Awaitable[bool]]
@@ -264,7 +268,7 @@ class Channel:
             self._disclosures, key=disclosure_id.encode(), value=record.to_json()
         )
         if result.attempt > 0:
-            ATTEMPTS.labels(partner=self._partner, result=result.result).inc()
+            self._attempts[result.result].inc()
 
     async def _park(
         self,

@@ -21,16 +21,17 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from hub.connectors.registry import Partner
+from hub.connectors.registry import Partner, PullDelivery
 from hub.delivery.sequence import sequence
 from hub.envelope import from_kafka
 from hub.errors import HubError, InvalidEvent
-from hub.kafka import OffsetsOutOfRange, Record, StreamPage
+from hub.kafka import OffsetsOutOfRange, Record, StreamPage, hub_group
 from hub.observability.logging import get_logger
+from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Stream",
     "decode_cursor",
     "encode_cursor",
+    "pull_group",
 ]
 
 CURSOR_MAX_CHARS: Final = 2048
@@ -129,13 +131,35 @@ class PulledPage:
     cursor: str
 
 
-class PullDeliveries:
-    """Pages of a partner's own deliveries, each with its ``sequence``, from a cursor."""
+def pull_group(kafka: KafkaSettings, partner_id: str) -> str:
+    """The group whose offsets record how far a pull partner has read: ``<prefix>.<group id>.pull.<partner>``."""
+    return hub_group(kafka, "pull", partner_id)
 
-    def __init__(self, stream: Stream, layout: TopicLayout, *, wait_seconds: float) -> None:
+
+Taken = Callable[[Partner, str, Mapping[int, int]], None]
+"""Told, for a partner, its deliveries topic and the positions before which it has taken everything."""
+
+
+class PullDeliveries:
+    """Pages of a partner's own deliveries, each with its ``sequence``, from a cursor.
+
+    ``taken`` is told each cursor a ``delivery: pull`` partner comes back with: it has
+    taken everything before it (the gateway commits that as the partner's group's offsets,
+    for the backlog metrics; docs/operations.md).
+    """
+
+    def __init__(
+        self,
+        stream: Stream,
+        layout: TopicLayout,
+        *,
+        wait_seconds: float,
+        taken: Taken | None = None,
+    ) -> None:
         self._stream = stream
         self._layout = layout
         self._wait_seconds = wait_seconds
+        self._taken = taken
 
     async def page(self, partner: Partner, cursor: str | None, limit: int) -> PulledPage:
         """Up to ``limit`` deliveries of ``partner`` after ``cursor`` (None: the oldest retained).
@@ -157,6 +181,12 @@ class PullDeliveries:
         # Decoding and encoding up to a page's bytes of JSON is CPU work: off the event loop,
         # so that other requests are served meanwhile.
         body, count = await asyncio.to_thread(_batch, page.records, partner)
+        if (
+            after is not None
+            and self._taken is not None
+            and isinstance(partner.delivery, PullDelivery)
+        ):
+            self._taken(partner, self._layout.deliveries(partner), after)
         return PulledPage(body, count, encode_cursor(page.positions))
 
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from prometheus_client import Histogram
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -51,6 +52,7 @@ from hub.observability.logging import get_logger
 from hub.settings import WebhookSettings
 
 __all__ = [
+    "ATTEMPT_SECONDS",
     "CLOUDEVENTS_JSON",
     "AttemptResult",
     "SendOutcome",
@@ -67,6 +69,13 @@ _USER_AGENT = "sociaal-hub-webhook/1"
 _log = get_logger()
 
 Result = Literal["delivered", "failed", "parked"]
+
+ATTEMPT_SECONDS = Histogram(
+    "hub_webhook_attempt_seconds",
+    "Time from sending a webhook attempt to the partner's HTTP answer, by partner.",
+    ["partner"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 
 
 def check_webhook_url(url: str, *, where: str) -> str:
@@ -210,6 +219,7 @@ class WebhookSender:
             jitter=settings.jitter_seconds,
         )
         self._log = _log.bind(partner=partner_id, url_host=urlsplit(url).hostname)
+        self._seconds = ATTEMPT_SECONDS.labels(partner_id)
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -315,6 +325,7 @@ class WebhookSender:
             self._breaker.release()
             raise
         duration = time.monotonic() - started
+        self._seconds.observe(duration)
         if 200 <= status < 300:
             self._breaker_succeeded()
             return status, duration

@@ -39,7 +39,14 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from hub.connectors.protocol import HttpEndpoint
 from hub.connectors.registry import Partner, PartnerRegistry
-from hub.delivery.pull import CursorExpired, CursorInvalid, PullDeliveries, Stream
+from hub.delivery.pull import (
+    CursorExpired,
+    CursorInvalid,
+    PullDeliveries,
+    Stream,
+    Taken,
+    pull_group,
+)
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
@@ -66,6 +73,7 @@ from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
 from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
 from hub.kafka import StreamReader, is_kafka_failure
+from hub.kafka.progress import GroupProgress
 from hub.observability.logging import get_logger
 from hub.settings import GatewaySettings, HubSettings, KafkaSettings
 from hub.topics import TopicLayout
@@ -378,6 +386,7 @@ def create_app(
     role_adapters: Mapping[str, Sequence[HttpAdapter]] | None = None,
     deliveries: Stream | None = None,
     endpoints: Sequence[MountedEndpoint] = (),
+    taken: Taken | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
 
@@ -388,7 +397,8 @@ def create_app(
     ``deliveries`` is where GET /deliveries reads the partners' streams; without it that
     endpoint answers 404. ``endpoints`` are connectors' own endpoints, bound
     (``hub.gateway.endpoints``): each is a route, its services run with the app's, and
-    it may add to GET /events/{id}.
+    it may add to GET /events/{id}. ``taken`` is told how far each pull partner has read
+    (``hub.delivery.pull.PullDeliveries``).
     """
     layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
@@ -436,7 +446,9 @@ def create_app(
         pull=(
             None
             if deliveries is None
-            else PullDeliveries(deliveries, layout, wait_seconds=settings.pull_wait_seconds)
+            else PullDeliveries(
+                deliveries, layout, wait_seconds=settings.pull_wait_seconds, taken=taken
+            )
         ),
         endpoints=endpoints,
     )
@@ -551,6 +563,9 @@ def build_gateway_app(
         kafka, max_readers=settings.pull_max_readers, max_bytes=settings.pull_max_bytes
     )
     validator = default_validator(result_areas)
+    # How far each pull partner has read, committed as its group's offsets (the backlog
+    # metrics of `hub run` read them; docs/operations.md).
+    progress = GroupProgress(kafka)
     mounted: list[MountedEndpoint] = []
     if endpoints:
         if deployment is None:
@@ -572,11 +587,14 @@ def build_gateway_app(
         sink=sink,
         book=book,
         validator=validator,
-        services=[sink, tail, stream],
+        services=[sink, tail, stream, progress],
         adapters=adapters,
         role_adapters=role_adapters,
         deliveries=stream,
         endpoints=mounted,
+        taken=lambda partner, topic, positions: progress.note(
+            pull_group(kafka, partner.id), topic, positions
+        ),
     )
 
 

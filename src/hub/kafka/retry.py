@@ -33,6 +33,7 @@ def kafka_retrying(
     doing: str,
     retry_on: Callable[[BaseException], bool] = is_transient,
     give_up_after: float | None = None,
+    on_retry: Callable[[], None] | None = None,
     **log_context: object,
 ) -> AsyncRetrying:
     """An ``async for attempt in ...: with attempt:`` policy that retries ``retry_on`` failures.
@@ -41,6 +42,7 @@ def kafka_retrying(
     logged as ``event`` (with the failure's class, never its message). Without
     ``give_up_after`` it retries forever; with it, it raises BrokerUnavailable after that
     many seconds. Failures ``retry_on`` rejects propagate at once, unchanged.
+    ``on_retry`` is called before each wait, e.g. to count it in a metric.
     """
 
     def log(state: RetryCallState) -> None:
@@ -54,6 +56,8 @@ def kafka_retrying(
             delay_seconds=round(state.upcoming_sleep, 2),
             **log_context,
         )
+        if on_retry is not None:
+            on_retry()
 
     def give_up(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

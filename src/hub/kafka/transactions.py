@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import random
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka.errors import MessageSizeTooLargeError
@@ -30,7 +30,14 @@ from tenacity import AsyncRetrying
 from hub.kafka.clients import consumer, producer
 from hub.kafka.errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.kafka.retry import kafka_retrying
-from hub.kafka.types import Consumer, Producer, RebalanceListener, Record, TopicPartition
+from hub.kafka.types import (
+    Consumer,
+    KafkaError,
+    Producer,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings
 
@@ -143,9 +150,16 @@ def _is_retryable(exc: BaseException) -> bool:
     return classify(exc) in (KafkaFailure.TRANSIENT, KafkaFailure.PRODUCER_BROKEN)
 
 
-def session_retrying(retry: RetrySettings, *, event: str) -> AsyncRetrying:
-    """Retry a whole session (new clients each time) on transient failures and broken producers, forever."""
-    return kafka_retrying(retry, event=event, doing="running a session", retry_on=_is_retryable)
+def session_retrying(
+    retry: RetrySettings, *, event: str, on_retry: Callable[[], None] | None = None
+) -> AsyncRetrying:
+    """Retry a whole session (new clients each time) on transient failures and broken producers, forever.
+
+    ``on_retry`` is called before each wait (the router counts its retries with it).
+    """
+    return kafka_retrying(
+        retry, event=event, doing="running a session", retry_on=_is_retryable, on_retry=on_retry
+    )
 
 
 @contextlib.contextmanager
@@ -202,6 +216,14 @@ class TransactionalClients:
         for client in (self.consumer, self.producer):
             with contextlib.suppress(Exception):
                 await client.stop()
+
+    async def probe(self) -> bool:
+        """Ask the cluster for metadata now through the producer: True when it answers."""
+        try:
+            await self.producer.client.fetch_all_metadata()
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
 
     def assignment(self) -> set[TopicPartition]:
         """The partitions this consumer holds now."""

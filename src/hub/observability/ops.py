@@ -1,0 +1,145 @@
+"""The operations port of `hub run`: ``/metrics``, ``/healthz`` and ``/readyz``.
+
+`hub run` adds the operations page's routes (``hub.observability.page``) and
+``/asyncapi.json`` through ``routes``; the gateway's ops port serves the three alone.
+
+Served by uvicorn with a three-route Starlette app, the ASGI stack the gateway already
+runs on, in the hub's own event loop, rather than by prometheus_client's threaded server:
+``/readyz`` awaits checks that talk to Kafka through the router's own clients, which live
+on this loop. ``/metrics`` is prometheus_client's exposition of the process's default
+registry (text or OpenMetrics, as the scraper asks). The server logs no requests (there
+is nothing in them worth a line) and leaves SIGINT/SIGTERM to ``run_until_signalled``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+
+import uvicorn
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hub.errors import ConfigurationError
+from hub.observability.logging import get_logger
+from hub.settings import OpsSettings
+
+__all__ = ["Check", "OpsServer", "ops_app"]
+
+Check = Callable[[], Awaitable[bool]]
+"""A readiness check: True when its part of the process is ready."""
+
+_log = get_logger()
+
+
+def ops_app(
+    checks: Mapping[str, Check],
+    *,
+    timeout_seconds: float = 2.0,
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The ops app, with ``routes`` added; ``/readyz`` is 200 only when every check answers True in time."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        names = list(checks)
+        results = await asyncio.gather(*(_bounded(checks[name], timeout_seconds) for name in names))
+        failing = [name for name, ok in zip(names, results, strict=True) if not ok]
+        if failing:
+            return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(REGISTRY), headers={"content-type": content_type})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            *routes,
+        ]
+    )
+
+
+async def _bounded(check: Check, timeout_seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            return await check()
+    except Exception:  # a check that fails or hangs says "not ready", never 500
+        return False
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The hub's process owns SIGINT/SIGTERM (hub.app.run_until_signalled); stop is an Event.
+        yield
+
+
+class OpsServer:
+    """Serves the ops app on ``HUB_OPS__HOST``:``HUB_OPS__PORT`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: OpsSettings,
+        checks: Mapping[str, Check],
+        *,
+        routes: Sequence[BaseRoute] = (),
+    ) -> None:
+        app = ops_app(checks, timeout_seconds=settings.readiness_timeout_seconds, routes=routes)
+        self._server = _Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                ws="none",
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                server_header=False,
+                timeout_graceful_shutdown=2,
+            )
+        )
+
+    @property
+    def ports(self) -> list[int]:
+        """The ports listened on (useful with port 0)."""
+        return [
+            sock.getsockname()[1]
+            for server in self._server.servers
+            for sock in (server.sockets or ())
+        ]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set."""
+
+        async def watch() -> None:
+            while not self._server.started:
+                if self._server.should_exit:
+                    return
+                await asyncio.sleep(0.05)
+            _log.info("ops_server_started", port=self.ports[0] if self.ports else None)
+            await stop.wait()
+            self._server.should_exit = True
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits when it cannot bind (the port is taken): a setting to fix.
+            raise ConfigurationError(
+                "settings", "HUB_OPS__PORT", "the ops server could not listen on it"
+            ) from None
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher

@@ -1,0 +1,249 @@
+"""The operations page of a real `hub run`, in Debian's headless Chromium driven by Playwright.
+
+Chromium comes from Debian's package (``scripts/debian-install``, via ``tests.debian``);
+Playwright never downloads a browser of its own here. The machine's network may be
+closed, so Chromium runs without its background connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from playwright.async_api import Page, async_playwright, expect
+
+from hub.dev.partner_io import send_events
+from hub.schemas import TYPES
+from hub.settings import HubSettings
+from hub.testing import personal_values, valid_example
+from hub.topics import TopicLayout
+
+from ..debian import require
+from .hubtest import hub_process, isolated_settings
+from .test_ops_metrics import (
+    SECRET,
+    SECRET_ENV,
+    _free_port,
+    _registry_with_unreachable_veilig_thuis,
+)
+
+REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
+REQUESTED = "nl.sociaaldomein.provisions.requested.v1"
+DECIDED = "nl.sociaaldomein.provisions.decided.v1"
+SAFETY_REPORT = "nl.sociaaldomein.safety-reports.submitted.v1"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 90_000
+
+
+def event_of(type_: str, **data: Any) -> dict[str, Any]:
+    """The shared valid example of a type, with a fresh id and the given data fields replaced."""
+    event = copy.deepcopy(valid_example(type_))
+    event["id"] = str(uuid.uuid4())
+    event["data"].update(data)
+    event["subject"] = str(event["data"][TYPES[type_].subject_field])
+    return event
+
+
+def _eventually(what: Callable[[], Any], timeout: float, message: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(message)
+
+
+async def _dlq_replay(settings: HubSettings, ident: str) -> dict[str, Any]:
+    """`hub dlq replay ID --wait 60 --json`, run as an operator runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        "dlq",
+        "replay",
+        ident,
+        "--operator",
+        "ops-page-test",
+        "--wait",
+        "60",
+        "--json",
+        env={
+            **os.environ,
+            "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
+            "HUB_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
+            "HUB_ENVIRONMENT": "development",
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    answer: dict[str, Any] = json.loads(out)
+    return answer
+
+
+async def _text(page: Page) -> str:
+    return str(await page.evaluate("document.body.innerText"))
+
+
+async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromium(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The page loads with the registry's partners, a live count moves as events flow, an unroutable event's dead letter appears with its code and is gone after `hub dlq replay`; no personal value is on the page."""
+    chromium = require("chromium", "chromium")["chromium"]
+    settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path)
+    ops_port = _free_port()
+    log = tmp_path / "hub.log"
+    registry = _registry_with_unreachable_veilig_thuis(tmp_path / "partners.yaml")
+    process = hub_process(
+        settings,
+        log,
+        extra_env={
+            "HUB_PARTNERS_FILE": str(registry),
+            SECRET_ENV: SECRET,
+            "HUB_OPS__PORT": str(ops_port),
+            "HUB_OPS__LAG_INTERVAL_SECONDS": "1",
+            "HUB_OPS__DEADLETTERS_INTERVAL_SECONDS": "1",
+            "HUB_OPS__SAFETY_REPORT_DEADLINE_SECONDS": "5",
+            "HUB_WEBHOOKS__BREAKER_FAILURE_THRESHOLD": "2",
+        },
+    )
+    ops = f"http://127.0.0.1:{ops_port}"
+    layout = TopicLayout(settings.kafka.topic_prefix)
+    sent: list[dict[str, Any]] = []
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{ops}/readyz", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return process.poll() is not None  # ended: the assertion below says so
+
+        _eventually(ready, 120, "hub run never became ready")
+        assert process.poll() is None, log.read_text()
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),  # a fresh profile for each run
+                executable_path=chromium,
+                args=CHROMIUM_ARGS,
+                headless=True,
+                viewport={"width": 1400, "height": 1000},
+            )
+            try:
+                page = browser.pages[0] if browser.pages else await browser.new_page()
+                await page.goto(ops)
+                await expect(page).to_have_title("Hub operations")
+                await expect(page.get_by_text("Huisartsenpraktijk De Linde")).to_be_visible()
+                await expect(page.locator("[data-testid=in-gp-de-linde]")).to_have_text("0")
+
+                # A live count moves while events flow.
+                referrals = [event_of(REFERRAL, referral_id=f"REF-page-{n}") for n in range(3)]
+                sent += referrals
+                await send_events(settings.kafka, layout.inbound("gp-de-linde"), referrals)
+                await expect(page.locator("[data-testid=in-gp-de-linde]")).to_have_text(
+                    "3", timeout=WAIT_MS
+                )
+                await expect(page.locator("[data-testid=out-swt-zwolle]")).not_to_have_text(
+                    "0", timeout=WAIT_MS
+                )
+
+                # A decision before its request is dead-lettered: it appears with its code.
+                request = event_of(REQUESTED, request_id="REQ-page-1")
+                decision = event_of(DECIDED, request_id="REQ-page-1")
+                sent += [request, decision]
+                await send_events(settings.kafka, layout.inbound("backoffice-zwolle"), [decision])
+                row = page.locator("tr[data-deadletter]", has_text="UNKNOWN_REFERENCE")
+                await expect(row).to_have_count(1, timeout=WAIT_MS)
+                ident = await row.get_attribute("data-deadletter")
+                assert ident is not None
+                assert ident.startswith("dl-")
+                await expect(row).to_contain_text("backoffice-zwolle")
+                await page.screenshot(
+                    path=str(tmp_path / "ops-page-dead-letter.png"), full_page=True
+                )
+
+                # A safety report Veilig Thuis cannot take: the breaker opens, the alert fires.
+                report = event_of(SAFETY_REPORT)
+                sent.append(report)
+                await send_events(settings.kafka, layout.inbound("swt-zwolle"), [report])
+                await expect(page.locator("[data-testid=safety-alert]")).to_have_attribute(
+                    "data-state", "firing", timeout=WAIT_MS
+                )
+                await expect(
+                    page.locator("[data-testid=breaker-veilig-thuis-ijsselland]")
+                ).to_have_text("open", timeout=WAIT_MS)
+
+                # The request arrives; the operator replays the dead letter; it is gone.
+                await send_events(settings.kafka, layout.inbound("swt-zwolle"), [request])
+                await expect(page.locator("[data-testid=in-swt-zwolle]")).to_have_text(
+                    "2", timeout=WAIT_MS
+                )
+                done = await _dlq_replay(settings, ident)
+                assert done["replays"][0]["result"] == {
+                    "outcome": "routed",
+                    "recipients": ["swt-zwolle"],
+                }
+                await expect(page.locator(f'tr[data-deadletter="{ident}"]')).to_have_count(
+                    0, timeout=WAIT_MS
+                )
+                await expect(page.locator("[data-testid=dead-letter-count]")).to_contain_text(
+                    "(0 of 1,", timeout=WAIT_MS
+                )
+
+                await page.screenshot(path=str(tmp_path / "ops-page.png"), full_page=True)
+                kept = Path(tempfile.gettempdir()) / f"hub-ops-page-{uuid.uuid4().hex[:8]}"
+                kept.mkdir()
+                for name in ("ops-page-dead-letter.png", "ops-page.png"):
+                    shutil.copyfile(tmp_path / name, kept / name)
+                print(
+                    f"\nops page screenshots: {kept}/ops-page-dead-letter.png, {kept}/ops-page.png"
+                )
+
+                shown = await _text(page) + await page.content()
+                async with httpx.AsyncClient(base_url=ops, timeout=10) as client:
+                    overview = (await client.get("/api/overview")).text
+                    asyncapi = (await client.get("/asyncapi.json")).json()
+            finally:
+                await browser.close()
+
+        # The organisations' names are the registry's and public; an event that names one
+        # (a referrer, a city in an address) is not shown by the page for that reason.
+        names = [str(p.get("name")) for p in yaml.safe_load(registry.read_text())["partners"]]
+        personal = {
+            value
+            for event in sent
+            for value in personal_values(event)
+            if not any(value in name for name in names)
+        }
+        assert len(personal) > 5
+        assert [v for v in personal if v in shown] == []
+        assert [v for v in personal if v in overview] == []
+        assert asyncapi["asyncapi"] == "3.0.0"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
