@@ -42,6 +42,8 @@ _log = get_logger()
 # to this is counted exactly (no markers), and each type's oldest is found among them; a
 # type seen only further on counts from the recipient-wide age (docs/operations.md).
 _TYPE_SCAN_RECORDS = 500
+# A reading that hangs (a broker that accepts connections but does not answer) is given up.
+_CHECK_SECONDS = 60.0
 
 
 class LagMonitor:
@@ -84,7 +86,7 @@ class LagMonitor:
                     if reader is None:
                         reader = LagReader(self._kafka)
                         await reader.start()
-                    await self.check(reader)
+                    await self._check_until(reader, stop)
                 except Exception as exc:
                     if not is_kafka_failure(exc) and not isinstance(exc, OSError | TimeoutError):
                         raise
@@ -97,6 +99,26 @@ class LagMonitor:
         finally:
             if reader is not None:
                 await reader.close()
+
+    async def _check_until(self, reader: LagReader, stop: asyncio.Event) -> None:
+        """One reading, given up on a stop (at once) or after _CHECK_SECONDS (TimeoutError)."""
+        checking = asyncio.create_task(self.check(reader))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait(
+                {checking, stopping}, timeout=_CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+            if not checking.done():
+                checking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checking
+        if checking.cancelled():
+            if stop.is_set():
+                return
+            raise TimeoutError("reading the groups' lag took too long")
+        checking.result()
 
     async def check(self, reader: LagReader) -> None:
         """One reading of every group's lag into the gauges."""

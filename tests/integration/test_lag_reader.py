@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -27,7 +28,9 @@ async def _write_in_transactions(bootstrap: str, topic: str, count: int) -> None
 
 
 async def _commit(bootstrap: str, group: str, tp: TopicPartition, offset: int) -> None:
-    committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await committer.start()
     try:
         committer.assign([tp])
@@ -43,17 +46,21 @@ async def test_a_groups_lag_counts_records_not_markers(
     topic = await topic_factory(partitions=1)
     tp = TopicPartition(topic, 0)
     group = f"lag-test-{uuid.uuid4().hex[:8]}"
-    await _write_in_transactions(kafka_bootstrap, topic, 3)  # offsets 0, 2, 4; markers 1, 3, 5
+    async with asyncio.timeout(60):
+        await _write_in_transactions(kafka_bootstrap, topic, 3)  # offsets 0, 2, 4; markers 1, 3, 5
     reader = LagReader(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     await reader.start()
     try:
-        never = await reader.read(group, [topic], records=10)
+        async with asyncio.timeout(30):
+            never = await reader.read(group, [topic], records=10)
         assert never.behind == 3
         assert [r.value for r in never.partitions[tp].first] == [b"r0", b"r1", b"r2"]
         assert never.oldest_ms() == never.partitions[tp].first[0].timestamp
 
-        await _commit(kafka_bootstrap, group, tp, 3)  # past r1 and its marker
-        assert (await reader.read(group, [topic], records=10)).behind == 1
+        async with asyncio.timeout(60):
+            await _commit(kafka_bootstrap, group, tp, 3)  # past r1 and its marker
+        async with asyncio.timeout(30):
+            assert (await reader.read(group, [topic], records=10)).behind == 1
 
         # Past the last record, before its marker: what a consumer commits after r2.
         await _commit(kafka_bootstrap, group, tp, 5)

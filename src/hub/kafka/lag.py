@@ -60,8 +60,10 @@ class LagReader:
     """Reads groups' lags; ``start`` and ``close`` around use, one ``read`` at a time."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
+        self._kafka = kafka
         self._admin: Admin = admin_client(kafka)
-        # No group, read_committed: sees what the groups' own consumers see, commits nothing.
+        # No group, read_committed: sees what the groups' own consumers see, commits nothing;
+        # asks for offsets only (the records are read by a consumer of each read's own).
         self._consumer: Consumer = consumer(
             kafka, enable_auto_commit=False, isolation_level="read_committed"
         )
@@ -108,7 +110,32 @@ class LagReader:
         lag: dict[TopicPartition, PartitionLag],
         records: int,
     ) -> None:
-        reader = self._consumer
+        # A consumer of its own per read: one reused across reads could be handed, after a
+        # seek, the result of a fetch made for the read before (its records and position),
+        # and take a partition as read to its end. Only reads of a backlog pay for it.
+        reader = consumer(self._kafka, enable_auto_commit=False, isolation_level="read_committed")
+        await reader.start()
+        try:
+            open_ = await self._read_with(reader, positions, ends, lag, records)
+        finally:
+            await reader.stop()
+        for tp in ends:
+            part = lag[tp]
+            if tp not in open_ and len(part.first) < records:
+                # Read to the end: the records are all there is, markers left out.
+                part.behind = len(part.first)
+            elif part.first:
+                part.behind = ends[tp] - part.first[0].offset
+
+    @staticmethod
+    async def _read_with(
+        reader: Consumer,
+        positions: dict[TopicPartition, int],
+        ends: dict[TopicPartition, int],
+        lag: dict[TopicPartition, PartitionLag],
+        records: int,
+    ) -> set[TopicPartition]:
+        """Read up to ``records`` per partition; returns the partitions not read to their end."""
         reader.assign(list(ends))
         for tp in ends:
             reader.seek(tp, positions[tp])
@@ -117,17 +144,9 @@ class LagReader:
         while open_ and time.monotonic() < deadline:
             batch = await reader.getmany(*open_, timeout_ms=200, max_records=500)
             for tp, got in batch.items():
-                wanted = records - len(lag[tp].first)
-                lag[tp].first.extend(r for r in got[:wanted] if r.offset < ends[tp])
+                fresh = [r for r in got if positions[tp] <= r.offset < ends[tp]]
+                lag[tp].first.extend(fresh[: records - len(lag[tp].first)])
             for tp in list(open_):
-                done = len(lag[tp].first) >= records or await reader.position(tp) >= ends[tp]
-                if done:
+                if len(lag[tp].first) >= records or await reader.position(tp) >= ends[tp]:
                     open_.discard(tp)
-        for tp in ends:
-            part = lag[tp]
-            if tp not in open_ and len(part.first) < records:
-                # Read to the end: the records are all there is, markers left out.
-                part.behind = len(part.first)
-            elif part.first:
-                part.behind = ends[tp] - part.first[0].offset
-        reader.unsubscribe()
+        return open_
