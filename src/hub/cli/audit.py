@@ -260,27 +260,18 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from hub.audit import AuditStoreError, open_store
     from hub.audit.report import build_report, render_html, render_pdf
     from hub.connectors.discovery import catalogue
     from hub.connectors.registry import load_registry
-    from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
 
-    bsn = str(args.bsn).strip()
-    if not is_bsn(bsn):
-        print("hub audit: --bsn is not a valid BSN (9 digits, 11-proof)", file=sys.stderr)
+    found = _residents_records(args)
+    if found is None:
         return 2
+    settings, records = found
     try:
-        settings = HubSettings()
         registry = load_registry(args.partners or settings.partners_file)
-        pseudonymise = _pseudonymiser(settings)
-        if pseudonymise is None:
-            return 2
-        with open_store(args.store or settings.audit.store_url, read_only=True) as store:
-            records = store.concerning(pseudonymise(bsn))
-    except (ConfigurationError, AuditStoreError) as exc:
+    except ConfigurationError as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return 2
     names = {p.id: p.name for p in registry if p.name is not None}
@@ -424,26 +415,10 @@ def _is_loopback(host: str) -> bool:
 
 def _subject(args: argparse.Namespace) -> int:
     """Run the query; 0 on success (also when nothing is found), 2 on unusable input or store."""
-    from hub.audit import AuditStoreError, open_store
-    from hub.envelope import is_bsn
-    from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
-
-    bsn = str(args.bsn).strip()
-    if not is_bsn(bsn):
-        print("hub audit: --bsn is not a valid BSN (9 digits, 11-proof)", file=sys.stderr)
+    found = _residents_records(args)
+    if found is None:
         return 2
-    try:
-        settings = HubSettings()
-        pseudonymise = _pseudonymiser(settings)
-        if pseudonymise is None:
-            return 2
-        url = args.store or settings.audit.store_url
-        with open_store(url, read_only=True) as store:
-            records = store.concerning(pseudonymise(bsn))
-    except (ConfigurationError, AuditStoreError) as exc:
-        print(f"hub audit: {exc}", file=sys.stderr)
-        return 2
+    _, records = found
     if args.json:
         for record in records:
             print(json.dumps(_summary(record), ensure_ascii=False, separators=(",", ":")))
@@ -452,6 +427,34 @@ def _subject(args: argparse.Namespace) -> int:
     for record in records:
         _print_human(record)
     return 0
+
+
+def _residents_records(
+    args: argparse.Namespace,
+) -> tuple[HubSettings, list[DisclosureRecord]] | None:
+    """The settings and every record about ``--bsn``; None (said on stderr) when unusable.
+
+    The BSN is checked and pseudonymised; it is never printed, logged or put in an error.
+    """
+    from hub.audit import AuditStoreError, open_store
+    from hub.envelope import is_bsn
+    from hub.errors import ConfigurationError
+    from hub.settings import HubSettings
+
+    bsn = str(args.bsn).strip()
+    if not is_bsn(bsn):
+        print("hub audit: --bsn is not a valid BSN (9 digits, 11-proof)", file=sys.stderr)
+        return None
+    try:
+        settings = HubSettings()
+        pseudonymise = _pseudonymiser(settings)
+        if pseudonymise is None:
+            return None
+        with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+            return settings, store.concerning(pseudonymise(bsn))
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return None
 
 
 def _summary(record: DisclosureRecord) -> dict[str, Any]:
