@@ -192,11 +192,13 @@ async def run_until_signalled(services: list[Service]) -> None:
         [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
     )
     stop.set()
+    get_logger().info("stopping", count=len(tasks))
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
             get_logger().error("service_failed", exc_info=result)
             raise result
+    get_logger().info("stopped", count=len(tasks))
 
 
 def refuse_demo_defaults(settings: HubSettings) -> None:

@@ -90,7 +90,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partner", help="only the dead letters of this sending partner (id)")
-    parser.add_argument("--code", help="only those with this error code, e.g. REFERRAL_UNKNOWN")
+    parser.add_argument("--code", help="only those with this error code, e.g. UNKNOWN_REFERENCE")
     parser.add_argument(
         "--since", help="only those written since: a duration back (2h, 3d) or an ISO date-time"
     )

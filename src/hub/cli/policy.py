@@ -25,7 +25,7 @@ The file (docs/privacy.md, "Testing a change to the table")::
       - name: ...
         event: {...}                            # an event may be written inline
         expect:
-          rejected: [REFERRAL_UNKNOWN]          # the event is dead-lettered with these codes
+          rejected: [UNKNOWN_REFERENCE]          # the event is dead-lettered with these codes
 
 Paths are the disclosure log's generic paths (``goals[].description``). Files named in a
 case are relative to the cases file. Where a row delivers per assignment (a plan to each

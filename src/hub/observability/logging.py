@@ -63,7 +63,10 @@ SAFE_KEYS: frozenset[str] = frozenset(
         "outcome", "code", "codes", "path", "paths", "status", "attempt", "count", "records",
         "deliveries", "disclosures", "state_changes", "dead_lettered", "duplicates",
         "duration_ms", "delay_seconds", "lag", "url_host", "port", "version", "command",
-        "redacted_keys", "route", "method", "suppressed",
+        "redacted_keys", "route", "method", "suppressed", "sole", "windowed", "chains",
+        # who acted: an operator's or privacy officer's configured id (staff, not residents);
+        # which query filters were used (their names, never their values)
+        "operator", "officer", "officers", "filters",
         # an exception's class name (e.g. router_retrying), checked to be an identifier
         "exc_type", "failure",
     }
@@ -72,7 +75,7 @@ SAFE_KEYS: frozenset[str] = frozenset(
 _NUMERIC_KEYS = frozenset(
     {"partition", "offset", "attempt", "count", "records", "deliveries", "disclosures",
      "state_changes", "dead_lettered", "duplicates", "duration_ms", "delay_seconds", "lag",
-     "port", "status", "redacted_keys", "suppressed"}
+     "port", "status", "redacted_keys", "suppressed", "chains", "officers"}
 )  # fmt: skip
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/@+\-\[\]*#=]{0,200}$")
