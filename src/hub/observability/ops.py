@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 
 import uvicorn
@@ -29,7 +30,11 @@ from hub.errors import ConfigurationError
 from hub.observability.logging import get_logger
 from hub.settings import OpsSettings
 
-__all__ = ["Check", "OpsServer", "ops_app"]
+__all__ = ["MAX_CONNECTIONS", "METRICS_CACHE_SECONDS", "Check", "OpsServer", "ops_app"]
+
+MAX_CONNECTIONS = 32
+"""Connections the ops port serves at once; more get 503 (a scraper, a few pages, probes)."""
+METRICS_CACHE_SECONDS = 1.0
 
 Check = Callable[[], Awaitable[bool]]
 """A readiness check: True when its part of the process is ready."""
@@ -56,9 +61,18 @@ def ops_app(
             return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    # The exposition is built on the router's own loop: one build a second, whoever asks,
+    # so a flood of scrapes cannot stall the router (a stall past its session timeout
+    # makes the group rebalance).
+    built: dict[str, tuple[float, bytes]] = {}
+
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(REGISTRY), headers={"content-type": content_type})
+        now = time.monotonic()
+        cached = built.get(content_type)
+        if cached is None or now - cached[0] >= METRICS_CACHE_SECONDS:
+            cached = built[content_type] = (now, encoder(REGISTRY))
+        return Response(cached[1], headers={"content-type": content_type})
 
     return Starlette(
         routes=[
@@ -107,6 +121,9 @@ class OpsServer:
                 log_config=None,
                 server_header=False,
                 timeout_graceful_shutdown=2,
+                # Beyond this many connections at once the port answers 503 at once: it
+                # shares the router's event loop, which a flood of requests must not hold up.
+                limit_concurrency=MAX_CONNECTIONS,
             )
         )
 

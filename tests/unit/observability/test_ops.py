@@ -9,8 +9,9 @@ import httpx
 
 from hub.audit.feed import RECORDS_INVALID, RECORDS_STORED, WRITE_SECONDS, BatchReport
 from hub.audit.feed import _count_reported as count_reported
-from hub.observability import metrics
+from hub.observability import metrics, ops
 from hub.observability.ops import ops_app
+from hub.settings import OpsSettings
 
 
 async def _ready() -> bool:
@@ -83,3 +84,16 @@ async def test_the_audit_feeds_reports_are_counted_in_the_parent() -> None:
     assert WRITE_SECONDS._sum.get() - writes == 0.5
     receive.close()
     send.close()
+
+
+async def test_the_exposition_is_built_at_most_once_a_second_and_the_port_bounds_connections() -> (
+    None
+):
+    """A flood of scrapes shares one build; the server answers 503 past MAX_CONNECTIONS."""
+    app = ops_app({"kafka": _ready})
+    before = (await _get(app, "/metrics")).text
+    metrics.ROUTER_RETRIES.inc()
+    cached = (await _get(app, "/metrics")).text
+    assert cached == before  # within the second: the same bytes
+    server = ops.OpsServer(OpsSettings(port=0), {"kafka": _ready})
+    assert server._server.config.limit_concurrency == ops.MAX_CONNECTIONS
