@@ -131,7 +131,7 @@ async def test_tracestate_and_partitionkey_reach_no_delivery_and_no_hub_topic(
 async def test_a_924_kb_outcome_gets_413_from_the_running_gateway(
     kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The issue's 924-KB outcome (thousands of indicators) is 413 EVENT_TOO_LARGE over a real socket; 2,000 indicators 422 TOO_LONG."""
+    """A 924-KB outcome (thousands of indicators) is 413 EVENT_TOO_LARGE over a real socket; 2,000 indicators 422 TOO_LONG."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
     huge = make_event("outcomes.reported")
     huge["data"]["results"][0]["indicators"] = {

@@ -138,7 +138,7 @@ async def _post(client: httpx.AsyncClient, body: bytes, auth: dict[str, str]) ->
 async def test_a_provider_posts_iwmo_and_the_hub_answers_as_the_spec_says(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """The issue's done-when, end to end: the assignment reaches the iwmo provider as a WMO301
+    """A provider's iWmo life, end to end over HTTPS: the assignment reaches the iwmo provider as a WMO301
     that its 302 acknowledges; 305 -> 306 and care.started for swt and backoffice exactly as
     from a JSON provider; 307 unknown -> 9019, nothing published; level 1; 403."""
     issued = load_example("assignments.issued/valid/new-outputgericht.json")

@@ -103,7 +103,7 @@ async def test_every_sdk_mode_is_accepted_and_every_delivery_reads_with_the_sdk(
             structured = referral(f"ks-{api}{pk}", partitionkey=partitionkey)
             records += [kafka_binary(binary, api), kafka_structured(structured, api)]
             over_kafka += [binary, structured]
-    # The case: an invalid event in Kafka structured mode must be findable by its id.
+    # An invalid event in Kafka structured mode must be findable by its id.
     broken = referral("ks-broken")
     broken["data"]["client"]["bsn"] = "999999991"
     records.append(kafka_structured(broken, "new"))

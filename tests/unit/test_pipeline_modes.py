@@ -74,7 +74,7 @@ def test_every_sdk_mode_is_routed_to_the_same_delivery(
 
 
 def test_an_invalid_structured_event_is_reported_under_its_id(hub: InMemoryPipeline) -> None:
-    """The issue's case: a structured-mode event that breaks the contract gets a status under its id."""
+    """A structured-mode event that breaks the contract gets a status under its id."""
     event = load_example(REFERRAL)
     event["data"]["client"]["bsn"] = "999999991"
     out = hub.feed(inbound(hub, *kafka_structured(event, "new")))

@@ -47,7 +47,7 @@ def outcome(indicators: int) -> dict[str, Any]:
 async def test_a_924_kb_outcome_gets_413_event_too_large(
     roomy: httpx.AsyncClient, sink: RecordingSink
 ) -> None:
-    """The issue's outcome of thousands of indicators (over 256 KiB) is answered 413 EVENT_TOO_LARGE, nothing produced."""
+    """An outcome of thousands of indicators (over 256 KiB) is answered 413 EVENT_TOO_LARGE, nothing produced."""
     event = outcome(21_000)
     body = json.dumps(event).encode()
     assert 900_000 < len(body) < 1_048_576

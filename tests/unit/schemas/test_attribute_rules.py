@@ -232,7 +232,7 @@ def test_event_size_counts_compact_utf8_json() -> None:
 
 
 def test_thousands_of_indicators_over_256_kib_get_only_event_too_large() -> None:
-    """The 924-KB outcome of the issue is refused as EVENT_TOO_LARGE alone, without checking its fields."""
+    """A 924-KB outcome is refused as EVENT_TOO_LARGE alone, without checking its fields."""
     event = make_event("outcomes.reported")
     event["data"]["results"][0]["indicators"] = {f"indicator_{n:05d}": n for n in range(30_000)}
     assert event_size(event) > MAX_EVENT_BYTES
