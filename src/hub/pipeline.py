@@ -22,10 +22,10 @@ from functools import cache
 from typing import Any
 
 from prometheus_client import Counter
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from hub.audit.chain import ChainHead, Signer, chain_of, head_key, record_hash
-from hub.audit.record import DisclosureOutcome
+from hub.audit.record import DisclosureOutcome, linked
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import MAX_EVENT_BYTES, compact_size_bound, event_too_large, is_event_id, to_kafka
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
@@ -374,11 +374,9 @@ class Pipeline:
         for record in decision.disclosures:
             if record.outcome is DisclosureOutcome.WITHHELD:
                 _count(metrics.EVENTS_WITHHELD, record.event_type, record.recipient)
-            linked = record.model_copy(
-                update={"chain": chain, "seq": head.seq + 1, "prev_hash": head.hash}
-            )
-            value = linked.to_json()
-            head = ChainHead(head.seq + 1, record_hash(linked.model_dump(mode="json")))
+            value = linked(record, chain, head.seq + 1, head.hash).to_json()
+            # Hashed from the bytes just written (their JSON is what a verifier reads back).
+            head = ChainHead(head.seq + 1, record_hash(from_json(value, cache_strings=False)))
             # Keyed by chain: a chain's records and checkpoints share one partition, in order,
             # so the audit feed stores them in order and retention removes a chain's beginning.
             out.append(OutRecord(self._disclosure_topic, chain.encode(), value))

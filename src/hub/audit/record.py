@@ -25,6 +25,7 @@ __all__ = [
     "DisclosureOutcome",
     "DisclosureRecord",
     "disclosure_record",
+    "linked",
     "read_log_record",
     "record_sort_key",
 ]
@@ -159,6 +160,22 @@ def disclosure_record(
         "seq": None,
         "prev_hash": None,
     }
+    return _built(values)
+
+
+def linked(
+    record: DisclosureRecord, chain: str, seq: int, prev_hash: str | None
+) -> DisclosureRecord:
+    """The record with its place in a hash chain (``hub.audit.chain``), built as above.
+
+    What ``model_copy(update=...)`` gives, at a third of its cost: it runs per disclosure.
+    """
+    values = dict(record.__dict__)
+    values["chain"], values["seq"], values["prev_hash"] = chain, seq, prev_hash
+    return _built(values)
+
+
+def _built(values: dict[str, Any]) -> DisclosureRecord:
     # What model_construct does, without its per-field loop over defaults and aliases
     # (half of its cost): every field is given, in declaration order (the serializer
     # writes __dict__'s order), all of them set. A test checks this against model_construct.
