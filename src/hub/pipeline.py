@@ -15,7 +15,7 @@ the dead letter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -131,6 +131,31 @@ class Pipeline:
 
     def handle(self, record: InboundRecord, state: Overlay, held: Overlay) -> list[OutRecord]:
         """Everything the hub writes for this record; its changes are also put into the overlays."""
+        return self._handle(record, state, held, None)
+
+    def handle_batch(
+        self, records: Iterable[InboundRecord], state: Overlay, held: Overlay
+    ) -> list[OutRecord]:
+        """Everything the hub writes for records committed in one transaction.
+
+        The same records as ``handle`` of each in turn, except each hash chain's head: a
+        compacted state record that every event moves, so within one transaction only its
+        last value counts, and it is written once, after the batch's other records.
+        """
+        heads: dict[bytes | None, OutRecord] = {}
+        out: list[OutRecord] = []
+        for record in records:
+            out.extend(self._handle(record, state, held, heads))
+        out.extend(heads.values())
+        return out
+
+    def _handle(
+        self,
+        record: InboundRecord,
+        state: Overlay,
+        held: Overlay,
+        heads: dict[bytes | None, OutRecord] | None,
+    ) -> list[OutRecord]:
         partner = self._sender(record)
         if partner is None:
             # Only the hub subscribes to inbound topics, so this is a misconfiguration,
@@ -144,7 +169,7 @@ class Pipeline:
             outcome = _too_large(self._identify(record), partner)
         else:
             outcome = self._decode_and_process(record, size, partner, state, held)
-        return self._records(record, partner, outcome, state)
+        return self._records(record, partner, outcome, state, heads)
 
     def _decode_and_process(
         self, record: InboundRecord, size: int, partner: Partner, state: Overlay, held: Overlay
@@ -186,9 +211,18 @@ class Pipeline:
             )
 
     def _records(
-        self, record: InboundRecord, partner: Partner | None, outcome: Outcome, state: Overlay
+        self,
+        record: InboundRecord,
+        partner: Partner | None,
+        outcome: Outcome,
+        state: Overlay,
+        heads: dict[bytes | None, OutRecord] | None,
     ) -> list[OutRecord]:
-        """The outcome as Kafka records: state, status, then dead letter or deliveries, disclosures."""
+        """The outcome as Kafka records: state, status, then dead letter or deliveries, disclosures.
+
+        With ``heads``, the chain's new head goes there (by key, replacing its earlier
+        value) instead of into the records: ``handle_batch`` writes it once per batch.
+        """
         # One log call per event with its context (no bound logger per event: at the usual
         # WARNING level the line is dropped, and binding cost as much as the call).
         context = {
@@ -211,7 +245,10 @@ class Pipeline:
         if decision is not None and decision.disclosures:
             # Linked first: the chain's new head is state, written with the event's own.
             head, disclosures = self._disclosure_records(decision, record, state)
-            out.append(head)
+            if heads is None:
+                out.append(head)
+            else:
+                heads[head.key] = head
         out.extend(self._status_record(outcome, partner))
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             codes = [e.code.value for e in outcome.errors]

@@ -232,10 +232,8 @@ class _PipelineTransform:
 
     def handle(self, records: Sequence[Record]) -> _Outcome:
         state, held = self.state.overlay(), self.held.overlay()
-        out: list[OutRecord] = []
-        for record in records:
-            out.extend(self.pipeline.handle(_inbound(record, self.replay_topic), state, held))
-        return _Outcome(out, (state, held))
+        inbound = [_inbound(record, self.replay_topic) for record in records]
+        return _Outcome(self.pipeline.handle_batch(inbound, state, held), (state, held))
 
     def refused(self, record: Record, exc: BaseException) -> _Outcome:
         # No overlays: the record's state changes are dropped, it had no effect.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from datetime import UTC, datetime
 
@@ -34,25 +36,25 @@ def only(out: list[OutRecord], topic: str) -> OutRecord:
 
 
 def test_a_referral_writes_state_status_delivery_and_disclosure(hub: InMemoryPipeline) -> None:
-    """A routed referral: its state entry and seen marker, the log's chain head, a status, the delivery, the record."""
+    """A routed referral: its state entry and seen marker, a status, the delivery, the record, the chain head."""
     out = hub.feed(load_example(REFERRAL))
     layout = hub.layout
     assert topics(out) == [
         layout.state,
         layout.state,
-        layout.state,
         layout.status,
         layout.deliveries(hub.registry.only("swt")),
         layout.disclosures,
+        layout.state,  # the chain's head: once per batch, after it (Pipeline.handle_batch)
     ]
     assert out[0].key == b"referral:DL-2025-0317"
     assert (out[1].key or b"").startswith(b"seen:")
     assert json.loads(out[1].value or b"") == {"received_on": "2026-01-05"}
     chain = "sociaaldomein.inbound.gp-de-linde:0"
-    assert out[2].key == f"audit-chain:{chain}".encode()
+    assert out[-1].key == f"audit-chain:{chain}".encode()
     disclosure = json.loads(only(out, layout.disclosures).value or b"")
     assert (disclosure["chain"], disclosure["seq"], disclosure["prev_hash"]) == (chain, 1, None)
-    assert json.loads(out[2].value or b"") == {
+    assert json.loads(out[-1].value or b"") == {
         "seq": 1,
         "hash": record_hash(disclosure),
         "received_on": "2026-01-05",
@@ -168,3 +170,29 @@ def test_refused_output_writes_a_status_and_a_dead_letter_without_copy(
     assert letter is not None
     assert letter.record is None
     assert letter.code == "PROCESSING_FAILED"
+
+
+def test_a_batch_writes_each_chain_head_once_after_the_per_record_output() -> None:
+    """``handle_batch`` writes what ``handle`` writes per record, but each chain's head once: its last."""
+    from hub.testing import scenario
+
+    one_by_one, batched = InMemoryPipeline(clock=lambda: NOW), InMemoryPipeline(clock=lambda: NOW)
+    for hub in (one_by_one, batched):  # events without a traceparent start numbered traces
+        numbers = itertools.count(1)
+        hub.pipeline._ctx = dataclasses.replace(
+            hub.pipeline._ctx, new_trace_id=lambda n=numbers: f"{next(n):032x}"
+        )
+    records = [one_by_one.record(event) for event in scenario()]
+    state, held = one_by_one.state.overlay(), one_by_one.held.overlay()
+    each = [r for record in records for r in one_by_one.pipeline.handle(record, state, held)]
+    out = batched.feed_records(records)
+
+    def is_head(r: OutRecord) -> bool:
+        return (r.key or b"").startswith(b"audit-chain:")
+
+    assert [r for r in out if not is_head(r)] == [r for r in each if not is_head(r)]
+    last_heads = {r.key: r for r in each if is_head(r)}
+    assert len(last_heads) > 1  # the scenario's senders make several chains
+    assert out[-len(last_heads) :] == list(last_heads.values())
+    assert len([r for r in out if is_head(r)]) == len(last_heads)
+    assert {k: v for k, v in batched.state.scan()} == dict(state.scan())

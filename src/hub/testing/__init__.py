@@ -237,9 +237,7 @@ class InMemoryPipeline:
     def feed_records(self, records: Iterable[InboundRecord]) -> list[OutRecord]:
         """Run records as one batch and commit it; what the hub writes, in order."""
         state, held = self.state.overlay(), self.held.overlay()
-        out: list[OutRecord] = []
-        for record in records:
-            out.extend(self.pipeline.handle(record, state, held))
+        out = self.pipeline.handle_batch(records, state, held)
         state.commit()
         held.commit()
         return out
