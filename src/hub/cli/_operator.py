@@ -7,13 +7,22 @@ import json
 import re
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from hub.connectors.registry import PartnerRegistry
+    from hub.settings import HubSettings
+    from hub.topics import TopicLayout
 
 __all__ = [
+    "EXIT_CONFIG",
     "EXIT_UNAVAILABLE",
+    "Deployment",
     "Progress",
     "add_json",
+    "load_deployment",
     "parse_duration",
     "parse_since",
     "print_json",
@@ -23,8 +32,41 @@ __all__ = [
 T = TypeVar("T")
 
 EXIT_UNAVAILABLE = 69  # sysexits' EX_UNAVAILABLE: the cluster did not answer
+EXIT_CONFIG = 2  # the operator commands' exit for settings or a registry they cannot use
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What an operator command reads the hub's topics with: settings, registry, topic names."""
+
+    settings: HubSettings
+    registry: PartnerRegistry
+    layout: TopicLayout
+
+
+def load_deployment(command: str) -> Deployment | None:
+    """The deployment from the environment; None, after saying why on stderr (exit ``EXIT_CONFIG``)."""
+    from pydantic import ValidationError
+
+    from hub.connectors.registry import load_registry
+    from hub.errors import ConfigurationError
+    from hub.settings import HubSettings
+    from hub.topics import TopicLayout
+
+    try:
+        settings = HubSettings()
+        registry = load_registry(settings.partners_file)
+    except ValidationError as exc:
+        # Paths only: a rejected setting's value may be a secret.
+        paths = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        print(f"{command}: invalid settings: {paths}", file=sys.stderr)
+        return None
+    except ConfigurationError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    return Deployment(settings, registry, TopicLayout(settings.kafka.topic_prefix))
 
 
 def add_json(parser: Any) -> None:

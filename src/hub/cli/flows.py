@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from hub.cli._operator import Progress, add_json, parse_duration, print_json, run_kafka
+from hub.cli._operator import (
+    EXIT_CONFIG,
+    Progress,
+    add_json,
+    load_deployment,
+    parse_duration,
+    print_json,
+    run_kafka,
+)
 
 __all__ = ["configure", "run"]
 
@@ -25,19 +33,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Count and print the flows."""
-    from hub.connectors.registry import load_registry
-    from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
-    from hub.topics import TopicLayout
-
     try:
         window = parse_duration(args.window)
-        settings = HubSettings()
-        registry = load_registry(settings.partners_file)
-    except (ConfigurationError, ValueError) as exc:
+    except ValueError as exc:
         print(f"hub flows: {exc}", file=sys.stderr)
-        return 2
-    layout = TopicLayout(settings.kafka.topic_prefix)
+        return EXIT_CONFIG
+    deployment = load_deployment("hub flows")
+    if deployment is None:
+        return EXIT_CONFIG
+    settings, registry, layout = deployment.settings, deployment.registry, deployment.layout
     progress = Progress("reading the window's records", enabled=not args.json)
 
     async def gather() -> dict[str, Any]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from hub.cli._operator import add_json, print_json, run_kafka
+from hub.cli._operator import EXIT_CONFIG, add_json, load_deployment, print_json, run_kafka
 
 __all__ = ["configure", "run"]
 
@@ -26,18 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Gather and print the partners."""
-    from hub.connectors.registry import load_registry
-    from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
-    from hub.topics import TopicLayout
-
-    try:
-        settings = HubSettings()
-        registry = load_registry(settings.partners_file)
-    except ConfigurationError as exc:
-        print(f"hub partners: {exc}", file=sys.stderr)
-        return 2
-    layout = TopicLayout(settings.kafka.topic_prefix)
+    deployment = load_deployment("hub partners")
+    if deployment is None:
+        return EXIT_CONFIG
+    settings, registry, layout = deployment.settings, deployment.registry, deployment.layout
 
     async def gather() -> list[dict[str, Any]]:
         from hub.kafka.inspection import describe_cluster

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,25 @@ def test_viewing_personal_data_with_the_demo_secret_is_refused_outside_developme
     argv = ["dlq", "show", "dl-0-1", "--with-personal-data", "--operator", "ops-anna"]
     assert main(argv) == 2
     assert "HUB_PRIVACY__PSEUDONYM_SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["status", "partners", "flows"])
+def test_unusable_settings_exit_2_naming_the_setting_not_its_value(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A setting that does not parse is named by its path; its value (maybe a secret) is not shown."""
+    monkeypatch.setenv("HUB_KAFKA__PARTITIONS", "s3cret-not-a-number")
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert f"hub {command}: invalid settings: kafka.partitions" in err
+    assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("command", ["status", "partners", "flows"])
+def test_a_registry_that_cannot_be_read_exits_2(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partners file that is not there is said in one line (exit 2), before Kafka is asked."""
+    monkeypatch.setenv("HUB_PARTNERS_FILE", str(tmp_path / "missing.yaml"))
+    assert main([command]) == 2
+    assert capsys.readouterr().err.startswith(f"hub {command}: ")
