@@ -14,10 +14,19 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
+from hub.errors import ConfigurationError
 from hub.iwmo.settings import IwmoSettings
 
 __all__ = [
@@ -32,6 +41,7 @@ __all__ = [
     "RetrySettings",
     "WebhookSettings",
     "demo_defaults_in_use",
+    "read_settings",
 ]
 
 _DAY_MS = 24 * 60 * 60 * 1000
@@ -582,6 +592,24 @@ class HubSettings(BaseSettings):
     ops: OpsSettings = OpsSettings()
     iwmo: IwmoSettings = IwmoSettings()
     deadletters: DeadLetterSettings = DeadLetterSettings()
+
+
+def read_settings() -> HubSettings:
+    """The settings from the environment; ``ConfigurationError`` naming the variables at fault.
+
+    Not pydantic's own message: it quotes the value, and a mistyped setting may be a secret.
+    """
+    try:
+        return HubSettings()
+    except ValidationError as exc:
+        names = ", ".join(
+            dict.fromkeys(
+                "HUB_" + "__".join(str(p) for p in e["loc"]).upper() for e in exc.errors()
+            )
+        )
+        raise ConfigurationError(
+            "settings", names, "not a valid value (the value is not shown)"
+        ) from None
 
 
 def demo_defaults_in_use(settings: HubSettings) -> list[str]:

@@ -163,10 +163,10 @@ def _verify(args: argparse.Namespace) -> int:
     from hub.audit import AuditStoreError, open_store
     from hub.audit.verify import public_keys, verify_store, verify_topic
     from hub.errors import ConfigurationError, HubError
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     try:
-        settings = HubSettings()
+        settings = read_settings()
         keys = public_keys(settings.audit, development=settings.environment == "development")
     except (ConfigurationError, ValueError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
@@ -205,10 +205,10 @@ def _purge(args: argparse.Namespace) -> int:
     from hub.audit.verify import public_keys, verify_store
     from hub.errors import ConfigurationError
     from hub.observability.logging import get_logger
-    from hub.settings import DEMO_SIGNING_KEY, HubSettings
+    from hub.settings import DEMO_SIGNING_KEY, read_settings
 
     try:
-        settings = HubSettings()
+        settings = read_settings()
     except ConfigurationError as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return 2
@@ -304,10 +304,10 @@ def _export(args: argparse.Namespace) -> int:
     from hub.audit import AuditStoreError, open_store
     from hub.audit.logboek import logboek_records, otlp_lines
     from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     try:
-        settings = HubSettings()
+        settings = read_settings()
         url = args.store or settings.audit.store_url
         with open_store(url, read_only=True) as store:
             records = store.search(since=args.since, until=args.until)
@@ -342,10 +342,10 @@ def _serve(args: argparse.Namespace) -> int:
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
     from hub.observability.logging import get_logger
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     try:
-        settings = HubSettings()
+        settings = read_settings()
     except ConfigurationError as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return _EX_CONFIG
@@ -439,14 +439,14 @@ def _residents_records(
     from hub.audit import AuditStoreError, open_store
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     bsn = str(args.bsn).strip()
     if not is_bsn(bsn):
         print("hub audit: --bsn is not a valid BSN (9 digits, 11-proof)", file=sys.stderr)
         return None
     try:
-        settings = HubSettings()
+        settings = read_settings()
         pseudonymise = _pseudonymiser(settings)
         if pseudonymise is None:
             return None

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -60,11 +61,16 @@ async def _demo(*, once: bool, show_data: bool) -> int:
     from hub.app import build_hub, configure_process
     from hub.dev.localkafka import LocalKafka
     from hub.dev.partner_io import receive, send_events
+    from hub.errors import ConfigurationError
     from hub.kafka import quiet_client_logs
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
     from hub.testing import scenario
 
-    settings = HubSettings()
+    try:
+        settings = read_settings()
+    except ConfigurationError as exc:
+        print(f"hub demo: {exc}", file=sys.stderr)
+        return 2
     if not settings.kafka.bootstrap_servers:
         print("No HUB_KAFKA__BOOTSTRAP_SERVERS set: starting a local Kafka broker", flush=True)
         print("(the first run downloads Kafka 3.9.1 with Maven; that takes a minute)", flush=True)

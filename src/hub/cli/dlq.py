@@ -106,10 +106,10 @@ def _operator(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the action; see the exit codes in --help."""
     from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     try:
-        settings = HubSettings()
+        settings = read_settings()
         since = None if getattr(args, "since", None) is None else parse_since(args.since)
     except (ConfigurationError, ValueError) as exc:
         print(f"hub dlq: {exc}", file=sys.stderr)

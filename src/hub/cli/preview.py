@@ -58,9 +58,9 @@ def load_deployment(args: argparse.Namespace) -> tuple[HubSettings, RoutingConte
     """
     from hub.connectors.registry import load_registry
     from hub.routing import build_context
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
-    settings = HubSettings()
+    settings = read_settings()
     if args.privacy is not None:
         privacy = settings.privacy.model_copy(update={"policy_file": args.privacy})
         settings = settings.model_copy(update={"privacy": privacy})

@@ -19,12 +19,12 @@ def run(args: argparse.Namespace) -> int:
     from hub.connectors.registry import WebhookDelivery, load_registry
     from hub.delivery.parking import replay
     from hub.errors import ConfigurationError
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
     from hub.topics import TopicLayout
 
-    settings = HubSettings()
-    configure_process(settings)
     try:
+        settings = read_settings()
+        configure_process(settings)
         registry = load_registry(settings.partners_file)
     except ConfigurationError as exc:
         print(f"hub replay: {exc}")

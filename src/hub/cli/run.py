@@ -20,18 +20,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def load_settings() -> HubSettings | None:
     """HubSettings from the environment; None (after logging which variables) when invalid."""
-    from pydantic import ValidationError
-
+    from hub.errors import ConfigurationError
     from hub.observability.logging import configure_logging, get_logger
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     try:
-        return HubSettings()
-    except ValidationError as exc:
+        return read_settings()
+    except ConfigurationError as exc:
         configure_logging()
-        # The variables' names, not pydantic's message: that quotes the value.
-        paths = ["HUB_" + "__".join(str(p) for p in e["loc"]).upper() for e in exc.errors()]
-        get_logger().error("configuration_invalid", paths=paths)
+        # The variables' names only (``read_settings``): a mistyped value may be a secret.
+        get_logger().error("configuration_invalid", paths=exc.path.split(", "))
         return None
 
 
