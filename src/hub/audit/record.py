@@ -91,6 +91,13 @@ class DisclosureRecord(BaseModel):
         description="SHA-256 of the routing/privacy table (with the connectors' rows) that "
         "decided it; null in records written before the hub recorded it.",
     )
+    pseudonym_key: str | None = Field(
+        default=None,
+        description="The id of the pseudonym key the hub made this record's pseudonyms with "
+        "(HUB_PRIVACY__PSEUDONYM_KEY_ID); null in records written before records named it, "
+        "which were made with the deployment's first key. Pseudonyms a record takes over from "
+        "the routing state may be older ones, made with an earlier key.",
+    )
     chain: str | None = Field(
         default=None,
         description="The hash chain it belongs to (its inbound partition); see hub.audit.chain.",
@@ -128,6 +135,7 @@ def disclosure_record(
     span_id: str,
     parent_span_id: str | None,
     policy_version: str | None = None,
+    pseudonym_key: str | None = None,
 ) -> DisclosureRecord:
     """The record of one release or withholding, as the hub builds it.
 
@@ -156,6 +164,7 @@ def disclosure_record(
         "span_id": span_id,
         "parent_span_id": parent_span_id,
         "policy_version": policy_version,
+        "pseudonym_key": pseudonym_key,
         "chain": None,
         "seq": None,
         "prev_hash": None,

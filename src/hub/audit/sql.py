@@ -51,13 +51,19 @@ class SqlDisclosureStore(ABC):
         )
         return DisclosureRecord.model_validate(self._record(rows[0][0])) if rows else None
 
-    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
-        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+    def concerning(self, *pseudonyms: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold any of these pseudonyms, by decided_at then id.
+
+        More than one: a resident's pseudonyms under each configured key (after a rotation);
+        a record naming several of them is listed once.
+        """
+        if len(pseudonyms) != 1:
+            return self.search(pseudonyms=pseudonyms) if pseudonyms else []
         rows = self._query(
             "SELECT d.record FROM disclosure_subjects s"
             " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
             " WHERE s.pseudonym = ? ORDER BY d.decided_at, d.disclosure_id",
-            (pseudonym,),
+            pseudonyms,
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
 

@@ -35,8 +35,8 @@ class DisclosureStore(Protocol):
         """One record by id, or None."""
         ...
 
-    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
-        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+    def concerning(self, *pseudonyms: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold any of these pseudonyms, by decided_at then id."""
         ...
 
     def search(

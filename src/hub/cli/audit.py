@@ -1,8 +1,9 @@
 """``hub audit``: query the disclosure log, export it, and serve it to privacy officers.
 
 - ``hub audit subject --bsn BSN``: every disclosure about one resident (AVG art. 15). The
-  BSN is turned into its keyed pseudonym with the configured secret
-  (``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
+  BSN is turned into its keyed pseudonyms under every configured key (the current
+  ``HUB_PRIVACY__PSEUDONYM_SECRET`` and ``HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS``) and only
+  those pseudonyms are looked up; the BSN itself
   is never printed, logged or put in an error. Lists when, to whom, which fields, on what
   legal basis and with what outcome, oldest first.
 - ``hub audit report --bsn BSN --format html|pdf``: the same in words a resident reads
@@ -367,7 +368,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_audit_app(
         audit,
         open_store=lambda: open_store(url, read_only=True),
-        pseudonyms_of=lambda bsn: (pseudonymise(bsn),),
+        pseudonyms_of=pseudonymise.every,
         is_bsn=is_bsn,
     )
     get_logger().info("audit_api_starting", port=port, officers=len(audit.officers))
@@ -384,17 +385,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _pseudonymiser(settings: HubSettings) -> Pseudonymiser | None:
-    """The hub's pseudonymiser; None (said on stderr) for the demo secret outside development.
+    """The hub's pseudonymiser; None (said on stderr) for a demo secret outside development.
+
+    Lookups use every configured key (``every``): a resident's records from before a key
+    rotation hold the pseudonyms of an earlier key.
 
     With the demo secret a lookup finds nothing the hub wrote with its own: a resident
     would be told that nothing was disclosed about them.
     """
     from hub.privacy import Pseudonymiser
 
-    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    pseudonymise = Pseudonymiser.from_settings(settings.privacy)
     if pseudonymise.is_demo and settings.environment != "development":
         print(
-            "hub audit: HUB_PRIVACY__PSEUDONYM_SECRET is the demo secret; set the hub's own "
+            "hub audit: a pseudonym key (HUB_PRIVACY__PSEUDONYM_SECRET or "
+            "HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS) is the demo secret; set the hub's own "
             "(a lookup with the demo secret finds nothing the hub wrote)",
             file=sys.stderr,
         )
@@ -451,7 +456,7 @@ def _residents_records(
         if pseudonymise is None:
             return None
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
-            return settings, store.concerning(pseudonymise(bsn))
+            return settings, store.concerning(*pseudonymise.every(bsn))
     except (ConfigurationError, AuditStoreError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return None
