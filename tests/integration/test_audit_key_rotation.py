@@ -130,6 +130,10 @@ async def test_a_residents_disclosures_are_found_across_a_key_rotation(
     assert first_run <= {e["id"] for e in events[:ROTATED_AFTER]}
     assert first_run <= {line["event_id"] for line in listed}
     assert MOTHER not in printed.out + printed.err
+    assert main(["audit", "keys", "--store", url, "--json"]) == 0
+    counted = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(c["key"], c["configured"]) for c in counted] == [("k1", "earlier"), ("k2", "current")]
+    assert sum(c["records"] for c in counted) == len(written)
     page = tmp_path / "overzicht.html"
     assert main(
         ["audit", "report", "--bsn", MOTHER, "--store", url, "--format", "html",

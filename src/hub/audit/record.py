@@ -10,6 +10,7 @@ appended as separate DeliveryAttempt records that point to it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -24,6 +25,7 @@ __all__ = [
     "DeliveryAttempt",
     "DisclosureOutcome",
     "DisclosureRecord",
+    "KeyUse",
     "disclosure_record",
     "linked",
     "read_log_record",
@@ -112,6 +114,17 @@ class DisclosureRecord(BaseModel):
     def to_json(self) -> bytes:
         """The record's value on the disclosure topic (compact JSON, as ``model_dump_json``)."""
         return self.__pydantic_serializer__.to_json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    """How many stored records name one pseudonym key, and when the first and last were decided."""
+
+    key: str | None
+    """The key id; None for records written before records named their key (the first key)."""
+    records: int
+    first: datetime
+    last: datetime
 
 
 def disclosure_record(

@@ -133,3 +133,21 @@ def test_the_report_tells_of_the_disclosures_before_the_rotation(
     names = {p.id: p.name for p in demo_registry()}
     assert str(names["swt-zwolle"]) in body
     assert MOTHER not in body
+
+
+def test_keys_counts_the_records_per_key_and_names_the_configured_ones(
+    rotated_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hub audit keys: k1's records (before) and k2's (after), both configured; no secret shown."""
+    assert main(["audit", "keys", "--store", rotated_store, "--json"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    records, split = _records(BEFORE, AFTER)
+    assert [(line["key"], line["configured"], line["records"]) for line in lines] == [
+        ("k1", "earlier", split),
+        ("k2", "current", len(records) - split),
+    ]
+    assert OLD_SECRET not in captured.out + captured.err
+    assert NEW_SECRET not in captured.out + captured.err
+    assert main(["audit", "keys", "--store", rotated_store]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"k1: {split} record(s), ")
