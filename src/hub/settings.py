@@ -11,7 +11,7 @@ import base64
 import binascii
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from limits import parse_many
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -169,8 +170,24 @@ class PrivacySettings(BaseModel):
     )
     pseudonym_secret: SecretStr = Field(
         default=SecretStr(DEMO_PSEUDONYM_SECRET),
-        description="HMAC-SHA256 key for BSN pseudonyms in the disclosure log. "
-        "The default is for demos only; production must set its own.",
+        description="The current HMAC-SHA256 key for BSN pseudonyms in the disclosure log and "
+        "the routing state (at least 16 bytes). The default is for demos only; production "
+        "must set its own.",
+    )
+    pseudonym_key_id: str = Field(
+        default="k1",
+        pattern=r"^[A-Za-z0-9._-]{1,32}$",
+        description="The id of the current pseudonym key; each disclosure record names it. "
+        "Records written before records named a key were made with the deployment's first "
+        "key, `k1` unless renamed. Give a new key a new id when rotating.",
+    )
+    previous_pseudonym_secrets: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,32}$")], SecretStr
+    ] = Field(
+        default_factory=dict,
+        description="Earlier pseudonym keys by id (JSON object, id -> secret), kept after a "
+        "rotation so lookups by BSN still find records and state made with them; they make no "
+        "new pseudonyms. Drop one only once no retained record or state entry uses it.",
     )
     result_areas: tuple[str, ...] | None = Field(
         default=None, description="The municipality's result-area list; default: the spec's list."
@@ -626,6 +643,9 @@ def demo_defaults_in_use(settings: HubSettings) -> list[str]:
         found.append("HUB_PARTNERS_FILE")
     if settings.privacy.pseudonym_secret.get_secret_value() == DEMO_PSEUDONYM_SECRET:
         found.append("HUB_PRIVACY__PSEUDONYM_SECRET")
+    previous = settings.privacy.previous_pseudonym_secrets.values()
+    if any(secret.get_secret_value() == DEMO_PSEUDONYM_SECRET for secret in previous):
+        found.append("HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS")
     if settings.audit.signing_key.get_secret_value() == DEMO_SIGNING_KEY:
         found.append("HUB_AUDIT__SIGNING_KEY")
     return found

@@ -10,6 +10,7 @@ appended as separate DeliveryAttempt records that point to it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -24,6 +25,7 @@ __all__ = [
     "DeliveryAttempt",
     "DisclosureOutcome",
     "DisclosureRecord",
+    "KeyUse",
     "disclosure_record",
     "linked",
     "read_log_record",
@@ -91,6 +93,13 @@ class DisclosureRecord(BaseModel):
         description="SHA-256 of the routing/privacy table (with the connectors' rows) that "
         "decided it; null in records written before the hub recorded it.",
     )
+    pseudonym_key: str | None = Field(
+        default=None,
+        description="The id of the pseudonym key the hub made this record's pseudonyms with "
+        "(HUB_PRIVACY__PSEUDONYM_KEY_ID); null in records written before records named it, "
+        "which were made with the deployment's first key. Pseudonyms a record takes over from "
+        "the routing state may be older ones, made with an earlier key.",
+    )
     chain: str | None = Field(
         default=None,
         description="The hash chain it belongs to (its inbound partition); see hub.audit.chain.",
@@ -105,6 +114,17 @@ class DisclosureRecord(BaseModel):
     def to_json(self) -> bytes:
         """The record's value on the disclosure topic (compact JSON, as ``model_dump_json``)."""
         return self.__pydantic_serializer__.to_json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    """How many stored records name one pseudonym key, and when the first and last were decided."""
+
+    key: str | None
+    """The key id; None for records written before records named their key (the first key)."""
+    records: int
+    first: datetime
+    last: datetime
 
 
 def disclosure_record(
@@ -128,6 +148,7 @@ def disclosure_record(
     span_id: str,
     parent_span_id: str | None,
     policy_version: str | None = None,
+    pseudonym_key: str | None = None,
 ) -> DisclosureRecord:
     """The record of one release or withholding, as the hub builds it.
 
@@ -156,6 +177,7 @@ def disclosure_record(
         "span_id": span_id,
         "parent_span_id": parent_span_id,
         "policy_version": policy_version,
+        "pseudonym_key": pseudonym_key,
         "chain": None,
         "seq": None,
         "prev_hash": None,

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from hub.audit.chain import ChainHead, Checkpoint, PurgeRecord, Signer, record_hash
-from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.record import DeliveryAttempt, DisclosureRecord, KeyUse
 
 __all__ = ["SqlDisclosureStore", "utc_text"]
 
@@ -23,6 +23,11 @@ __all__ = ["SqlDisclosureStore", "utc_text"]
 def utc_text(moment: datetime) -> str:
     """A moment as UTC text of fixed width (microseconds always present): text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _moment(value: Any) -> datetime:
+    """A decided_at column: text in SQLite (``utc_text``), a datetime in PostgreSQL."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 class SqlDisclosureStore(ABC):
@@ -51,13 +56,19 @@ class SqlDisclosureStore(ABC):
         )
         return DisclosureRecord.model_validate(self._record(rows[0][0])) if rows else None
 
-    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
-        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+    def concerning(self, *pseudonyms: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold any of these pseudonyms, by decided_at then id.
+
+        More than one: a resident's pseudonyms under each configured key (after a rotation);
+        a record naming several of them is listed once.
+        """
+        if len(pseudonyms) != 1:
+            return self.search(pseudonyms=pseudonyms) if pseudonyms else []
         rows = self._query(
             "SELECT d.record FROM disclosure_subjects s"
             " JOIN disclosures d ON d.disclosure_id = s.disclosure_id"
             " WHERE s.pseudonym = ? ORDER BY d.decided_at, d.disclosure_id",
-            (pseudonym,),
+            pseudonyms,
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
 
@@ -105,6 +116,16 @@ class SqlDisclosureStore(ABC):
             tuple(params),
         )
         return [DisclosureRecord.model_validate(self._record(row[0])) for row in rows]
+
+    def pseudonym_keys(self) -> list[KeyUse]:
+        """Per pseudonym key id (None: records that name none), its records and their span."""
+        key = self.JSON_FIELD.format(field="pseudonym_key")
+        rows = self._query(
+            f"SELECT {key}, count(*), min(d.decided_at), max(d.decided_at)"  # noqa: S608
+            f" FROM disclosures d GROUP BY {key} ORDER BY min(d.decided_at)",
+            (),
+        )
+        return [KeyUse(row[0], int(row[1]), _moment(row[2]), _moment(row[3])) for row in rows]
 
     def chained(self) -> list[dict[str, Any]]:
         """Every chained record as stored (parsed JSON, not through the model): for verify."""

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from hub.audit.chain import Checkpoint, PurgeRecord, Signer
-from hub.audit.record import DeliveryAttempt, DisclosureRecord
+from hub.audit.record import DeliveryAttempt, DisclosureRecord, KeyUse
 from hub.errors import ConfigurationError
 
 __all__ = ["DisclosureStore", "open_store"]
@@ -35,8 +35,12 @@ class DisclosureStore(Protocol):
         """One record by id, or None."""
         ...
 
-    def concerning(self, pseudonym: str) -> list[DisclosureRecord]:
-        """Every record whose data_subjects hold this pseudonym, by decided_at then id."""
+    def concerning(self, *pseudonyms: str) -> list[DisclosureRecord]:
+        """Every record whose data_subjects hold any of these pseudonyms, by decided_at then id."""
+        ...
+
+    def pseudonym_keys(self) -> list[KeyUse]:
+        """Per pseudonym key id (None: records that name none), its records, oldest key first."""
         ...
 
     def search(

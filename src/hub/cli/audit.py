@@ -1,13 +1,16 @@
 """``hub audit``: query the disclosure log, export it, and serve it to privacy officers.
 
 - ``hub audit subject --bsn BSN``: every disclosure about one resident (AVG art. 15). The
-  BSN is turned into its keyed pseudonym with the configured secret
-  (``HUB_PRIVACY__PSEUDONYM_SECRET``) and only the pseudonym is looked up; the BSN itself
+  BSN is turned into its keyed pseudonyms under every configured key (the current
+  ``HUB_PRIVACY__PSEUDONYM_SECRET`` and ``HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS``) and only
+  those pseudonyms are looked up; the BSN itself
   is never printed, logged or put in an error. Lists when, to whom, which fields, on what
   legal basis and with what outcome, oldest first.
 - ``hub audit report --bsn BSN --format html|pdf``: the same in words a resident reads
   (Dutch): who received which kinds of data, when, why and on what basis, and what was
   withheld and why (``hub.audit.report``).
+- ``hub audit keys``: the stored records per pseudonym key id (for a key rotation: which
+  earlier key is still named by retained records; never a secret).
 - ``hub audit export``: the log as Logboek Dataverwerkingen records in OTLP JSON lines.
 - ``hub audit serve``: the Logboek read extension (POST /processing-activities) for the
   configured privacy officers (``hub.audit.api``).
@@ -112,6 +115,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     purge.add_argument(
         "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
     )
+    keys = commands.add_parser(
+        "keys",
+        help="count the stored records per pseudonym key",
+        description="Per pseudonym key id, how many records in the audit store were written "
+        "with it and when the first and last were decided (records written before records "
+        "named their key show as the first key). The configured keys are named too. For a "
+        "key rotation: see docs/privacy.md, 'Rotating the pseudonym key'. No secret is shown.",
+    )
+    keys.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+    keys.add_argument("--json", action="store_true", help="one JSON object per key")
     serve = commands.add_parser(
         "serve",
         help="serve POST /processing-activities to privacy officers",
@@ -154,7 +169,49 @@ def run(args: argparse.Namespace) -> int:
         return _verify(args)
     if args.audit_command == "purge":
         return _purge(args)
+    if args.audit_command == "keys":
+        return _keys(args)
     return _subject(args)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    """Print the stored records per pseudonym key; 0, or 2 for an unusable store."""
+    from hub.audit import AuditStoreError, open_store
+    from hub.errors import ConfigurationError
+    from hub.privacy.pseudonym import DEFAULT_KEY_ID
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+        with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+            uses = store.pseudonym_keys()
+    except (ConfigurationError, AuditStoreError) as exc:
+        print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    privacy = settings.privacy
+    configured = {privacy.pseudonym_key_id: "current"} | dict.fromkeys(
+        privacy.previous_pseudonym_secrets, "earlier"
+    )
+    for use in uses:
+        line = {
+            "key": use.key,
+            "configured": configured.get(use.key or DEFAULT_KEY_ID, "no"),
+            "records": use.records,
+            "first": use.first.isoformat(),
+            "last": use.last.isoformat(),
+        }
+        if args.json:
+            print(json.dumps(line, separators=(",", ":")))
+        else:
+            name = use.key or f"(none: the first key, {DEFAULT_KEY_ID})"
+            print(
+                f"{name}: {use.records} record(s), {line['first']} .. {line['last']}, "
+                f"configured: {line['configured']}"
+            )
+    unused = [key for key in configured if key not in {u.key or DEFAULT_KEY_ID for u in uses}]
+    if unused and not args.json:
+        print(f"configured, no stored record names it: {', '.join(unused)}")
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -367,7 +424,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_audit_app(
         audit,
         open_store=lambda: open_store(url, read_only=True),
-        pseudonyms_of=lambda bsn: (pseudonymise(bsn),),
+        pseudonyms_of=pseudonymise.every,
         is_bsn=is_bsn,
     )
     get_logger().info("audit_api_starting", port=port, officers=len(audit.officers))
@@ -384,17 +441,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _pseudonymiser(settings: HubSettings) -> Pseudonymiser | None:
-    """The hub's pseudonymiser; None (said on stderr) for the demo secret outside development.
+    """The hub's pseudonymiser; None (said on stderr) for a demo secret outside development.
+
+    Lookups use every configured key (``every``): a resident's records from before a key
+    rotation hold the pseudonyms of an earlier key.
 
     With the demo secret a lookup finds nothing the hub wrote with its own: a resident
     would be told that nothing was disclosed about them.
     """
     from hub.privacy import Pseudonymiser
 
-    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    pseudonymise = Pseudonymiser.from_settings(settings.privacy)
     if pseudonymise.is_demo and settings.environment != "development":
         print(
-            "hub audit: HUB_PRIVACY__PSEUDONYM_SECRET is the demo secret; set the hub's own "
+            "hub audit: a pseudonym key (HUB_PRIVACY__PSEUDONYM_SECRET or "
+            "HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS) is the demo secret; set the hub's own "
             "(a lookup with the demo secret finds nothing the hub wrote)",
             file=sys.stderr,
         )
@@ -451,7 +512,7 @@ def _residents_records(
         if pseudonymise is None:
             return None
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
-            return settings, store.concerning(pseudonymise(bsn))
+            return settings, store.concerning(*pseudonymise.every(bsn))
     except (ConfigurationError, AuditStoreError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return None

@@ -230,8 +230,10 @@ def _show(settings: HubSettings, args: argparse.Namespace) -> int:
 def _demo_secret_outside_development(settings: HubSettings) -> bool:
     from hub.privacy import Pseudonymiser
 
-    secret = settings.privacy.pseudonym_secret.get_secret_value().encode()
-    return settings.environment != "development" and Pseudonymiser(secret).is_demo
+    return (
+        settings.environment != "development"
+        and Pseudonymiser.from_settings(settings.privacy).is_demo
+    )
 
 
 async def _disclose(
@@ -253,7 +255,7 @@ async def _disclose(
         if origin is None:
             return None
         copy = RecordCopy(origin.key, tuple(origin.headers), origin.value)
-    pseudonymise = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value().encode())
+    pseudonymise = Pseudonymiser.from_settings(settings.privacy)
     disclosure = viewing_record(
         found,
         copy,

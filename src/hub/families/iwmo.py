@@ -36,6 +36,7 @@ from hub.iwmo.kept import (
 )
 from hub.iwmo.outbound import disclosed_fields, identificatie_301, render_301
 from hub.iwmo.settings import IwmoSettings
+from hub.privacy.pseudonym import pseudonyms_of
 from hub.routing.render import RenderInput
 from hub.routing.retention import older
 from hub.state.store import StateView
@@ -72,10 +73,20 @@ def render_wmo301(
     if data.get("law") == "wmo" and not (isinstance(client_bsn, str) and provider_agb):
         return Unrenderable(NOT_RENDERABLE)  # a view without its client or provider
     numbers: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+    earlier: list[str] = []
     others = []
     if isinstance(client_bsn, str) and isinstance(provider_agb, str):
-        client = request.pseudonymise(client_bsn)
-        numbers = client_numbers(request.state, provider_agb, client)
+        clients = pseudonyms_of(request.pseudonymise, client_bsn)
+        numbers = client_numbers(request.state, provider_agb, clients[0])
+        # After a pseudonym key rotation the client's index may be under an earlier key's
+        # pseudonym: it is read too, and the index written below under the current key
+        # takes its numbers over (the earlier entry is removed: re-keyed as it is touched).
+        for old in clients[1:]:
+            found = client_numbers(request.state, provider_agb, old)
+            if found:
+                earlier.append(client_index_key(provider_agb, old))
+                numbers = tuple(dict.fromkeys((*numbers, *found)))
         # The kept records, of assignments the routing state still has and not withdrawn
         # (a withdrawal whose own 301 was not sent left its record as it was).
         others = [
@@ -106,7 +117,7 @@ def render_wmo301(
     listed = [
         other.number
         for other in others
-        if other.client == record.client
+        if other.client in clients
         and other.provider_agb == record.provider_agb
         and not other.withdrawn
         and other.product.number != record.product.number
@@ -132,6 +143,7 @@ def render_wmo301(
         },
         sent.key: sent.as_json(),
     }
+    changes.update(dict.fromkeys(earlier))
     return Rendered(
         data=rendering.wmo301.decode("utf-8"),
         content_type=XML,

@@ -16,6 +16,7 @@ from datetime import date
 from hub.iwmo.codes import Finding, IwmoCode
 from hub.iwmo.model import CareItem, CareMessage, ProductRef
 from hub.iwmo.state import AssignmentFacts, CareDeliveries, CareStart, CareStop, IwmoState
+from hub.privacy.pseudonym import pseudonyms_of
 
 __all__ = ["RETOURCODE_OF", "StateVerdict", "check_state"]
 
@@ -96,7 +97,7 @@ def check_state(
         fault = _finding(IwmoCode.RECEIVER_UNKNOWN, "/Bericht/Header/Ontvanger")
     if fault is not None:
         return StateVerdict(fault, {}, {}, {})
-    run = _Run(message, state, pseudonymise(message.client.bsn))
+    run = _Run(message, state, pseudonyms_of(pseudonymise, message.client.bsn))
     items: dict[int, Finding] = {}
     for item in message.items:
         failed = run.check(item)
@@ -112,10 +113,13 @@ def _same_product(sent: ProductRef, start: CareStart) -> bool:
 class _Run:
     """One message's item checks, with the care records as the earlier items changed them."""
 
-    def __init__(self, message: CareMessage, state: IwmoState, client: str) -> None:
+    def __init__(self, message: CareMessage, state: IwmoState, clients: tuple[str, ...]) -> None:
         self.message = message
         self.state = state
-        self.client = client
+        # New records get the current key's pseudonym; earlier records may hold an earlier
+        # key's, so a match under any configured key is the same client.
+        self.client = clients[0]
+        self.clients = frozenset(clients)
         self.matched: dict[int, AssignmentFacts] = {}
         self.deliveries: dict[str, CareDeliveries] = {}
 
@@ -138,7 +142,7 @@ class _Run:
         for start in record["starts"]:
             if (
                 not start["deleted"]
-                and start["client"] == self.client
+                and start["client"] in self.clients
                 and _same_product(item.product, start)
                 and start["begin"] == item.begin.isoformat()
             ):
@@ -197,7 +201,7 @@ class _Run:
             return None, _finding(IwmoCode.ASSIGNMENT_WITHDRAWN, number_path)
         if item.product is None:
             return None, _finding(IwmoCode.PRODUCT_MISMATCH, f"{item.path}/Product")
-        if self.client not in facts.clients:
+        if self.clients.isdisjoint(facts.clients):
             return None, _finding(IwmoCode.ASSIGNMENT_UNKNOWN, "/Bericht/Client/Bsn")
         if facts.law != "wmo":
             return None, _finding(IwmoCode.CATEGORY_LAW_MISMATCH, f"{item.path}/Product/Categorie")

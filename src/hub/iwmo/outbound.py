@@ -21,6 +21,7 @@ from hub.iwmo.codes import MessageRefused
 from hub.iwmo.parsing import ensure_structure, parse_document
 from hub.iwmo.structure import MessageKind
 from hub.iwmo.xmlwrite import Node, leaf, node, serialise
+from hub.privacy.pseudonym import pseudonyms_of
 
 __all__ = [
     "DEFAULT_XSD_VERSIE",
@@ -355,7 +356,9 @@ def render_301(
     local = datetime.fromisoformat(event["time"]).astimezone(AMSTERDAM)
     dagtekening = local.date()
     own = _assigned_product(data, local)
-    client = pseudonymise(data["client"]["bsn"])
+    # The kept records of earlier assignments may hold an earlier pseudonym key's pseudonym.
+    clients = pseudonyms_of(pseudonymise, data["client"]["bsn"])
+    client = clients[0]
     record = AssignmentRecord(
         number=data["assignment_number"],
         provider_agb=data["provider_agb"],
@@ -367,7 +370,7 @@ def render_301(
     listed = [
         other.product
         for other in others
-        if other.client == client
+        if other.client in clients
         and other.provider_agb == record.provider_agb
         and not other.withdrawn
         and other.product.number != own.number

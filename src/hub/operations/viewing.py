@@ -58,6 +58,7 @@ def viewing_record(
         trace_id=secrets.token_hex(16),
         span_id=secrets.token_hex(8),
         parent_span_id=None,
+        pseudonym_key=pseudonymise.key_id,
     )
 
 

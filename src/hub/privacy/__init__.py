@@ -13,9 +13,15 @@ from hub.privacy.policy import (
     protection_of,
 )
 from hub.privacy.project import Projected, Projection, compile_projection, project
-from hub.privacy.pseudonym import DEMO_PSEUDONYM_SECRET, Pseudonymiser
+from hub.privacy.pseudonym import (
+    DEFAULT_KEY_ID,
+    DEMO_PSEUDONYM_SECRET,
+    Pseudonymiser,
+    pseudonyms_of,
+)
 
 __all__ = [
+    "DEFAULT_KEY_ID",
     "DEFAULT_POLICY_PATH",
     "DEMO_PSEUDONYM_SECRET",
     "InvariantViolation",
@@ -32,4 +38,5 @@ __all__ = [
     "load_policy",
     "project",
     "protection_of",
+    "pseudonyms_of",
 ]

@@ -40,7 +40,8 @@ class RoutingContext:
 
     - ``registry``: the partners; recipients resolve to them.
     - ``policy``: the compiled routing/privacy table.
-    - ``pseudonymise``: BSN -> keyed pseudonym, for state and disclosure records.
+    - ``pseudonymise``: BSN -> keyed pseudonym under the current key, for state and
+      disclosure records; ``pseudonyms_of`` gives those under earlier keys too.
     - ``now``: the clock for ``decided_at``.
     - ``new_trace_id``: used when an event carries no ``traceparent``.
     - ``result_areas``: the municipality's result areas for validation (None: the defaults).
@@ -63,13 +64,12 @@ def build_context(settings: HubSettings, registry: PartnerRegistry) -> RoutingCo
     """The routing context of a deployment; raises ConfigurationError for a bad policy file."""
     privacy = settings.privacy
     policy = load_policy(privacy.policy_file or DEFAULT_POLICY_PATH, registry=registry)
-    secret = privacy.pseudonym_secret.get_secret_value().encode("utf-8")
     areas = frozenset(privacy.result_areas) if privacy.result_areas is not None else None
     found = catalogue()
     return RoutingContext(
         registry=registry,
         policy=policy,
-        pseudonymise=Pseudonymiser(secret),
+        pseudonymise=Pseudonymiser.from_settings(privacy),
         result_areas=areas,
         schema_base_url=privacy.view_schema_base_url,
         renderers=bind_renderers(found.connectors, found.types, settings),

@@ -276,6 +276,7 @@ def _release(
             span_id=span,
             parent_span_id=origin.trace.parent_span_id,
             policy_version=ctx.policy.version or None,
+            pseudonym_key=ctx.pseudonymise.key_id,
         )
     )
 

@@ -128,6 +128,25 @@ class DisclosureStoreCases:
             assert store.concerning(BOB) == [bobs]
             assert store.concerning("c" * 64) == []
 
+    def test_records_are_counted_per_pseudonym_key(self, store_url: str) -> None:
+        """pseudonym_keys() counts the records per key id (None: naming none), oldest key first,
+        with the first and last decided_at; concerning() takes a resident's every pseudonym."""
+        older = record(1, at=T0 - timedelta(days=30))
+        first = record(2, at=T0 - timedelta(days=2), pseudonym_key="k1")
+        rotated = record(3, at=T0, pseudonym_key="k2", subjects=(ALICE, BOB))
+        later = record(4, at=T0 + timedelta(days=1), pseudonym_key="k2", subjects=(BOB,))
+        with open_store(store_url) as store:
+            store.add([later, rotated, first, older])
+            assert [
+                (use.key, use.records, use.first, use.last) for use in store.pseudonym_keys()
+            ] == [
+                (None, 1, older.decided_at, older.decided_at),
+                ("k1", 1, first.decided_at, first.decided_at),
+                ("k2", 2, rotated.decided_at, later.decided_at),
+            ]
+            assert store.concerning(ALICE, BOB) == [older, first, rotated, later]
+            assert store.concerning() == []
+
     def test_delivery_attempts_are_linked_to_their_disclosure(self, store_url: str) -> None:
         """Attempts are appended per disclosure, idempotently, and listed in attempt order."""
         one = record(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from hub.audit.chain import record_hash
 from hub.audit.record import (
     AttemptResult,
     DeliveryAttempt,
@@ -37,8 +38,8 @@ CHAIN = "sociaaldomein.inbound.gp-de-linde:0"
 PREV = "5e" + "1" * 62
 # As the router writes it today (model_dump, then compact JSON), linked into its chain.
 TODAY = BEFORE_POLICY_VERSION[:-1] + (
-    b',"policy_version":"' + POLICY.encode() + b'","chain":"' + CHAIN.encode() + b'",'
-    b'"seq":7,"prev_hash":"' + PREV.encode() + b'"}'
+    b',"policy_version":"' + POLICY.encode() + b'","pseudonym_key":"k2",'
+    b'"chain":"' + CHAIN.encode() + b'","seq":7,"prev_hash":"' + PREV.encode() + b'"}'
 )
 
 
@@ -63,6 +64,7 @@ def built() -> DisclosureRecord:
         span_id="0442582307852f43",
         parent_span_id="00f067aa0ba902b7",
         policy_version=POLICY,
+        pseudonym_key="k2",
     )
 
 
@@ -98,8 +100,17 @@ def test_a_record_written_before_table_versions_reads_back_without_one() -> None
     """Older records in the topic and the store stay readable: their version is null."""
     record = DisclosureRecord.model_validate_json(BEFORE_POLICY_VERSION)
     assert record.policy_version is None
-    assert record == built().model_copy(update={"policy_version": None})
+    assert record == built().model_copy(update={"policy_version": None, "pseudonym_key": None})
     assert (record.chain, record.seq, record.prev_hash) == (None, None, None)
+
+
+def test_a_record_without_a_pseudonym_key_hashes_as_it_was_written() -> None:
+    """A record written before records named their pseudonym key reads back with none, and
+    its chain hash is that of its bytes as written: the null field is left out."""
+    record = DisclosureRecord.model_validate_json(BEFORE_POLICY_VERSION)
+    assert record.pseudonym_key is None
+    written = json.loads(BEFORE_POLICY_VERSION)
+    assert record_hash(record.model_dump(mode="json")) == record_hash(written)
 
 
 # As the webhook deliverer has written attempts to the disclosure topic.

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
-from hub.settings import AuditSettings, HubSettings, PrivacySettings, demo_defaults_in_use
+from hub.settings import (
+    DEMO_PSEUDONYM_SECRET,
+    AuditSettings,
+    HubSettings,
+    PrivacySettings,
+    demo_defaults_in_use,
+)
 
 _OWN_SECRET = PrivacySettings(pseudonym_secret="a-secret-of-this-municipality")  # type: ignore[arg-type]
 _OWN_KEY = AuditSettings(signing_key="q0mQKu1S4pI6kR5l8rRkZxV2x9bKkJ3lq7m0U1p2s3c=")  # type: ignore[arg-type]
@@ -38,6 +44,22 @@ def test_own_registry_and_secret_pass_in_production(tmp_path: Path) -> None:
         environment="production", partners_file=own, privacy=_OWN_SECRET, audit=_OWN_KEY
     )
     assert demo_defaults_in_use(settings) == []
+
+
+def test_the_demo_secret_kept_as_an_earlier_key_is_refused_too(tmp_path: Path) -> None:
+    """A rotation away from the demo secret that keeps it as an earlier key is still refused:
+    the pseudonyms made with it can be reversed by anyone."""
+    own = tmp_path / "partners.yaml"
+    own.write_text(DEMO_REGISTRY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    privacy = PrivacySettings(
+        pseudonym_secret="a-secret-of-this-municipality",  # type: ignore[arg-type]
+        pseudonym_key_id="k2",
+        previous_pseudonym_secrets={"k1": DEMO_PSEUDONYM_SECRET},  # type: ignore[dict-item]
+    )
+    settings = HubSettings(
+        environment="production", partners_file=own, privacy=privacy, audit=_OWN_KEY
+    )
+    assert demo_defaults_in_use(settings) == ["HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS"]
 
 
 @pytest.mark.parametrize("command", ["run", "gateway"])

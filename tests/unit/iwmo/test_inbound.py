@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from hub.iwmo import CareAnswer, CareMessage, ProductRef, answer_care_message, read_inbound
+from hub.privacy import Pseudonymiser
 
-from .iwmo_helpers import PROVIDER_AGB, MemoryState, assignment, context, document
+from .iwmo_helpers import CLIENT_BSN, PROVIDER_AGB, MemoryState, assignment, context, document
 
 START1 = "/Bericht/Client/StartProducten/StartProduct[1]"
 STOP1 = "/Bericht/Client/StopProducten/StopProduct[1]"
@@ -390,3 +392,48 @@ def test_dagtekening_retour_is_the_amsterdam_date(state: MemoryState) -> None:
     """DagtekeningRetour is the processing date in Europe/Amsterdam, not UTC."""
     late = answer_care_message(message("wmo305.xml"), state, context("2026-11-29T23:30:00+00:00"))
     assert b"<DagtekeningRetour>2026-11-30</DagtekeningRetour>" in late.retour
+
+
+# --- pseudonym key rotation ----------------------------------------------------------------
+
+OLD_KEY = Pseudonymiser(b"iwmo-test-old-pseudonym-secret-01", key_id="k1")
+NEW_KEY = Pseudonymiser(b"iwmo-test-new-pseudonym-secret-02", key_id="k2")
+ROTATED = Pseudonymiser(
+    b"iwmo-test-new-pseudonym-secret-02",
+    key_id="k2",
+    previous={"k1": b"iwmo-test-old-pseudonym-secret-01"},
+)
+
+
+def _under(
+    pseudonymise: Pseudonymiser, state: MemoryState, name: str, *edits: tuple[str, str]
+) -> CareAnswer:
+    result = answer_care_message(
+        message(name, *edits), state, replace(context(), pseudonymise=pseudonymise)
+    )
+    state.store(result.receipt, result.deliveries if result.accepted else {})
+    return result
+
+
+def test_care_started_before_a_key_rotation_is_stopped_after_it() -> None:
+    """Assignments and a start recorded under the old key's pseudonym match a 307 checked
+    after the rotation (the old key kept); with the old key dropped, the client is unknown."""
+    state = MemoryState(
+        assignments={
+            26000311: assignment(clients=frozenset({OLD_KEY(CLIENT_BSN)})),
+            26000312: assignment(
+                "26000312",
+                product=ProductRef("06", "06A01"),
+                clients=frozenset({OLD_KEY(CLIENT_BSN)}),
+            ),
+        }
+    )
+    assert _under(OLD_KEY, state, "wmo305.xml").accepted
+    assert state.records["26000311"]["starts"][0]["client"] == OLD_KEY(CLIENT_BSN)
+    dropped = MemoryState(assignments=state.assignments, records=dict(state.records))
+    stop = _under(ROTATED, state, "wmo307.xml")
+    assert stop.accepted, errors(stop)
+    assert [event["data"]["stopped_on"] for event in stop.events] == ["2026-11-20"]
+    rejected(
+        _under(NEW_KEY, dropped, "wmo307.xml"), "ASSIGNMENT_UNKNOWN", "/Bericht/Client/Bsn", "9019"
+    )

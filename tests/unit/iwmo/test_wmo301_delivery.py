@@ -41,6 +41,7 @@ NUMBER = "26000311"
 BSN = "999900031"
 NOW = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
 SECRET = "unit-test-pseudonym-secret-0123456789"
+NEW_SECRET = "unit-test-rotated-pseudonym-secret-98765"
 
 
 def issued(event_id: str | None = None, **data: Any) -> dict[str, Any]:
@@ -326,3 +327,39 @@ def test_another_providers_assignment_reaches_only_that_provider_as_json() -> No
     assert other is not None
     [record] = [r for r in out if r.topic == hub.layout.deliveries(other)]
     assert header(record, "content-type") == "application/json"
+
+
+def test_a_second_assignment_after_a_key_rotation_lists_the_first_and_rekeys_the_index(
+    hub: InMemoryPipeline,
+) -> None:
+    """OP087 across a pseudonym key rotation: the client's index written under the old key
+    is found, its numbers move to the index under the new key, and the old entry goes."""
+    hub.feed(issued())
+    rotated = InMemoryPipeline(
+        HubSettings(
+            privacy=PrivacySettings(
+                pseudonym_secret=NEW_SECRET,  # type: ignore[arg-type]
+                pseudonym_key_id="k2",
+                previous_pseudonym_secrets={"k1": SECRET},  # type: ignore[dict-item]
+            )
+        ),
+        registry=registry(PROVIDER),
+        clock=lambda: NOW,
+    )
+    rotated.state, rotated.held = hub.state, hub.held  # a restart: the same routing state
+    second = issued(
+        "5b8e2f10-0c4e-4d8b-a7a9-2a1d3c4e5f60",
+        assignment_number="26000312",
+        product={"category": "06", "code": "06A01"},
+    )
+    out = rotated.feed(second)
+    [record] = deliveries(rotated, out)
+    assert numbers_in(record.value or b"") == [NUMBER, "26000312"]
+    new_client = Pseudonymiser(NEW_SECRET.encode())(BSN)
+    kept = state(rotated, out)
+    assert kept[client_index_key(PROVIDER_AGB, new_client)] == {
+        "numbers": [NUMBER, "26000312"],
+        "received_on": "2026-09-14",
+    }
+    assert kept[client_index_key(PROVIDER_AGB, pseudonym(BSN))] is None
+    assert [d["pseudonym_key"] for d in disclosures(rotated, out)] == ["k2"]

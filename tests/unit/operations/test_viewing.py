@@ -62,6 +62,7 @@ def test_the_viewing_names_the_operator_the_fields_and_the_residents_pseudonyms(
     assert "client.bsn" in record.fields_disclosed
     assert "client.nickname" in record.fields_disclosed
     assert record.processing_activity == "hub-operations"
+    assert record.pseudonym_key == "k1"  # the current key's id, as the router's records
     assert all(bsn not in record.to_json().decode() for bsn in bsns)
     # It is a record the audit feed reads (validated as every disclosure record).
     assert type(record).model_validate(json.loads(record.to_json())) == record

@@ -81,6 +81,7 @@ def test_a_referral_to_the_team_is_recorded_with_every_field(hub: InMemoryHub) -
         "span_id": span_id(record_id),
         "parent_span_id": "00f067aa0ba902b7",
         "policy_version": hub.ctx.policy.version,
+        "pseudonym_key": "k1",
         "chain": None,  # linked into its chain by the pipeline, when written
         "seq": None,
         "prev_hash": None,

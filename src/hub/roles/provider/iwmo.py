@@ -625,10 +625,9 @@ def bind(context: EndpointContext) -> IwmoEndpoint:
     """POST /iwmo/v1/messages on Kafka: its state's tail, its transactional writer, the overdue check.
 
     The pseudonyms are the routing state's (the Bsn checks compare them), made with the
-    deployment's ``privacy.pseudonym_secret``.
+    deployment's current pseudonym key; the checks accept those of its earlier keys too.
     """
     iwmo = context.deployment.iwmo
-    secret = context.deployment.privacy.pseudonym_secret.get_secret_value().encode("utf-8")
     state = IwmoBook(assignment_key=assignment_key, replay_days=iwmo.replay_days)
     tail = IwmoTail(context.kafka, context.layout, state)
     writer = KafkaIwmoWriter(
@@ -646,7 +645,7 @@ def bind(context: EndpointContext) -> IwmoEndpoint:
         store=writer,
         validator=context.validator,
         status=context.status,
-        pseudonymise=Pseudonymiser(secret),
+        pseudonymise=Pseudonymiser.from_settings(context.deployment.privacy),
         timeout_seconds=context.gateway.kafka_timeout_seconds,
         retry_after_seconds=context.gateway.retry_after_seconds,
         services=(writer, tail, overdue),
