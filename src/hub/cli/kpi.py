@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         ledger = KpiLedger(retention_ms=0)
         for record in await read_topics(settings.kafka, [layout.kpi]):
             ledger.load(record.key, record.value)
-        return ledger.month_report(month, args.team)
+        return {**ledger.month_report(month, args.team), "open": ledger.open_counts()}
 
     report = run_kafka("hub kpi", gather)
     if args.json:

@@ -1,11 +1,13 @@
 """The KPI ledger: open pairs, monthly totals per team, budget positions, and how far it has read.
 
 Each pair (a referral waiting for its intake, an open case, an assignment waiting for
-its care to start, a safety report waiting for Veilig Thuis's first feedback) is opened
-by its first event and closed by the first event that completes it; the duration goes
-to the completing event's month in Europe/Amsterdam, for the team the pair belongs to.
-A completion without an open pair (never seen, already completed, expired) counts
-nothing, so a repeated event is never counted twice.
+its care to start, a safety report waiting for Veilig Thuis's first feedback) is its
+first start and its first completion, whichever is read first: the inbound topics of
+different partners are read side by side, so a completion may be read before its start
+and then waits for it. The duration goes to the completing event's month in
+Europe/Amsterdam, for the team the pair belongs to. A completed (or withdrawn) pair is
+remembered as done, so a repeated event is never counted twice. Open and done pairs are
+forgotten the retention after the last event about them was received.
 
 The ledger is kept in the compacted KPI topic (``<prefix>.kpi``), one record per key,
 written with the offsets it has read up to in one transaction (``changes``) and read
@@ -127,6 +129,7 @@ class KpiLedger:
     def __init__(self, retention_ms: int) -> None:
         self._retention_ms = retention_ms
         self.open: dict[tuple[str, str], dict[str, Any]] = {}
+        self.done: dict[tuple[str, str], dict[str, Any]] = {}
         self.totals: dict[tuple[str, str, str], Totals] = {}  # (team, month, kpi)
         self.budgets: dict[tuple[str, str], dict[str, Any]] = {}  # (team, period)
         self.offsets: dict[tuple[str, int], int] = {}
@@ -153,42 +156,79 @@ class KpiLedger:
         if fact.pair is None:
             return None
         pair = (fact.pair, fact.id)
-        if fact.kind == "start":
-            if pair in self.open:
-                return None  # the first start stands; a repeat or a reused id does not move it
-            opened: dict[str, Any] = {"at": fact.at.isoformat(), "seen_ms": seen_ms}
-            team = fact.team or self._team_of_case(fact.case_id)
-            if team is not None:
-                opened["team"] = team
-            if fact.case_id is not None:
-                opened["case_id"] = fact.case_id
-            if fact.provider is not None:
-                opened["provider"] = fact.provider
-            self._set_open(pair, opened)
+        if pair in self.done:
+            # Completed (or withdrawn) already: a repeat, a correction or a reused id.
+            self._touch_done(pair, seen_ms)
             return None
-        started = self.open.get(pair)
-        if started is None:
-            return None
+        held = self.open.get(pair)
         if fact.kind == "drop":
             self._set_open(pair, None)
+            self._set_done(pair, seen_ms, None)
             return None
-        if fact.pair == "assignment" and started.get("provider") not in (None, fact.provider):
+        if fact.kind == "start":
+            start = self._start_value(fact, seen_ms)
+            if held is None:
+                self._set_open(pair, start)
+                return None
+            if "end" not in held:
+                return None  # the first start stands; a repeat does not move it
+            end = held["end"]
+            if start.get("provider") not in (None, end.get("provider")):
+                self._set_open(pair, start)  # another provider's start: not this assignment's
+                return None
+            return self._complete(fact.pair, pair, start, end, seen_ms)
+        end = {"at": fact.at.isoformat()}
+        if fact.team is not None:
+            end["team"] = fact.team
+        if fact.provider is not None:
+            end["provider"] = fact.provider
+        if held is None or "end" in held:
+            # Its start is not read yet (it came on another partner's topic, read further
+            # behind): the completion waits for it; of several, the earliest stands.
+            if held is None or str(held["end"]["at"]) > end["at"]:
+                self._set_open(pair, {"end": end, "seen_ms": seen_ms})
+            return None
+        if held.get("provider") not in (None, fact.provider):
             return None  # another provider's start (the router rejects it too)
-        self._set_open(pair, None)
-        team = (
-            fact.team
-            or started.get("team")
-            or self._team_of_case(started.get("case_id"))
+        return self._complete(fact.pair, pair, held, end, seen_ms)
+
+    def _start_value(self, fact: Fact, seen_ms: int) -> dict[str, Any]:
+        start: dict[str, Any] = {"at": fact.at.isoformat(), "seen_ms": seen_ms}
+        team = fact.team or self._team_of_case(fact.case_id)
+        if team is not None:
+            start["team"] = team
+        if fact.case_id is not None:
+            start["case_id"] = fact.case_id
+        if fact.provider is not None:
+            start["provider"] = fact.provider
+        return start
+
+    def _complete(
+        self,
+        kind: str,
+        pair: tuple[str, str],
+        start: Mapping[str, Any],
+        end: Mapping[str, Any],
+        seen_ms: int,
+    ) -> Completion:
+        team = str(
+            end.get("team")
+            or start.get("team")
+            or self._team_of_case(start.get("case_id"))
             or UNASSIGNED
         )
-        begin = datetime.fromisoformat(str(started["at"]))
-        seconds = max(0.0, (fact.at - begin).total_seconds())
-        kpi = KPIS[fact.pair]
+        begin = datetime.fromisoformat(str(start["at"]))
+        finish = datetime.fromisoformat(str(end["at"]))
+        seconds = max(0.0, (finish - begin).total_seconds())
+        kpi = KPIS[kind]
         within = (
             kpi == "veilig-thuis-response"
-            and working_days(begin, fact.at) <= SAFETY_TARGET_WORKING_DAYS
+            and working_days(begin, finish) <= SAFETY_TARGET_WORKING_DAYS
         )
-        month = month_of(fact.at)
+        month = month_of(finish)
+        self._set_open(pair, None)
+        # A case's team stays known to the assignments and reports that name it later.
+        self._set_done(pair, seen_ms, team if kind == "case" else None)
         totals = self.totals.setdefault((team, month, kpi), Totals())
         totals.add(seconds, within)
         self._dirty.add(("total", team, month, kpi))
@@ -197,16 +237,29 @@ class KpiLedger:
     def _team_of_case(self, case_id: object) -> str | None:
         if not isinstance(case_id, str):
             return None
-        opened = self.open.get(("case", case_id))
-        team = opened.get("team") if opened is not None else None
+        known = self.open.get(("case", case_id)) or self.done.get(("case", case_id)) or {}
+        team = known.get("team")
         return team if isinstance(team, str) else None
 
     def _set_open(self, pair: tuple[str, str], value: dict[str, Any] | None) -> None:
         if value is None:
-            self.open.pop(pair, None)
+            if self.open.pop(pair, None) is None:
+                return
         else:
             self.open[pair] = value
         self._dirty.add(("open", *pair))
+
+    def _set_done(self, pair: tuple[str, str], seen_ms: int, team: str | None) -> None:
+        self.done[pair] = (
+            {"seen_ms": seen_ms} if team is None else {"seen_ms": seen_ms, "team": team}
+        )
+        self._dirty.add(("done", *pair))
+
+    def _touch_done(self, pair: tuple[str, str], seen_ms: int) -> None:
+        # The retention counts from the last event about the pair, as the routing state's does.
+        if int(self.done[pair].get("seen_ms", 0)) < seen_ms:
+            self.done[pair] = {**self.done[pair], "seen_ms": seen_ms}
+            self._dirty.add(("done", *pair))
 
     def advance(self, topic: str, partition: int, next_offset: int) -> None:
         """Record that the source partition has been read up to ``next_offset``."""
@@ -222,7 +275,15 @@ class KpiLedger:
         ]
         for pair in old:
             self._set_open(pair, None)
-        return len(old)
+        gone = [
+            pair
+            for pair, value in self.done.items()
+            if now_ms - int(value.get("seen_ms", now_ms)) > self._retention_ms
+        ]
+        for pair in gone:
+            del self.done[pair]
+            self._dirty.add(("done", *pair))
+        return len(old) + len(gone)
 
     # ------------------------------------------------------------ the topic
 
@@ -247,6 +308,8 @@ class KpiLedger:
             value = self.budgets.get((key[1], key[2]))
         elif kind == "open":
             value = self.open.get((key[1], key[2]))
+        elif kind == "done":
+            value = self.done.get((key[1], key[2]))
         else:
             value = {"offsets": [[t, p, o] for (t, p), o in sorted(self.offsets.items())]}
         return None if value is None else to_json(value)
@@ -281,6 +344,11 @@ class KpiLedger:
                     self.open.pop((pair, ident), None)
                 else:
                     self.open[(pair, ident)] = record
+            case ["done", pair, ident]:
+                if record is None:
+                    self.done.pop((pair, ident), None)
+                else:
+                    self.done[(pair, ident)] = record
             case ["offsets"]:
                 rows = (record or {}).get("offsets", [])
                 self.offsets = {(str(t), int(p)): int(o) for t, p, o in rows}
@@ -302,10 +370,11 @@ class KpiLedger:
         return {"month": month, "kpis": rows, "budgets": budgets}
 
     def open_counts(self) -> dict[str, int]:
-        """Open pairs per KPI."""
+        """Started pairs per KPI still waiting for their completion."""
         counts = dict.fromkeys(KPIS.values(), 0)
-        for pair, _ in self.open:
-            counts[KPIS[pair]] = counts.get(KPIS[pair], 0) + 1
+        for (pair, _), value in self.open.items():
+            if "end" not in value:
+                counts[KPIS[pair]] = counts.get(KPIS[pair], 0) + 1
         return counts
 
     def teams(self) -> Iterable[str]:

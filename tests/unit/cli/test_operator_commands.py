@@ -73,3 +73,9 @@ def test_viewing_personal_data_with_the_demo_secret_is_refused_outside_developme
     argv = ["dlq", "show", "dl-0-1", "--with-personal-data", "--operator", "ops-anna"]
     assert main(argv) == 2
     assert "HUB_PRIVACY__PSEUDONYM_SECRET" in capsys.readouterr().err
+
+
+def test_hub_kpi_refuses_a_month_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hub kpi --month 2025-13` exits 2 naming the expected form, before it asks Kafka anything."""
+    assert main(["kpi", "--month", "2025-13"]) == 2
+    assert "not a month like" in capsys.readouterr().err

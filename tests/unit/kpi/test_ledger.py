@@ -138,6 +138,7 @@ def test_the_ledger_read_back_from_its_records_is_the_same() -> None:
     assert restored.totals == ledger.totals
     assert restored.budgets == ledger.budgets
     assert restored.open == ledger.open
+    assert restored.done == ledger.done
     assert restored.offsets == {("sociaaldomein.inbound.gp-de-linde", 0): 7}
     assert not restored.dirty
 
@@ -163,3 +164,56 @@ def test_medians_are_the_bound_of_the_bucket_they_fall_in() -> None:
     assert totals.at_most(0.75) == 5 * DAY
     assert totals.at_most(1.0) is None
     assert len(totals.buckets) == len(BUCKETS_SECONDS) + 1
+
+
+def test_a_completion_read_before_its_start_waits_for_it() -> None:
+    """Topics are read side by side: care.started read before its assignment counts once the assignment is read, for its case's team."""
+    ledger = KpiLedger(retention_ms=10**12)
+    begin, end = _at("2025-03-03T09:00:00+01:00"), _at("2025-03-05T09:00:00+01:00")
+    assert ledger.apply(Fact("complete", "assignment", "1", end, provider="73730001"), 0) is None
+    assert ledger.open_counts()["time-to-start"] == 0
+    ledger.apply(Fact("start", "case", "C-1", _at("2025-03-01T09:00:00+01:00"), team="T"), 0)
+    done = ledger.apply(
+        Fact("start", "assignment", "1", begin, case_id="C-1", provider="73730001"), 0
+    )
+    assert done is not None
+    assert (done.team, done.kpi, done.month, done.seconds) == (
+        "T",
+        "time-to-start",
+        "2025-03",
+        2 * DAY,
+    )
+
+
+def test_a_pair_done_is_not_counted_again_when_its_events_repeat() -> None:
+    """After a completion, a repeated start and completion (a resend, a replay) change nothing."""
+    ledger = KpiLedger(retention_ms=10**12)
+    start = Fact("start", "referral", "R-1", _at("2025-03-03T09:00:00+01:00"))
+    end = Fact("complete", "referral", "R-1", _at("2025-03-04T09:00:00+01:00"), team="T")
+    assert ledger.apply(start, 0) is None
+    assert ledger.apply(end, 0) is not None
+    assert ledger.apply(start, 1) is None
+    assert ledger.apply(end, 1) is None
+    assert ledger.totals[("T", "2025-03", "waiting")].count == 1
+    assert ledger.open == {}
+
+
+def test_a_case_closed_keeps_its_team_for_what_names_it_later() -> None:
+    """A safety report on a closed case still counts for the case's team."""
+    ledger = KpiLedger(retention_ms=10**12)
+    ledger.apply(Fact("start", "case", "C-1", _at("2025-03-01T09:00:00+01:00"), team="T"), 0)
+    ledger.apply(Fact("complete", "case", "C-1", _at("2025-03-02T09:00:00+01:00")), 0)
+    ledger.apply(Fact("start", "report", "M-1", _at("2025-03-03T09:00:00+01:00"), case_id="C-1"), 0)
+    done = ledger.apply(Fact("complete", "report", "M-1", _at("2025-03-04T09:00:00+01:00")), 0)
+    assert done is not None
+    assert done.team == "T"
+
+
+def test_a_withdrawn_assignment_is_not_measured() -> None:
+    """assignments.issued withdrawn ends the pair: a later care.started counts nothing."""
+    ledger = KpiLedger(retention_ms=10**12)
+    at = _at("2025-03-01T09:00:00+01:00")
+    ledger.apply(Fact("start", "assignment", "1", at), 0)
+    ledger.apply(Fact("drop", "assignment", "1", at), 0)
+    assert ledger.apply(Fact("complete", "assignment", "1", at), 0) is None
+    assert ledger.totals == {}
