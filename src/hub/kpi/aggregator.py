@@ -44,7 +44,7 @@ _KPI_TYPE_HEADERS: Final = frozenset(t.encode() for t in KPI_TYPES)
 
 def kpi_transactional_id(kafka: KafkaSettings) -> str:
     """The aggregator's transactional id: one per deployment, so a second aggregator fences the first."""
-    return f"{kafka.topic_prefix}.{kafka.group_id}-kpi"
+    return f"{kafka.group_id}.kpi"
 
 
 class KpiAggregator:
@@ -115,13 +115,15 @@ class KpiAggregator:
             await writer.start()
             start = {TopicPartition(t, p): o for (t, p), o in ledger.offsets.items()}
             await tail.open(start)
-            _log.info("kpi_aggregator_started", open_pairs=len(ledger.open))
+            _log.info("kpi_aggregator_started", count=len(ledger.open))
             self._ready = True
             swept = 0.0
             while not stop.is_set():
                 await tail.follow(_POLL_MS)
                 if time.monotonic() - swept > self._interval:
-                    ledger.expire(int(time.time() * 1000))
+                    expired = ledger.expire(int(time.time() * 1000))
+                    if expired:
+                        _log.info("kpi_pairs_expired", count=expired)
                     swept = time.monotonic()
                 if ledger.dirty:
                     await writer.write(ledger.changes())
