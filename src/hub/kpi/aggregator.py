@@ -39,6 +39,9 @@ KPI_TEAM_LABELS: Final = 50
 """Teams with a metric label of their own; more are labelled "(other teams)"."""
 _OTHER_TEAMS: Final = "(other teams)"
 _POLL_MS: Final = 500
+# Reading the ledger back: a few records per team, month and open pair, so seconds; a
+# broker that does not serve it within this is Kafka trouble (tried again after the interval).
+_RESTORE_SECONDS: Final = 300.0
 _KPI_TYPE_HEADERS: Final = frozenset(t.encode() for t in KPI_TYPES)
 
 
@@ -99,20 +102,22 @@ class KpiAggregator:
             for record in records:
                 ledger.load(record.key, record.value)
 
-        restore = CompactedReader(self._kafka, [self._layout.kpi], load)
-        try:
-            await restore.open()
-            await restore.catch_up()
-        finally:
-            await restore.close()
-        self._ledger, self._completed = ledger, []
-        self._show_budgets()
         writer = LedgerWriter(
             self._kafka, topic=self._layout.kpi, transactional_id=kpi_transactional_id(self._kafka)
         )
+        restore = CompactedReader(self._kafka, [self._layout.kpi], load)
         tail = CompactedReader(self._kafka, sorted(self._partners), self._apply)
         try:
+            # The writer first: starting it fences any other writer of the ledger, so no
+            # transaction can commit between reading the ledger back and writing on it.
             await writer.start()
+            try:
+                await restore.open()
+                await restore.catch_up(_RESTORE_SECONDS)
+            finally:
+                await restore.close()
+            self._ledger, self._completed = ledger, []
+            self._show_budgets()
             start = {TopicPartition(t, p): o for (t, p), o in ledger.offsets.items()}
             await tail.open(start)
             _log.info("kpi_aggregator_started", count=len(ledger.open))
@@ -142,16 +147,29 @@ class KpiAggregator:
             kind = next((v for n, v in record.headers if n == "ce_type"), None)
             if kind is not None and kind not in _KPI_TYPE_HEADERS:
                 continue  # binary mode names its type: nothing else is parsed
-            adapter = choose_kafka(adapters, record.headers)
-            event = adapter.read(record).event if adapter is not None else None
-            fact = fact_of(event, partner) if event is not None else None
-            if fact is None:
-                continue
-            done = self._ledger.apply(fact, record.timestamp)
-            if done is not None:
-                self._completed.append(done)
-            elif fact.kind == "budget":
-                self._show_budgets()
+            try:
+                self._take(record, partner, adapters)
+            except Exception as exc:
+                # A KPI is not worth stopping `hub run` for: the record is skipped, loudly.
+                _log.error(
+                    "kpi_record_failed",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=record.offset,
+                    exc_type=type(exc).__name__,
+                )
+
+    def _take(self, record: Record, partner: Partner, adapters: Sequence[KafkaAdapter]) -> None:
+        adapter = choose_kafka(adapters, record.headers)
+        event = adapter.read(record).event if adapter is not None else None
+        fact = fact_of(event, partner) if event is not None else None
+        if fact is None:
+            return
+        done = self._ledger.apply(fact, record.timestamp)
+        if done is not None:
+            self._completed.append(done)
+        elif fact.kind == "budget":
+            self._show_budgets()
 
     def _observe(self) -> None:
         """Put the committed completions into the metrics."""
