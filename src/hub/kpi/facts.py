@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from hub.connectors.registry import Partner
+from hub.envelope import has_bsn_part, is_bsn
 
-__all__ = ["KPI_TYPES", "Budget", "Fact", "fact_of"]
+__all__ = ["KPI_TYPES", "SUBJECT_ONLY", "Budget", "Fact", "fact_of"]
 
 _PREFIX: Final = "nl.sociaaldomein."
 _SUFFIX: Final = ".v1"
@@ -40,7 +41,19 @@ _SENDER: Final[Mapping[str, str]] = {
 KPI_TYPES: Final = frozenset(f"{_PREFIX}{short}{_SUFFIX}" for short in _SENDER)
 """The full CloudEvents types the KPIs read; records of other types are not parsed."""
 
+SUBJECT_ONLY: Final[Mapping[str, str]] = {
+    f"{_PREFIX}referrals.submitted{_SUFFIX}": "referral_id",
+    f"{_PREFIX}cases.closed{_SUFFIX}": "case_id",
+    f"{_PREFIX}safety-reports.feedback{_SUFFIX}": "report_id",
+}
+"""Types whose fact is their subject alone (the contract: subject = this data field), by type.
+
+Binary mode carries the subject, source and time as headers, so these are read without
+parsing their data: referrals are the bulk of the traffic.
+"""
+
 _IDENT = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_DIGIT_RUNS = re.compile(r"\d+")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _AGB = re.compile(r"^\d{8}$")
 _NUMBER = re.compile(r"^\d{1,8}$")
@@ -182,7 +195,10 @@ def _time(value: object) -> datetime | None:
 
 
 def _ident(value: object) -> str | None:
-    return value if isinstance(value, str) and _IDENT.match(value) else None
+    # An id with a BSN part is refused by the router (BSN_IN_IDENTIFIER) and must not be
+    # kept here either: the ledger outlives personal data's retention.
+    ok = isinstance(value, str) and _IDENT.match(value) and not has_bsn_part(value)
+    return value if ok and isinstance(value, str) else None
 
 
 def _agb(value: object) -> str | None:
@@ -193,7 +209,9 @@ def _team_name(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     name = value.strip()
-    return name if 0 < len(name) <= 200 else None
+    if not 0 < len(name) <= 200 or any(is_bsn(run) for run in _DIGIT_RUNS.findall(name)):
+        return None  # a team's name is a label and a key: never one that carries a BSN
+    return name
 
 
 def _team(value: object) -> str | None:

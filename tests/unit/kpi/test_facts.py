@@ -80,3 +80,18 @@ def test_no_fact_of_any_scenario_event_holds_a_personal_value() -> None:
         kept = {str(getattr(fact, f.name)) for f in fields(fact)}
         assert not kept & set(personal_values(event["data"])), event["type"]
     assert facts == 20
+
+
+def test_an_id_or_team_name_with_a_bsn_is_not_kept() -> None:
+    """A referral id with a BSN part has no fact; a team name holding a BSN is no team."""
+    submitted = make_event(REFERRAL, referral_id="REF-999900018")
+    assert fact_of(submitted, sender_of(submitted)) is None
+    scheduled = make_event(
+        STATUS,
+        referral_id="R-1",
+        status="intake-scheduled",
+        team={"name": "Team 999900018", "contact": {"name": "X Y"}},
+    )
+    fact = fact_of(scheduled, sender_of(scheduled))
+    assert fact is not None
+    assert fact.team is None
