@@ -522,8 +522,7 @@ class OpsSettings(BaseModel):
         default=5.0,
         gt=0,
         description="How long the KPI aggregator waits after Kafka trouble before it reads "
-        "its ledger again, and how often it drops open pairs older than the routing "
-        "state's retention (HUB_PRIVACY__STATE_RETENTION_DAYS).",
+        "its ledger again.",
     )
     partner_groups: dict[str, str] = Field(
         default_factory=dict,

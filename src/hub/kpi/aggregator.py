@@ -39,6 +39,9 @@ KPI_TEAM_LABELS: Final = 50
 """Teams with a metric label of their own; more are labelled "(other teams)"."""
 _OTHER_TEAMS: Final = "(other teams)"
 _POLL_MS: Final = 500
+# The retention is counted in days (HUB_PRIVACY__STATE_RETENTION_DAYS): an hourly sweep
+# over the open and done pairs is plenty, and keeps its cost off most batches.
+_SWEEP_SECONDS: Final = 3600.0
 # Reading the ledger back: a few records per team, month and open pair, so seconds; a
 # broker that does not serve it within this is Kafka trouble (tried again after the interval).
 _RESTORE_SECONDS: Final = 300.0
@@ -123,10 +126,10 @@ class KpiAggregator:
             await tail.open(start)
             _log.info("kpi_aggregator_started", count=len(ledger.open))
             self._ready = True
-            swept = 0.0
+            swept = time.monotonic() - _SWEEP_SECONDS  # at once, then hourly
             while not stop.is_set():
                 await tail.follow(_POLL_MS)
-                if time.monotonic() - swept > self._interval:
+                if time.monotonic() - swept > _SWEEP_SECONDS:
                     expired = ledger.expire(int(time.time() * 1000))
                     if expired:
                         _log.info("kpi_pairs_expired", count=expired)
