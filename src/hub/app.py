@@ -21,6 +21,7 @@ from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_regis
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
+from hub.kpi.aggregator import KpiAggregator
 from hub.monitor import LagMonitor
 from hub.observability import metrics
 from hub.observability.logging import configure_logging, get_logger
@@ -116,6 +117,18 @@ class Hub:
             layout=self.layout,
             interval_seconds=self.settings.ops.deadletters_interval_seconds,
         )
+        kpis = (
+            KpiAggregator(
+                kafka=self.settings.kafka,
+                layout=self.layout,
+                registry=self.registry,
+                retention_days=self.settings.privacy.state_retention_days,
+                interval_seconds=self.settings.ops.kpi_interval_seconds,
+                adapters=kafka_adapters(),
+            )
+            if self.settings.ops.kpi
+            else None
+        )
         cards = [PartnerCard(p.id, p.name, p.role, p.delivery.kind) for p in self.registry]
         ops = OpsServer(
             self.settings.ops,
@@ -127,6 +140,7 @@ class Hub:
             routes=page_routes(
                 cards,
                 board.snapshot,
+                kpis=kpis.snapshot if kpis is not None else None,
                 asyncapi=render_document(asyncapi_document(self.settings, self.registry)),
             ),
         )
@@ -138,6 +152,8 @@ class Hub:
             partner_groups=self.settings.ops.partner_groups,
         )
         services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run, board.run]
+        if kpis is not None:
+            services.append(kpis.run)
         if self.webhooks is not None:
             services.append(self.webhooks.run)
         return services

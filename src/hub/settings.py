@@ -539,6 +539,18 @@ class OpsSettings(BaseModel):
         "HubSafetyReportUndelivered; served as hub_safety_report_deadline_seconds, which the "
         "shipped alert rule compares with (deploy/prometheus/hub-alerts.yml).",
     )
+    kpi: bool = Field(
+        default=True,
+        description="Run the flow-KPI aggregator in this `hub run` (the `<prefix>.kpi` topic, "
+        "`hub kpi`). With several instances of one deployment, turn it on in one only: a "
+        "second fences the first's writes.",
+    )
+    kpi_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long the KPI aggregator waits after Kafka trouble before it reads "
+        "its ledger again.",
+    )
     partner_groups: dict[str, str] = Field(
         default_factory=dict,
         description="Consumer groups of partners that read their deliveries topic with a "

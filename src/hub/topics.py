@@ -11,6 +11,7 @@
     <prefix>.status                compacted: per (source, id), what became of an event (for its sender)
     <prefix>.parked.<partner>      webhook deliveries that ran out of retries, for replay
     <prefix>.replay                dead letters an operator replays (`hub dlq replay`), read by the router
+    <prefix>.kpi                   compacted: flow KPIs per team and month, open pairs, offsets read (no personal data)
     <prefix>.operations            the operators' log: replays and views of dead letters (ids, no data)
     <prefix>.iwmo                  compacted, deleted after iwmo_retention_ms: the gateway's iWmo records (care per assignment,
                                    used Identificaties, 302 outcomes; pseudonyms, no names)
@@ -128,6 +129,11 @@ class TopicLayout:
         return f"{self.prefix}.replay"
 
     @property
+    def kpi(self) -> str:
+        """The flow KPIs' ledger (``hub.kpi``): totals per team and month, open pairs, offsets."""
+        return f"{self.prefix}.kpi"
+
+    @property
     def operations(self) -> str:
         """The operators' log (``hub dlq``): who replayed or viewed which dead letter, when."""
         return f"{self.prefix}.operations"
@@ -162,6 +168,8 @@ class TopicLayout:
         )
         # Status records hold ids, partner ids and codes only; compacted, one per event.
         specs.append(TopicSpec(self.status, {"cleanup.policy": "compact"}))
+        # Totals, team names, ids and times, never personal data; compacted like the state.
+        specs.append(TopicSpec(self.kpi, {"cleanup.policy": "compact"}))
         # The state outlives topic retention (privacy.md, "Retention"): compacted, never deleted by age.
         specs.append(TopicSpec(self.state, {"cleanup.policy": "compact"}))
         # Held plans contain goal texts: compacted, but also deleted with personal data's retention.

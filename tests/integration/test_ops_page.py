@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import yaml
 from playwright.async_api import Page, async_playwright, expect
 
 from hub.dev.partner_io import send_events
+from hub.kpi import month_of
 from hub.schemas import TYPES
 from hub.settings import HubSettings
 from hub.testing import personal_values, valid_example
@@ -44,6 +46,8 @@ REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 REQUESTED = "nl.sociaaldomein.provisions.requested.v1"
 DECIDED = "nl.sociaaldomein.provisions.decided.v1"
 SAFETY_REPORT = "nl.sociaaldomein.safety-reports.submitted.v1"
+STATUS = "nl.sociaaldomein.referrals.status-changed.v1"
+BUDGET = "nl.sociaaldomein.budgets.status-reported.v1"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -113,7 +117,7 @@ async def _text(page: Page) -> str:
 async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromium(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """The page loads with the registry's partners, a live count moves as events flow, an unroutable event's dead letter appears with its code and is gone after `hub dlq replay`; no personal value is on the page."""
+    """The page loads with the registry's partners, a live count moves as events flow, an unroutable event's dead letter appears with its code and is gone after `hub dlq replay`, this month's waiting time and budget appear in the KPI panel; no personal value is on the page."""
     chromium = require("chromium", "chromium")["chromium"]
     settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path)
     ops_port = _free_port()
@@ -215,6 +219,25 @@ async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromiu
                     "(0 of 1,", timeout=WAIT_MS
                 )
 
+                # A referral whose intake is scheduled this month: the KPI panel counts it.
+                now = datetime.now(UTC)
+                waiting = event_of(REFERRAL, referral_id="REF-page-kpi")
+                waiting["time"] = (now - timedelta(hours=30)).isoformat()
+                scheduled = event_of(STATUS, referral_id="REF-page-kpi", status="intake-scheduled")
+                scheduled["time"] = now.isoformat()
+                budget = event_of(BUDGET, period=month_of(now))
+                sent += [waiting, scheduled, budget]
+                await send_events(settings.kafka, layout.inbound("gp-de-linde"), [waiting])
+                await send_events(settings.kafka, layout.inbound("swt-zwolle"), [scheduled])
+                await send_events(settings.kafka, layout.inbound("backoffice-zwolle"), [budget])
+                kpi = page.locator('tr[data-kpi="Wijkteam Zwolle-Zuid|waiting"]')
+                await expect(kpi).to_have_count(1, timeout=WAIT_MS)
+                await expect(kpi).to_contain_text("30.0 h")  # the mean
+                await expect(page.locator("[data-testid=kpi-month]")).to_have_text(month_of(now))
+                await expect(
+                    page.locator('tr[data-budget="Wijkteam Zwolle-Zuid"]')
+                ).to_contain_text("€ 117.302,50", timeout=WAIT_MS)
+
                 await page.screenshot(path=str(tmp_path / "ops-page.png"), full_page=True)
                 kept = Path(tempfile.gettempdir()) / f"hub-ops-page-{uuid.uuid4().hex[:8]}"
                 kept.mkdir()
@@ -234,6 +257,9 @@ async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromiu
         # The organisations' names are the registry's and public; an event that names one
         # (a referrer, a city in an address) is not shown by the page for that reason.
         names = [str(p.get("name")) for p in yaml.safe_load(registry.read_text())["partners"]]
+        # So is a team's: the KPI panel shows it by design (a safety report's reporter
+        # organisation is the same team here).
+        names.append("Wijkteam Zwolle-Zuid")
         personal = {
             value
             for event in sent

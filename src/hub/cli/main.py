@@ -23,6 +23,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("hub.cli.status", "the running hub at a glance: broker, lag, dead letters, parked"),
     "dlq": ("hub.cli.dlq", "list, show and replay dead letters"),
     "flows": ("hub.cli.flows", "events in and deliveries out per partner and type, over a window"),
+    "kpi": (
+        "hub.cli.kpi",
+        "flow KPIs per team for a month: waiting, throughput, time to start, ...",
+    ),
     "partners": ("hub.cli.partners", "the partner registry and each partner's delivery health"),
     "demo": ("hub.cli.demo", "run the hub with the demo registry and the example scenario"),
     "preview": ("hub.cli.preview", "show what each recipient would get of CloudEvent files"),

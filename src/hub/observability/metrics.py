@@ -27,6 +27,11 @@ __all__ = [
     "EVENTS_DUPLICATE",
     "EVENTS_IN",
     "EVENTS_WITHHELD",
+    "KPI_BUDGET_CENTS",
+    "KPI_DURATION_SECONDS",
+    "KPI_OPEN_PAIRS",
+    "KPI_SAFETY_LATE",
+    "KPI_UPDATED",
     "LAG_CHECKED",
     "PARTNER_INFO",
     "ROUTER_LAG",
@@ -129,6 +134,44 @@ PARTNER_INFO = Gauge(
     "1 for each registered partner, with its role and delivery kind: join on it to select "
     "by role, e.g. the veilig-thuis recipients.",
     ["partner", "role", "delivery"],
+)
+
+# Flow KPIs (``hub.kpi``): observed by the KPI aggregator as pairs complete, after the
+# transaction that counts them commits. The team label is the team's name as the events
+# give it (a bounded set: the aggregator labels at most KPI_TEAM_LABELS teams, the rest
+# "(other teams)"); kpi is one of waiting, throughput, time-to-start, veilig-thuis-response.
+_KPI_BUCKETS = tuple(
+    d * 86_400.0 for d in (1 / 24, 1, 2, 3, 5, 7, 10, 14, 21, 28, 42, 56, 91, 182, 365)
+)
+KPI_DURATION_SECONDS = Histogram(
+    "hub_kpi_duration_seconds",
+    "Flow KPI durations completed since the process started, by team and KPI: waiting "
+    "(referral submitted to intake scheduled), throughput (case opened to closed), "
+    "time-to-start (assignment issued to care started), veilig-thuis-response (safety "
+    "report to its first feedback). Measured between the events' times.",
+    ["team", "kpi"],
+    buckets=_KPI_BUCKETS,
+)
+KPI_SAFETY_LATE = Counter(
+    "hub_kpi_veilig_thuis_late_total",
+    "Safety reports whose first feedback came after 5 working days, by team.",
+    ["team"],
+)
+KPI_BUDGET_CENTS = Gauge(
+    "hub_kpi_budget_cents",
+    "A team's latest reported budget position (budgets.status-reported of its latest "
+    "period), by figure: budget, committed, spent.",
+    ["team", "figure"],
+)
+KPI_OPEN_PAIRS = Gauge(
+    "hub_kpi_open_pairs",
+    "Started pairs still waiting for the event that completes them, by KPI.",
+    ["kpi"],
+)
+KPI_UPDATED = Gauge(
+    "hub_kpi_updated_timestamp_seconds",
+    "When the KPI aggregator last committed what it read (Unix time; it commits at least "
+    "every HUB_OPS__KPI_INTERVAL_SECONDS while it runs).",
 )
 
 

@@ -1,8 +1,8 @@
 """The operations page of `hub run`: ``/`` (one HTML file, its script and style) and ``/api/overview``.
 
 The page polls ``/api/overview`` and draws the partners' flow map, each recipient's
-backlog, breaker and parked deliveries, the unresolved dead letters and the safety-report
-alert. The overview is read from the process's Prometheus registry (the figures
+backlog, breaker and parked deliveries, the unresolved dead letters, the safety-report
+alert and this month's flow KPIs per team. The overview is read from the process's Prometheus registry (the figures
 ``/metrics`` serves, by name, so this module imports no package that defines them) and
 from a snapshot of the dead letters that `hub run` refreshes in the background
 (``hub.operations.board``): a request never reads Kafka. Everything on it is an id, a
@@ -70,8 +70,13 @@ def page_routes(
     dead_letters: Callable[[], Mapping[str, Any]],
     *,
     asyncapi: bytes | None = None,
+    kpis: Callable[[], Mapping[str, Any]] | None = None,
 ) -> list[BaseRoute]:
-    """The page's routes, ``/api/overview``, and ``/asyncapi.json`` when the document is given."""
+    """The page's routes, ``/api/overview``, and ``/asyncapi.json`` when the document is given.
+
+    ``kpis`` gives this month's flow KPIs (``hub.kpi``' snapshot), shown in a panel of
+    their own; without it the overview's ``kpis`` is None.
+    """
     assets = {
         path: (files(__package__).joinpath("page_assets", name).read_bytes(), kind)
         for path, (name, kind) in _ASSETS.items()
@@ -86,9 +91,9 @@ def page_routes(
         return serve
 
     async def api_overview(_: Request) -> Response:
-        return JSONResponse(
-            overview(partners, dead_letters()), headers={"cache-control": "no-store"}
-        )
+        shown = overview(partners, dead_letters())
+        shown["kpis"] = None if kpis is None else dict(kpis())
+        return JSONResponse(shown, headers={"cache-control": "no-store"})
 
     routes: list[BaseRoute] = [Route(path, asset(path), methods=["GET"]) for path in assets]
     routes.append(Route("/api/overview", api_overview, methods=["GET"]))

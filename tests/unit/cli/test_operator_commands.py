@@ -90,6 +90,7 @@ def test_viewing_personal_data_with_the_demo_secret_is_refused_outside_developme
         ["audit", "export"],
         ["preview", "examples/referrals.submitted/valid/poh-ggz-referral.json"],
         ["asyncapi"],
+        ["kpi"],
     ],
 )
 def test_unusable_settings_exit_2_naming_the_setting_not_its_value(
@@ -111,3 +112,9 @@ def test_a_registry_that_cannot_be_read_exits_2(
     monkeypatch.setenv("HUB_PARTNERS_FILE", str(tmp_path / "missing.yaml"))
     assert main([command]) == 2
     assert capsys.readouterr().err.startswith(f"hub {command}: ")
+
+
+def test_hub_kpi_refuses_a_month_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hub kpi --month 2025-13` exits 2 naming the expected form, before it asks Kafka anything."""
+    assert main(["kpi", "--month", "2025-13"]) == 2
+    assert "not a month like" in capsys.readouterr().err

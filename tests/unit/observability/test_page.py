@@ -144,3 +144,12 @@ def test_the_dead_letters_pass_through_unchanged() -> None:
     """The board's snapshot is the overview's dead letters, as the board made it."""
     letters = {"checked_at": 5.0, "total": 2, "unresolved": [{"id": "dl-0-1"}]}
     assert overview(CARDS, letters, registry=CollectorRegistry())["dead_letters"] == letters
+
+
+async def test_the_overview_carries_the_kpi_snapshot_when_this_hub_aggregates() -> None:
+    """/api/overview's kpis is the aggregator's snapshot as given, or None without one; the page has its panel."""
+    kpis = {"ready": True, "month": "2025-03", "kpis": [], "budgets": [], "open": {"waiting": 2}}
+    with_kpis = ops_app({}, routes=page_routes(CARDS, lambda: _NO_LETTERS, kpis=lambda: kpis))
+    assert (await _get(with_kpis, "/api/overview")).json()["kpis"] == kpis
+    assert (await _get(_app(), "/api/overview")).json()["kpis"] is None
+    assert 'data-testid="kpi-table"' in (await _get(_app(), "/")).text

@@ -152,6 +152,49 @@ function drawAlert(data) {
     `${head} Deadline ${age(alert.deadline_seconds)}. ${parts.join("; ") || "no veilig-thuis recipient registered"}`;
 }
 
+function euros(cents) {
+  return `€ ${(cents / 100).toLocaleString("nl-NL", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+function emptyRow(body, columns, text) {
+  body.replaceChildren(el("tr", {}, null));
+  body.firstChild.append(el("td", { colspan: String(columns), class: "muted" }, text));
+}
+
+function drawKpis(data) {
+  const k = data.kpis;
+  const body = document.getElementById("kpis");
+  const budgets = document.getElementById("kpi-budgets");
+  if (!k) {
+    document.getElementById("kpi-month").textContent = "(not aggregated by this hub: HUB_OPS__KPI)";
+    emptyRow(body, 7, "none");
+    emptyRow(budgets, 6, "none");
+    return;
+  }
+  document.getElementById("kpi-month").textContent = k.ready ? k.month : `${k.month} (reading…)`;
+  if (k.kpis.length === 0) emptyRow(body, 7, "none completed yet");
+  else body.replaceChildren(...k.kpis.map((r) => {
+    const row = el("tr", { "data-kpi": `${r.team}|${r.kpi}` });
+    const share = r.within_target_share === null ? "–" : `${r.within_target} (${Math.round(100 * r.within_target_share)} %)`;
+    row.append(
+      cell(r.team), cell(r.kpi), cell(String(r.count), "n"), cell(age(r.mean_seconds), "n"),
+      cell(age(r.median_at_most_seconds), "n"), cell(age(r.p90_at_most_seconds), "n"),
+      cell(share, r.within_target_share !== null && r.within_target_share < 1 ? "n bad" : "n"),
+    );
+    return row;
+  }));
+  if (k.budgets.length === 0) emptyRow(budgets, 6, "no budget reported for this month");
+  else budgets.replaceChildren(...k.budgets.map((b) => {
+    const row = el("tr", { "data-budget": b.team });
+    const share = b.budget_cents ? `${Math.round(100 * b.spent_cents / b.budget_cents)} %` : "–";
+    row.append(
+      cell(b.team), cell(b.period), cell(euros(b.budget_cents), "n"), cell(euros(b.committed_cents), "n"),
+      cell(euros(b.spent_cents), "n"), cell(share, b.spent_cents > b.budget_cents ? "n bad" : "n"),
+    );
+    return row;
+  }));
+}
+
 function drawStatus(data) {
   const when = new Date(data.at * 1000).toLocaleTimeString();
   const retrying = data.router_retrying ? " · router retrying its Kafka session" : "";
@@ -172,6 +215,7 @@ async function poll() {
     drawMap(data);
     drawPartners(data);
     drawDeadLetters(data);
+    drawKpis(data);
   } catch (error) {
     document.getElementById("status").textContent = `not answering (${error.message}); trying again`;
   } finally {

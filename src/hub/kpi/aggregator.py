@@ -1,0 +1,228 @@
+"""KpiAggregator: the flow KPIs of `hub run`, kept beside the router rather than in it.
+
+It follows every partner's inbound topic with a reader of its own (no consumer group,
+``read_committed``), takes from each record of a KPI type the few facts a KPI needs
+(``hub.kpi.facts``; other types are skipped by their ``ce_type`` header, unparsed) and
+keeps the ledger (``hub.kpi.ledger``) in the compacted ``<prefix>.kpi`` topic: after
+each batch it writes what changed and the inbound offsets it has read up to in one
+Kafka transaction. On start, and after Kafka trouble, it reads that topic back and goes
+on from those offsets, so no event is counted twice or lost while the inbound topics
+still hold it. The router's transaction, records and hot path are untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from hub.connectors.registry import Partner, PartnerRegistry
+from hub.inbound import KAFKA_ADAPTERS, KafkaAdapter, choose_kafka
+from hub.kafka import Record, TopicPartition, is_kafka_failure
+from hub.kafka.changelog import CompactedReader
+from hub.kafka.ledger import LedgerWriter
+from hub.kpi.calendar import month_of
+from hub.kpi.facts import KPI_TYPES, SUBJECT_ONLY, fact_of
+from hub.kpi.ledger import Completion, KpiLedger
+from hub.observability import metrics
+from hub.observability.logging import get_logger
+from hub.settings import KafkaSettings
+from hub.topics import TopicLayout
+
+__all__ = ["KPI_TEAM_LABELS", "KpiAggregator", "kpi_transactional_id"]
+
+_log = get_logger()
+KPI_TEAM_LABELS: Final = 50
+"""Teams with a metric label of their own; more are labelled "(other teams)"."""
+_OTHER_TEAMS: Final = "(other teams)"
+_POLL_MS: Final = 500
+# The retention is counted in days (HUB_PRIVACY__STATE_RETENTION_DAYS): an hourly sweep
+# over the open and done pairs is plenty, and keeps its cost off most batches.
+_SWEEP_SECONDS: Final = 3600.0
+# Reading the ledger back: a few records per team, month and open pair, so seconds; a
+# broker that does not serve it within this is Kafka trouble (tried again after the interval).
+_RESTORE_SECONDS: Final = 300.0
+_KPI_TYPE_HEADERS: Final = frozenset(t.encode() for t in KPI_TYPES)
+_SUBJECT_HEADERS: Final = frozenset({"ce_type", "ce_subject", "ce_source", "ce_time"})
+
+
+def kpi_transactional_id(kafka: KafkaSettings) -> str:
+    """The aggregator's transactional id: one per deployment, so a second aggregator fences the first."""
+    return f"{kafka.group_id}.kpi"
+
+
+class KpiAggregator:
+    """Follows the inbound topics into the KPI ledger until stopped; ``snapshot`` serves the page."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        layout: TopicLayout,
+        registry: PartnerRegistry,
+        retention_days: int,
+        interval_seconds: float,
+        adapters: Mapping[str, Sequence[KafkaAdapter]] | None = None,
+    ) -> None:
+        self._kafka = kafka
+        self._layout = layout
+        self._partners: dict[str, Partner] = {layout.inbound(p.id): p for p in registry}
+        self._adapters = adapters or {}
+        self._retention_ms = retention_days * 86_400_000
+        self._interval = interval_seconds
+        self._ledger = KpiLedger(self._retention_ms)
+        self._ready = False
+        self._completed: list[Completion] = []
+        self._labelled: set[str] = set()
+
+    def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
+        """This month's figures per team and KPI, budget positions, open pairs (no personal data)."""
+        month = month_of(now or datetime.now(UTC))
+        report = self._ledger.month_report(month)
+        for row in report["kpis"]:
+            row.pop("buckets", None)
+        return {"ready": self._ready, **report, "open": self._ledger.open_counts()}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Aggregate until ``stop`` is set; Kafka trouble restarts from the ledger after the interval."""
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+            except Exception as exc:
+                if not is_kafka_failure(exc) and not isinstance(exc, OSError | TimeoutError):
+                    raise
+                _log.warning("kpi_aggregation_failed", exc_type=type(exc).__name__)
+            self._ready = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        ledger = KpiLedger(self._retention_ms)
+
+        def load(_: TopicPartition, records: list[Record]) -> None:
+            for record in records:
+                ledger.load(record.key, record.value)
+
+        writer = LedgerWriter(
+            self._kafka, topic=self._layout.kpi, transactional_id=kpi_transactional_id(self._kafka)
+        )
+        restore = CompactedReader(self._kafka, [self._layout.kpi], load)
+        tail = CompactedReader(self._kafka, sorted(self._partners), self._apply)
+        try:
+            # The writer first: starting it fences any other writer of the ledger, so no
+            # transaction can commit between reading the ledger back and writing on it.
+            await writer.start()
+            try:
+                await restore.open()
+                await restore.catch_up(_RESTORE_SECONDS)
+            finally:
+                await restore.close()
+            self._ledger, self._completed = ledger, []
+            self._show_budgets()
+            start = {TopicPartition(t, p): o for (t, p), o in ledger.offsets.items()}
+            await tail.open(start)
+            _log.info("kpi_aggregator_started", count=len(ledger.open))
+            self._ready = True
+            swept = time.monotonic() - _SWEEP_SECONDS  # at once, then hourly
+            while not stop.is_set():
+                await tail.follow(_POLL_MS)
+                if time.monotonic() - swept > _SWEEP_SECONDS:
+                    expired = ledger.expire(int(time.time() * 1000))
+                    if expired:
+                        _log.info("kpi_pairs_expired", count=expired)
+                    swept = time.monotonic()
+                if ledger.dirty:
+                    await writer.write(ledger.changes())
+                    self._observe()
+                metrics.KPI_UPDATED.set(time.time())
+        finally:
+            await tail.close()
+            await writer.close()
+
+    def _apply(self, tp: TopicPartition, records: list[Record]) -> None:
+        """Take a batch of one inbound partition into the ledger (written after the batch)."""
+        partner = self._partners[tp.topic]
+        adapters = (*self._adapters.get(partner.role, ()), *KAFKA_ADAPTERS)
+        for record in records:
+            self._ledger.advance(tp.topic, tp.partition, record.offset + 1)
+            kind = next((v for n, v in record.headers if n == "ce_type"), None)
+            if kind is not None and kind not in _KPI_TYPE_HEADERS:
+                continue  # binary mode names its type: nothing else is parsed
+            try:
+                self._take(record, partner, adapters)
+            except Exception as exc:
+                # A KPI is not worth stopping `hub run` for: the record is skipped, loudly.
+                _log.error(
+                    "kpi_record_failed",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=record.offset,
+                    exc_type=type(exc).__name__,
+                )
+
+    def _take(self, record: Record, partner: Partner, adapters: Sequence[KafkaAdapter]) -> None:
+        event = _from_headers(record.headers)
+        if event is None:
+            adapter = choose_kafka(adapters, record.headers)
+            event = adapter.read(record).event if adapter is not None else None
+        fact = fact_of(event, partner) if event is not None else None
+        if fact is None:
+            return
+        done = self._ledger.apply(fact, record.timestamp)
+        if done is not None:
+            self._completed.append(done)
+        elif fact.kind == "budget":
+            self._show_budgets()
+
+    def _observe(self) -> None:
+        """Put the committed completions into the metrics."""
+        for done in self._completed:
+            team = self._label(done.team)
+            metrics.KPI_DURATION_SECONDS.labels(team, done.kpi).observe(done.seconds)
+            if done.kpi == "veilig-thuis-response" and not done.within_target:
+                metrics.KPI_SAFETY_LATE.labels(team).inc()
+        self._completed = []
+        for kpi, count in self._ledger.open_counts().items():
+            metrics.KPI_OPEN_PAIRS.labels(kpi).set(count)
+
+    def _show_budgets(self) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for (team, _period), value in sorted(self._ledger.budgets.items()):
+            latest[team] = value  # sorted by period: the last one stands
+        for team, value in latest.items():
+            label = self._label(team)
+            for figure in ("budget", "committed", "spent"):
+                metrics.KPI_BUDGET_CENTS.labels(label, figure).set(
+                    float(value.get(f"{figure}_cents", 0))
+                )
+
+    def _label(self, team: str) -> str:
+        if team in self._labelled or len(self._labelled) < KPI_TEAM_LABELS:
+            self._labelled.add(team)
+            return team
+        return _OTHER_TEAMS
+
+
+def _from_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, Any] | None:
+    """A binary-mode event of a ``SUBJECT_ONLY`` type as far as its fact needs it, from its headers.
+
+    None for any other record: read in full by its adapter.
+    """
+    found = {name: value for name, value in headers if name in _SUBJECT_HEADERS}
+    kind = found.get("ce_type")
+    field = SUBJECT_ONLY.get(kind.decode(errors="replace")) if kind is not None else None
+    subject, source, at = (found.get(h) for h in ("ce_subject", "ce_source", "ce_time"))
+    if field is None or subject is None or source is None or at is None:
+        return None
+    try:
+        return {
+            "type": kind.decode() if kind is not None else None,
+            "source": source.decode(),
+            "time": at.decode(),
+            "data": {field: subject.decode()},
+        }
+    except UnicodeDecodeError:
+        return None

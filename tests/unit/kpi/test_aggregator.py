@@ -1,0 +1,73 @@
+"""The aggregator's reading of inbound records: binary mode, other types skipped, offsets, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from hub.envelope import to_kafka
+from hub.kafka import TopicPartition
+from hub.kpi.aggregator import KpiAggregator
+from hub.settings import KafkaSettings
+from hub.testing import demo_registry, scenario, sender_of
+from hub.topics import TopicLayout
+
+LAYOUT = TopicLayout("kpitest")
+
+
+@dataclass
+class _Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp: int
+
+
+def _aggregator() -> KpiAggregator:
+    return KpiAggregator(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="kpitest"),
+        layout=LAYOUT,
+        registry=demo_registry(),
+        retention_days=730,
+        interval_seconds=5.0,
+    )
+
+
+def _feed(aggregator: KpiAggregator, events: list[dict[str, Any]]) -> None:
+    for offset, event in enumerate(events):
+        topic = LAYOUT.inbound(sender_of(event).id)
+        key, headers, value = to_kafka(event)
+        record = _Record(topic, 0, offset, key, value, headers, 1_700_000_000_000 + offset)
+        aggregator._apply(TopicPartition(topic, 0), [record])  # type: ignore[list-item]
+
+
+def test_the_scenario_read_from_inbound_records_gives_its_kpis_and_offsets() -> None:
+    """Every scenario event as a binary-mode record on its sender's topic: the month's figures, and each partition read past its last record."""
+    aggregator = _aggregator()
+    events = scenario()
+    _feed(aggregator, events)
+    march = aggregator.snapshot(now=datetime(2025, 3, 15, tzinfo=UTC))
+    assert [(r["team"], r["kpi"], r["count"]) for r in march["kpis"]] == [
+        ("Wijkteam Zwolle-Zuid", "waiting", 1)
+    ]
+    assert march["budgets"][0]["spent_cents"] == 11730250
+    assert march["ready"] is False  # not following Kafka: nothing was read from it
+    ledger = aggregator._ledger
+    assert ledger.offsets[(LAYOUT.inbound("swt-zwolle"), 0)] == len(events)
+
+
+def test_completions_reach_the_metrics_only_when_observed_after_a_commit() -> None:
+    """The duration histogram moves for the team and KPI once the batch is committed."""
+    aggregator = _aggregator()
+    labels = {"team": "Wijkteam Zwolle-Zuid", "kpi": "waiting"}
+    before = REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) or 0.0
+    _feed(aggregator, scenario()[:3])
+    assert (REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) or 0.0) == before
+    aggregator._observe()
+    assert REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) == before + 1
