@@ -125,6 +125,7 @@ class Hub:
                 retention_days=self.settings.privacy.state_retention_days,
                 interval_seconds=self.settings.ops.kpi_interval_seconds,
                 adapters=kafka_adapters(),
+                state_directory=self.settings.state.directory,
             )
             if self.settings.ops.kpi
             else None

@@ -61,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
 
         if layout.kpi not in (await describe_cluster(settings.kafka)).topics:
             raise TopicMissing(layout.kpi)
-        ledger = KpiLedger(retention_ms=0)
-        for record in await read_topics(settings.kafka, [layout.kpi]):
-            ledger.load(record.key, record.value)
-        return {**ledger.month_report(month, args.team), "open": ledger.open_counts()}
+        ledger = KpiLedger(retention_ms=0, directory=settings.state.directory)
+        try:
+            for record in await read_topics(settings.kafka, [layout.kpi]):
+                ledger.load(record.key, record.value)
+            return {**ledger.month_report(month, args.team), "open": ledger.open_counts()}
+        finally:
+            ledger.close()
 
     report = run_kafka("hub kpi", gather)
     if args.json:

@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from hub.connectors.registry import Partner, PartnerRegistry
@@ -66,6 +67,7 @@ class KpiAggregator:
         retention_days: int,
         interval_seconds: float,
         adapters: Mapping[str, Sequence[KafkaAdapter]] | None = None,
+        state_directory: Path | None = None,
     ) -> None:
         self._kafka = kafka
         self._layout = layout
@@ -73,7 +75,8 @@ class KpiAggregator:
         self._adapters = adapters or {}
         self._retention_ms = retention_days * 86_400_000
         self._interval = interval_seconds
-        self._ledger = KpiLedger(self._retention_ms)
+        self._directory = state_directory
+        self._ledger = KpiLedger(self._retention_ms, directory=state_directory)
         self._ready = False
         self._completed: list[Completion] = []
         self._labelled: set[str] = set()
@@ -88,19 +91,29 @@ class KpiAggregator:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Aggregate until ``stop`` is set; Kafka trouble restarts from the ledger after the interval."""
-        while not stop.is_set():
-            try:
-                await self._session(stop)
-            except Exception as exc:
-                if not is_kafka_failure(exc) and not isinstance(exc, OSError | TimeoutError):
-                    raise
-                _log.warning("kpi_aggregation_failed", exc_type=type(exc).__name__)
-            self._ready = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._session(stop)
+                except Exception as exc:
+                    if not is_kafka_failure(exc) and not isinstance(exc, OSError | TimeoutError):
+                        raise
+                    _log.warning("kpi_aggregation_failed", exc_type=type(exc).__name__)
+                self._ready = False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._interval)
+        finally:
+            self._ledger.close()  # the page's snapshot reads only what stays in memory
 
     async def _session(self, stop: asyncio.Event) -> None:
-        ledger = KpiLedger(self._retention_ms)
+        ledger = KpiLedger(self._retention_ms, directory=self._directory)
+        try:
+            await self._follow(ledger, stop)
+        finally:
+            if ledger is not self._ledger:
+                ledger.close()  # it never took over (Kafka failed while reading it back)
+
+    async def _follow(self, ledger: KpiLedger, stop: asyncio.Event) -> None:
 
         def load(_: TopicPartition, records: list[Record]) -> None:
             for record in records:
@@ -120,7 +133,8 @@ class KpiAggregator:
                 await restore.catch_up(_RESTORE_SECONDS)
             finally:
                 await restore.close()
-            self._ledger, self._completed = ledger, []
+            previous, self._ledger, self._completed = self._ledger, ledger, []
+            previous.close()
             self._show_budgets()
             start = {TopicPartition(t, p): o for (t, p), o in ledger.offsets.items()}
             await tail.open(start)

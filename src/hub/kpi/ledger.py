@@ -18,15 +18,18 @@ times and counts: never personal data.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic_core import from_json, to_json
 
 from hub.kpi.calendar import month_of, working_days
 from hub.kpi.facts import Fact
+from hub.state import DiskStore
 
 __all__ = [
     "BUCKETS_SECONDS",
@@ -121,15 +124,87 @@ class Completion:
 
 
 Key = tuple[str, ...]
+Pair = tuple[str, str]
+
+
+class _Pairs(MutableMapping[Pair, dict[str, Any]]):
+    """Open or done pairs, kept off the heap: one per referral, case, assignment and report.
+
+    Each stays for the retention (two years by default), so as dicts they grew the
+    hub's memory with every referral it had seen: +25 % RSS from 20,000 to 100,000
+    referrals in bench/core_bench.py's memory run. Here they live in an unlinked SQLite
+    file (``hub.state.DiskStore``, as the routing state does) with a small cache of
+    decoded values; writes are buffered and applied in one SQLite transaction per batch
+    of them.
+    """
+
+    _FLUSH_AT = 1024
+
+    def __init__(self, store: DiskStore, prefix: str) -> None:
+        self._store = store
+        self._prefix = prefix
+        self._pending: dict[str, dict[str, Any] | None] = {}
+
+    def _key(self, pair: Pair) -> str:
+        return f"{self._prefix}{pair[0]}\x1f{pair[1]}"
+
+    def __getitem__(self, pair: Pair) -> dict[str, Any]:
+        key = self._key(pair)
+        value = self._pending[key] if key in self._pending else self._store.get(key)
+        if value is None:
+            raise KeyError(pair)
+        return dict(value)
+
+    def __setitem__(self, pair: Pair, value: dict[str, Any]) -> None:
+        self._pending[self._key(pair)] = value
+        self._flush_when_full()
+
+    def __delitem__(self, pair: Pair) -> None:
+        if pair not in self:
+            raise KeyError(pair)
+        self._pending[self._key(pair)] = None
+        self._flush_when_full()
+
+    def __iter__(self) -> Iterator[Pair]:
+        return (pair for pair, _ in self.scan())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.scan())
+
+    def scan(self) -> Iterator[tuple[Pair, dict[str, Any]]]:
+        """Every pair with its value, read from the file in pages (the caller may write meanwhile)."""
+        self.flush()
+        for key, value in self._store.scan():
+            if key.startswith(self._prefix):
+                kind, _, ident = key[len(self._prefix) :].partition("\x1f")
+                yield (kind, ident), dict(value)
+
+    def flush(self) -> None:
+        """Apply the buffered writes to the file."""
+        if self._pending:
+            self._store.apply(self._pending)
+            self._pending = {}
+
+    def _flush_when_full(self) -> None:
+        if len(self._pending) >= self._FLUSH_AT:
+            self.flush()
 
 
 class KpiLedger:
-    """The aggregator's state; ``changes`` hands over what to write since the last call."""
+    """The aggregator's state; ``changes`` hands over what to write since the last call.
 
-    def __init__(self, retention_ms: int) -> None:
+    The pairs live in a file of their own (``directory``: the routing state's, by
+    default the system's temporary directory), removed when the ledger is closed.
+    """
+
+    def __init__(self, retention_ms: int, *, directory: Path | None = None) -> None:
         self._retention_ms = retention_ms
-        self.open: dict[tuple[str, str], dict[str, Any]] = {}
-        self.done: dict[tuple[str, str], dict[str, Any]] = {}
+        self._store = DiskStore(directory)
+        self.open = _Pairs(self._store, "open\x1f")
+        self.done = _Pairs(self._store, "done\x1f")
+        # Started pairs per kind still waiting for their completion, kept as they change:
+        # counting the file's pairs after every batch would read all of them.
+        self._waiting: Counter[str] = Counter()
         self.totals: dict[tuple[str, str, str], Totals] = {}  # (team, month, kpi)
         self.budgets: dict[tuple[str, str], dict[str, Any]] = {}  # (team, period)
         self.offsets: dict[tuple[str, int], int] = {}
@@ -243,11 +318,29 @@ class KpiLedger:
 
     def _set_open(self, pair: tuple[str, str], value: dict[str, Any] | None) -> None:
         if value is None:
-            if self.open.pop(pair, None) is None:
+            if self._put_open(pair, None) is None:
                 return
         else:
-            self.open[pair] = value
+            self._put_open(pair, value)
         self._dirty.add(("open", *pair))
+
+    def _put_open(self, pair: Pair, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Set (None: remove) an open pair, keeping the waiting counts; returns the value it had."""
+        old = self.open.get(pair)
+        if old is not None and "end" not in old:
+            self._waiting[pair[0]] -= 1
+        if value is None:
+            if old is not None:
+                del self.open[pair]
+        else:
+            self.open[pair] = value
+            if "end" not in value:
+                self._waiting[pair[0]] += 1
+        return old
+
+    def close(self) -> None:
+        """Remove the pairs' file (the ledger is not used afterwards)."""
+        self._store.close()
 
     def _set_done(self, pair: tuple[str, str], seen_ms: int, team: str | None) -> None:
         self.done[pair] = (
@@ -270,14 +363,14 @@ class KpiLedger:
         """Drop the open pairs received longer ago than the retention; returns how many."""
         old = [
             pair
-            for pair, value in self.open.items()
+            for pair, value in self.open.scan()
             if now_ms - int(value.get("seen_ms", now_ms)) > self._retention_ms
         ]
         for pair in old:
             self._set_open(pair, None)
         gone = [
             pair
-            for pair, value in self.done.items()
+            for pair, value in self.done.scan()
             if now_ms - int(value.get("seen_ms", now_ms)) > self._retention_ms
         ]
         for pair in gone:
@@ -296,6 +389,8 @@ class KpiLedger:
         """The records to write for everything changed since the last call (None: a tombstone)."""
         out = [(to_json(list(key)), self._value(key)) for key in sorted(self._dirty)]
         self._dirty.clear()
+        self.open.flush()  # one SQLite transaction per batch (both share the file)
+        self.done.flush()
         return out
 
     def _value(self, key: Key) -> bytes | None:
@@ -340,10 +435,7 @@ class KpiLedger:
                 else:
                     self.budgets[(team, period)] = record
             case ["open", pair, ident]:
-                if record is None:
-                    self.open.pop((pair, ident), None)
-                else:
-                    self.open[(pair, ident)] = record
+                self._put_open((pair, ident), record)
             case ["done", pair, ident]:
                 if record is None:
                     self.done.pop((pair, ident), None)
@@ -372,9 +464,9 @@ class KpiLedger:
     def open_counts(self) -> dict[str, int]:
         """Started pairs per KPI still waiting for their completion."""
         counts = dict.fromkeys(KPIS.values(), 0)
-        for (pair, _), value in self.open.items():
-            if "end" not in value:
-                counts[KPIS[pair]] = counts.get(KPIS[pair], 0) + 1
+        for pair, waiting in self._waiting.items():
+            if pair in KPIS:
+                counts[KPIS[pair]] += waiting
         return counts
 
     def teams(self) -> Iterable[str]:
