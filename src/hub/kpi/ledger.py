@@ -199,7 +199,8 @@ class KpiLedger:
 
     def __init__(self, retention_ms: int, *, directory: Path | None = None) -> None:
         self._retention_ms = retention_ms
-        self._store = DiskStore(directory)
+        # A small cache: a pair is read about twice in its life (its start, its end).
+        self._store = DiskStore(directory, cached=256, page_cache_kib=1024)
         self.open = _Pairs(self._store, "open\x1f")
         self.done = _Pairs(self._store, "done\x1f")
         # Started pairs per kind still waiting for their completion, kept as they change:

@@ -42,7 +42,9 @@ _SCAN_PAGE = 1024
 class DiskStore:
     """The committed state of this hub instance, in an unlinked SQLite file."""
 
-    def __init__(self, directory: Path | None = None, *, cached: int = 4096) -> None:
+    def __init__(
+        self, directory: Path | None = None, *, cached: int = 4096, page_cache_kib: int = 8192
+    ) -> None:
         handle, path = tempfile.mkstemp(prefix="hub-state-", suffix=".sqlite", dir=directory)
         os.close(handle)
         try:
@@ -54,7 +56,7 @@ class DiskStore:
             # a crash does not (the file is rebuilt from the changelog on start).
             "journal_mode = MEMORY",
             "synchronous = OFF",
-            "cache_size = -8192",  # KiB: SQLite's page cache, bounded
+            f"cache_size = -{int(page_cache_kib)}",  # KiB: SQLite's page cache, bounded
             "temp_store = MEMORY",
         ):
             self._db.execute(f"PRAGMA {pragma}")
