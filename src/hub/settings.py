@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hub.connectors.registry import DEMO_REGISTRY_PATH
 from hub.errors import ConfigurationError
@@ -43,6 +43,7 @@ __all__ = [
     "WebhookSettings",
     "demo_defaults_in_use",
     "read_settings",
+    "setting_names",
 ]
 
 _DAY_MS = 24 * 60 * 60 * 1000
@@ -631,14 +632,37 @@ def read_settings() -> HubSettings:
     try:
         return HubSettings()
     except ValidationError as exc:
-        names = ", ".join(
-            dict.fromkeys(
-                "HUB_" + "__".join(str(p) for p in e["loc"]).upper() for e in exc.errors()
-            )
-        )
-        raise ConfigurationError(
-            "settings", names, "not a valid value (the value is not shown)"
-        ) from None
+        names = ", ".join(setting_names(exc))
+    except SettingsError:
+        # A value that is not the JSON a structured setting needs; pydantic-settings names
+        # the field in its message but not the value. Which field is not worth parsing out.
+        names = "a structured setting (a JSON map or list)"
+    raise ConfigurationError("settings", names, "not a valid value (the value is not shown)")
+
+
+def setting_names(
+    exc: ValidationError, model: type[BaseModel] = HubSettings, prefix: str = "HUB_"
+) -> list[str]:
+    """The environment variables of the settings a validation error is about, each once.
+
+    Cut where the settings' own fields end: below a map-valued setting the location holds
+    the map's keys, and a mistyped map may have a secret where its key belongs.
+    """
+    names: dict[str, None] = {}
+    for error in exc.errors():
+        parts: list[str] = []
+        current: type[BaseModel] | None = model
+        for part in error["loc"]:
+            if current is None or not isinstance(part, str) or part not in current.model_fields:
+                break
+            parts.append(part)
+            annotation = current.model_fields[part].annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                current = annotation
+            else:
+                current = None
+        names[prefix + "__".join(parts).upper() if parts else prefix + "*"] = None
+    return list(names)
 
 
 def demo_defaults_in_use(settings: HubSettings) -> list[str]:

@@ -179,10 +179,10 @@ def _keys(args: argparse.Namespace) -> int:
     from hub.audit import AuditStoreError, open_store
     from hub.errors import ConfigurationError
     from hub.privacy.pseudonym import DEFAULT_KEY_ID
-    from hub.settings import HubSettings
+    from hub.settings import read_settings
 
     try:
-        settings = HubSettings()
+        settings = read_settings()
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
             uses = store.pseudonym_keys()
     except (ConfigurationError, AuditStoreError) as exc:

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
     from hub.gateway.server import check_transport
     from hub.observability.logging import get_logger
+    from hub.settings import setting_names
 
     settings = load_settings()
     if settings is None:
@@ -67,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
         refuse_demo_defaults(settings)
         registry = load_registry(settings.partners_file)
     except ValidationError as exc:
-        paths = [".".join(str(p) for p in error["loc"]) for error in exc.errors()]
-        log.error("configuration_invalid", paths=paths)
+        # The variables, cut where the settings' fields end: never a value or a map's key.
+        log.error(
+            "configuration_invalid", paths=setting_names(exc, GatewaySettings, "HUB_GATEWAY__")
+        )
         return _EX_CONFIG
     except ConfigurationError as exc:
         log.error("configuration_invalid", path=exc.path, exc_info=exc)

@@ -118,3 +118,33 @@ def test_hub_kpi_refuses_a_month_that_is_not_one(capsys: pytest.CaptureFixture[s
     """`hub kpi --month 2025-13` exits 2 naming the expected form, before it asks Kafka anything."""
     assert main(["kpi", "--month", "2025-13"]) == 2
     assert "not a month like" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ('{"k0": 12345678901234567890}', "HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS"),
+        # id and secret swapped: the map's key is the secret, and must not be the name
+        (
+            '{"Q8+ZR/SUPERSECRETVALUE0123456789ABCDEF=": "k0"}',
+            "HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS",
+        ),
+        ('{"not json', "a structured setting"),
+    ],
+)
+@pytest.mark.parametrize("argv", [["audit", "keys"], ["kpi"], ["status"]])
+def test_a_mistyped_earlier_key_is_named_never_shown(
+    argv: list[str],
+    value: str,
+    named: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Neither a secret nor a map key of the earlier-keys setting reaches the terminal."""
+    monkeypatch.setenv("HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS", value)
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    said = out.err + out.out
+    assert named in said
+    for secret in ("12345678901234567890", "SUPERSECRET", "Q8+ZR"):
+        assert secret.upper() not in said.upper()
