@@ -234,11 +234,12 @@ class _Builder:
             layout.kpi: self._internal(
                 "kpi",
                 "The flow KPIs' ledger (docs/operations.md, Flow KPIs): totals per team, month "
-                "and KPI, budget positions, open pairs (ids, a team's name, times) and the "
+                "and KPI, budget positions, open and done pairs (ids, a team's name, times) and the "
                 "inbound offsets read, written by `hub run`'s KPI aggregator in transactions "
                 "and read by `hub kpi`. No personal data.",
                 'A JSON array: ["total", team, month, kpi], ["budget", team, period], '
-                '["open", pair, id] or ["offsets"]; a null value is a tombstone.',
+                '["open", pair, id], ["done", pair, id] or ["offsets"]; a null value is a '
+                "tombstone.",
             ),
             layout.operations: self._internal(
                 "operations",

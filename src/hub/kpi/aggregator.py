@@ -40,6 +40,7 @@ KPI_TEAM_LABELS: Final = 50
 """Teams with a metric label of their own; more are labelled "(other teams)"."""
 _OTHER_TEAMS: Final = "(other teams)"
 _POLL_MS: Final = 500
+_LOG_APPEND_TIME: Final = 1  # Kafka's timestamp type of a broker-stamped record
 # The retention is counted in days (HUB_PRIVACY__STATE_RETENTION_DAYS): an hourly sweep
 # over the open and done pairs is plenty, and keeps its cost off most batches.
 _SWEEP_SECONDS: Final = 3600.0
@@ -80,6 +81,7 @@ class KpiAggregator:
         self._ready = False
         self._completed: list[Completion] = []
         self._labelled: set[str] = set()
+        self._shown: dict[str, str] = {}  # team -> the budget period its gauges show
 
     def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
         """This month's figures per team and KPI, budget positions, open pairs (no personal data)."""
@@ -185,11 +187,18 @@ class KpiAggregator:
         fact = fact_of(event, partner) if event is not None else None
         if fact is None:
             return
-        done = self._ledger.apply(fact, record.timestamp)
+        # Receipt, not the sender's claim: the broker's append time where the topic keeps
+        # it (the hub's inbound topics do), else now. It times the pair's retention.
+        seen_ms = (
+            record.timestamp
+            if record.timestamp_type == _LOG_APPEND_TIME
+            else int(time.time() * 1000)
+        )
+        done = self._ledger.apply(fact, seen_ms)
         if done is not None:
             self._completed.append(done)
-        elif fact.kind == "budget":
-            self._show_budgets()
+        elif fact.kind == "budget" and fact.team is not None and fact.budget is not None:
+            self._show_budget(fact.team, fact.budget.period)
 
     def _observe(self) -> None:
         """Put the committed completions into the metrics."""
@@ -203,15 +212,23 @@ class KpiAggregator:
             metrics.KPI_OPEN_PAIRS.labels(kpi).set(count)
 
     def _show_budgets(self) -> None:
-        latest: dict[str, dict[str, Any]] = {}
-        for (team, _period), value in sorted(self._ledger.budgets.items()):
-            latest[team] = value  # sorted by period: the last one stands
-        for team, value in latest.items():
-            label = self._label(team)
-            for figure in ("budget", "committed", "spent"):
-                metrics.KPI_BUDGET_CENTS.labels(label, figure).set(
-                    float(value.get(f"{figure}_cents", 0))
-                )
+        """Every team's latest budget period, once after the ledger was read back."""
+        for team, period in sorted(self._ledger.budgets):
+            self._show_budget(team, period)
+
+    def _show_budget(self, team: str, period: str) -> None:
+        """Show the team's budget of this period when it is the team's latest one."""
+        if period < self._shown.get(team, ""):
+            return
+        value = self._ledger.budgets.get((team, period))
+        label = self._label(team)
+        if value is None or label == _OTHER_TEAMS:
+            return  # one gauge cannot hold several teams' budgets: those have `hub kpi`
+        self._shown[team] = period
+        for figure in ("budget", "committed", "spent"):
+            metrics.KPI_BUDGET_CENTS.labels(label, figure).set(
+                float(value.get(f"{figure}_cents", 0))
+            )
 
     def _label(self, team: str) -> str:
         if team in self._labelled or len(self._labelled) < KPI_TEAM_LABELS:

@@ -14,9 +14,10 @@ not the audit (docs/operations.md, "Flow KPIs").
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from hub.connectors.registry import Partner
@@ -53,7 +54,13 @@ parsing their data: referrals are the bulk of the traffic.
 """
 
 _IDENT = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_DIGIT_RUNS = re.compile(r"\d+")
+# Digits, also when written in groups ("111 222 333", "111.222.333"): a BSN as people type it.
+_DIGIT_RUNS = re.compile(r"\d(?:[\s.\-_:/]?\d)*")
+_NOT_DIGITS = re.compile(r"\D")
+# Event times a KPI believes. Outside them a partner's clock or data is wrong, and the
+# durations (and working days counted between them) would be nonsense or costly.
+_EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_AHEAD: Final = timedelta(days=1)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _AGB = re.compile(r"^\d{8}$")
 _NUMBER = re.compile(r"^\d{1,8}$")
@@ -97,6 +104,8 @@ def fact_of(event: Mapping[str, Any], sender: Partner) -> Fact | None:
     data = event.get("data")
     if at is None or not isinstance(data, Mapping):
         return None
+    if short == "care.started" and data.get("provider_agb") != sender.agb:
+        return None  # only the provider itself says its care started (the router checks too)
     return _READERS[short](data, at)
 
 
@@ -191,7 +200,9 @@ def _time(value: object) -> datetime | None:
         at = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return at if at.tzinfo is not None else None
+    if at.tzinfo is None or not _EARLIEST <= at <= datetime.now(UTC) + _AHEAD:
+        return None
+    return at
 
 
 def _ident(value: object) -> str | None:
@@ -209,8 +220,14 @@ def _team_name(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     name = value.strip()
-    if not 0 < len(name) <= 200 or any(is_bsn(run) for run in _DIGIT_RUNS.findall(name)):
-        return None  # a team's name is a label and a key: never one that carries a BSN
+    if not 0 < len(name) <= 200:
+        return None
+    # A team's name is a label, a key and a line on a terminal: never one that carries a
+    # BSN (also written in groups), nor control or formatting characters.
+    if any(is_bsn(_NOT_DIGITS.sub("", run)) for run in _DIGIT_RUNS.findall(name)):
+        return None
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        return None
     return name
 
 

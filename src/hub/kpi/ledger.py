@@ -21,7 +21,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +34,8 @@ from hub.state import DiskStore
 __all__ = [
     "BUCKETS_SECONDS",
     "KPIS",
+    "MAX_TEAMS",
+    "OTHER_TEAMS",
     "SAFETY_TARGET_WORKING_DAYS",
     "UNASSIGNED",
     "Completion",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 _DAY: Final = 86_400.0
+_FORTNIGHT: Final = timedelta(days=14)
 BUCKETS_SECONDS: Final = tuple(
     d * _DAY for d in (1 / 24, 1, 2, 3, 5, 7, 10, 14, 21, 28, 42, 56, 91, 182, 365)
 )
@@ -51,6 +54,14 @@ SAFETY_TARGET_WORKING_DAYS: Final = 5
 """Veilig Thuis tells the reporter within 5 working days (background.md)."""
 
 UNASSIGNED: Final = "(no team)"
+
+MAX_TEAMS: Final = 200
+"""Teams the ledger keeps figures of; durations of further teams count under ``OTHER_TEAMS``.
+
+Team names are what partners write: a bound keeps the ledger, the page and ``hub kpi``
+small whatever they send. A municipality has a few dozen teams.
+"""
+OTHER_TEAMS: Final = "(other teams)"
 """The team of a pair whose team the hub cannot know (an assignment or report without a known case)."""
 
 # pair -> the KPI it measures
@@ -206,6 +217,7 @@ class KpiLedger:
         # Started pairs per kind still waiting for their completion, kept as they change:
         # counting the file's pairs after every batch would read all of them.
         self._waiting: Counter[str] = Counter()
+        self._teams: set[str] = set()  # the teams with figures (at most MAX_TEAMS + the two)
         self.totals: dict[tuple[str, str, str], Totals] = {}  # (team, month, kpi)
         self.budgets: dict[tuple[str, str], dict[str, Any]] = {}  # (team, period)
         self.offsets: dict[tuple[str, int], int] = {}
@@ -217,10 +229,12 @@ class KpiLedger:
         """Take one fact (``seen_ms``: when the hub received its event); a completion when it closes a pair."""
         if fact.kind == "budget" and fact.budget is not None and fact.team is not None:
             b = fact.budget
+            if self._team_slot(fact.team) != fact.team:
+                return None  # beyond MAX_TEAMS: one team's budget is not another's
             key = (fact.team, b.period)
             last = self.budgets.get(key)
             # Reports may arrive out of order: the one with the latest time stands.
-            if last is None or str(last["at"]) <= fact.at.isoformat():
+            if last is None or datetime.fromisoformat(str(last["at"])) <= fact.at:
                 self.budgets[key] = {
                     "budget_cents": b.budget_cents,
                     "committed_cents": b.committed_cents,
@@ -261,7 +275,7 @@ class KpiLedger:
         if held is None or "end" in held:
             # Its start is not read yet (it came on another partner's topic, read further
             # behind): the completion waits for it; of several, the earliest stands.
-            if held is None or str(held["end"]["at"]) > end["at"]:
+            if held is None or datetime.fromisoformat(str(held["end"]["at"])) > fact.at:
                 self._set_open(pair, {"end": end, "seen_ms": seen_ms})
             return None
         if held.get("provider") not in (None, fact.provider):
@@ -287,18 +301,23 @@ class KpiLedger:
         end: Mapping[str, Any],
         seen_ms: int,
     ) -> Completion:
-        team = str(
-            end.get("team")
-            or start.get("team")
-            or self._team_of_case(start.get("case_id"))
-            or UNASSIGNED
+        team = self._team_slot(
+            str(
+                end.get("team")
+                or start.get("team")
+                or self._team_of_case(start.get("case_id"))
+                or UNASSIGNED
+            )
         )
         begin = datetime.fromisoformat(str(start["at"]))
         finish = datetime.fromisoformat(str(end["at"]))
         seconds = max(0.0, (finish - begin).total_seconds())
         kpi = KPIS[kind]
+        # More than a fortnight is more than 5 working days whatever the holidays; the
+        # day-by-day count is never run over more.
         within = (
             kpi == "veilig-thuis-response"
+            and finish - begin <= _FORTNIGHT
             and working_days(begin, finish) <= SAFETY_TARGET_WORKING_DAYS
         )
         month = month_of(finish)
@@ -309,6 +328,14 @@ class KpiLedger:
         totals.add(seconds, within)
         self._dirty.add(("total", team, month, kpi))
         return Completion(kpi, team, month, seconds, within)
+
+    def _team_slot(self, team: str) -> str:
+        """The team itself while the ledger knows fewer than MAX_TEAMS, else OTHER_TEAMS."""
+        known = self._teams
+        if team in known or len(known) < MAX_TEAMS:
+            known.add(team)
+            return team
+        return OTHER_TEAMS
 
     def _team_of_case(self, case_id: object) -> str | None:
         if not isinstance(case_id, str):
@@ -430,11 +457,13 @@ class KpiLedger:
                     self.totals.pop((team, month, kpi), None)
                 else:
                     self.totals[(team, month, kpi)] = Totals.from_value(record)
+                    self._teams.add(team)
             case ["budget", team, period]:
                 if record is None:
                     self.budgets.pop((team, period), None)
                 else:
                     self.budgets[(team, period)] = record
+                    self._teams.add(team)
             case ["open", pair, ident]:
                 self._put_open((pair, ident), record)
             case ["done", pair, ident]:

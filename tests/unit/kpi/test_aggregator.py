@@ -27,6 +27,7 @@ class _Record:
     value: bytes | None
     headers: list[tuple[str, bytes]]
     timestamp: int
+    timestamp_type: int = 1  # stamped by the broker on append, as the hub's inbound topics are
 
 
 def _aggregator() -> KpiAggregator:
@@ -71,3 +72,20 @@ def test_completions_reach_the_metrics_only_when_observed_after_a_commit() -> No
     assert (REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) or 0.0) == before
     aggregator._observe()
     assert REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) == before + 1
+
+
+def test_a_sender_stamped_time_does_not_time_a_pairs_retention() -> None:
+    """On a topic kept with the sender's timestamps, the hub's clock times the pair, not the record."""
+    import time
+
+    from hub.testing import make_event
+
+    aggregator = _aggregator()
+    event = make_event("nl.sociaaldomein.referrals.submitted.v1")
+    topic = LAYOUT.inbound(sender_of(event).id)
+    key, headers, value = to_kafka(event)
+    record = _Record(topic, 0, 0, key, value, headers, timestamp=0, timestamp_type=0)
+    aggregator._apply(TopicPartition(topic, 0), [record])  # type: ignore[list-item]
+    [(_, held)] = aggregator._ledger.open.scan()
+    seen = held["seen_ms"]
+    assert abs(seen - time.time() * 1000) < 60_000

@@ -95,3 +95,43 @@ def test_an_id_or_team_name_with_a_bsn_is_not_kept() -> None:
     fact = fact_of(scheduled, sender_of(scheduled))
     assert fact is not None
     assert fact.team is None
+
+
+def test_a_team_name_with_a_bsn_in_groups_or_control_characters_is_no_team() -> None:
+    """A BSN written as people type it (groups of three) and control characters keep a name out."""
+    for name in (
+        "Team 999 900 018",
+        "999.900.018",
+        "999-900-018",
+        "Team\x1b[31m Noord",
+        "A\u200bB",
+    ):
+        scheduled = make_event(
+            STATUS,
+            referral_id="R-1",
+            status="intake-scheduled",
+            team={"name": name, "contact": {"name": "X Y"}},
+        )
+        fact = fact_of(scheduled, sender_of(scheduled))
+        assert fact is not None
+        assert fact.team is None, name
+    kept = make_event(STATUS, referral_id="R-1", status="intake-scheduled")
+    assert fact_of(kept, sender_of(kept)).team == "Wijkteam Zwolle-Zuid"  # type: ignore[union-attr]
+
+
+def test_only_the_provider_itself_starts_its_care() -> None:
+    """A care.started naming another provider's AGB than its sender's counts nothing."""
+    started = make_event(CARE, delivery_status="new")
+    sender = sender_of(started)
+    assert fact_of(started, sender) is not None
+    other = [p.agb for p in demo_registry() if p.role == "provider" and p.agb != sender.agb]
+    started["data"]["provider_agb"] = other[0]
+    assert fact_of(started, sender) is None
+
+
+def test_an_event_time_no_kpi_can_believe_counts_nothing() -> None:
+    """Before 2000 or more than a day ahead of now: a partner's clock or data is wrong."""
+    for at in ("0001-01-02T09:00:00+01:00", "1999-12-31T09:00:00+01:00", "9999-12-30T09:00:00Z"):
+        submitted = make_event(REFERRAL, referral_id="R-1")
+        submitted["time"] = at
+        assert fact_of(submitted, sender_of(submitted)) is None, at

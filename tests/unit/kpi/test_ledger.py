@@ -217,3 +217,43 @@ def test_a_withdrawn_assignment_is_not_measured() -> None:
     ledger.apply(Fact("drop", "assignment", "1", at), 0)
     assert ledger.apply(Fact("complete", "assignment", "1", at), 0) is None
     assert ledger.totals == {}
+
+
+def test_the_earliest_completion_stands_whatever_its_offset() -> None:
+    """Two feedbacks read before their report: the earlier moment counts, compared as times, not text."""
+    ledger = KpiLedger(retention_ms=10**12)
+    later = Fact("complete", "report", "VT-1", _at("2026-03-02T09:00:00+00:00"))
+    earlier = Fact("complete", "report", "VT-1", _at("2026-03-02T09:30:00+01:00"))  # 08:30Z
+    ledger.apply(later, seen_ms=1)
+    ledger.apply(earlier, seen_ms=2)
+    done = ledger.apply(Fact("start", "report", "VT-1", _at("2026-03-02T08:00:00+00:00")), 3)
+    assert done is not None
+    assert done.seconds == 30 * 60
+
+
+def test_a_report_answered_years_later_is_late_at_once() -> None:
+    """More than a fortnight is more than 5 working days: no day-by-day count over years."""
+    ledger = KpiLedger(retention_ms=10**12)
+    ledger.apply(Fact("start", "report", "VT-2", _at("2000-01-03T09:00:00+01:00")), 1)
+    done = ledger.apply(Fact("complete", "report", "VT-2", _at("2026-03-02T09:00:00+01:00")), 2)
+    assert done is not None
+    assert not done.within_target
+
+
+def test_teams_beyond_the_bound_count_together_and_keep_no_budget() -> None:
+    """Partners write team names: past MAX_TEAMS they count as one, and their budgets are not kept."""
+    from hub.kpi.ledger import MAX_TEAMS, OTHER_TEAMS
+
+    ledger = KpiLedger(retention_ms=10**12)
+    at = _at("2026-03-02T09:00:00+01:00")
+    for n in range(MAX_TEAMS + 5):
+        ledger.apply(Fact("start", "case", f"C-{n}", at, team=f"Team {n}"), n)
+        ledger.apply(Fact("complete", "case", f"C-{n}", at), n)
+    teams = {team for team, _, _ in ledger.totals}
+    assert len(teams) == MAX_TEAMS + 1
+    assert ledger.totals[(OTHER_TEAMS, "2026-03", "throughput")].count == 5
+    budget = Budget("2026-03", 100, 50, 25)
+    assert ledger.apply(Fact("budget", None, "Team 1", at, team="Team 1", budget=budget), 1) is None
+    ledger.apply(Fact("budget", None, "Team X", at, team="Team X", budget=budget), 2)
+    assert ("Team 1", "2026-03") in ledger.budgets
+    assert ("Team X", "2026-03") not in ledger.budgets
