@@ -12,6 +12,7 @@ import pytest
 import structlog
 
 from hub.envelope import MAX_EVENT_BYTES, event_size, to_kafka
+from hub.inbound import UNREAD_BYTES
 from hub.observability.logging import configure_logging
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
@@ -145,9 +146,11 @@ def test_a_structured_event_holding_never_stored_attributes_is_dead_lettered_by_
     ]
 
 
-def test_a_too_large_structured_record_has_no_id_to_report(hub: InMemoryPipeline) -> None:
-    """A structured record over the unread limit is not parsed, so no id is reported."""
-    value = json.dumps({"id": "big-1", "pad": " " * 600_000}).encode()
+def test_a_too_large_structured_record_with_its_id_after_data_has_no_id_to_report(
+    hub: InMemoryPipeline,
+) -> None:
+    """A structured record over UNREAD_BYTES is not parsed; an id written after its data is not found."""
+    value = json.dumps({"data": {"pad": " " * UNREAD_BYTES}, "id": "big-1"}).encode()
     out = hub.feed(inbound(hub, None, [("content-type", b"application/cloudevents+json")], value))
     assert [r.topic for r in out] == [hub.layout.deadletter]
     assert letter_of(hub, out).code == "EVENT_TOO_LARGE"

@@ -10,10 +10,12 @@ the CNCF SDKs do: the value holds every attribute.
 
 from __future__ import annotations
 
+import codecs
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hub.envelope import MAX_EVENT_BYTES, from_kafka, is_event_id
+from hub.envelope import from_kafka, is_event_id
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.inbound._text import NOT_JSON, media_type, strict_json
 from hub.inbound.reading import KafkaAdapter, KafkaMessage, Reading
@@ -28,8 +30,17 @@ __all__ = [
 ]
 
 STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
-UNREAD_BYTES: Final = 2 * MAX_EVENT_BYTES
-"""A record this large is refused unread: parsing it is wasted work (messages.md: 256 KiB)."""
+UNREAD_BYTES: Final = 1024 * 1024
+"""A record larger than this is refused unread (EVENT_TOO_LARGE), its event never parsed.
+
+Kafka's default ``message.max.bytes`` (1 MiB): the broker's own record limit, so only a
+topic configured beyond the default brings one. Below it the record is read and the
+event measured as the gateway measures it (its compact JSON, messages.md "Size"), since
+a value written with ``\\uXXXX`` escapes (as the CNCF SDK writes non-ASCII) can be three
+times its event's size.
+"""
+_ID_SCAN_BYTES: Final = 16 * 1024
+"""How much of a structured value refused unread is scanned for the event's ``id``."""
 
 _CONTENT_TYPE: Final = "content-type"
 _CE_PREFIX: Final = "ce_"
@@ -215,10 +226,17 @@ class KafkaStructured:
         return Reading(event=event)
 
     def identify(self, record: KafkaMessage) -> str | None:
-        """The value's ``id`` when the value is small enough to read; never a header's."""
+        """The value's ``id``; never a header's.
+
+        A value over ``UNREAD_BYTES`` is not parsed: its ``id`` is taken only from the
+        attributes before ``data`` in its first ``_ID_SCAN_BYTES`` (where the CNCF SDKs
+        write them), and only when it appears once there.
+        """
         value = record.value
-        if value is None or len(value) > UNREAD_BYTES:
+        if value is None:
             return None
+        if len(value) > UNREAD_BYTES:
+            return _leading_id(value[:_ID_SCAN_BYTES])
         parsed = strict_json(value)
         return _reportable_id(parsed if isinstance(parsed, dict) else None)
 
@@ -247,6 +265,59 @@ def _error(code: ErrorCode, message: str) -> ErrorDetail:
 def _reportable_id(event: dict[str, Any] | None) -> str | None:
     event_id = None if event is None else event.get("id")
     return event_id if is_event_id(event_id) else None
+
+
+_WHITESPACE: Final = " \t\n\r"
+_DATA_MEMBERS: Final = frozenset({"data", "data_base64"})
+
+
+def _leading_id(prefix: bytes) -> str | None:
+    """The reportable ``id`` among a JSON object's members before ``data``, read from a prefix of it.
+
+    The stdlib's scanner reads one member at a time, so the (large) data is never
+    parsed; no parser in the dependencies reads a cut-off document member by member.
+    None when the prefix ends first, is not such an object, or names ``id`` twice.
+    """
+    try:
+        # Incremental: a character cut at the prefix's end is left out, any other invalid
+        # UTF-8 raises (an id must not be pieced together around bad bytes).
+        text = codecs.getincrementaldecoder("utf-8")().decode(prefix, final=False)
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    found: Any = None
+    try:
+        pos = _skip(text, 0)
+        if text[pos] != "{":
+            return None
+        pos += 1
+        while True:
+            name, pos = decoder.raw_decode(text, _skip(text, pos))
+            pos = _skip(text, pos)
+            if not isinstance(name, str) or text[pos] != ":":
+                return None
+            if name in _DATA_MEMBERS:
+                break
+            member, pos = decoder.raw_decode(text, _skip(text, pos + 1))
+            if name == "id":
+                if found is not None:
+                    return None
+                found = member
+            pos = _skip(text, pos)
+            if text[pos] == "}":
+                break
+            if text[pos] != ",":
+                return None
+            pos += 1
+    except (ValueError, IndexError, RecursionError):
+        return None
+    return found if is_event_id(found) else None
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
 
 
 def _is_cloudevents(content_type: bytes | None) -> bool:

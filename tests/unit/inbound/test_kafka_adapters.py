@@ -11,7 +11,14 @@ import pytest
 from hub.connectors.registry import load_registry
 from hub.envelope import to_kafka
 from hub.errors import ErrorCode
-from hub.inbound import KAFKA_ADAPTERS, KafkaBinary, KafkaStructured, Reading, choose_kafka
+from hub.inbound import (
+    KAFKA_ADAPTERS,
+    UNREAD_BYTES,
+    KafkaBinary,
+    KafkaStructured,
+    Reading,
+    choose_kafka,
+)
 from hub.schemas import validate_event
 from hub.testing import make_event
 from tests.sdk import API, APIS, kafka_binary, kafka_structured
@@ -294,8 +301,37 @@ def test_identify_reads_what_it_can_without_trusting_the_record() -> None:
     assert binary.identify(record(None, [], None)) is None
     value = json.dumps({"id": ID}).encode()
     assert structured_mode.identify(record(None, [], value)) == ID
-    assert structured_mode.identify(record(None, [], b" " * 600_000 + value)) is None
+    assert structured_mode.identify(record(None, [], b" " * 600_000 + value)) == ID
+    assert structured_mode.identify(record(None, [], b" " * (UNREAD_BYTES + 1) + value)) is None
     assert structured_mode.identify(record(None, [], b"{")) is None
+
+
+def _unread(start: bytes) -> Record:
+    """A structured record over UNREAD_BYTES: ``start``, then data filling it up."""
+    filler = b'"data": {"text": "' + b"a" * UNREAD_BYTES + b'"}}'
+    return record(None, [("content-type", b"application/cloudevents+json")], start + filler)
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (b'{"specversion": "1.0", "id": "' + ID.encode() + b'", ', ID),
+        (b'\n{ "id" :"' + ID.encode() + b'" ,"type":{"a":[1,"}"]},', ID),
+        (b'{"id": "' + ID.encode() + b'", "id": "other", ', None),
+        (b'{"specversion": "1.0", ', None),
+        (b'{"id": "REF-999900018", ', None),
+        (b'{"id": 7, ', None),
+        (b'{"id": "a\xffb", ', None),
+        (b'{"source": "\xff", "id": "' + ID.encode() + b'", ', None),
+        (b'["id", ', None),
+        (b'{"type": "' + b"x" * 20_000 + b'", "id": "' + ID.encode() + b'", ', None),
+    ],
+)
+def test_a_value_too_large_to_read_names_the_id_before_its_data(
+    start: bytes, expected: str | None
+) -> None:
+    """Over UNREAD_BYTES only the members before data in the value's first 16 KiB are read; the id once there is reported."""
+    assert KafkaStructured().identify(_unread(start)) == expected
 
 
 def test_never_stored_attributes_keep_a_record_out_of_its_dead_letter_copy() -> None:
