@@ -234,3 +234,27 @@ def test_an_event_of_256_kib_is_routed_and_one_byte_more_is_too_large(
     out = hub.feed(inbound(hub, *encode(over)))
     letter = letter_of(hub, out)
     assert (letter.code, letter.event_id) == ("EVENT_TOO_LARGE", over["id"])
+
+
+def test_ce_headers_beside_a_structured_value_dead_letter_it_without_their_values(
+    hub: InMemoryPipeline,
+) -> None:
+    """A structured referral with ce_subject and ce_foo headers is EXTENSION_NOT_ALLOWED at each header's name; its sender sees the codes."""
+    event = load_example(REFERRAL)
+    headers = [
+        ("content-type", b"application/cloudevents+json"),
+        ("ce_subject", b"999900018"),
+        ("ce_foo", b"Esther van Dalfsen"),
+    ]
+    out = hub.feed(inbound(hub, event["subject"].encode(), headers, json.dumps(event).encode()))
+    status = status_of(hub, out)
+    assert (status.status, status.codes) == (
+        "dead-lettered",
+        ("EXTENSION_NOT_ALLOWED", "EXTENSION_NOT_ALLOWED"),
+    )
+    letter = letter_of(hub, out)
+    assert [(e.path, e.code) for e in letter.errors] == [
+        ("headers.ce_subject", "EXTENSION_NOT_ALLOWED"),
+        ("headers.ce_foo", "EXTENSION_NOT_ALLOWED"),
+    ]
+    assert letter.event_id == event["id"]

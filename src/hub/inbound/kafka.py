@@ -4,8 +4,10 @@ The record's ``content-type`` header chooses, as the CloudEvents Kafka binding s
 value starting with ``application/cloudevents`` is structured mode (the whole event in
 the value), anything else binary mode, except that a record without any ``ce_*`` header
 is structured mode too (see ``KafkaStructured``). The key, when there is one, must equal
-the subject in both. In structured mode ``ce_*`` headers are ignored, as the binding and
-the CNCF SDKs do: the value holds every attribute.
+the subject in both. In structured mode the value holds every attribute, and a ``ce_*``
+header beside it is rejected (EXTENSION_NOT_ALLOWED at ``headers.<name>``): the binding
+and the CNCF SDKs ignore one, but the contract accepts no attribute outside its list and
+no personal data in Kafka headers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hub.envelope import from_kafka, is_event_id
+from hub.envelope import from_kafka, is_event_id, path_key
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.inbound._text import NOT_JSON, media_type, strict_json
 from hub.inbound.reading import KafkaAdapter, KafkaMessage, Reading
@@ -123,7 +125,9 @@ class KafkaStructured:
     CONTENT_TYPE_UNSUPPORTED). Also read for a record without any ``ce_*`` header, as the
     CNCF SDKs' ``from_kafka`` does: such a record cannot be binary mode, and the SDK's
     older API writes structured mode so, its ``content-type`` being the event's
-    ``datacontenttype``. The key, when there is one, must equal the subject.
+    ``datacontenttype``. The key, when there is one, must equal the subject, and no
+    ``ce_*`` header may come with the value (EXTENSION_NOT_ALLOWED at ``headers.<name>``,
+    the name shown only where it looks like a field name).
     """
 
     def accepts(self, headers: Sequence[tuple[str, bytes]]) -> bool:
@@ -147,6 +151,18 @@ class KafkaStructured:
         parsed = strict_json(value)
         event = parsed if isinstance(parsed, dict) else None
         event_id = _reportable_id(event)
+        beside = [
+            ErrorDetail(
+                f"headers.{path_key(name)}",
+                ErrorCode.EXTENSION_NOT_ALLOWED,
+                "A structured-mode record holds every attribute in its value; "
+                "no ce_ header may accompany it.",
+            )
+            for name, _ in record.headers
+            if name[:3].lower() == _CE_PREFIX
+        ]
+        if beside:
+            return Reading.unreadable(beside, event_id)
         content_types = [v for name, v in record.headers if name.lower() == _CONTENT_TYPE]
         if len(content_types) > 1:
             return Reading.unreadable(

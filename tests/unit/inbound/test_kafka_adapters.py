@@ -271,11 +271,22 @@ def test_a_ce_data_header_is_refused_not_overwritten(name: str) -> None:
     assert reading.event_id == ID
 
 
-def test_a_structured_record_is_read_whole_and_its_ce_headers_ignored() -> None:
-    """In structured mode the value holds every attribute; a ce_ header beside it changes nothing."""
+def test_a_structured_record_with_ce_headers_beside_its_value_is_rejected() -> None:
+    """In structured mode the value holds every attribute; each ce_ header beside it is EXTENSION_NOT_ALLOWED at its name, never its value."""
     event = event_with(id=ID)
-    reading = read(structured(event, ce_id=b"something-else", ce_clientname=b"x"))
-    assert reading.event == event
+    reading = read(
+        structured(event, ce_subject=b"999900018", ce_foo=b"Esther van Dalfsen", CE_Esther=b"x")
+    )
+    assert reading.event is None
+    assert errors(reading) == [
+        ("headers.ce_subject", ErrorCode.EXTENSION_NOT_ALLOWED),
+        ("headers.ce_foo", ErrorCode.EXTENSION_NOT_ALLOWED),
+        ("headers.*", ErrorCode.EXTENSION_NOT_ALLOWED),
+    ]
+    assert reading.event_id == ID
+    text = json.dumps([e.as_dict() for e in reading.errors])
+    assert "999900018" not in text
+    assert "Esther" not in text
 
 
 def test_sdk_1_structured_mode_takes_its_datacontenttype_from_the_header() -> None:
