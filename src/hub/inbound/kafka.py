@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hub.envelope import from_kafka, is_event_id, path_key
+from hub.envelope import ATTRIBUTES, from_kafka, is_event_id, path_key
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.inbound._text import NOT_JSON, media_type, strict_json
 from hub.inbound.reading import KafkaAdapter, KafkaMessage, Reading
@@ -49,8 +49,16 @@ _CE_PREFIX: Final = "ce_"
 _CLOUDEVENTS_PREFIX: Final = b"application/cloudevents"
 # Attributes that never leave the record they came in: vendor trace data the hub cannot
 # vet, and the partition key that only repeats the subject (messages.md, "Envelope").
-_NEVER_STORED_HEADERS: Final = frozenset({"ce_tracestate", "ce_partitionkey"})
 _NEVER_STORED_ATTRIBUTES: Final = ("tracestate", "partitionkey")
+# What a dead letter's copy keeps of a binary record's headers: those the hub reads, the
+# attributes it accepts and the content-type. Any other header (a client library's plain
+# tracestate, a partner's own x-client-bsn, a ce_data or an unknown ce_ header) is not the
+# hub's to keep: no personal data in Kafka headers (privacy.md).
+_STRUCTURED_HEADERS: Final = frozenset({_CONTENT_TYPE})
+_STORED_BINARY_HEADERS: Final = frozenset(
+    {_CONTENT_TYPE}
+    | {_CE_PREFIX + name for name in ATTRIBUTES - {"data", *_NEVER_STORED_ATTRIBUTES}}
+)
 
 
 def choose_kafka(
@@ -72,10 +80,9 @@ def _ce_id(record: KafkaMessage) -> str | None:
     return event_id if is_event_id(event_id) else None
 
 
-def _without_never_stored(record: KafkaMessage) -> tuple[tuple[str, bytes], ...]:
-    return tuple(
-        (name, value) for name, value in record.headers if name.lower() not in _NEVER_STORED_HEADERS
-    )
+def _only(record: KafkaMessage, names: frozenset[str]) -> tuple[tuple[str, bytes], ...]:
+    """The record's headers (in order, repeats kept) whose lower-case name is one of ``names``."""
+    return tuple((name, value) for name, value in record.headers if name.lower() in names)
 
 
 class KafkaBinary:
@@ -113,8 +120,8 @@ class KafkaBinary:
         return _ce_id(record)
 
     def stored_headers(self, record: KafkaMessage) -> tuple[tuple[str, bytes], ...] | None:
-        """Every header but ``ce_tracestate`` and ``ce_partitionkey``."""
-        return _without_never_stored(record)
+        """The ``ce_*`` headers of the attributes the hub keeps, and ``content-type``; no other."""
+        return _only(record, _STORED_BINARY_HEADERS)
 
 
 class KafkaStructured:
@@ -257,7 +264,7 @@ class KafkaStructured:
         return _reportable_id(parsed if isinstance(parsed, dict) else None)
 
     def stored_headers(self, record: KafkaMessage) -> tuple[tuple[str, bytes], ...] | None:
-        """The headers but the never-stored ones; None when the value itself may hold those."""
+        """Only ``content-type`` (the value holds the rest); None when the value may hold never-stored attributes."""
         value = record.value
         if value is not None:
             parsed = strict_json(value)
@@ -267,7 +274,7 @@ class KafkaStructured:
                 name in parsed for name in _NEVER_STORED_ATTRIBUTES
             ):
                 return None
-        return _without_never_stored(record)
+        return _only(record, _STRUCTURED_HEADERS)
 
 
 KAFKA_ADAPTERS: Final[tuple[KafkaAdapter, ...]] = (KafkaStructured(), KafkaBinary())

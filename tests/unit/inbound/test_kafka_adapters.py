@@ -351,7 +351,7 @@ def test_never_stored_attributes_keep_a_record_out_of_its_dead_letter_copy() -> 
     headers = [("ce_id", b"1"), ("CE_TRACESTATE", b"v=1"), ("ce_partitionkey", b"k")]
     assert binary.stored_headers(record(None, headers, b"{}")) == (("ce_id", b"1"),)
     event = event_with(id=ID)
-    plain = structured(event, ce_tracestate=b"v=1")
+    plain = structured(event, ce_tracestate=b"v=1", tracestate=b"v=1")
     assert structured_mode.stored_headers(plain) == (
         ("content-type", b"application/cloudevents+json"),
     )
@@ -372,3 +372,19 @@ def test_null_header_values_are_read_as_absent_or_refused() -> None:
             adapter.identify(message)
             adapter.stored_headers(message)
     assert read(Record(None, tuple(nulls[:1]), value)).event == event
+
+
+def test_a_copy_keeps_only_the_headers_the_hub_reads() -> None:
+    """Binary: the accepted attributes' ce_ headers (any case, repeats kept) and content-type; no plain tracestate, x- header, ce_data or unknown ce_ header."""
+    key, headers, value = to_kafka(event_with(id=ID))
+    others = [
+        ("tracestate", b"vendor=v"),
+        ("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01"),
+        ("x-client-bsn", b"999900018"),
+        ("ce_foo", b"Esther"),
+        ("ce_data", b"{}"),
+        ("CE_ID", b"again"),
+    ]
+    kept = KafkaBinary().stored_headers(record(key, [*headers, *others], value))
+    assert kept == (*headers, ("CE_ID", b"again"))
+    assert {name for name, _ in headers} >= {"ce_id", "ce_subject", "content-type"}
