@@ -136,9 +136,13 @@ _URI = re.compile(
     rf"(?:\?(?:{_PCHAR}|[/?])*)?"
     rf"(?:#(?:{_PCHAR}|[/?])*)?"
 )
+_TRACE_FIELDS = r"-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+# W3C trace context: version 00 is exactly its four fields; a later version (not ff) is read
+# by its first four, and what follows a further "-" is that version's, ignored here.
 _TRACEPARENT = re.compile(
-    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+    rf"00{_TRACE_FIELDS}|(?!00|ff)[0-9a-f]{{2}}{_TRACE_FIELDS}(?:-[\x20-\x7e]*)?"
 )
+_TRACEPARENT_V00_LENGTH: Final = 55
 _TRACESTATE_MEMBER = re.compile(
     r"(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})"
     r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
@@ -475,6 +479,11 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
             )
         )
         traceparent = None
+    elif traceparent is not None and not traceparent.startswith("00"):
+        # Kept as the version-00 reader the hub is (W3C: a vendor writes the version it
+        # knows): the four fields it understands, so a later version's own fields are
+        # never stored or forwarded.
+        traceparent = "00" + traceparent[2:_TRACEPARENT_V00_LENGTH]
 
     # Checked so a malformed one is rejected, then dropped: never stored, logged or forwarded.
     tracestate = strings["tracestate"]
