@@ -116,10 +116,33 @@ _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _JSON_MEDIA_TYPE = re.compile(r"application/json(?:\s*;\s*charset=\"?utf-8\"?)?", re.IGNORECASE)
-_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
-_TRACEPARENT = re.compile(
-    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+# RFC 3986's URI (section 3, the ABNF of appendix A), written out: no dependency checks it
+# strictly (httpx and pydantic parse leniently, percent-encoding what they should refuse).
+# Plain ECMA-262 syntax, as the exported JSON Schema states it too; a pchar is never a "/",
+# so matching stays linear in the length.
+_PCT = r"%[0-9A-Fa-f]{2}"
+_UNRESERVED_SUB_DELIMS = r"A-Za-z0-9\-._~!$&'()*+,;="
+_PCHAR = rf"(?:[{_UNRESERVED_SUB_DELIMS}:@]|{_PCT})"
+_AUTHORITY = (
+    rf"(?:(?:[{_UNRESERVED_SUB_DELIMS}:]|{_PCT})*@)?"  # userinfo
+    rf"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[{_UNRESERVED_SUB_DELIMS}:]+)\]"  # IP-literal
+    rf"|(?:[{_UNRESERVED_SUB_DELIMS}]|{_PCT})*)"  # IPv4address or reg-name
+    r"(?::[0-9]*)?"  # port
 )
+_SEGMENTS = rf"(?:/{_PCHAR}*)*"
+_URI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:"
+    rf"(?://{_AUTHORITY}{_SEGMENTS}|/(?:{_PCHAR}+{_SEGMENTS})?|{_PCHAR}+{_SEGMENTS})?"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?"
+    rf"(?:#(?:{_PCHAR}|[/?])*)?"
+)
+_TRACE_FIELDS = r"-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+# W3C trace context: version 00 is exactly its four fields; a later version (not ff) is read
+# by its first four, and what follows a further "-" is that version's, ignored here.
+_TRACEPARENT = re.compile(
+    rf"00{_TRACE_FIELDS}|(?!00|ff)[0-9a-f]{{2}}{_TRACE_FIELDS}(?:-[\x20-\x7e]*)?"
+)
+_TRACEPARENT_V00_LENGTH: Final = 55
 _TRACESTATE_MEMBER = re.compile(
     r"(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})"
     r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
@@ -334,7 +357,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
     Checks everything the envelope alone decides: specversion; id present, 1-128
     characters of ``A-Z a-z 0-9 . _ : -`` and no part a BSN; source and type present; time
     in RFC 3339 with an offset; subject present with no part a BSN; datacontenttype JSON;
-    dataschema an absolute URI; trace context well formed; partitionkey equal to the
+    dataschema an absolute URI (RFC 3986); trace context well formed; partitionkey equal to the
     subject; no other extension; data an object. Whether the type is known and the subject
     matches ``data`` is the schemas' part; the size is ``validate_event``'s.
     """
@@ -442,7 +465,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
         )
 
     dataschema = strings["dataschema"]
-    if dataschema is not None and _ABSOLUTE_URI.fullmatch(dataschema) is None:
+    if dataschema is not None and _URI.fullmatch(dataschema) is None:
         errors.append(_error("dataschema", ErrorCode.FORMAT_INVALID, "Must be an absolute URI."))
         dataschema = None
 
@@ -456,6 +479,11 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
             )
         )
         traceparent = None
+    elif traceparent is not None and not traceparent.startswith("00"):
+        # Kept as the version-00 reader the hub is (W3C: a vendor writes the version it
+        # knows): the four fields it understands, so a later version's own fields are
+        # never stored or forwarded.
+        traceparent = "00" + traceparent[2:_TRACEPARENT_V00_LENGTH]
 
     # Checked so a malformed one is rejected, then dropped: never stored, logged or forwarded.
     tracestate = strings["tracestate"]

@@ -88,10 +88,11 @@ class OutRecord:
     headers: Headers = ()
 
 
-# The contract's limit (messages.md, "Envelope") is 256 KiB of an event's compact JSON,
-# which validation measures exactly as the gateway does. A record whose raw bytes are
-# twice that (UNREAD_BYTES) is refused unread: parsing it is wasted work, and no copy of
-# it would fit a dead letter. Up to the limit itself a dead letter carries a copy for replay.
+# The contract's limit (messages.md, "Size") is 256 KiB of an event's compact JSON, which
+# validation measures exactly as the gateway does, whatever the record's raw bytes (a
+# value of \uXXXX escapes is three times its event). Only a record over the broker's own
+# default limit (UNREAD_BYTES, 1 MiB) is refused unread. A dead letter carries a copy for
+# replay only of a record within 256 KiB, so the dead letter always fits its topic.
 
 
 class Pipeline:

@@ -6,12 +6,15 @@ import dataclasses
 import itertools
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from hub import pipeline as pipeline_module
 from hub.audit.chain import record_hash
+from hub.envelope import MAX_EVENT_BYTES, event_size
 from hub.errors import ErrorCode
+from hub.inbound import UNREAD_BYTES
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
 from hub.testing import InMemoryPipeline, load_example
@@ -100,10 +103,10 @@ def test_an_invalid_event_is_dead_lettered_with_its_copy(hub: InMemoryPipeline) 
 
 
 def test_a_too_large_record_is_dead_lettered_by_reference(hub: InMemoryPipeline) -> None:
-    """A record over twice the limit is refused unread, kept by reference and digest."""
+    """A record over UNREAD_BYTES (the broker's default limit) is refused unread, kept by reference and digest."""
     event = load_example(REFERRAL)
     good = hub.record(event)
-    huge = InboundRecord(good.topic, 3, 41, good.key, b" " * 600_000 + b"{}", good.headers)
+    huge = InboundRecord(good.topic, 3, 41, good.key, b" " * UNREAD_BYTES + b"{}", good.headers)
     out = hub.feed(huge)
     assert topics(out) == [hub.layout.status, hub.layout.deadletter]
     letter = DeadLetter.from_json(out[1].value or b"")
@@ -111,6 +114,77 @@ def test_a_too_large_record_is_dead_lettered_by_reference(hub: InMemoryPipeline)
     assert letter.record is None
     assert letter.code == ErrorCode.EVENT_TOO_LARGE.value
     assert (letter.partition, letter.offset, letter.size) == (3, 41, huge.size)
+
+
+def _escaped_plan() -> dict[str, Any]:
+    """A plan of 100 goals in Arabic: about 190 KiB compact, over 512 KiB written with \\u escapes."""
+    event = load_example("cases.plan-updated/valid/first-plan.json")
+    goal = event["data"]["goals"][0]
+    text = ("مساعدة في الشؤون المالية والتربية " * 40)[:1000]
+    event["data"]["goals"] = [goal | {"goal_id": f"G{n}", "description": text} for n in range(100)]
+    return event
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured"])
+def test_an_event_within_256_kib_is_taken_whatever_its_escapes_cost(
+    hub: InMemoryPipeline, mode: str
+) -> None:
+    """The CNCF SDK's \\u-escaped value of an event under 256 KiB is over 512 KiB of record, and delivered."""
+    hub.feed(load_example(REFERRAL), load_example("cases.opened/valid/after-referral.json"))
+    event = _escaped_plan()
+    record = hub.record(event)
+    if mode == "structured":
+        value = json.dumps(event).encode()
+        record = dataclasses.replace(
+            record, headers=(("content-type", b"application/cloudevents+json"),), value=value
+        )
+    else:
+        record = dataclasses.replace(record, value=json.dumps(event["data"]).encode())
+    assert event_size(event) < MAX_EVENT_BYTES < 2 * MAX_EVENT_BYTES < record.size
+    out = hub.feed(record)
+    status = StatusRecord.from_json(only(out, hub.layout.status).value or b"")
+    assert status is not None
+    assert status.status == "delivered"
+
+
+def test_a_larger_escaped_event_is_too_large_and_not_copied(hub: InMemoryPipeline) -> None:
+    """Over 256 KiB compact it is EVENT_TOO_LARGE with its id, and its dead letter keeps no copy."""
+    event = _escaped_plan()
+    event["data"]["goals"] = [
+        goal | {"description": goal["description"] * 2} for goal in event["data"]["goals"]
+    ]
+    record = dataclasses.replace(hub.record(event), value=json.dumps(event["data"]).encode())
+    out = hub.feed(record)
+    letter = DeadLetter.from_json(only(out, hub.layout.deadletter).value or b"")
+    assert letter is not None
+    assert (letter.code, letter.event_id, letter.record) == (
+        ErrorCode.EVENT_TOO_LARGE.value,
+        event["id"],
+        None,
+    )
+
+
+def test_a_structured_record_refused_unread_gets_a_status_under_its_id(
+    hub: InMemoryPipeline,
+) -> None:
+    """A structured record over UNREAD_BYTES is dead-lettered with the id written before its data, and its sender sees a status."""
+    event = load_example(REFERRAL)
+    event["data"]["request"]["summary"] = "a" * UNREAD_BYTES
+    good = hub.record(event)
+    record = dataclasses.replace(
+        good,
+        headers=(("content-type", b"application/cloudevents+json"),),
+        value=json.dumps(event).encode(),
+    )
+    out = hub.feed(record)
+    assert topics(out) == [hub.layout.status, hub.layout.deadletter]
+    status = StatusRecord.from_json(out[0].value or b"")
+    letter = DeadLetter.from_json(out[1].value or b"")
+    assert status is not None
+    assert letter is not None
+    assert (status.status, status.codes) == ("dead-lettered", ("EVENT_TOO_LARGE",))
+    assert out[0].key == f"{event['source']} {event['id']}".encode()
+    assert (letter.event_id, letter.record) == (event["id"], None)
 
 
 def test_a_record_on_the_topic_of_no_registered_partner_is_dead_lettered(

@@ -12,6 +12,7 @@ import pytest
 import structlog
 
 from hub.envelope import MAX_EVENT_BYTES, event_size, to_kafka
+from hub.inbound import UNREAD_BYTES
 from hub.observability.logging import configure_logging
 from hub.pipeline import InboundRecord, OutRecord
 from hub.records import DeadLetter, StatusRecord
@@ -145,9 +146,11 @@ def test_a_structured_event_holding_never_stored_attributes_is_dead_lettered_by_
     ]
 
 
-def test_a_too_large_structured_record_has_no_id_to_report(hub: InMemoryPipeline) -> None:
-    """A structured record over the unread limit is not parsed, so no id is reported."""
-    value = json.dumps({"id": "big-1", "pad": " " * 600_000}).encode()
+def test_a_too_large_structured_record_with_its_id_after_data_has_no_id_to_report(
+    hub: InMemoryPipeline,
+) -> None:
+    """A structured record over UNREAD_BYTES is not parsed; an id written after its data is not found."""
+    value = json.dumps({"data": {"pad": " " * UNREAD_BYTES}, "id": "big-1"}).encode()
     out = hub.feed(inbound(hub, None, [("content-type", b"application/cloudevents+json")], value))
     assert [r.topic for r in out] == [hub.layout.deadletter]
     assert letter_of(hub, out).code == "EVENT_TOO_LARGE"
@@ -231,3 +234,27 @@ def test_an_event_of_256_kib_is_routed_and_one_byte_more_is_too_large(
     out = hub.feed(inbound(hub, *encode(over)))
     letter = letter_of(hub, out)
     assert (letter.code, letter.event_id) == ("EVENT_TOO_LARGE", over["id"])
+
+
+def test_ce_headers_beside_a_structured_value_dead_letter_it_without_their_values(
+    hub: InMemoryPipeline,
+) -> None:
+    """A structured referral with ce_subject and ce_foo headers is EXTENSION_NOT_ALLOWED at each header's name; its sender sees the codes."""
+    event = load_example(REFERRAL)
+    headers = [
+        ("content-type", b"application/cloudevents+json"),
+        ("ce_subject", b"999900018"),
+        ("ce_foo", b"Esther van Dalfsen"),
+    ]
+    out = hub.feed(inbound(hub, event["subject"].encode(), headers, json.dumps(event).encode()))
+    status = status_of(hub, out)
+    assert (status.status, status.codes) == (
+        "dead-lettered",
+        ("EXTENSION_NOT_ALLOWED", "EXTENSION_NOT_ALLOWED"),
+    )
+    letter = letter_of(hub, out)
+    assert [(e.path, e.code) for e in letter.errors] == [
+        ("headers.ce_subject", "EXTENSION_NOT_ALLOWED"),
+        ("headers.ce_foo", "EXTENSION_NOT_ALLOWED"),
+    ]
+    assert letter.event_id == event["id"]

@@ -108,3 +108,34 @@ def test_replay_headers_on_an_inbound_topic_are_the_partners_and_ignored() -> No
     read = _inbound(_Record("p.inbound.gp-de-linde", headers), "p.replay")  # type: ignore[arg-type]
     assert (read.topic, read.replays, read.replay_of) == ("p.inbound.gp-de-linde", 0, None)
     assert read.headers == tuple(headers)
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured"])
+def test_a_replay_from_the_copy_routes_without_the_headers_the_hub_does_not_keep(
+    hub: InMemoryPipeline, mode: str
+) -> None:
+    """The copy keeps only the headers the hub reads (no x-client-bsn, no plain tracestate), and replaying it routes the event."""
+    event = load_example(DECIDED)
+    record = hub.record(event)
+    if mode == "structured":
+        record = dataclasses.replace(
+            record,
+            headers=(("content-type", b"application/cloudevents+json"),),
+            value=json.dumps(event).encode(),
+        )
+    extra = (("x-client-bsn", b"999900018"), ("tracestate", b"vendor=zqstate"))
+    record = dataclasses.replace(record, headers=record.headers + extra)
+    out = hub.feed(record)
+    [letter_record] = on(out, hub.layout.deadletter)
+    letter = DeadLetter.from_json(letter_record.value or b"")
+    assert letter is not None
+    assert letter.record is not None
+    assert letter.record.headers == record.headers[: -len(extra)]
+    assert b"999900018" not in (letter_record.value or b"")
+    assert b"zqstate" not in (letter_record.value or b"")
+    hub.feed(load_example(REQUESTED))
+    copy = dataclasses.replace(
+        record, headers=letter.record.headers, key=letter.record.key, value=letter.record.value
+    )
+    out = hub.feed(replayed(copy))
+    assert len(on(out, hub.layout.deliveries(hub.registry.only("swt")))) == 1

@@ -336,7 +336,8 @@ class _Builder:
                         _CONTENT_TYPE_HEADER: {
                             "type": "string",
                             "description": f"`{_STRUCTURED}`; a record with no `ce_` header "
-                            "is read as structured mode too.",
+                            "is read as structured mode too. No `ce_` header may come with a "
+                            "structured value (EXTENSION_NOT_ALLOWED).",
                         }
                     },
                 },

@@ -4,16 +4,20 @@ The record's ``content-type`` header chooses, as the CloudEvents Kafka binding s
 value starting with ``application/cloudevents`` is structured mode (the whole event in
 the value), anything else binary mode, except that a record without any ``ce_*`` header
 is structured mode too (see ``KafkaStructured``). The key, when there is one, must equal
-the subject in both. In structured mode ``ce_*`` headers are ignored, as the binding and
-the CNCF SDKs do: the value holds every attribute.
+the subject in both. In structured mode the value holds every attribute, and a ``ce_*``
+header beside it is rejected (EXTENSION_NOT_ALLOWED at ``headers.<name>``): the binding
+and the CNCF SDKs ignore one, but the contract accepts no attribute outside its list and
+no personal data in Kafka headers.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hub.envelope import MAX_EVENT_BYTES, from_kafka, is_event_id
+from hub.envelope import ATTRIBUTES, from_kafka, is_event_id, path_key
 from hub.errors import ErrorCode, ErrorDetail, InvalidEvent
 from hub.inbound._text import NOT_JSON, media_type, strict_json
 from hub.inbound.reading import KafkaAdapter, KafkaMessage, Reading
@@ -28,16 +32,33 @@ __all__ = [
 ]
 
 STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
-UNREAD_BYTES: Final = 2 * MAX_EVENT_BYTES
-"""A record this large is refused unread: parsing it is wasted work (messages.md: 256 KiB)."""
+UNREAD_BYTES: Final = 1024 * 1024
+"""A record larger than this is refused unread (EVENT_TOO_LARGE), its event never parsed.
+
+Kafka's default ``message.max.bytes`` (1 MiB): the broker's own record limit, so only a
+topic configured beyond the default brings one. Below it the record is read and the
+event measured as the gateway measures it (its compact JSON, messages.md "Size"), since
+a value written with ``\\uXXXX`` escapes (as the CNCF SDK writes non-ASCII) can be three
+times its event's size.
+"""
+_ID_SCAN_BYTES: Final = 16 * 1024
+"""How much of a structured value refused unread is scanned for the event's ``id``."""
 
 _CONTENT_TYPE: Final = "content-type"
 _CE_PREFIX: Final = "ce_"
 _CLOUDEVENTS_PREFIX: Final = b"application/cloudevents"
 # Attributes that never leave the record they came in: vendor trace data the hub cannot
 # vet, and the partition key that only repeats the subject (messages.md, "Envelope").
-_NEVER_STORED_HEADERS: Final = frozenset({"ce_tracestate", "ce_partitionkey"})
 _NEVER_STORED_ATTRIBUTES: Final = ("tracestate", "partitionkey")
+# What a dead letter's copy keeps of a binary record's headers: those the hub reads, the
+# attributes it accepts and the content-type. Any other header (a client library's plain
+# tracestate, a partner's own x-client-bsn, a ce_data or an unknown ce_ header) is not the
+# hub's to keep: no personal data in Kafka headers (privacy.md).
+_STRUCTURED_HEADERS: Final = frozenset({_CONTENT_TYPE})
+_STORED_BINARY_HEADERS: Final = frozenset(
+    {_CONTENT_TYPE}
+    | {_CE_PREFIX + name for name in ATTRIBUTES - {"data", *_NEVER_STORED_ATTRIBUTES}}
+)
 
 
 def choose_kafka(
@@ -59,10 +80,9 @@ def _ce_id(record: KafkaMessage) -> str | None:
     return event_id if is_event_id(event_id) else None
 
 
-def _without_never_stored(record: KafkaMessage) -> tuple[tuple[str, bytes], ...]:
-    return tuple(
-        (name, value) for name, value in record.headers if name.lower() not in _NEVER_STORED_HEADERS
-    )
+def _only(record: KafkaMessage, names: frozenset[str]) -> tuple[tuple[str, bytes], ...]:
+    """The record's headers (in order, repeats kept) whose lower-case name is one of ``names``."""
+    return tuple((name, value) for name, value in record.headers if name.lower() in names)
 
 
 class KafkaBinary:
@@ -100,8 +120,8 @@ class KafkaBinary:
         return _ce_id(record)
 
     def stored_headers(self, record: KafkaMessage) -> tuple[tuple[str, bytes], ...] | None:
-        """Every header but ``ce_tracestate`` and ``ce_partitionkey``."""
-        return _without_never_stored(record)
+        """The ``ce_*`` headers of the attributes the hub keeps, and ``content-type``; no other."""
+        return _only(record, _STORED_BINARY_HEADERS)
 
 
 class KafkaStructured:
@@ -112,7 +132,9 @@ class KafkaStructured:
     CONTENT_TYPE_UNSUPPORTED). Also read for a record without any ``ce_*`` header, as the
     CNCF SDKs' ``from_kafka`` does: such a record cannot be binary mode, and the SDK's
     older API writes structured mode so, its ``content-type`` being the event's
-    ``datacontenttype``. The key, when there is one, must equal the subject.
+    ``datacontenttype``. The key, when there is one, must equal the subject, and no
+    ``ce_*`` header may come with the value (EXTENSION_NOT_ALLOWED at ``headers.<name>``,
+    the name shown only where it looks like a field name).
     """
 
     def accepts(self, headers: Sequence[tuple[str, bytes]]) -> bool:
@@ -136,6 +158,18 @@ class KafkaStructured:
         parsed = strict_json(value)
         event = parsed if isinstance(parsed, dict) else None
         event_id = _reportable_id(event)
+        beside = [
+            ErrorDetail(
+                f"headers.{path_key(name)}",
+                ErrorCode.EXTENSION_NOT_ALLOWED,
+                "A structured-mode record holds every attribute in its value; "
+                "no ce_ header may accompany it.",
+            )
+            for name, _ in record.headers
+            if name[:3].lower() == _CE_PREFIX
+        ]
+        if beside:
+            return Reading.unreadable(beside, event_id)
         content_types = [v for name, v in record.headers if name.lower() == _CONTENT_TYPE]
         if len(content_types) > 1:
             return Reading.unreadable(
@@ -215,15 +249,22 @@ class KafkaStructured:
         return Reading(event=event)
 
     def identify(self, record: KafkaMessage) -> str | None:
-        """The value's ``id`` when the value is small enough to read; never a header's."""
+        """The value's ``id``; never a header's.
+
+        A value over ``UNREAD_BYTES`` is not parsed: its ``id`` is taken only from the
+        attributes before ``data`` in its first ``_ID_SCAN_BYTES`` (where the CNCF SDKs
+        write them), and only when it appears once there.
+        """
         value = record.value
-        if value is None or len(value) > UNREAD_BYTES:
+        if value is None:
             return None
+        if len(value) > UNREAD_BYTES:
+            return _leading_id(value[:_ID_SCAN_BYTES])
         parsed = strict_json(value)
         return _reportable_id(parsed if isinstance(parsed, dict) else None)
 
     def stored_headers(self, record: KafkaMessage) -> tuple[tuple[str, bytes], ...] | None:
-        """The headers but the never-stored ones; None when the value itself may hold those."""
+        """Only ``content-type`` (the value holds the rest); None when the value may hold never-stored attributes."""
         value = record.value
         if value is not None:
             parsed = strict_json(value)
@@ -233,7 +274,7 @@ class KafkaStructured:
                 name in parsed for name in _NEVER_STORED_ATTRIBUTES
             ):
                 return None
-        return _without_never_stored(record)
+        return _only(record, _STRUCTURED_HEADERS)
 
 
 KAFKA_ADAPTERS: Final[tuple[KafkaAdapter, ...]] = (KafkaStructured(), KafkaBinary())
@@ -247,6 +288,59 @@ def _error(code: ErrorCode, message: str) -> ErrorDetail:
 def _reportable_id(event: dict[str, Any] | None) -> str | None:
     event_id = None if event is None else event.get("id")
     return event_id if is_event_id(event_id) else None
+
+
+_WHITESPACE: Final = " \t\n\r"
+_DATA_MEMBERS: Final = frozenset({"data", "data_base64"})
+
+
+def _leading_id(prefix: bytes) -> str | None:
+    """The reportable ``id`` among a JSON object's members before ``data``, read from a prefix of it.
+
+    The stdlib's scanner reads one member at a time, so the (large) data is never
+    parsed; no parser in the dependencies reads a cut-off document member by member.
+    None when the prefix ends first, is not such an object, or names ``id`` twice.
+    """
+    try:
+        # Incremental: a character cut at the prefix's end is left out, any other invalid
+        # UTF-8 raises (an id must not be pieced together around bad bytes).
+        text = codecs.getincrementaldecoder("utf-8")().decode(prefix, final=False)
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    found: Any = None
+    try:
+        pos = _skip(text, 0)
+        if text[pos] != "{":
+            return None
+        pos += 1
+        while True:
+            name, pos = decoder.raw_decode(text, _skip(text, pos))
+            pos = _skip(text, pos)
+            if not isinstance(name, str) or text[pos] != ":":
+                return None
+            if name in _DATA_MEMBERS:
+                break
+            member, pos = decoder.raw_decode(text, _skip(text, pos + 1))
+            if name == "id":
+                if found is not None:
+                    return None
+                found = member
+            pos = _skip(text, pos)
+            if text[pos] == "}":
+                break
+            if text[pos] != ",":
+                return None
+            pos += 1
+    except (ValueError, IndexError, RecursionError):
+        return None
+    return found if is_event_id(found) else None
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
 
 
 def _is_cloudevents(content_type: bytes | None) -> bool:

@@ -116,7 +116,8 @@ class KafkaAdapter(Protocol):
     def stored_headers(self, record: KafkaMessage) -> tuple[tuple[str, bytes], ...] | None:
         """The headers a dead letter keeps with its copy of the record; None: keep no copy.
 
-        None when the record holds what the hub never stores (``tracestate``,
+        Only the headers the adapter reads (a replay reads the copy the same way); any
+        other header is not the hub's to keep. None when the record holds what the hub never stores (``tracestate``,
         ``partitionkey``) where it cannot be left out; the dead letter then refers to the
         record on its inbound topic, which has the same retention.
         """

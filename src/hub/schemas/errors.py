@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -20,6 +20,7 @@ from hub.errors import ErrorCode, ErrorDetail
 
 __all__ = [
     "BLANK_PATTERN",
+    "MAP_FIELDS",
     "RULES_ERROR_TYPE",
     "Issue",
     "error_details",
@@ -79,20 +80,32 @@ def raise_issues(issues: Sequence[Issue]) -> None:
         )
 
 
+MAP_FIELDS: Final = frozenset({"indicators"})
+"""The contract's free-key maps (dict-typed fields): their keys are data, never shown in a path.
+
+A unit test walks every type's JSON Schema and fails when a map is missing here, or when a
+name here is also a field that is not a map.
+"""
+
+
 def render_path(prefix: str, loc: Sequence[str | int]) -> str:
     """Render a location as a path into the CloudEvent: ``data.household_members[0].birth_date``.
 
-    String parts pass through ``path_key``: field names print as they are, a key that could
-    carry personal data (an unknown field, an indicator name) prints as ``*``.
+    A key of a map (``MAP_FIELDS``) always prints as ``*``: it is data, like a value.
+    Other string parts pass through ``path_key``: field names print as they are, a key that
+    could carry personal data (an unknown field) prints as ``*``.
     """
     path = prefix
+    in_map = False
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+            in_map = False
         elif part == "[key]":
             continue  # pydantic marks a dict key's own error so; the key is already in the path
         else:
-            path += ("." if path else "") + path_key(part)
+            path += ("." if path else "") + ("*" if in_map else path_key(part))
+            in_map = not in_map and part in MAP_FIELDS
     return path
 
 

@@ -31,12 +31,12 @@ from pydantic_core import core_schema
 
 # The envelope's own regular expressions, so the schema cannot drift from read_attributes.
 from hub.envelope import (
-    _ABSOLUTE_URI,
     _EVENT_ID,
     _ID_MAX_LENGTH,
     _JSON_MEDIA_TYPE,
     _RFC3339,
     _TRACEPARENT,
+    _URI,
     SPECVERSION,
 )
 from hub.errors import ErrorCode
@@ -451,8 +451,8 @@ def envelope_schema(version: str = "v1") -> dict[str, Any]:
             },
             "dataschema": {
                 "type": "string",
-                "pattern": _anchored(_ABSOLUTE_URI.pattern),
-                "description": "An absolute URI; the type's schema $id is the natural value.",
+                "pattern": _anchored(_URI.pattern),
+                "description": "An absolute URI (RFC 3986); the type's schema $id is the natural value.",
             },
             "traceparent": {
                 "type": "string",

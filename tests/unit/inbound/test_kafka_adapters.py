@@ -11,7 +11,14 @@ import pytest
 from hub.connectors.registry import load_registry
 from hub.envelope import to_kafka
 from hub.errors import ErrorCode
-from hub.inbound import KAFKA_ADAPTERS, KafkaBinary, KafkaStructured, Reading, choose_kafka
+from hub.inbound import (
+    KAFKA_ADAPTERS,
+    UNREAD_BYTES,
+    KafkaBinary,
+    KafkaStructured,
+    Reading,
+    choose_kafka,
+)
 from hub.schemas import validate_event
 from hub.testing import make_event
 from tests.sdk import API, APIS, kafka_binary, kafka_structured
@@ -264,11 +271,22 @@ def test_a_ce_data_header_is_refused_not_overwritten(name: str) -> None:
     assert reading.event_id == ID
 
 
-def test_a_structured_record_is_read_whole_and_its_ce_headers_ignored() -> None:
-    """In structured mode the value holds every attribute; a ce_ header beside it changes nothing."""
+def test_a_structured_record_with_ce_headers_beside_its_value_is_rejected() -> None:
+    """In structured mode the value holds every attribute; each ce_ header beside it is EXTENSION_NOT_ALLOWED at its name, never its value."""
     event = event_with(id=ID)
-    reading = read(structured(event, ce_id=b"something-else", ce_clientname=b"x"))
-    assert reading.event == event
+    reading = read(
+        structured(event, ce_subject=b"999900018", ce_foo=b"Esther van Dalfsen", CE_Esther=b"x")
+    )
+    assert reading.event is None
+    assert errors(reading) == [
+        ("headers.ce_subject", ErrorCode.EXTENSION_NOT_ALLOWED),
+        ("headers.ce_foo", ErrorCode.EXTENSION_NOT_ALLOWED),
+        ("headers.*", ErrorCode.EXTENSION_NOT_ALLOWED),
+    ]
+    assert reading.event_id == ID
+    text = json.dumps([e.as_dict() for e in reading.errors])
+    assert "999900018" not in text
+    assert "Esther" not in text
 
 
 def test_sdk_1_structured_mode_takes_its_datacontenttype_from_the_header() -> None:
@@ -294,8 +312,37 @@ def test_identify_reads_what_it_can_without_trusting_the_record() -> None:
     assert binary.identify(record(None, [], None)) is None
     value = json.dumps({"id": ID}).encode()
     assert structured_mode.identify(record(None, [], value)) == ID
-    assert structured_mode.identify(record(None, [], b" " * 600_000 + value)) is None
+    assert structured_mode.identify(record(None, [], b" " * 600_000 + value)) == ID
+    assert structured_mode.identify(record(None, [], b" " * (UNREAD_BYTES + 1) + value)) is None
     assert structured_mode.identify(record(None, [], b"{")) is None
+
+
+def _unread(start: bytes) -> Record:
+    """A structured record over UNREAD_BYTES: ``start``, then data filling it up."""
+    filler = b'"data": {"text": "' + b"a" * UNREAD_BYTES + b'"}}'
+    return record(None, [("content-type", b"application/cloudevents+json")], start + filler)
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (b'{"specversion": "1.0", "id": "' + ID.encode() + b'", ', ID),
+        (b'\n{ "id" :"' + ID.encode() + b'" ,"type":{"a":[1,"}"]},', ID),
+        (b'{"id": "' + ID.encode() + b'", "id": "other", ', None),
+        (b'{"specversion": "1.0", ', None),
+        (b'{"id": "REF-999900018", ', None),
+        (b'{"id": 7, ', None),
+        (b'{"id": "a\xffb", ', None),
+        (b'{"source": "\xff", "id": "' + ID.encode() + b'", ', None),
+        (b'["id", ', None),
+        (b'{"type": "' + b"x" * 20_000 + b'", "id": "' + ID.encode() + b'", ', None),
+    ],
+)
+def test_a_value_too_large_to_read_names_the_id_before_its_data(
+    start: bytes, expected: str | None
+) -> None:
+    """Over UNREAD_BYTES only the members before data in the value's first 16 KiB are read; the id once there is reported."""
+    assert KafkaStructured().identify(_unread(start)) == expected
 
 
 def test_never_stored_attributes_keep_a_record_out_of_its_dead_letter_copy() -> None:
@@ -304,7 +351,7 @@ def test_never_stored_attributes_keep_a_record_out_of_its_dead_letter_copy() -> 
     headers = [("ce_id", b"1"), ("CE_TRACESTATE", b"v=1"), ("ce_partitionkey", b"k")]
     assert binary.stored_headers(record(None, headers, b"{}")) == (("ce_id", b"1"),)
     event = event_with(id=ID)
-    plain = structured(event, ce_tracestate=b"v=1")
+    plain = structured(event, ce_tracestate=b"v=1", tracestate=b"v=1")
     assert structured_mode.stored_headers(plain) == (
         ("content-type", b"application/cloudevents+json"),
     )
@@ -325,3 +372,19 @@ def test_null_header_values_are_read_as_absent_or_refused() -> None:
             adapter.identify(message)
             adapter.stored_headers(message)
     assert read(Record(None, tuple(nulls[:1]), value)).event == event
+
+
+def test_a_copy_keeps_only_the_headers_the_hub_reads() -> None:
+    """Binary: the accepted attributes' ce_ headers (any case, repeats kept) and content-type; no plain tracestate, x- header, ce_data or unknown ce_ header."""
+    key, headers, value = to_kafka(event_with(id=ID))
+    others = [
+        ("tracestate", b"vendor=v"),
+        ("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01"),
+        ("x-client-bsn", b"999900018"),
+        ("ce_foo", b"Esther"),
+        ("ce_data", b"{}"),
+        ("CE_ID", b"again"),
+    ]
+    kept = KafkaBinary().stored_headers(record(key, [*headers, *others], value))
+    assert kept == (*headers, ("CE_ID", b"again"))
+    assert {name for name, _ in headers} >= {"ce_id", "ce_subject", "content-type"}

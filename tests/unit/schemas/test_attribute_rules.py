@@ -165,15 +165,30 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     [
         (f"00-{TRACE}", []),
         (f"01-{TRACE}", []),  # a later version in version 00's shape
-        (f"01-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+        (f"01-{TRACE}-more", []),
+        (f"cc-{TRACE}-a-b-c", []),
+        (f"01-{TRACE}-", []),
         (f"00-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+        (f"01-{TRACE}more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+        (f"ff-{TRACE}-more", [("traceparent", ErrorCode.FORMAT_INVALID)]),
+        (f"01-{TRACE}-\u00e9", [("traceparent", ErrorCode.FORMAT_INVALID)]),
     ],
 )
-def test_traceparent_has_no_fields_beyond_version_00s(
+def test_a_later_traceparent_version_is_read_by_its_first_four_fields(
     traceparent: str, expected: list[tuple[str, ErrorCode]]
 ) -> None:
-    """A later version's extra traceparent fields are FORMAT_INVALID: the hub forwards traceparent and cannot vet them."""
+    """W3C: version ff is invalid, 00 is exactly four fields, a later version is parsed by its first four and what follows a further dash is ignored."""
     assert errors_of(make_event("cases.closed", envelope={"traceparent": traceparent})) == expected
+
+
+@pytest.mark.parametrize("traceparent", [f"00-{TRACE}", f"01-{TRACE}", f"7e-{TRACE}-more-fields"])
+def test_a_later_traceparent_version_is_kept_as_version_00(traceparent: str) -> None:
+    """Only the four fields the hub understands are kept and forwarded, written as version 00."""
+    event = make_event("cases.closed", envelope={"traceparent": traceparent})
+    valid = validate_event(event, sender=demo_registry().by_source(event["source"]))
+    assert valid.traceparent == f"00-{TRACE}"
+    _, headers, _ = to_kafka(valid.to_cloud_event())
+    assert dict(headers)["ce_traceparent"] == f"00-{TRACE}".encode()
 
 
 @pytest.mark.parametrize(

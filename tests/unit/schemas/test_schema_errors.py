@@ -23,10 +23,13 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
         (("household_members", 0, "birth_date"), "data.household_members[0].birth_date"),
         (("results", 1, "indicators", "Noah Kamphuis", "[key]"), "data.results[1].indicators.*"),
         (("persons", 2, "person", "Esther"), "data.persons[2].person.*"),
+        (("results", 0, "indicators", "esther_van_dalfsen"), "data.results[0].indicators.*"),
+        (("results", 0, "indicators", "indicators"), "data.results[0].indicators.*"),
+        (("results", 0, "indicators", "x", "[key]"), "data.results[0].indicators.*"),
     ],
 )
 def test_render_path(loc: tuple[str | int, ...], path: str) -> None:
-    """A location renders as dotted fields and [index], with unsafe keys as `*`."""
+    """A location renders as dotted fields and [index], with unsafe keys and every map key as `*`."""
     assert render_path("data", loc) == path
 
 
@@ -83,3 +86,34 @@ def test_every_error_code_is_documented() -> None:
     text = (DOCS / "errors.md").read_text(encoding="utf-8")
     rows = set(re.findall(r"^\| `([A-Z_]+)` \|", text, flags=re.MULTILINE))
     assert rows == {code.value for code in ErrorCode}
+
+
+def _map_fields(node: object, maps: set[str], others: set[str]) -> None:
+    """Sort every property name of a JSON Schema node into maps (free keys) and other fields."""
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        for name, sub in (properties if isinstance(properties, dict) else {}).items():
+            if not isinstance(sub, dict):
+                continue
+            options = [sub, *sub.get("anyOf", []), *sub.get("oneOf", [])]
+            is_map = any(isinstance(o.get("additionalProperties"), dict) for o in options)
+            (maps if is_map else others).add(name)
+        for value in node.values():
+            _map_fields(value, maps, others)
+    elif isinstance(node, list):
+        for value in node:
+            _map_fields(value, maps, others)
+
+
+def test_map_fields_name_every_free_key_map_and_nothing_else() -> None:
+    """MAP_FIELDS is exactly the contract's maps (from every type's JSON Schema), and no other field shares a name with one."""
+    from hub.schemas import TYPES
+    from hub.schemas.errors import MAP_FIELDS
+    from hub.schemas.export import data_schema
+
+    maps: set[str] = set()
+    others: set[str] = set()
+    for spec in TYPES.values():
+        _map_fields(data_schema(spec), maps, others)
+    assert maps == MAP_FIELDS
+    assert not maps & others
