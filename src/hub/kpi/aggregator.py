@@ -140,16 +140,23 @@ class KpiAggregator:
             self._show_budgets()
             start = {TopicPartition(t, p): o for (t, p), o in ledger.offsets.items()}
             await tail.open(start)
-            _log.info("kpi_aggregator_started", count=len(ledger.open))
+            _log.info("kpi_aggregator_started", count=sum(ledger.open_counts().values()))
             self._ready = True
-            swept = time.monotonic() - _SWEEP_SECONDS  # at once, then hourly
+            # The retention sweep: at once, then hourly, a step per round (``expire_step``).
+            # ``sweeping`` is its place in the ledger's keys; None between sweeps.
+            sweeping: str | None = ""
+            swept, expired = time.monotonic(), 0
             while not stop.is_set():
                 await tail.follow(_POLL_MS)
-                if time.monotonic() - swept > _SWEEP_SECONDS:
-                    expired = ledger.expire(int(time.time() * 1000))
-                    if expired:
-                        _log.info("kpi_pairs_expired", count=expired)
-                    swept = time.monotonic()
+                if sweeping is None and time.monotonic() - swept > _SWEEP_SECONDS:
+                    sweeping = ""
+                if sweeping is not None:
+                    count, sweeping = ledger.expire_step(int(time.time() * 1000), sweeping)
+                    expired += count
+                    if sweeping is None:
+                        if expired:
+                            _log.info("kpi_pairs_expired", count=expired)
+                        swept, expired = time.monotonic(), 0
                 if ledger.dirty:
                     await writer.write(ledger.changes())
                     self._observe()

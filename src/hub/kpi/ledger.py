@@ -37,6 +37,7 @@ __all__ = [
     "MAX_TEAMS",
     "OTHER_TEAMS",
     "SAFETY_TARGET_WORKING_DAYS",
+    "SWEEP_STEP",
     "UNASSIGNED",
     "Completion",
     "KpiLedger",
@@ -62,6 +63,9 @@ Team names are what partners write: a bound keeps the ledger, the page and ``hub
 small whatever they send. A municipality has a few dozen teams.
 """
 OTHER_TEAMS: Final = "(other teams)"
+
+SWEEP_STEP: Final = 2000
+"""Pairs the retention sweep looks at per round of the aggregator: about 2 ms, 20 when all expire."""
 """The team of a pair whose team the hub cannot know (an assignment or report without a known case)."""
 
 # pair -> the KPI it measures
@@ -388,23 +392,42 @@ class KpiLedger:
         self._dirty.add(("offsets",))
 
     def expire(self, now_ms: int) -> int:
-        """Drop the open pairs received longer ago than the retention; returns how many."""
-        old = [
-            pair
-            for pair, value in self.open.scan()
-            if now_ms - int(value.get("seen_ms", now_ms)) > self._retention_ms
-        ]
-        for pair in old:
-            self._set_open(pair, None)
-        gone = [
-            pair
-            for pair, value in self.done.scan()
-            if now_ms - int(value.get("seen_ms", now_ms)) > self._retention_ms
-        ]
-        for pair in gone:
-            del self.done[pair]
-            self._dirty.add(("done", *pair))
-        return len(old) + len(gone)
+        """Drop the pairs received longer ago than the retention; returns how many."""
+        count, after = self.expire_step(now_ms, "")
+        while after is not None:
+            expired, after = self.expire_step(now_ms, after)
+            count += expired
+        return count
+
+    def expire_step(
+        self, now_ms: int, after: str, limit: int = SWEEP_STEP
+    ) -> tuple[int, str | None]:
+        """Expire among the next ``limit`` pairs after ``after``; how many, and where to go on (None: done).
+
+        The aggregator sweeps a step per round, so a large ledger never holds the event
+        loop it shares with the router for long.
+        """
+        self.open.flush()
+        self.done.flush()
+        stale: list[tuple[str, Pair]] = []
+        last: str | None = None
+        for n, (key, value) in enumerate(self._store.scan(after)):
+            if n == limit:
+                break
+            last = key
+            if now_ms - int(value.get("seen_ms", now_ms)) > self._retention_ms:
+                which, _, rest = key.partition("\x1f")
+                kind, _, ident = rest.partition("\x1f")
+                stale.append((which, (kind, ident)))
+        else:
+            last = None  # the file's end was reached
+        for which, pair in stale:
+            if which == "open":
+                self._set_open(pair, None)
+            else:
+                del self.done[pair]
+                self._dirty.add(("done", *pair))
+        return len(stale), last
 
     # ------------------------------------------------------------ the topic
 

@@ -86,14 +86,13 @@ class DiskStore:
         ).fetchall()
         return (key for (key,) in rows)
 
-    def scan(self) -> Iterator[tuple[str, Value]]:
-        """Every live key with its value, read in pages of keys; the cache is left alone.
+    def scan(self, after: str = "") -> Iterator[tuple[str, Value]]:
+        """Every live key after ``after`` with its value, in key order, read in pages; the cache is left alone.
 
         Each page is a query of its own (the keys after the last one read), so no
         statement stays open between pages and the caller may write meanwhile: a key
         written after its page was read is seen in its new state or not at all.
         """
-        after = ""
         while True:
             rows = self._db.execute(
                 "SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ?",

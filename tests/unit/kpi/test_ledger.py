@@ -257,3 +257,24 @@ def test_teams_beyond_the_bound_count_together_and_keep_no_budget() -> None:
     ledger.apply(Fact("budget", None, "Team X", at, team="Team X", budget=budget), 2)
     assert ("Team 1", "2026-03") in ledger.budgets
     assert ("Team X", "2026-03") not in ledger.budgets
+
+
+def test_the_retention_sweep_goes_a_step_at_a_time_and_misses_nothing() -> None:
+    """``expire_step`` looks at ``limit`` pairs per call and says where to go on; all stale pairs go."""
+    ledger = KpiLedger(retention_ms=1000)
+    at = _at("2026-03-02T09:00:00+01:00")
+    for n in range(7):  # stale: seen at 0
+        ledger.apply(Fact("start", "referral", f"old-{n}", at), seen_ms=0)
+    for n in range(3):  # fresh
+        ledger.apply(Fact("start", "referral", f"new-{n}", at), seen_ms=1900)
+    ledger.changes()
+    after: str | None = ""
+    expired, steps = 0, 0
+    while after is not None:
+        count, after = ledger.expire_step(now_ms=2000, after=after, limit=2)
+        expired += count
+        steps += 1
+    assert expired == 7
+    assert steps == 5  # ten pairs, two a step: the fifth step reaches the end
+    assert sorted(ident for _, ident in ledger.open) == ["new-0", "new-1", "new-2"]
+    assert ledger.open_counts()["waiting"] == 3
