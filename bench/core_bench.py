@@ -1,4 +1,4 @@
-"""The core's four figures (issue 9), each against a baseline or target in the same run.
+"""The core's four figures (docs/benchmarks.md, "The core"), each against a baseline or target in the same run.
 
 Run: .venv/bin/python bench/core_bench.py [--events N] [--rss-events N] [--repeats R]
      [--only in_memory,drain,latency,memory] [--quick] [--out FILE] [--profile FILE]

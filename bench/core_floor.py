@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/core_floor.py [--events N] [--repeats R]
 
-The in-memory target of the core (issue 9) is the pipeline at most 10x stdlib
+The in-memory target of the core (docs/benchmarks.md) is the pipeline at most 10x stdlib
 ``json.loads`` of the record value. This measures, in the same run and on the same
 referrals, the calls that no implementation of the contract can leave out, each at its
 fastest (Rust parser and encoder, the compiled pydantic-core validator, OpenSSL):

@@ -40,7 +40,7 @@ def client_options(kafka: KafkaSettings) -> dict[str, Any]:
     """Connection options for the benchmark's own clients.
 
     The benchmarks run against local plaintext brokers; the hub's own option builder is
-    internal (and moves in issue 9), so the benchmarks do not lean on it.
+    internal (and may move), so the benchmarks do not lean on it.
     """
     return {"bootstrap_servers": kafka.bootstrap_servers}
 
