@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -156,3 +157,37 @@ def kill_hard(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL: no shutdown hooks, an open transaction is left for the broker to abort."""
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+
+
+async def hub_cli(settings: HubSettings, *args: str, **env: str) -> tuple[int, str, str]:
+    """Run `hub ARGS` as an operator does: its own process, configured by the environment."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        *args,
+        env={
+            **os.environ,
+            "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
+            "HUB_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
+            "HUB_ENVIRONMENT": "development",
+            **env,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def eventually(what: Callable[[], Any], timeout: float, message: str) -> Any:
+    """``what()`` once it is truthy, polled every half second; AssertionError(message) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(message)

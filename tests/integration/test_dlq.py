@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
-import os
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from hub.schemas import TYPES
 from hub.settings import HubSettings
 from hub.testing import valid_example
 
-from .hubtest import HubUnderTest, isolated_settings, running_hub
+from .hubtest import HubUnderTest, hub_cli, isolated_settings, running_hub
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 REQUESTED = "nl.sociaaldomein.provisions.requested.v1"
@@ -37,29 +34,6 @@ def event_of(type_: str, **data: Any) -> dict[str, Any]:
     event["data"].update(data)
     event["subject"] = str(event["data"][TYPES[type_].subject_field])
     return event
-
-
-async def hub_cli(settings: HubSettings, *args: str, **env: str) -> tuple[int, str, str]:
-    """Run `hub ARGS` as an operator does: its own process, configured by the environment."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub.cli",
-        *args,
-        env={
-            **os.environ,
-            "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
-            "HUB_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-            "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
-            "HUB_ENVIRONMENT": "development",
-            **env,
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def dlq_json(settings: HubSettings, *args: str, **env: str) -> Any:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +21,7 @@ from hub.app import build_hub
 from hub.settings import HubSettings
 from hub.testing import scenario
 
-from .hubtest import HubUnderTest, hub_process, isolated_settings, kill_hard
+from .hubtest import HubUnderTest, hub_cli, hub_process, isolated_settings, kill_hard
 from .test_ops_metrics import _free_port
 
 TEAM = "Wijkteam Zwolle-Zuid"
@@ -32,24 +30,7 @@ NO_TEAM = "(no team)"
 
 async def _hub_kpi(settings: HubSettings, *args: str) -> tuple[int, str, str]:
     """`hub kpi ARGS`, run as an operator runs it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub.cli",
-        "kpi",
-        *args,
-        env={
-            **os.environ,
-            "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
-            "HUB_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-            "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
-            "HUB_ENVIRONMENT": "development",
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode or 0, out.decode(), err.decode()
+    return await hub_cli(settings, "kpi", *args)
 
 
 async def _month_when(

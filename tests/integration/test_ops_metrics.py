@@ -8,9 +8,7 @@ import json
 import os
 import signal
 import socket
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from hub.connectors.registry import DEMO_REGISTRY_PATH
 from hub.dev.partner_io import send_events
 from hub.topics import TopicLayout
 
-from .hubtest import hub_process, isolated_settings
+from .hubtest import eventually, hub_process, isolated_settings
 from .prometheustest import prometheus_scraping, query
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
@@ -57,16 +55,6 @@ def _registry_with_unreachable_veilig_thuis(path: Path) -> Path:
     return path
 
 
-def _eventually(what: Callable[[], Any], timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(message)
-
-
 async def test_prometheus_sees_events_flow_and_an_undelivered_safety_report(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -95,7 +83,7 @@ async def test_prometheus_sees_events_flow_and_an_undelivered_safety_report(
                 except httpx.TransportError:
                     return process.poll() is not None  # ended: the assertion below says so
 
-            _eventually(ready, 120, "hub run never became ready")
+            eventually(ready, 120, "hub run never became ready")
             assert process.poll() is None, log.read_text()
             layout = TopicLayout(settings.kafka.topic_prefix)
             await send_events(
@@ -109,7 +97,7 @@ async def test_prometheus_sees_events_flow_and_an_undelivered_safety_report(
                 [_example("safety-reports.submitted", "acute-danger.json")],
             )
 
-            moved = _eventually(
+            moved = eventually(
                 lambda: query(
                     prometheus,
                     f'hub_deliveries_total{{type="{REFERRAL}",recipient="swt-zwolle"}} > 0',
@@ -122,7 +110,7 @@ async def test_prometheus_sees_events_flow_and_an_undelivered_safety_report(
             seen = {(r["metric"]["partner"], r["metric"]["type"]) for r in events_in}
             assert {("gp-de-linde", REFERRAL), ("swt-zwolle", SAFETY_REPORT)} <= seen
 
-            firing = _eventually(
+            firing = eventually(
                 lambda: query(
                     prometheus,
                     'ALERTS{alertname="HubSafetyReportUndelivered",alertstate="firing"}',

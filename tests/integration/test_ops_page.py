@@ -7,17 +7,13 @@ closed, so Chromium runs without its background connections.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +30,7 @@ from hub.testing import personal_values, valid_example
 from hub.topics import TopicLayout
 
 from ..debian import require
-from .hubtest import hub_process, isolated_settings
+from .hubtest import eventually, hub_cli, hub_process, isolated_settings
 from .test_ops_metrics import (
     SECRET,
     SECRET_ENV,
@@ -70,42 +66,12 @@ def event_of(type_: str, **data: Any) -> dict[str, Any]:
     return event
 
 
-def _eventually(what: Callable[[], Any], timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(message)
-
-
 async def _dlq_replay(settings: HubSettings, ident: str) -> dict[str, Any]:
     """`hub dlq replay ID --wait 60 --json`, run as an operator runs it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub.cli",
-        "dlq",
-        "replay",
-        ident,
-        "--operator",
-        "ops-page-test",
-        "--wait",
-        "60",
-        "--json",
-        env={
-            **os.environ,
-            "HUB_KAFKA__BOOTSTRAP_SERVERS": str(settings.kafka.bootstrap_servers),
-            "HUB_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-            "HUB_KAFKA__GROUP_ID": settings.kafka.group_id,
-            "HUB_ENVIRONMENT": "development",
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, out, err = await hub_cli(
+        settings, "dlq", "replay", ident, "--operator", "ops-page-test", "--wait", "60", "--json"
     )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
+    assert code == 0, err
     answer: dict[str, Any] = json.loads(out)
     return answer
 
@@ -147,7 +113,7 @@ async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromiu
             except httpx.TransportError:
                 return process.poll() is not None  # ended: the assertion below says so
 
-        _eventually(ready, 120, "hub run never became ready")
+        eventually(ready, 120, "hub run never became ready")
         assert process.poll() is None, log.read_text()
 
         async with async_playwright() as playwright:
