@@ -9,6 +9,7 @@ every transaction committed before the call (by any instance) is seen.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -72,10 +73,11 @@ class CompactedReader:
             await admin.close()
         self._consumer = reader
 
-    async def catch_up(self, limit_seconds: float = 30.0) -> int:
+    async def catch_up(self, limit_seconds: float = 30.0, max_records: int | None = None) -> int:
         """Apply every committed record up to the current last stable offsets; returns how many.
 
         Raises TimeoutError when the broker does not serve them within ``limit_seconds``.
+        ``max_records``: see ``follow``; between such batches the event loop runs others.
         """
         reader = self._require()
         ends = await reader.end_offsets(self.partitions)
@@ -84,15 +86,21 @@ class CompactedReader:
         while any([await reader.position(tp) < end for tp, end in ends.items()]):
             if time.monotonic() > deadline:
                 raise TimeoutError("compacted-topic catch-up took too long")
-            batch = await reader.getmany(*self.partitions, timeout_ms=_POLL_MS)
-            for tp, records in batch.items():
-                self._apply(tp, records)
-                applied += len(records)
+            applied += await self.follow(_POLL_MS, max_records)
+            if max_records is not None:
+                await asyncio.sleep(0)
         return applied
 
-    async def follow(self, poll_ms: int = 500) -> int:
-        """Apply whatever arrived within ``poll_ms``; returns how many."""
-        batch = await self._require().getmany(*self.partitions, timeout_ms=poll_ms)
+    async def follow(self, poll_ms: int = 500, max_records: int | None = None) -> int:
+        """Apply whatever arrived within ``poll_ms``, at most ``max_records`` of it; returns how many.
+
+        Without ``max_records``, everything the consumer holds, which after a backlog can be
+        thousands of records applied in one go: a reader that shares the event loop with the
+        router bounds it, so that the router is never held up for long.
+        """
+        batch = await self._require().getmany(
+            *self.partitions, timeout_ms=poll_ms, max_records=max_records
+        )
         for tp, records in batch.items():
             self._apply(tp, records)
         return sum(len(records) for records in batch.values())
