@@ -350,9 +350,11 @@ def _outcomes_reported(item: RuleInput) -> None:
     _check_in_period(item, assignment, "data.period.end", period["end"])
     areas = set(assignment.get("result_areas", ()))
     for index, result in enumerate(item.data["results"]):
+        path = f"data.results[{index}]"
+        _check_in_period(item, assignment, f"{path}.assessed_on", result["assessed_on"])
         if result["result_area"] not in areas:
             item.reject(
-                f"data.results[{index}].result_area",
+                f"{path}.result_area",
                 ErrorCode.RESULT_AREA_NOT_ASSIGNED,
                 "This result area is not one of the assignment's result areas.",
             )

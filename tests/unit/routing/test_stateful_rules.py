@@ -348,6 +348,19 @@ def test_reported_result_areas_are_the_assignments(hub: InMemoryHub) -> None:
     ]
 
 
+@pytest.mark.parametrize("assessed_on", ["2025-03-31", "2026-01-01"], ids=["before", "after"])
+def test_an_assessment_date_lies_in_the_assignment_period(
+    hub: InMemoryHub, assessed_on: str
+) -> None:
+    """An outcome's assessed_on outside the assignment period is DATE_OUTSIDE_PERIOD."""
+    hub.send(example("assignments.issued/valid/new-outputgericht.json"))  # 2025-04-01..2025-12-31
+    raw = example("outcomes.reported/valid/april.json")
+    raw["data"]["results"][1]["assessed_on"] = assessed_on
+    assert errors(hub, raw) == [
+        {"path": "data.results[1].assessed_on", "code": "DATE_OUTSIDE_PERIOD", "message": OUTSIDE}
+    ]
+
+
 def test_a_rejected_event_changes_no_state(hub: InMemoryHub) -> None:
     """A stateful rejection leaves every routing key as it was (only the seen marker is added)."""
     hub.send(example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json"))
