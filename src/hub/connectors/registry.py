@@ -33,7 +33,7 @@ __all__ = [
 DEMO_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "partners.demo.yaml"
 
 _SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-_AGB = re.compile(r"^[0-9]{8}$")
+_AGB = re.compile(r"[0-9]{8}")
 
 
 class KafkaTopicDelivery(BaseModel):
@@ -189,7 +189,7 @@ class PartnerRegistry:
                 f"{where}.role",
                 f"not a role of any connector; known: {', '.join(sorted(self.roles))}",
             )
-        if role.agb and (partner.agb is None or not _AGB.match(partner.agb)):
+        if role.agb and (partner.agb is None or not _AGB.fullmatch(partner.agb)):
             raise ConfigurationError(
                 "partner registry", f"{where}.agb", f"a {role.name} partner needs an 8-digit agb"
             )

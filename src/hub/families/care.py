@@ -144,6 +144,10 @@ def _issued(item: RuleInput) -> None:
         value["case_id"] = data["case_id"]
     if status == "withdrawn":
         value["ended_on"] = item.received_on
+    elif known is not None and "ended_on" in known:
+        # Its care was stopped: a change does not make it live again, and the retention
+        # clock keeps running from the stop (without ended_on it would never expire).
+        value["ended_on"] = known["ended_on"]
     old_case = known.get("case_id") if known is not None else None
     new_case = value.get("case_id")
     if old_case != new_case:
@@ -350,9 +354,11 @@ def _outcomes_reported(item: RuleInput) -> None:
     _check_in_period(item, assignment, "data.period.end", period["end"])
     areas = set(assignment.get("result_areas", ()))
     for index, result in enumerate(item.data["results"]):
+        path = f"data.results[{index}]"
+        _check_in_period(item, assignment, f"{path}.assessed_on", result["assessed_on"])
         if result["result_area"] not in areas:
             item.reject(
-                f"data.results[{index}].result_area",
+                f"{path}.result_area",
                 ErrorCode.RESULT_AREA_NOT_ASSIGNED,
                 "This result area is not one of the assignment's result areas.",
             )

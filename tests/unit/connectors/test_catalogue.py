@@ -135,6 +135,7 @@ def test_a_partner_of_an_undeclared_role_is_refused() -> None:
         ({"agb": "12345678"}, "a swt partner has no agb"),
         ({"role": "gp", "agb": None}, "a gp partner needs an 8-digit agb"),
         ({"role": "gp", "agb": "1234"}, "a gp partner needs an 8-digit agb"),
+        ({"role": "gp", "agb": "12345678\n"}, "a gp partner needs an 8-digit agb"),
     ],
 )
 def test_an_agb_follows_the_roles_property(change: dict[str, Any], message: str) -> None:

@@ -348,6 +348,32 @@ def test_reported_result_areas_are_the_assignments(hub: InMemoryHub) -> None:
     ]
 
 
+@pytest.mark.parametrize("assessed_on", ["2025-03-31", "2026-01-01"], ids=["before", "after"])
+def test_an_assessment_date_lies_in_the_assignment_period(
+    hub: InMemoryHub, assessed_on: str
+) -> None:
+    """An outcome's assessed_on outside the assignment period is DATE_OUTSIDE_PERIOD."""
+    hub.send(example("assignments.issued/valid/new-outputgericht.json"))  # 2025-04-01..2025-12-31
+    raw = example("outcomes.reported/valid/april.json")
+    raw["data"]["results"][1]["assessed_on"] = assessed_on
+    assert errors(hub, raw) == [
+        {"path": "data.results[1].assessed_on", "code": "DATE_OUTSIDE_PERIOD", "message": OUTSIDE}
+    ]
+
+
+def test_a_change_after_the_care_stop_keeps_the_end_of_the_assignment(hub: InMemoryHub) -> None:
+    """A changed assignment whose care was stopped keeps ended_on: its retention clock runs on."""
+    issued = example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json")
+    hub.send(issued)
+    hub.send(example("care.started/valid/jeugdhulp-start-corrected.json"))
+    hub.send(example("care.stopped/valid/jeugdhulp-stopped.json"))
+    ended_on = (hub.state.get(assignment_key("25000108")) or {})["ended_on"]
+    changed = variant(issued, "changed-after-stop", status="changed", change_reason="02")
+    assert hub.send(changed).kind is OutcomeKind.ACCEPTED
+    after = hub.state.get(assignment_key("25000108")) or {}
+    assert (after["status"], after.get("ended_on")) == ("changed", ended_on)
+
+
 def test_a_rejected_event_changes_no_state(hub: InMemoryHub) -> None:
     """A stateful rejection leaves every routing key as it was (only the seen marker is added)."""
     hub.send(example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json"))
