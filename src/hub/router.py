@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,8 @@ __all__ = ["KafkaMisconfigured", "KafkaRouter", "ensure_topics", "load_state"]
 _log = get_logger()
 _LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker stamped it on append
 _SOLE_CATCH_UP_SECONDS = 30.0
+# Keys the retention sweep judges per step, between batches: a few milliseconds.
+_SWEEP_STEP = 2_000
 
 
 async def ensure_topics(
@@ -366,14 +369,12 @@ class KafkaRouter:
         transform = _PipelineTransform(
             self._pipeline, session.state, session.changelogs.held, self._layout.replay
         )
-        next_sweep = 0.0  # at start, then every retention_sweep_seconds
+        sweep = _Sweep(self._layout, self._kafka, self._privacy)
         while not stop.is_set():
             # Only while holding partitions (docs/state.md): an instance without any must not
             # write the changelogs behind the back of one that holds them all.
-            if time.monotonic() >= next_sweep and clients.assignment():
-                async with ownership.writing:
-                    await _forget_expired(session, self._layout, self._kafka, self._privacy)
-                next_sweep = time.monotonic() + self._privacy.retention_sweep_seconds
+            if clients.assignment():
+                await sweep.step(session)
             batch = await clients.fetch()
             if clients.assignment():
                 self._ready.set()
@@ -393,25 +394,74 @@ class KafkaRouter:
             _log.debug("batch_committed", records=sum(len(r) for r in batch.values()))
 
 
-async def _forget_expired(
-    session: _Session, layout: TopicLayout, kafka: KafkaSettings, privacy: PrivacySettings
-) -> int:
-    """Tombstone the routing state whose retention ran out, in a transaction of its own.
+class _Sweep:
+    """The retention sweep: whole at start, then every ``retention_sweep_seconds`` in steps.
 
-    Values written before retention counted from receipt carry no receipt date; they are
-    stamped with today instead of being judged by the sender's dates (docs/state.md).
+    Whole at start, before the first batch, so that every value from before receipt dates
+    is stamped before a batch reads it; later sweeps take one step of ``_SWEEP_STEP`` keys
+    between batches, so the router is never held up for long (``_forget_expired``).
     """
-    await session.changelogs.catch_up()
+
+    def __init__(self, layout: TopicLayout, kafka: KafkaSettings, privacy: PrivacySettings) -> None:
+        self._args = (layout, kafka, privacy)
+        self._interval = privacy.retention_sweep_seconds
+        self._after: str | None = ""  # where the next step starts; None between sweeps
+        self._next_at = 0.0
+        self._whole = True
+        self._counts = (0, 0)  # tombstoned and stamped by this sweep so far
+
+    async def step(self, session: _Session) -> None:
+        """The next step when a sweep is under way or due (the whole sweep at start)."""
+        if self._after is None:
+            if time.monotonic() < self._next_at:
+                return
+            self._after, self._counts = "", (0, 0)
+        while self._after is not None:
+            async with session.ownership.writing:
+                self._after, expired, stamped = await _forget_expired(
+                    session, *self._args, after=self._after
+                )
+            self._counts = (self._counts[0] + expired, self._counts[1] + stamped)
+            if self._after is not None and not self._whole:
+                return  # the next step after the next batch
+        self._whole = False
+        self._next_at = time.monotonic() + self._interval
+        if any(self._counts):
+            _log.info("state_expired", count=self._counts[0], records=self._counts[1])
+
+
+async def _forget_expired(
+    session: _Session,
+    layout: TopicLayout,
+    kafka: KafkaSettings,
+    privacy: PrivacySettings,
+    *,
+    after: str,
+) -> tuple[str | None, int, int]:
+    """One step of the retention sweep: the next keys after ``after``, in a transaction of their own.
+
+    Tombstones the routing state among them whose retention ran out; returns where the
+    next step starts (None: the sweep is done), how many were tombstoned and stamped. In steps,
+    because one pass over the whole state held the router's event loop for about a second
+    per 300,000 keys (docs/benchmarks.md, "Seventh pass"). Values written before retention
+    counted from receipt carry no receipt date; they are stamped with today instead of
+    being judged by the sender's dates (docs/state.md).
+    """
+    if not after or not session.ownership.sole or session.ownership.stale:
+        # Others' writes first (another instance may hold partitions), as a batch would.
+        await session.changelogs.catch_up()
     today = datetime.now(UTC).date()
+    entries = list(itertools.islice(session.state.scan(after=after), _SWEEP_STEP))
     keys = list(
         expired_keys(
             session.state,
             today,
             retention=timedelta(days=privacy.state_retention_days),
             seen_retention=timedelta(milliseconds=kafka.personal_retention_ms),
+            entries=entries,
         )
     )
-    stamped = dict(legacy_keys(session.state, today))
+    stamped = dict(legacy_keys(session.state, today, entries=entries))
     if keys or stamped:
         await session.clients.write(
             [OutRecord(layout.state, key.encode(), None) for key in keys]
@@ -421,8 +471,7 @@ async def _forget_expired(
             ]
         )
         session.state.apply({**dict.fromkeys(keys), **stamped})
-        _log.info("state_expired", count=len(keys), records=len(stamped))
-    return len(keys)
+    return (entries[-1][0] if len(entries) == _SWEEP_STEP else None), len(keys), len(stamped)
 
 
 def _inbound(record: Record, replay_topic: str) -> InboundRecord:

@@ -10,8 +10,10 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
+import hub.router as router_module
 from hub.app import build_hub
 from hub.routing.ids import delivery_id, disclosure_id
 from hub.schemas import TYPES, validate_event
@@ -202,6 +204,39 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
     assert {r.key for r in records if r.value is None} == {b"seen:old", b"case:C-1"}
     legacy = [json.loads(r.value) for r in records if r.key == b"seen:legacy" and r.value]
     assert legacy[-1] == {"received_on": datetime.now(UTC).date().isoformat()}
+
+
+async def test_a_later_sweep_forgets_in_steps_between_batches(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the sweep at start, the next ones go a few keys per step and still forget every expired key."""
+    monkeypatch.setattr(router_module, "_SWEEP_STEP", 2)
+    settings = isolated_settings(kafka_bootstrap)
+    settings = settings.model_copy(
+        update={"privacy": settings.privacy.model_copy(update={"retention_sweep_seconds": 0.5})}
+    )
+    hub = HubUnderTest(build_hub(settings))
+    await hub.create_topics()
+    today = datetime.now(UTC).date().isoformat()
+    async with running_hub(settings) as running:
+        # Written behind the router's back after its first sweep: read by the next one.
+        old = {f"seen:old-{n}".encode(): {"received_on": "2020-01-01"} for n in range(7)}
+        recent = {b"seen:recent": {"received_on": today}}
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for key, value in {**old, **recent}.items():
+                await producer.send_and_wait(
+                    running.layout.state, key=key, value=json.dumps(value).encode()
+                )
+        finally:
+            await producer.stop()
+        records = await running.collect(
+            [running.layout.state], lambda rs: sum(r.value is None for r in rs) >= len(old)
+        )
+        records += await running.settle([running.layout.state], idle_seconds=1.0)
+
+    assert {r.key for r in records if r.value is None} == set(old)
 
 
 async def test_two_routers_share_state(kafka_bootstrap: str) -> None:

@@ -26,13 +26,13 @@ with the day it first sees it, from which its clock then runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
 
 from hub.audit.chain import CHAIN_STATE_PREFIX
 from hub.connectors.discovery import catalogue
 from hub.connectors.family import StateKind
-from hub.state.store import StateView
+from hub.state.store import StateView, Value
 
 __all__ = ["RECEIVED", "expired_keys", "legacy_keys", "older"]
 
@@ -49,15 +49,17 @@ def expired_keys(
     retention: timedelta,
     seen_retention: timedelta,
     kinds: Mapping[str, StateKind] | None = None,
+    entries: Iterable[tuple[str, Value]] | None = None,
 ) -> Iterator[str]:
     """Every key whose retention has run out on ``today``.
 
     One pass over the whole state (``StateView.scan``): memory bounded by the store's
     page, whatever the state's size. ``kinds`` defaults to the families' (the catalogue's).
+    ``entries``: judge only these of the state's keys and values (one step of a sweep).
     """
     if kinds is None:
         kinds = catalogue().state_kinds
-    for key, value in state.scan():
+    for key, value in state.scan() if entries is None else entries:
         if RECEIVED not in value:
             continue  # written before receipt dates: stamped first (legacy_keys)
         prefix, _, ident = key.partition(":")
@@ -74,12 +76,19 @@ def expired_keys(
 
 
 def legacy_keys(
-    state: StateView, today: date, *, kinds: Mapping[str, StateKind] | None = None
+    state: StateView,
+    today: date,
+    *,
+    kinds: Mapping[str, StateKind] | None = None,
+    entries: Iterable[tuple[str, Value]] | None = None,
 ) -> Iterator[tuple[str, dict[str, object]]]:
-    """Values written before receipt dates, each stamped as received (and, if ended, ended) today."""
+    """Values written before receipt dates, each stamped as received (and, if ended, ended) today.
+
+    ``entries``: as for ``expired_keys``.
+    """
     if kinds is None:
         kinds = catalogue().state_kinds
-    for key, value in state.scan():
+    for key, value in state.scan() if entries is None else entries:
         if RECEIVED in value:
             continue
         stamped = {k: v for k, v in value.items() if k not in _LEGACY}

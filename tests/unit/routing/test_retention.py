@@ -127,3 +127,29 @@ def test_what_iwmo_keeps_per_301_goes_with_its_assignments() -> None:
         "iwmo-assignment:3",
         "iwmo-client:aa",
     ]
+
+
+def test_a_step_judges_only_its_entries_against_the_whole_state() -> None:
+    """With ``entries`` only those keys are judged, and what they link to is read from the state."""
+    store = StateStore()
+    store.apply(
+        {
+            "case:A": {
+                "closed_on": "2025-12-01",
+                "ended_on": "2025-12-01",
+                "received_on": "2025-12-01",
+            },
+            "case-assignments:A": {"assignments": ["1"], "received_on": "2025-01-01"},
+            "seen:old": {"received_on": "2027-11-30"},
+            "seen:legacy": {"seen_on": "2020-01-01"},
+        }
+    )
+    step = [(key, value) for key, value in store.scan() if key != "case:A"]
+    expired = expired_keys(
+        store, TODAY, retention=TWO_YEARS, seen_retention=THIRTY_DAYS, entries=step
+    )
+    assert sorted(expired) == ["case-assignments:A", "seen:old"]
+    assert [
+        key for key, _ in legacy_keys(store, TODAY, entries=[e for e in step if e[0] == "seen:old"])
+    ] == []
+    assert [key for key, _ in legacy_keys(store, TODAY, entries=step)] == ["seen:legacy"]
