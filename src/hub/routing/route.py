@@ -182,7 +182,8 @@ def view(route: Route, data: Mapping[str, Any], target: _Target, facts: Facts) -
     if route.condition is not None and route.condition not in holding:
         return _View(_nothing(data, route.projection), route.condition.withheld_reason)
     projected = project(data, route.projection_for(holding), _item_filters(route, target))
-    if route.item_filter is not None and route.item_filter.list_path not in projected.payload:
+    # No item left is nothing delivered (privacy.md), also when the list had none to begin with.
+    if route.item_filter is not None and not projected.payload.get(route.item_filter.list_path):
         return _View(_nothing(data, route.projection), route.item_filter.withheld_reason)
     return _View(projected, None)
 

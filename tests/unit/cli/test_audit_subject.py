@@ -77,7 +77,7 @@ def test_lists_every_disclosure_about_the_resident_oldest_first(
         "source": "gp-de-linde",
         "fields_disclosed": lines[0]["fields_disclosed"],
         "fields_withheld": [],
-        "legal_basis": "Explicit consent of the client (AVG art. 6(1)(a) and art. 9(2)(a))",
+        "legal_basis": "explicit consent of the client (AVG art. 6(1)(a), 9(2)(a))",
         "processing_activity": "referral-intake",
     }
     assert "client.bsn" in lines[0]["fields_disclosed"]
@@ -93,7 +93,7 @@ def test_the_human_listing_names_when_whom_what_and_why(
     assert out.splitlines()[0] == "40 disclosure(s) concerning this resident"
     assert "delivered  to swt-zwolle" in out
     assert "withheld (NO_GOALS_FOR_ASSIGNMENT)  to provider-thuiszorg-zwolle" in out
-    assert "  basis:      Jeugdwet chapter 7.4" in out
+    assert "  basis:      Jeugdwet ch. 7.4" in out
     assert MOTHER not in out
 
 

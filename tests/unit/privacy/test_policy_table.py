@@ -87,6 +87,30 @@ def test_the_default_table_is_privacy_md(registry: PartnerRegistry) -> None:
     assert policy.routes_for(spec_for("cases.opened").type) == ()
 
 
+def test_the_default_legal_bases_are_privacy_mds_texts(registry: PartnerRegistry) -> None:
+    """Each row's default legal basis, per law where it depends on one, is privacy.md's text."""
+    policy = load_policy(registry=registry)
+    consent = "explicit consent of the client (AVG art. 6(1)(a), 9(2)(a))"
+    by_law = {
+        "wmo": "Wmo 2015 art. 5.1.1",
+        "jeugdwet": "Jeugdwet ch. 7.4",
+        "participatiewet": "Participatiewet ch. 7",
+        None: "Wmo 2015 art. 5.1.1",
+    }
+    fixed = {
+        "referrals.submitted": consent,
+        "referrals.status-changed": consent,
+        "safety-reports.submitted": "Wmo 2015 art. 5.2.6 (meldrecht; no consent needed)",
+        "safety-reports.feedback": "Wmo 2015 art. 4.1.1 and 5.1.6",
+        "safety-cases.handed-over": "Wmo 2015 art. 4.1.1 and 5.1.6",
+        "budgets.status-reported": "None needed: the event carries no personal data",
+    }
+    for route in policy.routes:
+        short = ".".join(route.type.split(".")[2:4])
+        expected = {law: fixed.get(short, basis) for law, basis in by_law.items()}
+        assert {law: route.legal_basis.for_law(law) for law in by_law} == expected, short
+
+
 def test_all_is_every_v1_field_expanded_at_start(registry: PartnerRegistry) -> None:
     """``all`` is the v1 model's leaves; ``except`` removes case_id and decision_id for providers."""
     policy = load_policy(registry=registry)

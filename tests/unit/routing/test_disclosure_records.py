@@ -73,7 +73,7 @@ def test_a_referral_to_the_team_is_recorded_with_every_field(hub: InMemoryHub) -
             "request.urgency",
         ],
         "fields_withheld": [],
-        "legal_basis": "Explicit consent of the client (AVG art. 6(1)(a) and art. 9(2)(a))",
+        "legal_basis": "explicit consent of the client (AVG art. 6(1)(a), 9(2)(a))",
         "processing_activity": "referral-intake",
         "data_subjects": sorted(pseudonym(b) for b in (CLIENT, SON, DAUGHTER)),
         "data_subject_id_type": "BSN",
@@ -114,8 +114,8 @@ def test_care_concerns_the_assignments_client_under_its_law(hub: InMemoryHub) ->
     """A Jeugdwet care start names the assignment's client and representative, Jeugdwet's basis."""
     found = records(hub, "care.started/valid/jeugdhulp-started-wrong-date.json")
     assert [(r["recipient"], r["legal_basis"]) for r in found] == [
-        ("backoffice-zwolle", "Jeugdwet chapter 7.4"),
-        ("swt-zwolle", "Jeugdwet chapter 7.4"),
+        ("backoffice-zwolle", "Jeugdwet ch. 7.4"),
+        ("swt-zwolle", "Jeugdwet ch. 7.4"),
     ]
     for record in found:
         # The event holds no BSN: the son (client) and his mother (legal representative)
@@ -131,7 +131,7 @@ def test_a_decision_takes_the_law_of_its_request(hub: InMemoryHub) -> None:
     outcome = hub.send(example("provisions.decided/valid/jeugdhulp-partially-granted.json"))
     assert outcome.decision is not None
     [record] = disclosures(outcome)
-    assert record["legal_basis"] == "Jeugdwet chapter 7.4"
+    assert record["legal_basis"] == "Jeugdwet ch. 7.4"
     request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
     assert record["data_subjects"] == [pseudonym(request["data"]["client"]["bsn"])]
 

@@ -85,6 +85,35 @@ def test_an_assignment_without_matching_goals_is_withheld(hub: InMemoryHub) -> N
     ]
 
 
+def test_a_plan_without_goals_reaches_no_provider(hub: InMemoryHub) -> None:
+    """A plan with an empty goal list leaves no goal for any assignment: each one is withheld."""
+    hub.upto("care.started/valid/jeugdhulp-start-corrected.json")
+    empty = variant(example(SECOND_PLAN), "plan-without-goals", goals=[])
+    outcome = hub.send(empty)
+    assert outcome.decision is not None
+    assert plan_deliveries(outcome) == {}
+    records = disclosures(outcome)
+    assert {r["assignment_number"] for r in records} == {"25000107", "25000108", "25000109"}
+    for record in records:
+        assert (record["outcome"], record["reason"]) == ("withheld", "NO_GOALS_FOR_ASSIGNMENT")
+        assert record["delivery_id"] is None
+        assert record["fields_disclosed"] == []
+        assert record["fields_withheld"] == ["case_id", "plan_version", "updated_on"]
+
+
+def test_a_held_plan_without_goals_is_not_replayed(hub: InMemoryHub) -> None:
+    """An assignment that goes live after a plan without goals gets no plan; that is recorded."""
+    hub.upto("provisions.decided/valid/vervoer-denied.json")
+    first = example("cases.plan-updated/valid/first-plan.json")
+    hub.send(variant(first, "first-plan-without-goals", plan_version=2, goals=[]))
+    outcome = hub.send(example("assignments.issued/valid/new-outputgericht.json"))
+    assert outcome.decision is not None
+    assert plan_deliveries(outcome) == {}
+    [replayed] = [r for r in disclosures(outcome) if r["event_id"] == "first-plan-without-goals"]
+    assert (replayed["outcome"], replayed["reason"]) == ("withheld", "NO_GOALS_FOR_ASSIGNMENT")
+    assert replayed["assignment_number"] == "25000107"
+
+
 def test_an_assignment_that_goes_live_later_gets_the_latest_plan_then(hub: InMemoryHub) -> None:
     """The first plan precedes every assignment; each new assignment gets it with the plan's ids."""
     outcomes = hub.upto("assignments.issued/valid/new-outputgericht.json")
