@@ -93,6 +93,20 @@ def test_other_bytes_under_a_used_identificatie(state: MemoryState) -> None:
     assert b"<Client>" not in result.retour
 
 
+def test_the_same_bytes_after_their_retour_expired_get_9056(state: MemoryState) -> None:
+    """The same bytes once the stored retour is gone: 9056, not a second approval."""
+    first = answer(state, "wmo305.xml")
+    key = (PROVIDER_AGB, 418, "TZ-305-0017")
+    state.receipts[key] = replace(state.receipts[key], retour=None)
+    state.records.clear()  # nothing else would refuse the starts again
+    result = answer(state, "wmo305.xml", keep=False)
+    assert first.accepted
+    assert (result.accepted, result.replayed, result.events) == (False, False, ())
+    assert result.retourcodes == {"Header": ("9056",)}
+    assert [f.code.value for f in result.findings] == ["IDENTIFICATIE_USED"]
+    assert result.receipt_to_keep is None
+
+
 # --- level 2 -------------------------------------------------------------------------------
 
 
