@@ -75,6 +75,16 @@ def test_dtds_entities_and_external_references_are_forbidden(data: bytes) -> Non
     assert refused(data) == {"code": "XML_FORBIDDEN", "path": "/"}
 
 
+@pytest.mark.parametrize("year", ["2001", "2003"])
+def test_an_xinclude_is_an_external_reference(year: str) -> None:
+    """An XInclude element in a 305 is XML_FORBIDDEN, before the structure is checked."""
+    include = (
+        f'<xi:include xmlns:xi="http://www.w3.org/{year}/XInclude" href="file:///etc/passwd"/>'
+    )
+    data = replace("wmo305.xml", "<Geslacht>", include + "<Geslacht>")
+    assert refused(data) == {"code": "XML_FORBIDDEN", "path": "/"}
+
+
 @pytest.mark.parametrize(
     "data",
     [
