@@ -90,6 +90,10 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
         body.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         raise _refuse(IwmoCode.XML_MALFORMED) from None
+    if body.startswith(_BOM):
+        # One BOM is tolerated; a second is a character before the prolog, which the
+        # parser would skip as if it were the first.
+        raise _refuse(IwmoCode.XML_MALFORMED)
     declared = _XML_DECL_ENCODING.match(body)
     if declared is not None and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise _refuse(IwmoCode.XML_MALFORMED)

@@ -94,6 +94,7 @@ def test_an_xinclude_is_an_external_reference(year: str) -> None:
         "<Bericht>\u00e9</Bericht>".encode("latin-1"),
         b'<?xml version="1.0" encoding="ISO-8859-1"?><Bericht/>',
         "<Bericht/>".encode("utf-16"),
+        b"\xef\xbb\xbf\xef\xbb\xbf" + document("wmo305.xml"),
     ],
 )
 def test_malformed_or_not_utf8(data: bytes) -> None:
