@@ -85,7 +85,9 @@ def check_state(
     header = message.header
     used = state.used_identificatie(header.afzender, header.kind.bericht_code, header.identificatie)
     fault: Finding | None = None
-    if used is not None and used.digest != message.digest:
+    # The same bytes are a replay only while their retour is kept (answered before this
+    # check); once it is gone the Identificatie is still used (TR056).
+    if used is not None and (used.digest != message.digest or used.retour is None):
         fault = _finding(
             IwmoCode.IDENTIFICATIE_USED, "/Bericht/Header/BerichtIdentificatie/Identificatie"
         )

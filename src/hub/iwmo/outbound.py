@@ -178,13 +178,26 @@ RENDERED_FIELDS = (
 
 
 def disclosed_fields(data: Mapping[str, Any]) -> list[str]:
-    """The ``RENDERED_FIELDS`` present in ``data``: a 301's ``fields_disclosed``."""
+    """The ``RENDERED_FIELDS`` present in ``data`` that its 301 carries: ``fields_disclosed``.
+
+    A field the 301 leaves out is not listed: a phone with another country code or more
+    than 15 digits, initials with no letters or more than 6, and a budget's product code.
+    """
+    client: Mapping[str, Any] = data.get("client") or {}
+    scope: Mapping[str, Any] = data.get("scope") or {}
+    left_out: set[str] = set()
+    if _phone(client.get("phone")) is None:
+        left_out.add("client.phone")
+    if _initials(client.get("initials")) is None:
+        left_out.add("client.initials")
+    if scope.get("budget_cents") is not None:
+        left_out.add("product.code")  # CD041: a budget's ToegewezenProduct has no Code
     present: list[str] = []
     for path in RENDERED_FIELDS:
         value: Any = data
         for part in path.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
-        if value is not None:
+        if value is not None and path not in left_out:
             present.append(path)
     return present
 

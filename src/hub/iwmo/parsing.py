@@ -48,6 +48,10 @@ _BOM = b"\xef\xbb\xbf"
 # Markup declarations only a DTD holds; refused before the parser sees them. (A comment that
 # spells one is refused too: no iWmo document needs to.)
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)")
+# XInclude (its 2001 namespace and the 2003 draft's): an element that loads another resource.
+_XINCLUDE_NAMESPACES = frozenset(
+    {"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"}
+)
 _XML_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENTITY_ERRORS = frozenset(
     {
@@ -86,6 +90,10 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
         body.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         raise _refuse(IwmoCode.XML_MALFORMED) from None
+    if body.startswith(_BOM):
+        # One BOM is tolerated; a second is a character before the prolog, which the
+        # parser would skip as if it were the first.
+        raise _refuse(IwmoCode.XML_MALFORMED)
     declared = _XML_DECL_ENCODING.match(body)
     if declared is not None and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise _refuse(IwmoCode.XML_MALFORMED)
@@ -111,6 +119,8 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     for node in root.getroottree().iter():
         if isinstance(node, etree._Entity):
             raise _refuse(IwmoCode.XML_FORBIDDEN)
+        if isinstance(node.tag, str) and etree.QName(node).namespace in _XINCLUDE_NAMESPACES:
+            raise _refuse(IwmoCode.XML_FORBIDDEN)  # an external reference, never resolved
         if isinstance(node, etree._ProcessingInstruction) and node.target == "xml-stylesheet":
             raise _refuse(IwmoCode.XML_FORBIDDEN)
     for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):

@@ -20,7 +20,13 @@ _MAX_AGE_YEARS = 120
 
 
 def years_before(day: date, years: int) -> date:
-    """The same calendar day ``years`` earlier; 29 February falls back to 28 February."""
+    """The same calendar day ``years`` earlier; 29 February falls back to 28 February.
+
+    Before year 1 (a Dagtekening in the first 120 years AD is a valid Datum) it is
+    ``date.min``: no date is earlier.
+    """
+    if day.year - years < date.min.year:
+        return date.min
     try:
         return day.replace(year=day.year - years)
     except ValueError:

@@ -510,8 +510,12 @@ def _tag(particle: Particle, ns: str) -> str:
     return f"{{{BASIS_NS if particle.shared else ns}}}{particle.name}"
 
 
+_XML_WHITESPACE = " \t\r\n"
+"""XML's white space (S): str.strip() alone would also take NBSP and other Unicode spaces."""
+
+
 def _has_text(text: str | None) -> bool:
-    return text is not None and text.strip() != ""
+    return text is not None and text.strip(_XML_WHITESPACE) != ""
 
 
 def first_fault(root: etree._Element, kind: MessageKind) -> str | None:

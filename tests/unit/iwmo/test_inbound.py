@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from hub.iwmo import CareAnswer, CareMessage, ProductRef, answer_care_message, read_inbound
+from hub.iwmo.rules import years_before
 from hub.privacy import Pseudonymiser
 
 from .iwmo_helpers import CLIENT_BSN, PROVIDER_AGB, MemoryState, assignment, context, document
@@ -93,7 +94,40 @@ def test_other_bytes_under_a_used_identificatie(state: MemoryState) -> None:
     assert b"<Client>" not in result.retour
 
 
+def test_the_same_bytes_after_their_retour_expired_get_9056(state: MemoryState) -> None:
+    """The same bytes once the stored retour is gone: 9056, not a second approval."""
+    first = answer(state, "wmo305.xml")
+    key = (PROVIDER_AGB, 418, "TZ-305-0017")
+    state.receipts[key] = replace(state.receipts[key], retour=None)
+    state.records.clear()  # nothing else would refuse the starts again
+    result = answer(state, "wmo305.xml", keep=False)
+    assert first.accepted
+    assert (result.accepted, result.replayed, result.events) == (False, False, ())
+    assert result.retourcodes == {"Header": ("9056",)}
+    assert [f.code.value for f in result.findings] == ["IDENTIFICATIE_USED"]
+    assert result.receipt_to_keep is None
+
+
 # --- level 2 -------------------------------------------------------------------------------
+
+
+def test_a_dagtekening_in_the_first_120_years_is_answered(state: MemoryState) -> None:
+    """A Dagtekening of year 0100 (a valid Datum) gets its 0001 retour, not an exception."""
+    result = answer(
+        state,
+        "wmo305.xml",
+        (
+            "<ns2:Dagtekening>2026-10-05</ns2:Dagtekening>",
+            "<ns2:Dagtekening>0100-10-05</ns2:Dagtekening>",
+        ),
+    )
+    assert result.retourcodes == {"Header": ("0001",)}
+    assert [(f.code.value, f.path) for f in result.findings] == [
+        ("DATE_AFTER_DAGTEKENING", "/Bericht/Client/Geboortedatum/Datum"),
+        ("DATE_AFTER_DAGTEKENING", f"{START1}/Begindatum"),
+        ("DATE_AFTER_DAGTEKENING", "/Bericht/Client/StartProducten/StartProduct[2]/Begindatum"),
+    ]
+    assert years_before(date(1, 1, 1), 120) == date.min
 
 
 @pytest.mark.parametrize(

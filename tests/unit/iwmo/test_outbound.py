@@ -215,3 +215,29 @@ def test_disclosed_fields() -> None:
     assert "scope.budget_cents" not in fields
     assert not {"case_id", "decision_id", "team_contact.name", "result_areas"} & set(fields)
     assert set(RENDERED_FIELDS) >= set(fields)
+
+
+@pytest.mark.parametrize(
+    ("changes", "left_out"),
+    [
+        ({"client": {"phone": "+32 2 123 45 67"}}, "client.phone"),
+        ({"client": {"initials": "A.B.C.D.E.F.G."}}, "client.initials"),
+        ({"scope": {"budget_cents": 125000}}, "product.code"),
+    ],
+)
+def test_a_field_the_301_leaves_out_is_not_disclosed(
+    changes: dict[str, Any], left_out: str
+) -> None:
+    """A view field the 301 does not carry is not in its fields_disclosed (section 8)."""
+    value = event()
+    for name, fields in changes.items():
+        if name == "scope":
+            value["data"]["scope"] = fields
+        else:
+            value["data"][name].update(fields)
+    out = text(render(value))
+    assert {"client.phone": "<Telefoon>", "client.initials": "<bs:Voorletters>"}.get(
+        left_out, "<bs:Code>"
+    ) not in out
+    assert left_out not in disclosed_fields(value["data"])
+    assert left_out in disclosed_fields(event()["data"])

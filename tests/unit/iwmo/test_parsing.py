@@ -75,6 +75,16 @@ def test_dtds_entities_and_external_references_are_forbidden(data: bytes) -> Non
     assert refused(data) == {"code": "XML_FORBIDDEN", "path": "/"}
 
 
+@pytest.mark.parametrize("year", ["2001", "2003"])
+def test_an_xinclude_is_an_external_reference(year: str) -> None:
+    """An XInclude element in a 305 is XML_FORBIDDEN, before the structure is checked."""
+    include = (
+        f'<xi:include xmlns:xi="http://www.w3.org/{year}/XInclude" href="file:///etc/passwd"/>'
+    )
+    data = replace("wmo305.xml", "<Geslacht>", include + "<Geslacht>")
+    assert refused(data) == {"code": "XML_FORBIDDEN", "path": "/"}
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -84,6 +94,7 @@ def test_dtds_entities_and_external_references_are_forbidden(data: bytes) -> Non
         "<Bericht>\u00e9</Bericht>".encode("latin-1"),
         b'<?xml version="1.0" encoding="ISO-8859-1"?><Bericht/>',
         "<Bericht/>".encode("utf-16"),
+        b"\xef\xbb\xbf\xef\xbb\xbf" + document("wmo305.xml"),
     ],
 )
 def test_malformed_or_not_utf8(data: bytes) -> None:

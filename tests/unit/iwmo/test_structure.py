@@ -127,6 +127,9 @@ SECOND_START = "<Begindatum>2026-10-02</Begindatum>"
             '<Client xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="false">',
             "/Bericht/Client",
         ),
+        # element-only content: XML white space between children, no other space character
+        ("<Bsn>", "\u00a0<Bsn>", "/Bericht/Client"),
+        ("</Bsn>", "</Bsn>\u2003", "/Bericht/Client"),
         # nothing inside a value
         ("<Geslacht>2</Geslacht>", "<Geslacht>2<!-- x --></Geslacht>", "/Bericht/Client/Geslacht"),
     ],
