@@ -1,10 +1,19 @@
 """The unresolved dead letters for the operations page, read by `hub run` in the background.
 
-Every interval it reads the dead-letter topic and the operators' log as `hub dlq list`
-does, and keeps those the log does not record as replayed (``replayed``): a replay that
+It follows the dead-letter topic (``CompactedReader``: from the start once, then what is
+new each interval), keeps a small row per dead letter (id, partner, code, when, replays;
+never the copy of the event it carries) for the newest ``KEEP`` of them, and reads the
+operators' log to leave out those it records as replayed (``replayed``): a replay that
 is dead-lettered again is a new dead letter with an id of its own, so it is listed anew.
+Rows older than the topic's retention (``HUB_KAFKA__PERSONAL_RETENTION_MS``) are
+dropped, as the topic drops their records.
+
+Why follow rather than read the topic each interval: it shares the router's event loop,
+and 20,000 dead letters (one partner sending bad events for a while) took four seconds
+to read every five seconds and 67 MiB to hold with their copies (docs/benchmarks.md).
 The page reads the last snapshot; a request never waits for Kafka. Kafka trouble keeps
-the last snapshot (``deadletters_check_failed``) and is tried again at the next interval.
+the last snapshot (``deadletters_check_failed``) and is tried again at the next interval,
+with a new reader that reads the topic from the start.
 """
 
 from __future__ import annotations
@@ -12,26 +21,81 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
-from typing import Any
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
 
-from hub.kafka import is_kafka_failure
+from hub.kafka import Record, TopicPartition, is_kafka_failure
+from hub.kafka.changelog import CompactedReader
 from hub.kafka.inspection import TopicMissing
 from hub.observability.logging import get_logger
-from hub.operations.deadletters import ListedDeadLetter, read_dead_letters
+from hub.operations.deadletters import ListedDeadLetter, deadletter_id
 from hub.operations.log import read_operations, replayed
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
-__all__ = ["DeadLetterBoard", "unresolved"]
+__all__ = ["KEEP", "BoardRow", "DeadLetterBoard", "unresolved"]
 
 _log = get_logger()
 # Longest one reading may take; then it counts as failed and the next one starts afresh.
 _READING_LIMIT_SECONDS = 60.0
+KEEP: Final = 10_000
+"""Dead letters the board lists, the newest; ``total`` counts them all."""
+# Records taken per round, so that the router waits at most a few milliseconds.
+_ROUND_RECORDS: Final = 500
+_REPLAYS: Final = b'"replays":'
+
+
+class Listed(Protocol):
+    """What a listing of a dead letter offers the page (a ``BoardRow`` or ``ListedDeadLetter``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def partner(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def written_at(self) -> datetime: ...
+    @property
+    def replays(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One dead letter as the page lists it: no event data, and not the copy the record carries."""
+
+    id: str
+    partner: str
+    code: str
+    written_at: datetime
+    replays: int
+
+    @classmethod
+    def of(cls, record: Record) -> BoardRow:
+        """The row of one dead-letter record, from its headers where they say enough.
+
+        Code and partner are headers of every dead letter; only a dead letter of a replay
+        says in its value how many replays led to it (base64 copies hold no quote, so the
+        marker cannot stand in a copy), and only then is the value parsed.
+        """
+        if _REPLAYS in (record.value or b""):
+            listed = ListedDeadLetter.of(record)
+            return cls(listed.id, listed.partner, listed.code, listed.written_at, listed.replays)
+        headers = dict(record.headers)
+        return cls(
+            id=deadletter_id(record.partition, record.offset),
+            partner=(headers.get("hub-partner") or b"unknown").decode("utf-8", "replace"),
+            code=(headers.get("hub-reason-code") or b"unknown").decode("utf-8", "replace"),
+            written_at=datetime.fromtimestamp(record.timestamp / 1000, UTC),
+            replays=0,
+        )
 
 
 def unresolved(
-    letters: list[ListedDeadLetter], replayed_ids: set[str], now: datetime
+    letters: Iterable[Listed], replayed_ids: set[str], now: datetime
 ) -> list[dict[str, Any]]:
     """The dead letters not replayed, newest first: id, partner, code, age; never event data."""
     return [
@@ -43,61 +107,102 @@ def unresolved(
             "age_seconds": max(0.0, (now - d.written_at).total_seconds()),
             "replays": d.replays,
         }
-        for d in reversed(letters)
+        for d in reversed(list(letters))
         if d.id not in replayed_ids
     ]
 
 
 class DeadLetterBoard:
-    """Keeps a snapshot of the unresolved dead letters, refreshed every ``interval_seconds``."""
+    """Keeps a snapshot of the unresolved dead letters, brought up to date every ``interval_seconds``."""
 
     def __init__(self, *, kafka: KafkaSettings, layout: TopicLayout, interval_seconds: float):
         self._kafka = kafka
         self._layout = layout
         self._interval = interval_seconds
-        self._letters: list[ListedDeadLetter] = []
+        self._retention = timedelta(milliseconds=kafka.personal_retention_ms)
+        self._rows: deque[BoardRow] = deque(maxlen=KEEP)
+        self._dropped = 0  # rows beyond KEEP, older than every kept one, still in the topic
         self._replayed: set[str] = set()
         self._checked_at: float | None = None
+        self._reader: CompactedReader | None = None
 
     def snapshot(self) -> dict[str, Any]:
         """The last reading: when, how many dead letters in all, and the unresolved ones (ages now)."""
-        open_ = unresolved(self._letters, self._replayed, datetime.now(UTC))
+        open_ = unresolved(self._rows, self._replayed, datetime.now(UTC))
         return {
             "checked_at": self._checked_at,
-            "total": len(self._letters),
+            "total": len(self._rows) + self._dropped,
             "unresolved_count": len(open_),
             "unresolved": open_,
         }
 
     async def check(self) -> None:
-        """Read the dead-letter topic and the operators' log once."""
-        letters = await read_dead_letters(self._kafka, self._layout)
+        """Take in the dead letters written since the last check, and read the operators' log."""
+        if self._reader is None:
+            reader = CompactedReader(self._kafka, [self._layout.deadletter], self._take)
+            await reader.open()
+            self._rows.clear()
+            self._dropped = 0
+            self._reader = reader
+        try:
+            # No limit of its own: a long first read is cut by _bounded, and the next check
+            # goes on from where this one was (the rows taken stay, the reader keeps its place).
+            await self._reader.catch_up(float("inf"), _ROUND_RECORDS)
+        except Exception as exc:
+            if not isinstance(exc, TimeoutError):
+                await self.close()  # Kafka trouble: the next check reads the topic afresh
+            raise
         operations = await read_operations(self._kafka, self._layout)
-        self._letters, self._replayed = letters, set(replayed(operations))
+        self._replayed = set(replayed(operations))
+        self._forget_expired(datetime.now(UTC))
         self._checked_at = time.time()
+
+    async def close(self) -> None:
+        """Disconnect the reader (a later check starts a new one)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await reader.close()
+
+    def _take(self, _: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            if len(self._rows) == KEEP:
+                self._dropped += 1  # the oldest row leaves the deque as this one enters
+            self._rows.append(BoardRow.of(record))
+
+    def _forget_expired(self, now: datetime) -> None:
+        # Rows come in offset order per partition, so nearly oldest first: the topic's
+        # retention has removed what lies before the cut, within a partition's skew.
+        cut = now - self._retention
+        while self._rows and self._rows[0].written_at < cut:
+            self._rows.popleft()
+            self._dropped = 0  # every row beyond KEEP was older still
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read every interval until ``stop`` is set; a reading under way when it is set is dropped."""
-        while not stop.is_set():
-            # A reading waits on Kafka (minutes, while it does not answer): a stop must not.
-            reading = asyncio.create_task(self._bounded())
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not reading.done():
-                reading.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reading
-                return
-            exc = reading.exception()
-            if exc is not None:
-                # A topic not there yet: the router creates it as it starts.
-                expected = isinstance(exc, TopicMissing | OSError | TimeoutError)
-                if not expected and not is_kafka_failure(exc):
-                    raise exc
-                _log.warning("deadletters_check_failed", exc_type=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+        try:
+            while not stop.is_set():
+                # A reading waits on Kafka (minutes, while it does not answer): a stop must not.
+                reading = asyncio.create_task(self._bounded())
+                stopping = asyncio.create_task(stop.wait())
+                await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if not reading.done():
+                    reading.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reading
+                    return
+                exc = reading.exception()
+                if exc is not None:
+                    # A topic not there yet: the router creates it as it starts.
+                    expected = isinstance(exc, TopicMissing | OSError | TimeoutError)
+                    if not expected and not is_kafka_failure(exc):
+                        raise exc
+                    _log.warning("deadletters_check_failed", exc_type=type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._interval)
+        finally:
+            await self.close()
 
     async def _bounded(self) -> None:
         async with asyncio.timeout(_READING_LIMIT_SECONDS):

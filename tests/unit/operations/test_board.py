@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from hub.errors import ErrorCode
-from hub.operations.board import DeadLetterBoard, unresolved
+from hub.kafka import TopicPartition
+from hub.operations import board as board_module
+from hub.operations.board import BoardRow, DeadLetterBoard, unresolved
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
-from .test_deadletters import letter, listed
+from .test_deadletters import _Record, letter, listed
 
 
 def test_a_replayed_dead_letter_is_not_unresolved_and_the_rest_show_no_data() -> None:
@@ -62,3 +66,42 @@ async def test_a_stop_does_not_wait_for_a_reading_kafka_does_not_answer() -> Non
     stop.clear()
     await asyncio.wait_for(board.run(stop), 5)
     assert calls == 2
+
+
+def _record(replays: int = 0, offset: int = 4) -> _Record:
+    dead = letter(ErrorCode.UNKNOWN_REFERENCE, replays=replays)
+    return _Record(dead.to_json(), key=dead.key, headers=list(dead.headers), offset=offset)
+
+
+@pytest.mark.parametrize("replays", [0, 2])
+def test_a_row_says_what_the_full_listing_says(replays: int) -> None:
+    """A board row (from the headers, or the value for a replay's) matches the dead letter's listing."""
+    record = _record(replays)
+    row, full = BoardRow.of(record), listed(letter(ErrorCode.UNKNOWN_REFERENCE, replays=replays))  # type: ignore[arg-type]
+    assert (row.id, row.partner, row.code, row.written_at, row.replays) == (
+        full.id,
+        full.partner,
+        full.code,
+        full.written_at,
+        full.replays,
+    )
+
+
+def test_the_board_keeps_the_newest_rows_counts_all_and_forgets_past_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond KEEP the oldest rows go (still counted in total); rows older than the topic's retention go too."""
+    monkeypatch.setattr(board_module, "KEEP", 3)
+    board = DeadLetterBoard(
+        kafka=KafkaSettings(personal_retention_ms=86_400_000),
+        layout=TopicLayout("t"),
+        interval_seconds=5,
+    )
+    board._rows = board_module.deque(maxlen=3)
+    board._take(TopicPartition("t.deadletter", 2), [_record(offset=n) for n in range(5)])  # type: ignore[list-item]
+    snapshot = board.snapshot()
+    assert snapshot["total"] == 5
+    assert [r["id"] for r in snapshot["unresolved"]] == ["dl-2-4", "dl-2-3", "dl-2-2"]
+    written = board._rows[0].written_at
+    board._forget_expired(written + timedelta(days=1, seconds=1))
+    assert board.snapshot()["total"] == 0

@@ -1,0 +1,119 @@
+"""What the operations page's dead-letter board costs `hub run`'s event loop with many dead letters.
+
+Run: .venv/bin/python bench/deadletter_board.py [--letters N] [--kafka HOST:PORT]
+
+Writes ``--letters`` dead letters, as the router writes them for referrals with a BSN
+that fails the 11-proof (each with its copy of the event), to a fresh dead-letter topic.
+Then, with a probe beside it on the same event loop (5 ms sleeps; how late it wakes is
+how long the router would have waited), it times: reading the whole topic into listings
+as every check of the board did before it followed the topic (``read_dead_letters``),
+and the board's first and second check now; with the memory each holds afterwards
+(tracemalloc). docs/benchmarks.md, "Seventh pass".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
+    sys.path.insert(0, str(REPO))
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+from bench.core_bench import GP, quiet_logging  # noqa: E402
+from bench.harness import Referrals  # noqa: E402
+from tests.integration.hubtest import isolated_settings  # noqa: E402
+
+from hub.app import build_hub  # noqa: E402
+from hub.operations.board import DeadLetterBoard  # noqa: E402
+from hub.operations.deadletters import read_dead_letters  # noqa: E402
+from hub.pipeline import InboundRecord  # noqa: E402
+from hub.router import ensure_topics  # noqa: E402
+from hub.testing import InMemoryPipeline  # noqa: E402
+
+_TICK = 0.005
+
+
+async def probed(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
+    """Seconds, longest loop delay (s) and memory held (MiB) by ``work``, and its result."""
+    delays: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(_TICK)
+            delays.append(time.perf_counter() - started - _TICK)
+
+    prober = asyncio.create_task(probe())
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = await work()
+    seconds = time.perf_counter() - started
+    held = tracemalloc.get_traced_memory()[0] / 2**20
+    tracemalloc.stop()
+    done.set()
+    await prober
+    return seconds, max(delays, default=0.0), held, result
+
+
+async def main(bootstrap: str, count: int) -> None:
+    settings = isolated_settings(bootstrap)
+    hub = build_hub(settings)
+    await ensure_topics(settings.kafka, hub.layout, hub.registry)
+    runner = InMemoryPipeline(settings)
+    topic = hub.layout.inbound(GP)
+    bad = [
+        InboundRecord(
+            topic, 0, offset, key, value.replace(b'"999900018"', b'"999900019"'), tuple(h)
+        )
+        for offset, (key, h, value) in enumerate(Referrals().take(count))
+    ]
+    letters = [r for r in runner.feed_records(bad) if r.topic == hub.layout.deadletter]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for r in letters:
+            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    seconds, stall, held, listed = await probed(
+        lambda: read_dead_letters(settings.kafka, hub.layout)
+    )
+    print(
+        f"{len(listed)} dead letters; reading the whole topic (each check before): {seconds:.2f} s, "
+        f"loop held up to {stall * 1000:.0f} ms, {held:.1f} MiB held"
+    )
+    del listed
+    board = DeadLetterBoard(kafka=settings.kafka, layout=hub.layout, interval_seconds=5)
+    try:
+        for which in ("first", "second"):
+            seconds, stall, held, _ = await probed(board.check)
+            print(
+                f"the board's {which} check now: {seconds:.2f} s, loop held up to "
+                f"{stall * 1000:.0f} ms, {held:.1f} MiB held; total {board.snapshot()['total']}"
+            )
+    finally:
+        await board.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--letters", type=int, default=20_000)
+    parser.add_argument(
+        "--kafka", default=os.environ.get("HUB_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    )
+    arguments = parser.parse_args()
+    os.environ.setdefault("HUB_ENVIRONMENT", "development")
+    quiet_logging()
+    asyncio.run(main(arguments.kafka, arguments.letters))
