@@ -25,6 +25,7 @@ from hub.kpi.aggregator import KpiAggregator
 from hub.monitor import LagMonitor
 from hub.observability import metrics
 from hub.observability.logging import configure_logging, get_logger
+from hub.observability.loop import LoopWatch
 from hub.observability.ops import OpsServer
 from hub.observability.page import PartnerCard, page_routes
 from hub.operations.board import DeadLetterBoard
@@ -152,7 +153,14 @@ class Hub:
             interval_seconds=self.settings.ops.lag_interval_seconds,
             partner_groups=self.settings.ops.partner_groups,
         )
-        services: list[Service] = [self.router.run, feed.run, ops.run, monitor.run, board.run]
+        services: list[Service] = [
+            self.router.run,
+            feed.run,
+            ops.run,
+            monitor.run,
+            board.run,
+            LoopWatch().run,
+        ]
         if kpis is not None:
             services.append(kpis.run)
         if self.webhooks is not None:

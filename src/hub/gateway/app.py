@@ -75,6 +75,7 @@ from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
 from hub.kafka import StreamReader, is_kafka_failure
 from hub.kafka.progress import GroupProgress
 from hub.observability.logging import get_logger
+from hub.observability.loop import LoopWatch
 from hub.settings import GatewaySettings, HubSettings, KafkaSettings
 from hub.topics import TopicLayout
 
@@ -587,7 +588,7 @@ def build_gateway_app(
         sink=sink,
         book=book,
         validator=validator,
-        services=[sink, tail, stream, progress],
+        services=[sink, tail, stream, progress, LoopWatch()],
         adapters=adapters,
         role_adapters=role_adapters,
         deliveries=stream,
