@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -203,6 +204,18 @@ def build_hub(settings: HubSettings) -> Hub:
     metrics.start_series(p.id for p in registry)
     metrics.SAFETY_REPORT_DEADLINE.set(settings.ops.safety_report_deadline_seconds)
     return Hub(settings, registry, layout, pipeline, router, audit_feed, webhooks)
+
+
+def freeze_start_up() -> None:
+    """Take everything built so far (modules, schemas, the compiled table) out of the collector's walks.
+
+    It lives as long as the process, and every full collection walked it again: about
+    40 ms each, every few seconds at full load, with the router (or the gateway) waiting
+    (docs/benchmarks.md, "Seventh pass"). ``gc.freeze`` is the standard library's way;
+    call it once the process is built, before it serves.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def run_until_signalled(services: list[Service]) -> None:

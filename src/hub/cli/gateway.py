@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hub.app import (
         configure_process,
+        freeze_start_up,
         http_adapters,
         http_endpoints,
         refuse_demo_defaults,
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("gateway_starting", port=gateway.port)
     try:
         services = [GatewayServer(app, gateway).run, _stop_on_refusal(app), _ops(settings, app)]
+        freeze_start_up()
         asyncio.run(run_until_signalled(services))
     except ConfigurationError as exc:
         # Kafka refused the gateway's credentials or ACLs once running: retrying cannot help.

@@ -68,7 +68,13 @@ def kafka_start_checks(settings: HubSettings) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the hub; returns 0 after a clean stop, 78 on a configuration error."""
-    from hub.app import build_hub, configure_process, refuse_demo_defaults, run_until_signalled
+    from hub.app import (
+        build_hub,
+        configure_process,
+        freeze_start_up,
+        refuse_demo_defaults,
+        run_until_signalled,
+    )
     from hub.errors import ConfigurationError
     from hub.observability.logging import get_logger
 
@@ -85,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         get_logger().error("configuration_invalid", path=exc.path, exc_info=exc)
         return EX_CONFIG  # a bad file stops the hub before it consumes anything
+    services = hub.services()
+    freeze_start_up()
     try:
-        asyncio.run(run_until_signalled(hub.services()))
+        asyncio.run(run_until_signalled(services))
     except ConfigurationError as exc:
         # Found only once running, e.g. Kafka refuses the hub's credentials or ACLs.
         get_logger().error("configuration_invalid", path=exc.path, exc_info=exc)
