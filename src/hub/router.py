@@ -160,6 +160,7 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
         self.consumer: Consumer | None = None
         self.sole = False
         self.stale = True
+        self.holding = False  # partitions assigned and not revoked since (a sweep step's check)
         self.caught_up_at = 0.0
         self.writing = asyncio.Lock()
 
@@ -175,9 +176,11 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
         async with self.writing:
             self.sole = False
             self.stale = True
+            self.holding = False
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.stale = True
+        self.holding = bool(assigned)
         self.sole = self._holds_all(set(assigned))
         _log.info("router_assigned", count=len(assigned), sole=self.sole)
 
@@ -418,6 +421,10 @@ class _Sweep:
             self._after, self._counts = "", (0, 0)
         while self._after is not None:
             async with session.ownership.writing:
+                if not session.ownership.holding:
+                    # Revoked between two steps (the consumer still lists the partitions
+                    # until the new assignment): go on once partitions are held again.
+                    return
                 self._after, expired, stamped = await _forget_expired(
                     session, *self._args, after=self._after
                 )
