@@ -150,9 +150,9 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
     inbound topic, nobody else writes the changelogs and its own state is current: no
     catch-up before a batch. After any assignment change it catches up once; while it
     holds only some partitions it catches up before every batch (and a sole owner every
-    30 seconds, to keep that one short). A revocation waits for the batch or sweep in
+    30 seconds, to keep that one short). A revocation waits for the batch or sweep step in
     progress, so its transaction is committed before another instance is given the
-    partitions (and catches up).
+    partitions (and catches up); no sweep step follows it until partitions are assigned.
     """
 
     def __init__(self, inbound: list[str]) -> None:
