@@ -374,12 +374,13 @@ class KafkaRouter:
         )
         sweep = _Sweep(self._layout, self._kafka, self._privacy)
         while not stop.is_set():
+            batch = await clients.fetch()
             # Only while holding partitions (docs/state.md): an instance without any must not
-            # write the changelogs behind the back of one that holds them all.
+            # write the changelogs behind the back of one that holds them all. After the
+            # fetch, before its batch: the consumer may join its group during the first
+            # fetch and return a batch from it, which the sweep at start must precede.
             if clients.assignment():
                 await sweep.step(session)
-            batch = await clients.fetch()
-            if clients.assignment():
                 self._ready.set()
             if not batch:
                 continue

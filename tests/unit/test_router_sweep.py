@@ -13,7 +13,7 @@ import pytest
 from hub import router
 from hub.kafka import TopicPartition
 from hub.pipeline import OutRecord
-from hub.settings import KafkaSettings, PrivacySettings
+from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
 from hub.state.disk import DiskStore
 from hub.topics import TopicLayout
 
@@ -36,7 +36,7 @@ class _Clients:
 
 
 class _Changelogs:
-    async def catch_up(self) -> None:
+    async def catch_up(self, limit_seconds: float = 30.0) -> None:
         await asyncio.sleep(0)
 
 
@@ -67,4 +67,57 @@ async def test_a_sweep_takes_no_step_after_its_partitions_were_revoked(
         ["seen:06", "seen:07", "seen:08"],
     ]
     assert list(state.scan()) == []
+    state.close()
+
+
+class _JoiningClients(_Clients):
+    """A consumer that joins its group during its first fetch and returns a batch from it."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        super().__init__()
+        self._stop, self._fetched = stop, 0
+        self.done: list[str] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t.inbound.gp", 0)} if self._fetched else set()
+
+    async def fetch(self) -> dict[TopicPartition, list[object]]:
+        self._fetched += 1
+        if self._fetched > 1:
+            self._stop.set()
+            return {}
+        return {TopicPartition("t.inbound.gp", 0): [object()]}
+
+    async def write(self, records: Sequence[OutRecord]) -> None:
+        self.done.append("sweep")
+        await super().write(records)
+
+    async def commit(self, batch: object, transform: object) -> None:
+        self.done.append("batch")
+
+
+async def test_the_sweep_at_start_comes_before_the_first_batch() -> None:
+    """A batch fetched while the consumer joins its group waits for the sweep at start (legacy values stamped first)."""
+    state = DiskStore()
+    state.apply({"seen:00": {"seen_on": _OLD}})  # written before receipt dates: to be stamped
+    ownership = router._Ownership(["t.inbound.gp"])
+    await ownership.on_partitions_assigned([TopicPartition("t.inbound.gp", 0)])
+    stop = asyncio.Event()
+    clients = _JoiningClients(stop)
+    held = SimpleNamespace(held=None)
+    session = SimpleNamespace(
+        state=state,
+        clients=clients,
+        changelogs=SimpleNamespace(held=held, catch_up=_Changelogs().catch_up),
+        ownership=ownership,
+    )
+    hub_router = router.KafkaRouter(
+        kafka=KafkaSettings(),
+        retry=RetrySettings(),
+        layout=TopicLayout("t"),
+        registry=None,  # type: ignore[arg-type]
+        pipeline=None,  # type: ignore[arg-type]
+    )
+    await hub_router._loop(session, stop)  # type: ignore[arg-type]
+    assert clients.done == ["sweep", "batch"]
     state.close()
