@@ -150,9 +150,9 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
     inbound topic, nobody else writes the changelogs and its own state is current: no
     catch-up before a batch. After any assignment change it catches up once; while it
     holds only some partitions it catches up before every batch (and a sole owner every
-    30 seconds, to keep that one short). A revocation waits for the batch or sweep in
+    30 seconds, to keep that one short). A revocation waits for the batch or sweep step in
     progress, so its transaction is committed before another instance is given the
-    partitions (and catches up).
+    partitions (and catches up); no sweep step follows it until partitions are assigned.
     """
 
     def __init__(self, inbound: list[str]) -> None:
@@ -160,6 +160,7 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
         self.consumer: Consumer | None = None
         self.sole = False
         self.stale = True
+        self.holding = False  # partitions assigned and not revoked since (a sweep step's check)
         self.caught_up_at = 0.0
         self.writing = asyncio.Lock()
 
@@ -175,9 +176,11 @@ class _Ownership(RebalanceListener):  # type: ignore[misc]
         async with self.writing:
             self.sole = False
             self.stale = True
+            self.holding = False
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.stale = True
+        self.holding = bool(assigned)
         self.sole = self._holds_all(set(assigned))
         _log.info("router_assigned", count=len(assigned), sole=self.sole)
 
@@ -371,12 +374,13 @@ class KafkaRouter:
         )
         sweep = _Sweep(self._layout, self._kafka, self._privacy)
         while not stop.is_set():
+            batch = await clients.fetch()
             # Only while holding partitions (docs/state.md): an instance without any must not
-            # write the changelogs behind the back of one that holds them all.
+            # write the changelogs behind the back of one that holds them all. After the
+            # fetch, before its batch: the consumer may join its group during the first
+            # fetch and return a batch from it, which the sweep at start must precede.
             if clients.assignment():
                 await sweep.step(session)
-            batch = await clients.fetch()
-            if clients.assignment():
                 self._ready.set()
             if not batch:
                 continue
@@ -418,6 +422,10 @@ class _Sweep:
             self._after, self._counts = "", (0, 0)
         while self._after is not None:
             async with session.ownership.writing:
+                if not session.ownership.holding:
+                    # Revoked between two steps (the consumer still lists the partitions
+                    # until the new assignment): go on once partitions are held again.
+                    return
                 self._after, expired, stamped = await _forget_expired(
                     session, *self._args, after=self._after
                 )

@@ -19,9 +19,9 @@ with a new reader that reads the topic from the start.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,6 +94,10 @@ class BoardRow:
         )
 
 
+def _age(row: BoardRow) -> tuple[datetime, str]:
+    return row.written_at, row.id
+
+
 def unresolved(
     letters: Iterable[Listed], replayed_ids: set[str], now: datetime
 ) -> list[dict[str, Any]]:
@@ -120,7 +124,7 @@ class DeadLetterBoard:
         self._layout = layout
         self._interval = interval_seconds
         self._retention = timedelta(milliseconds=kafka.personal_retention_ms)
-        self._rows: deque[BoardRow] = deque(maxlen=KEEP)
+        self._rows: list[BoardRow] = []  # oldest first (_age)
         self._dropped = 0  # rows beyond KEEP, older than every kept one, still in the topic
         self._replayed: set[str] = set()
         self._checked_at: float | None = None
@@ -165,17 +169,21 @@ class DeadLetterBoard:
                 await reader.close()
 
     def _take(self, _: TopicPartition, records: list[Record]) -> None:
+        # The reader hands over a run of one partition's records at a time (on a first
+        # read, hundreds that may span days): each row goes to its place in time, so that
+        # the page lists them newest first and those beyond KEEP are the oldest of all.
         for record in records:
-            if len(self._rows) == KEEP:
-                self._dropped += 1  # the oldest row leaves the deque as this one enters
-            self._rows.append(BoardRow.of(record))
+            bisect.insort(self._rows, BoardRow.of(record), key=_age)
+        excess = len(self._rows) - KEEP
+        if excess > 0:
+            del self._rows[:excess]
+            self._dropped += excess
 
     def _forget_expired(self, now: datetime) -> None:
-        # Rows come in offset order per partition, so nearly oldest first: the topic's
-        # retention has removed what lies before the cut, within a partition's skew.
-        cut = now - self._retention
-        while self._rows and self._rows[0].written_at < cut:
-            self._rows.popleft()
+        # The topic's retention has removed what lies before the cut.
+        cut = bisect.bisect_left(self._rows, (now - self._retention, ""), key=_age)
+        if cut:
+            del self._rows[:cut]
             self._dropped = 0  # every row beyond KEEP was older still
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -68,9 +68,11 @@ async def test_a_stop_does_not_wait_for_a_reading_kafka_does_not_answer() -> Non
     assert calls == 2
 
 
-def _record(replays: int = 0, offset: int = 4) -> _Record:
+def _record(replays: int = 0, offset: int = 4, partition: int = 2, minute: int = 0) -> _Record:
     dead = letter(ErrorCode.UNKNOWN_REFERENCE, replays=replays)
-    return _Record(dead.to_json(), key=dead.key, headers=list(dead.headers), offset=offset)
+    record = _Record(dead.to_json(), key=dead.key, headers=list(dead.headers), offset=offset)
+    record.partition, record.timestamp = partition, record.timestamp + minute * 60_000
+    return record
 
 
 @pytest.mark.parametrize("replays", [0, 2])
@@ -97,7 +99,6 @@ def test_the_board_keeps_the_newest_rows_counts_all_and_forgets_past_retention(
         layout=TopicLayout("t"),
         interval_seconds=5,
     )
-    board._rows = board_module.deque(maxlen=3)
     board._take(TopicPartition("t.deadletter", 2), [_record(offset=n) for n in range(5)])  # type: ignore[list-item]
     snapshot = board.snapshot()
     assert snapshot["total"] == 5
@@ -105,3 +106,28 @@ def test_the_board_keeps_the_newest_rows_counts_all_and_forgets_past_retention(
     written = board._rows[0].written_at
     board._forget_expired(written + timedelta(days=1, seconds=1))
     assert board.snapshot()["total"] == 0
+
+
+def test_the_board_keeps_the_newest_of_all_partitions_newest_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partitions read one after another still give the newest KEEP rows, listed newest first."""
+    monkeypatch.setattr(board_module, "KEEP", 3)
+    board = DeadLetterBoard(
+        kafka=KafkaSettings(personal_retention_ms=86_400_000),
+        layout=TopicLayout("t"),
+        interval_seconds=5,
+    )
+    # Minutes 0, 2, 4 on partition 0 and 1, 3, 5 on partition 1: partition 1 is read last.
+    for partition in (0, 1):
+        records = [
+            _record(offset=n, partition=partition, minute=2 * n + partition) for n in range(3)
+        ]
+        board._take(TopicPartition("t.deadletter", partition), records)  # type: ignore[arg-type]
+    snapshot = board.snapshot()
+    assert snapshot["total"] == 6
+    assert [r["id"] for r in snapshot["unresolved"]] == ["dl-1-2", "dl-0-2", "dl-1-1"]
+    written = board._rows[0].written_at  # minute 3: the dropped minutes 0-2 went before it
+    board._forget_expired(written + timedelta(days=1, microseconds=1))
+    assert [r["id"] for r in board.snapshot()["unresolved"]] == ["dl-1-2", "dl-0-2"]
+    assert board.snapshot()["total"] == 2
