@@ -1,14 +1,17 @@
-"""How long the gateway's status tail holds the event loop it shares with the partners' API, loading a large topic.
+"""How long the gateway's tails hold the event loop they share with the partners' API, loading large topics.
 
-Run: .venv/bin/python bench/gateway_tails.py [--statuses N] [--unbounded] [--kafka HOST:PORT]
+Run: .venv/bin/python bench/gateway_tails.py [--tail status|iwmo] [--statuses N]
+     [--referrals N] [--unbounded] [--kafka HOST:PORT]
 
-Writes ``--statuses`` status records, as the router writes one per processed event, to a
-fresh status topic (six partitions). Then starts a ``StatusTail`` as `hub gateway` does
-and, beside it on the same event loop, a probe that sleeps 5 ms at a time and records how
-late it wakes: the longest such delay is how long every request to the gateway would
-have waited. Prints the longest and the 99th percentile delay until the tail has read the
-topic to its end. ``--unbounded`` takes every record the consumer holds in one round, as
-the tail did before its rounds were bounded (docs/benchmarks.md, "Seventh pass").
+``--tail status`` writes ``--statuses`` status records, as the router writes one per
+processed event, to a fresh status topic (six partitions) and starts a ``StatusTail``;
+``--tail iwmo`` writes the routing-state changelog that ``--referrals`` referrals leave
+(two keys each, as the router writes them) and starts the iWmo book's ``IwmoTail``. Beside
+the tail, on the same event loop, a probe sleeps 5 ms at a time and records how late it
+wakes: the longest such delay is how long every request to the gateway would have waited.
+Prints the longest and the 99th percentile delay until the tail has read its topics to
+their end. ``--unbounded`` takes every record the consumer holds in one round, as the
+tails did before their rounds were bounded (docs/benchmarks.md, "Seventh pass").
 """
 
 from __future__ import annotations
@@ -26,15 +29,22 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
     sys.path.insert(0, str(REPO))
 
-from bench.core_bench import quiet_logging  # noqa: E402
-from bench.harness import send_encoded  # noqa: E402
+from aiokafka import AIOKafkaProducer  # noqa: E402
+from bench.core_bench import GP, quiet_logging  # noqa: E402
+from bench.harness import Referrals, client_options, send_encoded  # noqa: E402
 from tests.integration.hubtest import isolated_settings  # noqa: E402
 
 import hub.gateway.status  # noqa: E402
+import hub.roles.provider.iwmo  # noqa: E402
 from hub.app import build_hub  # noqa: E402
+from hub.families.state import assignment_key  # noqa: E402
 from hub.gateway.status import StatusBook, StatusTail  # noqa: E402
+from hub.iwmo.book import IwmoBook  # noqa: E402
+from hub.pipeline import InboundRecord  # noqa: E402
 from hub.records import StatusRecord  # noqa: E402
+from hub.roles.provider.iwmo import IwmoTail  # noqa: E402
 from hub.router import ensure_topics  # noqa: E402
+from hub.testing import InMemoryPipeline  # noqa: E402
 
 _TICK = 0.005
 
@@ -102,9 +112,46 @@ async def status_tail(bootstrap: str, count: int) -> dict[str, float]:
     return result
 
 
+async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
+    """Loop delays while the iWmo tail loads the routing state ``referrals`` referrals leave."""
+    settings = isolated_settings(bootstrap, partitions=6)
+    hub_ = build_hub(settings)
+    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
+    topic = hub_.layout.inbound(GP)
+    inbound = [
+        InboundRecord(topic, 0, offset, key, value, tuple(headers))
+        for offset, (key, headers, value) in enumerate(Referrals().take(referrals))
+    ]
+    state = [
+        r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic == hub_.layout.state
+    ]
+    producer = AIOKafkaProducer(**client_options(settings.kafka), linger_ms=5)
+    await producer.start()
+    try:
+        for r in state:
+            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    tail = IwmoTail(settings.kafka, hub_.layout, IwmoBook(assignment_key=assignment_key))
+
+    async def load() -> None:
+        await tail.start()
+        await tail.caught_up.wait()
+
+    try:
+        result = await probed(load)
+    finally:
+        await tail.stop()
+    result["records"] = float(len(state))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tail", choices=["status", "iwmo"], default="status")
     parser.add_argument("--statuses", type=int, default=200_000)
+    parser.add_argument("--referrals", type=int, default=50_000)
     parser.add_argument("--unbounded", action="store_true", help="one round takes everything")
     parser.add_argument(
         "--kafka", default=os.environ.get("HUB_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
@@ -114,10 +161,16 @@ def main() -> int:
     quiet_logging()
     if args.unbounded:
         hub.gateway.status._ROUND_RECORDS = None  # type: ignore[misc]
-    result = asyncio.run(status_tail(args.kafka, args.statuses))
+        hub.roles.provider.iwmo._ROUND_RECORDS = None  # type: ignore[misc]
+    if args.tail == "status":
+        result = asyncio.run(status_tail(args.kafka, args.statuses))
+        what = f"status tail, {args.statuses} statuses"
+    else:
+        result = asyncio.run(iwmo_tail(args.kafka, args.referrals))
+        what = f"iWmo tail, {result['records']:.0f} state records"
     print(
-        f"status tail, {args.statuses} statuses, "
-        f"{'unbounded' if args.unbounded else 'bounded'}: loaded in {result['seconds']:.2f} s; "
+        f"{what}, {'unbounded' if args.unbounded else 'bounded'}: "
+        f"loaded in {result['seconds']:.2f} s; "
         f"loop held up to {result['max_ms']:.0f} ms (p99 {result['p99_ms']:.0f} ms, "
         f"{result['over_50ms']:.0f} times over 50 ms)"
     )
