@@ -41,7 +41,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from hub.connectors.registry import PartnerRegistry
 from hub.kafka import (
@@ -71,6 +71,11 @@ _LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker stamped it on 
 _SOLE_CATCH_UP_SECONDS = 30.0
 # Keys the retention sweep judges per step, between batches: a few milliseconds.
 _SWEEP_STEP = 2_000
+# Changelog records applied per round. The other services of `hub run` share the router's
+# event loop while it reads the changelogs at start: a round over a whole fetch (tens of
+# thousands of records into SQLite) held them for about 0.4 s at 100,000 keys
+# (docs/benchmarks.md, "Seventh pass").
+_CHANGELOG_ROUND_RECORDS: Final = 500
 
 
 async def ensure_topics(
@@ -108,7 +113,7 @@ class _Changelogs:
 
     async def catch_up(self, limit_seconds: float = 30.0) -> int:
         """Apply every committed change up to the current last stable offsets; returns how many."""
-        applied = await self._reader.catch_up(limit_seconds)
+        applied = await self._reader.catch_up(limit_seconds, _CHANGELOG_ROUND_RECORDS)
         metrics.STATE_KEYS.set(len(self.state) + len(self.held))
         return applied
 

@@ -23,7 +23,7 @@ import asyncio
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from hub.connectors.registry import Partner
 from hub.gateway.background import BackgroundTask
@@ -37,6 +37,11 @@ __all__ = ["EventStatus", "StatusBook", "StatusTail", "status_key"]
 
 
 _RETRY = RetrySettings(initial_seconds=0.5, max_seconds=10.0)
+# Records taken into the book per round. The tail shares the gateway's event loop: a round
+# over everything its consumer held (a whole fetch of a large status topic, tens of
+# thousands of small records) kept every request waiting for about a third of a second at
+# 200,000 statuses (docs/benchmarks.md, "Seventh pass").
+_ROUND_RECORDS: Final = 500
 
 
 def status_key(source: str, event_id: str) -> str:
@@ -182,11 +187,11 @@ class StatusTail:
         try:
             await reader.open()
             if not self._caught_up.is_set():
-                await reader.catch_up(limit_seconds=math.inf)
+                await reader.catch_up(limit_seconds=math.inf, max_records=_ROUND_RECORDS)
                 self._caught_up.set()
                 get_logger().info("gateway_status_loaded", topic=self._topic, count=len(self._book))
             while True:
-                await reader.follow()
+                await reader.follow(max_records=_ROUND_RECORDS)
         finally:
             await reader.close()
 

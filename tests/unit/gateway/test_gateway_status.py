@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
+import pytest
 
 from hub.gateway import StatusBook, status_key
+from hub.gateway import status as status_module
+from hub.gateway.status import StatusTail
+from hub.settings import KafkaSettings
 
 from .gatewaytest import auth, referral
 
@@ -141,3 +146,42 @@ def test_tombstone_and_unreadable_records() -> None:
     assert book.seen("k")
     assert book.apply("k", None)
     assert not book.seen("k")
+
+
+async def test_status_tail_takes_at_most_500_records_a_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tail reads the status topic in rounds of at most 500 records, so the gateway's loop runs between them."""
+    rounds: list[tuple[str, int | None]] = []
+    followed = asyncio.Event()
+
+    class RecordingReader:
+        """A CompactedReader stand-in that notes how many records each round may take."""
+
+        def __init__(self, *_: Any) -> None:
+            return None
+
+        async def open(self) -> None:
+            return None
+
+        async def catch_up(self, limit_seconds: float, max_records: int | None = None) -> int:
+            rounds.append(("catch_up", max_records))
+            return 0
+
+        async def follow(self, poll_ms: int = 500, max_records: int | None = None) -> int:
+            rounds.append(("follow", max_records))
+            followed.set()
+            await asyncio.sleep(0.01)
+            return 0
+
+        async def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(status_module, "CompactedReader", RecordingReader)
+    tail = StatusTail(KafkaSettings(), "t.status", StatusBook(max_records=10, recent_ids=10))
+    await tail.start()
+    async with asyncio.timeout(5):
+        await followed.wait()
+    await tail.stop()
+    assert rounds[:2] == [("catch_up", 500), ("follow", 500)]
+    assert {limit for _, limit in rounds} == {500}

@@ -91,6 +91,11 @@ __all__ = [
 XML_MEDIA_TYPE: Final = "application/xml"
 _RETRY = RetrySettings(initial_seconds=0.5, max_seconds=10.0)
 _FOLLOW_POLL_MS = 50  # a sync waits for at most one poll to end
+# Records taken into the book per round. The tail shares the gateway's event loop: a round
+# over everything its consumer held (a whole fetch of the routing-state changelog, tens of
+# thousands of records) kept every request waiting for a quarter of a second at 100,000
+# state records (docs/benchmarks.md, "Seventh pass").
+_ROUND_RECORDS: Final = 500
 _RETIRE_TIMEOUT = 10.0
 _UNMATCHED_PATH = "/Bericht/Header/BerichtIdentificatie/Identificatie"
 
@@ -204,7 +209,7 @@ class IwmoTail:
                 reader = self._reader
                 if reader is None:
                     raise KafkaError("the iWmo tail is reconnecting")
-                await reader.catch_up(limit_seconds=timeout_seconds)
+                await reader.catch_up(limit_seconds=timeout_seconds, max_records=_ROUND_RECORDS)
 
     async def _run(self) -> None:
         async for attempt in kafka_retrying(
@@ -232,14 +237,14 @@ class IwmoTail:
                 # its key behind. No check reads the book until this read is complete.
                 self._loading = True
                 self._book.reset()
-                await reader.catch_up(limit_seconds=math.inf)
+                await reader.catch_up(limit_seconds=math.inf, max_records=_ROUND_RECORDS)
                 self._loading = False
             if not self._caught_up.is_set():
                 self._caught_up.set()
                 get_logger().info("gateway_iwmo_loaded", count=self._book.sent_count)
             while True:
                 async with self._lock:
-                    await reader.follow(poll_ms=_FOLLOW_POLL_MS)
+                    await reader.follow(poll_ms=_FOLLOW_POLL_MS, max_records=_ROUND_RECORDS)
                 await asyncio.sleep(0)  # let a waiting sync take the lock
         finally:
             self._reader = None

@@ -1,0 +1,181 @@
+"""How long the gateway's tails hold the event loop they share with the partners' API, loading large topics.
+
+Run: .venv/bin/python bench/gateway_tails.py [--tail status|iwmo] [--statuses N]
+     [--referrals N] [--unbounded] [--kafka HOST:PORT]
+
+``--tail status`` writes ``--statuses`` status records, as the router writes one per
+processed event, to a fresh status topic (six partitions) and starts a ``StatusTail``;
+``--tail iwmo`` writes the routing-state changelog that ``--referrals`` referrals leave
+(two keys each, as the router writes them) and starts the iWmo book's ``IwmoTail``. Beside
+the tail, on the same event loop, a probe sleeps 5 ms at a time and records how late it
+wakes: the longest such delay is how long every request to the gateway would have waited.
+Prints the longest and the 99th percentile delay until the tail has read its topics to
+their end. ``--unbounded`` takes every record the consumer holds in one round, as the
+tails did before their rounds were bounded (docs/benchmarks.md, "Seventh pass").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
+    sys.path.insert(0, str(REPO))
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+from bench.core_bench import GP, quiet_logging  # noqa: E402
+from bench.harness import Referrals, client_options, send_encoded  # noqa: E402
+from tests.integration.hubtest import isolated_settings  # noqa: E402
+
+import hub.gateway.status  # noqa: E402
+import hub.roles.provider.iwmo  # noqa: E402
+from hub.app import build_hub  # noqa: E402
+from hub.families.state import assignment_key  # noqa: E402
+from hub.gateway.status import StatusBook, StatusTail  # noqa: E402
+from hub.iwmo.book import IwmoBook  # noqa: E402
+from hub.pipeline import InboundRecord  # noqa: E402
+from hub.records import StatusRecord  # noqa: E402
+from hub.roles.provider.iwmo import IwmoTail  # noqa: E402
+from hub.router import ensure_topics  # noqa: E402
+from hub.testing import InMemoryPipeline  # noqa: E402
+
+_TICK = 0.005
+
+
+async def probed(work: Callable[[], Awaitable[Any]]) -> dict[str, float]:
+    """Seconds and loop delays (ms) while ``work`` runs, with a 5 ms probe beside it."""
+    delays: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(_TICK)
+            delays.append(time.perf_counter() - started - _TICK)
+
+    prober = asyncio.create_task(probe())
+    started = time.perf_counter()
+    try:
+        await work()
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        await prober
+    delays.sort()
+    return {
+        "seconds": seconds,
+        "max_ms": delays[-1] * 1000,
+        "p99_ms": delays[int(len(delays) * 0.99)] * 1000,
+        "over_50ms": float(sum(1 for d in delays if d > 0.05)),
+    }
+
+
+def _statuses(count: int) -> Iterator[tuple[bytes, list[tuple[str, bytes]], bytes]]:
+    for n in range(count):
+        record = StatusRecord(
+            event_id=f"ref-{n:09d}",
+            source="urn:nld:agb:01234567",
+            partner="gp-de-linde",
+            type="nl.sociaaldomein.referrals.submitted.v1",
+            status="delivered",
+            recipients=("swt-zwolle",),
+            at="2026-11-29T23:00:00.000+00:00",
+        )
+        yield record.key, [], record.to_json()
+
+
+async def status_tail(bootstrap: str, count: int) -> dict[str, float]:
+    """Loop delays while a status tail loads ``count`` status records."""
+    settings = isolated_settings(bootstrap, partitions=6)
+    hub_ = build_hub(settings)
+    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
+    await send_encoded(settings.kafka, hub_.layout.status, _statuses(count))
+    book = StatusBook(max_records=count, recent_ids=10_000)
+    tail = StatusTail(settings.kafka, hub_.layout.status, book)
+
+    async def load() -> None:
+        await tail.start()
+        await tail.caught_up.wait()
+
+    try:
+        result = await probed(load)
+    finally:
+        await tail.stop()
+    assert len(book) == count, len(book)
+    return result
+
+
+async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
+    """Loop delays while the iWmo tail loads the routing state ``referrals`` referrals leave."""
+    settings = isolated_settings(bootstrap, partitions=6)
+    hub_ = build_hub(settings)
+    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
+    topic = hub_.layout.inbound(GP)
+    inbound = [
+        InboundRecord(topic, 0, offset, key, value, tuple(headers))
+        for offset, (key, headers, value) in enumerate(Referrals().take(referrals))
+    ]
+    state = [
+        r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic == hub_.layout.state
+    ]
+    producer = AIOKafkaProducer(**client_options(settings.kafka), linger_ms=5)
+    await producer.start()
+    try:
+        for r in state:
+            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    tail = IwmoTail(settings.kafka, hub_.layout, IwmoBook(assignment_key=assignment_key))
+
+    async def load() -> None:
+        await tail.start()
+        await tail.caught_up.wait()
+
+    try:
+        result = await probed(load)
+    finally:
+        await tail.stop()
+    result["records"] = float(len(state))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tail", choices=["status", "iwmo"], default="status")
+    parser.add_argument("--statuses", type=int, default=200_000)
+    parser.add_argument("--referrals", type=int, default=50_000)
+    parser.add_argument("--unbounded", action="store_true", help="one round takes everything")
+    parser.add_argument(
+        "--kafka", default=os.environ.get("HUB_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("HUB_ENVIRONMENT", "development")
+    quiet_logging()
+    if args.unbounded:
+        hub.gateway.status._ROUND_RECORDS = None  # type: ignore[misc]
+        hub.roles.provider.iwmo._ROUND_RECORDS = None  # type: ignore[misc]
+    if args.tail == "status":
+        result = asyncio.run(status_tail(args.kafka, args.statuses))
+        what = f"status tail, {args.statuses} statuses"
+    else:
+        result = asyncio.run(iwmo_tail(args.kafka, args.referrals))
+        what = f"iWmo tail, {result['records']:.0f} state records"
+    print(
+        f"{what}, {'unbounded' if args.unbounded else 'bounded'}: "
+        f"loaded in {result['seconds']:.2f} s; "
+        f"loop held up to {result['max_ms']:.0f} ms (p99 {result['p99_ms']:.0f} ms, "
+        f"{result['over_50ms']:.0f} times over 50 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
