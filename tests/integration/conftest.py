@@ -27,6 +27,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hub.dev.localkafka import KAFKA_VERSION, LocalKafka
 
+from .hubtest import CREATED_PREFIXES, delete_topics_with_prefixes
+
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
 TopicFactory = Callable[..., Awaitable[str]]
 
@@ -113,6 +115,17 @@ def kafka_bootstrap() -> Iterator[str]:
             container.stop()
     else:
         yield LocalKafka().ensure_running()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_topics_removed(kafka_bootstrap: str) -> Iterator[None]:
+    """At the end of the session, delete the topics of every hub its tests set up."""
+    yield
+    if CREATED_PREFIXES:
+        try:
+            asyncio.run(delete_topics_with_prefixes(kafka_bootstrap, sorted(CREATED_PREFIXES)))
+        except Exception as exc:  # tidying up: a failure here must not fail the session
+            warnings.warn(f"could not delete this session's topics: {exc!r}", stacklevel=1)
 
 
 @pytest.fixture

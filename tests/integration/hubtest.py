@@ -16,16 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from hub.app import Hub, build_hub
 from hub.dev.partner_io import Received, receive, send_events
 from hub.router import ensure_topics
 from hub.settings import AuditSettings, HubSettings, KafkaSettings, RetrySettings
 from hub.topics import TopicLayout
 
+CREATED_PREFIXES: set[str] = set()
+"""The topic prefixes ``isolated_settings`` handed out in this session: removed at its end.
+
+A broker that is reused (the local one is left running) otherwise gathers every test's
+topics, run after run, until it fails for the files and memory maps they take.
+"""
+
 
 def isolated_settings(bootstrap: str, audit_dir: Path | None = None, **kafka: Any) -> HubSettings:
     """Settings whose topics, group, transactional id and audit store belong to this test alone."""
     run = uuid.uuid4().hex[:10]
+    CREATED_PREFIXES.add(f"t{run}.")
     store = (audit_dir or Path(tempfile.gettempdir())) / f"audit-{run}.sqlite3"
     return HubSettings(
         audit=AuditSettings(store_url=f"sqlite:///{store}"),
@@ -191,3 +201,17 @@ def eventually(what: Callable[[], Any], timeout: float, message: str) -> Any:
             return found
         time.sleep(0.5)
     raise AssertionError(message)
+
+
+async def delete_topics_with_prefixes(bootstrap: str, prefixes: Iterable[str]) -> int:
+    """Delete every topic whose name starts with one of ``prefixes``; how many were deleted."""
+    wanted = tuple(prefixes)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(wanted)]
+        for start in range(0, len(doomed), 200):  # a request per few hundred, not one huge one
+            await admin.delete_topics(doomed[start : start + 200], timeout_ms=60_000)
+        return len(doomed)
+    finally:
+        await admin.close()
