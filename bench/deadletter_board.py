@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,9 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
     sys.path.insert(0, str(REPO))
 
-from aiokafka import AIOKafkaProducer  # noqa: E402
 from bench.core_bench import GP, quiet_logging  # noqa: E402
-from bench.harness import Referrals  # noqa: E402
+from bench.harness import Referrals, probed, write_records  # noqa: E402
 from tests.integration.hubtest import isolated_settings  # noqa: E402
 
 from hub.app import build_hub  # noqa: E402
@@ -39,30 +37,16 @@ from hub.pipeline import InboundRecord  # noqa: E402
 from hub.router import ensure_topics  # noqa: E402
 from hub.testing import InMemoryPipeline  # noqa: E402
 
-_TICK = 0.005
 
-
-async def probed(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
+async def probed_memory(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
     """Seconds, longest loop delay (s) and memory held (MiB) by ``work``, and its result."""
-    delays: list[float] = []
-    done = asyncio.Event()
-
-    async def probe() -> None:
-        while not done.is_set():
-            started = time.perf_counter()
-            await asyncio.sleep(_TICK)
-            delays.append(time.perf_counter() - started - _TICK)
-
-    prober = asyncio.create_task(probe())
     tracemalloc.start()
-    started = time.perf_counter()
-    result = await work()
-    seconds = time.perf_counter() - started
-    held = tracemalloc.get_traced_memory()[0] / 2**20
-    tracemalloc.stop()
-    done.set()
-    await prober
-    return seconds, max(delays, default=0.0), held, result
+    try:
+        seen, result = await probed(work)
+        held = tracemalloc.get_traced_memory()[0] / 2**20
+    finally:
+        tracemalloc.stop()
+    return seen.seconds, seen.max_ms / 1000, held, result
 
 
 async def main(bootstrap: str, count: int) -> None:
@@ -78,16 +62,9 @@ async def main(bootstrap: str, count: int) -> None:
         for offset, (key, h, value) in enumerate(Referrals().take(count))
     ]
     letters = [r for r in runner.feed_records(bad) if r.topic == hub.layout.deadletter]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        for r in letters:
-            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await write_records(settings.kafka, letters)
 
-    seconds, stall, held, listed = await probed(
+    seconds, stall, held, listed = await probed_memory(
         lambda: read_dead_letters(settings.kafka, hub.layout)
     )
     print(
@@ -98,7 +75,7 @@ async def main(bootstrap: str, count: int) -> None:
     board = DeadLetterBoard(kafka=settings.kafka, layout=hub.layout, interval_seconds=5)
     try:
         for which in ("first", "second"):
-            seconds, stall, held, _ = await probed(board.check)
+            seconds, stall, held, _ = await probed_memory(board.check)
             print(
                 f"the board's {which} check now: {seconds:.2f} s, loop held up to "
                 f"{stall * 1000:.0f} ms, {held:.1f} MiB held; total {board.snapshot()['total']}"

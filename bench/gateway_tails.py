@@ -20,18 +20,15 @@ import argparse
 import asyncio
 import os
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
     sys.path.insert(0, str(REPO))
 
-from aiokafka import AIOKafkaProducer  # noqa: E402
 from bench.core_bench import GP, quiet_logging  # noqa: E402
-from bench.harness import Referrals, client_options, send_encoded  # noqa: E402
+from bench.harness import Referrals, probed, send_encoded, write_records  # noqa: E402
 from tests.integration.hubtest import isolated_settings  # noqa: E402
 
 import hub.gateway.status  # noqa: E402
@@ -45,36 +42,6 @@ from hub.records import StatusRecord  # noqa: E402
 from hub.roles.provider.iwmo import IwmoTail  # noqa: E402
 from hub.router import ensure_topics  # noqa: E402
 from hub.testing import InMemoryPipeline  # noqa: E402
-
-_TICK = 0.005
-
-
-async def probed(work: Callable[[], Awaitable[Any]]) -> dict[str, float]:
-    """Seconds and loop delays (ms) while ``work`` runs, with a 5 ms probe beside it."""
-    delays: list[float] = []
-    done = asyncio.Event()
-
-    async def probe() -> None:
-        while not done.is_set():
-            started = time.perf_counter()
-            await asyncio.sleep(_TICK)
-            delays.append(time.perf_counter() - started - _TICK)
-
-    prober = asyncio.create_task(probe())
-    started = time.perf_counter()
-    try:
-        await work()
-    finally:
-        seconds = time.perf_counter() - started
-        done.set()
-        await prober
-    delays.sort()
-    return {
-        "seconds": seconds,
-        "max_ms": delays[-1] * 1000,
-        "p99_ms": delays[int(len(delays) * 0.99)] * 1000,
-        "over_50ms": float(sum(1 for d in delays if d > 0.05)),
-    }
 
 
 def _statuses(count: int) -> Iterator[tuple[bytes, list[tuple[str, bytes]], bytes]]:
@@ -105,11 +72,11 @@ async def status_tail(bootstrap: str, count: int) -> dict[str, float]:
         await tail.caught_up.wait()
 
     try:
-        result = await probed(load)
+        seen, _ = await probed(load)
     finally:
         await tail.stop()
     assert len(book) == count, len(book)
-    return result
+    return seen.figures()
 
 
 async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
@@ -125,14 +92,7 @@ async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
     state = [
         r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic == hub_.layout.state
     ]
-    producer = AIOKafkaProducer(**client_options(settings.kafka), linger_ms=5)
-    await producer.start()
-    try:
-        for r in state:
-            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await write_records(settings.kafka, state)
     tail = IwmoTail(settings.kafka, hub_.layout, IwmoBook(assignment_key=assignment_key))
 
     async def load() -> None:
@@ -140,11 +100,10 @@ async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
         await tail.caught_up.wait()
 
     try:
-        result = await probed(load)
+        seen, _ = await probed(load)
     finally:
         await tail.stop()
-    result["records"] = float(len(state))
-    return result
+    return {**seen.figures(), "records": float(len(state))}
 
 
 def main() -> int:

@@ -12,8 +12,17 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,3 +327,70 @@ class HubProcess:
 def environ_with_demo_settings() -> None:
     """The demo settings (HUB_ENVIRONMENT=development) for this process and the hubs it starts."""
     os.environ.setdefault("HUB_ENVIRONMENT", "development")
+
+
+# -- the event loop --------------------------------------------------------------------------
+
+PROBE_TICK = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """What a probe beside some work saw: its seconds, and how late each 5 ms sleep woke (s)."""
+
+    seconds: float
+    delays: list[float]
+
+    @property
+    def max_ms(self) -> float:
+        """The longest the event loop was held while the work ran."""
+        return max(self.delays, default=0.0) * 1000
+
+    def figures(self) -> dict[str, float]:
+        """Seconds, longest and 99th-percentile delay (ms), and how many delays exceeded 50 ms."""
+        ordered = sorted(self.delays) or [0.0]
+        return {
+            "seconds": self.seconds,
+            "max_ms": ordered[-1] * 1000,
+            "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000,
+            "over_50ms": float(sum(1 for d in ordered if d > 0.05)),
+        }
+
+
+async def probed(work: Callable[[], Awaitable[Any]]) -> tuple[Probed, Any]:
+    """Run ``work`` with a probe beside it on the same event loop; what the probe saw, and the result.
+
+    The probe sleeps ``PROBE_TICK`` at a time and notes how late it wakes: how long the
+    work (or anything else on the loop) held it, which is how long a router or a gateway
+    request sharing the loop would have waited.
+    """
+    delays: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(PROBE_TICK)
+            delays.append(time.perf_counter() - started - PROBE_TICK)
+
+    prober = asyncio.create_task(probe())
+    started = time.perf_counter()
+    try:
+        result = await work()
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        await prober
+    return Probed(seconds, delays), result
+
+
+async def write_records(kafka: KafkaSettings, records: Iterable[Any]) -> None:
+    """Produce records the hub wrote (``topic``, ``key``, ``value``, ``headers``) as they are."""
+    producer = AIOKafkaProducer(**client_options(kafka), linger_ms=5)
+    await producer.start()
+    try:
+        for r in records:
+            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+        await producer.flush()
+    finally:
+        await producer.stop()

@@ -25,15 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
     sys.path.insert(0, str(REPO))
 
-from bench.harness import Referrals, send_encoded  # noqa: E402
+from bench.harness import Referrals, probed, send_encoded  # noqa: E402
 from tests.integration.hubtest import isolated_settings  # noqa: E402
 
 import hub.kpi.aggregator  # noqa: E402
 from hub.app import build_hub, kafka_adapters  # noqa: E402
 from hub.kpi.aggregator import KpiAggregator  # noqa: E402
 from hub.router import ensure_topics  # noqa: E402
-
-_TICK = 0.005
 
 
 async def measure(bootstrap: str, count: int) -> dict[str, float]:
@@ -52,33 +50,22 @@ async def measure(bootstrap: str, count: int) -> dict[str, float]:
         state_directory=Path(tempfile.mkdtemp()),
     )
     stop = asyncio.Event()
-    delays: list[float] = []
 
-    async def probe() -> None:
-        while not stop.is_set():
-            started = time.perf_counter()
-            await asyncio.sleep(_TICK)
-            delays.append(time.perf_counter() - started - _TICK)
-
-    async def until_counted() -> float:
-        started = time.perf_counter()
+    async def counted() -> None:
         try:
+            started = time.perf_counter()
             while time.perf_counter() - started < 300:
                 await asyncio.sleep(0.5)
                 if aggregator.snapshot()["open"].get("waiting", 0) >= count:
-                    break
-            return time.perf_counter() - started
+                    return
         finally:
             stop.set()
 
-    _, _, seconds = await asyncio.gather(aggregator.run(stop), probe(), until_counted())
-    delays.sort()
-    return {
-        "seconds": seconds,
-        "max_ms": delays[-1] * 1000,
-        "p99_ms": delays[int(len(delays) * 0.99)] * 1000,
-        "over_50ms": float(sum(1 for d in delays if d > 0.05)),
-    }
+    async def caught_up() -> None:
+        await asyncio.gather(aggregator.run(stop), counted())
+
+    seen, _ = await probed(caught_up)
+    return seen.figures()
 
 
 def main() -> int:

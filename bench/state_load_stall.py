@@ -25,10 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
     sys.path.insert(0, str(REPO))
 
-from aiokafka import AIOKafkaProducer  # noqa: E402
 from bench.core_bench import GP, quiet_logging  # noqa: E402
-from bench.gateway_tails import probed  # noqa: E402
-from bench.harness import Referrals, client_options  # noqa: E402
+from bench.harness import Referrals, probed, write_records  # noqa: E402
 from tests.integration.hubtest import isolated_settings  # noqa: E402
 
 import hub.router  # noqa: E402
@@ -51,23 +49,16 @@ async def measure(bootstrap: str, referrals: int) -> dict[str, float]:
     ]
     changelogs = (hub_.layout.state, hub_.layout.held)
     written = [r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic in changelogs]
-    producer = AIOKafkaProducer(**client_options(settings.kafka), linger_ms=5)
-    await producer.start()
-    try:
-        for r in written:
-            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await write_records(settings.kafka, written)
     store = _Changelogs(
         settings.kafka, changelogs, StateSettings(directory=Path(tempfile.mkdtemp()))
     )
     try:
-        result = await probed(store.open)
-        result["keys"] = float(len(store.state) + len(store.held))
+        seen, _ = await probed(store.open)
+        keys = float(len(store.state) + len(store.held))
     finally:
         await store.close()
-    return result
+    return {**seen.figures(), "keys": keys}
 
 
 def main() -> int:

@@ -41,6 +41,7 @@ from hub.roles.provider.iwmo import (
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
 
+from ..readers import RecordingReader
 from .gatewaytest import KEYS
 
 DATA = Path(__file__).parents[1]
@@ -513,39 +514,16 @@ async def test_the_tail_takes_at_most_500_records_a_round(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Loading and following go in rounds of at most 500 records, so the gateway's loop runs between them."""
-    rounds: list[tuple[str, int | None]] = []
-    followed = asyncio.Event()
+    reader = RecordingReader.fresh()
 
-    class RecordingReader:
-        """A CompactedReader stand-in that notes how many records each round may take."""
-
-        def __init__(self, *_: Any) -> None:
-            return None
-
-        async def open(self) -> None:
-            return None
-
-        async def catch_up(self, limit_seconds: float, max_records: int | None = None) -> int:
-            rounds.append(("catch_up", max_records))
-            return 0
-
-        async def follow(self, poll_ms: int = 500, max_records: int | None = None) -> int:
-            rounds.append(("follow", max_records))
-            followed.set()
-            await asyncio.sleep(0.01)
-            return 0
-
-        async def close(self) -> None:
-            return None
-
-    monkeypatch.setattr(iwmo_module, "CompactedReader", RecordingReader)
+    monkeypatch.setattr(iwmo_module, "CompactedReader", reader)
     tail = IwmoTail(KafkaSettings(), LAYOUT, IwmoBook(assignment_key=assignment_key))
     await tail.start()
     async with asyncio.timeout(5):
-        await followed.wait()
+        await reader.followed.wait()
     await tail.stop()
-    assert rounds[:2] == [("catch_up", 500), ("follow", 500)]
-    assert {limit for _, limit in rounds} == {500}
+    assert reader.rounds[:2] == [("catch_up", 500), ("follow", 500)]
+    assert {limit for _, limit in reader.rounds} == {500}
 
 
 async def test_no_overdue_check_runs_while_the_book_is_being_read(
