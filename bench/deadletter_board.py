@@ -27,15 +27,10 @@ if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and
     sys.path.insert(0, str(REPO))
 
 from bench.core_bench import GP, quiet_logging  # noqa: E402
-from bench.harness import Referrals, probed, write_records  # noqa: E402
-from tests.integration.hubtest import isolated_settings  # noqa: E402
+from bench.harness import Referrals, hub_with_topics, probed, routed, write_records  # noqa: E402
 
-from hub.app import build_hub  # noqa: E402
 from hub.operations.board import DeadLetterBoard  # noqa: E402
 from hub.operations.deadletters import read_dead_letters  # noqa: E402
-from hub.pipeline import InboundRecord  # noqa: E402
-from hub.router import ensure_topics  # noqa: E402
-from hub.testing import InMemoryPipeline  # noqa: E402
 
 
 async def probed_memory(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
@@ -50,18 +45,12 @@ async def probed_memory(work: Callable[[], Awaitable[Any]]) -> tuple[float, floa
 
 
 async def main(bootstrap: str, count: int) -> None:
-    settings = isolated_settings(bootstrap)
-    hub = build_hub(settings)
-    await ensure_topics(settings.kafka, hub.layout, hub.registry)
-    runner = InMemoryPipeline(settings)
-    topic = hub.layout.inbound(GP)
-    bad = [
-        InboundRecord(
-            topic, 0, offset, key, value.replace(b'"999900018"', b'"999900019"'), tuple(h)
-        )
-        for offset, (key, h, value) in enumerate(Referrals().take(count))
-    ]
-    letters = [r for r in runner.feed_records(bad) if r.topic == hub.layout.deadletter]
+    settings, hub = await hub_with_topics(bootstrap, partitions=3)
+    bad = (
+        (key, headers, value.replace(b'"999900018"', b'"999900019"'))
+        for key, headers, value in Referrals().take(count)
+    )
+    letters = routed(settings, GP, bad, {hub.layout.deadletter})
     await write_records(settings.kafka, letters)
 
     seconds, stall, held, listed = await probed_memory(

@@ -28,20 +28,23 @@ if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and
     sys.path.insert(0, str(REPO))
 
 from bench.core_bench import GP, quiet_logging  # noqa: E402
-from bench.harness import Referrals, probed, send_encoded, write_records  # noqa: E402
-from tests.integration.hubtest import isolated_settings  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Referrals,
+    hub_with_topics,
+    loaded,
+    probed,
+    routed,
+    send_encoded,
+    write_records,
+)
 
 import hub.gateway.status  # noqa: E402
 import hub.roles.provider.iwmo  # noqa: E402
-from hub.app import build_hub  # noqa: E402
 from hub.families.state import assignment_key  # noqa: E402
 from hub.gateway.status import StatusBook, StatusTail  # noqa: E402
 from hub.iwmo.book import IwmoBook  # noqa: E402
-from hub.pipeline import InboundRecord  # noqa: E402
 from hub.records import StatusRecord  # noqa: E402
 from hub.roles.provider.iwmo import IwmoTail  # noqa: E402
-from hub.router import ensure_topics  # noqa: E402
-from hub.testing import InMemoryPipeline  # noqa: E402
 
 
 def _statuses(count: int) -> Iterator[tuple[bytes, list[tuple[str, bytes]], bytes]]:
@@ -60,19 +63,12 @@ def _statuses(count: int) -> Iterator[tuple[bytes, list[tuple[str, bytes]], byte
 
 async def status_tail(bootstrap: str, count: int) -> dict[str, float]:
     """Loop delays while a status tail loads ``count`` status records."""
-    settings = isolated_settings(bootstrap, partitions=6)
-    hub_ = build_hub(settings)
-    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
+    settings, hub_ = await hub_with_topics(bootstrap)
     await send_encoded(settings.kafka, hub_.layout.status, _statuses(count))
     book = StatusBook(max_records=count, recent_ids=10_000)
     tail = StatusTail(settings.kafka, hub_.layout.status, book)
-
-    async def load() -> None:
-        await tail.start()
-        await tail.caught_up.wait()
-
     try:
-        seen, _ = await probed(load)
+        seen, _ = await probed(lambda: loaded(tail))
     finally:
         await tail.stop()
     assert len(book) == count, len(book)
@@ -81,26 +77,12 @@ async def status_tail(bootstrap: str, count: int) -> dict[str, float]:
 
 async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
     """Loop delays while the iWmo tail loads the routing state ``referrals`` referrals leave."""
-    settings = isolated_settings(bootstrap, partitions=6)
-    hub_ = build_hub(settings)
-    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
-    topic = hub_.layout.inbound(GP)
-    inbound = [
-        InboundRecord(topic, 0, offset, key, value, tuple(headers))
-        for offset, (key, headers, value) in enumerate(Referrals().take(referrals))
-    ]
-    state = [
-        r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic == hub_.layout.state
-    ]
+    settings, hub_ = await hub_with_topics(bootstrap)
+    state = routed(settings, GP, Referrals().take(referrals), {hub_.layout.state})
     await write_records(settings.kafka, state)
     tail = IwmoTail(settings.kafka, hub_.layout, IwmoBook(assignment_key=assignment_key))
-
-    async def load() -> None:
-        await tail.start()
-        await tail.caught_up.wait()
-
     try:
-        seen, _ = await probed(load)
+        seen, _ = await probed(lambda: loaded(tail))
     finally:
         await tail.stop()
     return {**seen.figures(), "records": float(len(state))}

@@ -18,6 +18,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Collection,
     Iterable,
     Iterator,
     Mapping,
@@ -33,11 +34,15 @@ if str(REPO) not in sys.path:  # run as a script: the test helpers live in tests
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
-from tests.integration.hubtest import hub_process, kill_hard  # noqa: E402
+from tests.integration.hubtest import hub_process, isolated_settings, kill_hard  # noqa: E402
 
+from hub.app import Hub, build_hub  # noqa: E402
 from hub.dev.partner_io import binary_mode  # noqa: E402
+from hub.pipeline import InboundRecord, OutRecord  # noqa: E402
+from hub.router import ensure_topics  # noqa: E402
 from hub.settings import HubSettings, KafkaSettings  # noqa: E402
-from hub.testing import valid_example  # noqa: E402
+from hub.testing import InMemoryPipeline, valid_example  # noqa: E402
+from hub.topics import TopicLayout  # noqa: E402
 
 REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 
@@ -394,3 +399,35 @@ async def write_records(kafka: KafkaSettings, records: Iterable[Any]) -> None:
         await producer.flush()
     finally:
         await producer.stop()
+
+
+# -- a hub's topics, and what it writes ------------------------------------------------------
+
+
+async def hub_with_topics(bootstrap: str, partitions: int = 6) -> tuple[HubSettings, Hub]:
+    """A hub of its own (fresh topic prefix, group, audit store) with its topics created."""
+    settings = isolated_settings(bootstrap, partitions=partitions)
+    built = build_hub(settings)
+    await ensure_topics(settings.kafka, built.layout, built.registry)
+    return settings, built
+
+
+def routed(
+    settings: HubSettings,
+    gp: str,
+    records: Iterable[Encoded],
+    topics: Collection[str],
+) -> list[OutRecord]:
+    """What the hub writes to ``topics`` for records of the GP ``gp``, routed in memory from fresh state."""
+    topic = TopicLayout(settings.kafka.topic_prefix).inbound(gp)
+    inbound = [
+        InboundRecord(topic, 0, offset, key, value, tuple(headers))
+        for offset, (key, headers, value) in enumerate(records)
+    ]
+    return [r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic in topics]
+
+
+async def loaded(tail: Any) -> None:
+    """Start a gateway tail (``start``, ``caught_up``) and wait until it has read its topic."""
+    await tail.start()
+    await tail.caught_up.wait()

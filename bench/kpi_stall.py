@@ -25,20 +25,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and tests/
     sys.path.insert(0, str(REPO))
 
-from bench.harness import Referrals, probed, send_encoded  # noqa: E402
-from tests.integration.hubtest import isolated_settings  # noqa: E402
+from bench.harness import Referrals, hub_with_topics, probed, send_encoded  # noqa: E402
 
 import hub.kpi.aggregator  # noqa: E402
-from hub.app import build_hub, kafka_adapters  # noqa: E402
+from hub.app import kafka_adapters  # noqa: E402
 from hub.kpi.aggregator import KpiAggregator  # noqa: E402
-from hub.router import ensure_topics  # noqa: E402
 
 
 async def measure(bootstrap: str, count: int) -> dict[str, float]:
     """Loop delays (ms) while an aggregator catches up on ``count`` referrals."""
-    settings = isolated_settings(bootstrap, partitions=6)
-    hub_ = build_hub(settings)
-    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
+    settings, hub_ = await hub_with_topics(bootstrap)
     await send_encoded(settings.kafka, hub_.layout.inbound("gp-de-linde"), Referrals().take(count))
     aggregator = KpiAggregator(
         kafka=settings.kafka,

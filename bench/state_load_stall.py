@@ -26,29 +26,18 @@ if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and
     sys.path.insert(0, str(REPO))
 
 from bench.core_bench import GP, quiet_logging  # noqa: E402
-from bench.harness import Referrals, probed, write_records  # noqa: E402
-from tests.integration.hubtest import isolated_settings  # noqa: E402
+from bench.harness import Referrals, hub_with_topics, probed, routed, write_records  # noqa: E402
 
 import hub.router  # noqa: E402
-from hub.app import build_hub  # noqa: E402
-from hub.pipeline import InboundRecord  # noqa: E402
-from hub.router import _Changelogs, ensure_topics  # noqa: E402
+from hub.router import _Changelogs  # noqa: E402
 from hub.settings import StateSettings  # noqa: E402
-from hub.testing import InMemoryPipeline  # noqa: E402
 
 
 async def measure(bootstrap: str, referrals: int) -> dict[str, float]:
     """Loop delays while the router's changelogs are read, with the keys ``referrals`` leave."""
-    settings = isolated_settings(bootstrap, partitions=6)
-    hub_ = build_hub(settings)
-    await ensure_topics(settings.kafka, hub_.layout, hub_.registry)
-    topic = hub_.layout.inbound(GP)
-    inbound = [
-        InboundRecord(topic, 0, offset, key, value, tuple(headers))
-        for offset, (key, headers, value) in enumerate(Referrals().take(referrals))
-    ]
+    settings, hub_ = await hub_with_topics(bootstrap)
     changelogs = (hub_.layout.state, hub_.layout.held)
-    written = [r for r in InMemoryPipeline(settings).feed_records(inbound) if r.topic in changelogs]
+    written = routed(settings, GP, Referrals().take(referrals), changelogs)
     await write_records(settings.kafka, written)
     store = _Changelogs(
         settings.kafka, changelogs, StateSettings(directory=Path(tempfile.mkdtemp()))

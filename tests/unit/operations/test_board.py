@@ -89,16 +89,21 @@ def test_a_row_says_what_the_full_listing_says(replays: int) -> None:
     )
 
 
-def test_the_board_keeps_the_newest_rows_counts_all_and_forgets_past_retention(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Beyond KEEP the oldest rows go (still counted in total); rows older than the topic's retention go too."""
+def _small_board(monkeypatch: pytest.MonkeyPatch) -> DeadLetterBoard:
+    """A board that keeps 3 rows, over a topic kept for a day."""
     monkeypatch.setattr(board_module, "KEEP", 3)
-    board = DeadLetterBoard(
+    return DeadLetterBoard(
         kafka=KafkaSettings(personal_retention_ms=86_400_000),
         layout=TopicLayout("t"),
         interval_seconds=5,
     )
+
+
+def test_the_board_keeps_the_newest_rows_counts_all_and_forgets_past_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond KEEP the oldest rows go (still counted in total); rows older than the topic's retention go too."""
+    board = _small_board(monkeypatch)
     board._take(TopicPartition("t.deadletter", 2), [_record(offset=n) for n in range(5)])  # type: ignore[list-item]
     snapshot = board.snapshot()
     assert snapshot["total"] == 5
@@ -112,12 +117,7 @@ def test_the_board_keeps_the_newest_of_all_partitions_newest_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Partitions read one after another still give the newest KEEP rows, listed newest first."""
-    monkeypatch.setattr(board_module, "KEEP", 3)
-    board = DeadLetterBoard(
-        kafka=KafkaSettings(personal_retention_ms=86_400_000),
-        layout=TopicLayout("t"),
-        interval_seconds=5,
-    )
+    board = _small_board(monkeypatch)
     # Minutes 0, 2, 4 on partition 0 and 1, 3, 5 on partition 1: partition 1 is read last.
     for partition in (0, 1):
         records = [
