@@ -38,6 +38,7 @@ from hub.topics import TopicLayout
 
 __all__ = [
     "Hub",
+    "after",
     "build_hub",
     "build_pipeline",
     "configure_process",
@@ -154,19 +155,39 @@ class Hub:
             interval_seconds=self.settings.ops.lag_interval_seconds,
             partner_groups=self.settings.ops.partner_groups,
         )
+        # The readers of the hub's own topics start once the router created them: on a
+        # first start (a new prefix, the demo) they would each log a failed reading first.
+        topics = self.router.topics_exist
         services: list[Service] = [
             self.router.run,
             feed.run,
             ops.run,
-            monitor.run,
-            board.run,
+            after(topics, monitor.run),
+            after(topics, board.run),
             LoopWatch().run,
         ]
         if kpis is not None:
-            services.append(kpis.run)
+            services.append(after(topics, kpis.run))
         if self.webhooks is not None:
-            services.append(self.webhooks.run)
+            services.append(after(topics, self.webhooks.run))
         return services
+
+
+def after(ready: asyncio.Event, service: Service) -> Service:
+    """The service, started once ``ready`` is set (or not at all when stopped before)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        waiting = asyncio.create_task(ready.wait())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            stopping.cancel()
+        if ready.is_set() and not stop.is_set():
+            await service(stop)
+
+    return run
 
 
 def build_hub(settings: HubSettings) -> Hub:

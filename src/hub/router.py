@@ -273,6 +273,7 @@ class KafkaRouter:
         self._pipeline = pipeline
         self._privacy = privacy or PrivacySettings()
         self._ready = asyncio.Event()
+        self._topics = asyncio.Event()
         self._in_session = False
         self._session: _Session | None = None
 
@@ -280,6 +281,11 @@ class KafkaRouter:
     def ready(self) -> asyncio.Event:
         """Set once topics exist, the state is loaded and the consumer has its partitions."""
         return self._ready
+
+    @property
+    def topics_exist(self) -> asyncio.Event:
+        """Set once the router made sure its topics exist (it stays set: topics are not removed)."""
+        return self._topics
 
     async def broker_answers(self) -> bool:
         """True when the cluster answers the router's own producer now (for /readyz)."""
@@ -352,6 +358,7 @@ class KafkaRouter:
 
     async def _open(self) -> _Session:
         await ensure_topics(self._kafka, self._layout, self._registry)
+        self._topics.set()
         changelogs = await load_state(self._kafka, self._layout, self._state)
         # The replay topic is read as one more inbound topic (an operator's `hub dlq replay`),
         # and counts as one for who alone writes the changelogs.
