@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,9 @@ class _Case(BaseModel):
     given: list[str | dict[str, Any]] = Field(default_factory=list)
     event: str | dict[str, Any]
     expect: _Expect
+
+
+_CLASS_NAMED = re.compile(r" or instance of _?[A-Za-z]+")
 
 
 class _CasesFile(BaseModel):
@@ -136,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except ValidationError as exc:
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            print(f"hub policy: {args.cases}: {where}: {error['msg']}", file=sys.stderr)
+            where = ".".join(str(part) for part in error["loc"]) or "(the file)"
+            # Pydantic names the model's class ("or instance of _Case"): not the reader's word.
+            message = _CLASS_NAMED.sub("", error["msg"])
+            print(f"hub policy: {args.cases}: {where}: {message}", file=sys.stderr)
         return 2
     except ConfigurationError as exc:
         print(f"hub policy: {exc}", file=sys.stderr)

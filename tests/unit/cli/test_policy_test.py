@@ -92,6 +92,8 @@ def test_every_kind_of_expectation_reports_a_mismatch(
         ("cases:\n  - name: x\n    event: a.json\n", "cases.0.expect"),
         ("cases:\n  - {name: x, event: missing.json, expect: {}}\n", "cannot read"),
         ("cases: [\n", "not YAML"),
+        ("just a line\n", "(the file): Input should be a valid dictionary\n"),
+        ("cases:\n  - 3\n", "cases.0: Input should be a valid dictionary\n"),
     ],
 )
 def test_an_unusable_cases_file_exits_2_and_says_where(
