@@ -47,8 +47,9 @@ DEAD_LETTERS_SHOWN: Final = 200
 """Dead letters ``/api/overview`` lists, the newest (of one partner when the page asks).
 
 The counts beside them (all, per partner, per code) cover every one the board holds:
-a page listing the board's 10,000 took 40 ms of the shared event loop per request and a
-table no one reads; `hub dlq list --partner ID` lists them all.
+listing all of the board's 10,000 took 40 to 120 ms of the shared event loop per request
+and drew a table no one reads (docs/benchmarks.md); `hub dlq list --partner ID` lists
+them all.
 """
 _PARTNER_PARAMETER = "dead_letters_partner"
 
