@@ -24,6 +24,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from hub.dev.partner_io import send_events
 from hub.kpi import month_of
+from hub.observability.page import DEAD_LETTERS_SHOWN
 from hub.schemas import TYPES
 from hub.settings import HubSettings
 from hub.testing import personal_values, valid_example
@@ -83,7 +84,7 @@ async def _text(page: Page) -> str:
 async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromium(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """The page loads with the registry's partners, a live count moves as events flow, an unroutable event's dead letter appears with its code and is gone after `hub dlq replay`, this month's waiting time and budget appear in the KPI panel; no personal value is on the page."""
+    """The page loads with the registry's partners, a live count moves as events flow, an unroutable event's dead letter appears with its code and is gone after `hub dlq replay`, this month's waiting time and budget appear in the KPI panel; of many dead letters the newest DEAD_LETTERS_SHOWN are listed as "showing N of M" beside their counts per partner, whose button lists that partner's alone; no personal value is on the page."""
     chromium = require("chromium", "chromium")["chromium"]
     settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path)
     ops_port = _free_port()
@@ -182,7 +183,10 @@ async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromiu
                     0, timeout=WAIT_MS
                 )
                 await expect(page.locator("[data-testid=dead-letter-count]")).to_contain_text(
-                    "(0 of 1,", timeout=WAIT_MS
+                    "(showing 0 of 0,", timeout=WAIT_MS
+                )
+                await expect(page.locator("[data-testid=dead-letter-scope]")).to_contain_text(
+                    "1 dead letter(s) within the topic's retention, replayed ones included"
                 )
 
                 # A referral whose intake is scheduled this month: the KPI panel counts it.
@@ -203,6 +207,41 @@ async def test_the_ops_page_shows_flows_dead_letters_and_their_replay_in_chromiu
                 await expect(
                     page.locator('tr[data-budget="Wijkteam Zwolle-Zuid"]')
                 ).to_contain_text("€ 117.302,50", timeout=WAIT_MS)
+
+                # More dead letters than the page lists: the newest, and the counts of all.
+                unknown = [
+                    event_of(DECIDED, request_id=f"REQ-page-bulk-{n}")
+                    for n in range(DEAD_LETTERS_SHOWN + 3)
+                ]
+                invalid = [event_of(REFERRAL, referral_id=f"REF-page-bad-{n}") for n in range(2)]
+                for event in invalid:
+                    event["data"]["client"]["bsn"] = "999900019"  # fails the 11-proof
+                sent += unknown + invalid
+                await send_events(settings.kafka, layout.inbound("backoffice-zwolle"), unknown)
+                await send_events(settings.kafka, layout.inbound("gp-de-linde"), invalid)
+                shown_count = page.locator("[data-testid=dead-letter-count]")
+                await expect(shown_count).to_contain_text(
+                    f"(showing {DEAD_LETTERS_SHOWN} of {DEAD_LETTERS_SHOWN + 5},", timeout=WAIT_MS
+                )
+                await expect(page.locator("tr[data-deadletter]")).to_have_count(DEAD_LETTERS_SHOWN)
+                await expect(
+                    page.locator("[data-testid=dl-partner-count-backoffice-zwolle]")
+                ).to_have_text(str(DEAD_LETTERS_SHOWN + 3))
+                await expect(
+                    page.locator('tr[data-dl-partner="backoffice-zwolle"]')
+                ).to_contain_text(f"UNKNOWN_REFERENCE {DEAD_LETTERS_SHOWN + 3}")
+                await expect(
+                    page.locator("[data-testid=dl-partner-count-gp-de-linde]")
+                ).to_have_text("2")
+                await page.locator("[data-testid=dl-list-gp-de-linde]").click()
+                await expect(shown_count).to_contain_text(
+                    "(showing 2 of 2 from gp-de-linde,", timeout=WAIT_MS
+                )
+                await expect(page.locator("tr[data-deadletter]")).to_have_count(2)
+                await page.locator("[data-testid=dl-list-all]").click()
+                await expect(shown_count).to_contain_text(
+                    f"(showing {DEAD_LETTERS_SHOWN} of {DEAD_LETTERS_SHOWN + 5},", timeout=WAIT_MS
+                )
 
                 await page.screenshot(path=str(tmp_path / "ops-page.png"), full_page=True)
                 kept = Path(tempfile.gettempdir()) / f"hub-ops-page-{uuid.uuid4().hex[:8]}"

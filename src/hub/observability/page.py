@@ -5,7 +5,8 @@ backlog, breaker and parked deliveries, the unresolved dead letters, the safety-
 alert and this month's flow KPIs per team. The overview is read from the process's Prometheus registry (the figures
 ``/metrics`` serves, by name, so this module imports no package that defines them) and
 from a snapshot of the dead letters that `hub run` refreshes in the background
-(``hub.operations.board``): a request never reads Kafka. Everything on it is an id, a
+(``hub.operations.board``; the newest ``DEAD_LETTERS_SHOWN`` of them, and how many there
+are per partner and code): a request never reads Kafka. Everything on it is an id, a
 role, a type, a code or a number; never event data. The assets ship with the package
 (``hub/observability/page_assets/``) and name nothing outside it: the page works offline, and
 its Content-Security-Policy lets it load nothing from elsewhere.
@@ -18,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import Any, Final, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.requests import Request
@@ -26,9 +27,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 __all__ = [
+    "DEAD_LETTERS_SHOWN",
     "LAG_STALE_SECONDS",
     "SAFETY_REPORT_ROLE",
     "SAFETY_REPORT_TYPE",
+    "DeadLetterSnapshot",
     "PartnerCard",
     "overview",
     "page_routes",
@@ -40,6 +43,15 @@ SAFETY_REPORT_ROLE = "veilig-thuis"
 SAFETY_REPORT_TYPE = "nl.sociaaldomein.safety-reports.submitted.v1"
 LAG_STALE_SECONDS = 120.0
 _DEFAULT_DEADLINE_SECONDS = 300.0  # the rule's own fallback when no hub serves the setting
+DEAD_LETTERS_SHOWN: Final = 200
+"""Dead letters ``/api/overview`` lists, the newest (of one partner when the page asks).
+
+The counts beside them (all, per partner, per code) cover every one the board holds:
+listing all of the board's 10,000 took 40 to 120 ms of the shared event loop per request
+and drew a table no one reads (docs/benchmarks.md); `hub dlq list --partner ID` lists
+them all.
+"""
+_PARTNER_PARAMETER = "dead_letters_partner"
 
 _ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -55,6 +67,12 @@ _SECURITY_HEADERS = {
 }
 
 
+class DeadLetterSnapshot(Protocol):
+    """The dead-letter board's last reading (``DeadLetterBoard.snapshot``), its listing capped."""
+
+    def __call__(self, *, limit: int | None, partner: str | None) -> Mapping[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PartnerCard:
     """A registered partner as the page names it: id, organisation name, role, delivery kind."""
@@ -67,12 +85,15 @@ class PartnerCard:
 
 def page_routes(
     partners: Sequence[PartnerCard],
-    dead_letters: Callable[[], Mapping[str, Any]],
+    dead_letters: DeadLetterSnapshot,
     *,
     asyncapi: bytes | None = None,
     kpis: Callable[[], Mapping[str, Any]] | None = None,
 ) -> list[BaseRoute]:
     """The page's routes, ``/api/overview``, and ``/asyncapi.json`` when the document is given.
+
+    ``/api/overview?dead_letters_partner=ID`` lists that partner's newest dead letters
+    instead of everyone's (the counts stay the whole board's).
 
     ``kpis`` gives this month's flow KPIs (``hub.kpi``' snapshot), shown in a panel of
     their own; without it the overview's ``kpis`` is None.
@@ -90,8 +111,9 @@ def page_routes(
 
         return serve
 
-    async def api_overview(_: Request) -> Response:
-        shown = overview(partners, dead_letters())
+    async def api_overview(request: Request) -> Response:
+        partner = request.query_params.get(_PARTNER_PARAMETER) or None
+        shown = overview(partners, dead_letters(limit=DEAD_LETTERS_SHOWN, partner=partner))
         shown["kpis"] = None if kpis is None else dict(kpis())
         return JSONResponse(shown, headers={"cache-control": "no-store"})
 

@@ -11,9 +11,10 @@ dropped, as the topic drops their records.
 Why follow rather than read the topic each interval: it shares the router's event loop,
 and 20,000 dead letters (one partner sending bad events for a while) took four seconds
 to read every five seconds and 67 MiB to hold with their copies (docs/benchmarks.md).
-The page reads the last snapshot; a request never waits for Kafka. Kafka trouble keeps
-the last snapshot (``deadletters_check_failed``) and is tried again at the next interval,
-with a new reader that reads the topic from the start.
+The page reads the last snapshot; a request never waits for Kafka, and takes the newest
+few rows and the counts per partner and code (kept between checks), not every row. Kafka
+trouble keeps the last snapshot (``deadletters_check_failed``) and is tried again at the
+next interval, with a new reader that reads the topic from the start.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import asyncio
 import bisect
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Final, Protocol
 
 from hub.kafka import Record, TopicPartition, is_kafka_failure
@@ -42,7 +45,7 @@ _log = get_logger()
 # Longest one reading may take; then it counts as failed and the next one starts afresh.
 _READING_LIMIT_SECONDS = 60.0
 KEEP: Final = 10_000
-"""Dead letters the board lists, the newest; ``total`` counts them all."""
+"""Dead letters the board holds and counts by partner and code, the newest; ``total`` counts them all."""
 # Records taken per round, so that the router waits at most a few milliseconds.
 _ROUND_RECORDS: Final = 500
 _REPLAYS: Final = b'"replays":'
@@ -102,18 +105,50 @@ def unresolved(
     letters: Iterable[Listed], replayed_ids: set[str], now: datetime
 ) -> list[dict[str, Any]]:
     """The dead letters not replayed, newest first: id, partner, code, age; never event data."""
-    return [
-        {
-            "id": d.id,
-            "partner": d.partner,
-            "code": d.code,
-            "written_at": d.written_at.isoformat(),
-            "age_seconds": max(0.0, (now - d.written_at).total_seconds()),
-            "replays": d.replays,
+    return [_shown(d, now) for d in reversed(list(letters)) if d.id not in replayed_ids]
+
+
+def _shown(d: Listed, now: datetime) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "partner": d.partner,
+        "code": d.code,
+        "written_at": d.written_at.isoformat(),
+        "age_seconds": max(0.0, (now - d.written_at).total_seconds()),
+        "replays": d.replays,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """The unresolved rows, newest first, and how many of them per partner and code."""
+
+    rows: list[BoardRow]
+    by_pair: Counter[tuple[str, str]]
+
+    @classmethod
+    def of(cls, rows: list[BoardRow], replayed_ids: set[str]) -> _Tally:
+        open_ = [r for r in reversed(rows) if r.id not in replayed_ids]
+        return cls(open_, Counter((r.partner, r.code) for r in open_))
+
+    def counts(self) -> dict[str, list[dict[str, Any]]]:
+        """Per partner, per code and per both, the most first (then by name): ids and codes only."""
+        partners: Counter[str] = Counter()
+        codes: Counter[str] = Counter()
+        for (partner, code), n in self.by_pair.items():
+            partners[partner] += n
+            codes[code] += n
+        return {
+            "by_partner": [{"partner": k, "count": n} for k, n in _most(partners)],
+            "by_code": [{"code": k, "count": n} for k, n in _most(codes)],
+            "by_partner_and_code": [
+                {"partner": p, "code": c, "count": n} for (p, c), n in _most(self.by_pair)
+            ],
         }
-        for d in reversed(list(letters))
-        if d.id not in replayed_ids
-    ]
+
+
+def _most(counts: Counter[Any]) -> list[tuple[Any, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 class DeadLetterBoard:
@@ -127,17 +162,40 @@ class DeadLetterBoard:
         self._rows: list[BoardRow] = []  # oldest first (_age)
         self._dropped = 0  # rows beyond KEEP, older than every kept one, still in the topic
         self._replayed: set[str] = set()
+        self._tally: _Tally | None = None  # of _rows and _replayed; None when either changed
         self._checked_at: float | None = None
         self._reader: CompactedReader | None = None
 
-    def snapshot(self) -> dict[str, Any]:
-        """The last reading: when, how many dead letters in all, and the unresolved ones (ages now)."""
-        open_ = unresolved(self._rows, self._replayed, datetime.now(UTC))
+    def snapshot(self, *, limit: int | None = None, partner: str | None = None) -> dict[str, Any]:
+        """The last reading: when, how many dead letters, the unresolved ones counted, and the newest.
+
+        ``total`` counts every dead letter within the topic's retention, replayed or not;
+        ``held`` those the board holds (the newest ``KEEP``), and the unresolved counts
+        (``unresolved_count``, per partner, per code, per both) are of those. The listing,
+        ``unresolved``, is the newest ``limit`` of them (None: all), of ``partner`` alone when
+        given; ``matching`` is how many it was taken from. Ages are now.
+        """
+        if self._tally is None:
+            # Counted once per change (a check), not per request: a page asks every 1.5 s.
+            self._tally = _Tally.of(self._rows, self._replayed)
+        tally = self._tally
+        if partner is None:
+            chosen: Iterable[BoardRow] = tally.rows
+            matching = len(tally.rows)
+        else:
+            chosen = (r for r in tally.rows if r.partner == partner)
+            matching = sum(n for (p, _), n in tally.by_pair.items() if p == partner)
+        now = datetime.now(UTC)
         return {
             "checked_at": self._checked_at,
             "total": len(self._rows) + self._dropped,
-            "unresolved_count": len(open_),
-            "unresolved": open_,
+            "held": len(self._rows),
+            "unresolved_count": len(tally.rows),
+            **tally.counts(),
+            "partner": partner,
+            "limit": limit,
+            "matching": matching,
+            "unresolved": [_shown(r, now) for r in islice(chosen, limit)],
         }
 
     async def check(self) -> None:
@@ -147,6 +205,7 @@ class DeadLetterBoard:
             await reader.open()
             self._rows.clear()
             self._dropped = 0
+            self._tally = None
             self._reader = reader
         try:
             # No limit of its own: a long first read is cut by _bounded, and the next check
@@ -158,6 +217,7 @@ class DeadLetterBoard:
             raise
         operations = await read_operations(self._kafka, self._layout)
         self._replayed = set(replayed(operations))
+        self._tally = None
         self._forget_expired(datetime.now(UTC))
         self._checked_at = time.time()
 
@@ -172,6 +232,7 @@ class DeadLetterBoard:
         # The reader hands over a run of one partition's records at a time (on a first
         # read, hundreds that may span days): each row goes to its place in time, so that
         # the page lists them newest first and those beyond KEEP are the oldest of all.
+        self._tally = None
         for record in records:
             bisect.insort(self._rows, BoardRow.of(record), key=_age)
         excess = len(self._rows) - KEEP
@@ -185,6 +246,7 @@ class DeadLetterBoard:
         if cut:
             del self._rows[:cut]
             self._dropped = 0  # every row beyond KEEP was older still
+            self._tally = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read every interval until ``stop`` is set; a reading under way when it is set is dropped."""

@@ -15,6 +15,7 @@ from hub.connectors.registry import DEMO_REGISTRY_PATH, load_registry
 from hub.observability import metrics
 from hub.observability.ops import ops_app
 from hub.observability.page import (
+    DEAD_LETTERS_SHOWN,
     LAG_STALE_SECONDS,
     SAFETY_REPORT_ROLE,
     SAFETY_REPORT_TYPE,
@@ -23,6 +24,8 @@ from hub.observability.page import (
     page_routes,
 )
 from hub.settings import HubSettings
+
+from ..operations.test_board import filled_board, headed
 
 _RULES = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "hub-alerts.yml"
 _NO_LETTERS: dict[str, Any] = {"checked_at": None, "total": 0, "unresolved": []}
@@ -39,7 +42,7 @@ async def _get(app: object, path: str) -> httpx.Response:
 
 
 def _app(asyncapi: bytes | None = None) -> object:
-    return ops_app({}, routes=page_routes(CARDS, lambda: _NO_LETTERS, asyncapi=asyncapi))
+    return ops_app({}, routes=page_routes(CARDS, lambda **_: _NO_LETTERS, asyncapi=asyncapi))
 
 
 async def test_the_page_and_its_assets_load_from_the_package_and_name_nothing_elsewhere() -> None:
@@ -149,7 +152,60 @@ def test_the_dead_letters_pass_through_unchanged() -> None:
 async def test_the_overview_carries_the_kpi_snapshot_when_this_hub_aggregates() -> None:
     """/api/overview's kpis is the aggregator's snapshot as given, or None without one; the page has its panel."""
     kpis = {"ready": True, "month": "2025-03", "kpis": [], "budgets": [], "open": {"waiting": 2}}
-    with_kpis = ops_app({}, routes=page_routes(CARDS, lambda: _NO_LETTERS, kpis=lambda: kpis))
+    with_kpis = ops_app({}, routes=page_routes(CARDS, lambda **_: _NO_LETTERS, kpis=lambda: kpis))
     assert (await _get(with_kpis, "/api/overview")).json()["kpis"] == kpis
     assert (await _get(_app(), "/api/overview")).json()["kpis"] is None
     assert 'data-testid="kpi-table"' in (await _get(_app(), "/")).text
+
+
+async def test_the_overview_lists_the_newest_dead_letters_and_counts_them_all() -> None:
+    """Of 10,050 dead letters /api/overview lists the newest DEAD_LETTERS_SHOWN, with the board's totals and its counts per partner and code; ids and codes only."""
+    records = [headed("gp-page-test", "UNKNOWN_REFERENCE", n, minute=n) for n in range(10_000)]
+    records += [headed("vt-page-test", "FIELD_UNKNOWN", n, minute=n) for n in range(10_000, 10_050)]
+    board = filled_board(records, replayed_ids={"dl-0-10049"})
+    app = ops_app({}, routes=page_routes(CARDS, board.snapshot))
+    letters = (await _get(app, "/api/overview")).json()["dead_letters"]
+    assert DEAD_LETTERS_SHOWN == 200
+    assert len(letters["unresolved"]) == DEAD_LETTERS_SHOWN
+    assert letters["unresolved"][0]["id"] == "dl-0-10048"  # the newest not replayed
+    assert letters["unresolved"][-1]["id"] == "dl-0-9849"
+    assert set(letters["unresolved"][0]) == {
+        "id", "partner", "code", "written_at", "age_seconds", "replays"
+    }  # fmt: skip
+    assert (letters["limit"], letters["partner"], letters["matching"]) == (200, None, 9_999)
+    assert (letters["total"], letters["held"], letters["unresolved_count"]) == (
+        10_050,
+        10_000,  # KEEP: the 50 oldest went
+        9_999,
+    )
+    assert letters["by_partner"] == [
+        {"partner": "gp-page-test", "count": 9_950},
+        {"partner": "vt-page-test", "count": 49},
+    ]
+    assert letters["by_code"] == [
+        {"code": "UNKNOWN_REFERENCE", "count": 9_950},
+        {"code": "FIELD_UNKNOWN", "count": 49},
+    ]
+    assert letters["by_partner_and_code"] == [
+        {"partner": "gp-page-test", "code": "UNKNOWN_REFERENCE", "count": 9_950},
+        {"partner": "vt-page-test", "code": "FIELD_UNKNOWN", "count": 49},
+    ]
+
+
+async def test_the_overview_lists_one_partners_dead_letters_when_asked() -> None:
+    """?dead_letters_partner=ID lists that partner's newest only; the counts stay the whole board's."""
+    records = [headed("gp-page-test", "UNKNOWN_REFERENCE", n, minute=n) for n in range(300)]
+    records += [headed("vt-page-test", "FIELD_UNKNOWN", n, minute=n) for n in range(300, 303)]
+    app = ops_app({}, routes=page_routes(CARDS, filled_board(records).snapshot))
+    answer = await _get(app, "/api/overview?dead_letters_partner=gp-page-test")
+    letters = answer.json()["dead_letters"]
+    assert (letters["partner"], letters["matching"], letters["unresolved_count"]) == (
+        "gp-page-test",
+        300,
+        303,
+    )
+    assert len(letters["unresolved"]) == DEAD_LETTERS_SHOWN
+    assert {r["partner"] for r in letters["unresolved"]} == {"gp-page-test"}
+    assert letters["unresolved"][0]["id"] == "dl-0-299"
+    everyone = (await _get(app, "/api/overview?dead_letters_partner=")).json()["dead_letters"]
+    assert (everyone["partner"], everyone["unresolved"][0]["id"]) == (None, "dl-0-302")

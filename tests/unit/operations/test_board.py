@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import timedelta
 
 import pytest
@@ -131,3 +132,82 @@ def test_the_board_keeps_the_newest_of_all_partitions_newest_first(
     board._forget_expired(written + timedelta(days=1, microseconds=1))
     assert [r["id"] for r in board.snapshot()["unresolved"]] == ["dl-1-2", "dl-0-2"]
     assert board.snapshot()["total"] == 2
+
+
+def headed(partner: str, code: str, offset: int, minute: int = 0) -> _Record:
+    """A dead-letter record the board reads from its headers alone (no replays in its value)."""
+    headers = [("hub-partner", partner.encode()), ("hub-reason-code", code.encode())]
+    record = _Record(b"{}", key=b"k", headers=headers, offset=offset)
+    record.partition, record.timestamp = 0, record.timestamp + minute * 60_000
+    return record
+
+
+def filled_board(records: list[_Record], replayed_ids: Collection[str] = ()) -> DeadLetterBoard:
+    """A board holding ``records`` (read as one run of partition 0), with ``replayed_ids`` logged."""
+    board = DeadLetterBoard(kafka=KafkaSettings(), layout=TopicLayout("t"), interval_seconds=5)
+    board._take(TopicPartition("t.deadletter", 0), records)  # type: ignore[arg-type]
+    board._replayed = set(replayed_ids)
+    board._tally = None  # as check() leaves it after reading the log
+    return board
+
+
+def test_the_snapshot_lists_the_newest_up_to_its_limit_and_counts_every_unresolved_one() -> None:
+    """With a limit the listing is the newest rows not replayed; the counts per partner, code and both cover all of them, the most first."""
+    records = [headed("gp-a", "UNKNOWN_REFERENCE", n, minute=n) for n in range(6)]
+    records += [headed("gp-b", "FIELD_UNKNOWN", 6 + n, minute=6 + n) for n in range(3)]
+    records.append(headed("gp-b", "UNKNOWN_REFERENCE", 9, minute=9))
+    board = filled_board(records, replayed_ids={"dl-0-9", "dl-0-0"})
+    snapshot = board.snapshot(limit=3)
+    assert [r["id"] for r in snapshot["unresolved"]] == ["dl-0-8", "dl-0-7", "dl-0-6"]
+    assert {k: v for k, v in snapshot.items() if k != "unresolved"} == {
+        "checked_at": None,
+        "total": 10,
+        "held": 10,
+        "unresolved_count": 8,
+        "by_partner": [{"partner": "gp-a", "count": 5}, {"partner": "gp-b", "count": 3}],
+        "by_code": [
+            {"code": "UNKNOWN_REFERENCE", "count": 5},
+            {"code": "FIELD_UNKNOWN", "count": 3},
+        ],
+        "by_partner_and_code": [
+            {"partner": "gp-a", "code": "UNKNOWN_REFERENCE", "count": 5},
+            {"partner": "gp-b", "code": "FIELD_UNKNOWN", "count": 3},
+        ],
+        "partner": None,
+        "limit": 3,
+        "matching": 8,
+    }
+    assert len(board.snapshot()["unresolved"]) == 8  # no limit: every one, as before
+
+
+def test_the_snapshot_lists_one_partners_rows_and_keeps_the_whole_boards_counts() -> None:
+    """With a partner the listing is that partner's newest; ``matching`` is its count, an unknown partner's is 0."""
+    records = [headed("gp-a", "UNKNOWN_REFERENCE", n, minute=n) for n in range(5)]
+    records += [headed("gp-b", "FIELD_UNKNOWN", 5 + n, minute=5 + n) for n in range(5)]
+    board = filled_board(records)
+    snapshot = board.snapshot(limit=2, partner="gp-a")
+    assert [r["id"] for r in snapshot["unresolved"]] == ["dl-0-4", "dl-0-3"]
+    assert [r["partner"] for r in snapshot["unresolved"]] == ["gp-a", "gp-a"]
+    assert (snapshot["partner"], snapshot["matching"], snapshot["unresolved_count"]) == (
+        "gp-a",
+        5,
+        10,
+    )
+    assert len(snapshot["by_partner"]) == 2
+    nobody = board.snapshot(limit=2, partner="gp-nobody")
+    assert (nobody["unresolved"], nobody["matching"]) == ([], 0)
+
+
+def test_the_counts_follow_new_rows_replays_and_retention() -> None:
+    """The counts kept between requests are taken again after new rows, a new replay log and rows past retention."""
+    board = filled_board([headed("gp-a", "FIELD_UNKNOWN", n, minute=n) for n in range(3)])
+    assert board.snapshot(limit=1)["unresolved_count"] == 3
+    board._take(TopicPartition("t.deadletter", 0), [headed("gp-b", "FIELD_UNKNOWN", 3, minute=3)])  # type: ignore[list-item]
+    assert board.snapshot(limit=1)["by_partner"] == [
+        {"partner": "gp-a", "count": 3},
+        {"partner": "gp-b", "count": 1},
+    ]
+    board._replayed, board._tally = {"dl-0-3"}, None  # as check() sets them
+    assert board.snapshot(limit=1)["by_partner"] == [{"partner": "gp-a", "count": 3}]
+    board._forget_expired(board._rows[1].written_at + board._retention)
+    assert board.snapshot(limit=1)["unresolved_count"] == 2

@@ -6,6 +6,11 @@ const POLL_MS = 1500;
 const RATE_WINDOW_S = 60; // rates are taken over the readings of the last minute
 const SVG = "http://www.w3.org/2000/svg";
 const history = []; // [{at, partners: {id: {in, out}}}]
+// The partner whose dead letters are listed (null: everyone's), kept in the page's address
+// (#dead-letters-partner=ID) so that a reload or a shared link lists the same.
+const DL_PARTNER = "dead-letters-partner";
+let dlPartner = new URLSearchParams(location.hash.slice(1)).get(DL_PARTNER) || null;
+let dlSummaryShown = null; // what the summary was drawn from: unchanged, it is left alone
 
 function el(tag, attrs = {}, text = null, ns = null) {
   const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
@@ -24,6 +29,10 @@ function age(seconds) {
 
 function num(value) {
   return value === null || value === undefined ? "–" : String(value);
+}
+
+function count(value) {
+  return value === null || value === undefined ? "–" : Number(value).toLocaleString("en");
 }
 
 function remember(data) {
@@ -112,15 +121,63 @@ function drawPartners(data) {
   }));
 }
 
+function listButton(partner, text) {
+  const button = el("button", { type: "button", class: "list", "data-testid": partner ? `dl-list-${partner}` : "dl-list-all" }, text);
+  button.setAttribute("aria-pressed", String(partner === dlPartner));
+  button.addEventListener("click", () => listPartner(partner));
+  return button;
+}
+
+function listPartner(partner) {
+  dlPartner = partner;
+  const address = partner ? `#${DL_PARTNER}=${encodeURIComponent(partner)}` : location.pathname + location.search;
+  window.history.replaceState(null, "", address);
+  dlSummaryShown = null;
+  pollNow();
+}
+
+// Per partner how many are not replayed and of which codes; its button lists its own rows.
+// Drawn anew only when it changed, so that a button is not replaced under a click.
+function drawDeadLetterSummary(dl) {
+  const byPartner = dl.by_partner || [], pairs = dl.by_partner_and_code || [], byCode = dl.by_code || [];
+  const shown = JSON.stringify([byPartner, pairs, byCode, dlPartner]);
+  if (shown === dlSummaryShown) return;
+  dlSummaryShown = shown;
+  const body = document.getElementById("dead-letter-summary");
+  if (byPartner.length === 0) emptyRow(body, 4, "none");
+  else body.replaceChildren(...byPartner.map((p) => {
+    const row = el("tr", { "data-dl-partner": p.partner });
+    const codes = pairs.filter((c) => c.partner === p.partner).map((c) => `${c.code} ${count(c.count)}`);
+    const action = el("td");
+    action.append(listButton(p.partner, p.partner === dlPartner ? "listed" : "list"));
+    row.append(cell(p.partner), cell(count(p.count), "n", `dl-partner-count-${p.partner}`), cell(codes.join(" · ")), action);
+    return row;
+  }));
+  document.getElementById("dl-codes").textContent =
+    byCode.length ? `By code: ${byCode.map((c) => `${c.code} ${count(c.count)}`).join(" · ")}` : "";
+  const listing = document.getElementById("dl-listing");
+  if (dlPartner === null) listing.replaceChildren("Listing every partner's, newest first.");
+  else listing.replaceChildren(`Listing ${dlPartner}'s only, newest first. `, listButton(null, "list every partner's"));
+}
+
 function drawDeadLetters(data) {
   const dl = data.dead_letters || {};
   const rows = dl.unresolved || [];
-  document.getElementById("dl-count").textContent =
-    dl.checked_at ? `(${rows.length} of ${dl.total}, read ${age(data.at - dl.checked_at)} ago)` : "(not read yet)";
+  const matching = dl.matching ?? dl.unresolved_count ?? rows.length;
+  const from = dl.partner ? ` from ${dl.partner}` : "";
+  document.getElementById("dl-count").textContent = dl.checked_at
+    ? `(showing ${count(rows.length)} of ${count(matching)}${from}, read ${age(data.at - dl.checked_at)} ago)`
+    : "(not read yet)";
+  const scope = [`${count(dl.total)} dead letter(s) within the topic's retention, replayed ones included`];
+  if (dl.partner) scope.push(`${count(dl.unresolved_count)} not replayed from all partners`);
+  if (dl.held !== undefined && dl.held < dl.total) {
+    scope.push(`counted here: the newest ${count(dl.held)} (hub dlq list lists them all)`);
+  }
+  document.getElementById("dl-scope").textContent = `${scope.join("; ")}.`;
+  drawDeadLetterSummary(dl);
   const body = document.getElementById("dead-letters");
   if (rows.length === 0) {
-    body.replaceChildren(el("tr", {}, null));
-    body.firstChild.append(el("td", { colspan: "5", class: "muted" }, "none"));
+    emptyRow(body, 5, dl.partner ? `none from ${dl.partner}` : "none");
     return;
   }
   body.replaceChildren(...rows.map((d) => {
@@ -204,9 +261,14 @@ function drawStatus(data) {
     : "backlog not read from Kafka yet";
 }
 
+let timer = null, polling = false, again = false;
+
 async function poll() {
+  polling = true;
+  const asked = dlPartner;
   try {
-    const response = await fetch("api/overview", { cache: "no-store" });
+    const query = asked ? `?dead_letters_partner=${encodeURIComponent(asked)}` : "";
+    const response = await fetch(`api/overview${query}`, { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const data = await response.json();
     remember(data);
@@ -214,13 +276,25 @@ async function poll() {
     drawAlert(data);
     drawMap(data);
     drawPartners(data);
-    drawDeadLetters(data);
+    if (asked === dlPartner) drawDeadLetters(data); // else another partner was chosen meanwhile
     drawKpis(data);
   } catch (error) {
     document.getElementById("status").textContent = `not answering (${error.message}); trying again`;
   } finally {
-    setTimeout(poll, POLL_MS);
+    polling = false;
+    timer = setTimeout(poll, again ? 0 : POLL_MS);
+    again = false;
   }
+}
+
+// Ask now (a partner was chosen), without a second round of polls beside the first.
+function pollNow() {
+  if (polling) {
+    again = true;
+    return;
+  }
+  clearTimeout(timer);
+  poll();
 }
 
 poll();
