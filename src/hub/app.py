@@ -22,7 +22,7 @@ from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_regis
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
-from hub.kpi.aggregator import KpiAggregator
+from hub.kpi.aggregator import KpiAggregator, KpiAggregatorProcess, KpiReport
 from hub.monitor import LagMonitor
 from hub.observability import metrics
 from hub.observability.logging import configure_logging, get_logger
@@ -40,6 +40,7 @@ __all__ = [
     "Hub",
     "after",
     "build_hub",
+    "build_kpi_aggregator",
     "build_pipeline",
     "configure_process",
     "http_adapters",
@@ -121,14 +122,10 @@ class Hub:
             interval_seconds=self.settings.ops.deadletters_interval_seconds,
         )
         kpis = (
-            KpiAggregator(
-                kafka=self.settings.kafka,
-                layout=self.layout,
-                registry=self.registry,
-                retention_days=self.settings.privacy.state_retention_days,
-                interval_seconds=self.settings.ops.kpi_interval_seconds,
-                adapters=kafka_adapters(),
-                state_directory=self.settings.state.directory,
+            KpiAggregatorProcess(
+                build_kpi_aggregator,
+                (self.settings, self.layout),
+                logging=self.settings.logging,
             )
             if self.settings.ops.kpi
             else None
@@ -171,6 +168,23 @@ class Hub:
         if self.webhooks is not None:
             services.append(after(topics, self.webhooks.run))
         return services
+
+
+def build_kpi_aggregator(
+    settings: HubSettings, layout: TopicLayout, *, on_report: Callable[[KpiReport], None]
+) -> KpiAggregator:
+    """The KPI aggregator of `hub run`'s child process: it reads the registry and connectors itself."""
+    return KpiAggregator(
+        kafka=settings.kafka,
+        layout=layout,
+        registry=load_registry(settings.partners_file),
+        retention_days=settings.privacy.state_retention_days,
+        interval_seconds=settings.ops.kpi_interval_seconds,
+        adapters=kafka_adapters(),
+        state_directory=settings.state.directory,
+        on_report=on_report,
+        snapshots=True,
+    )
 
 
 def after(ready: asyncio.Event, service: Service) -> Service:

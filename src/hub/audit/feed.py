@@ -13,11 +13,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
-import multiprocessing
-import signal
 import time
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
 from prometheus_client import Counter, Histogram
@@ -26,9 +23,10 @@ from pydantic import ValidationError
 from hub.audit.chain import Checkpoint
 from hub.audit.record import DeliveryAttempt, DisclosureRecord, read_log_record
 from hub.audit.store import DisclosureStore, open_store
-from hub.errors import AuditStoreError, ConfigurationError
+from hub.child import ChildService
+from hub.errors import AuditStoreError
 from hub.kafka import adopt_committed_offsets, faststream_batch_consumer, hub_group
-from hub.observability.logging import configure_logging, get_logger
+from hub.observability.logging import get_logger
 from hub.settings import AuditSettings, KafkaSettings, LoggingSettings
 from hub.topics import TopicLayout
 
@@ -228,23 +226,16 @@ class AuditFeed:
 
 
 class AuditFeedProcess:
-    """The audit feed in a child process of its own, as `hub run` runs it.
+    """The audit feed in a child process of its own, as `hub run` runs it (``hub.child``).
 
     Why a process: in the router's process the feed's SQLite inserts and JSON work took
     the GIL from the router; out of it, `hub run` drains about a quarter faster
-    (docs/benchmarks.md, "Fourth pass: drain"). The
-    child is ``spawn``-ed (no copy of the parent's event loop and threads) and runs an
-    ``AuditFeed``, so the feed's guarantees are unchanged. ``run`` ends as the in-process
-    feed's would: when ``stop`` is set the child is sent SIGTERM, stops its consumer and
-    closes the store (killed after ``stop_seconds``); when the child ends on its own,
-    ``run`` raises its ConfigurationError, or AuditStoreError for any other failure, so
-    `hub run` stops. A parent killed outright leaves no feed behind: the child sees the
-    end of a pipe that only the parent held open, and stops.
+    (docs/benchmarks.md, "Fourth pass: drain"). The child runs an ``AuditFeed``, so the
+    feed's guarantees are unchanged. When the child ends on its own, ``run`` raises its
+    ConfigurationError, or AuditStoreError for any other failure, so `hub run` stops.
 
     The child's metrics are counted in this process, so that `hub run` serves them on its
-    one ops port: the child sends a ``BatchReport`` (four numbers) per batch over a pipe
-    of its own. Written by hand because prometheus_client's multiprocess mode would put
-    every metric of the router's process into memory-mapped files, for three of the feed's.
+    one ops port: the child sends a ``BatchReport`` (four numbers) per batch.
     """
 
     def __init__(
@@ -256,104 +247,32 @@ class AuditFeedProcess:
         logging: LoggingSettings,
         stop_seconds: float = 30.0,
     ) -> None:
-        self._args = (kafka, audit, layout, logging)
-        self._stop_seconds = stop_seconds
+        self._child = ChildService(
+            "hub-audit-feed",
+            _build_feed,
+            (kafka, audit, layout),
+            logging=logging,
+            on_report=_count_report,
+            failed=lambda code: AuditStoreError(f"the audit feed's process ended with code {code}"),
+            stop_seconds=stop_seconds,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the feed in its process until ``stop`` is set or the process ends."""
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
-        reports, report = context.Pipe(duplex=False)
-        # Never written: the child reads its end to see this process end (EOF), however it ends.
-        parent_gone, parent_alive = context.Pipe(duplex=False)
-        child = context.Process(
-            target=_feed_process_main,
-            args=(*self._args, send, parent_gone, report),
-            name="hub-audit-feed",
-        )
-        child.start()
-        send.close()  # the child's ends, closed here so that only the child holds them
-        parent_gone.close()
-        report.close()
-        loop = asyncio.get_running_loop()
-        ended = asyncio.Event()
-        loop.add_reader(child.sentinel, ended.set)
-        loop.add_reader(reports.fileno(), _count_reported, reports, loop)
-        try:
-            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(ended.wait())]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for wait in waits:
-                    wait.cancel()
-        finally:
-            loop.remove_reader(child.sentinel)
-            loop.remove_reader(reports.fileno())
-            reports.close()
-            if child.is_alive():
-                child.terminate()
-                await asyncio.to_thread(child.join, self._stop_seconds)
-            if child.is_alive():
-                _log.error("audit_feed_kill", after_seconds=self._stop_seconds)
-                child.kill()
-                await asyncio.to_thread(child.join)
-            parent_alive.close()
-        with receive:
-            failure = None
-            with contextlib.suppress(EOFError):  # the child sent nothing: it did not fail
-                failure = receive.recv() if receive.poll() else None
-        if isinstance(failure, tuple):
-            raise ConfigurationError(*failure)
-        if child.exitcode not in (0, -signal.SIGTERM):
-            raise AuditStoreError(f"the audit feed's process ended with code {child.exitcode}")
+        await self._child.run(stop)
 
 
-def _count_reported(reports: Connection, loop: asyncio.AbstractEventLoop) -> None:
-    """Count one report of the child's (readable: a whole message or the end of the pipe)."""
-    try:
-        _count(reports.recv(), invalid=True)
-    except (EOFError, OSError):
-        loop.remove_reader(reports.fileno())  # the child has gone; its sentinel tells run()
+def _count_report(report: BatchReport) -> None:
+    """Count one batch's report of the child's in this process's metrics."""
+    _count(report, invalid=True)
 
 
-def _feed_process_main(
+def _build_feed(
     kafka: KafkaSettings,
     audit: AuditSettings,
     layout: TopicLayout,
-    logging: LoggingSettings,
-    failures: Connection,
-    parent_gone: Connection,
-    reports: Connection,
-) -> None:
-    """The child's body: an AuditFeed until SIGTERM or until the parent is gone."""
-    configure_logging(
-        format=logging.format,
-        level=logging.level,
-        library_repeat_seconds=logging.library_repeat_seconds,
-    )
-    # Ctrl-C reaches the whole process group: the parent stops first and then stops this.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        feed = AuditFeed(kafka=kafka, audit=audit, layout=layout, on_batch=reports.send)
-        asyncio.run(_run_feed_until_told(feed, parent_gone))
-    except ConfigurationError as exc:
-        failures.send((exc.source, exc.path, exc.message))
-        raise SystemExit(1) from None
-    except Exception:
-        _log.exception("service_failed")
-        raise SystemExit(1) from None
-    finally:
-        failures.close()
-        reports.close()
-
-
-async def _run_feed_until_told(feed: AuditFeed, parent_gone: Connection) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    # Readable only at end of file: the parent has ended without stopping this process.
-    loop.add_reader(parent_gone.fileno(), stop.set)
-    try:
-        await feed.run(stop)
-    finally:
-        loop.remove_reader(parent_gone.fileno())
+    *,
+    on_report: Callable[[BatchReport], None],
+) -> AuditFeed:
+    """The child's feed (a module-level function: ``spawn`` pickles it by name)."""
+    return AuditFeed(kafka=kafka, audit=audit, layout=layout, on_batch=on_report)

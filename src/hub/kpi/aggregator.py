@@ -7,7 +7,9 @@ keeps the ledger (``hub.kpi.ledger``) in the compacted ``<prefix>.kpi`` topic: a
 each batch it writes what changed and the inbound offsets it has read up to in one
 Kafka transaction. On start, and after Kafka trouble, it reads that topic back and goes
 on from those offsets, so no event is counted twice or lost while the inbound topics
-still hold it. The router's transaction, records and hot path are untouched.
+still hold it. The router's transaction, records and hot path are untouched; `hub run`
+runs the aggregator in a child process of its own (``KpiAggregatorProcess``), whose
+reports move the metrics and the page's figures in `hub run`'s process.
 """
 
 from __future__ import annotations
@@ -15,25 +17,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
+from hub.child import Build, ChildService
 from hub.connectors.registry import Partner, PartnerRegistry
+from hub.errors import HubError
 from hub.inbound import KAFKA_ADAPTERS, KafkaAdapter, choose_kafka
 from hub.kafka import Record, TopicPartition, is_kafka_failure
 from hub.kafka.changelog import CompactedReader
 from hub.kafka.ledger import LedgerWriter
 from hub.kpi.calendar import month_of
 from hub.kpi.facts import KPI_TYPES, SUBJECT_ONLY, fact_of
-from hub.kpi.ledger import Completion, KpiLedger
+from hub.kpi.ledger import KPIS, Completion, KpiLedger
 from hub.observability import metrics
 from hub.observability.logging import get_logger
-from hub.settings import KafkaSettings
+from hub.settings import KafkaSettings, LoggingSettings
 from hub.topics import TopicLayout
 
-__all__ = ["KPI_TEAM_LABELS", "KpiAggregator", "kpi_transactional_id"]
+__all__ = [
+    "KPI_TEAM_LABELS",
+    "KpiAggregator",
+    "KpiAggregatorProcess",
+    "KpiGauges",
+    "KpiReport",
+    "kpi_transactional_id",
+]
 
 _log = get_logger()
 KPI_TEAM_LABELS: Final = 50
@@ -53,6 +64,12 @@ _SWEEP_SECONDS: Final = 3600.0
 _RESTORE_SECONDS: Final = 300.0
 _KPI_TYPE_HEADERS: Final = frozenset(t.encode() for t in KPI_TYPES)
 _SUBJECT_HEADERS: Final = frozenset({"ce_type", "ce_subject", "ce_source", "ce_time"})
+# A child process's snapshot for the page, at most this often (the page polls every 1.5 s).
+_SNAPSHOT_SECONDS: Final = 1.0
+# A round that took less than a full one is followed by the next no sooner than this: the
+# KPIs are steering figures, a second late is nothing, and a transaction per few records
+# cost more CPU per event than the reading (docs/benchmarks.md).
+_MIN_ROUND_SECONDS: Final = 1.0
 
 
 def kpi_transactional_id(kafka: KafkaSettings) -> str:
@@ -60,8 +77,69 @@ def kpi_transactional_id(kafka: KafkaSettings) -> str:
     return f"{kafka.group_id}.kpi"
 
 
+class KpiReport(NamedTuple):
+    """What the aggregator committed in a round, for the metrics and the page: figures only.
+
+    It crosses a process boundary (``KpiAggregatorProcess``), so it holds plain values.
+    """
+
+    completions: tuple[Completion, ...]
+    open_counts: dict[str, int]
+    budgets: tuple[tuple[str, str, dict[str, Any]], ...]
+    """(team, period, position) of the budgets reported since the last report."""
+    snapshot: dict[str, Any] | None
+    """The page's figures (``KpiAggregator.snapshot``), when the aggregator sends them."""
+    at: float
+    """When the round was committed (Unix time)."""
+
+
+class KpiGauges:
+    """The KPI metrics of the process that serves /metrics, moved by the aggregator's reports."""
+
+    def __init__(self) -> None:
+        self._labelled: set[str] = set()
+        self._shown: dict[str, str] = {}  # team -> the budget period its gauges show
+
+    def apply(self, report: KpiReport) -> None:
+        """Observe the report's completions, open pairs and budgets; note when it was committed."""
+        for done in report.completions:
+            team = self._label(done.team)
+            metrics.KPI_DURATION_SECONDS.labels(team, done.kpi).observe(done.seconds)
+            if done.kpi == "veilig-thuis-response" and not done.within_target:
+                metrics.KPI_SAFETY_LATE.labels(team).inc()
+        for kpi, count in report.open_counts.items():
+            metrics.KPI_OPEN_PAIRS.labels(kpi).set(count)
+        for team, period, position in report.budgets:
+            self._show_budget(team, period, position)
+        metrics.KPI_UPDATED.set(report.at)
+
+    def _show_budget(self, team: str, period: str, position: Mapping[str, Any]) -> None:
+        """Show the team's budget of this period when it is the team's latest one."""
+        if period < self._shown.get(team, ""):
+            return
+        label = self._label(team)
+        if label == _OTHER_TEAMS:
+            return  # one gauge cannot hold several teams' budgets: those have `hub kpi`
+        self._shown[team] = period
+        for figure in ("budget", "committed", "spent"):
+            metrics.KPI_BUDGET_CENTS.labels(label, figure).set(
+                float(position.get(f"{figure}_cents", 0))
+            )
+
+    def _label(self, team: str) -> str:
+        if team in self._labelled or len(self._labelled) < KPI_TEAM_LABELS:
+            self._labelled.add(team)
+            return team
+        return _OTHER_TEAMS
+
+
 class KpiAggregator:
-    """Follows the inbound topics into the KPI ledger until stopped; ``snapshot`` serves the page."""
+    """Follows the inbound topics into the KPI ledger until stopped; ``snapshot`` serves the page.
+
+    After each round it sends a ``KpiReport`` to ``on_report``: by default into this
+    process's metrics (``KpiGauges``); in `hub run`, over the pipe of the child process it
+    runs in (``KpiAggregatorProcess``), with the page's snapshot when ``snapshots``.
+    """
 
     def __init__(
         self,
@@ -73,6 +151,8 @@ class KpiAggregator:
         interval_seconds: float,
         adapters: Mapping[str, Sequence[KafkaAdapter]] | None = None,
         state_directory: Path | None = None,
+        on_report: Callable[[KpiReport], None] | None = None,
+        snapshots: bool = False,
     ) -> None:
         self._kafka = kafka
         self._layout = layout
@@ -84,8 +164,10 @@ class KpiAggregator:
         self._ledger = KpiLedger(self._retention_ms, directory=state_directory)
         self._ready = False
         self._completed: list[Completion] = []
-        self._labelled: set[str] = set()
-        self._shown: dict[str, str] = {}  # team -> the budget period its gauges show
+        self._budgets: list[tuple[str, str]] = []  # (team, period) reported since the last report
+        self._on_report = on_report or KpiGauges().apply
+        self._snapshots = snapshots
+        self._snapshot_at = 0.0
 
     def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
         """This month's figures per team and KPI, budget positions, open pairs (no personal data)."""
@@ -106,6 +188,9 @@ class KpiAggregator:
                         raise
                     _log.warning("kpi_aggregation_failed", exc_type=type(exc).__name__)
                 self._ready = False
+                # What the failed round took is not committed: it is read again, not shown.
+                self._completed, self._budgets = [], []
+                self._observe(snapshot=True)  # the page shows it is not following now
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._interval)
         finally:
@@ -141,17 +226,19 @@ class KpiAggregator:
                 await restore.close()
             previous, self._ledger, self._completed = self._ledger, ledger, []
             previous.close()
-            self._show_budgets()
+            self._budgets = sorted(ledger.budgets)  # every team's, read back: shown again
             start = {TopicPartition(t, p): o for (t, p), o in ledger.offsets.items()}
             await tail.open(start)
             _log.info("kpi_aggregator_started", count=sum(ledger.open_counts().values()))
             self._ready = True
+            self._observe(snapshot=True)
             # The retention sweep: at once, then hourly, a step per round (``expire_step``).
             # ``sweeping`` is its place in the ledger's keys; None between sweeps.
             sweeping: str | None = ""
             swept, expired = time.monotonic(), 0
             while not stop.is_set():
-                await tail.follow(_POLL_MS, _ROUND_RECORDS)
+                began = time.monotonic()
+                taken = await tail.follow(_POLL_MS, _ROUND_RECORDS)
                 if sweeping is None and time.monotonic() - swept > _SWEEP_SECONDS:
                     sweeping = ""
                 if sweeping is not None:
@@ -163,8 +250,13 @@ class KpiAggregator:
                         swept, expired = time.monotonic(), 0
                 if ledger.dirty:
                     await writer.write(ledger.changes())
-                    self._observe()
-                metrics.KPI_UPDATED.set(time.time())
+                self._observe()  # every round: what was committed, and that it still runs
+                if 0 < taken < _ROUND_RECORDS:
+                    # Keeping up: a round a second at most, so a steady load is committed
+                    # in rounds of hundreds rather than a transaction per few records.
+                    with contextlib.suppress(TimeoutError):
+                        rest = _MIN_ROUND_SECONDS - (time.monotonic() - began)
+                        await asyncio.wait_for(stop.wait(), max(rest, 0.0))
         finally:
             await tail.close()
             await writer.close()
@@ -209,43 +301,69 @@ class KpiAggregator:
         if done is not None:
             self._completed.append(done)
         elif fact.kind == "budget" and fact.team is not None and fact.budget is not None:
-            self._show_budget(fact.team, fact.budget.period)
+            self._budgets.append((fact.team, fact.budget.period))
 
-    def _observe(self) -> None:
-        """Put the committed completions into the metrics."""
-        for done in self._completed:
-            team = self._label(done.team)
-            metrics.KPI_DURATION_SECONDS.labels(team, done.kpi).observe(done.seconds)
-            if done.kpi == "veilig-thuis-response" and not done.within_target:
-                metrics.KPI_SAFETY_LATE.labels(team).inc()
-        self._completed = []
-        for kpi, count in self._ledger.open_counts().items():
-            metrics.KPI_OPEN_PAIRS.labels(kpi).set(count)
+    def _observe(self, *, snapshot: bool = False) -> None:
+        """Report the committed round: its completions, the open pairs, the budgets reported.
 
-    def _show_budgets(self) -> None:
-        """Every team's latest budget period, once after the ledger was read back."""
-        for team, period in sorted(self._ledger.budgets):
-            self._show_budget(team, period)
+        With ``snapshots``, the page's figures ride along at most once a second (or now,
+        when ``snapshot``: the aggregator started or stopped following).
+        """
+        now = time.time()
+        shown = None
+        if self._snapshots and (snapshot or now - self._snapshot_at >= _SNAPSHOT_SECONDS):
+            shown, self._snapshot_at = self.snapshot(), now
+        budgets = tuple(
+            (team, period, dict(position))
+            for team, period in self._budgets
+            if (position := self._ledger.budgets.get((team, period))) is not None
+        )
+        report = KpiReport(tuple(self._completed), self._ledger.open_counts(), budgets, shown, now)
+        self._completed, self._budgets = [], []
+        self._on_report(report)
 
-    def _show_budget(self, team: str, period: str) -> None:
-        """Show the team's budget of this period when it is the team's latest one."""
-        if period < self._shown.get(team, ""):
-            return
-        value = self._ledger.budgets.get((team, period))
-        label = self._label(team)
-        if value is None or label == _OTHER_TEAMS:
-            return  # one gauge cannot hold several teams' budgets: those have `hub kpi`
-        self._shown[team] = period
-        for figure in ("budget", "committed", "spent"):
-            metrics.KPI_BUDGET_CENTS.labels(label, figure).set(
-                float(value.get(f"{figure}_cents", 0))
-            )
 
-    def _label(self, team: str) -> str:
-        if team in self._labelled or len(self._labelled) < KPI_TEAM_LABELS:
-            self._labelled.add(team)
-            return team
-        return _OTHER_TEAMS
+class KpiAggregatorProcess:
+    """The KPI aggregator in a child process of its own, as `hub run` runs it (``hub.child``).
+
+    Why a process: the aggregator reads every inbound record again, and at a steady load
+    that took about a sixth of the router's process's CPU, which the router then did not
+    have (docs/benchmarks.md). ``build`` makes the child's ``KpiAggregator`` from ``args``
+    (the composition root's function: the child reads the registry and connectors itself).
+    Its reports move this process's metrics, and the last snapshot serves the page.
+    """
+
+    def __init__(self, build: Build, args: tuple[Any, ...], *, logging: LoggingSettings) -> None:
+        self._gauges = KpiGauges()
+        self._snapshot: dict[str, Any] | None = None
+        self._child = ChildService(
+            "hub-kpi",
+            build,
+            args,
+            logging=logging,
+            on_report=self._take,
+            failed=lambda code: HubError(f"the KPI aggregator's process ended with code {code}"),
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The child's last snapshot, or an empty one while it has sent none (not ready)."""
+        if self._snapshot is not None:
+            return self._snapshot
+        empty = {"month": month_of(datetime.now(UTC)), "kpis": [], "budgets": []}
+        return {"ready": False, **empty, "open": dict.fromkeys(KPIS.values(), 0)}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the aggregator in its process until ``stop`` is set or the process ends."""
+        try:
+            await self._child.run(stop)
+        finally:
+            if self._snapshot is not None:
+                self._snapshot = {**self._snapshot, "ready": False}
+
+    def _take(self, report: KpiReport) -> None:
+        self._gauges.apply(report)
+        if report.snapshot is not None:
+            self._snapshot = report.snapshot
 
 
 def _from_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, Any] | None:

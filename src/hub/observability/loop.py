@@ -1,7 +1,7 @@
 """How long something held the process's event loop: a probe that sleeps and notes how late it woke.
 
-Every task of `hub run` (the router, the KPI aggregator, the dead-letter board, the lag
-monitor, webhook delivery, the ops server) shares one event loop, as the gateway's
+Every task of `hub run` (the router, the dead-letter board, the lag monitor, webhook
+delivery, the ops server) shares one event loop, as the gateway's
 requests and background readers share theirs: synchronous work in one holds up all the
 others, and a router held up delivers late for every partner. The probe sleeps
 ``TICK`` seconds at a time and observes how much later it woke in

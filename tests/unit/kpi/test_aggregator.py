@@ -89,3 +89,44 @@ def test_a_sender_stamped_time_does_not_time_a_pairs_retention() -> None:
     [(_, held)] = aggregator._ledger.open.scan()
     seen = held["seen_ms"]
     assert abs(seen - time.time() * 1000) < 60_000
+
+
+def test_the_process_side_shows_not_ready_until_a_report_then_its_snapshot_and_metrics() -> None:
+    """`hub run`'s side of the child: an empty snapshot first; a report moves the metrics here."""
+    from hub.kpi.aggregator import KpiAggregatorProcess, KpiReport
+    from hub.kpi.ledger import Completion
+    from hub.settings import LoggingSettings
+
+    process = KpiAggregatorProcess(build_reporting_nothing, (), logging=LoggingSettings())
+    empty = process.snapshot()
+    assert empty["ready"] is False
+    assert empty["kpis"] == []
+    assert set(empty["open"]) >= {"waiting"}
+
+    labels = {"team": "Team in a child", "kpi": "waiting"}
+    before = REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) or 0.0
+    shown = {"ready": True, "month": "2025-03", "kpis": [], "budgets": [], "open": {}}
+    position = {"budget_cents": 500, "committed_cents": 200, "spent_cents": 100}
+    process._take(
+        KpiReport(
+            (Completion("waiting", "Team in a child", "2025-03", 3600.0, True),),
+            {"waiting": 4},
+            (("Team in a child", "2025-Q1", position),),
+            shown,
+            1_700_000_000.0,
+        )
+    )
+    assert process.snapshot() is shown
+    assert REGISTRY.get_sample_value("hub_kpi_duration_seconds_count", labels) == before + 1
+    assert REGISTRY.get_sample_value("hub_kpi_open_pairs", {"kpi": "waiting"}) == 4
+    spent = {"team": "Team in a child", "figure": "spent"}
+    assert REGISTRY.get_sample_value("hub_kpi_budget_cents", spent) == 100
+    assert REGISTRY.get_sample_value("hub_kpi_updated_timestamp_seconds") == 1_700_000_000.0
+
+    # A report without a snapshot (between the child's once-a-second ones) keeps the last.
+    process._take(KpiReport((), {"waiting": 3}, (), None, 1_700_000_001.0))
+    assert process.snapshot() is shown
+
+
+def build_reporting_nothing(*, on_report: Any) -> Any:
+    raise AssertionError("the child is not started in this test")

@@ -7,11 +7,17 @@ import multiprocessing
 
 import httpx
 
-from hub.audit.feed import RECORDS_INVALID, RECORDS_STORED, WRITE_SECONDS, BatchReport
-from hub.audit.feed import _count_reported as count_reported
+from hub.audit.feed import (
+    RECORDS_INVALID,
+    RECORDS_STORED,
+    WRITE_SECONDS,
+    AuditFeedProcess,
+    BatchReport,
+)
 from hub.observability import metrics, ops
 from hub.observability.ops import ops_app
-from hub.settings import OpsSettings
+from hub.settings import AuditSettings, KafkaSettings, LoggingSettings, OpsSettings
+from hub.topics import TopicLayout
 
 
 async def _ready() -> bool:
@@ -77,7 +83,13 @@ async def test_the_audit_feeds_reports_are_counted_in_the_parent() -> None:
     invalid = RECORDS_INVALID._value.get()
     writes = WRITE_SECONDS._sum.get()
     send.send(BatchReport(disclosures=7, attempts=2, invalid=1, write_seconds=0.5))
-    count_reported(receive, asyncio.get_running_loop())
+    feed = AuditFeedProcess(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+        audit=AuditSettings(),
+        layout=TopicLayout("hub"),
+        logging=LoggingSettings(),
+    )
+    feed._child._take_report(receive, asyncio.get_running_loop())
     assert RECORDS_STORED.labels(kind="disclosure")._value.get() - stored == 7
     assert RECORDS_STORED.labels(kind="attempt")._value.get() - attempts == 2
     assert RECORDS_INVALID._value.get() - invalid == 1

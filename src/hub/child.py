@@ -1,0 +1,177 @@
+"""A service of `hub run` in a child process of its own, as the audit feed and the KPI aggregator run.
+
+Why a process: `hub run`'s services share one event loop and one GIL, and the router waits
+for whatever else holds them. The audit feed's inserts and the KPI aggregator's reading of
+every inbound record are work the router does not wait for; out of its process they no
+longer take its CPU (docs/benchmarks.md). The child is ``spawn``-ed (no copy of the
+parent's event loop and threads) and runs the same service class the tests run in
+process, so its guarantees are unchanged.
+
+``run`` ends as the in-process service's would: when ``stop`` is set the child is sent
+SIGTERM and stops its service (killed after ``stop_seconds``); when the child ends on its
+own, ``run`` raises its ConfigurationError, or the caller's error for any other failure,
+so `hub run` stops. A parent killed outright leaves no child behind: the child sees the
+end of a pipe that only the parent held open, and stops.
+
+The child reports to this process over a pipe of its own (its metrics' figures, a
+snapshot for the page): `hub run` serves one ops port. Written by hand because
+prometheus_client's multiprocess mode would put every metric of the router's process
+into memory-mapped files for the few a child moves, and no library runs an asyncio
+service in a supervised child with a report channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from hub.errors import ConfigurationError, HubError
+from hub.observability.logging import configure_logging, get_logger
+from hub.settings import LoggingSettings
+
+__all__ = ["ChildService", "Runnable"]
+
+_log = get_logger()
+
+
+class Runnable(Protocol):
+    """What a child runs: a service of `hub run` (``run`` until ``stop`` is set)."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+Build = Callable[..., Runnable]
+"""Builds the child's service from its arguments and ``on_report`` (a module-level function:
+``spawn`` pickles it by name)."""
+
+
+class ChildService:
+    """Runs ``build(*args, on_report=...)`` in a child process until ``stop``; reports go to ``on_report``."""
+
+    def __init__(
+        self,
+        name: str,
+        build: Build,
+        args: tuple[Any, ...],
+        *,
+        logging: LoggingSettings,
+        on_report: Callable[[Any], None],
+        failed: Callable[[int | None], HubError],
+        stop_seconds: float = 30.0,
+    ) -> None:
+        self._name = name
+        self._build = build
+        self._args = args
+        self._logging = logging
+        self._on_report = on_report
+        self._failed = failed
+        self._stop_seconds = stop_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the child until ``stop`` is set or it ends; raises when it ended on a failure."""
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        reports, report = context.Pipe(duplex=False)
+        # Never written: the child reads its end to see this process end (EOF), however it ends.
+        parent_gone, parent_alive = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_child_main,
+            args=(self._logging, self._build, self._args, send, parent_gone, report),
+            name=self._name,
+        )
+        child.start()
+        send.close()  # the child's ends, closed here so that only the child holds them
+        parent_gone.close()
+        report.close()
+        loop = asyncio.get_running_loop()
+        ended = asyncio.Event()
+        loop.add_reader(child.sentinel, ended.set)
+        loop.add_reader(reports.fileno(), self._take_report, reports, loop)
+        try:
+            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(ended.wait())]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+        finally:
+            loop.remove_reader(child.sentinel)
+            # Its reports are still taken while it stops: what it committed last is counted.
+            if child.is_alive():
+                child.terminate()
+                await asyncio.to_thread(child.join, self._stop_seconds)
+            if child.is_alive():
+                _log.error("child_process_kill", name=self._name, after_seconds=self._stop_seconds)
+                child.kill()
+                await asyncio.to_thread(child.join)
+            with contextlib.suppress(ValueError, OSError):  # closed when the child ended first
+                loop.remove_reader(reports.fileno())
+            reports.close()
+            parent_alive.close()
+        with receive:
+            failure = None
+            with contextlib.suppress(EOFError):  # the child sent nothing: it did not fail
+                failure = receive.recv() if receive.poll() else None
+        if isinstance(failure, tuple):
+            raise ConfigurationError(*failure)
+        if child.exitcode not in (0, -signal.SIGTERM):
+            raise self._failed(child.exitcode)
+
+    def _take_report(self, reports: Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """Take one report of the child's (readable: a whole message or the end of the pipe)."""
+        try:
+            self._on_report(reports.recv())
+        except (EOFError, OSError):
+            loop.remove_reader(reports.fileno())  # the child has gone; its sentinel tells run()
+
+
+def _child_main(
+    logging: LoggingSettings,
+    build: Build,
+    args: tuple[Any, ...],
+    failures: Connection,
+    parent_gone: Connection,
+    reports: Connection,
+) -> None:
+    """The child's body: the built service until SIGTERM or until the parent is gone."""
+    configure_logging(
+        format=logging.format,
+        level=logging.level,
+        library_repeat_seconds=logging.library_repeat_seconds,
+    )
+    # Ctrl-C reaches the whole process group: the parent stops first and then stops this.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def report(value: Any) -> None:
+        # A parent that has gone reads no more; the end of ``parent_gone`` stops this child.
+        with contextlib.suppress(BrokenPipeError):
+            reports.send(value)
+
+    try:
+        service = build(*args, on_report=report)
+        asyncio.run(_run_until_told(service, parent_gone))
+    except ConfigurationError as exc:
+        failures.send((exc.source, exc.path, exc.message))
+        raise SystemExit(1) from None
+    except Exception:
+        _log.exception("service_failed")
+        raise SystemExit(1) from None
+    finally:
+        failures.close()
+        reports.close()
+
+
+async def _run_until_told(service: Runnable, parent_gone: Connection) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # Readable only at end of file: the parent has ended without stopping this process.
+    loop.add_reader(parent_gone.fileno(), stop.set)
+    try:
+        await service.run(stop)
+    finally:
+        loop.remove_reader(parent_gone.fileno())

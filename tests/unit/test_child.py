@@ -1,0 +1,81 @@
+"""``hub.child.ChildService``: a service of `hub run` in a spawned child, its reports and its end."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from hub.child import ChildService
+from hub.errors import ConfigurationError, HubError
+from hub.settings import LoggingSettings
+
+
+class _Reporting:
+    """Reports 1, 2, 3, then runs until stopped (SIGTERM in the child)."""
+
+    def __init__(self, on_report: Any) -> None:
+        self._on_report = on_report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        for n in (1, 2, 3):
+            self._on_report(n)
+        await stop.wait()
+        self._on_report("stopped")  # taken while the parent waits for the child to end
+
+
+class _Failing:
+    def __init__(self, exc: BaseException) -> None:
+        self._exc = exc
+
+    async def run(self, stop: asyncio.Event) -> None:
+        raise self._exc
+
+
+def build_reporting(*, on_report: Any) -> _Reporting:
+    return _Reporting(on_report)
+
+
+def build_misconfigured(*, on_report: Any) -> _Failing:
+    return _Failing(ConfigurationError("settings", "ops.kpi", "not usable"))
+
+
+def build_broken(*, on_report: Any) -> _Failing:
+    return _Failing(RuntimeError("a bug"))
+
+
+def _child(build: Any, reports: list[Any]) -> ChildService:
+    return ChildService(
+        "hub-test-child",
+        build,
+        (),
+        logging=LoggingSettings(level="ERROR"),
+        on_report=reports.append,
+        failed=lambda code: HubError(f"ended with code {code}"),
+        stop_seconds=10,
+    )
+
+
+async def test_reports_reach_the_parent_and_a_stop_ends_the_child() -> None:
+    reports: list[Any] = []
+    stop = asyncio.Event()
+    running = asyncio.create_task(_child(build_reporting, reports).run(stop))
+    for _ in range(300):
+        if len(reports) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert reports == [1, 2, 3]
+    stop.set()
+    await asyncio.wait_for(running, 30)  # ended by SIGTERM: no error
+    assert reports == [1, 2, 3, "stopped"]
+
+
+async def test_a_child_misconfigured_raises_its_configuration_error_here() -> None:
+    with pytest.raises(ConfigurationError, match=r"ops\.kpi"):
+        await asyncio.wait_for(_child(build_misconfigured, []).run(asyncio.Event()), 60)
+
+
+async def test_a_child_that_fails_raises_the_callers_error() -> None:
+    with pytest.raises(HubError, match="ended with code 1"):
+        await asyncio.wait_for(_child(build_broken, []).run(asyncio.Event()), 60)
