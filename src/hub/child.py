@@ -146,6 +146,7 @@ def _child_main(
     )
     # Ctrl-C reaches the whole process group: the parent stops first and then stops this.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def report(value: Any) -> None:
         # A parent that has gone reads no more; the end of ``parent_gone`` stops this child.
         with contextlib.suppress(BrokenPipeError):
