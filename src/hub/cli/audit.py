@@ -39,6 +39,12 @@ __all__ = ["configure", "run"]
 _EX_CONFIG: Final = 78
 
 
+def _add_store(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
+    )
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the command's arguments."""
     commands = parser.add_subparsers(dest="audit_command", required=True, metavar="QUERY")
@@ -49,9 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     # No type= here: argparse would echo a rejected BSN in its error message.
     subject.add_argument("--bsn", required=True, help="the resident's BSN (never printed)")
-    subject.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(subject)
     subject.add_argument("--json", action="store_true", help="one JSON object per line")
     report = commands.add_parser(
         "report",
@@ -65,9 +69,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--bsn", required=True, help="the resident's BSN (never printed)")
     report.add_argument("--format", choices=("html", "pdf"), default="pdf", help="default: pdf")
     report.add_argument("--output", type=Path, help="file to write (default: standard output)")
-    report.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(report)
     report.add_argument(
         "--partners", type=Path, help="partner registry (default: HUB_PARTNERS_FILE)"
     )
@@ -82,9 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--since", type=_moment, help="from (YYYY-MM-DD or RFC 3339)")
     export.add_argument("--until", type=_moment, help="until, exclusive (YYYY-MM-DD or RFC 3339)")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
-    export.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(export)
     verify = commands.add_parser(
         "verify",
         help="check the disclosure log's hash chains and signed checkpoints",
@@ -93,9 +93,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "and a checkpoint or purge record with a bad signature are named with the chain and "
         "the seq where it breaks. Exit 0 intact, 1 broken, 2 unusable store or broker.",
     )
-    verify.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(verify)
     verify.add_argument("--no-store", action="store_true", help="do not check the store")
     verify.add_argument("--topic", action="store_true", help="check the disclosure topic too")
     verify.add_argument("--json", action="store_true", help="one JSON object per break")
@@ -112,9 +110,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     purge.add_argument("--before", required=True, type=_moment, help="YYYY-MM-DD or RFC 3339")
     purge.add_argument("--operator", required=True, help="who runs the purge (an id)")
     purge.add_argument("--yes", action="store_true", help="really delete (else: what would go)")
-    purge.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(purge)
     keys = commands.add_parser(
         "keys",
         help="count the stored records per pseudonym key",
@@ -123,9 +119,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "named their key show as the first key). The configured keys are named too. For a "
         "key rotation: see docs/privacy.md, 'Rotating the pseudonym key'. No secret is shown.",
     )
-    keys.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(keys)
     keys.add_argument("--json", action="store_true", help="one JSON object per key")
     serve = commands.add_parser(
         "serve",
@@ -139,9 +133,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, help="port (default: HUB_AUDIT__API_PORT)")
     serve.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="private key of the certificate (PEM)")
-    serve.add_argument(
-        "--store", default=None, help="store URL (default: HUB_AUDIT__STORE_URL, else sqlite)"
-    )
+    _add_store(serve)
 
 
 def _moment(text: str) -> datetime:

@@ -13,11 +13,10 @@ per keep-alive connection. Plain HTTP is served on a loopback address only, unle
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import socket
 import ssl
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import uvicorn
@@ -26,6 +25,7 @@ from uvicorn.protocols.utils import get_remote_addr
 from hub.errors import ConfigurationError
 from hub.gateway import metrics
 from hub.gateway.tls import TLSExtensionProtocol
+from hub.observability.serving import ServiceServer
 from hub.settings import GatewaySettings
 
 __all__ = [
@@ -235,19 +235,12 @@ def _closing_after(app: Any, limit: int) -> Any:
     return app_closing_after
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # The hub's process owns SIGINT/SIGTERM (hub.app.run_until_signalled); stop is an Event.
-        yield
-
-
 class GatewayServer:
     """Serves the gateway app until ``stop`` is set; usable as a service of ``run_until_signalled``."""
 
     def __init__(self, app: Any, settings: GatewaySettings) -> None:
         check_transport(settings)
-        self._server = _Server(uvicorn_config(app, settings))
+        self._server = ServiceServer(uvicorn_config(app, settings))
         self._started = asyncio.Event()
 
     @property
@@ -258,28 +251,8 @@ class GatewayServer:
     @property
     def ports(self) -> list[int]:
         """The ports listened on (useful with port 0)."""
-        return [
-            sock.getsockname()[1]
-            for server in self._server.servers
-            for sock in (server.sockets or ())
-        ]
+        return self._server.ports
 
     async def run(self, stop: asyncio.Event, *, sockets: Sequence[socket.socket] = ()) -> None:
         """Serve until ``stop`` is set, then finish open requests (bounded) and return."""
-
-        async def watch() -> None:
-            while not self._server.started:
-                if self._server.should_exit:
-                    return
-                await asyncio.sleep(0.02)
-            self._started.set()
-            await stop.wait()
-            self._server.should_exit = True
-
-        watcher = asyncio.create_task(watch())
-        try:
-            await self._server.serve(sockets=list(sockets) or None)
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        await self._server.serve_until(stop, on_started=self._started.set, sockets=sockets)

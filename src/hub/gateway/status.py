@@ -25,8 +25,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hub.background import BackgroundTask
 from hub.connectors.registry import Partner
-from hub.gateway.background import BackgroundTask
 from hub.kafka import Record, TopicPartition, is_kafka_failure, kafka_retrying
 from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger

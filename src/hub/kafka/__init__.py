@@ -7,6 +7,8 @@
 - ``retry``: retry policies built from RetrySettings.
 - ``changelog``: a reader of compacted topics that catches up to their last stable offset.
 - ``transactions``: the transactional consume-transform-produce loop.
+- ``healing``: a producer connected in the background, rebuilt when its state breaks and
+  stopped for good when Kafka refuses the hub (the gateway's sink and iWmo writer).
 - ``topics``: creating topics and waiting until every broker leads them.
 - ``stream``: pages of a topic's committed records from given offsets (pull delivery).
 - ``types``: the client and record types other packages name.
@@ -37,6 +39,7 @@ from hub.kafka.errors import (
     is_kafka_failure,
     is_transient,
 )
+from hub.kafka.healing import HealingProducer
 from hub.kafka.retry import kafka_retrying
 from hub.kafka.stream import OffsetsOutOfRange, StreamPage, StreamReader
 from hub.kafka.types import (
@@ -55,6 +58,7 @@ __all__ = [
     "BrokerUnavailable",
     "CommitFailedError",
     "Consumer",
+    "HealingProducer",
     "KafkaError",
     "KafkaFailure",
     "KafkaMisconfigured",

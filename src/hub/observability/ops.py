@@ -14,9 +14,8 @@ is nothing in them worth a line) and leaves SIGINT/SIGTERM to ``run_until_signal
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import uvicorn
 from prometheus_client import REGISTRY
@@ -28,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from hub.errors import ConfigurationError
 from hub.observability.logging import get_logger
+from hub.observability.serving import ServiceServer
 from hub.settings import OpsSettings
 
 __all__ = ["MAX_CONNECTIONS", "METRICS_CACHE_SECONDS", "Check", "OpsServer", "ops_app"]
@@ -92,13 +92,6 @@ async def _bounded(check: Check, timeout_seconds: float) -> bool:
         return False
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # The hub's process owns SIGINT/SIGTERM (hub.app.run_until_signalled); stop is an Event.
-        yield
-
-
 class OpsServer:
     """Serves the ops app on ``HUB_OPS__HOST``:``HUB_OPS__PORT`` until ``stop`` is set."""
 
@@ -110,7 +103,7 @@ class OpsServer:
         routes: Sequence[BaseRoute] = (),
     ) -> None:
         app = ops_app(checks, timeout_seconds=settings.readiness_timeout_seconds, routes=routes)
-        self._server = _Server(
+        self._server = ServiceServer(
             uvicorn.Config(
                 app,
                 host=settings.host,
@@ -130,33 +123,18 @@ class OpsServer:
     @property
     def ports(self) -> list[int]:
         """The ports listened on (useful with port 0)."""
-        return [
-            sock.getsockname()[1]
-            for server in self._server.servers
-            for sock in (server.sockets or ())
-        ]
+        return self._server.ports
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
 
-        async def watch() -> None:
-            while not self._server.started:
-                if self._server.should_exit:
-                    return
-                await asyncio.sleep(0.05)
+        def started() -> None:
             _log.info("ops_server_started", port=self.ports[0] if self.ports else None)
-            await stop.wait()
-            self._server.should_exit = True
 
-        watcher = asyncio.create_task(watch())
         try:
-            await self._server.serve()
+            await self._server.serve_until(stop, on_started=started)
         except SystemExit:
             # uvicorn exits when it cannot bind (the port is taken): a setting to fix.
             raise ConfigurationError(
                 "settings", "HUB_OPS__PORT", "the ops server could not listen on it"
             ) from None
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher

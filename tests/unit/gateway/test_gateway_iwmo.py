@@ -425,7 +425,7 @@ async def test_the_writer_answers_within_its_timeout_and_retires_a_failed_produc
         timeout_seconds=0.2,
     )
     fake = FakeProducer(behaviour)
-    writer._producer = fake
+    writer._producer._current = fake
     record = KafkaRecord("test.iwmo", b"k", (), b"{}")
     try:
         answer = await writer.write([record, record])

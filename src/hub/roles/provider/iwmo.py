@@ -23,7 +23,6 @@ so two messages of one provider never pass the checks against the same state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import socket
@@ -34,11 +33,11 @@ from typing import Any, Final, Protocol
 from prometheus_client import Counter
 from starlette.responses import Response
 
+from hub.background import BackgroundTask
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import AMSTERDAM, to_kafka
 from hub.errors import ErrorCode, InvalidEvent
 from hub.families.state import assignment_key
-from hub.gateway.background import BackgroundTask
 from hub.gateway.endpoints import EndpointContext, Service
 from hub.gateway.intake import Validator
 from hub.gateway.problems import Problem, ProblemCode
@@ -58,14 +57,12 @@ from hub.iwmo import (
 from hub.iwmo import Problem as IwmoLevel1
 from hub.iwmo.book import IwmoBook, answer_records, outcome_record
 from hub.kafka import (
+    HealingProducer,
     KafkaError,
-    KafkaFailure,
     Record,
     TopicPartition,
-    classify,
     is_kafka_failure,
     kafka_retrying,
-    producer,
 )
 from hub.kafka.changelog import CompactedReader
 from hub.observability.logging import get_logger
@@ -96,7 +93,6 @@ _FOLLOW_POLL_MS = 50  # a sync waits for at most one poll to end
 # thousands of records) kept every request waiting for a quarter of a second at 100,000
 # state records (docs/benchmarks.md, "Seventh pass").
 _ROUND_RECORDS: Final = 500
-_RETIRE_TIMEOUT = 10.0
 _UNMATCHED_PATH = "/Bericht/Header/BerichtIdentificatie/Identificatie"
 
 IWMO_MESSAGES = Counter(
@@ -273,7 +269,8 @@ class KafkaIwmoWriter:
     """An IwmoStore over one aiokafka transactional producer, connected in the background.
 
     A failed or timed-out transaction retires the producer and builds a new one with the
-    same transactional id, which fences the old one and aborts what it left open.
+    same transactional id, which fences the old one and aborts what it left open. When
+    Kafka refuses the transactional id for good (ACLs, credentials) iWmo answers 503.
     """
 
     def __init__(
@@ -284,62 +281,31 @@ class KafkaIwmoWriter:
         transaction_timeout_ms: int,
         timeout_seconds: float,
     ) -> None:
-        self._kafka = kafka
-        self._id = transactional_id
-        self._transaction_timeout_ms = transaction_timeout_ms
         self._timeout = timeout_seconds
-        self._producer: Any = None
-        self._connector = BackgroundTask("gateway-iwmo-producer", self._connect)
-        self._retired: set[asyncio.Task[None]] = set()
+        self._producer = HealingProducer(
+            kafka,
+            name="gateway-iwmo-producer",
+            events="gateway_iwmo",
+            retry=_RETRY,
+            transactional_id=transactional_id,
+            transaction_timeout_ms=transaction_timeout_ms,
+            request_timeout_ms=int(timeout_seconds * 1000),
+            linger_ms=0,
+        )
         self._lock = asyncio.Lock()
 
     @property
     def connected(self) -> bool:
         """True once the transactional producer has started."""
-        return self._producer is not None
+        return self._producer.connected
 
     async def start(self) -> None:
         """Begin connecting in the background; returns at once."""
-        self._connector.start()
+        self._producer.start()
 
     async def stop(self) -> None:
         """Close the producer (or stop trying to connect)."""
-        await self._connector.stop()
-        old, self._producer = self._producer, None
-        if old is not None:
-            await _stop_quietly(old)
-        if self._retired:
-            await asyncio.gather(*self._retired, return_exceptions=True)
-
-    async def _connect(self) -> None:
-        try:
-            async for attempt in kafka_retrying(
-                _RETRY,
-                event="gateway_iwmo_kafka_unavailable",
-                doing="connecting the gateway's iWmo producer",
-                retry_on=_can_retry_connecting,
-                transactional_id=self._id,
-            ):
-                with attempt:
-                    started = producer(
-                        self._kafka,
-                        transactional_id=self._id,
-                        transaction_timeout_ms=self._transaction_timeout_ms,
-                        request_timeout_ms=int(self._timeout * 1000),
-                        linger_ms=0,
-                    )
-                    try:
-                        await started.start()
-                    except BaseException:
-                        with contextlib.suppress(Exception):
-                            await started.stop()
-                        raise
-        except (KafkaError, OSError) as exc:
-            # Refused for good (ACLs on the transactional id, credentials): iWmo answers 503.
-            get_logger().error("gateway_iwmo_kafka_refused", exc_type=type(exc).__name__)
-            return
-        self._producer = started
-        get_logger().info("gateway_iwmo_kafka_connected", transactional_id=self._id)
+        await self._producer.stop()
 
     async def write(self, records: Sequence[KafkaRecord]) -> bool:
         """Write the records in one transaction within the timeout; False (nothing stored) else.
@@ -348,7 +314,7 @@ class KafkaIwmoWriter:
         commit: the sender's retry then reads it back and is answered as a replay.
         """
         async with self._lock:  # one open transaction per producer
-            started = self._producer
+            started = self._producer.current
             if started is None:
                 return False
             # In a task of its own: an abort after a failure waits on the coordinator, and
@@ -365,20 +331,10 @@ class KafkaIwmoWriter:
             else:
                 reason = "TimeoutError"
                 task.cancel()
-                self._retired.add(task)
-                task.add_done_callback(self._retired.discard)
+                self._producer.keep(task)
             get_logger().warning("gateway_iwmo_transaction_failed", exc_type=reason)
-            self._rebuild(started)
+            self._producer.rebuild(started)
             return False
-
-    def _rebuild(self, old: Any) -> None:
-        if old is not self._producer:
-            return
-        self._producer = None
-        retired = asyncio.create_task(_stop_quietly(old), name="gateway-iwmo-producer-retired")
-        self._retired.add(retired)
-        retired.add_done_callback(self._retired.discard)
-        self._connector.replace()
 
 
 async def _transaction(started: Any, records: Sequence[KafkaRecord]) -> None:
@@ -388,16 +344,6 @@ async def _transaction(started: Any, records: Sequence[KafkaRecord]) -> None:
             for r in records
         ]
         await asyncio.gather(*sent)
-
-
-def _can_retry_connecting(exc: BaseException) -> bool:
-    return isinstance(exc, KafkaError | OSError) and classify(exc) is not KafkaFailure.MISCONFIGURED
-
-
-async def _stop_quietly(old: Any) -> None:
-    # Bounded: a producer whose transaction failed may wait on a broker that is away.
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(old.stop(), timeout=_RETIRE_TIMEOUT)
 
 
 class IwmoEndpoint:

@@ -1,8 +1,9 @@
-"""One named background task a gateway component starts, replaces and stops.
+"""One named background task a long-lived component starts, replaces and stops.
 
-The status tail, the iWmo tail and overdue check, and the two producers' connectors each
-run one task beside the server; this is their shared start (once), replace (a rebuilt
-producer connects anew) and stop (cancel, then wait for it to end).
+The gateway's status tail, the iWmo tail and overdue check, and the connector of each
+``hub.kafka.HealingProducer`` run one task beside the server; this is their shared start
+(once), replace (a rebuilt producer connects anew) and stop (cancel, then wait for it to
+end). Imports nothing of the hub, so the Kafka seam and the gateway can both use it.
 """
 
 from __future__ import annotations
