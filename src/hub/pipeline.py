@@ -42,10 +42,10 @@ from hub.routing.route import release
 from hub.routing.rules import apply_rules
 from hub.routing.state_model import SeenMarker, seen_key
 from hub.schemas import TYPES, ValidEvent, validate_event, validate_with_registry
-from hub.state.store import Overlay
+from hub.state.store import Overlay, StateStore
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
 
-__all__ = ["InboundRecord", "OutRecord", "Pipeline", "process"]
+__all__ = ["InboundRecord", "OutRecord", "Pipeline", "process", "process_in_memory"]
 
 _log = get_logger()
 
@@ -641,3 +641,24 @@ def _child(metric: Counter, labels: tuple[str, ...]) -> Any:
 
 def _count(metric: Counter, *labels: str) -> None:
     _child(metric, labels).inc()
+
+
+def process_in_memory(
+    raw: Mapping[str, Any],
+    sender: Partner | None,
+    ctx: RoutingContext,
+    state: StateStore,
+    held: StateStore,
+    *,
+    received_at: datetime | None = None,
+) -> Outcome:
+    """``process`` one event against in-memory stores, its changes kept at once.
+
+    For the commands that run events without Kafka (`hub preview`, `hub policy test`,
+    `hub iwmo`): each event is its own batch, so the next one sees what it changed.
+    """
+    batch, held_batch = state.overlay(), held.overlay()
+    outcome = process(raw, sender, batch, ctx, held=held_batch, received_at=received_at)
+    batch.commit()  # a dead-lettered event changes nothing but its seen marker
+    held_batch.commit()
+    return outcome

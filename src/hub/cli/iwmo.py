@@ -217,12 +217,11 @@ class IwmoSession:
         sender: Partner | None,
         received_at: datetime | None = None,
     ) -> Outcome:
-        from hub.pipeline import process
+        from hub.pipeline import process_in_memory
 
-        batch, held_batch = self.state.overlay(), self.held.overlay()
-        outcome = process(raw, sender, batch, self.ctx, held=held_batch, received_at=received_at)
-        batch.commit()
-        held_batch.commit()
+        outcome = process_in_memory(
+            raw, sender, self.ctx, self.state, self.held, received_at=received_at
+        )
         if outcome.decision is not None:
             self._keep_301s(outcome.decision)
         return outcome
@@ -404,17 +403,14 @@ class IwmoSession:
         then decides each on its own, so one its rules refuse is dead-lettered and the
         others are routed. Returns the dead-lettered ones' codes at their item's path.
         """
-        from hub.pipeline import process
+        from hub.pipeline import process_in_memory
         from hub.routing import OutcomeKind
 
         dead: list[dict[str, str | None]] = []
         for item, event in zip(message.items, events, strict=True):
-            batch, held_batch = self.state.overlay(), self.held.overlay()
-            outcome = process(
-                event, sender, batch, self.ctx, held=held_batch, received_at=received_at
+            outcome = process_in_memory(
+                event, sender, self.ctx, self.state, self.held, received_at=received_at
             )
-            batch.commit()  # a dead-lettered event changes nothing but its seen marker
-            held_batch.commit()
             if outcome.kind is OutcomeKind.DEAD_LETTERED:
                 dead += [_error(e.code.value, item.path) for e in outcome.errors]
         return dead

@@ -171,7 +171,7 @@ def _run_case(case: _Case, base: Path, ctx: RoutingContext) -> _Result:
     """The case's events through the live per-event step; what of the last one differs."""
     from hub.envelope import parse_structured
     from hub.errors import InvalidEvent
-    from hub.pipeline import process
+    from hub.pipeline import process_in_memory
     from hub.routing import OutcomeKind
     from hub.state import StateStore
 
@@ -192,10 +192,7 @@ def _run_case(case: _Case, base: Path, ctx: RoutingContext) -> _Result:
             return result
         source = raw.get("source")
         sender = ctx.registry.by_source(source) if isinstance(source, str) else None
-        batch, held_batch = state.overlay(), held.overlay()
-        outcome = process(raw, sender, batch, ctx, held=held_batch)
-        batch.commit()
-        held_batch.commit()
+        outcome = process_in_memory(raw, sender, ctx, state, held)
         if not last:
             if outcome.kind is OutcomeKind.DEAD_LETTERED:
                 codes = [e.code.value for e in outcome.errors]

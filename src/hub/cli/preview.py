@@ -93,7 +93,7 @@ def preview_lines(bodies: Sequence[bytes], ctx: RoutingContext) -> Iterator[dict
     """The output lines for these event bodies, processed in order with a fresh in-memory state."""
     from hub.envelope import parse_structured
     from hub.errors import InvalidEvent
-    from hub.pipeline import process
+    from hub.pipeline import process_in_memory
     from hub.routing import OutcomeKind
     from hub.state import StateStore
 
@@ -106,10 +106,7 @@ def preview_lines(bodies: Sequence[bytes], ctx: RoutingContext) -> Iterator[dict
             continue
         source = raw.get("source")
         sender = ctx.registry.by_source(source) if isinstance(source, str) else None
-        batch, held_batch = state.overlay(), held.overlay()
-        outcome = process(raw, sender, batch, ctx, held=held_batch)
-        batch.commit()
-        held_batch.commit()
+        outcome = process_in_memory(raw, sender, ctx, state, held)
         if outcome.kind is OutcomeKind.DUPLICATE:
             yield {"event": outcome.event_id, "duplicate": True}
         elif outcome.kind is OutcomeKind.DEAD_LETTERED:
