@@ -360,7 +360,7 @@ Phone = Annotated[
     _Coded(
         r"^[+ ()-]*[0-9][+0-9 ()-]*$",
         ErrorCode.PHONE_INVALID,
-        "A phone number is 6 to 20 characters from + digits space ( ) -, at least one a digit.",
+        "A phone number is 6 to 20 characters from + digits space ( ) -, with at least one digit.",
         max_length=20,
         min_length=6,
     ),
