@@ -747,7 +747,8 @@ def from_kafka(
     extension), ``content-type`` becomes ``datacontenttype``, other headers are transport
     metadata and ignored. Raises InvalidEvent when a header is repeated or not UTF-8, a
     ``ce_data`` header is sent, the value is not a JSON object, or the key differs from the
-    subject.
+    subject (a key equal to ``ce_partitionkey`` is left to validation, which compares that
+    with the subject).
 
     ``text_data`` (the hub's own deliveries): a value whose ``content-type`` is not JSON is
     a document a connector rendered, kept as UTF-8 text (a JSON string in structured mode).
@@ -816,7 +817,13 @@ def from_kafka(
             key_text: str | None = key.decode("utf-8")
         except UnicodeDecodeError:
             key_text = None
-        if isinstance(subject, str) and key_text != subject:
+        # An SDK keys the record by partitionkey: when that is the key, validation
+        # reports a wrong partitionkey at its own path, as it does over HTTP.
+        if (
+            isinstance(subject, str)
+            and key_text != subject
+            and (key_text is None or key_text != structured.get("partitionkey"))
+        ):
             raise InvalidEvent(
                 [
                     _error(

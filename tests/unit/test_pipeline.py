@@ -200,6 +200,20 @@ def test_a_record_on_the_topic_of_no_registered_partner_is_dead_lettered(
     assert (letter.partner, letter.code) == (None, ErrorCode.SOURCE_MISMATCH.value)
 
 
+def test_another_partners_source_is_the_dead_letters_code_whatever_else_is_wrong(
+    hub: InMemoryPipeline,
+) -> None:
+    """An event with another partner's source and an invalid id is dead-lettered SOURCE_MISMATCH, the code HTTP answers 403 with."""
+    event = load_example(REFERRAL)
+    event["id"] = "not a valid id"
+    event["source"] = "urn:nld:agb:01765432"
+    out = hub.feed(hub.record(event, topic=hub.layout.inbound("gp-de-linde")))
+    letter = DeadLetter.from_json(out[0].value or b"")
+    assert letter is not None
+    assert [(e.path, e.code) for e in letter.errors] == [("source", ErrorCode.SOURCE_MISMATCH)]
+    assert dict(out[0].headers)["hub-reason-code"] == b"SOURCE_MISMATCH"
+
+
 def test_a_bug_in_a_stage_dead_letters_the_event_and_the_next_one_flows(
     hub: InMemoryPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:

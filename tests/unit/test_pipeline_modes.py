@@ -106,6 +106,33 @@ def test_a_structured_record_whose_envelope_cannot_be_read_still_names_its_id(
     assert letter_of(hub, out).event_id == event["id"]
 
 
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("mode", [kafka_binary, kafka_structured])
+def test_a_partitionkey_other_than_the_subject_is_reported_where_http_reports_it(
+    hub: InMemoryPipeline, api: API, mode: Any
+) -> None:
+    """The SDK keys the record by partitionkey: a wrong one is SUBJECT_MISMATCH at partitionkey, as over HTTP, not at the key."""
+    event = load_example(REFERRAL)
+    event["partitionkey"] = "DL-2025-0999"
+    out = hub.feed(inbound(hub, *mode(event, api)))
+    letter = letter_of(hub, out)
+    # The 1.x API's binary mode moves partitionkey into the key and writes no header for
+    # it: all the record shows is a key that is not the subject.
+    path = "subject" if (mode, api) == (kafka_binary, "old") else "partitionkey"
+    assert [(e.path, e.code.value) for e in letter.errors] == [(path, "SUBJECT_MISMATCH")]
+
+
+def test_a_key_other_than_subject_and_partitionkey_is_reported_at_the_subject(
+    hub: InMemoryPipeline,
+) -> None:
+    """A key that is neither the subject nor the partitionkey is the key's own SUBJECT_MISMATCH."""
+    event = load_example(REFERRAL)
+    event["partitionkey"] = event["subject"]
+    _, headers, value = kafka_binary(event, "new")
+    letter = letter_of(hub, hub.feed(inbound(hub, b"another-key", headers, value)))
+    assert [(e.path, e.code.value) for e in letter.errors] == [("subject", "SUBJECT_MISMATCH")]
+
+
 def test_a_binary_record_whose_value_is_not_json_still_names_its_ce_id(
     hub: InMemoryPipeline,
 ) -> None:

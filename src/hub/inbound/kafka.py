@@ -235,7 +235,8 @@ class KafkaStructured:
                 key: str | None = record.key.decode("utf-8")
             except UnicodeDecodeError:
                 key = None
-            if key != subject:
+            # A key equal to partitionkey: validation compares that with the subject.
+            if key != subject and (key is None or key != event.get("partitionkey")):
                 return Reading.unreadable(
                     [
                         ErrorDetail(

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, core_schema
 
 from hub.envelope import has_bsn_part, passes_eleven_proof
 from hub.errors import ErrorCode
@@ -128,12 +128,18 @@ class _Coded:
     code: ErrorCode
     message: str
     max_length: int | None = None
+    min_length: int | None = None
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         return core_schema.custom_error_schema(
-            core_schema.str_schema(strict=True, pattern=self.pattern, max_length=self.max_length),
+            core_schema.str_schema(
+                strict=True,
+                pattern=self.pattern,
+                min_length=self.min_length,
+                max_length=self.max_length,
+            ),
             custom_error_type=self.code.value,
             custom_error_message=self.message,
         )
@@ -142,6 +148,8 @@ class _Coded:
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         result: JsonSchemaValue = {"type": "string", "pattern": self.pattern}
+        if self.min_length is not None:
+            result["minLength"] = self.min_length
         if self.max_length is not None:
             result["maxLength"] = self.max_length
         return result
@@ -201,19 +209,34 @@ class _IsoDate:
         return {"type": "string", "format": "date", "pattern": _DATE_PATTERN}
 
 
+def _check_integer_range(value: float) -> float:
+    # An integer out of I-JSON's range would reach a recipient's parser altered; a
+    # number with a fraction is rounded by every parser alike and is not bounded.
+    # Raised as pydantic's own range errors, so they read as every integer field's.
+    if isinstance(value, int):
+        if value > MAX_INTEGER:
+            raise PydanticKnownError("less_than_equal", {"le": MAX_INTEGER})
+        if value < -MAX_INTEGER:
+            raise PydanticKnownError("greater_than_equal", {"ge": -MAX_INTEGER})
+    return value
+
+
 class _Number:
-    """A finite JSON number: an int stays an int, a float a float; booleans are not numbers."""
+    """A finite JSON number: an int stays an int (within 2**53 - 1), a float a float; booleans are not numbers."""
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.union_schema(
-            [
-                core_schema.int_schema(strict=True),
-                core_schema.float_schema(strict=True, allow_inf_nan=False),
-            ],
-            custom_error_type=ErrorCode.TYPE_MISMATCH.value,
-            custom_error_message="Must be a finite JSON number.",
+        return core_schema.no_info_after_validator_function(
+            _check_integer_range,
+            core_schema.union_schema(
+                [
+                    core_schema.int_schema(strict=True),
+                    core_schema.float_schema(strict=True, allow_inf_nan=False),
+                ],
+                custom_error_type=ErrorCode.TYPE_MISMATCH.value,
+                custom_error_message="Must be a finite JSON number.",
+            ),
         )
 
     def __get_pydantic_json_schema__(
@@ -329,12 +352,17 @@ Postcode = Annotated[
     ),
     AfterValidator(_normalise_postcode),
 ]
+# At least one digit: a phone of only spaces or punctuation is as blank as an empty
+# string ("Strings are non-empty"). The lengths are separate from the pattern because
+# pydantic-core's regex engine has no look-ahead.
 Phone = Annotated[
     str,
     _Coded(
-        r"^[+0-9 ()-]{6,20}$",
+        r"^[+ ()-]*[0-9][+0-9 ()-]*$",
         ErrorCode.PHONE_INVALID,
-        "A phone number is 6 to 20 characters from + digits space ( ) -.",
+        "A phone number is 6 to 20 characters from + digits space ( ) -, with at least one digit.",
+        max_length=20,
+        min_length=6,
     ),
 ]
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

@@ -137,6 +137,12 @@ MODEL_ONLY_RULES: Final[tuple[ModelOnlyRule, ...]] = (
         json_type="integer",
     ),
     ModelOnlyRule(
+        ErrorCode.OUT_OF_RANGE,
+        "An indicator written as an integer lies within -(2^53 - 1) and 2^53 - 1 (JSON "
+        "Schema counts 1e300 as an integer too, so the schema cannot bound it).",
+        field="indicators",
+    ),
+    ModelOnlyRule(
         ErrorCode.FORMAT_INVALID,
         "tracestate is a W3C tracestate: at most 32 comma-separated key=value members "
         "(the schema asks for a non-empty string only).",

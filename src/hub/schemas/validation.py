@@ -93,8 +93,9 @@ def validate_event(
     """Validate a structured-mode event; return it as a ValidEvent or raise InvalidEvent with all problems.
 
     ``sender`` is the authenticated partner: the event's ``source`` must be its source
-    (SOURCE_MISMATCH) and its role must send the type (TYPE_NOT_ALLOWED); where the type
-    names an AGB of the sender, it must be the sender's (AGB_NOT_SENDER). ``sender=None``
+    (SOURCE_MISMATCH) and its role must send the type (TYPE_NOT_ALLOWED), and when either
+    fails that is all that is reported, on every channel; where the type names an AGB of
+    the sender, it must be the sender's (AGB_NOT_SENDER). ``sender=None``
     skips these checks (tools only). ``result_areas`` is the municipality's list; default
     the contract's. An event over ``MAX_EVENT_BYTES`` is refused with EVENT_TOO_LARGE
     alone, before anything else is checked, so a huge event costs no more than its size.
@@ -119,10 +120,12 @@ def validate_event(
                 ErrorDetail("type", ErrorCode.TYPE_UNKNOWN, "Not a v1 type of the contract.")
             )
 
-    sender_may_send = sender is not None
     if sender is not None:
+        # A matter of permission, answered alone and before the content (HTTP 403), so a
+        # dead letter names the same code as the gateway's answer to the same event.
+        forbidden: list[ErrorDetail] = []
         if attributes.source is not None and attributes.source != sender.source:
-            errors.append(
+            forbidden.append(
                 ErrorDetail(
                     "source",
                     ErrorCode.SOURCE_MISMATCH,
@@ -130,14 +133,15 @@ def validate_event(
                 )
             )
         if spec is not None and spec.sender_role != sender.role:
-            errors.append(
+            forbidden.append(
                 ErrorDetail(
                     "type",
                     ErrorCode.TYPE_NOT_ALLOWED,
                     "The sending partner's role may not send this type.",
                 )
             )
-            sender_may_send = False
+        if forbidden:
+            raise InvalidEvent(forbidden)
 
     data_model: ContractModel | None = None
     event_date = attributes.time.astimezone(AMSTERDAM).date() if attributes.time else None
@@ -156,7 +160,7 @@ def validate_event(
                     f"The subject must equal data.{spec.subject_field}.",
                 )
             )
-        if sender is not None and sender_may_send and spec.sender_agb_field is not None:
+        if sender is not None and spec.sender_agb_field is not None:
             agb = _raw_field(raw_data, spec.sender_agb_field)
             if isinstance(agb, str) and _AGB.fullmatch(agb) and agb != sender.agb:
                 errors.append(

@@ -194,10 +194,14 @@ def test_name_length_counts_code_points(value: str, expected: list[Any]) -> None
         ("12345", False),
         ("038 421 55 60 ext 3", False),
         ("038.421.55.60", False),
+        ("123456", True),
+        ("      ", False),
+        ("+-() -", False),
+        ("+" * 20, False),
     ],
 )
 def test_phone(value: str, valid: bool) -> None:
-    """A phone is 6-20 characters from + digits space ( ) -."""
+    """A phone is 6-20 characters from + digits space ( ) -, at least one of them a digit."""
     expected = [] if valid else [("data.client.phone", ErrorCode.PHONE_INVALID)]
     assert errors_of(referral_with_client(phone=value)) == expected
 
@@ -264,10 +268,16 @@ def test_integers_stay_within_the_json_safe_range() -> None:
         ("7", [ErrorCode.TYPE_MISMATCH]),
         (float("nan"), [ErrorCode.TYPE_MISMATCH]),
         (float("inf"), [ErrorCode.TYPE_MISMATCH]),
+        (MAX_INTEGER, []),
+        (-MAX_INTEGER, []),
+        (MAX_INTEGER + 1, [ErrorCode.OUT_OF_RANGE]),
+        (-MAX_INTEGER - 1, [ErrorCode.OUT_OF_RANGE]),
+        (2**64, [ErrorCode.OUT_OF_RANGE]),
+        (1e300, []),
     ],
 )
 def test_indicator_values_are_finite_numbers(value: Any, expected: list[ErrorCode]) -> None:
-    """An indicator value is a finite JSON number; a boolean or a string is not (its path masks the key, which is data)."""
+    """An indicator value is a finite JSON number, an integer within 2**53 - 1; a boolean or a string is not (its path masks the key)."""
     event = make_event("outcomes.reported")
     event["data"]["results"][0]["indicators"] = {"schuldeisers": value}
     path = "data.results[0].indicators.*"

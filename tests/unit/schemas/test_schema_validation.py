@@ -220,13 +220,32 @@ def test_unknown_keys_show_only_when_they_look_like_identifiers(key: str, path: 
 
 
 def test_source_must_be_the_senders() -> None:
-    """An event whose source is not the authenticated partner's is SOURCE_MISMATCH."""
+    """An event whose source is not the authenticated partner's is SOURCE_MISMATCH, alone."""
     raw = valid_example("referrals.submitted")
     other_gp = demo_registry().get("gp-het-anker")
-    assert errors_of(raw, sender=other_gp) == [
-        ("source", ErrorCode.SOURCE_MISMATCH),
-        ("data.referrer.agb", ErrorCode.AGB_NOT_SENDER),
-    ]
+    assert errors_of(raw, sender=other_gp) == [("source", ErrorCode.SOURCE_MISMATCH)]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "expected"),
+    [
+        (
+            {"id": "a b", "source": "urn:nld:agb:01765432"},
+            [("source", ErrorCode.SOURCE_MISMATCH)],
+        ),
+        (
+            {"time": "today", "type": "nl.sociaaldomein.cases.closed.v1"},
+            [("type", ErrorCode.TYPE_NOT_ALLOWED)],
+        ),
+    ],
+)
+def test_a_forbidden_event_gets_only_its_permission_error(
+    envelope: dict[str, str], expected: list[tuple[str, ErrorCode]]
+) -> None:
+    """Another's source or a type of another role is the only error, as HTTP's 403 answers it, whatever else is wrong."""
+    raw = make_event("referrals.submitted", envelope=envelope)
+    gp = demo_registry().get("gp-de-linde")
+    assert errors_of(raw, sender=gp) == expected
 
 
 def test_type_must_be_one_the_senders_role_sends() -> None:
