@@ -1,6 +1,6 @@
 """What the webhook deliverer costs `hub run`'s event loop with many partners, and whether a broken one slows the rest.
 
-Run: .venv/bin/python bench/webhook_stall.py [--partners N] [--broken none|refused|slow]
+Run: .venv/bin/python bench/webhook_stall.py [--partners N] [--broken none|refused|slow|hostile]
      [--seconds S] [--rate R] [--kafka HOST:PORT]
 
 Registers ``--partners`` webhook partners, each with its deliveries topic (three partitions)
@@ -10,7 +10,8 @@ in a child process so its work is not on the measured loop) that notes how long 
 delivery took from its release to its arrival. For ``--seconds`` a writer releases ``--rate``
 deliveries a second to every partner, in transactions as the router does. With
 ``--broken``, the first partner's endpoint refuses connections (``refused``: nothing
-listens on its port) or accepts them and never answers (``slow``). A probe beside the
+listens on its port), accepts them and never answers (``slow``), or answers 503 with a
+``Retry-After`` too long for a float (``hostile``). A probe beside the
 deliverer on the same event loop (5 ms sleeps; how late it wakes is how long the router
 would have waited) runs through the start and the load. Printed: the loop's longest
 delays, and the healthy partners' delivery latency (release to arrival). The topics are
@@ -84,6 +85,10 @@ def serve() -> None:
         await asyncio.sleep(3600)  # well past the hub's timeouts: it gives up first
         return Response(status_code=204)
 
+    async def hostile(request: Request) -> Response:
+        # A Retry-After no float holds: the hub must take it as a long wait, not fail.
+        return Response(status_code=503, headers={"retry-after": "9" * 400})
+
     async def stats(request: Request) -> Response:
         return JSONResponse({"delays": delays, "slow_requests": slow_requests[0]})
 
@@ -91,6 +96,7 @@ def serve() -> None:
         routes=[
             Route("/ok/{partner}", ok, methods=["POST"]),
             Route("/slow/{partner}", slow, methods=["POST"]),
+            Route("/hostile/{partner}", hostile, methods=["POST"]),
             Route("/stats", stats),
         ]
     )
@@ -139,8 +145,8 @@ def partners(count: int, base: str, broken: str) -> list[Partner]:
         url = f"{base}/ok/wh-{n:04d}"
         if n == 0 and broken == "refused":
             url = f"http://127.0.0.1:{closed_port()}/hooks"
-        elif n == 0 and broken == "slow":
-            url = f"{base}/slow/wh-{n:04d}"
+        elif n == 0 and broken in ("slow", "hostile"):
+            url = f"{base}/{broken}/wh-{n:04d}"
         made.append(
             Partner(
                 id=f"wh-{n:04d}",
@@ -284,7 +290,7 @@ async def main(bootstrap: str, count: int, broken: str, seconds: float, rate: fl
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", type=int, default=50)
-    parser.add_argument("--broken", choices=("none", "refused", "slow"), default="none")
+    parser.add_argument("--broken", choices=("none", "refused", "slow", "hostile"), default="none")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=2.0, help="deliveries a second per partner")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

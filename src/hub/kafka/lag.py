@@ -63,7 +63,7 @@ class GroupLag:
 
 
 class LagReader:
-    """Reads groups' lags; ``start`` and ``close`` around use, one ``read`` at a time."""
+    """Reads groups' lags; ``start`` and ``close`` around use. Reads may run side by side."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
