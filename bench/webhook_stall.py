@@ -270,6 +270,9 @@ async def main(bootstrap: str, count: int, broken: str, seconds: float, rate: fl
                             break
                         await asyncio.sleep(0.5)
                 print(f"under load ({rate:g}/s each): {loop_figures(loaded)}")
+                if running.done() and running.exception() is not None:
+                    ended = type(running.exception()).__name__
+                    print(f"the deliverer ended during the run ({ended}): every partner stopped")
                 delays = [d for p in healthy for d in got["delays"].get(p.id, [])]
                 print(
                     f"healthy partners: {len(delays)} of {expected} delivered; "
@@ -282,7 +285,8 @@ async def main(bootstrap: str, count: int, broken: str, seconds: float, rate: fl
                     print(f"the broken partner's breaker: {breaker.state.name}")
             finally:
                 stop.set()
-                await asyncio.wait_for(running, 30)
+                with contextlib.suppress(Exception):  # reported above
+                    await asyncio.wait_for(running, 30)
     finally:
         await delete_topics_of(kafka, kafka.topic_prefix + ".")
 

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from hub.audit.feed import audit_group
 from hub.connectors.registry import Partner, PartnerRegistry, PullDelivery, WebhookDelivery
@@ -135,19 +136,22 @@ class LagMonitor:
         now_ms = time.time() * 1000
         limit = asyncio.Semaphore(_READS_AT_ONCE)
 
-        async def read(group: str, topic: str) -> GroupLag:
+        async def backlog(group: str, topic: str) -> _Backlog:
             async with limit:
-                return await reader.read(group, [topic], records=_TYPE_SCAN_RECORDS)
+                lag = await reader.read(group, [topic], records=_TYPE_SCAN_RECORDS)
+            # Summed up here, beside its read: the records of every recipient together
+            # would be a long step on the loop, and held in memory all at once.
+            return _Backlog(lag.behind, _age(lag, now_ms), _oldest_by_type(lag))
 
         try:
             async with asyncio.TaskGroup() as reads:
                 backlogs = [
-                    reads.create_task(read(group, self._layout.deliveries(partner)))
+                    reads.create_task(backlog(group, self._layout.deliveries(partner)))
                     for partner, group in self._recipients
                 ]
                 parked = [
                     reads.create_task(
-                        read(replay_group(self._kafka, p.id), self._layout.parked(p.id))
+                        backlog(replay_group(self._kafka, p.id), self._layout.parked(p.id))
                     )
                     for p in self._webhook
                 ]
@@ -156,17 +160,17 @@ class LagMonitor:
             # skips a reading that Kafka failed, and lets anything else through).
             raise failed.exceptions[0] from None
         typed: set[tuple[str, str]] = set()
-        for (partner, _), read_backlog in zip(self._recipients, backlogs, strict=True):
-            backlog = read_backlog.result()
-            metrics.DELIVERY_BACKLOG.labels(partner.id).set(backlog.behind)
-            metrics.DELIVERY_OLDEST_SECONDS.labels(partner.id).set(_age(backlog, now_ms))
-            for kind, oldest in _oldest_by_type(backlog).items():
+        for (partner, _), read in zip(self._recipients, backlogs, strict=True):
+            found = read.result()
+            metrics.DELIVERY_BACKLOG.labels(partner.id).set(found.behind)
+            metrics.DELIVERY_OLDEST_SECONDS.labels(partner.id).set(found.age_seconds)
+            for kind, oldest in found.oldest_by_type.items():
                 typed.add((partner.id, kind))
                 metrics.DELIVERY_OLDEST_BY_TYPE_SECONDS.labels(partner.id, kind).set(
                     max(0.0, (now_ms - oldest) / 1000)
                 )
-        for partner, read_parked in zip(self._webhook, parked, strict=True):
-            metrics.WEBHOOK_PARKED.labels(partner.id).set(read_parked.result().behind)
+        for partner, read in zip(self._webhook, parked, strict=True):
+            metrics.WEBHOOK_PARKED.labels(partner.id).set(read.result().behind)
         for recipient, kind in self._typed - typed:
             metrics.DELIVERY_OLDEST_BY_TYPE_SECONDS.labels(recipient, kind).set(0)
         self._typed = typed
@@ -176,6 +180,15 @@ class LagMonitor:
         metrics.AUDIT_LAG_RECORDS.set(audit.behind)
         metrics.AUDIT_LAG_SECONDS.set(_age(audit, now_ms))
         metrics.LAG_CHECKED.set(now_ms / 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class _Backlog:
+    """What a reading keeps of one group's lag on one topic."""
+
+    behind: int
+    age_seconds: float
+    oldest_by_type: dict[str, int]
 
 
 def _group(kafka: KafkaSettings, partner: Partner, own: Mapping[str, str]) -> str | None:
