@@ -271,7 +271,9 @@ async def main(bootstrap: str, count: int, broken: str, seconds: float, rate: fl
                         await asyncio.sleep(0.5)
                 print(f"under load ({rate:g}/s each): {loop_figures(loaded)}")
                 if running.done() and running.exception() is not None:
-                    ended = type(running.exception()).__name__
+                    error = running.exception()
+                    inner = getattr(error, "exceptions", [error])  # a TaskGroup's group
+                    ended = ", ".join(type(e).__name__ for e in inner)
                     print(f"the deliverer ended during the run ({ended}): every partner stopped")
                 delays = [d for p in healthy for d in got["delays"].get(p.id, [])]
                 print(
