@@ -103,7 +103,9 @@ def serve() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -125,7 +127,11 @@ async def endpoints() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         child.terminate()
-        await asyncio.wait_for(child.wait(), 10)
+        try:
+            await asyncio.wait_for(child.wait(), 10)
+        except TimeoutError:
+            child.kill()  # a request to the slow endpoint still open
+            await child.wait()
 
 
 def closed_port() -> int:
