@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from hub.audit.feed import audit_group
 from hub.connectors.registry import Partner, PartnerRegistry, PullDelivery, WebhookDelivery
@@ -44,6 +45,10 @@ _log = get_logger()
 _TYPE_SCAN_RECORDS = 500
 # A reading that hangs (a broker that accepts connections but does not answer) is given up.
 _CHECK_SECONDS = 60.0
+# Recipients read side by side. Each read mostly waits on the broker (a consumer of its own
+# for a backlog, a few offset requests), and one after another a hundred partners with
+# backlogs took longer than _CHECK_SECONDS, so no reading ever completed (docs/benchmarks.md).
+_READS_AT_ONCE = 8
 
 
 class LagMonitor:
@@ -129,25 +134,43 @@ class LagMonitor:
         for tp, part in router.partitions.items():
             metrics.ROUTER_LAG.labels(owner[tp.topic], str(tp.partition)).set(part.behind)
         now_ms = time.time() * 1000
+        limit = asyncio.Semaphore(_READS_AT_ONCE)
+
+        async def backlog(group: str, topic: str) -> _Backlog:
+            async with limit:
+                lag = await reader.read(group, [topic], records=_TYPE_SCAN_RECORDS)
+            # Summed up here, beside its read: the records of every recipient together
+            # would be a long step on the loop, and held in memory all at once.
+            return _Backlog(lag.behind, _age(lag, now_ms), _oldest_by_type(lag))
+
+        try:
+            async with asyncio.TaskGroup() as reads:
+                backlogs = [
+                    reads.create_task(backlog(group, self._layout.deliveries(partner)))
+                    for partner, group in self._recipients
+                ]
+                parked = [
+                    reads.create_task(
+                        backlog(replay_group(self._kafka, p.id), self._layout.parked(p.id))
+                    )
+                    for p in self._webhook
+                ]
+        except ExceptionGroup as failed:
+            # The first failure fails the reading, as one read after another did (``run``
+            # skips a reading that Kafka failed, and lets anything else through).
+            raise failed.exceptions[0] from None
         typed: set[tuple[str, str]] = set()
-        for partner, group in self._recipients:
-            backlog = await reader.read(
-                group, [self._layout.deliveries(partner)], records=_TYPE_SCAN_RECORDS
-            )
-            metrics.DELIVERY_BACKLOG.labels(partner.id).set(backlog.behind)
-            metrics.DELIVERY_OLDEST_SECONDS.labels(partner.id).set(_age(backlog, now_ms))
-            for kind, oldest in _oldest_by_type(backlog).items():
+        for (partner, _), read in zip(self._recipients, backlogs, strict=True):
+            found = read.result()
+            metrics.DELIVERY_BACKLOG.labels(partner.id).set(found.behind)
+            metrics.DELIVERY_OLDEST_SECONDS.labels(partner.id).set(found.age_seconds)
+            for kind, oldest in found.oldest_by_type.items():
                 typed.add((partner.id, kind))
                 metrics.DELIVERY_OLDEST_BY_TYPE_SECONDS.labels(partner.id, kind).set(
                     max(0.0, (now_ms - oldest) / 1000)
                 )
-        for partner in self._webhook:
-            parked = await reader.read(
-                replay_group(self._kafka, partner.id),
-                [self._layout.parked(partner.id)],
-                records=_TYPE_SCAN_RECORDS,
-            )
-            metrics.WEBHOOK_PARKED.labels(partner.id).set(parked.behind)
+        for partner, read in zip(self._webhook, parked, strict=True):
+            metrics.WEBHOOK_PARKED.labels(partner.id).set(read.result().behind)
         for recipient, kind in self._typed - typed:
             metrics.DELIVERY_OLDEST_BY_TYPE_SECONDS.labels(recipient, kind).set(0)
         self._typed = typed
@@ -157,6 +180,15 @@ class LagMonitor:
         metrics.AUDIT_LAG_RECORDS.set(audit.behind)
         metrics.AUDIT_LAG_SECONDS.set(_age(audit, now_ms))
         metrics.LAG_CHECKED.set(now_ms / 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class _Backlog:
+    """What a reading keeps of one group's lag on one topic."""
+
+    behind: int
+    age_seconds: float
+    oldest_by_type: dict[str, int]
 
 
 def _group(kafka: KafkaSettings, partner: Partner, own: Mapping[str, str]) -> str | None:

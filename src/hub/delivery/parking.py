@@ -18,7 +18,13 @@ import httpx
 from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
-from hub.delivery.channel import Channel, http_client, new_breaker, webhook_target
+from hub.delivery.channel import (
+    Channel,
+    http_client,
+    new_breaker,
+    tls_context,
+    webhook_target,
+)
 from hub.kafka import (
     Admin,
     Record,
@@ -175,7 +181,8 @@ async def replay(
 
     delivered = parked_again = 0
     async with contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(http_client(webhooks, transport))
+        tls = await asyncio.to_thread(tls_context)  # the CA bundle, loaded off the loop
+        client = await stack.enter_async_context(http_client(webhooks, transport, tls))
         for started in (writer, admin, reader):
             await started.start()
             stack.push_async_callback(started.close if started is admin else started.stop)

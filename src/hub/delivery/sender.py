@@ -116,6 +116,9 @@ def is_retryable_status(status: int) -> bool:
     return status >= 500 or status in (408, 429)
 
 
+_LONGEST_RETRY_AFTER = 10**9  # seconds, about 31 years
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent or bad.
 
@@ -124,11 +127,15 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(int(text))
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses. Whatever a
+    # partner's endpoint answers must come back as a number or None: an exception here
+    # would end every partner's delivery loop, not just this one's.
+    if text.isascii() and text.isdigit():
+        # Past any cap the hub honours; a longer one would overflow a float.
+        return float(min(int(text), _LONGEST_RETRY_AFTER))
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may parse as naive
         when = when.replace(tzinfo=UTC)

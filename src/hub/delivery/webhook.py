@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from hub.delivery.channel import (
     WebhookTarget,
     http_client,
     new_breaker,
+    tls_context,
     webhook_target,
 )
 from hub.delivery.parking import ParkedSubjects, replay_group
@@ -278,8 +280,9 @@ class WebhookDeliverer:
         busy after ``grace_seconds`` (e.g. reconnecting to Kafka) is cancelled. Records
         in flight are not committed, so they are sent again on the next start.
         """
+        tls = await asyncio.to_thread(tls_context)  # off the loop, once for every partner
         async with asyncio.TaskGroup() as group:
-            loops = [group.create_task(self._run_partner(t, stop)) for t in self._targets]
+            loops = [group.create_task(self._run_partner(t, stop, tls)) for t in self._targets]
             group.create_task(self._watch_ready(stop))
             stopping = group.create_task(stop.wait())
             await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -300,7 +303,9 @@ class WebhookDeliverer:
                 return
         self._ready.set()
 
-    async def _run_partner(self, target: WebhookTarget, stop: asyncio.Event) -> None:
+    async def _run_partner(
+        self, target: WebhookTarget, stop: asyncio.Event, tls: ssl.SSLContext
+    ) -> None:
         async for attempt in kafka_retrying(
             self._retry,
             event="webhook_deliverer_retrying",
@@ -309,13 +314,13 @@ class WebhookDeliverer:
             partner=target.partner.id,
         ):
             with attempt:
-                session = await self._open(target)
+                session = await self._open(target, tls)
                 try:
                     await self._loop(target, session, stop)
                 finally:
                     await session.close()
 
-    async def _open(self, target: WebhookTarget) -> _Session:
+    async def _open(self, target: WebhookTarget, tls: ssl.SSLContext) -> _Session:
         partner = target.partner
         # No lingering: the channel waits for each attempt record before the next delivery.
         writer = producer(self._kafka, linger_ms=0)
@@ -333,7 +338,7 @@ class WebhookDeliverer:
             self._layout.parked(partner.id),
             replay_group(self._kafka, partner.id),
         )
-        client = http_client(self._webhooks, self._transport)
+        client = http_client(self._webhooks, self._transport, tls)
         channel = Channel(
             target,
             layout=self._layout,

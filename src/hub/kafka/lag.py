@@ -15,6 +15,7 @@ its last stable offset less the first unconsumed record's offset (markers includ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
@@ -27,6 +28,11 @@ from hub.settings import KafkaSettings
 __all__ = ["GroupLag", "LagReader", "PartitionLag"]
 
 _READ_SECONDS = 2.0
+# Records one round of a read may take before the event loop is handed back. A consumer
+# hands over what it has already fetched without a wait, so a read of many partitions
+# (the router's lag over every partner's inbound topic) would otherwise unpack them all in
+# one go, holding `hub run`'s loop for a quarter of a second (docs/benchmarks.md).
+_ROUND_RECORDS = 500
 
 
 @dataclass
@@ -57,7 +63,7 @@ class GroupLag:
 
 
 class LagReader:
-    """Reads groups' lags; ``start`` and ``close`` around use, one ``read`` at a time."""
+    """Reads groups' lags; ``start`` and ``close`` around use. Reads may run side by side."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
@@ -142,11 +148,17 @@ class LagReader:
         open_ = set(ends)
         deadline = time.monotonic() + _READ_SECONDS
         while open_ and time.monotonic() < deadline:
-            batch = await reader.getmany(*open_, timeout_ms=200, max_records=500)
+            # No more than the fullest open partition still wants: a record is unpacked
+            # only to be kept (one per partition for the router's lag, not 500).
+            wanted = max(records - len(lag[tp].first) for tp in open_)
+            batch = await reader.getmany(
+                *open_, timeout_ms=200, max_records=min(wanted, _ROUND_RECORDS)
+            )
             for tp, got in batch.items():
                 fresh = [r for r in got if positions[tp] <= r.offset < ends[tp]]
                 lag[tp].first.extend(fresh[: records - len(lag[tp].first)])
             for tp in list(open_):
                 if len(lag[tp].first) >= records or await reader.position(tp) >= ends[tp]:
                     open_.discard(tp)
+            await asyncio.sleep(0)  # the loop is the router's too: one round at a time
         return open_

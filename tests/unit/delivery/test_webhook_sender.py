@@ -62,6 +62,20 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("9" * 400, 1e9),  # int() takes it; float() would overflow
+        ("99999999999999999999", 1e9),
+        ("\u00b2", None),  # str.isdigit() says yes, int() says no
+        ("Mon, 01 Jan 99999999999 00:00:00 GMT", None),  # a year past any datetime
+    ],
+)
+def test_a_hostile_retry_after_is_a_number_or_none(value: str, seconds: float | None) -> None:
+    """An endpoint's Retry-After never raises: an absurd delay is capped, an unreadable one is None."""
+    assert parse_retry_after(value) == seconds
+
+
+@pytest.mark.parametrize(
     ("url", "host"),
     [
         ("https://partner.example/hooks?token=x", "partner.example"),
@@ -239,6 +253,21 @@ async def test_retry_after_is_honoured_on_429_and_503() -> None:
     assert outcome.delivered
     assert waited >= 1.0
     assert int(seen[1].headers["webhook-timestamp"]) >= int(seen[0].headers["webhook-timestamp"])
+
+
+async def test_an_absurd_retry_after_is_waited_for_as_the_cap() -> None:
+    """A 503 whose Retry-After overflows a float is retried after the configured cap, not raised."""
+    respond, seen = _script(
+        httpx.Response(503, headers={"retry-after": "9" * 400}), httpx.Response(200)
+    )
+    settings = FAST.model_copy(update={"retry_after_max_seconds": 0.0})
+    sender, client = _sender(respond, settings)
+    async with client:
+        outcome, attempts = await _send(sender)
+
+    assert outcome == SendOutcome(True, 2, 200, None)
+    assert _shape(attempts) == [(1, "failed", 503, "HTTP_503"), (2, "delivered", 200, None)]
+    assert len(seen) == 2
 
 
 async def test_breaker_opens_after_consecutive_failures_and_closes_on_success() -> None:
