@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import uvicorn
@@ -28,11 +28,16 @@ from starlette.routing import Route
 
 from hub.audit.record import DeliveryAttempt
 from hub.connectors.registry import Partner, WebhookDelivery
-from hub.delivery.channel import BREAKER_OPENED, DISCLOSURE_ID_HEADER, PARK_REASON_HEADER
+from hub.delivery.channel import (
+    BREAKER_OPENED,
+    DISCLOSURE_ID_HEADER,
+    PARK_REASON_HEADER,
+    Channel,
+)
 from hub.delivery.parking import ReplayReport, replay
 from hub.delivery.receiver import Deduplicator, WebhookVerificationError, verify
 from hub.delivery.sequence import SEQUENCE_HEADER, position_of
-from hub.delivery.webhook import WebhookDeliverer
+from hub.delivery.webhook import PARTNER_FAILURES, WebhookDeliverer
 from hub.envelope import CloudEvent, to_kafka
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
 from hub.topics import TopicLayout
@@ -146,7 +151,12 @@ class Setup:
         return self.layout.parked(self.partner.id)
 
 
-MakePartner = Callable[[str], Awaitable[Setup]]
+class MakePartner(Protocol):
+    """Makes a webhook partner with its topics: a new prefix, or another partner on ``prefix``."""
+
+    def __call__(
+        self, url: str, *, partner_id: str = ..., prefix: str | None = ...
+    ) -> Awaitable[Setup]: ...
 
 
 @pytest.fixture
@@ -156,10 +166,13 @@ async def webhook_partner(kafka_bootstrap: str) -> AsyncIterator[MakePartner]:
     await admin.start()
     created: list[str] = []
 
-    async def make(url: str) -> Setup:
-        prefix = f"twh{uuid.uuid4().hex[:10]}"
+    async def make(
+        url: str, *, partner_id: str = "gp-de-linde", prefix: str | None = None
+    ) -> Setup:
+        shared = prefix is not None
+        prefix = prefix or f"twh{uuid.uuid4().hex[:10]}"
         partner = Partner(
-            id="gp-de-linde",
+            id=partner_id,
             role="gp",
             source="urn:nld:agb:01234567",
             agb="01234567",
@@ -170,11 +183,9 @@ async def webhook_partner(kafka_bootstrap: str) -> AsyncIterator[MakePartner]:
             TopicLayout(prefix),
             partner,
         )
-        topics = [
-            NewTopic(made.deliveries, 3, 1),
-            NewTopic(made.parked, 3, 1),
-            NewTopic(made.layout.disclosures, 1, 1),
-        ]
+        topics = [NewTopic(made.deliveries, 3, 1), NewTopic(made.parked, 3, 1)]
+        if not shared:  # the disclosure log is the deployment's, made with its first partner
+            topics.append(NewTopic(made.layout.disclosures, 1, 1))
         await admin.create_topics(topics)
         created.extend(t.name for t in topics)
         async with asyncio.timeout(15):
@@ -562,3 +573,55 @@ async def test_each_attempt_is_appended_to_the_disclosure_log(webhook_partner: M
     raw = json.dumps(records)
     assert "127.0.0.1" not in raw
     assert "seq" not in raw
+
+
+async def test_a_failure_in_one_partners_delivery_does_not_stop_the_others(
+    webhook_partner: MakePartner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met on one partner's records (not Kafka, not its endpoint) restarts that partner alone.
+
+    Before, it left the deliverer's task group, which cancelled every partner's loop and
+    stopped `hub run`, router included, and again on every restart.
+    """
+    broken_receiver, healthy_receiver = Receiver(), Receiver()
+    async with serving(broken_receiver) as broken_url, serving(healthy_receiver) as healthy_url:
+        broken = await webhook_partner(broken_url)
+        healthy = await webhook_partner(
+            healthy_url, partner_id="gp-het-anker", prefix=broken.layout.prefix
+        )
+        original = Channel.handle
+
+        async def handle(self: Channel, record: Any, is_parked: Any) -> None:
+            if self._partner == broken.partner.id:
+                raise RuntimeError("a bug met on this partner's record")
+            await original(self, record, is_parked)
+
+        monkeypatch.setattr(Channel, "handle", handle)
+        failures = PARTNER_FAILURES.labels(broken.partner.id)._value.get()
+        deliverer = WebhookDeliverer(
+            [broken.partner, healthy.partner],
+            kafka=broken.kafka,
+            webhooks=FAST,
+            layout=broken.layout,
+            retry=RetrySettings(initial_seconds=0.1, max_seconds=1.0),
+            environ={SECRET_ENV: SECRET},
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(deliverer.run(stop))
+        try:
+            await produce(broken, [event("a", n) for n in range(3)])
+            await produce(healthy, [event("b", n) for n in range(3)])
+            await wait_until(lambda: len(healthy_receiver.delivered) == 3 or running.done())
+            assert not running.done(), running.exception()
+            await wait_until(
+                lambda: PARTNER_FAILURES.labels(broken.partner.id)._value.get() >= failures + 2
+            )  # tried again, alone
+            # More for the healthy partner while the broken one keeps failing: still delivered.
+            await produce(healthy, [event("b", n) for n in range(3, 5)])
+            await wait_until(lambda: len(healthy_receiver.delivered) == 5 or running.done())
+            assert not running.done(), running.exception()
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 15)
+    assert [e["data"]["seq"] for e in healthy_receiver.delivered] == [0, 1, 2, 3, 4]
+    assert broken_receiver.delivered == []

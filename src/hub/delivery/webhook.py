@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from prometheus_client import Counter
 
 from hub.connectors.registry import Partner, WebhookDelivery
 from hub.delivery.breaker import CircuitBreaker
@@ -306,6 +307,35 @@ class WebhookDeliverer:
     async def _run_partner(
         self, target: WebhookTarget, stop: asyncio.Event, tls: ssl.SSLContext
     ) -> None:
+        """One partner's delivery until ``stop``; a failure of its own does not end the others.
+
+        Kafka trouble is retried inside (``_deliver``). Anything else (a bug met on one of
+        its records) would, in the task group, cancel every partner's loop and stop
+        `hub run`, router included, and again on every restart: so it is logged and
+        counted, and this partner's session starts again after a growing pause, from its
+        last commit. Its backlog then grows (HubDeliveryBacklog), the others' does not.
+        """
+        pause = _FAILED_PAUSE_SECONDS
+        while not stop.is_set():
+            try:
+                await self._deliver(target, stop, tls)
+                return
+            except Exception as exc:
+                PARTNER_FAILURES.labels(target.partner.id).inc()
+                # The type only: an exception's text may quote what it failed on.
+                _log.error(
+                    "webhook_partner_failed",
+                    partner=target.partner.id,
+                    exc_type=type(exc).__name__,
+                    retry_seconds=pause,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, _FAILED_PAUSE_MAX_SECONDS)
+
+    async def _deliver(
+        self, target: WebhookTarget, stop: asyncio.Event, tls: ssl.SSLContext
+    ) -> None:
         async for attempt in kafka_retrying(
             self._retry,
             event="webhook_deliverer_retrying",
@@ -394,6 +424,16 @@ class WebhookDeliverer:
             if paused - busy:
                 consumer.resume(*(paused - busy))
             await session.workers.commit()
+
+
+_FAILED_PAUSE_SECONDS = 1.0
+_FAILED_PAUSE_MAX_SECONDS = 60.0
+PARTNER_FAILURES = Counter(
+    "hub_webhook_partner_failures_total",
+    "Times a webhook partner's delivery failed on something other than Kafka or its "
+    "endpoint (a bug met on its records) and was started again; the others go on.",
+    ["partner"],
+)
 
 
 def _is_kafka_trouble(exc: BaseException) -> bool:
