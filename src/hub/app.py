@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from hub.audit.chain import Signer
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
 from hub.connectors.protocol import HttpEndpoint
-from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
+from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
@@ -124,7 +124,10 @@ class Hub:
         kpis = (
             KpiAggregatorProcess(
                 build_kpi_aggregator,
-                (self.settings, self.layout),
+                # The parent's partners, not the file read again: the child starts once
+                # the topics exist, maybe hours later, and must follow the topics the
+                # router made for the registry it routes by, whatever the file says now.
+                (self.settings, self.layout, tuple(self.registry)),
                 logging=self.settings.logging,
             )
             if self.settings.ops.kpi
@@ -171,13 +174,17 @@ class Hub:
 
 
 def build_kpi_aggregator(
-    settings: HubSettings, layout: TopicLayout, *, on_report: Callable[[KpiReport], None]
+    settings: HubSettings,
+    layout: TopicLayout,
+    partners: Sequence[Partner],
+    *,
+    on_report: Callable[[KpiReport], None],
 ) -> KpiAggregator:
-    """The KPI aggregator of `hub run`'s child process: it reads the registry and connectors itself."""
+    """The KPI aggregator of `hub run`'s child process, over the parent's ``partners`` (connectors its own)."""
     return KpiAggregator(
         kafka=settings.kafka,
         layout=layout,
-        registry=load_registry(settings.partners_file),
+        registry=PartnerRegistry(partners),
         retention_days=settings.privacy.state_retention_days,
         interval_seconds=settings.ops.kpi_interval_seconds,
         adapters=kafka_adapters(),

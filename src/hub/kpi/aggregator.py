@@ -339,7 +339,7 @@ class KpiAggregatorProcess:
     Why a process: the aggregator reads every inbound record again, and at a steady load
     that took about a sixth of the router's process's CPU, which the router then did not
     have (docs/benchmarks.md). ``build`` makes the child's ``KpiAggregator`` from ``args``
-    (the composition root's function: the child reads the registry and connectors itself).
+    (the composition root's function: the parent's partners; the child loads the connectors itself).
     Its reports move this process's metrics, and the last snapshot serves the page.
     """
 
