@@ -86,6 +86,8 @@ def build_pipeline(
 
 
 Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+# Longest the readers of the hub's topics wait for the router to have created them.
+_TOPICS_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -155,21 +157,27 @@ class Hub:
             interval_seconds=self.settings.ops.lag_interval_seconds,
             partner_groups=self.settings.ops.partner_groups,
         )
+
         # The readers of the hub's own topics start once the router created them: on a
         # first start (a new prefix, the demo) they would each log a failed reading first.
-        topics = self.router.topics_exist
+        # Not later than a minute, though: a router that cannot create them (a new
+        # partner's topics refused) must not hold up delivering what it routed before,
+        # nor the lag monitor that the safety-report alert reads.
+        def on_topics(service: Service) -> Service:
+            return after(self.router.topics_exist, service, at_most=_TOPICS_WAIT_SECONDS)
+
         services: list[Service] = [
             self.router.run,
             feed.run,
             ops.run,
-            after(topics, monitor.run),
-            after(topics, board.run),
+            on_topics(monitor.run),
+            on_topics(board.run),
             LoopWatch().run,
         ]
         if kpis is not None:
-            services.append(after(topics, kpis.run))
+            services.append(on_topics(kpis.run))
         if self.webhooks is not None:
-            services.append(after(topics, self.webhooks.run))
+            services.append(on_topics(self.webhooks.run))
         return services
 
 
@@ -194,18 +202,20 @@ def build_kpi_aggregator(
     )
 
 
-def after(ready: asyncio.Event, service: Service) -> Service:
-    """The service, started once ``ready`` is set (or not at all when stopped before)."""
+def after(ready: asyncio.Event, service: Service, *, at_most: float | None = None) -> Service:
+    """The service, started once ``ready`` is set or ``at_most`` seconds have passed (not when stopped before)."""
 
     async def run(stop: asyncio.Event) -> None:
         waiting = asyncio.create_task(ready.wait())
         stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiting, stopping}, timeout=at_most, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             waiting.cancel()
             stopping.cancel()
-        if ready.is_set() and not stop.is_set():
+        if not stop.is_set():
             await service(stop)
 
     return run
