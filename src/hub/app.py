@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from hub.audit.chain import Signer
 from hub.audit.feed import AuditFeed, AuditFeedProcess
 from hub.connectors.discovery import catalogue
 from hub.connectors.protocol import HttpEndpoint
-from hub.connectors.registry import PartnerRegistry, WebhookDelivery, load_registry
+from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery, load_registry
 from hub.delivery.webhook import WebhookDeliverer
 from hub.errors import ConfigurationError
 from hub.inbound import HttpAdapter, KafkaAdapter
@@ -86,6 +86,8 @@ def build_pipeline(
 
 
 Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+# Longest the readers of the hub's topics wait for the router to have created them.
+_TOPICS_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -124,7 +126,10 @@ class Hub:
         kpis = (
             KpiAggregatorProcess(
                 build_kpi_aggregator,
-                (self.settings, self.layout),
+                # The parent's partners, not the file read again: the child starts once
+                # the topics exist, maybe hours later, and must follow the topics the
+                # router made for the registry it routes by, whatever the file says now.
+                (self.settings, self.layout, tuple(self.registry)),
                 logging=self.settings.logging,
             )
             if self.settings.ops.kpi
@@ -152,32 +157,42 @@ class Hub:
             interval_seconds=self.settings.ops.lag_interval_seconds,
             partner_groups=self.settings.ops.partner_groups,
         )
+
         # The readers of the hub's own topics start once the router created them: on a
         # first start (a new prefix, the demo) they would each log a failed reading first.
-        topics = self.router.topics_exist
+        # Not later than a minute, though: a router that cannot create them (a new
+        # partner's topics refused) must not hold up delivering what it routed before,
+        # nor the lag monitor that the safety-report alert reads.
+        def on_topics(service: Service) -> Service:
+            return after(self.router.topics_exist, service, at_most=_TOPICS_WAIT_SECONDS)
+
         services: list[Service] = [
             self.router.run,
             feed.run,
             ops.run,
-            after(topics, monitor.run),
-            after(topics, board.run),
+            on_topics(monitor.run),
+            on_topics(board.run),
             LoopWatch().run,
         ]
         if kpis is not None:
-            services.append(after(topics, kpis.run))
+            services.append(on_topics(kpis.run))
         if self.webhooks is not None:
-            services.append(after(topics, self.webhooks.run))
+            services.append(on_topics(self.webhooks.run))
         return services
 
 
 def build_kpi_aggregator(
-    settings: HubSettings, layout: TopicLayout, *, on_report: Callable[[KpiReport], None]
+    settings: HubSettings,
+    layout: TopicLayout,
+    partners: Sequence[Partner],
+    *,
+    on_report: Callable[[KpiReport], None],
 ) -> KpiAggregator:
-    """The KPI aggregator of `hub run`'s child process: it reads the registry and connectors itself."""
+    """The KPI aggregator of `hub run`'s child process, over the parent's ``partners`` (connectors its own)."""
     return KpiAggregator(
         kafka=settings.kafka,
         layout=layout,
-        registry=load_registry(settings.partners_file),
+        registry=PartnerRegistry(partners),
         retention_days=settings.privacy.state_retention_days,
         interval_seconds=settings.ops.kpi_interval_seconds,
         adapters=kafka_adapters(),
@@ -187,18 +202,20 @@ def build_kpi_aggregator(
     )
 
 
-def after(ready: asyncio.Event, service: Service) -> Service:
-    """The service, started once ``ready`` is set (or not at all when stopped before)."""
+def after(ready: asyncio.Event, service: Service, *, at_most: float | None = None) -> Service:
+    """The service, started once ``ready`` is set or ``at_most`` seconds have passed (not when stopped before)."""
 
     async def run(stop: asyncio.Event) -> None:
         waiting = asyncio.create_task(ready.wait())
         stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiting, stopping}, timeout=at_most, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             waiting.cancel()
             stopping.cancel()
-        if ready.is_set() and not stop.is_set():
+        if not stop.is_set():
             await service(stop)
 
     return run

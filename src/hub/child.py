@@ -9,8 +9,8 @@ process, so its guarantees are unchanged.
 
 ``run`` ends as the in-process service's would: when ``stop`` is set the child is sent
 SIGTERM and stops its service (killed after ``stop_seconds``); when the child ends on its
-own, ``run`` raises its ConfigurationError, or the caller's error for any other failure,
-so `hub run` stops. A parent killed outright leaves no child behind: the child sees the
+own, ``run`` raises its ConfigurationError, or the caller's error otherwise (a failure, a
+kill, or a SIGTERM to the child alone), so `hub run` stops with an error. A parent killed outright leaves no child behind: the child sees the
 end of a pipe that only the parent held open, and stops.
 
 The child reports to this process over a pipe of its own (its metrics' figures, a
@@ -37,6 +37,8 @@ from hub.settings import LoggingSettings
 __all__ = ["ChildService", "Runnable"]
 
 _log = get_logger()
+# How long a child that ended well but untold waits for this process's own stop to arrive.
+_UNTOLD_GRACE_SECONDS = 1.0
 
 
 class Runnable(Protocol):
@@ -111,6 +113,7 @@ class ChildService:
                 await asyncio.to_thread(child.join)
             with contextlib.suppress(ValueError, OSError):  # closed when the child ended first
                 loop.remove_reader(reports.fileno())
+            self._take_rest(reports)
             reports.close()
             parent_alive.close()
         with receive:
@@ -121,9 +124,36 @@ class ChildService:
             raise ConfigurationError(*failure)
         if child.exitcode not in (0, -signal.SIGTERM):
             raise self._failed(child.exitcode)
+        if not stop.is_set():
+            # Ended well but untold: a SIGTERM to the process group (reaching this process
+            # within a moment, which then stops), or to the child alone (someone's `kill`),
+            # which must not end `hub run` with success: its supervisor would not restart it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _UNTOLD_GRACE_SECONDS)
+            if not stop.is_set():
+                raise self._failed(child.exitcode)
+
+    def _take_rest(self, reports: Connection) -> None:
+        """Take what the child sent before it ended and the loop had not yet read.
+
+        The reader takes one report per turn of the loop; the last of a stopping child's
+        (its final round's completions, committed in Kafka) may still be in the pipe.
+        The child has ended: each read returns a report or the end of the pipe at once.
+        """
+        while True:
+            try:
+                if not reports.poll():
+                    return
+                self._on_report(reports.recv())
+            except (EOFError, OSError):
+                return
 
     def _take_report(self, reports: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        """Take one report of the child's (readable: a whole message or the end of the pipe)."""
+        """Take one report of the child's (readable: one has begun to arrive, or the pipe ended).
+
+        A report larger than the pipe's buffer arrives in parts; ``recv`` waits for the rest,
+        which the child is writing at that moment.
+        """
         try:
             self._on_report(reports.recv())
         except (EOFError, OSError):

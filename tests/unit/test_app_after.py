@@ -36,3 +36,19 @@ async def test_a_stop_before_ready_ends_it_without_starting_the_service() -> Non
     stop.set()
     await asyncio.wait_for(task, 1)
     assert started == []
+
+
+async def test_the_service_starts_after_at_most_that_long_without_ready() -> None:
+    """A router that cannot create its topics does not hold up delivery and the lag monitor for good."""
+    ready, stop = asyncio.Event(), asyncio.Event()
+    started: list[bool] = []
+
+    async def service(stop_: asyncio.Event) -> None:
+        started.append(True)
+        await stop_.wait()
+
+    task = asyncio.create_task(after(ready, service, at_most=0.05)(stop))
+    await asyncio.sleep(0.5)
+    assert started == [True]
+    stop.set()
+    await asyncio.wait_for(task, 1)

@@ -79,3 +79,39 @@ async def test_a_child_misconfigured_raises_its_configuration_error_here() -> No
 async def test_a_child_that_fails_raises_the_callers_error() -> None:
     with pytest.raises(HubError, match="ended with code 1"):
         await asyncio.wait_for(_child(build_broken, []).run(asyncio.Event()), 60)
+
+
+class _Ending:
+    """Ends by itself without being told, as a child sent SIGTERM by someone else does."""
+
+    def __init__(self, on_report: Any) -> None:
+        self._on_report = on_report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._on_report("ending")
+
+
+def build_ending(*, on_report: Any) -> _Ending:
+    return _Ending(on_report)
+
+
+async def test_a_child_that_ends_well_but_untold_raises_the_callers_error() -> None:
+    """`hub run` must not end with success when a child stopped without being told to."""
+    reports: list[Any] = []
+    with pytest.raises(HubError, match="ended with code 0"):
+        await asyncio.wait_for(_child(build_ending, reports).run(asyncio.Event()), 60)
+    assert reports == ["ending"]
+
+
+def test_the_reports_left_in_the_pipe_when_the_child_ended_are_all_taken() -> None:
+    """The loop's reader takes one report per turn: the rest are read before the pipe closes."""
+    import multiprocessing
+
+    reports: list[Any] = []
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    for n in range(50):
+        sending.send(n)
+    sending.close()  # the child has ended
+    _child(build_reporting, reports)._take_rest(receiving)
+    receiving.close()
+    assert reports == list(range(50))

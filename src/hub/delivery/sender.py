@@ -129,10 +129,14 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     text = value.strip()
     # ASCII digits only: str.isdigit also takes "²", which int() refuses. Whatever a
     # partner's endpoint answers must come back as a number or None: an exception here
-    # would end every partner's delivery loop, not just this one's.
+    # would restart this partner's delivery on every answer that carries it.
     if text.isascii() and text.isdigit():
-        # Past any cap the hub honours; a longer one would overflow a float.
-        return float(min(int(text), _LONGEST_RETRY_AFTER))
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(_LONGEST_RETRY_AFTER)):
+            # Past any cap the hub honours: not given to int(), which refuses more than
+            # 4,300 digits, nor to float(), which overflows.
+            return float(_LONGEST_RETRY_AFTER)
+        return float(min(int(digits), _LONGEST_RETRY_AFTER))
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -257,6 +257,10 @@ class WebhookDeliverer:
         self._retry = retry or RetrySettings()
         self._transport = transport
         self._breakers = {t.partner.id: new_breaker(webhooks) for t in self._targets}
+        for target in self._targets:
+            # At 0 from the start: the alert watches for an increase, which a counter that
+            # first appears at 1 (this partner's first failure) does not show.
+            PARTNER_FAILURES.labels(target.partner.id)
         self._ready_by_partner = {t.partner.id: asyncio.Event() for t in self._targets}
         self._ready = asyncio.Event()
 

@@ -89,8 +89,8 @@ class KpiReport(NamedTuple):
     """(team, period, position) of the budgets reported since the last report."""
     snapshot: dict[str, Any] | None
     """The page's figures (``KpiAggregator.snapshot``), when the aggregator sends them."""
-    at: float
-    """When the round was committed (Unix time)."""
+    at: float | None
+    """When the round was committed (Unix time); None when nothing was (a failed session)."""
 
 
 class KpiGauges:
@@ -111,7 +111,8 @@ class KpiGauges:
             metrics.KPI_OPEN_PAIRS.labels(kpi).set(count)
         for team, period, position in report.budgets:
             self._show_budget(team, period, position)
-        metrics.KPI_UPDATED.set(report.at)
+        if report.at is not None:  # a failure moves it not: its standing still is the sign
+            metrics.KPI_UPDATED.set(report.at)
 
     def _show_budget(self, team: str, period: str, position: Mapping[str, Any]) -> None:
         """Show the team's budget of this period when it is the team's latest one."""
@@ -190,7 +191,9 @@ class KpiAggregator:
                 self._ready = False
                 # What the failed round took is not committed: it is read again, not shown.
                 self._completed, self._budgets = [], []
-                self._observe(snapshot=True)  # the page shows it is not following now
+                # The page shows it is not following now. Nothing was committed since the
+                # last report: the updated time stays, and stops moving while this fails.
+                self._observe(snapshot=True, committed=False)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._interval)
         finally:
@@ -303,11 +306,12 @@ class KpiAggregator:
         elif fact.kind == "budget" and fact.team is not None and fact.budget is not None:
             self._budgets.append((fact.team, fact.budget.period))
 
-    def _observe(self, *, snapshot: bool = False) -> None:
+    def _observe(self, *, snapshot: bool = False, committed: bool = True) -> None:
         """Report the committed round: its completions, the open pairs, the budgets reported.
 
         With ``snapshots``, the page's figures ride along at most once a second (or now,
-        when ``snapshot``: the aggregator started or stopped following).
+        when ``snapshot``: the aggregator started or stopped following). Not ``committed``:
+        the report carries no time (``KpiReport.at``), so the updated time does not move.
         """
         now = time.time()
         shown = None
@@ -318,7 +322,13 @@ class KpiAggregator:
             for team, period in self._budgets
             if (position := self._ledger.budgets.get((team, period))) is not None
         )
-        report = KpiReport(tuple(self._completed), self._ledger.open_counts(), budgets, shown, now)
+        report = KpiReport(
+            tuple(self._completed),
+            self._ledger.open_counts(),
+            budgets,
+            shown,
+            now if committed else None,
+        )
         self._completed, self._budgets = [], []
         self._on_report(report)
 
@@ -329,7 +339,7 @@ class KpiAggregatorProcess:
     Why a process: the aggregator reads every inbound record again, and at a steady load
     that took about a sixth of the router's process's CPU, which the router then did not
     have (docs/benchmarks.md). ``build`` makes the child's ``KpiAggregator`` from ``args``
-    (the composition root's function: the child reads the registry and connectors itself).
+    (the composition root's function: the parent's partners; the child loads the connectors itself).
     Its reports move this process's metrics, and the last snapshot serves the page.
     """
 

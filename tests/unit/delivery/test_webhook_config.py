@@ -75,3 +75,14 @@ def test_bad_webhook_configuration_stops_start_up(
     assert raised.value.path == path
     assert "t0p" not in str(raised.value)
     assert "%%%" not in str(raised.value)
+
+
+def test_each_partners_failure_count_starts_at_zero() -> None:
+    """HubWebhookPartnerFailing watches increase(): a counter born at 1 would show none for a first failure."""
+    from prometheus_client import REGISTRY
+
+    _deliverer(
+        _partner("hook-counted", WebhookDelivery(url="https://hooks.example/", secret_env="SECRET"))
+    )
+    labels = {"partner": "hook-counted"}
+    assert REGISTRY.get_sample_value("hub_webhook_partner_failures_total", labels) == 0.0

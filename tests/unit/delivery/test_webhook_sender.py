@@ -65,6 +65,8 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
     ("value", "seconds"),
     [
         ("9" * 400, 1e9),  # int() takes it; float() would overflow
+        ("9" * 5000, 1e9),  # past the digits int() reads from a string at all
+        ("0" * 5000 + "5", 5.0),  # leading zeros are still delta-seconds
         ("99999999999999999999", 1e9),
         ("\u00b2", None),  # str.isdigit() says yes, int() says no
         ("Mon, 01 Jan 99999999999 00:00:00 GMT", None),  # a year past any datetime

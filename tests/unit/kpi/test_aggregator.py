@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from hub.envelope import to_kafka
 from hub.kafka import TopicPartition
-from hub.kpi.aggregator import KpiAggregator
+from hub.kpi.aggregator import KpiAggregator, KpiGauges
 from hub.settings import KafkaSettings
 from hub.testing import demo_registry, scenario, sender_of
 from hub.topics import TopicLayout
@@ -130,3 +130,41 @@ def test_the_process_side_shows_not_ready_until_a_report_then_its_snapshot_and_m
 
 def build_reporting_nothing(*, on_report: Any) -> Any:
     raise AssertionError("the child is not started in this test")
+
+
+async def test_a_failing_session_leaves_the_updated_time_where_the_last_commit_left_it() -> None:
+    """hub_kpi_updated_timestamp_seconds stops moving while the aggregator cannot read or commit."""
+    import asyncio
+
+    from hub.kpi.aggregator import KpiReport
+    from hub.observability import metrics
+
+    reports: list[KpiReport] = []
+    aggregator = KpiAggregator(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="kpitest"),
+        layout=LAYOUT,
+        registry=demo_registry(),
+        retention_days=730,
+        interval_seconds=0.01,
+        on_report=reports.append,
+        snapshots=True,
+    )
+    stop = asyncio.Event()
+    failures = 0
+
+    async def failing(_: asyncio.Event) -> None:
+        nonlocal failures
+        failures += 1
+        if failures == 3:
+            stop.set()
+        raise ConnectionRefusedError  # Kafka away: the aggregator retries after its interval
+
+    aggregator._session = failing  # type: ignore[method-assign]
+    metrics.KPI_UPDATED.set(1_700_000_000.0)
+    await asyncio.wait_for(aggregator.run(stop), 10)
+    assert len(reports) == 3
+    assert all(r.at is None for r in reports)
+    assert all(r.snapshot is not None and r.snapshot["ready"] is False for r in reports)
+    for report in reports:
+        KpiGauges().apply(report)
+    assert REGISTRY.get_sample_value("hub_kpi_updated_timestamp_seconds") == 1_700_000_000.0
