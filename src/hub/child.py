@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ __all__ = ["ChildService", "Runnable"]
 _log = get_logger()
 # How long a child that ended well but untold waits for this process's own stop to arrive.
 _UNTOLD_GRACE_SECONDS = 1.0
+# How long, once the child has ended, the reader of its reports may take to read the rest.
+_READER_JOIN_SECONDS = 10.0
 
 
 class Runnable(Protocol):
@@ -93,7 +96,14 @@ class ChildService:
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
         loop.add_reader(child.sentinel, ended.set)
-        loop.add_reader(reports.fileno(), self._take_report, reports, loop)
+        # Read in a thread of its own, not on the loop: a report larger than the pipe's
+        # buffer arrives in parts, and ``recv`` waits for the rest; a child stalled while
+        # writing one (stopped, swapped out) must not stall the router's loop with it.
+        reader = threading.Thread(
+            target=self._read_reports, args=(reports, loop), name=f"{self._name}-reports"
+        )
+        reader.daemon = True
+        reader.start()
         try:
             waits = [asyncio.create_task(stop.wait()), asyncio.create_task(ended.wait())]
             try:
@@ -111,10 +121,13 @@ class ChildService:
                 _log.error("child_process_kill", name=self._name, after_seconds=self._stop_seconds)
                 child.kill()
                 await asyncio.to_thread(child.join)
-            with contextlib.suppress(ValueError, OSError):  # closed when the child ended first
-                loop.remove_reader(reports.fileno())
-            self._take_rest(reports)
-            reports.close()
+            # The child has ended, so the pipe's end comes as soon as what it sent is read;
+            # its reports are handed to the loop before this wait ends (in order).
+            await asyncio.to_thread(reader.join, _READER_JOIN_SECONDS)
+            if reader.is_alive():  # another process holds the pipe's end: left to itself
+                _log.error("child_reports_unfinished", name=self._name)
+            else:
+                reports.close()
             parent_alive.close()
         with receive:
             failure = None
@@ -133,31 +146,14 @@ class ChildService:
             if not stop.is_set():
                 raise self._failed(child.exitcode)
 
-    def _take_rest(self, reports: Connection) -> None:
-        """Take what the child sent before it ended and the loop had not yet read.
-
-        The reader takes one report per turn of the loop; the last of a stopping child's
-        (its final round's completions, committed in Kafka) may still be in the pipe.
-        The child has ended: each read returns a report or the end of the pipe at once.
-        """
+    def _read_reports(self, reports: Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand each report of the child's to the loop, until the pipe ends (the child has gone)."""
         while True:
             try:
-                if not reports.poll():
-                    return
-                self._on_report(reports.recv())
+                report = reports.recv()
             except (EOFError, OSError):
                 return
-
-    def _take_report(self, reports: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        """Take one report of the child's (readable: one has begun to arrive, or the pipe ended).
-
-        A report larger than the pipe's buffer arrives in parts; ``recv`` waits for the rest,
-        which the child is writing at that moment.
-        """
-        try:
-            self._on_report(reports.recv())
-        except (EOFError, OSError):
-            loop.remove_reader(reports.fileno())  # the child has gone; its sentinel tells run()
+            loop.call_soon_threadsafe(self._on_report, report)
 
 
 def _child_main(

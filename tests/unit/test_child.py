@@ -103,8 +103,8 @@ async def test_a_child_that_ends_well_but_untold_raises_the_callers_error() -> N
     assert reports == ["ending"]
 
 
-def test_the_reports_left_in_the_pipe_when_the_child_ended_are_all_taken() -> None:
-    """The loop's reader takes one report per turn: the rest are read before the pipe closes."""
+async def test_the_reports_left_in_the_pipe_when_the_child_ended_are_all_taken() -> None:
+    """The reader hands every report the child sent to the loop, in order, up to the pipe's end."""
     import multiprocessing
 
     reports: list[Any] = []
@@ -112,6 +112,36 @@ def test_the_reports_left_in_the_pipe_when_the_child_ended_are_all_taken() -> No
     for n in range(50):
         sending.send(n)
     sending.close()  # the child has ended
-    _child(build_reporting, reports)._take_rest(receiving)
+    _child(build_reporting, reports)._read_reports(receiving, asyncio.get_running_loop())
+    await asyncio.sleep(0)
     receiving.close()
     assert reports == list(range(50))
+
+
+class _Large:
+    """Sends one report larger than a pipe's buffer, then runs until stopped."""
+
+    def __init__(self, on_report: Any) -> None:
+        self._on_report = on_report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._on_report({"rows": ["x" * 1000] * 300})  # about 300 KB pickled
+        await stop.wait()
+
+
+def build_large(*, on_report: Any) -> _Large:
+    return _Large(on_report)
+
+
+async def test_a_report_larger_than_the_pipes_buffer_arrives_whole_while_the_loop_runs() -> None:
+    reports: list[Any] = []
+    stop = asyncio.Event()
+    running = asyncio.create_task(_child(build_large, reports).run(stop))
+    for _ in range(600):
+        if reports:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    assert len(reports) == 1
+    assert len(reports[0]["rows"]) == 300

@@ -66,6 +66,7 @@ _KPI_TYPE_HEADERS: Final = frozenset(t.encode() for t in KPI_TYPES)
 _SUBJECT_HEADERS: Final = frozenset({"ce_type", "ce_subject", "ce_source", "ce_time"})
 # A child process's snapshot for the page, at most this often (the page polls every 1.5 s).
 _SNAPSHOT_SECONDS: Final = 1.0
+_IDLE_SNAPSHOT_SECONDS: Final = 60.0  # no round changed the ledger: only the month can turn
 # A round that took less than a full one is followed by the next no sooner than this: the
 # KPIs are steering figures, a second late is nothing, and a transaction per few records
 # cost more CPU per event than the reading (docs/benchmarks.md).
@@ -169,6 +170,7 @@ class KpiAggregator:
         self._on_report = on_report or KpiGauges().apply
         self._snapshots = snapshots
         self._snapshot_at = 0.0
+        self._unshown = False  # a round changed the ledger since the last snapshot
 
     def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
         """This month's figures per team and KPI, budget positions, open pairs (no personal data)."""
@@ -251,9 +253,11 @@ class KpiAggregator:
                         if expired:
                             _log.info("kpi_pairs_expired", count=expired)
                         swept, expired = time.monotonic(), 0
-                if ledger.dirty:
+                changed = ledger.dirty
+                if changed:
                     await writer.write(ledger.changes())
-                self._observe()  # every round: what was committed, and that it still runs
+                # Every round: what was committed, and that it still runs.
+                self._observe(changed=changed)
                 if 0 < taken < _ROUND_RECORDS:
                     # Keeping up: a round a second at most, so a steady load is committed
                     # in rounds of hundreds rather than a transaction per few records.
@@ -306,17 +310,23 @@ class KpiAggregator:
         elif fact.kind == "budget" and fact.team is not None and fact.budget is not None:
             self._budgets.append((fact.team, fact.budget.period))
 
-    def _observe(self, *, snapshot: bool = False, committed: bool = True) -> None:
+    def _observe(
+        self, *, snapshot: bool = False, committed: bool = True, changed: bool = True
+    ) -> None:
         """Report the committed round: its completions, the open pairs, the budgets reported.
 
-        With ``snapshots``, the page's figures ride along at most once a second (or now,
-        when ``snapshot``: the aggregator started or stopped following). Not ``committed``:
-        the report carries no time (``KpiReport.at``), so the updated time does not move.
+        With ``snapshots``, the page's figures ride along at most once a second while a
+        round has changed the ledger since the last, once a minute while none has (only
+        the month can turn), and at once when ``snapshot`` (the aggregator started or stopped
+        following). Not ``committed``: the report carries no time (``KpiReport.at``), so
+        the updated time does not move.
         """
         now = time.time()
         shown = None
-        if self._snapshots and (snapshot or now - self._snapshot_at >= _SNAPSHOT_SECONDS):
-            shown, self._snapshot_at = self.snapshot(), now
+        self._unshown = self._unshown or changed
+        every = _SNAPSHOT_SECONDS if self._unshown else _IDLE_SNAPSHOT_SECONDS
+        if self._snapshots and (snapshot or now - self._snapshot_at >= every):
+            shown, self._snapshot_at, self._unshown = self.snapshot(), now, False
         budgets = tuple(
             (team, period, dict(position))
             for team, period in self._budgets

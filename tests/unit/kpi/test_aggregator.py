@@ -168,3 +168,34 @@ async def test_a_failing_session_leaves_the_updated_time_where_the_last_commit_l
     for report in reports:
         KpiGauges().apply(report)
     assert REGISTRY.get_sample_value("hub_kpi_updated_timestamp_seconds") == 1_700_000_000.0
+
+
+def test_the_childs_snapshots_follow_changes_and_are_sent_once_a_minute_when_idle(
+    monkeypatch: Any,
+) -> None:
+    """A changed ledger is shown within a second; an idle one once a minute (the month turns)."""
+    import hub.kpi.aggregator as module
+
+    now = [1_000.0]
+    monkeypatch.setattr(module.time, "time", lambda: now[0])
+    reports: list[Any] = []
+    aggregator = KpiAggregator(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="kpitest"),
+        layout=LAYOUT,
+        registry=demo_registry(),
+        retention_days=730,
+        interval_seconds=5.0,
+        on_report=reports.append,
+        snapshots=True,
+    )
+
+    def shown(seconds: float, *, changed: bool) -> bool:
+        now[0] += seconds
+        aggregator._observe(changed=changed)
+        return reports[-1].snapshot is not None
+
+    assert shown(0, changed=True)  # the first
+    assert not shown(0.2, changed=True)  # within the second: kept for later
+    assert shown(1.0, changed=False)  # the change above, shown though this round changed nothing
+    assert not shown(5, changed=False)  # idle
+    assert shown(60, changed=False)  # once a minute

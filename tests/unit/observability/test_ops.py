@@ -83,19 +83,20 @@ async def test_the_audit_feeds_reports_are_counted_in_the_parent() -> None:
     invalid = RECORDS_INVALID._value.get()
     writes = WRITE_SECONDS._sum.get()
     send.send(BatchReport(disclosures=7, attempts=2, invalid=1, write_seconds=0.5))
+    send.close()  # the child has ended: the reader reads to the pipe's end
     feed = AuditFeedProcess(
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
         audit=AuditSettings(),
         layout=TopicLayout("hub"),
         logging=LoggingSettings(),
     )
-    feed._child._take_report(receive, asyncio.get_running_loop())
+    feed._child._read_reports(receive, asyncio.get_running_loop())
+    await asyncio.sleep(0)  # the reports are handed to the loop
     assert RECORDS_STORED.labels(kind="disclosure")._value.get() - stored == 7
     assert RECORDS_STORED.labels(kind="attempt")._value.get() - attempts == 2
     assert RECORDS_INVALID._value.get() - invalid == 1
     assert WRITE_SECONDS._sum.get() - writes == 0.5
     receive.close()
-    send.close()
 
 
 async def test_the_exposition_is_built_at_most_once_a_second_and_the_port_bounds_connections() -> (
