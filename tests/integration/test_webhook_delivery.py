@@ -625,3 +625,33 @@ async def test_a_failure_in_one_partners_delivery_does_not_stop_the_others(
             await asyncio.wait_for(running, 15)
     assert [e["data"]["seq"] for e in healthy_receiver.delivered] == [0, 1, 2, 3, 4]
     assert broken_receiver.delivered == []
+
+
+async def test_a_record_that_fails_again_and_again_is_parked_and_the_partner_goes_on(
+    webhook_partner: MakePartner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After three failures on one record, it is parked (PROCESSING_FAILED); its subject's later
+    records follow it (SUBJECT_PARKED), and the partner's other subjects are delivered."""
+    receiver = Receiver()
+    async with serving(receiver) as url:
+        made = await webhook_partner(url)
+        original = Channel.handle
+        poison = event("poison", 0)
+
+        async def handle(self: Channel, record: Any, is_parked: Any) -> None:
+            if dict(record.headers).get("ce_id") == poison.id.encode():
+                raise RuntimeError("a bug met on this record")
+            await original(self, record, is_parked)
+
+        monkeypatch.setattr(Channel, "handle", handle)
+        await produce(made, [poison, event("poison", 1), event("fine", 0), event("fine", 1)])
+        async with delivering(made):
+            parked = await read_topic(made, made.parked, lambda r: len(r) >= 2, timeout=60)
+            await wait_until(lambda: len(receiver.delivered) == 2)
+    reasons = [dict(r.headers)[PARK_REASON_HEADER] for r in parked]
+    assert reasons == [b"PROCESSING_FAILED", b"SUBJECT_PARKED"]
+    assert [r.key for r in parked] == [b"poison", b"poison"]
+    assert [(e["subject"], e["data"]["seq"]) for e in receiver.delivered] == [
+        ("fine", 0),
+        ("fine", 1),
+    ]

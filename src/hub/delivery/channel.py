@@ -266,6 +266,37 @@ class Channel:
         )
         return outcome.reason
 
+    async def park_failed(self, record: Record) -> str:
+        """Park a record on which delivering failed again and again (a bug): ``PROCESSING_FAILED``.
+
+        Parked as an undecodable record is, without a transmission (attempt 0), so that
+        the partner's other subjects flow on; replay sends it again once the cause is fixed.
+        """
+        reason = "PROCESSING_FAILED"
+        headers = [(name, value) for name, value in record.headers if name != PARK_REASON_HEADER]
+        disclosure_id = _header(headers, DISCLOSURE_ID_HEADER)
+        await self._write_attempt(
+            disclosure_id, AttemptResult(0, datetime.now(UTC), "parked", None, reason)
+        )
+        sequence_of = (
+            sequence(record.partition, record.offset)
+            if record.topic == self._deliveries_topic
+            else _header(headers, SEQUENCE_HEADER)
+        )
+        await self._park(
+            record,
+            headers,
+            reason,
+            sequence_of,
+            attempt=0,
+            status=None,
+            disclosure_id=disclosure_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        return reason
+
     async def _write_attempt(self, disclosure_id: str | None, result: AttemptResult) -> None:
         if disclosure_id is None:
             # Every release by the hub names its disclosure record; without one there is

@@ -16,7 +16,9 @@ Guarantees, and how they are kept:
   by side). While a partition's record is being retried, the partition is paused, not
   abandoned: the consumer keeps polling, so a long outage does not evict it from its group.
 - Parking keeps order too: a record that is refused for good (a 4xx other than 408/429),
-  runs out of its retry budget or cannot be decoded is copied to
+  runs out of its retry budget, cannot be decoded, or on which delivering failed three
+  times on a bug (``PROCESSING_FAILED``; each failure restarts the partner's delivery
+  alone) is copied to
   ``<prefix>.parked.<partner>`` with its headers, value and a ``hub-park-reason`` code.
   **While a subject has a parked record that replay has not yet taken, every later
   record of that subject is parked too** (reason ``SUBJECT_PARKED``), so the receiver
@@ -257,6 +259,9 @@ class WebhookDeliverer:
         self._retry = retry or RetrySettings()
         self._transport = transport
         self._breakers = {t.partner.id: new_breaker(webhooks) for t in self._targets}
+        # Failures met on a record (topic, partition, offset) that were neither Kafka nor
+        # the endpoint, across the partner's restarts; at _PARK_AFTER_FAILURES it is parked.
+        self._failures: dict[tuple[str, int, int], int] = {}
         for target in self._targets:
             # At 0 from the start: the alert watches for an increase, which a counter that
             # first appears at 1 (this partner's first failure) does not show.
@@ -317,7 +322,8 @@ class WebhookDeliverer:
         its records) would, in the task group, cancel every partner's loop and stop
         `hub run`, router included, and again on every restart: so it is logged and
         counted, and this partner's session starts again after a growing pause, from its
-        last commit. Its backlog then grows (HubDeliveryBacklog), the others' does not.
+        last commit. A record that failed so ``_PARK_AFTER_FAILURES`` times is then parked
+        (``PROCESSING_FAILED``), so that one record does not hold up the partner for good.
         """
         pause = _FAILED_PAUSE_SECONDS
         while not stop.is_set():
@@ -384,7 +390,20 @@ class WebhookDeliverer:
         )
 
         async def handle(record: Record) -> None:
-            await channel.handle(record, parked.is_parked)
+            at = (record.topic, record.partition, record.offset)
+            if self._failures.get(at, 0) >= _PARK_AFTER_FAILURES:
+                # The same record failed each time: parked, so the partner's other
+                # subjects flow on (its own later records follow it, SUBJECT_PARKED).
+                await channel.park_failed(record)
+                del self._failures[at]
+                return
+            try:
+                await channel.handle(record, parked.is_parked)
+            except Exception as exc:
+                if not _is_kafka_trouble(exc):
+                    self._failures[at] = self._failures.get(at, 0) + 1
+                raise
+            self._failures.pop(at, None)
 
         workers = _Workers(handle)
         workers.consumer = reader
@@ -430,6 +449,7 @@ class WebhookDeliverer:
             await session.workers.commit()
 
 
+_PARK_AFTER_FAILURES = 3
 _FAILED_PAUSE_SECONDS = 1.0
 _FAILED_PAUSE_MAX_SECONDS = 60.0
 PARTNER_FAILURES = Counter(
