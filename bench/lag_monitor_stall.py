@@ -36,31 +36,13 @@ from bench.harness import (  # noqa: E402
 from tests.integration.hubtest import isolated_settings  # noqa: E402
 
 from hub.app import freeze_start_up  # noqa: E402
-from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery  # noqa: E402
+from hub.connectors.registry import PartnerRegistry  # noqa: E402
 from hub.kafka.lag import LagReader  # noqa: E402
 from hub.monitor import LagMonitor  # noqa: E402
 from hub.observability import metrics  # noqa: E402
 from hub.settings import KafkaSettings  # noqa: E402
+from hub.testing import many_webhook_partners  # noqa: E402
 from hub.topics import TopicLayout  # noqa: E402
-
-
-def partners(count: int) -> list[Partner]:
-    """The singleton partners and ``count`` GPs taking webhooks."""
-    singletons = [
-        Partner(id=role, role=role, source=f"urn:nld:oin:bench:{role}")
-        for role in ("backoffice", "swt", "veilig-thuis")
-    ]
-    gps = [
-        Partner(
-            id=f"gp-{n:04d}",
-            role="gp",
-            source=f"urn:nld:agb:{10000000 + n}",
-            agb=str(10000000 + n),
-            delivery=WebhookDelivery(url=f"http://127.0.0.1:9/{n}", secret_env="UNUSED"),
-        )
-        for n in range(count)
-    ]
-    return singletons + gps
 
 
 async def create_topics(kafka: KafkaSettings, names: list[str]) -> None:
@@ -103,7 +85,7 @@ async def main(bootstrap: str, count: int, backlog: int) -> None:
     settings = isolated_settings(bootstrap, partitions=3)
     kafka = settings.kafka
     layout = TopicLayout(kafka.topic_prefix)
-    registry = PartnerRegistry(partners(count))
+    registry = many_webhook_partners(count)
     names = [layout.inbound(p.id) for p in registry]
     names += [layout.deliveries(p) for p in registry.with_role("gp")]
     names += [layout.parked(p.id) for p in registry.with_role("gp")]

@@ -8,10 +8,10 @@ import uuid
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery
 from hub.kafka.lag import LagReader
 from hub.monitor import LagMonitor
 from hub.observability import metrics
+from hub.testing import many_webhook_partners
 from hub.topics import TopicLayout
 
 from .hubtest import isolated_settings
@@ -19,29 +19,11 @@ from .hubtest import isolated_settings
 PARTNERS = 12  # more than the monitor reads at once
 
 
-def _registry() -> PartnerRegistry:
-    singletons = [
-        Partner(id=role, role=role, source=f"urn:nld:oin:{role}")
-        for role in ("backoffice", "swt", "veilig-thuis")
-    ]
-    gps = [
-        Partner(
-            id=f"gp-{n:02d}",
-            role="gp",
-            source=f"urn:nld:agb:{30000000 + n}",
-            agb=str(30000000 + n),
-            delivery=WebhookDelivery(url=f"https://gp-{n}.example/hooks", secret_env="S"),
-        )
-        for n in range(PARTNERS)
-    ]
-    return PartnerRegistry(singletons + gps)
-
-
 async def test_each_partners_backlog_lands_in_its_own_gauge(kafka_bootstrap: str) -> None:
     """Partner n has n + 1 deliveries waiting (in transactions): its backlog gauge reads n + 1, its parked 0."""
     kafka = isolated_settings(kafka_bootstrap, partitions=2).kafka
     layout = TopicLayout(kafka.topic_prefix)
-    registry = _registry()
+    registry = many_webhook_partners(PARTNERS)
     gps = registry.with_role("gp")
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30000)
     await admin.start()

@@ -7,11 +7,11 @@ from typing import Any, cast
 
 import pytest
 
-from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery
 from hub.kafka import KafkaError, is_kafka_failure
 from hub.kafka.lag import GroupLag, LagReader
 from hub.monitor import LagMonitor
 from hub.settings import KafkaSettings
+from hub.testing import many_webhook_partners
 from hub.topics import TopicLayout
 
 LAYOUT = TopicLayout("t")
@@ -40,24 +40,10 @@ class StandInReader:
 
 
 def _monitor(webhook_partners: int) -> LagMonitor:
-    singletons = [
-        Partner(id=role, role=role, source=f"urn:nld:oin:{role}")
-        for role in ("backoffice", "swt", "veilig-thuis")
-    ]
-    gps = [
-        Partner(
-            id=f"gp-{n}",
-            role="gp",
-            source=f"urn:nld:agb:{10000000 + n}",
-            agb=str(10000000 + n),
-            delivery=WebhookDelivery(url=f"https://gp-{n}.example/hooks", secret_env="S"),
-        )
-        for n in range(webhook_partners)
-    ]
     return LagMonitor(
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
         layout=LAYOUT,
-        registry=PartnerRegistry(singletons + gps),
+        registry=many_webhook_partners(webhook_partners),
         interval_seconds=15,
     )
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import yaml
 
-from hub.connectors.registry import Partner, PartnerRegistry, load_registry
+from hub.connectors.registry import Partner, PartnerRegistry, WebhookDelivery, load_registry
 from hub.errors import ErrorCode
 from hub.schemas.registry import spec_for
 
@@ -40,6 +40,7 @@ __all__ = [
     "invalid_examples",
     "load_example",
     "make_event",
+    "many_webhook_partners",
     "personal_values",
     "scenario",
     "sender_of",
@@ -150,6 +151,32 @@ def make_event(
 def demo_registry() -> PartnerRegistry:
     """The demo partner registry (src/hub/data/partners.demo.yaml), loaded once."""
     return load_registry()
+
+
+def many_webhook_partners(count: int) -> PartnerRegistry:
+    """A deployment's three singleton partners and ``count`` GPs taking webhooks (``gp-0``, ``gp-1``, ...).
+
+    For tests and benchmarks of many partners; the webhook URLs are never called.
+    """
+    singletons = [
+        Partner(id=role, role=role, source=f"urn:nld:oin:{role}")
+        for role in ("backoffice", "swt", "veilig-thuis")
+    ]
+    gps = [
+        Partner(
+            id=f"gp-{n}",
+            role="gp",
+            source=f"urn:nld:agb:{10000000 + n}",
+            agb=str(10000000 + n),
+            # The name of a variable that is never read, not a secret.
+            delivery=WebhookDelivery(
+                url=f"https://gp-{n}.example/hooks",
+                secret_env="GP_WEBHOOK_SECRET",  # noqa: S106
+            ),
+        )
+        for n in range(count)
+    ]
+    return PartnerRegistry(singletons + gps)
 
 
 def sender_of(event: Mapping[str, Any], registry: PartnerRegistry | None = None) -> Partner:
