@@ -153,7 +153,10 @@ class ChildService:
                 report = reports.recv()
             except (EOFError, OSError):
                 return
-            loop.call_soon_threadsafe(self._on_report, report)
+            try:
+                loop.call_soon_threadsafe(self._on_report, report)
+            except RuntimeError:  # the loop has closed: nobody is left to count it
+                return
 
 
 def _child_main(

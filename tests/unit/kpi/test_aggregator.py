@@ -30,13 +30,13 @@ class _Record:
     timestamp_type: int = 1  # stamped by the broker on append, as the hub's inbound topics are
 
 
-def _aggregator() -> KpiAggregator:
+def _aggregator(**options: Any) -> KpiAggregator:
     return KpiAggregator(
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="kpitest"),
         layout=LAYOUT,
         registry=demo_registry(),
         retention_days=730,
-        interval_seconds=5.0,
+        **{"interval_seconds": 5.0, **options},
     )
 
 
@@ -140,15 +140,7 @@ async def test_a_failing_session_leaves_the_updated_time_where_the_last_commit_l
     from hub.observability import metrics
 
     reports: list[KpiReport] = []
-    aggregator = KpiAggregator(
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="kpitest"),
-        layout=LAYOUT,
-        registry=demo_registry(),
-        retention_days=730,
-        interval_seconds=0.01,
-        on_report=reports.append,
-        snapshots=True,
-    )
+    aggregator = _aggregator(interval_seconds=0.01, on_report=reports.append, snapshots=True)
     stop = asyncio.Event()
     failures = 0
 
@@ -179,15 +171,7 @@ def test_the_childs_snapshots_follow_changes_and_are_sent_once_a_minute_when_idl
     now = [1_000.0]
     monkeypatch.setattr(module.time, "time", lambda: now[0])
     reports: list[Any] = []
-    aggregator = KpiAggregator(
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="kpitest"),
-        layout=LAYOUT,
-        registry=demo_registry(),
-        retention_days=730,
-        interval_seconds=5.0,
-        on_report=reports.append,
-        snapshots=True,
-    )
+    aggregator = _aggregator(on_report=reports.append, snapshots=True)
 
     def shown(seconds: float, *, changed: bool) -> bool:
         now[0] += seconds
