@@ -121,6 +121,17 @@ class KafkaSettings(BaseModel):
         "has new records (ms); records that arrive on a partition left out of that fetch "
         "wait for it.",
     )
+    transaction_retry_backoff_ms: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="How long a transactional producer (the router's, the KPI ledger's, "
+        "the iWmo writer's) waits before it retries a request the broker refused for now "
+        "(ms). Brokers 3.6+ verify each transaction's partitions and refuse a "
+        "transaction's first records with NOT_ENOUGH_REPLICAS while the previous one's "
+        "markers are being written; aiokafka's 100 ms default then added 100 ms to a "
+        "batch several times a second (the router's p99 at 500 events/s: ~275 ms).",
+    )
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
         default="PLAINTEXT",
         description="How clients talk to the broker: SSL and SASL_SSL encrypt with TLS "

@@ -258,6 +258,11 @@ def producer(settings: KafkaSettings, **options: Any) -> AIOKafkaProducer:
         "max_batch_size": settings.max_batch_bytes,
         "compression_type": settings.compression,
     }
+    if options.get("transactional_id"):
+        # Brokers verify a transaction's partitions (KIP-890) and refuse its first records,
+        # retriably, while the previous transaction's markers are still being written:
+        # right after each commit, which the router does several times a second.
+        tuned["retry_backoff_ms"] = settings.transaction_retry_backoff_ms
     return AIOKafkaProducer(**client_options(settings), **{**tuned, **options})
 
 

@@ -15,6 +15,7 @@ from hub.audit.feed import audit_group
 from hub.delivery.parking import replay_group
 from hub.delivery.webhook import delivery_group
 from hub.errors import ConfigurationError
+from hub.kafka import clients
 from hub.kafka.clients import (
     check_security,
     client_options,
@@ -213,3 +214,23 @@ def test_default_ids_keep_the_routers_form() -> None:
     assert replay_group(settings, "swt-zwolle") == (
         "sociaaldomein.hub-router.webhook-replay.swt-zwolle"
     )
+
+
+def test_transactional_producers_retry_a_refused_request_after_the_short_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transaction's first records, refused while the last one's markers are written, are retried soon.
+
+    Only transactional producers: the others never meet that refusal and keep aiokafka's
+    default. An explicit option still wins.
+    """
+    built: list[dict[str, object]] = []
+    monkeypatch.setattr(clients, "AIOKafkaProducer", lambda **options: built.append(options))
+    settings = _kafka(transaction_retry_backoff_ms=15)
+    clients.producer(settings, transactional_id="hub-router-hub-0")
+    clients.producer(settings)
+    clients.producer(settings, transactional_id="hub-kpi", retry_backoff_ms=250)
+    assert built[0]["retry_backoff_ms"] == 15
+    assert "retry_backoff_ms" not in built[1]
+    assert built[2]["retry_backoff_ms"] == 250
+    assert KafkaSettings().transaction_retry_backoff_ms == 20
