@@ -11,9 +11,11 @@ refuses the hub for good (authorisation, SASL, TLS: ``KafkaFailure.MISCONFIGURED
 stops trying and sets ``refused``, with the reason in ``refusal``.
 
 Log events, with ``events`` as their prefix: ``<events>_kafka_unavailable`` (each wait
-to connect again), ``<events>_kafka_connected``, ``<events>_kafka_refused``, and
-``<events>_producer_rebuilt`` (``heal`` found the producer broken); the connected and
-waiting lines name the transactional id when there is one.
+to connect again), ``<events>_kafka_connected``, ``<events>_kafka_refused``,
+``<events>_connect_failed`` (connecting failed on something neither Kafka nor the
+network: tried again after ``retry.max_seconds``), and ``<events>_producer_rebuilt``
+(``heal`` found the producer broken); the connected, waiting and failed lines name the
+transactional id when there is one.
 """
 
 from __future__ import annotations
@@ -146,6 +148,22 @@ class HealingProducer:
         return True
 
     async def _connect(self) -> None:
+        # Anything but Kafka and the network is a bug (or a library's) met while connecting:
+        # said once per try, then tried again after the longest wait, rather than ending
+        # this task silently and leaving its owner without a producer for good.
+        while True:
+            try:
+                await self._connect_once()
+                return
+            except Exception as exc:
+                get_logger().error(
+                    f"{self._events}_connect_failed",
+                    exc_type=type(exc).__name__,
+                    **self._log_context,
+                )
+                await asyncio.sleep(self._retry.max_seconds)
+
+    async def _connect_once(self) -> None:
         try:
             async for attempt in kafka_retrying(
                 self._retry,

@@ -271,3 +271,28 @@ async def test_the_probe_asks_the_cluster(factory: Factory) -> None:
         assert await healing.probe(1.0) is False
     finally:
         await healing.stop()
+
+
+async def test_a_failure_that_is_neither_kafka_nor_the_network_is_logged_and_tried_again(
+    factory: Factory,
+) -> None:
+    """Connecting does not end silently on a bug: it says so and connects on a later try."""
+    factory.start_errors[:] = [RuntimeError("a library's bug")]
+    healing = _healing(transactional_id="t-1")
+    with structlog.testing.capture_logs() as logs:
+        healing.start()
+        await _until(lambda: healing.connected)
+    try:
+        assert healing.current is factory.built[-1]
+        failed = [e for e in logs if e["event"] == "test_connect_failed"]
+        assert failed == [
+            {
+                "event": "test_connect_failed",
+                "log_level": "error",
+                "exc_type": "RuntimeError",
+                "transactional_id": "t-1",
+            }
+        ]
+        assert not healing.refused.is_set()
+    finally:
+        await healing.stop()
