@@ -130,7 +130,8 @@ class KafkaSettings(BaseModel):
         "(ms). Brokers 3.6+ verify each transaction's partitions and refuse a "
         "transaction's first records with NOT_ENOUGH_REPLICAS while the previous one's "
         "markers are being written; aiokafka's 100 ms default then added 100 ms to a "
-        "batch several times a second (the router's p99 at 500 events/s: ~275 ms).",
+        "batch several times a second (the router's p99 at 500 events/s: 302-321 ms, "
+        "against 119-135 ms with 20). It is the wait before every retry of these producers.",
     )
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
         default="PLAINTEXT",
@@ -230,7 +231,10 @@ class StateSettings(BaseModel):
         "from the changelog on every start); default: the system's temporary directory.",
     )
     cached_values: int = Field(
-        default=4096, ge=0, description="Decoded state values kept in memory for the keys in use."
+        default=4096,
+        ge=0,
+        description="Decoded state values kept in memory for the keys in use, with the keys "
+        "last found absent.",
     )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hub.background import BackgroundTask
+from hub.errors import ConfigurationError
 from hub.kafka.clients import producer
 from hub.kafka.errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.kafka.retry import kafka_retrying
@@ -154,6 +155,11 @@ class HealingProducer:
         while True:
             try:
                 await self._connect_once()
+                return
+            except ConfigurationError as exc:
+                # The hub's own settings (a certificate file that cannot be read): no retry
+                # mends that, so it stops as a refusal by Kafka does.
+                self._refuse(exc)
                 return
             except Exception as exc:
                 get_logger().error(

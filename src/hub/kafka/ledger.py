@@ -11,13 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
 from hub.kafka.clients import producer
+from hub.kafka.transactions import send_batches
 from hub.settings import KafkaSettings
 
 __all__ = ["LedgerWriter"]
+
+
+class _Entry(NamedTuple):
+    topic: str
+    key: bytes
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class LedgerWriter:
@@ -42,10 +51,9 @@ class LedgerWriter:
 
     async def write(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Write every record in one transaction; raise (and abort it) when any is refused."""
+        entries = [_Entry(self._topic, key, value) for key, value in records]
         async with self._producer.transaction():
             # Each result is awaited inside the transaction: aiokafka would commit even when
-            # one batch was refused.
-            sent = [
-                await self._producer.send(self._topic, value, key=key) for key, value in records
-            ]
-            await asyncio.gather(*sent)
+            # one batch was refused. A batch per partition, as the router writes: send()
+            # per record was a sixth of the KPI aggregator's time.
+            await asyncio.gather(*await send_batches(self._producer, entries))

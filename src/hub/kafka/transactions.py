@@ -47,6 +47,7 @@ __all__ = [
     "Output",
     "TransactionalClients",
     "Transform",
+    "send_batches",
     "session_retrying",
     "stop_if_misconfigured",
 ]
@@ -127,6 +128,46 @@ class Transform(Protocol):
     def refused(self, record: Record, exc: BaseException) -> Outcome:
         """What to write instead of a record whose output Kafka (or the transform) refused."""
         ...
+
+
+async def send_batches(producer: Producer, records: Sequence[Output]) -> list[asyncio.Future[Any]]:
+    """Queue the records as one batch per partition (in order), closed so none lingers; their results.
+
+    Inside a transaction the caller awaits every result before it commits.
+
+    Why not ``send()`` per record: it waits on metadata, partitions, queues and makes a
+    future for every record, ~20% of the router's time; a batch builder per partition
+    does the same work once per partition. Records keep the partition and the order
+    ``send()`` gives them.
+    """
+    partitions: dict[str, list[int]] = {}
+    # Keys repeat within a batch (a hash chain's records share one), and murmur2 in
+    # Python is the dearest step per record: each (topic, key) is hashed once per batch.
+    placed: dict[tuple[str, bytes], tuple[str, int]] = {}
+    builders: dict[tuple[str, int], Any] = {}
+    sent: list[asyncio.Future[Any]] = []
+    for r in records:
+        if r.topic not in partitions:
+            partitions[r.topic] = sorted(await producer.partitions_for(r.topic))
+        headers = list(r.headers)
+        _check_size(r, headers)
+        where = None if r.key is None else placed.get((r.topic, r.key))
+        if where is None:
+            where = (r.topic, partition_for(r.key, partitions[r.topic]))
+            if r.key is not None:
+                placed[r.topic, r.key] = where
+        builder = builders.get(where)
+        if builder is None:
+            builder = builders[where] = producer.create_batch()
+        if builder.append(timestamp=None, key=r.key, value=r.value, headers=headers) is None:
+            # Full: send it (a later batch of this partition waits for it) and start anew.
+            sent.append(await producer.send_batch(builder, where[0], partition=where[1]))
+            builder = builders[where] = producer.create_batch()
+            builder.append(timestamp=None, key=r.key, value=r.value, headers=headers)
+    for (topic, partition), builder in builders.items():
+        builder.close()
+        sent.append(await producer.send_batch(builder, topic, partition=partition))
+    return sent
 
 
 def _check_size(record: Output, headers: list[tuple[str, bytes]]) -> None:
@@ -244,7 +285,7 @@ class TransactionalClients:
             # Every result is awaited inside the transaction: aiokafka commits even when the
             # broker refused one of its records (only that batch's future fails), so a
             # refusal must abort it here.
-            written = asyncio.gather(*await self._send_batches(records))
+            written = asyncio.gather(*await send_batches(self.producer, records))
             if offsets:
                 # Added while the records are in flight, so the coordinator's two round
                 # trips overlap the produce requests instead of following them; an abort
@@ -258,43 +299,6 @@ class TransactionalClients:
                         raise result
             else:
                 await written
-
-    async def _send_batches(self, records: Sequence[Output]) -> list[asyncio.Future[Any]]:
-        """Queue the records as one batch per partition (in order), closed so none lingers.
-
-        Why not ``send()`` per record: it waits on metadata, partitions, queues and makes a
-        future for every record, ~20% of the router's time; a batch builder per partition
-        does the same work once per partition. Records keep the partition and the order
-        ``send()`` gives them.
-        """
-        partitions: dict[str, list[int]] = {}
-        # Keys repeat within a batch (a hash chain's records share one), and murmur2 in
-        # Python is the dearest step per record: each (topic, key) is hashed once per batch.
-        placed: dict[tuple[str, bytes], tuple[str, int]] = {}
-        builders: dict[tuple[str, int], Any] = {}
-        sent: list[asyncio.Future[Any]] = []
-        for r in records:
-            if r.topic not in partitions:
-                partitions[r.topic] = sorted(await self.producer.partitions_for(r.topic))
-            headers = list(r.headers)
-            _check_size(r, headers)
-            where = None if r.key is None else placed.get((r.topic, r.key))
-            if where is None:
-                where = (r.topic, partition_for(r.key, partitions[r.topic]))
-                if r.key is not None:
-                    placed[r.topic, r.key] = where
-            builder = builders.get(where)
-            if builder is None:
-                builder = builders[where] = self.producer.create_batch()
-            if builder.append(timestamp=None, key=r.key, value=r.value, headers=headers) is None:
-                # Full: send it (a later batch of this partition waits for it) and start anew.
-                sent.append(await self.producer.send_batch(builder, where[0], partition=where[1]))
-                builder = builders[where] = self.producer.create_batch()
-                builder.append(timestamp=None, key=r.key, value=r.value, headers=headers)
-        for (topic, partition), builder in builders.items():
-            builder.close()
-            sent.append(await self.producer.send_batch(builder, topic, partition=partition))
-        return sent
 
     async def commit(self, batch: Batch, transform: Transform) -> None:
         """Transform a batch and commit its output with its offsets; see the module docstring."""

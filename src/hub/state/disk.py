@@ -37,6 +37,8 @@ Value = Mapping[str, Any]
 _AFTER_ANY = "\U0010ffff"
 # Keys a sweep reads at once (``scan``): a few hundred KiB, whatever the state's size.
 _SCAN_PAGE = 1024
+# Not in the cache at all (a cached None is a key known to be absent).
+_UNKNOWN: Any = object()
 
 
 class DiskStore:
@@ -63,19 +65,20 @@ class DiskStore:
         self._db.execute(
             "CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
         )
-        self._cache: OrderedDict[str, Value] = OrderedDict()
+        # Decoded values of the keys in use, and keys known to be absent (None): most
+        # lookups are of keys not stored (a new event's id, a new pair), and a step that
+        # asks twice (the KPI ledger: a pair's open and done, then its write) asks SQLite once.
+        self._cache: OrderedDict[str, Value | None] = OrderedDict()
         self._cached = cached
 
     def get(self, key: str) -> Value | None:
         """The value stored under key, or None."""
-        cached = self._cache.get(key)
-        if cached is not None:
+        cached = self._cache.get(key, _UNKNOWN)
+        if cached is not _UNKNOWN:
             self._cache.move_to_end(key)
-            return cached
+            return cached  # type: ignore[no-any-return]
         row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        value: Value = from_json(row[0])
+        value: Value | None = None if row is None else from_json(row[0])
         self._remember(key, value)
         return value
 
@@ -112,10 +115,7 @@ class DiskStore:
         with self._transaction():
             self._write(encoded)
         for key, value in changes.items():
-            if value is None:
-                self._cache.pop(key, None)
-            else:
-                self._remember(key, value)
+            self._remember(key, value)
 
     def apply_encoded(self, changes: Mapping[str, bytes | None]) -> None:
         """Apply changes as the changelog holds them (JSON bytes, None deletes): none decoded."""
@@ -150,7 +150,7 @@ class DiskStore:
             [(k, v) for k, v in changes.items() if v is not None],
         )
 
-    def _remember(self, key: str, value: Value) -> None:
+    def _remember(self, key: str, value: Value | None) -> None:
         self._cache[key] = value
         self._cache.move_to_end(key)
         if len(self._cache) > self._cached:

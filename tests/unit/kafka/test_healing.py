@@ -16,6 +16,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from hub.errors import ConfigurationError
 from hub.kafka import HealingProducer, KafkaMisconfigured
 from hub.kafka import healing as module
 from hub.settings import KafkaSettings, RetrySettings
@@ -294,5 +295,23 @@ async def test_a_failure_that_is_neither_kafka_nor_the_network_is_logged_and_tri
             }
         ]
         assert not healing.refused.is_set()
+    finally:
+        await healing.stop()
+
+
+async def test_the_hubs_own_misconfiguration_met_while_connecting_stops_it_as_a_refusal(
+    factory: Factory,
+) -> None:
+    """A certificate file that cannot be read is not mended by waiting: refused, as Kafka's refusal is."""
+    factory.start_errors[:] = [
+        ConfigurationError("kafka", "HUB_KAFKA__SSL_CAFILE", "cannot read the CA file")
+    ]
+    healing = _healing()
+    healing.start()
+    await _until(healing.refused.is_set)
+    try:
+        assert healing.current is None
+        assert isinstance(healing.refusal, KafkaMisconfigured)
+        assert len(factory.built) == 1
     finally:
         await healing.stop()

@@ -139,3 +139,22 @@ def test_changelog_bytes_are_stored_as_they_are(tmp_path: Path) -> None:
     assert store.get("case:1") == {"plan_version": 2}  # the cached value did not survive
     assert store.get("case:2") == {"x": 1}
     assert len(store) == 2
+
+
+def test_a_key_found_absent_is_asked_of_sqlite_once_until_it_is_written(tmp_path: Path) -> None:
+    """Most lookups miss (a new event's id, a new KPI pair): a repeat of one is answered from memory."""
+    store = DiskStore(tmp_path)
+    selects: list[str] = []
+    store._db.set_trace_callback(lambda sql: selects.append(sql) if "SELECT" in sql else None)
+    assert store.get("seen:1") is None
+    assert store.get("seen:1") is None
+    assert len(selects) == 1
+    store.apply({"seen:1": {"received_on": "2026-11-30"}})
+    assert store.get("seen:1") == {"received_on": "2026-11-30"}
+    store.apply({"seen:1": None})
+    assert store.get("seen:1") is None
+    assert len(selects) == 1
+    # Changelog bytes are not decoded when applied: the next read asks the file.
+    store.apply_encoded({"seen:1": b'{"received_on":"2026-12-01"}'})
+    assert store.get("seen:1") == {"received_on": "2026-12-01"}
+    assert len(selects) == 2
