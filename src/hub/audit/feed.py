@@ -15,7 +15,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -67,6 +67,14 @@ def _count(report: BatchReport, *, invalid: bool) -> None:
     WRITE_SECONDS.observe(report.write_seconds)
     if invalid:
         RECORDS_INVALID.inc(report.invalid)
+
+
+# Records in one batch at most; a batch of fewer means the feed has caught up.
+_MAX_RECORDS: Final = 500
+# A batch of fewer is followed by the next no sooner than this after it began: the store is
+# a queryable copy of the topic, a second behind is nothing, and storing and committing a
+# few records at a time cost more CPU per record than reading them (docs/benchmarks.md).
+_MIN_ROUND_SECONDS: Final = 1.0
 
 
 def split_records(
@@ -123,6 +131,7 @@ class AuditFeed:
         group_id: str | None = None,
         retry_seconds: float = 2.0,
         on_batch: Callable[[BatchReport], None] | None = None,
+        min_round_seconds: float = _MIN_ROUND_SECONDS,
     ) -> None:
         self._kafka = kafka
         self._audit = audit
@@ -130,8 +139,14 @@ class AuditFeed:
         self._group = group_id or audit_group(kafka)
         self._adopt = group_id is None  # a group of the caller's own has no predecessor
         self._retry_seconds = retry_seconds
+        self._min_round_seconds = min_round_seconds
+        self._stopping = asyncio.Event()
         self._broker = faststream_batch_consumer(
-            kafka, layout.disclosures, group_id=self._group, handler=self._handle
+            kafka,
+            layout.disclosures,
+            group_id=self._group,
+            handler=self._handle,
+            max_records=_MAX_RECORDS,
         )
         # The store's connection lives on one thread (sqlite3 objects are thread-bound);
         # running it there keeps blocking database calls off the event loop.
@@ -165,6 +180,7 @@ class AuditFeed:
                 store.close()
 
     async def _handle(self, values: list[bytes]) -> None:
+        began = time.monotonic()
         disclosures, attempts, checkpoints = split_records(values)
         started = time.monotonic()
         try:
@@ -187,6 +203,13 @@ class AuditFeed:
         else:
             self._on_batch(report)
         self.stored += len(disclosures) + len(attempts)
+        if len(values) < _MAX_RECORDS:
+            # Keeping up: the next batch no sooner than a round after this one began, so a
+            # steady load is stored (and its offsets committed) in batches of hundreds, not
+            # of the few records each fetch brings; the topic holds them meanwhile.
+            with contextlib.suppress(TimeoutError):
+                rest = self._min_round_seconds - (time.monotonic() - began)
+                await asyncio.wait_for(self._stopping.wait(), max(rest, 0.0))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set.
@@ -206,6 +229,7 @@ class AuditFeed:
             starting.result()  # its failure, if it failed
             await stop.wait()
         finally:
+            self._stopping.set()  # a batch waiting out its round ends it now
             stopping.cancel()
             if not starting.done():  # run() itself was cancelled
                 starting.cancel()

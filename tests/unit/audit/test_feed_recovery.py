@@ -48,6 +48,7 @@ async def test_the_feed_opens_a_new_store_connection_after_a_failure(
         audit=AuditSettings(),
         layout=TopicLayout("t"),
         retry_seconds=0.0,
+        min_round_seconds=0.0,
     )
     try:
         with pytest.raises(OSError, match="closed the connection"):
