@@ -7,11 +7,16 @@ longer take its CPU (docs/benchmarks.md). The child is ``spawn``-ed (no copy of 
 parent's event loop and threads) and runs the same service class the tests run in
 process, so its guarantees are unchanged.
 
-``run`` ends as the in-process service's would: when ``stop`` is set the child is sent
-SIGTERM and stops its service (killed after ``stop_seconds``); when the child ends on its
-own, ``run`` raises its ConfigurationError, or the caller's error otherwise (a failure, a
-kill, or a SIGTERM to the child alone), so `hub run` stops with an error. A parent killed outright leaves no child behind: the child sees the
-end of a pipe that only the parent held open, and stops.
+When ``stop`` is set the child is sent SIGTERM and stops its service (killed after
+``stop_seconds``). When the child ends on its own with a ConfigurationError, ``run`` raises
+it, so `hub run` stops (no restart mends a setting). Any other end (a failure, a kill, a
+SIGTERM to the child alone) starts the child again, after 1 s, then 2, 4, ... up to a
+minute, logged as ``child_process_failed`` and counted in
+``hub_child_process_restarts_total``: the audit feed and the KPI aggregator copy and count
+what the router has already committed, so the router, and every partner's messages, go
+on without them meanwhile, and the new child takes up where its last commit left off. A
+parent killed outright leaves no child behind: the child sees the end of a pipe that only
+the parent held open, and stops.
 
 The child reports to this process over a pipe of its own (its metrics' figures, a
 snapshot for the page): `hub run` serves one ops port. Written by hand because
@@ -27,9 +32,12 @@ import contextlib
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
+
+from prometheus_client import Counter
 
 from hub.errors import ConfigurationError, HubError
 from hub.observability.logging import configure_logging, get_logger
@@ -42,6 +50,18 @@ _log = get_logger()
 _UNTOLD_GRACE_SECONDS = 1.0
 # How long, once the child has ended, the reader of its reports may take to read the rest.
 _READER_JOIN_SECONDS = 10.0
+# The wait before a failed child is started again, doubling up to the most; a child that
+# ran this long since its start is judged anew (its next failure waits the least again).
+_RESTART_SECONDS = 1.0
+_RESTART_MAX_SECONDS = 60.0
+_HEALTHY_SECONDS = 300.0
+
+RESTARTS = Counter(
+    "hub_child_process_restarts_total",
+    "Times a child process of `hub run` (hub-audit-feed, hub-kpi) ended on its own and was "
+    "started again; the router goes on meanwhile.",
+    ["child"],
+)
 
 
 class Runnable(Protocol):
@@ -68,6 +88,7 @@ class ChildService:
         on_report: Callable[[Any], None],
         failed: Callable[[int | None], HubError],
         stop_seconds: float = 30.0,
+        restart_seconds: float = _RESTART_SECONDS,
     ) -> None:
         self._name = name
         self._build = build
@@ -76,9 +97,42 @@ class ChildService:
         self._on_report = on_report
         self._failed = failed
         self._stop_seconds = stop_seconds
+        self._restart_seconds = restart_seconds
+        self._exit_code: int | None = None
+        RESTARTS.labels(name)  # at 0 from the start, so an increase shows
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run the child until ``stop`` is set or it ends; raises when it ended on a failure."""
+        """Run the child until ``stop`` is set, starting it again whenever it ends on its own.
+
+        Raises the child's ConfigurationError, which no restart mends.
+        """
+        pause = self._restart_seconds
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._run_once(stop)
+                return
+            except ConfigurationError:
+                raise
+            except HubError as exc:
+                if stop.is_set():
+                    return
+                if time.monotonic() - started >= _HEALTHY_SECONDS:
+                    pause = self._restart_seconds
+                RESTARTS.labels(self._name).inc()
+                _log.error(
+                    "child_process_failed",
+                    child=self._name,
+                    exc_type=type(exc).__name__,
+                    exit_code=self._exit_code,
+                    retry_seconds=pause,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, max(_RESTART_MAX_SECONDS, self._restart_seconds))
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
+        """Run the child once, until ``stop`` is set or it ends; raises when it ended on its own."""
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         reports, report = context.Pipe(duplex=False)
@@ -118,14 +172,14 @@ class ChildService:
                 child.terminate()
                 await asyncio.to_thread(child.join, self._stop_seconds)
             if child.is_alive():
-                _log.error("child_process_kill", name=self._name, after_seconds=self._stop_seconds)
+                _log.error("child_process_kill", child=self._name, after_seconds=self._stop_seconds)
                 child.kill()
                 await asyncio.to_thread(child.join)
             # The child has ended, so the pipe's end comes as soon as what it sent is read;
             # its reports are handed to the loop before this wait ends (in order).
             await asyncio.to_thread(reader.join, _READER_JOIN_SECONDS)
             if reader.is_alive():  # another process holds the pipe's end: left to itself
-                _log.error("child_reports_unfinished", name=self._name)
+                _log.error("child_reports_unfinished", child=self._name)
             else:
                 reports.close()
             parent_alive.close()
@@ -133,6 +187,7 @@ class ChildService:
             failure = None
             with contextlib.suppress(EOFError):  # the child sent nothing: it did not fail
                 failure = receive.recv() if receive.poll() else None
+        self._exit_code = child.exitcode
         if isinstance(failure, tuple):
             raise ConfigurationError(*failure)
         if child.exitcode not in (0, -signal.SIGTERM):

@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+import structlog
+from prometheus_client import REGISTRY
 
 from hub.child import ChildService
 from hub.errors import ConfigurationError, HubError
@@ -26,10 +28,13 @@ class _Reporting:
 
 
 class _Failing:
-    def __init__(self, exc: BaseException) -> None:
+    def __init__(self, exc: BaseException, on_report: Any = None) -> None:
         self._exc = exc
+        self._on_report = on_report
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self._on_report is not None:
+            self._on_report("started")
         raise self._exc
 
 
@@ -42,19 +47,26 @@ def build_misconfigured(*, on_report: Any) -> _Failing:
 
 
 def build_broken(*, on_report: Any) -> _Failing:
-    return _Failing(RuntimeError("a bug"))
+    return _Failing(RuntimeError("a bug"), on_report)
 
 
-def _child(build: Any, reports: list[Any]) -> ChildService:
+def _child(build: Any, reports: list[Any], name: str = "hub-test-child") -> ChildService:
     return ChildService(
-        "hub-test-child",
+        name,
         build,
         (),
         logging=LoggingSettings(level="ERROR"),
         on_report=reports.append,
         failed=lambda code: HubError(f"ended with code {code}"),
         stop_seconds=10,
+        restart_seconds=0.05,
     )
+
+
+async def _until(condition: Any, within: float = 60) -> None:
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 -- polls what the child's reports change
+            await asyncio.sleep(0.05)
 
 
 async def test_reports_reach_the_parent_and_a_stop_ends_the_child() -> None:
@@ -76,9 +88,33 @@ async def test_a_child_misconfigured_raises_its_configuration_error_here() -> No
         await asyncio.wait_for(_child(build_misconfigured, []).run(asyncio.Event()), 60)
 
 
-async def test_a_child_that_fails_raises_the_callers_error() -> None:
-    with pytest.raises(HubError, match="ended with code 1"):
-        await asyncio.wait_for(_child(build_broken, []).run(asyncio.Event()), 60)
+async def test_a_child_that_fails_is_started_again_until_stopped() -> None:
+    """A bug in a child does not stop `hub run`: the child starts again, counted and logged."""
+    reports: list[Any] = []
+    stop = asyncio.Event()
+
+    def restarts() -> float:
+        labels = {"child": "hub-test-broken"}
+        return REGISTRY.get_sample_value("hub_child_process_restarts_total", labels) or 0.0
+
+    before = restarts()
+    with structlog.testing.capture_logs() as logs:
+        running = asyncio.create_task(_child(build_broken, reports, "hub-test-broken").run(stop))
+        await _until(lambda: reports.count("started") >= 2)
+        stop.set()
+        await asyncio.wait_for(running, 60)  # stopped as asked: no error
+    assert restarts() - before >= 1
+    failed = [e for e in logs if e["event"] == "child_process_failed"]
+    assert failed[0] == {
+        "event": "child_process_failed",
+        "log_level": "error",
+        "child": "hub-test-broken",
+        "exc_type": "HubError",
+        "exit_code": 1,
+        "retry_seconds": 0.05,
+    }
+    if len(failed) > 1:
+        assert failed[1]["retry_seconds"] == 0.1  # the wait doubles
 
 
 class _Ending:
@@ -95,12 +131,14 @@ def build_ending(*, on_report: Any) -> _Ending:
     return _Ending(on_report)
 
 
-async def test_a_child_that_ends_well_but_untold_raises_the_callers_error() -> None:
-    """`hub run` must not end with success when a child stopped without being told to."""
+async def test_a_child_that_ends_well_but_untold_is_started_again() -> None:
+    """A child that stopped without being told (someone's `kill` of it alone) is not left stopped."""
     reports: list[Any] = []
-    with pytest.raises(HubError, match="ended with code 0"):
-        await asyncio.wait_for(_child(build_ending, reports).run(asyncio.Event()), 60)
-    assert reports == ["ending"]
+    stop = asyncio.Event()
+    running = asyncio.create_task(_child(build_ending, reports).run(stop))
+    await _until(lambda: reports.count("ending") >= 2)
+    stop.set()
+    await asyncio.wait_for(running, 60)
 
 
 async def test_the_reports_left_in_the_pipe_when_the_child_ended_are_all_taken() -> None:

@@ -256,7 +256,9 @@ class AuditFeedProcess:
     the GIL from the router; out of it, `hub run` drains about a quarter faster
     (docs/benchmarks.md, "Fourth pass: drain"). The child runs an ``AuditFeed``, so the
     feed's guarantees are unchanged. When the child ends on its own, ``run`` raises its
-    ConfigurationError, or AuditStoreError for any other failure, so `hub run` stops.
+    ConfigurationError (so `hub run` stops); after any other end (AuditStoreError, with its
+    exit code) the child is started again and takes up from its last commit, while the
+    router goes on (``hub.child``).
 
     The child's metrics are counted in this process, so that `hub run` serves them on its
     one ops port: the child sends a ``BatchReport`` (four numbers) per batch.

@@ -350,7 +350,9 @@ class KpiAggregatorProcess:
     that took about a sixth of the router's process's CPU, which the router then did not
     have (docs/benchmarks.md). ``build`` makes the child's ``KpiAggregator`` from ``args``
     (the composition root's function: the parent's partners; the child loads the connectors itself).
-    Its reports move this process's metrics, and the last snapshot serves the page.
+    Its reports move this process's metrics, and the last snapshot serves the page. A
+    child that ends on its own is started again (``hub.child``); the page's figures wait
+    for it meanwhile.
     """
 
     def __init__(self, build: Build, args: tuple[Any, ...], *, logging: LoggingSettings) -> None:

@@ -69,13 +69,16 @@ SAFE_KEYS: frozenset[str] = frozenset(
         "operator", "officer", "officers", "filters",
         # an exception's class name (e.g. router_retrying), checked to be an identifier
         "exc_type", "failure",
+        # the hub's own processes, formats and reason codes, and its waits
+        "child", "exit_code", "format", "reason", "retry_seconds", "after_seconds",
     }
 )  # fmt: skip
 
 _NUMERIC_KEYS = frozenset(
     {"partition", "offset", "attempt", "count", "records", "deliveries", "disclosures",
      "state_changes", "dead_lettered", "duplicates", "duration_ms", "delay_seconds", "lag",
-     "port", "status", "redacted_keys", "suppressed", "chains", "officers"}
+     "port", "status", "redacted_keys", "suppressed", "chains", "officers", "exit_code",
+     "retry_seconds", "after_seconds"}
 )  # fmt: skip
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/@+\-\[\]*#=]{0,200}$")

@@ -243,3 +243,35 @@ def test_the_console_format_prints_no_locals_of_a_failing_frame() -> None:
     assert "event_processing_failed" in buffer.getvalue()
     assert "999900018" not in buffer.getvalue()
     assert "secret_local" not in buffer.getvalue()
+
+
+def test_every_field_the_hub_logs_is_one_it_lets_through() -> None:
+    """A field outside SAFE_KEYS is written as [redacted]: a log call naming one tells operators nothing.
+
+    Read from the source of every module: each keyword of a log call with a constant event
+    name (``_log.error("child_process_kill", child=...)``).
+    """
+    import ast
+    from pathlib import Path
+
+    import hub
+
+    levels = {"debug", "info", "warning", "error", "exception", "critical"}
+    allowed = SAFE_KEYS | {"exc_info"}
+    unknown = []
+    for path in Path(hub.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in levels
+                and node.args
+                and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+            ):
+                continue
+            unknown += [
+                f"{path.name}:{node.lineno} {kw.arg}"
+                for kw in node.keywords
+                if kw.arg is not None and kw.arg not in allowed
+            ]
+    assert unknown == []
