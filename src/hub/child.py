@@ -89,6 +89,7 @@ class ChildService:
         failed: Callable[[int | None], HubError],
         stop_seconds: float = 30.0,
         restart_seconds: float = _RESTART_SECONDS,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self._name = name
         self._build = build
@@ -98,13 +99,17 @@ class ChildService:
         self._failed = failed
         self._stop_seconds = stop_seconds
         self._restart_seconds = restart_seconds
+        self._on_end = on_end
         self._exit_code: int | None = None
         RESTARTS.labels(name)  # at 0 from the start, so an increase shows
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the child until ``stop`` is set, starting it again whenever it ends on its own.
 
-        Raises the child's ConfigurationError, which no restart mends.
+        Raises the child's ConfigurationError, which no restart mends, and the caller's error
+        when the child ended badly while stopping (killed after ``stop_seconds``, or failed):
+        `hub run` then exits non-zero, as it always did. ``on_end`` is called after each end
+        of the child, its last reports taken (the caller's figures are then no longer live).
         """
         pause = self._restart_seconds
         while not stop.is_set():
@@ -114,19 +119,22 @@ class ChildService:
                 return
             except ConfigurationError:
                 raise
-            except HubError as exc:
+            except HubError:
                 if stop.is_set():
-                    return
+                    raise
                 if time.monotonic() - started >= _HEALTHY_SECONDS:
                     pause = self._restart_seconds
                 RESTARTS.labels(self._name).inc()
+                # The exit code only: the child logged its own exception (``service_failed``).
                 _log.error(
                     "child_process_failed",
                     child=self._name,
-                    exc_type=type(exc).__name__,
                     exit_code=self._exit_code,
                     retry_seconds=pause,
                 )
+            finally:
+                if self._on_end is not None:
+                    self._on_end()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)
             pause = min(pause * 2, max(_RESTART_MAX_SECONDS, self._restart_seconds))

@@ -50,7 +50,9 @@ def build_broken(*, on_report: Any) -> _Failing:
     return _Failing(RuntimeError("a bug"), on_report)
 
 
-def _child(build: Any, reports: list[Any], name: str = "hub-test-child") -> ChildService:
+def _child(
+    build: Any, reports: list[Any], name: str = "hub-test-child", on_end: Any = None
+) -> ChildService:
     return ChildService(
         name,
         build,
@@ -60,6 +62,7 @@ def _child(build: Any, reports: list[Any], name: str = "hub-test-child") -> Chil
         failed=lambda code: HubError(f"ended with code {code}"),
         stop_seconds=10,
         restart_seconds=0.05,
+        on_end=on_end,
     )
 
 
@@ -98,18 +101,20 @@ async def test_a_child_that_fails_is_started_again_until_stopped() -> None:
         return REGISTRY.get_sample_value("hub_child_process_restarts_total", labels) or 0.0
 
     before = restarts()
+    ends: list[int] = []
+    child = _child(build_broken, reports, "hub-test-broken", on_end=lambda: ends.append(1))
     with structlog.testing.capture_logs() as logs:
-        running = asyncio.create_task(_child(build_broken, reports, "hub-test-broken").run(stop))
+        running = asyncio.create_task(child.run(stop))
         await _until(lambda: reports.count("started") >= 2)
         stop.set()
         await asyncio.wait_for(running, 60)  # stopped as asked: no error
     assert restarts() - before >= 1
+    assert len(ends) >= 2  # told after every end: the caller's figures are not live then
     failed = [e for e in logs if e["event"] == "child_process_failed"]
     assert failed[0] == {
         "event": "child_process_failed",
         "log_level": "error",
         "child": "hub-test-broken",
-        "exc_type": "HubError",
         "exit_code": 1,
         "retry_seconds": 0.05,
     }
@@ -183,3 +188,30 @@ async def test_a_report_larger_than_the_pipes_buffer_arrives_whole_while_the_loo
     await asyncio.wait_for(running, 30)
     assert len(reports) == 1
     assert len(reports[0]["rows"]) == 300
+
+
+class _FailingOnStop:
+    """Runs until stopped, then fails while stopping."""
+
+    def __init__(self, on_report: Any) -> None:
+        self._on_report = on_report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._on_report("running")
+        await stop.wait()
+        raise RuntimeError("a bug while stopping")
+
+
+def build_failing_on_stop(*, on_report: Any) -> _FailingOnStop:
+    return _FailingOnStop(on_report)
+
+
+async def test_a_child_that_fails_while_stopping_still_fails_the_run() -> None:
+    """Not started again (`hub run` is stopping), but not hidden either: `hub run` exits non-zero."""
+    reports: list[Any] = []
+    stop = asyncio.Event()
+    running = asyncio.create_task(_child(build_failing_on_stop, reports).run(stop))
+    await _until(lambda: reports == ["running"])
+    stop.set()
+    with pytest.raises(HubError, match="ended with code 1"):
+        await asyncio.wait_for(running, 60)

@@ -365,6 +365,7 @@ class KpiAggregatorProcess:
             logging=logging,
             on_report=self._take,
             failed=lambda code: HubError(f"the KPI aggregator's process ended with code {code}"),
+            on_end=self._not_live,
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -375,12 +376,14 @@ class KpiAggregatorProcess:
         return {"ready": False, **empty, "open": dict.fromkeys(KPIS.values(), 0)}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run the aggregator in its process until ``stop`` is set or the process ends."""
-        try:
-            await self._child.run(stop)
-        finally:
-            if self._snapshot is not None:
-                self._snapshot = {**self._snapshot, "ready": False}
+        """Run the aggregator in its process until ``stop`` is set (started again when it dies)."""
+        await self._child.run(stop)
+
+    def _not_live(self) -> None:
+        # The child has ended: its last figures stay shown, as not ready, until a new child
+        # has read its ledger back and reports again.
+        if self._snapshot is not None:
+            self._snapshot = {**self._snapshot, "ready": False}
 
     def _take(self, report: KpiReport) -> None:
         self._gauges.apply(report)

@@ -127,6 +127,10 @@ def test_the_process_side_shows_not_ready_until_a_report_then_its_snapshot_and_m
     process._take(KpiReport((), {"waiting": 3}, (), None, 1_700_000_001.0))
     assert process.snapshot() is shown
 
+    # The child ended (it is started again): its last figures stay, shown as not live.
+    process._not_live()
+    assert process.snapshot() == {**shown, "ready": False}
+
 
 def build_reporting_nothing(*, on_report: Any) -> Any:
     raise AssertionError("the child is not started in this test")
