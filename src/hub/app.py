@@ -117,6 +117,7 @@ class Hub:
             audit=self.settings.audit,
             layout=self.layout,
             logging=self.settings.logging,
+            nice=self.settings.ops.child_nice,
         )
         board = DeadLetterBoard(
             kafka=self.settings.kafka,
@@ -131,6 +132,7 @@ class Hub:
                 # router made for the registry it routes by, whatever the file says now.
                 (self.settings, self.layout, tuple(self.registry)),
                 logging=self.settings.logging,
+                nice=self.settings.ops.child_nice,
             )
             if self.settings.ops.kpi
             else None

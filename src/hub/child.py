@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -90,6 +91,7 @@ class ChildService:
         stop_seconds: float = 30.0,
         restart_seconds: float = _RESTART_SECONDS,
         on_end: Callable[[], None] | None = None,
+        nice: int = 0,
     ) -> None:
         self._name = name
         self._build = build
@@ -100,6 +102,7 @@ class ChildService:
         self._stop_seconds = stop_seconds
         self._restart_seconds = restart_seconds
         self._on_end = on_end
+        self._nice = nice
         self._exit_code: int | None = None
         RESTARTS.labels(name)  # at 0 from the start, so an increase shows
 
@@ -148,7 +151,7 @@ class ChildService:
         parent_gone, parent_alive = context.Pipe(duplex=False)
         child = context.Process(
             target=_child_main,
-            args=(self._logging, self._build, self._args, send, parent_gone, report),
+            args=(self._logging, self._build, self._args, send, parent_gone, report, self._nice),
             name=self._name,
         )
         child.start()
@@ -229,8 +232,13 @@ def _child_main(
     failures: Connection,
     parent_gone: Connection,
     reports: Connection,
+    nice: int = 0,
 ) -> None:
     """The child's body: the built service until SIGTERM or until the parent is gone."""
+    if nice:
+        # Below the router: on a busy machine the router, which partners wait for, gets the
+        # CPU first; the child catches up when it is free (docs/benchmarks.md, "Ninth pass").
+        os.nice(nice)
     configure_logging(
         format=logging.format,
         level=logging.level,

@@ -555,6 +555,15 @@ class OpsSettings(BaseModel):
         "HubSafetyReportUndelivered; served as hub_safety_report_deadline_seconds, which the "
         "shipped alert rule compares with (deploy/prometheus/hub-alerts.yml).",
     )
+    child_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the CPU priority of `hub run`'s child processes (the "
+        "audit feed, the KPI aggregator) is than the router's (os.nice; 0: the same). They "
+        "copy and count what the router has committed and may fall behind for a while; on "
+        "a busy machine the router, which partners wait for, comes first.",
+    )
     kpi: bool = Field(
         default=True,
         description="Run the flow-KPI aggregator in this `hub run` (the `<prefix>.kpi` topic, "

@@ -215,3 +215,42 @@ async def test_a_child_that_fails_while_stopping_still_fails_the_run() -> None:
     stop.set()
     with pytest.raises(HubError, match="ended with code 1"):
         await asyncio.wait_for(running, 60)
+
+
+class _Priority:
+    """Reports its own CPU priority (nice value), then runs until stopped."""
+
+    def __init__(self, on_report: Any) -> None:
+        self._on_report = on_report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        import os
+
+        self._on_report(os.getpriority(os.PRIO_PROCESS, 0))
+        await stop.wait()
+
+
+def build_priority(*, on_report: Any) -> _Priority:
+    return _Priority(on_report)
+
+
+async def test_a_child_runs_below_the_routers_priority_by_its_nice() -> None:
+    """On a busy machine the router comes first: the child's nice value is the parent's plus ``nice``."""
+    import os
+
+    reports: list[Any] = []
+    stop = asyncio.Event()
+    child = ChildService(
+        "hub-test-nice",
+        build_priority,
+        (),
+        logging=LoggingSettings(level="ERROR"),
+        on_report=reports.append,
+        failed=lambda code: HubError(f"ended with code {code}"),
+        nice=5,
+    )
+    running = asyncio.create_task(child.run(stop))
+    await _until(lambda: bool(reports))
+    stop.set()
+    await asyncio.wait_for(running, 60)
+    assert reports == [min(os.getpriority(os.PRIO_PROCESS, 0) + 5, 19)]

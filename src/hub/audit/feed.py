@@ -272,6 +272,7 @@ class AuditFeedProcess:
         layout: TopicLayout,
         logging: LoggingSettings,
         stop_seconds: float = 30.0,
+        nice: int = 0,
     ) -> None:
         self._child = ChildService(
             "hub-audit-feed",
@@ -281,6 +282,7 @@ class AuditFeedProcess:
             on_report=_count_report,
             failed=lambda code: AuditStoreError(f"the audit feed's process ended with code {code}"),
             stop_seconds=stop_seconds,
+            nice=nice,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

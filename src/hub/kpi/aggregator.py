@@ -355,7 +355,9 @@ class KpiAggregatorProcess:
     for it meanwhile.
     """
 
-    def __init__(self, build: Build, args: tuple[Any, ...], *, logging: LoggingSettings) -> None:
+    def __init__(
+        self, build: Build, args: tuple[Any, ...], *, logging: LoggingSettings, nice: int = 0
+    ) -> None:
         self._gauges = KpiGauges()
         self._snapshot: dict[str, Any] | None = None
         self._child = ChildService(
@@ -366,6 +368,7 @@ class KpiAggregatorProcess:
             on_report=self._take,
             failed=lambda code: HubError(f"the KPI aggregator's process ended with code {code}"),
             on_end=self._not_live,
+            nice=nice,
         )
 
     def snapshot(self) -> dict[str, Any]:
