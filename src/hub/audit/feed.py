@@ -36,7 +36,7 @@ _log = get_logger()
 
 RECORDS_STORED = Counter(
     "hub_audit_records_stored_total",
-    "Disclosure-log records copied into the audit store.",
+    "Disclosure-log records copied into the audit store (new ones: a batch read again is not counted).",
     ["kind"],
 )
 _RECORD_TYPE = b'"record_type"'
@@ -53,7 +53,11 @@ _STORED_ATTEMPTS = RECORDS_STORED.labels(kind="attempt")
 
 
 class BatchReport(NamedTuple):
-    """What the feed did with one batch: the figures of its metrics (no ids, no content)."""
+    """What the feed did with one batch: the figures of its metrics (no ids, no content).
+
+    ``disclosures`` and ``attempts`` count the records new to the store: a batch read again
+    (after a restart, before its offsets were committed) is not counted twice.
+    """
 
     disclosures: int
     attempts: int
@@ -163,15 +167,16 @@ class AuditFeed:
         disclosures: list[DisclosureRecord],
         attempts: list[DeliveryAttempt],
         checkpoints: list[Checkpoint],
-    ) -> int:
+    ) -> tuple[int, int]:
+        """Store the batch; how many of its disclosures and of its attempts were new."""
         if self._store is None:
             self._store = open_store(self._audit.store_url)
-        added = self._store.add(disclosures)
+        new_disclosures = self._store.add(disclosures)
         # Attempts after their disclosure: a batch may hold both, in log order.
-        added += self._store.add_attempts(attempts)
+        new_attempts = self._store.add_attempts(attempts)
         if checkpoints:
             self._store.add_checkpoints(checkpoints)
-        return added
+        return new_disclosures, new_attempts
 
     def _drop_store(self) -> None:
         store, self._store = self._store, None
@@ -184,7 +189,9 @@ class AuditFeed:
         disclosures, attempts, checkpoints = split_records(values)
         started = time.monotonic()
         try:
-            await self._call(self._write, disclosures, attempts, checkpoints)
+            new_disclosures, new_attempts = await self._call(
+                self._write, disclosures, attempts, checkpoints
+            )
         except Exception:
             _log.exception("audit_store_unavailable")
             # A connection that broke stays broken (psycopg does not reconnect): open a
@@ -193,9 +200,9 @@ class AuditFeed:
             await asyncio.sleep(self._retry_seconds)  # no hot loop while the store is down
             raise  # NACK: the batch is rewound and read again
         report = BatchReport(
-            len(disclosures),
-            len(attempts),
-            len(values) - len(disclosures) - len(attempts),
+            new_disclosures,
+            new_attempts,
+            len(values) - len(disclosures) - len(attempts) - len(checkpoints),
             time.monotonic() - started,
         )
         if self._on_batch is None:
