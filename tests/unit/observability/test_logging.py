@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -249,35 +251,152 @@ def test_every_field_the_hub_logs_is_one_it_lets_through() -> None:
     """A field outside SAFE_KEYS is written as [redacted]: a log call naming one tells operators nothing.
 
     Read from the source of every module: each keyword of a log call with a constant event
-    name (``_log.error("child_process_kill", child=...)``) and of every ``bind(...)``.
-    Fields spread from a dict (``**context``) are not seen here.
+    name (``_log.error("child_process_kill", child=...)``) and of every ``bind(...)``, and
+    the fields spread into them (``**context``): a dict literal the function builds, or its
+    own ``**kwargs``, followed to every call of it in its module and in the modules that
+    import from it. A spread followed nowhere fails the test, so none goes unseen.
     """
-    import ast
-    from pathlib import Path
+    modules = _hub_modules()
+    allowed = SAFE_KEYS | {"exc_info"}
+    unknown: list[str] = []
+    unseen: list[str] = []
+    for name, (path, tree) in modules.items():
+        for function, call in _log_calls(tree):
+            where = f"{path.name}:{call.lineno}"
+            unknown += [f"{where} {k.arg}" for k in call.keywords if k.arg and k.arg not in allowed]
+            for spread in [k.value for k in call.keywords if k.arg is None]:
+                fields = _spread_fields(spread, function, name, modules)
+                if fields is None:
+                    unseen.append(f"{where} **{ast.unparse(spread)}")
+                unknown += [f"{where} {field}" for field in fields or () if field not in allowed]
+    assert unknown == []
+    assert unseen == []
 
+
+_LEVELS = {"debug", "info", "warning", "error", "exception", "critical"}
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _hub_modules() -> dict[str, tuple[Path, ast.Module]]:
     import hub
 
-    levels = {"debug", "info", "warning", "error", "exception", "critical"}
-    allowed = SAFE_KEYS | {"exc_info"}
-    unknown = []
-    for path in Path(hub.__file__).parent.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and (
-                    node.func.attr == "bind"
-                    or (
-                        node.func.attr in levels
-                        and node.args
-                        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
-                    )
-                )
-            ):
-                continue
-            unknown += [
-                f"{path.name}:{node.lineno} {kw.arg}"
-                for kw in node.keywords
-                if kw.arg is not None and kw.arg not in allowed
-            ]
-    assert unknown == []
+    root = Path(hub.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = (path, ast.parse(path.read_text(encoding="utf-8")))
+    return modules
+
+
+def _functions(tree: ast.AST) -> Iterator[_Function]:
+    yield from (n for n in ast.walk(tree) if isinstance(n, _Function))
+
+
+def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a module or function, not those of the functions defined in it."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _Function):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _is_log_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and (
+            node.func.attr == "bind"
+            or (
+                node.func.attr in _LEVELS
+                and bool(node.args)
+                and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+            )
+        )
+    )
+
+
+def _log_calls(tree: ast.Module) -> Iterator[tuple[_Function | None, ast.Call]]:
+    """Every log call with a constant event name, and every ``bind``, with its function."""
+    for scope in [tree, *_functions(tree)]:
+        for node in _own_nodes(scope):
+            if _is_log_call(node):
+                assert isinstance(node, ast.Call)
+                yield (scope if isinstance(scope, _Function) else None), node
+
+
+def _dict_keys(value: ast.expr | None) -> list[str] | None:
+    """The keys of a dict literal (or of either dict of ``a if c else b``); None: not one."""
+    if isinstance(value, ast.IfExp):
+        body, orelse = _dict_keys(value.body), _dict_keys(value.orelse)
+        return None if body is None or orelse is None else body + orelse
+    if isinstance(value, ast.Dict) and all(
+        isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
+    ):
+        return [k.value for k in value.keys if isinstance(k, ast.Constant)]
+    return None
+
+
+def _assigned(scope: ast.AST, is_target: Any) -> list[str] | None:
+    """The keys of the dict literal assigned to the target ``is_target`` accepts in ``scope``."""
+    for node in ast.walk(scope):
+        if isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        if any(is_target(t) for t in targets):
+            return _dict_keys(value)
+    return None
+
+
+def _spread_fields(
+    spread: ast.expr,
+    function: _Function | None,
+    module: str,
+    modules: dict[str, tuple[Path, ast.Module]],
+    depth: int = 0,
+) -> list[str] | None:
+    """The field names a ``**spread`` in ``function`` can carry; None: not followed."""
+    if isinstance(spread, ast.Attribute):  # self.context: a dict literal the module assigns
+        attr = spread.attr
+        return _assigned(
+            modules[module][1], lambda t: isinstance(t, ast.Attribute) and t.attr == attr
+        )
+    if function is None or depth > 3 or not isinstance(spread, ast.Name):
+        return None
+    name = spread.id
+    built = _assigned(function, lambda t: isinstance(t, ast.Name) and t.id == name)
+    if built is not None:  # a dict literal the function builds
+        return built
+    kwargs = function.args.kwarg
+    if kwargs is None or kwargs.arg != spread.id:
+        return None
+    fields: list[str] = []
+    calls = 0
+    for name, (_path, tree) in modules.items():
+        if name != module and not any(
+            isinstance(n, ast.ImportFrom) and n.module == module for n in ast.walk(tree)
+        ):
+            continue
+        for caller in [None, *_functions(tree)]:
+            for node in ast.walk(caller or tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else None
+                if isinstance(node.func, ast.Name):
+                    called = node.func.id
+                if called != function.name or caller is None:
+                    continue
+                calls += 1
+                fields += [k.arg for k in node.keywords if k.arg is not None]
+                for inner in [k.value for k in node.keywords if k.arg is None]:
+                    more = _spread_fields(inner, caller, name, modules, depth + 1)
+                    if more is None:
+                        return None
+                    fields += more
+    named = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
+    return [f for f in fields if f not in named] if calls else None
