@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -153,19 +154,50 @@ def _no_password() -> str:
     return ""
 
 
+# Built contexts by their settings and their files' identity: loading a trust store takes
+# 20-25 ms (the system's, or a CA bundle of that size) on the event loop of whoever asks,
+# and the hub asks for a client often (the lag monitor a consumer per backlog read, the
+# webhook deliverer two per partner at start). A context serves any number of
+# connections. A file replaced on disk (a rotated certificate) gives a new context to
+# the clients made after it; those already connected keep theirs.
+_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+_CONTEXTS_KEPT: Final = 8
+_CONTEXTS_LOCK = threading.Lock()
+
+
 def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
     """The TLS context for SSL and SASL_SSL (None otherwise); raises ConfigurationError naming the setting.
 
     Built by aiokafka's ``create_ssl_context``: certificates are verified against
-    ``ssl_cafile`` (or the system's trust store), the hostname unless switched off.
+    ``ssl_cafile`` (or the system's trust store), the hostname unless switched off. Built
+    once per settings and files (``_CONTEXTS``).
     """
     _check_combinations(settings)
     if settings.security_protocol not in _TLS_PROTOCOLS:
         return None
+    files: list[tuple[object, ...]] = []
     for field in _TLS_FILES:
         path = getattr(settings, field)
         if path is not None:
             _check_readable(field, path)
+            found = path.stat()
+            files.append((field, str(path), found.st_ino, found.st_mtime_ns, found.st_size))
+        else:
+            files.append((field, None))
+    password = settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else None
+    key = (tuple(files), password, settings.ssl_check_hostname)
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+    if context is None:
+        context = _build_ssl_context(settings)
+        with _CONTEXTS_LOCK:  # clients are made in threads too (the CLI's, the tests')
+            while len(_CONTEXTS) >= _CONTEXTS_KEPT:
+                del _CONTEXTS[next(iter(_CONTEXTS))]
+            _CONTEXTS[key] = context
+    return context
+
+
+def _build_ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
     if settings.ssl_key_password is None and _is_encrypted(settings.ssl_keyfile):
         raise _invalid("ssl_key_password", "is required: HUB_KAFKA__SSL_KEYFILE is encrypted")
     password: Callable[[], str] | str = (

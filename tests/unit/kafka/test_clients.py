@@ -234,3 +234,31 @@ def test_transactional_producers_retry_a_refused_request_after_the_short_backoff
     assert "retry_backoff_ms" not in built[1]
     assert built[2]["retry_backoff_ms"] == 250
     assert KafkaSettings().transaction_retry_backoff_ms == 20
+
+
+def test_a_tls_context_is_built_once_and_anew_for_a_replaced_file(
+    pki: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every client shares one context (a trust store takes ~20 ms to load); a rotated CA file gives a new one."""
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(pki["ca"].read_bytes())
+    settings = _kafka(security_protocol="SSL", ssl_cafile=ca_file)
+    first = client_options(settings)["ssl_context"]
+
+    assert client_options(settings)["ssl_context"] is first
+    assert (
+        client_options(_kafka(security_protocol="SSL", ssl_cafile=ca_file))["ssl_context"] is first
+    )
+    unverified = _kafka(security_protocol="SSL", ssl_cafile=ca_file, ssl_check_hostname=False)
+    assert client_options(unverified)["ssl_context"] is not first
+
+    rotated = trustme.CA()
+    staged = tmp_path / "ca.pem.new"
+    rotated.cert_pem.write_to_path(str(staged))
+    staged.replace(ca_file)  # as a certificate manager rotates a file: a new one moved in place
+    renewed = client_options(settings)["ssl_context"]
+
+    assert renewed is not first
+    assert [c["subject"] for c in renewed.get_ca_certs()] != [
+        c["subject"] for c in first.get_ca_certs()
+    ]
