@@ -47,6 +47,7 @@ __all__ = [
     "is_event_id",
     "is_json_media_type",
     "parse_structured",
+    "parse_time",
     "passes_eleven_proof",
     "path_key",
     "read_attributes",
@@ -276,7 +277,8 @@ class CloudEvent:
     id: str
     source: str
     type: str
-    time: datetime
+    time: str
+    """RFC 3339, as the event's sender wrote it: a recipient gets the same ``time``."""
     subject: str
     data: Mapping[str, Any] | str
     dataschema: str | None = None
@@ -290,7 +292,7 @@ class CloudEvent:
             "id": self.id,
             "source": self.source,
             "type": self.type,
-            "time": self.time.isoformat(),
+            "time": self.time,
             "subject": self.subject,
             "datacontenttype": self.datacontenttype,
         }
@@ -316,6 +318,8 @@ class EnvelopeAttributes(NamedTuple):
     source: str | None
     type: str | None
     time: datetime | None
+    time_text: str | None
+    """``time`` as the sender wrote it (when valid): what recipients get, unchanged."""
     subject: str | None
     dataschema: str | None
     traceparent: str | None
@@ -410,7 +414,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
     time: datetime | None = None
     time_text = strings["time"]
     if time_text is not None:
-        time = _parse_time(time_text)
+        time = parse_time(time_text)
         if time is None:
             errors.append(
                 _error(
@@ -535,6 +539,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
         source=strings["source"],
         type=strings["type"],
         time=time,
+        time_text=time_text if time is not None else None,
         subject=subject,
         dataschema=dataschema,
         traceparent=traceparent,
@@ -562,7 +567,8 @@ def _convertible(time: datetime) -> bool:
     return True
 
 
-def _parse_time(text: str) -> datetime | None:
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 date-time with an offset (``T``/``Z`` in either case); None if it is not one."""
     if _RFC3339.fullmatch(text) is None:
         return None
     try:
@@ -713,7 +719,7 @@ def _own_to_kafka(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]], by
         ("ce_id", event.id.encode()),
         ("ce_source", event.source.encode()),
         ("ce_type", event.type.encode()),
-        ("ce_time", event.time.isoformat().encode()),
+        ("ce_time", event.time.encode()),
         ("ce_subject", subject.encode()),
     ]
     if event.dataschema is not None:

@@ -14,7 +14,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import pytest
@@ -217,7 +217,7 @@ def event(subject: str, seq: int) -> CloudEvent:
         id=f"{subject}-{seq}-{uuid.uuid4().hex[:6]}",
         source="urn:nld:oin:00000001234567890000:systeem:hub",
         type=EVENT_TYPE,
-        time=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
+        time="2025-03-03T09:15:00+00:00",
         subject=subject,
         data={"referral_id": subject, "seq": seq},
     )

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from hub.connectors.family import Family, Link, LinkedFacts, SelectorSpec, StateKind
+from hub.envelope import parse_time
 from hub.errors import ErrorCode
 from hub.families import state as s
 from hub.families.provisions import check_category
@@ -204,7 +205,8 @@ def _replay_plan_if_newer(
                 plan.event_id,
                 plan.source,
                 plan.type,
-                datetime.fromisoformat(plan.time),
+                _held_time(plan.time),
+                plan.time,
                 plan.subject,
                 plan.trace,
                 plan.data,
@@ -402,3 +404,11 @@ CARE = Family(
         ),
     ),
 )
+
+
+def _held_time(text: str) -> datetime:
+    """The held plan's ``time``: the text its sender wrote, which validation accepted."""
+    time = parse_time(text)
+    if time is None:  # a held copy is the hub's own record of a valid event
+        raise ValueError("a held plan's time is not RFC 3339")
+    return time

@@ -104,7 +104,7 @@ def _hold_plan(item: RuleInput, case_id: str, version: int) -> None:
         event_id=event.id,
         source=event.source,
         type=event.type,
-        time=event.time.isoformat(),
+        time=event.time_text,  # as sent: its replay carries the same time
         subject=event.subject,
         dataschema=event.dataschema,
         trace=item.trace,

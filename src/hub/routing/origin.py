@@ -21,6 +21,8 @@ class Origin:
     source: str
     type: str
     time: datetime
+    time_text: str
+    """``time`` as its sender wrote it: what every delivery of it carries."""
     subject: str
     trace: TraceContext
     data: Mapping[str, Any]
@@ -28,4 +30,13 @@ class Origin:
     @classmethod
     def of(cls, event: ValidEvent, data: Mapping[str, Any], trace: TraceContext) -> Origin:
         """The inbound event, with its canonical data and its trace."""
-        return cls(event.id, event.source, event.type, event.time, event.subject, trace, data)
+        return cls(
+            event.id,
+            event.source,
+            event.type,
+            event.time,
+            event.time_text,
+            event.subject,
+            trace,
+            data,
+        )

@@ -317,7 +317,7 @@ def _delivery(
             id=delivery_id(origin.source, origin.event_id, target.partner.id, number),
             source=origin.source,
             type=origin.type,
-            time=origin.time,
+            time=origin.time_text,
             subject=subject,
             data=payload,
             traceparent=origin.trace.traceparent(span),

@@ -43,6 +43,8 @@ class ValidEvent:
     source: str
     type: str
     time: datetime
+    time_text: str
+    """``time`` as the sender wrote it: delivered unchanged (privacy.md)."""
     subject: str
     traceparent: str | None
     dataschema: str | None
@@ -66,7 +68,7 @@ class ValidEvent:
             id=self.id,
             source=self.source,
             type=self.type,
-            time=self.time,
+            time=self.time_text,
             subject=self.subject,
             data=self.canonical_data(),
             dataschema=self.dataschema,
@@ -188,6 +190,7 @@ def validate_event(
     assert attributes.id is not None
     assert attributes.source is not None
     assert attributes.time is not None
+    assert attributes.time_text is not None
     assert attributes.subject is not None
     assert spec is not None
     assert data_model is not None
@@ -197,6 +200,7 @@ def validate_event(
         source=attributes.source,
         type=spec.type,
         time=attributes.time,
+        time_text=attributes.time_text,
         subject=attributes.subject,
         traceparent=attributes.traceparent,
         dataschema=attributes.dataschema,

@@ -6,7 +6,6 @@ import asyncio
 import json
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -34,7 +33,7 @@ def delivery(subject: str, n: int) -> CloudEvent:
         id=f"d-{subject}-{n}",
         source="urn:nld:oin:00000001234567890000:systeem:wijkteam",
         type=TYPE,
-        time=datetime(2026, 3, 3, 9, 15, tzinfo=UTC),
+        time="2026-03-03T09:15:00+00:00",
         subject=subject,
         data={"referral_id": subject, "status": "accepted", "n": n},
         dataschema=VIEW,
