@@ -114,7 +114,9 @@ _SEPARATORS = re.compile(r"[._:-]")
 _SAFE_KEY = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
 _DIGIT_RUN = re.compile(r"[0-9]{5}")
 _RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    # RFC 3339's time-numoffset: hours 00-23, minutes 00-59 (fromisoformat takes +01:60).
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _JSON_MEDIA_TYPE = re.compile(r"application/json(?:\s*;\s*charset=\"?utf-8\"?)?", re.IGNORECASE)
 # RFC 3986's URI (section 3, the ABNF of appendix A), written out: no dependency checks it

@@ -335,3 +335,20 @@ def test_a_time_at_the_calendar_edge_is_the_senders_error(time: str) -> None:
     event = make_event("referrals.submitted")
     event["time"] = time
     assert ("time", ErrorCode.DATETIME_INVALID) in errors_of(event)
+
+
+@pytest.mark.parametrize(
+    "time", ["2025-03-03T10:00:00+01:60", "2025-03-03T10:00:00+00:99", "2025-03-03T10:00:00-24:00"]
+)
+def test_an_offset_outside_rfc_3339_is_refused(time: str) -> None:
+    """RFC 3339's offset has hours 00-23 and minutes 00-59: +01:60 is not read as +02:00."""
+    event = make_event("referrals.submitted")
+    event["time"] = time
+    assert ("time", ErrorCode.DATETIME_INVALID) in errors_of(event)
+
+
+@pytest.mark.parametrize("time", ["2025-03-03T10:00:00+23:59", "2025-03-03T10:00:00-00:00"])
+def test_every_offset_rfc_3339_allows_is_read(time: str) -> None:
+    event = make_event("referrals.submitted")
+    event["time"] = time
+    assert errors_of(event) == []
