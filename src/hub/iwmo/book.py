@@ -94,7 +94,7 @@ def answer_records(
     """What an answer stores: (records of ``<prefix>.iwmo``, records of ``<prefix>.iwmo-receipts``).
 
     The care records only on approval; the receipt for every answer that is neither a
-    replay nor a 9056 (``CareAnswer.receipt_to_keep``).
+    replay nor to other bytes under a used Identificatie (``CareAnswer.receipt_to_keep``).
     """
     own: list[tuple[str, bytes]] = []
     receipts: list[tuple[str, bytes]] = []

@@ -75,10 +75,11 @@ class CareAnswer:
 
     @property
     def receipt_to_keep(self) -> Receipt | None:
-        """The receipt to store: None for a replay and for a 9056.
+        """The receipt to store: None for a replay and for other bytes under a used Identificatie.
 
-        Other bytes under a used Identificatie must not replace the first message's
-        receipt, or the first message's own resend would no longer be a replay.
+        Those must not replace the first message's receipt (whether they are answered 9056
+        or fail before that check), or the first message's own resend would no longer be
+        a replay.
         """
         if any(f.code is IwmoCode.IDENTIFICATIE_USED for f in self.findings):
             return None
@@ -93,9 +94,12 @@ def answer_care_message(
     used = state.used_identificatie(header.afzender, header.kind.bericht_code, header.identificatie)
     if used is not None and used.digest == message.digest and used.retour is not None:
         return CareAnswer(used.accepted, used.retour, {}, (), (), {}, None, replayed=True)
+    # Other bytes under a used Identificatie: whatever they are answered, their receipt
+    # must not replace the first message's, or that message's resend is no replay.
+    keep = used is None
     findings = document_findings(message)
     if findings:
-        return _answer(message, context, {"Header": (RETOUR_REJECTED,)}, findings)
+        return _answer(message, context, {"Header": (RETOUR_REJECTED,)}, findings, keep=keep)
     verdict = check_state(
         message,
         state,
@@ -104,7 +108,9 @@ def answer_care_message(
         pseudonymise=context.pseudonymise,
     )
     if verdict.header is not None:
-        return _answer(message, context, {"Header": (verdict.header.retourcode,)}, verdict.findings)
+        return _answer(
+            message, context, {"Header": (verdict.header.retourcode,)}, verdict.findings, keep=keep
+        )
     if verdict.items:
         item = "StartProduct" if message.is_start else "StopProduct"
         codes: dict[str, tuple[str, ...]] = {
@@ -116,7 +122,7 @@ def answer_care_message(
             codes[f"{item}[{each.position}]"] = (
                 (failed.retourcode,) if failed is not None else (RETOUR_ACCEPTED,)
             )
-        return _answer(message, context, codes, verdict.findings)
+        return _answer(message, context, codes, verdict.findings, keep=keep)
     events = care_events(
         message, verdict.matched, source=context.source, received_at=context.received_at
     )
@@ -137,7 +143,10 @@ def _answer(
     context: ReceiptContext,
     codes: Retourcodes,
     findings: list[Finding],
+    *,
+    keep: bool = True,
 ) -> CareAnswer:
+    """The answer with its retour; ``keep``: a receipt to store (False: one is stored already)."""
     retour = render_retour(
         message,
         codes,
@@ -145,12 +154,16 @@ def _answer(
         xsd_versie_retour=context.xsd_versie_retour,
     )
     header = message.header
-    receipt = Receipt(
-        header.afzender,
-        header.kind.bericht_code,
-        header.identificatie,
-        message.digest,
-        retour,
-        not findings,
+    receipt = (
+        Receipt(
+            header.afzender,
+            header.kind.bericht_code,
+            header.identificatie,
+            message.digest,
+            retour,
+            not findings,
+        )
+        if keep
+        else None
     )
     return CareAnswer(not findings, retour, codes, tuple(findings), (), {}, receipt)

@@ -94,6 +94,32 @@ def test_other_bytes_under_a_used_identificatie(state: MemoryState) -> None:
     assert b"<Client>" not in result.retour
 
 
+def test_a_rejected_resend_under_a_used_identificatie_leaves_the_first_replayable(
+    state: MemoryState,
+) -> None:
+    """Other bytes that fail before the 9056 check store nothing: the first message's resend is still a replay."""
+    first = answer(state, "wmo305.xml")
+    broken = answer_care_message(
+        message(
+            "wmo305.xml",
+            (
+                "<StatusAanlevering>1</StatusAanlevering>",
+                "<StatusAanlevering>2</StatusAanlevering>",
+            ),
+        ),
+        state,
+        context(),
+    )
+    assert not broken.accepted
+    assert broken.receipt_to_keep is None
+    state.store(broken.receipt_to_keep, {})
+
+    again = answer_care_message(message("wmo305.xml"), state, context("2026-12-03T09:00:00+01:00"))
+
+    assert again.replayed
+    assert again.retour == first.retour
+
+
 def test_the_same_bytes_after_their_retour_expired_get_9056(state: MemoryState) -> None:
     """The same bytes once the stored retour is gone: 9056, not a second approval."""
     first = answer(state, "wmo305.xml")
