@@ -380,8 +380,12 @@ class GatewaySettings(BaseModel):
 
     max_body_bytes: int = Field(
         default=1_048_576,
-        ge=1024,
-        description="Largest request body accepted; larger ones are refused with 413 while reading.",
+        # The contract accepts every event up to 256 KiB (messages.md, Size): a smaller
+        # body limit would refuse events every other channel takes.
+        ge=262_144,
+        description="Largest request body accepted (at least 256 KiB, the contract's event "
+        "limit); larger ones are refused with 413 while reading: EVENT_TOO_LARGE for one "
+        "event, BODY_TOO_LARGE for a batch.",
     )
     max_batch_events: int = Field(
         default=100, ge=1, le=1000, description="Most events in one batch-mode request."

@@ -52,7 +52,13 @@ from hub.gateway import metrics
 from hub.gateway.auth import Authenticator
 from hub.gateway.endpoints import EndpointContext, MountedEndpoint, Service, mount_endpoints
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
-from hub.gateway.limits import AuthFailureLimiter, PartnerRateLimiter, read_body
+from hub.gateway.limits import (
+    AuthFailureLimiter,
+    PartnerRateLimiter,
+    body_too_large,
+    event_too_large,
+    read_body,
+)
 from hub.gateway.openapi import (
     AcceptedBody,
     BatchResults,
@@ -164,6 +170,8 @@ async def post_events(request: Request) -> Response:
         request,
         max_bytes=gateway.settings.max_body_bytes,
         timeout_seconds=gateway.settings.body_timeout_seconds,
+        # One event over the body limit is an event over the contract's 256 KiB.
+        too_large=body_too_large if adapter.many else event_too_large,
     )
     try:
         readings = adapter.read(HttpMessage(head.headers, body))

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Final
 
 from limits import RateLimitItem, parse_many
@@ -29,9 +30,17 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import ClientDisconnect, Request
 
+from hub.envelope import event_too_large as envelope_too_large
+from hub.errors import ErrorCode
 from hub.gateway.problems import Problem, ProblemCode, ProblemError
 
-__all__ = ["AuthFailureLimiter", "PartnerRateLimiter", "read_body"]
+__all__ = [
+    "AuthFailureLimiter",
+    "PartnerRateLimiter",
+    "body_too_large",
+    "event_too_large",
+    "read_body",
+]
 
 # The rest of the body was never read: the connection cannot carry another request.
 _CLOSE: Final = {"Connection": "close"}
@@ -107,18 +116,38 @@ class PartnerRateLimiter(_MovingWindows):
                 await self._refuse(item, partner_id)  # another request took the rest meanwhile
 
 
-def _too_large() -> ProblemError:
+def body_too_large() -> ProblemError:
+    """413 BODY_TOO_LARGE: a body over the gateway's limit (a batch, an endpoint's document)."""
     return ProblemError(Problem(413, ProblemCode.BODY_TOO_LARGE.value, headers=_CLOSE))
 
 
-async def read_body(request: Request, *, max_bytes: int, timeout_seconds: float) -> bytes:
-    """The request body, read as a stream within ``max_bytes`` (else 413) and the time (else 408)."""
+def event_too_large() -> ProblemError:
+    """413 EVENT_TOO_LARGE, as for an event measured over 256 KiB: one event's body over the limit.
+
+    The body limit is at least the contract's event limit, so such a body is an event
+    over 256 KiB as sent; the contract names one code for that on every channel.
+    """
+    return ProblemError(
+        Problem(
+            413, ErrorCode.EVENT_TOO_LARGE.value, errors=(envelope_too_large(),), headers=_CLOSE
+        )
+    )
+
+
+async def read_body(
+    request: Request,
+    *,
+    max_bytes: int,
+    timeout_seconds: float,
+    too_large: Callable[[], ProblemError] = body_too_large,
+) -> bytes:
+    """The request body, read as a stream within ``max_bytes`` (else ``too_large``, a 413) and the time (else 408)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
             raise ProblemError(Problem(400, ProblemCode.BAD_REQUEST.value))
         if int(declared) > max_bytes:
-            raise _too_large()
+            raise too_large()
     chunks: list[bytes] = []
     size = 0
     try:
@@ -126,7 +155,7 @@ async def read_body(request: Request, *, max_bytes: int, timeout_seconds: float)
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise _too_large()
+                    raise too_large()
                 chunks.append(chunk)
     except TimeoutError:
         raise ProblemError(

@@ -150,8 +150,8 @@ _PROBLEM_DESCRIPTIONS: Final[dict[int, str]] = {
     "again without `after`.",
     405: "Method not allowed.",
     408: "The body did not arrive in time (REQUEST_TIMEOUT).",
-    413: "The body is too large (BODY_TOO_LARGE), the batch too long (BATCH_TOO_LARGE), "
-    "or the event over 256 KiB (EVENT_TOO_LARGE).",
+    413: "A batch's body is too large (BODY_TOO_LARGE), the batch too long (BATCH_TOO_LARGE), "
+    "or the event over 256 KiB (EVENT_TOO_LARGE), also one whose body is over the limit.",
     415: "Unsupported Content-Type (CONTENT_TYPE_UNSUPPORTED).",
     422: "The event breaks the contract; errors lists every path and code.",
     429: "Rate limit reached (RATE_LIMITED); see Retry-After.",

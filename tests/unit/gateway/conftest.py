@@ -14,7 +14,7 @@ from hub.gateway import GatewaySettings, StatusBook, create_app
 from hub.gateway.testing import RecordingSink, with_credentials
 from hub.topics import TopicLayout
 
-from .gatewaytest import KEYS, SWT_SUBJECT, AppFactory
+from .gatewaytest import KEYS, LIMIT, SWT_SUBJECT, AppFactory
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def book() -> StatusBook:
 
 @pytest.fixture
 def settings() -> GatewaySettings:
-    return GatewaySettings(max_body_bytes=64 * 1024, rate_limit="10000/minute")
+    return GatewaySettings(max_body_bytes=LIMIT, rate_limit="10000/minute")
 
 
 @pytest.fixture

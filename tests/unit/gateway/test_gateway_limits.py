@@ -15,7 +15,7 @@ from hub.gateway import GatewaySettings
 from hub.gateway.limits import PartnerRateLimiter
 from hub.gateway.testing import RecordingSink
 
-from .gatewaytest import BATCH, AppFactory, auth, referral
+from .gatewaytest import BATCH, LIMIT, AppFactory, auth, referral
 
 
 @asynccontextmanager
@@ -49,9 +49,22 @@ class _Counting:
 async def test_declared_oversized_body_is_refused_before_reading(
     client: httpx.AsyncClient, sink: RecordingSink
 ) -> None:
-    """A Content-Length over the limit answers 413 BODY_TOO_LARGE without reading the body."""
-    body = b" " * (64 * 1024 + 1)
+    """A Content-Length over the limit answers 413 without reading the body: one event is EVENT_TOO_LARGE."""
+    body = b" " * (LIMIT + 1)
     response = await client.post("/events", content=body, headers=auth())
+    assert response.status_code == 413
+    assert response.headers["connection"] == "close"
+    assert response.json()["code"] == "EVENT_TOO_LARGE"
+    assert [e["code"] for e in response.json()["errors"]] == ["EVENT_TOO_LARGE"]
+    assert sink.records == []
+
+
+async def test_a_batch_over_the_body_limit_is_body_too_large(
+    client: httpx.AsyncClient, sink: RecordingSink
+) -> None:
+    """A batch's events are measured one by one; the body as a whole is over the gateway's limit."""
+    body = b" " * (LIMIT + 1)
+    response = await client.post("/events", content=body, headers=auth(content_type=BATCH))
     assert response.status_code == 413
     assert response.json()["code"] == "BODY_TOO_LARGE"
     assert sink.records == []
@@ -64,12 +77,12 @@ async def test_streamed_oversized_body_is_refused_while_reading(
     body = _Counting(b" " * 16 * 1024, chunks=100)
     response = await client.post("/events", content=body, headers=auth())
     assert response.status_code == 413
-    assert body.pulled == 5  # 64 KiB allowed: the fifth 16 KiB chunk passes the limit
+    assert body.pulled == LIMIT // (16 * 1024) + 1  # the chunk after the limit's is refused
 
 
 async def test_body_exactly_at_the_limit_is_read(client: httpx.AsyncClient) -> None:
     """The limit is inclusive: a body of exactly max_body_bytes is parsed (here: as bad JSON)."""
-    response = await client.post("/events", content=b"{" * (64 * 1024), headers=auth())
+    response = await client.post("/events", content=b"{" * LIMIT, headers=auth())
     assert response.status_code == 400
 
 
