@@ -391,7 +391,16 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
 
     event_id = strings["id"]
     if event_id is not None:
-        if len(event_id) > _ID_MAX_LENGTH:
+        if has_bsn_part(event_id):  # first: also in an id that breaks the format too
+            errors.append(
+                _error(
+                    "id",
+                    ErrorCode.BSN_IN_IDENTIFIER,
+                    "No part of the id between . _ : - may be a BSN; use a UUID.",
+                )
+            )
+            event_id = None
+        elif len(event_id) > _ID_MAX_LENGTH:
             errors.append(_error("id", ErrorCode.TOO_LONG, "Must have at most 128 characters."))
             event_id = None
         elif _EVENT_ID.fullmatch(event_id) is None:
@@ -400,15 +409,6 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
                     "id",
                     ErrorCode.FORMAT_INVALID,
                     "An id is 1 to 128 characters from A-Z a-z 0-9 . _ : - (a UUID is best).",
-                )
-            )
-            event_id = None
-        elif has_bsn_part(event_id):
-            errors.append(
-                _error(
-                    "id",
-                    ErrorCode.BSN_IN_IDENTIFIER,
-                    "No part of the id between . _ : - may be a BSN; use a UUID.",
                 )
             )
             event_id = None

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final, Literal, NamedTuple, TypeVar, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -276,8 +277,10 @@ def _check_bsn(value: str) -> str:
     return value
 
 
-def _check_identifier(value: str) -> str:
-    if has_bsn_part(value):
+def _check_identifier(value: object) -> object:
+    # Before the format: an identifier that also breaks the format is still reported as
+    # carrying a BSN, the finding that matters (messages.md: "rejected at that path").
+    if isinstance(value, str) and has_bsn_part(value):
         raise PydanticCustomError(
             ErrorCode.BSN_IN_IDENTIFIER.value,
             "No part of an identifier between . _ : - may be a BSN.",
@@ -333,7 +336,7 @@ Identifier = Annotated[
         ErrorCode.IDENTIFIER_INVALID,
         "An identifier is 1 to 64 characters from A-Z a-z 0-9 . _ : -.",
     ),
-    AfterValidator(_check_identifier),
+    BeforeValidator(_check_identifier),
 ]
 Bsn = Annotated[
     str,

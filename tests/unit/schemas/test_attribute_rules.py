@@ -352,3 +352,22 @@ def test_every_offset_rfc_3339_allows_is_read(time: str) -> None:
     event = make_event("referrals.submitted")
     event["time"] = time
     assert errors_of(event) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("id", "a/b-999900018"),
+        ("id", "x" * 130 + "-999900018"),
+        ("data.referral_id", "R/1-999900018"),
+        ("data.referral_id", "R" * 70 + "-999900018"),
+    ],
+)
+def test_a_bsn_part_is_reported_even_where_the_format_is_broken_too(path: str, value: str) -> None:
+    """BSN_IN_IDENTIFIER at the path, whatever else is wrong with the value: the finding that matters."""
+    event = make_event("referrals.submitted")
+    if path == "id":
+        event["id"] = value
+    else:
+        event["data"]["referral_id"] = value
+    assert [e for e in errors_of(event) if e[0] == path] == [(path, ErrorCode.BSN_IN_IDENTIFIER)]
