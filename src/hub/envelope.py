@@ -332,6 +332,12 @@ def _error(path: str, code: ErrorCode, message: str) -> ErrorDetail:
     return ErrorDetail(path=path, code=code, message=message)
 
 
+def _subject_is_bsn() -> ErrorDetail:
+    return _error(
+        "subject", ErrorCode.SUBJECT_IS_BSN, "No part of the subject between . _ : - may be a BSN."
+    )
+
+
 def _string(raw: Mapping[str, Any], name: str, errors: list[ErrorDetail], required: bool) -> None:
     """Append why attribute ``name`` is not a non-empty string (the caller saw it is not)."""
     if name not in raw:
@@ -437,13 +443,7 @@ def read_attributes(raw: Mapping[str, Any]) -> tuple[EnvelopeAttributes, list[Er
 
     subject = strings["subject"]
     if subject is not None and has_bsn_part(subject):
-        errors.append(
-            _error(
-                "subject",
-                ErrorCode.SUBJECT_IS_BSN,
-                "No part of the subject between . _ : - may be a BSN.",
-            )
-        )
+        errors.append(_subject_is_bsn())
         subject = None
 
     partitionkey = strings["partitionkey"]
@@ -832,13 +832,12 @@ def from_kafka(
             and key_text != subject
             and (key_text is None or key_text != structured.get("partitionkey"))
         ):
-            raise InvalidEvent(
-                [
-                    _error(
-                        "subject",
-                        ErrorCode.SUBJECT_MISMATCH,
-                        "The Kafka key must equal the subject.",
-                    )
-                ]
-            )
+            mismatch = [
+                _error(
+                    "subject", ErrorCode.SUBJECT_MISMATCH, "The Kafka key must equal the subject."
+                )
+            ]
+            if has_bsn_part(subject):  # never hidden behind the mismatch
+                mismatch.insert(0, _subject_is_bsn())
+            raise InvalidEvent(mismatch)
     return structured

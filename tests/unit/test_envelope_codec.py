@@ -186,6 +186,19 @@ def test_from_kafka_rejects_unusable_records(
     assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
 
 
+def test_a_bsn_subject_is_reported_with_a_key_that_differs_from_it() -> None:
+    """A key unlike the subject stops the record's reading; a BSN in the subject is still named."""
+    _key, headers, value = _record()
+    headers = [(n, b"Z-999900018" if n == "ce_subject" else v) for n, v in headers]
+    with pytest.raises(InvalidEvent) as caught:
+        from_kafka(b"another-key", headers, value)
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("subject", ErrorCode.SUBJECT_IS_BSN),
+        ("subject", ErrorCode.SUBJECT_MISMATCH),
+    ]
+    assert "999900018" not in " ".join(e.message for e in caught.value.errors)
+
+
 @pytest.mark.parametrize(
     "value",
     [
