@@ -447,6 +447,7 @@ class _Compiler:
                     )
                 seen[key] = (part.source, route.row)
                 routes.append((part, route))
+        self._check_one_row_per_partner(routes)
         for part, route in routes:
             # From the compiled routes: what each row can reach, whatever it says.
             self.source = part.source
@@ -456,6 +457,33 @@ class _Compiler:
             self._check_filtered(route)
         self.source = self.table
         return PrivacyPolicy(self.table, [route for _, route in routes])
+
+    def _check_one_row_per_partner(self, routes: Sequence[tuple[_Part, Route]]) -> None:
+        """Refuse two rows of one type that can reach one partner (``swt`` and ``swt-zwolle``).
+
+        A partner gets an event once: its delivery id and disclosure id are derived from
+        the event and the partner, so a second row's delivery would carry the same ids
+        with other data, and the disclosure log would keep only one of the two records.
+        Compared by role, so the table holds whatever partners are registered later.
+        """
+        earlier: dict[str, list[tuple[_Part, Route]]] = {}
+        for part, route in routes:
+            roles = self._roles_of(route.recipient)
+            for other_part, other in earlier.get(route.type, []):
+                shared = roles & self._roles_of(other.recipient)
+                if shared:
+                    self.source = part.source
+                    where = (
+                        other.row
+                        if other_part.source == part.source
+                        else f"{other.row} of {other_part.source}"
+                    )
+                    raise self.fail(
+                        f"{route.row}.recipient",
+                        f"can reach a partner {where} reaches too (role {sorted(shared)[0]}): "
+                        "a partner gets a type through one row",
+                    )
+            earlier.setdefault(route.type, []).append((part, route))
 
     def _check_owned(self, part: _Part, route: Route) -> None:
         """A connector's row names a type the connector declares, or its role as the recipient."""

@@ -268,6 +268,15 @@ ISSUED = index("assignments.issued", "assigned-provider")
             f"routes[{len(DEFAULT['routes'])}]",
             "repeats the type and recipient of routes[0]",
         ),
+        (
+            # swt by its role and by its partner id: one delivery id, two deliveries.
+            lambda d: d["routes"].append(
+                {**copy.deepcopy(d["routes"][0]), "recipient": "swt-zwolle"}
+            ),
+            f"routes[{len(DEFAULT['routes'])}].recipient",
+            "can reach a partner routes[0] reaches too (role swt): a partner gets a type "
+            "through one row",
+        ),
     ],
 )
 def test_a_bad_table_refuses_to_start(
