@@ -140,6 +140,7 @@ def _issued(item: RuleInput) -> None:
         subjects=sorted(item.own_subjects()),
         care=s.Care(**(known.get("care") or {})) if known is not None else s.Care(),
         plan_version=int(known.get("plan_version", 0)) if known is not None else 0,
+        client=item.ctx.pseudonymise(data["client"]["bsn"]),
     )
     if "case_id" in data:
         value["case_id"] = data["case_id"]

@@ -165,6 +165,9 @@ class AssignmentState(TypedDict):
     subjects: list[str]
     care: Care
     plan_version: int
+    client: NotRequired[str]
+    """The pseudonym of ``client.bsn`` alone (``subjects`` also has a legal representative's);
+    absent in values written before it was kept."""
     case_id: NotRequired[str]
     ended_on: NotRequired[str]
     received_on: NotRequired[str]

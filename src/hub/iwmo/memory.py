@@ -197,8 +197,11 @@ class MemoryIwmoState:
         record = self.records.get(number)
         if record is not None:
             return frozenset({record.client})  # the client's own pseudonym
-        # Without a 301 the state's subjects are all the hub knows (they may include a
-        # legal representative's pseudonym).
+        client = value.get("client")
+        if isinstance(client, str):  # the assignment's client, kept in the routing state
+            return frozenset({client})
+        # A state value written before the client was kept: its subjects are all the hub
+        # knows (they may include a legal representative's pseudonym).
         return frozenset(value.get("subjects", ()))
 
     def _reported_starts(self, number: str, value: Value) -> list[CareStart]:

@@ -481,3 +481,37 @@ def test_the_session_of_docs_iwmo_md(capsys: pytest.CaptureFixture[str]) -> None
     stopped = ISSUED_INSPANNINGSGERICHT.parent / "wmo307.xml"
     code, result = iwmo(capsys, "inbound", "--after", issued, started, stopped)
     assert (code, [e["data"]["stopped_on"] for e in result["events"]]) == (0, ["2026-11-20"])
+
+
+# An assignment with a legal representative and no 301 (taakgericht: none is sent), so
+# the client is known from the routing state alone.
+TAAKGERICHT = DATA / "assignments-issued-taakgericht-representative.json"
+
+
+def test_a_start_for_the_legal_representatives_bsn_is_9019(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bsn not its client's: the representative's BSN, also kept among the assignment's subjects, is not the client's."""
+    code, result = iwmo(
+        capsys, "inbound", "--after", TAAKGERICHT, DATA / "wmo305-representative-bsn.xml"
+    )
+    assert (code, result["accepted"], result["events"]) == (1, False, [])
+    assert result["errors"] == [
+        {"code": "ASSIGNMENT_UNKNOWN", "path": "/Bericht/Client/Bsn", "retourcode": "9019"}
+    ]
+
+
+def test_a_stop_of_a_start_reported_as_json_is_approved_beside_a_representative(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The start a JSON care.started reported is the client's, whoever else the assignment names."""
+    code, result = iwmo(
+        capsys,
+        "inbound",
+        "--after",
+        TAAKGERICHT,
+        "--after",
+        DATA / "care-started-taakgericht.json",
+        DATA / "wmo307-taakgericht.xml",
+    )
+    assert (code, result["accepted"], result["errors"]) == (0, True, [])
