@@ -155,7 +155,10 @@ def _issued(item: RuleInput) -> None:
     if old_case != new_case:
         _index_assignment(item, old_case, number, add=False)
         _index_assignment(item, new_case, number, add=True)
-    if status == "new":
+        # Live for another case now: that case's plans are what it has had none of.
+        value["plan_version"] = 0
+    if status == "new" or (old_case != new_case and new_case is not None):
+        # It goes live for its case (privacy.md): issued, or linked to the case later.
         value = _replay_plan_if_newer(item, number, value)
     item.put(key, item.stamp(value))
 

@@ -194,3 +194,27 @@ def test_without_a_held_store_plans_are_neither_kept_nor_replayed(hub: InMemoryH
         "assignments",
         "assignments",
     ]
+
+
+def test_an_assignment_linked_to_the_case_later_gets_the_latest_plan_then(
+    hub: InMemoryHub,
+) -> None:
+    """Issued without case_id after the plan, then changed to name the case: it goes live for the case then."""
+    hub.upto("provisions.decided/valid/vervoer-denied.json")
+    issued = example("assignments.issued/valid/new-outputgericht.json")
+    without_case = variant(issued, "issued-without-case", case_id=None)
+    assert plan_deliveries(hub.send(without_case)) == {}
+
+    linked = variant(issued, "linked-to-the-case", status="changed", change_reason="02")
+    outcome = hub.send(linked)
+
+    plan = example("cases.plan-updated/valid/first-plan.json")
+    deliveries = plan_deliveries(outcome)
+    assert list(deliveries) == ["25000107"]
+    assert deliveries["25000107"]["id"] == delivery_id(
+        plan["source"], plan["id"], "provider-thuiszorg-zwolle", "25000107"
+    )
+    assert [g["goal_id"] for g in deliveries["25000107"]["data"]["goals"]] == ["G1", "G3"]
+    # Once: a later change of the same assignment does not deliver the plan again.
+    again = variant(issued, "changed-again", status="changed", change_reason="03")
+    assert plan_deliveries(hub.send(again)) == {}
