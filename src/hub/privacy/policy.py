@@ -458,19 +458,28 @@ class _Compiler:
         self.source = self.table
         return PrivacyPolicy(self.table, [route for _, route in routes])
 
+    def _partners_of(self, recipient: str) -> frozenset[str]:
+        """The registered partners a recipient name can resolve to: one, or a selector's roles' all."""
+        partner = self.registry.get(recipient)
+        if partner is not None:
+            return frozenset({partner.id})
+        roles = self._roles_of(recipient)
+        return frozenset(p.id for p in self.registry if p.role in roles)
+
     def _check_one_row_per_partner(self, routes: Sequence[tuple[_Part, Route]]) -> None:
         """Refuse two rows of one type that can reach one partner (``swt`` and ``swt-zwolle``).
 
         A partner gets an event once: its delivery id and disclosure id are derived from
         the event and the partner, so a second row's delivery would carry the same ids
         with other data, and the disclosure log would keep only one of the two records.
-        Compared by role, so the table holds whatever partners are registered later.
+        Compared over the registered partners (the table is compiled again with the
+        registry at every start); two partner ids of one role are two partners.
         """
         earlier: dict[str, list[tuple[_Part, Route]]] = {}
         for part, route in routes:
-            roles = self._roles_of(route.recipient)
+            partners = self._partners_of(route.recipient)
             for other_part, other in earlier.get(route.type, []):
-                shared = roles & self._roles_of(other.recipient)
+                shared = partners & self._partners_of(other.recipient)
                 if shared:
                     self.source = part.source
                     where = (
@@ -480,7 +489,7 @@ class _Compiler:
                     )
                     raise self.fail(
                         f"{route.row}.recipient",
-                        f"can reach a partner {where} reaches too (role {sorted(shared)[0]}): "
+                        f"can reach a partner {where} reaches too ({sorted(shared)[0]}): "
                         "a partner gets a type through one row",
                     )
             earlier.setdefault(route.type, []).append((part, route))

@@ -161,3 +161,70 @@ def test_a_connectors_rows_file_must_be_the_tables_format(tmp_path: Path) -> Non
     """A rows file without a version, or with keys the table does not know, is refused."""
     error = refusal(tmp_path, {"routes": [ROW], "colour": "red"})
     assert (error.path, str(error).split(": ", 2)[2]) == ("version", "Field required")
+
+
+COACH = RoleSpec(name="coach", description="Budget coaches: several partners of one role.")
+COACHES = [
+    Partner(id=f"coach-{n}", role="coach", source=f"urn:nld:oin:00000001234567890000:systeem:c{n}")
+    for n in ("a", "b")
+]
+
+
+class CoachingRequested(ContractModel):
+    """A stand-in model for a type the coaches receive."""
+
+    request_id: str
+    note: str
+
+
+COACHING = TypeSpec(
+    type="nl.sociaaldomein.coaching.requested.v1",
+    model=CoachingRequested,
+    subject_field="request_id",
+    sender_role="swt",
+    family="coaching",
+    short_name="coaching.requested",
+)
+
+
+def coach_policy(tmp_path: Path, recipients: list[str]) -> PrivacyPolicy:
+    """The table with a coach connector whose rows send ``coaching.requested`` to each recipient."""
+    rows = {
+        "version": 1,
+        "processing_activities": ["budget-coaching"],
+        "legal_bases": {"coaching": "Wet gemeentelijke schuldhulpverlening art. 8a"},
+        "routes": [
+            {
+                "type": "coaching.requested",
+                "recipient": recipient,
+                "fields": ["request_id", "note"],
+                "legal_basis": "coaching",
+                "processing_activity": "budget-coaching",
+            }
+            for recipient in recipients
+        ],
+    }
+    path = tmp_path / "coach.yaml"
+    path.write_text(yaml.safe_dump(rows), encoding="utf-8")
+    connector = Connector(role=COACH, receives=(COACHING,), rows=path)
+    found = Catalogue([*discover(), ("tests.coach", connector)])
+    registry = PartnerRegistry([*load_registry(), *COACHES], found.roles)
+    return load_policy(
+        DEFAULT_POLICY_PATH,
+        registry=registry,
+        types={**TYPES, COACHING.type: COACHING},
+        connectors=found.connectors,
+    )
+
+
+def test_rows_of_one_type_to_two_partners_of_one_role_compile(tmp_path: Path) -> None:
+    """Two partner ids of a role with several partners are two partners: each row reaches its own."""
+    policy = coach_policy(tmp_path, ["coach-a", "coach-b"])
+    assert [r.recipient for r in policy.routes_for(COACHING.type)] == ["coach-a", "coach-b"]
+
+
+def test_rows_of_one_type_to_one_partner_twice_are_refused(tmp_path: Path) -> None:
+    """One partner by two names would get the event twice under one delivery id."""
+    with pytest.raises(ConfigurationError) as caught:
+        coach_policy(tmp_path, ["coach-a", "coach-b", "coach-a"])
+    assert "repeats the type and recipient of routes[0]" in str(caught.value)

@@ -274,7 +274,7 @@ ISSUED = index("assignments.issued", "assigned-provider")
                 {**copy.deepcopy(d["routes"][0]), "recipient": "swt-zwolle"}
             ),
             f"routes[{len(DEFAULT['routes'])}].recipient",
-            "can reach a partner routes[0] reaches too (role swt): a partner gets a type "
+            "can reach a partner routes[0] reaches too (swt-zwolle): a partner gets a type "
             "through one row",
         ),
     ],
