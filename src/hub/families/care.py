@@ -152,11 +152,15 @@ def _issued(item: RuleInput) -> None:
         value["ended_on"] = known["ended_on"]
     old_case = known.get("case_id") if known is not None else None
     new_case = value.get("case_id")
+    if known is not None and "plan_case" in known:
+        value["plan_case"] = known["plan_case"]
     if old_case != new_case:
         _index_assignment(item, old_case, number, add=False)
         _index_assignment(item, new_case, number, add=True)
-        # Live for another case now: that case's plans are what it has had none of.
-        value["plan_version"] = 0
+        if new_case is not None and new_case != value.get("plan_case", old_case):
+            # Linked to a case whose plans it has had none of (not back to its own).
+            value["plan_version"] = 0
+            value["plan_case"] = new_case
     if status == "new" or (old_case != new_case and new_case is not None):
         # It goes live for its case (privacy.md): issued, or linked to the case later.
         value = _replay_plan_if_newer(item, number, value)
@@ -201,7 +205,7 @@ def _replay_plan_if_newer(
     plan = None if held is None else s.HeldPlan.from_value(held)
     if plan is None or plan.plan_version <= int(value.get("plan_version", 0)):
         return value
-    value = {**value, "plan_version": plan.plan_version}
+    value = {**value, "plan_version": plan.plan_version, "plan_case": case_id}
     case = s.case(item, case_id)
     item.facts.replays.append(
         Replay(
@@ -413,6 +417,7 @@ CARE = Family(
 def _held_time(text: str) -> datetime:
     """The held plan's ``time``: the text its sender wrote, which validation accepted."""
     time = parse_time(text)
-    if time is None:  # a held copy is the hub's own record of a valid event
-        raise ValueError("a held plan's time is not RFC 3339")
+    # Always RFC 3339: the sender's text validation accepted, or (held by an earlier
+    # version) Python's isoformat of it.
+    assert time is not None, "a held plan's time is the hub's own record of a valid event"
     return time

@@ -83,7 +83,11 @@ def _plan_updated(item: RuleInput) -> None:
     item.facts.subjects |= set(case.get("subjects", ()))
     for number, assignment in s.assignments_of_case(item, case_id):
         if s.is_live(assignment):
-            planned: s.AssignmentState = {**assignment, "plan_version": version}
+            planned: s.AssignmentState = {
+                **assignment,
+                "plan_version": version,
+                "plan_case": case_id,
+            }
             planned = item.stamp(planned)
             item.put(s.assignment_key(number), planned)
             item.facts.link(LIVE_ASSIGNMENT_PROVIDERS.name, assignment_link(number, planned))

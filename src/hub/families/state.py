@@ -168,6 +168,8 @@ class AssignmentState(TypedDict):
     client: NotRequired[str]
     """The pseudonym of ``client.bsn`` alone (``subjects`` also has a legal representative's);
     absent in values written before it was kept."""
+    plan_case: NotRequired[str]
+    """The case whose plan ``plan_version`` counts (absent: its ``case_id`` then)."""
     case_id: NotRequired[str]
     ended_on: NotRequired[str]
     received_on: NotRequired[str]

@@ -218,3 +218,18 @@ def test_an_assignment_linked_to_the_case_later_gets_the_latest_plan_then(
     # Once: a later change of the same assignment does not deliver the plan again.
     again = variant(issued, "changed-again", status="changed", change_reason="03")
     assert plan_deliveries(hub.send(again)) == {}
+
+
+def test_an_assignment_unlinked_and_linked_again_does_not_get_the_plan_twice(
+    hub: InMemoryHub,
+) -> None:
+    """Back in the case whose plan it already had: nothing new to deliver (one delivery id, one record)."""
+    hub.upto("provisions.decided/valid/vervoer-denied.json")
+    issued = example("assignments.issued/valid/new-outputgericht.json")
+    assert list(plan_deliveries(hub.send(issued))) == ["25000107"]
+    unlinked = variant(issued, "unlinked", status="changed", change_reason="02", case_id=None)
+    assert plan_deliveries(hub.send(unlinked)) == {}
+
+    relinked = variant(issued, "relinked", status="changed", change_reason="02")
+
+    assert plan_deliveries(hub.send(relinked)) == {}
