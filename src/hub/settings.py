@@ -380,8 +380,8 @@ class GatewaySettings(BaseModel):
 
     max_body_bytes: int = Field(
         default=1_048_576,
-        # The contract accepts every event up to 256 KiB (messages.md, Size): a smaller
-        # body limit would refuse events every other channel takes.
+        # The contract accepts every event up to 256 KiB of compact JSON (messages.md,
+        # Size): a smaller body limit would refuse such an event even sent compactly.
         ge=262_144,
         description="Largest request body accepted (at least 256 KiB, the contract's event "
         "limit); larger ones are refused with 413 while reading: EVENT_TOO_LARGE for one "

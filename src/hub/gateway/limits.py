@@ -30,8 +30,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import ClientDisconnect, Request
 
-from hub.envelope import event_too_large as envelope_too_large
-from hub.errors import ErrorCode
+from hub.errors import ErrorCode, ErrorDetail
 from hub.gateway.problems import Problem, ProblemCode, ProblemError
 
 __all__ = [
@@ -122,15 +121,19 @@ def body_too_large() -> ProblemError:
 
 
 def event_too_large() -> ProblemError:
-    """413 EVENT_TOO_LARGE, as for an event measured over 256 KiB: one event's body over the limit.
+    """413 EVENT_TOO_LARGE for one event whose body is over the limit: the contract's code for it.
 
-    The body limit is at least the contract's event limit, so such a body is an event
-    over 256 KiB as sent; the contract names one code for that on every channel.
+    The event was not read, so its size is not known, only that it came larger than the
+    gateway takes (at least 256 KiB, the contract's limit); the error says just that.
     """
+    unread = ErrorDetail(
+        "",
+        ErrorCode.EVENT_TOO_LARGE,
+        "The request body is over the gateway's limit, so the event was not read; an event "
+        "is at most 256 KiB (its compact JSON): split it over several events.",
+    )
     return ProblemError(
-        Problem(
-            413, ErrorCode.EVENT_TOO_LARGE.value, errors=(envelope_too_large(),), headers=_CLOSE
-        )
+        Problem(413, ErrorCode.EVENT_TOO_LARGE.value, errors=(unread,), headers=_CLOSE)
     )
 
 

@@ -95,8 +95,8 @@ _DETAILS: Final[Mapping[str, str]] = {
     ErrorCode.MALFORMED_JSON: "The body is not valid UTF-8 JSON (no NaN, no duplicate keys).",
     ErrorCode.TYPE_NOT_ALLOWED: "This partner's role does not send this event type.",
     ErrorCode.SOURCE_MISMATCH: "The source is not the URN registered for this partner.",
-    ErrorCode.EVENT_TOO_LARGE: "The event is over 256 KiB; split the information over several "
-    "events (lists without a stated limit hold at most 100 entries).",
+    ErrorCode.EVENT_TOO_LARGE: "The event is too large: at most 256 KiB (its compact JSON); split "
+    "the information over several events (lists without a stated limit hold at most 100 entries).",
     ErrorCode.PROCESSING_FAILED: "The hub could not process this request; nothing was stored. "
     "Operators have been alerted; retry later.",
 }

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from hub.gateway import GatewaySettings
 from hub.gateway.limits import PartnerRateLimiter
@@ -55,8 +56,17 @@ async def test_declared_oversized_body_is_refused_before_reading(
     assert response.status_code == 413
     assert response.headers["connection"] == "close"
     assert response.json()["code"] == "EVENT_TOO_LARGE"
-    assert [e["code"] for e in response.json()["errors"]] == ["EVENT_TOO_LARGE"]
+    [error] = response.json()["errors"]
+    assert error["code"] == "EVENT_TOO_LARGE"
+    assert "not read" in error["message"]  # its size is unknown: the body was over the limit
     assert sink.records == []
+
+
+def test_the_body_limit_is_at_least_the_contracts_event_limit() -> None:
+    """Below 256 KiB the gateway would refuse a compactly written event the contract accepts."""
+    assert GatewaySettings(max_body_bytes=LIMIT).max_body_bytes == LIMIT
+    with pytest.raises(ValidationError):
+        GatewaySettings(max_body_bytes=LIMIT - 1)
 
 
 async def test_a_batch_over_the_body_limit_is_body_too_large(
