@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import ssl
 import threading
@@ -159,7 +160,7 @@ def _no_password() -> str:
 # and the hub asks for a client often (the lag monitor a consumer per backlog read, the
 # webhook deliverer two per partner at start). A context serves any number of
 # connections. A file replaced on disk (a rotated certificate) gives a new context to
-# the clients made after it; those already connected keep theirs.
+# the clients made after it; a client made before keeps its own, on reconnects too.
 _CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
 _CONTEXTS_KEPT: Final = 8
 _CONTEXTS_LOCK = threading.Lock()
@@ -184,7 +185,12 @@ def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
             files.append((field, str(path), found.st_ino, found.st_mtime_ns, found.st_size))
         else:
             files.append((field, None))
-    password = settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else None
+    # The key password by its digest: the key of a module-level dict may show in a repr.
+    password = (
+        hashlib.sha256(settings.ssl_key_password.get_secret_value().encode()).hexdigest()
+        if settings.ssl_key_password
+        else None
+    )
     key = (tuple(files), password, settings.ssl_check_hostname)
     with _CONTEXTS_LOCK:
         context = _CONTEXTS.get(key)

@@ -262,3 +262,23 @@ def test_a_tls_context_is_built_once_and_anew_for_a_replaced_file(
     assert [c["subject"] for c in renewed.get_ca_certs()] != [
         c["subject"] for c in first.get_ca_certs()
     ]
+
+
+def test_a_wrong_key_password_is_refused_after_the_right_one_was_used(
+    pki: dict[str, Path],
+) -> None:
+    """A context built with the right password is not handed to settings with a wrong one."""
+
+    def settings(password: str) -> KafkaSettings:
+        return _kafka(
+            security_protocol="SSL",
+            ssl_cafile=pki["ca"],
+            ssl_certfile=pki["cert"],
+            ssl_keyfile=pki["encrypted_key"],
+            ssl_key_password=password,
+        )
+
+    assert isinstance(client_options(settings("right-password"))["ssl_context"], ssl.SSLContext)
+    with pytest.raises(ConfigurationError, match="SSL_KEY_PASSWORD"):
+        client_options(settings("wrong-password"))
+    assert "right-password" not in repr(clients._CONTEXTS)
