@@ -250,11 +250,13 @@ def test_the_console_format_prints_no_locals_of_a_failing_frame() -> None:
 def test_every_field_the_hub_logs_is_one_it_lets_through() -> None:
     """A field outside SAFE_KEYS is written as [redacted]: a log call naming one tells operators nothing.
 
-    Read from the source of every module: each keyword of a log call with a constant event
-    name (``_log.error("child_process_kill", child=...)``) and of every ``bind(...)``, and
-    the fields spread into them (``**context``): a dict literal the function builds, or its
-    own ``**kwargs``, followed to every call of it in its module and in the modules that
-    import from it. A spread followed nowhere fails the test, so none goes unseen.
+    Read from the source of every module: each keyword of a log call
+    (``_log.error("child_process_kill", child=...)``, also with the event name in a
+    variable) and of every ``bind(...)``, and the fields spread into them (``**context``):
+    a dict literal the function builds with the keys it sets later (``context["x"] = ...``),
+    or its own ``**kwargs``, followed to every call of it in its module and in the modules
+    that import from it. A spread followed nowhere fails the test. Keys set in other ways
+    (``update``, a loop) are not seen; the redaction still removes their values at run time.
     """
     modules = _hub_modules()
     allowed = SAFE_KEYS | {"exc_info"}
@@ -309,11 +311,8 @@ def _is_log_call(node: ast.AST) -> bool:
         and isinstance(node.func, ast.Attribute)
         and (
             node.func.attr == "bind"
-            or (
-                node.func.attr in _LEVELS
-                and bool(node.args)
-                and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
-            )
+            # Any first argument: an event name held in a variable (``kafka_retrying``'s) too.
+            or (node.func.attr in _LEVELS and bool(node.args))
         )
     )
 
@@ -370,16 +369,35 @@ def _spread_fields(
         return None
     name = spread.id
     built = _assigned(function, lambda t: isinstance(t, ast.Name) and t.id == name)
-    if built is not None:  # a dict literal the function builds
-        return built
-    kwargs = function.args.kwarg
-    if kwargs is None or kwargs.arg != spread.id:
+    if built is not None:  # a dict literal the function builds, and keys it adds later
+        return built + [
+            target.slice.value
+            for node in ast.walk(function)
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Subscript)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == name
+            and isinstance(target.slice, ast.Constant)
+            and isinstance(target.slice.value, str)
+        ]
+    # Its own **kwargs, or those of a function it is nested in (a callback's closure).
+    owners = [
+        f
+        for f in _functions(modules[module][1])
+        if f.args.kwarg is not None
+        and f.args.kwarg.arg == spread.id
+        and any(node is function for node in ast.walk(f))
+    ]
+    if not owners:
         return None
+    function = owners[-1]  # the innermost that has it
+    package = module.rpartition(".")[0]
     fields: list[str] = []
     calls = 0
     for name, (_path, tree) in modules.items():
         if name != module and not any(
-            isinstance(n, ast.ImportFrom) and n.module == module for n in ast.walk(tree)
+            isinstance(n, ast.ImportFrom) and n.module in (module, package) for n in ast.walk(tree)
         ):
             continue
         for caller in [None, *_functions(tree)]:
