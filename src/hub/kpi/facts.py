@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from hub.connectors.registry import Partner
-from hub.envelope import has_bsn_part, is_bsn
+from hub.envelope import has_bsn_part, is_bsn, parse_time
 
 __all__ = ["KPI_TYPES", "SUBJECT_ONLY", "Budget", "Fact", "fact_of"]
 
@@ -196,11 +196,8 @@ _READERS: Final = {
 def _time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if at.tzinfo is None or not _EARLIEST <= at <= datetime.now(UTC) + _AHEAD:
+    at = parse_time(value)  # RFC 3339 as validation reads it (``t``/``z`` too, no +01:60)
+    if at is None or not _EARLIEST <= at <= datetime.now(UTC) + _AHEAD:
         return None
     return at
 

@@ -129,6 +129,15 @@ def test_only_the_provider_itself_starts_its_care() -> None:
     assert fact_of(started, sender) is None
 
 
+def test_an_event_time_is_read_as_validation_reads_it() -> None:
+    """Lower-case ``t``/``z`` are RFC 3339 (counted); an offset past 23:59 is not (not counted)."""
+    submitted = make_event(REFERRAL, referral_id="R-1")
+    submitted["time"] = "2025-03-03t09:15:00z"
+    assert fact_of(submitted, sender_of(submitted)) is not None
+    submitted["time"] = "2025-03-03T09:15:00+01:60"
+    assert fact_of(submitted, sender_of(submitted)) is None
+
+
 def test_an_event_time_no_kpi_can_believe_counts_nothing() -> None:
     """Before 2000 or more than a day ahead of now: a partner's clock or data is wrong."""
     for at in ("0001-01-02T09:00:00+01:00", "1999-12-31T09:00:00+01:00", "9999-12-30T09:00:00Z"):
