@@ -204,7 +204,7 @@ async def release(
                         id=str(uuid.uuid4()),
                         source="urn:nld:oin:00000001234567890000:systeem:hub",
                         type=EVENT_TYPE,
-                        time=datetime.now(UTC),
+                        time=datetime.now(UTC).isoformat(),
                         subject=subject,
                         data={"referral_id": subject, "released": time.time()},
                     )

@@ -69,7 +69,8 @@ class CareAnswer:
     deliveries: dict[str, CareDeliveries] = field(repr=False)
     """Care records to store (per assignment number) with the events; empty unless accepted."""
     receipt: Receipt | None = field(repr=False)
-    """Store for TR056 and replay; None for a replay (already stored)."""
+    """Store for TR056 and replay (``receipt_to_keep``); None for a replay (already stored) and
+    for other bytes under a used Identificatie (the first message's stays)."""
     replayed: bool = False
     """True when the same bytes came again: the stored retour, nothing published."""
 

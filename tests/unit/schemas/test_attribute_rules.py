@@ -349,6 +349,7 @@ def test_an_offset_outside_rfc_3339_is_refused(time: str) -> None:
 
 @pytest.mark.parametrize("time", ["2025-03-03T10:00:00+23:59", "2025-03-03T10:00:00-00:00"])
 def test_every_offset_rfc_3339_allows_is_read(time: str) -> None:
+    """The edges of RFC 3339's offsets, +23:59 and -00:00, are valid."""
     event = make_event("referrals.submitted")
     event["time"] = time
     assert errors_of(event) == []
