@@ -111,7 +111,10 @@ _EXTENSIONS_SENTENCE: Final = (
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _SEPARATORS = re.compile(r"[._:-]")
-_SAFE_KEY = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
+# Every field and attribute name of the contract is lower-case ASCII letters and "_" (and
+# CloudEvents attribute names have no "-"): a key with a "-" is more often a name or a
+# date ("esther-van-dalfsen-1986-02-11") than a typo, so it is not repeated.
+_SAFE_KEY = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 _DIGIT_RUN = re.compile(r"[0-9]{5}")
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
@@ -251,9 +254,9 @@ def path_key(name: object) -> str:
     """Render an input key for an error path: the key when it looks like a field name, else ``*``.
 
     Keys come from the sender and could carry personal data. A key shaped like every field
-    and attribute name of the contract (lower-case ASCII letters, digits, ``_`` or ``-``,
-    not starting with a digit, at most 64, no run of five digits) is shown, so a typo is
-    easy to find; anything else, such as a name or a number, is replaced.
+    and attribute name of the contract (lower-case ASCII letters, digits or ``_``, not
+    starting with a digit, at most 64, no run of five digits) is shown, so a typo is easy
+    to find; anything else, such as a hyphenated name, a date or a number, is replaced.
     """
     if (
         isinstance(name, str)
