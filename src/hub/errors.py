@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "MAX_ERRORS",
     "AuditStoreError",
     "ConfigurationError",
     "DeliveryError",
@@ -54,6 +55,7 @@ class ErrorCode(StrEnum):
     SUBJECT_IS_BSN = "SUBJECT_IS_BSN"
     BSN_IN_IDENTIFIER = "BSN_IN_IDENTIFIER"
     EVENT_TOO_LARGE = "EVENT_TOO_LARGE"
+    TOO_MANY_ERRORS = "TOO_MANY_ERRORS"
     EXTENSION_NOT_ALLOWED = "EXTENSION_NOT_ALLOWED"
     CONTENT_TYPE_UNSUPPORTED = "CONTENT_TYPE_UNSUPPORTED"
     MALFORMED_JSON = "MALFORMED_JSON"
@@ -136,11 +138,30 @@ class HubError(Exception):
     """Root of every error the hub raises on purpose."""
 
 
+MAX_ERRORS = 100
+"""Errors listed per event at most; more are summed up in one TOO_MANY_ERRORS.
+
+An event of 24,000 unknown fields (within 256 KiB) would otherwise be answered with
+megabytes of errors, logged and dead-lettered as such, with every partner's messages
+waiting meanwhile."""
+
+
 class InvalidEvent(HubError):
     """The event breaks the contract; it is dead-lettered (Kafka) or answered 4xx (HTTP)."""
 
     def __init__(self, errors: list[ErrorDetail] | tuple[ErrorDetail, ...]) -> None:
-        self.errors: tuple[ErrorDetail, ...] = tuple(errors)
+        errors = tuple(errors)
+        if len(errors) > MAX_ERRORS:
+            more = len(errors) - MAX_ERRORS
+            errors = (
+                *errors[:MAX_ERRORS],
+                ErrorDetail(
+                    "",
+                    ErrorCode.TOO_MANY_ERRORS,
+                    f"{more} more errors are not listed: fix these and send the event again.",
+                ),
+            )
+        self.errors: tuple[ErrorDetail, ...] = errors
         first = self.errors[0] if self.errors else None
         summary = f"{first.path}: {first.code}" if first else "no details"
         super().__init__(f"event is invalid ({len(self.errors)} error(s), first {summary})")
