@@ -251,7 +251,10 @@ def _endpoint_route(mounted: MountedEndpoint) -> Callable[[Request], Awaitable[R
         except ProblemError as exc:
             if exc.problem.status != 413:
                 raise
-            raise ProblemError(bound.too_large()) from None
+            refused = bound.too_large()
+            # The rest of the body was never read: the connection cannot carry another request.
+            refused.headers.setdefault("Connection", "close")
+            raise ProblemError(refused) from None
         await gateway.limiter.check(partner.id)
         return await bound.answer(partner, body)
 
@@ -636,11 +639,17 @@ class _AccessLog:
             get_logger().info(
                 "http_request",
                 route=route,
-                method=scope.get("method"),
+                # The client's own word otherwise: "DALFSEN /events" must not log a name.
+                method=method if (method := scope.get("method")) in _METHODS else "other",
                 status=status,
                 partner=partner,
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
             )
+
+
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
 
 
 def _route_of(scope: Scope) -> str:

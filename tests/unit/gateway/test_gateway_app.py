@@ -148,6 +148,15 @@ async def test_docs_can_be_switched_off(make_app: AppFactory, settings: Any) -> 
     assert (await _call(app, "GET", "/docs")).status_code == 404
 
 
+async def test_request_log_names_only_known_methods(client: httpx.AsyncClient) -> None:
+    """A client's own method word is any text (a name): it is logged as "other"."""
+    with structlog.testing.capture_logs() as logs:
+        await client.request("DALFSEN", "/events")
+    (line,) = [entry for entry in logs if entry["event"] == "http_request"]
+    assert line["method"] == "other"
+    assert "DALFSEN" not in repr(line)
+
+
 @pytest.mark.parametrize("path", ["/events/DL-2025-0317", "/events"])
 async def test_request_log_names_the_route_not_the_path(
     client: httpx.AsyncClient, path: str

@@ -264,6 +264,8 @@ async def test_level_1_is_answered_with_code_and_path_only(
     problem = response.json()
     assert (problem["code"], problem["path"]) == (code, path)
     assert store.transactions == []
+    if status == 413:  # the rest of the body was never read
+        assert response.headers["connection"] == "close"
 
 
 async def test_another_providers_afzender_is_agb_not_sender(
