@@ -33,13 +33,17 @@ def run(args: argparse.Namespace) -> int:
     if partner is None or not isinstance(partner.delivery, WebhookDelivery):
         print(f"hub replay: {args.partner} is not a registered webhook recipient")
         return 2
-    report = asyncio.run(
-        replay(
-            partner,
-            kafka=settings.kafka,
-            webhooks=settings.webhooks,
-            layout=TopicLayout(settings.kafka.topic_prefix),
+    try:
+        report = asyncio.run(
+            replay(
+                partner,
+                kafka=settings.kafka,
+                webhooks=settings.webhooks,
+                layout=TopicLayout(settings.kafka.topic_prefix),
+            )
         )
-    )
+    except ConfigurationError as exc:  # the partner's signing secret unset, say: bad input
+        print(f"hub replay: {exc}")
+        return 2
     print(f"{report.partner}: {report.delivered} delivered, {report.parked_again} parked again")
     return 0 if report.parked_again == 0 else 1

@@ -193,7 +193,29 @@ class PullDeliveries:
 def _batch(records: list[Record], partner: Partner) -> tuple[bytes, int]:
     """The records as a structured-mode batch (JSON array), and how many it holds."""
     events = [event for record in records if (event := _event(record, partner))]
-    return json.dumps(events, ensure_ascii=False, separators=(",", ":")).encode(), len(events)
+    try:
+        return _json(events), len(events)
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON "\ud800") decodes but has no UTF-8: a record the router
+        # never writes (it refuses such data). Skipped as an unreadable one is, else every
+        # pull from this cursor would fail and the partner could never get past it.
+        kept = [event for event in events if _encodes(event)]
+        get_logger().warning(
+            "pull_record_skipped", partner=partner.id, count=len(events) - len(kept)
+        )
+        return _json(kept), len(kept)
+
+
+def _json(events: list[dict[str, Any]]) -> bytes:
+    return json.dumps(events, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _encodes(event: dict[str, Any]) -> bool:
+    try:
+        _json([event])
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _event(record: Record, partner: Partner) -> dict[str, Any] | None:

@@ -101,7 +101,9 @@ def verify(
             VerificationFailure.HEADER_MISSING,
             "webhook-id, webhook-timestamp and webhook-signature are required",
         )
-    if not timestamp_text.isdigit():
+    # ASCII digits, at most 20 (a 64-bit number): "²" is a digit to isdigit(), and int()
+    # refuses a number of over 4,300 digits with a ValueError, not our refusal.
+    if not (timestamp_text.isascii() and timestamp_text.isdigit() and len(timestamp_text) <= 20):
         raise WebhookVerificationError(
             VerificationFailure.TIMESTAMP_INVALID, "webhook-timestamp must be unix seconds"
         )

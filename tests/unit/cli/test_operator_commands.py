@@ -148,3 +148,24 @@ def test_a_mistyped_earlier_key_is_named_never_shown(
     assert named in said
     for secret in ("12345678901234567890", "SUPERSECRET", "Q8+ZR"):
         assert secret.upper() not in said.upper()
+
+
+def test_replay_of_a_partner_without_its_signing_secret_exits_2(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A setting to fix is bad input (2), not "some were parked again" (1), and no traceback."""
+    from hub.connectors.registry import DEMO_REGISTRY_PATH
+
+    registry = DEMO_REGISTRY_PATH.read_text(encoding="utf-8").replace(
+        "  - id: backoffice-zwolle\n",
+        "  - id: backoffice-zwolle\n"
+        '    delivery: {kind: webhook, url: "https://hooks.example/h", secret_env: HUB_TEST_UNSET}\n',
+    )
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(registry, encoding="utf-8")
+    monkeypatch.setenv("HUB_PARTNERS_FILE", str(partners))
+    monkeypatch.setenv("HUB_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.delenv("HUB_TEST_UNSET", raising=False)
+
+    assert main(["replay", "backoffice-zwolle"]) == 2
+    assert "HUB_TEST_UNSET" in capsys.readouterr().out

@@ -83,6 +83,14 @@ def test_missing_and_malformed_headers_are_refused() -> None:
     assert _failure(headers) is VerificationFailure.TIMESTAMP_INVALID
 
 
+@pytest.mark.parametrize("timestamp", ["\u00b2", "1" * 5000, "\u0661\u0667\u0660\u0660"])
+def test_a_hostile_timestamp_is_refused_not_raised(timestamp: str) -> None:
+    """Digits isdigit() takes but int() refuses (or a number too long for it): TIMESTAMP_INVALID."""
+    headers = _headers()
+    headers["webhook-timestamp"] = timestamp
+    assert _failure(headers) is VerificationFailure.TIMESTAMP_INVALID
+
+
 def test_rotation_on_either_side() -> None:
     """Several signatures in the header, or several secrets at the receiver, pass if any pair matches."""
     old = "whsec_" + base64.b64encode(b"old-secret-old-secret-old-secre").decode()
