@@ -528,6 +528,40 @@ async def test_replay_parks_again_what_is_still_refused_and_keeps_its_subject_bl
     ]
 
 
+async def test_a_record_parked_behind_one_replay_parks_again_is_replayed_after_it(
+    webhook_partner: MakePartner,
+) -> None:
+    """Replay retries A while the deliverer parks B of A's subject, then parks A again after B: the next replay still sends A, then B."""
+    phase = {"now": "refuse"}  # refuse: 410 at once; hang: time out (retried); open: 204
+
+    def script(_: int, event_: dict[str, Any]) -> int | str:
+        if event_["subject"] != "gone" or phase["now"] == "open":
+            return 204
+        return 410 if phase["now"] == "refuse" else "hang"
+
+    receiver = Receiver(script=script)
+    async with serving(receiver) as url:
+        made = await webhook_partner(url)
+        first, second = event("gone", 0), event("gone", 1)
+        await produce(made, [first])
+        async with delivering(made):
+            await read_topic(made, made.parked, lambda r: len(r) >= 1)
+            phase["now"] = "hang"  # the endpoint is down again while the replay runs
+            replaying = asyncio.create_task(replay_parked(made))
+            await wait_until(lambda: len(receiver.requests) >= 2)  # replay is retrying A
+            await produce(made, [second])  # the deliverer parks B behind the parked A
+            await read_topic(made, made.parked, lambda r: len(r) >= 2)
+            phase["now"] = "refuse"  # replay gives A up: parked again, after B
+            assert await replaying == ReplayReport(made.partner.id, 0, 1)
+            parked = await read_topic(made, made.parked, lambda r: len(r) >= 3)
+            assert [json.loads(r.value)["seq"] for r in parked] == [0, 1, 0]
+
+            phase["now"] = "open"
+            assert await replay_parked(made) == ReplayReport(made.partner.id, 2, 0)
+
+    assert receiver.delivered_ids() == [first.id, second.id]
+
+
 async def test_each_attempt_is_appended_to_the_disclosure_log(webhook_partner: MakePartner) -> None:
     """Failed, delivered and parked attempts each leave a delivery-attempt record with codes only."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -25,8 +25,10 @@ from hub.delivery.channel import (
     tls_context,
     webhook_target,
 )
+from hub.delivery.sequence import SEQUENCE_HEADER
 from hub.kafka import (
     Admin,
+    Consumer,
     Record,
     TopicPartition,
     admin_client,
@@ -197,22 +199,101 @@ async def replay(
         partitions = await topic_partitions(admin, layout.parked(partner.id))
         reader.assign(partitions)
         ends = await reader.end_offsets(partitions)
+
+        async def send(record: Record) -> None:
+            nonlocal delivered, parked_again
+            reason = await channel.handle(record, is_parked)
+            if reason is None:
+                delivered += 1
+            else:
+                parked_again += 1
+                if record.key is not None:
+                    failed_subjects.add(record.key)
+            REPLAYED.labels(
+                partner=partner.id, outcome="delivered" if reason is None else "parked"
+            ).inc()
+
         for tp in partitions:
-            while await reader.position(tp) < ends[tp]:
-                batch = await reader.getmany(tp, timeout_ms=_POLL_MS)
-                for record in batch.get(tp, []):
-                    if record.offset >= ends[tp]:
-                        break  # parked after the run started: left for the next run
-                    reason = await channel.handle(record, is_parked)
-                    if reason is None:
-                        delivered += 1
-                    else:
-                        parked_again += 1
-                        if record.key is not None:
-                            failed_subjects.add(record.key)
-                    REPLAYED.labels(
-                        partner=partner.id, outcome="delivered" if reason is None else "parked"
-                    ).inc()
-                    await reader.commit({tp: record.offset + 1})
+            await _replay_partition(reader, tp, ends[tp], send)
     _log.info("webhook_replayed", partner=partner.id, deliveries=delivered, count=parked_again)
     return ReplayReport(partner.id, delivered, parked_again)
+
+
+async def _replay_partition(
+    reader: Consumer, tp: TopicPartition, end: int, send: Callable[[Record], Awaitable[None]]
+) -> None:
+    """Send one partition's parked records up to ``end``, each subject's in sequence order.
+
+    Parked copies are usually in their subject's order, but not always: a record that
+    replay parks again while the deliverer parks a later one of its subject behind it
+    lands after that one. So the range is read twice: first each subject's sequences
+    (``ce_sequence``, which a parked copy keeps), then the records, holding back one
+    whose subject has an earlier one still to come in the range. Progress is committed
+    up to the first record not yet sent, so a run cut short never skips one held back.
+    """
+    start = await reader.position(tp)
+    if start >= end:
+        return
+    to_come: dict[bytes, list[bytes]] = {}  # per subject: the sequences not yet sent
+    offsets: list[int] = []  # the range's records (offsets are not contiguous: markers)
+    async for record in _range(reader, tp, end):
+        offsets.append(record.offset)
+        if (order := _order_of(record)) is not None:
+            to_come.setdefault(order[0], []).append(order[1])
+    for sequences in to_come.values():
+        sequences.sort()
+    reader.seek(tp, start)
+    held: dict[bytes, list[tuple[bytes, Record]]] = {}
+    sent: set[int] = set()
+    first_unsent = 0  # index into offsets
+
+    async def send_one(record: Record) -> None:
+        nonlocal first_unsent
+        await send(record)
+        sent.add(record.offset)
+        order = _order_of(record)
+        if order is not None and order[1] in to_come.get(order[0], ()):
+            to_come[order[0]].remove(order[1])
+        while first_unsent < len(offsets) and offsets[first_unsent] in sent:
+            first_unsent += 1
+        # The next record to read: never past one held back (a run cut short resends it).
+        position = offsets[first_unsent] if first_unsent < len(offsets) else record.offset + 1
+        await reader.commit({tp: max(position, start)})
+
+    def earlier_to_come(order: tuple[bytes, bytes]) -> bool:
+        sequences = to_come.get(order[0])
+        return sequences is not None and len(sequences) > 0 and sequences[0] < order[1]
+
+    async for record in _range(reader, tp, end):
+        order = _order_of(record)
+        if order is not None and earlier_to_come(order):
+            held.setdefault(order[0], []).append((order[1], record))  # an earlier one comes
+            held[order[0]].sort(key=lambda item: item[0])
+            continue
+        await send_one(record)
+        key = order[0] if order is not None else None
+        while key is not None and held.get(key) and not earlier_to_come((key, held[key][0][0])):
+            await send_one(held[key].pop(0)[1])
+    for waiting in held.values():  # cannot be left: every earlier sequence was in the range
+        for _, record in waiting:
+            await send_one(record)
+
+
+async def _range(reader: Consumer, tp: TopicPartition, end: int) -> AsyncIterator[Record]:
+    """The partition's records from the reader's position up to ``end`` (parked after the run started: left)."""
+    while await reader.position(tp) < end:
+        batch = await reader.getmany(tp, timeout_ms=_POLL_MS)
+        for record in batch.get(tp, []):
+            if record.offset >= end:
+                return
+            yield record
+
+
+def _order_of(record: Record) -> tuple[bytes, bytes] | None:
+    """(subject, sequence) of a parked copy; None without either (sent in offset order)."""
+    if record.key is None:
+        return None
+    for name, value in record.headers:
+        if name == SEQUENCE_HEADER:
+            return record.key, value
+    return None
