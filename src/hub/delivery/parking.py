@@ -89,6 +89,11 @@ class ParkedSubjects:
         )
         await self._catch_up()
 
+    async def refresh(self) -> None:
+        """Read what was parked since (another instance's parking, before a rebalance)."""
+        async with self._lock:
+            await self._catch_up()
+
     async def close(self) -> None:
         """Stop reading the parked topic."""
         await self._tail.close()

@@ -143,8 +143,13 @@ class _Worker:
 class _Workers(RebalanceListener):  # type: ignore[misc]
     """The partition workers of one consumer; commits what they finished, also on revocation."""
 
-    def __init__(self, handle: Callable[[Record], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        handle: Callable[[Record], Awaitable[None]],
+        on_assigned: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._handle = handle
+        self._on_assigned = on_assigned
         self._workers: dict[TopicPartition, _Worker] = {}
         self.consumer: Consumer | None = None
 
@@ -200,7 +205,10 @@ class _Workers(RebalanceListener):  # type: ignore[misc]
         await self.stop(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
+        # Partitions another instance had: what it parked must hold their subjects back
+        # here too, before the first of their records is read.
+        if assigned and self._on_assigned is not None:
+            await self._on_assigned()
 
 
 @dataclass
@@ -405,7 +413,7 @@ class WebhookDeliverer:
                 raise
             self._failures.pop(at, None)
 
-        workers = _Workers(handle)
+        workers = _Workers(handle, on_assigned=parked.refresh)
         workers.consumer = reader
         session = _Session(reader, writer, parked, admin, client, workers)
         try:
