@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -49,7 +50,11 @@ __all__ = [
 CURSOR_MAX_CHARS: Final = 2048
 """Longest cursor read; ~100 partitions' offsets fit in a fifth of it."""
 
-_VERSION: Final = "1"
+_VERSION: Final = "2"
+"""``2.<body>.<crc32 of body, 8 hex>``: the check makes a cut-off or edited cursor one the hub
+did not write (a prefix of a version 1 cursor could be a cursor of fewer partitions)."""
+_UNCHECKED_VERSION: Final = "1"  # ``1.<body>``, as given out before; still read
+_CHECK: Final = re.compile(r"[0-9a-f]{8}")
 _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
 _BODY: Final = re.compile(r"[0-9]{1,5}:[0-9]{1,19}(?:,[0-9]{1,5}:[0-9]{1,19})*")
 _MAX_OFFSET: Final = 2**63 - 1
@@ -80,9 +85,17 @@ class CursorExpired(HubError):
 
 def encode_cursor(positions: Mapping[int, int]) -> str:
     """The opaque cursor for these next offsets per partition."""
+    return _encode(_VERSION, positions)
+
+
+def _encode(version: str, positions: Mapping[int, int]) -> str:
     body = ",".join(f"{partition}:{offset}" for partition, offset in sorted(positions.items()))
-    text = f"{_VERSION}.{body}".encode("ascii")
-    return base64.urlsafe_b64encode(text).rstrip(b"=").decode("ascii")
+    text = f"{version}.{body}" + (f".{_check(body)}" if version == _VERSION else "")
+    return base64.urlsafe_b64encode(text.encode("ascii")).rstrip(b"=").decode("ascii")
+
+
+def _check(body: str) -> str:
+    return f"{zlib.crc32(body.encode('ascii')):08x}"
 
 
 def decode_cursor(cursor: str) -> dict[int, int]:
@@ -94,7 +107,13 @@ def decode_cursor(cursor: str) -> dict[int, int]:
     except (binascii.Error, ValueError):
         raise CursorInvalid from None
     version, _, body = text.partition(".")
-    if version != _VERSION or _BODY.fullmatch(body) is None:
+    if version == _VERSION:
+        body, _, check = body.rpartition(".")
+        if _CHECK.fullmatch(check) is None or check != _check(body):
+            raise CursorInvalid
+    elif version != _UNCHECKED_VERSION:
+        raise CursorInvalid
+    if _BODY.fullmatch(body) is None:
         raise CursorInvalid
     positions: dict[int, int] = {}
     for pair in body.split(","):
@@ -102,7 +121,7 @@ def decode_cursor(cursor: str) -> dict[int, int]:
         if partition in positions or offset > _MAX_OFFSET:
             raise CursorInvalid
         positions[partition] = offset
-    if encode_cursor(positions) != cursor:  # one spelling per cursor: no leading zeros, sorted
+    if _encode(version, positions) != cursor:  # one spelling per cursor: no leading zeros, sorted
         raise CursorInvalid
     return positions
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import zlib
 
 import pytest
 from hypothesis import given
@@ -21,11 +22,35 @@ def _wrap(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
 
 
-def test_a_cursor_is_base64url_of_versioned_offsets() -> None:
-    """{0: 12, 3: 4} is the base64url (no padding) of "1.0:12,3:4"."""
+def test_a_cursor_is_base64url_of_versioned_offsets_and_their_check() -> None:
+    """{0: 12, 3: 4} is the base64url (no padding) of "2.0:12,3:4.<crc32 of 0:12,3:4>"."""
     cursor = encode_cursor({3: 4, 0: 12})
-    assert cursor == _wrap("1.0:12,3:4")
+    assert cursor == _wrap(f"2.0:12,3:4.{zlib.crc32(b'0:12,3:4'):08x}")
     assert decode_cursor(cursor) == {0: 12, 3: 4}
+
+
+def test_a_cursor_given_out_before_the_check_is_still_read() -> None:
+    """Version 1 ("1.0:12,3:4") links partners hold keep working."""
+    assert decode_cursor(_wrap("1.0:12,3:4")) == {0: 12, 3: 4}
+
+
+@given(POSITIONS.filter(bool), st.data())
+def test_a_cut_off_or_edited_cursor_is_refused(
+    positions: dict[int, int], data: st.DataObject
+) -> None:
+    """Any shorter prefix, or one character changed, is not a cursor the hub wrote."""
+    cursor = encode_cursor(positions)
+    cut = data.draw(st.integers(min_value=1, max_value=len(cursor) - 1))
+    with pytest.raises(CursorInvalid):
+        decode_cursor(cursor[:cut])
+    at = data.draw(st.integers(min_value=0, max_value=len(cursor) - 1))
+    other = data.draw(st.sampled_from([c for c in "AQgw_-09az" if c != cursor[at]]))
+    edited = cursor[:at] + other + cursor[at + 1 :]
+    try:
+        decode_cursor(edited)
+    except CursorInvalid:
+        return
+    raise AssertionError("an edited cursor was read")
 
 
 @given(POSITIONS)
@@ -47,7 +72,9 @@ def test_every_cursor_reads_back_as_its_offsets(positions: dict[int, int]) -> No
         "%2F",
         "A",  # not base64 of anything
         "_-_-",  # base64 of bytes that are not ASCII
-        _wrap("2.0:12"),  # another version
+        _wrap("3.0:12"),  # another version
+        _wrap("2.0:12"),  # no check
+        _wrap("2.0:12.00000000"),  # a wrong check
         _wrap("1."),  # no offsets
         _wrap("1.0:12,"),
         _wrap("1.0=12"),
