@@ -203,10 +203,10 @@ class _Run:
             return None, _finding(IwmoCode.ASSIGNMENT_WITHDRAWN, number_path)
         if item.product is None:
             return None, _finding(IwmoCode.PRODUCT_MISMATCH, f"{item.path}/Product")
+        if facts.law != "wmo":  # before the Bsn, as iwmo.md (section 5, 9019) lists them
+            return None, _finding(IwmoCode.CATEGORY_LAW_MISMATCH, f"{item.path}/Product/Categorie")
         if self.clients.isdisjoint(facts.clients):
             return None, _finding(IwmoCode.ASSIGNMENT_UNKNOWN, "/Bericht/Client/Bsn")
-        if facts.law != "wmo":
-            return None, _finding(IwmoCode.CATEGORY_LAW_MISMATCH, f"{item.path}/Product/Categorie")
         if item.product.code is None and facts.budget:
             same = item.product.category == facts.product.category
         else:

@@ -515,3 +515,18 @@ def test_a_stop_of_a_start_reported_as_json_is_approved_beside_a_representative(
         DATA / "wmo307-taakgericht.xml",
     )
     assert (code, result["accepted"], result["errors"]) == (0, True, [])
+
+
+def test_a_start_for_a_jeugdwet_assignment_is_refused_for_its_law_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """9019's reasons in iwmo.md's order: "law not wmo" before "Bsn not its client's"."""
+    code, result = iwmo(
+        capsys,
+        "inbound",
+        "--after",
+        DATA / "assignments-issued-jeugdwet.json",
+        DATA / "wmo305-jeugdwet-other-bsn.xml",
+    )
+    assert code == 1
+    assert [e["code"] for e in result["errors"]] == ["CATEGORY_LAW_MISMATCH"]
