@@ -77,7 +77,7 @@ from hub.gateway.problems import (
 )
 from hub.gateway.sink import EventSink, KafkaEventSink
 from hub.gateway.status import StatusBook, StatusTail
-from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, choose_http
+from hub.inbound import HTTP_ADAPTERS, HttpAdapter, HttpMessage, Reading, choose_http
 from hub.kafka import StreamReader, is_kafka_failure
 from hub.kafka.progress import GroupProgress
 from hub.observability.logging import get_logger
@@ -162,10 +162,33 @@ async def post_events(request: Request) -> Response:
     gateway = _gateway(request)
     partner = await _authenticate(gateway, request)
     head = HttpMessage(tuple(request.headers.items()))
+    await gateway.limiter.precheck(partner.id)
+    try:
+        readings, many = await _read_events(gateway, request, head, partner)
+    except ProblemError:
+        # A refused request costs one too (docs/http-api.md, "rate limit"): a partner
+        # sending what cannot be read is limited as one sending events. No room: 429.
+        await gateway.limiter.check(partner.id)
+        raise
+    await gateway.limiter.check(partner.id, cost=len(readings))
+    if not gateway.sink.connected:
+        raise ProblemError(gateway.intake.unavailable())
+    answers = await gateway.intake.take(partner, readings)
+    if not many:
+        (answer,) = answers
+        if isinstance(answer, Problem):
+            return answer.response()
+        return JSONResponse(answer.as_dict(), status_code=202)
+    return _batch_response(answers)
+
+
+async def _read_events(
+    gateway: _Gateway, request: Request, head: HttpMessage, partner: Partner
+) -> tuple[list[Reading], bool]:
+    """The events of the request as its adapter reads them, and whether it is a batch; or a 4xx."""
     adapter = choose_http(gateway.adapters_for(partner), head)
     if adapter is None:
         raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
-    await gateway.limiter.precheck(partner.id)
     body = await read_body(
         request,
         max_bytes=gateway.settings.max_body_bytes,
@@ -174,21 +197,12 @@ async def post_events(request: Request) -> Response:
         too_large=body_too_large if adapter.many else event_too_large,
     )
     try:
-        readings = adapter.read(HttpMessage(head.headers, body))
+        readings = list(adapter.read(HttpMessage(head.headers, body)))
     except InvalidEvent as exc:
         raise ProblemError(_unreadable(exc.errors)) from None
     if adapter.many and len(readings) > gateway.settings.max_batch_events:
         raise ProblemError(Problem(413, ProblemCode.BATCH_TOO_LARGE.value))
-    await gateway.limiter.check(partner.id, cost=len(readings))
-    if not gateway.sink.connected:
-        raise ProblemError(gateway.intake.unavailable())
-    answers = await gateway.intake.take(partner, readings)
-    if not adapter.many:
-        (answer,) = answers
-        if isinstance(answer, Problem):
-            return answer.response()
-        return JSONResponse(answer.as_dict(), status_code=202)
-    return _batch_response(answers)
+    return readings, adapter.many
 
 
 def _unreadable(errors: Sequence[ErrorDetail]) -> Problem:

@@ -106,6 +106,21 @@ async def test_slow_body_gets_408(make_app: AppFactory, settings: GatewaySetting
     assert response.json()["code"] == "REQUEST_TIMEOUT"
 
 
+async def test_refused_requests_count_against_the_rate_limit(
+    make_app: AppFactory, settings: GatewaySettings
+) -> None:
+    """Bodies that cannot be read cost one each, as any request does: past the limit, 429."""
+    app = make_app(settings=settings.model_copy(update={"rate_limit": "3/minute"}))
+    async with _client(app) as client:
+        statuses = [
+            (await client.post("/events", content=b"{", headers=auth())).status_code
+            for _ in range(4)
+        ]
+        valid = await client.post("/events", content=json.dumps(referral()), headers=auth())
+    assert statuses == [400, 400, 400, 429]
+    assert valid.status_code == 429
+
+
 async def test_rate_limit_answers_429_with_retry_after(
     make_app: AppFactory, settings: GatewaySettings
 ) -> None:
