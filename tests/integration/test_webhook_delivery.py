@@ -32,6 +32,7 @@ from hub.delivery.channel import (
     BREAKER_OPENED,
     DISCLOSURE_ID_HEADER,
     PARK_REASON_HEADER,
+    REPLAY_PARKED_HEADER,
     Channel,
 )
 from hub.delivery.parking import ReplayReport, replay
@@ -555,11 +556,16 @@ async def test_a_record_parked_behind_one_replay_parks_again_is_replayed_after_i
             assert await replaying == ReplayReport(made.partner.id, 0, 1)
             parked = await read_topic(made, made.parked, lambda r: len(r) >= 3)
             assert [json.loads(r.value)["seq"] for r in parked] == [0, 1, 0]
+            assert [REPLAY_PARKED_HEADER in dict(r.headers) for r in parked] == [False, False, True]
 
             phase["now"] = "open"
             assert await replay_parked(made) == ReplayReport(made.partner.id, 2, 0)
+            # Committed to the end: the subject is clear, a new event goes straight out.
+            third = event("gone", 2)
+            await produce(made, [third])
+            await wait_until(lambda: len(receiver.delivered) == 3)
 
-    assert receiver.delivered_ids() == [first.id, second.id]
+    assert receiver.delivered_ids() == [first.id, second.id, third.id]
 
 
 async def test_each_attempt_is_appended_to_the_disclosure_log(webhook_partner: MakePartner) -> None:

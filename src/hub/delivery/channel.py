@@ -38,6 +38,7 @@ __all__ = [
     "MIN_SECRET_BYTES",
     "PARKED",
     "PARK_REASON_HEADER",
+    "REPLAY_PARKED_HEADER",
     "Channel",
     "Record",
     "WebhookTarget",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 PARK_REASON_HEADER = "hub-park-reason"
+REPLAY_PARKED_HEADER = "hub-replay-parked"
+"""On a copy replay parked again: it may lie after later records of its subject (replay
+sends it before them, ``hub.delivery.parking``)."""
 MIN_SECRET_BYTES = 24  # Standard Webhooks: secrets of 24 to 64 random bytes
 
 _log = get_logger()
@@ -202,8 +206,10 @@ class Channel:
         breaker: CircuitBreaker,
         producer: Producer,
         on_parked: Callable[[bytes, int, int], None] | None = None,
+        replaying: bool = False,
     ) -> None:
         self._partner = target.partner.id
+        self._replaying = replaying
         self._sender = _new_sender(target, settings, client, breaker)
         self._producer = producer
         self._parked_topic = layout.parked(target.partner.id)
@@ -246,8 +252,10 @@ class Channel:
         if reason is not None:
             # Parked without a transmission: attempt 0 in the disclosure log.
             await on_attempt(AttemptResult(0, datetime.now(UTC), "parked", None, reason))
+            # An unreadable copy keeps its original's place too (``from_kafka`` read nothing).
+            stream_sequence = event.get("sequence") or _header(headers, SEQUENCE_HEADER)
             await self._park(
-                record, headers, reason, event.get("sequence"), attempt=0, status=None, **context
+                record, headers, reason, stream_sequence, attempt=0, status=None, **context
             )
             return reason
         context["delivery_id"] = event["id"]
@@ -332,10 +340,16 @@ class Channel:
         status: int | None,
         **context: Any,
     ) -> None:
-        kept = [(name, value) for name, value in headers if name != SEQUENCE_HEADER]
+        kept = [
+            (name, value)
+            for name, value in headers
+            if name not in (SEQUENCE_HEADER, REPLAY_PARKED_HEADER)
+        ]
         if stream_sequence is not None:
             # The parked copy has another partition and offset: it keeps the original's.
             kept.append((SEQUENCE_HEADER, stream_sequence.encode()))
+        if self._replaying:
+            kept.append((REPLAY_PARKED_HEADER, b"1"))
         metadata = await self._producer.send_and_wait(
             self._parked_topic,
             key=record.key,

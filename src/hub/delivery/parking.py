@@ -9,6 +9,7 @@ are what tells the deliverer that a subject's parked records have been taken.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -19,6 +20,7 @@ from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import (
+    REPLAY_PARKED_HEADER,
     Channel,
     http_client,
     new_breaker,
@@ -200,6 +202,7 @@ async def replay(
             client=client,
             breaker=new_breaker(webhooks),
             producer=writer,
+            replaying=True,
         )
         partitions = await topic_partitions(admin, layout.parked(partner.id))
         reader.assign(partitions)
@@ -227,61 +230,56 @@ async def replay(
 async def _replay_partition(
     reader: Consumer, tp: TopicPartition, end: int, send: Callable[[Record], Awaitable[None]]
 ) -> None:
-    """Send one partition's parked records up to ``end``, each subject's in sequence order.
+    """Send one partition's parked records up to ``end``, in order, each subject's as released.
 
-    Parked copies are usually in their subject's order, but not always: a record that
-    replay parks again while the deliverer parks a later one of its subject behind it
-    lands after that one. So the range is read twice: first each subject's sequences
-    (``ce_sequence``, which a parked copy keeps), then the records, holding back one
-    whose subject has an earlier one still to come in the range. Progress is committed
-    up to the first record not yet sent, so a run cut short never skips one held back.
+    Parked copies lie in their subjects' order, but for one case: a record that an earlier
+    replay parked again (marked ``REPLAY_PARKED_HEADER``) lands after the later records of
+    its subject that the deliverer parked meanwhile. So the range is read first for such
+    copies' sequences (``ce_sequence``, which a parked copy keeps); a record whose subject
+    has one with an earlier sequence still to come is held back until it is sent. Only
+    those copies reorder: a sequence is no release order across a reset stream or a
+    partner's new delivery topic, and there offset order is kept. Progress is committed up
+    to the first record held back, so a run cut short never skips one.
     """
     start = await reader.position(tp)
     if start >= end:
         return
-    to_come: dict[bytes, list[bytes]] = {}  # per subject: the sequences not yet sent
-    offsets: list[int] = []  # the range's records (offsets are not contiguous: markers)
+    to_come: dict[bytes, list[bytes]] = {}  # per subject: sequences of copies replay parked
     async for record in _range(reader, tp, end):
-        offsets.append(record.offset)
-        if (order := _order_of(record)) is not None:
-            to_come.setdefault(order[0], []).append(order[1])
-    for sequences in to_come.values():
-        sequences.sort()
+        if (order := _order_of(record)) is not None and _parked_by_replay(record):
+            bisect.insort(to_come.setdefault(order[0], []), order[1])
     reader.seek(tp, start)
-    held: dict[bytes, list[tuple[bytes, Record]]] = {}
-    sent: set[int] = set()
-    first_unsent = 0  # index into offsets
+    held: dict[bytes, list[tuple[bytes, int, Record]]] = {}  # by (sequence, offset)
+    read_to = start
+
+    def earlier_to_come(subject: bytes, sequence_: bytes) -> bool:
+        sequences = to_come.get(subject)
+        return sequences is not None and len(sequences) > 0 and sequences[0] < sequence_
 
     async def send_one(record: Record) -> None:
-        nonlocal first_unsent
         await send(record)
-        sent.add(record.offset)
         order = _order_of(record)
-        if order is not None and order[1] in to_come.get(order[0], ()):
-            to_come[order[0]].remove(order[1])
-        while first_unsent < len(offsets) and offsets[first_unsent] in sent:
-            first_unsent += 1
-        # The next record to read: never past one held back (a run cut short resends it).
-        position = offsets[first_unsent] if first_unsent < len(offsets) else record.offset + 1
-        await reader.commit({tp: max(position, start)})
-
-    def earlier_to_come(order: tuple[bytes, bytes]) -> bool:
-        sequences = to_come.get(order[0])
-        return sequences is not None and len(sequences) > 0 and sequences[0] < order[1]
+        if order is not None and _parked_by_replay(record):
+            sequences = to_come[order[0]]
+            del sequences[bisect.bisect_left(sequences, order[1])]
+        waiting = [offset for items in held.values() for _, offset, _ in items]
+        await reader.commit({tp: min(waiting, default=read_to)})
 
     async for record in _range(reader, tp, end):
+        read_to = record.offset + 1
         order = _order_of(record)
-        if order is not None and earlier_to_come(order):
-            held.setdefault(order[0], []).append((order[1], record))  # an earlier one comes
-            held[order[0]].sort(key=lambda item: item[0])
+        if order is not None and earlier_to_come(*order):
+            bisect.insort(held.setdefault(order[0], []), (order[1], record.offset, record))
             continue
         await send_one(record)
-        key = order[0] if order is not None else None
-        while key is not None and held.get(key) and not earlier_to_come((key, held[key][0][0])):
-            await send_one(held[key].pop(0)[1])
-    for waiting in held.values():  # cannot be left: every earlier sequence was in the range
-        for _, record in waiting:
-            await send_one(record)
+        subject = order[0] if order is not None else None
+        while subject is not None and held.get(subject):
+            if earlier_to_come(subject, held[subject][0][0]):
+                break
+            await send_one(held[subject].pop(0)[2])
+    for items in list(held.values()):  # not left in practice: their earlier ones came
+        while items:
+            await send_one(items.pop(0)[2])
 
 
 async def _range(reader: Consumer, tp: TopicPartition, end: int) -> AsyncIterator[Record]:
@@ -292,6 +290,10 @@ async def _range(reader: Consumer, tp: TopicPartition, end: int) -> AsyncIterato
             if record.offset >= end:
                 return
             yield record
+
+
+def _parked_by_replay(record: Record) -> bool:
+    return any(name == REPLAY_PARKED_HEADER for name, _ in record.headers)
 
 
 def _order_of(record: Record) -> tuple[bytes, bytes] | None:
