@@ -162,13 +162,12 @@ async def post_events(request: Request) -> Response:
     gateway = _gateway(request)
     partner = await _authenticate(gateway, request)
     head = HttpMessage(tuple(request.headers.items()))
-    await gateway.limiter.precheck(partner.id)
     try:
         readings, many = await _read_events(gateway, request, head, partner)
     except ProblemError:
         # A refused request costs one too (docs/http-api.md, "rate limit"): a partner
-        # sending what cannot be read is limited as one sending events. No room: 429.
-        await gateway.limiter.check(partner.id)
+        # sending what cannot be read is limited as one sending what can. Its answer stands.
+        await gateway.limiter.charge(partner.id)
         raise
     await gateway.limiter.check(partner.id, cost=len(readings))
     if not gateway.sink.connected:
@@ -189,6 +188,7 @@ async def _read_events(
     adapter = choose_http(gateway.adapters_for(partner), head)
     if adapter is None:
         raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
+    await gateway.limiter.precheck(partner.id)  # no room: 429 before the body is read
     body = await read_body(
         request,
         max_bytes=gateway.settings.max_body_bytes,
@@ -247,9 +247,7 @@ def _endpoint_route(mounted: MountedEndpoint) -> Callable[[Request], Awaitable[R
     """The route of one connector endpoint: the shared steps, then its own answer."""
     spec, bound = mounted.spec, mounted.bound
 
-    async def post(request: Request) -> Response:
-        gateway = _gateway(request)
-        partner = await _authenticate(gateway, request)
+    async def read(gateway: _Gateway, request: Request, partner: Partner) -> bytes:
         if not mounted.admits(partner):
             raise ProblemError(Problem(403, ErrorCode.TYPE_NOT_ALLOWED.value))
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -257,7 +255,7 @@ def _endpoint_route(mounted: MountedEndpoint) -> Callable[[Request], Awaitable[R
             raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
         await gateway.limiter.precheck(partner.id)
         try:
-            body = await read_body(
+            return await read_body(
                 request,
                 max_bytes=bound.max_bytes,
                 timeout_seconds=gateway.settings.body_timeout_seconds,
@@ -269,6 +267,15 @@ def _endpoint_route(mounted: MountedEndpoint) -> Callable[[Request], Awaitable[R
             # The rest of the body was never read: the connection cannot carry another request.
             refused.headers.setdefault("Connection", "close")
             raise ProblemError(refused) from None
+
+    async def post(request: Request) -> Response:
+        gateway = _gateway(request)
+        partner = await _authenticate(gateway, request)
+        try:
+            body = await read(gateway, request, partner)
+        except ProblemError:
+            await gateway.limiter.charge(partner.id)  # a refused request costs one too
+            raise
         await gateway.limiter.check(partner.id)
         return await bound.answer(partner, body)
 

@@ -105,6 +105,15 @@ class PartnerRateLimiter(_MovingWindows):
             if not await self._limiter.test(item, partner_id):
                 await self._refuse(item, partner_id)
 
+    async def charge(self, partner_id: str, cost: int = 1) -> None:
+        """Take ``cost`` where there is room, refusing nothing: for a request already refused.
+
+        Its own answer stands (a 408 or 413 closes the connection; a 429 would not): the
+        next request finds the windows used.
+        """
+        for item in self._items:
+            await self._limiter.hit(item, partner_id, cost=cost)
+
     async def check(self, partner_id: str, cost: int = 1) -> None:
         """Take ``cost`` from every window of this partner, or raise ProblemError(429)."""
         for item in self._items:
