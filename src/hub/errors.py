@@ -149,10 +149,15 @@ waiting meanwhile."""
 class InvalidEvent(HubError):
     """The event breaks the contract; it is dead-lettered (Kafka) or answered 4xx (HTTP)."""
 
-    def __init__(self, errors: list[ErrorDetail] | tuple[ErrorDetail, ...]) -> None:
-        errors = tuple(errors)
-        if len(errors) > MAX_ERRORS:
-            more = len(errors) - MAX_ERRORS
+    def __init__(
+        self, errors: list[ErrorDetail] | tuple[ErrorDetail, ...], *, found: int | None = None
+    ) -> None:
+        # ``found``: how many errors there are in all, when ``errors`` holds an earlier
+        # InvalidEvent's capped list (its TOO_MANY_ERRORS entry is summed up anew).
+        errors = tuple(e for e in errors if e.code is not ErrorCode.TOO_MANY_ERRORS)
+        self.found = len(errors) if found is None else found
+        if self.found > MAX_ERRORS:
+            more = self.found - MAX_ERRORS
             errors = (
                 *errors[:MAX_ERRORS],
                 ErrorDetail(

@@ -230,7 +230,7 @@ def validate_with_registry(
         if not unregistered:
             raise
         errors = [_unregistered_source(), *exc.errors]
-        raise InvalidEvent(errors) from None
+        raise InvalidEvent(errors, found=exc.found + 1) from None
     if unregistered:
         raise InvalidEvent([_unregistered_source()])
     return event

@@ -372,3 +372,19 @@ def test_a_bsn_part_is_reported_even_where_the_format_is_broken_too(path: str, v
     else:
         event["data"]["referral_id"] = value
     assert [e for e in errors_of(event) if e[0] == path] == [(path, ErrorCode.BSN_IN_IDENTIFIER)]
+
+
+def test_an_unregistered_source_keeps_the_count_of_the_errors_not_listed() -> None:
+    """Tools prepend SOURCE_MISMATCH to a capped list: the count of the rest stays true."""
+    from hub.schemas import validate_with_registry
+
+    event = make_event("referrals.submitted")
+    event["source"] = "urn:nld:oin:00000001234567890000:systeem:unknown"
+    event["data"]["client"].update({f"extra_{n}": n for n in range(2_000)})
+    with pytest.raises(InvalidEvent) as caught:
+        validate_with_registry(event, demo_registry())
+    errors = caught.value.errors
+    assert len(errors) == 101
+    assert errors[0].path == "source"
+    assert errors[100].code is ErrorCode.TOO_MANY_ERRORS
+    assert errors[100].message.startswith("1901 more errors")
