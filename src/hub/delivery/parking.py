@@ -49,6 +49,7 @@ __all__ = ["REPLAYED", "ParkedSubjects", "ReplayReport", "replay", "replay_group
 
 _POLL_MS = 200
 _CATCH_UP_SECONDS = 120.0
+_REFRESH_SECONDS = 5.0  # under the consumer's 10 s session timeout
 
 _log = get_logger()
 
@@ -92,9 +93,13 @@ class ParkedSubjects:
         await self._catch_up()
 
     async def refresh(self) -> None:
-        """Read what was parked since (another instance's parking, before a rebalance)."""
+        """Read what was parked since (another instance's parking, before a rebalance).
+
+        Within a few seconds: it runs in the rebalance, when the consumer sends no
+        heartbeats; a broker too slow for it fails the session, which opens again.
+        """
         async with self._lock:
-            await self._catch_up()
+            await self._tail.catch_up(limit_seconds=_REFRESH_SECONDS)
 
     async def close(self) -> None:
         """Stop reading the parked topic."""

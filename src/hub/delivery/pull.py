@@ -7,7 +7,8 @@ A partner registered with ``delivery: {kind: pull}`` takes its deliveries only t
 every other partner may pull its own stream too, e.g. to catch up after its webhook
 endpoint was down (it gets the same ids and sequences as by webhook, and dedupes by id).
 
-The cursor is opaque to partners: base64url (no padding) of ``1.<partition>:<offset>,...``,
+The cursor is opaque to partners: base64url (no padding) of
+``2.<partition>:<offset>,....<CRC-32 of the offsets>`` (``1.`` without the check before),
 the offset after the last delivery returned, per partition. It holds offsets only, no
 ids and nothing about a resident, so it may be logged and kept by anyone. It is checked
 against the calling partner's own stream only, so another partner's cursor reads

@@ -152,18 +152,31 @@ class _Workers(RebalanceListener):  # type: ignore[misc]
         self._on_assigned = on_assigned
         self._workers: dict[TopicPartition, _Worker] = {}
         self.consumer: Consumer | None = None
+        # Set while no refresh of the parked subjects runs: aiokafka may hand out records
+        # of new partitions before its rebalance listener is done, so they wait for it.
+        self._refreshed = asyncio.Event()
+        self._refreshed.set()
+        self._refresh_failed: BaseException | None = None
+
+    async def _handle_refreshed(self, record: Record) -> None:
+        await self._refreshed.wait()
+        await self._handle(record)
 
     def feed(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
         for tp, records in batch.items():
             worker = self._workers.get(tp)
             if worker is None:
-                worker = self._workers[tp] = _Worker(self._handle)
+                worker = self._workers[tp] = _Worker(self._handle_refreshed)
             worker.feed(records)
 
     def busy(self) -> set[TopicPartition]:
         return {tp for tp, worker in self._workers.items() if worker.busy}
 
     def raise_if_failed(self) -> None:
+        if self._refresh_failed is not None:
+            # Not raised in the listener (aiokafka only logs that): the session fails here
+            # and is opened again, reading the parked topic anew.
+            raise self._refresh_failed
         for worker in self._workers.values():
             if worker.task.done() and not worker.task.cancelled():
                 error = worker.task.exception()
@@ -208,7 +221,13 @@ class _Workers(RebalanceListener):  # type: ignore[misc]
         # Partitions another instance had: what it parked must hold their subjects back
         # here too, before the first of their records is read.
         if assigned and self._on_assigned is not None:
-            await self._on_assigned()
+            self._refreshed.clear()
+            try:
+                await self._on_assigned()
+            except Exception as exc:
+                self._refresh_failed = exc
+            finally:
+                self._refreshed.set()
 
 
 @dataclass
