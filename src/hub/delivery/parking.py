@@ -265,8 +265,10 @@ async def _replay_partition(
         await send(record)
         order = _order_of(record)
         if order is not None and _parked_by_replay(record):
-            sequences = to_come[order[0]]
-            del sequences[bisect.bisect_left(sequences, order[1])]
+            sequences = to_come.get(order[0], [])
+            at = bisect.bisect_left(sequences, order[1])
+            if at < len(sequences) and sequences[at] == order[1]:  # read in the first pass
+                del sequences[at]
         waiting = [offset for items in held.values() for _, offset, _ in items]
         await reader.commit({tp: min(waiting, default=read_to)})
 

@@ -193,7 +193,8 @@ async def _read_events(
         request,
         max_bytes=gateway.settings.max_body_bytes,
         timeout_seconds=gateway.settings.body_timeout_seconds,
-        # One event over the body limit is an event over the contract's 256 KiB.
+        # One event over the body limit: EVENT_TOO_LARGE, the contract's code on every
+        # channel (its error says the event was not read); a batch: BODY_TOO_LARGE.
         too_large=body_too_large if adapter.many else event_too_large,
     )
     try:
