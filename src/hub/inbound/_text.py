@@ -16,9 +16,13 @@ def media_type(content_type: str) -> str | None:
     """The lower-case media type of a Content-Type, None when it has a parameter other than a UTF-8 charset.
 
     UTF-8 is JSON's encoding (RFC 8259); any other parameter is one the hub cannot honour.
+    An empty parameter (``application/json;``, or a trailing ``;``) is none: RFC 9110
+    allows it.
     """
     media, *parameters = (part.strip() for part in content_type.split(";"))
     for parameter in parameters:
+        if not parameter:
+            continue
         name, _, value = parameter.partition("=")
         if name.strip().lower() != "charset" or value.strip().strip('"').lower() != "utf-8":
             return None

@@ -81,6 +81,10 @@ def test_an_sdk_batch_is_read_in_order(api: API) -> None:
         ({"content-type": "application/json; charset=utf-8", "CE-ID": "x"}, HttpBinary),
         ({"content-type": "text/plain", "ce-id": "x"}, None),
         ({"content-type": "application/json; charset=latin-1", "ce-id": "x"}, None),
+        ({"content-type": "application/cloudevents+json;"}, HttpStructured),  # empty: none
+        ({"content-type": "application/cloudevents+json; charset=utf-8;"}, HttpStructured),
+        ({"content-type": "application/json;", "ce-id": "x"}, HttpBinary),
+        ({"content-type": "application/json; ; x=1", "ce-id": "x"}, None),
         ({"content-type": "application/cloudevents+xml"}, None),
         ({"ce-id": "x"}, None),
         ({}, None),
