@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +61,32 @@ ROWS: dict[str, Any] = {
 }
 
 
+def load_with_connector(
+    tmp_path: Path,
+    connector: Connector,
+    partners: list[Partner],
+    rows: dict[str, Any],
+    *,
+    table: Path | None = None,
+) -> PrivacyPolicy:
+    """Load the table with one more connector, whose rows file holds ``rows``, and its partners."""
+    path = tmp_path / f"{connector.role.name.replace('-', '_')}.yaml"
+    path.write_text(yaml.safe_dump(rows), encoding="utf-8")
+    connector = dataclasses.replace(connector, rows=path)
+    found = Catalogue([*discover(), (f"tests.{connector.role.name}", connector)])
+    registry = PartnerRegistry([*load_registry(), *partners], found.roles)
+    types = {**TYPES, **{spec.type: spec for _, spec in connector.declared()}}
+    return load_policy(
+        table or DEFAULT_POLICY_PATH, registry=registry, types=types, connectors=found.connectors
+    )
+
+
 def policy_with(
     tmp_path: Path, rows: dict[str, Any], *, table: Path | None = None
 ) -> PrivacyPolicy:
     """Load the table with a debt-assistance connector whose rows file holds ``rows``."""
-    path = tmp_path / "debt_assistance.yaml"
-    path.write_text(yaml.safe_dump(rows), encoding="utf-8")
-    connector = Connector(role=DEBT, sends=(STATUS,), rows=path)
-    found = Catalogue([*discover(), ("tests.debt_assistance", connector)])
-    registry = PartnerRegistry([*load_registry(), DEBT_PARTNER], found.roles)
-    types = {**TYPES, STATUS.type: STATUS}
-    return load_policy(
-        table or DEFAULT_POLICY_PATH, registry=registry, types=types, connectors=found.connectors
-    )
+    connector = Connector(role=DEBT, sends=(STATUS,))
+    return load_with_connector(tmp_path, connector, [DEBT_PARTNER], rows, table=table)
 
 
 def refusal(tmp_path: Path, rows: dict[str, Any]) -> ConfigurationError:
@@ -204,17 +218,7 @@ def coach_policy(tmp_path: Path, recipients: list[str]) -> PrivacyPolicy:
             for recipient in recipients
         ],
     }
-    path = tmp_path / "coach.yaml"
-    path.write_text(yaml.safe_dump(rows), encoding="utf-8")
-    connector = Connector(role=COACH, receives=(COACHING,), rows=path)
-    found = Catalogue([*discover(), ("tests.coach", connector)])
-    registry = PartnerRegistry([*load_registry(), *COACHES], found.roles)
-    return load_policy(
-        DEFAULT_POLICY_PATH,
-        registry=registry,
-        types={**TYPES, COACHING.type: COACHING},
-        connectors=found.connectors,
-    )
+    return load_with_connector(tmp_path, Connector(role=COACH, receives=(COACHING,)), COACHES, rows)
 
 
 def test_rows_of_one_type_to_two_partners_of_one_role_compile(tmp_path: Path) -> None:
