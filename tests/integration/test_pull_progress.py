@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import uuid
 from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.delivery.pull import pull_group
 from hub.kafka.lag import GroupLag, LagReader
+from hub.kafka.progress import GroupProgress
+from hub.settings import KafkaSettings
 
+from .conftest import TopicFactory
 from .hubtest import isolated_settings
 from .test_pull_delivery import pull, pulling_hub, referral, registry_file
 
@@ -48,3 +55,29 @@ async def test_a_pull_partners_cursor_is_its_groups_position(
             await _lag_becomes(reader, group, topic, 0)
         finally:
             await reader.close()
+
+
+async def test_stopping_while_a_commit_starts_its_consumer_leaves_no_client_open(
+    kafka_bootstrap: str, topic_factory: TopicFactory
+) -> None:
+    """The gateway stopping at any moment of the first commit closes the group's consumer and still commits (an unclosed client fails the test: warnings are errors)."""
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = await topic_factory(partitions=1)
+    for delay in (0.0, 0.002, 0.01, 0.03, 0.1):
+        group = f"tprogress-{uuid.uuid4().hex[:8]}"
+        progress = GroupProgress(kafka, interval_seconds=0)
+        progress.note(group, topic, {0: 1})
+        await progress.start()
+        await asyncio.sleep(delay)
+        await progress.stop()
+        gc.collect()  # a consumer nothing closed warns when collected
+        assert await _committed(kafka_bootstrap, group, topic) == 1, delay
+
+
+async def _committed(bootstrap: str, group: str, topic: str) -> int | None:
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await reader.start()
+    try:
+        return await reader.committed(TopicPartition(topic, 0))
+    finally:
+        await reader.stop()

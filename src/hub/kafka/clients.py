@@ -51,6 +51,7 @@ __all__ = [
     "router_transactional_id",
     "sasl_failure",
     "ssl_context",
+    "started_consumer",
     "tls_failure",
     "topic_partitions",
 ]
@@ -285,6 +286,23 @@ def consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaC
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
     }
     return AIOKafkaConsumer(*topics, **client_options(settings), **{**fetch, **options})
+
+
+async def started_consumer(
+    settings: KafkaSettings, *topics: str, **options: Any
+) -> AIOKafkaConsumer:
+    """A consumer as ``consumer`` makes it, started; the caller stops it.
+
+    A start that fails, or is cancelled (a service stopping, a timeout), stops the
+    consumer again: a half-started one holds connections that nothing would close.
+    """
+    reader = consumer(settings, *topics, **options)
+    try:
+        await reader.start()
+    except BaseException:
+        await reader.stop()
+        raise
+    return reader
 
 
 def producer(settings: KafkaSettings, **options: Any) -> AIOKafkaProducer:

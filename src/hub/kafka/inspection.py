@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.kafka.changelog import CompactedReader
-from hub.kafka.clients import admin_client, consumer, producer, topic_partitions
+from hub.kafka.clients import admin_client, producer, started_consumer, topic_partitions
 from hub.kafka.types import KafkaError, Record, TopicPartition
 from hub.settings import KafkaSettings
 
@@ -101,11 +101,10 @@ async def describe_cluster(kafka: KafkaSettings) -> Cluster:
 
 async def topic_offsets(kafka: KafkaSettings, topics: Sequence[str]) -> dict[str, Offsets]:
     """The first and end offsets of each topic's partitions (read_committed: the end is the last stable offset)."""
-    reader = consumer(
+    reader = await started_consumer(
         kafka, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
     )
     admin = admin_client(kafka)
-    await reader.start()
     try:
         await admin.start()
         partitions = []
@@ -211,8 +210,7 @@ async def _offsets_at(
     kafka: KafkaSettings, offsets: dict[str, Offsets], since_ms: int
 ) -> dict[TopicPartition, int]:
     partitions = [TopicPartition(t, p) for t, o in offsets.items() for p in o.end]
-    reader = consumer(kafka, group_id=None, enable_auto_commit=False)
-    await reader.start()
+    reader = await started_consumer(kafka, group_id=None, enable_auto_commit=False)
     try:
         found = await reader.offsets_for_times(dict.fromkeys(partitions, since_ms))
     finally:
@@ -246,10 +244,9 @@ async def read_one(
     ):
         return None
     tp = TopicPartition(topic, partition)
-    reader = consumer(
+    reader = await started_consumer(
         kafka, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
     )
-    await reader.start()
     try:
         reader.assign([tp])
         reader.seek(tp, offset)

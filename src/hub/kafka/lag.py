@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hub.kafka.clients import admin_client, consumer, topic_partitions
+from hub.kafka.clients import admin_client, consumer, started_consumer, topic_partitions
 from hub.kafka.types import Admin, Consumer, Record, TopicPartition
 from hub.settings import KafkaSettings
 
@@ -119,8 +119,9 @@ class LagReader:
         # A consumer of its own per read: one reused across reads could be handed, after a
         # seek, the result of a fetch made for the read before (its records and position),
         # and take a partition as read to its end. Only reads of a backlog pay for it.
-        reader = consumer(self._kafka, enable_auto_commit=False, isolation_level="read_committed")
-        await reader.start()
+        reader = await started_consumer(
+            self._kafka, enable_auto_commit=False, isolation_level="read_committed"
+        )
         try:
             open_ = await self._read_with(reader, positions, ends, lag, records)
         finally:

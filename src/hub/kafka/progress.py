@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from aiokafka.structs import OffsetAndMetadata
 
-from hub.kafka.clients import consumer
+from hub.kafka.clients import started_consumer
 from hub.kafka.errors import is_kafka_failure
 from hub.kafka.types import Consumer, TopicPartition
 from hub.observability.logging import get_logger
@@ -75,19 +75,24 @@ class GroupProgress:
             offsets = self._pending.pop(group)
             try:
                 await self._commit(group, offsets)
+            except asyncio.CancelledError:
+                self._keep(group, offsets)  # stopping: the last flush of ``stop`` sends them
+                raise
             except Exception as exc:
                 if not (is_kafka_failure(exc) or isinstance(exc, OSError | TimeoutError)):
                     raise
                 _log.warning("pull_progress_failed", exc_type=type(exc).__name__)
                 await self._close(group)
-                # Not lost: newer positions noted meanwhile win, these fill the gaps.
-                self._pending[group] = {**offsets, **self._pending.get(group, {})}
+                self._keep(group, offsets)
+
+    def _keep(self, group: str, offsets: dict[TopicPartition, int]) -> None:
+        """Put back positions not committed; newer ones noted meanwhile win, these fill the gaps."""
+        self._pending[group] = {**offsets, **self._pending.get(group, {})}
 
     async def _commit(self, group: str, offsets: dict[TopicPartition, int]) -> None:
         member = self._consumers.get(group)
         if member is None:
-            member = consumer(self._kafka, group_id=group, enable_auto_commit=False)
-            await member.start()
+            member = await started_consumer(self._kafka, group_id=group, enable_auto_commit=False)
             self._consumers[group] = member
         if not set(offsets) <= member.assignment():
             member.assign([*member.assignment(), *offsets])

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
 from hub.errors import HubError
-from hub.kafka.clients import admin_client, consumer, topic_partitions
+from hub.kafka.clients import admin_client, started_consumer, topic_partitions
 from hub.kafka.types import Admin, Record
 from hub.settings import KafkaSettings
 
@@ -193,7 +193,7 @@ class StreamReader:
                     await reader.stop()
 
     async def _new_consumer(self) -> AIOKafkaConsumer:
-        reader = consumer(
+        return await started_consumer(
             self._kafka,
             group_id=None,  # positions come from the caller's cursor: no group, no commits
             enable_auto_commit=False,
@@ -202,12 +202,6 @@ class StreamReader:
             fetch_max_bytes=self._max_bytes,
             max_partition_fetch_bytes=self._max_bytes,
         )
-        try:
-            await reader.start()
-        except BaseException:
-            await reader.stop()
-            raise
-        return reader
 
     async def _partitions_of(self, topic: str) -> list[TopicPartition]:
         """The topic's partitions, asked of the cluster once a minute per topic."""
