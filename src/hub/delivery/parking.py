@@ -198,8 +198,9 @@ async def replay(
         tls = await asyncio.to_thread(tls_context)  # the CA bundle, loaded off the loop
         client = await stack.enter_async_context(http_client(webhooks, transport, tls))
         for started in (writer, admin, reader):
-            await started.start()
+            # Closed on the way out even when its start fails or is cancelled part-way.
             stack.push_async_callback(started.close if started is admin else started.stop)
+            await started.start()
         channel = Channel(
             target,
             layout=layout,

@@ -249,10 +249,10 @@ class _Session:
                 await (client.close() if client is self.admin else client.stop())
         # Clients built but never started (a failure part-way through _open) must still be
         # stopped: aiokafka warns about, and pytest fails on, an unclosed client.
-        for built in (self.consumer, self.producer):
+        for built in (self.consumer, self.producer, self.admin):
             if built not in self.started:
                 with contextlib.suppress(Exception):
-                    await built.stop()
+                    await (built.close() if built is self.admin else built.stop())
         with contextlib.suppress(Exception):
             await self.parked.close()
         await self.client.aclose()
