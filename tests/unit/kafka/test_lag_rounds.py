@@ -115,6 +115,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> _Built:
         return made.consumers[-1]
 
     monkeypatch.setattr(hub.kafka.lag, "admin_client", lambda *_: _Admin())
+
     async def started_consumer(*_: Any, **__: Any) -> _Consumer:
         return consumer()
 
