@@ -44,6 +44,9 @@ def _opened(item: RuleInput) -> None:
     case_id = item.data["case_id"]
     known = s.case(item, case_id)
     case: s.CaseState = {**known} if known is not None else {"subjects": []}
+    # Opened again after a closing: open now, and its retention no longer counts from then.
+    case.pop("closed_on", None)
+    case.pop("ended_on", None)
     case["subjects"] = sorted(set(case.get("subjects", ())) | item.own_subjects())
     origin = item.data.get("origin") or {}
     referral_id = origin.get("referral_id")

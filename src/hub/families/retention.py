@@ -29,20 +29,37 @@ def on_end(
 def with_case_end(
     ident: str, value: Mapping[str, Any], state: StateView, today: date, retention: timedelta
 ) -> bool:
-    """Expired with the case its id names: the retention after the case ended, or no case."""
-    case = state.get(case_key(ident))
-    return case is None or older(case.get("ended_on"), today, retention)
+    """Expired with the case its id names (a case's index of assignments); see ``with_case``."""
+    return _linked_case_over(ident, value, state, today, retention)
 
 
 def with_case(
     ident: str, value: Mapping[str, Any], state: StateView, today: date, retention: timedelta
 ) -> bool:
-    """Expired the retention after it was last received, once the case it names is not open."""
+    """Expired the retention after it was last received and after the case it names ended.
+
+    A value that names no case, or a case the hub does not know (not opened yet, or
+    itself gone), counts from its own receipt alone.
+    """
+    case_id = value.get("case_id")
+    return _linked_case_over(
+        case_id if isinstance(case_id, str) else None, value, state, today, retention
+    )
+
+
+def _linked_case_over(
+    case_id: str | None,
+    value: Mapping[str, Any],
+    state: StateView,
+    today: date,
+    retention: timedelta,
+) -> bool:
+    # privacy.md: kept "until a configured time after the case ... ends": a referral
+    # received long before its case closed stays the retention after that closing.
     if not older(value.get(RECEIVED), today, retention):
         return False
-    case_id = value.get("case_id")
-    case = state.get(case_key(case_id)) if isinstance(case_id, str) else None
-    return case is None or case.get("closed_on") is not None
+    case = state.get(case_key(case_id)) if case_id is not None else None
+    return case is None or older(case.get("ended_on"), today, retention)
 
 
 def case_closed(value: Mapping[str, Any]) -> bool:

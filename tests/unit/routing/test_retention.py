@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from hub.routing.retention import expired_keys, legacy_keys
 from hub.state import StateStore
+from hub.testing import OMIT, InMemoryPipeline, make_event
 
 TODAY = date(2028, 1, 1)
 TWO_YEARS = timedelta(days=730)
@@ -64,6 +65,35 @@ def test_linked_keys_stay_while_their_case_is_open() -> None:
             "decision:D": {"request_id": "R", "received_on": "2025-01-01"},
         }
     ) == ["case:SHUT", "decision:D", "referral:2", "referral:3"]
+
+
+def test_what_a_case_links_stays_the_retention_after_the_case_ended() -> None:
+    """A referral or request received years before its case closed goes two years after the closing, not after its own receipt."""
+    assert (
+        _expired(
+            {
+                "case:LONG": {
+                    "closed_on": "2027-03-01",
+                    "ended_on": "2027-03-01",
+                    "received_on": "2027-03-01",
+                },
+                "referral:R": {"case_id": "LONG", "received_on": "2024-01-05"},
+                "provision-request:Q": {"case_id": "LONG", "received_on": "2024-02-01"},
+                "case-assignments:LONG": {"assignments": ["7"], "received_on": "2024-03-01"},
+            }
+        )
+        == []
+    )
+
+
+def test_an_index_of_assignments_issued_before_their_case_counts_from_its_receipt() -> None:
+    """Assignments may name a case the hub has not seen opened yet: their index is kept, not swept at once."""
+    assert _expired(
+        {
+            "case-assignments:NOT-YET": {"assignments": ["7"], "received_on": "2027-12-30"},
+            "case-assignments:NEVER": {"assignments": ["8"], "received_on": "2025-01-01"},
+        }
+    ) == ["case-assignments:NEVER"]
 
 
 def test_a_closed_case_counts_from_receipt_of_its_closure_not_from_closed_on() -> None:
@@ -153,3 +183,16 @@ def test_a_step_judges_only_its_entries_against_the_whole_state() -> None:
         key for key, _ in legacy_keys(store, TODAY, entries=[e for e in step if e[0] == "seen:old"])
     ] == []
     assert [key for key, _ in legacy_keys(store, TODAY, entries=step)] == ["seen:legacy"]
+
+
+def test_a_case_opened_again_after_its_closing_is_open() -> None:
+    """Re-opened, a case loses its closing: its retention does not run from the earlier one."""
+    hub = InMemoryPipeline()
+    opened = {"case_id": "C5", "origin": OMIT, "envelope": {"subject": "C5"}}
+    hub.feed(make_event("cases.opened", **opened))
+    hub.feed(make_event("cases.closed", case_id="C5", envelope={"subject": "C5"}))
+    assert "ended_on" in (hub.state.get("case:C5") or {})
+    hub.feed(make_event("cases.opened", **opened))
+    case = hub.state.get("case:C5") or {}
+    assert "ended_on" not in case
+    assert "closed_on" not in case
