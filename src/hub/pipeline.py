@@ -250,7 +250,8 @@ class Pipeline:
                 out.append(head)
             else:
                 heads[head.key] = head
-        out.extend(self._status_record(outcome, partner))
+        if not _copy_of_routed(outcome, state):
+            out.extend(self._status_record(outcome, partner))
         if outcome.kind is OutcomeKind.DEAD_LETTERED:
             codes = [e.code.value for e in outcome.errors]
             _count(metrics.EVENTS_DEAD_LETTERED, *labels, codes[0])
@@ -590,6 +591,19 @@ def _invalid(
         event_type=event_type if isinstance(event_type, str) and event_type in TYPES else None,
         errors=errors,
     )
+
+
+def _copy_of_routed(outcome: Outcome, state: Overlay) -> bool:
+    """A rejected copy, broken in its envelope or content, of an event routed under its (source, id).
+
+    The copy is dead-lettered (validation comes before the duplicate check), but the
+    status of that (source, id) stays the original's: GET /events/{id} must not call a
+    delivered event dead-lettered because a broken resend of it came later.
+    """
+    if outcome.decision is not None or outcome.event_id is None or outcome.source is None:
+        return False
+    marker = state.get(seen_key(outcome.source, outcome.event_id))
+    return marker is not None and not marker.get("rejected")
 
 
 def _unreadable(reading: Reading, partner: Partner) -> Outcome:

@@ -102,6 +102,29 @@ def test_an_invalid_event_is_dead_lettered_with_its_copy(hub: InMemoryPipeline) 
     assert "999999991" not in json.dumps([e.as_dict() for e in letter.errors])
 
 
+def test_a_broken_resend_of_a_routed_event_leaves_its_status_alone(hub: InMemoryPipeline) -> None:
+    """A resend under a routed (source, id) that fails validation is dead-lettered, and the status stays "delivered"."""
+    event = load_example(REFERRAL)
+    hub.feed(event)
+    broken = json.loads(json.dumps(event))
+    broken["data"]["typo"] = "x"
+    out = hub.feed(broken)
+    assert topics(out) == [hub.layout.deadletter]
+    letter = DeadLetter.from_json(out[0].value or b"")
+    assert letter is not None
+    assert [e.code for e in letter.errors] == [ErrorCode.FIELD_UNKNOWN]
+
+
+def test_a_broken_resend_of_a_rejected_event_gets_its_own_status(hub: InMemoryPipeline) -> None:
+    """After a stateful rejection the (source, id) was never routed: a broken resend's status says why it fails now."""
+    status_changed = load_example("referrals.status-changed/valid/received.json")
+    first = hub.feed(status_changed)  # no such referral: unroutable, dead-lettered
+    assert topics(first)[-2:] == [hub.layout.status, hub.layout.deadletter]
+    broken = json.loads(json.dumps(status_changed))
+    broken["data"]["typo"] = "x"
+    assert topics(hub.feed(broken)) == [hub.layout.status, hub.layout.deadletter]
+
+
 def test_a_too_large_record_is_dead_lettered_by_reference(hub: InMemoryPipeline) -> None:
     """A record over UNREAD_BYTES (the broker's default limit) is refused unread, kept by reference and digest."""
     event = load_example(REFERRAL)
