@@ -275,8 +275,13 @@ def _phone(value: str | None) -> str | None:
     if value is None:
         return None
     digits = _PHONE_NOISE.sub("", value)
-    if digits.startswith("+31"):
-        digits = "0" + digits[3:]
+    # The country code written with "+" or as dialled from the Netherlands ("00"):
+    # "+31" and "0031" are Dutch, any other is another country's.
+    for dutch in ("+31", "0031"):
+        if digits.startswith(dutch):
+            digits = "0" + digits[len(dutch) :]
+    if digits.startswith("00"):
+        return None
     if not digits.isascii() or not digits.isdigit() or not 1 <= len(digits) <= 15:
         return None  # another country code, or not 1-15 digits: no Telefoon
     return digits
@@ -361,6 +366,22 @@ def render_301(
     ``others`` are the kept records of the client's other assignments at that provider (the
     caller may pass more: withdrawn ones, other clients', ended ones are left out here).
     """
+    try:
+        return _render_301(event, others, gemeentecode, pseudonymise, xsd_versie)
+    except KeyError:
+        # The provider's view lacks a field a 301 holds: the privacy table, which a
+        # privacy officer may narrow, left it out. Not sent, with the alert of section 6;
+        # the event's other deliveries go as usual.
+        return Rendering(None, "not-renderable")
+
+
+def _render_301(
+    event: Mapping[str, Any],
+    others: Sequence[AssignmentRecord],
+    gemeentecode: str,
+    pseudonymise: Callable[[str], str],
+    xsd_versie: tuple[str, str],
+) -> Rendering:
     data: Mapping[str, Any] = event["data"]
     if data["law"] != "wmo":
         return Rendering(None, "not-wmo")

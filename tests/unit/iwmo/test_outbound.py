@@ -193,11 +193,13 @@ def test_record_kept_and_round_trips() -> None:
         ("06-12 34 56 78", "0612345678"),
         ("(038) 421 77 00", "0384217700"),
         ("+32 2 123 45 67", None),
+        ("0031 6 1234 5678", "0612345678"),
+        ("0032 2 123 4567", None),
         ("+31 6 1234 5678 9012 34", None),
     ],
 )
 def test_phone(phone: str, expected: str | None) -> None:
-    """Telefoon01: spaces, - ( ) removed, +31 as 0; other country codes and >15 digits omitted."""
+    """Telefoon01: spaces, - ( ) removed, +31 or 0031 as 0; other country codes (+ or 00) and >15 digits omitted."""
     client = copy.deepcopy(event()["data"]["client"])
     client["phone"] = phone
     out = text(render(event(client=client)))
@@ -221,6 +223,7 @@ def test_disclosed_fields() -> None:
     ("changes", "left_out"),
     [
         ({"client": {"phone": "+32 2 123 45 67"}}, "client.phone"),
+        ({"client": {"phone": "0032 2 123 4567"}}, "client.phone"),
         ({"client": {"initials": "A.B.C.D.E.F.G."}}, "client.initials"),
         ({"scope": {"budget_cents": 125000}}, "product.code"),
     ],
@@ -241,3 +244,19 @@ def test_a_field_the_301_leaves_out_is_not_disclosed(
     ) not in out
     assert left_out not in disclosed_fields(value["data"])
     assert left_out in disclosed_fields(event()["data"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["client.birth_date", "client.family_name", "client.address", "period", "issued_on", "status"],
+)
+def test_a_view_without_a_field_the_301_holds_is_not_renderable(path: str) -> None:
+    """A privacy table narrowed below what a 301 holds: not sent (section 6), never a crash."""
+    value = event()
+    *parents, leaf_name = path.split(".")
+    target = value["data"]
+    for name in parents:
+        target = target[name]
+    del target[leaf_name]
+    rendering = render(value)
+    assert (rendering.wmo301, rendering.reason) == (None, "not-renderable")
