@@ -165,6 +165,8 @@ def _issued(item: RuleInput) -> None:
         # It goes live for its case (privacy.md): issued, or linked to the case later.
         value = _replay_plan_if_newer(item, number, value)
     item.put(key, item.stamp(value))
+    if new_case is not None:
+        s.note_on_case(item, new_case, value["subjects"], value["law"])
 
 
 def _issued_as_another_text(item: RuleInput, number: str) -> bool:

@@ -47,7 +47,13 @@ def _opened(item: RuleInput) -> None:
     # Opened again after a closing: open now, and its retention no longer counts from then.
     case.pop("closed_on", None)
     case.pop("ended_on", None)
-    case["subjects"] = sorted(set(case.get("subjects", ())) | item.own_subjects())
+    subjects, laws = set(case.get("subjects", ())) | item.own_subjects(), set(case.get("laws", ()))
+    for _, assignment in s.assignments_of_case(item, case_id):  # issued before it was opened
+        subjects |= set(assignment.get("subjects", ()))
+        laws.add(assignment["law"])
+    case["subjects"] = sorted(subjects)
+    if laws:
+        case["laws"] = sorted(laws)
     origin = item.data.get("origin") or {}
     referral_id = origin.get("referral_id")
     if referral_id is not None:
@@ -126,7 +132,17 @@ def _closed(item: RuleInput) -> None:
     case_id = item.data["case_id"]
     case = s.case(item, case_id)
     if case is not None:
+        # It concerns its household and the clients of its requests and assignments, under
+        # their laws (privacy.md, "Disclosure log" and "Default legal bases").
         item.facts.subjects |= set(case.get("subjects", ()))
+        laws = set(case.get("laws", ()))
+        for _, assignment in s.assignments_of_case(item, case_id):
+            item.facts.subjects |= set(assignment.get("subjects", ()))
+            laws.add(assignment["law"])
+        if len(laws) == 1:
+            (item.facts.law,) = laws
+        else:
+            item.facts.laws = frozenset(laws)
         closed: s.CaseState = {
             **case,
             "closed_on": item.data["closed_on"],

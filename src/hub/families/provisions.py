@@ -31,6 +31,7 @@ def _requested(item: RuleInput) -> None:
         case_id=item.data["case_id"], law=item.data["law"], subjects=sorted(item.own_subjects())
     )
     item.put(key, item.stamp(request))
+    s.note_on_case(item, request["case_id"], request["subjects"], request["law"])
 
 
 def _decided(item: RuleInput) -> None:

@@ -11,7 +11,7 @@ separate held-content store under ``plan:<case_id>`` (see ``plan_key``), written
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
@@ -44,6 +44,7 @@ __all__ = [
     "case_key",
     "decision_key",
     "is_live",
+    "note_on_case",
     "plan_key",
     "provision_request",
     "referral",
@@ -85,6 +86,8 @@ class CaseState(TypedDict):
     referral_id: NotRequired[str]
     safety_case_id: NotRequired[str]
     plan_version: NotRequired[int]
+    laws: NotRequired[list[str]]
+    """The laws of the requests and assignments that name the case (its closing's legal basis)."""
     closed_on: NotRequired[str]
     ended_on: NotRequired[str]
     received_on: NotRequired[str]
@@ -315,6 +318,22 @@ def referral(item: RuleInput, referral_id: str) -> ReferralState | None:
 def case(item: RuleInput, case_id: str) -> CaseState | None:
     """The case ``case_id``, if known."""
     return cast("CaseState | None", item.get(case_key(case_id)))
+
+
+def note_on_case(item: RuleInput, case_id: str, subjects: Iterable[str], law: object) -> None:
+    """Note on a known case the subjects and law of a request or assignment that names it.
+
+    privacy.md: a disclosure concerns the BSNs "in the event or linked to it through
+    state", and its basis follows the law "of its linked request or assignment": the
+    case's closing concerns its requests' and assignments' clients, under their laws.
+    """
+    known = case(item, case_id)
+    if known is None:
+        return
+    noted = sorted({*known.get("subjects", ()), *subjects})
+    laws = sorted({*known.get("laws", ()), *([law] if isinstance(law, str) else [])})
+    if noted != known.get("subjects") or laws != known.get("laws", []):
+        item.put(case_key(case_id), item.stamp({**known, "subjects": noted, "laws": laws}))
 
 
 def report(item: RuleInput, report_id: str) -> SafetyReportState | None:

@@ -170,6 +170,10 @@ class LegalBasis:
             return self.default
         return self.by_law.get(law, self.default)
 
+    def for_laws(self, laws: Iterable[str]) -> str:
+        """The bases under several laws (a case with provisions under more than one), joined by "; "."""
+        return "; ".join(dict.fromkeys(self.for_law(law) for law in sorted(laws))) or self.default
+
 
 @dataclass(frozen=True, slots=True)
 class Route:

@@ -270,7 +270,11 @@ def _release(
             reason=reason,
             fields_disclosed=disclosed,
             fields_withheld=withheld,
-            legal_basis=route.legal_basis.for_law(law if isinstance(law, str) else None),
+            legal_basis=(
+                route.legal_basis.for_laws(facts.laws)
+                if law is None and facts.laws
+                else route.legal_basis.for_law(law if isinstance(law, str) else None)
+            ),
             processing_activity=route.processing_activity,
             data_subjects=(*facts.subjects, *item_subjects),
             trace_id=origin.trace.trace_id,

@@ -59,6 +59,8 @@ class Facts:
     """
 
     law: str | None = None
+    laws: frozenset[str] = frozenset()
+    """Where no one law applies: the laws of all it is linked to (a case's closing)."""
     subjects: set[str] = field(default_factory=set)
     links: dict[str, list[Link]] = field(default_factory=dict)
     holding: set[str] = field(default_factory=set)

@@ -8,6 +8,7 @@ from hub.privacy import Pseudonymiser
 from hub.privacy.policy import policy_version
 from hub.routing import OutcomeKind
 from hub.routing.ids import delivery_id, disclosure_id, span_id
+from hub.testing import OMIT, make_event
 
 from .routing_helpers import GENERATED_TRACE_ID, SECRET, InMemoryHub, disclosures, example
 
@@ -134,6 +135,46 @@ def test_a_decision_takes_the_law_of_its_request(hub: InMemoryHub) -> None:
     assert record["legal_basis"] == "Jeugdwet ch. 7.4"
     request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
     assert record["data_subjects"] == [pseudonym(request["data"]["client"]["bsn"])]
+
+
+def test_a_case_closing_concerns_its_requests_and_assignments_clients_under_their_laws(
+    hub: InMemoryHub,
+) -> None:
+    """The scenario's case has Wmo and Jeugdwet provisions: its closing names every client and both bases."""
+    found = records(hub, "cases.closed/valid/goals-achieved.json")
+    [record] = found
+    assert record["legal_basis"] == "Jeugdwet ch. 7.4; Wmo 2015 art. 5.1.1"
+    # The household's client, and the son, client of the Jeugdwet request and assignment.
+    assert set(record["data_subjects"]) >= {pseudonym(CLIENT), pseudonym(SON)}
+
+
+def test_a_case_closing_under_one_law_takes_its_basis(hub: InMemoryHub) -> None:
+    """A case whose request and assignment are both Jeugdwet, its household without BSNs: Jeugdwet, and their clients."""
+    household = [
+        {"role": "client", "person": {"family_name": "Dalfsen", "birth_date": "1986-02-11"}}
+    ]
+    hub.send(
+        make_event(
+            "cases.opened",
+            case_id="C8",
+            household=household,
+            origin=OMIT,
+            envelope={"subject": "C8"},
+        )
+    )
+    request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
+    request.update(id="rq8", subject="RQ8")
+    request["data"].update(request_id="RQ8", case_id="C8")
+    assignment = example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json")
+    assignment.update(id="a8", subject="8")
+    assignment["data"].update(assignment_number="8", case_id="C8")
+    assert hub.send(request).kind is OutcomeKind.ACCEPTED
+    assert hub.send(assignment).kind is OutcomeKind.ACCEPTED
+    outcome = hub.send(make_event("cases.closed", case_id="C8", envelope={"subject": "C8"}))
+    [record] = disclosures(outcome)
+    assert record["legal_basis"] == "Jeugdwet ch. 7.4"
+    # The son (the client of both) and his mother (the assignment's legal representative).
+    assert record["data_subjects"] == sorted([pseudonym(SON), pseudonym(CLIENT)])
 
 
 def test_budgets_concern_nobody(hub: InMemoryHub) -> None:
