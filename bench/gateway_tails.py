@@ -40,7 +40,7 @@ from bench.harness import (  # noqa: E402
 
 import hub.gateway.status  # noqa: E402
 import hub.roles.provider.iwmo  # noqa: E402
-from hub.families.state import assignment_key  # noqa: E402
+from hub.families.state import assignment_key, care_starts  # noqa: E402
 from hub.gateway.status import StatusBook, StatusTail  # noqa: E402
 from hub.iwmo.book import IwmoBook  # noqa: E402
 from hub.records import StatusRecord  # noqa: E402
@@ -80,7 +80,11 @@ async def iwmo_tail(bootstrap: str, referrals: int) -> dict[str, float]:
     settings, hub_ = await hub_with_topics(bootstrap)
     state = routed(settings, GP, Referrals().take(referrals), {hub_.layout.state})
     await write_records(settings.kafka, state)
-    tail = IwmoTail(settings.kafka, hub_.layout, IwmoBook(assignment_key=assignment_key))
+    tail = IwmoTail(
+        settings.kafka,
+        hub_.layout,
+        IwmoBook(assignment_key=assignment_key, care_starts=care_starts),
+    )
     try:
         seen, _ = await probed(lambda: loaded(tail))
     finally:

@@ -153,7 +153,7 @@ class IwmoSession:
         import dataclasses
 
         from hub.connectors.registry import PartnerRegistry
-        from hub.families.state import assignment_key
+        from hub.families.state import assignment_key, care_starts
         from hub.iwmo.memory import MemoryIwmoState
         from hub.state import StateStore
 
@@ -172,7 +172,7 @@ class IwmoSession:
         self.settings = settings
         self.state: StateStore = StateStore()
         self.held: StateStore = StateStore()
-        self.iwmo: MemoryIwmoState = MemoryIwmoState(self.state, assignment_key)
+        self.iwmo: MemoryIwmoState = MemoryIwmoState(self.state, assignment_key, care_starts)
 
     # ------------------------------------------------------------------ CloudEvents
 

@@ -26,7 +26,7 @@ from hub.families.provisions import check_category
 from hub.families.retention import on_end, with_case
 from hub.routing.origin import Origin
 from hub.routing.rules import Replay, RuleInput
-from hub.schemas import STOP_REASONS
+from hub.schemas import STOP_REASONS, TEMPORARY_STOP
 
 __all__ = ["ASSIGNED_PROVIDER", "CARE", "LIVE_ASSIGNMENT_PROVIDERS", "assignment_link"]
 
@@ -279,81 +279,135 @@ def _check_in_period(item: RuleInput, assignment: s.AssignmentState, path: str, 
 
 
 def _started(item: RuleInput) -> None:
+    """care.started, as iWmo answers a 305 (iwmo.md, section 5: 9074, 9326, 9063, 9071)."""
     own = _own_assignment(item)
     if own is None:
         return
     number, assignment = own
     _check_product(item, assignment)
-    care = s.Care(**(assignment.get("care") or {}))
+    starts = s.care_starts(assignment)
     started_on = item.data["started_on"]
+    same = next((start for start in starts if start["started_on"] == started_on), None)
     if item.data["delivery_status"] == "deleted":
-        if care.get("started_on") != started_on:
+        if same is None:
             item.reject(
                 "data.delivery_status",
                 ErrorCode.DELETE_WITHOUT_NEW,
                 "A deleted start must correct an earlier start with the same started_on.",
             )
-            return
-        care.pop("started_on")
+        elif same["stops"]:
+            item.reject(
+                "data.delivery_status",
+                ErrorCode.START_HAS_STOP,
+                "This start has a stop: delete the stop first.",
+            )
+        else:
+            starts.remove(same)
     else:
         _check_in_period(item, assignment, "data.started_on", started_on)
-        care["started_on"] = started_on
+        if same is not None:
+            item.reject(
+                "data.started_on",
+                ErrorCode.CARE_ALREADY_STARTED,
+                "Care with this started_on was already started; a correction deletes the "
+                "start, then sends it new.",
+            )
+        elif any(not start["stops"] for start in starts):
+            item.reject(
+                "data.started_on",
+                ErrorCode.OTHER_CARE_CURRENT,
+                "Another start of this assignment is current (not stopped); stop it, or "
+                "delete it to correct it, first.",
+            )
+        else:
+            starts.append(s.CareStart(started_on=started_on, stops=[]))
     if not item.ruling.errors:
-        started: s.AssignmentState = {**assignment, "care": care}
-        item.put(s.assignment_key(number), item.stamp(started))
+        item.put(s.assignment_key(number), item.stamp(_with_care(item, number, assignment, starts)))
 
 
 def _stopped(item: RuleInput) -> None:
+    """care.stopped, as iWmo answers a 307 (iwmo.md, section 5: 9069, 9074, 9415, 9063).
+
+    A stop names no start: it stops the latest start on or before its ``stopped_on``.
+    """
     own = _own_assignment(item)
     if own is None:
         return
     number, assignment = own
     _check_product(item, assignment)
-    care = s.Care(**(assignment.get("care") or {}))
-    stopped_on, reason = item.data["stopped_on"], item.data["reason"]
-    value: s.AssignmentState = {**assignment}
+    starts = s.care_starts(assignment)
+    stop = s.CareStop(stopped_on=item.data["stopped_on"], stop_reason=item.data["reason"])
     if item.data["delivery_status"] == "deleted":
-        if care.get("stopped_on") != stopped_on or care.get("stop_reason") != reason:
+        stopped = next((start for start in starts if stop in start["stops"]), None)
+        if stopped is None:
             item.reject(
                 "data.delivery_status",
                 ErrorCode.DELETE_WITHOUT_NEW,
                 "A deleted stop must correct an earlier stop with the same stopped_on and reason.",
             )
             return
-        care.pop("stopped_on")
-        care.pop("stop_reason")
-        value.pop("ended_on", None)
-        value["care"] = care
-        value = _replay_plan_if_newer(item, number, value)  # live again
+        stopped["stops"].remove(stop)
     else:
-        started_on = care.get("started_on")
-        if started_on is None:
+        before = [start for start in starts if start["started_on"] <= stop["stopped_on"]]
+        if not starts:
             item.reject(
                 "data.assignment_number",
                 ErrorCode.CARE_NOT_STARTED,
                 "Care was not started for this assignment (or its start was deleted).",
             )
-        elif date.fromisoformat(stopped_on) < date.fromisoformat(started_on):
+        elif not before:
             item.reject(
                 "data.stopped_on",
                 ErrorCode.STOP_BEFORE_START,
                 "stopped_on must not be before started_on.",
             )
-        _check_in_period(item, assignment, "data.stopped_on", stopped_on)
+        else:
+            start = max(before, key=lambda start: start["started_on"])
+            if stop in start["stops"]:
+                item.reject(
+                    "data.stopped_on",
+                    ErrorCode.CARE_ALREADY_STOPPED,
+                    "This stop was already reported.",
+                )
+            elif any(other["stop_reason"] != TEMPORARY_STOP for other in start["stops"]):
+                item.reject(
+                    "data.stopped_on",
+                    ErrorCode.CARE_STOPPED_OTHERWISE,
+                    "The care was already stopped; a correction deletes the stop, then "
+                    "sends it new.",
+                )
+            else:
+                start["stops"].append(stop)
+        _check_in_period(item, assignment, "data.stopped_on", stop["stopped_on"])
         law = str(assignment.get("law"))
-        if reason not in STOP_REASONS.get(law, frozenset()):
+        if stop["stop_reason"] not in STOP_REASONS.get(law, frozenset()):
             item.reject(
                 "data.reason",
                 ErrorCode.STOP_REASON_INVALID,
                 "The stop reason is not in the list for the assignment's law "
                 "(WMO588 for Wmo and Participatiewet, JZ588 for Jeugdwet).",
             )
-        care["stopped_on"] = stopped_on
-        care["stop_reason"] = reason
-        value["care"] = care
-        value["ended_on"] = item.received_on
     if not item.ruling.errors:
-        item.put(s.assignment_key(number), item.stamp(value))
+        item.put(s.assignment_key(number), item.stamp(_with_care(item, number, assignment, starts)))
+
+
+def _with_care(
+    item: RuleInput, number: str, assignment: s.AssignmentState, starts: list[s.CareStart]
+) -> s.AssignmentState:
+    """The assignment with its care changed: ended when every start has a stop, else live.
+
+    ``ended_on`` is when it ended (the retention's clock); an assignment live again (a
+    stop deleted, care started anew) gets its case's latest plan if it missed it.
+    """
+    value: s.AssignmentState = {**assignment, "care": s.Care(starts=starts)}
+    was_live = s.is_live(assignment)
+    if s.care_ended(starts):
+        value["ended_on"] = (
+            item.received_on if was_live else assignment.get("ended_on", item.received_on)
+        )
+        return value
+    value.pop("ended_on", None)
+    return value if was_live else _replay_plan_if_newer(item, number, value)
 
 
 def _outcomes_reported(item: RuleInput) -> None:

@@ -24,6 +24,8 @@ __all__ = [
     "AssignmentRequestState",
     "AssignmentState",
     "Care",
+    "CareStart",
+    "CareStop",
     "CaseAssignmentsState",
     "CaseState",
     "DecisionState",
@@ -38,6 +40,8 @@ __all__ = [
     "assignment_key",
     "assignment_request_key",
     "assignments_of_case",
+    "care_ended",
+    "care_starts",
     "case",
     "case_assignments",
     "case_assignments_key",
@@ -147,9 +151,31 @@ class Period(TypedDict):
     end: NotRequired[str | None]
 
 
-class Care(TypedDict, total=False):
-    """What the provider reported of the care: start, stop and its reason."""
+class CareStop(TypedDict):
+    """A stop of a start, as ``care.stopped`` reported it."""
 
+    stopped_on: str
+    stop_reason: str
+
+
+class CareStart(TypedDict):
+    """A start of the care, as ``care.started`` reported it, and its stops (not deleted)."""
+
+    started_on: str
+    stops: list[CareStop]
+
+
+class Care(TypedDict, total=False):
+    """What the provider reported of the care: its starts, each with its stops.
+
+    As iWmo keeps a provider's deliveries (iwmo.md, section 5): care may be started again
+    after a stop, a temporary stop (reason ``20``) may be followed by another stop of the
+    same start, and a correction deletes the start or stop it corrects. Deleted ones are
+    not kept. Read through ``care_starts``: values written before starts were kept hold
+    ``started_on``, ``stopped_on`` and ``stop_reason`` of one start instead.
+    """
+
+    starts: list[CareStart]
     started_on: str
     stopped_on: str
     stop_reason: str
@@ -240,10 +266,32 @@ def plan_key(case_id: str) -> str:
     return f"plan:{case_id}"
 
 
-def is_live(assignment: AssignmentState) -> bool:
-    """Live from its ``new`` until withdrawn or a (not deleted) care stop is recorded."""
+def care_starts(assignment: Mapping[str, Any]) -> list[CareStart]:
+    """The assignment's starts, oldest first, each with its stops: a copy to change."""
     care = assignment.get("care") or {}
-    return assignment.get("status") != "withdrawn" and "stopped_on" not in care
+    if "starts" in care:
+        return [
+            CareStart(started_on=start["started_on"], stops=list(start["stops"]))
+            for start in care["starts"]
+        ]
+    if "started_on" not in care:
+        return []
+    stops = []
+    if "stopped_on" in care:  # a value written before starts were kept
+        stops.append(
+            CareStop(stopped_on=care["stopped_on"], stop_reason=care.get("stop_reason", ""))
+        )
+    return [CareStart(started_on=care["started_on"], stops=stops)]
+
+
+def care_ended(starts: list[CareStart]) -> bool:
+    """True when care was started and every start has a stop."""
+    return bool(starts) and all(start["stops"] for start in starts)
+
+
+def is_live(assignment: AssignmentState) -> bool:
+    """Live from its ``new`` until withdrawn or until every start of its care has a stop."""
+    return assignment.get("status") != "withdrawn" and not care_ended(care_starts(assignment))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from hub.envelope import AMSTERDAM
 from hub.iwmo.inbound import CareAnswer
-from hub.iwmo.memory import MemoryIwmoState
+from hub.iwmo.memory import CareOf, MemoryIwmoState
 from hub.iwmo.model import AssignmentRetour
 from hub.iwmo.outbound import AssignmentRecord
 from hub.iwmo.state import AssignmentFacts, CareDeliveries, UsedIdentificatie
@@ -209,11 +209,13 @@ class IwmoBook:
         self,
         *,
         assignment_key: Callable[[str], str],
+        care_starts: CareOf,
         replay_days: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._kept = (assignment_key(""), IWMO_PREFIX)
         self._key = assignment_key
+        self._care_starts = care_starts
         self._assignment_prefix = assignment_key("")
         self._replay = timedelta(days=replay_days)
         self._clock = clock
@@ -226,7 +228,7 @@ class IwmoBook:
         Which overdue 301s were already named is kept, so a re-read names none twice.
         """
         self._routing = _EncodedView()
-        self._memory = MemoryIwmoState(self._routing, self._key)
+        self._memory = MemoryIwmoState(self._routing, self._key, self._care_starts)
         self._memory.by_number = {}
         self._used: dict[str, Mapping[str, Any]] = {}
         self._retours: dict[str, tuple[bytes, datetime]] = {}

@@ -17,6 +17,7 @@ from hub.iwmo.codes import Finding, IwmoCode
 from hub.iwmo.model import CareItem, CareMessage, ProductRef
 from hub.iwmo.state import AssignmentFacts, CareDeliveries, CareStart, CareStop, IwmoState
 from hub.privacy.pseudonym import pseudonyms_of
+from hub.schemas import TEMPORARY_STOP
 
 __all__ = ["RETOURCODE_OF", "StateVerdict", "check_state"]
 
@@ -38,9 +39,6 @@ RETOURCODE_OF: dict[IwmoCode, str] = {
     IwmoCode.START_HAS_STOP: "9071",
 }
 """The iWmo retourcode of each level 3-4 code."""
-
-TEMPORARY_STOP = "20"
-"""RedenBeeindiging after which another stop of the same start is allowed (9415)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ assignment whose 301 was sent, the 301s sent (to match a 302) and the 302 outcom
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,10 +23,14 @@ from hub.iwmo.retour import Retourcodes
 from hub.iwmo.state import AssignmentFacts, CareDeliveries, CareStart, CareStop, UsedIdentificatie
 from hub.state.store import StateView
 
-__all__ = ["KeptAnswer", "MemoryIwmoState", "SentWmo301"]
+__all__ = ["CareOf", "KeptAnswer", "MemoryIwmoState", "SentWmo301"]
 
 Value = Mapping[str, Any]
 """A routing-state value: here the care family's assignment (``hub.families.state``)."""
+
+CareOf = Callable[[Value], Sequence[Mapping[str, Any]]]
+"""The starts of an assignment's care, oldest first: ``{started_on, stops}``, each stop
+``{stopped_on, stop_reason}`` (the care family's ``care_starts``)."""
 
 ReceiptKey = tuple[str, int, str]
 """(Afzender, BerichtCode, Identificatie) of a heen message."""
@@ -67,12 +71,17 @@ class MemoryIwmoState:
 
     ``routing`` is the routing state as the current batch sees it; the caller may point it
     at another view (an overlay) between messages. ``assignment_key`` is the care family's
-    key of an assignment (``hub.families.state.assignment_key``), passed in: the families
-    sit above the engines, and the settings this package's section is part of sit below.
+    key of an assignment (``hub.families.state.assignment_key``) and ``care_starts`` its
+    reader of the care an assignment's value holds (``hub.families.state.care_starts``),
+    passed in: the families sit above the engines, and the settings this package's section
+    is part of sit below.
     """
 
-    def __init__(self, routing: StateView, assignment_key: Callable[[str], str]) -> None:
+    def __init__(
+        self, routing: StateView, assignment_key: Callable[[str], str], care_starts: CareOf
+    ) -> None:
         self.routing = routing
+        self._care_starts = care_starts
         self._key = assignment_key
         self._prefix = assignment_key("")
         self.by_number: dict[int, set[str]] | None = None
@@ -205,27 +214,22 @@ class MemoryIwmoState:
         return frozenset(value.get("subjects", ()))
 
     def _reported_starts(self, number: str, value: Value) -> list[CareStart]:
-        """The start (and stop) reported with JSON events, as an iWmo care record would hold it."""
-        care = value.get("care") or {}
-        started_on = care.get("started_on")
+        """The starts (and stops) reported with JSON events, as an iWmo care record holds them."""
         clients = self._clients(number, value)
-        if started_on is None or len(clients) != 1:
+        if len(clients) != 1:
             return []
         product = value.get("product") or {}
-        stops: list[CareStop] = []
-        if "stopped_on" in care:
-            stops.append(
-                CareStop(
-                    end=str(care["stopped_on"]), reason=str(care.get("stop_reason")), deleted=False
-                )
-            )
         return [
             CareStart(
                 client=next(iter(clients)),
                 category=str(product.get("category")),
                 code=product.get("code"),
-                begin=str(started_on),
+                begin=start["started_on"],
                 deleted=False,
-                stops=stops,
+                stops=[
+                    CareStop(end=stop["stopped_on"], reason=stop["stop_reason"], deleted=False)
+                    for stop in start["stops"]
+                ],
             )
+            for start in self._care_starts(value)
         ]

@@ -483,6 +483,8 @@ STOP_REASONS: Final[dict[str, frozenset[str]]] = {
     "participatiewet": _WMO588,
     "jeugdwet": _JZ588,
 }
+TEMPORARY_STOP: Final = "20"
+"""The stop reason (WMO588, JZ588) after which the same start may be stopped again (iWmo 9415)."""
 _OUTPUT_UNITS: Final = frozenset({"82", "83"})
 _EFFORT_UNITS: Final = frozenset({"01", "04", "14", "16", "84"})
 

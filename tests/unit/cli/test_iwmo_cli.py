@@ -311,14 +311,13 @@ def test_an_unknown_sender_is_a_usage_error(
     assert capsys.readouterr().out == ""
 
 
-def test_an_approval_the_hub_rules_refuse_stands_and_the_event_is_dead_lettered(
+def test_a_second_stop_of_a_temporarily_stopped_start_is_approved_and_routed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """When the hub's rules refuse an approved message's event, the approval stands (as live).
+    """iWmo allows a second stop of a temporarily stopped start (9415 spares reason 20); so do the hub's rules.
 
-    iWmo allows a second stop of a temporarily stopped start (9415 spares reason 20), while
-    the hub's care rule compares a stop with the latest start: the gateway approves and
-    publishes, and the router dead-letters the event, which `dead_lettered` reports.
+    The stop names no start on the event (iwmo.md, section 4): it stops the latest start on
+    or before its date, here the first one, stopped for a while with reason 20.
     """
     files = [
         write(tmp_path, "a.xml", wmo305("TZ-305-A")),
@@ -329,12 +328,34 @@ def test_an_approval_the_hub_rules_refuse_stands_and_the_event_is_dead_lettered(
     code, result = iwmo(capsys, "inbound", "--after", ISSUED, *files, second_stop)
     assert code == 0
     assert result["accepted"] is True
-    assert result["errors"] == []
     assert result["retourcodes"] == {}
     assert [e["type"] for e in result["events"]] == ["nl.sociaaldomein.care.stopped.v1"]
-    assert result["dead_lettered"] == [
-        {"code": "STOP_BEFORE_START", "path": f"{STOP_ITEM}[1]", "retourcode": None}
+    assert "dead_lettered" not in result
+
+
+def test_an_approval_the_hub_rules_refuse_stands_and_the_event_is_dead_lettered(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """When the hub's rules refuse an approved message's event, the approval stands (as live).
+
+    iWmo checks a deletion (StatusAanlevering 3) only for 9063 and 9071 (iwmo.md, section
+    5), so a start of an assignment withdrawn meanwhile may be deleted; the hub's rules
+    accept nothing on a withdrawn assignment: the router dead-letters the event, which
+    `dead_lettered` reports.
+    """
+    issued = json.loads(ISSUED.read_text(encoding="utf-8"))
+    withdrawn = {**issued, "id": "withdrawn-1"}
+    withdrawn["data"] = {**issued["data"], "status": "withdrawn", "change_reason": "13"}
+    files = [
+        write(tmp_path, "a.xml", wmo305("TZ-305-A")),
+        write(tmp_path, "w.json", json.dumps(withdrawn).encode()),
     ]
+    delete = write(tmp_path, "d.xml", wmo305("TZ-305-D", start(status="3")))
+    code, result = iwmo(capsys, "inbound", "--after", ISSUED, *files, delete)
+    assert code == 0
+    assert result["accepted"] is True
+    assert [e["type"] for e in result["events"]] == ["nl.sociaaldomein.care.started.v1"]
+    assert [d["code"] for d in result["dead_lettered"]] == ["ASSIGNMENT_WITHDRAWN"]
 
 
 # ---------------------------------------------------------------------- inbound 302

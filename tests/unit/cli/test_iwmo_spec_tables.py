@@ -747,9 +747,8 @@ DEAD_LETTERED_AFTER_APPROVAL = {
     # TR063: a delete is checked only for 9063 and 9071, so a delete of a start of a
     # withdrawn assignment is approved; messages.md refuses care on a withdrawn assignment.
     "status-3-checked-only-for-9063-9071": ["ASSIGNMENT_WITHDRAWN"],
-    # 9415 spares a second stop after a reason-20 stop; the JSON care.stopped carries no
-    # start date, so the hub compares it with the latest start.
-    "9415-reason-20-spared-after-a-new-start": ["STOP_BEFORE_START"],
+    # (9415 sparing a second stop after a reason-20 stop is no longer among them: the care
+    # rules keep every start with its stops, and a stop stops the latest start before it.)
 }
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hub.connectors.registry import PartnerRegistry
 from hub.envelope import from_kafka
-from hub.families.state import assignment_key
+from hub.families.state import assignment_key, care_starts
 from hub.gateway import GatewaySettings, KafkaRecord, StatusBook, create_app, status_key
 from hub.gateway.endpoints import MountedEndpoint
 from hub.gateway.intake import default_validator
@@ -110,7 +110,7 @@ def iwmo_registry(registry: PartnerRegistry) -> PartnerRegistry:
 
 @pytest.fixture
 def kept() -> IwmoBook:
-    state = IwmoBook(assignment_key=assignment_key, clock=lambda: NOW)
+    state = IwmoBook(assignment_key=assignment_key, care_starts=care_starts, clock=lambda: NOW)
     state.apply_state(assignment_key("26000311"), assignment(), 0)
     return state
 
@@ -466,7 +466,7 @@ class FakeRecord:
 
 def test_the_tail_applies_each_topic_to_its_part_of_the_book() -> None:
     """State changelog, <prefix>.iwmo and receipts each feed the book; an unreadable record is skipped."""
-    state = IwmoBook(assignment_key=assignment_key, clock=lambda: NOW)
+    state = IwmoBook(assignment_key=assignment_key, care_starts=care_starts, clock=lambda: NOW)
     tail = IwmoTail(KafkaSettings(), LAYOUT, state)
     used = used_key("73730001", 418, "X").encode()
     records = [
@@ -500,7 +500,9 @@ async def test_sync_reads_up_to_now_and_fails_while_reconnecting() -> None:
             Reader.calls += 1
             return 0
 
-    tail = IwmoTail(KafkaSettings(), LAYOUT, IwmoBook(assignment_key=assignment_key))
+    tail = IwmoTail(
+        KafkaSettings(), LAYOUT, IwmoBook(assignment_key=assignment_key, care_starts=care_starts)
+    )
     tail.caught_up.set()
     with pytest.raises(KafkaError):
         await tail.sync(1.0)
@@ -519,7 +521,9 @@ async def test_the_tail_takes_at_most_500_records_a_round(
     reader = RecordingReader.fresh()
 
     monkeypatch.setattr(iwmo_module, "CompactedReader", reader)
-    tail = IwmoTail(KafkaSettings(), LAYOUT, IwmoBook(assignment_key=assignment_key))
+    tail = IwmoTail(
+        KafkaSettings(), LAYOUT, IwmoBook(assignment_key=assignment_key, care_starts=care_starts)
+    )
     await tail.start()
     async with asyncio.timeout(5):
         await reader.followed.wait()

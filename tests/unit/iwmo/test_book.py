@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.families.state import assignment_key
+from hub.families.state import assignment_key, care_starts
 from hub.iwmo import AssignedProduct, AssignmentRecord, read_inbound
 from hub.iwmo.book import (
     IwmoBook,
@@ -53,7 +53,9 @@ def issued(**changes: Any) -> bytes:
 
 
 def book(clock: datetime = NOW) -> IwmoBook:
-    return IwmoBook(assignment_key=assignment_key, replay_days=30, clock=lambda: clock)
+    return IwmoBook(
+        assignment_key=assignment_key, care_starts=care_starts, replay_days=30, clock=lambda: clock
+    )
 
 
 def ms(moment: datetime) -> int:

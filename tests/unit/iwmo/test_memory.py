@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub.families.state import assignment_key
+from hub.families.state import assignment_key, care_starts
 from hub.iwmo import AssignedProduct, AssignmentRecord, ProductRef
 from hub.iwmo.memory import MemoryIwmoState
 from hub.state import StateStore
@@ -37,7 +37,7 @@ def issued(**changes: Any) -> dict[str, Any]:
 def state_with(number: str, value: dict[str, Any]) -> MemoryIwmoState:
     store = StateStore()
     store.apply({assignment_key(number): value})
-    return MemoryIwmoState(store, assignment_key)
+    return MemoryIwmoState(store, assignment_key, care_starts)
 
 
 def record(number: str, *, budget: int | None = None) -> AssignmentRecord:

@@ -332,6 +332,91 @@ def test_a_delete_needs_the_new_it_corrects(hub: InMemoryHub, started_on: str) -
     ]
 
 
+# The care of one assignment, as iWmo keeps a provider's deliveries (iwmo.md, section 5).
+JEUGD_ISSUED = "assignments.issued/valid/new-inspanningsgericht-jeugdwet.json"  # 25000108
+START = "care.started/valid/jeugdhulp-start-corrected.json"  # 2025-04-07
+STOP = "care.stopped/valid/jeugdhulp-stopped.json"  # 2025-06-27, reason 02
+
+
+def started(hub: InMemoryHub) -> None:
+    """Assignment 25000108, its care started on 2025-04-07."""
+    hub.send(example(JEUGD_ISSUED))
+    assert hub.send(example(START)).kind is OutcomeKind.ACCEPTED
+
+
+def codes(hub: InMemoryHub, raw: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e["path"], e["code"]) for e in errors(hub, raw)]
+
+
+def test_a_second_start_while_one_is_current_is_refused(hub: InMemoryHub) -> None:
+    """Another start while one has no stop is OTHER_CARE_CURRENT (9326); the same start again CARE_ALREADY_STARTED (9074)."""
+    started(hub)
+    other = variant(example(START), "start-2", started_on="2025-05-01")
+    again = variant(example(START), "start-again")
+    assert codes(hub, other) == [("data.started_on", "OTHER_CARE_CURRENT")]
+    assert codes(hub, again) == [("data.started_on", "CARE_ALREADY_STARTED")]
+
+
+def test_a_start_with_a_stop_cannot_be_deleted(hub: InMemoryHub) -> None:
+    """Deleting a start whose stop is recorded is START_HAS_STOP (9071): the stop goes first."""
+    started(hub)
+    assert hub.send(example(STOP)).kind is OutcomeKind.ACCEPTED
+    delete = variant(example(START), "delete-start", delivery_status="deleted")
+    assert codes(hub, delete) == [("data.delivery_status", "START_HAS_STOP")]
+    stop_deleted = variant(example(STOP), "delete-stop", delivery_status="deleted")
+    assert hub.send(stop_deleted).kind is OutcomeKind.ACCEPTED
+    assert hub.send(variant(delete, "delete-start-2")).kind is OutcomeKind.ACCEPTED
+
+
+def test_a_stopped_start_is_not_stopped_again_unless_the_stop_was_temporary(
+    hub: InMemoryHub,
+) -> None:
+    """A second stop is CARE_STOPPED_OTHERWISE (9415), the same one CARE_ALREADY_STOPPED (9074); after reason 20 another is taken."""
+    started(hub)
+    assert hub.send(example(STOP)).kind is OutcomeKind.ACCEPTED
+    later = variant(example(STOP), "stop-2", stopped_on="2025-07-01")
+    assert codes(hub, later) == [("data.stopped_on", "CARE_STOPPED_OTHERWISE")]
+    assert codes(hub, variant(example(STOP), "stop-again")) == [
+        ("data.stopped_on", "CARE_ALREADY_STOPPED")
+    ]
+    hub.send(variant(example(STOP), "delete-stop", delivery_status="deleted"))
+    temporary = variant(example(STOP), "stop-temporary", reason="20")
+    assert hub.send(temporary).kind is OutcomeKind.ACCEPTED
+    assert hub.send(variant(later, "stop-3")).kind is OutcomeKind.ACCEPTED
+
+
+def test_care_started_again_after_a_stop_makes_the_assignment_live(hub: InMemoryHub) -> None:
+    """A new start after every start was stopped is taken: live again, then ended again by its own stop."""
+    started(hub)
+    hub.send(example(STOP))
+    assert "ended_on" in (hub.state.get(assignment_key("25000108")) or {})
+    again = variant(example(START), "restart", started_on="2025-07-01")
+    assert hub.send(again).kind is OutcomeKind.ACCEPTED
+    assert "ended_on" not in (hub.state.get(assignment_key("25000108")) or {})
+    # A stop on or after the new start stops it; one before it stops the first start,
+    # which already has its stop.
+    before_restart = variant(example(STOP), "stop-before-restart", stopped_on="2025-06-30")
+    assert codes(hub, before_restart) == [("data.stopped_on", "CARE_STOPPED_OTHERWISE")]
+    stop_2 = variant(example(STOP), "stop-restart", stopped_on="2025-08-01")
+    assert hub.send(stop_2).kind is OutcomeKind.ACCEPTED
+    assert "ended_on" in (hub.state.get(assignment_key("25000108")) or {})
+
+
+def test_care_written_by_an_earlier_version_is_read_as_its_one_start(hub: InMemoryHub) -> None:
+    """An assignment value holding care as one start (started_on, stopped_on, stop_reason) keeps working."""
+    hub.send(example(JEUGD_ISSUED))
+    key = assignment_key("25000108")
+    value = dict(hub.state.get(key) or {})
+    value["care"] = {"started_on": "2025-04-07", "stopped_on": "2025-06-27", "stop_reason": "02"}
+    value["ended_on"] = "2026-01-05"
+    hub.state.apply({key: value})
+    delete = variant(example(STOP), "delete-old-stop", delivery_status="deleted")
+    assert hub.send(delete).kind is OutcomeKind.ACCEPTED
+    after = hub.state.get(key) or {}
+    assert after["care"] == {"starts": [{"started_on": "2025-04-07", "stops": []}]}
+    assert "ended_on" not in after
+
+
 def test_reported_result_areas_are_the_assignments(hub: InMemoryHub) -> None:
     """An outcome for a result area the assignment does not have is RESULT_AREA_NOT_ASSIGNED."""
     hub.send(example("assignments.issued/valid/new-outputgericht.json"))

@@ -37,7 +37,7 @@ from hub.background import BackgroundTask
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.envelope import AMSTERDAM, to_kafka
 from hub.errors import ErrorCode, InvalidEvent
-from hub.families.state import assignment_key
+from hub.families.state import assignment_key, care_starts
 from hub.gateway.endpoints import EndpointContext, Service
 from hub.gateway.intake import Validator
 from hub.gateway.problems import Problem, ProblemCode
@@ -579,7 +579,9 @@ def bind(context: EndpointContext) -> IwmoEndpoint:
     deployment's current pseudonym key; the checks accept those of its earlier keys too.
     """
     iwmo = context.deployment.iwmo
-    state = IwmoBook(assignment_key=assignment_key, replay_days=iwmo.replay_days)
+    state = IwmoBook(
+        assignment_key=assignment_key, care_starts=care_starts, replay_days=iwmo.replay_days
+    )
     tail = IwmoTail(context.kafka, context.layout, state)
     writer = KafkaIwmoWriter(
         context.kafka,
