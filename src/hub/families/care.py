@@ -165,8 +165,6 @@ def _issued(item: RuleInput) -> None:
         # It goes live for its case (privacy.md): issued, or linked to the case later.
         value = _replay_plan_if_newer(item, number, value)
     item.put(key, item.stamp(value))
-    if new_case is not None:
-        s.note_on_case(item, new_case, value["subjects"], value["law"])
 
 
 def _issued_as_another_text(item: RuleInput, number: str) -> bool:
@@ -338,7 +336,9 @@ def _stopped(item: RuleInput) -> None:
     starts = s.care_starts(assignment)
     stop = s.CareStop(stopped_on=item.data["stopped_on"], stop_reason=item.data["reason"])
     if item.data["delivery_status"] == "deleted":
-        stopped = next((start for start in starts if stop in start["stops"]), None)
+        stopped = _stopped_start(
+            [start for start in starts if stop in start["stops"]], stop["stopped_on"]
+        )
         if stopped is None:
             item.reject(
                 "data.delivery_status",
@@ -347,8 +347,10 @@ def _stopped(item: RuleInput) -> None:
             )
             return
         stopped["stops"].remove(stop)
+        if stopped["started_on"] is None and not stopped["stops"]:
+            starts.remove(stopped)  # a stop whose start was deleted before: nothing left
     else:
-        before = [start for start in starts if start["started_on"] <= stop["stopped_on"]]
+        before = [start for start in starts if _started_by(start, stop["stopped_on"])]
         if not starts:
             item.reject(
                 "data.assignment_number",
@@ -362,7 +364,8 @@ def _stopped(item: RuleInput) -> None:
                 "stopped_on must not be before started_on.",
             )
         else:
-            start = max(before, key=lambda start: start["started_on"])
+            start = _stopped_start(before, stop["stopped_on"])
+            assert start is not None
             if stop in start["stops"]:
                 item.reject(
                     "data.stopped_on",
@@ -391,13 +394,26 @@ def _stopped(item: RuleInput) -> None:
         item.put(s.assignment_key(number), item.stamp(_with_care(item, number, assignment, starts)))
 
 
+def _started_by(start: s.CareStart, day: str) -> bool:
+    """True when the start is on or before ``day`` (one whose date is unknown: always)."""
+    return start["started_on"] is None or start["started_on"] <= day
+
+
+def _stopped_start(starts: list[s.CareStart], day: str) -> s.CareStart | None:
+    """Of these starts, the one a stop on ``day`` stops: the latest begun by then, else the first."""
+    begun = [start for start in starts if _started_by(start, day)]
+    if begun:
+        return max(begun, key=lambda start: start["started_on"] or "")
+    return starts[0] if starts else None
+
+
 def _with_care(
     item: RuleInput, number: str, assignment: s.AssignmentState, starts: list[s.CareStart]
 ) -> s.AssignmentState:
-    """The assignment with its care changed: ended when every start has a stop, else live.
+    """The assignment with its care changed: ended once a stop is recorded (privacy.md).
 
-    ``ended_on`` is when it ended (the retention's clock); an assignment live again (a
-    stop deleted, care started anew) gets its case's latest plan if it missed it.
+    ``ended_on`` is when it ended (the retention's clock); an assignment live again (its
+    last stop deleted) gets its case's latest plan if it missed it.
     """
     value: s.AssignmentState = {**assignment, "care": s.Care(starts=starts)}
     was_live = s.is_live(assignment)

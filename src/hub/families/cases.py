@@ -47,13 +47,7 @@ def _opened(item: RuleInput) -> None:
     # Opened again after a closing: open now, and its retention no longer counts from then.
     case.pop("closed_on", None)
     case.pop("ended_on", None)
-    subjects, laws = set(case.get("subjects", ())) | item.own_subjects(), set(case.get("laws", ()))
-    for _, assignment in s.assignments_of_case(item, case_id):  # issued before it was opened
-        subjects |= set(assignment.get("subjects", ()))
-        laws.add(assignment["law"])
-    case["subjects"] = sorted(subjects)
-    if laws:
-        case["laws"] = sorted(laws)
+    case["subjects"] = sorted(set(case.get("subjects", ())) | item.own_subjects())
     origin = item.data.get("origin") or {}
     referral_id = origin.get("referral_id")
     if referral_id is not None:
@@ -132,8 +126,10 @@ def _closed(item: RuleInput) -> None:
     case_id = item.data["case_id"]
     case = s.case(item, case_id)
     if case is not None:
-        # It concerns its household and the clients of its requests and assignments, under
-        # their laws (privacy.md, "Disclosure log" and "Default legal bases").
+        # It concerns its household and the clients of its requests and of the assignments
+        # that name it now, under their laws (privacy.md, "Disclosure log" and "Default
+        # legal bases"). Requests are noted on the case (they never move); assignments,
+        # which may move to another case, are read from its index.
         item.facts.subjects |= set(case.get("subjects", ()))
         laws = set(case.get("laws", ()))
         for _, assignment in s.assignments_of_case(item, case_id):

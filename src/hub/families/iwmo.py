@@ -16,6 +16,7 @@ the structure or CS338 (``not-renderable``) is not sent: withheld with reason
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -34,7 +35,13 @@ from hub.iwmo.kept import (
     client_numbers,
     kept_record,
 )
-from hub.iwmo.outbound import disclosed_fields, identificatie_301, render_301
+from hub.iwmo.outbound import (
+    OPTIONAL_IN_301,
+    RENDERED_FIELDS,
+    disclosed_fields,
+    identificatie_301,
+    render_301,
+)
 from hub.iwmo.settings import IwmoSettings
 from hub.privacy.pseudonym import pseudonyms_of
 from hub.routing.render import RenderInput
@@ -68,6 +75,10 @@ def render_wmo301(
         "subject": request.subject,
         "data": data,
     }
+    if data.get("law") == "wmo" and _needs_withheld(request.withheld):
+        # The privacy table left out a field a 301 holds (iwmo.md, section 6): a 301 without
+        # it would say something else (a withdrawal's end, a product without its code).
+        return Unrenderable(NOT_RENDERABLE)
     client_bsn = (data.get("client") or {}).get("bsn")
     provider_agb = data.get("provider_agb")
     if data.get("law") == "wmo" and not (isinstance(client_bsn, str) and provider_agb):
@@ -150,6 +161,19 @@ def render_wmo301(
         fields=tuple(disclosed_fields(data)),
         state_changes=changes,
     )
+
+
+_NEEDED_IN_301 = tuple(field for field in RENDERED_FIELDS if field not in OPTIONAL_IN_301)
+
+
+def _needs_withheld(withheld: tuple[str, ...]) -> bool:
+    """True when a withheld path is, holds or lies within a field a 301 cannot go without."""
+    for path in withheld:
+        bare = re.sub(r"\[\d+\]", "", path)
+        for needed in _NEEDED_IN_301:
+            if bare == needed or needed.startswith(bare + ".") or bare.startswith(needed + "."):
+                return True
+    return False
 
 
 def _bind(

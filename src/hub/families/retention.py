@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from hub.families.state import case_key
+from hub.families.state import case_key, request_key, safety_case_key
 from hub.routing.retention import RECEIVED, older
 from hub.state.store import StateView
 
@@ -30,35 +30,38 @@ def with_case_end(
     ident: str, value: Mapping[str, Any], state: StateView, today: date, retention: timedelta
 ) -> bool:
     """Expired with the case its id names (a case's index of assignments); see ``with_case``."""
-    return _linked_case_over(ident, value, state, today, retention)
+    return older(value.get(RECEIVED), today, retention) and _over(ident, state, today, retention)
 
 
 def with_case(
     ident: str, value: Mapping[str, Any], state: StateView, today: date, retention: timedelta
 ) -> bool:
-    """Expired the retention after it was last received and after the case it names ended.
+    """Expired the retention after it was last received and after every case it is linked to ended.
 
-    A value that names no case, or a case the hub does not know (not opened yet, or
-    itself gone), counts from its own receipt alone.
+    privacy.md keeps state "until a configured time after the case ... ends": a referral
+    received long before its case closed stays the retention after that closing. Linked:
+    the case the value names, the case of the request a decision answers, the case of the
+    safety case a report was handed over as. A case the hub does not know (not opened yet,
+    or itself gone) holds nothing back: the value counts from its own receipt.
     """
-    case_id = value.get("case_id")
-    return _linked_case_over(
-        case_id if isinstance(case_id, str) else None, value, state, today, retention
-    )
-
-
-def _linked_case_over(
-    case_id: str | None,
-    value: Mapping[str, Any],
-    state: StateView,
-    today: date,
-    retention: timedelta,
-) -> bool:
-    # privacy.md: kept "until a configured time after the case ... ends": a referral
-    # received long before its case closed stays the retention after that closing.
     if not older(value.get(RECEIVED), today, retention):
         return False
-    case = state.get(case_key(case_id)) if case_id is not None else None
+    return all(_over(case_id, state, today, retention) for case_id in _linked_cases(value, state))
+
+
+def _linked_cases(value: Mapping[str, Any], state: StateView) -> list[str]:
+    found = [value["case_id"]] if isinstance(value.get("case_id"), str) else []
+    for field, key in (("request_id", request_key), ("safety_case_id", safety_case_key)):
+        linked_id = value.get(field)
+        linked = state.get(key(linked_id)) if isinstance(linked_id, str) else None
+        if linked is not None and isinstance(linked.get("case_id"), str):
+            found.append(linked["case_id"])
+    return found
+
+
+def _over(case_id: str, state: StateView, today: date, retention: timedelta) -> bool:
+    """True when the case is unknown, or ended the retention ago."""
+    case = state.get(case_key(case_id))
     return case is None or older(case.get("ended_on"), today, retention)
 
 

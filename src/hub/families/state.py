@@ -91,7 +91,7 @@ class CaseState(TypedDict):
     safety_case_id: NotRequired[str]
     plan_version: NotRequired[int]
     laws: NotRequired[list[str]]
-    """The laws of the requests and assignments that name the case (its closing's legal basis)."""
+    """The laws of the provision requests that name the case (its closing's legal basis)."""
     closed_on: NotRequired[str]
     ended_on: NotRequired[str]
     received_on: NotRequired[str]
@@ -109,6 +109,8 @@ class SafetyReportState(TypedDict):
 
     subjects: list[str]
     case_id: NotRequired[str]
+    safety_case_id: NotRequired[str]
+    """The Veilig Thuis case it was handed over as (its case, for retention)."""
     received_on: NotRequired[str]
 
 
@@ -159,9 +161,12 @@ class CareStop(TypedDict):
 
 
 class CareStart(TypedDict):
-    """A start of the care, as ``care.started`` reported it, and its stops (not deleted)."""
+    """A start of the care, as ``care.started`` reported it, and its stops (not deleted).
 
-    started_on: str
+    ``started_on`` None: a stop whose start an earlier version let be deleted under it.
+    """
+
+    started_on: str | None
     stops: list[CareStop]
 
 
@@ -274,23 +279,24 @@ def care_starts(assignment: Mapping[str, Any]) -> list[CareStart]:
             CareStart(started_on=start["started_on"], stops=list(start["stops"]))
             for start in care["starts"]
         ]
-    if "started_on" not in care:
-        return []
+    # A value written before starts were kept: one start and its stop, either may be absent.
     stops = []
-    if "stopped_on" in care:  # a value written before starts were kept
+    if "stopped_on" in care:
         stops.append(
             CareStop(stopped_on=care["stopped_on"], stop_reason=care.get("stop_reason", ""))
         )
-    return [CareStart(started_on=care["started_on"], stops=stops)]
+    if "started_on" not in care and not stops:
+        return []
+    return [CareStart(started_on=care.get("started_on"), stops=stops)]
 
 
 def care_ended(starts: list[CareStart]) -> bool:
-    """True when care was started and every start has a stop."""
-    return bool(starts) and all(start["stops"] for start in starts)
+    """True when a stop (not deleted) is recorded: privacy.md ends a live assignment there."""
+    return any(start["stops"] for start in starts)
 
 
 def is_live(assignment: AssignmentState) -> bool:
-    """Live from its ``new`` until withdrawn or until every start of its care has a stop."""
+    """Live from its ``new`` until withdrawn or a care stop (not deleted) is recorded (privacy.md)."""
     return assignment.get("status") != "withdrawn" and not care_ended(care_starts(assignment))
 
 
@@ -369,7 +375,7 @@ def case(item: RuleInput, case_id: str) -> CaseState | None:
 
 
 def note_on_case(item: RuleInput, case_id: str, subjects: Iterable[str], law: object) -> None:
-    """Note on a known case the subjects and law of a request or assignment that names it.
+    """Note on a known case the subjects and law of a provision request that names it.
 
     privacy.md: a disclosure concerns the BSNs "in the event or linked to it through
     state", and its basis follows the law "of its linked request or assignment": the

@@ -232,4 +232,5 @@ class MemoryIwmoState:
                 ],
             )
             for start in self._care_starts(value)
+            if start["started_on"] is not None  # a stop whose start is unknown: no key
         ]

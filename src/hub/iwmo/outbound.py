@@ -25,6 +25,7 @@ from hub.privacy.pseudonym import pseudonyms_of
 
 __all__ = [
     "DEFAULT_XSD_VERSIE",
+    "OPTIONAL_IN_301",
     "RENDERED_FIELDS",
     "AssignedProduct",
     "AssignmentRecord",
@@ -175,6 +176,20 @@ RENDERED_FIELDS = (
     "issued_on",
 )
 """Paths into ``assignments.issued`` data that a 301 carries or is derived from (section 8)."""
+
+OPTIONAL_IN_301 = frozenset(
+    {
+        "client.initials",
+        "client.given_name",
+        "client.family_name_prefix",
+        "client.address.house_letter",
+        "client.address.house_number_addition",
+        "client.phone",
+    }
+)
+"""Rendered fields a 301 may go without: a view that leaves them out gets a 301 without
+them. Without any other rendered field a 301 would say something else (a withdrawal's
+Einddatum without its ``change_reason``, a product without its code): not renderable."""
 
 
 def disclosed_fields(data: Mapping[str, Any]) -> list[str]:

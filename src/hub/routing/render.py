@@ -54,6 +54,9 @@ class RenderInput:
     state: StateView = field(repr=False)
     pseudonymise: Callable[[str], str] = field(repr=False)
     received_on: str
+    withheld: tuple[str, ...] = ()
+    """The event's fields the recipient's row left out of ``view`` (paths, as the
+    disclosure record lists them): a format that needs one of them cannot be rendered."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,6 +229,7 @@ def _release(
                     state=scene.state,
                     pseudonymise=ctx.pseudonymise,
                     received_on=scene.received_on,
+                    withheld=tuple(withheld),
                 )
             )
             if isinstance(rendered, Rendered):

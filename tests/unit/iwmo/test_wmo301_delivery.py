@@ -31,6 +31,7 @@ from hub.iwmo import (
 from hub.iwmo.kept import assignment_record_key, client_index_key, sent_301_key
 from hub.pipeline import OutRecord
 from hub.privacy import Pseudonymiser
+from hub.privacy.policy import DEFAULT_POLICY_PATH
 from hub.settings import HubSettings, PrivacySettings
 from hub.testing import InMemoryPipeline
 
@@ -310,6 +311,43 @@ def test_a_301_that_cannot_be_rendered_is_withheld_and_alerted(hub: InMemoryPipe
     logged = json.dumps(logs, default=str)
     for value in (BSN, "Wiersma", "1948-07-01", "Roijensingel"):
         assert value not in logged
+
+
+@pytest.mark.parametrize(
+    ("left_out", "rendered"),
+    [
+        ("change_reason", False),
+        ("product.code", False),
+        ("scope", False),
+        ("client.birth_date", False),
+        ("client.phone", True),  # a 301 may go without it: sent without Telefoon
+    ],
+)
+def test_a_table_that_leaves_out_a_field_a_301_needs_makes_it_not_renderable(
+    tmp_path: Path, left_out: str, rendered: bool
+) -> None:
+    """A privacy officer's narrower provider row: a 301 without a field it cannot go without is not sent."""
+    table = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    narrowed = table.replace(
+        "except: [case_id, decision_id]", f"except: [case_id, decision_id, {left_out}]", 1
+    )
+    assert narrowed != table
+    policy = tmp_path / "privacy.yaml"
+    policy.write_text(narrowed, encoding="utf-8")
+    settings = HubSettings(privacy=PrivacySettings(pseudonym_secret=SECRET, policy_file=policy))
+    narrowed_hub = InMemoryPipeline(settings, registry=registry(PROVIDER), clock=lambda: NOW)
+    narrowed_hub.feed(issued())
+    changed = issued("changed-1", status="changed", change_reason="05")
+    changed["data"]["client"]["phone"] = "+31 6 1234 5678"
+    out = narrowed_hub.feed(changed)
+    [disclosure] = disclosures(narrowed_hub, out)
+    if rendered:
+        [delivery] = deliveries(narrowed_hub, out)
+        assert b"Telefoon" not in (delivery.value or b"")
+        assert disclosure["outcome"] == "delivered"
+    else:
+        assert deliveries(narrowed_hub, out) == []
+        assert (disclosure["outcome"], disclosure["reason"]) == ("withheld", "IWMO_NOT_RENDERABLE")
 
 
 def test_a_duplicate_renders_nothing_again(hub: InMemoryPipeline) -> None:

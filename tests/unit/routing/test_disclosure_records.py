@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hub.privacy import Pseudonymiser
@@ -175,6 +176,35 @@ def test_a_case_closing_under_one_law_takes_its_basis(hub: InMemoryHub) -> None:
     assert record["legal_basis"] == "Jeugdwet ch. 7.4"
     # The son (the client of both) and his mother (the assignment's legal representative).
     assert record["data_subjects"] == sorted([pseudonym(SON), pseudonym(CLIENT)])
+
+
+def test_a_case_closing_leaves_out_an_assignment_moved_to_another_case(hub: InMemoryHub) -> None:
+    """An assignment linked to another case since: its client and law no longer concern this closing."""
+    household = [
+        {"role": "client", "person": {"family_name": "Dalfsen", "birth_date": "1986-02-11"}}
+    ]
+    hub.send(
+        make_event(
+            "cases.opened",
+            case_id="C9",
+            household=household,
+            origin=OMIT,
+            envelope={"subject": "C9"},
+        )
+    )
+    assignment = example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json")
+    assignment.update(id="a9", subject="9")
+    assignment["data"].update(assignment_number="9", case_id="C9")
+    assert hub.send(assignment).kind is OutcomeKind.ACCEPTED
+    moved = copy.deepcopy(assignment)
+    moved["id"] = "a9-moved"
+    moved["data"].update(status="changed", change_reason="02", case_id="OTHER")
+    assert hub.send(moved).kind is OutcomeKind.ACCEPTED
+    [record] = disclosures(
+        hub.send(make_event("cases.closed", case_id="C9", envelope={"subject": "C9"}))
+    )
+    assert record["data_subjects"] == []
+    assert record["legal_basis"] == "Wmo 2015 art. 5.1.1"  # no law linked: the row's default
 
 
 def test_budgets_concern_nobody(hub: InMemoryHub) -> None:

@@ -86,6 +86,21 @@ def test_what_a_case_links_stays_the_retention_after_the_case_ended() -> None:
     )
 
 
+def test_a_decision_and_a_handed_over_report_stay_with_the_case_they_are_linked_to() -> None:
+    """A decision goes with its request's case, a safety report with the case its handover became."""
+    open_case = {"received_on": "2025-04-01"}
+    assert _expired(
+        {
+            "case:OPEN": open_case,
+            "provision-request:Q": {"case_id": "OPEN", "received_on": "2025-04-01"},
+            "decision:D": {"request_id": "Q", "received_on": "2025-04-01"},
+            "decision:GONE": {"request_id": "UNKNOWN", "received_on": "2025-04-01"},
+            "safety-case:VT": {"case_id": "OPEN", "report_id": "R", "received_on": "2025-04-01"},
+            "safety-report:R": {"safety_case_id": "VT", "received_on": "2025-04-01"},
+        }
+    ) == ["decision:GONE"]
+
+
 def test_an_index_of_assignments_issued_before_their_case_counts_from_its_receipt() -> None:
     """Assignments may name a case the hub has not seen opened yet: their index is kept, not swept at once."""
     assert _expired(

@@ -385,21 +385,64 @@ def test_a_stopped_start_is_not_stopped_again_unless_the_stop_was_temporary(
     assert hub.send(variant(later, "stop-3")).kind is OutcomeKind.ACCEPTED
 
 
-def test_care_started_again_after_a_stop_makes_the_assignment_live(hub: InMemoryHub) -> None:
-    """A new start after every start was stopped is taken: live again, then ended again by its own stop."""
+def test_care_started_again_after_a_stop_is_taken_and_the_assignment_stays_ended(
+    hub: InMemoryHub,
+) -> None:
+    """A new start after a stop is taken (9326 only refuses one beside a start without stop); privacy.md: no longer live."""
     started(hub)
     hub.send(example(STOP))
-    assert "ended_on" in (hub.state.get(assignment_key("25000108")) or {})
+    ended_on = (hub.state.get(assignment_key("25000108")) or {})["ended_on"]
     again = variant(example(START), "restart", started_on="2025-07-01")
     assert hub.send(again).kind is OutcomeKind.ACCEPTED
-    assert "ended_on" not in (hub.state.get(assignment_key("25000108")) or {})
+    assert (hub.state.get(assignment_key("25000108")) or {})["ended_on"] == ended_on
     # A stop on or after the new start stops it; one before it stops the first start,
     # which already has its stop.
     before_restart = variant(example(STOP), "stop-before-restart", stopped_on="2025-06-30")
     assert codes(hub, before_restart) == [("data.stopped_on", "CARE_STOPPED_OTHERWISE")]
     stop_2 = variant(example(STOP), "stop-restart", stopped_on="2025-08-01")
     assert hub.send(stop_2).kind is OutcomeKind.ACCEPTED
+    # Deleting the first stop leaves the second: still ended.
+    hub.send(variant(example(STOP), "delete-first-stop", delivery_status="deleted"))
     assert "ended_on" in (hub.state.get(assignment_key("25000108")) or {})
+
+
+def test_care_started_again_after_a_newer_plan_gets_no_plan_and_no_fault(hub: InMemoryHub) -> None:
+    """A plan held while the assignment was ended is not released by a new start (it stays ended)."""
+    hub.send(example("referrals.submitted/valid/poh-ggz-referral.json"))
+    hub.send(example("cases.opened/valid/after-referral.json"))
+    started(hub)
+    hub.send(example(STOP))
+    assert (
+        hub.send(example("cases.plan-updated/valid/first-plan.json")).kind is OutcomeKind.ACCEPTED
+    )
+    outcome = hub.send(variant(example(START), "restart", started_on="2025-07-01"))
+    assert outcome.kind is OutcomeKind.ACCEPTED
+    assert outcome.decision is not None
+    assert [d.recipient for d in outcome.decision.deliveries] == ["backoffice-zwolle", "swt-zwolle"]
+    # Its last stop deleted, it is live again and gets the plan it missed.
+    outcome = hub.send(variant(example(STOP), "delete-stop", delivery_status="deleted"))
+    assert outcome.decision is not None
+    assert "provider-jeugdhulp-ijssel" in [d.recipient for d in outcome.decision.deliveries]
+
+
+def test_a_deleted_stop_is_taken_from_the_start_a_new_one_would_stop(hub: InMemoryHub) -> None:
+    """Two starts with the same temporary stop: deleting it removes it from the later start, as recorded."""
+    started(hub)
+    temporary = variant(example(STOP), "temporary", stopped_on="2025-06-01", reason="20")
+    assert hub.send(temporary).kind is OutcomeKind.ACCEPTED
+    hub.send(variant(example(START), "restart", started_on="2025-05-15"))
+    assert hub.send(variant(temporary, "temporary-2")).kind is OutcomeKind.ACCEPTED
+    hub.send(variant(temporary, "delete-temporary", delivery_status="deleted"))
+    care = (hub.state.get(assignment_key("25000108")) or {})["care"]
+    assert care == {
+        "starts": [
+            {
+                "started_on": "2025-04-07",
+                "stops": [{"stopped_on": "2025-06-01", "stop_reason": "20"}],
+            },
+            {"started_on": "2025-05-15", "stops": []},
+        ]
+    }
 
 
 def test_care_written_by_an_earlier_version_is_read_as_its_one_start(hub: InMemoryHub) -> None:
@@ -414,6 +457,26 @@ def test_care_written_by_an_earlier_version_is_read_as_its_one_start(hub: InMemo
     assert hub.send(delete).kind is OutcomeKind.ACCEPTED
     after = hub.state.get(key) or {}
     assert after["care"] == {"starts": [{"started_on": "2025-04-07", "stops": []}]}
+    assert "ended_on" not in after
+
+
+def test_a_stop_left_without_its_start_by_an_earlier_version_still_ends_the_assignment(
+    hub: InMemoryHub,
+) -> None:
+    """A value holding a stop and no start (an earlier version let the start go): ended; the stop can be deleted."""
+    hub.send(example(JEUGD_ISSUED))
+    key = assignment_key("25000108")
+    value = dict(hub.state.get(key) or {})
+    value["care"] = {"stopped_on": "2025-06-27", "stop_reason": "02"}
+    value["ended_on"] = "2026-01-05"
+    hub.state.apply({key: value})
+    assert codes(hub, variant(example(STOP), "stop-again", stopped_on="2025-06-28")) == [
+        ("data.stopped_on", "CARE_STOPPED_OTHERWISE")
+    ]
+    delete = variant(example(STOP), "delete-orphan-stop", delivery_status="deleted")
+    assert hub.send(delete).kind is OutcomeKind.ACCEPTED
+    after = hub.state.get(key) or {}
+    assert after["care"] == {"starts": []}
     assert "ended_on" not in after
 
 
