@@ -350,8 +350,10 @@ def _stopped(item: RuleInput) -> None:
         if stopped["started_on"] is None and not stopped["stops"]:
             starts.remove(stopped)  # a stop whose start was deleted before: nothing left
     else:
-        before = [start for start in starts if _started_by(start, stop["stopped_on"])]
-        if not starts:
+        # A stop left by an earlier version without its start stops nothing new.
+        dated = [start for start in starts if start["started_on"] is not None]
+        before = [start for start in dated if _started_by(start, stop["stopped_on"])]
+        if not dated:
             item.reject(
                 "data.assignment_number",
                 ErrorCode.CARE_NOT_STARTED,
@@ -410,20 +412,24 @@ def _stopped_start(starts: list[s.CareStart], day: str) -> s.CareStart | None:
 def _with_care(
     item: RuleInput, number: str, assignment: s.AssignmentState, starts: list[s.CareStart]
 ) -> s.AssignmentState:
-    """The assignment with its care changed: ended once a stop is recorded (privacy.md).
+    """The assignment with its care changed.
 
-    ``ended_on`` is when it ended (the retention's clock); an assignment live again (its
-    last stop deleted) gets its case's latest plan if it missed it.
+    No longer live once a stop is recorded (privacy.md), ended (``ended_on``, the
+    retention's clock) once every start has a stop: care started again after a stop
+    keeps the assignment's state. Live again (its last stop deleted), it gets its case's
+    latest plan if it missed it.
     """
     value: s.AssignmentState = {**assignment, "care": s.Care(starts=starts)}
-    was_live = s.is_live(assignment)
-    if s.care_ended(starts):
+    if s.care_over(starts):
+        was_over = s.care_over(s.care_starts(assignment))
         value["ended_on"] = (
-            item.received_on if was_live else assignment.get("ended_on", item.received_on)
+            assignment.get("ended_on", item.received_on) if was_over else item.received_on
         )
+    else:
+        value.pop("ended_on", None)  # care is delivered: the assignment has not ended
+    if s.is_live(assignment) or not s.is_live(value):
         return value
-    value.pop("ended_on", None)
-    return value if was_live else _replay_plan_if_newer(item, number, value)
+    return _replay_plan_if_newer(item, number, value)  # live again: its last stop deleted
 
 
 def _outcomes_reported(item: RuleInput) -> None:

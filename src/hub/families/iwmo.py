@@ -75,7 +75,8 @@ def render_wmo301(
         "subject": request.subject,
         "data": data,
     }
-    if data.get("law") == "wmo" and _needs_withheld(request.withheld):
+    translated = data.get("law") == "wmo" and data.get("variant") in _TRANSLATED
+    if translated and _needs_withheld(request.withheld, data):
         # The privacy table left out a field a 301 holds (iwmo.md, section 6): a 301 without
         # it would say something else (a withdrawal's end, a product without its code).
         return Unrenderable(NOT_RENDERABLE)
@@ -163,14 +164,19 @@ def render_wmo301(
     )
 
 
+_TRANSLATED = frozenset({"inspanningsgericht", "outputgericht"})  # section 6: else JSON
 _NEEDED_IN_301 = tuple(field for field in RENDERED_FIELDS if field not in OPTIONAL_IN_301)
 
 
-def _needs_withheld(withheld: tuple[str, ...]) -> bool:
+def _needs_withheld(withheld: tuple[str, ...], data: Mapping[str, Any]) -> bool:
     """True when a withheld path is, holds or lies within a field a 301 cannot go without."""
+    needed_fields = _NEEDED_IN_301
+    if "budget_cents" in (data.get("scope") or {}):
+        # A budget's product goes without its code (CD041): leaving it out changes nothing.
+        needed_fields = tuple(f for f in needed_fields if f != "product.code")
     for path in withheld:
         bare = re.sub(r"\[\d+\]", "", path)
-        for needed in _NEEDED_IN_301:
+        for needed in needed_fields:
             if bare == needed or needed.startswith(bare + ".") or bare.startswith(needed + "."):
                 return True
     return False

@@ -51,9 +51,10 @@ def with_case(
 
 def _linked_cases(value: Mapping[str, Any], state: StateView) -> list[str]:
     found = [value["case_id"]] if isinstance(value.get("case_id"), str) else []
-    for field, key in (("request_id", request_key), ("safety_case_id", safety_case_key)):
-        linked_id = value.get(field)
-        linked = state.get(key(linked_id)) if isinstance(linked_id, str) else None
+    links = [request_key(value["request_id"])] if isinstance(value.get("request_id"), str) else []
+    links += [safety_case_key(ident) for ident in value.get("safety_case_ids", ())]
+    for key in links:
+        linked = state.get(key)
         if linked is not None and isinstance(linked.get("case_id"), str):
             found.append(linked["case_id"])
     return found

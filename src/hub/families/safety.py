@@ -50,9 +50,13 @@ def _handed_over(item: RuleInput) -> None:
         report = s.report(item, report_id)
         if report is not None:
             subjects |= set(report.get("subjects", ()))
-            if report.get("safety_case_id") != safety_case_id:
-                # The report goes with the case the handover becomes (retention).
-                linked: s.SafetyReportState = {**report, "safety_case_id": safety_case_id}
+            handovers = list(report.get("safety_case_ids", ()))
+            if safety_case_id not in handovers:
+                # The report goes with the cases its handovers become (retention).
+                linked: s.SafetyReportState = {
+                    **report,
+                    "safety_case_ids": [*handovers, safety_case_id],
+                }
                 item.put(s.report_key(report_id), item.stamp(linked))
     item.facts.subjects |= subjects
     value["subjects"] = sorted(subjects)

@@ -40,8 +40,9 @@ __all__ = [
     "assignment_key",
     "assignment_request_key",
     "assignments_of_case",
-    "care_ended",
+    "care_over",
     "care_starts",
+    "care_stopped",
     "case",
     "case_assignments",
     "case_assignments_key",
@@ -109,8 +110,8 @@ class SafetyReportState(TypedDict):
 
     subjects: list[str]
     case_id: NotRequired[str]
-    safety_case_id: NotRequired[str]
-    """The Veilig Thuis case it was handed over as (its case, for retention)."""
+    safety_case_ids: NotRequired[list[str]]
+    """The Veilig Thuis cases it was handed over as (their cases, for retention)."""
     received_on: NotRequired[str]
 
 
@@ -290,14 +291,23 @@ def care_starts(assignment: Mapping[str, Any]) -> list[CareStart]:
     return [CareStart(started_on=care.get("started_on"), stops=stops)]
 
 
-def care_ended(starts: list[CareStart]) -> bool:
+def care_stopped(starts: list[CareStart]) -> bool:
     """True when a stop (not deleted) is recorded: privacy.md ends a live assignment there."""
     return any(start["stops"] for start in starts)
 
 
+def care_over(starts: list[CareStart]) -> bool:
+    """True when care was started and every start has a stop: nothing is delivered any more.
+
+    The assignment's end for retention (``ended_on``); care started again after a stop is
+    not over, though the assignment is no longer live (``care_stopped``).
+    """
+    return bool(starts) and all(start["stops"] for start in starts)
+
+
 def is_live(assignment: AssignmentState) -> bool:
     """Live from its ``new`` until withdrawn or a care stop (not deleted) is recorded (privacy.md)."""
-    return assignment.get("status") != "withdrawn" and not care_ended(care_starts(assignment))
+    return assignment.get("status") != "withdrawn" and not care_stopped(care_starts(assignment))
 
 
 @dataclass(frozen=True, slots=True)

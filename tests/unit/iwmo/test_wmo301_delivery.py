@@ -350,6 +350,43 @@ def test_a_table_that_leaves_out_a_field_a_301_needs_makes_it_not_renderable(
         assert (disclosure["outcome"], disclosure["reason"]) == ("withheld", "IWMO_NOT_RENDERABLE")
 
 
+@pytest.mark.parametrize(
+    ("changes", "left_out", "expected"),
+    [
+        (
+            {"variant": "taakgericht", "scope": {"budget_cents": 240000}},
+            "client.birth_date",
+            "json",
+        ),
+        (
+            {"law": "jeugdwet", "product": {"category": "45", "code": "45A01"}},
+            "client.birth_date",
+            "json",
+        ),
+        ({"scope": {"budget_cents": 240000}}, "product.code", "iwmo"),
+    ],
+    ids=["taakgericht", "jeugdwet", "budget-without-code"],
+)
+def test_a_narrowed_row_withholds_only_a_301_that_needs_the_field(
+    tmp_path: Path, changes: dict[str, Any], left_out: str, expected: str
+) -> None:
+    """Untranslated assignments stay JSON, and a budget's 301 never carries the code (CD041)."""
+    table = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    policy = tmp_path / "privacy.yaml"
+    policy.write_text(
+        table.replace(
+            "except: [case_id, decision_id]", f"except: [case_id, decision_id, {left_out}]", 1
+        ),
+        encoding="utf-8",
+    )
+    settings = HubSettings(privacy=PrivacySettings(pseudonym_secret=SECRET, policy_file=policy))
+    narrowed_hub = InMemoryPipeline(settings, registry=registry(PROVIDER), clock=lambda: NOW)
+    out = narrowed_hub.feed(issued(**changes))
+    [delivery] = deliveries(narrowed_hub, out)
+    is_xml = header(delivery, "content-type") == "application/xml"
+    assert ("iwmo" if is_xml else "json") == expected
+
+
 def test_a_duplicate_renders_nothing_again(hub: InMemoryPipeline) -> None:
     """A redelivered event is a duplicate: no second 301, no state written."""
     hub.feed(issued())

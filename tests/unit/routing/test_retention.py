@@ -96,9 +96,12 @@ def test_a_decision_and_a_handed_over_report_stay_with_the_case_they_are_linked_
             "decision:D": {"request_id": "Q", "received_on": "2025-04-01"},
             "decision:GONE": {"request_id": "UNKNOWN", "received_on": "2025-04-01"},
             "safety-case:VT": {"case_id": "OPEN", "report_id": "R", "received_on": "2025-04-01"},
-            "safety-report:R": {"safety_case_id": "VT", "received_on": "2025-04-01"},
+            "case:SHUT": {"ended_on": "2025-05-01", "received_on": "2025-05-01"},
+            "safety-case:VT2": {"case_id": "SHUT", "report_id": "R", "received_on": "2025-04-01"},
+            # Handed over twice: kept while either case is open.
+            "safety-report:R": {"safety_case_ids": ["VT2", "VT"], "received_on": "2025-04-01"},
         }
-    ) == ["decision:GONE"]
+    ) == ["case:SHUT", "decision:GONE", "safety-case:VT2"]
 
 
 def test_an_index_of_assignments_issued_before_their_case_counts_from_its_receipt() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub.families.state import assignment_key
+from hub.families.state import assignment_key, is_live
 from hub.routing import OutcomeKind
 
 from .routing_helpers import InMemoryHub, example, variant
@@ -391,19 +391,24 @@ def test_care_started_again_after_a_stop_is_taken_and_the_assignment_stays_ended
     """A new start after a stop is taken (9326 only refuses one beside a start without stop); privacy.md: no longer live."""
     started(hub)
     hub.send(example(STOP))
-    ended_on = (hub.state.get(assignment_key("25000108")) or {})["ended_on"]
     again = variant(example(START), "restart", started_on="2025-07-01")
     assert hub.send(again).kind is OutcomeKind.ACCEPTED
-    assert (hub.state.get(assignment_key("25000108")) or {})["ended_on"] == ended_on
+    # Not live (no plans), but not ended: care is delivered, so retention does not count.
+    restarted = hub.state.get(assignment_key("25000108")) or {}
+    assert "ended_on" not in restarted
+    assert not is_live(restarted)  # type: ignore[arg-type]
     # A stop on or after the new start stops it; one before it stops the first start,
     # which already has its stop.
     before_restart = variant(example(STOP), "stop-before-restart", stopped_on="2025-06-30")
     assert codes(hub, before_restart) == [("data.stopped_on", "CARE_STOPPED_OTHERWISE")]
     stop_2 = variant(example(STOP), "stop-restart", stopped_on="2025-08-01")
     assert hub.send(stop_2).kind is OutcomeKind.ACCEPTED
-    # Deleting the first stop leaves the second: still ended.
-    hub.send(variant(example(STOP), "delete-first-stop", delivery_status="deleted"))
     assert "ended_on" in (hub.state.get(assignment_key("25000108")) or {})
+    # Deleting the first stop leaves the second: not live, and care goes on (04-07).
+    hub.send(variant(example(STOP), "delete-first-stop", delivery_status="deleted"))
+    after = hub.state.get(assignment_key("25000108")) or {}
+    assert "ended_on" not in after
+    assert not is_live(after)  # type: ignore[arg-type]
 
 
 def test_care_started_again_after_a_newer_plan_gets_no_plan_and_no_fault(hub: InMemoryHub) -> None:
@@ -470,8 +475,9 @@ def test_a_stop_left_without_its_start_by_an_earlier_version_still_ends_the_assi
     value["care"] = {"stopped_on": "2025-06-27", "stop_reason": "02"}
     value["ended_on"] = "2026-01-05"
     hub.state.apply({key: value})
+    # The stop's start is gone: a new stop has nothing to stop.
     assert codes(hub, variant(example(STOP), "stop-again", stopped_on="2025-06-28")) == [
-        ("data.stopped_on", "CARE_STOPPED_OTHERWISE")
+        ("data.assignment_number", "CARE_NOT_STARTED")
     ]
     delete = variant(example(STOP), "delete-orphan-stop", delivery_status="deleted")
     assert hub.send(delete).kind is OutcomeKind.ACCEPTED
