@@ -112,10 +112,13 @@ _NINE_DIGITS = re.compile(r"[0-9]{9}")
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _SEPARATORS = re.compile(r"[._:-]")
 # Every field and attribute name of the contract is lower-case ASCII letters and "_" (and
-# CloudEvents attribute names have no "-"): a key with a "-" is more often a name or a
-# date ("esther-van-dalfsen-1986-02-11") than a typo, so it is not repeated.
-_SAFE_KEY = re.compile(r"[a-z_][a-z0-9_]{0,63}")
-_DIGIT_RUN = re.compile(r"[0-9]{5}")
+# CloudEvents attribute names have no "-" and no digit): a key with a "-" or a digit is
+# more often a name, a date or a number ("esther-van-dalfsen-1986-02-11",
+# "dalfsen_1986_02_11") than a typo, so it is not repeated. (Header names, "ce_" and an
+# attribute, follow the same rule.)
+_SAFE_KEY = re.compile(r"[a-z_]{1,64}")
+# The one CloudEvents attribute with a digit in its name, shown as it is.
+_DIGIT_NAMES: Final = frozenset({"data_base64"})
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
     # RFC 3339's time-numoffset: hours 00-23, minutes 00-59 (fromisoformat takes +01:60).
@@ -254,15 +257,12 @@ def path_key(name: object) -> str:
     """Render an input key for an error path: the key when it looks like a field name, else ``*``.
 
     Keys come from the sender and could carry personal data. A key shaped like every field
-    and attribute name of the contract (lower-case ASCII letters, digits or ``_``, not
-    starting with a digit, at most 64, no run of five digits) is shown, so a typo is easy
-    to find; anything else, such as a hyphenated name, a date or a number, is replaced.
+    and attribute name of the contract (lower-case ASCII letters or ``_``, at most 64) is
+    shown, so a typo or a field the contract lacks is easy to find; anything else, such
+    as a hyphenated name, a date or a number, is replaced. Log lines go further
+    (``hub.schemas.errors.loggable_path``): there only the contract's own names show.
     """
-    if (
-        isinstance(name, str)
-        and _SAFE_KEY.fullmatch(name) is not None
-        and _DIGIT_RUN.search(name) is None
-    ):
+    if isinstance(name, str) and (name in _DIGIT_NAMES or _SAFE_KEY.fullmatch(name) is not None):
         return name
     return "*"
 

@@ -42,6 +42,7 @@ from hub.routing.route import release
 from hub.routing.rules import apply_rules
 from hub.routing.state_model import SeenMarker, seen_key
 from hub.schemas import TYPES, ValidEvent, validate_event, validate_with_registry
+from hub.schemas.paths import loggable_path
 from hub.state.store import Overlay, StateStore
 from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
 
@@ -259,7 +260,7 @@ class Pipeline:
                 "event_dead_lettered",
                 **context,
                 codes=codes,
-                paths=[e.path for e in outcome.errors],
+                paths=[loggable_path(e.path) for e in outcome.errors],
             )
             out.append(self._dead_letter(record, partner, outcome))
         elif decision is not None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 
 from hub import pipeline as pipeline_module
 from hub.audit.chain import record_hash
@@ -307,3 +308,17 @@ def test_a_batch_writes_each_chain_head_once_after_the_per_record_output() -> No
     assert out[-len(last_heads) :] == list(last_heads.values())
     assert len([r for r in out if is_head(r)]) == len(last_heads)
     assert {k: v for k, v in batched.state.scan()} == dict(state.scan())
+
+
+def test_the_dead_letter_log_line_names_no_unknown_key(hub: InMemoryPipeline) -> None:
+    """A key that could be a resident's name is in the dead letter's path for operators, never in the log line."""
+    event = load_example(REFERRAL)
+    event["data"]["client"]["esther_van_dalfsen"] = True
+    with structlog.testing.capture_logs() as logs:
+        out = hub.feed(event)
+    letter = DeadLetter.from_json(only(out, hub.layout.deadletter).value or b"")
+    assert letter is not None
+    assert [e.path for e in letter.errors] == ["data.client.esther_van_dalfsen"]
+    [line] = [entry for entry in logs if entry["event"] == "event_dead_lettered"]
+    assert line["paths"] == ["data.client.*"]
+    assert "dalfsen" not in json.dumps(logs, default=str)

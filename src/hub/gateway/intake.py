@@ -29,6 +29,7 @@ from hub.gateway.status import StatusBook, status_key
 from hub.inbound import Reading
 from hub.observability.logging import get_logger
 from hub.schemas import ValidEvent, validate_event
+from hub.schemas.paths import loggable_path
 from hub.topics import TopicLayout
 
 __all__ = ["Accepted", "EventIntake", "Validator", "default_validator"]
@@ -143,7 +144,7 @@ class EventIntake:
                 partner=partner.id,
                 status=problem.status,
                 codes=[e.code.value for e in exc.errors],
-                paths=[e.path for e in exc.errors],
+                paths=[loggable_path(e.path) for e in exc.errors],
             )
             return problem
         except Exception as exc:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from hub.errors import ErrorCode, ErrorDetail
 from hub.schemas import CaseClosed, Scope, error_details
 from hub.schemas.errors import Issue, raise_issues, render_path
+from hub.schemas.paths import loggable_path
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -117,3 +118,20 @@ def test_map_fields_name_every_free_key_map_and_nothing_else() -> None:
         _map_fields(data_schema(spec), maps, others)
     assert maps == MAP_FIELDS
     assert not maps & others
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("data.client.bsn", "data.client.bsn"),
+        ("data.client.esther_van_dalfsen", "data.client.*"),
+        ("data.household_members[1].nationality", "data.household_members[1].*"),
+        ("data.results[0].indicators.*", "data.results[0].indicators.*"),
+        ("headers.ce_extra", "headers.*"),
+        ("traceparnet", "*"),
+        ("", ""),
+    ],
+)
+def test_a_logged_path_keeps_only_the_contracts_names(path: str, logged: str) -> None:
+    """A log line outlives the partner's answer: an unknown key there prints as ``*``."""
+    assert loggable_path(path) == logged
