@@ -202,8 +202,20 @@ class PrivacySettings(BaseModel):
         "rotation so lookups by BSN still find records and state made with them; they make no "
         "new pseudonyms. Drop one only once no retained record or state entry uses it.",
     )
-    result_areas: tuple[str, ...] | None = Field(
-        default=None, description="The municipality's result-area list; default: the spec's list."
+    result_areas: (
+        tuple[
+            Annotated[
+                str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S(?:.*\S)?$")
+            ],
+            ...,
+        ]
+        | None
+    ) = Field(
+        default=None,
+        min_length=1,
+        description="The municipality's result-area list; default: the spec's list. Each "
+        "1-64 characters without leading or trailing space, as the contract's result_area "
+        "field takes them.",
     )
     state_retention_days: int = Field(
         default=730,

@@ -51,12 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from hub.envelope import parse_structured
     from hub.errors import ConfigurationError, InvalidEvent
     from hub.schemas import validate_with_registry
+    from hub.settings import read_settings
 
     try:
         registry = load_registry(args.partners)
+        # The municipality's result areas, as the gateway and the router take them.
+        areas = read_settings().privacy.result_areas
     except ConfigurationError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
+    result_areas = frozenset(areas) if areas is not None else None
 
     status = EXIT_OK
     for path in args.files:
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             status = EXIT_UNUSABLE
             continue
         try:
-            validate_with_registry(raw, registry)
+            validate_with_registry(raw, registry, result_areas=result_areas)
         except InvalidEvent as exc:
             print(f"INVALID {path}")
             for error in exc.errors:

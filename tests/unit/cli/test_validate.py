@@ -107,3 +107,28 @@ def test_an_event_over_256_kib_is_event_too_large(
         "  - EVENT_TOO_LARGE The event is over 256 KiB (its compact JSON); "
         "split it over several events.",
     ]
+
+
+def test_the_municipalitys_result_areas_are_the_ones_checked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hub validate` takes HUB_PRIVACY__RESULT_AREAS as the gateway and the router do."""
+    request = EXAMPLES_DIR / "provisions.requested" / "valid" / "begeleiding-outputgericht.json"
+    areas = json.loads(request.read_text(encoding="utf-8"))["data"]["result_areas"]
+    monkeypatch.setenv("HUB_PRIVACY__RESULT_AREAS", json.dumps(["thuis-ondersteuning"]))
+    assert main(["validate", str(request)]) == 1
+    assert "RESULT_AREA_UNKNOWN" in capsys.readouterr().out
+    monkeypatch.setenv("HUB_PRIVACY__RESULT_AREAS", json.dumps([*areas, "thuis-ondersteuning"]))
+    assert main(["validate", str(request)]) == 0
+
+
+@pytest.mark.parametrize("areas", [[""], [" x "], ["x" * 65], []])
+def test_a_result_area_list_the_contract_cannot_use_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], areas: list[str]
+) -> None:
+    """An empty, padded or over-long area (or an empty list) is a configuration error, named, not quoted."""
+    monkeypatch.setenv("HUB_PRIVACY__RESULT_AREAS", json.dumps(areas))
+    assert main(["validate", str(VALID)]) == 2
+    err = capsys.readouterr().err
+    assert "HUB_PRIVACY__RESULT_AREAS" in err
+    assert "xxxxx" not in err
