@@ -203,19 +203,13 @@ class PrivacySettings(BaseModel):
         "new pseudonyms. Drop one only once no retained record or state entry uses it.",
     )
     result_areas: (
-        tuple[
-            Annotated[
-                str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S(?:.*\S)?$")
-            ],
-            ...,
-        ]
+        tuple[Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")], ...]
         | None
     ) = Field(
         default=None,
         min_length=1,
         description="The municipality's result-area list; default: the spec's list. Each "
-        "1-64 characters without leading or trailing space, as the contract's result_area "
-        "field takes them.",
+        "1-64 characters and not blank, as the contract's result_area field takes them.",
     )
     state_retention_days: int = Field(
         default=730,

@@ -11,9 +11,12 @@ one block per file::
 An event over 256 KiB (its compact JSON) is INVALID with EVENT_TOO_LARGE alone, as it is
 over HTTP and Kafka.
 
+Result areas are the municipality's (``HUB_PRIVACY__RESULT_AREAS``), as the gateway and
+the router take them.
+
 Exit status: 0 all valid, 1 any invalid, 2 unusable input (a file missing, not JSON, not
-a JSON object, or a bad registry); unusable files are named on stderr. Rules that need
-earlier events are not checked here.
+a JSON object; or, before any file, a bad registry or an invalid ``HUB_`` setting);
+unusable files are named on stderr. Rules that need earlier events are not checked here.
 """
 
 from __future__ import annotations

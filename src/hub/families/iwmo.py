@@ -75,14 +75,18 @@ def render_wmo301(
         "subject": request.subject,
         "data": data,
     }
-    translated = data.get("law") == "wmo" and data.get("variant") in _TRANSLATED
-    if translated and _needs_withheld(request.withheld, data):
+    if data.get("law") != "wmo" or data.get("variant") not in _TRANSLATED:
+        # Not translatable (section 6: not-wmo, taakgericht), or the view does not say
+        # (its row leaves out law or variant): the delivery stays JSON, and a kept record
+        # of an earlier 301 goes, so no later 301 lists the assignment.
+        return _untranslated(request, data)
+    if _needs_withheld(request.withheld, data):
         # The privacy table left out a field a 301 holds (iwmo.md, section 6): a 301 without
         # it would say something else (a withdrawal's end, a product without its code).
         return Unrenderable(NOT_RENDERABLE)
     client_bsn = (data.get("client") or {}).get("bsn")
     provider_agb = data.get("provider_agb")
-    if data.get("law") == "wmo" and not (isinstance(client_bsn, str) and provider_agb):
+    if not (isinstance(client_bsn, str) and provider_agb):
         return Unrenderable(NOT_RENDERABLE)  # a view without its client or provider
     numbers: tuple[str, ...] = ()
     clients: tuple[str, ...] = ()
@@ -116,11 +120,7 @@ def render_wmo301(
         xsd_versie=settings.xsd_versie,
     )
     if rendering.reason in ("not-wmo", "taakgericht"):
-        # No longer translatable: its kept record goes, so no later 301 lists it (section 6).
-        number = data.get("assignment_number")
-        if isinstance(number, str) and kept_record(request.state, number) is not None:
-            return AsJson({assignment_record_key(number): None})
-        return None
+        return _untranslated(request, data)
     if rendering.wmo301 is None or rendering.record is None:
         return Unrenderable(NOT_RENDERABLE)
     record = rendering.record
@@ -166,6 +166,14 @@ def render_wmo301(
 
 _TRANSLATED = frozenset({"inspanningsgericht", "outputgericht"})  # section 6: else JSON
 _NEEDED_IN_301 = tuple(field for field in RENDERED_FIELDS if field not in OPTIONAL_IN_301)
+
+
+def _untranslated(request: RenderInput, data: Mapping[str, Any]) -> AsJson | None:
+    """Stays JSON; a kept record of an earlier 301 goes, so no later 301 lists it (section 6)."""
+    number = data.get("assignment_number")
+    if isinstance(number, str) and kept_record(request.state, number) is not None:
+        return AsJson({assignment_record_key(number): None})
+    return None
 
 
 def _needs_withheld(withheld: tuple[str, ...], data: Mapping[str, Any]) -> bool:

@@ -364,8 +364,18 @@ def test_a_table_that_leaves_out_a_field_a_301_needs_makes_it_not_renderable(
             "json",
         ),
         ({"scope": {"budget_cents": 240000}}, "product.code", "iwmo"),
+        ({"law": "jeugdwet", "product": {"category": "45", "code": "45A01"}}, "law", "json"),
+        ({"variant": "taakgericht", "scope": {"budget_cents": 240000}}, "client.bsn", "json"),
+        ({}, "variant", "json"),  # the view cannot say whether iWmo translates it
     ],
-    ids=["taakgericht", "jeugdwet", "budget-without-code"],
+    ids=[
+        "taakgericht",
+        "jeugdwet",
+        "budget-without-code",
+        "jeugdwet-without-law",
+        "taakgericht-without-bsn",
+        "without-variant",
+    ],
 )
 def test_a_narrowed_row_withholds_only_a_301_that_needs_the_field(
     tmp_path: Path, changes: dict[str, Any], left_out: str, expected: str

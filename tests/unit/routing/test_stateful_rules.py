@@ -385,10 +385,10 @@ def test_a_stopped_start_is_not_stopped_again_unless_the_stop_was_temporary(
     assert hub.send(variant(later, "stop-3")).kind is OutcomeKind.ACCEPTED
 
 
-def test_care_started_again_after_a_stop_is_taken_and_the_assignment_stays_ended(
+def test_care_started_again_after_a_stop_is_taken_and_the_assignment_is_not_live(
     hub: InMemoryHub,
 ) -> None:
-    """A new start after a stop is taken (9326 only refuses one beside a start without stop); privacy.md: no longer live."""
+    """A new start after a stop is taken (9326 only refuses one beside a start without stop); privacy.md: still not live, but not ended while care goes on."""
     started(hub)
     hub.send(example(STOP))
     again = variant(example(START), "restart", started_on="2025-07-01")
@@ -465,7 +465,7 @@ def test_care_written_by_an_earlier_version_is_read_as_its_one_start(hub: InMemo
     assert "ended_on" not in after
 
 
-def test_a_stop_left_without_its_start_by_an_earlier_version_still_ends_the_assignment(
+def test_a_stop_left_without_its_start_by_an_earlier_version_keeps_the_assignment_not_live(
     hub: InMemoryHub,
 ) -> None:
     """A value holding a stop and no start (an earlier version let the start go): ended; the stop can be deleted."""
@@ -475,6 +475,7 @@ def test_a_stop_left_without_its_start_by_an_earlier_version_still_ends_the_assi
     value["care"] = {"stopped_on": "2025-06-27", "stop_reason": "02"}
     value["ended_on"] = "2026-01-05"
     hub.state.apply({key: value})
+    assert not is_live(hub.state.get(key))  # type: ignore[arg-type]
     # The stop's start is gone: a new stop has nothing to stop.
     assert codes(hub, variant(example(STOP), "stop-again", stopped_on="2025-06-28")) == [
         ("data.assignment_number", "CARE_NOT_STARTED")
@@ -484,6 +485,7 @@ def test_a_stop_left_without_its_start_by_an_earlier_version_still_ends_the_assi
     after = hub.state.get(key) or {}
     assert after["care"] == {"starts": []}
     assert "ended_on" not in after
+    assert is_live(after)  # type: ignore[arg-type]
 
 
 def test_reported_result_areas_are_the_assignments(hub: InMemoryHub) -> None:
