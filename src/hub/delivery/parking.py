@@ -195,11 +195,13 @@ async def replay(
 
     delivered = parked_again = 0
     async with contextlib.AsyncExitStack() as stack:
+        for built in (writer, admin, reader):
+            # Closed on the way out whatever fails first: a start (or its cancellation part-
+            # way), the CA bundle, the HTTP client. Closing one never started is harmless.
+            stack.push_async_callback(built.close if built is admin else built.stop)
         tls = await asyncio.to_thread(tls_context)  # the CA bundle, loaded off the loop
         client = await stack.enter_async_context(http_client(webhooks, transport, tls))
         for started in (writer, admin, reader):
-            # Closed on the way out even when its start fails or is cancelled part-way.
-            stack.push_async_callback(started.close if started is admin else started.stop)
             await started.start()
         channel = Channel(
             target,

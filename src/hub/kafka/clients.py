@@ -446,10 +446,7 @@ async def _adopt_committed_offsets(
     }
     if not offsets:
         return 0
-    committer = AIOKafkaConsumer(
-        **client_options(settings), group_id=group, enable_auto_commit=False
-    )
-    await committer.start()
+    committer = await started_consumer(settings, group_id=group, enable_auto_commit=False)
     try:
         committer.assign(list(offsets))
         await committer.commit(offsets)

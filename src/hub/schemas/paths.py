@@ -34,6 +34,7 @@ def _known_names() -> frozenset[str]:
     then: validating an event loads it).
     """
     names: set[str] = set(ATTRIBUTES) | {f"ce_{attribute}" for attribute in ATTRIBUTES}
+    names.add("data_base64")  # the CloudEvents attribute the hub refuses by name
 
     def walk(node: object) -> None:
         if isinstance(node, dict):

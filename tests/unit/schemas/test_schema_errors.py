@@ -129,6 +129,7 @@ def test_map_fields_name_every_free_key_map_and_nothing_else() -> None:
         ("data.results[0].indicators.*", "data.results[0].indicators.*"),
         ("headers.ce_extra", "headers.*"),
         ("traceparnet", "*"),
+        ("data_base64", "data_base64"),
         ("", ""),
     ],
 )
