@@ -30,6 +30,8 @@ from hub.settings import KafkaSettings
 __all__ = ["GroupProgress"]
 
 _log = get_logger()
+# How long stop waits for a commit under way, then for the last one.
+_STOP_WAIT_SECONDS = 2.0
 
 
 class GroupProgress:
@@ -41,6 +43,7 @@ class GroupProgress:
         self._pending: dict[str, dict[TopicPartition, int]] = {}
         self._consumers: dict[str, Consumer] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def note(self, group: str, topic: str, positions: Mapping[int, int]) -> None:
         """Remember that ``group`` has taken everything before ``positions`` (partition -> offset)."""
@@ -53,21 +56,35 @@ class GroupProgress:
         self._task = asyncio.create_task(self._run(), name="group-progress")
 
     async def stop(self) -> None:
-        """Commit what is pending (briefly), then close every consumer."""
+        """Let a commit under way end, commit what is pending (briefly), then close every consumer.
+
+        The background commit is asked to stop, not cancelled: a consumer cancelled while
+        it connects can leave a connection aiokafka no longer tracks, which nothing closes.
+        Only a commit that does not end within the wait (Kafka not answering) is cancelled.
+        """
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            try:
+                async with asyncio.timeout(_STOP_WAIT_SECONDS):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(_STOP_WAIT_SECONDS):
                 await self.flush()
         for group in list(self._consumers):
             await self._close(group)
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
+            try:
+                async with asyncio.timeout(self._interval):
+                    await self._stopping.wait()
+                return  # stopping: stop() sends what is left
+            except TimeoutError:
+                await self.flush()
 
     async def flush(self) -> None:
         """Commit every group's noted positions now."""
