@@ -149,26 +149,36 @@ def test_a_case_closing_concerns_its_requests_and_assignments_clients_under_thei
     assert set(record["data_subjects"]) >= {pseudonym(CLIENT), pseudonym(SON)}
 
 
-def test_a_case_closing_under_one_law_takes_its_basis(hub: InMemoryHub) -> None:
-    """A case whose request and assignment are both Jeugdwet, its household without BSNs: Jeugdwet, and their clients."""
+def open_case_without_bsns(hub: InMemoryHub, case_id: str) -> None:
+    """A case opened for a household whose members have no BSN in the event."""
     household = [
         {"role": "client", "person": {"family_name": "Dalfsen", "birth_date": "1986-02-11"}}
     ]
-    hub.send(
-        make_event(
-            "cases.opened",
-            case_id="C8",
-            household=household,
-            origin=OMIT,
-            envelope={"subject": "C8"},
-        )
+    opened = make_event(
+        "cases.opened",
+        case_id=case_id,
+        household=household,
+        origin=OMIT,
+        envelope={"subject": case_id},
     )
+    assert hub.send(opened).kind is OutcomeKind.ACCEPTED
+
+
+def jeugdwet_assignment(number: str, case_id: str) -> dict[str, Any]:
+    """The example Jeugdwet assignment (the son; his mother represents him) as another number and case."""
+    assignment = example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json")
+    assignment.update(id=f"a{number}", subject=number)
+    assignment["data"].update(assignment_number=number, case_id=case_id)
+    return assignment
+
+
+def test_a_case_closing_under_one_law_takes_its_basis(hub: InMemoryHub) -> None:
+    """A case whose request and assignment are both Jeugdwet, its household without BSNs: Jeugdwet, and their clients."""
+    open_case_without_bsns(hub, "C8")
     request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
     request.update(id="rq8", subject="RQ8")
     request["data"].update(request_id="RQ8", case_id="C8")
-    assignment = example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json")
-    assignment.update(id="a8", subject="8")
-    assignment["data"].update(assignment_number="8", case_id="C8")
+    assignment = jeugdwet_assignment("8", "C8")
     assert hub.send(request).kind is OutcomeKind.ACCEPTED
     assert hub.send(assignment).kind is OutcomeKind.ACCEPTED
     outcome = hub.send(make_event("cases.closed", case_id="C8", envelope={"subject": "C8"}))
@@ -180,21 +190,8 @@ def test_a_case_closing_under_one_law_takes_its_basis(hub: InMemoryHub) -> None:
 
 def test_a_case_closing_leaves_out_an_assignment_moved_to_another_case(hub: InMemoryHub) -> None:
     """An assignment linked to another case since: its client and law no longer concern this closing."""
-    household = [
-        {"role": "client", "person": {"family_name": "Dalfsen", "birth_date": "1986-02-11"}}
-    ]
-    hub.send(
-        make_event(
-            "cases.opened",
-            case_id="C9",
-            household=household,
-            origin=OMIT,
-            envelope={"subject": "C9"},
-        )
-    )
-    assignment = example("assignments.issued/valid/new-inspanningsgericht-jeugdwet.json")
-    assignment.update(id="a9", subject="9")
-    assignment["data"].update(assignment_number="9", case_id="C9")
+    open_case_without_bsns(hub, "C9")
+    assignment = jeugdwet_assignment("9", "C9")
     assert hub.send(assignment).kind is OutcomeKind.ACCEPTED
     moved = copy.deepcopy(assignment)
     moved["id"] = "a9-moved"
