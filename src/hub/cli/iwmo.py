@@ -310,18 +310,19 @@ class IwmoSession:
             "errors": [],
         }
         max_bytes = self.settings.max_bytes
-        try:
-            agb, agb_path = claimed_sender(body, max_bytes=max_bytes)
-        except MessageRefused as refused:
-            result["errors"] = [refused.problem.as_error()]
-            return result
         registry = self.ctx.registry
         if sender_id is not None:
+            # Before the document is read, as the gateway's 403 comes before its body.
             sender = registry.get(sender_id)
             if sender is None or not sender.iwmo or sender.agb is None:
-                result["errors"] = [_error("TYPE_NOT_ALLOWED", "/")]  # as the gateway's 403
+                result["errors"] = [_error("TYPE_NOT_ALLOWED", "/")]
                 return result
         else:
+            try:
+                agb, agb_path = claimed_sender(body, max_bytes=max_bytes)
+            except MessageRefused as refused:
+                result["errors"] = [refused.problem.as_error()]
+                return result
             sender = registry.by_agb(agb)
             if sender is None or not sender.iwmo or sender.agb is None:
                 result["errors"] = [_error("AGB_NOT_SENDER", agb_path)]

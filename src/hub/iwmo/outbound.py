@@ -45,6 +45,7 @@ _TRANSLATED_VARIANTS = frozenset({"inspanningsgericht", "outputgericht"})
 _CS338_UNITS = frozenset({"14", "16", "83", "84"})
 _CS338_FREQUENCIES = frozenset({"2", "4", "6"})
 _PHONE_NOISE = re.compile(r"[\s()\-]")
+_DUTCH_TRUNK = re.compile(r"^(?:\+|00)31[\s\-]*\(0\)")
 _WITHDRAWN_AT_START = "13"  # RedenWijziging after which a withdrawal ends on period.start
 
 
@@ -289,7 +290,8 @@ def _initials(value: str | None) -> str | None:
 def _phone(value: str | None) -> str | None:
     if value is None:
         return None
-    digits = _PHONE_NOISE.sub("", value)
+    # "+31 (0)6 ...": the Dutch trunk 0 in brackets after the country code is not dialled.
+    digits = _PHONE_NOISE.sub("", _DUTCH_TRUNK.sub("0031", value.strip(), count=1))
     # The country code written with "+" or as dialled from the Netherlands ("00"):
     # "+31" and "0031" are Dutch, any other is another country's.
     for dutch in ("+31", "0031"):

@@ -24,7 +24,7 @@ from hub.iwmo.model import (
     InboundMessage,
     ProductRef,
 )
-from hub.iwmo.structure import BASIS_NS, MessageKind, first_fault
+from hub.iwmo.structure import BASIS_NS, MessageKind, first_fault, integer_value
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -59,7 +59,6 @@ _ENTITY_ERRORS = frozenset(
         "WAR_UNDECLARED_ENTITY",
         "ERR_ENTITY_PROCESSING",
         "ERR_EXT_ENTITY_STANDALONE",
-        "ERR_ENTITYREF_SEMICOL_MISSING",
         "ERR_UNPARSED_ENTITY",
         "ERR_ENTITY_IS_EXTERNAL",
         "ERR_ENTITY_IS_PARAMETER",
@@ -90,6 +89,10 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
         body.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         raise _refuse(IwmoCode.XML_MALFORMED) from None
+    if b"\x00" in body:
+        # U+0000 is never an XML character. UTF-16 or UTF-32 text without a BOM is also
+        # valid UTF-8 (ASCII with NUL bytes between), which the parser would decode as such.
+        raise _refuse(IwmoCode.XML_MALFORMED)
     if body.startswith(_BOM):
         # One BOM is tolerated; a second is a character before the prolog, which the
         # parser would skip as if it were the first.
@@ -99,6 +102,7 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
         raise _refuse(IwmoCode.XML_MALFORMED)
     # A parser per document: lxml keeps a parser's error log across uses.
     parser = etree.XMLParser(
+        encoding="utf-8",  # never the parser's own guess from the first bytes
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -185,6 +189,13 @@ def ensure_structure(root: etree._Element, kind: MessageKind) -> None:
 # --- reading a valid tree ------------------------------------------------------------------
 
 
+def _number(text: str) -> int:
+    # A Nummer the structure check accepted.
+    value = integer_value(text)
+    assert value is not None
+    return value
+
+
 def _find(element: etree._Element, name: str, ns: str) -> etree._Element | None:
     return element.find(f"{{{ns}}}{name}")
 
@@ -241,7 +252,7 @@ def _care_message(root: etree._Element, kind: MessageKind, digest: str) -> CareM
             CareItem(
                 position=position,
                 path=f"/Bericht/Client/{name}en/{name}[{position}]",
-                assignment_number=None if number is None else int(number),
+                assignment_number=None if number is None else _number(number),
                 product=None
                 if product is None
                 else ProductRef(
@@ -285,7 +296,7 @@ def _assignment_retour(root: etree._Element) -> AssignmentRetour:
     other: list[str] = []
     if client is not None:
         for product in client.iterfind(f"{{{ns}}}ToegewezenProducten/{{{ns}}}ToegewezenProduct"):
-            number = str(int(_text(product, "ToewijzingNummer", ns)))
+            number = str(_number(_text(product, "ToewijzingNummer", ns)))
             product_codes[number] = product_codes.get(number, ()) + _codes(product, ns)
         for contact in client.iterfind(f"{{{ns}}}Contactgegevens/{{{ns}}}Contact"):
             other += _codes(contact, ns)

@@ -103,13 +103,22 @@ def _code_range(name: str, low: int, high: int, width: int) -> SimpleType:
     return _codes(name, " ".join(f"{n:0{width}d}" for n in range(low, high + 1)))
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_INTEGER = re.compile(r"([+-]?)0*([0-9]{1,18})")
+
+
+def integer_value(text: str) -> int | None:
+    """The value of an xs:integer of at most 18 significant digits (sign, leading zeros); else None.
+
+    Read without the zeros: int() refuses a text of more than 4,300 digits.
+    """
+    match = _INTEGER.fullmatch(text)
+    return None if match is None else int(match[1] + match[2])
 
 
 def _integer(name: str, high: int) -> SimpleType:
-    # xs:integer's lexical space: an optional sign and leading zeros are allowed.
     def accepts(text: str) -> bool:
-        return _INTEGER.fullmatch(text) is not None and 0 <= int(text) <= high
+        value = integer_value(text)
+        return value is not None and 0 <= value <= high
 
     return SimpleType(name, accepts)
 

@@ -299,6 +299,11 @@ def test_a_document_posted_by_another_provider_is_agb_not_sender(
     code, result = iwmo(capsys, "inbound", "--sender", "backoffice-zwolle", document)
     assert code == 1
     assert result["errors"] == [{"code": "TYPE_NOT_ALLOWED", "path": "/", "retourcode": None}]
+    # As the gateway's 403: before the document is read, whatever it holds.
+    broken = write(tmp_path, "broken.xml", b"<not-xml")
+    code, result = iwmo(capsys, "inbound", "--sender", "backoffice-zwolle", broken)
+    assert code == 1
+    assert result["errors"] == [{"code": "TYPE_NOT_ALLOWED", "path": "/", "retourcode": None}]
 
 
 def test_an_unknown_sender_is_a_usage_error(

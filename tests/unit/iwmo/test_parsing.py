@@ -95,6 +95,13 @@ def test_an_xinclude_is_an_external_reference(year: str) -> None:
         b'<?xml version="1.0" encoding="ISO-8859-1"?><Bericht/>',
         "<Bericht/>".encode("utf-16"),
         b"\xef\xbb\xbf\xef\xbb\xbf" + document("wmo305.xml"),
+        b"<Bericht>A & B</Bericht>",
+        b"<Bericht>AT&T</Bericht>",  # an ampersand without ';' is no entity reference
+        # UTF-16 and UTF-32 without a BOM: ASCII with NUL bytes between is valid UTF-8.
+        document("wmo305.xml").decode().encode("utf-16-le"),
+        document("wmo305.xml").decode().replace("UTF-8", "UTF-16").encode("utf-16-be"),
+        document("wmo305.xml").decode().encode("utf-32-le"),
+        document("wmo305.xml").decode().split("?>", 1)[1].encode("utf-32-be"),
     ],
 )
 def test_malformed_or_not_utf8(data: bytes) -> None:
@@ -185,3 +192,19 @@ def test_settings_bounds() -> None:
         IwmoSettings(max_bytes=25_000_001)
     with pytest.raises(ValidationError):
         IwmoSettings(gemeentecode="193")
+
+
+def test_a_number_may_carry_any_number_of_leading_zeros() -> None:
+    """Nummer is an xs:integer: leading zeros do not count against its range."""
+    zeros = "0" * 5000
+    data = document("wmo305.xml").replace(
+        b"<ToewijzingNummer>", f"<ToewijzingNummer>{zeros}".encode(), 1
+    )
+    message = read_inbound(data, sender_agb=PROVIDER_AGB, max_bytes=MAX)
+    assert isinstance(message, CareMessage)
+    assert (
+        message.items[0].assignment_number
+        == read_inbound(document("wmo305.xml"), sender_agb=PROVIDER_AGB, max_bytes=MAX)
+        .items[0]
+        .assignment_number
+    )
