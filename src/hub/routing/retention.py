@@ -40,6 +40,7 @@ RECEIVED = "received_on"
 _ENDED = "ended_on"
 # The fields that held the sender's dates before the clocks counted from receipt.
 _LEGACY = ("seen_on", "updated_on")
+_DAY = timedelta(days=1)
 
 
 def expired_keys(
@@ -102,11 +103,14 @@ def legacy_keys(
 def older(day: object, today: date, retention: timedelta) -> bool:
     """True when ``day`` (an ISO date) lies more than ``retention`` before ``today``.
 
+    The state dates by day, so part of a day counts as a whole one: with 36 hours, a value
+    received on the 5th is kept through the 7th (it may have come at 23:59 on the 5th).
     Not a date (absent: not ended, or not dated): False, and the value is kept.
     """
     if not isinstance(day, str):
         return False
+    whole_days = -(-retention // _DAY)
     try:
-        return date.fromisoformat(day) + retention < today
+        return date.fromisoformat(day) + whole_days * _DAY < today
     except ValueError:
         return False

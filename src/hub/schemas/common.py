@@ -31,7 +31,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, c
 
 from hub.envelope import has_bsn_part, passes_eleven_proof
 from hub.errors import ErrorCode
-from hub.schemas.errors import BLANK_PATTERN, Issue, raise_issues
+from hub.schemas.errors import BLANK_PATTERN, NOT_BLANK, Issue, raise_issues
 
 __all__ = [
     "DEFAULT_RESULT_AREAS",
@@ -166,7 +166,7 @@ class TextLimit:
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         return core_schema.str_schema(
-            strict=True, min_length=1, max_length=self.max_length, pattern=BLANK_PATTERN
+            strict=True, min_length=1, max_length=self.max_length, pattern=NOT_BLANK
         )
 
     def __get_pydantic_json_schema__(

@@ -21,6 +21,7 @@ from hub.errors import ErrorCode, ErrorDetail
 __all__ = [
     "BLANK_PATTERN",
     "MAP_FIELDS",
+    "NOT_BLANK",
     "RULES_ERROR_TYPE",
     "Issue",
     "error_details",
@@ -30,7 +31,11 @@ __all__ = [
 
 RULES_ERROR_TYPE = "contract_rules"
 # Free text must contain a non-whitespace character; a mismatch is reported as TOO_SHORT.
+# The published schemas say it as ``\S``, which JSON Schema reads as ECMA-262 does. The
+# hub's validator (Rust's regex) reads ``\S`` otherwise (it takes U+0085 for whitespace and
+# U+FEFF not), so it checks ECMA-262's whitespace spelled out: both give one verdict.
 BLANK_PATTERN = r"\S"
+NOT_BLANK = "[^\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 
 _CODES = frozenset(code.value for code in ErrorCode)
 
@@ -135,7 +140,7 @@ def _sentence(error: ErrorDetails) -> tuple[ErrorCode, str]:
         if not isinstance(error.get("input"), str):  # every code list of the contract is strings
             return ErrorCode.TYPE_MISMATCH, "Must be a JSON string."
         return ErrorCode.VALUE_NOT_ALLOWED, f"Must be one of {ctx.get('expected', 'the codes')}."
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == BLANK_PATTERN:
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
         return ErrorCode.TOO_SHORT, "Must contain more than whitespace."
     if kind == "string_too_short":
         if ctx.get("min_length") == 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from hub.routing.retention import expired_keys, legacy_keys
 from hub.state import StateStore
 from hub.testing import OMIT, InMemoryPipeline, make_event
@@ -27,6 +29,24 @@ def test_seen_markers_last_as_long_as_the_inbound_topics() -> None:
             "seen:recent": {"received_on": "2027-12-15"},
         }
     ) == ["seen:old"]
+
+
+@pytest.mark.parametrize(
+    ("hours", "kept_through"),
+    [(12, "2027-12-31"), (24, "2027-12-31"), (36, "2027-12-30"), (48, "2027-12-30")],
+)
+def test_an_inbound_retention_with_part_of_a_day_counts_the_whole_day(
+    hours: int, kept_through: str
+) -> None:
+    """Receipt is dated by day (it may have come at 23:59): 36 hours keep a marker two days."""
+    store = StateStore()
+    store.apply({"seen:a": {"received_on": kept_through}})
+    retention = timedelta(hours=hours)
+    assert not list(expired_keys(store, TODAY, retention=TWO_YEARS, seen_retention=retention))
+    day_before = (date.fromisoformat(kept_through) - timedelta(days=1)).isoformat()
+    store.apply({"seen:a": {"received_on": day_before}})
+    expired = list(expired_keys(store, TODAY, retention=TWO_YEARS, seen_retention=retention))
+    assert expired == ["seen:a"]
 
 
 def test_ended_assignments_and_closed_cases_go_two_years_after_they_ended() -> None:

@@ -186,6 +186,23 @@ def test_name_length_counts_code_points(value: str, expected: list[Any]) -> None
 
 
 @pytest.mark.parametrize(
+    ("value", "blank"),
+    [
+        ("\ufeff", True),  # ECMA-262 whitespace (ZWNBSP), not Unicode White_Space
+        ("\u3000\u2028\xa0", True),
+        ("\x0b\x0c", True),
+        ("\x85", False),  # Unicode White_Space, not ECMA-262 whitespace
+        ("\u180e", False),
+        ("\u200b", False),
+    ],
+)
+def test_only_whitespace_means_what_the_published_schema_says(value: str, blank: bool) -> None:
+    """Text is blank by the published pattern ``\\S`` as JSON Schema reads it (ECMA-262), not by Rust's."""
+    expected = [("data.client.family_name", ErrorCode.TOO_SHORT)] if blank else []
+    assert errors_of(referral_with_client(family_name=value)) == expected
+
+
+@pytest.mark.parametrize(
     ("value", "valid"),
     [
         ("+31 (0)38-421 55 60", True),
