@@ -323,3 +323,63 @@ async def test_over_tls_a_dripping_connection_is_closed_and_the_cap_holds(
     assert lifetimes[2] < 1.0
     assert [HEADER_TIMEOUT - 0.5 <= t < HEADER_TIMEOUT + 1.5 for t in lifetimes[:2]] == [True] * 2
     assert {connection.received for connection in own} == {b""}
+
+
+async def _raw_answer(base_url: str, request: bytes) -> tuple[bytes, bytes, Connection]:
+    """Send ``request`` on a new connection; the answer's head and body once the server closed it."""
+    connection = await Connection.open(_port(base_url), PARTNER)
+    try:
+        connection.writer.write(request)
+        async with asyncio.timeout(5):
+            await connection.ended
+    finally:
+        await connection.close()
+    head, _, body = connection.received.partition(b"\r\n\r\n")
+    return head, body, connection
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: abc\r\n",
+        b"Content-Length: -1\r\n",
+        b"Transfer-Encoding: gzip, chunked\r\n",
+    ],
+)
+async def test_a_request_the_http_layer_cannot_parse_gets_a_problem_body(
+    kafka: KafkaSettings, registry: PartnerRegistry, framing: bytes
+) -> None:
+    """uvicorn's own 400 is plain text; the gateway's is a problem with a code, and the connection closes."""
+    async with _gateway(kafka, registry) as base_url:
+        head, body, _ = await _raw_answer(
+            base_url,
+            b"POST /events HTTP/1.1\r\nHost: gw\r\nContent-Type: application/cloudevents+json\r\n"
+            + framing
+            + b"\r\n",
+        )
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b"connection: close" in head.lower()
+    assert json.loads(body)["code"] == "BAD_REQUEST"
+
+
+async def test_content_length_with_transfer_encoding_is_400_and_closes(
+    kafka: KafkaSettings, registry: PartnerRegistry
+) -> None:
+    """Both framings in one request (RFC 9112, 6.3): 400 BAD_REQUEST, Connection: close, nothing served after it."""
+    event = json.dumps(make_event(REFERRAL)).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event)
+    async with _gateway(kafka, registry) as base_url:
+        head, body, connection = await _raw_answer(
+            base_url,
+            b"POST /events HTTP/1.1\r\nHost: gw\r\n"
+            + f"Authorization: Bearer {GP_KEY}\r\n".encode()
+            + b"Content-Type: application/cloudevents+json\r\n"
+            b"Content-Length: 5000000\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunked
+            + b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n",
+        )
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"connection: close" in head.lower()
+    assert json.loads(body)["code"] == "BAD_REQUEST"
+    assert connection.received.count(b"HTTP/1.1 ") == 1

@@ -54,6 +54,7 @@ from hub.gateway.endpoints import EndpointContext, MountedEndpoint, Service, mou
 from hub.gateway.intake import Accepted, EventIntake, Validator, default_validator
 from hub.gateway.limits import (
     AuthFailureLimiter,
+    PartnerLanes,
     PartnerRateLimiter,
     body_too_large,
     event_too_large,
@@ -133,6 +134,7 @@ class _Gateway:
         self.pull = pull
         self.endpoints = tuple(endpoints)
         self.pulls_in_flight: dict[str, int] = {}
+        self.lanes = PartnerLanes()
 
     def adapters_for(self, partner: Partner) -> tuple[HttpAdapter, ...]:
         """The wire formats this partner may send in."""
@@ -163,7 +165,7 @@ async def post_events(request: Request) -> Response:
     partner = await _authenticate(gateway, request)
     head = HttpMessage(tuple(request.headers.items()))
     try:
-        readings, many = await _read_events(gateway, request, head, partner)
+        readings, many, size = await _read_events(gateway, request, head, partner)
     except ProblemError:
         # A refused request costs one too (docs/http-api.md, "rate limit"): a partner
         # sending what cannot be read is limited as one sending what can. Its answer stands.
@@ -172,7 +174,10 @@ async def post_events(request: Request) -> Response:
     await gateway.limiter.check(partner.id, cost=len(readings))
     if not gateway.sink.connected:
         raise ProblemError(gateway.intake.unavailable())
-    answers = await gateway.intake.take(partner, readings)
+    checked = await gateway.lanes.run(
+        partner.id, size, lambda: gateway.intake.check(partner, readings)
+    )
+    answers = await gateway.intake.take(partner, checked)
     if not many:
         (answer,) = answers
         if isinstance(answer, Problem):
@@ -183,8 +188,8 @@ async def post_events(request: Request) -> Response:
 
 async def _read_events(
     gateway: _Gateway, request: Request, head: HttpMessage, partner: Partner
-) -> tuple[list[Reading], bool]:
-    """The events of the request as its adapter reads them, and whether it is a batch; or a 4xx."""
+) -> tuple[list[Reading], bool, int]:
+    """The events of the request as its adapter reads them, whether it is a batch, the body's size; or a 4xx."""
     adapter = choose_http(gateway.adapters_for(partner), head)
     if adapter is None:
         raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
@@ -198,12 +203,14 @@ async def _read_events(
         too_large=body_too_large if adapter.many else event_too_large,
     )
     try:
-        readings = list(adapter.read(HttpMessage(head.headers, body)))
+        readings = await gateway.lanes.run(
+            partner.id, len(body), lambda: list(adapter.read(HttpMessage(head.headers, body)))
+        )
     except InvalidEvent as exc:
         raise ProblemError(_unreadable(exc.errors)) from None
     if adapter.many and len(readings) > gateway.settings.max_batch_events:
         raise ProblemError(Problem(413, ProblemCode.BATCH_TOO_LARGE.value))
-    return readings, adapter.many
+    return readings, adapter.many, len(body)
 
 
 def _unreadable(errors: Sequence[ErrorDetail]) -> Problem:
@@ -251,7 +258,9 @@ def _endpoint_route(mounted: MountedEndpoint) -> Callable[[Request], Awaitable[R
     async def read(gateway: _Gateway, request: Request, partner: Partner) -> bytes:
         if not mounted.admits(partner):
             raise ProblemError(Problem(403, ErrorCode.TYPE_NOT_ALLOWED.value))
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        # Exactly one Content-Type: of two, which one a proxy on the way read is not known.
+        values = request.headers.getlist("content-type")
+        media_type = values[0].split(";")[0].strip().lower() if len(values) == 1 else None
         if media_type != spec.media_type:
             raise ProblemError(Problem(415, ErrorCode.CONTENT_TYPE_UNSUPPORTED.value))
         await gateway.limiter.precheck(partner.id)
@@ -460,6 +469,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # No 307 to the path without its trailing slash: the redirect repeated the request's
+        # Host header and query to anyone, before authentication. Such a path is 404.
+        redirect_slashes=False,
     )
     app.state.gateway = _Gateway(
         settings=settings,

@@ -32,11 +32,14 @@ from hub.schemas import ValidEvent, validate_event
 from hub.schemas.paths import loggable_path
 from hub.topics import TopicLayout
 
-__all__ = ["Accepted", "EventIntake", "Validator", "default_validator"]
+__all__ = ["Accepted", "Checked", "EventIntake", "Validator", "default_validator"]
 
 
 Validator = Callable[[Mapping[str, Any], Partner], ValidEvent]
 """validate_event bound to the deployment's result areas: (raw event, sender) -> ValidEvent."""
+
+Checked = tuple[ValidEvent, KafkaRecord] | Problem
+"""One event after step 1: valid with its record, or the problem that answers it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +94,17 @@ class EventIntake:
             503, ProblemCode.UNAVAILABLE.value, headers={"Retry-After": self._retry_after}
         )
 
-    async def take(self, partner: Partner, items: Sequence[Reading]) -> list[Accepted | Problem]:
-        """Answer every event an adapter read (in order); produce the valid, new ones."""
+    def check(self, partner: Partner, items: Sequence[Reading]) -> list[Checked]:
+        """Step 1 for every event an adapter read, in order: pure work, fit for a worker thread."""
+        return [self._check(partner, item) for item in items]
+
+    async def take(self, partner: Partner, items: Sequence[Checked]) -> list[Accepted | Problem]:
+        """Answer every checked event (in order); produce the valid, new ones."""
         answers: list[Accepted | Problem | None] = [None] * len(items)
         pending: list[_Pending] = []
         first_of: dict[str, int] = {}  # a repeat within the request answers as its first
         repeats: list[tuple[int, int]] = []
-        for index, item in enumerate(items):
-            checked = self._check(partner, item)
+        for index, checked in enumerate(items):
             if isinstance(checked, Problem):
                 answers[index] = checked
                 continue
@@ -130,7 +136,7 @@ class EventIntake:
             answers[index] = answers[first]
         return [answer if answer is not None else self.unavailable() for answer in answers]
 
-    def _check(self, partner: Partner, item: Reading) -> tuple[ValidEvent, KafkaRecord] | Problem:
+    def _check(self, partner: Partner, item: Reading) -> Checked:
         try:
             if item.event is None:
                 raise InvalidEvent(item.errors)  # the adapter could not read it

@@ -152,7 +152,8 @@ _PROBLEM_DESCRIPTIONS: Final[dict[int, str]] = {
     408: "The body did not arrive in time (REQUEST_TIMEOUT).",
     413: "A batch's body is too large (BODY_TOO_LARGE), the batch too long (BATCH_TOO_LARGE), "
     "or the event over 256 KiB (EVENT_TOO_LARGE), also one whose body is over the limit.",
-    415: "Unsupported Content-Type (CONTENT_TYPE_UNSUPPORTED).",
+    415: "Unsupported Content-Type, or two of them (CONTENT_TYPE_UNSUPPORTED); a body with a "
+    "content coding (CONTENT_ENCODING_UNSUPPORTED).",
     422: "The event breaks the contract; errors lists every path and code.",
     429: "Rate limit reached (RATE_LIMITED); see Retry-After.",
     503: "Kafka cannot take events (UNAVAILABLE) or the hub failed (PROCESSING_FAILED); nothing "

@@ -64,6 +64,7 @@ class ProblemCode(StrEnum):
     CURSOR_INVALID = "CURSOR_INVALID"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
     LIMIT_INVALID = "LIMIT_INVALID"
+    CONTENT_ENCODING_UNSUPPORTED = "CONTENT_ENCODING_UNSUPPORTED"
 
 
 # One fixed sentence per code: the detail never depends on the request.
@@ -89,6 +90,8 @@ _DETAILS: Final[Mapping[str, str]] = {
     "(past its retention); start again without `after` and skip the ids you already have.",
     ProblemCode.LIMIT_INVALID: "The limit must be a whole number from 1 to the gateway's "
     "maximum page size.",
+    ProblemCode.CONTENT_ENCODING_UNSUPPORTED: "Send the body without a content coding "
+    "(no Content-Encoding, or identity).",
     ErrorCode.CONTENT_TYPE_UNSUPPORTED: "Send one event as application/cloudevents+json "
     "(structured mode) or its data as application/json with ce-* headers (binary mode), a "
     "batch as application/cloudevents-batch+json; in UTF-8.",

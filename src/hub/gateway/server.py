@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
 import ssl
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import h11
 import uvicorn
 from uvicorn.protocols.utils import get_remote_addr
 
 from hub.errors import ConfigurationError
 from hub.gateway import metrics
+from hub.gateway.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemCode
 from hub.gateway.tls import TLSExtensionProtocol
 from hub.observability.serving import ServiceServer
 from hub.settings import GatewaySettings
@@ -181,6 +184,27 @@ class GatewayProtocol(TLSExtensionProtocol):
         super().on_response_complete()
         if not self.transport.is_closing():
             self._start_header_timer()
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request the HTTP layer cannot parse with a problem body, and close.
+
+        uvicorn answers it in plain text; every answer of the gateway is an RFC 9457 problem
+        (a Content-Length that is not a number, a garbled request line, an unknown
+        Transfer-Encoding). ``msg`` is uvicorn's sentence, not used: the detail is fixed.
+        """
+        body = json.dumps(Problem(400, ProblemCode.BAD_REQUEST.value).body()).encode()
+        headers = [
+            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event) or b"")
+        self.transport.close()
 
     def _start_header_timer(self) -> None:
         self._cancel_header_timer()

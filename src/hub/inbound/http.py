@@ -4,7 +4,9 @@ The Content-Type chooses, as the binding says: ``application/cloudevents+json`` 
 event in the body (structured), ``application/cloudevents-batch+json`` an array of them
 (batch); any other type is binary mode, where the attributes are ``ce-*`` headers and the
 body is the event's ``data``. The hub's data is JSON, so binary mode is read for
-``application/json`` only. ``application/json`` without any ``ce-*`` header is read as
+``application/json`` only, or for ``ce-*`` headers without a Content-Type (the event then
+names no ``datacontenttype``: JSON, the contract's default). A request with two Content-Type
+headers is read by no adapter (415). ``application/json`` without any ``ce-*`` header is read as
 structured mode, as the hub has always documented; a partner's SDK never sends binary
 mode without them (``ce-specversion`` is required).
 """
@@ -44,8 +46,17 @@ def choose_http(adapters: Sequence[HttpAdapter], message: HttpMessage) -> HttpAd
 
 
 def _media_type(message: HttpMessage) -> str | None:
-    content_type = message.header(_CONTENT_TYPE)
-    return media_type(content_type) if content_type else None
+    """The request's media type; None without a Content-Type, "" (no adapter's) for several.
+
+    Content-Type is a single-value field: of two, which one a proxy on the way read is
+    not known, so neither is taken. A parameter the hub cannot honour is "" too.
+    """
+    values = [value for name, value in message.headers if name == _CONTENT_TYPE]
+    if len(values) > 1:
+        return ""
+    if not values or not values[0]:
+        return None
+    return media_type(values[0]) or ""
 
 
 def _has_ce_headers(message: HttpMessage) -> bool:
@@ -125,8 +136,14 @@ class HttpBinary:
     many = False
 
     def accepts(self, message: HttpMessage) -> bool:
-        """``application/json`` with at least one ``ce-*`` header."""
-        return _media_type(message) == BINARY_MEDIA_TYPE and _has_ce_headers(message)
+        """``application/json``, or no Content-Type, with at least one ``ce-*`` header.
+
+        Without a Content-Type the data is ``application/json``, the contract's default for
+        ``datacontenttype``: a CloudEvents SDK sends no Content-Type for an event that
+        names none.
+        """
+        media = _media_type(message)
+        return (media == BINARY_MEDIA_TYPE or media is None) and _has_ce_headers(message)
 
     def read(self, message: HttpMessage) -> list[Reading]:
         """The event the headers and body make; raises InvalidEvent (MALFORMED_JSON at data) for a body that is not JSON."""
@@ -135,7 +152,10 @@ class HttpBinary:
             "data",
             "The body is the event's data in binary mode; it is not valid UTF-8 JSON.",
         )
-        event: dict[str, Any] = {"datacontenttype": BINARY_MEDIA_TYPE}
+        # No Content-Type: the event names no datacontenttype (application/json by default).
+        event: dict[str, Any] = (
+            {} if _media_type(message) is None else {"datacontenttype": BINARY_MEDIA_TYPE}
+        )
         errors: list[ErrorDetail] = []
         for name, raw in message.headers:
             if not name.startswith(_CE_PREFIX):

@@ -229,3 +229,36 @@ async def test_the_openapi_description_tells_partners_binary_mode_is_accepted(
     assert "Binary mode" in body["description"]
     assert "`ce-id`" in body["description"]
     assert "binary" in spec["info"]["description"]
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_binary_mode_of_an_event_without_datacontenttype_is_json_by_default(
+    client: httpx.AsyncClient, sink: RecordingSink, api: API
+) -> None:
+    """The SDK sends no Content-Type for an event that names no datacontenttype: its data is JSON (the default), 202."""
+    event = referral()
+    event.pop("datacontenttype", None)
+    headers, body = http_binary(event, api)
+    assert "content-type" not in {name.lower() for name in headers}
+    answer = await _send(client, headers, body)
+    assert answer.status_code == 202, answer.json()
+    (record,) = sink.records
+    assert json.loads(record.value)["referral_id"] == event["data"]["referral_id"]
+    assert "content-type" not in dict(record.headers)  # the event named no datacontenttype
+
+
+async def test_two_content_types_are_415(client: httpx.AsyncClient) -> None:
+    """Of two Content-Type headers neither is taken (a proxy may have read the other): 415, in either order."""
+    body = json.dumps(referral()).encode()
+    for first, second in [
+        ("text/plain", "application/cloudevents+json"),
+        ("application/cloudevents+json", "text/plain"),
+        ("application/cloudevents+json", "application/cloudevents+json"),
+    ]:
+        answer = await client.post(
+            "/events",
+            content=body,
+            headers=[*AUTH.items(), ("Content-Type", first), ("Content-Type", second)],
+        )
+        assert answer.status_code == 415
+        assert answer.json()["code"] == "CONTENT_TYPE_UNSUPPORTED"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,9 +13,13 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from hub.connectors.registry import Partner
 from hub.gateway import GatewaySettings
-from hub.gateway.limits import PartnerRateLimiter
+from hub.gateway.intake import default_validator
+from hub.gateway.limits import ON_LOOP_BYTES, PartnerRateLimiter
 from hub.gateway.testing import RecordingSink
+from hub.schemas import ValidEvent
+from hub.testing import make_event
 
 from .gatewaytest import BATCH, LIMIT, AppFactory, auth, referral
 
@@ -179,3 +184,71 @@ def test_settings_refuse_an_unreadable_rate_limit() -> None:
     """The rate limit must be in the limits library's syntax."""
     with pytest.raises(ValueError, match="rate limit"):
         GatewaySettings(rate_limit="lots")
+
+
+async def test_a_large_body_is_checked_off_the_loop_one_at_a_time_per_partner(
+    make_app: AppFactory, sink: RecordingSink
+) -> None:
+    """While one partner's large bodies are being checked, another partner is answered; the first's bodies go one at a time."""
+    release, entered = threading.Event(), threading.Event()
+    lock = threading.Lock()
+    busy = {"now": 0, "most": 0}
+    check = default_validator()
+
+    def slow_for_de_linde(raw: Any, sender: Partner) -> ValidEvent:
+        if sender.id == "gp-de-linde":
+            with lock:
+                busy["now"] += 1
+                busy["most"] = max(busy["most"], busy["now"])
+            entered.set()
+            release.wait(10)  # on the loop, this would hold every request below
+            with lock:
+                busy["now"] -= 1
+        return check(raw, sender)
+
+    padded = [json.dumps(referral()).encode() + b" " * ON_LOOP_BYTES for _ in range(3)]
+    async with _client(make_app(validator=slow_for_de_linde)) as client:
+        large = [
+            asyncio.create_task(client.post("/events", content=body, headers=auth()))
+            for body in padded
+        ]
+        assert await asyncio.to_thread(entered.wait, 10)
+        other = await client.post(
+            "/events", json=make_event("cases.opened"), headers=auth("swt-zwolle")
+        )
+        held = not release.is_set()
+        release.set()
+        answers = await asyncio.gather(*large)
+    assert other.status_code == 202, other.json()
+    assert held
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert busy["most"] == 1
+
+
+async def test_a_body_with_a_content_coding_is_415(
+    client: httpx.AsyncClient, sink: RecordingSink
+) -> None:
+    """Content-Encoding other than identity: 415 CONTENT_ENCODING_UNSUPPORTED, closed, nothing produced."""
+    body = json.dumps(referral()).encode()
+    for coding in ("gzip", "br", "identity, gzip"):
+        headers = {**auth(), "Content-Encoding": coding}
+        response = await client.post("/events", content=body, headers=headers)
+        assert response.status_code == 415
+        assert response.json()["code"] == "CONTENT_ENCODING_UNSUPPORTED"
+        assert response.headers["connection"] == "close"
+    assert sink.records == []
+    response = await client.post(
+        "/events", content=body, headers={**auth(), "Content-Encoding": "identity"}
+    )
+    assert response.status_code == 202
+
+
+async def test_a_path_with_a_trailing_slash_is_404_never_a_redirect(
+    client: httpx.AsyncClient,
+) -> None:
+    """No redirect repeats the request's Host and query: /deliveries/ and /healthz/ are 404 problems."""
+    for path in ("/deliveries/?name=x", "/healthz/", "/readyz/", "/docs/"):
+        response = await client.get(path, headers={"Host": "attacker.example"})
+        assert response.status_code == 404, path
+        assert "location" not in response.headers
+        assert response.json()["code"] == "NOT_FOUND"

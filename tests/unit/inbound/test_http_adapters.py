@@ -86,7 +86,8 @@ def test_an_sdk_batch_is_read_in_order(api: API) -> None:
         ({"content-type": "application/json;", "ce-id": "x"}, HttpBinary),
         ({"content-type": "application/json; ; x=1", "ce-id": "x"}, None),
         ({"content-type": "application/cloudevents+xml"}, None),
-        ({"ce-id": "x"}, None),
+        ({"ce-id": "x"}, HttpBinary),  # no Content-Type: datacontenttype's default, JSON
+        ({"content-type": "", "ce-id": "x"}, HttpBinary),
         ({}, None),
     ],
 )
