@@ -63,6 +63,25 @@ class ReplayItem:
         }
 
 
+# What the envelope must not carry was found in it (a BSN in the id or subject, a key that
+# is not the subject, an extension): the same bytes fail again, and a replay would write
+# that key and those headers once more, on the replay topic.
+_REFUSED_ENVELOPE: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.SUBJECT_IS_BSN,
+        ErrorCode.BSN_IN_IDENTIFIER,
+        ErrorCode.SUBJECT_MISMATCH,
+        ErrorCode.EXTENSION_NOT_ALLOWED,
+    }
+)
+# Attributes that ride in the record's key or headers, however they were wrong.
+_KEYED_ATTRIBUTES = frozenset({"id", "subject", "partitionkey"})
+
+
+def _envelope_refused(letter: DeadLetter) -> bool:
+    return any(e.code in _REFUSED_ENVELOPE or e.path in _KEYED_ATTRIBUTES for e in letter.errors)
+
+
 def plan_replays(
     letters: Sequence[ListedDeadLetter],
     *,
@@ -73,7 +92,9 @@ def plan_replays(
     """Which of these dead letters may be replayed, and why not the others.
 
     Refused: a dead letter this version cannot read; one too large to have been read at
-    all (the partner must split it); one that already results from ``max_replays``
+    all (the partner must split it); one whose id, subject, key or extensions broke the
+    contract (they ride in the record's key and headers, where such values must not be
+    written again, and the same bytes fail again); one that already results from ``max_replays``
     replays (a cause replays do not fix must not go round forever); and, when
     ``skip_replayed`` (a replay by partner and code), one the log says was replayed.
     """
@@ -85,6 +106,11 @@ def plan_replays(
             refused = "this version cannot read the dead letter; replay its origin by hand"
         elif letter.code == ErrorCode.EVENT_TOO_LARGE.value:
             refused = "an event over the size limit is never read: the partner must split it"
+        elif _envelope_refused(letter.letter):
+            refused = (
+                "its id, subject, key or extensions broke the contract: the partner must "
+                "send it again with a new envelope"
+            )
         elif letter.replays >= max_replays:
             refused = (
                 f"it already results from {letter.replays} replays (the limit, "

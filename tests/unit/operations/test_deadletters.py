@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from hub.errors import ErrorCode, ErrorDetail
 from hub.operations import (
@@ -148,6 +151,27 @@ def test_a_replay_plan_refuses_the_limit_the_too_large_and_by_filter_the_replaye
         "at": "2026-01-05T10:00:00+00:00",
     }
     assert by_id.count == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("subject", ErrorCode.SUBJECT_IS_BSN),
+        ("id", ErrorCode.BSN_IN_IDENTIFIER),
+        ("data.referral_id", ErrorCode.BSN_IN_IDENTIFIER),
+        ("subject", ErrorCode.SUBJECT_MISMATCH),
+        ("clientname", ErrorCode.EXTENSION_NOT_ALLOWED),
+        ("id", ErrorCode.ENVELOPE_INVALID),
+        ("partitionkey", ErrorCode.SUBJECT_MISMATCH),
+    ],
+)
+def test_a_replay_plan_refuses_what_would_write_a_refused_envelope_again(
+    path: str, code: ErrorCode
+) -> None:
+    """A BSN in the id or subject, a key not the subject, an extension: the key and headers are not written again."""
+    dead = replace(letter(), errors=(ErrorDetail(path, code, "x"), *letter().errors))
+    [item] = plan_replays([listed(dead)], max_replays=3, replayed={}, skip_replayed=False)
+    assert "new envelope" in (item.refused or "")
 
 
 def test_an_operation_record_round_trips() -> None:
