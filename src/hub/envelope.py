@@ -110,7 +110,10 @@ _EXTENSIONS_SENTENCE: Final = (
 
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]+")
-_SEPARATORS = re.compile(r"[._:-]")
+# The contract's separators are ". _ : -"; every other character that is not a letter or
+# digit separates too: an id cannot hold one, but a subject that is free text can (a
+# budget's team, "Wijkteam 999900018" or "Wijkteam/999900018"), and carries no BSN either.
+_SEPARATORS = re.compile(r"[^0-9A-Za-z]")
 # Every field and attribute name of the contract is lower-case ASCII letters and "_" (and
 # CloudEvents attribute names have no "-" and no digit): a key with a "-" or a digit is
 # more often a name, a date or a number ("esther-van-dalfsen-1986-02-11",
@@ -177,7 +180,8 @@ def has_bsn_part(value: str) -> bool:
     """Tell whether any part of ``value`` between the separators ``. _ : -`` is a BSN.
 
     The contract's test for ids, subjects and identifier fields: ``REF-999900018`` has one,
-    a UUID never does (its parts are 8, 4 and 12 hex digits).
+    a UUID never does (its parts are 8, 4 and 12 hex digits). Any other character that is
+    not an ASCII letter or digit separates as well (a space, "/"), for free-text subjects.
     """
     if _NINE_DIGITS.search(value) is None:  # the common case: no nine digits in a row at all
         return False

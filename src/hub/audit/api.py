@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 
 from hub.audit.logboek import logboek_records
 from hub.audit.store import DisclosureStore
+from hub.envelope import path_key
 from hub.errors import AuditStoreError
 from hub.observability.logging import get_logger
 from hub.settings import AuditSettings, OfficerCredential
@@ -122,7 +123,15 @@ def create_audit_app(
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
         # The path and a code, never the input (a BSN may be in it).
         first = exc.errors()[0] if exc.errors() else {"loc": ("body",)}
-        path = "/".join(str(part) for part in first.get("loc", ())[1:]) or "/"
+        # An unknown key is the officer's input too (a BSN sent as a key): shown only
+        # when shaped like a field name, as the gateway does (``path_key``).
+        path = (
+            "/".join(
+                str(part) if isinstance(part, int) else path_key(part)
+                for part in first.get("loc", ())[1:]
+            )
+            or "/"
+        )
         return _problem(422, "QUERY_INVALID", "The query is not valid at this path.", path)
 
     @app.post("/processing-activities", tags=["logboek"])

@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 
 from hub.connectors.registry import Partner
 from hub.envelope import has_bsn_part, is_bsn, parse_time
+from hub.observability.logging import has_personal_shape
 
 __all__ = ["KPI_TYPES", "SUBJECT_ONLY", "Budget", "Fact", "fact_of"]
 
@@ -219,9 +220,13 @@ def _team_name(value: object) -> str | None:
     name = value.strip()
     if not 0 < len(name) <= 200:
         return None
-    # A team's name is a label, a key and a line on a terminal: never one that carries a
-    # BSN (also written in groups), nor control or formatting characters.
+    # A team's name is a metric label, a key of the long-lived KPI topic and a line on a
+    # terminal: never one that carries a BSN (also written in groups) or another shape of
+    # personal data the logs mask (an e-mail address, a phone number, a postcode, a date),
+    # nor control or formatting characters.
     if any(is_bsn(_NOT_DIGITS.sub("", run)) for run in _DIGIT_RUNS.findall(name)):
+        return None
+    if has_personal_shape(name):
         return None
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
         return None

@@ -46,7 +46,14 @@ import structlog
 
 from hub.errors import HubError
 
-__all__ = ["REDACTED", "SAFE_KEYS", "configure_logging", "get_logger", "redact"]
+__all__ = [
+    "REDACTED",
+    "SAFE_KEYS",
+    "configure_logging",
+    "get_logger",
+    "has_personal_shape",
+    "redact",
+]
 
 REDACTED = "[redacted]"
 
@@ -83,7 +90,8 @@ _NUMERIC_KEYS = frozenset(
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/@+\-\[\]*#=]{0,200}$")
 _PERSONAL_SHAPES = re.compile(
-    r"\b\d{8,9}\b"  # BSN (or a mistyped one) or other 8-9 digit number
+    # BSN (or a mistyped one) or other 8-9 digit number, also next to letters ("REF999900018")
+    r"(?<!\d)\d{8,9}(?!\d)"
     r"|\d{4}-\d{2}-\d{2}"  # a date (birth date)
     r"|[^\s@]+@[^\s@]+"  # e-mail address (or something close to one)
     r"|\+?\d[\d ()\-]{8,}\d"  # phone number
@@ -107,6 +115,12 @@ _GENERATED_ID = re.compile(
 )
 _CLASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 _LONG_DIGITS = re.compile(r"\d{8,}")
+
+
+def has_personal_shape(text: str) -> bool:
+    """Whether ``text`` holds a shape the log masks (a long number, a date, an e-mail
+    address, a phone number, a postcode): for free text the hub keeps as a label or key."""
+    return _PERSONAL_SHAPES.search(text) is not None
 
 
 def _scrub(text: str) -> str:

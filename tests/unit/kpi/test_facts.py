@@ -98,13 +98,18 @@ def test_an_id_or_team_name_with_a_bsn_is_not_kept() -> None:
 
 
 def test_a_team_name_with_a_bsn_in_groups_or_control_characters_is_no_team() -> None:
-    """A BSN written as people type it (groups of three) and control characters keep a name out."""
+    """A BSN written as people type it, another shape of personal data, control characters: no team."""
     for name in (
         "Team 999 900 018",
         "999.900.018",
         "999-900-018",
         "Team\x1b[31m Noord",
         "A\u200bB",
+        "zqteam@leak.example",  # shapes the logs mask: e-mail, postcode, date, phone
+        "Team 9788 QZ",
+        "Team 1979-04-23",
+        "Wijkteam 06 97 88 13 57",
+        "Wijkteam 12345678",
     ):
         scheduled = make_event(
             STATUS,

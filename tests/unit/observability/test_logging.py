@@ -175,12 +175,14 @@ def test_hub_ids_exception_names_topics_and_codes_are_kept_whole(captured: io.St
 def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(
     captured: io.StringIO,
 ) -> None:
-    """A UUID is kept whole whatever digit runs its groups hold; 999900018 alone or as a part, or a number before a UUID, is masked."""
+    """A UUID is kept whole whatever digit runs its groups hold; 999900018 alone, as a part or next to letters, or a number before a UUID, is masked."""
     log = get_logger()
     for event_id in (
         UUID_WITH_BSN_RUN,
         "999900018",
         "REF-999900018",
+        "REF999900018",
+        "ZQ99990001X",
         "evt-1986-02-11",
         f"{UUID_WITH_BSN_RUN}-999900018",
         "06-12345678-aaaa-4bbb-8ccc-dddddddddddd",
@@ -191,6 +193,8 @@ def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(
         UUID_WITH_BSN_RUN,
         REDACTED,
         f"REF-{REDACTED}",
+        f"REF{REDACTED}",
+        f"ZQ{REDACTED}X",
         f"evt-{REDACTED}",
         f"{UUID_WITH_BSN_RUN}-{REDACTED}",
         f"{REDACTED}-aaaa-4bbb-8ccc-dddddddddddd",

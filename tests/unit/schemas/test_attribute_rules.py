@@ -73,6 +73,17 @@ def test_subject_with_a_bsn_part_is_subject_is_bsn_and_the_field_bsn_in_identifi
     ]
 
 
+@pytest.mark.parametrize("team", [f"Wijkteam {BSN}", f"Wijkteam/{BSN}", f"({BSN})"])
+def test_a_free_text_subject_with_a_bsn_after_a_space_or_slash_is_subject_is_bsn(
+    team: str,
+) -> None:
+    """A budget's subject is its team, free text: a BSN there is a part whatever separates it."""
+    event = make_event("budgets.status-reported", team=team, envelope={"subject": team})
+    assert ("subject", ErrorCode.SUBJECT_IS_BSN) in errors_of(event)
+    with pytest.raises(InvalidEvent):
+        to_kafka(event)
+
+
 def test_subject_that_is_a_bsn_is_refused_by_to_kafka_also_as_a_part() -> None:
     """to_kafka never writes a key or header whose subject has a BSN part."""
     event = make_event("cases.closed", case_id=f"R-{BSN}", envelope={"subject": f"R-{BSN}"})
