@@ -258,7 +258,9 @@ def _child_main(
     except ConfigurationError as exc:
         failures.send((exc.source, exc.path, exc.message))
         raise SystemExit(1) from None
-    except Exception:
+    except (Exception, asyncio.CancelledError):
+        # Through the hub's log, which redacts: multiprocessing would print the traceback
+        # (and any value in its messages) on stderr as it is.
         _log.exception("service_failed")
         raise SystemExit(1) from None
     finally:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.kafka.clients import admin_client, consumer, topic_partitions
+from hub.kafka.clients import admin_client, consumer, stop_consumer, topic_partitions
 from hub.kafka.types import Record
 from hub.settings import KafkaSettings
 
@@ -67,7 +67,7 @@ class CompactedReader:
                 else:
                     await reader.seek_to_beginning(tp)
         except BaseException:
-            await reader.stop()
+            await stop_consumer(reader)
             raise
         finally:
             await admin.close()
@@ -109,7 +109,7 @@ class CompactedReader:
         """Disconnect (safe to call twice, or after a failure)."""
         reader, self._consumer = self._consumer, None
         if reader is not None:
-            await reader.stop()
+            await stop_consumer(reader)
 
     def _require(self) -> AIOKafkaConsumer:
         if self._consumer is None:

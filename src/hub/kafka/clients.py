@@ -52,6 +52,7 @@ __all__ = [
     "sasl_failure",
     "ssl_context",
     "started_consumer",
+    "stop_consumer",
     "tls_failure",
     "topic_partitions",
 ]
@@ -288,6 +289,25 @@ def consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaC
     return AIOKafkaConsumer(*topics, **client_options(settings), **{**fetch, **options})
 
 
+async def stop_consumer(reader: AIOKafkaConsumer) -> None:
+    """Stop a consumer, also when aiokafka cuts its own stop short while a broker is away.
+
+    aiokafka 0.14's ``Fetcher.close`` cancels its fetch tasks and awaits each; one that
+    was waiting out its retry back-off (a broker unreachable) raises CancelledError out of
+    that wait, so ``stop`` raised CancelledError though nothing cancelled the caller: a
+    service stopping during an outage ended as if it had failed, with the client's
+    connections never closed. A real cancellation of the caller still propagates.
+    """
+    try:
+        await reader.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        # What stop() did not reach after the fetcher: the client and its connections.
+        await reader._client.close()
+
+
 async def started_consumer(
     settings: KafkaSettings, *topics: str, **options: Any
 ) -> AIOKafkaConsumer:
@@ -300,7 +320,7 @@ async def started_consumer(
     try:
         await reader.start()
     except BaseException:
-        await reader.stop()
+        await stop_consumer(reader)
         raise
     return reader
 
@@ -451,7 +471,7 @@ async def _adopt_committed_offsets(
         committer.assign(list(offsets))
         await committer.commit(offsets)
     finally:
-        await committer.stop()
+        await stop_consumer(committer)
     get_logger().info("group_offsets_adopted", group=group, count=len(offsets))
     return len(offsets)
 

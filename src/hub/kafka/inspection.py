@@ -15,7 +15,13 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.kafka.changelog import CompactedReader
-from hub.kafka.clients import admin_client, producer, started_consumer, topic_partitions
+from hub.kafka.clients import (
+    admin_client,
+    producer,
+    started_consumer,
+    stop_consumer,
+    topic_partitions,
+)
 from hub.kafka.types import KafkaError, Record, TopicPartition
 from hub.settings import KafkaSettings
 
@@ -119,7 +125,7 @@ async def topic_offsets(kafka: KafkaSettings, topics: Sequence[str]) -> dict[str
         ends = await reader.end_offsets(partitions)
     finally:
         await admin.close()
-        await reader.stop()
+        await stop_consumer(reader)
     found: dict[str, Offsets] = {topic: Offsets() for topic in topics}
     for tp in partitions:
         found[tp.topic].beginning[tp.partition] = begins[tp]
@@ -214,7 +220,7 @@ async def _offsets_at(
     try:
         found = await reader.offsets_for_times(dict.fromkeys(partitions, since_ms))
     finally:
-        await reader.stop()
+        await stop_consumer(reader)
     # No record at or after the time: start at the end (nothing to read there).
     return {
         tp: (at.offset if at is not None else offsets[tp.topic].end[tp.partition])
@@ -259,7 +265,7 @@ async def read_one(
             for record in batch.get(tp, []):
                 return record if record.offset == offset or not exact else None
     finally:
-        await reader.stop()
+        await stop_consumer(reader)
     return None
 
 

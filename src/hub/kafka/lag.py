@@ -21,7 +21,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hub.kafka.clients import admin_client, consumer, started_consumer, topic_partitions
+from hub.kafka.clients import (
+    admin_client,
+    consumer,
+    started_consumer,
+    stop_consumer,
+    topic_partitions,
+)
 from hub.kafka.types import Admin, Consumer, Record, TopicPartition
 from hub.settings import KafkaSettings
 
@@ -125,7 +131,7 @@ class LagReader:
         try:
             open_ = await self._read_with(reader, positions, ends, lag, records)
         finally:
-            await reader.stop()
+            await stop_consumer(reader)
         for tp in ends:
             part = lag[tp]
             if tp not in open_ and len(part.first) < records:

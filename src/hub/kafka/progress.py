@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from aiokafka.structs import OffsetAndMetadata
 
-from hub.kafka.clients import started_consumer
+from hub.kafka.clients import started_consumer, stop_consumer
 from hub.kafka.errors import is_kafka_failure
 from hub.kafka.types import Consumer, TopicPartition
 from hub.observability.logging import get_logger
@@ -120,4 +120,4 @@ class GroupProgress:
         member = self._consumers.pop(group, None)
         if member is not None:
             with contextlib.suppress(Exception):  # closing after a failure may fail again
-                await member.stop()
+                await stop_consumer(member)

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
 from hub.errors import HubError
-from hub.kafka.clients import admin_client, started_consumer, topic_partitions
+from hub.kafka.clients import admin_client, started_consumer, stop_consumer, topic_partitions
 from hub.kafka.types import Admin, Record
 from hub.settings import KafkaSettings
 
@@ -89,7 +89,7 @@ class StreamReader:
         self._closed = True
         idle, self._idle = self._idle, []
         for reader in idle:
-            await reader.stop()
+            await stop_consumer(reader)
         admin, self._admin = self._admin, None
         if admin is not None:
             await admin.close()
@@ -190,7 +190,7 @@ class StreamReader:
                     reader.pause(*reader.assignment())
                     self._idle.append(reader)
                 else:
-                    await reader.stop()
+                    await stop_consumer(reader)
 
     async def _new_consumer(self) -> AIOKafkaConsumer:
         return await started_consumer(
