@@ -119,6 +119,7 @@ class _Gateway:
         adapters: Sequence[HttpAdapter],
         role_adapters: Mapping[str, Sequence[HttpAdapter]],
         pull: PullDeliveries | None,
+        lanes: PartnerLanes,
         endpoints: Sequence[MountedEndpoint] = (),
     ) -> None:
         self.settings = settings
@@ -134,7 +135,7 @@ class _Gateway:
         self.pull = pull
         self.endpoints = tuple(endpoints)
         self.pulls_in_flight: dict[str, int] = {}
-        self.lanes = PartnerLanes()
+        self.lanes = lanes
 
     def adapters_for(self, partner: Partner) -> tuple[HttpAdapter, ...]:
         """The wire formats this partner may send in."""
@@ -430,6 +431,7 @@ def create_app(
     deliveries: Stream | None = None,
     endpoints: Sequence[MountedEndpoint] = (),
     taken: Taken | None = None,
+    lanes: PartnerLanes | None = None,
 ) -> FastAPI:
     """The gateway app over the given sink and status book; ``services`` run with its lifespan.
 
@@ -441,9 +443,11 @@ def create_app(
     endpoint answers 404. ``endpoints`` are connectors' own endpoints, bound
     (``hub.gateway.endpoints``): each is a route, its services run with the app's, and
     it may add to GET /events/{id}. ``taken`` is told how far each pull partner has read
-    (``hub.delivery.pull.PullDeliveries``).
+    (``hub.delivery.pull.PullDeliveries``). ``lanes`` work on large bodies off the loop
+    (shared with the endpoints, which were given them in their ``EndpointContext``).
     """
-    layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
+    layout.check_delivery_topics(registry)
+    lanes = lanes or PartnerLanes()  # GET /deliveries reads them for their partner
     limiter = PartnerRateLimiter(settings.rate_limit)
     auth_failures = AuthFailureLimiter(settings.auth_failure_limit)
 
@@ -461,6 +465,7 @@ def create_app(
                 await service.stop()
             await limiter.close()
             await auth_failures.close()
+            lanes.close()
 
     app = FastAPI(
         title="Sociaal-domein hub",
@@ -496,6 +501,7 @@ def create_app(
                 deliveries, layout, wait_seconds=settings.pull_wait_seconds, taken=taken
             )
         ),
+        lanes=lanes,
         endpoints=endpoints,
     )
     app.add_api_route(
@@ -579,6 +585,7 @@ def create_app(
         max_limit=settings.pull_max_events,
     )
     install_problem_handlers(app)
+    app.add_middleware(_OneFraming)
     app.add_middleware(_AccessLog)
     return app
 
@@ -612,6 +619,7 @@ def build_gateway_app(
     # How far each pull partner has read, committed as its group's offsets (the backlog
     # metrics of `hub run` read them; docs/operations.md).
     progress = GroupProgress(kafka)
+    lanes = PartnerLanes()
     mounted: list[MountedEndpoint] = []
     if endpoints:
         if deployment is None:
@@ -624,6 +632,7 @@ def build_gateway_app(
             layout=layout,
             validator=validator,
             status=book,
+            lanes=lanes,
         )
         mounted = mount_endpoints(endpoints, context)
     return create_app(
@@ -641,7 +650,31 @@ def build_gateway_app(
         taken=lambda partner, topic, positions: progress.note(
             pull_group(kafka, partner.id), topic, positions
         ),
+        lanes=lanes,
     )
+
+
+class _OneFraming:
+    """Refuse a request that frames its body twice (Content-Length and Transfer-Encoding).
+
+    RFC 9112, 6.3: a proxy and the gateway could read different bodies from it (request
+    smuggling); the server must close the connection after answering. Before any route,
+    so every answer to such a request, a 401 or a health check included, closes it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            names = {name.lower() for name, _ in scope.get("headers", ())}
+            if b"content-length" in names and b"transfer-encoding" in names:
+                problem = Problem(
+                    400, ProblemCode.BAD_REQUEST.value, headers={"Connection": "close"}
+                )
+                await problem.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _AccessLog:

@@ -19,6 +19,7 @@ from hub.connectors.protocol import HttpEndpoint
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ConfigurationError
 from hub.gateway.intake import Validator
+from hub.gateway.limits import PartnerLanes
 from hub.gateway.problems import Problem
 from hub.gateway.status import StatusBook
 from hub.settings import GatewaySettings, HubSettings, KafkaSettings
@@ -79,7 +80,9 @@ class EndpointContext:
     ``deployment`` is the whole ``HubSettings``, so an endpoint reads its own section (the
     core names none); ``gateway`` the gateway's settings as it runs (command-line
     overrides applied). ``status`` is the book GET /events/{id} answers from, and
-    ``validator`` checks events exactly as POST /events does.
+    ``validator`` checks events exactly as POST /events does. ``lanes`` run the work on a
+    large body off the event loop, one body at a time per partner, in the threads POST
+    /events uses (``hub.gateway.limits.PartnerLanes``).
     """
 
     deployment: HubSettings
@@ -89,6 +92,7 @@ class EndpointContext:
     layout: TopicLayout
     validator: Validator
     status: StatusBook = field(repr=False)
+    lanes: PartnerLanes = field(default_factory=PartnerLanes, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

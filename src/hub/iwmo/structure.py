@@ -103,16 +103,24 @@ def _code_range(name: str, low: int, high: int, width: int) -> SimpleType:
     return _codes(name, " ".join(f"{n:0{width}d}" for n in range(low, high + 1)))
 
 
-_INTEGER = re.compile(r"([+-]?)0*([0-9]{1,18})")
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_DIGITS = 18
 
 
 def integer_value(text: str) -> int | None:
     """The value of an xs:integer of at most 18 significant digits (sign, leading zeros); else None.
 
-    Read without the zeros: int() refuses a text of more than 4,300 digits.
+    Read without the zeros (int() refuses a text of more than 4,300 digits), and without
+    a pattern that backtracks over them: a million zeros before a 19th digit take one pass.
     """
-    match = _INTEGER.fullmatch(text)
-    return None if match is None else int(match[1] + match[2])
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if _DIGITS.fullmatch(digits) is None:
+        return None
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > _MAX_DIGITS:
+        return None
+    value = int(significant)
+    return -value if text[:1] == "-" else value
 
 
 def _integer(name: str, high: int) -> SimpleType:

@@ -22,7 +22,6 @@ from typing import Any, Final, Literal
 
 from hub.connectors.registry import Partner
 from hub.envelope import has_bsn_part, is_bsn, parse_time
-from hub.observability.logging import has_personal_shape
 
 __all__ = ["KPI_TYPES", "SUBJECT_ONLY", "Budget", "Fact", "fact_of"]
 
@@ -214,6 +213,24 @@ def _agb(value: object) -> str | None:
     return value if isinstance(value, str) and _AGB.match(value) else None
 
 
+# An e-mail address (a domain with a dot) and a date (2024-05-01, 1-5-2024, 01/05/2024).
+_PERSONAL_IN_NAME = re.compile(
+    r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}"
+    r"|\d{4}-\d{1,2}-\d{1,2}"
+    r"|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{4}\b"
+)
+
+
+def _long_number(name: str) -> bool:
+    # A phone number has ten digits, also in groups ("06 97 88 13 57"); a number of eight or
+    # nine digits at once could be a mistyped BSN. Two years ("2023-2024") are neither.
+    for run in _DIGIT_RUNS.findall(name):
+        digits = _NOT_DIGITS.sub("", run)
+        if len(digits) >= 10 or (len(digits) >= 8 and digits == run):
+            return True
+    return False
+
+
 def _team_name(value: object) -> str | None:
     if not isinstance(value, str):
         return None
@@ -222,11 +239,12 @@ def _team_name(value: object) -> str | None:
         return None
     # A team's name is a metric label, a key of the long-lived KPI topic and a line on a
     # terminal: never one that carries a BSN (also written in groups) or another shape of
-    # personal data the logs mask (an e-mail address, a phone number, a postcode, a date),
-    # nor control or formatting characters.
+    # personal data (an e-mail address, a date, a phone number, a long number), nor control
+    # or formatting characters. Years ("2023-2026"), a postcode area ("8011 AB") and a
+    # plain "@" stay names.
     if any(is_bsn(_NOT_DIGITS.sub("", run)) for run in _DIGIT_RUNS.findall(name)):
         return None
-    if has_personal_shape(name):
+    if _PERSONAL_IN_NAME.search(name) or _long_number(name):
         return None
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
         return None

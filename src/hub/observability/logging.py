@@ -46,14 +46,7 @@ import structlog
 
 from hub.errors import HubError
 
-__all__ = [
-    "REDACTED",
-    "SAFE_KEYS",
-    "configure_logging",
-    "get_logger",
-    "has_personal_shape",
-    "redact",
-]
+__all__ = ["REDACTED", "SAFE_KEYS", "configure_logging", "get_logger", "redact"]
 
 REDACTED = "[redacted]"
 
@@ -114,13 +107,8 @@ _GENERATED_ID = re.compile(
     r"(?![0-9A-Za-z@])"
 )
 _CLASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_HUB_IDENTIFICATIE = re.compile(r"[0-9a-f]{12}")
 _LONG_DIGITS = re.compile(r"\d{8,}")
-
-
-def has_personal_shape(text: str) -> bool:
-    """Whether ``text`` holds a shape the log masks (a long number, a date, an e-mail
-    address, a phone number, a postcode): for free text the hub keeps as a label or key."""
-    return _PERSONAL_SHAPES.search(text) is not None
 
 
 def _scrub(text: str) -> str:
@@ -140,6 +128,10 @@ def _mask(value: Any, key: str) -> Any:
         if key == "exc_type":
             is_class_name = _CLASS_NAME.match(value) and not _LONG_DIGITS.search(value)
             return value if is_class_name else REDACTED
+        if key == "identificatie" and _HUB_IDENTIFICATIE.fullmatch(value):
+            # A 301's Identificatie the hub made (12 hex of a hash; a 302 is logged only
+            # once matched to one): its digit runs are no one's number.
+            return value
         if not _TOKEN.match(value):
             return REDACTED
         return _scrub(value)

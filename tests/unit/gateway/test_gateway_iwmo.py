@@ -299,6 +299,28 @@ async def test_another_content_type_gets_415(iwmo_client: httpx.AsyncClient) -> 
     assert response.status_code == 415
 
 
+async def test_two_content_types_or_a_content_coding_get_415(
+    iwmo_client: httpx.AsyncClient,
+) -> None:
+    """Two Content-Type headers (either order) are 415; a gzip body is 415 CONTENT_ENCODING_UNSUPPORTED."""
+    auth = [(name, value) for name, value in AUTH.items() if name != "Content-Type"]
+    for types in (("text/plain", "application/xml"), ("application/xml", "text/plain")):
+        response = await iwmo_client.post(
+            "/iwmo/v1/messages",
+            content=started_305(),
+            headers=[*auth, *(("Content-Type", kind) for kind in types)],
+        )
+        assert response.status_code == 415
+        assert response.json()["code"] == "CONTENT_TYPE_UNSUPPORTED"
+    response = await iwmo_client.post(
+        "/iwmo/v1/messages",
+        content=started_305(),
+        headers={**AUTH, "Content-Encoding": "gzip"},
+    )
+    assert response.status_code == 415
+    assert response.json()["code"] == "CONTENT_ENCODING_UNSUPPORTED"
+
+
 def wmo302(identificatie: str, *, rejected: bool = False) -> bytes:
     name = "wmo302-rejected.xml" if rejected else "wmo302-approved.xml"
     body = (DATA / "iwmo" / "data" / name).read_bytes()

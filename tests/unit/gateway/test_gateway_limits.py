@@ -236,6 +236,7 @@ async def test_a_body_with_a_content_coding_is_415(
         assert response.status_code == 415
         assert response.json()["code"] == "CONTENT_ENCODING_UNSUPPORTED"
         assert response.headers["connection"] == "close"
+        assert response.headers["accept-encoding"] == "identity"
     assert sink.records == []
     response = await client.post(
         "/events", content=body, headers={**auth(), "Content-Encoding": "identity"}
@@ -252,3 +253,23 @@ async def test_a_path_with_a_trailing_slash_is_404_never_a_redirect(
         assert response.status_code == 404, path
         assert "location" not in response.headers
         assert response.json()["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("GET", "/healthz", {}),
+        ("POST", "/events", {}),  # unauthenticated: still 400, not 401
+        ("POST", "/events", auth()),
+        ("POST", "/iwmo/v1/messages", auth("provider-thuiszorg-zwolle")),
+    ],
+)
+async def test_a_request_framed_twice_is_400_and_closes_on_every_route(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+) -> None:
+    """Content-Length and Transfer-Encoding together (RFC 9112, 6.3): 400 BAD_REQUEST and Connection: close, before any route."""
+    framing = {"Content-Length": "2", "Transfer-Encoding": "chunked"}
+    response = await client.request(method, path, content=b"{}", headers={**headers, **framing})
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_REQUEST"
+    assert response.headers["connection"] == "close"

@@ -208,3 +208,11 @@ def test_a_number_may_carry_any_number_of_leading_zeros() -> None:
         .items[0]
         .assignment_number
     )
+
+
+def test_a_number_of_more_than_18_digits_after_its_zeros_is_xsd_invalid() -> None:
+    """Leading zeros do not count; a 19th significant digit does (Nummer is 0-999999999)."""
+    data = document("wmo305.xml").replace(
+        b"<ToewijzingNummer>", b"<ToewijzingNummer>" + b"0" * 100_000 + b"1" * 19, 1
+    )
+    assert refused(data, max_bytes=1 << 20)["code"] == "XSD_INVALID"

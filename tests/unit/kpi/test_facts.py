@@ -105,10 +105,11 @@ def test_a_team_name_with_a_bsn_in_groups_or_control_characters_is_no_team() -> 
         "999-900-018",
         "Team\x1b[31m Noord",
         "A\u200bB",
-        "zqteam@leak.example",  # shapes the logs mask: e-mail, postcode, date, phone
-        "Team 9788 QZ",
+        "zqteam@leak.example",  # other shapes of personal data: e-mail, date, phone, number
         "Team 1979-04-23",
+        "Team 23-04-1979",
         "Wijkteam 06 97 88 13 57",
+        "Wijkteam 038-421 55 60",
         "Wijkteam 12345678",
     ):
         scheduled = make_event(
@@ -122,6 +123,15 @@ def test_a_team_name_with_a_bsn_in_groups_or_control_characters_is_no_team() -> 
         assert fact.team is None, name
     kept = make_event(STATUS, referral_id="R-1", status="intake-scheduled")
     assert fact_of(kept, sender_of(kept)).team == "Wijkteam Zwolle-Zuid"  # type: ignore[union-attr]
+    for name in ("Wijkteam Assendorp 2023 - 2026", "Wijkteam 2023-2024", "Wijkteam 8011 AB",
+                 "Team Zuid@Diezerpoort", "Wijkteam 1 (2024) - 2"):  # fmt: skip
+        named = make_event(
+            STATUS,
+            referral_id="R-1",
+            status="intake-scheduled",
+            team={"name": name, "contact": {"name": "X Y"}},
+        )
+        assert fact_of(named, sender_of(named)).team == name  # type: ignore[union-attr]
 
 
 def test_only_the_provider_itself_starts_its_care() -> None:

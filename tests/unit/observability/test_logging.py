@@ -158,6 +158,7 @@ def test_hub_ids_exception_names_topics_and_codes_are_kept_whole(captured: io.St
         topic="test-1a2b3c4d5e6f.parked.gp-de-linde",
         code="HTTP_503",
         codes=["BSN_IN_IDENTIFIER", "EVENT_TOO_LARGE"],
+        identificatie="a03351083d32",  # a 301's, 12 hex: its digit run is no one's number
     )
     line = json.loads(captured.getvalue().splitlines()[0])
     assert {key: line[key] for key in line if key not in ("timestamp", "level", "event")} == {
@@ -169,7 +170,11 @@ def test_hub_ids_exception_names_topics_and_codes_are_kept_whole(captured: io.St
         "topic": "test-1a2b3c4d5e6f.parked.gp-de-linde",
         "code": "HTTP_503",
         "codes": ["BSN_IN_IDENTIFIER", "EVENT_TOO_LARGE"],
+        "identificatie": "a03351083d32",
     }
+    get_logger().warning("iwmo_retour_received", identificatie="ab999900018c-")
+    logged = json.loads(captured.getvalue().splitlines()[1])["identificatie"]
+    assert logged == f"ab{REDACTED}c-"  # not 12 hex: scanned like any value
 
 
 def test_a_uuid_with_a_bsn_or_date_looking_run_is_kept_and_a_bare_bsn_is_masked(

@@ -40,6 +40,7 @@ from hub.errors import ErrorCode, InvalidEvent
 from hub.families.state import assignment_key, care_starts
 from hub.gateway.endpoints import EndpointContext, Service
 from hub.gateway.intake import Validator
+from hub.gateway.limits import PartnerLanes
 from hub.gateway.problems import Problem, ProblemCode
 from hub.gateway.sink import KafkaRecord
 from hub.gateway.status import StatusBook, status_key
@@ -363,6 +364,7 @@ class IwmoEndpoint:
         timeout_seconds: float,
         retry_after_seconds: int,
         services: Sequence[Service] = (),
+        lanes: PartnerLanes | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -376,6 +378,7 @@ class IwmoEndpoint:
         self._pseudonymise = pseudonymise
         self._timeout = timeout_seconds
         self._retry_after = str(retry_after_seconds)
+        self._lanes = lanes or PartnerLanes()
         self._clock = clock
         self._lock = asyncio.Lock()
 
@@ -403,9 +406,13 @@ class IwmoEndpoint:
         assert partner.agb is not None  # a provider always has one (the registry checks)
         try:
             # Parsing and the structure check are pure and may take a while on a large
-            # document: in a worker thread, so other partners' requests are not held up.
-            message = await asyncio.to_thread(
-                read_inbound, body, sender_agb=partner.agb, max_bytes=self.settings.max_bytes
+            # document: off the loop, in the provider's lane (one document at a time), so
+            # other partners' requests are not held up.
+            agb, max_bytes = partner.agb, self.settings.max_bytes
+            message = await self._lanes.run(
+                partner.id,
+                len(body),
+                lambda: read_inbound(body, sender_agb=agb, max_bytes=max_bytes),
             )
         except MessageRefused as refused:
             get_logger().info(
@@ -602,4 +609,5 @@ def bind(context: EndpointContext) -> IwmoEndpoint:
         timeout_seconds=context.gateway.kafka_timeout_seconds,
         retry_after_seconds=context.gateway.retry_after_seconds,
         services=(writer, tail, overdue),
+        lanes=context.lanes,
     )

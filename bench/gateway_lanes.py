@@ -1,0 +1,110 @@
+"""How long one partner waits at the gateway while others post large bodies, with and without lanes.
+
+Run: .venv/bin/python bench/gateway_lanes.py [--senders N] [--bodies N] [--rounds R]
+
+The gateway app in memory (``create_app`` over a recording sink, no Kafka): ``--senders``
+partners each post ``--bodies`` batches of about 1 MiB (small JSON objects, read and
+answered 422 as a whole; the hostile case of docs/http-api.md, "Large bodies off the
+loop"), while the wijkteam posts one small valid event 20 ms after each answer and notes
+how long after it was due the answer came (a held loop delays the wake-up too). Once with the large bodies in ``PartnerLanes`` (the gateway as it runs), once
+with all work on the event loop (``ON_LOOP_BYTES`` raised past the bodies: the gateway
+before the lanes), in turn, ``--rounds`` times. Printed: the small requests' median and
+worst latency in each setting, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: the helpers live in tests/
+    sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+from tests.unit.gateway.gatewaytest import BATCH, KEYS, SWT_SUBJECT, auth  # noqa: E402
+
+import hub.gateway.limits as limits  # noqa: E402
+from hub.connectors.registry import load_registry  # noqa: E402
+from hub.gateway import GatewaySettings, StatusBook, create_app  # noqa: E402
+from hub.gateway.testing import RecordingSink, with_credentials  # noqa: E402
+from hub.testing import make_event  # noqa: E402
+from hub.topics import TopicLayout  # noqa: E402
+
+SENDERS = ("gp-de-linde", "gp-het-anker", "provider-thuiszorg-zwolle", "backoffice-zwolle")
+BODY = ("[" + ",".join(['{"a":1,"b":"x"}'] * 62_000) + "]").encode()  # about 1 MiB
+
+
+async def small_latencies(senders: int, bodies: int) -> list[float]:
+    """Seconds per small request of the wijkteam while ``senders`` partners post large bodies."""
+    registry = with_credentials(
+        load_registry(), api_keys=KEYS, mtls_subjects={"swt-zwolle": [SWT_SUBJECT]}
+    )
+    app = create_app(
+        settings=GatewaySettings(rate_limit="100000/minute"),
+        registry=registry,
+        layout=TopicLayout("bench"),
+        sink=RecordingSink(),
+        book=StatusBook(max_records=1000, recent_ids=1000),
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gw", timeout=120
+        ) as client,
+    ):
+
+        async def post_large(partner: str) -> None:
+            for _ in range(bodies):
+                await client.post(
+                    "/events", content=BODY, headers=auth(partner, content_type=BATCH)
+                )
+
+        large = [asyncio.create_task(post_large(p)) for p in SENDERS[:senders]]
+        latencies = []
+        while not latencies or not all(task.done() for task in large):
+            # Counted from when the request was due, 20 ms after the last answer: a loop held
+            # by other work delays the wake-up as much as the answer.
+            due = time.perf_counter() + 0.02
+            await asyncio.sleep(0.02)
+            answer = await client.post(
+                "/events", json=make_event("cases.opened"), headers=auth("swt-zwolle")
+            )
+            if answer.status_code != 202:
+                raise SystemExit(f"the small request was answered {answer.status_code}")
+            latencies.append(time.perf_counter() - due)
+        await asyncio.gather(*large)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--senders", type=int, default=3, choices=range(1, len(SENDERS) + 1))
+    parser.add_argument("--bodies", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    on_loop = limits.ON_LOOP_BYTES
+    rows = []
+    for round_ in range(1, args.rounds + 1):
+        for setting, threshold in (("lanes", on_loop), ("on the loop", 10**12)):
+            limits.ON_LOOP_BYTES = threshold  # read at each call of PartnerLanes.run
+            found = asyncio.run(small_latencies(args.senders, args.bodies))
+            rows.append((round_, setting, statistics.median(found), max(found), len(found)))
+    limits.ON_LOOP_BYTES = on_loop
+    print(f"{'round':>5} | {'setting':<11} | {'median':>9} | {'worst':>9} | small requests")
+    for round_, setting, median, worst, count in rows:
+        print(
+            f"{round_:>5} | {setting:<11} | {median * 1000:7.0f} ms | {worst * 1000:7.0f} ms | {count}"
+        )
+    lanes = [r for r in rows if r[1] == "lanes"]
+    loop = [r for r in rows if r[1] != "lanes"]
+    ratio = statistics.median(r[2] for r in loop) / statistics.median(r[2] for r in lanes)
+    print(f"median latency on the loop / with lanes: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
