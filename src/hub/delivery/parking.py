@@ -38,6 +38,7 @@ from hub.kafka import (
     consumer,
     hub_group,
     producer,
+    stop_consumer,
     topic_partitions,
 )
 from hub.kafka.changelog import CompactedReader
@@ -195,10 +196,11 @@ async def replay(
 
     delivered = parked_again = 0
     async with contextlib.AsyncExitStack() as stack:
-        for built in (writer, admin, reader):
-            # Closed on the way out whatever fails first: a start (or its cancellation part-
-            # way), the CA bundle, the HTTP client. Closing one never started is harmless.
-            stack.push_async_callback(built.close if built is admin else built.stop)
+        # Closed on the way out whatever fails first: a start (or its cancellation part-way),
+        # the CA bundle, the HTTP client. Closing one never started is harmless.
+        stack.push_async_callback(writer.stop)
+        stack.push_async_callback(admin.close)
+        stack.push_async_callback(stop_consumer, reader)
         tls = await asyncio.to_thread(tls_context)  # the CA bundle, loaded off the loop
         client = await stack.enter_async_context(http_client(webhooks, transport, tls))
         for started in (writer, admin, reader):

@@ -75,6 +75,7 @@ from hub.kafka import (
     hub_group,
     kafka_retrying,
     producer,
+    stop_consumer,
 )
 from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, RetrySettings, WebhookSettings
@@ -242,17 +243,25 @@ class _Session:
     workers: _Workers
     started: list[Any] = field(default_factory=list)
 
+    async def _stop(self, client: Any) -> None:
+        if client is self.admin:
+            await client.close()
+        elif client is self.consumer:
+            await stop_consumer(client)
+        else:
+            await client.stop()
+
     async def close(self) -> None:
         await self.workers.stop()
         for client in reversed(self.started):
             with contextlib.suppress(Exception):  # closing after a failure may fail again
-                await (client.close() if client is self.admin else client.stop())
+                await self._stop(client)
         # Clients built but never started (a failure part-way through _open) must still be
         # stopped: aiokafka warns about, and pytest fails on, an unclosed client.
         for built in (self.consumer, self.producer, self.admin):
             if built not in self.started:
                 with contextlib.suppress(Exception):
-                    await (built.close() if built is self.admin else built.stop())
+                    await self._stop(built)
         with contextlib.suppress(Exception):
             await self.parked.close()
         await self.client.aclose()

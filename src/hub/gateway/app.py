@@ -446,8 +446,8 @@ def create_app(
     (``hub.delivery.pull.PullDeliveries``). ``lanes`` work on large bodies off the loop
     (shared with the endpoints, which were given them in their ``EndpointContext``).
     """
-    layout.check_delivery_topics(registry)
-    lanes = lanes or PartnerLanes()  # GET /deliveries reads them for their partner
+    layout.check_delivery_topics(registry)  # GET /deliveries reads them for their partner
+    lanes = lanes or PartnerLanes()  # closed with the app; a later body makes new threads
     limiter = PartnerRateLimiter(settings.rate_limit)
     auth_failures = AuthFailureLimiter(settings.auth_failure_limit)
 

@@ -92,7 +92,7 @@ class EndpointContext:
     layout: TopicLayout
     validator: Validator
     status: StatusBook = field(repr=False)
-    lanes: PartnerLanes = field(default_factory=PartnerLanes, repr=False)
+    lanes: PartnerLanes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

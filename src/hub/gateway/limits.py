@@ -151,7 +151,8 @@ class PartnerLanes:
 
     def __init__(self, workers: int = 2) -> None:
         self._lanes: dict[str, asyncio.Lock] = {}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gateway-body")
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None  # made at first use, again after close
 
     async def run(self, partner_id: str, size: int, work: Callable[[], _T]) -> _T:
         """``work()``, on the loop for a body of ``size`` up to ``ON_LOOP_BYTES``, else in the partner's lane."""
@@ -159,6 +160,10 @@ class PartnerLanes:
             return work()
         lane = self._lanes.setdefault(partner_id, asyncio.Lock())  # one per registered partner
         async with lane:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="gateway-body"
+                )
             # With the caller's context, as asyncio.to_thread does (log context, metrics).
             context = contextvars.copy_context()
             return await asyncio.get_running_loop().run_in_executor(
@@ -166,8 +171,10 @@ class PartnerLanes:
             )
 
     def close(self) -> None:
-        """Let the threads end once their work is done; no new work is taken."""
-        self._pool.shutdown(wait=False)
+        """Let the threads end once their work is done; a later body makes new ones."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
 
 def body_too_large() -> ProblemError:

@@ -191,7 +191,12 @@ class GatewayProtocol(TLSExtensionProtocol):
         uvicorn answers it in plain text; every answer of the gateway is an RFC 9457 problem
         (a Content-Length that is not a number, a garbled request line, an unknown
         Transfer-Encoding). ``msg`` is uvicorn's sentence, not used: the detail is fixed.
+        When an answer is already on its way (a broken chunk after the app answered), none
+        can follow: the connection is closed.
         """
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            self.transport.close()
+            return
         body = json.dumps(Problem(400, ProblemCode.BAD_REQUEST.value).body()).encode()
         headers = [
             (b"content-type", PROBLEM_MEDIA_TYPE.encode()),

@@ -28,6 +28,7 @@ from hub.kafka.clients import (
     quiet_client_logs,
     router_transactional_id,
     sasl_failure,
+    stop_consumer,
     tls_failure,
     topic_partitions,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "quiet_client_logs",
     "router_transactional_id",
     "sasl_failure",
+    "stop_consumer",
     "tls_failure",
     "topic_partitions",
 ]

@@ -296,16 +296,23 @@ async def stop_consumer(reader: AIOKafkaConsumer) -> None:
     was waiting out its retry back-off (a broker unreachable) raises CancelledError out of
     that wait, so ``stop`` raised CancelledError though nothing cancelled the caller: a
     service stopping during an outage ended as if it had failed, with the client's
-    connections never closed. A real cancellation of the caller still propagates.
+    connections never closed. A real cancellation of the caller still propagates, once
+    the client is closed. (It reaches into aiokafka's fetcher and client: pinned 0.14.0.)
     """
     try:
         await reader.stop()
     except asyncio.CancelledError:
+        # What stop() did not reach: the fetch tasks after the one that raised (a task per
+        # broker) and the client with its connections. Also when the caller is cancelled
+        # for real, which is then raised on.
+        fetcher = reader._fetcher
+        if fetcher is not None:
+            for pending in list(fetcher._pending_tasks):
+                pending.cancel()
+        await reader._client.close()
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise
-        # What stop() did not reach after the fetcher: the client and its connections.
-        await reader._client.close()
 
 
 async def started_consumer(

@@ -92,7 +92,7 @@ class LagReader:
         """Disconnect (closing after a failure may fail again; that is ignored)."""
         for client in (self._consumer, self._admin):
             with contextlib.suppress(Exception):
-                await (client.close() if client is self._admin else client.stop())
+                await (client.close() if client is self._admin else stop_consumer(client))
 
     async def read(self, group: str, topics: Sequence[str], *, records: int = 1) -> GroupLag:
         """The group's lag on ``topics``, with up to ``records`` first unconsumed records per partition.

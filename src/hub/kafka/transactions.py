@@ -27,7 +27,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from tenacity import AsyncRetrying
 
-from hub.kafka.clients import consumer, producer
+from hub.kafka.clients import consumer, producer, stop_consumer
 from hub.kafka.errors import KafkaFailure, KafkaMisconfigured, classify
 from hub.kafka.retry import kafka_retrying
 from hub.kafka.types import (
@@ -254,9 +254,12 @@ class TransactionalClients:
 
     async def close(self) -> None:
         """Disconnect both (closing after a failure may fail again; that is ignored)."""
-        for client in (self.consumer, self.producer):
+        try:
             with contextlib.suppress(Exception):
-                await client.stop()
+                await stop_consumer(self.consumer)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
 
     async def probe(self) -> bool:
         """Ask the cluster for metadata now through the producer: True when it answers."""

@@ -213,20 +213,28 @@ def _agb(value: object) -> str | None:
     return value if isinstance(value, str) and _AGB.match(value) else None
 
 
-# An e-mail address (a domain with a dot) and a date (2024-05-01, 1-5-2024, 01/05/2024).
+# An e-mail address (a domain with a dot); a date (2024-05-01, 2024/5/1, 1-5-2024,
+# 01/05/79, 23 april 1979); a postcode with a house number (an address).
 _PERSONAL_IN_NAME = re.compile(
     r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}"
-    r"|\d{4}-\d{1,2}-\d{1,2}"
-    r"|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{4}\b"
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
+    r"|\b\d{1,2}\s+(?:jan|feb|maa|mrt|apr|mei|jun|jul|aug|sep|okt|nov|dec)[a-z]*\.?\s+\d{2,4}\b"
+    r"|\b[1-9]\d{3}\s?[A-Za-z]{2}\s*\d",
+    re.IGNORECASE,
 )
+# Digits as people group them in a phone number or a BSN: "+31 (0)6 12 34 56 78",
+# "(038) 498 76 54", "06 - 12 34 56 78", "999 - 900 - 018".
+_WIDE_DIGIT_RUNS = re.compile(r"\d(?:[\s().\-\u2013\u2014/+]{0,4}\d)*")
 
 
 def _long_number(name: str) -> bool:
-    # A phone number has ten digits, also in groups ("06 97 88 13 57"); a number of eight or
-    # nine digits at once could be a mistyped BSN. Two years ("2023-2024") are neither.
-    for run in _DIGIT_RUNS.findall(name):
+    # A phone number has ten digits or more, however grouped; a BSN nine, also grouped; a
+    # number of eight or nine digits at once could be a mistyped BSN. Two years
+    # ("2023-2024") are none of these.
+    for run in _WIDE_DIGIT_RUNS.findall(name):
         digits = _NOT_DIGITS.sub("", run)
-        if len(digits) >= 10 or (len(digits) >= 8 and digits == run):
+        if len(digits) >= 10 or is_bsn(digits) or (len(digits) >= 8 and digits == run):
             return True
     return False
 
@@ -239,9 +247,9 @@ def _team_name(value: object) -> str | None:
         return None
     # A team's name is a metric label, a key of the long-lived KPI topic and a line on a
     # terminal: never one that carries a BSN (also written in groups) or another shape of
-    # personal data (an e-mail address, a date, a phone number, a long number), nor control
-    # or formatting characters. Years ("2023-2026"), a postcode area ("8011 AB") and a
-    # plain "@" stay names.
+    # personal data (an e-mail address, a date, a phone number, a long number, an
+    # address's postcode and number), nor control or formatting characters. Years
+    # ("2023-2026"), a postcode alone ("8011 AB") and a plain "@" stay names.
     if any(is_bsn(_NOT_DIGITS.sub("", run)) for run in _DIGIT_RUNS.findall(name)):
         return None
     if _PERSONAL_IN_NAME.search(name) or _long_number(name):

@@ -159,7 +159,7 @@ MODEL_ONLY_RULES: Final[tuple[ModelOnlyRule, ...]] = (
     ModelOnlyRule(
         ErrorCode.SUBJECT_IS_BSN,
         "No part of the CloudEvent subject between the separators . _ : - (or any other "
-        "character but a letter or digit) is a BSN (9 digits passing the 11-proof).",
+        "character but an ASCII letter or digit) is a BSN (9 digits passing the 11-proof).",
     ),
     ModelOnlyRule(
         ErrorCode.BSN_IN_IDENTIFIER,

@@ -31,6 +31,7 @@ from hub.gateway import (
 )
 from hub.gateway.endpoints import mount_endpoints
 from hub.gateway.intake import default_validator
+from hub.gateway.limits import PartnerLanes
 from hub.settings import HubSettings, KafkaSettings
 from hub.topics import TopicLayout
 
@@ -213,6 +214,7 @@ def test_an_endpoint_is_bound_only_when_a_partner_of_its_role_asked_for_its_form
         layout=TopicLayout("test"),
         validator=default_validator(),
         status=StatusBook(max_records=10, recent_ids=10),
+        lanes=PartnerLanes(),
     )
     spec = _spec(bind)
 
@@ -250,6 +252,7 @@ def test_an_endpoint_may_not_shadow_a_route_of_the_gateway(registry: PartnerRegi
         layout=TopicLayout("test"),
         validator=default_validator(),
         status=StatusBook(max_records=10, recent_ids=10),
+        lanes=PartnerLanes(),
     )
     with pytest.raises(ConfigurationError, match="/events/toy is the gateway's own"):
         mount_endpoints({"provider": [_spec(path="/events/toy")]}, context)

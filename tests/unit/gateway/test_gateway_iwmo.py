@@ -23,6 +23,7 @@ from hub.families.state import assignment_key, care_starts
 from hub.gateway import GatewaySettings, KafkaRecord, StatusBook, create_app, status_key
 from hub.gateway.endpoints import MountedEndpoint
 from hub.gateway.intake import default_validator
+from hub.gateway.limits import PartnerLanes
 from hub.gateway.testing import RecordingSink
 from hub.iwmo import IwmoCode, IwmoSettings, identificatie_301
 from hub.iwmo import Problem as IwmoLevel1
@@ -140,6 +141,7 @@ async def iwmo_client(
         timeout_seconds=5,
         retry_after_seconds=5,
         clock=lambda: NOW,
+        lanes=PartnerLanes(),
     )
     app = create_app(
         settings=settings,

@@ -273,3 +273,16 @@ async def test_a_request_framed_twice_is_400_and_closes_on_every_route(
     assert response.status_code == 400
     assert response.json()["code"] == "BAD_REQUEST"
     assert response.headers["connection"] == "close"
+
+
+async def test_the_lanes_serve_again_after_the_app_was_stopped_and_started(
+    make_app: AppFactory,
+) -> None:
+    """The app's lifespan closes its lanes' threads; the next large body makes new ones."""
+    app = make_app()
+    body = json.dumps(referral()).encode() + b" " * ON_LOOP_BYTES
+    for _ in range(2):
+        async with _client(app) as client:
+            response = await client.post("/events", content=body, headers=auth())
+            assert response.status_code == 202
+        body = json.dumps(referral()).encode() + b" " * ON_LOOP_BYTES

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import types
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from hub.kafka.clients import (
     client_options,
     faststream_security,
     router_transactional_id,
+    stop_consumer,
 )
 from hub.settings import KafkaSettings
 
@@ -282,3 +285,55 @@ def test_a_wrong_key_password_is_refused_after_the_right_one_was_used(
     with pytest.raises(ConfigurationError, match="SSL_KEY_PASSWORD"):
         client_options(settings("wrong-password"))
     assert "right-password" not in repr(clients._CONTEXTS)
+
+
+class _CutShort:
+    """A consumer whose stop aiokafka 0.14 cuts short: its fetcher awaited a cancelled fetch task.
+
+    The first of several fetch tasks (one per broker) raised out of ``Fetcher.close``, so
+    the others were never cancelled and the client never closed.
+    """
+
+    def __init__(self, tasks: list[asyncio.Task[None]]) -> None:
+        self._fetcher = types.SimpleNamespace(_pending_tasks=set(tasks))
+        self.client_closed = False
+        self._client = types.SimpleNamespace(close=self._close)
+
+    async def _close(self) -> None:
+        self.client_closed = True
+
+    async def stop(self) -> None:
+        raise asyncio.CancelledError
+
+
+async def test_stop_consumer_finishes_a_stop_aiokafka_cut_short() -> None:
+    """Not cancelled itself: no CancelledError, every fetch task cancelled, the client closed."""
+    tasks = [asyncio.create_task(asyncio.sleep(60)) for _ in range(3)]
+    reader = _CutShort(tasks)
+    await stop_consumer(reader)  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert [task.cancelled() for task in tasks] == [True, True, True]
+    assert reader.client_closed
+
+
+async def test_stop_consumer_closes_the_client_and_raises_when_its_caller_is_cancelled() -> None:
+    """A real cancellation of the caller goes on, after the client is closed."""
+    reader = _CutShort([])
+    started = asyncio.Event()
+
+    async def stopping() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    async def caller() -> None:
+        try:
+            await stopping()
+        finally:
+            await stop_consumer(reader)  # type: ignore[arg-type]
+
+    task = asyncio.create_task(caller())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert reader.client_closed

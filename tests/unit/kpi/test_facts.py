@@ -111,6 +111,16 @@ def test_a_team_name_with_a_bsn_in_groups_or_control_characters_is_no_team() -> 
         "Wijkteam 06 97 88 13 57",
         "Wijkteam 038-421 55 60",
         "Wijkteam 12345678",
+        "Wijkteam +31 (0)6 12345678",
+        "Wijkteam 0031 (0)6 12345678",
+        "Wijkteam (038) 498 76 54",
+        "Wijkteam 06 \u2013 12 34 56 78",
+        "Team 999 - 900 - 018",
+        "Team 999  900  018",
+        "Team 1979/04/23",
+        "Team 23-4-79",
+        "Team 23 april 1979",
+        "Postcode 8011AB 12",
     ):
         scheduled = make_event(
             STATUS,
@@ -124,7 +134,8 @@ def test_a_team_name_with_a_bsn_in_groups_or_control_characters_is_no_team() -> 
     kept = make_event(STATUS, referral_id="R-1", status="intake-scheduled")
     assert fact_of(kept, sender_of(kept)).team == "Wijkteam Zwolle-Zuid"  # type: ignore[union-attr]
     for name in ("Wijkteam Assendorp 2023 - 2026", "Wijkteam 2023-2024", "Wijkteam 8011 AB",
-                 "Team Zuid@Diezerpoort", "Wijkteam 1 (2024) - 2"):  # fmt: skip
+                 "Team Zuid@Diezerpoort", "Wijkteam 1 (2024) - 2", "Jeugdteam 2024-2025",
+                 "Team Kampen 8261 & 8262", "Zorgteam 24/7"):  # fmt: skip
         named = make_event(
             STATUS,
             referral_id="R-1",

@@ -364,7 +364,7 @@ class IwmoEndpoint:
         timeout_seconds: float,
         retry_after_seconds: int,
         services: Sequence[Service] = (),
-        lanes: PartnerLanes | None = None,
+        lanes: PartnerLanes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -378,7 +378,7 @@ class IwmoEndpoint:
         self._pseudonymise = pseudonymise
         self._timeout = timeout_seconds
         self._retry_after = str(retry_after_seconds)
-        self._lanes = lanes or PartnerLanes()
+        self._lanes = lanes
         self._clock = clock
         self._lock = asyncio.Lock()
 
