@@ -1,11 +1,13 @@
 """How long one partner waits at the gateway while others post large bodies, with and without lanes.
 
-Run: .venv/bin/python bench/gateway_lanes.py [--senders N] [--bodies N] [--rounds R]
+Run: .venv/bin/python bench/gateway_lanes.py [--kind check|parse] [--senders N] [--bodies N]
+     [--rounds R]
 
 The gateway app in memory (``create_app`` over a recording sink, no Kafka): ``--senders``
-GPs each post ``--bodies`` batches of about 1 MiB (100 referrals of 10 KiB, each with an
-unknown field: every event read and checked, answered 207; docs/http-api.md, "Large
-bodies off the loop"), while the wijkteam posts one small valid event 20 ms after each answer and notes
+GPs each post ``--bodies`` batches of about 1 MiB: with ``--kind check`` 100 referrals of
+10 KiB, each with an unknown field (every event read and checked, answered 207); with
+``--kind parse`` 62,000 small JSON objects (only parsed: answered 413 BATCH_TOO_LARGE once
+read, the costliest JSON per byte); docs/http-api.md, "Large bodies off the loop"), while the wijkteam posts one small valid event 20 ms after each answer and notes
 how long after it was due the answer came (a held loop delays the wake-up too). Once with the large bodies in ``PartnerLanes`` (the gateway as it runs), once
 with all work on the event loop (``ON_LOOP_BYTES`` raised past the bodies: the gateway
 before the lanes), in turn, ``--rounds`` times. Printed: the small requests' median and
@@ -40,6 +42,11 @@ AGB = {"gp-de-linde": "01234567", "gp-het-anker": "01765432"}
 SENDERS = tuple(AGB)
 
 
+def parse_body() -> bytes:
+    """62,000 small JSON objects in a batch: about 1 MiB the gateway parses, then refuses (413)."""
+    return ("[" + ",".join(['{"a":1,"b":"x"}'] * 62_000) + "]").encode()
+
+
 def large_body(partner: str) -> bytes:
     """A batch of 100 referrals of about 10 KiB each, each with an unknown field: about 1 MiB.
 
@@ -51,12 +58,12 @@ def large_body(partner: str) -> bytes:
         event = make_event("referrals.submitted")
         event["source"] = f"urn:nld:agb:{AGB[partner]}"
         event["data"]["referrer"]["agb"] = AGB[partner]
-        event["data"]["notes_from_practice"] = "x" * 9_500  # FIELD_UNKNOWN
+        event["data"]["notes_from_practice"] = "x" * 8_500  # FIELD_UNKNOWN
         events.append(event)
     return json.dumps(events).encode()
 
 
-async def small_latencies(senders: int, bodies: int) -> list[float]:
+async def small_latencies(kind: str, senders: int, bodies: int) -> list[float]:
     """Seconds per small request of the wijkteam while ``senders`` partners post large bodies."""
     registry = with_credentials(
         load_registry(), api_keys=KEYS, mtls_subjects={"swt-zwolle": [SWT_SUBJECT]}
@@ -76,12 +83,12 @@ async def small_latencies(senders: int, bodies: int) -> list[float]:
     ):
 
         async def post_large(partner: str) -> None:
-            body = large_body(partner)
+            body, expected = (large_body(partner), 207) if kind == "check" else (parse_body(), 413)
             for _ in range(bodies):
                 answer = await client.post(
                     "/events", content=body, headers=auth(partner, content_type=BATCH)
                 )
-                if answer.status_code != 207:
+                if answer.status_code != expected:
                     raise SystemExit(f"a large batch was answered {answer.status_code}")
 
         large = [asyncio.create_task(post_large(p)) for p in SENDERS[:senders]]
@@ -104,6 +111,7 @@ async def small_latencies(senders: int, bodies: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=2, choices=range(1, len(SENDERS) + 1))
+    parser.add_argument("--kind", choices=("check", "parse"), default="check")
     parser.add_argument("--bodies", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
@@ -112,7 +120,7 @@ def main() -> None:
     for round_ in range(1, args.rounds + 1):
         for setting, threshold in (("lanes", on_loop), ("on the loop", 10**12)):
             limits.ON_LOOP_BYTES = threshold  # read at each call of PartnerLanes.run
-            found = asyncio.run(small_latencies(args.senders, args.bodies))
+            found = asyncio.run(small_latencies(args.kind, args.senders, args.bodies))
             rows.append((round_, setting, statistics.median(found), max(found), len(found)))
     limits.ON_LOOP_BYTES = on_loop
     print(f"{'round':>5} | {'setting':<11} | {'median':>9} | {'worst':>9} | small requests")
