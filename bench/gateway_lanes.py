@@ -2,12 +2,13 @@
 
 Run: .venv/bin/python bench/gateway_lanes.py [--kind check|parse] [--senders N] [--bodies N]
      [--rounds R]
+     .venv/bin/python bench/gateway_lanes.py --shapes
 
 The gateway app in memory (``create_app`` over a recording sink, no Kafka): ``--senders``
 GPs each post ``--bodies`` batches of about 1 MiB: with ``--kind check`` 100 referrals of
 10 KiB, each with an unknown field (every event read and checked, answered 207); with
 ``--kind parse`` 62,000 small JSON objects (only parsed: answered 413 BATCH_TOO_LARGE once
-read, the costliest JSON per byte); docs/http-api.md, "Large bodies off the loop"), while the wijkteam posts one small valid event 20 ms after each answer and notes
+read); docs/http-api.md, "Large bodies off the loop"), while the wijkteam posts one small valid event 20 ms after each answer and notes
 how long after it was due the answer came (a held loop delays the wake-up too). Once with the large bodies in ``PartnerLanes`` (the gateway as it runs), once
 with all work on the event loop (``ON_LOOP_BYTES`` raised past the bodies: the gateway
 before the lanes), in turn, ``--rounds`` times. Printed: the small requests' median and
@@ -108,13 +109,48 @@ async def small_latencies(kind: str, senders: int, bodies: int) -> list[float]:
     return latencies
 
 
+def shapes() -> None:
+    """Milliseconds per MiB to read a batch body, by the shape of its JSON (fastest of five).
+
+    What one large body costs the thread that reads it (``HttpBatch.read``: the strict
+    parse, then one reading per element), and the JSON parser's own call within it.
+    """
+    from pydantic_core import from_json
+
+    from hub.inbound import HttpBatch, HttpMessage
+
+    bodies = {
+        "referrals, 100 of 10 KiB": large_body("gp-de-linde"),
+        'objects {"a":1,"b":"x"}': parse_body(),
+        "empty objects {}": ("[" + ",".join(["{}"] * 340_000) + "]").encode(),
+        "numbers 0": ("[" + ",".join(["0"] * 520_000) + "]").encode(),
+    }
+    headers = (("content-type", BATCH),)
+    print(f"{'body':<26} | {'read, ms/MiB':>12} | {'of which from_json':>18}")
+    for name, body in bodies.items():
+        mib = len(body) / 2**20
+        read = parse = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            HttpBatch().read(HttpMessage(headers, body))
+            read = min(read, time.perf_counter() - started)
+            started = time.perf_counter()
+            from_json(body)
+            parse = min(parse, time.perf_counter() - started)
+        print(f"{name:<26} | {read * 1000 / mib:12.0f} | {parse * 1000 / mib:18.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=2, choices=range(1, len(SENDERS) + 1))
     parser.add_argument("--kind", choices=("check", "parse"), default="check")
+    parser.add_argument("--shapes", action="store_true", help="time reading bodies by shape")
     parser.add_argument("--bodies", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.shapes:
+        shapes()
+        return
     on_loop = limits.ON_LOOP_BYTES
     rows = []
     for round_ in range(1, args.rounds + 1):

@@ -110,9 +110,9 @@ _EXTENSIONS_SENTENCE: Final = (
 
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]+")
-# The contract's separators are ". _ : -"; every other character that is not a letter or
-# digit separates too: an id cannot hold one, but a subject that is free text can (a
-# budget's team, "Wijkteam 999900018" or "Wijkteam/999900018"), and carries no BSN either.
+# The contract's separators are ". _ : -"; every other character that is not an ASCII
+# letter or digit separates too: an id cannot hold one, but a subject that is free text
+# can (a budget's team, "Wijkteam 999900018" or "Wijkteam/999900018"), and carries no BSN.
 _SEPARATORS = re.compile(r"[^0-9A-Za-z]")
 # Every field and attribute name of the contract is lower-case ASCII letters and "_" (and
 # CloudEvents attribute names have no "-" and no digit): a key with a "-" or a digit is

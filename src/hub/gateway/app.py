@@ -658,8 +658,8 @@ class _OneFraming:
     """Refuse a request that frames its body twice (Content-Length and Transfer-Encoding).
 
     RFC 9112, 6.3: a proxy and the gateway could read different bodies from it (request
-    smuggling); the server must close the connection after answering. Before any route,
-    so every answer to such a request, a 401 or a health check included, closes it.
+    smuggling); the server must close the connection after answering. Before any route
+    and before authentication: such a request is answered 400 and closed whatever its path.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -81,7 +81,7 @@ class EndpointContext:
     core names none); ``gateway`` the gateway's settings as it runs (command-line
     overrides applied). ``status`` is the book GET /events/{id} answers from, and
     ``validator`` checks events exactly as POST /events does. ``lanes`` run the work on a
-    large body off the event loop, one body at a time per partner, in the threads POST
+    large body off the event loop, one thread at a time per partner, in the threads POST
     /events uses (``hub.gateway.limits.PartnerLanes``).
     """
 

@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 ON_LOOP_BYTES: Final = 8 * 1024
-"""A body up to this size is read and checked on the event loop (a few milliseconds at most)."""
+"""A body up to this size is read and checked on the event loop: under a millisecond for an
+event, up to about 20 ms for the costliest JSON (a batch of bare numbers; docs/benchmarks.md)."""
 
 _T = TypeVar("_T")
 
@@ -135,18 +136,19 @@ class PartnerRateLimiter(_MovingWindows):
 
 
 class PartnerLanes:
-    """Work on a large request body: in the gateway's body threads, one body at a time per partner.
+    """Work on a large request body: in the gateway's body threads, one thread at a time per partner.
 
-    Reading JSON and checking the contract is pure CPU work, about 0.6 s for a MiB of
-    hostile JSON. Done on the event loop, one partner sending large bodies within its rate
-    limit held every other partner's requests for seconds. A body over ``ON_LOOP_BYTES``
-    is worked on in one of ``workers`` threads of its own pool (not the loop's default
-    executor, which other work shares), and a partner's next large body waits for its
-    previous one: one partner has one thread at a time whatever it sends in parallel, and
-    all partners together ``workers``. The loop still waits while a thread holds the
-    interpreter (a parser or validator call in Rust holds it for its whole call, about
-    30 ms for a MiB), so other requests are slowed, not held: docs/http-api.md gives the
-    figures. A small body stays on the loop: the thread hop would cost more than the work.
+    Reading JSON and checking the contract is pure CPU work, 0.2-3 s for a hostile MiB by the
+    JSON's shape (docs/benchmarks.md, "The gateway's lanes"). Done on the event loop, one
+    partner sending large bodies within its rate limit held every other partner's
+    requests for as long as they came. A body over ``ON_LOOP_BYTES`` is worked on in one
+    of ``workers`` threads of its own pool (not the loop's default executor, which other
+    work shares), each step of a partner's body waiting for its previous one: one partner
+    has one thread at a time whatever it sends in parallel, and all partners together
+    ``workers``. The threads share the interpreter with the loop (the JSON parser, in
+    Rust, holds it for its whole call, 16-34 ms for a MiB; the rest is Python), so
+    other requests are slowed, not held. A small body stays on the loop (``ON_LOOP_BYTES``),
+    kept free of thread hand-offs.
     """
 
     def __init__(self, workers: int = 2) -> None:

@@ -188,7 +188,7 @@ class GatewayProtocol(TLSExtensionProtocol):
     def send_400_response(self, msg: str) -> None:
         """Answer a request the HTTP layer cannot parse with a problem body, and close.
 
-        uvicorn answers it in plain text; every answer of the gateway is an RFC 9457 problem
+        uvicorn answers it in plain text; every error the gateway answers itself is an RFC 9457 problem
         (a Content-Length that is not a number, a garbled request line, an unknown
         Transfer-Encoding). ``msg`` is uvicorn's sentence, not used: the detail is fixed.
         When an answer is already on its way (a broken chunk after the app answered), none

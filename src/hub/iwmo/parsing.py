@@ -90,8 +90,8 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     except UnicodeDecodeError:
         raise _refuse(IwmoCode.XML_MALFORMED) from None
     if b"\x00" in body:
-        # U+0000 is never an XML character. UTF-16 or UTF-32 text without a BOM is also
-        # valid UTF-8 (ASCII with NUL bytes between), which the parser would decode as such.
+        # U+0000 is never an XML character. UTF-16 or UTF-32 of ASCII text without a BOM is
+        # also valid UTF-8 (NUL bytes between), which the parser would decode as such.
         raise _refuse(IwmoCode.XML_MALFORMED)
     if body.startswith(_BOM):
         # One BOM is tolerated; a second is a character before the prolog, which the

@@ -296,8 +296,10 @@ async def stop_consumer(reader: AIOKafkaConsumer) -> None:
     was waiting out its retry back-off (a broker unreachable) raises CancelledError out of
     that wait, so ``stop`` raised CancelledError though nothing cancelled the caller: a
     service stopping during an outage ended as if it had failed, with the client's
-    connections never closed. A real cancellation of the caller still propagates, once
-    the client is closed. (It reaches into aiokafka's fetcher and client: pinned 0.14.0.)
+    connections never closed. Then the fetch tasks left are cancelled and the client is
+    closed; a real cancellation of the caller still propagates once that is done (one that
+    lands in the group coordinator's close leaves the fetcher's own routine task). It
+    reaches into aiokafka's fetcher and client: pinned 0.14.0.
     """
     try:
         await reader.stop()

@@ -165,7 +165,8 @@ MODEL_ONLY_RULES: Final[tuple[ModelOnlyRule, ...]] = (
         ErrorCode.BSN_IN_IDENTIFIER,
         "No part of the id or of an identifier field (referral_id, case_id, report_id, "
         "request_id, decision_id, goal_id, safety_case_id) between the separators . _ : - "
-        "is a BSN (9 digits passing the 11-proof).",
+        "(or any other character but an ASCII letter or digit) is a BSN (9 digits passing "
+        "the 11-proof).",
     ),
     ModelOnlyRule(
         ErrorCode.EVENT_TOO_LARGE,

@@ -316,10 +316,11 @@ generator's output: change the models, then regenerate. The binding contract is
 - Paths: `a.b` is field `b` of object `a`; `a[].b` is field `b` of every item of
   list `a`. Error paths use the same names with the item's index: `a[0].b`.
 - "model:" marks a rule the hub checks that the published JSON Schema does not carry:
-  rules across fields, against today's date or the registry. Some of them JSON Schema
-  could say (`if`/`then`); the v1 schemas keep to each field's own rules, and adding
-  one would make a v1 schema stricter, which `hub schemas check` refuses. A partner
-  whose data passes the schema can still get one of these codes from the hub.
+  rules across fields, against today's date or the registry, and some rules of one field
+  (the 11-proof, an e-mail's local part, BSN parts of ids, the size limit). Some of them
+  JSON Schema could say (`if`/`then`, a pattern); adding one would make a v1 schema
+  stricter, which `hub schemas check` refuses. A partner whose data passes the schema can
+  still get one of these codes from the hub.
 
 ## JSON Schemas
 
