@@ -144,6 +144,15 @@ def create_audit_app(
                 "QUERY_UNBOUNDED",
                 "Name a trace_id, a processing_activity_id or a data subject.",
             )
+        if query.bsn is not None and query.data_subject_id is not None:
+            # Every other pair of filters narrows; these two would widen (either person's
+            # records), so one person per query.
+            return _problem(
+                422,
+                "QUERY_INVALID",
+                "Name a bsn or a data_subject_id, not both.",
+                "data_subject_id",
+            )
         pseudonyms: tuple[str, ...] = ()
         if query.bsn is not None:
             if not is_bsn(query.bsn):

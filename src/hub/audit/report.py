@@ -141,9 +141,21 @@ def _introduction(report: ResidentReport) -> list[str]:
         "Het laat zien welke organisaties via de berichtenvoorziening van het sociaal "
         "domein gegevens over u hebben gekregen, wanneer, waarvoor en op grond waarvan. "
         "Ook staat erin welke gegevens niet zijn gedeeld, en waarom niet.",
-        f"Aantal keer gegevens gedeeld: {sum(e.given for e in report.entries)}. "
-        f"Aantal keer gegevens niet gedeeld: {sum(not e.given for e in report.entries)}.",
+        f"Aantal keer gegevens gedeeld{_IN_THIS if report.for_review else ''}: "
+        f"{sum(e.given for e in report.entries)}. "
+        f"Aantal keer gegevens niet gedeeld{_IN_THIS if report.for_review else ''}: "
+        f"{sum(not e.given for e in report.entries)}.",
     ]
+
+
+_IN_THIS: Final = " in dit overzicht"
+
+
+def _nothing(report: ResidentReport) -> str:
+    # With records left out (the officer's decision), nothing here is not "nothing shared".
+    if report.for_review:
+        return "Er staan geen gegevens in dit overzicht."
+    return "Er zijn geen gegevens over u gedeeld of tegengehouden."
 
 
 def render_html(report: ResidentReport) -> str:
@@ -159,7 +171,7 @@ def render_html(report: ResidentReport) -> str:
         *(f"<p>{html.escape(text)}</p>" for text in _introduction(report)),
     ]
     if not report.entries:
-        parts.append("<p>Er zijn geen gegevens over u gedeeld of tegengehouden.</p>")
+        parts.append(f"<p>{html.escape(_nothing(report))}</p>")
     for entry in report.entries:
         parts.append(f"<section><h2>{html.escape(_heading(entry))}</h2><dl>")
         for label, text in _sentences(entry):
@@ -190,9 +202,7 @@ def render_pdf(report: ResidentReport) -> bytes:
     flow: list[Flowable] = [Paragraph(html.escape(TITLE), styles["Title"])]
     flow += [Paragraph(html.escape(text), styles["BodyText"]) for text in _introduction(report)]
     if not report.entries:
-        flow.append(
-            Paragraph("Er zijn geen gegevens over u gedeeld of tegengehouden.", styles["BodyText"])
-        )
+        flow.append(Paragraph(html.escape(_nothing(report)), styles["BodyText"]))
     for entry in report.entries:
         flow.append(Spacer(1, 4 * mm))
         flow.append(Paragraph(html.escape(_heading(entry)), styles["Heading3"]))

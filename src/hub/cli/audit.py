@@ -73,6 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     report.add_argument(
         "--partners", type=Path, help="partner registry (default: HUB_PARTNERS_FILE)"
     )
+    report.add_argument(
+        "--leave-out-protected",
+        action="store_true",
+        help="the officer's decision to leave a Veilig Thuis matter out (AVG art. 23); "
+        "without it, a resident with such records gets no report",
+    )
     export = commands.add_parser(
         "export",
         help="write the log as Logboek Dataverwerkingen records (OTLP JSON lines)",
@@ -331,6 +337,16 @@ def _report(args: argparse.Namespace) -> int:
         made_at=datetime.now(UTC),
         protected=lambda t: t in types and types[t].protection is not None,
     )
+    if report.for_review and not args.leave_out_protected:
+        # For the privacy officer, not the resident: counted, never described. A report
+        # without them would tell the resident nothing was shared where something was.
+        print(
+            f"hub audit: {report.for_review} disclosure(s) of a Veilig Thuis matter concern "
+            "this resident; decide on them first (docs/privacy.md), and run again with "
+            "--leave-out-protected to write the report without them",
+            file=sys.stderr,
+        )
+        return 3
     body = render_pdf(report) if args.format == "pdf" else render_html(report).encode("utf-8")
     if args.output:
         args.output.write_bytes(body)
@@ -339,10 +355,9 @@ def _report(args: argparse.Namespace) -> int:
         sys.stdout.buffer.flush()
     print(f"hub audit: a report of {len(report.entries)} disclosure(s)", file=sys.stderr)
     if report.for_review:
-        # For the privacy officer, not the resident: counted, never described.
         print(
             f"hub audit: {report.for_review} disclosure(s) of a Veilig Thuis matter are not in "
-            "the report; the privacy officer decides on them (docs/privacy.md)",
+            "the report, as decided (--leave-out-protected)",
             file=sys.stderr,
         )
     return 0

@@ -20,7 +20,9 @@ endpoint doing all three::
         try:
             event = verify(request.headers, body, SECRET)
         except WebhookVerificationError as error:
-            return Response(error.code, status_code=401)
+            # 503, retried: a clock off by minutes or a secret rotated in the wrong order
+            # mends; a 4xx would have the hub park the event at once.
+            return Response(error.code, status_code=503)
         webhook_id = request.headers["webhook-id"]
         if webhook_id not in seen:
             handle(event)  # your code; keep it quick, or queue the event

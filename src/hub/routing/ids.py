@@ -49,9 +49,23 @@ def delivery_id(source: str, event_id: str, recipient: str, item_id: str | None 
     return _uuid5(_DELIVERY_SHA1, _name(source, event_id, recipient, item_id))
 
 
-def disclosure_id(source: str, event_id: str, recipient: str, item_id: str | None = None) -> str:
-    """The id of the disclosure record of one (event, recipient[, item]) (a UUIDv5)."""
-    return _uuid5(_DISCLOSURE_SHA1, _name(source, event_id, recipient, item_id))
+def disclosure_id(
+    source: str,
+    event_id: str,
+    recipient: str,
+    item_id: str | None = None,
+    *,
+    released_by: tuple[str, str] | None = None,
+) -> str:
+    """The id of the disclosure record of one (event, recipient[, item]) (a UUIDv5).
+
+    ``released_by``: the (source, id) of the event that released a held copy later (a
+    replay): that decision is a record of its own.
+    """
+    name = _name(source, event_id, recipient, item_id)
+    if released_by is not None:
+        name = "\x1f".join((name, *released_by))
+    return _uuid5(_DISCLOSURE_SHA1, name)
 
 
 def span_id(disclosure: str) -> str:

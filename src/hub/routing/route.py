@@ -104,6 +104,7 @@ def release(
                         replay_facts,
                         scene,
                         omitted=replay.omitted,
+                        released_by=origin,
                     )
     return releases
 
@@ -197,14 +198,27 @@ def _release(
     scene: _Scene,
     *,
     omitted: tuple[str, ...] = (),
+    released_by: Origin | None = None,
 ) -> None:
-    """Deliver the row's view to one recipient (rendered in its format), or withhold it; record either way."""
+    """Deliver the row's view to one recipient (rendered in its format), or withhold it; record either way.
+
+    ``released_by``: the event whose rule released a held copy now (a replay). Its record
+    is a decision of its own, with an id of its own: the same copy may have been withheld
+    from the same assignment before (no goals for its areas then), and the audit store
+    keeps one record per id.
+    """
     ctx = scene.ctx
     partner = target.partner
     assert_may_receive(origin.type, partner)  # invariant 2, whatever the table says
     number = target.item_id
     seen = view(route, origin.data, target, facts)
-    record_id = disclosure_id(origin.source, origin.event_id, partner.id, number)
+    record_id = disclosure_id(
+        origin.source,
+        origin.event_id,
+        partner.id,
+        number,
+        released_by=None if released_by is None else (released_by.source, released_by.event_id),
+    )
     span = span_id(record_id)
     disclosed = list(seen.projected.disclosed)
     withheld = [*seen.projected.withheld, *omitted]

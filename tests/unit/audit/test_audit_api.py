@@ -154,6 +154,18 @@ async def test_by_data_subject_id_within_a_window(api: httpx.AsyncClient) -> Non
     assert after.json()["records"] == []
 
 
+async def test_a_bsn_and_a_data_subject_id_together_are_refused(api: httpx.AsyncClient) -> None:
+    """Every other pair of filters narrows; these two would answer two people's records at once."""
+    response = await api.post(
+        "/processing-activities",
+        json={"bsn": "999900018", "data_subject_id": BOB},
+        headers=_auth(),
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "QUERY_INVALID"
+    assert response.json()["errors"][0]["path"] == "data_subject_id"
+
+
 @pytest.mark.parametrize(
     ("body", "path"),
     [

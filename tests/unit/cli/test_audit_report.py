@@ -123,18 +123,23 @@ def test_an_invalid_bsn_is_refused_without_repeating_it(
 def test_a_safety_reports_persons_are_not_told_of_it_the_officer_is(
     seeded_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A child a meldcode report names: its records go to the privacy officer's review."""
+    """A child a meldcode report names: no report until the officer decides; then without those records, and no "nothing shared"."""
     child = "999900080"  # a person of the example safety report
     page = tmp_path / "overzicht.html"
+    command = ["audit", "report", "--bsn", child, "--store", seeded_store, "--format", "html",
+               "--output", str(page)]  # fmt: skip
 
-    assert main(
-        ["audit", "report", "--bsn", child, "--store", seeded_store, "--format", "html",
-         "--output", str(page)]
-    ) == 0  # fmt: skip
+    assert main(command) == 3
+    assert not page.exists()
+    err = capsys.readouterr().err
+    assert "decide on them first" in err
+    assert main([*command, "--leave-out-protected"]) == 0
 
     body = page.read_text(encoding="utf-8")
     assert "Veilig Thuis IJsselland kreeg gegevens" not in body
     assert "melder" not in body
-    err = capsys.readouterr().err
-    assert "of a Veilig Thuis matter are not in the report" in err
+    assert "Er zijn geen gegevens over u gedeeld" not in body
+    assert "in dit overzicht" in body
+    err += capsys.readouterr().err
+    assert "of a Veilig Thuis matter are not in the report, as decided" in err
     assert child not in body + err

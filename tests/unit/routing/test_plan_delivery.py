@@ -233,3 +233,40 @@ def test_an_assignment_unlinked_and_linked_again_does_not_get_the_plan_twice(
     relinked = variant(issued, "relinked", status="changed", change_reason="02")
 
     assert plan_deliveries(hub.send(relinked)) == {}
+
+
+def test_a_plan_withheld_then_released_later_is_two_records_of_their_own(
+    hub: InMemoryHub,
+) -> None:
+    """Withheld (no goals for its areas), moved away and back with other areas: the replay is a record with its own id.
+
+    The audit store keeps one record per id: under one id the later delivery was lost and
+    the resident told the provider got nothing.
+    """
+    outcome = hub.upto(SECOND_PLAN)[-1]
+    [withheld] = [r for r in disclosures(outcome) if r["assignment_number"] == "25000109"]
+    assert withheld["outcome"] == "withheld"
+    other_case = variant(example("cases.opened/valid/after-referral.json"), "opened-0099")
+    other_case["data"]["case_id"] = other_case["subject"] = "ZWZ-2025-0099"
+    hub.send(other_case)
+    issued = example("assignments.issued/valid/new-taakgericht-budget.json")
+    moved = variant(issued, "moved", status="changed", change_reason="02", case_id="ZWZ-2025-0099")
+    hub.send(moved)
+    back = variant(
+        issued,
+        "back",
+        status="changed",
+        change_reason="02",
+        result_areas=["financien-op-orde"],
+    )
+
+    replayed = hub.send(back)
+
+    [released] = [r for r in disclosures(replayed) if r["assignment_number"] == "25000109"]
+    plan = example(SECOND_PLAN)
+    assert released["outcome"] == "delivered"
+    assert released["event_id"] == plan["id"]
+    assert released["disclosure_id"] != withheld["disclosure_id"]
+    assert released["delivery_id"] == delivery_id(
+        plan["source"], plan["id"], "provider-thuiszorg-zwolle", "25000109"
+    )
