@@ -44,7 +44,7 @@ from hub.routing.state_model import SeenMarker, seen_key
 from hub.schemas import TYPES, ValidEvent, validate_event, validate_with_registry
 from hub.schemas.paths import loggable_path
 from hub.state.store import Overlay, StateStore
-from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
+from hub.topics import DISCLOSURE_ID_HEADER, SUBJECT_KIND_HEADER, TopicLayout
 
 __all__ = ["InboundRecord", "OutRecord", "Pipeline", "process", "process_in_memory"]
 
@@ -392,6 +392,9 @@ class Pipeline:
             if delivery.disclosure_id:
                 # Links later webhook attempts to this release's disclosure record.
                 headers.append((DISCLOSURE_ID_HEADER, delivery.disclosure_id.encode()))
+            if delivery.subject_kind:
+                # Parking and replay tell subjects apart by it (hub.delivery.channel).
+                headers.append((SUBJECT_KIND_HEADER, delivery.subject_kind.encode()))
             out.append(
                 OutRecord(self._delivery_topics[delivery.recipient], key, value, tuple(headers))
             )

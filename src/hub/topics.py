@@ -31,10 +31,15 @@ from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import ConfigurationError
 from hub.settings import KafkaSettings
 
-__all__ = ["DISCLOSURE_ID_HEADER", "TopicLayout", "TopicSpec"]
+__all__ = ["DISCLOSURE_ID_HEADER", "SUBJECT_KIND_HEADER", "TopicLayout", "TopicSpec"]
 
 DISCLOSURE_ID_HEADER = "hub-disclosure-id"
 """Header on each delivery naming its disclosure record (an id, not personal data)."""
+
+SUBJECT_KIND_HEADER = "hub-subject-kind"
+"""Header on each delivery naming what its subject identifies (``referrals.referral_id``,
+``care.assignment_number``): the family and field. Subjects of different kinds are
+different subjects even when their values are equal (two partners' ids may be)."""
 
 
 @dataclass(frozen=True, slots=True)

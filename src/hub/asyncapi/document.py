@@ -45,7 +45,7 @@ from hub.records import DEAD_LETTER_SCHEMA, STATUS_RECORD_SCHEMA
 from hub.schemas import TYPES
 from hub.schemas.export import data_schema, envelope_schema
 from hub.settings import HubSettings, KafkaSettings
-from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout, TopicSpec
+from hub.topics import DISCLOSURE_ID_HEADER, SUBJECT_KIND_HEADER, TopicLayout, TopicSpec
 
 __all__ = ["ASYNCAPI_VERSION", "KAFKA_BINDING_VERSION", "asyncapi_document", "render_document"]
 
@@ -422,7 +422,12 @@ class _Builder:
             DISCLOSURE_ID_HEADER: {
                 "type": "string",
                 "description": "The id of the delivery's disclosure record (an id, no data).",
-            }
+            },
+            SUBJECT_KIND_HEADER: {
+                "type": "string",
+                "description": "What the subject identifies, <family>.<field> "
+                "(referrals.referral_id): equal subjects of other kinds are other subjects.",
+            },
         }
         if parked:
             extra[PARK_REASON_HEADER] = {

@@ -28,7 +28,7 @@ from hub.errors import ConfigurationError, InvalidEvent
 from hub.kafka import Producer, Record
 from hub.observability.logging import get_logger
 from hub.settings import WebhookSettings
-from hub.topics import DISCLOSURE_ID_HEADER, TopicLayout
+from hub.topics import DISCLOSURE_ID_HEADER, SUBJECT_KIND_HEADER, TopicLayout
 
 __all__ = [
     "ATTEMPTS",
@@ -44,6 +44,7 @@ __all__ = [
     "WebhookTarget",
     "http_client",
     "new_breaker",
+    "parking_key",
     "tls_context",
     "webhook_target",
 ]
@@ -160,6 +161,20 @@ def new_breaker(settings: WebhookSettings) -> CircuitBreaker:
 Headers: TypeAlias = Sequence[tuple[str, bytes]]
 
 
+def parking_key(record: Record) -> bytes | None:
+    """The subject a parked record holds back: its key, within the kind its delivery names.
+
+    Two partners may send equal ids for different things (a GP's referral id, the back
+    office's request id): as bare keys, one partner's parked event would hold back the
+    other's. A delivery written before the kind header is keyed by its key alone.
+    """
+    key: bytes | None = record.key
+    if key is None:
+        return None
+    kind = _header(record.headers, SUBJECT_KIND_HEADER)
+    return key if kind is None else kind.encode() + b"\x1f" + key
+
+
 def _header(headers: Headers, name: str) -> str | None:
     for key, value in headers:
         if key == name:
@@ -247,7 +262,8 @@ class Channel:
             # Its place in the partner's stream (hub.delivery.sequence); a parked copy
             # keeps its original's in a header, which ``from_kafka`` has read already.
             event["sequence"] = sequence(record.partition, record.offset)
-        if reason is None and record.key is not None and await is_parked(record.key):
+        subject = parking_key(record)
+        if reason is None and subject is not None and await is_parked(subject):
             reason = "SUBJECT_PARKED"
         if reason is not None:
             # Parked without a transmission: attempt 0 in the disclosure log.
@@ -356,8 +372,9 @@ class Channel:
             value=record.value,
             headers=[*kept, (PARK_REASON_HEADER, reason.encode())],
         )
-        if record.key is not None and self._on_parked is not None:
-            self._on_parked(record.key, metadata.partition, metadata.offset)
+        subject = parking_key(record)
+        if subject is not None and self._on_parked is not None:
+            self._on_parked(subject, metadata.partition, metadata.offset)
         PARKED.labels(partner=self._partner, reason=reason).inc()
         _log.warning(
             "webhook_parked",

@@ -24,6 +24,7 @@ from hub.delivery.channel import (
     Channel,
     http_client,
     new_breaker,
+    parking_key,
     tls_context,
     webhook_target,
 )
@@ -142,8 +143,9 @@ class ParkedSubjects:
 
     def _note_all(self, _tp: TopicPartition, records: list[Record]) -> None:
         for record in records:
-            if record.key is not None:
-                self.note(record.key, record.partition, record.offset)
+            subject = parking_key(record)
+            if subject is not None:
+                self.note(subject, record.partition, record.offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +227,9 @@ async def replay(
                 delivered += 1
             else:
                 parked_again += 1
-                if record.key is not None:
-                    failed_subjects.add(record.key)
+                subject = parking_key(record)
+                if subject is not None:
+                    failed_subjects.add(subject)
             REPLAYED.labels(
                 partner=partner.id, outcome="delivered" if reason is None else "parked"
             ).inc()

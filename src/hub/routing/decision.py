@@ -34,6 +34,7 @@ class Delivery:
     disclosure_id: str | None = (
         None  # the disclosure record of this release (header hub-disclosure-id)
     )
+    subject_kind: str | None = None  # what the subject identifies (header hub-subject-kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,14 @@ event again gives the same ids; the state is read, and a renderer's changes retu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from hub.audit.record import DisclosureOutcome, DisclosureRecord, disclosure_record
+from hub.connectors.discovery import catalogue
 from hub.connectors.family import Link, LinkCondition
 from hub.connectors.protocol import AsJson, Rendered, Unrenderable
 from hub.connectors.registry import Partner
@@ -37,7 +39,7 @@ from hub.routing.render import PendingView, RenderInput, renderer_for
 from hub.routing.rules import Facts
 from hub.state.store import StateView
 
-__all__ = ["Releases", "recipients", "release", "view"]
+__all__ = ["Releases", "recipients", "release", "subject_kind", "view"]
 
 Value = Mapping[str, Any]
 
@@ -329,7 +331,9 @@ def _delivery(
     """
     number = target.item_id
     payload = _payload(route, target, projected)
+    per_item = route.item_subject and number is not None
     subject = number if route.item_subject and number is not None else origin.subject
+    item_field = route.selector.item_field if route.selector is not None else None
     return Delivery(
         recipient=target.partner.id,
         event=CloudEvent(
@@ -343,6 +347,7 @@ def _delivery(
             dataschema=view_schema_url(target.partner.role, origin.type, ctx.schema_base_url),
         ),
         disclosure_id=record_id,
+        subject_kind=subject_kind(item_field if per_item else None, origin.type),
     )
 
 
@@ -372,3 +377,24 @@ def _item_filters(route: Route, target: _Target) -> dict[str, ItemPredicate]:
 def _nothing(data: Mapping[str, Any], like: Projection) -> Projected:
     """Nothing delivered: every present path is withheld."""
     return project(data, Projection(ObjectNode({}), like.schema))
+
+
+@functools.cache
+def _kinds() -> tuple[Mapping[str, str], Mapping[str, str]]:
+    # Per type, and per subject field (a per-item delivery's item field names its kind).
+    types = catalogue().types
+    by_type = {t: f"{spec.family}.{spec.subject_field}" for t, spec in types.items()}
+    by_field = {spec.subject_field: by_type[t] for t, spec in sorted(types.items())}
+    return by_type, by_field
+
+
+def subject_kind(item_field: str | None, event_type: str) -> str | None:
+    """What a delivery's subject identifies: ``<family>.<field>`` of its type, or of its item.
+
+    Two partners may use equal ids for different things (a referral id and a request
+    id); the delivery channel keeps them apart as subjects by this kind.
+    """
+    by_type, by_field = _kinds()
+    if item_field is not None:
+        return by_field.get(item_field, item_field)
+    return by_type.get(event_type)
