@@ -67,10 +67,12 @@ async def test_referral_from_a_gp_reaches_the_wijkteam(kafka_bootstrap: str) -> 
     assert headers["hub-disclosure-id"].decode() == disclosure_id(
         sent["source"], sent["id"], "swt-zwolle", None
     )
+    assert headers["hub-subject-kind"] == b"referrals.referral_id"
     header_names = set(headers)
     assert header_names <= {
         "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
         "ce_dataschema", "ce_traceparent", "ce_tracestate", "content-type", "hub-disclosure-id",
+        "hub-subject-kind",
     }  # fmt: skip
 
 
