@@ -10,8 +10,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,27 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.app import Hub, build_hub
+from hub.dev.localkafka import LocalKafka
 from hub.dev.partner_io import Received, receive, send_events
 from hub.router import ensure_topics
 from hub.settings import AuditSettings, HubSettings, KafkaSettings, RetrySettings
 from hub.topics import TopicLayout
+
+
+@contextmanager
+def private_broker(run_dir: Path, name: str, port: int) -> Iterator[LocalKafka]:
+    """A broker of a test's own (ports ``port`` and ``port + 1``, its own run directory).
+
+    For a test that stops or restarts its broker: stopping the shared one would break
+    every other test. Removed afterwards.
+    """
+    kafka = LocalKafka(name=name, port=port, controller_port=port + 1, run_dir=run_dir)
+    kafka.ensure_running(timeout=90)
+    try:
+        yield kafka
+    finally:
+        kafka.reset()
+
 
 CREATED_PREFIXES: set[str] = set()
 """The topic prefixes ``isolated_settings`` handed out in this session: removed at its end.

@@ -18,20 +18,16 @@ from hub.kafka.clients import started_consumer, stop_consumer
 from hub.kafka.types import TopicPartition
 from hub.settings import KafkaSettings
 
-_PORT, _CONTROLLER_PORT = 29492, 29493
+from .hubtest import private_broker
+
+_PORT = 29492  # and 29493, its controller
 _TOPIC = "outage.records"
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    kafka = LocalKafka(
-        name="outage", port=_PORT, controller_port=_CONTROLLER_PORT, run_dir=tmp_path / "kafka"
-    )
-    kafka.ensure_running(timeout=90)
-    try:
+    with private_broker(tmp_path / "kafka", "outage", _PORT) as kafka:
         yield kafka
-    finally:
-        kafka.reset()
 
 
 @pytest.mark.timeout(180)

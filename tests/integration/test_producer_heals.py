@@ -18,21 +18,17 @@ from hub.dev.localkafka import LocalKafka
 from hub.gateway.sink import KafkaEventSink, KafkaRecord
 from hub.settings import KafkaSettings
 
-_PORT, _CONTROLLER_PORT = 29392, 29393
+from .hubtest import private_broker
+
+_PORT = 29392  # and 29393, its controller
 _PARTITIONS = 3
 _KEYS = [f"REF-{n}".encode() for n in range(24)]  # spread over every partition
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    kafka = LocalKafka(
-        name="heal", port=_PORT, controller_port=_CONTROLLER_PORT, run_dir=tmp_path / "kafka"
-    )
-    kafka.ensure_running(timeout=90)
-    try:
+    with private_broker(tmp_path / "kafka", "heal", _PORT) as kafka:
         yield kafka
-    finally:
-        kafka.reset()
 
 
 @pytest.fixture

@@ -331,9 +331,10 @@ def _delivery(
     """
     number = target.item_id
     payload = _payload(route, target, projected)
-    per_item = route.item_subject and number is not None
-    subject = number if route.item_subject and number is not None else origin.subject
-    item_field = route.selector.item_field if route.selector is not None else None
+    subject, item_field = origin.subject, None
+    if route.item_subject and number is not None:  # per item: the item's id, of its kind
+        subject = number
+        item_field = route.selector.item_field if route.selector is not None else None
     return Delivery(
         recipient=target.partner.id,
         event=CloudEvent(
@@ -347,7 +348,7 @@ def _delivery(
             dataschema=view_schema_url(target.partner.role, origin.type, ctx.schema_base_url),
         ),
         disclosure_id=record_id,
-        subject_kind=subject_kind(item_field if per_item else None, origin.type),
+        subject_kind=subject_kind(item_field, origin.type),
     )
 
 
