@@ -112,7 +112,8 @@ async def pull_all(
         page, next_query = await pull(client, partner_id, query)
         if not page:
             if "after" in query:  # nothing new; the cursor may step over transaction markers
-                was, now = decode_cursor(query["after"]), decode_cursor(next_query["after"])
+                was = decode_cursor(query["after"]).positions
+                now = decode_cursor(next_query["after"]).positions
                 assert all(now[p] >= offset for p, offset in was.items())
             return events, pages, next_query
         pages += 1
@@ -242,6 +243,77 @@ async def test_a_cursor_past_retention_is_410(kafka_bootstrap: str, tmp_path: Pa
     # Starting again without a cursor reads what the stream still holds.
     assert [e["id"] for e in restarted] != []
     assert page[0]["id"] not in {e["id"] for e in restarted}
+
+
+async def test_a_cursor_into_a_stream_deleted_and_refilled_is_410(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """An operator deletes and recreates a stream, which refills past the old cursor: 410, not a read from the middle."""
+    settings = isolated_settings(kafka_bootstrap, audit_dir=tmp_path, partitions=1)
+    settings.partners_file = registry_file(tmp_path, {"swt-zwolle": {"kind": "pull"}})
+    referrals = [referral() for _ in range(2)]
+    async with pulling_hub(settings) as (hub, client):
+        await hub.send("gp-de-linde", referrals)
+        await hub.wait_for_status(referrals)
+        before, _, cursor = await pull_all(client, "swt-zwolle", {"limit": "10"})
+        topic = hub.deliveries_topic("swt-zwolle")
+        await _recreate_with(hub, topic, [_delivery_record(n) for n in range(8)])
+        reset = await client.get("/deliveries", params=cursor, headers=key("swt-zwolle"))
+        restarted, _, _ = await pull_all(client, "swt-zwolle", {"limit": "10"})
+
+    assert len(before) == 2
+    assert reset.status_code == 410
+    assert reset.json()["code"] == "CURSOR_EXPIRED"
+    assert [e["id"] for e in restarted] == [f"refilled-{n}" for n in range(8)]
+
+
+def _delivery_record(n: int) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
+    """A delivery as the router writes one (binary mode), of the wijkteam's stream."""
+    from hub.envelope import to_kafka
+
+    return to_kafka(
+        {
+            "specversion": "1.0",
+            "id": f"refilled-{n}",
+            "source": "urn:nld:oin:00000001234567890000:systeem:huisarts-de-linde",
+            "type": "nl.sociaaldomein.referrals.submitted.v1",
+            "time": "2026-03-03T09:15:00+00:00",
+            "subject": f"REF-refilled-{n}",
+            "datacontenttype": "application/json",
+            "data": {"referral_id": f"REF-refilled-{n}"},
+        }
+    )
+
+
+async def _recreate_with(
+    hub: HubUnderTest, topic: str, records: list[tuple[bytes, list[tuple[str, bytes]], bytes]]
+) -> None:
+    """What an operator's reset does: delete the topic, create it anew, and records arrive."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=hub.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        for _ in range(100):  # deletion completes in the background
+            try:
+                await admin.create_topics([NewTopic(topic, 1, 1)])
+                break
+            except TopicAlreadyExistsError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"{topic} was not recreated")
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=hub.kafka.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for key_, headers, value in records:
+            await producer.send_and_wait(topic, value, key=key_, headers=headers)
+    finally:
+        await producer.stop()
 
 
 async def _delete_records_before(hub: HubUnderTest, topic: str, *, offset: int) -> None:

@@ -8,11 +8,16 @@ every other partner may pull its own stream too, e.g. to catch up after its webh
 endpoint was down (it gets the same ids and sequences as by webhook, and dedupes by id).
 
 The cursor is opaque to partners: base64url (no padding) of
-``2.<partition>:<offset>,....<CRC-32 of the offsets>`` (``1.`` without the check before),
-the offset after the last delivery returned, per partition. It holds offsets only, no
-ids and nothing about a resident, so it may be logged and kept by anyone. It is checked
-against the calling partner's own stream only, so another partner's cursor reads
-nothing of that partner.
+``3.<partition>:<offset>[:<anchor>:<tag>],....<CRC-32 of the rest>``: per partition the
+offset after the last delivery returned and, once one was, that delivery's offset
+(the anchor) with a CRC-32 of its id (the tag). The next pull reads each partition from
+its anchor and checks that the delivery there is still the one the cursor was given
+after: a stream an operator deleted and recreated, refilled past the old offset, holds
+other deliveries there, and the cursor is 410 instead of reading on from the middle.
+(``2.`` cursors, without anchors, and ``1.``, without the check, are still read.) It
+holds offsets and 32-bit tags only, nothing about a resident, so it may be logged and
+kept by anyone. It is checked against the calling partner's own stream only, so another
+partner's cursor reads nothing of that partner.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from hub.connectors.registry import Partner, PullDelivery
@@ -38,11 +43,14 @@ from hub.topics import TopicLayout
 
 __all__ = [
     "CURSOR_MAX_CHARS",
+    "Anchor",
+    "Cursor",
     "CursorExpired",
     "CursorInvalid",
     "PullDeliveries",
     "PulledPage",
     "Stream",
+    "anchor_of",
     "decode_cursor",
     "encode_cursor",
     "pull_group",
@@ -51,14 +59,36 @@ __all__ = [
 CURSOR_MAX_CHARS: Final = 2048
 """Longest cursor read; ~100 partitions' offsets fit in a fifth of it."""
 
-_VERSION: Final = "2"
-"""``2.<body>.<crc32 of body, 8 hex>``: the check makes a cut-off or edited cursor one the hub
-did not write (a prefix of a version 1 cursor could be a cursor of fewer partitions)."""
-_UNCHECKED_VERSION: Final = "1"  # ``1.<body>``, as given out before; still read
+_VERSION: Final = "3"
+"""``3.<body>.<crc32 of body, 8 hex>``; an entry of the body is ``<partition>:<offset>`` or
+``<partition>:<offset>:<anchor>:<tag>``. The check makes a cut-off or edited cursor one the
+hub did not write (a prefix of a cursor could be a cursor of fewer partitions)."""
+_UNANCHORED_VERSION: Final = "2"  # ``2.<body>.<check>`` with plain entries, as given out before
+_UNCHECKED_VERSION: Final = "1"  # ``1.<body>``, as given out before that; still read
 _CHECK: Final = re.compile(r"[0-9a-f]{8}")
 _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
 _BODY: Final = re.compile(r"[0-9]{1,5}:[0-9]{1,19}(?:,[0-9]{1,5}:[0-9]{1,19})*")
+_ANCHORED_BODY: Final = re.compile(
+    r"[0-9]{1,5}:[0-9]{1,19}(?::[0-9]{1,19}:[0-9a-f]{8})?"
+    r"(?:,[0-9]{1,5}:[0-9]{1,19}(?::[0-9]{1,19}:[0-9a-f]{8})?)*"
+)
 _MAX_OFFSET: Final = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The last delivery a cursor was given in a partition: its offset and a tag of its id."""
+
+    offset: int
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """What a cursor holds: per partition the next offset, and the anchor below it if any."""
+
+    positions: dict[int, int]
+    anchors: dict[int, Anchor] = field(default_factory=dict)
 
 
 class CursorInvalid(HubError):
@@ -84,14 +114,18 @@ class CursorExpired(HubError):
         super().__init__(f"cursor of {partner_id} is out of its stream on partitions {partitions}")
 
 
-def encode_cursor(positions: Mapping[int, int]) -> str:
-    """The opaque cursor for these next offsets per partition."""
-    return _encode(_VERSION, positions)
+def encode_cursor(positions: Mapping[int, int], anchors: Mapping[int, Anchor] | None = None) -> str:
+    """The opaque cursor for these next offsets per partition, with the anchors below them."""
+    return _encode(_VERSION, positions, anchors or {})
 
 
-def _encode(version: str, positions: Mapping[int, int]) -> str:
-    body = ",".join(f"{partition}:{offset}" for partition, offset in sorted(positions.items()))
-    text = f"{version}.{body}" + (f".{_check(body)}" if version == _VERSION else "")
+def _encode(version: str, positions: Mapping[int, int], anchors: Mapping[int, Anchor]) -> str:
+    body = ",".join(
+        f"{partition}:{offset}"
+        + (f":{anchor.offset}:{anchor.tag}" if (anchor := anchors.get(partition)) else "")
+        for partition, offset in sorted(positions.items())
+    )
+    text = f"{version}.{body}" + (f".{_check(body)}" if version != _UNCHECKED_VERSION else "")
     return base64.urlsafe_b64encode(text.encode("ascii")).rstrip(b"=").decode("ascii")
 
 
@@ -99,8 +133,19 @@ def _check(body: str) -> str:
     return f"{zlib.crc32(body.encode('ascii')):08x}"
 
 
-def decode_cursor(cursor: str) -> dict[int, int]:
-    """The next offsets per partition of a cursor from ``encode_cursor``; CursorInvalid for anything else."""
+def anchor_of(record: Record) -> Anchor:
+    """The anchor a page leaves at this record: its offset, a CRC-32 of its delivery id.
+
+    The id is the ``ce_id`` header (the hub's id of that delivery, nothing of a resident);
+    a record without one (not the router's) is tagged by its value.
+    """
+    ident = next((value for name, value in record.headers if name == "ce_id"), None)
+    marked = ident if ident is not None else (record.value or b"")
+    return Anchor(record.offset, f"{zlib.crc32(marked):08x}")
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """What a cursor from ``encode_cursor`` holds; CursorInvalid for anything else."""
     if not 0 < len(cursor) <= CURSOR_MAX_CHARS or _BASE64URL.fullmatch(cursor) is None:
         raise CursorInvalid
     try:
@@ -108,23 +153,30 @@ def decode_cursor(cursor: str) -> dict[int, int]:
     except (binascii.Error, ValueError):
         raise CursorInvalid from None
     version, _, body = text.partition(".")
-    if version == _VERSION:
+    if version in (_VERSION, _UNANCHORED_VERSION):
         body, _, check = body.rpartition(".")
         if _CHECK.fullmatch(check) is None or check != _check(body):
             raise CursorInvalid
     elif version != _UNCHECKED_VERSION:
         raise CursorInvalid
-    if _BODY.fullmatch(body) is None:
+    if (_ANCHORED_BODY if version == _VERSION else _BODY).fullmatch(body) is None:
         raise CursorInvalid
     positions: dict[int, int] = {}
-    for pair in body.split(","):
-        partition, offset = (int(part) for part in pair.split(":"))
+    anchors: dict[int, Anchor] = {}
+    for entry in body.split(","):
+        partition_text, offset_text, *anchor_parts = entry.split(":")
+        partition, offset = int(partition_text), int(offset_text)
         if partition in positions or offset > _MAX_OFFSET:
             raise CursorInvalid
         positions[partition] = offset
-    if _encode(version, positions) != cursor:  # one spelling per cursor: no leading zeros, sorted
+        if anchor_parts:
+            anchor = Anchor(int(anchor_parts[0]), anchor_parts[1])
+            if anchor.offset >= offset:  # an anchor is a delivery before the next offset
+                raise CursorInvalid
+            anchors[partition] = anchor
+    if _encode(version, positions, anchors) != cursor:  # one spelling: no leading zeros, sorted
         raise CursorInvalid
-    return positions
+    return Cursor(positions, anchors)
 
 
 class Stream(Protocol):
@@ -137,8 +189,9 @@ class Stream(Protocol):
         *,
         max_records: int,
         wait_seconds: float,
+        anchors: Mapping[int, int] | None = None,
     ) -> StreamPage:
-        """Committed records from ``after`` (see ``StreamReader.read``)."""
+        """Committed records from ``after``, anchors handed back (see ``StreamReader.read``)."""
         ...
 
 
@@ -185,19 +238,27 @@ class PullDeliveries:
         """Up to ``limit`` deliveries of ``partner`` after ``cursor`` (None: the oldest retained).
 
         Raises CursorInvalid for a cursor the hub did not write, CursorExpired for one
-        past the stream's retention, and Kafka's errors when the broker cannot serve.
-        An empty page means nothing newer was there within the wait.
+        past the stream's retention or whose anchored deliveries the stream no longer
+        holds where they were (a reset stream), and Kafka's errors when the broker
+        cannot serve. An empty page means nothing newer was there within the wait.
         """
-        after = None if cursor is None else decode_cursor(cursor)
+        given = None if cursor is None else decode_cursor(cursor)
+        after = None if given is None else given.positions
+        anchors = {} if given is None else given.anchors
+        topic = self._layout.deliveries(partner)
         try:
             page = await self._stream.read(
-                self._layout.deliveries(partner),
+                topic,
                 after,
                 max_records=limit,
                 wait_seconds=self._wait_seconds,
+                anchors={partition: anchor.offset for partition, anchor in anchors.items()},
             )
         except OffsetsOutOfRange as exc:
             raise CursorExpired(partner.id, [*exc.expired, *exc.unknown]) from None
+        moved = _moved(page, anchors)
+        if moved:
+            raise CursorExpired(partner.id, moved)
         # Decoding and encoding up to a page's bytes of JSON is CPU work: off the event loop,
         # so that other requests are served meanwhile.
         body, count = await asyncio.to_thread(_batch, page.records, partner)
@@ -206,8 +267,34 @@ class PullDeliveries:
             and self._taken is not None
             and isinstance(partner.delivery, PullDelivery)
         ):
-            self._taken(partner, self._layout.deliveries(partner), after)
-        return PulledPage(body, count, encode_cursor(page.positions))
+            self._taken(partner, topic, after)
+        return PulledPage(body, count, encode_cursor(page.positions, _next_anchors(page, anchors)))
+
+
+def _moved(page: StreamPage, anchors: Mapping[int, Anchor]) -> list[int]:
+    """The partitions whose anchored delivery is not where the cursor had it.
+
+    A partition read from its anchor shows the record there, which must be the anchored
+    one (same offset, same tag); a different record, or none before the cursor's offset,
+    means the stream is not the one the cursor was given from. A partition with nothing
+    fetched this time, or whose anchor retention took (read unchecked), is not judged.
+    """
+    moved = []
+    for partition, anchor in anchors.items():
+        if partition not in page.anchors:
+            continue
+        found = page.anchors[partition]
+        if found is None or anchor_of(found) != anchor:
+            moved.append(partition)
+    return sorted(moved)
+
+
+def _next_anchors(page: StreamPage, anchors: Mapping[int, Anchor]) -> dict[int, Anchor]:
+    """Per partition the last delivery of this page, else the anchor the cursor had."""
+    following = dict(anchors)
+    for record in page.records:  # in offset order per partition: the last one stays
+        following[record.partition] = anchor_of(record)
+    return {p: a for p, a in following.items() if a.offset < page.positions.get(p, 0)}
 
 
 def _batch(records: list[Record], partner: Partner) -> tuple[bytes, int]:

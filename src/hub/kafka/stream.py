@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
@@ -59,6 +59,10 @@ class StreamPage:
     records: list[Record]
     positions: dict[int, int]
     """Per partition of the topic: the offset after the last record returned (or skipped)."""
+    anchors: dict[int, Record | None] = field(default_factory=dict)
+    """Per partition read from an anchor with records fetched: the first record at or after
+    the anchor and before ``after`` (the caller compares it with the record it expects
+    there), or None when the first one fetched was at ``after`` or later."""
 
 
 _FIRST_FETCH_MS = 250
@@ -101,6 +105,7 @@ class StreamReader:
         *,
         max_records: int,
         wait_seconds: float,
+        anchors: Mapping[int, int] | None = None,
     ) -> StreamPage:
         """The committed records of ``topic`` from ``after`` (per partition; None: the oldest).
 
@@ -109,66 +114,84 @@ class StreamReader:
         byte budget; waits up to ``wait_seconds`` when none are there. Raises
         OffsetsOutOfRange for offsets the topic no longer (or never) held, KafkaError
         for Kafka failures.
+
+        ``anchors`` (partition -> an offset below its ``after``): read that partition from
+        the anchor instead, and hand the first record found before ``after`` back in
+        ``StreamPage.anchors`` (not among the records, not counted in ``max_records`` or
+        the byte budget). An anchor the topic no longer holds (retention) is dropped.
         """
         partitions = await self._partitions_of(topic)
         # A seek leaves nothing buffered: the first fetch needs a round trip to the broker
         # even when the records are there, so the wait is never shorter than that.
         timeout_ms = max(int(wait_seconds * 1000), _FIRST_FETCH_MS)
+        wanted = _Wanted(after or {}, anchors or {}, max_records)
         async with self._consumer() as reader:
             reader.assign(partitions)
             try:
-                return await self._fetch(reader, topic, partitions, after, timeout_ms, max_records)
+                return await self._fetch(reader, topic, partitions, wanted, timeout_ms)
             except OffsetsOutOfRange:
                 if after:
                     raise
                 # From the oldest, retention may have deleted what was oldest between the
                 # look-up and the fetch: the oldest is looked up again, once.
-                return await self._fetch(reader, topic, partitions, after, timeout_ms, max_records)
+                return await self._fetch(reader, topic, partitions, wanted, timeout_ms)
 
     async def _fetch(
         self,
         reader: AIOKafkaConsumer,
         topic: str,
         partitions: list[TopicPartition],
-        after: Mapping[int, int] | None,
+        wanted: _Wanted,
         timeout_ms: int,
-        max_records: int,
     ) -> StreamPage:
-        starts = await _starts(reader, topic, partitions, after or {})
+        starts, anchored = await _starts(reader, topic, partitions, wanted)
         for tp, offset in starts.items():
             reader.seek(tp, offset)
         try:
             fetched = await reader.getmany(
-                *partitions, timeout_ms=timeout_ms, max_records=max_records
+                *partitions, timeout_ms=timeout_ms, max_records=wanted.records + len(anchored)
             )
         except OffsetOutOfRangeError as exc:  # retention deleted them since the check
             expired = [tp.partition for tp in (exc.args[0] if exc.args else {})]
             raise OffsetsOutOfRange(topic, expired or [tp.partition for tp in starts], []) from None
-        return await self._page(reader, partitions, fetched)
+        return await self._page(reader, partitions, fetched, wanted, anchored)
 
     async def _page(
         self,
         reader: AIOKafkaConsumer,
         partitions: list[TopicPartition],
         fetched: Mapping[TopicPartition, list[Record]],
+        wanted: _Wanted,
+        anchored: set[int],
     ) -> StreamPage:
         records: list[Record] = []
+        anchors: dict[int, Record | None] = {}
         cut: dict[int, int] = {}
         size = 0
         for tp in sorted(fetched, key=lambda tp: tp.partition):
             for record in fetched[tp]:
+                if tp.partition in anchored:
+                    before = record.offset < wanted.after[tp.partition]
+                    anchors.setdefault(tp.partition, record if before else None)
+                    if before:  # the anchor's place: not a record of the page
+                        continue
                 cost = len(record.value or b"") + len(record.key or b"")
-                if records and size + cost > self._max_bytes:
+                if records and (size + cost > self._max_bytes or len(records) >= wanted.records):
                     cut.setdefault(tp.partition, record.offset)
                     break
                 records.append(record)
                 size += cost
         # Where every fetched record was returned, the consumer's position also steps over
         # transaction markers and aborted records; else the page ends at the first left out.
+        # A partition read from its anchor and not fetched past it stays where it was asked.
         positions = {
-            tp.partition: cut.get(tp.partition, await reader.position(tp)) for tp in partitions
+            tp.partition: cut.get(
+                tp.partition,
+                max(await reader.position(tp), wanted.after.get(tp.partition, 0)),
+            )
+            for tp in partitions
         }
-        return StreamPage(records, positions)
+        return StreamPage(records, positions, anchors)
 
     @contextlib.asynccontextmanager
     async def _consumer(self) -> AsyncIterator[AIOKafkaConsumer]:
@@ -228,28 +251,47 @@ class StreamReader:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """What a read asks for: offsets per partition, anchors below some of them, a count."""
+
+    after: Mapping[int, int]
+    anchors: Mapping[int, int]
+    records: int
+
+
 async def _starts(
     reader: AIOKafkaConsumer,
     topic: str,
     partitions: list[TopicPartition],
-    after: Mapping[int, int],
-) -> dict[TopicPartition, int]:
-    """Where to read each partition from; OffsetsOutOfRange for offsets the topic does not hold."""
+    wanted: _Wanted,
+) -> tuple[dict[TopicPartition, int], set[int]]:
+    """Where to read each partition from, and which are read from their anchor.
+
+    OffsetsOutOfRange for offsets the topic does not hold. An anchor below the oldest
+    retained record is dropped: that partition is read from its ``after``.
+    """
     oldest = await reader.beginning_offsets(partitions)
     # Under read_committed, the end is the last stable offset: what a read may reach.
     ends = await reader.end_offsets(partitions)
+    after = wanted.after
     expired, unknown = [], sorted(set(after) - {tp.partition for tp in partitions})
-    starts = {}
+    starts: dict[TopicPartition, int] = {}
+    anchored: set[int] = set()
     for tp in partitions:
-        wanted = after.get(tp.partition)
-        if wanted is None:
+        offset = after.get(tp.partition)
+        anchor = wanted.anchors.get(tp.partition)
+        if offset is None:
             starts[tp] = oldest[tp]
-        elif wanted < oldest[tp]:
+        elif offset < oldest[tp]:
             expired.append(tp.partition)
-        elif wanted > ends[tp]:
+        elif offset > ends[tp]:
             unknown.append(tp.partition)
+        elif anchor is not None and oldest[tp] <= anchor < offset:
+            starts[tp] = anchor
+            anchored.add(tp.partition)
         else:
-            starts[tp] = wanted
+            starts[tp] = offset
     if expired or unknown:
         raise OffsetsOutOfRange(topic, expired, unknown)
-    return starts
+    return starts, anchored

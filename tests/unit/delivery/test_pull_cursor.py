@@ -1,4 +1,4 @@
-"""The pull cursor: offsets per partition, opaque, read back exactly, garbage refused."""
+"""The pull cursor: offsets (and anchors) per partition, opaque, read back exactly, garbage refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.delivery.pull import CURSOR_MAX_CHARS, CursorInvalid, decode_cursor, encode_cursor
+from hub.delivery.pull import (
+    CURSOR_MAX_CHARS,
+    Anchor,
+    Cursor,
+    CursorInvalid,
+    decode_cursor,
+    encode_cursor,
+)
 
 POSITIONS = st.dictionaries(
     st.integers(min_value=0, max_value=99_999),
@@ -23,15 +30,39 @@ def _wrap(text: str) -> str:
 
 
 def test_a_cursor_is_base64url_of_versioned_offsets_and_their_check() -> None:
-    """{0: 12, 3: 4} is the base64url (no padding) of "2.0:12,3:4.<crc32 of 0:12,3:4>"."""
+    """{0: 12, 3: 4} is the base64url (no padding) of "3.0:12,3:4.<crc32 of 0:12,3:4>"."""
     cursor = encode_cursor({3: 4, 0: 12})
-    assert cursor == _wrap(f"2.0:12,3:4.{zlib.crc32(b'0:12,3:4'):08x}")
-    assert decode_cursor(cursor) == {0: 12, 3: 4}
+    assert cursor == _wrap(f"3.0:12,3:4.{zlib.crc32(b'0:12,3:4'):08x}")
+    assert decode_cursor(cursor) == Cursor({0: 12, 3: 4})
 
 
-def test_a_cursor_given_out_before_the_check_is_still_read() -> None:
-    """Version 1 ("1.0:12,3:4") links partners hold keep working."""
-    assert decode_cursor(_wrap("1.0:12,3:4")) == {0: 12, 3: 4}
+def test_an_anchor_follows_its_partitions_offset() -> None:
+    """Partition 0 next at 12, its last delivery at 10 tagged 0a1b2c3d: "0:12:10:0a1b2c3d"."""
+    anchors = {0: Anchor(10, "0a1b2c3d")}
+    cursor = encode_cursor({3: 4, 0: 12}, anchors)
+    body = "0:12:10:0a1b2c3d,3:4"
+    assert cursor == _wrap(f"3.{body}.{zlib.crc32(body.encode()):08x}")
+    assert decode_cursor(cursor) == Cursor({0: 12, 3: 4}, anchors)
+
+
+def test_cursors_given_out_before_are_still_read() -> None:
+    """Version 2 (checked, no anchors) and version 1 (no check) links partners hold keep working."""
+    body = "0:12,3:4"
+    assert decode_cursor(_wrap(f"2.{body}.{zlib.crc32(body.encode()):08x}")) == Cursor(
+        {0: 12, 3: 4}
+    )
+    assert decode_cursor(_wrap("1.0:12,3:4")) == Cursor({0: 12, 3: 4})
+
+
+def test_an_anchor_at_or_past_its_offset_or_in_an_old_version_is_refused() -> None:
+    """An anchor is a delivery before the next offset, and only version 3 has anchors."""
+    for version, body in [
+        ("3", "0:12:12:0a1b2c3d"),
+        ("3", "0:12:13:0a1b2c3d"),
+        ("2", "0:12:10:0a1b2c3d"),
+    ]:
+        with pytest.raises(CursorInvalid):
+            decode_cursor(_wrap(f"{version}.{body}.{zlib.crc32(body.encode()):08x}"))
 
 
 @given(POSITIONS.filter(bool), st.data())
@@ -59,7 +90,7 @@ def test_every_cursor_reads_back_as_its_offsets(positions: dict[int, int]) -> No
     cursor = encode_cursor(positions)
     assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     if positions:
-        assert decode_cursor(cursor) == positions
+        assert decode_cursor(cursor) == Cursor(positions)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +103,8 @@ def test_every_cursor_reads_back_as_its_offsets(positions: dict[int, int]) -> No
         "%2F",
         "A",  # not base64 of anything
         "_-_-",  # base64 of bytes that are not ASCII
-        _wrap("3.0:12"),  # another version
+        _wrap("4.0:12"),  # another version
+        _wrap("3.0:12"),  # no check
         _wrap("2.0:12"),  # no check
         _wrap("2.0:12.00000000"),  # a wrong check
         _wrap("1."),  # no offsets
@@ -99,7 +131,7 @@ def test_anything_but_a_cursor_the_hub_wrote_is_refused(cursor: str) -> None:
 def test_arbitrary_text_is_a_cursor_or_refused(text: str) -> None:
     """No input makes decoding fail otherwise than with CursorInvalid."""
     try:
-        positions = decode_cursor(text)
+        cursor = decode_cursor(text)
     except CursorInvalid:
         return
-    assert encode_cursor(positions) == text
+    assert encode_cursor(cursor.positions, cursor.anchors) == text

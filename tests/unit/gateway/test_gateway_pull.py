@@ -70,6 +70,7 @@ class FakeStream:
         *,
         max_records: int,
         wait_seconds: float,
+        anchors: Mapping[int, int] | None = None,
     ) -> StreamPage:
         self.reads.append((topic, after, max_records))
         if self.delay:
@@ -82,13 +83,18 @@ class FakeStream:
         unknown = [p for p in after if p not in parts]
         if expired or unknown:
             raise OffsetsOutOfRange(topic, expired, unknown)
-        records, positions = [], {}
+        records, positions, found_anchors = [], {}, {}
         for p, found in sorted(parts.items()):
             start = after.get(p, self.oldest.get((topic, p), 0))
+            anchor = (anchors or {}).get(p)
+            if anchor is not None and anchor >= self.oldest.get((topic, p), 0):
+                there = [r for r in found if r.offset >= anchor]
+                if there:
+                    found_anchors[p] = there[0] if there[0].offset < start else None
             taken = [r for r in found if r.offset >= start][: max_records - len(records)]
             records += taken
             positions[p] = taken[-1].offset + 1 if taken else start
-        return StreamPage(records, positions)
+        return StreamPage(records, positions, found_anchors)
 
 
 @pytest.fixture
@@ -147,7 +153,7 @@ async def test_a_partner_gets_its_deliveries_as_a_cloudevents_batch(
     assert events[0]["dataschema"] == VIEW
     query = next_query(response)
     assert query["limit"] == "100"
-    assert decode_cursor(query["after"]) == {0: 3, 1: 0, 2: 1}
+    assert decode_cursor(query["after"]).positions == {0: 3, 1: 0, 2: 1}
     assert stream.reads == [(gp_topic(), None, 100)]
 
 
@@ -178,13 +184,18 @@ async def test_the_cursor_pages_through_the_stream_and_an_empty_page_keeps_it(
 async def test_a_partner_reads_only_its_own_stream(
     pull_client: httpx.AsyncClient, stream: FakeStream
 ) -> None:
-    """The topic read is the caller's own; another partner's cursor reads nothing of that partner."""
+    """The topic read is the caller's own; another partner's cursor reads nothing of that partner.
+
+    The cursor's anchor (the other stream's delivery at offset 0) is not what the caller's
+    stream holds there, so the answer is 410, as for a reset stream.
+    """
     stream.add("test.deliveries.gp-het-anker", 0, delivery("REF-9", 0))
     stream.add(gp_topic(), 0, delivery("REF-1", 0))
     other = await pull_client.get("/deliveries", headers=key("gp-het-anker"))
     assert [e["id"] for e in other.json()] == ["d-REF-9-0"]
     mine = await pull_client.get("/deliveries", params=next_query(other), headers=key())
-    assert mine.json() == []
+    assert mine.status_code == 410
+    assert "REF-1" not in mine.text
     assert [topic for topic, _, _ in stream.reads] == [
         "test.deliveries.gp-het-anker",
         gp_topic(),
@@ -267,6 +278,54 @@ async def test_a_cursor_past_retention_is_410_cursor_expired(
     assert "without `after`" in body["detail"]
 
 
+async def test_a_cursor_into_a_reset_stream_is_410_not_read_from_the_middle(
+    pull_client: httpx.AsyncClient, stream: FakeStream
+) -> None:
+    """A stream deleted and recreated by an operator, refilled past the cursor, is 410 CURSOR_EXPIRED.
+
+    Read from its offset alone, the old cursor would skip the new stream's first deliveries.
+    """
+    for n in range(2):
+        stream.add(gp_topic(), 0, delivery("REF-1", n))
+    first = await pull_client.get("/deliveries", headers=key())
+    assert len(first.json()) == 2
+    stream.topics.clear()  # deleted and recreated, then refilled past the old offset
+    for n in range(5):
+        stream.add(gp_topic(), 0, delivery("REF-2", n))
+    again = await pull_client.get("/deliveries", params=next_query(first), headers=key())
+    assert again.status_code == 410
+    assert again.json()["code"] == "CURSOR_EXPIRED"
+    restart = await pull_client.get("/deliveries", headers=key())
+    assert [e["id"] for e in restart.json()] == [f"d-REF-2-{n}" for n in range(5)]
+
+
+async def test_on_the_same_stream_the_anchored_cursor_reads_on(
+    pull_client: httpx.AsyncClient, stream: FakeStream
+) -> None:
+    """The anchor checks out: the next page is what came after, the anchor itself not again."""
+    stream.add(gp_topic(), 0, delivery("REF-1", 0))
+    first = await pull_client.get("/deliveries", headers=key())
+    stream.add(gp_topic(), 0, delivery("REF-1", 1))
+    stream.add(gp_topic(), 1, delivery("REF-3", 0))
+    second = await pull_client.get("/deliveries", params=next_query(first), headers=key())
+    assert [e["id"] for e in second.json()] == ["d-REF-1-1", "d-REF-3-0"]
+    third = await pull_client.get("/deliveries", params=next_query(second), headers=key())
+    assert third.json() == []
+    assert decode_cursor(next_query(third)["after"]).anchors.keys() == {0, 1}
+
+
+async def test_an_anchor_retention_took_is_not_judged(
+    pull_client: httpx.AsyncClient, stream: FakeStream
+) -> None:
+    """When only the anchored delivery is gone (retention), nothing unread was lost: read on."""
+    stream.add(gp_topic(), 0, delivery("REF-1", 0))
+    first = await pull_client.get("/deliveries", headers=key())
+    stream.add(gp_topic(), 0, delivery("REF-1", 1))
+    stream.oldest[(gp_topic(), 0)] = 1  # the anchor at 0 deleted, the next offset (1) kept
+    second = await pull_client.get("/deliveries", params=next_query(first), headers=key())
+    assert [e["id"] for e in second.json()] == ["d-REF-1-1"]
+
+
 async def test_a_cursor_for_partitions_the_stream_lacks_is_410(
     pull_client: httpx.AsyncClient,
 ) -> None:
@@ -329,7 +388,7 @@ async def test_a_record_the_hub_did_not_write_is_skipped(
     stream.add(gp_topic(), 0, delivery("REF-1", 1))
     response = await pull_client.get("/deliveries", headers=key())
     assert [e["id"] for e in response.json()] == ["d-REF-1-1"]
-    assert decode_cursor(next_query(response)["after"])[0] == 3
+    assert decode_cursor(next_query(response)["after"]).positions[0] == 3
 
 
 async def test_no_personal_data_in_the_link_or_headers(
@@ -342,7 +401,7 @@ async def test_no_personal_data_in_the_link_or_headers(
     for value in ("REF-1", "d-REF-1-0", "accepted", "wijkteam"):
         assert value not in headers
     cursor = next_query(response)["after"]
-    assert decode_cursor(cursor) == {0: 1, 1: 0, 2: 0}
+    assert decode_cursor(cursor).positions == {0: 1, 1: 0, 2: 0}
 
 
 async def test_without_a_stream_the_endpoint_is_404(client: httpx.AsyncClient) -> None:
