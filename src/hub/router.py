@@ -59,7 +59,7 @@ from hub.observability import metrics
 from hub.observability.logging import get_logger
 from hub.pipeline import InboundRecord, OutRecord, Pipeline
 from hub.records import Replay
-from hub.routing.retention import expired_keys, legacy_keys
+from hub.routing.retention import expired_keys, held_sweep, legacy_keys
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings, StateSettings
 from hub.state import DiskStore, Overlay, StateStore
 from hub.topics import TopicLayout
@@ -482,16 +482,37 @@ async def _forget_expired(
         )
     )
     stamped = dict(legacy_keys(session.state, today, entries=entries))
-    if keys or stamped:
+    # The held plans (one per open case, far fewer than the state's keys) in the first step.
+    held_expired, held_stamped = (
+        held_sweep(
+            session.changelogs.held,
+            today,
+            retention=timedelta(milliseconds=kafka.personal_retention_ms),
+        )
+        if not after
+        else ([], {})
+    )
+    if keys or stamped or held_expired or held_stamped:
         await session.clients.write(
             [OutRecord(layout.state, key.encode(), None) for key in keys]
             + [
                 OutRecord(layout.state, key.encode(), json.dumps(value).encode())
                 for key, value in stamped.items()
             ]
+            + [OutRecord(layout.held, key.encode(), None) for key in held_expired]
+            + [
+                OutRecord(layout.held, key.encode(), json.dumps(value).encode())
+                for key, value in held_stamped.items()
+            ]
         )
         session.state.apply({**dict.fromkeys(keys), **stamped})
-    return (entries[-1][0] if len(entries) == _SWEEP_STEP else None), len(keys), len(stamped)
+        session.changelogs.held.apply({**dict.fromkeys(held_expired), **held_stamped})
+    expired = len(keys) + len(held_expired)
+    return (
+        (entries[-1][0] if len(entries) == _SWEEP_STEP else None),
+        expired,
+        len(stamped) + len(held_stamped),
+    )
 
 
 def _inbound(record: Record, replay_topic: str) -> InboundRecord:

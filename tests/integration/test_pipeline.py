@@ -208,6 +208,40 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
     assert legacy[-1] == {"received_on": datetime.now(UTC).date().isoformat()}
 
 
+async def test_a_held_plan_past_the_personal_data_retention_is_tombstoned(
+    kafka_bootstrap: str,
+) -> None:
+    """Held plans hold goal texts: the sweep forgets them after the personal-data retention, counted from receipt."""
+    settings = isolated_settings(kafka_bootstrap)
+    hub = HubUnderTest(build_hub(settings))
+    await hub.create_topics()
+    today = datetime.now(UTC).date().isoformat()
+    plan = {"event_id": "p", "plan_version": 1, "data": {"goals": []}}
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in {
+            "plan:OLD": {**plan, "received_on": "2020-01-01"},
+            "plan:RECENT": {**plan, "received_on": today},
+            "plan:LEGACY": plan,  # held before plans were stamped: stamped today
+        }.items():
+            await producer.send_and_wait(
+                hub.layout.held, key=key.encode(), value=json.dumps(value).encode()
+            )
+    finally:
+        await producer.stop()
+
+    async with running_hub(settings) as running:
+        records = await running.collect(
+            [running.layout.held], lambda rs: any(r.value is None for r in rs)
+        )
+        records += await running.settle([running.layout.held], idle_seconds=1.0)
+
+    assert {r.key for r in records if r.value is None} == {b"plan:OLD"}
+    legacy = [json.loads(r.value) for r in records if r.key == b"plan:LEGACY" and r.value]
+    assert legacy[-1] == {**plan, "received_on": today}
+
+
 async def test_a_later_sweep_forgets_in_steps_between_batches(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,12 @@ def _opened(item: RuleInput) -> None:
     case.pop("closed_on", None)
     case.pop("ended_on", None)
     case["subjects"] = sorted(set(case.get("subjects", ())) | item.own_subjects())
+    # Requests that named the case before it was opened (their own key, their own order).
+    noted = s.case_requests(item, case_id)
+    if noted is not None:
+        case["subjects"] = sorted({*case["subjects"], *noted.get("subjects", ())})
+        case["laws"] = sorted({*case.get("laws", ()), *noted.get("laws", ())})
+        item.put(s.case_requests_key(case_id), None)
     origin = item.data.get("origin") or {}
     referral_id = origin.get("referral_id")
     if referral_id is not None:
@@ -94,7 +100,10 @@ def _plan_updated(item: RuleInput) -> None:
             planned = item.stamp(planned)
             item.put(s.assignment_key(number), planned)
             item.facts.link(LIVE_ASSIGNMENT_PROVIDERS.name, assignment_link(number, planned))
-    _hold_plan(item, case_id, version)
+    if "closed_on" not in case:
+        # A closed case's closing dropped its held plan, and it keeps none after: a plan
+        # sent after the closing reaches the assignments live now, not those issued later.
+        _hold_plan(item, case_id, version)
 
 
 def _hold_plan(item: RuleInput, case_id: str, version: int) -> None:
@@ -119,7 +128,8 @@ def _hold_plan(item: RuleInput, case_id: str, version: int) -> None:
         data=kept.payload,
         omitted=kept.withheld,
     )
-    item.hold(s.plan_key(case_id), plan.to_value())
+    # Stamped with its receipt: held content goes after the personal-data retention.
+    item.hold(s.plan_key(case_id), item.stamp(plan.to_value()))
 
 
 def _closed(item: RuleInput) -> None:
@@ -168,6 +178,11 @@ CASES = Family(
         StateKind(
             "case-assignments",
             "The assignment numbers issued for a case (also before the case is known).",
+            with_case_end,
+        ),
+        StateKind(
+            "case-requests",
+            "The subjects and laws of provision requests naming a case not known yet.",
             with_case_end,
         ),
     ),

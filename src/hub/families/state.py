@@ -27,6 +27,7 @@ __all__ = [
     "CareStart",
     "CareStop",
     "CaseAssignmentsState",
+    "CaseRequestsState",
     "CaseState",
     "DecisionState",
     "HeldPlan",
@@ -47,6 +48,8 @@ __all__ = [
     "case_assignments",
     "case_assignments_key",
     "case_key",
+    "case_requests",
+    "case_requests_key",
     "decision_key",
     "is_live",
     "note_on_case",
@@ -95,6 +98,15 @@ class CaseState(TypedDict):
     """The laws of the provision requests that name the case (its closing's legal basis)."""
     closed_on: NotRequired[str]
     ended_on: NotRequired[str]
+    received_on: NotRequired[str]
+
+
+class CaseRequestsState(TypedDict):
+    """``case-requests:<case_id>``: the subjects and laws of provision requests that named the
+    case before it was known; folded into the case when it is opened."""
+
+    subjects: list[str]
+    laws: list[str]
     received_on: NotRequired[str]
 
 
@@ -230,6 +242,11 @@ def referral_key(referral_id: str) -> str:
 def case_key(case_id: str) -> str:
     """A wijkteam case: its origin links, last plan version, subjects, closing date."""
     return f"case:{case_id}"
+
+
+def case_requests_key(case_id: str) -> str:
+    """What provision requests noted for a case the hub did not know yet."""
+    return f"case-requests:{case_id}"
 
 
 def case_assignments_key(case_id: str) -> str:
@@ -385,19 +402,30 @@ def case(item: RuleInput, case_id: str) -> CaseState | None:
 
 
 def note_on_case(item: RuleInput, case_id: str, subjects: Iterable[str], law: object) -> None:
-    """Note on a known case the subjects and law of a provision request that names it.
+    """Note on the case the subjects and law of a provision request that names it.
 
     privacy.md: a disclosure concerns the BSNs "in the event or linked to it through
     state", and its basis follows the law "of its linked request or assignment": the
     case's closing concerns its requests' and assignments' clients, under their laws.
+    A request and its case's opening travel under different keys, so the request may
+    come first: then the note waits under ``case-requests:`` until the case is opened.
     """
-    known = case(item, case_id)
+    known: CaseState | CaseRequestsState | None = case(item, case_id)
+    key = case_key(case_id)
     if known is None:
-        return
+        known, key = (
+            case_requests(item, case_id) or {"subjects": [], "laws": []},
+            case_requests_key(case_id),
+        )
     noted = sorted({*known.get("subjects", ()), *subjects})
     laws = sorted({*known.get("laws", ()), *([law] if isinstance(law, str) else [])})
     if noted != known.get("subjects") or laws != known.get("laws", []):
-        item.put(case_key(case_id), item.stamp({**known, "subjects": noted, "laws": laws}))
+        item.put(key, item.stamp({**known, "subjects": noted, "laws": laws}))
+
+
+def case_requests(item: RuleInput, case_id: str) -> CaseRequestsState | None:
+    """What provision requests noted for ``case_id`` before it was known, if anything."""
+    return cast("CaseRequestsState | None", item.get(case_requests_key(case_id)))
 
 
 def report(item: RuleInput, report_id: str) -> SafetyReportState | None:

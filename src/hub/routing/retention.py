@@ -22,6 +22,10 @@ last ``received_on``. The disclosure log's chain heads (``audit-chain:``) never 
 A value without ``received_on`` was written before the clocks counted from receipt; it
 is never judged by its old dates: ``legacy_keys`` names it, and the router stamps it
 with the day it first sees it, from which its clock then runs.
+
+Held content (a case's latest plan, with goal texts: personal data) is not routing
+state: ``held_sweep`` expires it after the personal-data retention counted from its
+receipt, as its topic's retention would, also in a router that ran the whole time.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from hub.connectors.discovery import catalogue
 from hub.connectors.family import StateKind
 from hub.state.store import StateView, Value
 
-__all__ = ["RECEIVED", "expired_keys", "legacy_keys", "older"]
+__all__ = ["RECEIVED", "expired_keys", "held_sweep", "legacy_keys", "older"]
 
 RECEIVED = "received_on"
 _ENDED = "ended_on"
@@ -74,6 +78,25 @@ def expired_keys(
             expired = older(value.get(RECEIVED), today, retention)
         if expired:
             yield key
+
+
+def held_sweep(
+    held: StateView, today: date, *, retention: timedelta
+) -> tuple[list[str], dict[str, Value]]:
+    """The held keys whose personal-data retention ran out, and the unstamped ones stamped today.
+
+    A held plan written before held plans carried ``received_on`` is stamped with the day
+    the sweep first sees it (its topic's retention had already been counting; it is kept
+    at most that long again).
+    """
+    expired: list[str] = []
+    stamped: dict[str, Value] = {}
+    for key, value in held.scan():
+        if RECEIVED not in value:
+            stamped[key] = {**value, RECEIVED: today.isoformat()}
+        elif older(value.get(RECEIVED), today, retention):
+            expired.append(key)
+    return expired, stamped
 
 
 def legacy_keys(

@@ -188,6 +188,22 @@ def test_a_case_closing_under_one_law_takes_its_basis(hub: InMemoryHub) -> None:
     assert record["data_subjects"] == sorted([pseudonym(SON), pseudonym(CLIENT)])
 
 
+def test_a_request_received_before_its_case_is_opened_still_concerns_the_closing(
+    hub: InMemoryHub,
+) -> None:
+    """A request and its case's opening travel under different keys: the request first gives the same record."""
+    request = example("provisions.requested/valid/jeugdhulp-inspanningsgericht.json")
+    request.update(id="rq10", subject="RQ10")
+    request["data"].update(request_id="RQ10", case_id="C10")
+    assert hub.send(request).kind is OutcomeKind.ACCEPTED  # the case is not known yet
+    open_case_without_bsns(hub, "C10")
+    outcome = hub.send(make_event("cases.closed", case_id="C10", envelope={"subject": "C10"}))
+    [record] = disclosures(outcome)
+    assert record["legal_basis"] == "Jeugdwet ch. 7.4"
+    assert record["data_subjects"] == [pseudonym(SON)]
+    assert not [key for key, _ in hub.state.scan() if key.startswith("case-requests:")]
+
+
 def test_a_case_closing_leaves_out_an_assignment_moved_to_another_case(hub: InMemoryHub) -> None:
     """An assignment linked to another case since: its client and law no longer concern this closing."""
     open_case_without_bsns(hub, "C9")

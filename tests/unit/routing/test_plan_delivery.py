@@ -8,8 +8,9 @@ from hub.families.state import plan_key
 from hub.pipeline import process
 from hub.routing import OutcomeKind
 from hub.routing.ids import delivery_id
+from hub.testing import make_event
 
-from .routing_helpers import InMemoryHub, disclosures, example, variant
+from .routing_helpers import FIXED_NOW, InMemoryHub, disclosures, example, variant
 
 SECOND_PLAN = "cases.plan-updated/valid/second-plan.json"
 
@@ -168,6 +169,25 @@ def test_closing_the_case_drops_its_held_plan(hub: InMemoryHub) -> None:
     closed = example("cases.closed/valid/goals-achieved.json")
     assert hub.send(closed).kind is OutcomeKind.ACCEPTED
     assert hub.held.get(plan_key("ZWZ-2025-0042")) is None
+
+
+def test_a_plan_after_the_closing_goes_to_live_assignments_and_is_not_held(
+    hub: InMemoryHub,
+) -> None:
+    """After cases.closed nothing is held for later assignments, also not a plan sent after it."""
+    hub.upto("cases.plan-updated/valid/first-plan.json")
+    assert hub.send(example("cases.closed/valid/goals-achieved.json")).kind is OutcomeKind.ACCEPTED
+    later = make_event("cases.plan-updated", plan_version=5)
+    assert hub.send(later).kind is OutcomeKind.ACCEPTED
+    assert hub.held.get(plan_key("ZWZ-2025-0042")) is None
+
+
+def test_a_held_plan_carries_its_receipt_date(hub: InMemoryHub) -> None:
+    """Held content goes after the personal-data retention, counted from receipt (docs/state.md)."""
+    hub.upto("cases.plan-updated/valid/first-plan.json")
+    held = hub.held.get(plan_key("ZWZ-2025-0042"))
+    assert held is not None
+    assert held["received_on"] == FIXED_NOW.date().isoformat()  # 09:30 UTC: the same day here
 
 
 def test_the_held_plan_keeps_only_what_a_provider_may_receive(hub: InMemoryHub) -> None:

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from hub.routing.retention import expired_keys, legacy_keys
+from hub.routing.retention import expired_keys, held_sweep, legacy_keys
 from hub.state import StateStore
 from hub.testing import OMIT, InMemoryPipeline, make_event
 
@@ -234,3 +234,18 @@ def test_a_case_opened_again_after_its_closing_is_open() -> None:
     case = hub.state.get("case:C5") or {}
     assert "ended_on" not in case
     assert "closed_on" not in case
+
+
+def test_held_plans_go_after_the_personal_data_retention_and_unstamped_ones_are_stamped() -> None:
+    """Held content is personal data: its own retention, from receipt; a plan held before stamps is stamped today."""
+    held = StateStore()
+    held.apply(
+        {
+            "plan:OLD": {"plan_version": 1, "received_on": "2025-12-01"},
+            "plan:EDGE": {"plan_version": 1, "received_on": "2025-12-06"},
+            "plan:LEGACY": {"plan_version": 1},
+        }
+    )
+    expired, stamped = held_sweep(held, date(2026, 1, 5), retention=timedelta(days=30))
+    assert expired == ["plan:OLD"]
+    assert stamped == {"plan:LEGACY": {"plan_version": 1, "received_on": "2026-01-05"}}
