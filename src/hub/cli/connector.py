@@ -17,8 +17,8 @@ Where it goes:
   and ``tests/`` (whose ``conftest.py`` makes the connector discoverable, as installing
   it beside the hub would).
 
-Exit status: 0 written; 2 a bad name, a role or type a connector already declares, or a
-target that exists (nothing is overwritten).
+Exit status: 0 written; 2 a bad name, a role or type a connector already declares, a role
+named like a selector, or a target that exists (nothing is overwritten).
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ def _refusal(name: str, role: str) -> str | None:
         )
     if role in found.roles:
         return f"role {role} is declared by {found.origins[role]} already"
+    if role in found.selectors:
+        # A row's recipient names a role or a selector, never both: the catalogue refuses it.
+        return f"ROLE {role} is the name of a selector (a row's recipient); choose another ROLE"
     for short in (f"{name}.requested", f"{name}.status-changed"):
         if any(spec.short_name == short for spec in found.types.values()):
             return f"type {short} is declared already; choose another NAME"

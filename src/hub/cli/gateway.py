@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from hub.gateway import GatewayServer, GatewaySettings, build_gateway_app
     from hub.gateway.server import check_transport
     from hub.observability.logging import get_logger
+    from hub.privacy.policy import DEFAULT_POLICY_PATH, load_policy
     from hub.settings import setting_names
 
     settings = load_settings()
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             )
         refuse_demo_defaults(settings)
         registry = load_registry(settings.partners_file)
+        # The table and every connector's rows: the gateway refuses to start on what
+        # `hub run` refuses (docs/connectors.md), though it routes nothing itself.
+        load_policy(settings.privacy.policy_file or DEFAULT_POLICY_PATH, registry=registry)
     except ValidationError as exc:
         # The variables, cut where the settings' fields end: never a value or a map's key.
         log.error(

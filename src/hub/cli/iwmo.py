@@ -252,7 +252,7 @@ class IwmoSession:
         renderings: list[dict[str, Any]] = []
         for record in decision.disclosures:
             partner = self.ctx.registry.get(record.recipient)
-            if partner is None or not partner.iwmo:
+            if partner is None or IWMO not in partner.formats:
                 continue
             delivery = deliveries.get(record.disclosure_id)
             if delivery is None:
@@ -314,7 +314,7 @@ class IwmoSession:
         if sender_id is not None:
             # Before the document is read, as the gateway's 403 comes before its body.
             sender = registry.get(sender_id)
-            if sender is None or not sender.iwmo or sender.agb is None:
+            if sender is None or IWMO not in sender.formats or sender.agb is None:
                 result["errors"] = [_error("TYPE_NOT_ALLOWED", "/")]
                 return result
         else:
@@ -324,7 +324,7 @@ class IwmoSession:
                 result["errors"] = [refused.problem.as_error()]
                 return result
             sender = registry.by_agb(agb)
-            if sender is None or not sender.iwmo or sender.agb is None:
+            if sender is None or IWMO not in sender.formats or sender.agb is None:
                 result["errors"] = [_error("AGB_NOT_SENDER", agb_path)]
                 return result
         try:

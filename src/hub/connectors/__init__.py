@@ -8,12 +8,16 @@ from hub.connectors.discovery import (
     discover,
 )
 from hub.connectors.protocol import (
+    AsJson,
     Connector,
     HttpEndpoint,
     ProtectionClass,
     Reach,
+    Rendered,
+    Renderer,
     RoleSpec,
     TypeSpec,
+    Unrenderable,
 )
 from hub.connectors.registry import (
     DEMO_REGISTRY_PATH,
@@ -29,6 +33,7 @@ __all__ = [
     "BUILTIN_PACKAGE",
     "DEMO_REGISTRY_PATH",
     "ENTRY_POINT_GROUP",
+    "AsJson",
     "Catalogue",
     "Connector",
     "HttpEndpoint",
@@ -38,8 +43,11 @@ __all__ = [
     "ProtectionClass",
     "PullDelivery",
     "Reach",
+    "Rendered",
+    "Renderer",
     "RoleSpec",
     "TypeSpec",
+    "Unrenderable",
     "WebhookDelivery",
     "catalogue",
     "discover",

@@ -80,6 +80,12 @@ def discover() -> tuple[tuple[str, Connector], ...]:
             loaded = entry_point.load()
         except ImportError as exc:
             raise ConfigurationError(origin, entry_point.value, f"cannot import ({exc})") from None
+        except Exception as exc:
+            # A syntax error, or a declaration its Connector/RoleSpec/TypeSpec refuses
+            # (ValueError at import): the start-up refusal names the entry point, no traceback.
+            raise ConfigurationError(
+                origin, entry_point.value, f"cannot import ({type(exc).__name__}: {exc})"
+            ) from None
         found.append((origin, _connector_of(origin, loaded)))
     return tuple(found)
 
@@ -199,13 +205,25 @@ class Catalogue:
 
     @staticmethod
     def _check_receives(entries: list[_Found], types: Mapping[str, TypeSpec]) -> None:
-        names = {*types, *(spec.short_name for spec in types.values())}
+        full = {**{name: name for name in types}, **{s.short_name: s.type for s in types.values()}}
         for entry in entries:
+            received: set[str] = set()
             for index, item in enumerate(entry.connector.receives):
-                if isinstance(item, str) and item not in names:
+                name = item.type if isinstance(item, TypeSpec) else item
+                if name not in full:
                     raise ConfigurationError(
                         entry.origin, f"receives[{index}]", f"{item} is not a declared type"
                     )
+                received.add(full[name])
+            # A renderer names its types by full or short name, as ``receives`` does.
+            for index, renderer in enumerate(entry.connector.renderers):
+                for at, name in enumerate(renderer.types):
+                    if full.get(name) not in received:
+                        raise ConfigurationError(
+                            entry.origin,
+                            f"renderers[{index}].types[{at}]",
+                            f"{name} is not a type {entry.connector.role.name} receives",
+                        )
 
     @staticmethod
     def _check_endpoints(entries: list[_Found]) -> None:

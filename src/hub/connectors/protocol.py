@@ -10,6 +10,7 @@ its protection class), never their names.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,49 @@ class TypeSpec:
     short_name: str
     sender_agb_field: tuple[str, ...] | None = None
     protection: ProtectionClass | None = None
+
+    def __post_init__(self) -> None:
+        # Both name fields of the model that the hub checks against the envelope and the
+        # sender; a misspelt one would switch its check off without a word.
+        if _model_field(self.model, self.subject_field) is None:
+            raise ValueError(
+                f"{self.type}: subject_field {self.subject_field!r} is not a field of "
+                f"{self.model.__name__}"
+            )
+        if self.sender_agb_field is not None:
+            _check_path(self.type, self.model, self.sender_agb_field)
+
+
+def _model_field(model: ModelClass, name: str) -> Any:
+    """The annotation of the model's field ``name`` as data names it (its alias, if any); None if absent."""
+    for attribute, info in model.model_fields.items():
+        if name in (attribute, info.alias):
+            return info.annotation if info.annotation is not None else Any
+    return None
+
+
+def _check_path(type_: str, model: ModelClass, path: tuple[str, ...]) -> None:
+    """ValueError unless ``path`` leads through the model's objects to a field."""
+    current: ModelClass | None = model
+    for depth, name in enumerate(path):
+        annotation = None if current is None else _model_field(current, name)
+        if annotation is None:
+            raise ValueError(
+                f"{type_}: sender_agb_field {'.'.join(path)!r} is not a field of "
+                f"{model.__name__} (no {'.'.join(path[: depth + 1])!r})"
+            )
+        current = _object_in(annotation)
+
+
+def _object_in(annotation: Any) -> ModelClass | None:
+    """The model an annotation holds (itself, or inside Optional / Annotated), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _object_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +323,17 @@ class Connector:
             if isinstance(item, TypeSpec) and item.sender_role == self.role.name:
                 raise ValueError(f"{item.type} is sent by {self.role.name}: declare it in sends")
         rendered: set[tuple[str, str]] = set()
-        received = self.received()
+        # Full and short names of what it receives; a name of another connector's type is
+        # resolved by the catalogue, which checks the renderers' names again then.
+        received = self.received() | {
+            item.short_name for item in self.receives if isinstance(item, TypeSpec)
+        }
+        names_elsewhere = any(isinstance(item, str) for item in self.receives)
         for renderer in self.renderers:
             if renderer.format not in self.role.formats:
                 raise ValueError(f"{self.role.name} offers no format {renderer.format}")
             for name in renderer.types:
-                if name not in received:
+                if name not in received and not names_elsewhere:
                     raise ValueError(f"{self.role.name} does not receive {name}")
                 if (renderer.format, name) in rendered:
                     raise ValueError(f"two {renderer.format} renderers of {name}")

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.configfile import read_yaml
 from hub.connectors.discovery import catalogue
 from hub.connectors.protocol import RoleSpec
 from hub.errors import ConfigurationError, config_path
@@ -79,9 +79,10 @@ class Credentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    api_key_sha256: tuple[str, ...] = Field(
+    api_key_sha256: tuple[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")], ...] = Field(
         default=(),
-        description="SHA-256 hex digests of the partner's API keys (several for rotation).",
+        description="SHA-256 digests of the partner's API keys, 64 lower-case hex "
+        "characters each (several for rotation); a key in clear or a placeholder is refused.",
     )
     mtls_subjects: tuple[str, ...] = Field(
         default=(), description="Client-certificate subject DNs that identify this partner."
@@ -94,7 +95,13 @@ class Credentials(BaseModel):
 class Partner(BaseModel):
     """One registered partner organisation (messages.md: id, role, source, agb, credentials, delivery)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
 
     id: Annotated[str, Field(pattern=_SLUG, max_length=64, description="Slug, e.g. gp-de-linde.")]
     role: Annotated[
@@ -117,16 +124,22 @@ class Partner(BaseModel):
     delivery: KafkaTopicDelivery | WebhookDelivery | PullDelivery = Field(
         default_factory=KafkaTopicDelivery, discriminator="kind"
     )
+    asked_formats: tuple[Annotated[str, Field(pattern=_SLUG)], ...] = Field(
+        default=(),
+        alias="formats",
+        description="`formats` in the registry: partner formats other than CloudEvents it "
+        "takes where it can, each one its role's connector offers (RoleSpec.formats).",
+    )
     iwmo: bool = Field(
         default=False,
         description="Exchanges iWmo 3.2 XML instead of CloudEvents where it can (docs/iwmo.md); "
-        "only for a role whose connector offers the iwmo format.",
+        "only for a role whose connector offers the iwmo format. The same as iwmo in formats.",
     )
 
     @property
     def formats(self) -> frozenset[str]:
-        """The partner formats this partner asked for in the registry (``iwmo``)."""
-        return frozenset({"iwmo"}) if self.iwmo else frozenset()
+        """The partner formats this partner asked for in the registry (``formats``, ``iwmo``)."""
+        return frozenset(self.asked_formats) | ({"iwmo"} if self.iwmo else frozenset())
 
 
 class _RegistryFile(BaseModel):
@@ -193,10 +206,17 @@ class PartnerRegistry:
             raise ConfigurationError(
                 "partner registry", f"{where}.agb", f"a {role.name} partner needs an 8-digit agb"
             )
-        for name in sorted(partner.formats - set(role.formats)):
-            raise ConfigurationError(
-                "partner registry", f"{where}.{name}", f"a {role.name} partner cannot use {name}"
-            )
+        asked = [(f"{where}.formats[{i}]", name) for i, name in enumerate(partner.asked_formats)]
+        if partner.iwmo:
+            asked.append((f"{where}.iwmo", "iwmo"))
+        for at, name in asked:
+            if name not in role.formats:
+                offered = ", ".join(role.formats) or "none"
+                raise ConfigurationError(
+                    "partner registry",
+                    at,
+                    f"a {role.name} partner cannot use {name} (its role's formats: {offered})",
+                )
         if not role.agb and partner.agb is not None:
             raise ConfigurationError(
                 "partner registry", f"{where}.agb", f"a {role.name} partner has no agb"
@@ -256,12 +276,7 @@ def load_registry(
     ``roles`` defaults to the roles of the discovered connectors.
     """
     path = Path(path)
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(str(path), "", f"cannot read file ({exc.strerror})") from None
-    except yaml.YAMLError:
-        raise ConfigurationError(str(path), "", "not valid YAML") from None
+    raw: Any = read_yaml(path)
     try:
         parsed = _RegistryFile.model_validate(raw if isinstance(raw, Mapping) else {})
     except ValidationError as exc:

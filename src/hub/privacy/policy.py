@@ -43,9 +43,9 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Protocol, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from hub.configfile import read_yaml
 from hub.connectors.discovery import Vocabulary, catalogue
 from hub.connectors.family import ItemFilterSpec, LinkCondition, SelectorSpec
 from hub.connectors.protocol import Connector, ProtectionClass
@@ -316,17 +316,6 @@ class _Part:
     raw: _RawPolicy | _RawRows
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(str(path), "", f"cannot read file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigurationError(str(path), where, "not valid YAML") from None
-
-
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -352,7 +341,7 @@ def load_policy(
     ConfigurationError names the bad file and the bad row's path.
     """
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     return compile_policy(
         raw, source=str(path), registry=registry, types=types, connectors=connectors
     )
@@ -386,7 +375,7 @@ def compile_policy(
     for connector in connectors:
         if connector.rows is not None:
             rows_source = str(connector.rows)
-            rows_document = _read_yaml(connector.rows)
+            rows_document = read_yaml(connector.rows)
             rows = _parsed(_RawRows, rows_document, rows_source)
             parts.append(_Part(rows_source, connector.role.name, rows))
             documents.append({"role": connector.role.name, "rows": rows_document})

@@ -158,7 +158,9 @@ def kit_registry(connector: Connector) -> PartnerRegistry:
     """The demo registry plus one partner of every role it lacks (the connector's own, mostly).
 
     A partner added for the connector's role sends as the ``source`` of the connector's
-    first example of a type it sends, so its examples validate as sent by it.
+    first example of a type it sends, so its examples validate as sent by it; for a role
+    with an AGB, its AGB is the one at the ``sender_agb_field`` of that first example that
+    has one (else, as for every other role added, one counted from 99000001).
     """
     demo = load_registry()
     partners = list(demo)
@@ -167,11 +169,15 @@ def kit_registry(connector: Connector) -> PartnerRegistry:
         if demo.with_role(role.name):
             continue
         source = f"urn:nld:kit:{role.name}"
+        own_agb = None
         if role.name == connector.role.name:
             source = next(_example_sources(connector), source)
+            own_agb = next(_example_agbs(connector), None)
         agb = None
         if role.agb:
-            agb, next_agb = f"{next_agb:08d}", next_agb + 1
+            agb = own_agb
+            if agb is None:
+                agb, next_agb = f"{next_agb:08d}", next_agb + 1
         partners.append(Partner(id=f"{role.name}-kit", role=role.name, source=source, agb=agb))
     return PartnerRegistry(partners)
 
@@ -182,6 +188,19 @@ def _example_sources(connector: Connector) -> Iterator[str]:
             source = _load(file).get("source")
             if isinstance(source, str):
                 yield source
+
+
+def _example_agbs(connector: Connector) -> Iterator[str]:
+    """The 8-digit AGBs the connector's examples carry where their type names the sender's."""
+    for spec in connector.sends:
+        if spec.sender_agb_field is None:
+            continue
+        for file in connector.example_files(spec):
+            value: Any = _load(file).get("data")
+            for name in spec.sender_agb_field:
+                value = value.get(name) if isinstance(value, dict) else None
+            if isinstance(value, str) and len(value) == 8 and value.isascii() and value.isdigit():
+                yield value
 
 
 # --------------------------------------------------------------------------- examples

@@ -76,6 +76,7 @@ def test_by_default_the_connector_goes_into_the_hubs_source_tree() -> None:
         (["referrals", "--role", "x"], "type referrals.status-changed is declared already"),
         (["leerplicht\n", "--role", "x"], "NAME must be a lowercase slug"),
         (["safety-debts", "--role", "x"], "would name safety-class types (safety-*)"),
+        (["coach", "--role", "referring-gp"], "ROLE referring-gp is the name of a selector"),
     ],
 )
 def test_a_name_or_role_that_cannot_be_is_refused(

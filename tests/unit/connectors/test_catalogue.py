@@ -23,6 +23,7 @@ from hub.connectors import (
     discover,
     load_registry,
 )
+from hub.connectors.protocol import Renderer
 from hub.errors import ConfigurationError
 from hub.privacy import DEFAULT_POLICY_PATH, compile_policy
 from hub.schemas import TYPES, ContractModel
@@ -43,13 +44,15 @@ DEBT = RoleSpec(name="debt-assistance", description="Schuldhulpverlening.", sing
 
 def _type(short_name: str, model: type[ContractModel], role: RoleSpec, **extra: Any) -> TypeSpec:
     return TypeSpec(
-        type=f"nl.sociaaldomein.{short_name}.v1",
-        model=model,
-        subject_field="request_id",
-        sender_role=role.name,
-        family=short_name.split(".")[0],
-        short_name=short_name,
-        **extra,
+        **{
+            "type": f"nl.sociaaldomein.{short_name}.v1",
+            "model": model,
+            "subject_field": "request_id",
+            "sender_role": role.name,
+            "family": short_name.split(".")[0],
+            "short_name": short_name,
+            **extra,
+        }
     )
 
 
@@ -185,7 +188,13 @@ def test_two_connectors_cannot_declare_one_role() -> None:
 
 def test_two_connectors_cannot_send_one_type() -> None:
     """A type already declared by one connector cannot be declared by another."""
-    stolen = _type("safety-reports.submitted", SafetyReportSubmitted, DEBT, protection=SAFETY)
+    stolen = _type(
+        "safety-reports.submitted",
+        SafetyReportSubmitted,
+        DEBT,
+        protection=SAFETY,
+        subject_field="report_id",
+    )
     with pytest.raises(ConfigurationError) as caught:
         with_connector(Connector(role=DEBT, sends=(stolen,)))
     assert (caught.value.path, str(caught.value).split(": ", 2)[2]) == (
@@ -468,4 +477,104 @@ def test_iwmo_is_a_provider_format_only() -> None:
     with pytest.raises(ConfigurationError) as caught:
         PartnerRegistry([Partner.model_validate(p) for p in partners], found.roles)
     assert caught.value.path == f"partners[{gp_index}].iwmo"
-    assert caught.value.message == "a gp partner cannot use iwmo"
+    assert caught.value.message == "a gp partner cannot use iwmo (its role's formats: none)"
+
+
+# ------------------------------------------------------------------ declarations checked
+
+
+class _Referrer(ContractModel):
+    agb: str
+
+
+class _Referred(ContractModel):
+    request_id: str
+    referrer: _Referrer | None = None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"subject_field": "requestid"},
+            "subject_field 'requestid' is not a field of _Referred",
+        ),
+        (
+            {"sender_agb_field": ("referrer", "abg")},
+            "sender_agb_field 'referrer.abg' is not a field of _Referred (no 'referrer.abg')",
+        ),
+        (
+            {"sender_agb_field": ("request_id", "agb")},
+            "sender_agb_field 'request_id.agb' is not a field of _Referred (no 'request_id.agb')",
+        ),
+    ],
+)
+def test_a_type_naming_a_field_its_model_lacks_is_refused(
+    fields: dict[str, Any], message: str
+) -> None:
+    """A misspelt subject or sender-AGB field would switch its check off without a word."""
+    values: dict[str, Any] = {
+        "type": "nl.sociaaldomein.referred.v1",
+        "model": _Referred,
+        "subject_field": "request_id",
+        "sender_role": "gp",
+        "family": "referred",
+        "short_name": "referred",
+        "sender_agb_field": ("referrer", "agb"),
+    }
+    with pytest.raises(ValueError, match="is not a field") as caught:
+        TypeSpec(**(values | fields))
+    assert str(caught.value) == f"nl.sociaaldomein.referred.v1: {message}"
+    assert TypeSpec(**values).sender_agb_field == ("referrer", "agb")
+
+
+def test_an_api_key_in_clear_or_a_placeholder_is_refused(tmp_path: Any) -> None:
+    """The registry keeps SHA-256 digests only: anything else would be an opaque 401 for ever."""
+    partners = copy.deepcopy(DEMO_PARTNERS)
+    for value in ("<sha256 of its API key>", "my-leerplicht-key", "A" * 64):
+        partners[0]["credentials"] = {"api_key_sha256": [value]}
+        path = tmp_path / "partners.yaml"
+        path.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
+        with pytest.raises(ConfigurationError) as caught:
+            load_registry(path)
+        assert caught.value.path == "partners[0].credentials.api_key_sha256[0]"
+        assert value not in str(caught.value)
+
+
+def test_a_registry_that_is_not_yaml_names_the_line(tmp_path: Any) -> None:
+    """A tab in the indentation: the file, its line and column, as for a connector's rows."""
+    path = tmp_path / "partners.yaml"
+    path.write_text("partners:\n  - id: x\n\trole: gp\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_registry(path)
+    assert str(caught.value) == f"{path}: line 3, column 1: not valid YAML"
+
+
+def _csv(*types: str) -> Renderer:
+    return Renderer(format="csv", types=types, bind=lambda settings: lambda view: None)
+
+
+def test_a_renderer_names_what_its_connector_receives_by_full_or_short_name() -> None:
+    """As ``receives`` does: the short name of a received TypeSpec, or a name another connector declares."""
+    role = RoleSpec(name="debt-assistance", description="Schuldhulp.", formats=("csv",))
+    own = _type("debt-assistance.requested", DebtAssistanceRequested, RoleSpec("swt", "team"))
+    for names in (
+        ("debt-assistance.requested",),
+        ("nl.sociaaldomein.debt-assistance.requested.v1",),
+    ):
+        with_connector(Connector(role=role, receives=(own,), renderers=(_csv(*names),)))
+    with_connector(
+        Connector(
+            role=role,
+            receives=("cases.closed",),
+            renderers=(_csv("nl.sociaaldomein.cases.closed.v1"),),
+        )
+    )
+    with pytest.raises(ValueError, match=r"debt-assistance does not receive cases\.opened"):
+        Connector(role=role, receives=(own,), renderers=(_csv("cases.opened"),))
+    with pytest.raises(ConfigurationError) as caught:
+        with_connector(
+            Connector(role=role, receives=("cases.closed",), renderers=(_csv("cases.opened"),))
+        )
+    assert caught.value.path == "renderers[0].types[0]"
+    assert caught.value.message == "cases.opened is not a type debt-assistance receives"

@@ -15,9 +15,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from hub.connectors import load_registry
+from hub.errors import ConfigurationError
 
 CONNECTOR = """
 from pathlib import Path
@@ -220,3 +222,164 @@ def test_a_connector_that_breaks_the_safety_class_stops_the_hub(tmp_path: Path) 
         "entry point hub.connectors:debt-assistance: sends[0].protection: "
         "a safety-* type must declare the safety protection class"
     )
+
+
+def _refusal(env: dict[str, str], command: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
+    """Exit code and the configuration_invalid line of `hub <command>` (refused before connecting)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hub.cli", command],
+            capture_output=True,
+            text=True,
+            env={
+                **env,
+                "HUB_ENVIRONMENT": "development",
+                "HUB_LOGGING__FORMAT": "json",
+                "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9",
+                "HUB_GATEWAY__PORT": "0",
+                "HUB_GATEWAY__OPS_PORT": "0",
+            },
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"hub {command} started instead of refusing") from exc
+    lines = [
+        json.loads(x)
+        for x in done.stdout.splitlines() + done.stderr.splitlines()
+        if "configuration_invalid" in x
+    ]
+    assert len(lines) == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return done.returncode, lines[0]
+
+
+@pytest.mark.parametrize("command", ["run", "gateway"])
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            (
+                'subject_field="request_id",\n            sender_role="debt-assistance"',
+                'subject_field="requestid",\n            sender_role="debt-assistance"',
+            ),
+            "entry point hub.connectors:debt-assistance: acme_debt: cannot import (ValueError: "
+            "nl.sociaaldomein.debt-assistance.status-changed.v1: subject_field 'requestid' is "
+            "not a field of DebtAssistanceStatusChanged)",
+        ),
+        (
+            (
+                "class DebtAssistanceStatusChanged(ContractModel):",
+                "class DebtAssistanceStatusChanged(ContractModel)",
+            ),
+            "entry point hub.connectors:debt-assistance: acme_debt: cannot import (SyntaxError: "
+            "expected ':' (__init__.py, line 15))",
+        ),
+    ],
+    ids=["subject-field-misspelt", "syntax-error"],
+)
+def test_a_connector_that_cannot_be_loaded_is_refused_naming_its_entry_point(
+    tmp_path: Path, command: str, change: tuple[str, str], error: str
+) -> None:
+    """A misspelt subject_field or a module that does not compile: exit 78 and one sentence, no traceback."""
+    assert change[0] in CONNECTOR
+    env = install(tmp_path / "site", CONNECTOR.replace(*change))
+    code, line = _refusal(env, command)
+    assert code == 78
+    assert line["error"] == error
+
+
+def test_the_gateway_refuses_a_connector_whose_rows_name_an_unknown_field(tmp_path: Path) -> None:
+    """`hub gateway` reads the connectors' rows as `hub run` does (docs/connectors.md, step 5)."""
+    env = install(tmp_path / "site", CONNECTOR)
+    rows = tmp_path / "site" / "acme_debt" / "rows.yaml"
+    broken = ROWS | {
+        "routes": [ROWS["routes"][0] | {"fields": ["request_id", "reasonn"]}, ROWS["routes"][1]]
+    }
+    rows.write_text(yaml.safe_dump(broken), encoding="utf-8")
+    code, line = _refusal(env, "gateway")
+    assert code == 78
+    assert "routes[0].fields[1]" in line["error"]
+    assert "reasonn" in line["error"]
+
+
+CSV_RENDERER = """
+
+from hub.connectors import Renderer, Rendered
+
+
+def _bind(settings):
+    def render(given):
+        view = given.view
+        line = f"{view['request_id']};{view['household_size']};{view['reason']}\\r\\n"
+        return Rendered(line, "text/csv", ("request_id", "household_size", "reason"))
+
+    return render
+
+
+CONNECTOR = dataclasses.replace(
+    CONNECTOR,
+    role=dataclasses.replace(ROLE, formats=("csv",)),
+    renderers=(Renderer(format="csv", types=("debt-assistance.requested",), bind=_bind),),
+)
+"""
+
+RAW_SCRIPT = """
+import json, sys
+from hub.settings import HubSettings
+from hub.testing import InMemoryPipeline
+
+hub = InMemoryPipeline(HubSettings(partners_file=sys.argv[1]))
+for event in json.loads(sys.argv[2]):
+    for record in hub.feed(event):
+        if ".deliveries." in record.topic:
+            headers = {k: v.decode() for k, v in record.headers}
+            print("DELIVERY", json.dumps([record.topic.rsplit(".", 1)[-1], headers.get("content-type"), record.value.decode()]))
+"""
+
+
+def test_a_partner_asks_for_its_connectors_own_format_in_the_registry(tmp_path: Path) -> None:
+    """`formats: [csv]` in the registry: the connector's renderer writes that partner's deliveries, no core edit."""
+    env = install(tmp_path / "site", "import dataclasses\n" + CONNECTOR + CSV_RENDERER)
+    debt_source = "urn:nld:oin:00000001234567890000:systeem:schuldhulp"
+    partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
+    partners.append(
+        {
+            "id": "schuldhulp-zwolle",
+            "role": "debt-assistance",
+            "source": debt_source,
+            "formats": ["csv"],
+        }
+    )
+    partners_file = tmp_path / "partners.yaml"
+    partners_file.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
+    swt = next(p["source"] for p in partners if p["role"] == "swt")
+    data = {"request_id": "SHV-1", "household_size": 3, "reason": "Huurachterstand"}
+    events = [_event("debt-assistance.requested", swt, data, 1)]
+    done = subprocess.run(
+        [sys.executable, "-c", RAW_SCRIPT, str(partners_file), json.dumps(events)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    deliveries = [
+        json.loads(line.removeprefix("DELIVERY "))
+        for line in done.stdout.splitlines()
+        if line.startswith("DELIVERY ")
+    ]
+    assert deliveries == [["schuldhulp-zwolle", "text/csv", "SHV-1;3;Huurachterstand\r\n"]]
+
+
+def test_a_format_the_partners_role_does_not_offer_is_refused_by_path(tmp_path: Path) -> None:
+    """`formats: [csv]` on a role whose connector offers none: the registry names the entry."""
+    partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
+    partners[0]["formats"] = ["csv"]
+    path = tmp_path / "partners.yaml"
+    path.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        load_registry(path)
+    assert caught.value.path == "partners[0].formats[0]"
+    assert caught.value.message.startswith(f"a {partners[0]['role']} partner cannot use csv")

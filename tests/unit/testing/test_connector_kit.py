@@ -159,3 +159,39 @@ def test_garbage_that_an_adapter_passes_as_an_event_is_caught_by_validation() ->
 async def test_the_kit_runs_inside_an_async_test_too() -> None:
     """Called where an event loop is running, the delivery check uses a loop of its own."""
     kit.check_connector(_connector("gp"))
+
+
+def test_the_kits_partner_of_a_new_agb_role_has_the_agb_its_examples_carry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new role with AGBs: the kit's partner sends with the AGB of the examples, not one made up."""
+    from hub.connectors import Catalogue, TypeSpec, discover
+    from hub.schemas import ContractModel
+
+    class CoachReported(ContractModel):
+        report_id: str
+        coach_agb: str
+
+    role = RoleSpec(name="coach", description="Budgetcoach.", agb=True)
+    spec = TypeSpec(
+        type="nl.sociaaldomein.coach.reported.v1",
+        model=CoachReported,
+        subject_field="report_id",
+        sender_role="coach",
+        family="coach",
+        short_name="coach.reported",
+        sender_agb_field=("coach_agb",),
+    )
+    folder = tmp_path / "coach.reported" / "valid"
+    folder.mkdir(parents=True)
+    event = {
+        "source": "urn:nld:kit:coach-zwolle",
+        "data": {"report_id": "R1", "coach_agb": "73730099"},
+    }
+    (folder / "one.json").write_text(json.dumps(event), encoding="utf-8")
+    coach = Connector(role=role, sends=(spec,), examples=tmp_path)
+    found = Catalogue([*discover(), ("tests.coach", coach)])
+    monkeypatch.setattr(kit, "catalogue", lambda: found)
+    monkeypatch.setattr("hub.connectors.registry.catalogue", lambda: found)
+    partner = kit.kit_registry(coach).only("coach")
+    assert (partner.source, partner.agb) == ("urn:nld:kit:coach-zwolle", "73730099")
