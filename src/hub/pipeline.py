@@ -382,6 +382,7 @@ class Pipeline:
             recipients=delivered,
             withheld=withheld,
             at=self._clock().isoformat(),
+            errors=tuple((e.path, e.code.value, e.message) for e in outcome.errors),
         )
         return [OutRecord(self._status_topic, status.key, status.to_json())]
 

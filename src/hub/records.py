@@ -68,6 +68,22 @@ STATUS_RECORD_SCHEMA: Final[Mapping[str, Any]] = {
         "recipients": {**_STRINGS, "description": "Partner ids it was delivered to."},
         "withheld": {**_STRINGS, "description": "Partner ids it was withheld from."},
         "at": {**_TEXT_OR_NULL, "format": "date-time", "description": "When it was decided."},
+        "errors": {
+            "type": "array",
+            "description": "Why a dead-lettered event was refused: a path, a code and a "
+            "sentence each, never a value (as the gateway's 422 lists them). Absent in "
+            "records written before it was added.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["path", "code", "message"],
+                "additionalProperties": False,
+            },
+        },
     },
     "required": [
         "event_id",
@@ -100,6 +116,8 @@ class StatusRecord:
     recipients: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
     at: str | None = None
+    errors: tuple[tuple[str, str, str], ...] = ()
+    """(path, code, message) of each error of a dead-lettered event: no values."""
 
     @property
     def key(self) -> bytes:
@@ -119,6 +137,10 @@ class StatusRecord:
                 "recipients": self.recipients,
                 "withheld": self.withheld,
                 "at": self.at,
+                "errors": [
+                    {"path": path, "code": code, "message": message}
+                    for path, code, message in self.errors
+                ],
             }
         )
 
@@ -138,7 +160,21 @@ class StatusRecord:
             recipients=_strings(record.get("recipients")),
             withheld=_strings(record.get("withheld")),
             at=_text(record.get("at")),
+            errors=_errors(record.get("errors")),
         )
+
+
+def _errors(value: object) -> tuple[tuple[str, str, str], ...]:
+    """The (path, code, message) entries of a status record's ``errors``; others skipped."""
+    if not isinstance(value, list):
+        return ()
+    found = []
+    for item in value:
+        if isinstance(item, Mapping):
+            path, code, message = (item.get(k) for k in ("path", "code", "message"))
+            if isinstance(path, str) and isinstance(code, str) and isinstance(message, str):
+                found.append((path, code, message))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,20 @@ def test_an_invalid_event_is_dead_lettered_with_its_copy(hub: InMemoryPipeline) 
     assert "999999991" not in json.dumps([e.as_dict() for e in letter.errors])
 
 
+def test_a_stateful_rejection_shows_its_sender_the_path_code_and_sentence(
+    hub: InMemoryPipeline,
+) -> None:
+    """messages.md: a rejection names the field path, a stable code and a sentence; GET /events/{id} reads them."""
+    status_changed = load_example("referrals.status-changed/valid/received.json")
+    out = hub.feed(status_changed)  # no such referral: unroutable
+    status = StatusRecord.from_json(only(out, hub.layout.status).value or b"")
+    letter = DeadLetter.from_json(only(out, hub.layout.deadletter).value or b"")
+    assert status is not None
+    assert letter is not None
+    assert status.errors == tuple((e.path, e.code.value, e.message) for e in letter.errors)
+    assert status.errors[0][:2] == ("data.referral_id", "UNKNOWN_REFERENCE")
+
+
 def test_a_broken_resend_of_a_routed_event_leaves_its_status_alone(hub: InMemoryPipeline) -> None:
     """A resend under a routed (source, id) that fails validation is dead-lettered, and the status stays "delivered"."""
     event = load_example(REFERRAL)

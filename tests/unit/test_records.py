@@ -20,17 +20,20 @@ from hub.records import (
     StatusRecord,
 )
 
-# As the router has written them since the status topic exists (compact JSON, this key order).
-STATUS = (
+# As the router writes them (compact JSON, this key order); before ``errors`` was added,
+# the same without it (OLD_STATUS).
+OLD_STATUS = (
     b'{"event_id":"46353c21-8c1b-55e2-aae5-e98bd607ae35","source":"urn:nld:agb:01234567",'
     b'"partner":"gp-de-linde","type":"nl.sociaaldomein.referrals.submitted.v1",'
     b'"status":"delivered","codes":[],"recipients":["swt-zwolle"],"withheld":[],'
     b'"at":"2026-01-05T09:30:00+00:00"}'
 )
+STATUS = OLD_STATUS[:-1] + b',"errors":[]}'
 REFUSED_STATUS = (
     b'{"event_id":"bad-1","source":"urn:nld:agb:01234567","partner":"gp-de-linde","type":null,'
     b'"status":"dead-lettered","codes":["PROCESSING_FAILED"],"recipients":[],"withheld":[],'
-    b'"at":"2026-01-05T09:30:00+00:00"}'
+    b'"at":"2026-01-05T09:30:00+00:00","errors":[{"path":"","code":"PROCESSING_FAILED",'
+    b'"message":"The hub could not process this event."}]}'
 )
 KEY, VALUE = b"DL-2025-0317", b'{"referral_id":"DL-2025-0317"}'
 COPIED = (
@@ -69,12 +72,21 @@ def test_a_status_record_reads_and_writes_todays_json() -> None:
     assert record.to_json() == STATUS
 
 
+def test_a_status_record_written_before_errors_reads_without_them() -> None:
+    """Records on the compacted topic from before ``errors`` read as having none."""
+    record = StatusRecord.from_json(OLD_STATUS)
+    assert record == StatusRecord.from_json(STATUS)
+    assert record is not None
+    assert record.errors == ()
+
+
 def test_a_status_record_of_an_unread_type_keeps_its_null() -> None:
     """A refused event's status (no type known) round-trips with ``type: null``."""
     record = StatusRecord.from_json(REFUSED_STATUS)
     assert record is not None
     assert record.type is None
     assert record.codes == ("PROCESSING_FAILED",)
+    assert record.errors == (("", "PROCESSING_FAILED", "The hub could not process this event."),)
     assert record.to_json() == REFUSED_STATUS
 
 

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from hub.gateway.problems import PROBLEM_MEDIA_TYPE, ProblemBody
+from hub.gateway.problems import PROBLEM_MEDIA_TYPE, ErrorItem, ProblemBody
 from hub.inbound import BATCH_MEDIA_TYPE, STRUCTURED_MEDIA_TYPES
 from hub.schemas import TYPES
 
@@ -117,6 +117,10 @@ class EventStatusBody(BaseModel):
     recipients: list[str] = Field(description="Partner ids the event was delivered to.")
     withheld: list[str] = Field(description="Partner ids whose delivery was withheld.")
     at: str | None = Field(description="When the router decided (RFC 3339); null if accepted.")
+    errors: list[ErrorItem] = Field(
+        description="When dead-lettered: each error's path, code and a sentence, never a value "
+        "(as a 422 lists them); empty otherwise."
+    )
 
 
 def event_status_body(extras: Iterable[type[BaseModel]]) -> type[BaseModel]:

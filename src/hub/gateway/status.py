@@ -5,7 +5,8 @@ The router writes one record per processed event to the compacted status topic
 
     {"event_id": ..., "source": ..., "partner": "gp-de-linde", "type": ...,
      "status": "delivered" | "dead-lettered", "codes": [...],
-     "recipients": ["swt-zwolle"], "withheld": [], "at": "2026-...+00:00"}
+     "recipients": ["swt-zwolle"], "withheld": [], "at": "2026-...+00:00",
+     "errors": [{"path": ..., "code": ..., "message": ...}]}
 
 ``StatusTail`` reads that topic from the beginning with a group-less ``read_committed``
 consumer and keeps following it into a ``StatusBook`` in memory. The book also remembers
@@ -59,6 +60,7 @@ class EventStatus:
     recipients: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
     at: str | None = None
+    errors: tuple[tuple[str, str, str], ...] = ()
 
     def as_dict(self, event_id: str) -> dict[str, Any]:
         """The body of GET /events/{id}."""
@@ -69,6 +71,10 @@ class EventStatus:
             "recipients": list(self.recipients),
             "withheld": list(self.withheld),
             "at": self.at,
+            "errors": [
+                {"path": path, "code": code, "message": message}
+                for path, code, message in self.errors
+            ],
         }
 
 
@@ -83,6 +89,7 @@ def _parse(value: bytes) -> EventStatus | None:
         recipients=record.recipients,
         withheld=record.withheld,
         at=record.at,
+        errors=record.errors,
     )
 
 

@@ -31,6 +31,7 @@ def _record(**fields: Any) -> bytes:
         "recipients": ["swt-zwolle"],
         "withheld": [],
         "at": "2026-11-22T10:00:00+00:00",
+        "errors": [],
     }
     record.update(fields)
     return json.dumps(record).encode()
@@ -51,20 +52,25 @@ async def test_delivered_event_shows_its_recipients(
         "recipients": ["swt-zwolle"],
         "withheld": [],
         "at": "2026-11-22T10:00:00+00:00",
+        "errors": [],
     }
 
 
 async def test_dead_lettered_event_shows_its_codes(
     client: httpx.AsyncClient, book: StatusBook
 ) -> None:
-    """A dead-lettered event answers its reason codes and no recipients."""
-    record = _record(status="dead-lettered", codes=["ID_ALREADY_KNOWN"], recipients=[])
+    """A dead-lettered event answers its reason codes, each error's path and sentence, and no recipients."""
+    error = {"path": "data.referral_id", "code": "ID_ALREADY_KNOWN", "message": "Known already."}
+    record = _record(
+        status="dead-lettered", codes=["ID_ALREADY_KNOWN"], recipients=[], errors=[error]
+    )
     book.apply(status_key(GP_SOURCE, "e-1"), record)
     body = (await client.get("/events/e-1", headers=auth())).json()
-    assert (body["status"], body["codes"], body["recipients"]) == (
+    assert (body["status"], body["codes"], body["recipients"], body["errors"]) == (
         "dead-lettered",
         ["ID_ALREADY_KNOWN"],
         [],
+        [error],
     )
 
 
@@ -80,6 +86,7 @@ async def test_accepted_but_not_yet_processed_reads_accepted(client: httpx.Async
         "recipients": [],
         "withheld": [],
         "at": None,
+        "errors": [],
     }
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from hub.connectors.discovery import Catalogue, discover
 from hub.connectors.protocol import Connector, Rendered, Renderer, RoleSpec, Unrenderable
 from hub.connectors.registry import PartnerRegistry
+from hub.errors import ConfigurationError
 from hub.pipeline import process
 from hub.routing import RenderInput
 from hub.routing.render import BoundRenderer
@@ -35,12 +37,14 @@ def test_a_connector_renders_only_a_format_of_its_role_and_a_type_it_receives() 
     Connector(role=ROLE, receives=("assignments.issued",), renderers=(_renderer(),))
     with pytest.raises(ValueError, match="offers no format xml"):
         Connector(role=ROLE, receives=("assignments.issued",), renderers=(_renderer(format="xml"),))
-    with pytest.raises(ValueError, match=r"does not receive cases\.closed"):
-        Connector(
-            role=ROLE,
-            receives=("assignments.issued",),
-            renderers=(_renderer(types=("cases.closed",)),),
-        )
+    # Names of other connectors' types are resolved by the catalogue, which refuses by path.
+    stray = Connector(
+        role=ROLE,
+        receives=("assignments.issued",),
+        renderers=(_renderer(types=("cases.closed",)),),
+    )
+    with pytest.raises(ConfigurationError, match=r"cases\.closed is not a type gadget receives"):
+        Catalogue([*discover(), ("tests.gadget", stray)])
     with pytest.raises(ValueError, match=r"two iwmo renderers of assignments\.issued"):
         Connector(role=ROLE, receives=("assignments.issued",), renderers=(_renderer(), _renderer()))
 
