@@ -23,7 +23,7 @@ from hub.envelope import parse_time
 from hub.errors import ErrorCode
 from hub.families import state as s
 from hub.families.provisions import check_category
-from hub.families.retention import on_end, with_case
+from hub.families.retention import assignment_over, with_case
 from hub.routing.origin import Origin
 from hub.routing.rules import Replay, RuleInput
 from hub.schemas import STOP_REASONS, TEMPORARY_STOP
@@ -481,7 +481,7 @@ CARE = Family(
         StateKind(
             "assignment",
             "An assignment: provider, law, product, period, result areas, care, links.",
-            on_end,
+            assignment_over,
         ),
         StateKind(
             "assignment-request",

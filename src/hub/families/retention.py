@@ -16,7 +16,7 @@ from hub.families.state import case_key, request_key, safety_case_key
 from hub.routing.retention import RECEIVED, older
 from hub.state.store import StateView
 
-__all__ = ["case_closed", "on_end", "with_case", "with_case_end"]
+__all__ = ["assignment_over", "case_closed", "on_end", "with_case", "with_case_end"]
 
 
 def on_end(
@@ -24,6 +24,23 @@ def on_end(
 ) -> bool:
     """Expired the retention after it ended (``ended_on``); kept while it has not ended."""
     return older(value.get("ended_on"), today, retention)
+
+
+def assignment_over(
+    ident: str, value: Mapping[str, Any], state: StateView, today: date, retention: timedelta
+) -> bool:
+    """Expired the retention after it ended: stopped or withdrawn (``ended_on``), or its period over.
+
+    An assignment whose period ran out without a stop or a withdrawal has ended too (its
+    end date is iWmo's ``Einddatum``); it goes once both its period's end and the last
+    event received about it lie the retention back, so that the clock still counts from
+    receipt (a late event, or one claiming an old period, keeps it the whole retention).
+    """
+    if on_end(ident, value, state, today, retention):
+        return True
+    period = value.get("period")
+    end = period.get("end") if isinstance(period, Mapping) else None
+    return older(end, today, retention) and older(value.get(RECEIVED), today, retention)
 
 
 def with_case_end(

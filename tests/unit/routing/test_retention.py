@@ -249,3 +249,28 @@ def test_held_plans_go_after_the_personal_data_retention_and_unstamped_ones_are_
     expired, stamped = held_sweep(held, date(2026, 1, 5), retention=timedelta(days=30))
     assert expired == ["plan:OLD"]
     assert stamped == {"plan:LEGACY": {"plan_version": 1, "received_on": "2026-01-05"}}
+
+
+def test_an_assignment_whose_period_ran_out_goes_two_years_after_it_and_after_its_last_event() -> (
+    None
+):
+    """Never stopped or withdrawn, its period over: ended too, but its clock still counts from receipt."""
+    assert _expired(
+        {
+            # Period over in 2025, last event then: two years on, gone.
+            "assignment:1": {
+                "period": {"start": "2025-04-01", "end": "2025-12-31"},
+                "received_on": "2025-03-24",
+            },
+            # Period over long ago, but received lately: kept two years from receipt.
+            "assignment:2": {
+                "period": {"start": "2020-01-01", "end": "2020-12-31"},
+                "received_on": "2027-06-01",
+            },
+            # Period still running (or extended): kept.
+            "assignment:3": {
+                "period": {"start": "2025-04-01", "end": "2031-12-31"},
+                "received_on": "2025-03-24",
+            },
+        }
+    ) == ["assignment:1"]
