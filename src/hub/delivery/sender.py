@@ -179,6 +179,17 @@ class _TransportFailure(RetryableDeliveryError):
         super().__init__(recipient, code)
 
 
+class _OutOfTime(DeliveryError):
+    """An open breaker would hold the delivery past ``max_elapsed_seconds``: parked now.
+
+    Not retryable: waiting is what it cannot do. Parked as RETRIES_EXHAUSTED, as when the
+    next retry's wait would pass the same budget.
+    """
+
+    def __init__(self, recipient: str) -> None:
+        super().__init__(recipient, "the breaker stays open past max_elapsed_seconds")
+
+
 def _is_tls_failure(error: BaseException) -> bool:
     """Tell whether an httpx transport error was caused by TLS (handshake, certificate, hostname)."""
     # httpx raises its own ConnectError "from" httpcore's, which is raised "from" the
@@ -250,6 +261,9 @@ class WebhookSender:
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         log = self._log.bind(**log_context)
         started_at = [datetime.now(UTC)]
+        # The time budget covers waits on an open breaker too (docs/webhooks.md): those
+        # happen inside an attempt, where tenacity's stop does not look.
+        deadline = time.monotonic() + self._settings.max_elapsed_seconds
 
         async def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -282,10 +296,12 @@ class WebhookSender:
                 with attempt:
                     attempt_number = attempt.retry_state.attempt_number
                     started_at[0] = datetime.now(UTC)
-                    status, duration = await self._post(webhook_id, body)
+                    status, duration = await self._post(webhook_id, body, deadline)
         except DeliveryError as error:
             reason = (
-                "RETRIES_EXHAUSTED" if isinstance(error, RetryableDeliveryError) else _code(error)
+                "RETRIES_EXHAUSTED"
+                if isinstance(error, RetryableDeliveryError | _OutOfTime)
+                else _code(error)
             )
             await on_attempt(
                 AttemptResult(attempt_number, started_at[0], "parked", error.status, reason)
@@ -308,9 +324,9 @@ class WebhookSender:
             return max(backoff, min(error.retry_after, self._settings.retry_after_max_seconds))
         return backoff
 
-    async def _post(self, webhook_id: str, body: bytes) -> tuple[int, float]:
+    async def _post(self, webhook_id: str, body: bytes, deadline: float) -> tuple[int, float]:
         """One attempt through the breaker; returns (2xx status, seconds) or raises DeliveryError."""
-        await self._wait_for_breaker()
+        await self._wait_for_breaker(deadline)
         headers = {
             "content-type": CLOUDEVENTS_JSON,
             "user-agent": _USER_AGENT,
@@ -350,9 +366,11 @@ class WebhookSender:
         self._breaker_succeeded()
         raise PermanentDeliveryError(self._partner, f"HTTP {status}", status=status)
 
-    async def _wait_for_breaker(self) -> None:
+    async def _wait_for_breaker(self, deadline: float) -> None:
         # The breaker's answer is a time (the rest of its cool-down), not an event to await.
         while (delay := self._breaker.acquire()) > 0:  # noqa: ASYNC110
+            if time.monotonic() + delay > deadline:
+                raise _OutOfTime(self._partner)
             await asyncio.sleep(delay)
 
     def _breaker_failed(self) -> None:

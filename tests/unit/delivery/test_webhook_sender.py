@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -291,3 +292,18 @@ async def test_breaker_opens_after_consecutive_failures_and_closes_on_success() 
     assert states == [BreakerState.CLOSED, BreakerState.CLOSED, BreakerState.HALF_OPEN]
     assert breaker.state is BreakerState.CLOSED
     assert len(seen) == 3
+
+
+async def test_an_open_breaker_does_not_hold_a_delivery_past_max_elapsed() -> None:
+    """The breaker's cool-down counts toward max_elapsed_seconds: parked at once, not after the cool-down."""
+    settings = FAST.model_copy(update={"max_elapsed_seconds": 1.0, "breaker_cooldown_seconds": 600})
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=600)
+    breaker.record_failure()  # another delivery of this partner opened it
+    respond, seen = _script()
+    sender, client = _sender(respond, settings, breaker)
+    async with client, asyncio.timeout(5):
+        outcome, attempts = await _send(sender)
+
+    assert outcome == SendOutcome(False, 1, None, "RETRIES_EXHAUSTED")
+    assert _shape(attempts) == [(1, "parked", None, "RETRIES_EXHAUSTED")]
+    assert seen == []
