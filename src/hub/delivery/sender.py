@@ -368,7 +368,7 @@ class WebhookSender:
 
     async def _wait_for_breaker(self, deadline: float) -> None:
         # The breaker's answer is a time (the rest of its cool-down), not an event to await.
-        while (delay := self._breaker.acquire()) > 0:  # noqa: ASYNC110
+        while (delay := self._breaker.acquire()) > 0:
             if time.monotonic() + delay > deadline:
                 raise _OutOfTime(self._partner)
             await asyncio.sleep(delay)
