@@ -14,7 +14,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hub.dev.localkafka import LocalKafka
-from hub.kafka.clients import started_consumer, stop_consumer
+from hub.kafka.clients import (
+    faststream_batch_consumer,
+    started_consumer,
+    stop_consumer,
+    stop_faststream,
+)
 from hub.kafka.types import TopicPartition
 from hub.settings import KafkaSettings
 
@@ -57,3 +62,32 @@ async def test_a_consumer_stops_without_error_while_its_broker_is_away(
     await asyncio.sleep(2)  # the next fetch fails at once, then waits 5 s
     await stop_consumer(reader)  # raised CancelledError before
     assert reader._client._sync_task is None  # the client closed too
+
+
+@pytest.mark.timeout(180)
+async def test_a_faststream_consumer_stops_without_error_while_its_broker_is_away(
+    own_broker: LocalKafka,
+) -> None:
+    """The audit feed's FastStream consumer stops through the seam as cleanly as an aiokafka one."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=own_broker.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(_TOPIC, 1, 1)])
+    finally:
+        await admin.close()
+    settings = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
+
+    async def handler(values: list[bytes]) -> None:
+        return None
+
+    broker = faststream_batch_consumer(
+        settings, _TOPIC, group_id="outage-feed", handler=handler, retry_backoff_ms=5000
+    )
+    await broker.start()
+    await asyncio.sleep(3)  # joined, fetching
+    [subscriber] = broker.subscribers
+    consumer = subscriber.consumer
+    await asyncio.to_thread(own_broker.stop)
+    await asyncio.sleep(2)  # the next fetch fails at once, then waits 5 s
+    await stop_faststream(broker)  # raised CancelledError before
+    assert consumer._client._sync_task is None  # the client closed too

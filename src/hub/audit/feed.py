@@ -25,7 +25,12 @@ from hub.audit.record import DeliveryAttempt, DisclosureRecord, read_log_record
 from hub.audit.store import DisclosureStore, open_store
 from hub.child import ChildService
 from hub.errors import AuditStoreError
-from hub.kafka import adopt_committed_offsets, faststream_batch_consumer, hub_group
+from hub.kafka import (
+    adopt_committed_offsets,
+    faststream_batch_consumer,
+    hub_group,
+    stop_faststream,
+)
 from hub.observability.logging import get_logger
 from hub.settings import AuditSettings, KafkaSettings, LoggingSettings
 from hub.topics import TopicLayout
@@ -242,7 +247,7 @@ class AuditFeed:
                 starting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await starting
-            await self._broker.stop()
+            await stop_faststream(self._broker)
             if self._store is not None:
                 await self._call(self._store.close)
             self._pool.shutdown(wait=True)

@@ -29,6 +29,7 @@ from hub.kafka.clients import (
     router_transactional_id,
     sasl_failure,
     stop_consumer,
+    stop_faststream,
     tls_failure,
     topic_partitions,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "router_transactional_id",
     "sasl_failure",
     "stop_consumer",
+    "stop_faststream",
     "tls_failure",
     "topic_partitions",
 ]

@@ -53,6 +53,7 @@ __all__ = [
     "ssl_context",
     "started_consumer",
     "stop_consumer",
+    "stop_faststream",
     "tls_failure",
     "topic_partitions",
 ]
@@ -366,6 +367,28 @@ def faststream_broker(settings: KafkaSettings, **options: Any) -> KafkaBroker:
     )
 
 
+async def stop_faststream(broker: KafkaBroker) -> None:
+    """Stop a FastStream broker, its subscribers' Kafka consumers through ``stop_consumer``.
+
+    FastStream's own stop awaits each consumer's ``stop()``, which aiokafka 0.14 cuts
+    short with CancelledError while a broker is away (``stop_consumer``): the audit feed
+    stopping during an outage then ended as failed. The consumers are taken from the
+    subscribers first (``consumer``, FastStream 0.7's attribute: pinned), so that
+    FastStream ends its consume loops without them, and stopped after.
+    """
+    consumers = []
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if isinstance(consumer, AIOKafkaConsumer):
+            consumers.append(consumer)
+            subscriber.consumer = None  # type: ignore[attr-defined]
+    try:
+        await broker.stop()
+    finally:
+        for consumer in consumers:
+            await stop_consumer(consumer)
+
+
 def faststream_batch_consumer(
     settings: KafkaSettings,
     topic: str,
@@ -373,6 +396,7 @@ def faststream_batch_consumer(
     group_id: str,
     handler: Callable[[list[bytes]], Awaitable[None]],
     max_records: int = 500,
+    **options: Any,
 ) -> KafkaBroker:
     """A FastStream broker with one subscriber: batches of committed records' values from the start.
 
@@ -381,7 +405,7 @@ def faststream_batch_consumer(
     dicts, was a third of the audit feed's time). At-least-once: a batch is acknowledged
     when ``handler`` returns; when it raises, the batch is rewound and read again (NACK).
     """
-    broker = faststream_broker(settings, logger=None)
+    broker = faststream_broker(settings, logger=None, **options)
     broker.subscriber(
         topic,
         group_id=group_id,
