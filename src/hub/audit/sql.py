@@ -136,6 +136,11 @@ class SqlDisclosureStore(ABC):
         )
         return [dict(self._record(row[0])) for row in rows]
 
+    def subject_index(self) -> list[tuple[str, str]]:
+        """Every row of the subjects index the lookups read: (disclosure_id, pseudonym)."""
+        rows = self._query("SELECT disclosure_id, pseudonym FROM disclosure_subjects", ())
+        return [(str(row[0]), str(row[1])) for row in rows]
+
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint of the chains."""
         return [Checkpoint.model_validate(value) for value in self.checkpoint_values()]

@@ -67,6 +67,10 @@ class DisclosureStore(Protocol):
         """Every chained record as stored (parsed JSON): what ``hub audit verify`` checks."""
         ...
 
+    def subject_index(self) -> list[tuple[str, str]]:
+        """Every (disclosure_id, pseudonym) of the index ``concerning`` and ``search`` read."""
+        ...
+
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint."""
         ...

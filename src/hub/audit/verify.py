@@ -88,11 +88,41 @@ def verify_store(store: DisclosureStore, keys: Mapping[str, Ed25519PublicKey]) -
             verifier.add_checkpoint(Checkpoint.model_validate(raw))
         except ValidationError:
             verifier.malformed(str(raw.get("chain")), _number(raw.get("seq")), "checkpoint")
-    breaks = verifier.finish()
+    breaks = verifier.finish() + _index_breaks(values, store.subject_index())
     chains = {str(v["chain"]) for v in values} | {p.chain for p in purges}
     return VerifyReport(
         "store", verifier.records, len(chains), verifier.checkpoints, len(purges), tuple(breaks)
     )
+
+
+def _index_breaks(values: list[dict[str, Any]], index: list[tuple[str, str]]) -> list[Break]:
+    """Chained records whose rows in the subjects index are not their ``data_subjects``.
+
+    The chain covers the record's JSON; a resident's report and the read API find records
+    through the index beside it. A row deleted there hides a disclosure from the resident
+    it concerns, one added shows it to another, and the chain would not say so.
+    """
+    rows: dict[str, set[str]] = {}
+    for indexed_id, pseudonym in index:
+        rows.setdefault(indexed_id, set()).add(pseudonym)
+    breaks = []
+    for value in values:
+        disclosure_id = value.get("disclosure_id")
+        subjects = value.get("data_subjects")
+        if not isinstance(disclosure_id, str) or not isinstance(subjects, list):
+            continue  # the chain names a malformed record already
+        if rows.get(disclosure_id, set()) != {s for s in subjects if isinstance(s, str)}:
+            breaks.append(
+                Break(
+                    "index",
+                    str(value.get("chain")),
+                    _number(value.get("seq")),
+                    "the subjects index differs from the record's data_subjects "
+                    "(a resident's report would miss or misplace it)",
+                    disclosure_id,
+                )
+            )
+    return breaks
 
 
 async def verify_topic(

@@ -207,6 +207,29 @@ def test_a_row_deleted_from_the_store_is_named(tmp_path: Path, written: list[Out
     assert [(b.kind, b.seq) for b in broken.breaks] == [("removed", 1)]
 
 
+
+def test_a_row_of_the_subjects_index_changed_behind_the_chains_back_is_named(
+    tmp_path: Path, written: list[OutRecord]
+) -> None:
+    """The chain covers the record; the lookups read the index: a deleted or added subject row is named too."""
+    url = _store(tmp_path, written)
+    records = _records_of(_values(written), _a_long_chain(_values(written)))
+    hidden = next(r for r in records if r["data_subjects"])
+    other = next(r for r in records if r["disclosure_id"] != hidden["disclosure_id"])
+    _sql(
+        url,
+        "DROP TRIGGER disclosure_subjects_no_delete",
+        f"DELETE FROM disclosure_subjects WHERE disclosure_id = '{hidden['disclosure_id']}'",
+        "INSERT INTO disclosure_subjects (disclosure_id, pseudonym)"
+        f" VALUES ('{other['disclosure_id']}', 'someone-else')",
+    )
+    with open_store(url, read_only=True) as store:
+        broken = verify_store(store, KEYS)
+    assert {(b.kind, b.disclosure_id) for b in broken.breaks} == {
+        ("index", hidden["disclosure_id"]),
+        ("index", other["disclosure_id"]),
+    }
+
 def test_a_purge_is_signed_accounted_for_and_verify_still_passes(
     tmp_path: Path, written: list[OutRecord]
 ) -> None:
