@@ -207,7 +207,6 @@ def test_a_row_deleted_from_the_store_is_named(tmp_path: Path, written: list[Out
     assert [(b.kind, b.seq) for b in broken.breaks] == [("removed", 1)]
 
 
-
 def test_a_row_of_the_subjects_index_changed_behind_the_chains_back_is_named(
     tmp_path: Path, written: list[OutRecord]
 ) -> None:
@@ -229,6 +228,7 @@ def test_a_row_of_the_subjects_index_changed_behind_the_chains_back_is_named(
         ("index", hidden["disclosure_id"]),
         ("index", other["disclosure_id"]),
     }
+
 
 def test_a_purge_is_signed_accounted_for_and_verify_still_passes(
     tmp_path: Path, written: list[OutRecord]
