@@ -14,6 +14,7 @@ from hub import router
 from hub.kafka import TopicPartition
 from hub.pipeline import OutRecord
 from hub.settings import KafkaSettings, PrivacySettings, RetrySettings
+from hub.state import StateStore
 from hub.state.disk import DiskStore
 from hub.topics import TopicLayout
 
@@ -36,6 +37,9 @@ class _Clients:
 
 
 class _Changelogs:
+    def __init__(self) -> None:
+        self.held = StateStore()
+
     async def catch_up(self, limit_seconds: float = 30.0) -> None:
         await asyncio.sleep(0)
 
@@ -104,12 +108,8 @@ async def test_the_sweep_at_start_comes_before_the_first_batch() -> None:
     await ownership.on_partitions_assigned([TopicPartition("t.inbound.gp", 0)])
     stop = asyncio.Event()
     clients = _JoiningClients(stop)
-    held = SimpleNamespace(held=None)
     session = SimpleNamespace(
-        state=state,
-        clients=clients,
-        changelogs=SimpleNamespace(held=held, catch_up=_Changelogs().catch_up),
-        ownership=ownership,
+        state=state, clients=clients, changelogs=_Changelogs(), ownership=ownership
     )
     hub_router = router.KafkaRouter(
         kafka=KafkaSettings(),
