@@ -480,6 +480,12 @@ class GatewaySettings(BaseModel):
         description="How long GET /deliveries waits for a delivery when there is none newer "
         "than the cursor (a short long-poll); an empty page answers after it.",
     )
+    pull_anchored_cursors: bool = Field(
+        default=True,
+        description="Give out pull cursors with anchors (version 3: a reset stream answers "
+        "410). False gives out version 2 cursors, which gateways of earlier versions read: "
+        "for a rolling upgrade, until every gateway runs this version (docs/deliveries.md).",
+    )
     pull_timeout_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -8,9 +8,9 @@ every other partner may pull its own stream too, e.g. to catch up after its webh
 endpoint was down (it gets the same ids and sequences as by webhook, and dedupes by id).
 
 The cursor is opaque to partners: base64url (no padding) of
-``3.<partition>:<offset>[:<anchor>:<tag>],....<CRC-32 of the rest>``: per partition the
-offset after the last delivery returned and, once one was, that delivery's offset
-(the anchor) with a CRC-32 of its id (the tag). The next pull reads each partition from
+``3.<partition>:<offset>[:<back>:<tag>],....<CRC-32 of the rest>``: per partition the
+offset after the last delivery returned and, once one was, how far before it that
+delivery lies (the anchor) with a CRC-32 of its id (the tag). The next pull reads each partition from
 its anchor and checks that the delivery there is still the one the cursor was given
 after: a stream an operator deleted and recreated, refilled past the old offset, holds
 other deliveries there, and the cursor is 410 instead of reading on from the middle.
@@ -56,13 +56,15 @@ __all__ = [
     "pull_group",
 ]
 
-CURSOR_MAX_CHARS: Final = 2048
-"""Longest cursor read; ~100 partitions' offsets fit in a fifth of it."""
+CURSOR_MAX_CHARS: Final = 8192
+"""Longest cursor read: 128 partitions with 19-digit offsets and their anchors fit (a
+request line of about 8 KiB, within what HTTP servers and proxies take by default)."""
 
 _VERSION: Final = "3"
 """``3.<body>.<crc32 of body, 8 hex>``; an entry of the body is ``<partition>:<offset>`` or
-``<partition>:<offset>:<anchor>:<tag>``. The check makes a cut-off or edited cursor one the
-hub did not write (a prefix of a cursor could be a cursor of fewer partitions)."""
+``<partition>:<offset>:<back>:<tag>``, the anchor ``back`` offsets before ``offset`` (1 or
+2 digits, mostly). The check makes a cut-off or edited cursor one the hub did not write (a
+prefix of a cursor could be a cursor of fewer partitions)."""
 _UNANCHORED_VERSION: Final = "2"  # ``2.<body>.<check>`` with plain entries, as given out before
 _UNCHECKED_VERSION: Final = "1"  # ``1.<body>``, as given out before that; still read
 _CHECK: Final = re.compile(r"[0-9a-f]{8}")
@@ -114,15 +116,30 @@ class CursorExpired(HubError):
         super().__init__(f"cursor of {partner_id} is out of its stream on partitions {partitions}")
 
 
-def encode_cursor(positions: Mapping[int, int], anchors: Mapping[int, Anchor] | None = None) -> str:
-    """The opaque cursor for these next offsets per partition, with the anchors below them."""
+def encode_cursor(
+    positions: Mapping[int, int],
+    anchors: Mapping[int, Anchor] | None = None,
+    *,
+    anchored: bool = True,
+) -> str:
+    """The opaque cursor for these next offsets per partition, with the anchors below them.
+
+    ``anchored=False``: a version 2 cursor, without anchors, as gateways before version 3
+    read them (``pull_anchored_cursors``, for a rolling upgrade).
+    """
+    if not anchored:
+        return _encode(_UNANCHORED_VERSION, positions, {})
     return _encode(_VERSION, positions, anchors or {})
 
 
 def _encode(version: str, positions: Mapping[int, int], anchors: Mapping[int, Anchor]) -> str:
     body = ",".join(
         f"{partition}:{offset}"
-        + (f":{anchor.offset}:{anchor.tag}" if (anchor := anchors.get(partition)) else "")
+        + (
+            f":{offset - anchor.offset}:{anchor.tag}"
+            if (anchor := anchors.get(partition)) is not None
+            else ""
+        )
         for partition, offset in sorted(positions.items())
     )
     text = f"{version}.{body}" + (f".{_check(body)}" if version != _UNCHECKED_VERSION else "")
@@ -170,10 +187,10 @@ def decode_cursor(cursor: str) -> Cursor:
             raise CursorInvalid
         positions[partition] = offset
         if anchor_parts:
-            anchor = Anchor(int(anchor_parts[0]), anchor_parts[1])
-            if anchor.offset >= offset:  # an anchor is a delivery before the next offset
+            back = int(anchor_parts[0])
+            if not 0 < back <= offset:  # an anchor is a delivery before the next offset
                 raise CursorInvalid
-            anchors[partition] = anchor
+            anchors[partition] = Anchor(offset - back, anchor_parts[1])
     if _encode(version, positions, anchors) != cursor:  # one spelling: no leading zeros, sorted
         raise CursorInvalid
     return Cursor(positions, anchors)
@@ -228,11 +245,13 @@ class PullDeliveries:
         *,
         wait_seconds: float,
         taken: Taken | None = None,
+        anchored: bool = True,
     ) -> None:
         self._stream = stream
         self._layout = layout
         self._wait_seconds = wait_seconds
         self._taken = taken
+        self._anchored = anchored
 
     async def page(self, partner: Partner, cursor: str | None, limit: int) -> PulledPage:
         """Up to ``limit`` deliveries of ``partner`` after ``cursor`` (None: the oldest retained).
@@ -268,7 +287,10 @@ class PullDeliveries:
             and isinstance(partner.delivery, PullDelivery)
         ):
             self._taken(partner, topic, after)
-        return PulledPage(body, count, encode_cursor(page.positions, _next_anchors(page, anchors)))
+        following = encode_cursor(
+            page.positions, _next_anchors(page, anchors), anchored=self._anchored
+        )
+        return PulledPage(body, count, following)
 
 
 def _moved(page: StreamPage, anchors: Mapping[int, Anchor]) -> list[int]:

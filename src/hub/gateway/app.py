@@ -498,7 +498,11 @@ def create_app(
             None
             if deliveries is None
             else PullDeliveries(
-                deliveries, layout, wait_seconds=settings.pull_wait_seconds, taken=taken
+                deliveries,
+                layout,
+                wait_seconds=settings.pull_wait_seconds,
+                taken=taken,
+                anchored=settings.pull_anchored_cursors,
             )
         ),
         lanes=lanes,

@@ -60,12 +60,13 @@ class StreamPage:
     positions: dict[int, int]
     """Per partition of the topic: the offset after the last record returned (or skipped)."""
     anchors: dict[int, Record | None] = field(default_factory=dict)
-    """Per partition read from an anchor with records fetched: the first record at or after
-    the anchor and before ``after`` (the caller compares it with the record it expects
-    there), or None when the first one fetched was at ``after`` or later."""
+    """Per partition whose anchor was read: the first record at or after the anchor when it
+    lies before ``after`` (the caller compares it with the record it expects there), or
+    None when the first one there was at ``after`` or later (the anchor is gone)."""
 
 
 _FIRST_FETCH_MS = 250
+_ANCHOR_WAIT_MS = 2_000  # the anchored records are there: a fetch or two brings them
 
 
 class StreamReader:
@@ -115,10 +116,10 @@ class StreamReader:
         OffsetsOutOfRange for offsets the topic no longer (or never) held, KafkaError
         for Kafka failures.
 
-        ``anchors`` (partition -> an offset below its ``after``): read that partition from
-        the anchor instead, and hand the first record found before ``after`` back in
-        ``StreamPage.anchors`` (not among the records, not counted in ``max_records`` or
-        the byte budget). An anchor the topic no longer holds (retention) is dropped.
+        ``anchors`` (partition -> an offset below its ``after``): read the record at each
+        first, in a fetch of its own, and hand it back in ``StreamPage.anchors`` (not
+        among the records, not counted in ``max_records``, the byte budget or the wait).
+        An anchor the topic no longer holds (retention) is not read.
         """
         partitions = await self._partitions_of(topic)
         # A seek leaves nothing buffered: the first fetch needs a round trip to the broker
@@ -147,49 +148,38 @@ class StreamReader:
         starts, anchored = await _starts(reader, topic, partitions, wanted)
         for tp, offset in starts.items():
             reader.seek(tp, offset)
+        anchors = await _anchor_records(reader, partitions, starts, anchored) if anchored else {}
         try:
             fetched = await reader.getmany(
-                *partitions, timeout_ms=timeout_ms, max_records=wanted.records + len(anchored)
+                *partitions, timeout_ms=timeout_ms, max_records=wanted.records
             )
         except OffsetOutOfRangeError as exc:  # retention deleted them since the check
             expired = [tp.partition for tp in (exc.args[0] if exc.args else {})]
             raise OffsetsOutOfRange(topic, expired or [tp.partition for tp in starts], []) from None
-        return await self._page(reader, partitions, fetched, wanted, anchored)
+        return await self._page(reader, partitions, fetched, anchors)
 
     async def _page(
         self,
         reader: AIOKafkaConsumer,
         partitions: list[TopicPartition],
         fetched: Mapping[TopicPartition, list[Record]],
-        wanted: _Wanted,
-        anchored: set[int],
+        anchors: dict[int, Record | None],
     ) -> StreamPage:
         records: list[Record] = []
-        anchors: dict[int, Record | None] = {}
         cut: dict[int, int] = {}
         size = 0
         for tp in sorted(fetched, key=lambda tp: tp.partition):
             for record in fetched[tp]:
-                if tp.partition in anchored:
-                    before = record.offset < wanted.after[tp.partition]
-                    anchors.setdefault(tp.partition, record if before else None)
-                    if before:  # the anchor's place: not a record of the page
-                        continue
                 cost = len(record.value or b"") + len(record.key or b"")
-                if records and (size + cost > self._max_bytes or len(records) >= wanted.records):
+                if records and size + cost > self._max_bytes:
                     cut.setdefault(tp.partition, record.offset)
                     break
                 records.append(record)
                 size += cost
         # Where every fetched record was returned, the consumer's position also steps over
         # transaction markers and aborted records; else the page ends at the first left out.
-        # A partition read from its anchor and not fetched past it stays where it was asked.
         positions = {
-            tp.partition: cut.get(
-                tp.partition,
-                max(await reader.position(tp), wanted.after.get(tp.partition, 0)),
-            )
-            for tp in partitions
+            tp.partition: cut.get(tp.partition, await reader.position(tp)) for tp in partitions
         }
         return StreamPage(records, positions, anchors)
 
@@ -265,11 +255,11 @@ async def _starts(
     topic: str,
     partitions: list[TopicPartition],
     wanted: _Wanted,
-) -> tuple[dict[TopicPartition, int], set[int]]:
-    """Where to read each partition from, and which are read from their anchor.
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """Where to read each partition from, and the anchors still held (by partition).
 
     OffsetsOutOfRange for offsets the topic does not hold. An anchor below the oldest
-    retained record is dropped: that partition is read from its ``after``.
+    retained record is left out: that partition is read unchecked.
     """
     oldest = await reader.beginning_offsets(partitions)
     # Under read_committed, the end is the last stable offset: what a read may reach.
@@ -277,7 +267,7 @@ async def _starts(
     after = wanted.after
     expired, unknown = [], sorted(set(after) - {tp.partition for tp in partitions})
     starts: dict[TopicPartition, int] = {}
-    anchored: set[int] = set()
+    anchored: dict[TopicPartition, int] = {}
     for tp in partitions:
         offset = after.get(tp.partition)
         anchor = wanted.anchors.get(tp.partition)
@@ -287,11 +277,51 @@ async def _starts(
             expired.append(tp.partition)
         elif offset > ends[tp]:
             unknown.append(tp.partition)
-        elif anchor is not None and oldest[tp] <= anchor < offset:
-            starts[tp] = anchor
-            anchored.add(tp.partition)
         else:
             starts[tp] = offset
+            if anchor is not None and oldest[tp] <= anchor < offset:
+                anchored[tp] = anchor
     if expired or unknown:
         raise OffsetsOutOfRange(topic, expired, unknown)
     return starts, anchored
+
+
+async def _anchor_records(
+    reader: AIOKafkaConsumer,
+    partitions: list[TopicPartition],
+    starts: Mapping[TopicPartition, int],
+    anchored: Mapping[TopicPartition, int],
+) -> dict[int, Record | None]:
+    """The first record at or after each anchor: Record when it lies before the start, else None.
+
+    A fetch of its own, before the page's, so that the anchors neither end the page's
+    long-poll (a record is always there to read) nor take its byte budget. Only the
+    anchored partitions fetch meanwhile; each is seeked back to its start after. A
+    partition that yields nothing within ``_ANCHOR_WAIT_MS``, or whose anchor retention
+    took since the look-up, is left out: not judged.
+    """
+    others = [tp for tp in partitions if tp not in anchored]
+    reader.pause(*others)
+    for tp, offset in anchored.items():
+        reader.seek(tp, offset)
+    found: dict[int, Record | None] = {}
+    pending = set(anchored)
+    deadline = time.monotonic() + _ANCHOR_WAIT_MS / 1000
+    try:
+        while pending and (left := deadline - time.monotonic()) > 0:
+            try:
+                fetched = await reader.getmany(*pending, timeout_ms=int(left * 1000) + 1)
+            except OffsetOutOfRangeError as exc:
+                gone = set(exc.args[0]) if exc.args else set(pending)
+                pending -= gone
+                continue
+            for tp, records in fetched.items():
+                if records and tp in pending:
+                    pending.discard(tp)
+                    first = records[0]
+                    found[tp.partition] = first if first.offset < starts[tp] else None
+    finally:
+        reader.resume(*others)
+        for tp in anchored:
+            reader.seek(tp, starts[tp])
+    return found

@@ -37,12 +37,28 @@ def test_a_cursor_is_base64url_of_versioned_offsets_and_their_check() -> None:
 
 
 def test_an_anchor_follows_its_partitions_offset() -> None:
-    """Partition 0 next at 12, its last delivery at 10 tagged 0a1b2c3d: "0:12:10:0a1b2c3d"."""
+    """Partition 0 next at 12, its last delivery at 10 tagged 0a1b2c3d: "0:12:2:0a1b2c3d" (2 back)."""
     anchors = {0: Anchor(10, "0a1b2c3d")}
     cursor = encode_cursor({3: 4, 0: 12}, anchors)
-    body = "0:12:10:0a1b2c3d,3:4"
+    body = "0:12:2:0a1b2c3d,3:4"
     assert cursor == _wrap(f"3.{body}.{zlib.crc32(body.encode()):08x}")
     assert decode_cursor(cursor) == Cursor({0: 12, 3: 4}, anchors)
+
+
+def test_an_unanchored_cursor_is_version_2_as_gateways_before_read_it() -> None:
+    """For a rolling upgrade (pull_anchored_cursors false): "2.0:12,3:4.<check>", anchors left out."""
+    cursor = encode_cursor({3: 4, 0: 12}, {0: Anchor(10, "0a1b2c3d")}, anchored=False)
+    assert cursor == _wrap(f"2.0:12,3:4.{zlib.crc32(b'0:12,3:4'):08x}")
+
+
+def test_a_cursor_of_128_partitions_with_the_longest_offsets_is_read() -> None:
+    """Every partition anchored, every offset 19 digits: still within CURSOR_MAX_CHARS."""
+    top = 2**63 - 1
+    positions = dict.fromkeys(range(128), top)
+    anchors = dict.fromkeys(range(128), Anchor(top - 99, "ffffffff"))
+    cursor = encode_cursor(positions, anchors)
+    assert len(cursor) <= CURSOR_MAX_CHARS
+    assert decode_cursor(cursor) == Cursor(positions, anchors)
 
 
 def test_cursors_given_out_before_are_still_read() -> None:
@@ -57,9 +73,9 @@ def test_cursors_given_out_before_are_still_read() -> None:
 def test_an_anchor_at_or_past_its_offset_or_in_an_old_version_is_refused() -> None:
     """An anchor is a delivery before the next offset, and only version 3 has anchors."""
     for version, body in [
-        ("3", "0:12:12:0a1b2c3d"),
-        ("3", "0:12:13:0a1b2c3d"),
-        ("2", "0:12:10:0a1b2c3d"),
+        ("3", "0:12:0:0a1b2c3d"),  # 0 back: the next offset itself
+        ("3", "0:12:13:0a1b2c3d"),  # before offset 0
+        ("2", "0:12:2:0a1b2c3d"),
     ]:
         with pytest.raises(CursorInvalid):
             decode_cursor(_wrap(f"{version}.{body}.{zlib.crc32(body.encode()):08x}"))
