@@ -81,6 +81,10 @@ class RoleSpec:
     def __post_init__(self) -> None:
         if not _SLUG.fullmatch(self.name):
             raise ValueError(f"a role name is a lowercase slug, not {self.name!r}")
+        for name in self.formats:
+            if not _SLUG.fullmatch(name):
+                # A partner asks for it in the registry, which takes slugs only.
+                raise ValueError(f"a format name is a lowercase slug, not {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,19 +142,26 @@ class TypeSpec:
     def __post_init__(self) -> None:
         # Both name fields of the model that the hub checks against the envelope and the
         # sender; a misspelt one would switch its check off without a word.
-        if _model_field(self.model, self.subject_field) is None:
+        if _model_field(self.model, self.subject_field, required=True) is None:
+            # Required too: the subject must equal it, and an event without it would pass.
             raise ValueError(
-                f"{self.type}: subject_field {self.subject_field!r} is not a field of "
-                f"{self.model.__name__}"
+                f"{self.type}: subject_field {self.subject_field!r} is not a required field "
+                f"of {self.model.__name__}"
             )
         if self.sender_agb_field is not None:
             _check_path(self.type, self.model, self.sender_agb_field)
 
 
-def _model_field(model: ModelClass, name: str) -> Any:
-    """The annotation of the model's field ``name`` as data names it (its alias, if any); None if absent."""
+def _model_field(model: ModelClass, name: str, *, required: bool = False) -> Any:
+    """The annotation of the model's field that data names ``name``; None if there is none.
+
+    Data names a field by its alias when it has one (the hub reads the event's JSON), else
+    by its attribute. ``required``: None also when the field may be left out.
+    """
     for attribute, info in model.model_fields.items():
-        if name in (attribute, info.alias):
+        if name == (info.alias or attribute):
+            if required and not info.is_required():
+                return None
             return info.annotation if info.annotation is not None else Any
     return None
 

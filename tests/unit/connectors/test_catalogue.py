@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import Field
 
 from hub.connectors import (
     Catalogue,
@@ -492,12 +493,24 @@ class _Referred(ContractModel):
     referrer: _Referrer | None = None
 
 
+class _Aliased(ContractModel):
+    case_ref: str = Field(alias="case-ref")
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         (
             {"subject_field": "requestid"},
-            "subject_field 'requestid' is not a field of _Referred",
+            "subject_field 'requestid' is not a required field of _Referred",
+        ),
+        (
+            {"subject_field": "referrer"},  # optional: an event without it would pass
+            "subject_field 'referrer' is not a required field of _Referred",
+        ),
+        (
+            {"model": _Aliased, "subject_field": "case_ref"},  # data calls it case-ref
+            "subject_field 'case_ref' is not a required field of _Aliased",
         ),
         (
             {"sender_agb_field": ("referrer", "abg")},
@@ -522,10 +535,21 @@ def test_a_type_naming_a_field_its_model_lacks_is_refused(
         "short_name": "referred",
         "sender_agb_field": ("referrer", "agb"),
     }
-    with pytest.raises(ValueError, match="is not a field") as caught:
+    with pytest.raises(ValueError, match="is not a") as caught:
         TypeSpec(**(values | fields))
-    assert str(caught.value) == f"nl.sociaaldomein.referred.v1: {message}"
+    model_name = (values | fields)["model"].__name__
+    assert str(caught.value) == f"nl.sociaaldomein.referred.v1: {message}".replace(
+        "_Referred", model_name
+    )
     assert TypeSpec(**values).sender_agb_field == ("referrer", "agb")
+    aliased = values | {"model": _Aliased, "subject_field": "case-ref", "sender_agb_field": None}
+    assert TypeSpec(**aliased).subject_field == "case-ref"
+
+
+def test_a_format_name_is_a_slug_as_the_registry_asks_for_it() -> None:
+    """A format the registry's `formats` could never name is refused where it is declared."""
+    with pytest.raises(ValueError, match="a format name is a lowercase slug, not 'zorgmail_v2'"):
+        RoleSpec(name="mailer", description="x", formats=("zorgmail_v2",))
 
 
 def test_an_api_key_in_clear_or_a_placeholder_is_refused(tmp_path: Any) -> None:

@@ -265,7 +265,7 @@ def _refusal(env: dict[str, str], command: str, timeout: float = 120) -> tuple[i
             ),
             "entry point hub.connectors:debt-assistance: acme_debt: cannot import (ValueError: "
             "nl.sociaaldomein.debt-assistance.status-changed.v1: subject_field 'requestid' is "
-            "not a field of DebtAssistanceStatusChanged)",
+            "not a required field of DebtAssistanceStatusChanged)",
         ),
         (
             (
