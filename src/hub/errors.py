@@ -229,6 +229,12 @@ class ConfigurationError(HubError):
         self.message = message
         super().__init__(f"{source}: {path}: {message}")
 
+    @property
+    def paths(self) -> list[str]:
+        """The path, or each setting it names (``"A, B"``), as log tokens: the log's
+        redaction keeps a token and redacts a value with spaces whole."""
+        return self.path.split(", ")
+
 
 class AuditStoreError(HubError):
     """The disclosure store failed (unreachable, missing, corrupt); no record values inside."""

@@ -669,15 +669,27 @@ def read_settings() -> HubSettings:
 
     Not pydantic's own message: it quotes the value, and a mistyped setting may be a secret.
     """
+    reasons = ""
     try:
         return HubSettings()
     except ValidationError as exc:
         names = ", ".join(setting_names(exc))
+        # Pydantic's ``msg`` of each error says what is wrong without the input (the
+        # input is a field of its own, left out): "Input should be a valid integer",
+        # the hub's validators' sentences ("not base64").
+        reasons = ": " + "; ".join(
+            dict.fromkeys(
+                f"{name}: {error['msg']}"
+                for error, name in zip(exc.errors(), _names_per_error(exc), strict=True)
+            )
+        )
     except SettingsError:
         # A value that is not the JSON a structured setting needs; pydantic-settings names
         # the field in its message but not the value. Which field is not worth parsing out.
         names = "a structured setting (a JSON map or list)"
-    raise ConfigurationError("settings", names, "not a valid value (the value is not shown)")
+    raise ConfigurationError(
+        "settings", names, f"not a valid value (the value is not shown){reasons}"
+    )
 
 
 def setting_names(
@@ -688,7 +700,14 @@ def setting_names(
     Cut where the settings' own fields end: below a map-valued setting the location holds
     the map's keys, and a mistyped map may have a secret where its key belongs.
     """
-    names: dict[str, None] = {}
+    return list(dict.fromkeys(_names_per_error(exc, model, prefix)))
+
+
+def _names_per_error(
+    exc: ValidationError, model: type[BaseModel] = HubSettings, prefix: str = "HUB_"
+) -> list[str]:
+    """The environment variable of each error, in the errors' order (see ``setting_names``)."""
+    names = []
     for error in exc.errors():
         parts: list[str] = []
         current: type[BaseModel] | None = model
@@ -701,8 +720,8 @@ def setting_names(
                 current = annotation
             else:
                 current = None
-        names[prefix + "__".join(parts).upper() if parts else prefix + "*"] = None
-    return list(names)
+        names.append(prefix + "__".join(parts).upper() if parts else prefix + "*")
+    return names
 
 
 def demo_defaults_in_use(settings: HubSettings) -> list[str]:

@@ -79,12 +79,12 @@ def run(args: argparse.Namespace) -> int:
         )
         return _EX_CONFIG
     except ConfigurationError as exc:
-        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        log.error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return _EX_CONFIG
     try:
         check_transport(gateway)  # plain HTTP on a non-loopback host only when allowed
     except ConfigurationError as exc:
-        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        log.error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return _EX_CONFIG
     refused = kafka_start_checks(settings)
     if refused is not None:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(run_until_signalled(services))
     except ConfigurationError as exc:
         # Kafka refused the gateway's credentials or ACLs once running: retrying cannot help.
-        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        log.error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return _EX_CONFIG
     return 0
 

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             f"dead={row['dead_letters']}",
             end="",
         )
+        if row["formats"]:
+            print(f" formats={','.join(row['formats'])}", end="")
         if row["pending"] is not None:
             print(
                 f" pending={row['pending']} (oldest {row['oldest_pending_at'] or '-'}) "

@@ -28,8 +28,9 @@ def load_settings() -> HubSettings | None:
         return read_settings()
     except ConfigurationError as exc:
         configure_logging()
-        # The variables' names only (``read_settings``): a mistyped value may be a secret.
-        get_logger().error("configuration_invalid", paths=exc.path.split(", "))
+        # The variables' names and what is wrong with each, never the value
+        # (``read_settings``): a mistyped value may be a secret.
+        get_logger().error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return None
 
 
@@ -48,7 +49,7 @@ def kafka_start_checks(settings: HubSettings) -> int | None:
     try:
         check_security(settings.kafka)
     except ConfigurationError as exc:
-        log.error("configuration_invalid", path=exc.path, exc_info=exc)
+        log.error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return EX_CONFIG
     failure = asyncio.run(tls_failure(settings.kafka))
     if failure is not None:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         refuse_demo_defaults(settings)
         hub = build_hub(settings)
     except ConfigurationError as exc:
-        get_logger().error("configuration_invalid", path=exc.path, exc_info=exc)
+        get_logger().error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return EX_CONFIG  # a bad file stops the hub before it consumes anything
     services = hub.services()
     freeze_start_up()
@@ -97,6 +98,6 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(run_until_signalled(services))
     except ConfigurationError as exc:
         # Found only once running, e.g. Kafka refuses the hub's credentials or ACLs.
-        get_logger().error("configuration_invalid", path=exc.path, exc_info=exc)
+        get_logger().error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return EX_CONFIG
     return 0

@@ -60,6 +60,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
+        self._refused_until = 0.0  # when the last caller refused means to ask again
 
     @property
     def state(self) -> BreakerState:
@@ -75,17 +76,36 @@ class CircuitBreaker:
         """Grant a call (``0.0``) or say how many seconds to wait before asking again."""
         if self._state is BreakerState.CLOSED:
             return 0.0
+        now = self._clock()
         if self._state is BreakerState.OPEN:
-            remaining = self._opened_at + self._cooldown - self._clock()
+            remaining = self._opened_at + self._cooldown - now
             if remaining > 0:
+                self._refused_until = now + remaining
                 return remaining
             self._state = BreakerState.HALF_OPEN
             self._probing = False
         if self._probing:
             # Another caller's probe is in flight; its result decides for everyone.
-            return min(self._cooldown, 1.0)
+            wait = min(self._cooldown, 1.0)
+            self._refused_until = now + wait
+            return wait
         self._probing = True
         return 0.0
+
+    def holds_back(self) -> bool:
+        """True while the breaker keeps calls from the recipient; what operators are shown.
+
+        Open during its cool-down, a probe in flight, or callers waiting for either. Past
+        its cool-down with nobody asking (no delivery pending: the last one parked, or
+        replayed elsewhere), it holds nothing back, and the next call is its probe.
+        """
+        if self._state is BreakerState.CLOSED:
+            return False
+        now = self._clock()
+        cooling = self._state is BreakerState.OPEN and now < self._opened_at + self._cooldown
+        # A refused caller asks again when told; a little slack for its scheduling.
+        waiting = now <= self._refused_until + 1.0
+        return cooling or self._probing or waiting
 
     def record_success(self) -> bool:
         """Record a call the recipient answered sanely; True when this closed an open breaker."""

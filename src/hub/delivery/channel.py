@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge
 from hub.audit.record import AttemptResult as AuditResult
 from hub.audit.record import DeliveryAttempt
 from hub.connectors.registry import Partner, WebhookDelivery
-from hub.delivery.breaker import BreakerState, CircuitBreaker
+from hub.delivery.breaker import CircuitBreaker
 from hub.delivery.sender import AttemptResult, WebhookSender, check_webhook_url
 from hub.delivery.sequence import SEQUENCE_HEADER, sequence
 from hub.delivery.signing import parse_secrets
@@ -73,7 +73,10 @@ PARKED = Counter(
     "hub_webhook_parked_total", "Webhook deliveries parked, by reason code.", ["partner", "reason"]
 )
 BREAKER_OPEN = Gauge(
-    "hub_webhook_breaker_open", "1 while a partner's circuit breaker is not closed.", ["partner"]
+    "hub_webhook_breaker_open",
+    "1 while a partner's circuit breaker holds deliveries back (open in its cool-down, "
+    "probing, or deliveries waiting on it).",
+    ["partner"],
 )
 BREAKER_OPENED = Counter(
     "hub_webhook_breaker_opened_total", "Times a partner's circuit breaker opened.", ["partner"]
@@ -189,11 +192,13 @@ def _new_sender(
     breaker: CircuitBreaker,
 ) -> WebhookSender:
     partner_id = target.partner.id
-    is_open, opened_total = BREAKER_OPEN.labels(partner_id), BREAKER_OPENED.labels(partner_id)
-    is_open.set(1 if breaker.state is not BreakerState.CLOSED else 0)
+    opened_total = BREAKER_OPENED.labels(partner_id)
+    # Read at each scrape: an open breaker whose cool-down passed with nothing to deliver
+    # (the parked ones replayed by `hub replay`, another process) holds nothing back and
+    # must not keep HubWebhookBreakerOpen firing until the partner's next event.
+    BREAKER_OPEN.labels(partner_id).set_function(lambda: 1.0 if breaker.holds_back() else 0.0)
 
     def on_breaker_change(opened: bool) -> None:
-        is_open.set(1 if opened else 0)
         if opened:
             opened_total.inc()
 

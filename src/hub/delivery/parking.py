@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
-from prometheus_client import Counter
 
 from hub.connectors.registry import Partner
 from hub.delivery.channel import (
@@ -47,17 +46,13 @@ from hub.observability.logging import get_logger
 from hub.settings import KafkaSettings, WebhookSettings
 from hub.topics import TopicLayout
 
-__all__ = ["REPLAYED", "ParkedSubjects", "ReplayReport", "replay", "replay_group"]
+__all__ = ["ParkedSubjects", "ReplayReport", "replay", "replay_group"]
 
 _POLL_MS = 200
 _CATCH_UP_SECONDS = 120.0
 _REFRESH_SECONDS = 5.0  # under the consumer's 10 s session timeout
 
 _log = get_logger()
-
-REPLAYED = Counter(
-    "hub_webhook_replayed_total", "Parked deliveries replayed, by outcome.", ["partner", "outcome"]
-)
 
 
 def replay_group(kafka: KafkaSettings, partner_id: str) -> str:
@@ -230,9 +225,6 @@ async def replay(
                 subject = parking_key(record)
                 if subject is not None:
                     failed_subjects.add(subject)
-            REPLAYED.labels(
-                partner=partner.id, outcome="delivered" if reason is None else "parked"
-            ).inc()
 
         for tp in partitions:
             await _replay_partition(reader, tp, ends[tp], send)

@@ -34,7 +34,7 @@ from hub.kafka import Record, TopicPartition, is_kafka_failure
 from hub.kafka.changelog import CompactedReader
 from hub.kafka.inspection import TopicMissing
 from hub.observability.logging import get_logger
-from hub.operations.deadletters import ListedDeadLetter, deadletter_id
+from hub.operations.deadletters import ListedDeadLetter, deadletter_id, written_order
 from hub.operations.log import read_operations, replayed
 from hub.settings import KafkaSettings
 from hub.topics import TopicLayout
@@ -97,8 +97,8 @@ class BoardRow:
         )
 
 
-def _age(row: BoardRow) -> tuple[datetime, str]:
-    return row.written_at, row.id
+def _age(row: BoardRow) -> tuple[datetime, int, int, str]:
+    return written_order(row.written_at, row.id)
 
 
 def unresolved(
@@ -242,7 +242,7 @@ class DeadLetterBoard:
 
     def _forget_expired(self, now: datetime) -> None:
         # The topic's retention has removed what lies before the cut.
-        cut = bisect.bisect_left(self._rows, (now - self._retention, ""), key=_age)
+        cut = bisect.bisect_left(self._rows, (now - self._retention, -1, -1, ""), key=_age)
         if cut:
             del self._rows[:cut]
             self._dropped = 0  # every row beyond KEEP was older still

@@ -31,6 +31,7 @@ __all__ = [
     "parse_deadletter_id",
     "read_dead_letters",
     "select",
+    "written_order",
 ]
 
 _ID = re.compile(r"^dl-(\d{1,9})-(\d{1,19})$")
@@ -45,6 +46,12 @@ def parse_deadletter_id(text: str) -> tuple[int, int] | None:
     """The (partition, offset) a dead-letter id names; None when it is not one."""
     match = _ID.match(text.strip())
     return None if match is None else (int(match[1]), int(match[2]))
+
+
+def written_order(written_at: datetime, deadletter: str) -> tuple[datetime, int, int, str]:
+    """How dead letters sort, oldest first: by time, then partition and offset (not id text)."""
+    place = parse_deadletter_id(deadletter) or (-1, -1)
+    return written_at, place[0], place[1], deadletter
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +134,7 @@ async def read_dead_letters(
     """Every dead letter the topic holds, oldest first."""
     records = await read_topics(kafka, [layout.deadletter], progress=progress)
     listed = [ListedDeadLetter.of(record) for record in records]
-    return sorted(listed, key=lambda d: (d.written_at, d.id))
+    return sorted(listed, key=lambda d: written_order(d.written_at, d.id))
 
 
 async def find_dead_letter(

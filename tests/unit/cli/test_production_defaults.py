@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,35 @@ def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
     )
     output = (done.stdout + done.stderr).decode()
     assert done.returncode == 78, output
-    assert "HUB_PARTNERS_FILE" in output
-    assert "HUB_PRIVACY__PSEUDONYM_SECRET" in output
-    assert "HUB_AUDIT__SIGNING_KEY" in output
+    [line] = [json.loads(x) for x in output.splitlines() if "configuration_invalid" in x]
+    # A list of tokens: a "A, B, C" value was redacted whole by the log's redaction.
+    assert line["paths"] == [
+        "HUB_PARTNERS_FILE",
+        "HUB_PRIVACY__PSEUDONYM_SECRET",
+        "HUB_AUDIT__SIGNING_KEY",
+    ]
+
+
+def test_a_setting_that_does_not_parse_is_named_with_its_reason_and_never_its_value() -> None:
+    """`hub run` with a mistyped setting: exit 78, the variable and why, not the value."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "HUB_LOGGING__FORMAT": "json",
+        "HUB_AUDIT__SIGNING_KEY": "my-secret-xyz",
+        "HUB_WEBHOOKS__MAX_ATTEMPTS": "twelve-xyz",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "run"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 78, output
+    [line] = [json.loads(x) for x in output.splitlines() if "configuration_invalid" in x]
+    assert line["paths"] == ["HUB_AUDIT__SIGNING_KEY", "HUB_WEBHOOKS__MAX_ATTEMPTS"]
+    assert "HUB_AUDIT__SIGNING_KEY: Value error, not base64" in line["error"]
+    assert "HUB_WEBHOOKS__MAX_ATTEMPTS: Input should be a valid integer" in line["error"]
+    assert "xyz" not in output

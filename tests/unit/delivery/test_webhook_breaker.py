@@ -108,3 +108,23 @@ def test_nonsense_settings_are_refused(threshold: int, cooldown: float) -> None:
     """A threshold below 1 or a cool-down that is not positive raises ValueError."""
     with pytest.raises(ValueError, match="must be"):
         CircuitBreaker(failure_threshold=threshold, cooldown_seconds=cooldown)
+
+
+def test_an_open_breaker_past_its_cool_down_with_nobody_asking_holds_nothing_back() -> None:
+    """What operators see: held back while cooling, probing or asked; not when idle past the cool-down."""
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30, clock=lambda: now[0])
+    assert not breaker.holds_back()
+    breaker.record_failure()
+    assert breaker.holds_back()  # cooling down
+    now[0] = 10.0
+    assert breaker.acquire() == 20.0  # a delivery waits
+    now[0] = 31.0
+    assert breaker.holds_back()  # it will ask again now
+    now[0] = 40.0
+    assert not breaker.holds_back()  # nobody asked: its deliveries parked or went elsewhere
+    assert breaker.state is BreakerState.OPEN  # the next delivery is its probe
+    assert breaker.acquire() == 0.0
+    assert breaker.holds_back()  # the probe is in flight
+    breaker.record_success()
+    assert not breaker.holds_back()

@@ -20,6 +20,7 @@ from hub.operations import (
     plan_replays,
     select,
 )
+from hub.operations.deadletters import written_order
 from hub.operations.log import operator_name
 from hub.records import DeadLetter, RecordCopy
 
@@ -210,3 +211,15 @@ def test_a_copy_is_base64_in_the_value_and_none_when_not_kept() -> None:
     assert listed(letter(copy=False)).summary()["copy"] is False
     value = json.loads(letter().to_json())
     assert base64.b64decode(value["record"]["key"]) == b"k"
+
+
+def test_dead_letters_of_one_millisecond_sort_by_their_place_not_their_id_text() -> None:
+    """dl-3-9 comes before dl-3-42 when both were written in the same millisecond."""
+    at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    ids = ["dl-3-42", "dl-3-9", "dl-2-100", "dl-3-10"]
+    assert sorted(ids, key=lambda i: written_order(at, i)) == [
+        "dl-2-100",
+        "dl-3-9",
+        "dl-3-10",
+        "dl-3-42",
+    ]
