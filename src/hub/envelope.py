@@ -600,7 +600,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def strict_loads(body: bytes | str) -> Any:
     """Parse strict JSON: no NaN or Infinity, no duplicate keys; raise ValueError or RecursionError.
 
-    Bytes are read as ``json.loads`` reads them (UTF-8, a byte order mark allowed).
+    Bytes are read as ``json.loads`` reads them (UTF-8, a byte order mark allowed, or
+    UTF-16/32 guessed): the hub's readers decode UTF-8 strictly first and pass text.
     """
     value = _fast_loads(body)
     if value is _UNPROVEN:
@@ -649,7 +650,7 @@ def parse_structured(body: bytes | str) -> dict[str, Any]:
     keys) and JSON that is not an object (ENVELOPE_INVALID). Nothing else is checked here.
     """
     try:
-        value = strict_loads(body)
+        value = strict_loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except (ValueError, RecursionError):
         raise InvalidEvent(
             [_error("", ErrorCode.MALFORMED_JSON, "The body is not valid UTF-8 JSON.")]
@@ -776,6 +777,18 @@ def from_kafka(
             lowered = name.lower()
             if lowered.startswith(_HEADER_PREFIX):
                 attribute = lowered[len(_HEADER_PREFIX) :]
+                if attribute == "datacontenttype":
+                    # The Kafka binding carries it in content-type; HTTP binary mode
+                    # refuses ce-datacontenttype the same way.
+                    raise InvalidEvent(
+                        [
+                            _error(
+                                "datacontenttype",
+                                ErrorCode.ENVELOPE_INVALID,
+                                "In binary mode the content-type header carries it.",
+                            )
+                        ]
+                    )
             elif lowered == _CONTENT_TYPE_HEADER:
                 attribute = "datacontenttype"
             else:
@@ -821,7 +834,9 @@ def from_kafka(
         if text_data and isinstance(content_type, str) and not is_json_media_type(content_type):
             structured["data"] = value.decode("utf-8")
         else:
-            structured["data"] = strict_loads(value)
+            # Decoded first: json.loads would guess UTF-16 or UTF-32 from bytes and take a
+            # byte order mark; HTTP reads UTF-8 only (RFC 8259 8.1), and so does Kafka.
+            structured["data"] = strict_loads(value.decode("utf-8"))
     except (ValueError, RecursionError):
         raise InvalidEvent(
             [_error("data", ErrorCode.MALFORMED_JSON, "The record value is not valid UTF-8 JSON.")]

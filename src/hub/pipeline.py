@@ -444,7 +444,10 @@ class Pipeline:
         # A record too large to copy is kept by reference (its inbound topic has the same
         # retention) and digest, so the dead letter always fits where the original did not.
         stored: tuple[tuple[str, bytes], ...] | None = None
-        if copy and record.size <= MAX_EVENT_BYTES:
+        # An event refused as too large is kept by reference whatever its record's bytes
+        # (they leave out the braces and names the structured size counts): docs/errors.md.
+        too_large = any(e.code is ErrorCode.EVENT_TOO_LARGE for e in outcome.errors)
+        if copy and not too_large and record.size <= MAX_EVENT_BYTES:
             adapter = choose_kafka(self._adapters_of(partner), record.headers)
             stored = None if adapter is None else adapter.stored_headers(record)
         letter = DeadLetter(

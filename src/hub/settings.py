@@ -387,11 +387,13 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(
         default=1_048_576,
         # The contract accepts every event up to 256 KiB of compact JSON (messages.md,
-        # Size): a smaller body limit would refuse such an event even sent compactly.
-        ge=262_144,
-        description="Largest request body accepted (at least 256 KiB, the contract's event "
-        "limit); larger ones are refused with 413 while reading: EVENT_TOO_LARGE for one "
-        "event, BODY_TOO_LARGE for a batch.",
+        # Size), and a partner's JSON may write each non-ASCII character as a \uXXXX
+        # escape (the CloudEvents SDK does): up to three times the bytes. A smaller limit
+        # would refuse such an event as too large.
+        ge=786_432,
+        description="Largest request body accepted (at least 768 KiB: a 256 KiB event, the "
+        "contract's limit, written with \\u escapes); larger ones are refused with 413 while "
+        "reading: EVENT_TOO_LARGE for one event, BODY_TOO_LARGE for a batch.",
     )
     max_batch_events: int = Field(
         default=100, ge=1, le=1000, description="Most events in one batch-mode request."

@@ -106,7 +106,7 @@ def _gateway_settings(certificates: Certificates, **changes: Any) -> GatewaySett
         tls_certfile=certificates.server_file,
         tls_keyfile=certificates.server_file,
         tls_client_ca=certificates.ca_file,
-        max_body_bytes=256 * 1024,
+        max_body_bytes=768 * 1024,
         rate_limit="1000000/minute",
         auth_failure_limit="1000000/minute",  # fuzzing fails authentication on purpose
         pull_wait_seconds=0.05,  # an empty GET /deliveries need not long-poll here

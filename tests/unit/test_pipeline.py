@@ -202,6 +202,21 @@ def test_a_larger_escaped_event_is_too_large_and_not_copied(hub: InMemoryPipelin
     )
 
 
+def test_an_event_just_over_the_limit_is_not_copied_though_its_record_would_fit(
+    hub: InMemoryPipeline,
+) -> None:
+    """The record's bytes leave out what the structured size counts: EVENT_TOO_LARGE is kept by reference anyway."""
+    event = load_example(REFERRAL)
+    event["data"]["request"]["summary"] = "x"
+    event["data"]["request"]["summary"] = "x" * (MAX_EVENT_BYTES + 1 - event_size(event) + 1)
+    assert event_size(event) > MAX_EVENT_BYTES
+    record = hub.record(event)
+    assert len(record.value or b"") <= MAX_EVENT_BYTES  # small enough to copy
+    letter = DeadLetter.from_json(only(hub.feed(record), hub.layout.deadletter).value or b"")
+    assert letter is not None
+    assert (letter.code, letter.record) == (ErrorCode.EVENT_TOO_LARGE.value, None)
+
+
 def test_a_structured_record_refused_unread_gets_a_status_under_its_id(
     hub: InMemoryPipeline,
 ) -> None:

@@ -15,7 +15,7 @@ REFERRAL = "nl.sociaaldomein.referrals.submitted.v1"
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 # The test gateway's body limit: the smallest the settings allow, the contract's event limit.
-LIMIT = 256 * 1024
+LIMIT = 768 * 1024  # the smallest body limit the settings allow
 SWT_SUBJECT = "CN=wijkteam.zwolle.example,O=Gemeente Zwolle,C=NL"
 
 CODE_WORD = re.compile(r"[a-z][a-z-]*")
