@@ -676,15 +676,7 @@ def read_settings() -> HubSettings:
         return HubSettings()
     except ValidationError as exc:
         names = ", ".join(setting_names(exc))
-        # Pydantic's ``msg`` of each error says what is wrong without the input (the
-        # input is a field of its own, left out): "Input should be a valid integer",
-        # the hub's validators' sentences ("not base64").
-        reasons = ": " + "; ".join(
-            dict.fromkeys(
-                f"{name}: {error['msg']}"
-                for error, name in zip(exc.errors(), _names_per_error(exc), strict=True)
-            )
-        )
+        reasons = ": " + setting_reasons(exc)
     except SettingsError:
         # A value that is not the JSON a structured setting needs; pydantic-settings names
         # the field in its message but not the value. Which field is not worth parsing out.
@@ -703,6 +695,23 @@ def setting_names(
     the map's keys, and a mistyped map may have a secret where its key belongs.
     """
     return list(dict.fromkeys(_names_per_error(exc, model, prefix)))
+
+
+def setting_reasons(
+    exc: ValidationError, model: type[BaseModel] = HubSettings, prefix: str = "HUB_"
+) -> str:
+    """What is wrong with each setting, ``"HUB_X: <reason>; ..."``, never a value.
+
+    Pydantic's ``msg`` of an error says what is wrong without the input (the input is a
+    field of its own, left out): "Input should be a valid integer", or the sentence of a
+    validator of the hub's ("not base64").
+    """
+    return "; ".join(
+        dict.fromkeys(
+            f"{name}: {error['msg']}"
+            for error, name in zip(exc.errors(), _names_per_error(exc, model, prefix), strict=True)
+        )
+    )
 
 
 def _names_per_error(

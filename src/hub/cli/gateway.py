@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from hub.gateway.server import check_transport
     from hub.observability.logging import get_logger
     from hub.privacy.policy import DEFAULT_POLICY_PATH, load_policy
-    from hub.settings import setting_names
+    from hub.settings import setting_names, setting_reasons
 
     settings = load_settings()
     if settings is None:
@@ -73,10 +73,15 @@ def run(args: argparse.Namespace) -> int:
         # `hub run` refuses (docs/connectors.md), though it routes nothing itself.
         load_policy(settings.privacy.policy_file or DEFAULT_POLICY_PATH, registry=registry)
     except ValidationError as exc:
-        # The variables, cut where the settings' fields end: never a value or a map's key.
-        log.error(
-            "configuration_invalid", paths=setting_names(exc, GatewaySettings, "HUB_GATEWAY__")
+        # The variables, cut where the settings' fields end, and what is wrong with each:
+        # never a value or a map's key.
+        invalid = ConfigurationError(
+            "settings",
+            ", ".join(setting_names(exc, GatewaySettings, "HUB_GATEWAY__")),
+            "not a valid value (the value is not shown): "
+            + setting_reasons(exc, GatewaySettings, "HUB_GATEWAY__"),
         )
+        log.error("configuration_invalid", paths=invalid.paths, exc_info=invalid)
         return _EX_CONFIG
     except ConfigurationError as exc:
         log.error("configuration_invalid", paths=exc.paths, exc_info=exc)

@@ -61,6 +61,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probing = False
         self._refused_until = 0.0  # when the last caller refused means to ask again
+        self._pending = 0  # deliveries under way (in an attempt or waiting to retry)
 
     @property
     def state(self) -> BreakerState:
@@ -92,12 +93,21 @@ class CircuitBreaker:
         self._probing = True
         return 0.0
 
+    def delivery_started(self) -> None:
+        """A delivery to the recipient is under way (its attempts and the waits between)."""
+        self._pending += 1
+
+    def delivery_ended(self) -> None:
+        """That delivery ended: delivered, or parked."""
+        self._pending = max(0, self._pending - 1)
+
     def holds_back(self) -> bool:
         """True while the breaker keeps calls from the recipient; what operators are shown.
 
-        Open during its cool-down, a probe in flight, or callers waiting for either. Past
-        its cool-down with nobody asking (no delivery pending: the last one parked, or
-        replayed elsewhere), it holds nothing back, and the next call is its probe.
+        Not closed, and in its cool-down, probing, or with a delivery under way (attempting,
+        or waiting out a retry's back-off, which outgrows the cool-down). Past its cool-down
+        with no delivery under way (the last one parked, or replayed by another process),
+        it holds nothing back, and the next delivery is its probe.
         """
         if self._state is BreakerState.CLOSED:
             return False
@@ -105,7 +115,7 @@ class CircuitBreaker:
         cooling = self._state is BreakerState.OPEN and now < self._opened_at + self._cooldown
         # A refused caller asks again when told; a little slack for its scheduling.
         waiting = now <= self._refused_until + 1.0
-        return cooling or self._probing or waiting
+        return cooling or self._probing or waiting or self._pending > 0
 
     def record_success(self) -> bool:
         """Record a call the recipient answered sanely; True when this closed an open breaker."""

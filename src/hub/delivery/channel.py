@@ -74,8 +74,8 @@ PARKED = Counter(
 )
 BREAKER_OPEN = Gauge(
     "hub_webhook_breaker_open",
-    "1 while a partner's circuit breaker holds deliveries back (open in its cool-down, "
-    "probing, or deliveries waiting on it).",
+    "1 while a partner's circuit breaker holds deliveries back (not closed, and cooling "
+    "down, probing, or with a delivery under way).",
     ["partner"],
 )
 BREAKER_OPENED = Counter(

@@ -154,10 +154,11 @@ def anchor_of(record: Record) -> Anchor:
     """The anchor a page leaves at this record: its offset, a CRC-32 of its delivery id.
 
     The id is the ``ce_id`` header (the hub's id of that delivery, nothing of a resident);
-    a record without one (not the router's) is tagged by its value.
+    a record without one (not the router's) is tagged by its timestamp, never by its value,
+    which may hold personal data a checksum would let anyone confirm.
     """
     ident = next((value for name, value in record.headers if name == "ce_id"), None)
-    marked = ident if ident is not None else (record.value or b"")
+    marked = ident if ident is not None else str(record.timestamp).encode()
     return Anchor(record.offset, f"{zlib.crc32(marked):08x}")
 
 

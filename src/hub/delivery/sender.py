@@ -291,6 +291,9 @@ class WebhookSender:
             reraise=True,
         )
         attempt_number = 0
+        # Under way until it is delivered or parked, the retries' waits included: what the
+        # breaker's gauge counts (``CircuitBreaker.holds_back``).
+        self._breaker.delivery_started()
         try:
             async for attempt in retrying:
                 with attempt:
@@ -307,6 +310,8 @@ class WebhookSender:
                 AttemptResult(attempt_number, started_at[0], "parked", error.status, reason)
             )
             return SendOutcome(False, attempt_number, error.status, reason)
+        finally:
+            self._breaker.delivery_ended()
         await on_attempt(AttemptResult(attempt_number, started_at[0], "delivered", status, None))
         log.info(
             "webhook_delivered",

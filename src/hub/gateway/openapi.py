@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
+from hub.delivery.pull import CURSOR_MAX_CHARS
 from hub.gateway.problems import PROBLEM_MEDIA_TYPE, ErrorItem, ProblemBody
 from hub.inbound import BATCH_MEDIA_TYPE, STRUCTURED_MEDIA_TYPES
 from hub.schemas import TYPES
@@ -271,7 +272,7 @@ def _describe_pull(
             "required": False,
             "description": "The cursor from the last answer's Link header; leave out to start "
             "at the oldest delivery still retained.",
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 2048},
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": CURSOR_MAX_CHARS},
         },
         {
             "name": "limit",

@@ -300,8 +300,7 @@ async def _anchor_records(
     partition that yields nothing within ``_ANCHOR_WAIT_MS``, or whose anchor retention
     took since the look-up, is left out: not judged.
     """
-    others = [tp for tp in partitions if tp not in anchored]
-    reader.pause(*others)
+    reader.pause(*(tp for tp in partitions if tp not in anchored))
     for tp, offset in anchored.items():
         reader.seek(tp, offset)
     found: dict[int, Record | None] = {}
@@ -310,18 +309,23 @@ async def _anchor_records(
     try:
         while pending and (left := deadline - time.monotonic()) > 0:
             try:
-                fetched = await reader.getmany(*pending, timeout_ms=int(left * 1000) + 1)
+                # Asked of every anchored partition, so that each one's fetched records are
+                # taken (aiokafka waits before fetching again for a broker with records not
+                # taken); one found is paused, so that it fetches no more.
+                fetched = await reader.getmany(*anchored, timeout_ms=int(left * 1000) + 1)
             except OffsetOutOfRangeError as exc:
                 gone = set(exc.args[0]) if exc.args else set(pending)
                 pending -= gone
+                reader.pause(*gone)
                 continue
             for tp, records in fetched.items():
                 if records and tp in pending:
                     pending.discard(tp)
+                    reader.pause(tp)
                     first = records[0]
                     found[tp.partition] = first if first.offset < starts[tp] else None
     finally:
-        reader.resume(*others)
+        reader.resume(*partitions)
         for tp in anchored:
             reader.seek(tp, starts[tp])
     return found

@@ -14,6 +14,7 @@ from hub.delivery.pull import (
     Anchor,
     Cursor,
     CursorInvalid,
+    anchor_of,
     decode_cursor,
     encode_cursor,
 )
@@ -151,3 +152,17 @@ def test_arbitrary_text_is_a_cursor_or_refused(text: str) -> None:
     except CursorInvalid:
         return
     assert encode_cursor(cursor.positions, cursor.anchors) == text
+
+
+def test_an_anchor_tag_is_of_the_delivery_id_never_of_the_value() -> None:
+    """A record without ce_id (not the router's) is tagged by its timestamp: a tag of its value would confirm guesses."""
+    from aiokafka.structs import ConsumerRecord
+
+    def record(headers: list[tuple[str, bytes]], value: bytes) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord("t", 0, 7, 1_700_000_000_000, 0, b"k", value, None, 0, 0, headers)
+
+    with_id = anchor_of(record([("ce_id", b"d-1")], b'{"bsn":"999900018"}'))
+    assert with_id == Anchor(7, f"{zlib.crc32(b'd-1'):08x}")
+    without = anchor_of(record([], b"999900018"))
+    assert without.tag != f"{zlib.crc32(b'999900018'):08x}"
+    assert without == anchor_of(record([], b"another value"))  # the value plays no part

@@ -128,3 +128,15 @@ def test_an_open_breaker_past_its_cool_down_with_nobody_asking_holds_nothing_bac
     assert breaker.holds_back()  # the probe is in flight
     breaker.record_success()
     assert not breaker.holds_back()
+
+
+def test_a_delivery_waiting_out_a_retry_longer_than_the_cool_down_is_held_back() -> None:
+    """A partner down for long: between probes its pending delivery sleeps in back-off; still held back."""
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=30, clock=lambda: now[0])
+    breaker.delivery_started()
+    breaker.record_failure()
+    now[0] = 200.0  # the back-off (up to 300 s) outlasts the cool-down
+    assert breaker.holds_back()
+    breaker.delivery_ended()  # parked
+    assert not breaker.holds_back()
