@@ -770,6 +770,40 @@ def from_kafka(
     a document a connector rendered, kept as UTF-8 text (a JSON string in structured mode).
     Partners' records are always read as JSON.
     """
+    try:
+        return _from_kafka(key, headers, value, text_data=text_data)
+    except InvalidEvent as exc:
+        # A BSN in the subject is named whatever else stopped the reading: a dead letter
+        # that says only MALFORMED_JSON would be replayable, and its replay would write
+        # that key and ce_subject again (docs/privacy.md, invariant 5).
+        subject = _subject_header(headers)
+        if (
+            subject is not None
+            and has_bsn_part(subject)
+            and all(e.code is not ErrorCode.SUBJECT_IS_BSN for e in exc.errors)
+        ):
+            raise InvalidEvent([_subject_is_bsn(), *exc.errors]) from None
+        raise
+
+
+def _subject_header(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    """The first ``ce_subject`` header's text (any case), if any and UTF-8."""
+    for name, raw_value in headers:
+        if name.lower() == _HEADER_PREFIX + "subject":
+            try:
+                return raw_value.decode("utf-8")
+            except (UnicodeDecodeError, AttributeError):
+                return None
+    return None
+
+
+def _from_kafka(
+    key: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    value: bytes | None,
+    *,
+    text_data: bool,
+) -> dict[str, Any]:
     structured: dict[str, Any] = {}
     for name, raw_value in headers:
         attribute = _ATTRIBUTE_OF_HEADER.get(name)
@@ -835,8 +869,11 @@ def from_kafka(
             structured["data"] = value.decode("utf-8")
         else:
             # Decoded first: json.loads would guess UTF-16 or UTF-32 from bytes and take a
-            # byte order mark; HTTP reads UTF-8 only (RFC 8259 8.1), and so does Kafka.
-            structured["data"] = strict_loads(value.decode("utf-8"))
+            # byte order mark; HTTP reads UTF-8 only (RFC 8259 8.1), and so does Kafka. The
+            # hub's own deliveries (``text_data``) may hold a JSON document a connector
+            # rendered with a byte order mark, which is read past as before.
+            text = value.decode("utf-8-sig" if text_data else "utf-8")
+            structured["data"] = strict_loads(text)
     except (ValueError, RecursionError):
         raise InvalidEvent(
             [_error("data", ErrorCode.MALFORMED_JSON, "The record value is not valid UTF-8 JSON.")]

@@ -198,6 +198,26 @@ def test_from_kafka_rejects_unusable_records(
     assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"value": '{"a": 1}'.encode("utf-16")},
+        {"value": b"{not json"},
+        {"value": None},
+        {"extra": [("ce_datacontenttype", b"application/json")]},
+        {"extra": [("ce_data", b"{}")]},
+    ],
+)
+def test_a_bsn_subject_is_named_whatever_else_stops_the_reading(changes: dict[str, Any]) -> None:
+    """SUBJECT_IS_BSN comes first, so its dead letter is never replayed with that key again."""
+    _key, headers, value = _record(**changes)
+    headers = [(n, b"Z-999900018" if n == "ce_subject" else v) for n, v in headers]
+    with pytest.raises(InvalidEvent) as caught:
+        from_kafka(b"Z-999900018", headers, value)
+    assert caught.value.errors[0].code is ErrorCode.SUBJECT_IS_BSN
+    assert len(caught.value.errors) == 2
+
+
 def test_a_bsn_subject_is_reported_with_a_key_that_differs_from_it() -> None:
     """A key unlike the subject stops the record's reading; a BSN in the subject is still named."""
     _key, headers, value = _record()
@@ -398,3 +418,10 @@ def test_strict_json_reads_what_the_stdlib_reads(path: Path) -> None:
         assert _outcome(strict_loads, body.decode("utf-8", "replace")) == _outcome(
             _stdlib_strict, body.decode("utf-8", "replace")
         ), body
+
+
+def test_the_hubs_own_delivery_of_a_rendered_json_document_with_a_bom_reads_back() -> None:
+    """text_data (pull, webhook): a connector's JSON document with a byte order mark is read past it, as before."""
+    key, headers, _value = _record()
+    value = b"\xef\xbb\xbf" + b'{"a": 1}'
+    assert from_kafka(key, headers, value, text_data=True)["data"] == {"a": 1}

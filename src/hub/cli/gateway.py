@@ -75,11 +75,15 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         # The variables, cut where the settings' fields end, and what is wrong with each:
         # never a value or a map's key.
+        names = ", ".join(setting_names(exc, GatewaySettings, "HUB_GATEWAY__"))
+        reasons = setting_reasons(exc, GatewaySettings, "HUB_GATEWAY__")
+        # A value given as an option is named as the option, not as its variable.
+        for field, option in _OPTIONS.items():
+            if overrides.get(field) is not None:
+                variable = f"HUB_GATEWAY__{field.upper()}"
+                names, reasons = names.replace(variable, option), reasons.replace(variable, option)
         invalid = ConfigurationError(
-            "settings",
-            ", ".join(setting_names(exc, GatewaySettings, "HUB_GATEWAY__")),
-            "not a valid value (the value is not shown): "
-            + setting_reasons(exc, GatewaySettings, "HUB_GATEWAY__"),
+            "settings", names, f"not a valid value (the value is not shown): {reasons}"
         )
         log.error("configuration_invalid", paths=invalid.paths, exc_info=invalid)
         return _EX_CONFIG
@@ -114,6 +118,16 @@ def run(args: argparse.Namespace) -> int:
         log.error("configuration_invalid", paths=exc.paths, exc_info=exc)
         return _EX_CONFIG
     return 0
+
+
+_OPTIONS = {
+    "host": "--host",
+    "port": "--port",
+    "tls_certfile": "--tls-cert",
+    "tls_keyfile": "--tls-key",
+    "tls_client_ca": "--tls-client-ca",
+}
+"""The command's options, by the setting each one overrides."""
 
 
 def _ops(settings: HubSettings, app: Any) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:

@@ -188,7 +188,8 @@ def event_too_large() -> ProblemError:
     """413 EVENT_TOO_LARGE for one event whose body is over the limit: the contract's code for it.
 
     The event was not read, so its size is not known, only that it came larger than the
-    gateway takes (at least 256 KiB, the contract's limit); the error says just that.
+    gateway takes (at least 768 KiB: the contract's 256 KiB written with escapes); the error
+    says just that.
     """
     unread = ErrorDetail(
         "",

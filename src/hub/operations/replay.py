@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.envelope import has_bsn_part
 from hub.errors import ErrorCode
 from hub.kafka.inspection import Outgoing, read_one, read_topics, send_all
 from hub.operations.deadletters import ListedDeadLetter, deadletter_id
@@ -79,7 +80,15 @@ _KEYED_ATTRIBUTES = frozenset({"id", "subject", "partitionkey"})
 
 
 def _envelope_refused(letter: DeadLetter) -> bool:
-    return any(e.code in _REFUSED_ENVELOPE or e.path in _KEYED_ATTRIBUTES for e in letter.errors)
+    if any(e.code in _REFUSED_ENVELOPE or e.path in _KEYED_ATTRIBUTES for e in letter.errors):
+        return True
+    # Whatever the errors name (a dead letter of an earlier version may not name it): a
+    # copy whose key or ce_subject has a BSN part is never written again.
+    copy = letter.record
+    if copy is None:
+        return False
+    keyed = [copy.key, *(v for n, v in copy.headers if n.lower() == "ce_subject")]
+    return any(has_bsn_part(raw.decode("utf-8", "replace")) for raw in keyed if raw is not None)
 
 
 def plan_replays(

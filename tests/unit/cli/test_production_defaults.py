@@ -113,3 +113,24 @@ def test_a_setting_that_does_not_parse_is_named_with_its_reason_and_never_its_va
     assert "HUB_AUDIT__SIGNING_KEY: Value error, not base64" in line["error"]
     assert "HUB_WEBHOOKS__MAX_ATTEMPTS: Input should be a valid integer" in line["error"]
     assert "xyz" not in output
+
+
+def test_a_bad_gateway_option_is_named_as_the_option() -> None:
+    """`hub gateway --port 70000`: the refusal names --port, not a variable that was never set."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "HUB_LOGGING__FORMAT": "json",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "gateway", "--port", "70000"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 78, output
+    [line] = [json.loads(x) for x in output.splitlines() if "configuration_invalid" in x]
+    assert line["paths"] == ["--port"]
+    assert "--port: Input should be less than or equal to 65535" in line["error"]

@@ -178,6 +178,24 @@ def test_a_replay_plan_refuses_what_would_write_a_refused_envelope_again(
     )
 
 
+@pytest.mark.parametrize(
+    "copy",
+    [
+        RecordCopy(key=b"REF-999900018", headers=(), value=b"{}"),
+        RecordCopy(key=None, headers=(("ce_subject", b"REF-999900018"),), value=b"{}"),
+    ],
+)
+def test_a_copy_with_a_bsn_in_its_key_or_subject_is_never_replayed_whatever_its_errors(
+    copy: RecordCopy,
+) -> None:
+    """A dead letter that names only MALFORMED_JSON (an earlier version's) still does not write a BSN key again."""
+    dead = replace(
+        letter(), errors=(ErrorDetail("data", ErrorCode.MALFORMED_JSON, "x"),), record=copy
+    )
+    [item] = plan_replays([listed(dead)], max_replays=3, replayed={}, skip_replayed=False)
+    assert item.refused is not None
+
+
 def test_an_operation_record_round_trips() -> None:
     """The operators' log value reads back into the same record."""
     record = _replayed_by("dl-0-1")
