@@ -217,9 +217,10 @@ async def _read_events(
 def _unreadable(errors: Sequence[ErrorDetail]) -> Problem:
     """The answer to a body the adapter could not read as a whole: 400 when not JSON, else 422."""
     if errors and errors[0].code is ErrorCode.MALFORMED_JSON:
-        # The code names the body as a whole; a path is listed only where it points into
-        # the event (binary mode: the body is its data).
-        return Problem(400, ErrorCode.MALFORMED_JSON.value, errors=[e for e in errors if e.path])
+        # Named with its path as every rejection is (messages.md): "" for the body as a
+        # whole, "data" in binary mode (the body is the data); the Kafka dead letter says
+        # the same.
+        return Problem(400, ErrorCode.MALFORMED_JSON.value, errors=list(errors))
     return invalid_event(errors)
 
 

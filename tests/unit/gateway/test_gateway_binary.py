@@ -116,17 +116,17 @@ async def test_a_binary_body_that_is_not_json_is_400_at_data(client: httpx.Async
     assert [(e["path"], e["code"]) for e in body["errors"]] == [("data", "MALFORMED_JSON")]
 
 
-async def test_a_structured_body_that_is_not_json_is_still_400_without_errors(
+async def test_a_structured_body_that_is_not_json_is_400_naming_the_body_as_a_whole(
     client: httpx.AsyncClient,
 ) -> None:
-    """Structured mode's 400 is unchanged: the code alone names the body."""
+    """Structured mode's 400 names the path "" (the body), as the Kafka dead letter does."""
     response = await client.post(
         "/events",
         content=b"{",
         headers={**AUTH, "Content-Type": "application/cloudevents+json"},
     )
     assert response.status_code == 400
-    assert response.json()["errors"] == []
+    assert [(e["path"], e["code"]) for e in response.json()["errors"]] == [("", "MALFORMED_JSON")]
 
 
 async def test_binary_data_over_256_kib_is_413(client: httpx.AsyncClient) -> None:

@@ -111,6 +111,8 @@ async def test_malformed_json_gets_400(client: httpx.AsyncClient, body: bytes) -
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "MALFORMED_JSON"
+    # Named with its path, as every rejection is (the body as a whole), as on Kafka.
+    assert [(e["path"], e["code"]) for e in response.json()["errors"]] == [("", "MALFORMED_JSON")]
 
 
 async def test_structured_body_that_is_not_an_object_gets_422(client: httpx.AsyncClient) -> None:
