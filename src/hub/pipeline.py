@@ -382,7 +382,11 @@ class Pipeline:
             recipients=delivered,
             withheld=withheld,
             at=self._clock().isoformat(),
-            errors=tuple((e.path, e.code.value, e.message) for e in outcome.errors),
+            # The status topic is compacted, kept for good: a key the partner chose (an
+            # unknown field's, a map's) is shown as "*", as in log lines; the codes and
+            # the contract's own names say where. Its dead letter (short retention) and a
+            # 422 over HTTP name the key.
+            errors=tuple((loggable_path(e.path), e.code.value, e.message) for e in outcome.errors),
         )
         return [OutRecord(self._status_topic, status.key, status.to_json())]
 

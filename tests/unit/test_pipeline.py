@@ -351,3 +351,17 @@ def test_the_dead_letter_log_line_names_no_unknown_key(hub: InMemoryPipeline) ->
     [line] = [entry for entry in logs if entry["event"] == "event_dead_lettered"]
     assert line["paths"] == ["data.client.*"]
     assert "dalfsen" not in json.dumps(logs, default=str)
+
+
+def test_a_status_record_never_keeps_a_key_the_partner_chose(hub: InMemoryPipeline) -> None:
+    """The status topic is kept for good: an unknown field's key (a surname, say) is "*" there, the dead letter names it."""
+    event = load_example(REFERRAL)
+    event["data"]["client"]["dalfsen"] = True
+    out = hub.feed(event)
+    status = StatusRecord.from_json(only(out, hub.layout.status).value or b"")
+    letter = DeadLetter.from_json(only(out, hub.layout.deadletter).value or b"")
+    assert status is not None
+    assert letter is not None
+    assert [(path, code) for path, code, _ in status.errors] == [("data.client.*", "FIELD_UNKNOWN")]
+    assert [e.path for e in letter.errors] == ["data.client.dalfsen"]
+    assert b"dalfsen" not in (only(out, hub.layout.status).value or b"")
