@@ -241,7 +241,7 @@ def _planted(event: dict[str, Any]) -> bytes:
             id="forbidden-type",
         ),
         pytest.param(
-            lambda: _planted(make_event(REFERRAL)) + b" " * 270_000,
+            lambda: _planted(make_event(REFERRAL)) + b" " * 800_000,  # past the 768 KiB body limit
             GP_KEY,
             413,
             "EVENT_TOO_LARGE",
