@@ -10,10 +10,11 @@ endpoint was down (it gets the same ids and sequences as by webhook, and dedupes
 The cursor is opaque to partners: base64url (no padding) of
 ``3.<partition>:<offset>[:<back>:<tag>],....<CRC-32 of the rest>``: per partition the
 offset after the last delivery returned and, once one was, how far before it that
-delivery lies (the anchor) with a CRC-32 of its id (the tag). The next pull reads each partition from
-its anchor and checks that the delivery there is still the one the cursor was given
-after: a stream an operator deleted and recreated, refilled past the old offset, holds
-other deliveries there, and the cursor is 410 instead of reading on from the middle.
+delivery lies (the anchor) with a CRC-32 of its id (the tag). The next pull reads the
+anchored records first, in a fetch of their own, and checks that each is still the one
+the cursor was given after: a stream an operator deleted and recreated, refilled past the
+old offset, holds other deliveries there, and the cursor is 410 instead of reading on
+from the middle.
 (``2.`` cursors, without anchors, and ``1.``, without the check, are still read.) It
 holds offsets and 32-bit tags only, nothing about a resident, so it may be logged and
 kept by anyone. It is checked against the calling partner's own stream only, so another
