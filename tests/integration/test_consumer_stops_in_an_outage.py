@@ -35,6 +35,15 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
         yield kafka
 
 
+async def _create_topic(broker: LocalKafka) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(_TOPIC, 1, 1)])
+    finally:
+        await admin.close()
+
+
 @pytest.mark.timeout(180)
 async def test_a_consumer_stops_without_error_while_its_broker_is_away(
     own_broker: LocalKafka,
@@ -45,12 +54,7 @@ async def test_a_consumer_stops_without_error_while_its_broker_is_away(
     consumer's stop raise CancelledError: a service stopping in an outage then ended as
     failed (`hub run` exited non-zero) with the client's metadata task never stopped.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=own_broker.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(_TOPIC, 1, 1)])
-    finally:
-        await admin.close()
+    await _create_topic(own_broker)
     settings = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
     # A long back-off, so that the stop below finds the fetcher waiting it out.
     reader = await started_consumer(
@@ -69,12 +73,7 @@ async def test_a_faststream_consumer_stops_without_error_while_its_broker_is_awa
     own_broker: LocalKafka,
 ) -> None:
     """The audit feed's FastStream consumer stops through the seam as cleanly as an aiokafka one."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=own_broker.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(_TOPIC, 1, 1)])
-    finally:
-        await admin.close()
+    await _create_topic(own_broker)
     settings = KafkaSettings(bootstrap_servers=own_broker.bootstrap_servers)
 
     async def handler(values: list[bytes]) -> None:

@@ -168,6 +168,17 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
     assert len(everything) == len(sent)
 
 
+async def _write_values(bootstrap: str, topic: str, values: dict[str, Any]) -> None:
+    """Changelog values written behind the router's back, as an earlier version left them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in values.items():
+            await producer.send_and_wait(topic, key=key.encode(), value=json.dumps(value).encode())
+    finally:
+        await producer.stop()
+
+
 async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
     kafka_bootstrap: str,
 ) -> None:
@@ -176,10 +187,10 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
     hub = HubUnderTest(build_hub(settings))
     await hub.create_topics()
     today = datetime.now(UTC).date().isoformat()
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in {
+    await _write_values(
+        kafka_bootstrap,
+        hub.layout.state,
+        {
             "seen:old": {"received_on": "2020-01-01"},
             "seen:recent": {"received_on": today},
             "case:C-1": {
@@ -190,12 +201,8 @@ async def test_routing_state_past_its_retention_is_tombstoned_on_the_changelog(
             "case:C-2": {"received_on": "2020-01-01"},  # open: kept however old
             # Written before receipt dates: stamped with today, not swept by its old date.
             "seen:legacy": {"seen_on": "2020-01-01"},
-        }.items():
-            await producer.send_and_wait(
-                hub.layout.state, key=key.encode(), value=json.dumps(value).encode()
-            )
-    finally:
-        await producer.stop()
+        },
+    )
 
     async with running_hub(settings) as running:
         records = await running.collect(
@@ -217,19 +224,15 @@ async def test_a_held_plan_past_the_personal_data_retention_is_tombstoned(
     await hub.create_topics()
     today = datetime.now(UTC).date().isoformat()
     plan = {"event_id": "p", "plan_version": 1, "data": {"goals": []}}
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in {
+    await _write_values(
+        kafka_bootstrap,
+        hub.layout.held,
+        {
             "plan:OLD": {**plan, "received_on": "2020-01-01"},
             "plan:RECENT": {**plan, "received_on": today},
             "plan:LEGACY": plan,  # held before plans were stamped: stamped today
-        }.items():
-            await producer.send_and_wait(
-                hub.layout.held, key=key.encode(), value=json.dumps(value).encode()
-            )
-    finally:
-        await producer.stop()
+        },
+    )
 
     async with running_hub(settings) as running:
         records = await running.collect(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,17 +64,17 @@ def test_the_demo_secret_kept_as_an_earlier_key_is_refused_too(tmp_path: Path) -
     assert demo_defaults_in_use(settings) == ["HUB_PRIVACY__PREVIOUS_PSEUDONYM_SECRETS"]
 
 
-@pytest.mark.parametrize("command", ["run", "gateway"])
-def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
-    """`hub run` and `hub gateway` in production with demo values exit 78 and name the setting."""
+def refused(args: list[str], **settings: str) -> tuple[dict[str, Any], str]:
+    """`hub <args>` with these HUB_ settings, refused before it connects: its
+    configuration_invalid line and all it wrote (exit 78 asserted)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_ENVIRONMENT": "production",
         "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",  # never reached: refused before
         "HUB_LOGGING__FORMAT": "json",
+        **settings,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", command],
+        [sys.executable, "-m", "hub.cli", *args],
         env=env,
         capture_output=True,
         timeout=60,
@@ -82,6 +83,13 @@ def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
     output = (done.stdout + done.stderr).decode()
     assert done.returncode == 78, output
     [line] = [json.loads(x) for x in output.splitlines() if "configuration_invalid" in x]
+    return line, output
+
+
+@pytest.mark.parametrize("command", ["run", "gateway"])
+def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
+    """`hub run` and `hub gateway` in production with demo values exit 78 and name the setting."""
+    line, _ = refused([command], HUB_ENVIRONMENT="production")
     # A list of tokens: a "A, B, C" value was redacted whole by the log's redaction.
     assert line["paths"] == [
         "HUB_PARTNERS_FILE",
@@ -92,23 +100,9 @@ def test_the_commands_exit_78_naming_the_setting(command: str) -> None:
 
 def test_a_setting_that_does_not_parse_is_named_with_its_reason_and_never_its_value() -> None:
     """`hub run` with a mistyped setting: exit 78, the variable and why, not the value."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
-        "HUB_LOGGING__FORMAT": "json",
-        "HUB_AUDIT__SIGNING_KEY": "my-secret-xyz",
-        "HUB_WEBHOOKS__MAX_ATTEMPTS": "twelve-xyz",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "run"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
+    line, output = refused(
+        ["run"], HUB_AUDIT__SIGNING_KEY="my-secret-xyz", HUB_WEBHOOKS__MAX_ATTEMPTS="twelve-xyz"
     )
-    output = (done.stdout + done.stderr).decode()
-    assert done.returncode == 78, output
-    [line] = [json.loads(x) for x in output.splitlines() if "configuration_invalid" in x]
     assert line["paths"] == ["HUB_AUDIT__SIGNING_KEY", "HUB_WEBHOOKS__MAX_ATTEMPTS"]
     assert "HUB_AUDIT__SIGNING_KEY: Value error, not base64" in line["error"]
     assert "HUB_WEBHOOKS__MAX_ATTEMPTS: Input should be a valid integer" in line["error"]
@@ -117,20 +111,6 @@ def test_a_setting_that_does_not_parse_is_named_with_its_reason_and_never_its_va
 
 def test_a_bad_gateway_option_is_named_as_the_option() -> None:
     """`hub gateway --port 70000`: the refusal names --port, not a variable that was never set."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1",
-        "HUB_LOGGING__FORMAT": "json",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "gateway", "--port", "70000"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    output = (done.stdout + done.stderr).decode()
-    assert done.returncode == 78, output
-    [line] = [json.loads(x) for x in output.splitlines() if "configuration_invalid" in x]
+    line, _ = refused(["gateway", "--port", "70000"])
     assert line["paths"] == ["--port"]
     assert "--port: Input should be less than or equal to 65535" in line["error"]

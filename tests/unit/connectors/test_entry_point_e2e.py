@@ -137,15 +137,44 @@ def install(site: Path, source: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
 
 
+DEBT_SOURCE = "urn:nld:oin:00000001234567890000:systeem:schuldhulp"
+
+
+def registry_with_debt_partner(tmp_path: Path, **entry: Any) -> tuple[Path, str]:
+    """The demo registry plus the debt-assistance partner (with ``entry``); and the team's source."""
+    partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
+    partners.append(
+        {"id": "schuldhulp-zwolle", "role": "debt-assistance", "source": DEBT_SOURCE, **entry}
+    )
+    partners_file = tmp_path / "partners.yaml"
+    partners_file.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
+    return partners_file, next(p["source"] for p in partners if p["role"] == "swt")
+
+
+def delivered(
+    script: str, partners_file: Path, events: list[dict[str, Any]], env: dict[str, str]
+) -> list[Any]:
+    """What ``script`` prints after DELIVERY for these events, run where the connector is installed."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(partners_file), json.dumps(events)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [
+        json.loads(line.removeprefix("DELIVERY "))
+        for line in done.stdout.splitlines()
+        if line.startswith("DELIVERY ")
+    ]
+
+
 def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -> None:
     """A new role's request reaches its partner with only its row's fields, and its status the team."""
     env = install(tmp_path / "site", CONNECTOR)
-    debt_source = "urn:nld:oin:00000001234567890000:systeem:schuldhulp"
-    partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
-    partners.append({"id": "schuldhulp-zwolle", "role": "debt-assistance", "source": debt_source})
-    partners_file = tmp_path / "partners.yaml"
-    partners_file.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
-    swt = next(p["source"] for p in partners if p["role"] == "swt")
+    partners_file, swt = registry_with_debt_partner(tmp_path)
     events = [
         _event(
             "debt-assistance.requested",
@@ -160,25 +189,12 @@ def test_a_connector_installed_beside_the_hub_routes_its_types(tmp_path: Path) -
         ),
         _event(
             "debt-assistance.status-changed",
-            debt_source,
+            DEBT_SOURCE,
             {"request_id": "SHV-1", "status": "in-progress"},
             2,
         ),
     ]
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(partners_file), json.dumps(events)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    deliveries = [
-        json.loads(line.removeprefix("DELIVERY "))
-        for line in done.stdout.splitlines()
-        if line.startswith("DELIVERY ")
-    ]
+    deliveries = delivered(SCRIPT, partners_file, events, env)
     assert [(d["to"], d["data"]) for d in deliveries] == [
         (
             "schuldhulp-zwolle",
@@ -341,36 +357,12 @@ for event in json.loads(sys.argv[2]):
 def test_a_partner_asks_for_its_connectors_own_format_in_the_registry(tmp_path: Path) -> None:
     """`formats: [csv]` in the registry: the connector's renderer writes that partner's deliveries, no core edit."""
     env = install(tmp_path / "site", "import dataclasses\n" + CONNECTOR + CSV_RENDERER)
-    debt_source = "urn:nld:oin:00000001234567890000:systeem:schuldhulp"
-    partners = [p.model_dump(mode="json", exclude_none=True) for p in load_registry()]
-    partners.append(
-        {
-            "id": "schuldhulp-zwolle",
-            "role": "debt-assistance",
-            "source": debt_source,
-            "formats": ["csv"],
-        }
-    )
-    partners_file = tmp_path / "partners.yaml"
-    partners_file.write_text(yaml.safe_dump({"partners": partners}), encoding="utf-8")
-    swt = next(p["source"] for p in partners if p["role"] == "swt")
+    partners_file, swt = registry_with_debt_partner(tmp_path, formats=["csv"])
     data = {"request_id": "SHV-1", "household_size": 3, "reason": "Huurachterstand"}
     events = [_event("debt-assistance.requested", swt, data, 1)]
-    done = subprocess.run(
-        [sys.executable, "-c", RAW_SCRIPT, str(partners_file), json.dumps(events)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    deliveries = [
-        json.loads(line.removeprefix("DELIVERY "))
-        for line in done.stdout.splitlines()
-        if line.startswith("DELIVERY ")
+    assert delivered(RAW_SCRIPT, partners_file, events, env) == [
+        ["schuldhulp-zwolle", "text/csv", "SHV-1;3;Huurachterstand\r\n"]
     ]
-    assert deliveries == [["schuldhulp-zwolle", "text/csv", "SHV-1;3;Huurachterstand\r\n"]]
 
 
 def test_a_format_the_partners_role_does_not_offer_is_refused_by_path(tmp_path: Path) -> None:
