@@ -14,7 +14,9 @@ from aiokafka import AIOKafkaProducer
 
 from hub.app import build_hub
 from hub.audit.feed import AuditFeedProcess
+from hub.audit.record import DisclosureRecord
 from hub.audit.store import open_store
+from hub.errors import AuditStoreError
 from hub.kafka.clients import client_options
 from tests.unit.audit.store_cases import record
 
@@ -30,6 +32,17 @@ def _feed(hub: HubUnderTest) -> AuditFeedProcess:
 
 def _path(hub: HubUnderTest) -> Path:
     return Path(hub.hub.settings.audit.store_url.removeprefix("sqlite:///"))
+
+
+def _all_stored(hub: HubUnderTest, records: list[DisclosureRecord]) -> bool:
+    """Whether the store holds every record; not while a feed process is still creating it."""
+    if not _path(hub).exists():
+        return False
+    try:
+        with open_store(hub.hub.settings.audit.store_url, read_only=True) as store:
+            return all(store.get(r.disclosure_id) for r in records)
+    except AuditStoreError:  # a child killed, or not yet done, between creating file and tables
+        return False
 
 
 async def _log(hub: HubUnderTest, values: list[bytes]) -> None:
@@ -54,10 +67,8 @@ async def test_the_feed_process_stores_the_log_byte_for_byte_and_stops_when_aske
     feed = asyncio.create_task(_feed(hub).run(stop))
     try:
         for _ in range(300):  # up to a minute: the child starts, joins its group, reads
-            if _path(hub).exists():
-                with open_store(hub.hub.settings.audit.store_url, read_only=True) as store:
-                    if all(store.get(r.disclosure_id) for r in records):
-                        break
+            if _all_stored(hub, records):
+                break
             await asyncio.sleep(0.2)
     finally:
         stop.set()
@@ -86,10 +97,8 @@ async def test_a_feed_process_that_dies_is_started_again_and_stores_what_came_si
         second = await _feed_child(other_than=first)
         assert second != first
         for _ in range(300):  # up to a minute: it starts, joins its group, reads
-            if _path(hub).exists():
-                with open_store(hub.hub.settings.audit.store_url, read_only=True) as store:
-                    if all(store.get(r.disclosure_id) for r in records):
-                        break
+            if _all_stored(hub, records):
+                break
             await asyncio.sleep(0.2)
         assert not feed.done()
     finally:

@@ -82,6 +82,19 @@ class SqliteDisclosureStore(SqlDisclosureStore):
                     raise AuditStoreError("the disclosure store file does not exist")
                 uri = f"file:{Path(target).resolve()}?mode=ro" if target != ":memory:" else target
                 self._db = sqlite3.connect(uri, uri=target != ":memory:")
+                if (
+                    target != ":memory:"
+                    and not self._db.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'disclosures'"
+                    ).fetchone()
+                ):
+                    # The file is there but its tables are not (yet): the audit feed creates
+                    # them as it starts; a query would fail with SQLite's bare "no such table".
+                    self._db.close()
+                    raise AuditStoreError(
+                        "the disclosure store has no tables yet"
+                        " (the audit feed creates them as it starts)"
+                    )
             else:
                 if target != ":memory:":
                     Path(target).parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,18 @@ def test_opening_read_only_creates_nothing(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+def test_a_read_only_open_of_a_file_without_tables_says_so(tmp_path: Path) -> None:
+    """A file the feed has created but not yet filled with tables is a clear store error."""
+    path = tmp_path / "starting.sqlite3"
+    sqlite3.connect(path).close()  # what a feed killed between the two steps leaves
+    with pytest.raises(AuditStoreError, match="no tables yet"):
+        open_store(f"sqlite:///{path}", read_only=True)
+    with open_store(f"sqlite:///{path}") as store:  # the next feed creates them
+        assert store.get("00000000-0000-5000-8000-000000000000") is None
+    with open_store(f"sqlite:///{path}", read_only=True) as store:
+        assert store.get("00000000-0000-5000-8000-000000000000") is None
+
+
 def test_an_unknown_store_url_is_a_configuration_error() -> None:
     """Only sqlite:/// and postgresql:// URLs are accepted."""
     with pytest.raises(ConfigurationError) as caught:
