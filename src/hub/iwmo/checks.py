@@ -106,8 +106,17 @@ def check_state(
     return StateVerdict(None, items, run.matched, run.deliveries)
 
 
-def _same_product(sent: ProductRef, start: CareStart) -> bool:
-    return sent.category == start["category"] and sent.code == start["code"]
+def _same_product(sent: ProductRef, start: CareStart, *, budget: bool) -> bool:
+    """Whether a start has the product sent (its logical key's Product, docs/iwmo.md).
+
+    Compared as sent, except for a budget assignment: its 301 carries no Product Code
+    (section 6), so a provider names it by category alone while a start reported with a
+    JSON `care.started` holds the assignment's code; without a code on either side, the
+    category is the product (as 9019 takes it).
+    """
+    if sent.category != start["category"]:
+        return False
+    return sent.code == start["code"] or (budget and (sent.code is None or start["code"] is None))
 
 
 class _Run:
@@ -137,13 +146,15 @@ class _Run:
             return None  # another provider's number answers as an unknown one
         return facts
 
-    def _current_start(self, record: CareDeliveries, item: CareItem) -> CareStart | None:
+    def _current_start(
+        self, record: CareDeliveries, item: CareItem, facts: AssignmentFacts
+    ) -> CareStart | None:
         assert item.product is not None
         for start in record["starts"]:
             if (
                 not start["deleted"]
                 and start["client"] in self.clients
-                and _same_product(item.product, start)
+                and _same_product(item.product, start, budget=facts.budget)
                 and start["begin"] == item.begin.isoformat()
             ):
                 return start
@@ -159,7 +170,7 @@ class _Run:
         assert facts is not None
         assert item.product is not None
         record = self._record(facts)
-        start = self._current_start(record, item)
+        start = self._current_start(record, item, facts)
         if self.message.is_start:
             if start is not None:
                 return _finding(IwmoCode.CARE_ALREADY_STARTED, item.path)
@@ -225,7 +236,7 @@ class _Run:
         facts = self._own_assignment(item)
         if facts is None or item.product is None:
             return _finding(IwmoCode.DELETE_WITHOUT_NEW, item.path)
-        start = self._current_start(self._record(facts), item)
+        start = self._current_start(self._record(facts), item, facts)
         if start is None:
             return _finding(IwmoCode.DELETE_WITHOUT_NEW, item.path)
         stops = _current_stops(start)

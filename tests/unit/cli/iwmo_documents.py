@@ -96,13 +96,14 @@ def stop(
     *,
     number: str = NUMBER,
     status: str = "1",
+    product: str = "02A05",
 ) -> str:
-    """One StopProduct."""
+    """One StopProduct; ``product`` a code, or a category alone (two digits)."""
+    code = "" if len(product) == 2 else f"\n          <bs:Code>{product}</bs:Code>"
     return f"""      <StopProduct>
         <ToewijzingNummer>{number}</ToewijzingNummer>
         <Product>
-          <bs:Categorie>02</bs:Categorie>
-          <bs:Code>02A05</bs:Code>
+          <bs:Categorie>{product[:2]}</bs:Categorie>{code}
         </Product>
         <Begindatum>{begin}</Begindatum>
         <RedenBeeindiging>{reason}</RedenBeeindiging>

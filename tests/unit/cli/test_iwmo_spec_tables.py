@@ -121,7 +121,11 @@ def replace(document: bytes, old: str, new: str) -> bytes:
 
 
 def start_item(
-    *, number: str | None = NUMBER, product: str | None = "02A05", ingang: str | None = None
+    *,
+    number: str | None = NUMBER,
+    product: str | None = "02A05",
+    ingang: str | None = None,
+    status: str = "1",
 ) -> str:
     """A StartProduct on 2025-04-07; ``product`` a code, a category alone, or None for none."""
     parts = ["      <StartProduct>\n"]
@@ -135,7 +139,7 @@ def start_item(
     if ingang is not None:
         parts.append(f"        <ToewijzingIngangsdatum>{ingang}</ToewijzingIngangsdatum>\n")
     parts.append("        <Begindatum>2025-04-07</Begindatum>\n")
-    parts.append("        <StatusAanlevering>1</StatusAanlevering>\n")
+    parts.append(f"        <StatusAanlevering>{status}</StatusAanlevering>\n")
     parts.append("      </StartProduct>\n")
     return "".join(parts)
 
@@ -466,6 +470,16 @@ OTHER_CLIENT = assignment(
     "25000122", client={**example(ISSUED)["data"]["client"], "bsn": "999900031"}
 )
 BUDGET = assignment("25000140", variant="inspanningsgericht", scope={"budget_cents": 50000})
+BUDGET_STARTED_WITH_JSON = {
+    **example("care.started/valid/begeleiding-started.json"),
+    "id": "c0ffee00-0000-4000-8000-000000000140",
+    "subject": "25000140",
+}
+BUDGET_STARTED_WITH_JSON["data"] = {
+    **BUDGET_STARTED_WITH_JSON["data"],
+    "assignment_number": "25000140",
+    "started_on": "2025-04-07",
+}
 
 
 @dataclass(frozen=True)
@@ -710,6 +724,18 @@ APPROVED: dict[str, tuple[Callable[[], bytes], tuple[Input, ...], list[str]]] = 
     "budget-category-alone": (
         lambda: wmo305("TZ-OK-1", start_item(number="25000140", product="02")),
         (ISSUED, BUDGET),
+        ["care.started"],
+    ),
+    # The start a JSON care.started reported holds the assignment's code; the provider's
+    # 301 of a budget assignment had none, so its 307 names the product by category alone.
+    "budget-json-start-stopped-by-category": (
+        lambda: wmo307("TZ-OK-1", stop(number="25000140", product="02")),
+        (ISSUED, BUDGET, BUDGET_STARTED_WITH_JSON),
+        ["care.stopped"],
+    ),
+    "budget-json-start-deleted-by-category": (
+        lambda: wmo305("TZ-OK-1", start_item(number="25000140", product="02", status="3")),
+        (ISSUED, BUDGET, BUDGET_STARTED_WITH_JSON),
         ["care.started"],
     ),
     "status-3-checked-only-for-9063-9071": (
