@@ -73,6 +73,31 @@ def _refuse(code: IwmoCode, path: str = "/") -> MessageRefused:
     return MessageRefused(Problem(code, path))
 
 
+def _declares_dtd(body: bytes) -> bool:
+    """Whether the bytes hold a markup declaration, also in UTF-16 or UTF-32.
+
+    Those encodings write ASCII with NUL bytes between, so only bytes with a NUL are read
+    in them (such a document is refused as not UTF-8 anyway; a DTD is named first).
+    """
+    if _DECLARATION.search(body) is not None:
+        return True
+    if b"\x00" not in body:
+        return False
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        try:
+            text = body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _DECLARATION.search(text.encode("utf-8", "replace")) is not None:
+            return True
+    return False
+
+
+def _external_reference(node: etree._ProcessingInstruction) -> bool:
+    """A processing instruction naming a resource: a style sheet, a schema (xml-model), any href."""
+    return node.target in ("xml-stylesheet", "xml-model") or node.get("href") is not None
+
+
 def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     """Parse ``data`` into its root element, refusing what level 1 refuses before structure.
 
@@ -82,8 +107,9 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
     if len(data) > max_bytes:
         raise _refuse(IwmoCode.XML_TOO_LARGE)
     body = data.removeprefix(_BOM)
-    # A DTD is refused first, before any other reading of the document.
-    if _DECLARATION.search(body) is not None:
+    # A DTD is refused first, before any other reading of the document, in whatever
+    # encoding it is written (the document is refused as not UTF-8 right after).
+    if _declares_dtd(body):
         raise _refuse(IwmoCode.XML_FORBIDDEN)
     try:
         body.decode("utf-8", errors="strict")
@@ -125,10 +151,10 @@ def parse_document(data: bytes, *, max_bytes: int) -> etree._Element:
             raise _refuse(IwmoCode.XML_FORBIDDEN)
         if isinstance(node.tag, str) and etree.QName(node).namespace in _XINCLUDE_NAMESPACES:
             raise _refuse(IwmoCode.XML_FORBIDDEN)  # an external reference, never resolved
-        if isinstance(node, etree._ProcessingInstruction) and node.target == "xml-stylesheet":
+        if isinstance(node, etree._ProcessingInstruction) and _external_reference(node):
             raise _refuse(IwmoCode.XML_FORBIDDEN)
     for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
-        if isinstance(sibling, etree._ProcessingInstruction) and sibling.target == "xml-stylesheet":
+        if isinstance(sibling, etree._ProcessingInstruction) and _external_reference(sibling):
             raise _refuse(IwmoCode.XML_FORBIDDEN)
     return root
 

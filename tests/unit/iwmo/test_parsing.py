@@ -68,6 +68,13 @@ def test_size_is_checked_before_parsing() -> None:
         b"<Bericht>&undeclared;</Bericht>",
         b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY l2 "&lol;&lol;">]><a>&l2;</a>',
         b'<?xml-stylesheet href="http://example.org/x.xsl"?><Bericht/>',
+        b'<?xml-model href="http://example.org/x.sch"?><Bericht/>',
+        b'<Bericht><?anything href="http://example.org/x"?></Bericht>',
+        # A DTD is refused first, also in an encoding the document is then refused for.
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Bericht [<!ENTITY x "y">]><Bericht/>'.encode(
+            "utf-16"
+        ),
+        '<!DOCTYPE Bericht SYSTEM "http://example.org/x.dtd"><Bericht/>'.encode("utf-32-le"),
     ],
 )
 def test_dtds_entities_and_external_references_are_forbidden(data: bytes) -> None:
