@@ -52,6 +52,7 @@ if str(REPO) not in sys.path:  # run as a script: the helpers live in bench/ and
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from bench.harness import (  # noqa: E402
+    HubGroup,
     HubProcess,
     Referrals,
     arrivals,
@@ -257,6 +258,26 @@ class Fresh:
             python_args=python_args,
         )
 
+    def processes(self, instances: int) -> HubProcess | HubGroup:
+        """One `hub run`, or ``instances`` of them in one group (stable instance ids)."""
+        if instances == 1:
+            return self.process()
+        base = self.settings.kafka.instance_id
+        return HubGroup(
+            [
+                HubProcess(
+                    self.settings,
+                    self.work_dir / f"hub-{n}.log",
+                    extra_env={
+                        "HUB_LOGGING__LEVEL": "WARNING",
+                        "HUB_ENVIRONMENT": "development",
+                        "HUB_KAFKA__INSTANCE_ID": base if n == 1 else f"{base}-{n}",
+                    },
+                )
+                for n in range(1, instances + 1)
+            ]
+        )
+
 
 @contextlib.asynccontextmanager
 async def fresh(bootstrap: str, keep_topics: bool) -> Any:
@@ -274,7 +295,11 @@ async def fresh(bootstrap: str, keep_topics: bool) -> Any:
 
 
 async def _until_committed(
-    fresh_run: Fresh, hub: HubProcess, count: int, within: float, on_progress: Any = None
+    fresh_run: Fresh,
+    hub: HubProcess | HubGroup,
+    count: int,
+    within: float,
+    on_progress: Any = None,
 ) -> None:
     """Wait until the hub's consumer group has committed ``count`` inbound records."""
     deadline = time.monotonic() + within
@@ -293,7 +318,9 @@ async def _until_committed(
         await asyncio.sleep(0.25)
 
 
-async def drain(bootstrap: str, count: int, keep_topics: bool) -> dict[str, float]:
+async def drain(
+    bootstrap: str, count: int, keep_topics: bool, instances: int = 1
+) -> dict[str, float]:
     """One drain of ``count`` pre-loaded referrals: passthrough, then `hub run`."""
     async with fresh(bootstrap, keep_topics) as run:
         started = time.perf_counter()
@@ -305,7 +332,7 @@ async def drain(bootstrap: str, count: int, keep_topics: bool) -> dict[str, floa
         await passthrough(run.kafka, run.inbound, sink, count, run.prefix)
         raw = await read_all(run.kafka, sink, count, within=120)
 
-        hub = run.process()
+        hub = run.processes(instances)
         started = time.perf_counter()
         hub.start()
         # CPU time from the first committed batch on, so that start-up is not counted.
@@ -420,7 +447,12 @@ def _percentiles(values_ms: list[float]) -> dict[str, float]:
 
 
 async def latency(
-    bootstrap: str, rates: Sequence[float], warmup: float, seconds: float, keep_topics: bool
+    bootstrap: str,
+    rates: Sequence[float],
+    warmup: float,
+    seconds: float,
+    keep_topics: bool,
+    instances: int = 1,
 ) -> dict[str, dict[str, float]]:
     """Per offered rate: latency percentiles from the partner's send to the wijkteam's read."""
     results: dict[str, dict[str, float]] = {}
@@ -433,7 +465,7 @@ async def latency(
                 for key in keys:
                     arrived.setdefault(key, now)
 
-        hub = run.process()
+        hub = run.processes(instances)
         hub.start()
         watcher = asyncio.create_task(watch())
         try:
@@ -462,7 +494,7 @@ async def latency(
 async def _wait_arrived(
     arrived: dict[bytes | None, float],
     wanted: dict[bytes | None, float],
-    hub: HubProcess,
+    hub: HubProcess | HubGroup,
     watcher: asyncio.Task[None],
     within: float,
 ) -> None:
@@ -627,14 +659,14 @@ async def _kafka_parts(args: argparse.Namespace, bootstrap: str, results: dict[s
     if "drain" in only:
         runs = []
         for n in range(args.repeats):
-            runs.append(await drain(bootstrap, args.events, args.keep_topics))
+            runs.append(await drain(bootstrap, args.events, args.keep_topics, args.instances))
             print(f"  drain {n + 1}/{args.repeats}: {json.dumps(runs[-1])}", flush=True)
         results["drain"] = _summary(runs)
     if "latency" in only:
         per_rate: dict[str, list[dict[str, float]]] = {}
         for n in range(args.repeats):
             measured = await latency(
-                bootstrap, args.rates, args.warmup, args.seconds, args.keep_topics
+                bootstrap, args.rates, args.warmup, args.seconds, args.keep_topics, args.instances
             )
             print(f"  latency {n + 1}/{args.repeats}: {json.dumps(measured)}", flush=True)
             for rate, figures in measured.items():
@@ -671,6 +703,9 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="also drain under cProfile; top entries here")
     parser.add_argument("--profile-top", type=int, default=40)
     parser.add_argument("--keep-topics", action="store_true", help="do not delete the run's topics")
+    parser.add_argument(
+        "--instances", type=int, default=1, help="`hub run` processes in one group (drain, latency)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.memory_events, args.rss_events = 2000, 2000, 6000

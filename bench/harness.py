@@ -329,6 +329,38 @@ class HubProcess:
             return "(no log)"
 
 
+class HubGroup:
+    """Several `hub run` processes in one consumer group (instances ``<id>``, ``<id>-2``, ...).
+
+    The interface of one ``HubProcess``; figures are summed over the processes. Each runs its
+    own audit feed and aggregator, as several instances in production do.
+    """
+
+    def __init__(self, processes: Sequence[HubProcess]) -> None:
+        self.processes = list(processes)
+
+    def start(self) -> None:
+        for process in self.processes:
+            process.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(process.stop() for process in self.processes))
+
+    def exited(self) -> int | None:
+        codes = [process.exited() for process in self.processes]
+        return next((code for code in codes if code is not None), None)
+
+    def rss_kib(self) -> int:
+        return sum(process.rss_kib() for process in self.processes)
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        spent = [process.cpu_seconds() for process in self.processes]
+        return sum(main for main, _ in spent), sum(children for _, children in spent)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(process.log_tail(lines) for process in self.processes)
+
+
 def environ_with_demo_settings() -> None:
     """The demo settings (HUB_ENVIRONMENT=development) for this process and the hubs it starts."""
     os.environ.setdefault("HUB_ENVIRONMENT", "development")
