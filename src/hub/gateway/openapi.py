@@ -110,7 +110,7 @@ class EventStatusBody(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
-    status: Literal["accepted", "delivered", "dead-lettered", "duplicate"] = Field(
+    status: Literal["accepted", "delivered", "dead-lettered"] = Field(
         description="accepted: on the inbound topic, not yet processed; delivered: routed "
         "(to zero or more recipients); dead-lettered: rejected by a rule, see codes."
     )
@@ -234,7 +234,10 @@ _DELIVERED_EVENT: Final[dict[str, Any]] = {
     "type": "object",
     "title": "A delivery",
     "description": "A CloudEvent as the hub delivers it (structured mode): `data` is the view "
-    "its recipient role may see, described by the JSON Schema `dataschema` names.",
+    "its recipient role may see, described by the JSON Schema `dataschema` names. A partner "
+    "whose registry entry asks for a format of its own (`formats`, e.g. `iwmo`) gets the "
+    "events that format renders as a document instead: `datacontenttype` its media type "
+    "(iWmo: `application/xml`), `data` the document as a string, no `dataschema`.",
     "properties": {
         "specversion": {"type": "string", "enum": ["1.0"]},
         "id": {"type": "string", "description": "Derived from the event and recipient: a "
@@ -243,9 +246,10 @@ _DELIVERED_EVENT: Final[dict[str, Any]] = {
         "type": {"type": "string"},
         "time": {"type": "string", "format": "date-time"},
         "subject": {"type": "string"},
-        "datacontenttype": {"type": "string", "enum": ["application/json"]},
+        "datacontenttype": {"type": "string", "description": "`application/json`, or a "
+                            "rendered format's media type (`application/xml` for iWmo)."},
         "dataschema": {"type": "string", "format": "uri", "description": "The published view "
-                       "schema of the recipient's role for this type."},
+                       "schema of the recipient's role for this type (JSON deliveries)."},
         "traceparent": {"type": "string"},
         "sequence": {
             "type": "string",
@@ -254,7 +258,10 @@ _DELIVERED_EVENT: Final[dict[str, Any]] = {
             "stream. Compare only within one subject: a later delivery of a subject has a "
             "greater sequence (string order).",
         },
-        "data": {"type": "object"},
+        "data": {
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+            "description": "The recipient's view (an object), or a rendered document (a string).",
+        },
     },
     "required": ["specversion", "id", "source", "type", "time", "subject", "sequence", "data"],
 }  # fmt: skip

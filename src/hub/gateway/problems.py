@@ -71,8 +71,8 @@ class ProblemCode(StrEnum):
 _DETAILS: Final[Mapping[str, str]] = {
     ProblemCode.UNAUTHENTICATED: "Authenticate with a registered API key (Authorization: Bearer "
     "or X-API-Key) or a registered client certificate.",
-    ProblemCode.RATE_LIMITED: "Too many events from this partner; retry after the time given "
-    "in Retry-After.",
+    ProblemCode.RATE_LIMITED: "Too many requests or events from this partner, or too many of "
+    "its pulls at once; retry after the time given in Retry-After.",
     ProblemCode.AUTHENTICATION_THROTTLED: "Too many failed authentications from this address; "
     "retry after the time given in Retry-After.",
     ProblemCode.BODY_TOO_LARGE: "The request body exceeds the gateway's size limit.",
@@ -87,7 +87,8 @@ _DETAILS: Final[Mapping[str, str]] = {
     "value from the last answer's Link header as it is, or leave it out to start at the oldest "
     "retained delivery.",
     ProblemCode.CURSOR_EXPIRED: "The cursor points to deliveries this stream no longer holds "
-    "(past its retention); start again without `after` and skip the ids you already have.",
+    "(past its retention, or the stream was reset), or was not given to this partner; start "
+    "again without `after` and skip the ids you already have.",
     ProblemCode.LIMIT_INVALID: "The limit must be a whole number from 1 to the gateway's "
     "maximum page size.",
     ProblemCode.CONTENT_ENCODING_UNSUPPORTED: "Send the body without a content coding "

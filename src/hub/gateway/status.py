@@ -54,7 +54,7 @@ def status_key(source: str, event_id: str) -> str:
 class EventStatus:
     """What became of one event: ids and codes only, never data."""
 
-    status: str  # accepted | delivered | dead-lettered | duplicate
+    status: str  # accepted | delivered | dead-lettered (a resend changes none of them)
     partner: str | None
     codes: tuple[str, ...] = ()
     recipients: tuple[str, ...] = ()

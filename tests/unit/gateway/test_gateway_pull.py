@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import ConsumerRecord
@@ -424,6 +425,29 @@ async def test_the_openapi_document_describes_the_endpoint(
     assert "Link" in operation["responses"]["200"]["headers"]
     assert "sequence" in document["components"]["schemas"]["Delivery"]["required"]
     assert operation["security"]
+
+
+async def test_the_delivery_schema_admits_a_rendered_document(
+    pull_client: httpx.AsyncClient,
+) -> None:
+    """A provider that asked for iWmo gets XML as a string: its generated client must take it."""
+    document = (await pull_client.get("/openapi.json")).json()
+    schema = document["components"]["schemas"]["Delivery"]
+    common = {
+        "specversion": "1.0",
+        "id": "9f1c0f3e-0000-5000-8000-000000000001",
+        "source": "urn:nld:oin:00000001234567890000:systeem:backoffice",
+        "type": "nl.sociaaldomein.assignments.issued.v1",
+        "time": "2025-03-24T09:05:00+01:00",
+        "subject": "25000107",
+        "sequence": "00000-0000000000000000001",
+    }
+    rendered = {**common, "datacontenttype": "application/xml", "data": "<?xml version=..."}
+    as_json = {**common, "datacontenttype": "application/json", "data": {"x": 1}}
+    for delivery in (rendered, as_json):
+        jsonschema.validate(delivery, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**as_json, "data": 1}, schema)
 
 
 @pytest.mark.parametrize(
