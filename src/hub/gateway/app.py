@@ -530,7 +530,17 @@ def create_app(
         response_model=event_status_body(
             e.spec.status_fields for e in endpoints if e.spec.status_fields is not None
         ),
-        responses=problem_responses(400, 401, 404, 429),
+        responses=problem_responses(
+            400,
+            401,
+            404,
+            429,
+            described={
+                400: "A malformed request (BAD_REQUEST).",
+                404: "No such event for this partner (NOT_FOUND): another partner's event "
+                "answers the same as one never sent.",
+            },
+        ),
         tags=["events"],
     )
     app.add_api_route(
@@ -549,7 +559,25 @@ def create_app(
                     }
                 },
             },
-            **problem_responses(400, 401, 404, 410, 429, 503),
+            **problem_responses(
+                400,
+                401,
+                404,
+                410,
+                429,
+                503,
+                described={
+                    400: "A cursor (CURSOR_INVALID) or limit (LIMIT_INVALID) that is not one, "
+                    "or a malformed request (BAD_REQUEST).",
+                    404: "This gateway serves no deliveries (NOT_FOUND).",
+                    410: "The cursor points to deliveries the stream no longer holds (past "
+                    "its retention, or the stream was reset), or is another partner's "
+                    "(CURSOR_EXPIRED): start again without `after`.",
+                    429: "Over the rate limit, or too many of this partner's pulls at once "
+                    "(RATE_LIMITED); see Retry-After.",
+                    503: "Kafka did not answer in time (UNAVAILABLE); see Retry-After.",
+                },
+            ),
         },
         tags=["deliveries"],
     )

@@ -9,7 +9,7 @@ pydantic models, so the description cannot drift from validation), and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
 from fastapi import FastAPI
@@ -145,8 +145,8 @@ class HealthBody(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS: Final[dict[int, str]] = {
-    400: "Malformed JSON (MALFORMED_JSON), a malformed request, or for GET /deliveries a "
-    "cursor (CURSOR_INVALID) or limit (LIMIT_INVALID) that is not one; errors names it.",
+    400: "Malformed JSON (MALFORMED_JSON) or a malformed request (BAD_REQUEST); errors names "
+    "where.",
     401: "No valid credentials (UNAUTHENTICATED); no hint which part was wrong.",
     403: "The partner may not send this type (TYPE_NOT_ALLOWED) or as this source "
     "(SOURCE_MISMATCH).",
@@ -166,15 +166,28 @@ _PROBLEM_DESCRIPTIONS: Final[dict[int, str]] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for these problem statuses."""
-    return {
-        status: {
-            "description": _PROBLEM_DESCRIPTIONS[status],
+_RETRY_AFTER: Final[dict[str, Any]] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def problem_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these problem statuses (``described``: this route's own words)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": (described or {}).get(status, _PROBLEM_DESCRIPTIONS[status]),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF.format(model="ProblemBody")}}},
         }
-        for status in statuses
-    }
+        if status in (429, 503):
+            response["headers"] = _RETRY_AFTER
+        responses[status] = response
+    return responses
 
 
 def _event_schemas() -> tuple[dict[str, Any], dict[str, Any]]:

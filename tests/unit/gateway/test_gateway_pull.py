@@ -425,6 +425,12 @@ async def test_the_openapi_document_describes_the_endpoint(
     assert "Link" in operation["responses"]["200"]["headers"]
     assert "sequence" in document["components"]["schemas"]["Delivery"]["required"]
     assert operation["security"]
+    for status in ("429", "503"):  # a generated client learns how long to wait
+        assert "Retry-After" in operation["responses"][status]["headers"]
+    # Each route describes its own problems: no cursor on GET /events/{id}, no event here.
+    status_route = document["paths"]["/events/{event_id}"]["get"]["responses"]
+    assert "CURSOR" not in status_route["400"]["description"]
+    assert "event" not in operation["responses"]["404"]["description"]
 
 
 async def test_the_delivery_schema_admits_a_rendered_document(
