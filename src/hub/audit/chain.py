@@ -199,7 +199,18 @@ class Signer:
 class Break:
     """Where a chain breaks: the kind, the chain, the ``seq`` and what is known of the record."""
 
-    kind: Literal["changed", "removed", "inserted", "reordered", "bad-checkpoint", "index"]
+    kind: Literal[
+        "changed",
+        "removed",
+        "inserted",
+        "reordered",
+        "bad-checkpoint",
+        "index",
+        "columns",
+        "missing",
+        "differs",
+        "unlogged",
+    ]
     chain: str
     seq: int
     detail: str

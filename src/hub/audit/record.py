@@ -26,6 +26,7 @@ __all__ = [
     "DisclosureOutcome",
     "DisclosureRecord",
     "KeyUse",
+    "StoredRow",
     "disclosure_record",
     "linked",
     "read_log_record",
@@ -125,6 +126,20 @@ class KeyUse:
     records: int
     first: datetime
     last: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """One stored record as kept (its JSON, parsed), and the columns the store's queries read.
+
+    The columns are copies of the record's fields, outside its hash: ``hub audit verify``
+    checks that they still say what the record says.
+    """
+
+    columns: dict[str, Any]
+    """disclosure_id, event_id, event_type, source, recipient, outcome, as stored."""
+    decided_at: datetime
+    record: dict[str, Any]
 
 
 def disclosure_record(

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from hub.audit.chain import ChainHead, Checkpoint, PurgeRecord, Signer, record_hash
-from hub.audit.record import DeliveryAttempt, DisclosureRecord, KeyUse
+from hub.audit.record import DeliveryAttempt, DisclosureRecord, KeyUse, StoredRow
 
 __all__ = ["SqlDisclosureStore", "utc_text"]
 
@@ -135,6 +135,29 @@ class SqlDisclosureStore(ABC):
             (),
         )
         return [dict(self._record(row[0])) for row in rows]
+
+    def stored_rows(self) -> list[StoredRow]:
+        """Every record as stored (parsed JSON) with the columns the queries read beside it."""
+        rows = self._query(
+            "SELECT disclosure_id, event_id, event_type, source, recipient, outcome, decided_at,"
+            " record FROM disclosures",
+            (),
+        )
+        return [
+            StoredRow(
+                columns={
+                    "disclosure_id": row[0],
+                    "event_id": row[1],
+                    "event_type": row[2],
+                    "source": row[3],
+                    "recipient": row[4],
+                    "outcome": row[5],
+                },
+                decided_at=_moment(row[6]),
+                record=dict(self._record(row[7])),
+            )
+            for row in rows
+        ]
 
     def subject_index(self) -> list[tuple[str, str]]:
         """Every row of the subjects index the lookups read: (disclosure_id, pseudonym)."""

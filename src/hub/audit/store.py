@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from hub.audit.chain import Checkpoint, PurgeRecord, Signer
-from hub.audit.record import DeliveryAttempt, DisclosureRecord, KeyUse
+from hub.audit.record import DeliveryAttempt, DisclosureRecord, KeyUse, StoredRow
 from hub.errors import ConfigurationError
 
 __all__ = ["DisclosureStore", "open_store"]
@@ -69,6 +69,10 @@ class DisclosureStore(Protocol):
 
     def subject_index(self) -> list[tuple[str, str]]:
         """Every (disclosure_id, pseudonym) of the index ``concerning`` and ``search`` read."""
+        ...
+
+    def stored_rows(self) -> list[StoredRow]:
+        """Every record as stored (parsed JSON) with the columns the queries read beside it."""
         ...
 
     def checkpoints(self) -> list[Checkpoint]:

@@ -5,6 +5,12 @@ through the record's model, so records of any hub version check the same), the s
 checkpoints and, in the store, the purge records; ``hub.audit.chain.ChainVerifier``
 names where a chain breaks. A topic may begin mid-chain (its retention deletes the
 oldest records); a store may not, unless a signed purge says so.
+
+A chain alone cannot tell a store whose last records were cut off, or that gained a
+record outside every chain; the topic can. With both, ``compare_store`` holds the store
+to the topic: every disclosure record the audit feed has committed past must be stored
+as the topic has it, and every stored record must be on the topic (as far back as the
+topic keeps records).
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,14 +32,26 @@ from hub.audit.chain import (
     ChainVerifier,
     Checkpoint,
     Signer,
+    record_hash,
 )
+from hub.audit.feed import audit_group
+from hub.audit.record import DisclosureRecord, StoredRow
 from hub.audit.store import DisclosureStore
 from hub.kafka import Record, TopicPartition
 from hub.kafka.changelog import CompactedReader
+from hub.kafka.inspection import committed_offsets, topic_offsets
 from hub.settings import DEMO_SIGNING_KEY, AuditSettings, KafkaSettings
 from hub.topics import TopicLayout
 
-__all__ = ["VerifyReport", "public_keys", "verify_store", "verify_topic"]
+__all__ = [
+    "TopicCopy",
+    "VerifyReport",
+    "compare_store",
+    "feed_positions",
+    "public_keys",
+    "verify_store",
+    "verify_topic",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +64,8 @@ class VerifyReport:
     checkpoints: int
     purges: int
     breaks: tuple[Break, ...]
+    line: str | None = None
+    """What the report says of itself, where records in chains are not what it counts."""
 
 
 def public_keys(audit: AuditSettings, *, development: bool) -> dict[str, Ed25519PublicKey]:
@@ -88,7 +109,11 @@ def verify_store(store: DisclosureStore, keys: Mapping[str, Ed25519PublicKey]) -
             verifier.add_checkpoint(Checkpoint.model_validate(raw))
         except ValidationError:
             verifier.malformed(str(raw.get("chain")), _number(raw.get("seq")), "checkpoint")
-    breaks = verifier.finish() + _index_breaks(values, store.subject_index())
+    breaks = (
+        verifier.finish()
+        + _index_breaks(values, store.subject_index())
+        + _column_breaks(store.stored_rows())
+    )
     chains = {str(v["chain"]) for v in values} | {p.chain for p in purges}
     return VerifyReport(
         "store", verifier.records, len(chains), verifier.checkpoints, len(purges), tuple(breaks)
@@ -125,8 +150,175 @@ def _index_breaks(values: list[dict[str, Any]], index: list[tuple[str, str]]) ->
     return breaks
 
 
+_COLUMNS = ("disclosure_id", "event_id", "event_type", "source", "recipient", "outcome")
+
+
+def _column_breaks(rows: list[StoredRow]) -> list[Break]:
+    """Stored records whose columns (outside the hash) no longer say what the record says.
+
+    The read queries select and order by the columns: a changed ``disclosure_id`` hides a
+    record from every lookup by id and from the subjects index's join, a changed
+    ``decided_at`` moves it out of an export's period; the chain covers the JSON only.
+    """
+    breaks = []
+    for row in rows:
+        record = row.record
+        same = all(row.columns[name] == record.get(name) for name in _COLUMNS)
+        try:
+            same = same and row.decided_at == datetime.fromisoformat(str(record["decided_at"]))
+        except (KeyError, ValueError):
+            same = False
+        if not same:
+            breaks.append(
+                Break(
+                    "columns",
+                    str(record.get("chain")),
+                    _number(record.get("seq")),
+                    "the stored columns differ from the record (lookups and exports read them)",
+                    str(record.get("disclosure_id")),
+                )
+            )
+    return breaks
+
+
+@dataclass(slots=True)
+class TopicCopy:
+    """The disclosure records on the topic, as ``compare_store`` needs them.
+
+    ``committed``: the audit feed's committed offset per partition, read before the store
+    was: every disclosure record below it was stored by then.
+    """
+
+    committed: dict[int, int] = field(default_factory=dict)
+    beginnings: dict[int, int] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    """disclosure_id -> record hash, of the first record on the topic with that id."""
+    places: dict[str, tuple[int, int]] = field(default_factory=dict)
+    first_decided: dict[int, datetime] = field(default_factory=dict)
+    """Per partition, when its first disclosure record still on the topic was decided."""
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, partition: int, offset: int, value: dict[str, Any]) -> None:
+        """One record read from the topic; other than disclosure records are left out."""
+        if "record_type" in value:
+            return  # a checkpoint or a delivery attempt
+        try:
+            record = DisclosureRecord.model_validate(value)
+        except ValidationError:
+            return  # the feed skips it too (audit_record_invalid)
+        self.first_decided.setdefault(partition, record.decided_at)
+        if record.disclosure_id in self.hashes:
+            return  # a repeat: the store keeps the first
+        self.hashes[record.disclosure_id] = record_hash(value)
+        self.places[record.disclosure_id] = (partition, offset)
+        self.values[record.disclosure_id] = value
+
+    def kept_since(self) -> datetime | None:
+        """From when on the topic still holds every record (None: from its very beginning).
+
+        A partition whose beginning retention took may have held older records; an hour's
+        margin for records decided out of order across instances.
+        """
+        lost = [
+            self.first_decided[p]
+            for p, beginning in self.beginnings.items()
+            if beginning > 0 and p in self.first_decided
+        ]
+        if any(beginning > 0 for beginning in self.beginnings.values()) and not lost:
+            return datetime.max.replace(tzinfo=UTC)  # records lost and none left: judge none
+        return max(lost) + timedelta(hours=1) if lost else None
+
+
+async def feed_positions(kafka: KafkaSettings) -> TopicCopy:
+    """A copy to fill, holding the audit feed's committed offsets now (read before the store)."""
+    topic = TopicLayout(kafka.topic_prefix).disclosures
+    committed = await committed_offsets(kafka, audit_group(kafka))
+    offsets = await topic_offsets(kafka, [topic])
+    return TopicCopy(
+        committed={tp.partition: at for tp, at in committed.items() if tp.topic == topic},
+        beginnings=dict(offsets[topic].beginning),
+    )
+
+
+def compare_store(store: DisclosureStore, copy: TopicCopy) -> VerifyReport:
+    """The store held to the topic (see the module docstring); read after ``feed_positions``."""
+    purges = store.purges()
+    purged_through: dict[str, int] = {}
+    for purge in purges:
+        purged_through[purge.chain] = max(purged_through.get(purge.chain, 0), purge.through_seq)
+    latest_before = max((p.before for p in purges), default=None)
+    rows = {str(row.record.get("disclosure_id")): row for row in store.stored_rows()}
+    breaks: list[Break] = []
+    for disclosure_id, digest in copy.hashes.items():
+        value = copy.values[disclosure_id]
+        chain, seq = str(value.get("chain")), _number(value.get("seq"))
+        row = rows.get(disclosure_id)
+        if row is None:
+            partition, offset = copy.places[disclosure_id]
+            if offset >= copy.committed.get(partition, 0):
+                continue  # the feed has not stored it yet
+            if _purged(value, purged_through, latest_before):
+                continue
+            breaks.append(
+                Break(
+                    "missing",
+                    chain,
+                    seq,
+                    "on the topic, stored by the feed, and not in the store",
+                    disclosure_id,
+                )
+            )
+        elif record_hash(row.record) != digest:
+            breaks.append(
+                Break(
+                    "differs", chain, seq, "stored otherwise than the topic has it", disclosure_id
+                )
+            )
+    since = copy.kept_since()
+    for disclosure_id, row in rows.items():
+        if disclosure_id in copy.hashes or (since is not None and row.decided_at <= since):
+            continue
+        breaks.append(
+            Break(
+                "unlogged",
+                str(row.record.get("chain")),
+                _number(row.record.get("seq")),
+                "in the store and never on the disclosure topic",
+                disclosure_id,
+            )
+        )
+    return VerifyReport(
+        "store against topic",
+        len(copy.hashes),
+        0,
+        0,
+        len(purges),
+        tuple(breaks),
+        line=f"store against topic: {len(rows)} stored record(s), {len(copy.hashes)} on the topic",
+    )
+
+
+def _purged(
+    value: Mapping[str, Any], purged_through: Mapping[str, int], latest_before: datetime | None
+) -> bool:
+    """Whether a purge accounts for a record missing from the store."""
+    chain, seq = value.get("chain"), value.get("seq")
+    if chain is not None:
+        return isinstance(seq, int) and seq <= purged_through.get(str(chain), 0)
+    if latest_before is None:
+        return False
+    try:
+        return datetime.fromisoformat(str(value.get("decided_at"))) < latest_before
+    except ValueError:
+        return False
+
+
 async def verify_topic(
-    kafka: KafkaSettings, keys: Mapping[str, Ed25519PublicKey], timeout_seconds: float = 120.0
+    kafka: KafkaSettings,
+    keys: Mapping[str, Ed25519PublicKey],
+    timeout_seconds: float = 120.0,
+    *,
+    copy: TopicCopy | None = None,
 ) -> VerifyReport:
     """The disclosure topic's chains (committed records only), as far back as it keeps them.
 
@@ -150,7 +342,7 @@ async def verify_topic(
             else:
                 heads[chain] = ChainHead.of(json.loads(record.value))
 
-    def apply(_: TopicPartition, records: list[Record]) -> None:
+    def apply(tp: TopicPartition, records: list[Record]) -> None:
         for record in records:
             if record.value is None:
                 continue
@@ -160,6 +352,8 @@ async def verify_topic(
                 continue  # not the hub's JSON: it claims no place in a chain
             if not isinstance(value, dict):
                 continue
+            if copy is not None:
+                copy.add(tp.partition, record.offset, value)
             chain, seq = value.get("chain"), value.get("seq")
             if value.get("record_type") == "checkpoint":
                 try:

@@ -97,11 +97,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         description="Check every chain of the disclosure log, in the audit store and (with "
         "--topic) on the disclosure topic: a changed, removed, inserted or reordered record "
         "and a checkpoint or purge record with a bad signature are named with the chain and "
-        "the seq where it breaks. Exit 0 intact, 1 broken, 2 unusable store or broker.",
+        "the seq where it breaks; stored columns that differ from their record too. With "
+        "--topic the store is also held to the topic: a record the audit feed stored and the "
+        "store no longer holds, one stored otherwise, or one never logged is named. Exit 0 "
+        "intact, 1 broken, 2 unusable store or broker.",
     )
     _add_store(verify)
     verify.add_argument("--no-store", action="store_true", help="do not check the store")
-    verify.add_argument("--topic", action="store_true", help="check the disclosure topic too")
+    verify.add_argument(
+        "--topic", action="store_true", help="check the disclosure topic, and the store against it"
+    )
     verify.add_argument("--json", action="store_true", help="one JSON object per break")
     purge = commands.add_parser(
         "purge",
@@ -216,7 +221,13 @@ def _verify(args: argparse.Namespace) -> int:
     import asyncio
 
     from hub.audit import AuditStoreError, open_store
-    from hub.audit.verify import public_keys, verify_store, verify_topic
+    from hub.audit.verify import (
+        compare_store,
+        feed_positions,
+        public_keys,
+        verify_store,
+        verify_topic,
+    )
     from hub.errors import ConfigurationError, HubError
     from hub.settings import read_settings
 
@@ -228,10 +239,16 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     reports = []
     try:
+        # Where the audit feed has stored to, read before the store: the store then holds
+        # at least every record below it (compare_store).
+        copy = asyncio.run(feed_positions(settings.kafka)) if args.topic else None
         if not args.no_store:
             with open_store(args.store or settings.audit.store_url, read_only=True) as store:
                 reports.append(verify_store(store, keys))
-        if args.topic:
+                if copy is not None:
+                    reports.append(asyncio.run(verify_topic(settings.kafka, keys, copy=copy)))
+                    reports.append(compare_store(store, copy))
+        elif args.topic:
             reports.append(asyncio.run(verify_topic(settings.kafka, keys)))
     except (AuditStoreError, HubError, TimeoutError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
@@ -244,10 +261,11 @@ def _verify(args: argparse.Namespace) -> int:
                 print(json.dumps({"where": report.where, **each.as_dict()}, separators=(",", ":")))
             continue
         verdict = "BROKEN" if report.breaks else "intact"
-        print(
+        line = report.line or (
             f"{report.where}: {report.records} record(s) in {report.chains} chain(s), "
-            f"{report.checkpoints} checkpoint(s), {report.purges} purge(s): {verdict}"
+            f"{report.checkpoints} checkpoint(s), {report.purges} purge(s)"
         )
+        print(f"{line}: {verdict}")
         for each in report.breaks:
             where = f" ({each.disclosure_id})" if each.disclosure_id else ""
             print(f"  {each.kind}: chain {each.chain} at seq {each.seq}{where}: {each.detail}")

@@ -187,9 +187,39 @@ def test_the_store_verifies_and_names_a_record_changed_behind_its_back(
     )
     with open_store(url, read_only=True) as store:
         broken = verify_store(store, KEYS)
-    # Named by the next record's link and by the checkpoint signed at seq 5.
-    assert {(b.kind, b.seq) for b in broken.breaks} == {("changed", 5)}
+    # Named by the next record's link and by the checkpoint signed at seq 5; the recipient
+    # column still says who it was.
+    assert {(b.kind, b.seq) for b in broken.breaks} == {("changed", 5), ("columns", 5)}
     assert victim["disclosure_id"] in {b.disclosure_id for b in broken.breaks}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("disclosure_id", "00000000-0000-5000-8000-000000000000"),
+        ("decided_at", "1999-01-01T00:00:00.000000+00:00"),
+        ("recipient", "veilig-thuis-ijsselland"),
+        ("outcome", "withheld"),
+    ],
+)
+def test_a_column_changed_beside_its_record_is_named(
+    tmp_path: Path, written: list[OutRecord], column: str, value: str
+) -> None:
+    """The queries read the columns: one changed hides or moves a record the chain still covers."""
+    url = _store(tmp_path, written)
+    victim = _records_of(_values(written), _a_long_chain(_values(written)))[2]
+    _sql(
+        url,
+        "DROP TRIGGER disclosures_no_update",
+        "PRAGMA foreign_keys = OFF",
+        f"UPDATE disclosures SET {column} = '{value}'"
+        f" WHERE disclosure_id = '{victim['disclosure_id']}'",
+    )
+    with open_store(url, read_only=True) as store:
+        broken = verify_store(store, KEYS)
+    assert [(b.kind, b.disclosure_id) for b in broken.breaks] == [
+        ("columns", victim["disclosure_id"])
+    ]
 
 
 def test_a_row_deleted_from_the_store_is_named(tmp_path: Path, written: list[OutRecord]) -> None:
