@@ -367,7 +367,10 @@ def _report(args: argparse.Namespace) -> int:
         return 3
     body = render_pdf(report) if args.format == "pdf" else render_html(report).encode("utf-8")
     if args.output:
-        args.output.write_bytes(body)
+        try:
+            args.output.write_bytes(body)
+        except OSError as exc:
+            return _unwritable(exc)
     else:
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
@@ -379,6 +382,12 @@ def _report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _unwritable(exc: OSError) -> int:
+    """The one line for an --output that cannot be written (the path is the caller's own)."""
+    print(f"hub audit: cannot write the --output file ({exc.strerror or exc})", file=sys.stderr)
+    return 2
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -399,10 +408,15 @@ def _export(args: argparse.Namespace) -> int:
     base = settings.audit.register_base_uri
     logboek = [each for record in records for each in logboek_records(record, base)]
     resource = {"service.name": "sociaal-domein-hub", "service.version": __version__}
-    output = args.output.open("wb") if args.output else sys.stdout.buffer
+    try:
+        output = args.output.open("wb") if args.output else sys.stdout.buffer
+    except OSError as exc:
+        return _unwritable(exc)
     try:
         for line in otlp_lines(logboek, resource):
             output.write(line)
+    except OSError as exc:
+        return _unwritable(exc)
     finally:
         if args.output:
             output.close()

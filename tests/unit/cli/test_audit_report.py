@@ -112,6 +112,24 @@ def test_the_html_report_says_what_was_withheld_and_why(
     assert MOTHER not in body + capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(
+    seeded_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Not a traceback: the officer learns the file could not be written, and why."""
+    target = tmp_path / "no such folder" / "overzicht.html"
+    person = ["--bsn", MOTHER, "--format", "html"] if command == "report" else []
+    args = ["audit", command, *person, "--store", seeded_store, "--output", str(target)]
+
+    assert main(args) == 2
+
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "hub audit: cannot write the --output file (No such file or directory)"
+    )
+    assert "Traceback" not in err
+
+
 def test_an_invalid_bsn_is_refused_without_repeating_it(
     seeded_store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
