@@ -18,11 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from hub.audit.record import DisclosureOutcome, DisclosureRecord
-from hub.audit.wording import describe_fields, purpose, reason
+from hub.audit.record import AttemptResult, DeliveryAttempt, DisclosureOutcome, DisclosureRecord
+from hub.audit.wording import describe_fields, legal_basis, purpose, reason
 from hub.envelope import AMSTERDAM
 
-__all__ = ["ReportEntry", "ResidentReport", "build_report", "render_html", "render_pdf"]
+__all__ = [
+    "ReportEntry",
+    "ResidentReport",
+    "build_report",
+    "render_html",
+    "render_pdf",
+    "transmission",
+]
 
 _MONTHS: Final = (
     "januari", "februari", "maart", "april", "mei", "juni",
@@ -43,6 +50,9 @@ class ReportEntry:
     purpose: str
     legal_basis: str
     why: str | None
+    arrived: str | None = None
+    """For a webhook delivery not taken: ``parked`` or ``retrying`` (None: it arrived, or
+    went to the organisation's own stream, where it is when it is released)."""
 
     @property
     def when_text(self) -> str:
@@ -66,7 +76,18 @@ class ResidentReport:
     @property
     def organisations(self) -> tuple[str, ...]:
         """Every organisation that received data, in order of first receipt."""
-        return tuple(dict.fromkeys(e.organisation for e in self.entries if e.given))
+        return tuple(
+            dict.fromkeys(e.organisation for e in self.entries if e.given and not e.arrived)
+        )
+
+
+def transmission(attempts: Iterable[DeliveryAttempt]) -> str | None:
+    """What a webhook delivery's attempts say: None when one succeeded (or there were none),
+    ``parked`` when the last parked it, else ``retrying``."""
+    ordered = list(attempts)
+    if not ordered or any(a.result is AttemptResult.SUCCEEDED for a in ordered):
+        return None
+    return "parked" if ordered[-1].result is AttemptResult.PARKED else "retrying"
 
 
 def build_report(
@@ -74,6 +95,7 @@ def build_report(
     names: Mapping[str, str],
     made_at: datetime,
     protected: Callable[[str], bool] = lambda event_type: False,
+    arrived: Mapping[str, str] | None = None,
 ) -> ResidentReport:
     """The report of these records; ``names`` maps partner ids to organisation names.
 
@@ -82,6 +104,9 @@ def build_report(
     names is one of its data subjects, an alleged perpetrator too; a report that told them
     would reveal the report, its timing and its reporter, which AVG art. 23 and UAVG art.
     41 let a controller withhold. The privacy officer decides per request.
+
+    ``arrived`` maps disclosure ids to ``transmission``'s word for webhook deliveries that
+    did not arrive: such data was released and did not reach the organisation (yet).
     """
     entries = []
     for_review = 0
@@ -90,22 +115,24 @@ def build_report(
             for_review += 1
             continue
         given = record.outcome is DisclosureOutcome.DELIVERED
+        kinds = describe_fields(record.fields_disclosed) if given else []
+        kept_back = describe_fields(
+            record.fields_withheld if given else (*record.fields_disclosed, *record.fields_withheld)
+        )
+        # A list shared in part (the plan's goals for one provider's result areas) is in
+        # both: say which part each line is.
+        both = set(kinds) & set(kept_back)
         entries.append(
             ReportEntry(
                 when=record.decided_at,
                 organisation=names.get(record.recipient, record.recipient),
                 given=given,
-                kinds=tuple(describe_fields(record.fields_disclosed)) if given else (),
-                kept_back=tuple(
-                    describe_fields(
-                        record.fields_withheld
-                        if given
-                        else (*record.fields_disclosed, *record.fields_withheld)
-                    )
-                ),
+                kinds=tuple(f"een deel van {k}" if k in both else k for k in kinds),
+                kept_back=tuple(f"de rest van {k}" if k in both else k for k in kept_back),
                 purpose=purpose(record.processing_activity),
-                legal_basis=record.legal_basis,
+                legal_basis=legal_basis(record.legal_basis),
                 why=reason(record.reason),
+                arrived=(arrived or {}).get(record.disclosure_id) if given else None,
             )
         )
     entries.sort(key=lambda e: e.when)
@@ -116,19 +143,34 @@ def _sentences(entry: ReportEntry) -> list[tuple[str, str]]:
     """(label, text) lines of one entry, shared by HTML and PDF."""
     lines: list[tuple[str, str]] = []
     if entry.given:
-        lines.append(("Ontvangen gegevens", "; ".join(entry.kinds) or "geen gegevens over u"))
+        label = "Verstuurde gegevens" if entry.arrived else "Ontvangen gegevens"
+        lines.append((label, "; ".join(entry.kinds) or "geen gegevens over u"))
+        if entry.arrived:
+            lines.append(("Aangekomen", _NOT_ARRIVED[entry.arrived]))
         if entry.kept_back:
             lines.append(("Niet gedeeld", "; ".join(entry.kept_back)))
+            if entry.why:
+                lines.append(("Waarom niet", entry.why))
     else:
         lines.append(("Niet gedeeld", "; ".join(entry.kept_back) or "geen gegevens"))
         if entry.why:
             lines.append(("Waarom niet", entry.why))
     lines.append(("Doel", entry.purpose))
-    lines.append(("Grondslag", entry.legal_basis))
+    if entry.given:  # nothing was shared otherwise: no basis to name
+        lines.append(("Grondslag", entry.legal_basis))
     return lines
 
 
+_NOT_ARRIVED: Final = {
+    "parked": "nee: de organisatie heeft het bericht niet aangenomen; het wordt bewaard en kan "
+    "later alsnog worden afgeleverd",
+    "retrying": "nog niet: het bericht wordt opnieuw aangeboden",
+}
+
+
 def _heading(entry: ReportEntry) -> str:
+    if entry.given and entry.arrived:
+        return f"{entry.when_text}: aan {entry.organisation} verstuurd, niet aangekomen"
     if entry.given:
         return f"{entry.when_text}: {entry.organisation} kreeg gegevens over u"
     return f"{entry.when_text}: {entry.organisation} kreeg géén gegevens over u"
@@ -141,10 +183,18 @@ def _introduction(report: ResidentReport) -> list[str]:
         "Het laat zien welke organisaties via de berichtenvoorziening van het sociaal "
         "domein gegevens over u hebben gekregen, wanneer, waarvoor en op grond waarvan. "
         "Ook staat erin welke gegevens niet zijn gedeeld, en waarom niet.",
+        "U kunt in een bericht staan als cliënt, als wettelijk vertegenwoordiger of als lid "
+        "van het huishouden. Daarom staat bij persoonsgegevens van wie ze zijn: bent u de "
+        "cliënt, dan gaat 'gegevens van de cliënt' over u.",
         f"Aantal keer gegevens gedeeld{_IN_THIS if report.for_review else ''}: "
-        f"{sum(e.given for e in report.entries)}. "
+        f"{sum(e.given and not e.arrived for e in report.entries)}. "
         f"Aantal keer gegevens niet gedeeld{_IN_THIS if report.for_review else ''}: "
-        f"{sum(not e.given for e in report.entries)}.",
+        f"{sum(not e.given for e in report.entries)}."
+        + (
+            f" Aantal keer verstuurd maar niet aangekomen: {not_arrived}."
+            if (not_arrived := sum(bool(e.arrived) for e in report.entries))
+            else ""
+        ),
     ]
 
 

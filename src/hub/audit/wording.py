@@ -15,10 +15,12 @@ from typing import Final
 
 __all__ = [
     "FIELD_WORDS",
+    "LEGAL_BASIS_WORDS",
     "PERSON_FIELDS",
     "PURPOSE_WORDS",
     "REASON_WORDS",
     "describe_fields",
+    "legal_basis",
     "purpose",
     "reason",
 ]
@@ -28,7 +30,7 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "budget_cents": "het budget van het team",
     "case_id": "het dossiernummer bij het wijkteam",
     "change_reason": "de reden van een wijziging",
-    "client": "uw gegevens",
+    "client": "gegevens van de cliënt",
     "closed_on": "de datum waarop uw dossier is gesloten",
     "committed_cents": "het vastgelegde deel van het budget",
     "concern": "de zorgen die zijn gemeld",
@@ -41,12 +43,12 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "follow_up_started": "of er vervolghulp is gestart",
     "goals": "de doelen in uw plan",
     "handed_over_on": "de datum van de overdracht",
-    "household": "gegevens van uw huishouden",
+    "household": "gegevens van het huishouden",
     "household_informed": "of uw huishouden is ingelicht",
-    "household_members": "gegevens van uw gezinsleden",
+    "household_members": "gegevens van de gezinsleden",
     "issued_on": "de datum van de toewijzing",
     "law": "de wet waaronder u hulp krijgt",
-    "legal_representative": "gegevens van uw wettelijk vertegenwoordiger",
+    "legal_representative": "gegevens van de wettelijk vertegenwoordiger",
     "meldcode_steps_completed": "de stappen van de meldcode die zijn gezet",
     "monitoring_agreements": "afspraken over het volgen van de veiligheid",
     "motivation": "de onderbouwing van de aanvraag",
@@ -91,7 +93,12 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "variant": "de manier waarop de hulp wordt afgesproken",
     "youth_care": "of het om jeugdhulp gaat",
 }
-"""The first field of a path, as a resident reads it."""
+"""The first field of a path, as a resident reads it.
+
+Fields about people name whose data it is (the client, the legal representative, the
+household's members), never "your": a report is for whoever it concerns, and a legal
+representative or a household member reads it too (the report's introduction says so).
+"""
 
 PERSON_FIELDS: Final[dict[str, str]] = {
     "bsn": "burgerservicenummer",
@@ -153,11 +160,33 @@ REASON_WORDS: Final[dict[str, str]] = {
 """Why data was withheld (or a release failed), by the disclosure record's reason code."""
 
 
+LEGAL_BASIS_WORDS: Final[dict[str, str]] = {
+    "explicit consent of the client (AVG art. 6(1)(a), 9(2)(a))": "uitdrukkelijke toestemming "
+    "van de cliënt (AVG artikel 6 lid 1 onder a en artikel 9 lid 2 onder a)",
+    "Wmo 2015 art. 5.1.1": "Wet maatschappelijke ondersteuning 2015, artikel 5.1.1",
+    "Jeugdwet ch. 7.4": "Jeugdwet, hoofdstuk 7.4",
+    "Participatiewet ch. 7": "Participatiewet, hoofdstuk 7",
+    "Wmo 2015 art. 5.2.6 (meldrecht; no consent needed)": "Wet maatschappelijke ondersteuning "
+    "2015, artikel 5.2.6 (meldrecht: hiervoor is geen toestemming nodig)",
+    "Wmo 2015 art. 4.1.1 and 5.1.6": "Wet maatschappelijke ondersteuning 2015, artikel 4.1.1 "
+    "en 5.1.6",
+    "None needed: the event carries no personal data": "niet nodig: het bericht bevat geen "
+    "persoonsgegevens",
+}
+"""The default legal bases (privacy.md's texts, word for word) in Dutch; a municipality's own
+texts are shown as it wrote them."""
+
+
+def legal_basis(text: str) -> str:
+    """A legal basis in Dutch words: the defaults translated, a municipality's own as written."""
+    return LEGAL_BASIS_WORDS.get(text, text)
+
+
 def describe_fields(paths: Iterable[str]) -> list[str]:
     """The kinds of data these paths name, in order of first appearance, each once.
 
     A path about a person becomes the field's words with what of the person in brackets:
-    "uw gegevens (naam, burgerservicenummer, adres)".
+    "gegevens van de cliënt (naam, burgerservicenummer, adres)".
     """
     kinds: dict[str, list[str]] = {}
     for path in paths:

@@ -341,7 +341,7 @@ def _report(args: argparse.Namespace) -> int:
     found = _residents_records(args)
     if found is None:
         return 2
-    settings, records = found
+    settings, records, arrived = found
     try:
         registry = load_registry(args.partners or settings.partners_file)
     except ConfigurationError as exc:
@@ -354,6 +354,7 @@ def _report(args: argparse.Namespace) -> int:
         names,
         made_at=datetime.now(UTC),
         protected=lambda t: t in types and types[t].protection is not None,
+        arrived=arrived,
     )
     if report.for_review and not args.leave_out_protected:
         # For the privacy officer, not the resident: counted, never described. A report
@@ -518,25 +519,31 @@ def _subject(args: argparse.Namespace) -> int:
     found = _residents_records(args)
     if found is None:
         return 2
-    _, records = found
+    _, records, arrived = found
     if args.json:
         for record in records:
-            print(json.dumps(_summary(record), ensure_ascii=False, separators=(",", ":")))
+            summary = _summary(record) | {"arrived": arrived.get(record.disclosure_id)}
+            print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
         return 0
     print(f"{len(records)} disclosure(s) concerning this resident")
     for record in records:
-        _print_human(record)
+        _print_human(record, arrived.get(record.disclosure_id))
     return 0
 
 
 def _residents_records(
     args: argparse.Namespace,
-) -> tuple[HubSettings, list[DisclosureRecord]] | None:
-    """The settings and every record about ``--bsn``; None (said on stderr) when unusable.
+) -> tuple[HubSettings, list[DisclosureRecord], dict[str, str]] | None:
+    """The settings, every record about ``--bsn``, and those of them that did not arrive.
 
-    The BSN is checked and pseudonymised; it is never printed, logged or put in an error.
+    The third part maps disclosure ids of webhook deliveries no attempt delivered to
+    ``parked`` or ``retrying`` (``hub.audit.report.transmission``). None (said on stderr)
+    when unusable. The BSN is checked and pseudonymised; it is never printed, logged or
+    put in an error.
     """
     from hub.audit import AuditStoreError, open_store
+    from hub.audit.record import DisclosureOutcome
+    from hub.audit.report import transmission
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
     from hub.settings import read_settings
@@ -551,7 +558,14 @@ def _residents_records(
         if pseudonymise is None:
             return None
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
-            return settings, store.concerning(*pseudonymise.every(bsn))
+            records = store.concerning(*pseudonymise.every(bsn))
+            arrived = {
+                record.disclosure_id: word
+                for record in records
+                if record.outcome is DisclosureOutcome.DELIVERED
+                and (word := transmission(store.attempts(record.disclosure_id))) is not None
+            }
+            return settings, records, arrived
     except (ConfigurationError, AuditStoreError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return None
@@ -574,8 +588,10 @@ def _summary(record: DisclosureRecord) -> dict[str, Any]:
     }
 
 
-def _print_human(record: DisclosureRecord) -> None:
+def _print_human(record: DisclosureRecord, arrived: str | None) -> None:
     outcome = record.outcome.value + (f" ({record.reason})" if record.reason else "")
+    if arrived is not None:  # a webhook delivery no attempt delivered
+        outcome += f", not arrived ({arrived})"
     print()
     print(f"{record.decided_at.isoformat()}  {outcome}  to {record.recipient}")
     print(f"  event:      {record.event_type} {record.event_id} from {record.source}")

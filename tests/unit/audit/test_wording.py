@@ -11,7 +11,14 @@ import yaml
 from pydantic import BaseModel
 
 import hub
-from hub.audit.wording import FIELD_WORDS, PERSON_FIELDS, describe_fields, purpose, reason
+from hub.audit.wording import (
+    FIELD_WORDS,
+    PERSON_FIELDS,
+    describe_fields,
+    legal_basis,
+    purpose,
+    reason,
+)
 from hub.connectors.discovery import catalogue
 
 
@@ -45,9 +52,9 @@ def test_every_first_field_of_every_type_has_words() -> None:
 def test_a_persons_fields_are_named_as_kinds_of_data() -> None:
     assert describe_fields(
         ["client.bsn", "client.name.family_name", "client.address.postcode", "client.address.city"]
-    ) == ["uw gegevens (burgerservicenummer, naam, adres)"]
+    ) == ["gegevens van de cliënt (burgerservicenummer, naam, adres)"]
     assert describe_fields(["household_members[].birth_date", "request.summary"]) == [
-        "gegevens van uw gezinsleden (geboortedatum)",
+        "gegevens van de gezinsleden (geboortedatum)",
         "uw hulpvraag",
     ]
     assert describe_fields(["persons[].person.bsn"]) == [
@@ -63,6 +70,24 @@ def test_every_path_under_a_person_names_what_of_the_person() -> None:
             parts = [part.removesuffix("[]") for part in path.split(".")]
             if parts[0] in people and len(parts) > 1:
                 assert any(part in PERSON_FIELDS for part in parts[1:]), path
+
+
+def test_people_are_named_by_their_place_never_as_the_reader() -> None:
+    """A legal representative or a household member reads the report too: no "your" person."""
+    for head in ("client", "legal_representative", "household", "household_members"):
+        assert not FIELD_WORDS[head].startswith("uw "), head
+        assert " uw " not in FIELD_WORDS[head], head
+
+
+def test_every_default_legal_basis_has_dutch_words() -> None:
+    table = Path(hub.__file__).parent / "data" / "privacy.default.yaml"
+    bases = yaml.safe_load(table.read_text(encoding="utf-8"))["legal_bases"]
+    texts = [t for b in bases.values() for t in (b.values() if isinstance(b, dict) else [b])]
+    for text in texts:
+        assert legal_basis(text) != text, text
+    assert legal_basis("Verordening maatschappelijke ondersteuning art. 3") == (
+        "Verordening maatschappelijke ondersteuning art. 3"  # a municipality's own, as written
+    )
 
 
 def test_every_default_activity_has_a_purpose_and_known_reasons_have_words() -> None:

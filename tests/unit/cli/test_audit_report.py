@@ -86,7 +86,8 @@ def test_the_pdf_report_names_every_recipient_and_no_ones_data(
     assert "Overzicht: wie kreeg welke gegevens over u" in flat
     assert "Doel:" in flat
     assert "Grondslag:" in flat
-    assert "uw gegevens (" in flat  # kinds of data, not paths
+    assert "gegevens van de cliënt (" in flat  # kinds of data, whose, not paths
+    assert "explicit consent" not in flat  # the default legal bases in Dutch
     assert "client." not in flat
     leaked = {v for raw in scenario() for v in _personal_values(raw["data"]) if v in flat}
     assert leaked == set()

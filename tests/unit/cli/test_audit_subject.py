@@ -79,6 +79,7 @@ def test_lists_every_disclosure_about_the_resident_oldest_first(
         "fields_withheld": [],
         "legal_basis": "explicit consent of the client (AVG art. 6(1)(a), 9(2)(a))",
         "processing_activity": "referral-intake",
+        "arrived": None,  # not a webhook delivery that failed to arrive
     }
     assert "client.bsn" in lines[0]["fields_disclosed"]
     assert len(lines) == 40
