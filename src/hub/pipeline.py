@@ -69,6 +69,9 @@ class InboundRecord:
     """How many times a dead letter of it was replayed (``hub dlq replay``); 0: as sent."""
     replay_of: str | None = None
     """The dead letter this record is a replay of."""
+    unreadable: str | None = None
+    """Why the Kafka client could not unpack the record (then it has no key, value or
+    headers, only its place): ``hub.kafka.UnreadableRecord``."""
 
     @property
     def size(self) -> int:
@@ -166,6 +169,13 @@ class Pipeline:
                 ErrorCode.SOURCE_MISMATCH,
                 "source",
                 "The inbound topic belongs to no registered partner.",
+            )
+        elif record.unreadable is not None:
+            outcome = _rejected(
+                ErrorCode.RECORD_UNREADABLE,
+                "",
+                "The Kafka record could not be unpacked (its compression or its framing is "
+                "not what Kafka clients write); it is kept by its place on the inbound topic.",
             )
         elif (size := record.size) > UNREAD_BYTES:
             outcome = _too_large(self._identify(record), partner)
@@ -451,7 +461,7 @@ class Pipeline:
         # An event refused as too large is kept by reference whatever its record's bytes
         # (they leave out the braces and names the structured size counts): docs/errors.md.
         too_large = any(e.code is ErrorCode.EVENT_TOO_LARGE for e in outcome.errors)
-        if copy and not too_large and record.size <= MAX_EVENT_BYTES:
+        if copy and not too_large and record.unreadable is None and record.size <= MAX_EVENT_BYTES:
             adapter = choose_kafka(self._adapters_of(partner), record.headers)
             stored = None if adapter is None else adapter.stored_headers(record)
         letter = DeadLetter(

@@ -50,7 +50,9 @@ from hub.kafka import (
     RebalanceListener,
     Record,
     TopicPartition,
+    UnreadableRecord,
     router_transactional_id,
+    tolerate_unreadable,
 )
 from hub.kafka.changelog import CompactedReader
 from hub.kafka.topics import create_topics
@@ -363,6 +365,9 @@ class KafkaRouter:
         # The replay topic is read as one more inbound topic (an operator's `hub dlq replay`),
         # and counts as one for who alone writes the changelogs.
         inbound = [self._layout.inbound(p.id) for p in self._registry] + [self._layout.replay]
+        # A partner's record the client cannot unpack is dead-lettered by its place, not
+        # a stop for every partner (hub.kafka.unreadable).
+        tolerate_unreadable(self._layout.inbound_prefix)
         ownership = _Ownership(inbound)
         try:
             clients = TransactionalClients(
@@ -535,6 +540,7 @@ def _inbound(record: Record, replay_topic: str) -> InboundRecord:
         headers=headers,
         replays=replays,
         replay_of=replay_of,
+        unreadable=record.problem if isinstance(record, UnreadableRecord) else None,
         # Receipt, not the sender's claim: the broker's append time where the topic keeps
         # it (the hub's inbound topics do), else the hub's clock when it handles the record.
         received_at=(

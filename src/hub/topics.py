@@ -60,6 +60,11 @@ class TopicLayout:
         """The topic a partner sends on."""
         return f"{self.prefix}.inbound.{partner_id}"
 
+    @property
+    def inbound_prefix(self) -> str:
+        """What every partner's inbound topic's name starts with."""
+        return f"{self.prefix}.inbound."
+
     def deliveries(self, partner: Partner) -> str:
         """The topic a partner's deliveries are released to."""
         topic = getattr(partner.delivery, "topic", None)

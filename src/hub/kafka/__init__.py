@@ -12,6 +12,8 @@
 - ``topics``: creating topics and waiting until every broker leads them.
 - ``stream``: pages of a topic's committed records from given offsets (pull delivery).
 - ``types``: the client and record types other packages name.
+- ``unreadable``: partners' records the client cannot unpack, handed on by place
+  (``UnreadableRecord``) instead of stopping the consumer; installed on import.
 """
 
 from hub.kafka.clients import (
@@ -54,6 +56,7 @@ from hub.kafka.types import (
     Record,
     TopicPartition,
 )
+from hub.kafka.unreadable import UnreadableRecord, tolerate_unreadable
 
 __all__ = [
     "Admin",
@@ -71,6 +74,7 @@ __all__ = [
     "StreamPage",
     "StreamReader",
     "TopicPartition",
+    "UnreadableRecord",
     "admin_client",
     "adopt_committed_offsets",
     "broker_ids",
@@ -91,5 +95,6 @@ __all__ = [
     "stop_consumer",
     "stop_faststream",
     "tls_failure",
+    "tolerate_unreadable",
     "topic_partitions",
 ]

@@ -26,7 +26,13 @@ from hub.child import Build, ChildService
 from hub.connectors.registry import Partner, PartnerRegistry
 from hub.errors import HubError
 from hub.inbound import KAFKA_ADAPTERS, KafkaAdapter, choose_kafka
-from hub.kafka import Record, TopicPartition, is_kafka_failure
+from hub.kafka import (
+    Record,
+    TopicPartition,
+    UnreadableRecord,
+    is_kafka_failure,
+    tolerate_unreadable,
+)
 from hub.kafka.changelog import CompactedReader
 from hub.kafka.ledger import LedgerWriter
 from hub.kpi.calendar import month_of
@@ -219,6 +225,9 @@ class KpiAggregator:
             self._kafka, topic=self._layout.kpi, transactional_id=kpi_transactional_id(self._kafka)
         )
         restore = CompactedReader(self._kafka, [self._layout.kpi], load)
+        # A partner's record the client cannot unpack is passed over, not a crash at every
+        # start (hub.kafka.unreadable; the router dead-letters it).
+        tolerate_unreadable(self._layout.inbound_prefix)
         tail = CompactedReader(self._kafka, sorted(self._partners), self._apply)
         try:
             # The writer first: starting it fences any other writer of the ledger, so no
@@ -274,6 +283,8 @@ class KpiAggregator:
         adapters = (*self._adapters.get(partner.role, ()), *KAFKA_ADAPTERS)
         for record in records:
             self._ledger.advance(tp.topic, tp.partition, record.offset + 1)
+            if isinstance(record, UnreadableRecord):
+                continue  # nothing to count: the router dead-letters it
             kind = next((v for n, v in record.headers if n == "ce_type"), None)
             if kind is not None and kind not in _KPI_TYPE_HEADERS:
                 continue  # binary mode names its type: nothing else is parsed

@@ -115,6 +115,11 @@ def plan_replays(
             refused = "this version cannot read the dead letter; replay its origin by hand"
         elif letter.code == ErrorCode.EVENT_TOO_LARGE.value:
             refused = "an event over the size limit is never read: the partner must split it"
+        elif letter.code == ErrorCode.RECORD_UNREADABLE.value:
+            refused = (
+                "the Kafka client cannot unpack the record: the partner must send it again "
+                "(without the codec or header at fault)"
+            )
         elif _envelope_refused(letter.letter):
             refused = (
                 "its id, subject, key or extensions broke the contract: the partner must "

@@ -127,6 +127,17 @@ def _replayed_by(ident: str) -> OperationRecord:
     )
 
 
+def test_a_record_the_client_could_not_unpack_is_never_replayed() -> None:
+    """Its origin would be unreadable again: the partner must send it again."""
+    [item] = plan_replays(
+        [listed(letter(ErrorCode.RECORD_UNREADABLE, copy=False), 7)],
+        max_replays=3,
+        replayed={},
+        skip_replayed=False,
+    )
+    assert "send it again" in (item.refused or "")
+
+
 def test_a_replay_plan_refuses_the_limit_the_too_large_and_by_filter_the_replayed() -> None:
     """Refused with a sentence: at max replays, over the size limit, unreadable, replayed already (filter only)."""
     fresh, at_limit = listed(letter(), 1), listed(letter(replays=3), 2)

@@ -1,0 +1,135 @@
+"""Records a partner wrote that the Kafka client cannot unpack: handed on by their place, never a stop.
+
+aiokafka unpacks a fetched batch record by record while the consumer iterates it, and a
+record it cannot unpack raises out of ``getmany``: a header name that is not UTF-8 (the
+protocol does not forbid it), a batch compressed with a codec the client cannot read
+(the codecs are installed; a future one), a record whose framing is not Kafka's. The position does not move, so the next fetch raises again:
+one partner's record stopped the router, and every other partner's messages with it, for
+good (the hub process exited and died again at each start).
+
+No aiokafka option turns that into a per-record error, so the seam replaces the
+fetcher's ``PartitionRecords`` (the class that unpacks one partition's fetched batches)
+with one that, for the topics ``tolerate_unreadable`` names (partners' inbound topics),
+hands every record of the batch it could not unpack on as an ``UnreadableRecord``: no key,
+value or headers, the batch's place and timestamp, and which failure it was. The reader
+(the router) dead-letters it by reference and goes on; nothing else is skipped. Other
+topics (the hub's own) keep the library's behaviour: there a record the client cannot
+read is a fault of the hub's, not partner input.
+
+The loop below is aiokafka 0.14.0's ``PartitionRecords._unpack_records`` (the version
+pinned in pyproject.toml), with the guard around a batch's records added. A record of the
+batch before the one at fault was handed on already; those after it cannot be reached
+(the batch iterator does not resume past a failure) and are handed on as unreadable too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import errors as kafka
+from aiokafka.consumer import fetcher
+from aiokafka.structs import ConsumerRecord
+
+from hub.observability.logging import get_logger
+
+__all__ = ["UnreadableRecord", "tolerate_unreadable"]
+
+_TOLERANT_PREFIXES: set[str] = set()
+
+# What unpacking a partner's batch may raise: the codec (UnsupportedCodecError), the bytes
+# (a header name or a varint that is not what Kafka writes), the checksum.
+_UNPACKING = (
+    kafka.UnsupportedCodecError,
+    kafka.CorruptRecordException,  # a record's own framing (the batch's CRC held)
+    UnicodeDecodeError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+)
+
+
+@dataclass
+class UnreadableRecord(ConsumerRecord[bytes, bytes]):  # type: ignore[misc]
+    """A record at this place that the Kafka client could not unpack (``problem``: why)."""
+
+    problem: str = "unreadable"
+
+
+def tolerate_unreadable(prefix: str) -> None:
+    """Hand on unreadable records of topics whose names start with ``prefix``, in this process."""
+    _TOLERANT_PREFIXES.add(prefix)
+
+
+class _TolerantPartitionRecords(fetcher.PartitionRecords):  # type: ignore[misc]
+    def _unpack_records(self) -> Iterator[Any]:
+        if not self._tp.topic.startswith(tuple(_TOLERANT_PREFIXES)):
+            yield from super()._unpack_records()
+            return
+        tp = self._tp
+        records = self._records
+        while records.has_next():
+            next_batch = records.next_batch()
+            if self._check_crcs and not next_batch.validate_crc():
+                # The broker checks a batch's CRC when it is appended, so this is the
+                # transfer, not partner input: as the library, raise and fetch again.
+                raise kafka.CorruptRecordException(f"Invalid CRC - {tp}")
+            if (
+                self._isolation_level == fetcher.READ_COMMITTED
+                and next_batch.producer_id is not None
+            ):
+                self._consume_aborted_up_to(next_batch.base_offset)
+                if next_batch.is_control_batch and self._contains_abort_marker(next_batch):
+                    self._aborted_producers.discard(next_batch.producer_id)
+                if (
+                    next_batch.is_transactional
+                    and next_batch.producer_id in self._aborted_producers
+                ):
+                    self.next_fetch_offset = next_batch.next_offset
+                    continue
+            if next_batch.is_control_batch:
+                self.next_fetch_offset = next_batch.next_offset
+                continue
+            try:
+                for record in next_batch:
+                    if record.offset < self.next_fetch_offset:
+                        continue
+                    consumer_record = self._consumer_record(tp, record)
+                    self.next_fetch_offset = record.offset + 1
+                    yield consumer_record
+            except _UNPACKING as exc:
+                yield from self._unreadable(next_batch, type(exc).__name__)
+            self.next_fetch_offset = next_batch.next_offset
+
+    def _unreadable(self, batch: Any, problem: str) -> Iterator[UnreadableRecord]:
+        """Every record of the batch not handed on yet, by place."""
+        first = max(self.next_fetch_offset, batch.base_offset)
+        get_logger().warning(
+            "kafka_records_unreadable",
+            topic=self._tp.topic,
+            partition=self._tp.partition,
+            offset=first,
+            count=batch.next_offset - first,
+            exc_type=problem,
+        )
+        for offset in range(first, batch.next_offset):
+            yield UnreadableRecord(
+                topic=self._tp.topic,
+                partition=self._tp.partition,
+                offset=offset,
+                timestamp=batch.max_timestamp,
+                timestamp_type=batch.timestamp_type,
+                key=None,
+                value=None,
+                checksum=None,
+                serialized_key_size=-1,
+                serialized_value_size=-1,
+                headers=(),
+                problem=problem,
+            )
+            self.next_fetch_offset = offset + 1
+
+
+fetcher.PartitionRecords = _TolerantPartitionRecords

@@ -1,0 +1,71 @@
+"""A partner's record the Kafka client cannot unpack is dead-lettered by its place; nothing stops.
+
+A header name that is not UTF-8 (the protocol allows any bytes) raised out of the
+client's fetch on every attempt: `hub run` exited, and died again at every start, with
+every partner's messages behind it. Written here with the client's own pure-Python batch
+builder, which writes a header name's bytes as it is given them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.producer import message_accumulator
+from aiokafka.producer import producer as producer_module
+from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
+
+from hub.dev.partner_io import binary_mode
+from hub.errors import ErrorCode
+from hub.kafka.clients import client_options
+from hub.records import DeadLetter, StatusRecord
+from hub.testing import make_event
+
+from .hubtest import isolated_settings, running_hub
+
+
+class _BadName(str):
+    """A header name whose bytes are not UTF-8."""
+
+    __slots__ = ()
+
+    def encode(self, *_: object, **__: object) -> bytes:  # type: ignore[override]
+        return b"x-\xff\xfe-name"
+
+
+def _referral(ref: str, source: str = "urn:nld:agb:01234567") -> dict[str, object]:
+    event = make_event("referrals.submitted", envelope={"subject": ref}, referral_id=ref)
+    assert event["source"] == source
+    return event
+
+
+async def test_an_unreadable_record_is_dead_lettered_and_the_others_go_on(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    for module in (message_accumulator, producer_module):
+        monkeypatch.setattr(module, "DefaultRecordBatchBuilder", _DefaultRecordBatchBuilderPy)
+    before, after = _referral("REF-before"), _referral("REF-after")
+    async with running_hub(settings) as hub:
+        topic = hub.layout.inbound("gp-de-linde")
+        writer = AIOKafkaProducer(**client_options(settings.kafka))
+        await writer.start()
+        try:
+            key, headers, value = binary_mode(before)
+            await writer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+            key, headers, value = binary_mode(_referral("REF-unreadable"))
+            bad = await writer.send_and_wait(
+                topic, value=value, key=key, headers=[*headers, (_BadName("x"), b"1")]
+            )
+            key, headers, value = binary_mode(after)
+            await writer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+        finally:
+            await writer.stop()
+        await hub.wait_for_status([before, after])
+        statuses = await hub.settle([hub.layout.status], idle_seconds=1)
+        letters = await hub.settle([hub.layout.deadletter], idle_seconds=1)
+    assert [StatusRecord.from_json(r.value or b"").status for r in statuses] == ["delivered"] * 2
+    [letter] = [DeadLetter.from_json(r.value or b"") for r in letters]
+    assert letter is not None
+    assert [e.code for e in letter.errors] == [ErrorCode.RECORD_UNREADABLE]
+    assert (letter.topic, letter.partition, letter.offset) == (topic, bad.partition, bad.offset)
+    assert letter.record is None  # by its place: there are no bytes the hub could read
