@@ -392,10 +392,9 @@ class Pipeline:
             recipients=delivered,
             withheld=withheld,
             at=self._clock().isoformat(),
-            # The status topic is compacted, kept for good: a key the partner chose (an
-            # unknown field's, a map's) is shown as "*", as in log lines; the codes and
-            # the contract's own names say where. Its dead letter (short retention) and a
-            # 422 over HTTP name the key.
+            # A key the partner chose (an unknown field's, a map's) is shown as "*", as in
+            # log lines and the dead letter's reason; the codes and the contract's own
+            # names say where. A 422 over HTTP names it to its sender.
             errors=tuple((loggable_path(e.path), e.code.value, e.message) for e in outcome.errors),
         )
         return [OutRecord(self._status_topic, status.key, status.to_json())]
@@ -465,7 +464,12 @@ class Pipeline:
             adapter = choose_kafka(self._adapters_of(partner), record.headers)
             stored = None if adapter is None else adapter.stored_headers(record)
         letter = DeadLetter(
-            errors=outcome.errors,
+            # Paths as in log lines: a key the partner chose (an unknown field's, an
+            # extension's) may be a name, and no name goes in a dead-letter reason
+            # (privacy.md, invariant 5); the record copy beside it holds the key.
+            errors=tuple(
+                ErrorDetail(loggable_path(e.path), e.code, e.message) for e in outcome.errors
+            ),
             unroutable=outcome.unroutable,
             partner=partner.id if partner else None,
             event_id=outcome.event_id,

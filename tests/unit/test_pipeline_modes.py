@@ -282,6 +282,6 @@ def test_ce_headers_beside_a_structured_value_dead_letter_it_without_their_value
     letter = letter_of(hub, out)
     assert [(e.path, e.code) for e in letter.errors] == [
         ("headers.ce_subject", "EXTENSION_NOT_ALLOWED"),
-        ("headers.ce_foo", "EXTENSION_NOT_ALLOWED"),
+        ("headers.*", "EXTENSION_NOT_ALLOWED"),  # a header name the partner chose
     ]
     assert letter.event_id == event["id"]
