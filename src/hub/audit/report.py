@@ -81,12 +81,18 @@ class ResidentReport:
         )
 
 
-def transmission(attempts: Iterable[DeliveryAttempt]) -> str | None:
-    """What a webhook delivery's attempts say: None when one succeeded (or there were none),
-    ``parked`` when the last parked it, else ``retrying``."""
+def transmission(attempts: Iterable[DeliveryAttempt], *, webhook: bool = True) -> str | None:
+    """Whether a released delivery arrived, by its attempts: None when it did.
+
+    A webhook delivery arrived when an attempt succeeded; ``parked`` when its last attempt
+    parked it, ``retrying`` after failed ones, ``pending`` before the first. A delivery to
+    a partner's own stream (``webhook`` false) is there when released.
+    """
     ordered = list(attempts)
-    if not ordered or any(a.result is AttemptResult.SUCCEEDED for a in ordered):
+    if not webhook or any(a.result is AttemptResult.SUCCEEDED for a in ordered):
         return None
+    if not ordered:
+        return "pending"
     return "parked" if ordered[-1].result is AttemptResult.PARKED else "retrying"
 
 
@@ -165,6 +171,7 @@ _NOT_ARRIVED: Final = {
     "parked": "nee: de organisatie heeft het bericht niet aangenomen; het wordt bewaard en kan "
     "later alsnog worden afgeleverd",
     "retrying": "nog niet: het bericht wordt opnieuw aangeboden",
+    "pending": "nog niet: het bericht staat klaar om te worden afgeleverd",
 }
 
 

@@ -31,6 +31,7 @@ from hub.audit.chain import (
     ChainHead,
     ChainVerifier,
     Checkpoint,
+    PurgeRecord,
     Signer,
     record_hash,
 )
@@ -240,14 +241,20 @@ async def feed_positions(kafka: KafkaSettings) -> TopicCopy:
     )
 
 
-def compare_store(store: DisclosureStore, copy: TopicCopy) -> VerifyReport:
-    """The store held to the topic (see the module docstring); read after ``feed_positions``."""
-    purges = store.purges()
+def compare_store(
+    stored: list[StoredRow], purges: list[PurgeRecord], copy: TopicCopy
+) -> VerifyReport:
+    """The store held to the topic (see the module docstring).
+
+    ``stored`` and ``purges`` are the store's, read after ``feed_positions`` and before the
+    topic: then every record the feed committed past is among them, and every one of them
+    was on the topic when it was read (the feed stores only what it read there).
+    """
     purged_through: dict[str, int] = {}
     for purge in purges:
         purged_through[purge.chain] = max(purged_through.get(purge.chain, 0), purge.through_seq)
     latest_before = max((p.before for p in purges), default=None)
-    rows = {str(row.record.get("disclosure_id")): row for row in store.stored_rows()}
+    rows = {str(row.record.get("disclosure_id")): row for row in stored}
     breaks: list[Break] = []
     for disclosure_id, digest in copy.hashes.items():
         value = copy.values[disclosure_id]

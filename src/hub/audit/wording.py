@@ -172,14 +172,23 @@ LEGAL_BASIS_WORDS: Final[dict[str, str]] = {
     "en 5.1.6",
     "None needed: the event carries no personal data": "niet nodig: het bericht bevat geen "
     "persoonsgegevens",
+    "AVG art. 6(1)(e) and 32: operating the hub (investigating a dead letter)": "AVG artikel "
+    "6 lid 1 onder e en artikel 32: het beheer van de berichtenvoorziening (onderzoek naar "
+    "een bericht dat niet kon worden verwerkt)",
 }
 """The default legal bases (privacy.md's texts, word for word) in Dutch; a municipality's own
 texts are shown as it wrote them."""
 
 
 def legal_basis(text: str) -> str:
-    """A legal basis in Dutch words: the defaults translated, a municipality's own as written."""
-    return LEGAL_BASIS_WORDS.get(text, text)
+    """A legal basis in Dutch words: the defaults translated, a municipality's own as written.
+
+    A disclosure under several laws joins their bases with "; " (``hub.privacy.policy``):
+    each part is translated.
+    """
+    if text in LEGAL_BASIS_WORDS:  # one basis (the meldrecht's has a "; " of its own)
+        return LEGAL_BASIS_WORDS[text]
+    return "; ".join(LEGAL_BASIS_WORDS.get(part, part) for part in text.split("; "))
 
 
 def describe_fields(paths: Iterable[str]) -> list[str]:

@@ -229,6 +229,7 @@ def _verify(args: argparse.Namespace) -> int:
         verify_topic,
     )
     from hub.errors import ConfigurationError, HubError
+    from hub.kafka import is_kafka_failure
     from hub.settings import read_settings
 
     try:
@@ -244,14 +245,22 @@ def _verify(args: argparse.Namespace) -> int:
         copy = asyncio.run(feed_positions(settings.kafka)) if args.topic else None
         if not args.no_store:
             with open_store(args.store or settings.audit.store_url, read_only=True) as store:
+                # The store as it is now, before the topic is read: compare_store's order.
+                stored = store.stored_rows() if copy is not None else []
+                purges = store.purges() if copy is not None else []
                 reports.append(verify_store(store, keys))
-                if copy is not None:
-                    reports.append(asyncio.run(verify_topic(settings.kafka, keys, copy=copy)))
-                    reports.append(compare_store(store, copy))
+            if copy is not None:
+                reports.append(asyncio.run(verify_topic(settings.kafka, keys, copy=copy)))
+                reports.append(compare_store(stored, purges, copy))
         elif args.topic:
             reports.append(asyncio.run(verify_topic(settings.kafka, keys)))
     except (AuditStoreError, HubError, TimeoutError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not is_kafka_failure(exc):
+            raise
+        print(f"hub audit: Kafka did not answer ({type(exc).__name__})", file=sys.stderr)
         return 2
     broken = False
     for report in reports:
@@ -544,6 +553,7 @@ def _residents_records(
     from hub.audit import AuditStoreError, open_store
     from hub.audit.record import DisclosureOutcome
     from hub.audit.report import transmission
+    from hub.connectors.registry import load_registry
     from hub.envelope import is_bsn
     from hub.errors import ConfigurationError
     from hub.settings import read_settings
@@ -557,13 +567,21 @@ def _residents_records(
         pseudonymise = _pseudonymiser(settings)
         if pseudonymise is None:
             return None
+        registry = load_registry(getattr(args, "partners", None) or settings.partners_file)
+        webhooks = {p.id for p in registry if p.delivery.kind == "webhook"}
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
             records = store.concerning(*pseudonymise.every(bsn))
             arrived = {
                 record.disclosure_id: word
                 for record in records
                 if record.outcome is DisclosureOutcome.DELIVERED
-                and (word := transmission(store.attempts(record.disclosure_id))) is not None
+                and (
+                    word := transmission(
+                        store.attempts(record.disclosure_id),
+                        webhook=record.recipient in webhooks,
+                    )
+                )
+                is not None
             }
             return settings, records, arrived
     except (ConfigurationError, AuditStoreError) as exc:

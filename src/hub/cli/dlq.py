@@ -164,6 +164,7 @@ def _replayed_by(record: OperationRecord | None) -> dict[str, str] | None:
 
 
 def _show(settings: HubSettings, args: argparse.Namespace) -> int:
+    from hub.errors import ErrorCode
     from hub.operations import find_dead_letter, operator_name, parse_deadletter_id
     from hub.operations.log import read_operations
     from hub.topics import TopicLayout
@@ -209,6 +210,14 @@ def _show(settings: HubSettings, args: argparse.Namespace) -> int:
             {"action": a.action.value, "operator": a.operator, "at": a.at.isoformat()} for a in acts
         ],
     }
+    if args.with_personal_data and found.code == ErrorCode.RECORD_UNREADABLE.value:
+        # Its origin cannot be unpacked by the client either: nothing to show, nothing viewed.
+        print(
+            "hub dlq: the record could not be unpacked by the Kafka client (RECORD_UNREADABLE); "
+            "there is nothing to show: the partner must send it again",
+            file=sys.stderr,
+        )
+        return 1
     if args.with_personal_data:
         assert operator is not None
         copy = run_kafka("hub dlq", lambda: _disclose(settings, layout, found, operator))

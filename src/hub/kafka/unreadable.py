@@ -115,6 +115,7 @@ class _TolerantPartitionRecords(fetcher.PartitionRecords):  # type: ignore[misc]
             exc_type=problem,
         )
         for offset in range(first, batch.next_offset):
+            self.next_fetch_offset = offset + 1  # before the yield, as the library does
             yield UnreadableRecord(
                 topic=self._tp.topic,
                 partition=self._tp.partition,
@@ -129,7 +130,6 @@ class _TolerantPartitionRecords(fetcher.PartitionRecords):  # type: ignore[misc]
                 headers=(),
                 problem=problem,
             )
-            self.next_fetch_offset = offset + 1
 
 
 fetcher.PartitionRecords = _TolerantPartitionRecords

@@ -87,7 +87,8 @@ def test_a_webhook_delivery_that_did_not_arrive_is_not_reported_as_received() ->
         transmission([_attempt(1, AttemptResult.FAILED), _attempt(2, AttemptResult.SUCCEEDED)])
         is None
     )
-    assert transmission([]) is None  # a stream partner: there when released
+    assert transmission([]) == "pending"  # a webhook delivery before its first attempt
+    assert transmission([], webhook=False) is None  # a stream partner's: there when released
 
     report = build_report(
         [parked], {"gp-het-anker": "Huisartsenpraktijk Het Anker"}, NOW,

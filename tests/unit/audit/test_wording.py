@@ -85,6 +85,9 @@ def test_every_default_legal_basis_has_dutch_words() -> None:
     texts = [t for b in bases.values() for t in (b.values() if isinstance(b, dict) else [b])]
     for text in texts:
         assert legal_basis(text) != text, text
+    assert legal_basis("Jeugdwet ch. 7.4; Wmo 2015 art. 5.1.1") == (
+        "Jeugdwet, hoofdstuk 7.4; Wet maatschappelijke ondersteuning 2015, artikel 5.1.1"
+    )  # a disclosure under two laws
     assert legal_basis("Verordening maatschappelijke ondersteuning art. 3") == (
         "Verordening maatschappelijke ondersteuning art. 3"  # a municipality's own, as written
     )
