@@ -20,7 +20,7 @@ from hub.kafka.clients import client_options
 from hub.records import DeadLetter, StatusRecord
 from hub.testing import make_event
 
-from .hubtest import isolated_settings, running_hub
+from .hubtest import hub_cli, isolated_settings, running_hub
 
 
 class _BadName(str):
@@ -63,6 +63,13 @@ async def test_an_unreadable_record_is_dead_lettered_and_the_others_go_on(
         await hub.wait_for_status([before, after])
         statuses = await hub.settle([hub.layout.status], idle_seconds=1)
         letters = await hub.settle([hub.layout.deadletter], idle_seconds=1)
+        ident = f"dl-{letters[0].partition}-{letters[0].offset}"
+        code, _, err = await hub_cli(
+            settings, "dlq", "show", ident, "--with-personal-data", "--operator", "ops-anna"
+        )
+    assert code == 1  # nothing to show, and no traceback
+    assert "RECORD_UNREADABLE" in err
+    assert "Traceback" not in err
     assert [StatusRecord.from_json(r.value or b"").status for r in statuses] == ["delivered"] * 2
     [letter] = [DeadLetter.from_json(r.value or b"") for r in letters]
     assert letter is not None
