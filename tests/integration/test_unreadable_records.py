@@ -47,19 +47,25 @@ async def test_an_unreadable_record_is_dead_lettered_and_the_others_go_on(
     before, after = _referral("REF-before"), _referral("REF-after")
     async with running_hub(settings) as hub:
         topic = hub.layout.inbound("gp-de-linde")
-        writer = AIOKafkaProducer(**client_options(settings.kafka))
+        # In one batch (sent without waiting, then flushed): the records beside the bad one
+        # are read alone and routed.
+        writer = AIOKafkaProducer(**client_options(settings.kafka), linger_ms=200)
         await writer.start()
         try:
-            key, headers, value = binary_mode(before)
-            await writer.send_and_wait(topic, value=value, key=key, headers=list(headers))
-            key, headers, value = binary_mode(_referral("REF-unreadable"))
-            bad = await writer.send_and_wait(
-                topic, value=value, key=key, headers=[*headers, (_BadName("x"), b"1")]
-            )
-            key, headers, value = binary_mode(after)
-            await writer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+            sending = []
+            for event, extra in (
+                (before, []),
+                (_referral("REF-unreadable"), [(_BadName("x"), b"1")]),
+                (after, []),
+            ):
+                key, headers, value = binary_mode(event)
+                sending.append(
+                    await writer.send(topic, value=value, key=key, headers=[*headers, *extra])
+                )
+            first, bad, last = [await sent for sent in sending]
         finally:
             await writer.stop()
+        assert (bad.offset, last.offset) == (first.offset + 1, first.offset + 2)
         await hub.wait_for_status([before, after])
         statuses = await hub.settle([hub.layout.status], idle_seconds=1)
         letters = await hub.settle([hub.layout.deadletter], idle_seconds=1)

@@ -17,9 +17,12 @@ topics (the hub's own) keep the library's behaviour: there a record the client c
 read is a fault of the hub's, not partner input.
 
 The loop below is aiokafka 0.14.0's ``PartitionRecords._unpack_records`` (the version
-pinned in pyproject.toml), with the guard around a batch's records added. A record of the
-batch before the one at fault was handed on already; those after it cannot be reached
-(the batch iterator does not resume past a failure) and are handed on as unreadable too.
+pinned in pyproject.toml), with the guard around a batch's records added. The client's
+batch iterator does not resume past a failure, so the batch is then read again from the
+fetched bytes (kept beside the client's reader, ``_KeptRecords``) with the library's own
+pure-Python record reader, record by record: a record that fails is skipped by its length
+and handed on as unreadable, the others as the client would have. Only when the batch
+itself cannot be read (a codec, its framing) is every record of it unreadable.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from typing import Any
 
 from aiokafka import errors as kafka
 from aiokafka.consumer import fetcher
+from aiokafka.record.default_records import _DefaultRecordBatchPy
+from aiokafka.record.util import decode_varint_py
 from aiokafka.structs import ConsumerRecord
 
 from hub.observability.logging import get_logger
@@ -56,6 +61,39 @@ class UnreadableRecord(ConsumerRecord[bytes, bytes]):  # type: ignore[misc]
     """A record at this place that the Kafka client could not unpack (``problem``: why)."""
 
     problem: str = "unreadable"
+
+
+class _KeptRecords:
+    """The client's reader of one partition's fetched bytes, with the bytes kept beside it."""
+
+    __slots__ = ("_records", "raw")
+
+    def __init__(self, data: bytes) -> None:
+        self.raw = data
+        self._records = _MEMORY_RECORDS(data)
+
+    def has_next(self) -> bool:
+        return bool(self._records.has_next())
+
+    def next_batch(self) -> Any:
+        return self._records.next_batch()
+
+    def size_in_bytes(self) -> int:
+        return int(self._records.size_in_bytes())
+
+
+def _python_batch(raw: bytes, base_offset: int) -> Any:
+    """The batch starting at ``base_offset`` in the fetched bytes, read by the pure-Python
+    reader (None: not there, or an old-format batch)."""
+    view = memoryview(raw)
+    pos = 0
+    while pos + 17 <= len(view):  # base offset (8), length (4), epoch (4), magic (1)
+        base = int.from_bytes(view[pos : pos + 8], "big", signed=True)
+        end = pos + 12 + int.from_bytes(view[pos + 8 : pos + 12], "big", signed=True)
+        if base == base_offset:
+            return _DefaultRecordBatchPy(view[pos:end]) if view[pos + 16] >= 2 else None
+        pos = end
+    return None
 
 
 def tolerate_unreadable(prefix: str) -> None:
@@ -100,21 +138,60 @@ class _TolerantPartitionRecords(fetcher.PartitionRecords):  # type: ignore[misc]
                     self.next_fetch_offset = record.offset + 1
                     yield consumer_record
             except _UNPACKING as exc:
-                yield from self._unreadable(next_batch, type(exc).__name__)
+                yield from self._record_by_record(next_batch, type(exc).__name__)
             self.next_fetch_offset = next_batch.next_offset
 
-    def _unreadable(self, batch: Any, problem: str) -> Iterator[UnreadableRecord]:
-        """Every record of the batch not handed on yet, by place."""
-        first = max(self.next_fetch_offset, batch.base_offset)
+    def _record_by_record(self, batch: Any, problem: str) -> Iterator[Any]:
+        """The rest of a batch the client failed on: each record read alone, or unreadable."""
+        raw = getattr(self._records, "raw", None)
+        found = None if raw is None else _python_batch(raw, batch.base_offset)
+        if found is None:
+            yield from self._unreadable(batch, problem)
+            return
+        try:
+            found._maybe_uncompress()
+            buffer = found._buffer
+            for _ in range(found._num_records):
+                start = found._pos
+                try:
+                    record = found._read_msg()
+                except _UNPACKING:
+                    # Skipped by its length; its offset from the fields before the bad one.
+                    length, pos = decode_varint_py(buffer, start)
+                    end = pos + length
+                    _, pos = decode_varint_py(buffer, pos)  # attributes
+                    _, pos = decode_varint_py(buffer, pos)  # timestamp delta
+                    delta, _ = decode_varint_py(buffer, pos)
+                    found._pos = end
+                    offset = found.base_offset + delta
+                    if offset >= self.next_fetch_offset:
+                        yield from self._unreadable(batch, problem, offset, offset + 1)
+                    continue
+                if record.offset < self.next_fetch_offset:
+                    continue
+                self.next_fetch_offset = record.offset + 1
+                yield self._consumer_record(self._tp, record)
+        except _UNPACKING:
+            yield from self._unreadable(batch, problem)  # the rest: no way past it
+
+    def _unreadable(
+        self, batch: Any, problem: str, first: int | None = None, end: int | None = None
+    ) -> Iterator[UnreadableRecord]:
+        """Records of the batch by place, from ``first`` (default: those not handed on yet)
+        to ``end`` (default: the batch's end)."""
+        first = max(self.next_fetch_offset, batch.base_offset) if first is None else first
+        end = batch.next_offset if end is None else end
+        if first >= end:
+            return
         get_logger().warning(
             "kafka_records_unreadable",
             topic=self._tp.topic,
             partition=self._tp.partition,
             offset=first,
-            count=batch.next_offset - first,
+            count=end - first,
             exc_type=problem,
         )
-        for offset in range(first, batch.next_offset):
+        for offset in range(first, end):
             self.next_fetch_offset = offset + 1  # before the yield, as the library does
             yield UnreadableRecord(
                 topic=self._tp.topic,
@@ -132,4 +209,6 @@ class _TolerantPartitionRecords(fetcher.PartitionRecords):  # type: ignore[misc]
             )
 
 
+_MEMORY_RECORDS = fetcher.MemoryRecords
+fetcher.MemoryRecords = _KeptRecords
 fetcher.PartitionRecords = _TolerantPartitionRecords
