@@ -92,13 +92,22 @@ def public_keys(audit: AuditSettings, *, development: bool) -> dict[str, Ed25519
     return keys
 
 
-def verify_store(store: DisclosureStore, keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
-    """The store's chains, from their beginning or their last signed purge."""
+def verify_store(
+    store: DisclosureStore,
+    keys: Mapping[str, Ed25519PublicKey],
+    rows: list[StoredRow] | None = None,
+) -> VerifyReport:
+    """The store's chains, from their beginning or their last signed purge.
+
+    ``rows``: the store's records, when the caller has read them already (one read of the
+    whole store serves the chains, the columns and ``compare_store``).
+    """
     verifier = ChainVerifier(keys)
     purges = store.purges()
     for purge in purges:
         verifier.start(purge)
-    values = store.chained()
+    rows = store.stored_rows() if rows is None else rows
+    values = [row.record for row in rows if row.record.get("chain") is not None]
     for value in values:
         seq = value.get("seq")
         if isinstance(seq, int) and not isinstance(seq, bool):
@@ -110,11 +119,7 @@ def verify_store(store: DisclosureStore, keys: Mapping[str, Ed25519PublicKey]) -
             verifier.add_checkpoint(Checkpoint.model_validate(raw))
         except ValidationError:
             verifier.malformed(str(raw.get("chain")), _number(raw.get("seq")), "checkpoint")
-    breaks = (
-        verifier.finish()
-        + _index_breaks(values, store.subject_index())
-        + _column_breaks(store.stored_rows())
-    )
+    breaks = verifier.finish() + _index_breaks(values, store.subject_index()) + _column_breaks(rows)
     chains = {str(v["chain"]) for v in values} | {p.chain for p in purges}
     return VerifyReport(
         "store", verifier.records, len(chains), verifier.checkpoints, len(purges), tuple(breaks)
@@ -192,12 +197,10 @@ class TopicCopy:
 
     committed: dict[int, int] = field(default_factory=dict)
     beginnings: dict[int, int] = field(default_factory=dict)
-    hashes: dict[str, str] = field(default_factory=dict)
-    """disclosure_id -> record hash, of the first record on the topic with that id."""
-    places: dict[str, tuple[int, int]] = field(default_factory=dict)
+    records: dict[str, tuple[int, int, dict[str, Any]]] = field(default_factory=dict)
+    """disclosure_id -> (partition, offset, value) of the first record on the topic with it."""
     first_decided: dict[int, datetime] = field(default_factory=dict)
     """Per partition, when its first disclosure record still on the topic was decided."""
-    values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, partition: int, offset: int, value: dict[str, Any]) -> None:
         """One record read from the topic; other than disclosure records are left out."""
@@ -208,11 +211,8 @@ class TopicCopy:
         except ValidationError:
             return  # the feed skips it too (audit_record_invalid)
         self.first_decided.setdefault(partition, record.decided_at)
-        if record.disclosure_id in self.hashes:
-            return  # a repeat: the store keeps the first
-        self.hashes[record.disclosure_id] = record_hash(value)
-        self.places[record.disclosure_id] = (partition, offset)
-        self.values[record.disclosure_id] = value
+        # A repeat: the store keeps the first.
+        self.records.setdefault(record.disclosure_id, (partition, offset, value))
 
     def kept_since(self) -> datetime | None:
         """From when on the topic still holds every record (None: from its very beginning).
@@ -256,12 +256,10 @@ def compare_store(
     latest_before = max((p.before for p in purges), default=None)
     rows = {str(row.record.get("disclosure_id")): row for row in stored}
     breaks: list[Break] = []
-    for disclosure_id, digest in copy.hashes.items():
-        value = copy.values[disclosure_id]
+    for disclosure_id, (partition, offset, value) in copy.records.items():
         chain, seq = str(value.get("chain")), _number(value.get("seq"))
         row = rows.get(disclosure_id)
         if row is None:
-            partition, offset = copy.places[disclosure_id]
             if offset >= copy.committed.get(partition, 0):
                 continue  # the feed has not stored it yet
             if _purged(value, purged_through, latest_before):
@@ -275,7 +273,7 @@ def compare_store(
                     disclosure_id,
                 )
             )
-        elif record_hash(row.record) != digest:
+        elif record_hash(row.record) != record_hash(value):
             breaks.append(
                 Break(
                     "differs", chain, seq, "stored otherwise than the topic has it", disclosure_id
@@ -283,7 +281,7 @@ def compare_store(
             )
     since = copy.kept_since()
     for disclosure_id, row in rows.items():
-        if disclosure_id in copy.hashes or (since is not None and row.decided_at <= since):
+        if disclosure_id in copy.records or (since is not None and row.decided_at <= since):
             continue
         breaks.append(
             Break(
@@ -296,12 +294,12 @@ def compare_store(
         )
     return VerifyReport(
         "store against topic",
-        len(copy.hashes),
+        len(copy.records),
         0,
         0,
         len(purges),
         tuple(breaks),
-        line=f"store against topic: {len(rows)} stored record(s), {len(copy.hashes)} on the topic",
+        line=f"store against topic: {len(rows)} stored record(s), {len(copy.records)} on the topic",
     )
 
 

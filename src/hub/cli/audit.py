@@ -245,10 +245,9 @@ def _verify(args: argparse.Namespace) -> int:
         copy = asyncio.run(feed_positions(settings.kafka)) if args.topic else None
         if not args.no_store:
             with open_store(args.store or settings.audit.store_url, read_only=True) as store:
-                # The store as it is now, before the topic is read: compare_store's order.
-                stored = store.stored_rows() if copy is not None else []
-                purges = store.purges() if copy is not None else []
-                reports.append(verify_store(store, keys))
+                # The store as it is now, read once, before the topic: compare_store's order.
+                stored, purges = store.stored_rows(), store.purges()
+                reports.append(verify_store(store, keys, stored))
             if copy is not None:
                 reports.append(asyncio.run(verify_topic(settings.kafka, keys, copy=copy)))
                 reports.append(compare_store(stored, purges, copy))
