@@ -50,9 +50,9 @@ class ReportEntry:
     purpose: str
     legal_basis: str
     why: str | None
-    arrived: str | None = None
-    """For a webhook delivery not taken: ``parked`` or ``retrying`` (None: it arrived, or
-    went to the organisation's own stream, where it is when it is released)."""
+    not_arrived: str | None = None
+    """For a webhook delivery not taken: ``parked``, ``retrying`` or ``pending`` (None: it
+    arrived, or went to the organisation's own stream, where it is when it is released)."""
 
     @property
     def when_text(self) -> str:
@@ -77,7 +77,7 @@ class ResidentReport:
     def organisations(self) -> tuple[str, ...]:
         """Every organisation that received data, in order of first receipt."""
         return tuple(
-            dict.fromkeys(e.organisation for e in self.entries if e.given and not e.arrived)
+            dict.fromkeys(e.organisation for e in self.entries if e.given and not e.not_arrived)
         )
 
 
@@ -101,7 +101,7 @@ def build_report(
     names: Mapping[str, str],
     made_at: datetime,
     protected: Callable[[str], bool] = lambda event_type: False,
-    arrived: Mapping[str, str] | None = None,
+    not_arrived: Mapping[str, str] | None = None,
 ) -> ResidentReport:
     """The report of these records; ``names`` maps partner ids to organisation names.
 
@@ -111,7 +111,7 @@ def build_report(
     would reveal the report, its timing and its reporter, which AVG art. 23 and UAVG art.
     41 let a controller withhold. The privacy officer decides per request.
 
-    ``arrived`` maps disclosure ids to ``transmission``'s word for webhook deliveries that
+    ``not_arrived`` maps disclosure ids to ``transmission``'s word for webhook deliveries that
     did not arrive: such data was released and did not reach the organisation (yet).
     """
     entries = []
@@ -138,7 +138,7 @@ def build_report(
                 purpose=purpose(record.processing_activity),
                 legal_basis=legal_basis(record.legal_basis),
                 why=reason(record.reason),
-                arrived=(arrived or {}).get(record.disclosure_id) if given else None,
+                not_arrived=(not_arrived or {}).get(record.disclosure_id) if given else None,
             )
         )
     entries.sort(key=lambda e: e.when)
@@ -149,10 +149,10 @@ def _sentences(entry: ReportEntry) -> list[tuple[str, str]]:
     """(label, text) lines of one entry, shared by HTML and PDF."""
     lines: list[tuple[str, str]] = []
     if entry.given:
-        label = "Verstuurde gegevens" if entry.arrived else "Ontvangen gegevens"
+        label = "Verstuurde gegevens" if entry.not_arrived else "Ontvangen gegevens"
         lines.append((label, "; ".join(entry.kinds) or "geen gegevens over u"))
-        if entry.arrived:
-            lines.append(("Aangekomen", _NOT_ARRIVED[entry.arrived]))
+        if entry.not_arrived:
+            lines.append(("Aangekomen", _NOT_ARRIVED[entry.not_arrived]))
         if entry.kept_back:
             lines.append(("Niet gedeeld", "; ".join(entry.kept_back)))
             if entry.why:
@@ -176,7 +176,7 @@ _NOT_ARRIVED: Final = {
 
 
 def _heading(entry: ReportEntry) -> str:
-    if entry.given and entry.arrived:
+    if entry.given and entry.not_arrived:
         return f"{entry.when_text}: aan {entry.organisation} verstuurd, niet aangekomen"
     if entry.given:
         return f"{entry.when_text}: {entry.organisation} kreeg gegevens over u"
@@ -194,12 +194,12 @@ def _introduction(report: ResidentReport) -> list[str]:
         "van het huishouden. Daarom staat bij persoonsgegevens van wie ze zijn: bent u de "
         "cliënt, dan gaat 'gegevens van de cliënt' over u.",
         f"Aantal keer gegevens gedeeld{_IN_THIS if report.for_review else ''}: "
-        f"{sum(e.given and not e.arrived for e in report.entries)}. "
+        f"{sum(e.given and not e.not_arrived for e in report.entries)}. "
         f"Aantal keer gegevens niet gedeeld{_IN_THIS if report.for_review else ''}: "
         f"{sum(not e.given for e in report.entries)}."
         + (
             f" Aantal keer verstuurd maar niet aangekomen: {not_arrived}."
-            if (not_arrived := sum(bool(e.arrived) for e in report.entries))
+            if (not_arrived := sum(bool(e.not_arrived) for e in report.entries))
             else ""
         ),
     ]

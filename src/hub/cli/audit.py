@@ -349,7 +349,7 @@ def _report(args: argparse.Namespace) -> int:
     found = _residents_records(args)
     if found is None:
         return 2
-    settings, records, arrived = found
+    settings, records, not_arrived = found
     try:
         registry = load_registry(args.partners or settings.partners_file)
     except ConfigurationError as exc:
@@ -362,7 +362,7 @@ def _report(args: argparse.Namespace) -> int:
         names,
         made_at=datetime.now(UTC),
         protected=lambda t: t in types and types[t].protection is not None,
-        arrived=arrived,
+        not_arrived=not_arrived,
     )
     if report.for_review and not args.leave_out_protected:
         # For the privacy officer, not the resident: counted, never described. A report
@@ -527,15 +527,15 @@ def _subject(args: argparse.Namespace) -> int:
     found = _residents_records(args)
     if found is None:
         return 2
-    _, records, arrived = found
+    _, records, not_arrived = found
     if args.json:
         for record in records:
-            summary = _summary(record) | {"arrived": arrived.get(record.disclosure_id)}
+            summary = _summary(record) | {"arrived": not_arrived.get(record.disclosure_id)}
             print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
         return 0
     print(f"{len(records)} disclosure(s) concerning this resident")
     for record in records:
-        _print_human(record, arrived.get(record.disclosure_id))
+        _print_human(record, not_arrived.get(record.disclosure_id))
     return 0
 
 
@@ -570,7 +570,7 @@ def _residents_records(
         webhooks = {p.id for p in registry if p.delivery.kind == "webhook"}
         with open_store(args.store or settings.audit.store_url, read_only=True) as store:
             records = store.concerning(*pseudonymise.every(bsn))
-            arrived = {
+            not_arrived = {
                 record.disclosure_id: word
                 for record in records
                 if record.outcome is DisclosureOutcome.DELIVERED
@@ -582,7 +582,7 @@ def _residents_records(
                 )
                 is not None
             }
-            return settings, records, arrived
+            return settings, records, not_arrived
     except (ConfigurationError, AuditStoreError) as exc:
         print(f"hub audit: {exc}", file=sys.stderr)
         return None
@@ -605,10 +605,10 @@ def _summary(record: DisclosureRecord) -> dict[str, Any]:
     }
 
 
-def _print_human(record: DisclosureRecord, arrived: str | None) -> None:
+def _print_human(record: DisclosureRecord, not_arrived: str | None) -> None:
     outcome = record.outcome.value + (f" ({record.reason})" if record.reason else "")
-    if arrived is not None:  # a webhook delivery no attempt delivered
-        outcome += f", not arrived ({arrived})"
+    if not_arrived is not None:  # a webhook delivery no attempt delivered
+        outcome += f", not arrived ({not_arrived})"
     print()
     print(f"{record.decided_at.isoformat()}  {outcome}  to {record.recipient}")
     print(f"  event:      {record.event_type} {record.event_id} from {record.source}")

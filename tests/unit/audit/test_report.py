@@ -92,7 +92,7 @@ def test_a_webhook_delivery_that_did_not_arrive_is_not_reported_as_received() ->
 
     report = build_report(
         [parked], {"gp-het-anker": "Huisartsenpraktijk Het Anker"}, NOW,
-        arrived={parked.disclosure_id: "parked"},
+        not_arrived={parked.disclosure_id: "parked"},
     )  # fmt: skip
     [heading], pairs, paragraphs = _page(report)
     assert heading.endswith("aan Huisartsenpraktijk Het Anker verstuurd, niet aangekomen")
